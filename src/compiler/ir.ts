@@ -1,0 +1,133 @@
+// The IR: the contract between the front end and every back end.
+// Plain JSON, fully resolved: every default filled in, every shape known, every name resolved
+// to a catalog entry. Described by src/compiler/ir.schema.json (checked with ajv in tests).
+// Printed by `nnc compile FILE --emit ir`.
+
+/** A resolved reference to a catalog entry with all its arguments, e.g. {kind: "l2", args: {l2: 1e-4}}. */
+export interface IRRef {
+  kind: string;
+  args: Record<string, IRValue>;
+}
+
+export type IRValue = number | string | boolean | null | IRValue[] | { [key: string]: IRValue };
+
+/** Where a layer came from in the .nn source (for comments in generated code and for diagnostics). */
+export interface IRSource {
+  line: number;
+  column: number;
+  /** The trimmed text of that source line. */
+  text: string;
+}
+
+export interface IRWeight {
+  /** The TensorFlow.js weight name, `${layer.id}/${role}`, e.g. "dense_1/kernel". */
+  name: string;
+  role: "kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance" | "alpha";
+  /** Keras/tfjs layout: dense kernel [in, out]; conv2d kernel [kh, kw, inC, outC]. */
+  shape: number[];
+  initializer: IRRef;
+  regularizer: IRRef | null;
+  trainable: boolean;
+}
+
+export interface IRLayer {
+  /** Unique, deterministic; also the tfjs layer name. `${kind}_${n}` (n counts from 1 per kind) unless the user named it. */
+  id: string;
+  /** The catalog layer name: "input", "dense", "conv2d", "max_pool", ... */
+  kind: string;
+  /** Ids of the layers whose outputs feed this one (empty for the input layer). */
+  inputs: string[];
+  /**
+   * Every catalog parameter of the layer, defaults filled. Activations, initializers and
+   * regularizers are IRRef (or null); e.g. dense: {units, activation, use_bias, kernel_initializer,
+   * bias_initializer, kernel_regularizer, bias_regularizer}.
+   */
+  args: Record<string, IRValue | IRRef>;
+  /** Shapes without the batch dimension. */
+  inputShapes: number[][];
+  outputShape: number[];
+  weights: IRWeight[];
+  /** Number of scalar weights (trainable and not). */
+  params: number;
+  /** Forward multiply-adds counted as 2 FLOPs, per sample. */
+  flops: number;
+  source: IRSource;
+}
+
+export interface IRModel {
+  name: string;
+  /** Shape without the batch dimension, e.g. [28, 28, 1]. */
+  inputShape: number[];
+  /** Topological order; layers[0] is the input layer (kind "input"). */
+  layers: IRLayer[];
+  /** Ids of the output layers (exactly one for now). */
+  outputs: string[];
+  params: { total: number; trainable: number; nonTrainable: number };
+  flops: number;
+}
+
+export interface IRAugment {
+  /** Degrees, uniform in [-rotation, rotation]. */
+  rotation: number;
+  /** Fractions of the width/height, uniform in [-x, x]. */
+  widthShift: number;
+  heightShift: number;
+  /** Zoom factor uniform in [1 - zoom, 1 + zoom]. */
+  zoom: number;
+  /** Shear angle in degrees, uniform in [-shear, shear] (Keras semantics). */
+  shear: number;
+  fill: "nearest" | "constant" | "reflect" | "wrap";
+  /** Fill value for fill: constant. */
+  cval: number;
+}
+
+export interface IRData {
+  dataset: "mnist" | "fashion_mnist";
+  classes: number;
+  /** Shape of one example as the model sees it (matches model.inputShape), e.g. [28, 28, 1] or [784]. */
+  exampleShape: number[];
+  /** Pixels are scaled to [0, 1]. */
+  validation: { kind: "split"; fraction: number } | { kind: "test" } | { kind: "none" };
+  augment: IRAugment | null;
+  shuffle: boolean;
+}
+
+export interface IRTraining {
+  data: IRData;
+  /** "onehot" for categorical losses/mse/..., "sparse" for sparse_categorical_crossentropy. */
+  labels: "onehot" | "sparse";
+  loss: IRRef;
+  /** Keras defaults filled, e.g. {kind: "adam", args: {lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7}}. */
+  optimizer: IRRef;
+  /** A step-based learning-rate schedule (piecewise_constant, exponential_decay, inverse_time_decay), or null. */
+  schedule: IRRef | null;
+  /** early_stopping, checkpoint, reduce_on_plateau, csv_logger, tensorboard, terminate_on_nan, in source order. */
+  callbacks: IRRef[];
+  /** e.g. ["accuracy"]; the loss is always logged as "loss". */
+  metrics: string[];
+  epochs: number;
+  batchSize: number;
+  /** null: ceil(trainSamples / batchSize). */
+  stepsPerEpoch: number | null;
+  seed: number;
+}
+
+export interface IRSweep {
+  /** The metric that picks the winner, e.g. "val_accuracy", and whether larger is better. */
+  monitor: string;
+  mode: "max" | "min";
+  parameters: { name: string; values: IRValue[] }[];
+  /** One per combination of parameter values, each checked on its own. */
+  variants: { values: Record<string, IRValue>; model: IRModel }[];
+}
+
+export interface IR {
+  irVersion: 1;
+  nncVersion: string;
+  source: { file: string; sha256: string };
+  /** The model to train (for a sweep: the first variant). */
+  model: IRModel;
+  /** null when the file has no train section (check/summary still work). */
+  training: IRTraining | null;
+  sweep: IRSweep | null;
+}
