@@ -1,0 +1,265 @@
+// EMBEDDABLE MODULE: imports only node:* built-ins and nothing local. The standalone generator
+// copies these functions into generated programs, so each concept is its own top-level function.
+//
+// MNIST / Fashion-MNIST idx loader. Looks for the four idx files (gzipped or not) in, in order:
+//   1. opts.dataDir (or opts.dataDir/<dataset>)           -- `nnc run --data DIR`
+//   2. $NNC_DATA (or $NNC_DATA/<dataset>)
+//   3. the cache dir: $XDG_CACHE_HOME/nnc/<dataset> or ~/.cache/nnc/<dataset>
+//   4. /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), for fashion_mnist
+//   5. ../shared/data/<dataset> relative to the working directory (this repository's environment)
+// and otherwise downloads the four .gz files from a known mirror into the cache dir, verifying
+// their md5 and writing each atomically (temporary name + rename).
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
+
+export type MnistDataset = "mnist" | "fashion_mnist";
+export type MnistSplit = "train" | "test";
+
+export interface MnistOptions {
+  dataset: MnistDataset;
+  split: MnistSplit;
+  /** `--data DIR`: when given, the files must be there (or in DIR/<dataset>). */
+  dataDir?: string;
+  /** Keep only the first `limit` examples. */
+  limit?: number;
+  /** Overrides for tests: the download mirror (base URL ending in "/"), the cache dir, the expected md5s. */
+  mirror?: string;
+  cacheDir?: string;
+  checksums?: Record<string, string>;
+  /** false: never download (fail with a clear error instead). Default true. */
+  download?: boolean;
+}
+
+export interface MnistData {
+  /** count * rows * cols pixels, scaled to [0, 1]. */
+  images: Float32Array;
+  labels: Uint8Array;
+  count: number;
+  rows: number;
+  cols: number;
+}
+
+/** The base file names of one split: [images, labels]. */
+export function mnistFileNames(split: MnistSplit): [string, string] {
+  return split === "train"
+    ? ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
+    : ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+}
+
+/** Known mirrors and md5s of the original .gz files. */
+export const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, string> }> = {
+  mnist: {
+    mirror: "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    md5: {
+      "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+      "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+      "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+      "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+  },
+  fashion_mnist: {
+    mirror: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    md5: {
+      "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+      "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+      "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+  },
+};
+
+/** The cache directory for a dataset: $XDG_CACHE_HOME/nnc/<dataset> or ~/.cache/nnc/<dataset>. */
+export function mnistCacheDir(dataset: MnistDataset): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "nnc", dataset);
+}
+
+/** The path of `name` (uncompressed or .gz) in dir, or null. */
+function findIdxFile(dir: string, name: string): string | null {
+  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** The first directory among `dirs` holding both files of the split, or null. */
+function findMnistDir(dirs: string[], names: [string, string]): string | null {
+  for (const dir of dirs) {
+    if (findIdxFile(dir, names[0]) !== null && findIdxFile(dir, names[1]) !== null) return dir;
+  }
+  return null;
+}
+
+/** Reads an idx file, gunzipping it when it is gzipped (by magic bytes, whatever its name). */
+export function readIdxFile(path: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      return gunzipSync(raw);
+    } catch (err) {
+      throw new Error(`${path} is corrupt or truncated: gunzip failed (${(err as Error).message}); delete it and try again`);
+    }
+  }
+  return raw;
+}
+
+/** Parses an idx3 (images) file into [0, 1] floats, checking the magic number and the size. */
+export function parseIdxImages(buf: Buffer, path: string, limit?: number): { images: Float32Array; count: number; rows: number; cols: number } {
+  if (buf.length < 16) throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 16-byte idx3 header`);
+  const magic = buf.readUInt32BE(0);
+  if (magic !== 0x00000803) {
+    throw new Error(`${path} is not an idx3 image file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803`);
+  }
+  const total = buf.readUInt32BE(4);
+  const rows = buf.readUInt32BE(8);
+  const cols = buf.readUInt32BE(12);
+  const expected = 16 + total * rows * cols;
+  if (buf.length !== expected) {
+    throw new Error(
+      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} images of ${rows}x${cols}`,
+    );
+  }
+  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
+  const n = count * rows * cols;
+  const images = new Float32Array(n);
+  for (let i = 0; i < n; i++) images[i] = buf[16 + i] / 255;
+  return { images, count, rows, cols };
+}
+
+/** Parses an idx1 (labels) file, checking the magic number, the size and that labels are < classes. */
+export function parseIdxLabels(buf: Buffer, path: string, limit?: number, classes = 10): Uint8Array {
+  if (buf.length < 8) throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 8-byte idx1 header`);
+  const magic = buf.readUInt32BE(0);
+  if (magic !== 0x00000801) {
+    throw new Error(`${path} is not an idx1 label file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801`);
+  }
+  const total = buf.readUInt32BE(4);
+  const expected = 8 + total;
+  if (buf.length !== expected) {
+    throw new Error(`${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} labels`);
+  }
+  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
+  const labels = new Uint8Array(buf.subarray(8, 8 + count));
+  for (let i = 0; i < count; i++) {
+    if (labels[i] >= classes) throw new Error(`${path} is corrupt: label ${labels[i]} at index ${i} is not a class 0-${classes - 1}`);
+  }
+  return labels;
+}
+
+/** md5 of a buffer, hex. */
+function md5Hex(data: Buffer): string {
+  return createHash("md5").update(data).digest("hex");
+}
+
+/** Writes data to path atomically: a temporary file in the same directory, then rename. */
+export function writeFileAtomic(path: string, data: Buffer | Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean up
+    }
+    throw err;
+  }
+}
+
+/** Downloads url (following redirects) into memory. */
+async function fetchBytes(url: string): Promise<Buffer> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(120_000), redirect: "follow" });
+  } catch (err) {
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    throw new Error(`cannot download ${url}: ${cause ?? (err as Error).message}`);
+  }
+  if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+/** Downloads the .gz files of a split into dir, verifying each md5 and writing atomically. */
+export async function downloadMnist(
+  names: string[],
+  dir: string,
+  mirror: string,
+  checksums: Record<string, string>,
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (const name of names) {
+    const file = `${name}.gz`;
+    const dest = join(dir, file);
+    if (existsSync(dest)) continue;
+    const url = mirror.endsWith("/") ? `${mirror}${file}` : `${mirror}/${file}`;
+    const data = await fetchBytes(url);
+    const want = checksums[file];
+    const got = md5Hex(data);
+    if (want !== undefined && got !== want) {
+      throw new Error(`checksum mismatch for ${file} downloaded from ${url}: md5 ${got}, expected ${want} (the file was not saved)`);
+    }
+    writeFileAtomic(dest, data);
+  }
+}
+
+/** Loads one split of MNIST or Fashion-MNIST, pixels scaled to [0, 1]. */
+export async function loadMnist(opts: MnistOptions): Promise<MnistData> {
+  const names = mnistFileNames(opts.split);
+  const sub = opts.dataset;
+  let dir: string | null = null;
+  if (opts.dataDir !== undefined) {
+    const given = resolve(opts.dataDir);
+    dir = findMnistDir([given, join(given, sub)], names);
+    if (dir === null) {
+      const missing = names.filter((n) => findIdxFile(given, n) === null);
+      throw new Error(
+        `--data ${opts.dataDir}: ${missing.map((n) => `${n}(.gz)`).join(" and ")} not found there (nor in ${join(opts.dataDir, sub)})`,
+      );
+    }
+  }
+  const cacheDir = opts.cacheDir ?? mnistCacheDir(opts.dataset);
+  if (dir === null) {
+    const dirs: string[] = [];
+    const env = process.env.NNC_DATA;
+    if (env) dirs.push(resolve(env), join(resolve(env), sub));
+    dirs.push(cacheDir);
+    if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
+    dirs.push(resolve("..", "shared", "data", sub));
+    dir = findMnistDir(dirs, names);
+  }
+  if (dir === null) {
+    if (opts.download === false) {
+      throw new Error(`${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`);
+    }
+    const source = MNIST_SOURCES[opts.dataset];
+    const mirror = opts.mirror ?? source.mirror;
+    const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
+    try {
+      await downloadMnist(missing, cacheDir, mirror, opts.checksums ?? source.md5);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`);
+    }
+    dir = cacheDir;
+  }
+  const imagesPath = findIdxFile(dir, names[0]) as string;
+  const labelsPath = findIdxFile(dir, names[1]) as string;
+  const imagesBuf = readIdxFile(imagesPath);
+  const labelsBuf = readIdxFile(labelsPath);
+  const img = parseIdxImages(imagesBuf, imagesPath, opts.limit);
+  const labels = parseIdxLabels(labelsBuf, labelsPath, opts.limit);
+  const totalImages = imagesBuf.readUInt32BE(4);
+  const totalLabels = labelsBuf.readUInt32BE(4);
+  if (totalImages !== totalLabels) {
+    throw new Error(`${imagesPath} has ${totalImages} images but ${labelsPath} has ${totalLabels} labels`);
+  }
+  return { images: img.images, labels, count: img.count, rows: img.rows, cols: img.cols };
+}
