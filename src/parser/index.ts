@@ -1,12 +1,129 @@
-// STUB (owner: front end). parse(): .nn text -> AST + syntax diagnostics. Never throws.
-import type { Program } from "./ast.js";
+// parse(): .nn text -> AST + syntax diagnostics. Never throws.
+//
+//   text --lex()--> tokens --NnParser--> CST --AstBuilder--> Program
+//
+// Every syntax problem becomes a Diagnostic with a stable E1xx code (see errors.ts), and the
+// parser recovers, so one call reports all of a file's syntax errors (up to MAX_ERRORS).
+import type { IToken } from "chevrotain";
+import type { Comment, Program, Span } from "./ast.js";
 import type { Diagnostic } from "../compiler/diagnostics.js";
+import { lex, tokenSpan } from "./lexer.js";
+import { parseTokens } from "./parser.js";
+import { AstBuilder } from "./build-ast.js";
+import { decodeMessage } from "./errors.js";
+
+export type { Program } from "./ast.js";
 
 export interface ParseResult {
   program: Program;
   diagnostics: Diagnostic[];
 }
 
-export function parse(_text: string): ParseResult {
-  throw new Error("parser not implemented yet");
+/** Past this many syntax errors the rest are summarised in one E119 diagnostic. */
+export const MAX_ERRORS = 50;
+
+/** The position just past the end of `text`. */
+export function endPosition(text: string): { offset: number; line: number; column: number } {
+  let line = 1;
+  let lastBreak = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
+      line++;
+      lastBreak = i;
+    }
+  }
+  return { offset: text.length, line, column: text.length - lastBreak };
+}
+
+function pointSpan(p: { offset: number; line: number; column: number }): Span {
+  return { startOffset: p.offset, endOffset: p.offset, startLine: p.line, startColumn: p.column, endLine: p.line, endColumn: p.column };
+}
+
+function real(t: IToken | undefined): t is IToken {
+  return !!t && !t.isInsertedInRecovery && Number.isFinite(t.startOffset) && t.tokenType.name !== "EOF";
+}
+
+/** Where a parse error is shown: at the offending token, or just after the last real one. */
+function errorSpan(token: IToken | undefined, previous: IToken | undefined, end: Span): Span {
+  if (real(token)) return tokenSpan(token);
+  if (real(previous)) {
+    const s = tokenSpan(previous);
+    return { startOffset: s.endOffset, endOffset: s.endOffset, startLine: s.endLine, startColumn: s.endColumn, endLine: s.endLine, endColumn: s.endColumn };
+  }
+  return end;
+}
+
+export function parse(text: string): ParseResult {
+  const source = typeof text === "string" ? text : String(text ?? "");
+  const end = pointSpan(endPosition(source));
+  const program: Program = { kind: "program", decls: [], comments: [], span: { ...end, startOffset: 0, startLine: 1, startColumn: 1 } };
+  const diagnostics: Diagnostic[] = [];
+  try {
+    const lexed = lex(source);
+    program.comments = lexed.comments.map((c): Comment => ({ text: c.image, span: tokenSpan(c) }));
+    for (const i of lexed.issues) {
+      diagnostics.push({ severity: "error", code: i.code, message: i.message, span: i.span, ...(i.hint ? { hint: i.hint } : {}) });
+    }
+    const { cst, parser } = parseTokens(lexed.tokens);
+    for (const e of parser.errors) {
+      const m = decodeMessage(e.message);
+      const prev = (e as unknown as { previousToken?: IToken }).previousToken;
+      diagnostics.push({
+        severity: "error",
+        code: m.code,
+        message: m.message,
+        span: errorSpan(e.token, prev, end),
+        ...(m.hint ? { hint: m.hint } : {}),
+      });
+    }
+    const builder = new AstBuilder();
+    program.decls = builder.program(cst).decls;
+    for (const i of builder.issues) {
+      diagnostics.push({ severity: "error", code: i.code, message: i.message, span: i.span, ...(i.hint ? { hint: i.hint } : {}) });
+    }
+    if (program.decls.length === 0 && diagnostics.length === 0) {
+      diagnostics.push({
+        severity: "error",
+        code: "E104",
+        message: source.trim() === "" ? "the file is empty" : "the file declares nothing",
+        hint: "a .nn file declares a `model { ... }` and a `train NAME { ... }` section",
+        span: end,
+      });
+    }
+  } catch (err) {
+    // A bug in nnc, not in the user's file; still reported as a diagnostic, never thrown.
+    diagnostics.push({
+      severity: "error",
+      code: "E199",
+      message: `internal parser error: ${err instanceof Error ? err.message : String(err)}`,
+      span: end,
+    });
+  }
+  return { program, diagnostics: tidy(diagnostics) };
+}
+
+/** Sorts by position, drops duplicates at one position, and caps the count. */
+function tidy(diags: Diagnostic[]): Diagnostic[] {
+  diags.sort((a, b) => a.span.startOffset - b.span.startOffset || a.code.localeCompare(b.code));
+  const out: Diagnostic[] = [];
+  const seen = new Set<number>();
+  for (const d of diags) {
+    if (seen.has(d.span.startOffset)) continue;
+    seen.add(d.span.startOffset);
+    out.push(d);
+  }
+  if (out.length > MAX_ERRORS) {
+    const rest = out.length - MAX_ERRORS;
+    const first = out[MAX_ERRORS]!;
+    out.length = MAX_ERRORS;
+    out.push({
+      severity: "error",
+      code: "E119",
+      message: `${rest} more syntax error${rest === 1 ? "" : "s"} not shown`,
+      hint: "fix the errors above first; is this really a .nn file?",
+      span: first.span,
+    });
+  }
+  return out;
 }

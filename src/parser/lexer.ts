@@ -1,0 +1,331 @@
+// The .nn lexer (chevrotain) and the layout pass that turns line breaks into statement
+// separators.
+//
+// Line breaks separate statements, but only where a statement can end: inside `( )`, `[ ]`
+// and object braces `{ key: value }` they are plain white space, and so is a line break that
+// follows `->`, `=`, `,`, `:` or an arithmetic operator, or that precedes `->`. Runs of line
+// breaks and `;` collapse into one separator token, and separators right after `{` or right
+// before `}` (and at the start and end of the file) are dropped, so the grammar can say
+// `{ [stmt (Sep stmt)*] }` with no special cases.
+import { createToken, Lexer, type IToken, type TokenType } from "chevrotain";
+import type { Span } from "./ast.js";
+
+/**
+ * Category of every token that cannot start a declaration: the grammar's top level skips runs
+ * of them (and reports them) so that the declarations after a stray line are still parsed.
+ */
+export const Stray = createToken({ name: "Stray", pattern: Lexer.NA });
+const S = { categories: [Stray] };
+
+export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/, ...S });
+
+function keyword(word: string, stray = true): TokenType {
+  return createToken({
+    name: `Kw_${word}`,
+    pattern: new RegExp(`${word}(?![A-Za-z0-9_])`),
+    longer_alt: Identifier,
+    ...(stray ? S : {}),
+  });
+}
+
+export const Model = keyword("model", false);
+export const Block = keyword("block", false);
+export const Train = keyword("train", false);
+export const Input = keyword("input");
+export const For = keyword("for");
+export const In = keyword("in");
+export const Repeat = keyword("repeat");
+export const Sweep = keyword("sweep");
+export const True = keyword("true");
+export const False = keyword("false");
+
+export const KEYWORDS = ["model", "block", "train", "input", "for", "in", "repeat", "sweep", "true", "false"];
+
+export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\f\v\uFEFF\u00A0]+/, group: Lexer.SKIPPED });
+export const Newline = createToken({ name: "Newline", pattern: /\r\n|\r|\n/, line_breaks: true });
+export const Comment = createToken({ name: "Comment", pattern: /#[^\r\n]*/, group: "comments" });
+export const NumberTok = createToken({
+  name: "Number",
+  pattern: /(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_0-9.])/,
+  ...S,
+});
+/** A number glued to letters or a second dot (`3x`, `1.2.3`): lexed whole so it gets one clear error. */
+export const BadNumber = createToken({ name: "BadNumber", pattern: /(?:\d+(?:\.\d+)?|\.\d+)[A-Za-z0-9_.]+/, ...S });
+export const StringTok = createToken({ name: "String", pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*"/, ...S });
+export const UnterminatedString = createToken({ name: "UnterminatedString", pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*\\?/, ...S });
+export const Arrow = createToken({ name: "Arrow", pattern: /->/, ...S });
+export const LParen = createToken({ name: "LParen", pattern: /\(/, ...S });
+export const RParen = createToken({ name: "RParen", pattern: /\)/, ...S });
+export const LBracket = createToken({ name: "LBracket", pattern: /\[/, ...S });
+export const RBracket = createToken({ name: "RBracket", pattern: /]/, ...S });
+export const LCurly = createToken({ name: "LCurly", pattern: /{/, ...S });
+export const RCurly = createToken({ name: "RCurly", pattern: /}/, ...S });
+export const Comma = createToken({ name: "Comma", pattern: /,/, ...S });
+export const Colon = createToken({ name: "Colon", pattern: /:/, ...S });
+export const Semicolon = createToken({ name: "Semicolon", pattern: /;/, ...S });
+export const Equals = createToken({ name: "Equals", pattern: /=/, ...S });
+export const Plus = createToken({ name: "Plus", pattern: /\+/, ...S });
+export const Minus = createToken({ name: "Minus", pattern: /-/, ...S });
+export const Star = createToken({ name: "Star", pattern: /\*/, ...S });
+export const Slash = createToken({ name: "Slash", pattern: /\//, ...S });
+/** Made by the layout pass from line breaks and `;`; never matched by the lexer itself. */
+export const Sep = createToken({ name: "Sep", pattern: Lexer.NA });
+
+export const allTokens: TokenType[] = [
+  WhiteSpace,
+  Newline,
+  Comment,
+  NumberTok,
+  BadNumber,
+  StringTok,
+  UnterminatedString,
+  Arrow,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  LCurly,
+  RCurly,
+  Comma,
+  Colon,
+  Semicolon,
+  Equals,
+  Plus,
+  Minus,
+  Star,
+  Slash,
+  Model,
+  Block,
+  Train,
+  Input,
+  For,
+  In,
+  Repeat,
+  Sweep,
+  True,
+  False,
+  Identifier,
+  Sep,
+  Stray,
+];
+
+/** How each token is named in messages: the user's words, never chevrotain's token names. */
+export const TOKEN_WORDS: Record<string, string> = {
+  Identifier: "a name",
+  Number: "a number",
+  BadNumber: "a number",
+  String: "a string",
+  UnterminatedString: "a string",
+  Arrow: "`->`",
+  LParen: "`(`",
+  RParen: "`)`",
+  LBracket: "`[`",
+  RBracket: "`]`",
+  LCurly: "`{`",
+  RCurly: "`}`",
+  Comma: "`,`",
+  Colon: "`:`",
+  Semicolon: "`;`",
+  Equals: "`=`",
+  Plus: "`+`",
+  Minus: "`-`",
+  Star: "`*`",
+  Slash: "`/`",
+  Sep: "a new line",
+  Newline: "a new line",
+  EOF: "the end of the file",
+};
+for (const k of KEYWORDS) TOKEN_WORDS[`Kw_${k}`] = `\`${k}\``;
+
+export function tokenWords(t: TokenType | string): string {
+  const name = typeof t === "string" ? t : t.name;
+  return TOKEN_WORDS[name] ?? name;
+}
+
+export const nnLexer = new Lexer(allTokens, {
+  positionTracking: "full",
+  ensureOptimizations: false,
+  recoveryEnabled: true,
+});
+
+export interface LexIssue {
+  code: string;
+  message: string;
+  hint?: string;
+  span: Span;
+}
+
+export interface LexResult {
+  /** Significant tokens for the parser, with line breaks already turned into `Sep` tokens. */
+  tokens: IToken[];
+  comments: IToken[];
+  issues: LexIssue[];
+}
+
+export function tokenSpan(t: IToken): Span {
+  const startLine = t.startLine ?? 1;
+  const startColumn = t.startColumn ?? 1;
+  const endOffset = (t.endOffset ?? t.startOffset) + 1;
+  // Tokens never span lines except line breaks, which are not kept.
+  return {
+    startOffset: t.startOffset,
+    endOffset,
+    startLine,
+    startColumn,
+    endLine: t.endLine ?? startLine,
+    endColumn: (t.endColumn ?? startColumn) + 1,
+  };
+}
+
+const OPENERS = new Set(["LParen", "LBracket", "LCurly"]);
+const CLOSERS: Record<string, string> = { RParen: "LParen", RBracket: "LBracket", RCurly: "LCurly" };
+/** A line break after one of these continues the statement. */
+const CONTINUES_AFTER = new Set(["Arrow", "Equals", "Comma", "Colon", "Plus", "Minus", "Star", "Slash"]);
+const DECL_KEYWORDS = new Set(["Kw_model", "Kw_block", "Kw_train"]);
+const STMT_KEYWORDS = new Set(["Kw_input", "Kw_for", "Kw_repeat", "Kw_sweep"]);
+
+function makeSep(from: IToken): IToken {
+  return {
+    image: from.image,
+    startOffset: from.startOffset,
+    endOffset: from.endOffset,
+    startLine: from.startLine,
+    startColumn: from.startColumn,
+    endLine: from.startLine,
+    endColumn: from.startColumn,
+    tokenType: Sep,
+    tokenTypeIdx: Sep.tokenTypeIdx!,
+  };
+}
+
+export function lex(text: string): LexResult {
+  const result = nnLexer.tokenize(text);
+  const issues: LexIssue[] = [];
+  for (const e of result.errors) {
+    const ch = text.slice(e.offset, e.offset + e.length);
+    const shown = ch.length > 20 ? `${ch.slice(0, 20)}...` : ch;
+    const printable = /^[\x20-\x7e]+$/.test(shown) ? `\`${shown}\`` : `character${ch.length > 1 ? "s" : ""} ${describeChars(shown)}`;
+    const span: Span = {
+      startOffset: e.offset,
+      endOffset: e.offset + e.length,
+      startLine: e.line ?? 1,
+      startColumn: e.column ?? 1,
+      endLine: e.line ?? 1,
+      endColumn: (e.column ?? 1) + e.length,
+    };
+    // Unexpected characters never span lines: the lexer resumes at any line break.
+    issues.push({ code: "E100", message: `unexpected ${printable}`, hint: hintForChars(ch), span });
+  }
+  const raw = result.tokens;
+  for (const t of raw) {
+    if (t.tokenType === UnterminatedString) {
+      issues.push({
+        code: "E101",
+        message: "this string is not closed",
+        hint: 'add a `"` before the end of the line',
+        span: tokenSpan(t),
+      });
+    } else if (t.tokenType === BadNumber) {
+      issues.push({ code: "E103", message: `\`${t.image}\` is not a number`, hint: "numbers look like `10`, `0.5` or `1e-4`", span: tokenSpan(t) });
+    } else if (t.tokenType === StringTok) {
+      const bad = /\\([^nrt"\\0u'])/.exec(t.image);
+      if (bad) {
+        const off = t.startOffset + bad.index;
+        const span = tokenSpan(t);
+        issues.push({
+          code: "E102",
+          message: `unknown escape \`\\${bad[1]}\` in a string`,
+          hint: "escapes are `\\n`, `\\t`, `\\r`, `\\\\`, `\\\"`, `\\0` and `\\uXXXX`",
+          span: { ...span, startOffset: off, endOffset: off + 2, startColumn: span.startColumn + bad.index, endColumn: span.startColumn + bad.index + 2 },
+        });
+      }
+    }
+  }
+  return { tokens: layout(raw), comments: result.groups.comments ?? [], issues };
+}
+
+function describeChars(s: string): string {
+  return [...s]
+    .slice(0, 4)
+    .map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`)
+    .join(" ");
+}
+
+function hintForChars(ch: string): string | undefined {
+  if (ch.startsWith("'")) return 'strings use double quotes: "like this"';
+  if (ch.startsWith("//")) return "comments start with `#`";
+  if (ch.startsWith("\u2192")) return "chains are written with `->`";
+  if (/^[\u201c\u201d]/.test(ch)) return 'use plain double quotes `"`';
+  return undefined;
+}
+
+/** Turns line breaks and `;` into `Sep` tokens where they end a statement, and drops the rest. */
+function layout(raw: IToken[]): IToken[] {
+  // Stack of open brackets: "LParen" | "LBracket" | "object" | "block".
+  const stack: string[] = [];
+  const out: IToken[] = [];
+  let pendingSep: IToken | null = null;
+  const significantNewlines = () => stack.length === 0 || stack[stack.length - 1] === "block";
+
+  for (let i = 0; i < raw.length; i++) {
+    const t = raw[i]!;
+    const name = t.tokenType.name;
+    if (name === "Newline" || name === "Semicolon") {
+      const prev = out[out.length - 1];
+      if (name === "Newline") {
+        if (!significantNewlines()) continue;
+        if (prev && CONTINUES_AFTER.has(prev.tokenType.name)) continue;
+      }
+      if (!pendingSep) pendingSep = t;
+      continue;
+    }
+    if (DECL_KEYWORDS.has(name)) stack.length = 0;
+    else if (STMT_KEYWORDS.has(name)) {
+      while (stack.length > 0 && stack[stack.length - 1] !== "block") stack.pop();
+    }
+    if (pendingSep) {
+      const prev = out[out.length - 1];
+      const dropped =
+        !prev ||
+        prev.tokenType.name === "LCurly" ||
+        name === "RCurly" ||
+        (name === "Arrow" && pendingSep.tokenType.name === "Newline");
+      if (!dropped) out.push(makeSep(pendingSep));
+      pendingSep = null;
+    }
+    if (OPENERS.has(name)) {
+      if (name === "LCurly") stack.push(isObjectBrace(raw, i) ? "object" : "block");
+      else stack.push(name);
+    } else if (name in CLOSERS) {
+      const want = CLOSERS[name]!;
+      const idx = findOpener(stack, want);
+      if (idx >= 0) stack.length = idx;
+    }
+    out.push(t);
+  }
+  return out;
+}
+
+function findOpener(stack: string[], want: string): number {
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const s = stack[i]!;
+    const kind = s === "object" || s === "block" ? "LCurly" : s;
+    if (kind === want) return i;
+  }
+  return -1;
+}
+
+/**
+ * `{` opens an object when it is followed by `key:` or is empty; otherwise it opens a body of
+ * statements (no statement starts with `name :`).
+ */
+function isObjectBrace(raw: IToken[], i: number): boolean {
+  let j = i + 1;
+  while (j < raw.length && raw[j]!.tokenType.name === "Newline") j++;
+  const a = raw[j];
+  if (!a) return false;
+  if (a.tokenType.name === "RCurly") return true;
+  const b = raw[j + 1];
+  const keyLike = a.tokenType.name === "Identifier" || a.tokenType.name === "String" || a.tokenType.name.startsWith("Kw_");
+  return keyLike && b !== undefined && b.tokenType.name === "Colon" && a.tokenType.name !== "Kw_input";
+}

@@ -1,0 +1,314 @@
+// The .nn grammar: a chevrotain CstParser with no semantic actions. The CST it produces is
+// turned into the typed AST by build-ast.ts. Error recovery is on, so one file yields all its
+// syntax errors; messages come from errors.ts, in the language's own words.
+//
+// Statement separators (`Sep`) are made by the layout pass in lexer.ts from line breaks and `;`.
+import { CstParser, type CstNode, type IToken } from "chevrotain";
+import * as T from "./lexer.js";
+import { nnErrorMessages } from "./errors.js";
+
+export class NnParser extends CstParser {
+  constructor() {
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: nnErrorMessages, nodeLocationTracking: "full" });
+    this.performSelfAnalysis();
+  }
+
+  // program := (decl | Sep | stray)*
+  program = this.RULE("program", () => {
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.decl) },
+        { ALT: () => this.CONSUME(T.Sep) },
+        { ALT: () => this.SUBRULE(this.stray) },
+      ]);
+    });
+  });
+
+  // stray := (any token but `model`, `block`, `train` or a line break)+
+  // Text outside any declaration; reported by build-ast.ts (E110), then skipped.
+  stray = this.RULE("stray", () => {
+    this.AT_LEAST_ONE(() => this.CONSUME(T.Stray));
+  });
+
+  // decl := modelDecl | blockDecl | trainDecl
+  decl = this.RULE("decl", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.modelDecl) },
+      { ALT: () => this.SUBRULE(this.blockDecl) },
+      { ALT: () => this.SUBRULE(this.trainDecl) },
+    ]);
+  });
+
+  // modelDecl := "model" NAME [params] body
+  modelDecl = this.RULE("modelDecl", () => {
+    this.CONSUME(T.Model);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.SUBRULE(this.params));
+    this.SUBRULE(this.body);
+  });
+
+  // blockDecl := "block" NAME [params] body
+  blockDecl = this.RULE("blockDecl", () => {
+    this.CONSUME(T.Block);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.SUBRULE(this.params));
+    this.SUBRULE(this.body);
+  });
+
+  // params := "(" [param ("," param)* [","]] ")"
+  params = this.RULE("params", () => {
+    this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      this.SUBRULE(this.param);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.param);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RParen);
+  });
+
+  // param := NAME ["=" expr]
+  param = this.RULE("param", () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => {
+      this.CONSUME(T.Equals);
+      this.SUBRULE(this.expr);
+    });
+  });
+
+  // body := "{" [stmt (Sep stmt)*] "}"
+  body = this.RULE("body", () => {
+    this.CONSUME(T.LCurly);
+    this.OPTION(() => {
+      this.SUBRULE(this.stmt);
+      this.MANY(() => {
+        this.CONSUME(T.Sep);
+        this.SUBRULE2(this.stmt);
+      });
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  // stmt := inputStmt | forStmt | repeatStmt | chainStmt
+  stmt = this.RULE("stmt", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.inputStmt) },
+      { ALT: () => this.SUBRULE(this.forStmt) },
+      { ALT: () => this.SUBRULE(this.repeatStmt) },
+      { ALT: () => this.SUBRULE(this.chainStmt) },
+    ]);
+  });
+
+  // inputStmt := "input" [NAME ":"] NAME "(" args ")"
+  inputStmt = this.RULE("inputStmt", () => {
+    this.CONSUME(T.Input);
+    this.OPTION(() => {
+      this.CONSUME(T.Identifier, { LABEL: "name" });
+      this.CONSUME(T.Colon);
+    });
+    this.CONSUME2(T.Identifier, { LABEL: "shape" });
+    this.SUBRULE(this.callArgs);
+  });
+
+  // forStmt := "for" NAME "in" expr body
+  forStmt = this.RULE("forStmt", () => {
+    this.CONSUME(T.For);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.In);
+    this.SUBRULE(this.expr);
+    this.SUBRULE(this.body);
+  });
+
+  // repeatStmt := "repeat" expr body
+  repeatStmt = this.RULE("repeatStmt", () => {
+    this.CONSUME(T.Repeat);
+    this.SUBRULE(this.expr);
+    this.SUBRULE(this.body);
+  });
+
+  // chainStmt := [NAME "="] step ("->" step)*
+  chainStmt = this.RULE("chainStmt", () => {
+    this.OPTION(() => {
+      this.CONSUME(T.Identifier, { LABEL: "target" });
+      this.CONSUME(T.Equals);
+    });
+    this.SUBRULE(this.step);
+    this.MANY(() => {
+      this.CONSUME(T.Arrow);
+      this.SUBRULE2(this.step);
+    });
+  });
+
+  // step := NAME ["(" args ")"]
+  step = this.RULE("step", () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.SUBRULE(this.callArgs));
+  });
+
+  // callArgs := "(" [arg ("," arg)* [","]] ")"
+  callArgs = this.RULE("callArgs", () => {
+    this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      this.SUBRULE(this.arg);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.arg);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RParen);
+  });
+
+  // arg := [NAME ":"] expr
+  arg = this.RULE("arg", () => {
+    this.OPTION(() => {
+      this.CONSUME(T.Identifier);
+      this.CONSUME(T.Colon);
+    });
+    this.SUBRULE(this.expr);
+  });
+
+  // trainDecl := "train" NAME "{" [trainStmt (Sep trainStmt)*] "}"
+  trainDecl = this.RULE("trainDecl", () => {
+    this.CONSUME(T.Train);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.LCurly);
+    this.OPTION(() => {
+      this.SUBRULE(this.trainStmt);
+      this.MANY(() => {
+        this.CONSUME(T.Sep);
+        this.SUBRULE2(this.trainStmt);
+      });
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  // trainStmt := sweepStmt | settingStmt
+  trainStmt = this.RULE("trainStmt", () => {
+    this.OR([{ ALT: () => this.SUBRULE(this.sweepStmt) }, { ALT: () => this.SUBRULE(this.settingStmt) }]);
+  });
+
+  // sweepStmt := "sweep" NAME "in" expr
+  sweepStmt = this.RULE("sweepStmt", () => {
+    this.CONSUME(T.Sweep);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.In);
+    this.SUBRULE(this.expr);
+  });
+
+  // settingStmt := NAME expr
+  settingStmt = this.RULE("settingStmt", () => {
+    this.CONSUME(T.Identifier);
+    this.SUBRULE(this.expr);
+  });
+
+  // expr := term (("+" | "-") term)*
+  expr = this.RULE("expr", () => {
+    this.SUBRULE(this.term);
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
+      this.SUBRULE2(this.term);
+    });
+  });
+
+  // term := unary (("*" | "/") unary)*
+  term = this.RULE("term", () => {
+    this.SUBRULE(this.unary);
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Star) }, { ALT: () => this.CONSUME(T.Slash) }]);
+      this.SUBRULE2(this.unary);
+    });
+  });
+
+  // unary := "-" unary | primary
+  unary = this.RULE("unary", () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Minus);
+          this.SUBRULE(this.unary);
+        },
+      },
+      { ALT: () => this.SUBRULE(this.primary) },
+    ]);
+  });
+
+  // primary := NUMBER | STRING | "true" | "false" | NAME [callArgs] | list | object | "(" expr ")"
+  primary = this.RULE("primary", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.NumberTok) },
+      { ALT: () => this.CONSUME(T.BadNumber) },
+      { ALT: () => this.CONSUME(T.StringTok) },
+      { ALT: () => this.CONSUME(T.UnterminatedString) },
+      { ALT: () => this.CONSUME(T.True) },
+      { ALT: () => this.CONSUME(T.False) },
+      {
+        ALT: () => {
+          this.CONSUME(T.Identifier);
+          this.OPTION(() => this.SUBRULE(this.callArgs));
+        },
+      },
+      { ALT: () => this.SUBRULE(this.list) },
+      { ALT: () => this.SUBRULE(this.object) },
+      {
+        ALT: () => {
+          this.CONSUME(T.LParen);
+          this.SUBRULE(this.expr);
+          this.CONSUME(T.RParen);
+        },
+      },
+    ]);
+  });
+
+  // list := "[" [expr ("," expr)* [","]] "]"
+  list = this.RULE("list", () => {
+    this.CONSUME(T.LBracket);
+    this.OPTION(() => {
+      this.SUBRULE(this.expr);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.expr);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RBracket);
+  });
+
+  // object := "{" [entry ("," entry)* [","]] "}"
+  object = this.RULE("object", () => {
+    this.CONSUME(T.LCurly);
+    this.OPTION(() => {
+      this.SUBRULE(this.entry);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.entry);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  // entry := (NAME | STRING) ":" expr
+  entry = this.RULE("entry", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.StringTok) }]);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.expr);
+  });
+}
+
+let shared: NnParser | null = null;
+
+/** One parser instance, reused (chevrotain parsers are built once and reset per input). */
+export function parserInstance(): NnParser {
+  if (!shared) shared = new NnParser();
+  return shared;
+}
+
+export function parseTokens(tokens: IToken[]): { cst: CstNode; parser: NnParser } {
+  const parser = parserInstance();
+  parser.input = tokens;
+  const cst = parser.program();
+  return { cst, parser };
+}
