@@ -5,34 +5,155 @@
 //
 //   allocF32(n: number): Float32Array
 //       Every float buffer of the program (weights, grads, activations, optimizer state) is
-//       allocated through it, once, at setup. In "simd" mode (and "ts" with threads > 1) the
-//       buffers are carved out of one shared WebAssembly.Memory, 16-byte aligned.
+//       allocated through it, once, at setup; the buffers are zero-filled. In "simd" mode, and
+//       in "ts" mode with threads > 1, they are carved out of one shared WebAssembly.Memory,
+//       16-byte aligned, so that the wasm kernels and the worker threads can see them.
 //   gemm(transA, transB, M, N, K, A, B, C, accumulate): void
-//       Row-major C[MxN] = (or += when accumulate) op(A)[MxK] · op(B)[KxN], where op(X) is X or
-//       its transpose (transA: A is stored [K x M]; transB: B is stored [N x K]). A, B, C may be
-//       subarray views of allocF32 buffers. C must not overlap A or B.
-//   async function initKernels(): Promise<void>   compile wasm, start workers (call once)
-//   function shutdownKernels(): void              stop workers (call once at the end)
+//       Row-major C[M x N] = (or += when accumulate) op(A)[M x K] · op(B)[K x N], where op(X) is X
+//       or its transpose (transA: A is stored [K x M]; transB: B is stored [N x K]). A, B, C may
+//       be subarray views of allocF32 buffers (plain Float32Arrays work too, on a slower path).
+//       C must not overlap A or B. Large products are split across `threads` threads.
+//   async function initKernels(): Promise<void>   compile the wasm, start the workers; call once
+//                                                 before training (gemm works before it too, on
+//                                                 the main thread, in TypeScript)
+//   function shutdownKernels(): void              stop the workers; call once at the end
 //
-// Further kernels are documented below as they are added.
+// Module-level names used by the emitted code (avoid them in the rest of the program):
+// allocF32, gemm, initKernels, shutdownKernels, and everything starting with `kernel` or `gemm`
+// (kernelMemory, kernelState, gemmTile, gemmRange, GEMM_*, ...).
+
+import { buildGemmWasm, DEFAULT_SHAPE, type GemmWasmShape } from "./gemm-wasm.js";
 
 export type KernelMode = "ts" | "simd";
 
 export interface KernelRuntimeOptions {
   mode: KernelMode;
   threads: number;
+  /** Minimum 2*M*N*K (flops) for a gemm to be split across threads. */
+  parallelMinFlops?: number;
+  /** Register tile of the wasm kernel (tuning). */
+  shape?: GemmWasmShape;
+  /** Cache blocking of the wasm kernel (tuning): K, M and N block sizes. */
+  blocking?: { KC: number; MC: number; NC: number };
 }
+
+export const DEFAULT_BLOCKING = { KC: 256, MC: 128, NC: 1024 };
+export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
-  void opts;
-  return TS_SINGLE_THREAD;
+  const threads = Math.max(1, Math.floor(opts.threads));
+  if (opts.mode === "ts" && threads === 1) return TS_HEADER + GEMM_TILE + TS_SINGLE_THREAD;
+  return emitSharedRuntime(opts.mode, threads, opts);
 }
 
-const TS_SINGLE_THREAD = `
+const TS_HEADER = `
 // ---------------------------------------------------------------------------------------------
 // Kernels: plain TypeScript, one thread.
 // ---------------------------------------------------------------------------------------------
+`;
 
+/**
+ * The TypeScript matrix multiply over a block of C. Self-contained (no outside names), because
+ * in threaded modes its text is also handed to the worker threads.
+ */
+const GEMM_TILE = `
+/**
+ * C[i0..i1, j0..j1] = (or += when accumulate) op(A) * op(B) for that block of C, reading
+ * op(A)[i, k] = A[aOff + i * ars + k * acs] and op(B)[k, j] = B[bOff + k * brs + j * bcs], so
+ * that one loop nest serves every transposition. C is row-major with N columns from cOff.
+ * Blocks of 4 x 4 outputs are accumulated in 16 local variables (registers): each step along k
+ * loads 4 values of A and 4 of B and does 16 multiply-adds.
+ */
+function gemmTile(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  aOff: number,
+  B: Float32Array,
+  bOff: number,
+  C: Float32Array,
+  cOff: number,
+  accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+): void {
+  const ars = transA ? 1 : K;
+  const acs = transA ? M : 1;
+  const brs = transB ? 1 : N;
+  const bcs = transB ? K : 1;
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let pa = aOff + i * ars;
+      let pb = bOff + j * bcs;
+      for (let k = 0; k < K; k++) {
+        const a0 = A[pa], a1 = A[pa + ars], a2 = A[pa + 2 * ars], a3 = A[pa + 3 * ars];
+        const b0 = B[pb], b1 = B[pb + bcs], b2 = B[pb + 2 * bcs], b3 = B[pb + 3 * bcs];
+        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+        pa += acs;
+        pb += brs;
+      }
+      const r0 = cOff + i * N + j, r1 = r0 + N, r2 = r1 + N, r3 = r2 + N;
+      if (accumulate) {
+        C[r0] += c00; C[r0 + 1] += c01; C[r0 + 2] += c02; C[r0 + 3] += c03;
+        C[r1] += c10; C[r1 + 1] += c11; C[r1 + 2] += c12; C[r1 + 3] += c13;
+        C[r2] += c20; C[r2 + 1] += c21; C[r2 + 2] += c22; C[r2 + 3] += c23;
+        C[r3] += c30; C[r3 + 1] += c31; C[r3 + 2] += c32; C[r3 + 3] += c33;
+      } else {
+        C[r0] = c00; C[r0 + 1] = c01; C[r0 + 2] = c02; C[r0 + 3] = c03;
+        C[r1] = c10; C[r1 + 1] = c11; C[r1 + 2] = c12; C[r1 + 3] = c13;
+        C[r2] = c20; C[r2 + 1] = c21; C[r2 + 2] = c22; C[r2 + 3] = c23;
+        C[r3] = c30; C[r3 + 1] = c31; C[r3 + 2] = c32; C[r3 + 3] = c33;
+      }
+    }
+    // Leftover columns (fewer than 4) of these 4 rows.
+    for (; j < j1; j++) {
+      for (let r = i; r < i + 4; r++) {
+        let sum = 0;
+        let pa = aOff + r * ars;
+        let pb = bOff + j * bcs;
+        for (let k = 0; k < K; k++) {
+          sum += A[pa] * B[pb];
+          pa += acs;
+          pb += brs;
+        }
+        const at = cOff + r * N + j;
+        C[at] = accumulate ? C[at] + sum : sum;
+      }
+    }
+  }
+  // Leftover rows (fewer than 4): one dot product per output.
+  for (; i < i1; i++) {
+    for (let j = j0; j < j1; j++) {
+      let sum = 0;
+      let pa = aOff + i * ars;
+      let pb = bOff + j * bcs;
+      for (let k = 0; k < K; k++) {
+        sum += A[pa] * B[pb];
+        pa += acs;
+        pb += brs;
+      }
+      const at = cOff + i * N + j;
+      C[at] = accumulate ? C[at] + sum : sum;
+    }
+  }
+}
+`;
+
+const TS_SINGLE_THREAD = `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
 function allocF32(n: number): Float32Array {
   return new Float32Array(n);
@@ -54,31 +175,11 @@ function gemm(
   C: Float32Array,
   accumulate: boolean,
 ): void {
-  if (!accumulate) C.fill(0, 0, M * N);
-  if (!transB) {
-    // C[i, :] += op(A)[i, k] * B[k, :]: the inner loop runs along contiguous rows of B and C.
-    for (let i = 0; i < M; i++) {
-      const ci = i * N;
-      for (let k = 0; k < K; k++) {
-        const a = transA ? A[k * M + i] : A[i * K + k];
-        if (a === 0) continue;
-        const bk = k * N;
-        for (let j = 0; j < N; j++) C[ci + j] += a * B[bk + j];
-      }
-    }
-  } else {
-    // C[i, j] += dot(op(A)[i, :], B[j, :]): rows of the stored B are contiguous.
-    for (let i = 0; i < M; i++) {
-      const ci = i * N;
-      for (let j = 0; j < N; j++) {
-        const bj = j * K;
-        let sum = 0;
-        if (transA) for (let k = 0; k < K; k++) sum += A[k * M + i] * B[bj + k];
-        else for (let k = 0; k < K; k++) sum += A[i * K + k] * B[bj + k];
-        C[ci + j] += sum;
-      }
-    }
+  if (K === 0) {
+    if (!accumulate) C.fill(0, 0, M * N);
+    return;
   }
+  gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
 }
 
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
@@ -87,3 +188,323 @@ async function initKernels(): Promise<void> {}
 /** Releases the kernels' resources (nothing to release here). */
 function shutdownKernels(): void {}
 `;
+
+/** The blocked driver over the wasm kernels; self-contained so that workers can run it too. */
+const GEMM_RANGE_WASM = `
+/**
+ * C[i0..i1, j0..j1] (=|+=) op(A) * op(B) with the WebAssembly kernels: cache blocking in the
+ * GotoBLAS style. For each block of GEMM_KC steps of k and GEMM_NC columns, op(B) is packed into
+ * panels of GEMM_NR columns (scratch bp); for each block of GEMM_MC rows, op(A) is packed into
+ * panels of GEMM_MR rows (scratch ap); the kernel then runs the register tile over the panels.
+ * All addresses are byte offsets into kernelMemory.
+ */
+function gemmRange(
+  k: GemmKernelExports,
+  ap: number,
+  bp: number,
+  tile: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  b: number,
+  c: number,
+  accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+): void {
+  const ars = transA ? 4 : K * 4;
+  const acs = transA ? M * 4 : 4;
+  const brs = transB ? K * 4 : 4;
+  const bks = transB ? 4 : N * 4;
+  const ldc = N * 4;
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    const kc = Math.min(GEMM_KC, K - pc);
+    const acc = accumulate || pc > 0 ? 1 : 0;
+    for (let jc = j0; jc < j1; jc += GEMM_NC) {
+      const nc = Math.min(GEMM_NC, j1 - jc);
+      k.pack_b(b + pc * bks + jc * brs, brs, bks, nc, kc, bp);
+      for (let ic = i0; ic < i1; ic += GEMM_MC) {
+        const mc = Math.min(GEMM_MC, i1 - ic);
+        k.pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
+        k.kernel(ap, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
+      }
+    }
+  }
+}
+`;
+
+function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntimeOptions): string {
+  const shape = opts.shape ?? DEFAULT_SHAPE;
+  const blocking = opts.blocking ?? DEFAULT_BLOCKING;
+  const { KC, MC, NC } = blocking;
+  const { MR, NR } = shape;
+  const simd = mode === "simd";
+  const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
+  const wasmBase64 = simd ? Buffer.from(buildGemmWasm(shape)).toString("base64") : "";
+  const mcPad = Math.ceil(MC / MR) * MR;
+  const ncPad = Math.ceil(NC / NR) * NR;
+  const title = simd
+    ? `WebAssembly SIMD (f32x4), ${threads} thread${threads > 1 ? "s" : ""}`
+    : `plain TypeScript, ${threads} threads`;
+
+  // Constants the worker needs too (inlined into its source).
+  const constants = `
+const GEMM_KC = ${KC};
+const GEMM_MC = ${MC};
+const GEMM_NC = ${NC};
+const GEMM_MR = ${MR};
+const GEMM_NR = ${NR};
+/** Layout of the control block shared with the workers (Int32 indices). */
+const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
+const KERNEL_CTL_STOP = 1; // 1: workers exit
+const KERNEL_CTL_DONE = 2; // KERNEL_CTL_DONE + t: last generation finished by worker t
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate
+const KERNEL_CTL_RANGES = 32; // 4 per thread: i0, i1, j0, j1
+const KERNEL_CTL_INTS = ${32 + 4 * threads};
+`;
+
+  const workerMain = `
+const { workerData } = require("node:worker_threads");
+const memory = workerData.memory;
+const tid = workerData.tid;
+const scratch = workerData.scratch;
+const exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;
+const ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);
+const job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);
+let heap = new Float32Array(memory.buffer);
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);
+  seen = Atomics.load(ctl, KERNEL_CTL_GEN);
+  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;
+  const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * tid;
+  const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;
+  const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];
+  ${
+    simd
+      ? `gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
+      : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
+  gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
+  }
+  Atomics.store(ctl, KERNEL_CTL_DONE + tid, seen);
+  Atomics.notify(ctl, KERNEL_CTL_DONE + tid);
+}
+`;
+
+  return `
+// ---------------------------------------------------------------------------------------------
+// Kernels: ${title}.
+// All float buffers live in one shared WebAssembly.Memory (kernelMemory), so that the
+// ${simd ? "WebAssembly kernels and the " : ""}worker threads work on them in place, without copies.
+// ---------------------------------------------------------------------------------------------
+${constants}
+const KERNEL_THREADS = ${threads};
+/** Products of fewer flops (2*M*N*K) than this run on the main thread alone. */
+const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
+
+/** The memory every buffer lives in; shared, so growing it never detaches earlier views. */
+const kernelMemory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
+let kernelHeapTop = 1024; // the first KiB stays unused
+
+/** Reserves \`bytes\` bytes (16-byte aligned) in kernelMemory and returns their byte offset. */
+function kernelAllocBytes(bytes: number): number {
+  const at = kernelHeapTop;
+  kernelHeapTop = Math.ceil((at + bytes) / 16) * 16;
+  const missing = kernelHeapTop - kernelMemory.buffer.byteLength;
+  if (missing > 0) kernelMemory.grow(Math.ceil(missing / 65536));
+  return at;
+}
+
+/** Allocates a zero-filled float buffer in kernelMemory. All buffers are allocated once, at setup. */
+function allocF32(n: number): Float32Array {
+  const at = kernelAllocBytes(n * 4); // may grow the memory: read .buffer after it
+  return new Float32Array(kernelMemory.buffer, at, n);
+}
+
+${simd ? `/** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
+interface GemmKernelExports {
+  pack_a(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
+  pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
+  kernel(ap: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
+}
+
+/** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */
+const GEMM_WASM_BASE64 = "${wasmBase64}";
+` : ""}
+/** Per-thread scratch: packed panels of A and B, and one output tile for the edges. */
+interface KernelScratch {
+  ap: number;
+  bp: number;
+  tile: number;
+}
+
+const kernelState = {
+  ${simd ? "wasm: null as GemmKernelExports | null," : ""}
+  ${simd ? "module: null as WebAssembly.Module | null," : ""}
+  workers: [] as import("node:worker_threads").Worker[],
+  scratch: [] as KernelScratch[],
+  ctlAt: 0,
+  ctl: new Int32Array(0),
+  job: new Uint32Array(0),
+  heap: new Float32Array(0),
+};
+${simd ? `for (let t = 0; t < KERNEL_THREADS; t++) {
+  kernelState.scratch.push({
+    ap: kernelAllocBytes(${mcPad} * GEMM_KC * 4),
+    bp: kernelAllocBytes(${ncPad} * GEMM_KC * 4),
+    tile: kernelAllocBytes(GEMM_MR * GEMM_NR * 4),
+  });
+}` : ""}
+kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);
+${GEMM_TILE}${simd ? GEMM_RANGE_WASM : ""}
+/** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
+function kernelWorkerSource(): string {
+  return [
+    ${JSON.stringify(constants)},
+    gemmTile.toString(),
+    ${simd ? "gemmRange.toString()," : ""}
+    ${JSON.stringify(workerMain)},
+  ].join("\\n");
+}
+
+/** Compiles the WebAssembly kernels and starts the worker threads. Call once, before training. */
+async function initKernels(): Promise<void> {
+  ${simd ? `if (kernelState.wasm === null) {
+    kernelState.module = await WebAssembly.compile(Buffer.from(GEMM_WASM_BASE64, "base64"));
+    const instance = await WebAssembly.instantiate(kernelState.module, { env: { mem: kernelMemory } });
+    kernelState.wasm = instance.exports as unknown as GemmKernelExports;
+  }` : ""}
+  if (KERNEL_THREADS > 1 && kernelState.workers.length === 0) {
+    const { Worker } = await import("node:worker_threads");
+    kernelState.ctl = new Int32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
+    kernelState.job = new Uint32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
+    const source = kernelWorkerSource();
+    for (let t = 1; t < KERNEL_THREADS; t++) {
+      const worker = new Worker(source, {
+        eval: true,
+        workerData: { memory: kernelMemory, module: ${simd ? "kernelState.module" : "null"}, tid: t, scratch: kernelState.scratch[t], ctlAt: kernelState.ctlAt },
+      });
+      worker.unref(); // never keeps the process alive
+      kernelState.workers.push(worker);
+    }
+  }
+}
+
+/** Stops the worker threads. */
+function shutdownKernels(): void {
+  if (kernelState.workers.length > 0) {
+    Atomics.store(kernelState.ctl, KERNEL_CTL_STOP, 1);
+    Atomics.add(kernelState.ctl, KERNEL_CTL_GEN, 1);
+    Atomics.notify(kernelState.ctl, KERNEL_CTL_GEN);
+    for (const worker of kernelState.workers) void worker.terminate();
+    kernelState.workers = [];
+  }
+}
+
+/** Whether the array is a view of kernelMemory (allocF32) rather than an ordinary Float32Array. */
+function kernelShared(x: Float32Array): boolean {
+  return x.buffer instanceof SharedArrayBuffer;
+}
+
+/** Runs C[i0..i1, j0..j1] of the product on this thread with thread t's scratch. */
+function gemmPart(
+  t: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  b: number,
+  c: number,
+  accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+): void {
+  ${simd ? `const s = kernelState.scratch[t]!;
+  gemmRange(kernelState.wasm!, s.ap, s.bp, s.tile, transA, transB, M, N, K, a, b, c, accumulate, i0, i1, j0, j1);`
+  : `void t;
+  if (kernelState.heap.length * 4 < kernelMemory.buffer.byteLength) kernelState.heap = new Float32Array(kernelMemory.buffer);
+  const heap = kernelState.heap;
+  gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
+}
+
+/**
+ * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
+ * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
+ * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
+ */
+function gemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  accumulate: boolean,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) C.fill(0, 0, M * N);
+    return;
+  }
+  if (${simd ? "kernelState.wasm === null || " : ""}!kernelShared(A) || !kernelShared(B) || !kernelShared(C)) {
+    // Before initKernels, or arrays not from allocF32: the plain TypeScript path.
+    gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
+    return;
+  }
+  const a = A.byteOffset, b = B.byteOffset, c = C.byteOffset;
+  const T = kernelState.workers.length + 1;
+  if (T === 1 || 2 * M * N * K < GEMM_PARALLEL_MIN_FLOPS) {
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N);
+    return;
+  }
+  // Split C among the threads: by columns in multiples of GEMM_NR when there are enough, else
+  // by rows in multiples of GEMM_MR. Thread 0 is this (main) thread.
+  const job = kernelState.job, ctl = kernelState.ctl;
+  const byColumns = N >= T * GEMM_NR * 2 || N >= M;
+  const extent = byColumns ? N : M;
+  const unit = byColumns ? GEMM_NR : GEMM_MR;
+  const per = Math.ceil(extent / unit / T) * unit;
+  const J = KERNEL_CTL_JOB;
+  job[J] = transA ? 1 : 0;
+  job[J + 1] = transB ? 1 : 0;
+  job[J + 2] = M;
+  job[J + 3] = N;
+  job[J + 4] = K;
+  job[J + 5] = a;
+  job[J + 6] = b;
+  job[J + 7] = c;
+  job[J + 8] = accumulate ? 1 : 0;
+  for (let t = 1; t < T; t++) {
+    const lo = Math.min(extent, t * per), hi = Math.min(extent, (t + 1) * per);
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = byColumns ? 0 : lo;
+    job[R + 1] = byColumns ? M : hi;
+    job[R + 2] = byColumns ? lo : 0;
+    job[R + 3] = byColumns ? hi : N;
+  }
+  const gen = Atomics.add(ctl, KERNEL_CTL_GEN, 1) + 1;
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  const hi0 = Math.min(extent, per);
+  if (byColumns) gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, hi0);
+  else gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, hi0, 0, N);
+  for (let t = 1; t < T; t++) {
+    const at = KERNEL_CTL_DONE + t;
+    let spins = 0;
+    while (Atomics.load(ctl, at) !== gen) {
+      if (++spins > 2000) Atomics.wait(ctl, at, gen - 1, 1);
+    }
+  }
+}
+`;
+}

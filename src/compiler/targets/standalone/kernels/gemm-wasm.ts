@@ -1,0 +1,176 @@
+// The WebAssembly SIMD gemm kernels that nnc emits into the generated program, built with the
+// minimal encoder in wasm-encoder.ts. Three exported functions (byte addresses, byte strides):
+//
+//   pack_a(src, ps, ks, n, kc, dst)  copy op(A)[n x kc] into panels of MR rows: panel p holds
+//                                    element (p*MR + r, k) at dst[p*MR*kc + k*MR + r], zero padded
+//   pack_b(src, ps, ks, n, kc, dst)  same with panels of NR columns (op(B)^T seen as [n x kc])
+//   kernel(ap, bp, c, ldc, mc, nc, kc, accumulate, tile)
+//                                    C[mc x nc] (row stride ldc bytes) = or += packed A · packed B,
+//                                    with an MR x NR register tile of f32x4 accumulators
+//
+// (ps: byte stride between consecutive rows of a panel, ks: byte stride along k.)
+
+import { F32, forLoop, Func, I32, op, V128, encodeModule } from "./wasm-encoder.js";
+
+export interface GemmWasmShape {
+  /** Rows of the register tile. */
+  MR: number;
+  /** Columns of the register tile (a multiple of 4: one f32x4 per 4 columns). */
+  NR: number;
+}
+
+export const DEFAULT_SHAPE: GemmWasmShape = { MR: 4, NR: 8 };
+
+const ifF32 = () => [0x04, F32];
+const i32And = () => [0x71];
+
+/** pack(src, ps, ks, n, kc, dst) with panels of width P. */
+function buildPack(name: string, P: number): Func {
+  const f = new Func(name, [I32, I32, I32, I32, I32, I32]);
+  const [src, ps, ks, n, kc, dst] = [0, 1, 2, 3, 4, 5];
+  const p0 = f.local(I32);
+  const kp = f.local(I32);
+  const rem = f.local(I32);
+  const k = f.local(I32);
+  const offs: number[] = [];
+  for (let r = 0; r < P; r++) offs.push(f.local(I32));
+  const one = op.i32(1);
+
+  // offs[r] = r * ps
+  for (let r = 0; r < P; r++) f.emit(op.get(ps), op.i32(r), op.i32Mul(), op.set(offs[r]!));
+
+  const advance = [...op.get(dst), ...op.i32(P * 4), ...op.i32Add(), ...op.set(dst), ...op.get(kp), ...op.get(ks), ...op.i32Add(), ...op.set(kp)];
+
+  // Full panel, contiguous along the panel (ps == 4): vector copies.
+  const vecBody: number[] = [];
+  for (let q = 0; q < P / 4; q++) vecBody.push(...op.get(dst), ...op.get(kp), ...op.v128Load(q * 16), ...op.v128Store(q * 16));
+  vecBody.push(...advance);
+  // Full panel, strided: scalar copies.
+  const fullBody: number[] = [];
+  for (let r = 0; r < P; r++) {
+    fullBody.push(...op.get(dst), ...op.get(kp), ...op.get(offs[r]!), ...op.i32Add(), ...op.f32Load(), ...op.f32Store(r * 4));
+  }
+  fullBody.push(...advance);
+  // Partial panel: zero padding beyond rem.
+  const partBody: number[] = [];
+  for (let r = 0; r < P; r++) {
+    partBody.push(
+      ...op.get(dst),
+      ...op.i32(r), ...op.get(rem), ...op.i32LtS(),
+      ...ifF32(), ...op.get(kp), ...op.get(offs[r]!), ...op.i32Add(), ...op.f32Load(),
+      ...op.else(), ...op.f32(0), ...op.end(),
+      ...op.f32Store(r * 4),
+    );
+  }
+  partBody.push(...advance);
+
+  const kLoop = (body: number[]) => forLoop(k, op.i32(0), op.get(kc), one, body);
+
+  const panel = [
+    ...op.get(src), ...op.get(p0), ...op.get(ps), ...op.i32Mul(), ...op.i32Add(), ...op.set(kp),
+    ...op.get(n), ...op.get(p0), ...op.i32Sub(), ...op.set(rem),
+    ...op.get(rem), ...op.i32(P), ...op.i32GeS(),
+    ...op.if(),
+    ...(P % 4 === 0
+      ? [...op.get(ps), ...op.i32(4), ...op.i32Eq(), ...op.if(), ...kLoop(vecBody), ...op.else(), ...kLoop(fullBody), ...op.end()]
+      : kLoop(fullBody)),
+    ...op.else(),
+    ...kLoop(partBody),
+    ...op.end(),
+  ];
+  f.emit(forLoop(p0, op.i32(0), op.get(n), op.i32(P), panel));
+  return f;
+}
+
+function buildKernel(MR: number, NR: number): Func {
+  const NV = NR / 4;
+  const f = new Func("kernel", [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [ap, bp, c, ldc, mc, nc, kc, accumulate, tile] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const j0 = f.local(I32), i0 = f.local(I32), a = f.local(I32), b = f.local(I32), k = f.local(I32);
+  const bpj = f.local(I32), api = f.local(I32), cp = f.local(I32), rows = f.local(I32), cols = f.local(I32);
+  const rr = f.local(I32), cc = f.local(I32), addr = f.local(I32);
+  const acc: number[][] = [];
+  for (let r = 0; r < MR; r++) {
+    acc.push([]);
+    for (let q = 0; q < NV; q++) acc[r]!.push(f.local(V128));
+  }
+  const bv: number[] = [];
+  for (let q = 0; q < NV; q++) bv.push(f.local(V128));
+  const av = f.local(V128);
+
+  // Inner product over k for one MR x NR tile.
+  const micro: number[] = [];
+  for (let r = 0; r < MR; r++) for (let q = 0; q < NV; q++) micro.push(...op.v128Zero(), ...op.set(acc[r]![q]!));
+  micro.push(...op.get(api), ...op.set(a), ...op.get(bpj), ...op.set(b), ...op.get(kc), ...op.set(k));
+  micro.push(...op.loop());
+  for (let q = 0; q < NV; q++) micro.push(...op.get(b), ...op.v128Load(q * 16), ...op.set(bv[q]!));
+  for (let r = 0; r < MR; r++) {
+    micro.push(...op.get(a), ...op.v128Load32Splat(r * 4), ...op.set(av));
+    for (let q = 0; q < NV; q++) {
+      micro.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+    }
+  }
+  micro.push(
+    ...op.get(a), ...op.i32(MR * 4), ...op.i32Add(), ...op.set(a),
+    ...op.get(b), ...op.i32(NR * 4), ...op.i32Add(), ...op.set(b),
+    ...op.get(k), ...op.i32(1), ...op.i32Sub(), ...op.tee(k), ...op.brIf(0),
+    ...op.end(),
+  );
+  // cp = c + i0*ldc + j0*4
+  micro.push(...op.get(c), ...op.get(i0), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(j0), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.set(cp));
+  // rows = mc - i0, cols = nc - j0
+  micro.push(...op.get(mc), ...op.get(i0), ...op.i32Sub(), ...op.set(rows), ...op.get(nc), ...op.get(j0), ...op.i32Sub(), ...op.set(cols));
+
+  const storeFull = (accum: boolean): number[] => {
+    const out: number[] = [];
+    for (let r = 0; r < MR; r++) {
+      for (let q = 0; q < NV; q++) {
+        out.push(...op.get(cp));
+        if (accum) out.push(...op.get(cp), ...op.v128Load(q * 16), ...op.get(acc[r]![q]!), ...op.f32x4Add());
+        else out.push(...op.get(acc[r]![q]!));
+        out.push(...op.v128Store(q * 16));
+      }
+      if (r < MR - 1) out.push(...op.get(cp), ...op.get(ldc), ...op.i32Add(), ...op.set(cp));
+    }
+    return out;
+  };
+  const storePartial: number[] = [];
+  for (let r = 0; r < MR; r++) for (let q = 0; q < NV; q++) storePartial.push(...op.get(tile), ...op.get(acc[r]![q]!), ...op.v128Store((r * NR + q * 4) * 4));
+  // for rr < min(rows, MR): for cc < min(cols, NR): C[cp + rr*ldc + cc*4] (+)= tile[rr*NR + cc]
+  const cellBody = [
+    ...op.get(cp), ...op.get(rr), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(cc), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.set(addr),
+    ...op.get(addr),
+    ...op.get(tile), ...op.get(rr), ...op.i32(NR * 4), ...op.i32Mul(), ...op.i32Add(), ...op.get(cc), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.f32Load(),
+    ...op.get(addr), ...op.f32Load(), ...op.f32(0), ...op.get(accumulate), ...op.select(),
+    ...op.f32Add(),
+    ...op.f32Store(),
+  ];
+  const minRows = [...op.get(rows), ...op.i32(MR), ...op.get(rows), ...op.i32(MR), ...op.i32LtS(), ...op.select()];
+  const minCols = [...op.get(cols), ...op.i32(NR), ...op.get(cols), ...op.i32(NR), ...op.i32LtS(), ...op.select()];
+  storePartial.push(...forLoop(rr, op.i32(0), minRows, op.i32(1), forLoop(cc, op.i32(0), minCols, op.i32(1), cellBody)));
+
+  micro.push(
+    ...op.get(rows), ...op.i32(MR), ...op.i32GeS(), ...op.get(cols), ...op.i32(NR), ...op.i32GeS(), ...i32And(),
+    ...op.if(),
+    ...op.get(accumulate), ...op.if(), ...storeFull(true), ...op.else(), ...storeFull(false), ...op.end(),
+    ...op.else(),
+    ...storePartial,
+    ...op.end(),
+    // api += MR*kc*4
+    ...op.get(api), ...op.get(kc), ...op.i32(MR * 4), ...op.i32Mul(), ...op.i32Add(), ...op.set(api),
+  );
+
+  const jBody = [
+    ...op.get(ap), ...op.set(api),
+    ...forLoop(i0, op.i32(0), op.get(mc), op.i32(MR), micro),
+    ...op.get(bpj), ...op.get(kc), ...op.i32(NR * 4), ...op.i32Mul(), ...op.i32Add(), ...op.set(bpj),
+  ];
+  f.emit(op.get(bp), op.set(bpj), forLoop(j0, op.i32(0), op.get(nc), op.i32(NR), jBody));
+  return f;
+}
+
+/** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
+export function buildGemmWasm(shape: GemmWasmShape = DEFAULT_SHAPE, memory = { min: 1, max: 32768, shared: true }): Uint8Array {
+  if (shape.NR % 4 !== 0) throw new Error("NR must be a multiple of 4");
+  return encodeModule([buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR)], memory);
+}

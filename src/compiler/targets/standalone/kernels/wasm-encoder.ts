@@ -1,0 +1,156 @@
+// A minimal WebAssembly binary encoder: just what nnc's kernels need (one imported shared memory,
+// functions over i32 / f32 / v128 locals, structured control flow, loads/stores, SIMD arithmetic).
+// nnc runs it at compile time; the generated program only embeds the resulting bytes (base64).
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof F32 | typeof V128;
+
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+function str(s: string): number[] {
+  const bytes = [...Buffer.from(s, "utf8")];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+/** Instruction helpers: each returns the bytes of one instruction. */
+export const op = {
+  block: () => [0x02, 0x40],
+  loop: () => [0x03, 0x40],
+  if: () => [0x04, 0x40],
+  else: () => [0x05],
+  end: () => [0x0b],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  return: () => [0x0f],
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v | 0)],
+  f32: (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(v);
+    return [0x43, ...b];
+  },
+  i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
+  f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
+  f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
+  i32Eqz: () => [0x45],
+  i32Eq: () => [0x46],
+  i32Ne: () => [0x47],
+  i32LtS: () => [0x48],
+  i32GtS: () => [0x4a],
+  i32LeS: () => [0x4c],
+  i32GeS: () => [0x4e],
+  i32Add: () => [0x6a],
+  i32Sub: () => [0x6b],
+  i32Mul: () => [0x6c],
+  i32Shl: () => [0x74],
+  select: () => [0x1b],
+  f32Add: () => [0x92],
+  f32Mul: () => [0x94],
+  // SIMD (prefix 0xfd). Memory alignment hint 4 = 16 bytes; wasm allows unaligned access anyway.
+  v128Load: (offset = 0) => [0xfd, ...uleb(0x00), 4, ...uleb(offset)],
+  v128Load32Splat: (offset = 0) => [0xfd, ...uleb(0x09), 2, ...uleb(offset)],
+  v128Store: (offset = 0) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
+  v128Zero: () => [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)],
+  f32x4Splat: () => [0xfd, ...uleb(0x13)],
+  f32x4Add: () => [0xfd, ...uleb(0xe4)],
+  f32x4Mul: () => [0xfd, ...uleb(0xe6)],
+};
+
+/** One function under construction: params, extra locals, and a flat body of bytes. */
+export class Func {
+  readonly locals: ValType[] = [];
+  readonly body: number[] = [];
+  constructor(
+    readonly name: string,
+    readonly params: ValType[],
+  ) {}
+  /** Declares a new local and returns its index. */
+  local(type: ValType): number {
+    this.locals.push(type);
+    return this.params.length + this.locals.length - 1;
+  }
+  emit(...code: number[][]): this {
+    for (const c of code) this.body.push(...c);
+    return this;
+  }
+}
+
+/**
+ * A module that imports one memory as `env.mem` (shared when `shared`, with the given page
+ * limits) and exports every function under its name. Functions return nothing.
+ */
+export function encodeModule(funcs: Func[], memory: { min: number; max: number; shared: boolean }): Uint8Array {
+  const types: number[][] = funcs.map((f) => [0x60, ...uleb(f.params.length), ...f.params, 0]);
+  const memLimits = memory.shared ? [0x03, ...uleb(memory.min), ...uleb(memory.max)] : [0x01, ...uleb(memory.min), ...uleb(memory.max)];
+  const imports = vec([[...str("env"), ...str("mem"), 0x02, ...memLimits]]);
+  const fnSection = vec(funcs.map((_, i) => uleb(i)));
+  const exports = vec(funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]));
+  const bodies = funcs.map((f) => {
+    // Run-length encode local declarations.
+    const groups: number[][] = [];
+    for (let i = 0; i < f.locals.length; ) {
+      let j = i;
+      while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
+      groups.push([...uleb(j - i), f.locals[i]!]);
+      i = j;
+    }
+    const code = [...vec(groups), ...f.body, 0x0b];
+    return [...uleb(code.length), ...code];
+  });
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, imports),
+    ...section(3, fnSection),
+    ...section(7, exports),
+    ...section(10, vec(bodies)),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+/** `for (i = start; i < end; i += step) body` where start/end are instruction bytes leaving an i32. */
+export function forLoop(i: number, start: number[], end: number[], step: number[], body: number[]): number[] {
+  return [
+    ...start, ...op.set(i),
+    ...op.block(), ...op.loop(),
+    ...op.get(i), ...end, ...op.i32GeS(), ...op.brIf(1),
+    ...body,
+    ...op.get(i), ...step, ...op.i32Add(), ...op.set(i),
+    ...op.br(0),
+    ...op.end(), ...op.end(),
+  ];
+}

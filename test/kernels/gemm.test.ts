@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadKernels, naiveGemm, type KernelRuntime } from "./load.js";
+
+const CONFIGS = [
+  { mode: "ts", threads: 1 },
+  { mode: "ts", threads: 2 },
+  { mode: "simd", threads: 1 },
+  { mode: "simd", threads: 2 },
+] as const;
+
+const SIZES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [4, 8, 1],
+  [3, 1, 9],
+  [16, 16, 16],
+  [129, 65, 33],
+  [33, 257, 300], // several K blocks
+  [130, 70, 520],
+  [64, 10, 128],
+];
+
+// Deterministic pseudo-random fill.
+function fill(x: Float32Array, seed: number): void {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < x.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    x[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+}
+
+function expectClose(got: Float32Array, want: Float64Array, K: number, label: string): void {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    // Relative to the magnitude a sum of K products of numbers in [-1, 1] can have.
+    const err = Math.abs(got[i]! - want[i]!) / (Math.abs(want[i]!) + Math.sqrt(K) * 1e-2 + 1e-6);
+    if (!(err <= worst)) worst = err;
+  }
+  expect(worst, label).toBeLessThan(1e-4);
+}
+
+for (const cfg of CONFIGS) {
+  describe(`gemm ${cfg.mode} threads=${cfg.threads}`, () => {
+    let k: KernelRuntime;
+    beforeAll(async () => {
+      // Parallel split from 1 flop on, so that the threaded path is exercised by small sizes.
+      k = await loadKernels({ ...cfg, parallelMinFlops: 1 });
+    });
+    afterAll(() => k.shutdownKernels());
+
+    for (const [M, N, K] of SIZES) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          it(`${M}x${N}x${K} transA=${transA} transB=${transB}`, () => {
+            // Views at odd offsets inside larger buffers, with sentinels around C.
+            const bufA = k.allocF32(M * K + 7);
+            const bufB = k.allocF32(K * N + 3);
+            const bufC = k.allocF32(M * N + 10);
+            const A = bufA.subarray(7);
+            const B = bufB.subarray(3);
+            const C = bufC.subarray(5, 5 + M * N);
+            fill(A, M * 31 + K);
+            fill(B, N * 17 + K);
+            for (const accumulate of [false, true]) {
+              fill(bufC, 99);
+              const want = new Float64Array(M * N);
+              for (let i = 0; i < M * N; i++) want[i] = C[i]!;
+              naiveGemm(transA, transB, M, N, K, A, B, want, accumulate);
+              const before = Float32Array.from(bufC);
+              k.gemm(transA, transB, M, N, K, A, B, C, accumulate);
+              expectClose(C, want, K, `accumulate=${accumulate}`);
+              for (let i = 0; i < 5; i++) expect(bufC[i]).toBe(before[i]);
+              for (let i = 5 + M * N; i < bufC.length; i++) expect(bufC[i]).toBe(before[i]);
+              // Inputs untouched.
+              const A2 = new Float32Array(A.length);
+              fill(A2, M * 31 + K);
+              expect(Array.from(A)).toEqual(Array.from(A2));
+            }
+          });
+        }
+      }
+    }
+
+    it("works on plain Float32Arrays too", () => {
+      const A = new Float32Array(6 * 5), B = new Float32Array(5 * 9), C = new Float32Array(6 * 9);
+      fill(A, 1);
+      fill(B, 2);
+      const want = new Float64Array(6 * 9);
+      naiveGemm(false, false, 6, 9, 5, A, B, want, false);
+      k.gemm(false, false, 6, 9, 5, A, B, C, false);
+      expectClose(C, want, 5, "plain");
+    });
+
+    it("K = 0 gives zeros (or leaves C when accumulating)", () => {
+      const C = k.allocF32(6);
+      C.fill(3);
+      k.gemm(false, false, 2, 3, 0, k.allocF32(0), k.allocF32(0), C, true);
+      expect(Array.from(C)).toEqual([3, 3, 3, 3, 3, 3]);
+      k.gemm(false, false, 2, 3, 0, k.allocF32(0), k.allocF32(0), C, false);
+      expect(Array.from(C)).toEqual([0, 0, 0, 0, 0, 0]);
+    });
+
+    it("allocF32 gives zeroed, 16-byte aligned, disjoint buffers", () => {
+      const a = k.allocF32(5), b = k.allocF32(3);
+      expect(Array.from(a)).toEqual([0, 0, 0, 0, 0]);
+      a.fill(1);
+      expect(Array.from(b)).toEqual([0, 0, 0]);
+      if (cfg.mode === "simd" || cfg.threads > 1) {
+        expect(a.byteOffset % 16).toBe(0);
+        expect(b.byteOffset % 16).toBe(0);
+      }
+      // A large allocation (grows the memory) leaves earlier views valid.
+      const big = k.allocF32(8_000_000);
+      big[big.length - 1] = 2;
+      a[0] = 7;
+      expect(a[0]).toBe(7);
+      expect(big[big.length - 1]).toBe(2);
+    });
+  });
+}
+
+describe("simd and ts agree", () => {
+  it("on a seed-model sized product", async () => {
+    const ts = await loadKernels({ mode: "ts", threads: 1 });
+    const simd = await loadKernels({ mode: "simd", threads: 2 });
+    const [M, N, K] = [128, 100, 784];
+    const A = new Float32Array(M * K), B = new Float32Array(K * N);
+    fill(A, 5);
+    fill(B, 6);
+    const a1 = ts.allocF32(M * K), b1 = ts.allocF32(K * N), c1 = ts.allocF32(M * N);
+    const a2 = simd.allocF32(M * K), b2 = simd.allocF32(K * N), c2 = simd.allocF32(M * N);
+    a1.set(A); a2.set(A); b1.set(B); b2.set(B);
+    ts.gemm(false, false, M, N, K, a1, b1, c1, false);
+    simd.gemm(false, false, M, N, K, a2, b2, c2, false);
+    const want = new Float64Array(M * N);
+    naiveGemm(false, false, M, N, K, A, B, want, false);
+    expectClose(c1, want, K, "ts");
+    expectClose(c2, want, K, "simd");
+    simd.shutdownKernels();
+  });
+});

@@ -1,0 +1,63 @@
+// Loads the kernel runtime that nnc emits, the way the generated program would contain it:
+// transpiled by esbuild and imported from a temporary .mjs file.
+import { transformSync } from "esbuild";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { emitKernelRuntime, type KernelRuntimeOptions } from "../../src/compiler/targets/standalone/kernels/index.js";
+
+export interface KernelRuntime {
+  allocF32(n: number): Float32Array;
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    B: Float32Array,
+    C: Float32Array,
+    accumulate: boolean,
+  ): void;
+  initKernels(): Promise<void>;
+  shutdownKernels(): void;
+}
+
+let counter = 0;
+
+export function kernelSource(opts: KernelRuntimeOptions): string {
+  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, initKernels, shutdownKernels };\n";
+}
+
+export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {
+  const ts = kernelSource(opts);
+  const js = transformSync(ts, { loader: "ts", format: "esm", target: "es2022" }).code;
+  const dir = mkdtempSync(join(tmpdir(), "nnc-kernels-"));
+  const file = join(dir, `kernels-${opts.mode}-${opts.threads}-${counter++}.mjs`);
+  writeFileSync(file, js);
+  const mod = (await import(pathToFileURL(file).href)) as KernelRuntime;
+  await mod.initKernels();
+  return mod;
+}
+
+/** Reference: double-precision triple loop. */
+export function naiveGemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: ArrayLike<number>,
+  B: ArrayLike<number>,
+  C: Float64Array,
+  accumulate: boolean,
+): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (transA ? A[k * M + i]! : A[i * K + k]!) * (transB ? B[j * K + k]! : B[k * N + j]!);
+      C[i * N + j] = accumulate ? C[i * N + j]! + s : s;
+    }
+  }
+}
