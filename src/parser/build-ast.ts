@@ -19,7 +19,7 @@ import type {
   TrainStmt,
 } from "./ast.js";
 import { tokenSpan } from "./lexer.js";
-import { topLevelMessage, type SyntaxMessage } from "./errors.js";
+import type { SyntaxMessage } from "./errors.js";
 
 export interface BuildIssue extends SyntaxMessage {
   span: Span;
@@ -97,23 +97,7 @@ export class AstBuilder {
   readonly issues: BuildIssue[] = [];
 
   program(cst: CstNode): { decls: Decl[] } {
-    const decls: Decl[] = [];
-    // Declarations and stray text in source order.
-    const items: CstNode[] = [...subs(cst, "decl"), ...subs(cst, "stray")];
-    const start = (n: CstNode) => bounds(n)?.[0].startOffset ?? Number.MAX_SAFE_INTEGER;
-    items.sort((a, b) => start(a) - start(b));
-    for (const item of items) {
-      if (item.name === "stray") {
-        const b = bounds(item);
-        if (!b) continue;
-        const m = topLevelMessage(b[0]);
-        this.issues.push({ ...m, span: tokenSpan(b[0]) });
-        continue;
-      }
-      const d = this.decl(item);
-      if (d) decls.push(d);
-    }
-    return { decls };
+    return { decls: subs(cst, "decl").flatMap((d) => this.decl(d) ?? []) };
   }
 
   decl(node: CstNode): Decl | undefined {

@@ -96,6 +96,14 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
       }
       return encode({ code: "E112", message: `expected ${what}, found ${got}` });
     }
+    if (want === "EOF") return encode(topLevelMessage(actual));
+    if (want === "Sep") {
+      return encode({
+        code: "E113",
+        message: `expected a new line or \`;\` before ${got}`,
+        hint: "put each statement on its own line",
+      });
+    }
     if (want === "LCurly") {
       const what =
         ruleName === "trainDecl" ? "the train section" : ruleName === "forStmt" || ruleName === "repeatStmt" ? "the loop body" : "the body";

@@ -40,6 +40,8 @@ function pointSpan(p: { offset: number; line: number; column: number }): Span {
   return { startOffset: p.offset, endOffset: p.offset, startLine: p.line, startColumn: p.column, endLine: p.line, endColumn: p.column };
 }
 
+const DECL_START = new Set(["Kw_model", "Kw_block", "Kw_train"]);
+
 function real(t: IToken | undefined): t is IToken {
   return !!t && !t.isInsertedInRecovery && Number.isFinite(t.startOffset) && t.tokenType.name !== "EOF";
 }
@@ -65,20 +67,31 @@ export function parse(text: string): ParseResult {
     for (const i of lexed.issues) {
       diagnostics.push({ severity: "error", code: i.code, message: i.message, span: i.span, ...(i.hint ? { hint: i.hint } : {}) });
     }
-    const { cst, parser } = parseTokens(lexed.tokens);
-    for (const e of parser.errors) {
-      const m = decodeMessage(e.message);
-      const prev = (e as unknown as { previousToken?: IToken }).previousToken;
-      diagnostics.push({
-        severity: "error",
-        code: m.code,
-        message: m.message,
-        span: errorSpan(e.token, prev, end),
-        ...(m.hint ? { hint: m.hint } : {}),
-      });
-    }
     const builder = new AstBuilder();
-    program.decls = builder.program(cst).decls;
+    // Parse; when text outside any declaration stops the parser (E110), go on from the next
+    // `model`, `block` or `train` so that the declarations after it are still checked.
+    let tokens = lexed.tokens;
+    for (let round = 0; tokens.length > 0 && round <= MAX_ERRORS; round++) {
+      const { cst, parser } = parseTokens(tokens);
+      let restart = -1;
+      for (const e of parser.errors) {
+        const m = decodeMessage(e.message);
+        const prev = (e as unknown as { previousToken?: IToken }).previousToken;
+        diagnostics.push({
+          severity: "error",
+          code: m.code,
+          message: m.message,
+          span: errorSpan(e.token, prev, end),
+          ...(m.hint ? { hint: m.hint } : {}),
+        });
+        if (e.name === "NotAllInputParsedException") restart = tokens.indexOf(e.token);
+      }
+      program.decls.push(...builder.program(cst).decls);
+      if (restart < 0) break;
+      let next = restart + 1;
+      while (next < tokens.length && !DECL_START.has(tokens[next]!.tokenType.name)) next++;
+      tokens = tokens.slice(next);
+    }
     for (const i of builder.issues) {
       diagnostics.push({ severity: "error", code: i.code, message: i.message, span: i.span, ...(i.hint ? { hint: i.hint } : {}) });
     }
@@ -105,7 +118,8 @@ export function parse(text: string): ParseResult {
 
 /** Sorts by position, drops duplicates at one position, and caps the count. */
 function tidy(diags: Diagnostic[]): Diagnostic[] {
-  diags.sort((a, b) => a.span.startOffset - b.span.startOffset || a.code.localeCompare(b.code));
+  // Stable sort: at one position the earliest stage's diagnostic (lexer, then parser) wins.
+  diags.sort((a, b) => a.span.startOffset - b.span.startOffset);
   const out: Diagnostic[] = [];
   const seen = new Set<number>();
   for (const d of diags) {

@@ -10,27 +10,15 @@
 import { createToken, Lexer, type IToken, type TokenType } from "chevrotain";
 import type { Span } from "./ast.js";
 
-/**
- * Category of every token that cannot start a declaration: the grammar's top level skips runs
- * of them (and reports them) so that the declarations after a stray line are still parsed.
- */
-export const Stray = createToken({ name: "Stray", pattern: Lexer.NA });
-const S = { categories: [Stray] };
+export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
 
-export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/, ...S });
-
-function keyword(word: string, stray = true): TokenType {
-  return createToken({
-    name: `Kw_${word}`,
-    pattern: new RegExp(`${word}(?![A-Za-z0-9_])`),
-    longer_alt: Identifier,
-    ...(stray ? S : {}),
-  });
+function keyword(word: string): TokenType {
+  return createToken({ name: `Kw_${word}`, pattern: new RegExp(`${word}(?![A-Za-z0-9_])`), longer_alt: Identifier });
 }
 
-export const Model = keyword("model", false);
-export const Block = keyword("block", false);
-export const Train = keyword("train", false);
+export const Model = keyword("model");
+export const Block = keyword("block");
+export const Train = keyword("train");
 export const Input = keyword("input");
 export const For = keyword("for");
 export const In = keyword("in");
@@ -47,27 +35,26 @@ export const Comment = createToken({ name: "Comment", pattern: /#[^\r\n]*/, grou
 export const NumberTok = createToken({
   name: "Number",
   pattern: /(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_0-9.])/,
-  ...S,
 });
 /** A number glued to letters or a second dot (`3x`, `1.2.3`): lexed whole so it gets one clear error. */
-export const BadNumber = createToken({ name: "BadNumber", pattern: /(?:\d+(?:\.\d+)?|\.\d+)[A-Za-z0-9_.]+/, ...S });
-export const StringTok = createToken({ name: "String", pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*"/, ...S });
-export const UnterminatedString = createToken({ name: "UnterminatedString", pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*\\?/, ...S });
-export const Arrow = createToken({ name: "Arrow", pattern: /->/, ...S });
-export const LParen = createToken({ name: "LParen", pattern: /\(/, ...S });
-export const RParen = createToken({ name: "RParen", pattern: /\)/, ...S });
-export const LBracket = createToken({ name: "LBracket", pattern: /\[/, ...S });
-export const RBracket = createToken({ name: "RBracket", pattern: /]/, ...S });
-export const LCurly = createToken({ name: "LCurly", pattern: /{/, ...S });
-export const RCurly = createToken({ name: "RCurly", pattern: /}/, ...S });
-export const Comma = createToken({ name: "Comma", pattern: /,/, ...S });
-export const Colon = createToken({ name: "Colon", pattern: /:/, ...S });
-export const Semicolon = createToken({ name: "Semicolon", pattern: /;/, ...S });
-export const Equals = createToken({ name: "Equals", pattern: /=/, ...S });
-export const Plus = createToken({ name: "Plus", pattern: /\+/, ...S });
-export const Minus = createToken({ name: "Minus", pattern: /-/, ...S });
-export const Star = createToken({ name: "Star", pattern: /\*/, ...S });
-export const Slash = createToken({ name: "Slash", pattern: /\//, ...S });
+export const BadNumber = createToken({ name: "BadNumber", pattern: /(?:\d+(?:\.\d+)?|\.\d+)[A-Za-z0-9_.]+/ });
+export const StringTok = createToken({ name: "String", pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*"/ });
+export const UnterminatedString = createToken({ name: "UnterminatedString", pattern: /"(?:[^"\\\r\n]|\\[^\r\n])*\\?/ });
+export const Arrow = createToken({ name: "Arrow", pattern: /->/ });
+export const LParen = createToken({ name: "LParen", pattern: /\(/ });
+export const RParen = createToken({ name: "RParen", pattern: /\)/ });
+export const LBracket = createToken({ name: "LBracket", pattern: /\[/ });
+export const RBracket = createToken({ name: "RBracket", pattern: /]/ });
+export const LCurly = createToken({ name: "LCurly", pattern: /{/ });
+export const RCurly = createToken({ name: "RCurly", pattern: /}/ });
+export const Comma = createToken({ name: "Comma", pattern: /,/ });
+export const Colon = createToken({ name: "Colon", pattern: /:/ });
+export const Semicolon = createToken({ name: "Semicolon", pattern: /;/ });
+export const Equals = createToken({ name: "Equals", pattern: /=/ });
+export const Plus = createToken({ name: "Plus", pattern: /\+/ });
+export const Minus = createToken({ name: "Minus", pattern: /-/ });
+export const Star = createToken({ name: "Star", pattern: /\*/ });
+export const Slash = createToken({ name: "Slash", pattern: /\// });
 /** Made by the layout pass from line breaks and `;`; never matched by the lexer itself. */
 export const Sep = createToken({ name: "Sep", pattern: Lexer.NA });
 
@@ -106,7 +93,6 @@ export const allTokens: TokenType[] = [
   False,
   Identifier,
   Sep,
-  Stray,
 ];
 
 /** How each token is named in messages: the user's words, never chevrotain's token names. */

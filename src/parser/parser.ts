@@ -13,21 +13,13 @@ export class NnParser extends CstParser {
     this.performSelfAnalysis();
   }
 
-  // program := (decl | Sep | stray)*
+  // program := (decl | Sep)*
+  // Text outside any declaration stops this rule; src/parser/index.ts reports it (E110) and
+  // parses again from the next `model`, `block` or `train`.
   program = this.RULE("program", () => {
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.SUBRULE(this.decl) },
-        { ALT: () => this.CONSUME(T.Sep) },
-        { ALT: () => this.SUBRULE(this.stray) },
-      ]);
+      this.OR([{ ALT: () => this.SUBRULE(this.decl) }, { ALT: () => this.CONSUME(T.Sep) }]);
     });
-  });
-
-  // stray := (any token but `model`, `block`, `train` or a line break)+
-  // Text outside any declaration; reported by build-ast.ts (E110), then skipped.
-  stray = this.RULE("stray", () => {
-    this.AT_LEAST_ONE(() => this.CONSUME(T.Stray));
   });
 
   // decl := modelDecl | blockDecl | trainDecl
