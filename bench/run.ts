@@ -1,0 +1,162 @@
+// `npm run bench`: the standalone engine's speed.
+//   1. nnc's own matrix multiply (gemm), GFLOP/s per kernel mode and thread count, on the seed
+//      models' shapes (bench/gemm.ts);
+//   2. training throughput (samples/s, s/epoch extrapolated to a full MNIST epoch, peak RSS) of
+//      examples mlp, cnn, deep and twolayer on the standalone engine in each kernel mode and on
+//      tfjs (every backend present), each in its own process (bench/train-one.ts), with the ratio
+//      to the tfjs backends measured in the same run;
+//   3. bench/check.ts's benchCheck(), when that file exists.
+// Figures are printed as tables and saved to bench/results/<timestamp>.json.
+//
+// Flags: --steps N (max timed steps per model, default 100)  --seconds S (max timed seconds per
+// model, default 12)  --models mlp,cnn  --quick (gemm only on a few shapes, 30 steps)
+// --no-gemm  --no-train  --threads 1,2 (gemm thread counts)  --out FILE
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { benchGemm, GEMM_SHAPES, type GemmResult } from "./gemm.js";
+import type { TrainBenchResult } from "./train-one.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const opt = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
+};
+
+const quick = flag("quick");
+const steps = Number(opt("steps", quick ? "30" : "100"));
+const seconds = Number(opt("seconds", quick ? "6" : "12"));
+const models = opt("models", "mlp,cnn,deep,twolayer").split(",");
+const threadCounts = opt("threads", "1,2").split(",").map(Number);
+
+/** The PyTorch figures of issue 5 (2 cores, Zen 4) and the targets (half of them). */
+const PYTORCH: Record<string, number> = { mlp: 36250, cnn: 5992, deep: 2893, twolayer: 193757 };
+const TARGET: Record<string, number> = { mlp: 18000, cnn: 3000, deep: 1450, twolayer: 100000 };
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
+}
+
+function log(line: string): void {
+  process.stderr.write(line + "\n");
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const report: Record<string, unknown> = {
+    date: started.toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    flags: argv,
+  };
+
+  // 1. gemm
+  let gemm: GemmResult[] = [];
+  if (!flag("no-gemm")) {
+    log("gemm GFLOP/s ...");
+    const configs = [
+      ...threadCounts.map((threads) => ({ mode: "ts" as const, threads })),
+      ...threadCounts.map((threads) => ({ mode: "simd" as const, threads })),
+    ];
+    const shapes = quick ? GEMM_SHAPES.slice(0, 3) : GEMM_SHAPES;
+    gemm = await benchGemm(configs, shapes, quick ? 80 : 150, log);
+    report.gemm = gemm;
+    const names = [...new Set(gemm.map((g) => `${g.mode}/${g.threads}t`))];
+    const rows = [["gemm GFLOP/s", ...names]];
+    for (const s of shapes) {
+      rows.push([s.name, ...names.map((n) => gemm.find((g) => `${g.mode}/${g.threads}t` === n && g.shape === s.name)?.gflops.toFixed(1) ?? "-")]);
+    }
+    console.log("\n" + table(rows) + "\n");
+  }
+
+  // 2. training throughput
+  const train: TrainBenchResult[] = [];
+  if (!flag("no-train")) {
+    const variants: { engine: string; kernels?: string; backend?: string }[] = [
+      { engine: "standalone", kernels: "ts" },
+      { engine: "standalone", kernels: "simd" },
+      { engine: "tfjs", backend: "cpu" },
+      { engine: "tfjs", backend: "wasm" },
+    ];
+    for (const model of models) {
+      for (const v of variants) {
+        const label = v.engine === "standalone" ? `standalone/${v.kernels}` : `tfjs/${v.backend}`;
+        if (v.engine === "tfjs" && v.backend === "wasm" && model === "cnn") {
+          // tfjs-backend-wasm has no Conv2DBackpropFilter / Conv2DBackpropInput kernels in Node.
+          train.push({ model, engine: "tfjs", variant: label, ok: false, error: "cannot train (tfjs wasm backend lacks conv2d gradients)" });
+          log(`train ${model} ${label}: cannot train`);
+          continue;
+        }
+        // tfjs's pure-JS backend is slow: give it fewer steps.
+        const s = v.engine === "tfjs" ? Math.max(5, Math.floor(steps / 5)) : steps;
+        const args = ["tsx", join(here, "train-one.ts"), "--model", model, "--engine", v.engine, "--steps", String(s), "--seconds", String(seconds)];
+        if (v.kernels) args.push("--kernels", v.kernels);
+        if (v.backend) args.push("--backend", v.backend);
+        const t0 = Date.now();
+        const child = spawnSync("npx", args, { cwd: root, encoding: "utf8", timeout: (seconds * 4 + 120) * 1000, maxBuffer: 64 << 20 });
+        const line = (child.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_RESULT "));
+        let r: TrainBenchResult;
+        if (line) r = JSON.parse(line.slice("BENCH_RESULT ".length)) as TrainBenchResult;
+        else {
+          const why = child.error?.message ?? (child.stderr ?? "").trim().split("\n").slice(-1)[0] ?? `exit ${child.status}`;
+          r = { model, engine: v.engine, variant: label, ok: false, error: why.slice(0, 300) };
+        }
+        train.push(r);
+        log(
+          `train ${model} ${label}: ` +
+            (r.ok ? `${r.samplesPerSecond!.toFixed(0)} samples/s, peak RSS ${r.peakRssMB!.toFixed(0)} MB` : `failed: ${r.error}`) +
+            ` (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+        );
+      }
+    }
+    report.train = train;
+    const rows = [["model", "engine", "samples/s", "s/epoch", "vs tfjs/cpu", "vs tfjs/wasm", "target", "PyTorch", "peak RSS MB", "RSS warm→end MB"]];
+    for (const r of train) {
+      const ref = (backend: string) => train.find((x) => x.model === r.model && x.variant === `tfjs/${backend}` && x.ok)?.samplesPerSecond;
+      const ratio = (backend: string) => {
+        const b = ref(backend);
+        return r.ok && b ? `${(r.samplesPerSecond! / b).toFixed(1)}x` : "-";
+      };
+      rows.push([
+        r.model,
+        r.variant,
+        r.ok ? r.samplesPerSecond!.toFixed(0) : r.error?.startsWith("cannot train") ? "cannot train" : "failed",
+        r.ok ? r.secondsPerEpoch!.toFixed(1) : "-",
+        ratio("cpu"),
+        ratio("wasm"),
+        r.engine === "standalone" ? String(TARGET[r.model] ?? "-") : "",
+        r.engine === "standalone" ? String(PYTORCH[r.model] ?? "-") : "",
+        r.ok ? r.peakRssMB!.toFixed(0) : "-",
+        r.ok ? `${r.rssAfterWarmupMB!.toFixed(0)}→${r.rssEndMB!.toFixed(0)}` : "-",
+      ]);
+    }
+    console.log(table(rows) + "\n");
+    const failed = train.filter((r) => !r.ok && !r.error?.startsWith("cannot train"));
+    for (const r of failed) console.log(`  ${r.model} ${r.variant}: ${r.error}`);
+  }
+
+  // 3. the checker's benchmark, when present
+  const checkFile = join(here, "check.ts");
+  if (existsSync(checkFile) && !flag("no-check")) {
+    try {
+      const mod = (await import(pathToFileURL(checkFile).href)) as { benchCheck?: () => unknown };
+      if (typeof mod.benchCheck === "function") report.check = await mod.benchCheck();
+    } catch (e) {
+      report.check = { error: e instanceof Error ? e.message : String(e) };
+      console.log(`benchCheck failed: ${String(report.check)}`);
+    }
+  }
+
+  const resultsDir = join(here, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const out = opt("out", join(resultsDir, `${started.toISOString().replace(/[:.]/g, "-")}.json`));
+  writeFileSync(out, JSON.stringify(report, null, 2) + "\n");
+  console.log(`saved ${out}`);
+}
+
+await main();

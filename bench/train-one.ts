@@ -1,0 +1,134 @@
+// One training-throughput measurement, in its own process (so that peak RSS is its own):
+//   tsx bench/train-one.ts --model mlp --engine standalone --kernels simd [--steps 100] [--seconds 15]
+//   tsx bench/train-one.ts --model cnn --engine tfjs --backend wasm
+// Trains the example for at most --steps batches (or until --seconds of steady-state time have
+// passed), timing the steps after a short warm-up from the engine's per-batch hook. Prints one
+// line `BENCH_RESULT {json}`.
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+
+function arg(name: string, fallback?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+export interface TrainBenchResult {
+  model: string;
+  engine: string;
+  variant: string;
+  ok: boolean;
+  error?: string;
+  batch?: number;
+  stepsTimed?: number;
+  samplesPerSecond?: number;
+  secondsPerEpoch?: number;
+  epochSamples?: number;
+  peakRssMB?: number;
+  rssAfterWarmupMB?: number;
+  rssEndMB?: number;
+  heapAfterWarmupMB?: number;
+  heapEndMB?: number;
+  finalLoss?: number;
+}
+
+async function loadEngine(engine: string): Promise<{ train: (...a: any[]) => Promise<any> }> {
+  if (engine === "standalone") {
+    const mod = (await import(join(root, "src/runtime/engines/standalone.ts"))) as Record<string, unknown>;
+    for (const v of Object.values(mod)) {
+      if (v && typeof v === "object" && typeof (v as { train?: unknown }).train === "function") return v as never;
+    }
+    for (const [k, v] of Object.entries(mod)) {
+      if (typeof v === "function" && /^create/.test(k)) return (v as () => never)();
+    }
+    throw new Error("src/runtime/engines/standalone.ts exports no engine");
+  }
+  const mod = (await import(join(root, "src/runtime/engines/tfjs/index.ts"))) as {
+    createTfjsEngine: (c?: object) => { train: (...a: any[]) => Promise<any> };
+  };
+  return mod.createTfjsEngine();
+}
+
+async function main(): Promise<void> {
+  const model = arg("model", "mlp")!;
+  const engineName = arg("engine", "standalone")!;
+  const kernels = arg("kernels");
+  const backend = arg("backend");
+  const maxSteps = Number(arg("steps", "100"));
+  const maxSeconds = Number(arg("seconds", "15"));
+  const variant = engineName === "standalone" ? `standalone/${kernels ?? "default"}` : `tfjs/${backend ?? "auto"}`;
+  const result: TrainBenchResult = { model, engine: engineName, variant, ok: false };
+  const outDir = mkdtempSync(join(tmpdir(), "nnc-bench-run-"));
+  try {
+    const { compileSource } = (await import(join(root, "src/compiler/index.ts"))) as typeof import("../src/compiler/index.js");
+    const file = join(root, "examples", `${model}.nn`);
+    const { ir, diagnostics } = compileSource(readFileSync(file, "utf8"), file);
+    if (!ir || !ir.training) throw new Error(`${model}.nn does not compile: ${JSON.stringify(diagnostics.slice(0, 2))}`);
+    const batch = ir.training.batchSize;
+    const validation = ir.training.data.validation;
+    const epochSamples = Math.round(60000 * (validation.kind === "split" ? 1 - validation.fraction : 1));
+    const engine = await loadEngine(engineName);
+    const warmup = Math.max(3, Math.min(10, Math.floor(maxSteps / 10)));
+    const times: number[] = [];
+    let rssAfterWarmup = 0, heapAfterWarmup = 0, lastLoss = NaN;
+    const controller = new AbortController();
+    const dataDir = [process.env.NNC_DATA, join(root, "..", "shared", "data", "mnist"), "/work/shared/data/mnist"].find(
+      (d) => d && existsSync(join(d, "train-images-idx3-ubyte.gz")),
+    );
+    const trainLimit = Math.ceil(((maxSteps + 1) * batch) / (validation.kind === "split" ? 1 - validation.fraction : 1)) + batch;
+    await engine
+      .train(
+        ir,
+        { epochs: 1, trainLimit, testLimit: 256, outDir, kernels, backend, quiet: true, dataDir, signal: controller.signal },
+        {
+          onBatchEnd(_step: number, logs: { loss: number }) {
+            const now = performance.now();
+            times.push(now);
+            lastLoss = logs.loss;
+            if (times.length === warmup) {
+              const m = process.memoryUsage();
+              rssAfterWarmup = m.rss;
+              heapAfterWarmup = m.heapUsed;
+            }
+            const timed = times.length - warmup;
+            if (timed >= maxSteps || (timed > 0 && now - times[warmup - 1]! > maxSeconds * 1000)) {
+              if (!controller.signal.aborted) controller.abort();
+            }
+          },
+        },
+      )
+      .catch((e: unknown) => {
+        if (!controller.signal.aborted) throw e;
+      });
+    if (times.length <= warmup) throw new Error(`only ${times.length} steps ran`);
+    const steps = times.length - warmup;
+    const seconds = (times[times.length - 1]! - times[warmup - 1]!) / 1000;
+    const m = process.memoryUsage();
+    Object.assign(result, {
+      ok: true,
+      batch,
+      stepsTimed: steps,
+      samplesPerSecond: (steps * batch) / seconds,
+      epochSamples,
+      secondsPerEpoch: epochSamples / ((steps * batch) / seconds),
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      rssAfterWarmupMB: rssAfterWarmup / 2 ** 20,
+      rssEndMB: m.rss / 2 ** 20,
+      heapAfterWarmupMB: heapAfterWarmup / 2 ** 20,
+      heapEndMB: m.heapUsed / 2 ** 20,
+      finalLoss: lastLoss,
+    });
+  } catch (e) {
+    result.error = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.slice(0, 300);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
+await main();
