@@ -1,9 +1,11 @@
 // The .nn lexer (chevrotain) and the layout pass that turns line breaks into statement
 // separators.
 //
-// Line breaks separate statements, but only where a statement can end: inside `( )`, `[ ]`
-// and object braces `{ key: value }` they are plain white space, and so is a line break that
-// follows `->`, `=`, `,`, `:` or an arithmetic operator, or that precedes `->`. Runs of line
+// Line breaks separate statements, but only where a statement can end: a line break that
+// follows `->`, `=`, `,`, `:` or an arithmetic operator, or that precedes `->`, continues the
+// statement, and so does one inside `( )`, `[ ]` or an object `{ key: value }` when the line
+// ends with an opening bracket or the next starts with a closing one, `,` or an operator
+// (an argument list may span lines; a bracket left open does not swallow the next lines). Runs of line
 // breaks and `;` collapse into one separator token, and separators right after `{` or right
 // before `}` (and at the start and end of the file) are dropped, so the grammar can say
 // `{ [stmt (Sep stmt)*] }` with no special cases.
@@ -167,6 +169,8 @@ const OPENERS = new Set(["LParen", "LBracket", "LCurly"]);
 const CLOSERS: Record<string, string> = { RParen: "LParen", RBracket: "LBracket", RCurly: "LCurly" };
 /** A line break after one of these continues the statement. */
 const CONTINUES_AFTER = new Set(["Arrow", "Equals", "Comma", "Colon", "Plus", "Minus", "Star", "Slash"]);
+/** A line break before one of these continues the statement inside brackets. */
+const CONTINUES_BEFORE = new Set(["RParen", "RBracket", "RCurly", "Comma", "Colon", "Arrow", "Equals", "Plus", "Minus", "Star", "Slash"]);
 const DECL_KEYWORDS = new Set(["Kw_model", "Kw_block", "Kw_train"]);
 const STMT_KEYWORDS = new Set(["Kw_input", "Kw_for", "Kw_repeat", "Kw_sweep"]);
 
@@ -259,8 +263,16 @@ function layout(raw: IToken[]): IToken[] {
     if (name === "Newline" || name === "Semicolon") {
       const prev = out[out.length - 1];
       if (name === "Newline") {
-        if (!significantNewlines()) continue;
         if (prev && CONTINUES_AFTER.has(prev.tokenType.name)) continue;
+        if (!significantNewlines()) {
+          // Inside brackets a line break continues the statement when the line ends with an
+          // opening bracket, `,`, `:` or an operator, or the next line starts with a closing
+          // bracket, `,`, `:`, `->` or an operator. Otherwise a bracket was left open: close
+          // it here, so the error is reported on this line and the next line parses on its own.
+          const next = nextSignificant(raw, i);
+          if (!prev || OPENERS.has(prev.tokenType.name) || !next || CONTINUES_BEFORE.has(next.tokenType.name)) continue;
+          while (stack.length > 0 && stack[stack.length - 1] !== "block") stack.pop();
+        }
       }
       if (!pendingSep) pendingSep = t;
       continue;
@@ -290,6 +302,14 @@ function layout(raw: IToken[]): IToken[] {
     out.push(t);
   }
   return out;
+}
+
+function nextSignificant(raw: IToken[], i: number): IToken | undefined {
+  for (let j = i + 1; j < raw.length; j++) {
+    const n = raw[j]!.tokenType.name;
+    if (n !== "Newline") return raw[j];
+  }
+  return undefined;
 }
 
 function findOpener(stack: string[], want: string): number {

@@ -1,14 +1,117 @@
-// `nnc check`: placeholder until its issue lands; the command exists so scripts can call it.
+// `nnc check FILE... [--format text|json]`: report every diagnostic of each file.
+// Exit 0: no errors; 1: errors found; 2: usage or I/O problem (unknown, unreadable,
+// binary or oversized file). Never a stack trace.
+import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
-import { CliError } from "../errors.js";
+import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE, setExitCode } from "../errors.js";
+import { compileSource } from "../../compiler/index.js";
+import { hasErrors, type Diagnostic } from "../../compiler/diagnostics.js";
+import { countSummary, renderDiagnostics, toJson, type JsonDiagnostic } from "../../compiler/codeframe.js";
+import { parse } from "../../parser/index.js";
+
+/** Larger files are refused (E905): no real .nn file comes near this. */
+export const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
+
+export interface SourceFile {
+  file: string;
+  text: string;
+}
+
+/** An I/O problem with one file: a one-line cause with an E9xx code. */
+export interface SourceError {
+  file: string;
+  code: string;
+  message: string;
+}
+
+function mb(n: number): string {
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** Reads a .nn file as text, or says in one line why it cannot (E901-E905). Never throws. */
+export function readSource(file: string): SourceFile | SourceError {
+  try {
+    const st = statSync(file);
+    if (st.isDirectory()) return { file, code: "E903", message: `${file} is a directory, not a .nn file` };
+    if (st.size > MAX_SOURCE_BYTES) {
+      return { file, code: "E905", message: `${file} is too large (${mb(st.size)}; the limit is ${mb(MAX_SOURCE_BYTES)})` };
+    }
+    const bytes = readFileSync(file);
+    if (bytes.includes(0)) return { file, code: "E904", message: `${file} is not a text file (it contains binary data)` };
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      return { file, code: "E904", message: `${file} is not UTF-8 text` };
+    }
+    return { file, text };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { file, code: "E901", message: `cannot read ${file}: no such file` };
+    if (code === "EACCES" || code === "EPERM") return { file, code: "E902", message: `cannot read ${file}: permission denied` };
+    if (code === "EISDIR") return { file, code: "E903", message: `${file} is a directory, not a .nn file` };
+    const why = err instanceof Error ? err.message : String(err);
+    return { file, code: "E902", message: `cannot read ${file}: ${why.split("\n")[0]}` };
+  }
+}
+
+export function isSourceError(x: SourceFile | SourceError): x is SourceError {
+  return (x as SourceError).code !== undefined;
+}
+
+/**
+ * All diagnostics of a source text: the full compiler's when it is available, the parser's
+ * alone until then (compileSource throws "not implemented" while the checker is a stub).
+ */
+export function diagnose(text: string, file: string): Diagnostic[] {
+  let diagnostics: Diagnostic[];
+  try {
+    diagnostics = compileSource(text, file).diagnostics;
+  } catch (err) {
+    if (!(err instanceof Error) || !/not implemented/i.test(err.message)) throw err;
+    diagnostics = parse(text).diagnostics;
+  }
+  return diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
+}
+
+function ioJson(e: SourceError): JsonDiagnostic {
+  return { file: e.file, line: 1, column: 1, endLine: 1, endColumn: 1, severity: "error", code: e.code, message: e.message };
+}
+
+export function useColor(stream: NodeJS.WriteStream): boolean {
+  return !!stream.isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+}
 
 export function registerCheck(program: Command): void {
   program
     .command("check")
-    .description("check (not implemented yet)")
-    .allowUnknownOption()
-    .argument("[args...]")
-    .action(() => {
-      throw new CliError("`nnc check` is not implemented yet", 2);
+    .description("check .nn files and report every problem (exit 0: clean, 1: errors, 2: usage or I/O problem)")
+    .argument("<files...>", ".nn files to check")
+    .option("--format <format>", "output format: text or json", "text")
+    .action((files: string[], opts: { format: string }) => {
+      if (opts.format !== "text" && opts.format !== "json") {
+        throw new CliError(`unknown --format \`${opts.format}\`: use text or json`, EXIT_USAGE);
+      }
+      const json: JsonDiagnostic[] = [];
+      const color = useColor(process.stdout);
+      for (const file of files) {
+        const src = readSource(file);
+        if (isSourceError(src)) {
+          process.stderr.write(`nnc: ${src.message}\n`);
+          json.push(ioJson(src));
+          setExitCode(EXIT_USAGE);
+          continue;
+        }
+        const diagnostics = diagnose(src.text, file);
+        if (hasErrors(diagnostics)) setExitCode(EXIT_DIAGNOSTICS);
+        if (opts.format === "json") {
+          json.push(...toJson(diagnostics, file));
+        } else if (diagnostics.length > 0) {
+          process.stdout.write(`${renderDiagnostics(diagnostics, src.text, file, { color })}\n\n${file}: ${countSummary(diagnostics)}\n`);
+        } else {
+          process.stdout.write(`${file}: ok\n`);
+        }
+      }
+      if (opts.format === "json") process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     });
 }
