@@ -1,0 +1,488 @@
+// The tfjs engine's training loop: nnc's own batch loop (not model.fit), so schedules,
+// reduce_on_plateau, checkpoint, early_stopping with restore_best, terminate_on_nan, L1/L2
+// penalties, Nadam, seeded dropout and augmentation behave exactly as in the standalone
+// engine. The decisions come from the shared embeddable modules (src/runtime/training/
+// callbacks.ts, src/runtime/random.ts, src/runtime/data/*); this file owns the tensors.
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type * as tfTypes from "@tensorflow/tfjs";
+import type { IR, IRLayer, IRModel, IRRef, IRTraining } from "../../../compiler/ir.js";
+import { CliError } from "../../../cli/errors.js";
+import type { EpochLogs, RunOptions, TrainHooks, TrainResult } from "../../engine.js";
+import { loadMnist } from "../../data/mnist.js";
+import { Random, hashSeed } from "../../random.js";
+import {
+  CheckpointDecider,
+  EarlyStopping,
+  ReduceLROnPlateau,
+  scheduledLearningRate,
+  shouldTerminateOnNaN,
+} from "../../training/callbacks.js";
+import type { BackendChoice, Tf } from "./backends.js";
+import { numArg, regularizerFactors } from "./layers.js";
+import { makeLoss, metricSums } from "./losses.js";
+import { buildModel, type BuiltModel } from "./model.js";
+import { makeOptimizer } from "./optimizers.js";
+import { saveModel } from "./save.js";
+
+type Tensor = tfTypes.Tensor;
+type Variable = tfTypes.Variable;
+
+/** Examples as flat float32 rows plus labels, as the loop feeds them. */
+export interface Dataset {
+  x: Float32Array;
+  /** Class indices. */
+  labels: Uint8Array;
+  count: number;
+  /** Floats per example (784 for MNIST). */
+  size: number;
+}
+
+export interface Splits {
+  train: Dataset;
+  validation: Dataset | null;
+  test: Dataset;
+}
+
+function slice(d: Dataset, from: number, to: number): Dataset {
+  return { x: d.x.subarray(from * d.size, to * d.size), labels: d.labels.subarray(from, to), count: to - from, size: d.size };
+}
+
+/**
+ * Loads train/validation/test as the IR says. validation_split takes the *last* fraction of the
+ * (limited) training set, as Keras's validation_split does; `validation: test` uses the test set.
+ */
+export async function loadSplits(training: IRTraining, options: RunOptions): Promise<Splits> {
+  const data = training.data;
+  const load = async (split: "train" | "test", limit?: number): Promise<Dataset> => {
+    try {
+      const m = await loadMnist({ dataset: data.dataset, split, dataDir: options.dataDir, limit });
+      return { x: m.images, labels: m.labels, count: m.count, size: m.rows * m.cols };
+    } catch (e) {
+      throw new CliError((e as Error).message, 2);
+    }
+  };
+  const fullTrain = await load("train", options.trainLimit);
+  const test = await load("test", options.testLimit);
+  let train = fullTrain;
+  let validation: Dataset | null = null;
+  if (data.validation.kind === "split") {
+    const splitAt = Math.floor(fullTrain.count * (1 - data.validation.fraction));
+    train = slice(fullTrain, 0, splitAt);
+    validation = slice(fullTrain, splitAt, fullTrain.count);
+  } else if (data.validation.kind === "test") {
+    validation = test;
+  }
+  return { train, validation, test };
+}
+
+interface Penalty {
+  variable: Variable;
+  l1: number;
+  l2: number;
+}
+
+/** The model plus everything the loop needs to run it: trainable variables, penalties, dropout masks. */
+export class Trainer {
+  readonly vars: Variable[];
+  readonly varNames: string[];
+  private readonly penalties: Penalty[];
+  private readonly dropoutRngs = new Map<string, Random>();
+
+  constructor(
+    readonly tf: Tf,
+    readonly built: BuiltModel,
+    readonly training: IRTraining,
+    readonly seed: number,
+  ) {
+    const byName = new Map(built.model.weights.map((w) => [w.originalName, w]));
+    const irWeights = built.ir.layers.flatMap((l) => l.weights);
+    this.vars = [];
+    this.varNames = [];
+    this.penalties = [];
+    for (const w of irWeights) {
+      const lv = byName.get(w.name)!;
+      const v = lv.read() as Variable;
+      if (w.trainable) {
+        this.vars.push(v);
+        this.varNames.push(w.name);
+      }
+      const { l1, l2 } = regularizerFactors(w.regularizer);
+      if (l1 > 0 || l2 > 0) this.penalties.push({ variable: v, l1, l2 });
+    }
+    for (const l of built.ir.layers) if (l.kind === "dropout") this.dropoutRngs.set(l.id, new Random(hashSeed(seed, `${l.id}/dropout`)));
+  }
+
+  /** L1/L2 penalty of the current weights (Keras: l1 * sum|w| + l2 * sum w², no 1/2). */
+  penalty(): tfTypes.Scalar | null {
+    if (this.penalties.length === 0) return null;
+    const tf = this.tf;
+    return tf.tidy(() => {
+      let total = tf.scalar(0);
+      for (const p of this.penalties) {
+        if (p.l1 > 0) total = total.add(p.variable.abs().sum().mul(p.l1));
+        if (p.l2 > 0) total = total.add(p.variable.square().sum().mul(p.l2));
+      }
+      return total as tfTypes.Scalar;
+    });
+  }
+
+  /** Dropout mask drawn from the layer's own seeded stream: 0 with probability rate, else 1/(1-rate). */
+  private dropoutMask(layer: IRLayer, batch: number): Tensor {
+    const rate = numArg(layer.args, ["rate"], 0.5);
+    const shape = [batch, ...layer.outputShape];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const rng = this.dropoutRngs.get(layer.id)!;
+    const keep = 1 / (1 - rate);
+    const m = new Float32Array(n);
+    for (let i = 0; i < n; i++) m[i] = rng.next() < rate ? 0 : keep;
+    return this.tf.tensor(m, shape);
+  }
+
+  /** The forward pass, layer by layer (training: batch statistics in batch_norm, seeded dropout). */
+  forward(x: Tensor, training: boolean): Tensor {
+    const values = new Map<string, Tensor>();
+    const ir = this.built.ir;
+    for (const layer of ir.layers) {
+      if (layer.kind === "input") {
+        values.set(layer.id, x);
+        continue;
+      }
+      const ins = layer.inputs.map((i) => values.get(i)!);
+      let y: Tensor;
+      if (layer.kind === "dropout") {
+        const rate = numArg(layer.args, ["rate"], 0.5);
+        y = training && rate > 0 ? ins[0]!.mul(this.dropoutMask(layer, x.shape[0]!)) : ins[0]!;
+      } else {
+        let t: Tensor | Tensor[] = ins.length === 1 ? ins[0]! : ins;
+        for (const l of this.built.chains.get(layer.id)!) t = l.apply(t, { training }) as Tensor;
+        y = t as Tensor;
+      }
+      values.set(layer.id, y);
+    }
+    return values.get(ir.outputs[0]!)!;
+  }
+}
+
+/** Batch tensors for `indices` of a dataset. */
+function batchTensors(tf: Tf, d: Dataset, indices: ArrayLike<number>, from: number, to: number, exampleShape: number[], labels: "onehot" | "sparse", classes: number, augment?: (x: Float32Array, n: number) => void): { x: Tensor; y: Tensor } {
+  const n = to - from;
+  const xs = new Float32Array(n * d.size);
+  const ys = new Float32Array(labels === "sparse" ? n : n * classes);
+  for (let i = 0; i < n; i++) {
+    const k = indices[from + i]!;
+    xs.set(d.x.subarray(k * d.size, (k + 1) * d.size), i * d.size);
+    if (labels === "sparse") ys[i] = d.labels[k]!;
+    else ys[i * classes + d.labels[k]!] = 1;
+  }
+  if (augment) augment(xs, n);
+  return { x: tf.tensor(xs, [n, ...exampleShape]), y: labels === "sparse" ? tf.tensor(ys, [n, 1]) : tf.tensor(ys, [n, classes]) };
+}
+
+function identity(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
+
+/** Loss (with penalties, as Keras reports it) and metrics of a dataset in inference mode. */
+export function evaluate(trainer: Trainer, d: Dataset, batchSize = 500): Record<string, number> {
+  const { tf, training } = trainer;
+  const classes = training.data.classes;
+  const lossFn = makeLoss(tf, training.loss, classes);
+  const idx = identity(d.count);
+  let lossSum = 0;
+  const sums: Record<string, [number, number]> = {};
+  for (let from = 0; from < d.count; from += batchSize) {
+    const to = Math.min(d.count, from + batchSize);
+    const { x, y } = batchTensors(tf, d, idx, from, to, training.data.exampleShape, training.labels, classes);
+    const out = tf.tidy(() => trainer.forward(x, false));
+    const l = lossFn(y, out);
+    lossSum += l.dataSync()[0]! * (to - from);
+    for (const [m, [s, c]] of Object.entries(metricSums(tf, training.metrics, training.labels, classes, y, out))) {
+      const acc = (sums[m] ??= [0, 0]);
+      acc[0] += s;
+      acc[1] += c;
+    }
+    tf.dispose([x, y, out, l]);
+  }
+  const pen = trainer.penalty();
+  const penalty = pen ? pen.dataSync()[0]! : 0;
+  pen?.dispose();
+  const logs: Record<string, number> = { loss: lossSum / Math.max(1, d.count) + penalty };
+  for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
+  return logs;
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
+}
+
+/** Model metadata stored in model.json's userDefinedMetadata. */
+function metadata(ir: IR, backend: string, extra: Record<string, unknown> = {}) {
+  return { sourceSha256: ir.source.sha256, sourceFile: ir.source.file, nncVersion: ir.nncVersion, engine: "tfjs", backend, ...extra };
+}
+
+export interface TrainDeps {
+  /** Overrides for tests: a model already built, data already loaded. */
+  splits?: Splits;
+  /** Stop after this many optimizer steps in total (parity tests). */
+  maxSteps?: number;
+  /** Skip the test evaluation and saving (parity tests). */
+  noSave?: boolean;
+}
+
+/** Trains `ir.model` on the backend in `choice`; see Engine.train. */
+export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, choice: BackendChoice, deps: TrainDeps = {}): Promise<TrainResult & { trainer: Trainer; stepLosses: number[] }> {
+  const started = performance.now();
+  const tf = choice.tf;
+  if (!ir.training) throw new CliError(`${ir.source.file} has no train section: nothing to run`, 1);
+  const training = ir.training;
+  const model: IRModel = ir.model;
+  const seed = options.seed ?? training.seed;
+  const epochs = options.epochs ?? training.epochs;
+  const batchSize = training.batchSize;
+  const classes = training.data.classes;
+  const log = (m: string) => hooks.log?.(m);
+  const signal = options.signal;
+
+  const splits = deps.splits ?? (await loadSplits(training, options));
+  const { train, validation, test } = splits;
+  if (train.count === 0) throw new CliError("no training examples (check --train-limit and the validation split)", 2);
+
+  const built = buildModel(tf, model, seed);
+  const trainer = new Trainer(tf, built, training, seed);
+  const lossFn = makeLoss(tf, training.loss, classes);
+  const optimizer = makeOptimizer(tf, training.optimizer);
+  const lr0 = optimizer.lr;
+
+  // Callbacks, in source order. reduce_on_plateau may be written as the schedule.
+  let schedule: IRRef | null = training.schedule;
+  const callbackRefs = [...training.callbacks];
+  if (schedule && schedule.kind === "reduce_on_plateau") {
+    callbackRefs.unshift(schedule);
+    schedule = null;
+  }
+  const cbArgs = (r: IRRef) => r.args as Record<string, unknown>;
+  const plateau = callbackRefs.filter((c) => c.kind === "reduce_on_plateau").map((c) => new ReduceLROnPlateau(cbArgs(c) as never));
+  const stopping = callbackRefs.filter((c) => c.kind === "early_stopping").map((c) => new EarlyStopping(cbArgs(c) as never));
+  const checkpoints = callbackRefs
+    .filter((c) => c.kind === "checkpoint")
+    .map((c) => ({ decider: new CheckpointDecider(cbArgs(c) as never), path: String(cbArgs(c).path ?? "checkpoint") }));
+  const csvLoggers = callbackRefs.filter((c) => c.kind === "csv_logger").map((c) => ({ path: String(cbArgs(c).path ?? "log.csv"), sep: String(cbArgs(c).separator ?? ","), append: Boolean(cbArgs(c).append), header: null as string[] | null }));
+  const tensorboards = callbackRefs.filter((c) => c.kind === "tensorboard");
+  const terminateOnNaN = callbackRefs.some((c) => c.kind === "terminate_on_nan");
+  const tb = tensorboards.length > 0 ? await openTensorboard(join(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")), log) : null;
+
+  const augment = training.data.augment ? await makeAugmenter(training, seed) : undefined;
+
+  const n = train.count;
+  const stepsPerEpoch = training.stepsPerEpoch ?? Math.ceil(n / batchSize);
+  hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: n, validationSamples: validation?.count ?? 0 });
+
+  const files: string[] = [];
+  const history: EpochLogs[] = [];
+  const stepLosses: number[] = [];
+  let lr = lr0; // reduce_on_plateau's current rate (scales the schedule)
+  let step = 0;
+  let stoppedEarly = false;
+  let best: Map<string, Tensor> | null = null;
+  let trainSeconds = 0;
+  let samplesSeen = 0;
+  const shuffleRng = new Random(hashSeed(seed, "shuffle"));
+  const order = identity(n);
+  let cursor = n; // position in `order`; reshuffle when exhausted
+  // With `validation: test`, the last epoch's validation logs are the test logs (same weights).
+  let lastValidation: Record<string, number> | null = null;
+
+  try {
+    epochLoop: for (let epoch = 0; epoch < epochs; epoch++) {
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let seen = 0;
+      const sums: Record<string, [number, number]> = {};
+      lastValidation = null;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        if (signal?.aborted) throw abortError(signal);
+        if (deps.maxSteps !== undefined && step >= deps.maxSteps) break epochLoop;
+        if (cursor >= n) {
+          if (training.data.shuffle) shuffleRng.shuffle(order);
+          cursor = 0;
+        }
+        const to = Math.min(n, cursor + batchSize);
+        const { x, y } = batchTensors(tf, train, order, cursor, to, training.data.exampleShape, training.labels, classes, augment);
+        const bs = to - cursor;
+        cursor = to;
+        const stepLr = scheduledLearningRate(schedule as never, lr0, step) * (lr / lr0);
+        let out: Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const o = trainer.forward(x, true);
+          out = tf.keep(o);
+          const l = lossFn(y, o);
+          const p = trainer.penalty();
+          return (p ? l.add(p) : l) as tfTypes.Scalar;
+        }, trainer.vars);
+        optimizer.apply(trainer.vars, trainer.vars.map((v) => grads[v.name]!), stepLr);
+        const loss = value.dataSync()[0]!;
+        const batchMetrics = metricSums(tf, training.metrics, training.labels, classes, y, out!);
+        tf.dispose([x, y, value, out!, ...Object.values(grads)]);
+        step++;
+        seen += bs;
+        lossSum += loss * bs;
+        stepLosses.push(loss);
+        for (const [m, [s, c]] of Object.entries(batchMetrics)) {
+          const acc = (sums[m] ??= [0, 0]);
+          acc[0] += s;
+          acc[1] += c;
+        }
+        const batchLogs: { loss: number; accuracy?: number } = { loss };
+        if (batchMetrics.accuracy) batchLogs.accuracy = batchMetrics.accuracy[0] / Math.max(1, batchMetrics.accuracy[1]);
+        hooks.onBatchEnd?.(step, batchLogs);
+        if (terminateOnNaN && shouldTerminateOnNaN(loss)) {
+          log(`terminate_on_nan: batch ${b + 1} of epoch ${epoch + 1} has loss ${loss}; stopping`);
+          stoppedEarly = true;
+          trainSeconds += (performance.now() - epochStart) / 1000;
+          samplesSeen += seen;
+          break epochLoop;
+        }
+        // Let Ctrl-C handlers and progress output run between batches.
+        await new Promise((r) => setImmediate(r));
+      }
+      trainSeconds += (performance.now() - epochStart) / 1000;
+      samplesSeen += seen;
+
+      const logs: EpochLogs = { loss: lossSum / Math.max(1, seen) };
+      for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
+      if (validation && validation.count > 0) {
+        lastValidation = evaluate(trainer, validation);
+        for (const [k, v] of Object.entries(lastValidation)) logs[`val_${k}`] = v;
+      }
+      logs.lr = scheduledLearningRate(schedule as never, lr0, Math.max(0, step - 1)) * (lr / lr0);
+      history.push(logs);
+
+      // Callback decisions, then the hook (so a checkpoint message precedes the epoch line's successors).
+      for (const p of plateau) {
+        const r = p.onEpochEnd(logs, lr);
+        if (r.warning) log(r.warning);
+        if (r.message) log(r.message);
+        lr = r.lr;
+      }
+      for (const c of checkpoints) {
+        const r = c.decider.onEpochEnd(logs);
+        if (r.warning) log(r.warning);
+        if (r.save) {
+          if (r.message) log(r.message);
+          const saved = await saveModel(built.model, join(options.outDir, c.path), metadata(ir, choice.backend, { epoch: epoch + 1, ...logs }));
+          for (const f of saved) if (!files.includes(`${c.path}/${f}`)) files.push(`${c.path}/${f}`);
+        }
+      }
+      for (const c of csvLoggers) {
+        const file = join(options.outDir, c.path);
+        const keys = ["epoch", ...Object.keys(logs)];
+        mkdirSync(dirname(file), { recursive: true });
+        if (c.header === null) {
+          c.header = keys;
+          if (!(c.append && existsSync(file))) writeFileSync(file, keys.join(c.sep) + "\n");
+        }
+        appendFileSync(file, c.header.map((k) => (k === "epoch" ? String(epoch) : String(logs[k] ?? ""))).join(c.sep) + "\n");
+        if (!files.includes(c.path)) files.push(c.path);
+      }
+      tb?.epoch(epoch, logs);
+      hooks.onEpochEnd?.(epoch, logs);
+      let stop = false;
+      for (const s of stopping) {
+        const d = s.onEpochEnd(epoch, logs);
+        if (d.warning) log(d.warning);
+        if (d.snapshot) {
+          if (best) tf.dispose([...best.values()]);
+          best = new Map(trainer.built.model.weights.map((w) => [w.originalName, tf.clone(w.read())]));
+        }
+        if (d.stop) {
+          if (d.message) log(d.message);
+          if (d.restore && best) {
+            for (const w of trainer.built.model.weights) w.write(best.get(w.originalName)!);
+            lastValidation = null;
+          }
+          stop = true;
+        }
+      }
+      if (stop) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+  } catch (e) {
+    optimizer.dispose();
+    if (best) tf.dispose([...best.values()]);
+    tb?.close();
+    throw e;
+  }
+  optimizer.dispose();
+  if (best) tf.dispose([...best.values()]);
+  tb?.close();
+  if (tb) files.push(tb.relPath);
+
+  let testLogs: Record<string, number> = { loss: NaN };
+  if (!deps.noSave) {
+    testLogs = validation === test && lastValidation ? lastValidation : evaluate(trainer, test);
+    const saved = await saveModel(built.model, join(options.outDir, "model"), metadata(ir, choice.backend, { epochs: history.length }));
+    files.push(...saved.map((f) => `model/${f}`));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const { loss: testLoss, ...testMetrics } = testLogs;
+  return {
+    engine: "tfjs",
+    backend: choice.backend,
+    history,
+    epochs: history.length,
+    trainSamples: n,
+    testLoss: testLoss!,
+    testAccuracy: testMetrics.accuracy ?? NaN,
+    testMetrics,
+    seconds,
+    samplesPerSecond: trainSeconds > 0 ? samplesSeen / trainSeconds : 0,
+    stoppedEarly,
+    files,
+    trainer,
+    stepLosses,
+  };
+}
+
+/** Augmentation from src/runtime/data/augment.ts (loaded only when the file asks for it). */
+async function makeAugmenter(training: IRTraining, seed: number): Promise<(x: Float32Array, n: number) => void> {
+  const mod = (await import("../../data/augment.js")) as unknown as Record<string, unknown>;
+  const augmentBatch = mod.augmentBatch as (...args: unknown[]) => unknown;
+  const rng = new Random(hashSeed(seed, "augment"));
+  const [h, w] = [28, 28];
+  return (x, n) => {
+    augmentBatch(x, n, h, w, training.data.augment, rng);
+  };
+}
+
+interface TensorboardSink {
+  relPath: string;
+  epoch(epoch: number, logs: EpochLogs): void;
+  close(): void;
+}
+
+/** TensorBoard scalars per epoch via src/runtime/tensorboard.ts. */
+async function openTensorboard(dir: string, log: (m: string) => void): Promise<TensorboardSink | null> {
+  try {
+    const mod = (await import("../../tensorboard.js")) as unknown as Record<string, unknown>;
+    const Writer = (mod.TensorBoardWriter ?? mod.EventWriter ?? mod.SummaryWriter) as
+      | (new (dir: string) => { scalar(tag: string, value: number, step: number): void; close(): void; path?: string })
+      | undefined;
+    if (!Writer) throw new Error("src/runtime/tensorboard.ts exports no writer");
+    const w = new Writer(dir);
+    return {
+      relPath: "logs",
+      epoch: (epoch, logs) => {
+        for (const [k, v] of Object.entries(logs)) w.scalar(`epoch_${k}`, v, epoch);
+      },
+      close: () => w.close(),
+    };
+  } catch (e) {
+    log(`tensorboard: not written (${(e as Error).message})`);
+    return null;
+  }
+}
