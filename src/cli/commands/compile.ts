@@ -1,14 +1,75 @@
-// `nnc compile`: placeholder until its issue lands; the command exists so scripts can call it.
+// `nnc compile FILE [--target standalone|tfjs] [--emit code|ir] [-o, --out PATH]`
+//   --emit code (default): a TypeScript program for the target, written to FILE.ts beside the
+//   input unless --out says otherwise; --emit ir: the JSON IR, printed to stdout unless --out.
+//   `--out -` prints to stdout. Files are written to a temporary name and renamed, so an
+//   interrupted or failed compile never leaves a half-written file.
+import { randomBytes } from "node:crypto";
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
-import { CliError } from "../errors.js";
+import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE } from "../errors.js";
+import { generateStandalone } from "../../compiler/targets/standalone/index.js";
+import { generateTfjs } from "../../compiler/targets/tfjs/index.js";
+import { compileFileOrFail } from "./summary.js";
+
+/** Writes `text` to `path` atomically (temporary file in the same folder, then rename). */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // the temporary file was never created
+    }
+    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new CliError(`cannot write ${path}: ${why}`, EXIT_USAGE);
+  }
+}
+
+/** examples/mlp.nn -> examples/mlp.ts */
+export function defaultOutPath(file: string): string {
+  return file.endsWith(".nn") ? `${file.slice(0, -3)}.ts` : `${file}.ts`;
+}
 
 export function registerCompile(program: Command): void {
   program
     .command("compile")
-    .description("compile (not implemented yet)")
-    .allowUnknownOption()
-    .argument("[args...]")
-    .action(() => {
-      throw new CliError("`nnc compile` is not implemented yet", 2);
+    .description("compile a .nn file to a TypeScript program (standalone or TensorFlow.js), or print its IR")
+    .argument("<file>", ".nn file")
+    .option("--target <target>", "standalone (no dependencies) or tfjs", "standalone")
+    .option("--emit <what>", "code (a TypeScript program) or ir (the checked IR as JSON)", "code")
+    .option("-o, --out <path>", "output file (`-`: stdout); default FILE.ts beside the input, stdout for --emit ir")
+    .action(async (file: string, opts: { target: string; emit: string; out?: string }) => {
+      if (opts.target !== "standalone" && opts.target !== "tfjs") {
+        throw new CliError(`unknown --target \`${opts.target}\`: use standalone or tfjs`, EXIT_USAGE);
+      }
+      if (opts.emit !== "code" && opts.emit !== "ir") {
+        throw new CliError(`unknown --emit \`${opts.emit}\`: use code or ir`, EXIT_USAGE);
+      }
+      const { ir, text } = compileFileOrFail(file);
+      let output: string;
+      if (opts.emit === "ir") {
+        output = `${JSON.stringify(ir, null, 2)}\n`;
+      } else {
+        try {
+          output =
+            opts.target === "standalone"
+              ? await generateStandalone(ir, { sourceText: text })
+              : await generateTfjs(ir);
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          throw new CliError(`cannot generate the ${opts.target} program for ${file}: ${why}`, EXIT_DIAGNOSTICS);
+        }
+      }
+      const out = opts.out ?? (opts.emit === "ir" ? "-" : defaultOutPath(file));
+      if (out === "-") {
+        process.stdout.write(output);
+        return;
+      }
+      writeFileAtomic(out, output);
+      process.stderr.write(`wrote ${out}\n`);
     });
 }

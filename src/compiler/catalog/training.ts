@@ -1,0 +1,82 @@
+// Losses, metrics, optimizers, learning-rate schedules and callbacks: the values of a train
+// section's settings. Optimizer defaults are Keras's.
+import type { CatalogEntry } from "./types.js";
+import { bool, int, list, monitor, none, num, obj, oneOf, str } from "./schema.js";
+
+function entry(category: CatalogEntry["category"], name: string, doc: string, schema = none, positional: string[] = [], extra: Partial<CatalogEntry> = {}): CatalogEntry {
+  return { name, category, doc, schema, positional, aliases: {}, ...extra };
+}
+
+/** `auto` monitor mode resolved as Keras does: max for accuracy-like metrics, else min. */
+export function resolveMode(args: Record<string, unknown>): Record<string, unknown> {
+  if (args.mode === "auto") {
+    const m = String(args.monitor ?? "");
+    args.mode = /acc|precision|recall|auc/.test(m) ? "max" : "min";
+  }
+  return args;
+}
+
+// ------------------------------------------------------------------ losses
+const fromLogits = bool(false);
+export const losses: CatalogEntry[] = [
+  entry("loss", "categorical_crossentropy", "Cross-entropy between one-hot labels and predicted class probabilities.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), [], { names: ["crossentropy"] }),
+  entry("loss", "sparse_categorical_crossentropy", "Cross-entropy with integer class labels (no one-hot encoding).", obj({ from_logits: fromLogits }), []),
+  entry("loss", "binary_crossentropy", "Per-output binary cross-entropy, for sigmoid outputs.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), []),
+  entry("loss", "mse", "Mean squared error between one-hot labels and outputs.", none, [], { names: ["mean_squared_error"] }),
+  entry("loss", "mae", "Mean absolute error between one-hot labels and outputs.", none, [], { names: ["mean_absolute_error"] }),
+  entry("loss", "huber", "Huber loss: squared below `delta`, linear above.", obj({ delta: num(1.0, { exMin: 0 }) }), ["delta"]),
+];
+
+// ------------------------------------------------------------------ metrics
+export const metrics: CatalogEntry[] = [
+  entry("metric", "accuracy", "Fraction of examples whose highest output is the true class.", none, [], { names: ["acc"] }),
+  entry("metric", "precision", "True positives / predicted positives (one-vs-rest, thresholded at 0.5)."),
+  entry("metric", "recall", "True positives / actual positives (one-vs-rest, thresholded at 0.5)."),
+  entry("metric", "mse", "Mean squared error between labels and outputs.", none, [], { names: ["mean_squared_error"] }),
+  entry("metric", "mae", "Mean absolute error between labels and outputs.", none, [], { names: ["mean_absolute_error"] }),
+];
+
+// ------------------------------------------------------------------ optimizers
+const lr = (d: number) => num(d, { exMin: 0 });
+const eps = num(1e-7, { exMin: 0 });
+const adamLike = obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), beta2: num(0.999, { min: 0, exMax: 1 }), epsilon: eps });
+const lrAliases = { learning_rate: "lr", beta_1: "beta1", beta_2: "beta2" };
+export const optimizers: CatalogEntry[] = [
+  entry("optimizer", "sgd", "Stochastic gradient descent, with optional (Nesterov) momentum.", obj({ lr: lr(0.01), momentum: num(0, { min: 0 }), nesterov: bool(false) }), ["lr"], { aliases: lrAliases }),
+  entry("optimizer", "adagrad", "Adagrad: per-weight rates scaled by accumulated squared gradients.", obj({ lr: lr(0.001), initial_accumulator_value: num(0.1, { min: 0 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
+  entry("optimizer", "adadelta", "Adadelta: adaptive rates from running averages of updates and gradients.", obj({ lr: lr(0.001), rho: num(0.95, { min: 0, max: 1 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
+  entry("optimizer", "rmsprop", "RMSprop: gradients divided by a running RMS of recent gradients.", obj({ lr: lr(0.001), rho: num(0.9, { min: 0, max: 1 }), momentum: num(0, { min: 0 }), epsilon: eps, centered: bool(false) }), ["lr"], { aliases: lrAliases }),
+  entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: lrAliases }),
+  entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: lrAliases }),
+  entry("optimizer", "nadam", "Nadam: Adam with Nesterov momentum.", adamLike, ["lr"], { aliases: lrAliases }),
+];
+
+// ------------------------------------------------------------------ schedules
+// Step-based: the rate is a function of the optimizer step, starting from the optimizer's lr.
+export const schedules: CatalogEntry[] = [
+  entry("schedule", "piecewise_constant", "lr = values[i] while step < boundaries[i] (steps); values has one more entry than boundaries.",
+    obj({ boundaries: list({ type: "integer", minimum: 1 }, undefined, 1), values: list({ type: "number", exclusiveMinimum: 0 }, undefined, 2) }, ["boundaries", "values"]), ["boundaries", "values"]),
+  entry("schedule", "exponential_decay", "lr = lr0 * decay_rate ^ (step / decay_steps) (floored with staircase).",
+    obj({ decay_steps: int(undefined, 1), decay_rate: num(undefined, { exMin: 0 }), staircase: bool(false) }, ["decay_steps", "decay_rate"]), ["decay_steps", "decay_rate"]),
+  entry("schedule", "inverse_time_decay", "lr = lr0 / (1 + decay_rate * step / decay_steps) (floored with staircase).",
+    obj({ decay_steps: int(undefined, 1), decay_rate: num(undefined, { min: 0 }), staircase: bool(false) }, ["decay_steps", "decay_rate"]), ["decay_steps", "decay_rate"]),
+];
+
+// ------------------------------------------------------------------ callbacks
+const modeSchema = oneOf(["auto", "min", "max"], "auto");
+export const callbacks: CatalogEntry[] = [
+  entry("callback", "reduce_on_plateau", "Multiplies the lr by `factor` when `monitor` has not improved for `patience` epochs (may also be written as the schedule).",
+    obj({ monitor: monitor("val_loss"), factor: num(0.1, { exMin: 0, exMax: 1 }), patience: int(10, 0), min_delta: num(1e-4, { min: 0 }), cooldown: int(0, 0), min_lr: num(0, { min: 0 }), mode: modeSchema }),
+    [], { resolve: resolveMode }),
+  entry("callback", "early_stopping", "Stops training when `monitor` has not improved for `patience` epochs.",
+    obj({ monitor: monitor("val_loss"), patience: int(0, 0), min_delta: num(0, { min: 0 }), restore_best: bool(false), mode: modeSchema }),
+    [], { aliases: { restore_best_weights: "restore_best" }, resolve: resolveMode }),
+  entry("callback", "checkpoint", "Saves the model (tfjs layers format) after each epoch, or only when `monitor` improves.",
+    obj({ monitor: monitor("val_loss"), save_best_only: bool(false), mode: modeSchema, path: str("checkpoint") }),
+    [], { names: ["model_checkpoint"], aliases: { filepath: "path" }, resolve: resolveMode }),
+  entry("callback", "csv_logger", "Writes one CSV row of logs per epoch to `path` in the run directory.",
+    obj({ path: str("log.csv"), separator: str(","), append: bool(false) }), ["path"], { aliases: { filename: "path" } }),
+  entry("callback", "tensorboard", "Writes TensorBoard event files (scalars per epoch) under `dir` in the run directory.",
+    obj({ dir: str("logs"), update_freq: oneOf(["epoch", "batch"], "epoch") }), ["dir"], { aliases: { log_dir: "dir" } }),
+  entry("callback", "terminate_on_nan", "Stops training as soon as the loss becomes NaN or infinite."),
+];

@@ -1,0 +1,85 @@
+// The shape of a catalog entry. Every concept of the language (a layer, an activation, an
+// initializer, a loss, ...) is declared once, as one of these; the checker, the targets, the
+// runtime and the docs read them.
+//
+// Parameter schemas are plain JSON Schema (draft-07, checked by ajv) with three nnc keywords
+// that ajv ignores but the checker reads:
+//   nncRef: "activation" | "initializer" | "regularizer"   the value names a catalog entry of
+//           that category (`relu`, `l2(1e-4)`); in the IR it becomes an IRRef (or null).
+//   nncPair: true        a single number `5` is accepted for a pair and expanded to [5, 5].
+//   nncValueName: true   a bare identifier is accepted as a string value (enums: `same`, `val_loss`).
+
+/** A JSON Schema object (kept loose: ajv validates the schemas themselves when compiling). */
+export type JsonSchema = { [key: string]: unknown };
+
+export type Category =
+  | "layer"
+  | "activation"
+  | "initializer"
+  | "regularizer"
+  | "loss"
+  | "metric"
+  | "optimizer"
+  | "schedule"
+  | "callback"
+  | "augmentation"
+  | "dataset"
+  | "input_shape"
+  | "setting";
+
+export interface CatalogEntry {
+  name: string;
+  category: Category;
+  /** One line, for hovers, `nnc check` hints and the language reference. */
+  doc: string;
+  /** JSON Schema of the parameters: {type: "object", properties, required, additionalProperties: false}. */
+  schema: JsonSchema;
+  /** Parameter names in the order positional arguments fill them. */
+  positional: string[];
+  /** Short or alternative argument names accepted in source: alias -> parameter name. */
+  aliases: Record<string, string>;
+  /** Other names the entry itself may be written as (`mean_squared_error` for `mse`). */
+  names?: string[];
+  /**
+   * Fills defaults that depend on other arguments (pool strides = pool size, monitor mode
+   * `auto` -> min/max), after validation. Mutates and returns args.
+   */
+  resolve?(args: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** A weight a layer creates. Layouts are Keras's. */
+export interface WeightSpec {
+  role: "kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance" | "alpha";
+  shape: number[];
+  /** The layer argument holding its initializer (an IRRef), or a fixed initializer name. */
+  initializer: { arg: string } | { fixed: string };
+  /** The layer argument holding its regularizer (IRRef or null), or none. */
+  regularizer: { arg: string } | null;
+  trainable: boolean;
+}
+
+/** What a shape rule returns when the inputs do not fit. */
+export interface ShapeError {
+  error: string;
+  hint?: string;
+  /** Which diagnostic code family: rank problems, dimension problems. Default "E401". */
+  code?: string;
+}
+
+export interface LayerEntry extends CatalogEntry {
+  category: "layer";
+  /** "one": applies to the current tensor; "many": a merge layer taking tensor names (add, concat). */
+  arity: "one" | "many";
+  /** Output shape (no batch dimension) from the input shapes and the resolved arguments. */
+  shape(inputs: number[][], args: Record<string, unknown>): number[] | ShapeError;
+  /** The weights it creates (empty for weightless layers). */
+  weights(inputs: number[][], args: Record<string, unknown>): WeightSpec[];
+  /** Forward FLOPs per sample (a multiply-add counts 2). */
+  flops(inputs: number[][], output: number[], args: Record<string, unknown>): number;
+  /** For activation layers (`relu`, `softmax`): the activation function they apply. */
+  activation?: string;
+}
+
+export function isShapeError(x: number[] | ShapeError): x is ShapeError {
+  return !Array.isArray(x);
+}

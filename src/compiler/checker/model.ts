@@ -1,0 +1,444 @@
+// Expanding a model body into IR layers: blocks, `for` and `repeat` expanded with their
+// parameters substituted; names resolved (tensor, block, layer); arguments bound and validated;
+// shapes inferred layer by layer with the catalog's shape rules.
+//
+// Current-tensor semantics: a chain applies to the output of the previous statement unless it
+// starts with a tensor name; its output becomes the current tensor (and is bound to its target).
+// A merge layer (`add`, `concat`) takes tensor names; when it is not the first step of its chain
+// the chain's tensor so far is its first input.
+//
+// Layer ids: the chain's target name for the last layer of `x = ...` (when unused so far),
+// otherwise `${kind}_${n}`, n counting from 1 per kind, skipping names the user binds anywhere.
+//
+// Layer source positions: the layer's own step in the text. For a layer from a block that is
+// the line inside the block (e.g. `dense(units)`), not the call site.
+import type { BlockDecl, ModelDecl, Span, Step, Stmt } from "../../parser/ast.js";
+import type { IRLayer, IRModel, IRRef, IRValue, IRWeight } from "../ir.js";
+import { isShapeError, lookup, names, type LayerEntry } from "../catalog/index.js";
+import { didYouMean } from "../suggest.js";
+import { bindArgs } from "./args.js";
+import type { Reporter } from "./report.js";
+import { evaluate, type Scope, type V, type VArg } from "./values.js";
+
+export interface Tensor {
+  /** Id of the layer producing it; null when an earlier error left it unknown. */
+  layerId: string | null;
+  shape: number[] | null;
+}
+
+export interface LayerInfo {
+  /** The step that created the layer (for diagnostics about it). */
+  span: Span;
+  nameSpan: Span;
+  /** Where each argument was written. */
+  argSpans: Record<string, Span>;
+}
+
+export interface BuiltModel {
+  model: IRModel;
+  info: Map<string, LayerInfo>;
+  /** Span of the input statement's shape, for dataset mismatch messages. */
+  inputSpan: Span | null;
+}
+
+interface Env {
+  scope: Map<string, V>;
+  tensors: Map<string, Tensor>;
+  current: Tensor | null;
+  /** True once an input statement has been seen (at model level). */
+  inBlock: boolean;
+  blockStack: string[];
+}
+
+const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+const fmt = (s: number[]): string => `[${s.join(", ")}]`;
+
+export class ModelBuilder {
+  private layers: IRLayer[] = [];
+  private info = new Map<string, LayerInfo>();
+  private counters = new Map<string, number>();
+  private used = new Set<string>();
+  private inputSpan: Span | null = null;
+  private inputSeen = false;
+  private failed = false;
+
+  constructor(
+    private readonly r: Reporter,
+    private readonly blocks: ReadonlyMap<string, BlockDecl>,
+    private readonly sourceLines: readonly string[],
+    /** Names the user binds anywhere (tensor targets, input names): auto ids skip them. */
+    private readonly reserved: ReadonlySet<string>,
+  ) {}
+
+  build(decl: ModelDecl, params: Map<string, V>): BuiltModel | null {
+    const env: Env = { scope: params, tensors: new Map(), current: null, inBlock: false, blockStack: [] };
+    this.stmts(decl.body, env);
+    if (!this.inputSeen) {
+      this.r.error("E407", decl.nameSpan, `model \`${decl.name}\` has no \`input\``, "start the model with e.g. `input image(28, 28, 1)`");
+      return null;
+    }
+    const out = env.current;
+    if (this.failed || out === null || out.layerId === null || out.shape === null) return null;
+    const model = this.finish(decl.name, out.layerId);
+    return { model, info: this.info, inputSpan: this.inputSpan };
+  }
+
+  // ---------------------------------------------------------------- statements
+
+  private stmts(body: readonly Stmt[], env: Env): void {
+    for (const s of body) this.stmt(s, env);
+  }
+
+  private stmt(s: Stmt, env: Env): void {
+    switch (s.kind) {
+      case "input":
+        return this.input(s, env);
+      case "chain":
+        return this.chain(s, env);
+      case "for": {
+        const it = evaluate(s.iterable, env.scope, this.r);
+        if (it === null) return this.fail(env);
+        if (it.t !== "list") {
+          this.r.error("E308", s.iterable.span, `\`for\` needs a list to iterate over, such as \`[64, 32]\``);
+          return this.fail(env);
+        }
+        for (const item of it.items) {
+          const scope = new Map(env.scope);
+          scope.set(s.variable, item);
+          const inner: Env = { ...env, scope };
+          this.stmts(s.body, inner);
+          env.current = inner.current;
+        }
+        return;
+      }
+      case "repeat": {
+        const c = evaluate(s.count, env.scope, this.r);
+        if (c === null) return this.fail(env);
+        if (c.t !== "num" || !Number.isInteger(c.v) || c.v < 1) {
+          this.r.error("E308", s.count.span, `\`repeat\` needs a whole number of at least 1; got ${c.t === "num" ? c.raw : "a non-number"}`);
+          return this.fail(env);
+        }
+        for (let i = 0; i < c.v; i++) this.stmts(s.body, env);
+        return;
+      }
+    }
+  }
+
+  private fail(env: Env): void {
+    this.failed = true;
+    env.current = { layerId: null, shape: null };
+  }
+
+  private input(s: Extract<Stmt, { kind: "input" }>, env: Env): void {
+    if (env.inBlock) {
+      this.r.error("E408", s.span, "a block cannot declare an `input`; blocks apply to the tensor they are called on");
+      return this.fail(env);
+    }
+    if (this.inputSeen) {
+      this.r.error("E408", s.span, "a model has exactly one `input`");
+      return this.fail(env);
+    }
+    this.inputSeen = true;
+    if (env.current !== null) {
+      this.r.error("E408", s.span, "`input` must be the first statement of the model");
+    }
+    this.inputSpan = s.shape.span;
+    const shapeVal = evaluate(s.shape, env.scope, this.r);
+    const entry = lookup("input_shape", s.shape.callee);
+    if (!entry) {
+      this.r.error("E203", s.shape.calleeSpan, `unknown input shape \`${s.shape.callee}\``, didYouMean(s.shape.callee, names("input_shape")) ?? "use `image(height, width, channels)` or `vector(size)`");
+      return this.fail(env);
+    }
+    if (shapeVal === null || shapeVal.t !== "call") return this.fail(env);
+    const bound = bindArgs(entry, shapeVal.args, { callee: s.shape.callee, span: s.shape.calleeSpan }, this.r);
+    if (bound === null) return this.fail(env);
+    const shape = entry.toShape(bound.args);
+    const id = s.name !== undefined && !this.used.has(s.name) ? s.name : this.nextId("input");
+    this.used.add(id);
+    const layer: IRLayer = {
+      id,
+      kind: "input",
+      inputs: [],
+      args: { shape },
+      inputShapes: [],
+      outputShape: shape,
+      weights: [],
+      params: 0,
+      flops: 0,
+      source: this.source(s.span),
+    };
+    this.layers.push(layer);
+    this.info.set(id, { span: s.span, nameSpan: s.shape.calleeSpan, argSpans: bound.spans });
+    const t: Tensor = { layerId: id, shape };
+    env.current = t;
+    if (s.name !== undefined) this.bindName(s.name, s.nameSpan ?? s.span, t, env);
+  }
+
+  private bindName(name: string, span: Span, t: Tensor, env: Env): void {
+    if (lookup("layer", name) || this.blocks.has(name)) {
+      this.r.error("E212", span, `\`${name}\` is the name of a ${this.blocks.has(name) ? "block" : "layer"}; choose another name for this tensor`);
+      return;
+    }
+    env.tensors.set(name, t);
+  }
+
+  private chain(s: Extract<Stmt, { kind: "chain" }>, env: Env): void {
+    let cur: Tensor | null;
+    let steps = s.steps;
+    const first = steps[0];
+    const firstIsTensor = env.tensors.has(first.name);
+    if (firstIsTensor) {
+      if (first.args !== null) {
+        this.r.error("E410", first.nameSpan, `\`${first.name}\` is a tensor, not a layer: it takes no arguments`);
+        return this.fail(env);
+      }
+      cur = env.tensors.get(first.name)!;
+      steps = steps.slice(1);
+    } else {
+      cur = env.current;
+    }
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i];
+      const isFirst = i === 0 && !firstIsTensor;
+      const wantId = i === steps.length - 1 && s.target !== undefined ? s.target : undefined;
+      const next = this.step(step, cur, isFirst, env, wantId);
+      if (next === null) return this.fail(env);
+      cur = next;
+    }
+    if (cur === null) return this.fail(env);
+    env.current = cur;
+    if (s.target !== undefined) this.bindName(s.target, s.targetSpan ?? s.span, cur, env);
+  }
+
+  /** Applies one step to `cur`. Returns null after reporting an error that stops the chain. */
+  private step(step: Step, cur: Tensor | null, isFirst: boolean, env: Env, wantId?: string): Tensor | null {
+    if (env.tensors.has(step.name)) {
+      this.r.error("E410", step.nameSpan, `\`${step.name}\` is a tensor; a tensor name can only start a chain`, `write \`${step.name} -> ...\` as its own statement`);
+      return null;
+    }
+    const block = this.blocks.get(step.name);
+    if (block) {
+      if (cur === null) return this.noInput(step);
+      return this.expandBlock(block, step, cur, env);
+    }
+    const entry = lookup("layer", step.name);
+    if (!entry || entry.name === "input") {
+      if (step.name === "input") {
+        this.r.error("E408", step.nameSpan, "`input` is a statement of its own: `input image(28, 28, 1)`");
+        return null;
+      }
+      const candidates = [...names("layer").filter((n) => n !== "input"), ...this.blocks.keys(), ...env.tensors.keys()];
+      this.r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, didYouMean(step.name, candidates));
+      return null;
+    }
+    if (entry.arity === "many") return this.merge(entry, step, cur, isFirst, env, wantId);
+    if (cur === null) return this.noInput(step);
+    const args = this.evalArgs(step.args, env);
+    if (args === null) return null;
+    const bound = bindArgs(entry, args, { callee: step.name, span: step.nameSpan }, this.r);
+    if (bound === null) return null;
+    return this.addLayer(entry, step, [cur], bound.args, bound.spans, wantId);
+  }
+
+  private noInput(step: Step): null {
+    this.r.error("E407", step.nameSpan, `\`${step.name}\` has no input: the model needs an \`input\` before its layers`);
+    return null;
+  }
+
+  private evalArgs(args: Step["args"], env: Env): VArg[] | null {
+    if (args === null) return [];
+    const out: VArg[] = [];
+    let ok = true;
+    for (const a of args) {
+      const v = evaluate(a.value, env.scope, this.r);
+      if (v === null) ok = false;
+      else out.push({ name: a.name, nameSpan: a.nameSpan, value: v, span: a.span });
+    }
+    return ok ? out : null;
+  }
+
+  private merge(entry: LayerEntry, step: Step, cur: Tensor | null, isFirst: boolean, env: Env, wantId?: string): Tensor | null {
+    const inputs: Tensor[] = [];
+    if (!isFirst && cur !== null) inputs.push(cur);
+    const named: VArg[] = [];
+    let ok = true;
+    for (const a of step.args ?? []) {
+      if (a.name !== undefined) {
+        const v = evaluate(a.value, env.scope, this.r);
+        if (v === null) ok = false;
+        else named.push({ name: a.name, nameSpan: a.nameSpan, value: v, span: a.span });
+        continue;
+      }
+      if (a.value.kind !== "ident") {
+        this.r.error("E301", a.span, `\`${step.name}\` takes tensor names, such as \`${step.name}(a, b)\``);
+        ok = false;
+        continue;
+      }
+      const t = env.tensors.get(a.value.name);
+      if (!t) {
+        this.r.error("E204", a.value.span, `unknown tensor \`${a.value.name}\``, didYouMean(a.value.name, env.tensors.keys()) ?? (env.tensors.size > 0 ? `tensors named so far: ${[...env.tensors.keys()].map((k) => `\`${k}\``).join(", ")}` : "bind one first, e.g. `a = dense(64)`"));
+        ok = false;
+        continue;
+      }
+      inputs.push(t);
+    }
+    if (!ok) return null;
+    if (inputs.length < 2) {
+      this.r.error("E409", step.nameSpan, `\`${step.name}\` needs at least two tensors; got ${inputs.length}`, `e.g. \`${step.name}(a, b)\``);
+      return null;
+    }
+    const bound = bindArgs(entry, named, { callee: step.name, span: step.nameSpan }, this.r);
+    if (bound === null) return null;
+    return this.addLayer(entry, step, inputs, bound.args, bound.spans, wantId);
+  }
+
+  private expandBlock(block: BlockDecl, step: Step, cur: Tensor, env: Env): Tensor | null {
+    if (env.blockStack.includes(block.name)) {
+      this.r.error("E213", step.nameSpan, `block \`${block.name}\` calls itself (${[...env.blockStack, block.name].join(" -> ")})`);
+      return null;
+    }
+    // Bind arguments (evaluated in the caller's scope).
+    const scope = new Map<string, V>();
+    let ok = true;
+    let position = 0;
+    const given = new Map<string, V>();
+    for (const a of step.args ?? []) {
+      let pname: string;
+      if (a.name === undefined) {
+        if (position >= block.params.length) {
+          this.r.error("E305", a.span, `block \`${block.name}\` takes ${block.params.length} argument${block.params.length === 1 ? "" : "s"}`);
+          ok = false;
+          continue;
+        }
+        pname = block.params[position++].name;
+      } else {
+        if (!block.params.some((p) => p.name === a.name)) {
+          this.r.error("E202", a.nameSpan ?? a.span, `block \`${block.name}\` has no parameter \`${a.name}\``, didYouMean(a.name, block.params.map((p) => p.name)));
+          ok = false;
+          continue;
+        }
+        pname = a.name;
+      }
+      if (given.has(pname)) {
+        this.r.error("E206", a.nameSpan ?? a.span, `\`${pname}\` of \`${block.name}\` is given twice`);
+        ok = false;
+        continue;
+      }
+      const v = evaluate(a.value, env.scope, this.r);
+      if (v === null) ok = false;
+      else given.set(pname, v);
+    }
+    if (!ok) return null;
+    for (const p of block.params) {
+      const v = given.get(p.name);
+      if (v !== undefined) scope.set(p.name, v);
+      else if (p.default !== undefined) {
+        const d = evaluate(p.default, scope, this.r);
+        if (d === null) return null;
+        scope.set(p.name, d);
+      } else {
+        this.r.error("E310", step.nameSpan, `block \`${block.name}\` needs \`${p.name}\``, `e.g. \`${block.name}(${block.params.map((q) => q.name).join(", ")})\``);
+        ok = false;
+      }
+    }
+    if (!ok) return null;
+    const inner: Env = { scope, tensors: new Map(), current: cur, inBlock: true, blockStack: [...env.blockStack, block.name] };
+    const failedBefore = this.failed;
+    this.failed = false;
+    this.r.withContext(`in \`${block.name}\` called at line ${step.nameSpan.startLine}`, () => this.stmts(block.body, inner));
+    const failed = this.failed;
+    this.failed = failedBefore || failed;
+    if (failed) return null;
+    return inner.current;
+  }
+
+  // ---------------------------------------------------------------- layers
+
+  private addLayer(entry: LayerEntry, step: Step, inputs: Tensor[], args: Record<string, IRValue>, argSpans: Record<string, Span>, wantId?: string): Tensor | null {
+    if (inputs.some((t) => t.shape === null || t.layerId === null)) return { layerId: null, shape: null };
+    const inShapes = inputs.map((t) => t.shape!);
+    const out = entry.shape(inShapes, args);
+    if (isShapeError(out)) {
+      this.r.error(out.code ?? "E401", step.nameSpan, out.error, out.hint);
+      return null;
+    }
+    const id = wantId !== undefined && !this.used.has(wantId) && !lookup("layer", wantId) ? wantId : this.nextId(entry.name);
+    this.used.add(id);
+    const weights: IRWeight[] = entry.weights(inShapes, args).map((w) => ({
+      name: `${id}/${w.role}`,
+      role: w.role,
+      shape: w.shape,
+      initializer: "fixed" in w.initializer ? { kind: w.initializer.fixed, args: {} } : (args[w.initializer.arg] as unknown as IRRef),
+      regularizer: w.regularizer === null ? null : ((args[w.regularizer.arg] as unknown as IRRef | null) ?? null),
+      trainable: w.trainable,
+    }));
+    const params = weights.reduce((a, w) => a + prod(w.shape), 0);
+    const layer: IRLayer = {
+      id,
+      kind: entry.name,
+      inputs: inputs.map((t) => t.layerId!),
+      args,
+      inputShapes: inShapes,
+      outputShape: out,
+      weights,
+      params,
+      flops: entry.flops(inShapes, out, args),
+      source: this.source(step.nameSpan),
+    };
+    this.layers.push(layer);
+    this.info.set(id, { span: step.span, nameSpan: step.nameSpan, argSpans });
+    return { layerId: id, shape: out };
+  }
+
+  private nextId(kind: string): string {
+    let n = this.counters.get(kind) ?? 0;
+    let id: string;
+    do {
+      n++;
+      id = `${kind}_${n}`;
+    } while (this.used.has(id) || this.reserved.has(id));
+    this.counters.set(kind, n);
+    return id;
+  }
+
+  private source(span: Span): IRLayer["source"] {
+    return { line: span.startLine, column: span.startColumn, text: (this.sourceLines[span.startLine - 1] ?? "").trim() };
+  }
+
+  /** Keeps the layers the output depends on (warning about the others), totals params and FLOPs. */
+  private finish(name: string, outputId: string): IRModel {
+    const byId = new Map(this.layers.map((l) => [l.id, l]));
+    const live = new Set<string>();
+    const stack = [outputId];
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (live.has(id)) continue;
+      live.add(id);
+      stack.push(...byId.get(id)!.inputs);
+    }
+    const consumed = new Set(this.layers.flatMap((l) => l.inputs));
+    for (const l of this.layers) {
+      if (!live.has(l.id) && !consumed.has(l.id)) {
+        const info = this.info.get(l.id)!;
+        this.r.warning("W604", info.nameSpan, `the output of \`${l.kind}\` (${fmt(l.outputShape)}) is never used, so this layer is left out of the model`, "bind it to a name and use it, or remove it");
+      }
+    }
+    const layers = this.layers.filter((l) => live.has(l.id));
+    let trainable = 0;
+    let nonTrainable = 0;
+    for (const l of layers) {
+      for (const w of l.weights) {
+        if (w.trainable) trainable += prod(w.shape);
+        else nonTrainable += prod(w.shape);
+      }
+    }
+    return {
+      name,
+      inputShape: layers[0].outputShape,
+      layers,
+      outputs: [outputId],
+      params: { total: trainable + nonTrainable, trainable, nonTrainable },
+      flops: layers.reduce((a, l) => a + l.flops, 0),
+    };
+  }
+}

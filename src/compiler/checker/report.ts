@@ -1,0 +1,60 @@
+// Collects the checker's diagnostics: deduplicated (a block expanded twice reports a mistake
+// in its body once), positioned on the offending token, sorted by position at the end.
+import type { Span } from "../../parser/ast.js";
+import type { Diagnostic, Severity } from "../diagnostics.js";
+
+export class Reporter {
+  readonly diagnostics: Diagnostic[] = [];
+  private seen = new Set<string>();
+  /** Innermost last: "in `hidden` called at line 14". Appended to messages about block bodies. */
+  private context: string[] = [];
+  /** When > 0, diagnostics are dropped (used to probe without reporting). */
+  private muted = 0;
+  errorCount = 0;
+
+  constructor(readonly file?: string) {}
+
+  error(code: string, span: Span, message: string, hint?: string): void {
+    this.add("error", code, span, message, hint);
+  }
+
+  warning(code: string, span: Span, message: string, hint?: string): void {
+    this.add("warning", code, span, message, hint);
+  }
+
+  add(severity: Severity, code: string, span: Span, message: string, hint?: string): void {
+    if (this.muted > 0) return;
+    const ctx = this.context.length > 0 ? ` (${this.context[this.context.length - 1]})` : "";
+    const full = message + ctx;
+    const key = `${code}|${span.startOffset}|${span.endOffset}|${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (severity === "error") this.errorCount++;
+    const d: Diagnostic = { severity, code, message: full, span };
+    if (hint !== undefined) d.hint = hint;
+    if (this.file !== undefined) d.file = this.file;
+    this.diagnostics.push(d);
+  }
+
+  withContext<T>(ctx: string, f: () => T): T {
+    this.context.push(ctx);
+    try {
+      return f();
+    } finally {
+      this.context.pop();
+    }
+  }
+
+  /** Runs f, returning whether it reported any error (still reported). */
+  errorsDuring(f: () => void): boolean {
+    const before = this.errorCount;
+    f();
+    return this.errorCount > before;
+  }
+
+  sorted(): Diagnostic[] {
+    return [...this.diagnostics].sort(
+      (a, b) => a.span.startLine - b.span.startLine || a.span.startColumn - b.span.startColumn || a.code.localeCompare(b.code),
+    );
+  }
+}

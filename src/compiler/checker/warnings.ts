@@ -1,0 +1,53 @@
+// W6xx: likely mistakes that are not errors.
+//   W601 sigmoid in a deep stack (vanishing gradients)
+//   W602 dropout after the last layer with weights (drops predictions)
+//   W603 softmax followed by a cross-entropy on logits (in training.ts)
+//   W604 a layer whose output is never used (in model.ts)
+//   W605 softmax in a hidden layer
+import type { IRLayer, IRRef } from "../ir.js";
+import { lookup } from "../catalog/index.js";
+import type { BuiltModel } from "./model.js";
+import type { Reporter } from "./report.js";
+import { finalActivation } from "./training.js";
+
+function activationOf(l: IRLayer): string | undefined {
+  const entry = lookup("layer", l.kind);
+  if (entry?.activation) return entry.activation;
+  const a = l.args.activation as IRRef | undefined;
+  return a && typeof a === "object" && "kind" in a ? a.kind : undefined;
+}
+
+export function modelWarnings(built: BuiltModel, r: Reporter): void {
+  const { model, info } = built;
+  const weighted = model.layers.filter((l) => l.kind === "dense" || l.kind === "conv2d");
+  const final = finalActivation(model);
+  const span = (l: IRLayer) => info.get(l.id)!.nameSpan;
+
+  // W601
+  if (weighted.length >= 4) {
+    for (const l of model.layers) {
+      if (l.id === final.layerId) continue;
+      if (activationOf(l) === "sigmoid") {
+        r.warning("W601", span(l), `\`sigmoid\` in a network ${weighted.length} layers deep: gradients vanish through stacked sigmoids`, "use `relu` (or `leaky_relu`) in hidden layers");
+      }
+    }
+  }
+
+  // W605
+  for (const l of model.layers) {
+    if (l.id !== final.layerId && activationOf(l) === "softmax") {
+      r.warning("W605", span(l), "`softmax` in a hidden layer squashes its outputs into one probability distribution", "use `relu` here; keep `softmax` for the output");
+    }
+  }
+
+  // W602
+  const byId = new Map(model.layers.map((l) => [l.id, l]));
+  let l: IRLayer | undefined = byId.get(model.outputs[0]);
+  while (l && l.weights.length === 0 && l.inputs.length === 1) {
+    if (l.kind === "dropout") {
+      r.warning("W602", span(l), "`dropout` after the last layer with weights drops the model's predictions at random during training", "move it before the last `dense`");
+      break;
+    }
+    l = byId.get(l.inputs[0]);
+  }
+}
