@@ -1,13 +1,809 @@
-// STUB (owner: standalone target). IR -> one dependency-free TypeScript program (prettier-formatted).
-import type { IR } from "../../ir.js";
+// The standalone target: IR -> one dependency-free TypeScript program (Node built-ins only) that
+// trains the model from scratch, specialised to its static shapes, prettier-formatted.
+//
+// The program is assembled from sections: types of the train() API, the kernels (gemm, allocF32:
+// ./kernels), the shared runtime copied from src/runtime (./embed.ts: PRNG and initializers, MNIST
+// loader, augmentation, callbacks), the model's buffers, forward and backward passes (./layers.ts),
+// loss and metrics, optimizer, saving in TensorFlow.js layers format (./topology.ts), and the
+// training loop with its `train(options, hooks)` export and command-line main().
+//
+// Strings that come from the .nn file (names, paths, source lines) only ever enter the program
+// through JSON.stringify (as string literals) or through comment() (as // comments, with line
+// terminators removed), so no .nn text can change what the program does.
+import prettier from "prettier";
+import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
+import { HELPERS, ACTIVATIONS } from "./activations.js";
+import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
+import { emitKernelRuntime } from "./kernels/index.js";
+import {
+  LAYER_EMITTERS,
+  LAYER_HELPERS,
+  layerActivation,
+  type InputRef,
+  type LayerCode,
+  type LayerContext,
+} from "./layers.js";
+import { kerasTopology } from "./topology.js";
+import { OPTIMIZERS, LOSSES, METRICS } from "./training.js";
+
+export { kerasTopology } from "./topology.js";
 
 export interface StandaloneOptions {
   /** Kernel implementation emitted into the program: readable TypeScript loops, or WebAssembly SIMD. */
   kernels?: "ts" | "simd";
+  /** Worker threads for the kernels (default 1). */
+  threads?: number;
   /** The .nn source, for comments quoting the lines each section comes from. */
   sourceText?: string;
+  /**
+   * Tests only: also export `internals` (weights, gradients, forward/backward/loss/optimizer
+   * steps) so that gradients and updates can be checked against finite differences and tfjs.
+   */
+  exposeInternals?: boolean;
 }
 
-export async function generateStandalone(_ir: IR, _options: StandaloneOptions = {}): Promise<string> {
-  throw new Error("standalone target not implemented yet");
+/** A string from the .nn file as a string literal. */
+const lit = (s: unknown): string => JSON.stringify(s);
+
+/** Text from the .nn file as a safe single-line comment. */
+export function comment(text: string): string {
+  return "// " + text.replace(/[\r\n\u2028\u2029]+/g, " ");
+}
+
+/** A JavaScript identifier derived from a layer id (ids are identifiers already; this is belt and braces). */
+function identifierFor(id: string, used: Set<string>): string {
+  let v = id.replace(/[^A-Za-z0-9_]/g, "_");
+  if (!/^[A-Za-z_]/.test(v)) v = "l_" + v;
+  v = v.toLowerCase();
+  let candidate = v;
+  for (let k = 2; used.has(candidate); k++) candidate = `${v}_${k}`;
+  used.add(candidate);
+  return candidate;
+}
+
+const prod = (shape: number[]): number => shape.reduce((p, d) => p * d, 1);
+
+interface WeightBuffer {
+  name: string;
+  shape: number[];
+  value: string;
+  grad: string | null;
+  trainable: boolean;
+  initializer: IRRef;
+  regularizer: IRRef | null;
+}
+
+interface LayerPlan {
+  layer: IRLayer;
+  v: string;
+  size: number;
+  out: string;
+  grad: string | null;
+  consumers: number;
+  needsGrad: boolean;
+  code?: LayerCode;
+  buffers: string[];
+}
+
+export async function generateStandalone(ir: IR, options: StandaloneOptions = {}): Promise<string> {
+  const training = ir.training;
+  if (!training) throw new Error("standalone target: the file has no train section to compile");
+  const model = ir.model;
+  const used = new Set<string>();
+  const helpers = new Set<string>();
+  const weights: WeightBuffer[] = [];
+  const plans = new Map<string, LayerPlan>();
+  const BATCH = training.batchSize;
+
+  // ---- which layers need gradients, and how many layers read each one
+  const consumers = new Map<string, number>();
+  for (const l of model.layers) for (const i of l.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+  const needsGrad = new Map<string, boolean>();
+  for (const l of model.layers) {
+    const own = l.weights.some((w) => w.trainable);
+    needsGrad.set(l.id, own || l.inputs.some((i) => needsGrad.get(i)));
+  }
+  const outputId = model.outputs[0]!;
+  const outputLayer = model.layers.find((l) => l.id === outputId)!;
+
+  // ---- the loss: fused with a softmax/sigmoid output when the combination allows it
+  const loss = training.loss;
+  const outAct = layerActivation(outputLayer);
+  const fromLogits = loss.args.from_logits === true;
+  const fused =
+    !fromLogits &&
+    ((outAct.kind === "softmax" &&
+      (loss.kind === "categorical_crossentropy" || loss.kind === "sparse_categorical_crossentropy")) ||
+      (outAct.kind === "sigmoid" && loss.kind === "binary_crossentropy"));
+
+  // ---- plan buffers and emit each layer
+  for (const layer of model.layers) {
+    const v = identifierFor(layer.id, used);
+    const size = prod(layer.outputShape);
+    const plan: LayerPlan = {
+      layer,
+      v,
+      size,
+      out: `${v}_out`,
+      grad: null,
+      consumers: consumers.get(layer.id) ?? 0,
+      needsGrad: needsGrad.get(layer.id) ?? false,
+      buffers: [],
+    };
+    plans.set(layer.id, plan);
+    const emitter = LAYER_EMITTERS[layer.kind];
+    if (!emitter) throw new Error(`standalone target: no implementation of layer "${layer.kind}"`);
+    const inputs: InputRef[] = layer.inputs.map((id, k) => {
+      const p = plans.get(id)!;
+      return { out: p.out, grad: p.needsGrad ? p.grad : null, acc: p.consumers > 1, shape: layer.inputShapes[k]!, size: p.size };
+    });
+    const isOutput = layer.id === outputId;
+    const layerFused = isOutput && fused;
+    // dL/d(out): allocated when this layer needs a gradient, except where the fused loss skips it.
+    const isView = layer.kind === "flatten" || layer.kind === "reshape";
+    if (plan.needsGrad && !(layerFused && layer.kind !== "input")) {
+      if (isView && inputs[0]!.grad && !inputs[0]!.acc) plan.grad = inputs[0]!.grad;
+      else plan.grad = `${v}_grad`;
+    }
+    const ctx: LayerContext = {
+      layer,
+      v,
+      inputs,
+      out: plan.out,
+      grad: plan.grad,
+      size,
+      shape: layer.outputShape,
+      fused: layerFused,
+      needsGrad: plan.needsGrad,
+      buffer(name, sizeExpr, note) {
+        plan.buffers.push(`${note ? `/** ${note} */\n` : ""}const ${name} = allocF32(${sizeExpr});`);
+        return name;
+      },
+      intBuffer(name, sizeExpr) {
+        plan.buffers.push(`const ${name} = new Int32Array(${sizeExpr});`);
+        return name;
+      },
+      weight(role) {
+        const w = layer.weights.find((x) => x.role === role);
+        if (!w) throw new Error(`standalone target: layer ${layer.id} has no ${role} weight`);
+        const value = `${v}_${role}`;
+        const grad = w.trainable ? `${v}_${role}_grad` : null;
+        if (!weights.some((x) => x.name === w.name)) {
+          weights.push({ name: w.name, shape: w.shape, value, grad, trainable: w.trainable, initializer: w.initializer, regularizer: w.regularizer });
+        }
+        return { value, grad: grad ?? `${v}_${role}_unused` };
+      },
+      helper(name) {
+        helpers.add(name);
+      },
+    };
+    // Register weights in IR order first, so that the weight list (and model.json) follows the IR.
+    for (const w of layer.weights) ctx.weight(w.role);
+    const code = emitter(ctx);
+    plan.code = code;
+    if (code.alias) {
+      plan.out = code.alias;
+    } else {
+      plan.buffers.unshift(`const ${plan.out} = allocF32(BATCH * ${size});`);
+    }
+    if (plan.grad && plan.grad === `${v}_grad`) plan.buffers.push(`const ${plan.grad} = allocF32(BATCH * ${size});`);
+    // A view whose input feeds several layers: copy its gradient back.
+    if (isView && plan.grad === `${v}_grad` && inputs[0]!.grad) {
+      code.backward = `for (let i = 0; i < n * ${size}; i++) ${inputs[0]!.grad}[i] ${inputs[0]!.acc ? "+=" : "="} ${plan.grad}[i];`;
+    }
+  }
+  const outPlan = plans.get(outputId)!;
+  const C = outPlan.size;
+  // Where the loss writes its gradient.
+  let lossGrad: string;
+  if (fused) {
+    const pg = outPlan.code!.preGrad;
+    if (!pg) throw new Error("standalone target: fused loss without a pre-activation gradient buffer");
+    lossGrad = pg;
+  } else {
+    lossGrad = outPlan.grad ?? `${outPlan.v}_grad`;
+  }
+
+  // ---- sections ----------------------------------------------------------------------------
+  const imports: ModuleImport[] = [
+    { from: "node:fs", named: new Map([["mkdirSync", "mkdirSync"]]), namespace: null, defaultName: null },
+    { from: "node:path", named: new Map([["join", "join"]]), namespace: null, defaultName: null },
+    { from: "node:url", named: new Map([["pathToFileURL", "pathToFileURL"]]), namespace: null, defaultName: null },
+  ];
+  const embedded: string[] = [];
+  const embed = (file: string, names: string[], title: string) => {
+    const e = embedRuntime(file, names);
+    imports.push(...e.imports);
+    embedded.push(`// ---- ${title} (from src/runtime/${file})\n\n${e.code}`);
+  };
+  embed("random.ts", ["Random", "hashSeed", "fillInitializer"], "Seeded random numbers and weight initializers");
+  embed("data/mnist.ts", ["loadMnist", "writeFileAtomic"], "MNIST / Fashion-MNIST idx loader");
+  const augment = training.data.augment;
+  if (augment) embed("data/augment.ts", ["augmentBatch"], "On-the-fly image augmentation");
+  const cbKinds = new Set(training.callbacks.map((c) => c.kind));
+  const cbNames: string[] = [];
+  if (training.schedule) {
+    const fn = { piecewise_constant: "piecewiseConstant", exponential_decay: "exponentialDecay", inverse_time_decay: "inverseTimeDecay" }[
+      training.schedule.kind
+    ];
+    if (!fn) throw new Error(`standalone target: no implementation of schedule "${training.schedule.kind}"`);
+    cbNames.push(fn);
+  }
+  if (cbKinds.has("reduce_on_plateau")) cbNames.push("ReduceLROnPlateau");
+  if (cbKinds.has("early_stopping")) cbNames.push("EarlyStopping");
+  if (cbKinds.has("checkpoint")) cbNames.push("CheckpointDecider");
+  if (cbKinds.has("terminate_on_nan")) cbNames.push("shouldTerminateOnNaN");
+  if (cbNames.length > 0) embed("training/callbacks.ts", cbNames, "Learning-rate schedules and callbacks");
+  if (cbKinds.has("tensorboard")) embed("tensorboard.ts", ["TensorBoardWriter"], "TensorBoard event files");
+
+  const kernelText = emitKernelRuntime({ mode: options.kernels ?? "ts", threads: options.threads ?? 1 });
+  // The kernel runtime may start with import lines: hoist them.
+  const kernelImports: string[] = [];
+  const kernelCode = kernelText
+    .split("\n")
+    .filter((line) => {
+      if (/^import\s.+from\s+["']node:[^"']+["'];?\s*$/.test(line)) {
+        kernelImports.push(line);
+        return false;
+      }
+      return true;
+    })
+    .join("\n");
+
+  const src = ir.source;
+  const header = `// ${model.name}: a standalone training program generated by nnc ${ir.nncVersion} (do not edit; regenerate).
+${comment(`Source: ${src.file} (sha256 ${src.sha256})`)}
+//
+// Trains the model from scratch with nothing but Node.js: forward and backward passes written
+// out for this model's shapes, ${training.optimizer.kind} updates, the MNIST loader and the training
+// loop. Run it with \`node program.js --data DIR --epochs N --out DIR\`, or import it and call
+// train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).`;
+
+  const typesSection = TYPES_SECTION;
+
+  // ---- model constants and buffers
+  const modelLines: string[] = [];
+  modelLines.push(`/** Examples per training batch; every buffer is sized for one full batch. */
+const BATCH = ${BATCH};`);
+  for (const plan of plans.values()) {
+    const l = plan.layer;
+    modelLines.push("");
+    modelLines.push(`${comment(`${l.id}: ${l.source.text} (line ${l.source.line}) -> [${l.outputShape.join(", ")}]`)}`);
+    for (const w of weights.filter((x) => l.weights.some((iw) => iw.name === x.name))) {
+      modelLines.push(`const ${w.value} = allocF32(${w.shape.join(" * ")}); // ${lit(w.name).slice(1, -1)} [${w.shape.join(", ")}]${w.trainable ? "" : ", not trained"}`);
+      if (w.grad) modelLines.push(`const ${w.grad} = allocF32(${w.shape.join(" * ")});`);
+    }
+    modelLines.push(...plan.buffers);
+  }
+  modelLines.push("");
+  modelLines.push(`/** The labels of the current batch, one-hot: [n, ${C}]. */
+const target = allocF32(BATCH * ${C});`);
+  if (fromLogits) {
+    modelLines.push(`/** Probabilities computed by the loss from the output logits. */
+const probabilities = allocF32(BATCH * ${C});`);
+  }
+  if (!fused && !outPlan.grad) {
+    modelLines.push(`const ${lossGrad} = allocF32(BATCH * ${C});`);
+  }
+
+  // ---- forward and backward
+  const order = [...plans.values()];
+  const forwardBody: string[] = [];
+  for (const plan of order) {
+    if (!plan.code || !plan.code.forward) continue;
+    forwardBody.push(`${comment(`${plan.layer.id}: ${plan.layer.source.text}`)}\n{\n${plan.code.forward}\n}`);
+  }
+  const backwardBody: string[] = [];
+  const zeroFirst = order.filter((p) => p.consumers > 1 && p.needsGrad && p.grad);
+  if (zeroFirst.length > 0) {
+    backwardBody.push(
+      `// these tensors feed several layers: their gradients are sums, so start from zero\n` +
+        zeroFirst.map((p) => `${p.grad}.fill(0, 0, n * ${p.size});`).join("\n"),
+    );
+  }
+  for (const plan of [...order].reverse()) {
+    if (!plan.code || !plan.code.backward) continue;
+    backwardBody.push(`${comment(`${plan.layer.id}: ${plan.layer.source.text}`)}\n{\n${plan.code.backward}\n}`);
+  }
+  const passes = `/** Runs the network on the first n examples in ${plans.get(model.layers[0]!.id)!.out}; training turns on dropout and batch statistics. */
+function forward(n: number, training: boolean): void {
+${forwardBody.join("\n\n")}
+}
+
+/** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
+function backward(n: number): void {
+${backwardBody.join("\n\n")}
+}`;
+
+  // ---- loss, metrics, regularization, optimizer
+  const lossCode = LOSSES[loss.kind];
+  if (!lossCode) throw new Error(`standalone target: no implementation of loss "${loss.kind}"`);
+  const lossSection = lossCode({ loss, P: outPlan.out, Y: "target", G: lossGrad, C, fused, fromLogits, outAct: outAct.kind });
+  const metricsSection = METRICS(training, C, outPlan.out);
+  const regularized = weights.filter((w) => w.regularizer && w.trainable);
+  const regSection = regularized.length > 0 ? regularizationSection(regularized) : "";
+  const optimizer = OPTIMIZERS[training.optimizer.kind];
+  if (!optimizer) throw new Error(`standalone target: no implementation of optimizer "${training.optimizer.kind}"`);
+  const trainable = weights.filter((w) => w.trainable && w.grad);
+  const optSection = optimizer(training.optimizer, trainable);
+
+  // ---- weights table, initialisation and saving
+  const weightTable = `/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
+const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
+${weights.map((w) => `  { name: ${lit(w.name)}, shape: [${w.shape.join(", ")}], value: ${w.value}, initializer: ${JSON.stringify(w.initializer)} },`).join("\n")}
+];
+
+/** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
+function initializeWeights(seed: number): void {
+  for (const w of WEIGHTS) fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
+}`;
+  const topology = kerasTopology(ir);
+  const saveSection = `/** The Keras topology of the model (computed by nnc at compile time). */
+const MODEL_TOPOLOGY = ${JSON.stringify(topology)};
+
+/**
+ * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
+ * little-endian, in WEIGHTS order), each written to a temporary file and renamed.
+ */
+function saveModel(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
+  const bytes = new Float32Array(total);
+  let offset = 0;
+  for (const w of WEIGHTS) {
+    bytes.set(w.value, offset);
+    offset += w.value.length;
+  }
+  writeFileAtomic(join(dir, "weights.bin"), new Uint8Array(bytes.buffer));
+  const modelJson = {
+    format: "layers-model",
+    generatedBy: ${lit(`nnc ${ir.nncVersion}`)},
+    convertedBy: null,
+    modelTopology: MODEL_TOPOLOGY,
+    weightsManifest: [
+      { paths: ["weights.bin"], weights: WEIGHTS.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })) },
+    ],
+    userDefinedMetadata: {
+      nncVersion: ${lit(ir.nncVersion)},
+      source: { file: ${lit(src.file)}, sha256: ${lit(src.sha256)} },
+      engine: "standalone",
+    },
+  };
+  writeFileAtomic(join(dir, "model.json"), JSON.stringify(modelJson, null, 2));
+}`;
+
+  const loop = trainingLoop(ir, training, {
+    C,
+    inputBuffer: plans.get(model.layers[0]!.id)!.out,
+    regularized: regularized.length > 0,
+    dropout: model.layers.some((l) => l.kind === "dropout"),
+    kernels: options.kernels ?? "ts",
+  });
+
+  const helperCode = [...helpers].map((h) => LAYER_HELPERS[h]!);
+  const actHelpers = new Set<string>();
+  for (const l of model.layers) {
+    const act = layerActivation(l);
+    for (const h of ACTIVATIONS[act.kind]?.helpers ?? []) actHelpers.add(h);
+  }
+  if (fromLogits && loss.kind === "binary_crossentropy") actHelpers.add("sigmoid");
+  for (const h of actHelpers) helperCode.push(HELPERS[h]!);
+
+  const internals = options.exposeInternals
+    ? `
+/** For tests: the program's state and steps. */
+export const internals = {
+  weights: { ${weights.map((w) => `${lit(w.name)}: ${w.value}`).join(", ")} } as Record<string, Float32Array>,
+  grads: { ${trainable.map((w) => `${lit(w.name)}: ${w.grad}`).join(", ")} } as Record<string, Float32Array>,
+  input: ${plans.get(model.layers[0]!.id)!.out},
+  output: ${outPlan.out},
+  target,
+  initializeWeights,
+  forward,
+  backward,
+  computeLoss,${regularized.length > 0 ? "\n  regularizationPenalty,\n  addRegularizationGradients," : ""}
+  applyGradients,
+};`
+    : "";
+
+  const program = [
+    header,
+    renderImports([...imports]) + (kernelImports.length ? "\n" + kernelImports.join("\n") : ""),
+    typesSection,
+    kernelCode,
+    "// ==== Shared runtime, copied from nnc's sources ====\n\n" + embedded.join("\n\n"),
+    `// ==== The model: ${comment(model.name).slice(3)} ====\n\n` + modelLines.join("\n"),
+    helperCode.length ? "// ==== Helpers ====\n\n" + helperCode.join("\n\n") : "",
+    "// ==== Forward and backward passes ====\n\n" + passes,
+    "// ==== Loss and metrics ====\n\n" + lossSection + "\n\n" + metricsSection + (regSection ? "\n\n" + regSection : ""),
+    "// ==== Optimizer ====\n\n" + optSection,
+    "// ==== Weights: initialisation and saving ====\n\n" + weightTable + "\n\n" + saveSection,
+    "// ==== Training ====\n\n" + loop,
+    internals,
+  ]
+    .filter(Boolean)
+    .join("\n\n");
+  return prettier.format(program, { parser: "typescript", printWidth: 110 });
+}
+
+function regularizationSection(ws: WeightBuffer[]): string {
+  const pen: string[] = [];
+  const grad: string[] = [];
+  for (const w of ws) {
+    const r = w.regularizer!;
+    const l1 = r.kind === "l1" || r.kind === "l1l2" ? Number(r.args.l1 ?? 0.01) : 0;
+    const l2 = r.kind === "l2" || r.kind === "l1l2" ? Number(r.args.l2 ?? 0.01) : 0;
+    const terms: string[] = [];
+    const gterms: string[] = [];
+    if (l1) {
+      terms.push(`${l1} * Math.abs(${w.value}[i])`);
+      gterms.push(`${l1} * Math.sign(${w.value}[i])`);
+    }
+    if (l2) {
+      terms.push(`${l2} * ${w.value}[i] * ${w.value}[i]`);
+      gterms.push(`${2 * l2} * ${w.value}[i]`);
+    }
+    pen.push(`${comment(`${w.name}: ${r.kind}(${Object.entries(r.args).map(([k, v]) => `${k}: ${v}`).join(", ")})`)}
+for (let i = 0; i < ${w.value}.length; i++) penalty += ${terms.join(" + ")};`);
+    grad.push(`for (let i = 0; i < ${w.grad}.length; i++) ${w.grad}[i] += ${gterms.join(" + ")};`);
+  }
+  return `/** The weight penalties added to the loss (Keras: l1 * sum|w| + l2 * sum w²). */
+function regularizationPenalty(): number {
+  let penalty = 0;
+${pen.join("\n")}
+  return penalty;
+}
+
+/** Adds the penalties' gradients to the weight gradients. */
+function addRegularizationGradients(): void {
+${grad.join("\n")}
+}`;
+}
+
+const TYPES_SECTION = `// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
+
+export interface RunOptions {
+  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
+  dataDir?: string;
+  epochs?: number;
+  trainLimit?: number;
+  testLimit?: number;
+  seed?: number;
+  /** The run directory; the trained model goes to \`\${outDir}/model/\`. */
+  outDir: string;
+  backend?: string;
+  kernels?: string;
+  quiet?: boolean;
+  /** Aborting stops training at the next batch. */
+  signal?: AbortSignal;
+}
+
+export type EpochLogs = Record<string, number>;
+
+export interface TrainHooks {
+  onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void;
+  onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
+  onEpochEnd?(epoch: number, logs: EpochLogs): void;
+  log?(message: string): void;
+}
+
+export interface TrainResult {
+  engine: "standalone" | "tfjs";
+  backend: string;
+  history: EpochLogs[];
+  epochs: number;
+  trainSamples: number;
+  testLoss: number;
+  testAccuracy: number;
+  testMetrics: Record<string, number>;
+  seconds: number;
+  samplesPerSecond: number;
+  stoppedEarly: boolean;
+  files: string[];
+}`;
+
+interface LoopInfo {
+  C: number;
+  inputBuffer: string;
+  regularized: boolean;
+  dropout: boolean;
+  kernels: string;
+}
+
+function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
+  const { C, inputBuffer } = info;
+  const exampleSize = prod(t.data.exampleShape);
+  const [H, W] = t.data.exampleShape.length === 3 ? t.data.exampleShape : [28, 28];
+  const lrArg = Number(t.optimizer.args.lr ?? 0.01);
+  const cb = (kind: string) => t.callbacks.filter((c) => c.kind === kind);
+  const plateau = cb("reduce_on_plateau")[0];
+  const early = cb("early_stopping")[0];
+  const checkpoint = cb("checkpoint")[0];
+  const csv = cb("csv_logger")[0];
+  const tensorboard = cb("tensorboard")[0];
+  const nanStop = cb("terminate_on_nan").length > 0;
+  const validation = t.data.validation;
+  const metricNames = t.metrics;
+  const aug = t.data.augment;
+  const s = t.schedule;
+
+  let lrExpr = "baseLr";
+  if (s) {
+    const a = s.args;
+    if (s.kind === "piecewise_constant") lrExpr = `piecewiseConstant(${JSON.stringify(a.boundaries)}, ${JSON.stringify(a.values)}, iterations)`;
+    else if (s.kind === "exponential_decay") lrExpr = `exponentialDecay(baseLr, ${a.decay_steps}, ${a.decay_rate}, ${Boolean(a.staircase)}, iterations)`;
+    else lrExpr = `inverseTimeDecay(baseLr, ${a.decay_steps}, ${a.decay_rate}, ${Boolean(a.staircase)}, iterations)`;
+  }
+
+  const setup: string[] = [];
+  if (plateau) setup.push(`const plateau = new ReduceLROnPlateau(${JSON.stringify(plateau.args)});`);
+  if (early) setup.push(`const earlyStopping = new EarlyStopping(${JSON.stringify(early.args)});`);
+  if (checkpoint) setup.push(`const checkpoint = new CheckpointDecider(${JSON.stringify(checkpoint.args)});`);
+  if (tensorboard) setup.push(`const tensorboard = new TensorBoardWriter(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}));`);
+  if (csv) setup.push(`const csvRows: string[] = [];`);
+
+  const epochEnd: string[] = [];
+  if (tensorboard) epochEnd.push(`for (const [key, value] of Object.entries(logs)) tensorboard.scalar(key, value, epoch + 1);
+tensorboard.flush();`);
+  if (csv) {
+    const sep = lit(String(csv.args.separator ?? ","));
+    epochEnd.push(`// csv_logger: the whole file rewritten each epoch (atomically)
+if (csvRows.length === 0) csvRows.push(["epoch", ...Object.keys(logs)].join(${sep}));
+csvRows.push([epoch, ...Object.values(logs)].join(${sep}));
+writeFileAtomic(join(options.outDir, ${lit(String(csv.args.path ?? "log.csv"))}), csvRows.join("\\n") + "\\n");
+addFile(${lit(String(csv.args.path ?? "log.csv"))});`);
+  }
+  if (checkpoint) {
+    const p = lit(String(checkpoint.args.path ?? "checkpoint"));
+    epochEnd.push(`{
+  const decision = checkpoint.onEpochEnd(logs);
+  if (decision.warning) say(decision.warning);
+  if (decision.message) say(decision.message);
+  if (decision.save) {
+    saveModel(join(options.outDir, ${p}));
+    addFile(join(${p}, "model.json"));
+    addFile(join(${p}, "weights.bin"));
+  }
+}`);
+  }
+  if (plateau) {
+    epochEnd.push(`{
+  const decision = plateau.onEpochEnd(logs, baseLr);
+  if (decision.warning) say(decision.warning);
+  if (decision.message) say(decision.message);
+  baseLr = decision.lr;
+}`);
+  }
+  if (early) {
+    epochEnd.push(`{
+  const decision = earlyStopping.onEpochEnd(epoch, logs);
+  if (decision.warning) say(decision.warning);
+  if (decision.snapshot) for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);
+  if (decision.stop) {
+    if (decision.message) say(decision.message);
+    if (decision.restore) for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);
+    stoppedEarly = true;
+  }
+}`);
+  }
+  const snapshotBuffers =
+    early && early.args.restore_best
+      ? `/** The best epoch's weights, for early_stopping(restore_best: true). */
+const bestWeights = WEIGHTS.map((w) => allocF32(w.value.length));\n\n`
+      : early
+        ? `const bestWeights: Float32Array[] = [];\n\n`
+        : "";
+
+  const valSetup =
+    validation.kind === "split"
+      ? `// validation_split: the last ${validation.fraction} of the training examples (as Keras takes them), before shuffling
+const trainCount = Math.floor(trainSet.count * (1 - ${validation.fraction}));
+const validationCount = trainSet.count - trainCount;
+const validation = { images: trainSet.images.subarray(trainCount * EXAMPLE), labels: trainSet.labels.subarray(trainCount), count: validationCount };`
+      : validation.kind === "test"
+        ? `// validation on the test set
+const trainCount = trainSet.count;
+const validation = { images: testSet.images, labels: testSet.labels, count: testSet.count };`
+        : `const trainCount = trainSet.count;
+const validation = null;`;
+
+  const stepsExpr = t.stepsPerEpoch ? `${t.stepsPerEpoch}` : "Math.ceil(trainCount / BATCH)";
+  const gather = aug
+    ? `// gather the batch, then augment it on the fly into the input buffer
+for (let b = 0; b < n; b++) {
+  const k = order[(cursor + b) % trainCount]!;
+  rawBatch.set(trainSet.images.subarray(k * EXAMPLE, (k + 1) * EXAMPLE), b * EXAMPLE);
+  setTarget(b, trainSet.labels[k]!);
+}
+augmentBatch(rawBatch, ${inputBuffer}, n, ${H}, ${W}, AUGMENT, augmentRandom);`
+    : `for (let b = 0; b < n; b++) {
+  const k = order[(cursor + b) % trainCount]!;
+  ${inputBuffer}.set(trainSet.images.subarray(k * EXAMPLE, (k + 1) * EXAMPLE), b * EXAMPLE);
+  setTarget(b, trainSet.labels[k]!);
+}`;
+  const augConsts = aug
+    ? `/** augment: ${comment(JSON.stringify(aug)).slice(3)} */
+const AUGMENT = ${JSON.stringify(aug)} as const;
+/** The raw (un-augmented) batch. */
+const rawBatch = allocF32(BATCH * EXAMPLE);\n\n`
+    : "";
+
+  const metricLogs = metricNames.map((m) => `logs[${lit(m)}] = metricValue(${lit(m)}, trainSums, seen);`).join("\n");
+  const valMetricLogs = metricNames.map((m) => `logs[${lit("val_" + m)}] = v.metrics[${lit(m)}]!;`).join("\n");
+
+  return `/** Values per example (the model's input shape [${t.data.exampleShape.join(", ")}]). */
+const EXAMPLE = ${exampleSize};
+
+/** Writes the one-hot label of batch row b into target. */
+function setTarget(b: number, label: number): void {
+  target.fill(0, b * ${C}, (b + 1) * ${C});
+  target[b * ${C} + label] = 1;
+}
+
+${augConsts}${snapshotBuffers}/** Loss and metrics over a whole data set, in batches, without training. */
+function evaluate(images: Float32Array, labels: Uint8Array, count: number): { loss: number; metrics: Record<string, number> } {
+  const sums = new Float64Array(METRIC_SLOTS);
+  let lossSum = 0;
+  for (let start = 0; start < count; start += BATCH) {
+    const n = Math.min(BATCH, count - start);
+    ${inputBuffer}.set(images.subarray(start * EXAMPLE, (start + n) * EXAMPLE));
+    for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
+    forward(n, false);
+    lossSum += computeLoss(n) * n;
+    accumulateMetrics(n, sums);
+  }
+  const loss = lossSum / Math.max(count, 1)${info.regularized ? " + regularizationPenalty()" : ""};
+  const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
+  for (const name of ${JSON.stringify(metricNames)}) metrics[name] = metricValue(name, sums, count);
+  return { loss, metrics };
+}
+
+/**
+ * Trains the model (${t.epochs} epochs of batches of ${t.batchSize} unless options say otherwise), evaluates it
+ * on the test set and saves it to \`\${options.outDir}/model/\`.
+ */
+export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const say = (message: string): void => hooks.log?.(message);
+  const files: string[] = [];
+  const addFile = (file: string): void => {
+    if (!files.includes(file)) files.push(file);
+  };
+  await initKernels();
+  try {
+    const seed = options.seed ?? ${t.seed};
+    const epochs = options.epochs ?? ${t.epochs};
+    const trainSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "train", dataDir: options.dataDir, limit: options.trainLimit });
+    const testSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "test", dataDir: options.dataDir, limit: options.testLimit });
+    ${valSetup}
+    const stepsPerEpoch = ${stepsExpr};
+    mkdirSync(options.outDir, { recursive: true });
+
+    initializeWeights(seed);${info.dropout ? `
+    random = new Random(hashSeed(seed, "dropout"));` : ""}
+    const shuffleRandom = new Random(hashSeed(seed, "shuffle"));${aug ? `\n    const augmentStream = new Random(hashSeed(seed, "augment"));\n    const augmentRandom = (): number => augmentStream.next();` : ""}
+    const order = new Int32Array(trainCount);
+    for (let i = 0; i < trainCount; i++) order[i] = i;
+    ${setup.join("\n    ")}
+    let baseLr = ${lrArg};
+    let lr = baseLr;
+    let stoppedEarly = false;
+    const history: EpochLogs[] = [];
+    const trainSums = new Float64Array(METRIC_SLOTS);
+    let trained = 0;
+    hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: validation ? validation.count : 0 });
+
+    let epoch = 0;
+    for (; epoch < epochs && !stoppedEarly; epoch++) {
+      ${t.data.shuffle ? "shuffleRandom.shuffle(order);" : "void shuffleRandom;"}
+      trainSums.fill(0);
+      let lossSum = 0;
+      let seen = 0;
+      let cursor = 0;
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const n = Math.min(BATCH, ${t.stepsPerEpoch ? "BATCH" : "trainCount - cursor"});
+        ${gather}
+        cursor += n;
+        lr = ${lrExpr};
+        forward(n, true);
+        const batchLoss = computeLoss(n)${info.regularized ? " + regularizationPenalty()" : ""};
+        backward(n);${info.regularized ? "\n        addRegularizationGradients();" : ""}
+        applyGradients(lr);
+        accumulateMetrics(n, trainSums);
+        lossSum += batchLoss * n;
+        seen += n;
+        trained += n;
+        hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });${
+          nanStop
+            ? `
+        if (shouldTerminateOnNaN(batchLoss)) {
+          say(\`terminate_on_nan: the loss is \${batchLoss} at epoch \${epoch + 1}, step \${step + 1}; stopping\`);
+          stoppedEarly = true;
+          break;
+        }`
+            : ""
+        }
+        if (options.signal?.aborted) {
+          stoppedEarly = true;
+          break;
+        }
+      }
+      const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
+      ${metricLogs}
+      if (validation) {
+        const v = evaluate(validation.images, validation.labels, validation.count);
+        logs.val_loss = v.loss;
+        ${valMetricLogs}
+      }
+      logs.lr = lr;
+      history.push(logs);
+      hooks.onEpochEnd?.(epoch, logs);
+      ${epochEnd.join("\n      ")}
+      if (options.signal?.aborted) break;
+    }
+
+    const test = evaluate(testSet.images, testSet.labels, testSet.count);
+    saveModel(join(options.outDir, "model"));
+    addFile(join("model", "model.json"));
+    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    for (const f of tensorboard.files()) addFile(f);` : ""}
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      engine: "standalone",
+      backend: ${lit(info.kernels)},
+      history,
+      epochs: history.length,
+      trainSamples: trainCount,
+      testLoss: test.loss,
+      testAccuracy: test.metrics.accuracy!,
+      testMetrics: test.metrics,
+      seconds,
+      samplesPerSecond: trained / seconds,
+      stoppedEarly,
+      files,
+    };
+  } finally {
+    shutdownKernels();
+  }
+}
+
+${info.dropout ? `/** The stream dropout masks draw from (reseeded by train()). */
+let random = new Random(0);
+
+` : ""}/** \`node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]\` */
+async function main(argv: string[]): Promise<void> {
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const int = (name: string): number | undefined => (flag(name) === undefined ? undefined : Number(flag(name)));
+  const quiet = argv.includes("--quiet");
+  const result = await train(
+    {
+      dataDir: flag("--data"),
+      epochs: int("--epochs"),
+      trainLimit: int("--train-limit"),
+      testLimit: int("--test-limit"),
+      seed: int("--seed"),
+      outDir: flag("--out") ?? ${lit(`runs/${ir.model.name}`)},
+    },
+    {
+      onEpochEnd(epoch, logs) {
+        if (!quiet) console.log(\`epoch \${epoch + 1}: \${Object.entries(logs).map(([k, v]) => \`\${k} \${v.toPrecision(4)}\`).join(", ")}\`);
+      },
+      log(message) {
+        if (!quiet) console.log(message);
+      },
+    },
+  );
+  console.log(
+    \`test loss \${result.testLoss.toFixed(4)}, test accuracy \${(result.testAccuracy * 100).toFixed(2)}% (\${result.seconds.toFixed(1)} s, \${result.samplesPerSecond.toFixed(0)} samples/s)\`,
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}`;
 }

@@ -1,0 +1,617 @@
+// Forward and backward code of every layer kind, for the standalone target. Each emitter gets a
+// LayerContext (buffer names, sizes, whether gradients flow to the inputs) and returns TypeScript
+// statements; the program assembles them in topological order (forward) and reverse (backward).
+//
+// Conventions of the generated code: activations are NHWC, batch-major, in Float32Array buffers
+// sized for the largest batch (BATCH); `n` is the current batch size. `X_out` holds a layer's
+// output, `X_grad` dL/d(output). A gradient written to an input's buffer is either assigned or,
+// when that input feeds several layers, accumulated (its buffer is zeroed first).
+import type { IRLayer, IRRef } from "../../ir.js";
+import { ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
+
+export interface InputRef {
+  /** Output buffer of the input layer. */
+  out: string;
+  /** Its gradient buffer, or null when no gradient needs to flow there. */
+  grad: string | null;
+  /** Accumulate (+=) into grad rather than assign. */
+  acc: boolean;
+  shape: number[];
+  size: number;
+}
+
+export interface LayerContext {
+  layer: IRLayer;
+  /** Identifier prefix for this layer's buffers, e.g. "dense_1". */
+  v: string;
+  inputs: InputRef[];
+  out: string;
+  /** dL/d(out), or null when the loss writes straight into the pre-activation gradient (fused). */
+  grad: string | null;
+  size: number;
+  shape: number[];
+  /** The loss computes dL/dz itself (softmax + cross-entropy): skip the activation's backward. */
+  fused: boolean;
+  /** Whether any gradient is needed at this layer (false: forward only). */
+  needsGrad: boolean;
+  /** Declares a buffer; returns its name. */
+  buffer(name: string, size: string, comment?: string): string;
+  /** Declares a non-float buffer, e.g. argmax indices. */
+  intBuffer(name: string, size: string): string;
+  /** Registers a weight buffer by role (the program allocates and initialises it); returns names. */
+  weight(role: string): { value: string; grad: string };
+  /** Marks a helper function (im2col, ...) as needed. */
+  helper(name: string): void;
+}
+
+export interface LayerCode {
+  forward: string;
+  backward: string;
+  /** For the output layer: where the fused loss writes dL/dz. */
+  preGrad?: string;
+  /** The buffer the layer's output lives in (when it aliases an input: flatten, reshape). */
+  alias?: string;
+}
+
+export type LayerEmitter = (ctx: LayerContext) => LayerCode;
+
+export function isRef(v: unknown): v is IRRef {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as IRRef).kind === "string";
+}
+
+function numArgs(args: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(args)) if (typeof v === "number") out[k] = v;
+  return out;
+}
+
+function pairArg(v: unknown, fallback: [number, number]): [number, number] {
+  if (typeof v === "number") return [v, v];
+  if (Array.isArray(v) && typeof v[0] === "number" && typeof v[1] === "number") return [v[0], v[1]];
+  return fallback;
+}
+
+/** The activation a layer applies after its linear part: dense/conv2d's `activation`, or an activation layer's own kind. */
+export function layerActivation(layer: IRLayer): IRRef {
+  if (layer.kind === "dense" || layer.kind === "conv2d") {
+    const a = layer.args.activation;
+    return isRef(a) ? a : { kind: "linear", args: {} };
+  }
+  if (ACTIVATION_LAYERS.has(layer.kind)) return { kind: layer.kind, args: layer.args as Record<string, never> };
+  return { kind: "linear", args: {} };
+}
+
+/** Layer kinds that only apply an activation. */
+export const ACTIVATION_LAYERS = new Set(["relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu", "softplus"]);
+
+const assign = (acc: boolean) => (acc ? "+=" : "=");
+
+/** a = act(z) over `count` values (rows of `width` for softmax). */
+export function activationForward(act: IRRef, z: string, a: string, count: string, width: number): string {
+  if (ROW_ACTIVATIONS.has(act.kind)) {
+    return `// softmax over the last axis (${width} values per row), shifted by the row maximum for stability
+for (let row = 0; row < ${count} / ${width}; row++) {
+  const o = row * ${width};
+  let max = -Infinity;
+  for (let j = 0; j < ${width}; j++) max = Math.max(max, ${z}[o + j]);
+  let sum = 0;
+  for (let j = 0; j < ${width}; j++) {
+    const e = Math.exp(${z}[o + j] - max);
+    ${a}[o + j] = e;
+    sum += e;
+  }
+  for (let j = 0; j < ${width}; j++) ${a}[o + j] /= sum;
+}`;
+  }
+  const code = ACTIVATIONS[act.kind];
+  if (!code) throw new Error(`standalone: no implementation of activation "${act.kind}"`);
+  return `// ${act.kind}
+for (let i = 0; i < ${count}; i++) {
+  const z = ${z}[i];
+  ${a}[i] = ${code.forward(numArgs(act.args))};
+}`;
+}
+
+/** dz (=|+=) act'(z) * g over `count` values. */
+export function activationBackward(
+  act: IRRef,
+  z: string,
+  a: string,
+  g: string,
+  dz: string,
+  acc: boolean,
+  count: string,
+  width: number,
+): string {
+  if (ROW_ACTIVATIONS.has(act.kind)) {
+    return `// softmax backward: dz_j = a_j * (g_j - sum_k g_k a_k)
+for (let row = 0; row < ${count} / ${width}; row++) {
+  const o = row * ${width};
+  let dot = 0;
+  for (let j = 0; j < ${width}; j++) dot += ${g}[o + j] * ${a}[o + j];
+  for (let j = 0; j < ${width}; j++) ${dz}[o + j] ${assign(acc)} ${a}[o + j] * (${g}[o + j] - dot);
+}`;
+  }
+  const code = ACTIVATIONS[act.kind];
+  if (!code) throw new Error(`standalone: no implementation of activation "${act.kind}"`);
+  const expr = code.backward(numArgs(act.args));
+  const decls: string[] = [];
+  if (/\bz\b/.test(expr)) decls.push(`const z = ${z}[i];`);
+  if (/\ba\b/.test(expr)) decls.push(`const a = ${a}[i];`);
+  decls.push(`const g = ${g}[i];`);
+  return `// ${act.kind} backward
+for (let i = 0; i < ${count}; i++) {
+  ${decls.join("\n  ")}
+  ${dz}[i] ${assign(acc)} ${expr};
+}`;
+}
+
+/** The part shared by dense and conv2d: activation buffers around a linear map. */
+function linearWithActivation(ctx: LayerContext): { z: string; dz: string | null; act: IRRef; actForward: string; actBackward: string } {
+  const act = layerActivation(ctx.layer);
+  const width = ctx.shape[ctx.shape.length - 1]!;
+  if (act.kind === "linear") {
+    return { z: ctx.out, dz: ctx.needsGrad ? (ctx.grad ?? ctx.buffer(`${ctx.v}_dz`, `BATCH * ${ctx.size}`)) : null, act, actForward: "", actBackward: "" };
+  }
+  const z = ctx.buffer(`${ctx.v}_z`, `BATCH * ${ctx.size}`, "pre-activation");
+  const dz = ctx.needsGrad ? ctx.buffer(`${ctx.v}_dz`, `BATCH * ${ctx.size}`, "dL/d(pre-activation)") : null;
+  const count = `n * ${ctx.size}`;
+  return {
+    z,
+    dz,
+    act,
+    actForward: activationForward(act, z, ctx.out, count, width),
+    actBackward: ctx.fused || !dz || !ctx.grad ? "" : activationBackward(act, z, ctx.out, ctx.grad, dz, false, count, width),
+  };
+}
+
+function biasBackward(dz: string, db: string, rows: string, cols: number): string {
+  return `${db}.fill(0);
+for (let r = 0; r < ${rows}; r++) {
+  const o = r * ${cols};
+  for (let j = 0; j < ${cols}; j++) ${db}[j] += ${dz}[o + j];
+}`;
+}
+
+function biasForward(z: string, b: string, rows: string, cols: number): string {
+  return `for (let r = 0; r < ${rows}; r++) {
+  const o = r * ${cols};
+  for (let j = 0; j < ${cols}; j++) ${z}[o + j] += ${b}[j];
+}`;
+}
+
+const dense: LayerEmitter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  const units = ctx.size;
+  const kernel = ctx.weight("kernel");
+  const hasBias = ctx.layer.weights.some((w) => w.role === "bias");
+  const bias = hasBias ? ctx.weight("bias") : null;
+  const { z, dz, actForward, actBackward } = linearWithActivation(ctx);
+  const forward = [
+    `// ${z} = x · kernel${bias ? " + bias" : ""}   ([n, ${x.size}] · [${x.size}, ${units}])`,
+    `gemm(false, false, n, ${units}, ${x.size}, ${x.out}, ${kernel.value}, ${z}, false);`,
+    bias ? biasForward(z, bias.value, "n", units) : "",
+    actForward,
+  ];
+  const backward = !dz
+    ? []
+    : [
+        actBackward,
+        `// dKernel = xᵀ · dz; dBias = column sums of dz${x.grad ? "; dx = dz · kernelᵀ" : ""}`,
+        `gemm(true, false, ${x.size}, ${units}, n, ${x.out}, ${dz}, ${kernel.grad}, false);`,
+        bias ? biasBackward(dz, bias.grad, "n", units) : "",
+        x.grad ? `gemm(false, true, n, ${x.size}, ${units}, ${dz}, ${kernel.value}, ${x.grad}, ${x.acc});` : "",
+      ];
+  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined };
+};
+
+/** Geometry of a 2-D window op (conv or pool) with Keras/TensorFlow "same"/"valid" padding. */
+export function windowGeometry(
+  inShape: number[],
+  outShape: number[],
+  kernel: [number, number],
+  strides: [number, number],
+): { H: number; W: number; C: number; OH: number; OW: number; padTop: number; padLeft: number } {
+  const [H, W, C] = inShape as [number, number, number];
+  const [OH, OW] = outShape as [number, number];
+  const padH = Math.max((OH - 1) * strides[0] + kernel[0] - H, 0);
+  const padW = Math.max((OW - 1) * strides[1] + kernel[1] - W, 0);
+  return { H, W, C, OH, OW, padTop: Math.floor(padH / 2), padLeft: Math.floor(padW / 2) };
+}
+
+const conv2d: LayerEmitter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  const [KH, KW] = pairArg(ctx.layer.args.kernel_size, [3, 3]);
+  const [SH, SW] = pairArg(ctx.layer.args.strides, [1, 1]);
+  const g = windowGeometry(x.shape, ctx.shape, [KH, KW], [SH, SW]);
+  const F = ctx.shape[2]!;
+  const patch = KH * KW * g.C;
+  const rows = g.OH * g.OW;
+  const kernel = ctx.weight("kernel");
+  const hasBias = ctx.layer.weights.some((w) => w.role === "bias");
+  const bias = hasBias ? ctx.weight("bias") : null;
+  ctx.helper("im2col");
+  const cols = ctx.buffer(`${ctx.v}_cols`, `BATCH * ${rows * patch}`, `im2col patches [n * ${rows}, ${patch}]`);
+  const { z, dz, actForward, actBackward } = linearWithActivation(ctx);
+  const geo = `${g.H}, ${g.W}, ${g.C}, ${KH}, ${KW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}`;
+  const forward = [
+    `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}: patches [n*${rows}, ${patch}] · kernel [${patch}, ${F}]`,
+    `im2col(${x.out}, ${cols}, n, ${geo});`,
+    `gemm(false, false, n * ${rows}, ${F}, ${patch}, ${cols}, ${kernel.value}, ${z}, false);`,
+    bias ? biasForward(z, bias.value, `n * ${rows}`, F) : "",
+    actForward,
+  ];
+  let backward: string[] = [];
+  if (dz) {
+    backward = [
+      actBackward,
+      `// dKernel = patchesᵀ · dz; dBias = column sums of dz`,
+      `gemm(true, false, ${patch}, ${F}, n * ${rows}, ${cols}, ${dz}, ${kernel.grad}, false);`,
+      bias ? biasBackward(dz, bias.grad, `n * ${rows}`, F) : "",
+    ];
+    if (x.grad) {
+      ctx.helper("col2im");
+      backward.push(
+        `// dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image`,
+        `gemm(false, true, n * ${rows}, ${patch}, ${F}, ${dz}, ${kernel.value}, ${cols}, false);`,
+        x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});`,
+        `col2im(${cols}, ${x.grad}, n, ${geo});`,
+      );
+    }
+  }
+  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined };
+};
+
+function pool(kind: "max" | "avg"): LayerEmitter {
+  return (ctx) => {
+    const x = ctx.inputs[0]!;
+    const [PH, PW] = pairArg(ctx.layer.args.pool_size, [2, 2]);
+    const [SH, SW] = pairArg(ctx.layer.args.strides, [PH, PW]);
+    const g = windowGeometry(x.shape, ctx.shape, [PH, PW], [SH, SW]);
+    const { H, W, C, OH, OW, padTop, padLeft } = g;
+    const loops = (body: string) => `for (let b = 0; b < n; b++) {
+  for (let oy = 0; oy < ${OH}; oy++) {
+    for (let ox = 0; ox < ${OW}; ox++) {
+      const o = ((b * ${OH} + oy) * ${OW} + ox) * ${C};
+      const y0 = oy * ${SH} - ${padTop}, x0 = ox * ${SW} - ${padLeft};
+      const yStart = Math.max(y0, 0), yEnd = Math.min(y0 + ${PH}, ${H});
+      const xStart = Math.max(x0, 0), xEnd = Math.min(x0 + ${PW}, ${W});
+${body}
+    }
+  }
+}`;
+    if (kind === "max") {
+      const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
+      const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}; remembers where each maximum came from
+${loops(`      for (let c = 0; c < ${C}; c++) {
+        let best = -Infinity;
+        let where = -1;
+        for (let y = yStart; y < yEnd; y++) {
+          for (let x = xStart; x < xEnd; x++) {
+            const i = ((b * ${H} + y) * ${W} + x) * ${C} + c;
+            if (${x.out}[i] > best) {
+              best = ${x.out}[i];
+              where = i;
+            }
+          }
+        }
+        ${ctx.out}[o + c] = best;
+        ${arg}[o + c] = where;
+      }`)}`;
+      const backward =
+        x.grad && ctx.grad
+          ? `// the gradient goes to the position of each window's maximum
+${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});\n`}for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[${arg}[i]] += ${ctx.grad}[i];`
+          : "";
+      return { forward, backward };
+    }
+    const forward = `// ${PH}x${PW} average pooling, stride ${SH}x${SW} (padding excluded from the average)
+${loops(`      const count = (yEnd - yStart) * (xEnd - xStart);
+      for (let c = 0; c < ${C}; c++) {
+        let sum = 0;
+        for (let y = yStart; y < yEnd; y++) {
+          for (let x = xStart; x < xEnd; x++) sum += ${x.out}[((b * ${H} + y) * ${W} + x) * ${C} + c];
+        }
+        ${ctx.out}[o + c] = sum / count;
+      }`)}`;
+    const backward =
+      x.grad && ctx.grad
+        ? `// each window spreads its gradient evenly over its inputs
+${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});\n`}${loops(`      const count = (yEnd - yStart) * (xEnd - xStart);
+      for (let c = 0; c < ${C}; c++) {
+        const g = ${ctx.grad}[o + c] / count;
+        for (let y = yStart; y < yEnd; y++) {
+          for (let x = xStart; x < xEnd; x++) ${x.grad}[((b * ${H} + y) * ${W} + x) * ${C} + c] += g;
+        }
+      }`)}`
+        : "";
+    return { forward, backward };
+  };
+}
+
+/** flatten and reshape: NHWC is row-major, so the output is the input's buffer, viewed differently. */
+const view: LayerEmitter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  return {
+    forward: `// ${ctx.layer.kind}: [${x.shape.join(", ")}] -> [${ctx.shape.join(", ")}] shares the input's buffer (row-major)`,
+    backward: "",
+    alias: x.out,
+  };
+};
+
+const dropout: LayerEmitter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  const rate = Number(ctx.layer.args.rate ?? 0.5);
+  const mask = ctx.buffer(`${ctx.v}_mask`, `BATCH * ${ctx.size}`, "0 or 1/(1-rate) per value");
+  const keep = 1 - rate;
+  const forward = `if (training) {
+  // keep each value with probability ${keep}, scaled by 1/${keep} so the expected sum is unchanged
+  for (let i = 0; i < n * ${ctx.size}; i++) {
+    ${mask}[i] = random.next() < ${rate} ? 0 : ${1 / keep};
+    ${ctx.out}[i] = ${x.out}[i] * ${mask}[i];
+  }
+} else {
+  ${ctx.out}.set(${x.out}.subarray(0, n * ${ctx.size}));
+}`;
+  const backward =
+    x.grad && ctx.grad ? `for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[i] ${assign(x.acc)} ${ctx.grad}[i] * ${mask}[i];` : "";
+  return { forward, backward };
+};
+
+const batchNorm: LayerEmitter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  const C = ctx.shape[ctx.shape.length - 1]!;
+  const rowsPerSample = ctx.size / C;
+  const momentum = Number(ctx.layer.args.momentum ?? 0.99);
+  const eps = Number(ctx.layer.args.epsilon ?? 1e-3);
+  const roles = new Set(ctx.layer.weights.map((w) => w.role));
+  const gamma = roles.has("gamma") ? ctx.weight("gamma") : null;
+  const beta = roles.has("beta") ? ctx.weight("beta") : null;
+  const mm = ctx.weight("moving_mean").value;
+  const mv = ctx.weight("moving_variance").value;
+  const mean = ctx.buffer(`${ctx.v}_mean`, `${C}`, "batch mean per channel");
+  const invStd = ctx.buffer(`${ctx.v}_inv_std`, `${C}`, "1 / sqrt(batch variance + epsilon)");
+  const xhat = ctx.buffer(`${ctx.v}_xhat`, `BATCH * ${ctx.size}`, "normalised input");
+  const g = gamma ? `${gamma.value}[c]` : "1";
+  const bt = beta ? ` + ${beta.value}[c]` : "";
+  const R = `n * ${rowsPerSample}`;
+  const forward = `if (training) {
+  // statistics of this batch, per channel (biased variance), and the moving averages for inference
+  const rows = ${R};
+  ${mean}.fill(0);
+  ${invStd}.fill(0);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < ${C}; c++) ${mean}[c] += ${x.out}[r * ${C} + c];
+  for (let c = 0; c < ${C}; c++) ${mean}[c] /= rows;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < ${C}; c++) {
+      const d = ${x.out}[r * ${C} + c] - ${mean}[c];
+      ${invStd}[c] += d * d;
+    }
+  }
+  for (let c = 0; c < ${C}; c++) {
+    const variance = ${invStd}[c] / rows;
+    ${mm}[c] = ${mm}[c] * ${momentum} + ${mean}[c] * ${1 - momentum};
+    ${mv}[c] = ${mv}[c] * ${momentum} + variance * ${1 - momentum};
+    ${invStd}[c] = 1 / Math.sqrt(variance + ${eps});
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < ${C}; c++) {
+      const i = r * ${C} + c;
+      ${xhat}[i] = (${x.out}[i] - ${mean}[c]) * ${invStd}[c];
+      ${ctx.out}[i] = ${g} * ${xhat}[i]${bt};
+    }
+  }
+} else {
+  // inference: the moving statistics
+  for (let r = 0; r < ${R}; r++) {
+    for (let c = 0; c < ${C}; c++) {
+      const i = r * ${C} + c;
+      ${ctx.out}[i] = (${g} * (${x.out}[i] - ${mm}[c])) / Math.sqrt(${mv}[c] + ${eps})${bt};
+    }
+  }
+}`;
+  const lines: string[] = [];
+  if (ctx.grad) {
+    const dg = gamma ? gamma.grad : ctx.buffer(`${ctx.v}_dgamma`, `${C}`);
+    const db = beta ? beta.grad : ctx.buffer(`${ctx.v}_dbeta`, `${C}`);
+    lines.push(`// dGamma = sum(g * xhat), dBeta = sum(g) per channel${x.grad ? ";\n// dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)" : ""}
+const rows = ${R};
+${dg}.fill(0);
+${db}.fill(0);
+for (let r = 0; r < rows; r++) {
+  for (let c = 0; c < ${C}; c++) {
+    const i = r * ${C} + c;
+    ${dg}[c] += ${ctx.grad}[i] * ${xhat}[i];
+    ${db}[c] += ${ctx.grad}[i];
+  }
+}`);
+    if (x.grad) {
+      lines.push(`for (let r = 0; r < rows; r++) {
+  for (let c = 0; c < ${C}; c++) {
+    const i = r * ${C} + c;
+    ${x.grad}[i] ${assign(x.acc)} ((${g} * ${invStd}[c]) / rows) * (rows * ${ctx.grad}[i] - ${db}[c] - ${xhat}[i] * ${dg}[c]);
+  }
+}`);
+    }
+  }
+  return { forward, backward: lines.join("\n") };
+};
+
+/** Activation layers: z is the input's buffer, dz the input's gradient. */
+const activationLayer: LayerEmitter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  const act = layerActivation(ctx.layer);
+  const width = ctx.shape[ctx.shape.length - 1]!;
+  const count = `n * ${ctx.size}`;
+  const forward = activationForward(act, x.out, ctx.out, count, width);
+  const backward =
+    x.grad && ctx.grad && !ctx.fused ? activationBackward(act, x.out, ctx.out, ctx.grad, x.grad, x.acc, count, width) : "";
+  return { forward, backward, preGrad: x.grad ?? undefined };
+};
+
+const prelu: LayerEmitter = (ctx) => {
+  const x = ctx.inputs[0]!;
+  const alpha = ctx.weight("alpha");
+  const alphaShape = ctx.layer.weights.find((w) => w.role === "alpha")!.shape;
+  const A = alphaShape.reduce((p, d) => p * d, 1);
+  if (ctx.size % A !== 0) throw new Error(`standalone: prelu alpha shape [${alphaShape.join(", ")}] does not tile its input`);
+  const idx = A === ctx.size ? `i % ${A}` : `i % ${A}`;
+  const forward = `// x if x > 0 else alpha * x, one learned alpha per ${A === ctx.size ? "input value" : "channel"}
+for (let i = 0; i < n * ${ctx.size}; i++) {
+  const z = ${x.out}[i];
+  ${ctx.out}[i] = z > 0 ? z : ${alpha.value}[${idx}] * z;
+}`;
+  const backward = ctx.grad
+    ? `// dAlpha = sum over the batch of g * x where x <= 0
+${alpha.grad}.fill(0);
+for (let i = 0; i < n * ${ctx.size}; i++) {
+  const z = ${x.out}[i];
+  const g = ${ctx.grad}[i];
+  if (z <= 0) ${alpha.grad}[${idx}] += g * z;${x.grad ? `\n  ${x.grad}[i] ${assign(x.acc)} z > 0 ? g : ${alpha.value}[${idx}] * g;` : ""}
+}`
+    : "";
+  return { forward, backward };
+};
+
+const add: LayerEmitter = (ctx) => {
+  const count = `n * ${ctx.size}`;
+  const sum = ctx.inputs.map((x) => `${x.out}[i]`).join(" + ");
+  const forward = `for (let i = 0; i < ${count}; i++) ${ctx.out}[i] = ${sum};`;
+  const backward = ctx.grad
+    ? ctx.inputs
+        .filter((x) => x.grad)
+        .map((x) => `for (let i = 0; i < ${count}; i++) ${x.grad}[i] ${assign(x.acc)} ${ctx.grad}[i];`)
+        .join("\n")
+    : "";
+  return { forward, backward };
+};
+
+const concat: LayerEmitter = (ctx) => {
+  const rank = ctx.shape.length;
+  let axis = Number(ctx.layer.args.axis ?? -1);
+  if (axis < 0) axis += rank;
+  // Rows: the product of dims before the axis; each input contributes a block of its size per row.
+  const outer = ctx.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+  const outBlock = ctx.size / outer;
+  let offset = 0;
+  const fw: string[] = [];
+  const bw: string[] = [];
+  for (const x of ctx.inputs) {
+    const block = x.size / outer;
+    fw.push(`for (let r = 0; r < n * ${outer}; r++) ${ctx.out}.set(${x.out}.subarray(r * ${block}, (r + 1) * ${block}), r * ${outBlock} + ${offset});`);
+    if (x.grad && ctx.grad) {
+      bw.push(`for (let r = 0; r < n * ${outer}; r++) {
+  for (let j = 0; j < ${block}; j++) ${x.grad}[r * ${block} + j] ${assign(x.acc)} ${ctx.grad}[r * ${outBlock} + ${offset} + j];
+}`);
+    }
+    offset += block;
+  }
+  return { forward: fw.join("\n"), backward: bw.join("\n") };
+};
+
+const input: LayerEmitter = () => ({ forward: "", backward: "" });
+
+/** Every layer kind of the catalog and its emitter (a test checks none is missing). */
+export const LAYER_EMITTERS: Record<string, LayerEmitter> = {
+  input,
+  dense,
+  conv2d,
+  max_pool: pool("max"),
+  avg_pool: pool("avg"),
+  flatten: view,
+  reshape: view,
+  dropout,
+  batch_norm: batchNorm,
+  relu: activationLayer,
+  sigmoid: activationLayer,
+  tanh: activationLayer,
+  softmax: activationLayer,
+  elu: activationLayer,
+  leaky_relu: activationLayer,
+  softplus: activationLayer,
+  prelu,
+  add,
+  concat,
+};
+
+/** Generic helpers, emitted once when a layer needs them. */
+export const LAYER_HELPERS: Record<string, string> = {
+  im2col: `/**
+ * im2col: copies every kh x kw x c window of the NHWC batch \`x\` into one row of \`cols\`
+ * ([n * oh * ow, kh * kw * c]), zeros where the window hangs over the padding, so that a
+ * convolution becomes one matrix product with the [kh * kw * c, filters] kernel.
+ */
+function im2col(
+  x: Float32Array,
+  cols: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          for (let kx = 0; kx < kw; kx++) {
+            const xx = ox * sw - padLeft + kx;
+            if (y < 0 || y >= h || xx < 0 || xx >= w) {
+              cols.fill(0, p, p + c);
+            } else {
+              const src = ((b * h + y) * w + xx) * c;
+              for (let ch = 0; ch < c; ch++) cols[p + ch] = x[src + ch];
+            }
+            p += c;
+          }
+        }
+      }
+    }
+  }
+}`,
+  col2im: `/** col2im: the adjoint of im2col; adds each row of \`cols\` back onto the window it came from in \`dx\`. */
+function col2im(
+  cols: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          for (let kx = 0; kx < kw; kx++) {
+            const xx = ox * sw - padLeft + kx;
+            if (y >= 0 && y < h && xx >= 0 && xx < w) {
+              const dst = ((b * h + y) * w + xx) * c;
+              for (let ch = 0; ch < c; ch++) dx[dst + ch] += cols[p + ch];
+            }
+            p += c;
+          }
+        }
+      }
+    }
+  }
+}`,
+};
