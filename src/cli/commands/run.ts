@@ -1,14 +1,93 @@
-// `nnc run`: placeholder until its issue lands; the command exists so scripts can call it.
-import type { Command } from "commander";
-import { CliError } from "../errors.js";
+// `nnc run FILE [--engine auto|standalone|tfjs] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
+//               [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N]
+//               [--kernels ts|simd] [--out DIR] [--json] [--quiet]`
+// Flags are parsed and validated here; src/runtime/run/ does the work.
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { CliError, EXIT_USAGE, setExitCode } from "../errors.js";
+import { compileSource } from "../../compiler/index.js";
+import { selectEngine } from "../../runtime/engines/select.js";
+import { runFile, RunError, type RunDeps } from "../../runtime/run/index.js";
+import { isSourceError, readSource } from "./check.js";
+
+/** Replaceable by tests (a fake engine, a fixed IR). */
+export const runDeps: RunDeps = {
+  compileSource: (text, file) => compileSource(text, file),
+  selectEngine: (ir, request, options) => selectEngine(ir, request, options),
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
+
+function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^\s*[+-]?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        `${flag} must be ${min === 0 ? "a non-negative" : min === 1 ? "a positive" : `an integer >= ${min},`} integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ""}, not "${value}"`,
+      );
+    }
+    return n;
+  };
+}
+
+interface RunFlags {
+  engine: "auto" | "standalone" | "tfjs";
+  backend: string;
+  gpu?: boolean;
+  data?: string;
+  epochs?: number;
+  trainLimit?: number;
+  testLimit?: number;
+  seed?: number;
+  kernels?: string;
+  out?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function registerRun(program: Command): void {
   program
     .command("run")
-    .description("run (not implemented yet)")
-    .allowUnknownOption()
-    .argument("[args...]")
-    .action(() => {
-      throw new CliError("`nnc run` is not implemented yet", 2);
+    .description("Train the model of a .nn file and write a run directory (model, history, curves, summary).")
+    .argument("<file>", "the .nn file")
+    .addOption(new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs"]).default("auto"))
+    .addOption(new Option("--backend <backend>", "tfjs engine backend").choices(["auto", "cpu", "wasm", "node", "gpu", "webgpu"]).default("auto"))
+    .option("--gpu", "train on the GPU (tfjs-node-gpu, else WebGPU), or fail")
+    .option("--data <dir>", "folder with the MNIST idx files (else $NNC_DATA, the cache, or download)")
+    .option("--epochs <n>", "override the file's epochs", integer("--epochs", 1))
+    .option("--train-limit <n>", "use only the first N training examples", integer("--train-limit", 1))
+    .option("--test-limit <n>", "use only the first N test examples", integer("--test-limit", 1))
+    .option("--seed <n>", "override the file's seed", integer("--seed", 0, 0xffffffff))
+    .addOption(new Option("--kernels <mode>", "standalone engine kernels").choices(["ts", "simd"]))
+    .option("--out <dir>", "run directory (default runs/<model>-<YYYYMMDD-HHMMSS>)")
+    .option("--json", "print one JSON object with the results as the last line of stdout")
+    .option("--quiet", "no progress bar: one line per epoch on stderr")
+    .action(async (file: string, flags: RunFlags) => {
+      const src = readSource(file);
+      if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
+      try {
+        const code = await runFile(
+          {
+            file,
+            source: src.text,
+            engine: flags.engine,
+            backend: flags.backend,
+            gpu: Boolean(flags.gpu),
+            dataDir: flags.data,
+            epochs: flags.epochs,
+            trainLimit: flags.trainLimit,
+            testLimit: flags.testLimit,
+            seed: flags.seed,
+            kernels: flags.kernels,
+            out: flags.out,
+            json: Boolean(flags.json),
+            quiet: Boolean(flags.quiet),
+          },
+          runDeps,
+        );
+        setExitCode(code);
+      } catch (err) {
+        if (err instanceof RunError) throw new CliError(err.message, err.exitCode);
+        throw err;
+      }
     });
 }
