@@ -32,7 +32,10 @@ export const GEMM_SHAPES: GemmShape[] = [
   { name: "deep 64x1024 · 1024x1024", transA: false, transB: false, M: 64, N: 1024, K: 1024 },
   { name: "twolayer 100x784 · 784x50", transA: false, transB: false, M: 100, N: 50, K: 784 },
   { name: "cnn conv2 im2col 25088x200 · 200x16", transA: false, transB: false, M: 128 * 14 * 14, N: 16, K: 200 },
+  { name: "cnn conv2 dW (25088x200)ᵀ · 25088x16", transA: true, transB: false, M: 200, N: 16, K: 128 * 14 * 14 },
+  { name: "cnn conv2 dX 25088x16 · (200x16)ᵀ", transA: false, transB: true, M: 128 * 14 * 14, N: 200, K: 16 },
   { name: "cnn conv1 im2col 100352x25 · 25x8", transA: false, transB: false, M: 128 * 28 * 28, N: 8, K: 25 },
+  { name: "cnn conv1 dW (100352x25)ᵀ · 100352x8", transA: true, transB: false, M: 25, N: 8, K: 128 * 28 * 28 },
   { name: "square 512", transA: false, transB: false, M: 512, N: 512, K: 512 },
 ];
 
@@ -49,8 +52,19 @@ export async function loadKernelRuntime(opts: KernelRuntimeOptions): Promise<Ker
   return k;
 }
 
-/** GFLOP/s of one shape: best of `reps` timed batches, each at least `minMs` long. */
-export function timeGemm(k: KernelRuntime, s: GemmShape, minMs = 150, reps = 3): number {
+/** Milliseconds of CPU time used by this process (all threads) so far. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * GFLOP/s of one shape: best of `reps` timed batches, each at least `minMs` long. With
+ * clock "cpu", the time is the process's CPU time rather than wall time: steadier for tuning
+ * on a busy machine (single-threaded configurations only).
+ */
+export function timeGemm(k: KernelRuntime, s: GemmShape, minMs = 150, reps = 3, clock: "wall" | "cpu" = "wall"): number {
+  const now = clock === "cpu" ? cpuMs : () => performance.now();
   const A = k.allocF32(s.M * s.K), B = k.allocF32(s.K * s.N), C = k.allocF32(s.M * s.N);
   for (let i = 0; i < A.length; i++) A[i] = ((i * 7919) % 1000) / 1000 - 0.5;
   for (let i = 0; i < B.length; i++) B[i] = ((i * 104729) % 1000) / 1000 - 0.5;
@@ -62,12 +76,12 @@ export function timeGemm(k: KernelRuntime, s: GemmShape, minMs = 150, reps = 3):
   let best = 0;
   for (let r = 0; r < reps; r++) {
     let n = 0;
-    const t0 = performance.now();
+    const t0 = now();
     let t1 = t0;
     do {
       k.gemm(s.transA, s.transB, s.M, s.N, s.K, A, B, C, false);
       n++;
-      t1 = performance.now();
+      t1 = now();
     } while (t1 - t0 < minMs);
     best = Math.max(best, (flops * n) / ((t1 - t0) / 1000) / 1e9);
   }

@@ -1,12 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KernelRuntimeOptions } from "../../src/compiler/targets/standalone/kernels/index.js";
 import { loadKernels, naiveGemm, type KernelRuntime } from "./load.js";
 
-const CONFIGS = [
+const CONFIGS: (KernelRuntimeOptions & { label?: string })[] = [
   { mode: "ts", threads: 1 },
   { mode: "ts", threads: 2 },
   { mode: "simd", threads: 1 },
   { mode: "simd", threads: 2 },
-] as const;
+  { mode: "simd", threads: 3 },
+  // Every path of the wasm kernel: A always packed / always read in place, k unrolled, other tiles.
+  { mode: "simd", threads: 1, stridedAMaxN: 0, label: "packed A" },
+  { mode: "simd", threads: 1, stridedAMaxN: 1e9, label: "strided A" },
+  { mode: "simd", threads: 1, shape: { MR: 4, NR: 8, unrollK: 3 }, label: "unroll 3" },
+  { mode: "simd", threads: 1, shape: { MR: 5, NR: 12, unrollK: 2 }, stridedAMaxN: 1e9, label: "5x12 strided unroll 2" },
+  { mode: "simd", threads: 1, shape: { MR: 3, NR: 4, unrollK: 1 }, blocking: { KC: 7, MC: 5, NC: 9 }, label: "tiny blocks" },
+];
 
 const SIZES: [number, number, number][] = [
   [1, 1, 1],
@@ -42,7 +50,7 @@ function expectClose(got: Float32Array, want: Float64Array, K: number, label: st
 }
 
 for (const cfg of CONFIGS) {
-  describe(`gemm ${cfg.mode} threads=${cfg.threads}`, () => {
+  describe(`gemm ${cfg.mode} threads=${cfg.threads}${cfg.label ? ` (${cfg.label})` : ""}`, () => {
     let k: KernelRuntime;
     beforeAll(async () => {
       // Parallel split from 1 flop on, so that the threaded path is exercised by small sizes.

@@ -17,9 +17,11 @@ export interface GemmWasmShape {
   MR: number;
   /** Columns of the register tile (a multiple of 4: one f32x4 per 4 columns). */
   NR: number;
+  /** Unrolling of the loop over k. */
+  unrollK?: number;
 }
 
-export const DEFAULT_SHAPE: GemmWasmShape = { MR: 4, NR: 8 };
+export const DEFAULT_SHAPE: GemmWasmShape = { MR: 4, NR: 8, unrollK: 1 };
 
 const ifF32 = () => [0x04, F32];
 const i32And = () => [0x71];
@@ -82,10 +84,20 @@ function buildPack(name: string, P: number): Func {
   return f;
 }
 
-function buildKernel(MR: number, NR: number): Func {
+/**
+ * The register-tiled kernel. With `packedA`, A comes packed by pack_a (params ap, bp, c, ldc, mc,
+ * nc, kc, accumulate, tile); without, A is read in place with byte strides ps (between rows) and
+ * ks (along k) (params a, ps, ks, bp, c, ldc, mc, nc, kc, accumulate, tile), which saves the
+ * packing when op(B) has few columns (each element of A is then used only a few times).
+ */
+function buildKernel(MR: number, NR: number, packedA: boolean, unrollK: number): Func {
   const NV = NR / 4;
-  const f = new Func("kernel", [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [ap, bp, c, ldc, mc, nc, kc, accumulate, tile] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = packedA
+    ? new Func("kernel", [I32, I32, I32, I32, I32, I32, I32, I32, I32])
+    : new Func("kernel_strided", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [ap, aps, aks] = packedA ? [0, -1, -1] : [0, 1, 2];
+  const sh = packedA ? 0 : 2;
+  const [bp, c, ldc, mc, nc, kc, accumulate, tile] = [1, 2, 3, 4, 5, 6, 7, 8].map((x) => x + sh) as [number, number, number, number, number, number, number, number];
   const j0 = f.local(I32), i0 = f.local(I32), a = f.local(I32), b = f.local(I32), k = f.local(I32);
   const bpj = f.local(I32), api = f.local(I32), cp = f.local(I32), rows = f.local(I32), cols = f.local(I32);
   const rr = f.local(I32), cc = f.local(I32), addr = f.local(I32);
@@ -97,25 +109,61 @@ function buildKernel(MR: number, NR: number): Func {
   const bv: number[] = [];
   for (let q = 0; q < NV; q++) bv.push(f.local(V128));
   const av = f.local(V128);
+  const kEnd = f.local(I32);
+  // Strided A: offsets of the MR rows (clamped to the last valid row on a partial tile).
+  const offs: number[] = [];
+  if (!packedA) for (let r = 0; r < MR; r++) offs.push(f.local(I32));
 
   // Inner product over k for one MR x NR tile.
   const micro: number[] = [];
   for (let r = 0; r < MR; r++) for (let q = 0; q < NV; q++) micro.push(...op.v128Zero(), ...op.set(acc[r]![q]!));
-  micro.push(...op.get(api), ...op.set(a), ...op.get(bpj), ...op.set(b), ...op.get(kc), ...op.set(k));
-  micro.push(...op.loop());
-  for (let q = 0; q < NV; q++) micro.push(...op.get(b), ...op.v128Load(q * 16), ...op.set(bv[q]!));
-  for (let r = 0; r < MR; r++) {
-    micro.push(...op.get(a), ...op.v128Load32Splat(r * 4), ...op.set(av));
-    for (let q = 0; q < NV; q++) {
-      micro.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+  if (packedA) {
+    micro.push(...op.get(api), ...op.set(a));
+  } else {
+    // a = ap + i0*ps; offs[r] = min(r, mc - i0 - 1) * ps
+    micro.push(...op.get(ap), ...op.get(i0), ...op.get(aps), ...op.i32Mul(), ...op.i32Add(), ...op.set(a));
+    for (let r = 0; r < MR; r++) {
+      micro.push(
+        ...op.i32(r), ...op.get(mc), ...op.get(i0), ...op.i32Sub(), ...op.i32(1), ...op.i32Sub(), ...op.tee(kEnd),
+        ...op.i32(r), ...op.get(kEnd), ...op.i32LtS(), ...op.select(),
+        ...op.get(aps), ...op.i32Mul(), ...op.set(offs[r]!),
+      );
     }
   }
-  micro.push(
-    ...op.get(a), ...op.i32(MR * 4), ...op.i32Add(), ...op.set(a),
-    ...op.get(b), ...op.i32(NR * 4), ...op.i32Add(), ...op.set(b),
-    ...op.get(k), ...op.i32(1), ...op.i32Sub(), ...op.tee(k), ...op.brIf(0),
-    ...op.end(),
-  );
+  micro.push(...op.get(bpj), ...op.set(b));
+  const aStep = packedA ? op.i32(MR * 4) : op.get(aks);
+  /** One step along k: B at immediate offset u*NR floats, packed A at u*MR floats. */
+  const step = (u: number): number[] => {
+    const out: number[] = [];
+    for (let q = 0; q < NV; q++) out.push(...op.get(b), ...op.v128Load((u * NR + q * 4) * 4), ...op.set(bv[q]!));
+    for (let r = 0; r < MR; r++) {
+      if (packedA) out.push(...op.get(a), ...op.v128Load32Splat((u * MR + r) * 4), ...op.set(av));
+      else out.push(...op.get(a), ...op.get(offs[r]!), ...op.i32Add(), ...op.v128Load32Splat(), ...op.set(av));
+      for (let q = 0; q < NV; q++) {
+        out.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+      }
+    }
+    if (!packedA) out.push(...op.get(a), ...aStep, ...op.i32Add(), ...op.set(a));
+    return out;
+  };
+  /** The loop over k in steps of `by` (k counts down from kc while k >= by). */
+  const kLoop = (by: number): number[] => {
+    const body: number[] = [];
+    for (let u = 0; u < by; u++) body.push(...step(u));
+    if (packedA) body.push(...op.get(a), ...op.i32(by * MR * 4), ...op.i32Add(), ...op.set(a));
+    body.push(...op.get(b), ...op.i32(by * NR * 4), ...op.i32Add(), ...op.set(b));
+    return [
+      ...op.block(), ...op.loop(),
+      ...op.get(k), ...op.i32(by), ...op.i32LtS(), ...op.brIf(1),
+      ...body,
+      ...op.get(k), ...op.i32(by), ...op.i32Sub(), ...op.set(k),
+      ...op.br(0),
+      ...op.end(), ...op.end(),
+    ];
+  };
+  micro.push(...op.get(kc), ...op.set(k));
+  if (unrollK > 1) micro.push(...kLoop(unrollK));
+  micro.push(...kLoop(1));
   // cp = c + i0*ldc + j0*4
   micro.push(...op.get(c), ...op.get(i0), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(j0), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.set(cp));
   // rows = mc - i0, cols = nc - j0
@@ -172,5 +220,9 @@ function buildKernel(MR: number, NR: number): Func {
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
 export function buildGemmWasm(shape: GemmWasmShape = DEFAULT_SHAPE, memory = { min: 1, max: 32768, shared: true }): Uint8Array {
   if (shape.NR % 4 !== 0) throw new Error("NR must be a multiple of 4");
-  return encodeModule([buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR)], memory);
+  const unroll = shape.unrollK ?? 1;
+  return encodeModule(
+    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll)],
+    memory,
+  );
 }

@@ -35,7 +35,11 @@ export interface KernelRuntimeOptions {
   shape?: GemmWasmShape;
   /** Cache blocking of the wasm kernel (tuning): K, M and N block sizes. */
   blocking?: { KC: number; MC: number; NC: number };
+  /** Up to this many columns of C (twice as many when A is not transposed), the wasm kernel reads A in place instead of packing it. */
+  stridedAMaxN?: number;
 }
+
+export const DEFAULT_STRIDED_A_MAX_N = 8;
 
 export const DEFAULT_BLOCKING = { KC: 256, MC: 128, NC: 1024 };
 export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
@@ -196,6 +200,8 @@ const GEMM_RANGE_WASM = `
  * GotoBLAS style. For each block of GEMM_KC steps of k and GEMM_NC columns, op(B) is packed into
  * panels of GEMM_NR columns (scratch bp); for each block of GEMM_MC rows, op(A) is packed into
  * panels of GEMM_MR rows (scratch ap); the kernel then runs the register tile over the panels.
+ * When op(B) has few columns, each element of A is used only a few times: the kernel then reads
+ * A in place (kernel_strided) rather than paying for packing it.
  * All addresses are byte offsets into kernelMemory.
  */
 function gemmRange(
@@ -230,8 +236,12 @@ function gemmRange(
       k.pack_b(b + pc * bks + jc * brs, brs, bks, nc, kc, bp);
       for (let ic = i0; ic < i1; ic += GEMM_MC) {
         const mc = Math.min(GEMM_MC, i1 - ic);
-        k.pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
-        k.kernel(ap, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
+        if (N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N)) {
+          k.kernel_strided(a + ic * ars + pc * acs, ars, acs, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
+        } else {
+          k.pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
+          k.kernel(ap, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
+        }
       }
     }
   }
@@ -259,6 +269,7 @@ const GEMM_MC = ${MC};
 const GEMM_NC = ${NC};
 const GEMM_MR = ${MR};
 const GEMM_NR = ${NR};
+const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};
 /** Layout of the control block shared with the workers (Int32 indices). */
 const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
 const KERNEL_CTL_STOP = 1; // 1: workers exit
@@ -331,6 +342,7 @@ interface GemmKernelExports {
   pack_a(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
   pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
   kernel(ap: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
+  kernel_strided(a: number, ps: number, ks: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
 }
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */

@@ -1,0 +1,45 @@
+// The emitted kernel source is strict-TypeScript clean in every mode (it lands in the generated
+// program, which is checked with `tsc --strict --noEmit`).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { kernelSource } from "./load.js";
+
+const root = resolve(import.meta.dirname, "../..");
+
+describe("emitted kernels", () => {
+  it("pass tsc --strict --noEmit in every mode", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nnc-kernels-tsc-"));
+    try {
+      const files: string[] = [];
+      for (const mode of ["ts", "simd"] as const) {
+        for (const threads of [1, 2]) {
+          const file = join(dir, `kernels-${mode}-${threads}.ts`);
+          writeFileSync(file, kernelSource({ mode, threads }));
+          files.push(file);
+        }
+      }
+      let out = "";
+      try {
+        execFileSync(
+          join(root, "node_modules/.bin/tsc"),
+          ["--ignoreConfig", "--strict", "--noEmit", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node", "--typeRoots", join(root, "node_modules/@types"), ...files],
+          { encoding: "utf8", stdio: "pipe", cwd: dir },
+        );
+      } catch (e) {
+        out = String((e as { stdout?: string }).stdout ?? e);
+      }
+      expect(out).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("ts mode with one thread reads as plain TypeScript (no wasm, no workers)", () => {
+    const src = kernelSource({ mode: "ts", threads: 1 });
+    expect(src).not.toMatch(/WebAssembly|Worker|SharedArrayBuffer|Atomics/);
+    expect(src).toMatch(/function gemm\(/);
+  });
+});
