@@ -40,15 +40,16 @@ export const metrics: CatalogEntry[] = [
 const lr = (d: number) => num(d, { exMin: 0 });
 const eps = num(1e-7, { exMin: 0 });
 const adamLike = obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), beta2: num(0.999, { min: 0, exMax: 1 }), epsilon: eps });
-const lrAliases = { learning_rate: "lr", beta_1: "beta1", beta_2: "beta2" };
+const lrAliases = { learning_rate: "lr" };
+const adamAliases = { learning_rate: "lr", beta_1: "beta1", beta_2: "beta2" };
 export const optimizers: CatalogEntry[] = [
   entry("optimizer", "sgd", "Stochastic gradient descent, with optional (Nesterov) momentum.", obj({ lr: lr(0.01), momentum: num(0, { min: 0 }), nesterov: bool(false) }), ["lr"], { aliases: lrAliases }),
   entry("optimizer", "adagrad", "Adagrad: per-weight rates scaled by accumulated squared gradients.", obj({ lr: lr(0.001), initial_accumulator_value: num(0.1, { min: 0 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
   entry("optimizer", "adadelta", "Adadelta: adaptive rates from running averages of updates and gradients.", obj({ lr: lr(0.001), rho: num(0.95, { min: 0, max: 1 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
   entry("optimizer", "rmsprop", "RMSprop: gradients divided by a running RMS of recent gradients.", obj({ lr: lr(0.001), rho: num(0.9, { min: 0, max: 1 }), momentum: num(0, { min: 0 }), epsilon: eps, centered: bool(false) }), ["lr"], { aliases: lrAliases }),
-  entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: lrAliases }),
-  entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: lrAliases }),
-  entry("optimizer", "nadam", "Nadam: Adam with Nesterov momentum.", adamLike, ["lr"], { aliases: lrAliases }),
+  entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: adamAliases }),
+  entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: adamAliases }),
+  entry("optimizer", "nadam", "Nadam: Adam with Nesterov momentum.", adamLike, ["lr"], { aliases: adamAliases }),
 ];
 
 // ------------------------------------------------------------------ schedules

@@ -28,7 +28,12 @@ function paramNames(entry: CatalogEntry): string[] {
  * Binds `args` (null: written without parentheses) to `entry`'s parameters.
  * Returns null after reporting errors.
  */
-export function bindArgs(entry: CatalogEntry, args: readonly VArg[] | null, where: { callee: string; span: Span }, r: Reporter): Bound | null {
+export function bindArgs(
+  entry: CatalogEntry,
+  args: readonly VArg[] | null,
+  where: { callee: string; span: Span; /** parameters and loop variables in scope, for did-you-mean */ scopeNames?: Iterable<string> },
+  r: Reporter,
+): Bound | null {
   const props = paramSchemas(entry);
   const given = new Map<string, { v: V; written: string; span: Span }>();
   let ok = true;
@@ -77,7 +82,7 @@ export function bindArgs(entry: CatalogEntry, args: readonly VArg[] | null, wher
   const obj: Record<string, unknown> = {};
   const spans: Record<string, Span> = {};
   for (const [param, g] of given) {
-    const j = toJson(g.v, props[param] ?? {}, `\`${g.written}\` of \`${where.callee}\``, r);
+    const j = toJson(g.v, props[param] ?? {}, `\`${g.written}\` of \`${where.callee}\``, r, where.scopeNames);
     if (j === INVALID) ok = false;
     else obj[param] = j;
     spans[param] = g.span;
@@ -87,7 +92,9 @@ export function bindArgs(entry: CatalogEntry, args: readonly VArg[] | null, wher
   const validate = validator(entry);
   if (!validate(obj)) {
     ok = false;
-    reportAjvErrors(validate.errors ?? [], entry, where, (param) => given.get(param), r);
+    // A parameter whose value was already reported as invalid is not "missing" too.
+    const errors = (validate.errors ?? []).filter((e) => !(e.keyword === "required" && given.has((e.params as { missingProperty: string }).missingProperty)));
+    reportAjvErrors(errors, entry, where, (param) => given.get(param), r);
   }
   if (!ok) return null;
 
@@ -170,7 +177,7 @@ function catalogFirst(category: Category): string {
 }
 
 /** A source value as JSON for a parameter with schema `schema`. */
-function toJson(v: V, schema: Record<string, unknown>, what: string, r: Reporter): unknown {
+function toJson(v: V, schema: Record<string, unknown>, what: string, r: Reporter, scopeNames: Iterable<string> = []): unknown {
   const refCat = schema.nncRef as Category | undefined;
   if (refCat !== undefined) return resolveRef(v, refCat, what, r, schema.default === null);
   if (v.t === "call") {
@@ -180,7 +187,8 @@ function toJson(v: V, schema: Record<string, unknown>, what: string, r: Reporter
   if (v.t === "name") {
     const t = schema.type;
     if (t === "integer" || t === "number" || (schema.nncPair && true)) {
-      r.error("E214", v.span, `unknown name \`${v.name}\``, `${what} must be a number`);
+      const names = [...scopeNames];
+      r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${what} must be a number`));
       return INVALID;
     }
     return v.name;
@@ -190,7 +198,7 @@ function toJson(v: V, schema: Record<string, unknown>, what: string, r: Reporter
     const items = (schema.items ?? {}) as Record<string, unknown>;
     const out: unknown[] = [];
     for (const it of v.items) {
-      const j = toJson(it, items, what, r);
+      const j = toJson(it, items, what, r, scopeNames);
       if (j === INVALID) return INVALID;
       out.push(j);
     }

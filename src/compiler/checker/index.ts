@@ -78,7 +78,9 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
     main = models.values().next().value;
   }
   if (models.size === 0) {
-    r.error("E216", program.span.startLine ? spanStart(program.span) : program.span, "the file declares no model", "add e.g. `model mlp { input image(28, 28, 1) ... }`");
+    const first = program.decls[0];
+    const span = first === undefined ? spanStart(program.span) : first.kind === "train" ? first.modelSpan : first.nameSpan;
+    r.error("E216", span, "the file declares no model", "add e.g. `model mlp { input image(28, 28, 1) ... }`");
     return null;
   }
 

@@ -50,6 +50,11 @@ interface Env {
   blockStack: string[];
 }
 
+/** The span of the `input` keyword that starts an input statement. */
+function keyword(s: Span): Span {
+  return { ...s, endOffset: s.startOffset + 5, endLine: s.startLine, endColumn: s.startColumn + 5 };
+}
+
 const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 const fmt = (s: number[]): string => `[${s.join(", ")}]`;
 
@@ -60,6 +65,7 @@ export class ModelBuilder {
   private used = new Set<string>();
   private inputSpan: Span | null = null;
   private inputSeen = false;
+  private noInputReported = false;
   private failed = false;
 
   constructor(
@@ -73,7 +79,7 @@ export class ModelBuilder {
   build(decl: ModelDecl, params: Map<string, V>): BuiltModel | null {
     const env: Env = { scope: params, tensors: new Map(), current: null, inBlock: false, blockStack: [] };
     this.stmts(decl.body, env);
-    if (!this.inputSeen) {
+    if (!this.inputSeen && !this.noInputReported) {
       this.r.error("E407", decl.nameSpan, `model \`${decl.name}\` has no \`input\``, "start the model with e.g. `input image(28, 28, 1)`");
       return null;
     }
@@ -131,16 +137,16 @@ export class ModelBuilder {
 
   private input(s: Extract<Stmt, { kind: "input" }>, env: Env): void {
     if (env.inBlock) {
-      this.r.error("E408", s.span, "a block cannot declare an `input`; blocks apply to the tensor they are called on");
+      this.r.error("E408", keyword(s.span), "a block cannot declare an `input`; blocks apply to the tensor they are called on");
       return this.fail(env);
     }
     if (this.inputSeen) {
-      this.r.error("E408", s.span, "a model has exactly one `input`");
+      this.r.error("E408", keyword(s.span), "a model has exactly one `input`");
       return this.fail(env);
     }
     this.inputSeen = true;
     if (env.current !== null) {
-      this.r.error("E408", s.span, "`input` must be the first statement of the model");
+      this.r.error("E408", keyword(s.span), "`input` must be the first statement of the model");
     }
     this.inputSpan = s.shape.span;
     const shapeVal = evaluate(s.shape, env.scope, this.r);
@@ -235,12 +241,13 @@ export class ModelBuilder {
     if (cur === null) return this.noInput(step);
     const args = this.evalArgs(step.args, env);
     if (args === null) return null;
-    const bound = bindArgs(entry, args, { callee: step.name, span: step.nameSpan }, this.r);
+    const bound = bindArgs(entry, args, { callee: step.name, span: step.nameSpan, scopeNames: env.scope.keys() }, this.r);
     if (bound === null) return null;
     return this.addLayer(entry, step, [cur], bound.args, bound.spans, wantId);
   }
 
   private noInput(step: Step): null {
+    this.noInputReported = true;
     this.r.error("E407", step.nameSpan, `\`${step.name}\` has no input: the model needs an \`input\` before its layers`);
     return null;
   }

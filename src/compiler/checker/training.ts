@@ -125,7 +125,7 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
     const name = v.t === "name" ? v.name : v.t === "call" ? v.callee : undefined;
     if (name !== undefined && lookup("callback", name)?.name === "reduce_on_plateau") {
       const cb = checkCallback(v, r);
-      if (cb) callbacks.push({ ...cb, offset: v.span.startOffset, span: v.span });
+      if (cb) callbacks.push({ ...cb, offset: v.span.startOffset, span: calleeSpan(v) });
       else ok = false;
     } else {
       const s = resolveRef(v, "schedule", "`schedule`", r, false, ["reduce_on_plateau"]);
@@ -136,10 +136,10 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
           const b = s.args.boundaries as number[];
           const vals = s.args.values as number[];
           if (vals.length !== b.length + 1) {
-            r.error("E311", v.span, `\`piecewise_constant\` needs one more value than boundaries; got ${b.length} boundaries and ${vals.length} values`);
+            r.error("E311", calleeSpan(v), `\`piecewise_constant\` needs one more value than boundaries; got ${b.length} boundaries and ${vals.length} values`);
             ok = false;
           } else if (b.some((x, i) => i > 0 && x <= b[i - 1])) {
-            r.error("E311", v.span, "`piecewise_constant` boundaries must increase");
+            r.error("E311", calleeSpan(v), "`piecewise_constant` boundaries must increase");
             ok = false;
           }
         }
@@ -151,7 +151,7 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
     const items = cbV.v.t === "list" ? cbV.v.items : [cbV.v];
     for (const it of items) {
       const cb = checkCallback(it, r);
-      if (cb) callbacks.push({ ...cb, offset: it.span.startOffset, span: it.span });
+      if (cb) callbacks.push({ ...cb, offset: it.span.startOffset, span: calleeSpan(it) });
       else ok = false;
     }
   }
@@ -259,7 +259,12 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
     seed,
   };
   data.shuffle = shuffle;
-  return { training, sweep, sweepMonitor, lossSpan: lossV!.v.span, dataSpan: dataV!.v.span };
+  return { training, sweep, sweepMonitor, lossSpan: calleeSpan(lossV!.v), dataSpan: calleeSpan(dataV!.v) };
+}
+
+/** The name of a call (`adam` in `adam(lr: 1e-3)`), or the whole value. */
+function calleeSpan(v: V): Span {
+  return v.t === "call" ? v.calleeSpan : v.span;
 }
 
 function requiredExample(name: string): string {

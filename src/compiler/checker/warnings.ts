@@ -29,6 +29,7 @@ export function modelWarnings(built: BuiltModel, r: Reporter): void {
       if (l.id === final.layerId) continue;
       if (activationOf(l) === "sigmoid") {
         r.warning("W601", span(l), `\`sigmoid\` in a network ${weighted.length} layers deep: gradients vanish through stacked sigmoids`, "use `relu` (or `leaky_relu`) in hidden layers");
+        break;
       }
     }
   }
