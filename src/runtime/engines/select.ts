@@ -25,10 +25,7 @@ export interface EngineChoice {
 export async function loadStandaloneEngine(): Promise<Engine> {
   let mod: Record<string, unknown>;
   try {
-    // A variable specifier: standalone.ts is written by another part of the project, and its
-    // absence must not break the type check of this one.
-    const specifier = "./standalone.js";
-    mod = (await import(specifier)) as Record<string, unknown>;
+    mod = (await import("./standalone.js")) as Record<string, unknown>;
   } catch (e) {
     throw new CliError(`the standalone engine is not available (${(e as Error).message.split("\n")[0]}); use --engine tfjs`, 1);
   }

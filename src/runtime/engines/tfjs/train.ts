@@ -4,12 +4,14 @@
 // engine. The decisions come from the shared embeddable modules (src/runtime/training/
 // callbacks.ts, src/runtime/random.ts, src/runtime/data/*); this file owns the tensors.
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
 import type { IR, IRLayer, IRModel, IRRef, IRTraining } from "../../../compiler/ir.js";
 import { CliError } from "../../../cli/errors.js";
 import type { EpochLogs, RunOptions, TrainHooks, TrainResult } from "../../engine.js";
 import { loadMnist } from "../../data/mnist.js";
+import { augmentBatch } from "../../data/augment.js";
+import { TensorBoardWriter } from "../../tensorboard.js";
 import { Random, hashSeed } from "../../random.js";
 import {
   CheckpointDecider,
@@ -272,9 +274,9 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
   const csvLoggers = callbackRefs.filter((c) => c.kind === "csv_logger").map((c) => ({ path: String(cbArgs(c).path ?? "log.csv"), sep: String(cbArgs(c).separator ?? ","), append: Boolean(cbArgs(c).append), header: null as string[] | null }));
   const tensorboards = callbackRefs.filter((c) => c.kind === "tensorboard");
   const terminateOnNaN = callbackRefs.some((c) => c.kind === "terminate_on_nan");
-  const tb = tensorboards.length > 0 ? await openTensorboard(join(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")), log) : null;
+  const tb = tensorboards.length > 0 ? openTensorboard(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")) : null;
 
-  const augment = training.data.augment ? await makeAugmenter(training, seed) : undefined;
+  const augment = training.data.augment ? makeAugmenter(training, seed) : undefined;
 
   const n = train.count;
   const stepsPerEpoch = training.stepsPerEpoch ?? Math.ceil(n / batchSize);
@@ -326,7 +328,6 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
         const loss = value.dataSync()[0]!;
         const batchMetrics = metricSums(tf, training.metrics, training.labels, classes, y, out!);
         tf.dispose([x, y, value, out!, ...Object.values(grads)]);
-        step++;
         seen += bs;
         lossSum += loss * bs;
         stepLosses.push(loss);
@@ -337,7 +338,8 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
         }
         const batchLogs: { loss: number; accuracy?: number } = { loss };
         if (batchMetrics.accuracy) batchLogs.accuracy = batchMetrics.accuracy[0] / Math.max(1, batchMetrics.accuracy[1]);
-        hooks.onBatchEnd?.(step, batchLogs);
+        hooks.onBatchEnd?.(step, batchLogs); // 0-based global step
+        step++;
         if (terminateOnNaN && shouldTerminateOnNaN(loss)) {
           log(`terminate_on_nan: batch ${b + 1} of epoch ${epoch + 1} has loss ${loss}; stopping`);
           stoppedEarly = true;
@@ -448,14 +450,17 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
   };
 }
 
-/** Augmentation from src/runtime/data/augment.ts (loaded only when the file asks for it). */
-async function makeAugmenter(training: IRTraining, seed: number): Promise<(x: Float32Array, n: number) => void> {
-  const mod = (await import("../../data/augment.js")) as unknown as Record<string, unknown>;
-  const augmentBatch = mod.augmentBatch as (...args: unknown[]) => unknown;
+/** Augmentation with src/runtime/data/augment.ts, from the run's own seeded stream. */
+function makeAugmenter(training: IRTraining, seed: number): (x: Float32Array, n: number) => void {
+  const cfg = training.data.augment!;
   const rng = new Random(hashSeed(seed, "augment"));
-  const [h, w] = [28, 28];
+  const next = () => rng.next();
+  const [h, w, c] = training.data.exampleShape.length === 3 ? training.data.exampleShape : [28, 28, 1];
+  let dst = new Float32Array(0);
   return (x, n) => {
-    augmentBatch(x, n, h, w, training.data.augment, rng);
+    if (dst.length < x.length) dst = new Float32Array(x.length);
+    augmentBatch(x, dst, n, h!, w!, cfg, next, c);
+    x.set(dst.subarray(0, x.length));
   };
 }
 
@@ -465,24 +470,12 @@ interface TensorboardSink {
   close(): void;
 }
 
-/** TensorBoard scalars per epoch via src/runtime/tensorboard.ts. */
-async function openTensorboard(dir: string, log: (m: string) => void): Promise<TensorboardSink | null> {
-  try {
-    const mod = (await import("../../tensorboard.js")) as unknown as Record<string, unknown>;
-    const Writer = (mod.TensorBoardWriter ?? mod.EventWriter ?? mod.SummaryWriter) as
-      | (new (dir: string) => { scalar(tag: string, value: number, step: number): void; close(): void; path?: string })
-      | undefined;
-    if (!Writer) throw new Error("src/runtime/tensorboard.ts exports no writer");
-    const w = new Writer(dir);
-    return {
-      relPath: "logs",
-      epoch: (epoch, logs) => {
-        for (const [k, v] of Object.entries(logs)) w.scalar(`epoch_${k}`, v, epoch);
-      },
-      close: () => w.close(),
-    };
-  } catch (e) {
-    log(`tensorboard: not written (${(e as Error).message})`);
-    return null;
-  }
+/** TensorBoard scalars per epoch (src/runtime/tensorboard.ts), under `dir` in the run directory. */
+function openTensorboard(outDir: string, dir: string): TensorboardSink {
+  const w = new TensorBoardWriter(join(outDir, dir));
+  return {
+    relPath: relative(outDir, w.path),
+    epoch: (epoch, logs) => w.scalars(epoch, logs),
+    close: () => w.close(),
+  };
 }
