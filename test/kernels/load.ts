@@ -20,6 +20,7 @@ export interface KernelRuntime {
     C: Float32Array,
     accumulate: boolean,
   ): void;
+  adamUpdate(value: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, lrT: number, beta1: number, beta2: number, epsilon: number): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
 }
@@ -27,7 +28,7 @@ export interface KernelRuntime {
 let counter = 0;
 
 export function kernelSource(opts: KernelRuntimeOptions): string {
-  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, initKernels, shutdownKernels };\n";
+  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, initKernels, shutdownKernels };\n";
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

@@ -217,12 +217,64 @@ function buildKernel(MR: number, NR: number, packedA: boolean, unrollK: number):
   return f;
 }
 
+/**
+ * adam(value, grad, m, v, n, lrT, beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon), in place
+ * over n floats: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
+ * value -= lrT * m / (sqrt(v) + epsilon). Four at a time, then the tail one by one.
+ */
+function buildAdam(): Func {
+  const f = new Func("adam", [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32]);
+  const [value, grad, m, v, n, lrT, b1, c1, b2, c2, eps] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const i = f.local(I32), end4 = f.local(I32), off = f.local(I32);
+  const g = f.local(V128), mv = f.local(V128), vv = f.local(V128);
+  const sg = f.local(F32), sm = f.local(F32), sv = f.local(F32);
+  const V = [f.local(V128), f.local(V128), f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const [vLr, vB1, vC1, vB2, vC2, vEps] = V as [number, number, number, number, number, number];
+  f.emit(
+    op.get(lrT), op.f32x4Splat(), op.set(vLr), op.get(b1), op.f32x4Splat(), op.set(vB1), op.get(c1), op.f32x4Splat(), op.set(vC1),
+    op.get(b2), op.f32x4Splat(), op.set(vB2), op.get(c2), op.f32x4Splat(), op.set(vC2), op.get(eps), op.f32x4Splat(), op.set(vEps),
+    // end4 = n & ~3
+    op.get(n), op.i32(-4), [0x71], op.set(end4),
+  );
+  const addr = (base: number) => [...op.get(base), ...op.get(off), ...op.i32Add()];
+  const vecBody = [
+    ...op.get(i), ...op.i32(4), ...op.i32Mul(), ...op.set(off),
+    ...addr(grad), ...op.v128Load(), ...op.set(g),
+    // m = b1*m + c1*g
+    ...op.get(vB1), ...addr(m), ...op.v128Load(), ...op.f32x4Mul(), ...op.get(vC1), ...op.get(g), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(mv),
+    // v = b2*v + c2*g*g
+    ...op.get(vB2), ...addr(v), ...op.v128Load(), ...op.f32x4Mul(), ...op.get(vC2), ...op.get(g), ...op.f32x4Mul(), ...op.get(g), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(vv),
+    ...addr(m), ...op.get(mv), ...op.v128Store(),
+    ...addr(v), ...op.get(vv), ...op.v128Store(),
+    // value -= lrT*m / (sqrt(v) + eps)
+    ...addr(value),
+    ...addr(value), ...op.v128Load(),
+    ...op.get(vLr), ...op.get(mv), ...op.f32x4Mul(), ...op.get(vv), ...op.f32x4Sqrt(), ...op.get(vEps), ...op.f32x4Add(), ...op.f32x4Div(),
+    ...op.f32x4Sub(), ...op.v128Store(),
+  ];
+  const scalarBody = [
+    ...op.get(i), ...op.i32(4), ...op.i32Mul(), ...op.set(off),
+    ...addr(grad), ...op.f32Load(), ...op.set(sg),
+    ...op.get(b1), ...addr(m), ...op.f32Load(), ...op.f32Mul(), ...op.get(c1), ...op.get(sg), ...op.f32Mul(), ...op.f32Add(), ...op.set(sm),
+    ...op.get(b2), ...addr(v), ...op.f32Load(), ...op.f32Mul(), ...op.get(c2), ...op.get(sg), ...op.f32Mul(), ...op.get(sg), ...op.f32Mul(), ...op.f32Add(), ...op.set(sv),
+    ...addr(m), ...op.get(sm), ...op.f32Store(),
+    ...addr(v), ...op.get(sv), ...op.f32Store(),
+    ...addr(value),
+    ...addr(value), ...op.f32Load(),
+    ...op.get(lrT), ...op.get(sm), ...op.f32Mul(), ...op.get(sv), ...op.f32Sqrt(), ...op.get(eps), ...op.f32Add(), ...op.f32Div(),
+    ...op.f32Sub(), ...op.f32Store(),
+  ];
+  f.emit(forLoop(i, op.i32(0), op.get(end4), op.i32(4), vecBody));
+  f.emit(forLoop(i, op.get(end4), op.get(n), op.i32(1), scalarBody));
+  return f;
+}
+
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
 export function buildGemmWasm(shape: GemmWasmShape = DEFAULT_SHAPE, memory = { min: 1, max: 32768, shared: true }): Uint8Array {
   if (shape.NR % 4 !== 0) throw new Error("NR must be a multiple of 4");
   const unroll = shape.unrollK ?? 1;
   return encodeModule(
-    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll)],
+    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll), buildAdam()],
     memory,
   );
 }

@@ -13,6 +13,12 @@
 //       or its transpose (transA: A is stored [K x M]; transB: B is stored [N x K]). A, B, C may
 //       be subarray views of allocF32 buffers (plain Float32Arrays work too, on a slower path).
 //       C must not overlap A or B. Large products are split across `threads` threads.
+//   adamUpdate(value, grad, m, v, lrT, beta1, beta2, epsilon): void
+//       One Adam step over a parameter, in place, Keras's equations: m = beta1*m + (1-beta1)*g;
+//       v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon), with lrT the
+//       bias-corrected rate lr*sqrt(1-beta2^t)/(1-beta1^t). The four arrays have the same length.
+//       In simd mode a WebAssembly SIMD loop (f32 arithmetic; the ts loop computes in f64 and
+//       rounds m, v, value to f32 as it stores them).
 //   async function initKernels(): Promise<void>   compile the wasm, start the workers; call once
 //                                                 before training (gemm works before it too, on
 //                                                 the main thread, in TypeScript)
@@ -157,6 +163,33 @@ function gemmTile(
 }
 `;
 
+const ADAM_TS = `
+/**
+ * One Adam step over a parameter, in place (Keras's equations): m = beta1*m + (1-beta1)*g;
+ * v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon).
+ */
+function adamUpdateTs(
+  value: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  lrT: number,
+  beta1: number,
+  beta2: number,
+  epsilon: number,
+): void {
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const g = grad[i];
+    m[i] = beta1 * m[i] + c1 * g;
+    v[i] = beta2 * v[i] + c2 * g * g;
+    value[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
+  }
+}
+`;
+
 const TS_SINGLE_THREAD = `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
 function allocF32(n: number): Float32Array {
@@ -186,6 +219,7 @@ function gemm(
   gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
 }
 
+${ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(")}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -343,6 +377,7 @@ interface GemmKernelExports {
   pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
   kernel(ap: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
   kernel_strided(a: number, ps: number, ks: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
+  adam(value: number, grad: number, m: number, v: number, n: number, lrT: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number): void;
 }
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */
@@ -446,6 +481,29 @@ function gemmPart(
   if (kernelState.heap.length * 4 < kernelMemory.buffer.byteLength) kernelState.heap = new Float32Array(kernelMemory.buffer);
   const heap = kernelState.heap;
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
+}
+
+${ADAM_TS}
+/**
+ * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
+ * value -= lrT * m / (sqrt(v) + epsilon).${simd ? " Runs as WebAssembly SIMD on allocF32 buffers." : ""}
+ */
+function adamUpdate(
+  value: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  lrT: number,
+  beta1: number,
+  beta2: number,
+  epsilon: number,
+): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(value) && kernelShared(grad) && kernelShared(m) && kernelShared(v)) {
+    wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, lrT, beta1, 1 - beta1, beta2, 1 - beta2, epsilon);
+    return;
+  }` : ""}
+  adamUpdateTs(value, grad, m, v, lrT, beta1, beta2, epsilon);
 }
 
 /**

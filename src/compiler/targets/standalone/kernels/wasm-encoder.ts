@@ -88,6 +88,12 @@ export const op = {
   f32x4Splat: () => [0xfd, ...uleb(0x13)],
   f32x4Add: () => [0xfd, ...uleb(0xe4)],
   f32x4Mul: () => [0xfd, ...uleb(0xe6)],
+  f32x4Sub: () => [0xfd, ...uleb(0xe5)],
+  f32x4Div: () => [0xfd, ...uleb(0xe7)],
+  f32x4Sqrt: () => [0xfd, ...uleb(0xe3)],
+  f32Sub: () => [0x93],
+  f32Div: () => [0x95],
+  f32Sqrt: () => [0x91],
 };
 
 /** One function under construction: params, extra locals, and a flat body of bytes. */

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { loadKernels } from "./load.js";
+
+// Keras's Adam, in double precision, as the reference.
+function reference(value: number[], grad: number[], m: number[], v: number[], lrT: number, b1: number, b2: number, eps: number): void {
+  for (let i = 0; i < value.length; i++) {
+    m[i] = b1 * m[i]! + (1 - b1) * grad[i]!;
+    v[i] = b2 * v[i]! + (1 - b2) * grad[i]! * grad[i]!;
+    value[i] = value[i]! - (lrT * m[i]!) / (Math.sqrt(v[i]!) + eps);
+  }
+}
+
+for (const cfg of [
+  { mode: "ts", threads: 1 },
+  { mode: "simd", threads: 1 },
+  { mode: "simd", threads: 2 },
+] as const) {
+  describe(`adamUpdate ${cfg.mode} threads=${cfg.threads}`, () => {
+    for (const n of [1, 3, 4, 7, 1029]) {
+      it(`n=${n}, three steps, views and plain arrays`, async () => {
+        const k = await loadKernels(cfg);
+        for (const plain of [false, true]) {
+          const mk = (len: number) => (plain ? new Float32Array(len) : k.allocF32(len + 1).subarray(1));
+          const value = mk(n), grad = mk(n), m = mk(n), v = mk(n);
+          const rv: number[] = [], rg: number[] = [], rm: number[] = [], rvv: number[] = [];
+          for (let i = 0; i < n; i++) {
+            value[i] = Math.sin(i + 1);
+            rv.push(value[i]!);
+            rm.push(0);
+            rvv.push(0);
+          }
+          for (let t = 1; t <= 3; t++) {
+            for (let i = 0; i < n; i++) {
+              grad[i] = Math.cos(i * t + 0.5) * 0.1;
+              rg[i] = grad[i]!;
+            }
+            const lrT = (1e-3 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+            k.adamUpdate(value, grad, m, v, lrT, 0.9, 0.999, 1e-7);
+            reference(rv, rg, rm, rvv, lrT, 0.9, 0.999, 1e-7);
+          }
+          for (let i = 0; i < n; i++) {
+            expect(Math.abs(value[i]! - rv[i]!)).toBeLessThan(1e-6 + 1e-5 * Math.abs(rv[i]!));
+            expect(Math.abs(m[i]! - rm[i]!)).toBeLessThan(1e-7 + 1e-5 * Math.abs(rm[i]!));
+            expect(Math.abs(v[i]! - rvv[i]!)).toBeLessThan(1e-9 + 1e-5 * Math.abs(rvv[i]!));
+          }
+        }
+        k.shutdownKernels();
+      });
+    }
+  });
+}
