@@ -114,12 +114,27 @@ export function bindArgs(
 
 /** An IRRef for a catalog entry with all defaults, e.g. defaultRef("initializer", "zeros"). */
 export function defaultRef(category: Category, name: string): IRRef {
-  const e = lookup(category, name);
-  if (!e) throw new Error(`catalog has no ${category} ${name}`);
-  const args: Record<string, unknown> = {};
-  validator(e)(args);
-  e.resolve?.(args);
-  return { kind: e.name, args: args as Record<string, IRValue> };
+  const key = `${category}:${name}`;
+  let ref = defaultRefs.get(key);
+  if (!ref) {
+    const e = lookup(category, name);
+    if (!e) throw new Error(`catalog has no ${category} ${name}`);
+    const args: Record<string, unknown> = {};
+    validator(e)(args);
+    e.resolve?.(args);
+    ref = { kind: e.name, args: args as Record<string, IRValue> };
+    defaultRefs.set(key, ref);
+  }
+  // A fresh copy: IR consumers may annotate what they get.
+  return { kind: ref.kind, args: structuredCloneArgs(ref.args) };
+}
+
+const defaultRefs = new Map<string, IRRef>();
+
+function structuredCloneArgs(args: Record<string, IRValue>): Record<string, IRValue> {
+  const out: Record<string, IRValue> = {};
+  for (const [k, v] of Object.entries(args)) out[k] = Array.isArray(v) ? [...v] : v;
+  return out;
 }
 
 /**

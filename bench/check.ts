@@ -1,0 +1,99 @@
+// Parse+check speed (issue 3: under 20 ms warm, for an editor checking as you type):
+// the largest example and a generated 1,000-line file. Run alone: `npx tsx bench/check.ts`;
+// `bench/run.ts` calls benchCheck().
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { compileSource } from "../src/compiler/index.js";
+import { checkProgram } from "../src/compiler/checker/index.js";
+import { parse } from "../src/parser/index.js";
+
+const root = join(fileURLToPath(new URL(".", import.meta.url)), "..");
+
+/** A 1,000-line .nn file: a block, a model of ~980 layer lines, a train section. */
+export function generatedSource(lines = 1000): string {
+  const head = [
+    "# generated for bench/check.ts",
+    "block hidden(units, rate = 0.1) {",
+    "  dense(units, init: he_normal, regularizer: l2(1e-4))",
+    "  leaky_relu(0.1)",
+    "  dropout(rate)",
+    "}",
+    "",
+    "model big(width = 64) {",
+    "  input image(28, 28, 1)",
+    "  flatten",
+  ];
+  const tail = [
+    "  dense(10, activation: softmax)",
+    "}",
+    "",
+    "train big {",
+    "  data      mnist(validation_split: 0.1, augment: { rotation: 10, shift: 0.1 })",
+    "  loss      categorical_crossentropy",
+    "  optimizer adam(lr: 1e-3)",
+    "  callbacks [early_stopping(monitor: val_loss, patience: 3, restore_best: true)]",
+    "  metrics   [accuracy]",
+    "  epochs    10",
+    "  batch     128",
+    "}",
+  ];
+  const body: string[] = [];
+  const n = lines - head.length - tail.length;
+  for (let i = 0; i < n; i++) {
+    if (i % 4 === 0) body.push("  hidden(width)");
+    else if (i % 4 === 1) body.push("  dense(width / 2 + 32, activation: relu)");
+    else if (i % 4 === 2) body.push("  batch_norm(momentum: 0.9)");
+    else body.push("  dense(width, activation: tanh, init: glorot_normal)");
+  }
+  return [...head, ...body, ...tail].join("\n") + "\n";
+}
+
+function timeIt(text: string, file: string, runs: number): number {
+  for (let i = 0; i < 5; i++) compileSource(text, file); // warm up
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const { ir } = compileSource(text, file);
+    times.push(performance.now() - t0);
+    if (!ir) throw new Error(`${file} does not check clean`);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** Median warm parse+check time in ms: `check.largest_example_ms`, `check.generated_1000_lines_ms`. */
+export async function benchCheck(): Promise<Record<string, number>> {
+  const dir = join(root, "examples");
+  const largest = readdirSync(dir)
+    .filter((f) => f.endsWith(".nn"))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+  const example = timeIt(readFileSync(largest, "utf8"), largest, 50);
+  const text = generatedSource(1000);
+  const generated = timeIt(text, "generated.nn", 20);
+  // The checker alone (parse once), to tell the two stages apart.
+  const { program } = parse(text);
+  for (let i = 0; i < 5; i++) checkProgram(program, { file: "generated.nn", source: text });
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    checkProgram(program, { file: "generated.nn", source: text });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    "check.largest_example_ms": round(example),
+    "check.generated_1000_lines_ms": round(generated),
+    "check.generated_1000_lines_checker_only_ms": round(times[Math.floor(times.length / 2)]),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const r = await benchCheck();
+  for (const [k, v] of Object.entries(r)) console.log(`${k}: ${v} ms`);
+}
