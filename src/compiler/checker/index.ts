@@ -16,10 +16,10 @@ import type { IR, IRModel, IRSweep, IRValue } from "../ir.js";
 import { lookup } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { NNC_VERSION } from "../../version.js";
-import { ModelBuilder, type BuiltModel } from "./model.js";
+import { checkUnusedBlock, ModelBuilder, type BuiltModel } from "./model.js";
 import { Reporter } from "./report.js";
 import { checkModelAgainstTraining, checkTraining, type CheckedTraining } from "./training.js";
-import { evaluate, plain, type V } from "./values.js";
+import { describe, evaluate, plain, type V } from "./values.js";
 import { modelWarnings } from "./warnings.js";
 
 export interface CheckOptions {
@@ -85,22 +85,29 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
   }
 
   const reserved = collectNames(program);
+  const expanded = new Set<string>();
 
   // Models other than the trained one: checked with their defaults.
   for (const m of models.values()) {
     if (m === main) continue;
     const scope = defaultScope(m, new Set(), r);
     if (scope) {
-      const built = new ModelBuilder(r, blocks, lines, reserved).build(m, scope);
+      const built = new ModelBuilder(r, blocks, lines, reserved, expanded).build(m, scope);
       if (built) modelWarnings(built, r);
     }
   }
-  if (!main) return null;
+  if (!main) {
+    for (const b of blocks.values()) if (!expanded.has(b.name)) checkUnusedBlock(b, blocks, r);
+    return null;
+  }
 
   const ct: CheckedTraining | null = train ? checkTraining(train, main, r) : null;
   const swept = new Set((ct?.sweep ?? []).map((p) => p.name));
   const scope = defaultScope(main, swept, r);
-  if (!scope) return null;
+  if (!scope) {
+    for (const b of blocks.values()) if (!expanded.has(b.name)) checkUnusedBlock(b, blocks, r);
+    return null;
+  }
 
   // One variant per combination of sweep values (just one without a sweep).
   const combos: Map<string, V>[] = [new Map()];
@@ -114,9 +121,9 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
   for (const combo of combos) {
     const vscope = new Map(scope);
     for (const [k, v] of combo) vscope.set(k, v);
-    const label = [...combo].map(([k, v]) => `${k} = ${String(plain(v))}`).join(", ");
+    const label = [...combo].map(([k, v]) => `${k} = ${v.t === "num" ? v.raw : describe(v).replace(/`/g, "")}`).join(", ");
     const run = (): BuiltModel | null => {
-      const built = new ModelBuilder(r, blocks, lines, reserved).build(main, vscope);
+      const built = new ModelBuilder(r, blocks, lines, reserved, expanded).build(main, vscope);
       if (!built) return null;
       modelWarnings(built, r);
       if (ct) checkModelAgainstTraining(built, ct, r);
@@ -129,6 +136,7 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
     }
     variants.push({ values: Object.fromEntries([...combo].map(([k, v]) => [k, plain(v) as IRValue])), model: built.model });
   }
+  for (const b of blocks.values()) if (!expanded.has(b.name)) checkUnusedBlock(b, blocks, r);
   if (!allBuilt || variants.length === 0 || r.errorCount > 0) return null;
 
   const model = variants[0].model;

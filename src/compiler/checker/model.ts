@@ -50,6 +50,37 @@ interface Env {
   blockStack: string[];
 }
 
+/**
+ * Name checks for a block no model uses (its arguments cannot be checked without values):
+ * unknown layers and blocks, `input` inside a block.
+ */
+export function checkUnusedBlock(block: BlockDecl, blocks: ReadonlyMap<string, BlockDecl>, r: Reporter): void {
+  const tensors = new Set<string>();
+  const collect = (stmts: readonly Stmt[]): void => {
+    for (const s of stmts) {
+      if (s.kind === "chain" && s.target !== undefined) tensors.add(s.target);
+      else if (s.kind === "for" || s.kind === "repeat") collect(s.body);
+    }
+  };
+  collect(block.body);
+  const walk = (stmts: readonly Stmt[]): void => {
+    for (const s of stmts) {
+      if (s.kind === "input") r.error("E408", keyword(s.span), "a block cannot declare an `input`; blocks apply to the tensor they are called on");
+      else if (s.kind === "for" || s.kind === "repeat") walk(s.body);
+      else {
+        for (const step of s.steps) {
+          if (tensors.has(step.name) || blocks.has(step.name)) continue;
+          const entry = lookup("layer", step.name);
+          if (entry && entry.name !== "input") continue;
+          const candidates = [...names("layer").filter((n) => n !== "input"), ...blocks.keys(), ...tensors];
+          r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, didYouMean(step.name, candidates));
+        }
+      }
+    }
+  };
+  walk(block.body);
+}
+
 /** The span of the `input` keyword that starts an input statement. */
 function keyword(s: Span): Span {
   return { ...s, endOffset: s.startOffset + 5, endLine: s.startLine, endColumn: s.startColumn + 5 };
@@ -74,6 +105,8 @@ export class ModelBuilder {
     private readonly sourceLines: readonly string[],
     /** Names the user binds anywhere (tensor targets, input names): auto ids skip them. */
     private readonly reserved: ReadonlySet<string>,
+    /** Filled with the names of the blocks this builder expands. */
+    private readonly expanded: Set<string> = new Set(),
   ) {}
 
   build(decl: ModelDecl, params: Map<string, V>): BuiltModel | null {
@@ -300,6 +333,7 @@ export class ModelBuilder {
   }
 
   private expandBlock(block: BlockDecl, step: Step, cur: Tensor, env: Env): Tensor | null {
+    this.expanded.add(block.name);
     if (env.blockStack.includes(block.name)) {
       this.r.error("E213", step.nameSpan, `block \`${block.name}\` calls itself (${[...env.blockStack, block.name].join(" -> ")})`);
       return null;
