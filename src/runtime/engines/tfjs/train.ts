@@ -336,8 +336,9 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
           acc[0] += s;
           acc[1] += c;
         }
-        const batchLogs: { loss: number; accuracy?: number } = { loss };
-        if (batchMetrics.accuracy) batchLogs.accuracy = batchMetrics.accuracy[0] / Math.max(1, batchMetrics.accuracy[1]);
+        // Keras semantics (and the standalone engine's): the epoch's running means so far.
+        const batchLogs: { loss: number; accuracy?: number } = { loss: lossSum / seen };
+        if (sums.accuracy) batchLogs.accuracy = sums.accuracy[0] / Math.max(1, sums.accuracy[1]);
         hooks.onBatchEnd?.(step, batchLogs); // 0-based global step
         step++;
         if (terminateOnNaN && shouldTerminateOnNaN(loss)) {
