@@ -207,7 +207,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   // ---- sections ----------------------------------------------------------------------------
   const imports: ModuleImport[] = [
     { from: "node:fs", named: new Map([["mkdirSync", "mkdirSync"]]), namespace: null, defaultName: null },
-    { from: "node:path", named: new Map([["join", "join"]]), namespace: null, defaultName: null },
+    { from: "node:path", named: new Map([["join", "join"], ...(training.callbacks.some((c) => c.kind === "tensorboard") ? [["relative", "relative"] as [string, string]] : [])]), namespace: null, defaultName: null },
     { from: "node:url", named: new Map([["pathToFileURL", "pathToFileURL"]]), namespace: null, defaultName: null },
   ];
   const embedded: string[] = [];
@@ -364,9 +364,11 @@ function saveModel(dir: string): void {
       { paths: ["weights.bin"], weights: WEIGHTS.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })) },
     ],
     userDefinedMetadata: {
+      sourceSha256: ${lit(src.sha256)},
+      sourceFile: ${lit(src.file)},
       nncVersion: ${lit(ir.nncVersion)},
-      source: { file: ${lit(src.file)}, sha256: ${lit(src.sha256)} },
       engine: "standalone",
+      backend: KERNELS,
     },
   };
   writeFileAtomic(join(dir, "model.json"), JSON.stringify(modelJson, null, 2));
@@ -402,7 +404,7 @@ export const internals = {
   forward,
   backward,
   computeLoss,${regularized.length > 0 ? "\n  regularizationPenalty,\n  addRegularizationGradients," : ""}
-  applyGradients,
+  applyGradients,${model.layers.some((l) => l.kind === "dropout") ? "\n  reseed(seed: number): void {\n    random = new Random(seed);\n  }," : ""}
 };`
     : "";
 
@@ -538,13 +540,18 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
   const setup: string[] = [];
   if (plateau) setup.push(`const plateau = new ReduceLROnPlateau(${JSON.stringify(plateau.args)});`);
   if (early) setup.push(`const earlyStopping = new EarlyStopping(${JSON.stringify(early.args)});`);
-  if (checkpoint) setup.push(`const checkpoint = new CheckpointDecider(${JSON.stringify(checkpoint.args)});`);
+  if (checkpoint) {
+    const { monitor, save_best_only, mode } = checkpoint.args;
+    setup.push(`const checkpoint = new CheckpointDecider(${JSON.stringify({ monitor, save_best_only, mode })});`);
+  }
   if (tensorboard) setup.push(`const tensorboard = new TensorBoardWriter(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}));`);
   if (csv) setup.push(`const csvRows: string[] = [];`);
 
   const epochEnd: string[] = [];
-  if (tensorboard) epochEnd.push(`for (const [key, value] of Object.entries(logs)) tensorboard.scalar(key, value, epoch + 1);
-tensorboard.flush();`);
+  if (tensorboard) {
+    epochEnd.push(`// tensorboard: this epoch's scalars, tagged as Keras does (epoch_loss, epoch_accuracy, ...)
+tensorboard.scalars(epoch, Object.fromEntries(Object.entries(logs).map(([key, value]) => [\`epoch_\${key}\`, value])));`);
+  }
   if (csv) {
     const sep = lit(String(csv.args.separator ?? ","));
     epochEnd.push(`// csv_logger: the whole file rewritten each epoch (atomically)
@@ -631,7 +638,10 @@ const rawBatch = allocF32(BATCH * EXAMPLE);\n\n`
   const metricLogs = metricNames.map((m) => `logs[${lit(m)}] = metricValue(${lit(m)}, trainSums, seen);`).join("\n");
   const valMetricLogs = metricNames.map((m) => `logs[${lit("val_" + m)}] = v.metrics[${lit(m)}]!;`).join("\n");
 
-  return `/** Values per example (the model's input shape [${t.data.exampleShape.join(", ")}]). */
+  return `/** The kernels this program was generated with. */
+const KERNELS = ${lit(info.kernels)};
+
+/** Values per example (the model's input shape [${t.data.exampleShape.join(", ")}]). */
 const EXAMPLE = ${exampleSize};
 
 /** Writes the one-hot label of batch row b into target. */
@@ -745,11 +755,11 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const test = evaluate(testSet.images, testSet.labels, testSet.count);
     saveModel(join(options.outDir, "model"));
     addFile(join("model", "model.json"));
-    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    for (const f of tensorboard.files()) addFile(f);` : ""}
+    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    addFile(relative(options.outDir, tensorboard.path));` : ""}
     const seconds = (performance.now() - started) / 1000;
     return {
       engine: "standalone",
-      backend: ${lit(info.kernels)},
+      backend: KERNELS,
       history,
       epochs: history.length,
       trainSamples: trainCount,

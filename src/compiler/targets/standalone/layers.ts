@@ -82,7 +82,7 @@ export function layerActivation(layer: IRLayer): IRRef {
 }
 
 /** Layer kinds that only apply an activation. */
-export const ACTIVATION_LAYERS = new Set(["relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu", "softplus"]);
+export const ACTIVATION_LAYERS = new Set(["relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu"]);
 
 const assign = (acc: boolean) => (acc ? "+=" : "=");
 
@@ -528,7 +528,6 @@ export const LAYER_EMITTERS: Record<string, LayerEmitter> = {
   softmax: activationLayer,
   elu: activationLayer,
   leaky_relu: activationLayer,
-  softplus: activationLayer,
   prelu,
   add,
   concat,

@@ -47,7 +47,6 @@ const KERAS_ACTIVATION: Record<string, string> = {
   swish: "swish",
   gelu: "gelu",
   mish: "mish",
-  exponential: "linear",
 };
 
 function activationName(v: unknown): string {
@@ -237,18 +236,45 @@ export function kerasLayer(layer: IRLayer, model: IRModel): { className: string;
   }
 }
 
+/**
+ * An activation Keras cannot name as a string on Dense/Conv2D (leaky_relu; elu with alpha != 1):
+ * the layer is saved with a linear activation followed by an activation layer of its own,
+ * `${id}_activation`, so that tfjs computes the same function. Weights keep their names.
+ */
+function separateActivation(layer: IRLayer): { className: string; config: Record<string, Json> } | null {
+  if (layer.kind !== "dense" && layer.kind !== "conv2d") return null;
+  const act = layer.args.activation;
+  if (!isRef(act)) return null;
+  const alpha = typeof act.args.alpha === "number" ? act.args.alpha : undefined;
+  const base = { name: `${layer.id}_activation`, trainable: true, dtype: "float32" };
+  if (act.kind === "leaky_relu") return { className: "LeakyReLU", config: { ...base, alpha: alpha ?? 0.3 } };
+  if (act.kind === "elu" && alpha !== undefined && alpha !== 1) return { className: "ELU", config: { ...base, alpha } };
+  return null;
+}
+
 /** The `modelTopology` object of model.json (a functional Keras "Model"). */
 export function kerasTopology(ir: IR | { model: IRModel }): Record<string, Json> {
   const model = ir.model;
-  const layers: Json[] = model.layers.map((layer) => {
+  /** The Keras layer whose output stands for each IR layer's output. */
+  const outputOf = new Map<string, string>();
+  const layers: Json[] = [];
+  for (const layer of model.layers) {
     const { className, config } = kerasLayer(layer, model);
-    return {
+    const separate = separateActivation(layer);
+    if (separate) config.activation = "linear";
+    layers.push({
       class_name: className,
       config,
       name: layer.id,
-      inbound_nodes: layer.inputs.length === 0 ? [] : [layer.inputs.map((id) => [id, 0, 0, {}])],
-    };
-  });
+      inbound_nodes: layer.inputs.length === 0 ? [] : [layer.inputs.map((id) => [outputOf.get(id) ?? id, 0, 0, {}])],
+    });
+    outputOf.set(layer.id, layer.id);
+    if (separate) {
+      const name = String(separate.config.name);
+      layers.push({ class_name: separate.className, config: separate.config, name, inbound_nodes: [[[layer.id, 0, 0, {}]]] });
+      outputOf.set(layer.id, name);
+    }
+  }
   const input = model.layers[0]!;
   return {
     class_name: "Model",
@@ -256,7 +282,7 @@ export function kerasTopology(ir: IR | { model: IRModel }): Record<string, Json>
       name: model.name,
       layers,
       input_layers: [[input.id, 0, 0]],
-      output_layers: model.outputs.map((id) => [id, 0, 0]),
+      output_layers: model.outputs.map((id) => [outputOf.get(id) ?? id, 0, 0]),
     },
     keras_version: KERAS_VERSION,
     backend: "tensor_flow.js",
