@@ -10,7 +10,9 @@
 // `--gpu` tries gpu, then webgpu, and fails naming both attempts. `auto` takes node when
 // installed, else wasm when wasm has every kernel the model needs to train, else cpu, and says
 // why. Failures are BackendError: one paragraph for the user, no stack trace.
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import type { IR, IRModel } from "../../../compiler/ir.js";
 import { CliError } from "../../../cli/errors.js";
 
@@ -123,6 +125,28 @@ async function useWasm(): Promise<Tf> {
   return tf;
 }
 
+/** Whether the Vulkan loader library is present where the dynamic linker looks (Linux). */
+export function hasVulkanLoader(): boolean {
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean),
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/lib64",
+    "/usr/lib",
+    "/lib",
+    "/usr/local/lib",
+  ];
+  if (dirs.some((d) => existsSync(join(d, "libvulkan.so.1")))) return true;
+  try {
+    return readFileSync("/etc/ld.so.cache").includes("libvulkan.so.1");
+  } catch {
+    return false;
+  }
+}
+
 /**
  * WebGPU in Node: Dawn from the `webgpu` package, exposed as `navigator.gpu` for
  * @tensorflow/tfjs-backend-webgpu. Fails (BackendError) when Dawn finds no adapter (no GPU, or no
@@ -134,6 +158,13 @@ async function useWebgpu(): Promise<Tf> {
     webgpu = (await import("webgpu")) as unknown as typeof webgpu;
   } catch (e) {
     throw new BackendError(`WebGPU needs the \`webgpu\` package (Dawn for Node): \`npm install webgpu\` (${errorText(e)}).`);
+  }
+  // On Linux Dawn reaches GPUs through Vulkan only; without the loader it finds no adapter anyway,
+  // after printing a native warning, so say it plainly instead.
+  if (process.platform === "linux" && !hasVulkanLoader()) {
+    throw new BackendError(
+      "WebGPU (Dawn, from the `webgpu` package) needs a Vulkan driver on Linux, and no Vulkan loader (libvulkan.so.1) was found; install your GPU's Vulkan driver (e.g. the `libvulkan1` package with the NVIDIA or Mesa driver).",
+    );
   }
   const g = globalThis as unknown as { navigator?: { gpu?: GpuLike; userAgent?: string } };
   let gpu = g.navigator?.gpu;
