@@ -268,7 +268,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       seconds: result.seconds,
       samplesPerSecond: result.samplesPerSecond,
       stoppedEarly: result.stoppedEarly,
-      outDir: relative(process.cwd(), absOut) || ".",
+      outDir: req.out ?? (relative(process.cwd(), absOut) || "."),
       files,
       ...(sweepReport ? { sweep: sweepReport } : {}),
     };

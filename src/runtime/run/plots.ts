@@ -61,8 +61,10 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
   const yt = niceTicks(lo, hi, 5);
   const ylo = yt[0];
   const yhi = yt[yt.length - 1];
-  const xhi = Math.max(epochs, 2);
-  const X = (e: number) => x0 + left + ((e - 1) / (xhi - 1)) * pw;
+  // one epoch: a point in the middle; more: epoch 1 at the left edge, the last at the right
+  const xlo = epochs <= 1 ? 0 : 1;
+  const xhi = epochs <= 1 ? 2 : epochs;
+  const X = (e: number) => x0 + left + ((e - xlo) / (xhi - xlo)) * pw;
   const Y = (v: number) => y0 + top + ph - ((v - ylo) / (yhi - ylo || 1)) * ph;
   const out: string[] = [];
   out.push(`<text x="${x0 + left + pw / 2}" y="${y0 + 24}" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`);
@@ -75,7 +77,7 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
     out.push(`<text x="${x0 + left - 8}" y="${y}" dy="4" text-anchor="end" font-size="12" fill="#444">${label}</text>`);
   }
   const xstep = Math.max(1, Math.ceil(epochs / 10));
-  for (let e = 1; e <= xhi; e += xstep) {
+  for (let e = 1; e <= Math.max(epochs, 1); e += xstep) {
     const x = X(e).toFixed(1);
     out.push(`<line x1="${x}" x2="${x}" y1="${y0 + top}" y2="${y0 + top + ph}" stroke="#eeeeee"/>`);
     out.push(`<text x="${x}" y="${y0 + top + ph + 18}" text-anchor="middle" font-size="12" fill="#444">${e}</text>`);

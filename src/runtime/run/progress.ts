@@ -37,6 +37,8 @@ export class ProgressReporter implements TrainHooks {
   private steps = 0;
   private epochStart = 0;
   private currentEpoch = 0;
+  private lastValue = 0;
+  private lastPayload: Record<string, string> = { loss: "-", accuracy: "-" };
   private readonly stream: NodeJS.WritableStream;
   private readonly prefix: string;
   /** Every line logged by the engine (also shown to the user). */
@@ -73,7 +75,7 @@ export class ProgressReporter implements TrainHooks {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(this.steps, 0, { epoch: this.currentEpoch + 1, epochs: this.epochs, loss: "-", accuracy: "-" });
+    this.bar.start(this.steps, this.lastValue, { epoch: this.currentEpoch + 1, epochs: this.epochs, ...this.lastPayload });
   }
 
   onTrainBegin(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void {
@@ -81,7 +83,7 @@ export class ProgressReporter implements TrainHooks {
     this.steps = info.stepsPerEpoch;
     this.currentEpoch = 0;
     this.stream.write(
-      `${this.prefix}training on ${info.trainSamples} samples${info.validationSamples ? `, validating on ${info.validationSamples}` : ""}: ${info.epochs} epochs of ${info.stepsPerEpoch} steps\n`,
+      `${this.prefix}training on ${info.trainSamples} samples${info.validationSamples ? `, validating on ${info.validationSamples}` : ""}: ${info.epochs} epoch${info.epochs === 1 ? "" : "s"} of ${info.stepsPerEpoch} steps\n`,
     );
     this.epochStart = performance.now();
     this.startBar();
@@ -90,7 +92,9 @@ export class ProgressReporter implements TrainHooks {
   onBatchEnd(step: number, logs: { loss: number; accuracy?: number }): void {
     if (!this.bar) return;
     const inEpoch = this.steps > 0 ? (step % this.steps) + 1 : step + 1;
-    this.bar.update(Math.min(inEpoch, this.steps), { loss: fmt(logs.loss), accuracy: fmt(logs.accuracy) });
+    this.lastValue = Math.min(inEpoch, this.steps);
+    this.lastPayload = { loss: fmt(logs.loss), accuracy: fmt(logs.accuracy) };
+    this.bar.update(this.lastValue, this.lastPayload);
   }
 
   onEpochEnd(epoch: number, logs: EpochLogs): void {
@@ -103,6 +107,8 @@ export class ProgressReporter implements TrainHooks {
     const eta = remaining > 0 ? `  ETA ${seconds(took * remaining)}` : "";
     this.stream.write(`${this.prefix}epoch ${epoch + 1}/${this.epochs}  ${formatLogs(logs)}  ${seconds(took)}${eta}\n`);
     this.currentEpoch = epoch + 1;
+    this.lastValue = 0;
+    this.lastPayload = { loss: "-", accuracy: "-" };
     this.epochStart = performance.now();
     if (remaining > 0) this.startBar();
   }
