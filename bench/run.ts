@@ -10,7 +10,8 @@
 //
 // Flags: --steps N (max timed steps per model, default 100)  --seconds S (max timed seconds per
 // model, default 12)  --models mlp,cnn  --quick (gemm only on a few shapes, 30 steps)
-// --no-gemm  --no-train  --threads 1,2 (gemm thread counts)  --out FILE
+// --no-gemm  --no-train  --threads 1,2 (gemm thread counts)  --train-threads 1,2 (simd engine
+// runs; NNC_THREADS of the standalone engine)  --out FILE
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -33,6 +34,7 @@ const steps = Number(opt("steps", quick ? "30" : "100"));
 const seconds = Number(opt("seconds", quick ? "6" : "12"));
 const models = opt("models", "mlp,cnn,deep,twolayer").split(",");
 const threadCounts = opt("threads", "1,2").split(",").map(Number);
+const trainThreads = opt("train-threads", "1,2").split(",").map(Number);
 
 /** The PyTorch figures of issue 5 (2 cores, Zen 4) and the targets (half of them). */
 const PYTORCH: Record<string, number> = { mlp: 36250, cnn: 5992, deep: 2893, twolayer: 193757 };
@@ -77,15 +79,15 @@ async function main(): Promise<void> {
   // 2. training throughput
   const train: TrainBenchResult[] = [];
   if (!flag("no-train")) {
-    const variants: { engine: string; kernels?: string; backend?: string }[] = [
-      { engine: "standalone", kernels: "ts" },
-      { engine: "standalone", kernels: "simd" },
+    const variants: { engine: string; kernels?: string; backend?: string; threads?: number }[] = [
+      { engine: "standalone", kernels: "ts", threads: 1 },
+      ...trainThreads.map((threads) => ({ engine: "standalone", kernels: "simd", threads })),
       { engine: "tfjs", backend: "cpu" },
       { engine: "tfjs", backend: "wasm" },
     ];
     for (const model of models) {
       for (const v of variants) {
-        const label = v.engine === "standalone" ? `standalone/${v.kernels}` : `tfjs/${v.backend}`;
+        const label = v.engine === "standalone" ? `standalone/${v.kernels}/${v.threads}t` : `tfjs/${v.backend}`;
         if (v.engine === "tfjs" && v.backend === "wasm" && model === "cnn") {
           // tfjs-backend-wasm has no Conv2DBackpropFilter / Conv2DBackpropInput kernels in Node.
           train.push({ model, engine: "tfjs", variant: label, ok: false, error: "cannot train (tfjs wasm backend lacks conv2d gradients)" });
@@ -98,7 +100,8 @@ async function main(): Promise<void> {
         if (v.kernels) args.push("--kernels", v.kernels);
         if (v.backend) args.push("--backend", v.backend);
         const t0 = Date.now();
-        const child = spawnSync("npx", args, { cwd: root, encoding: "utf8", timeout: (seconds * 4 + 120) * 1000, maxBuffer: 64 << 20 });
+        const env = { ...process.env, ...(v.threads ? { NNC_THREADS: String(v.threads) } : {}) };
+        const child = spawnSync("npx", args, { cwd: root, env, encoding: "utf8", timeout: (seconds * 4 + 120) * 1000, maxBuffer: 64 << 20 });
         const line = (child.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_RESULT "));
         let r: TrainBenchResult;
         if (line) r = JSON.parse(line.slice("BENCH_RESULT ".length)) as TrainBenchResult;
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
           const why = child.error?.message ?? (child.stderr ?? "").trim().split("\n").slice(-1)[0] ?? `exit ${child.status}`;
           r = { model, engine: v.engine, variant: label, ok: false, error: why.slice(0, 300) };
         }
+        r.variant = label;
         train.push(r);
         log(
           `train ${model} ${label}: ` +

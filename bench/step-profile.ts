@@ -1,0 +1,115 @@
+// Time the parts of one standalone training step (forward, loss, backward, optimizer) and the
+// heap it allocates, using the program's test internals:
+//   npx tsx bench/step-profile.ts [model=mlp] [kernels=simd] [threads=1] [steps=50]
+import { transformSync } from "esbuild";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import v8 from "node:v8";
+import vm from "node:vm";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface StepProfile {
+  model: string;
+  mode: string;
+  threads: number;
+  batch: number;
+  steps: number;
+  msPerStep: { forward: number; loss: number; backward: number; optimizer: number; total: number };
+  samplesPerSecond: number;
+  /** Bytes of heap growth over the timed steps, without a GC in between (0: the step allocates nothing). */
+  heapGrowthBytes: number;
+  gcDuringSteps: number;
+}
+
+interface Internals {
+  input: Float32Array;
+  target: Float32Array | Int32Array;
+  initializeWeights(seed: number): void;
+  forward(n: number, training: boolean): void;
+  backward(n: number): void;
+  computeLoss(n: number): number;
+  applyGradients(lr: number): void;
+}
+
+export async function profileStep(model: string, mode: "ts" | "simd", threads: number, steps: number): Promise<StepProfile> {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const { compileSource } = await import("../src/compiler/index.js");
+  const { generateStandalone } = await import("../src/compiler/targets/standalone/index.js");
+  const file = join(root, "examples", `${model}.nn`);
+  const { ir } = compileSource(readFileSync(file, "utf8"), file);
+  if (!ir?.training) throw new Error(`${model}.nn does not compile`);
+  // The generated program, with its kernel entry points exported too.
+  const source =
+    (await generateStandalone(ir, { kernels: mode, threads, exposeInternals: true })) +
+    "\nexport { initKernels as __initKernels, shutdownKernels as __shutdownKernels };\n";
+  const { code } = transformSync(source, { loader: "ts", format: "esm", target: "es2022" });
+  const dir = mkdtempSync(join(tmpdir(), "nnc-step-profile-"));
+  const mjs = join(dir, `${model}.mjs`);
+  writeFileSync(mjs, code);
+  const program = (await import(pathToFileURL(mjs).href)) as { internals: Internals; __initKernels(): Promise<void>; __shutdownKernels(): void };
+  rmSync(dir, { recursive: true, force: true });
+  await program.__initKernels();
+  const t = program.internals;
+  const n = ir.training.batchSize;
+  t.initializeWeights(1);
+  for (let i = 0; i < t.input.length; i++) t.input[i] = ((i * 7919) % 255) / 255;
+  const classes = t.target.length / n;
+  for (let r = 0; r < n; r++) {
+    if (t.target instanceof Int32Array || classes === 1) t.target[r] = r % 10;
+    else t.target[r * classes + (r % classes)] = 1;
+  }
+  const step = (acc?: number[]) => {
+    const t0 = performance.now();
+    t.forward(n, true);
+    const t1 = performance.now();
+    t.computeLoss(n);
+    const t2 = performance.now();
+    t.backward(n);
+    const t3 = performance.now();
+    t.applyGradients(1e-3);
+    const t4 = performance.now();
+    if (acc) {
+      acc[0] += t1 - t0;
+      acc[1] += t2 - t1;
+      acc[2] += t3 - t2;
+      acc[3] += t4 - t3;
+    }
+  };
+  for (let i = 0; i < Math.max(5, steps / 5); i++) step();
+  gc();
+  let gcs = 0;
+  const { PerformanceObserver } = await import("node:perf_hooks");
+  const obs = new PerformanceObserver((list) => (gcs += list.getEntries().length));
+  obs.observe({ entryTypes: ["gc"] });
+  const acc = [0, 0, 0, 0];
+  const heap0 = process.memoryUsage().heapUsed;
+  for (let i = 0; i < steps; i++) step(acc);
+  const heap1 = process.memoryUsage().heapUsed;
+  await new Promise((r) => setTimeout(r, 10));
+  obs.disconnect();
+  program.__shutdownKernels();
+  const [forward, loss, backward, optimizer] = acc.map((x) => x / steps) as [number, number, number, number];
+  const total = forward + loss + backward + optimizer;
+  return {
+    model,
+    mode,
+    threads,
+    batch: n,
+    steps,
+    msPerStep: { forward, loss, backward, optimizer, total },
+    samplesPerSecond: (n / total) * 1000,
+    heapGrowthBytes: heap1 - heap0,
+    gcDuringSteps: gcs,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [model = "mlp", mode = "simd", threads = "1", steps = "50"] = process.argv.slice(2);
+  const p = await profileStep(model, mode as "ts" | "simd", Number(threads), Number(steps));
+  console.log(JSON.stringify(p, null, 1));
+  process.exit(0);
+}
