@@ -335,7 +335,7 @@ export class ModelBuilder {
   private expandBlock(block: BlockDecl, step: Step, cur: Tensor, env: Env): Tensor | null {
     this.expanded.add(block.name);
     if (env.blockStack.includes(block.name)) {
-      this.r.error("E213", step.nameSpan, `block \`${block.name}\` calls itself (${[...env.blockStack, block.name].join(" -> ")})`);
+      this.r.error("E213", step.nameSpan, `block \`${block.name}\` calls itself: ${[...env.blockStack, block.name].join(" -> ")}`, "a block cannot be recursive; unroll it with `repeat` or `for`");
       return null;
     }
     // Bind arguments (evaluated in the caller's scope).
