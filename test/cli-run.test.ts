@@ -200,3 +200,26 @@ describe("nnc run", () => {
     expect(readdirSync(join(dir, "sweep"))).toEqual(["1-width=64", "2-width=256", "3-width=128"]);
   });
 });
+
+describe("nnc run with the real compiler and standalone engine (synthetic data)", () => {
+  it("trains examples/mlp.nn for one epoch and writes a loadable model", async () => {
+    Object.assign(runDeps, { compileSource: saved.compileSource, selectEngine: saved.selectEngine });
+    const { writeSyntheticMnist } = await import("./helpers/data.js");
+    const { loadModel } = await import("../src/runtime/predict.js");
+    const data = writeSyntheticMnist(join(tmp, "synthetic"), { train: 2000, test: 400 });
+    const dir = join(tmp, "real-mlp");
+    const code = await run("examples/mlp.nn", "--engine", "standalone", "--epochs", "1", "--data", data, "--out", dir, "--json");
+    expect(commanderErr).toBe("");
+    expect(code).toBe(0);
+    const report = JSON.parse(out.text.trim().split("\n").pop()!);
+    expect(report).toMatchObject({ engine: "standalone", epochs: 1, trainSamples: 2000, outDir: dir });
+    expect(report.testAccuracy).toBeGreaterThan(0.5);
+    for (const f of ["model/model.json", "model/weights.bin", "history.json", "history.csv", "curves.svg", "curves.png", "summary.txt", "result.json"]) {
+      expect(existsSync(join(dir, f))).toBe(true);
+    }
+    expect(readFileSync(join(dir, "summary.txt"), "utf8")).toMatch(/Total params: 407,050/);
+    const loaded = await loadModel(dir);
+    expect(loaded.inputShape).toEqual([28, 28, 1]);
+    expect(loaded.classNames).toHaveLength(10);
+  });
+});
