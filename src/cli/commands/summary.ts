@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE, setExitCode } from "../errors.js";
 import { compileSource } from "../../compiler/index.js";
 import { renderDiagnostics } from "../../compiler/codeframe.js";
-import { formatSummary, summaryJson } from "../../compiler/summary.js";
+import { formatSummary, groupDigits, summaryJson } from "../../compiler/summary.js";
 import { isSourceError, readSource, useColor } from "./check.js";
 import type { IR } from "../../compiler/ir.js";
 
@@ -42,7 +42,7 @@ export function registerSummary(program: Command): void {
           text += `Sweep: ${all} (${ir.sweep.variants.length} variants); shown: ${values}\n`;
           for (const v of ir.sweep.variants) {
             const vals = Object.entries(v.values).map(([k, x]) => `${k} = ${JSON.stringify(x)}`).join(", ");
-            text += `  ${vals}: ${v.model.params.total.toLocaleString("en-US")} params\n`;
+            text += `  ${vals}: ${groupDigits(v.model.params.total)} params\n`;
           }
         }
         process.stdout.write(text);

@@ -19,7 +19,7 @@ export function resolveMode(args: Record<string, unknown>): Record<string, unkno
 // ------------------------------------------------------------------ losses
 const fromLogits = bool(false);
 export const losses: CatalogEntry[] = [
-  entry("loss", "categorical_crossentropy", "Cross-entropy between one-hot labels and predicted class probabilities.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), [], { names: ["crossentropy"] }),
+  entry("loss", "categorical_crossentropy", "Cross-entropy between one-hot labels and predicted class probabilities.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), []),
   entry("loss", "sparse_categorical_crossentropy", "Cross-entropy with integer class labels (no one-hot encoding).", obj({ from_logits: fromLogits }), []),
   entry("loss", "binary_crossentropy", "Per-output binary cross-entropy, for sigmoid outputs.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), []),
   entry("loss", "mse", "Mean squared error between one-hot labels and outputs.", none, [], { names: ["mean_squared_error"] }),
