@@ -18,7 +18,7 @@ import { isShapeError, lookup, names, type LayerEntry } from "../catalog/index.j
 import { didYouMean } from "../suggest.js";
 import { bindArgs } from "./args.js";
 import type { Reporter } from "./report.js";
-import { evaluate, type Scope, type V, type VArg } from "./values.js";
+import { evaluate, type V, type VArg } from "./values.js";
 
 export interface Tensor {
   /** Id of the layer producing it; null when an earlier error left it unknown. */
