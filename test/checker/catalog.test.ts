@@ -94,3 +94,15 @@ describe("catalog", () => {
     expect(lookup("layer", "reshape")!.shape([[784]], { target_shape: [28, -1, 1] })).toEqual([28, 28, 1]);
   });
 });
+
+describe("catalog reference", () => {
+  it("lists every entry with its doc", async () => {
+    const { catalogReference } = await import("../../src/compiler/catalog/reference.js");
+    const md = catalogReference();
+    for (const cat of categories) for (const e of catalog[cat]) {
+      expect(md).toContain(`\`${e.name}\``);
+      expect(md).toContain(e.doc);
+    }
+    expect(md).toContain("`strides (stride)`: int or [int, int] = pool_size");
+  });
+});
