@@ -8,11 +8,11 @@
 // training loop with its `train(options, hooks)` export and command-line main().
 //
 // Strings that come from the .nn file (names, paths, source lines) only ever enter the program
-// through JSON.stringify (as string literals) or through comment() (as // comments, with line
+// through lit() (JSON string literals) or through comment() (as // comments, with line
 // terminators removed), so no .nn text can change what the program does.
 import prettier from "prettier";
 import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
-import { HELPERS, ACTIVATIONS } from "./activations.js";
+import { HELPERS, ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime } from "./kernels/index.js";
 import {
@@ -24,9 +24,34 @@ import {
   type LayerContext,
 } from "./layers.js";
 import { kerasTopology } from "./topology.js";
-import { OPTIMIZERS, LOSSES, METRICS } from "./training.js";
+import { OPTIMIZERS, LOSSES, METRICS, SUPPORTED_METRICS } from "./training.js";
 
 export { kerasTopology } from "./topology.js";
+
+/** The schedules and callbacks the training loop implements, by catalog name. */
+const SCHEDULE_FUNCTIONS: Record<string, string> = {
+  piecewise_constant: "piecewiseConstant",
+  exponential_decay: "exponentialDecay",
+  inverse_time_decay: "inverseTimeDecay",
+};
+const CALLBACKS = ["reduce_on_plateau", "early_stopping", "checkpoint", "csv_logger", "tensorboard", "terminate_on_nan"];
+
+/**
+ * What the standalone target implements, per catalog category (a test compares it with the
+ * catalog, so that no entry is silently unsupported). Initializers are random.ts's.
+ */
+export const STANDALONE_SUPPORT: Record<string, string[]> = {
+  layer: Object.keys(LAYER_EMITTERS),
+  activation: [...Object.keys(ACTIVATIONS), ...ROW_ACTIVATIONS],
+  loss: Object.keys(LOSSES),
+  optimizer: Object.keys(OPTIMIZERS),
+  metric: SUPPORTED_METRICS,
+  schedule: Object.keys(SCHEDULE_FUNCTIONS),
+  callback: CALLBACKS,
+  regularizer: ["l1", "l2", "l1l2"],
+  dataset: ["mnist", "fashion_mnist"],
+  augmentation: ["rotation", "width_shift", "height_shift", "shift", "zoom", "shear", "fill", "cval"],
+};
 
 export interface StandaloneOptions {
   /** Kernel implementation emitted into the program: readable TypeScript loops, or WebAssembly SIMD. */
@@ -42,8 +67,11 @@ export interface StandaloneOptions {
   exposeInternals?: boolean;
 }
 
-/** A string from the .nn file as a string literal. */
-const lit = (s: unknown): string => JSON.stringify(s);
+/**
+ * A value from the .nn file (string, number, object) as a JavaScript literal: JSON, with the two
+ * line separators JSON leaves raw escaped too, so that no literal ever spans a line.
+ */
+export const lit = (value: unknown): string => JSON.stringify(value).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 
 /** Text from the .nn file as a safe single-line comment. */
 export function comment(text: string): string {
@@ -221,11 +249,10 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   const augment = training.data.augment;
   if (augment) embed("data/augment.ts", ["augmentBatch"], "On-the-fly image augmentation");
   const cbKinds = new Set(training.callbacks.map((c) => c.kind));
+  for (const k of cbKinds) if (!CALLBACKS.includes(k)) throw new Error(`standalone target: no implementation of callback "${k}"`);
   const cbNames: string[] = [];
   if (training.schedule) {
-    const fn = { piecewise_constant: "piecewiseConstant", exponential_decay: "exponentialDecay", inverse_time_decay: "inverseTimeDecay" }[
-      training.schedule.kind
-    ];
+    const fn = SCHEDULE_FUNCTIONS[training.schedule.kind];
     if (!fn) throw new Error(`standalone target: no implementation of schedule "${training.schedule.kind}"`);
     cbNames.push(fn);
   }
@@ -330,7 +357,7 @@ ${backwardBody.join("\n\n")}
   // ---- weights table, initialisation and saving
   const weightTable = `/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
 const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-${weights.map((w) => `  { name: ${lit(w.name)}, shape: [${w.shape.join(", ")}], value: ${w.value}, initializer: ${JSON.stringify(w.initializer)} },`).join("\n")}
+${weights.map((w) => `  { name: ${lit(w.name)}, shape: [${w.shape.join(", ")}], value: ${w.value}, initializer: ${lit(w.initializer)} },`).join("\n")}
 ];
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
@@ -339,7 +366,7 @@ function initializeWeights(seed: number): void {
 }`;
   const topology = kerasTopology(ir);
   const saveSection = `/** The Keras topology of the model (computed by nnc at compile time). */
-const MODEL_TOPOLOGY = ${JSON.stringify(topology)};
+const MODEL_TOPOLOGY = ${lit(topology)};
 
 /**
  * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
@@ -532,17 +559,17 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
   let lrExpr = "baseLr";
   if (s) {
     const a = s.args;
-    if (s.kind === "piecewise_constant") lrExpr = `piecewiseConstant(${JSON.stringify(a.boundaries)}, ${JSON.stringify(a.values)}, iterations)`;
+    if (s.kind === "piecewise_constant") lrExpr = `piecewiseConstant(${lit(a.boundaries)}, ${lit(a.values)}, iterations)`;
     else if (s.kind === "exponential_decay") lrExpr = `exponentialDecay(baseLr, ${a.decay_steps}, ${a.decay_rate}, ${Boolean(a.staircase)}, iterations)`;
     else lrExpr = `inverseTimeDecay(baseLr, ${a.decay_steps}, ${a.decay_rate}, ${Boolean(a.staircase)}, iterations)`;
   }
 
   const setup: string[] = [];
-  if (plateau) setup.push(`const plateau = new ReduceLROnPlateau(${JSON.stringify(plateau.args)});`);
-  if (early) setup.push(`const earlyStopping = new EarlyStopping(${JSON.stringify(early.args)});`);
+  if (plateau) setup.push(`const plateau = new ReduceLROnPlateau(${lit(plateau.args)});`);
+  if (early) setup.push(`const earlyStopping = new EarlyStopping(${lit(early.args)});`);
   if (checkpoint) {
     const { monitor, save_best_only, mode } = checkpoint.args;
-    setup.push(`const checkpoint = new CheckpointDecider(${JSON.stringify({ monitor, save_best_only, mode })});`);
+    setup.push(`const checkpoint = new CheckpointDecider(${lit({ monitor, save_best_only, mode })});`);
   }
   if (tensorboard) setup.push(`const tensorboard = new TensorBoardWriter(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}));`);
   if (csv) setup.push(`const csvRows: string[] = [];`);
@@ -629,8 +656,8 @@ augmentBatch(rawBatch, ${inputBuffer}, n, ${H}, ${W}, AUGMENT, augmentRandom);`
   setTarget(b, trainSet.labels[k]!);
 }`;
   const augConsts = aug
-    ? `/** augment: ${comment(JSON.stringify(aug)).slice(3)} */
-const AUGMENT = ${JSON.stringify(aug)} as const;
+    ? `/** The augmentation of the data section: a random affine transform per image, every batch. */
+const AUGMENT = ${lit(aug)} as const;
 /** The raw (un-augmented) batch. */
 const rawBatch = allocF32(BATCH * EXAMPLE);\n\n`
     : "";
@@ -664,7 +691,7 @@ function evaluate(images: Float32Array, labels: Uint8Array, count: number): { lo
   }
   const loss = lossSum / Math.max(count, 1)${info.regularized ? " + regularizationPenalty()" : ""};
   const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
-  for (const name of ${JSON.stringify(metricNames)}) metrics[name] = metricValue(name, sums, count);
+  for (const name of ${lit(metricNames)}) metrics[name] = metricValue(name, sums, count);
   return { loss, metrics };
 }
 

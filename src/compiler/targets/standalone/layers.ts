@@ -84,6 +84,9 @@ export function layerActivation(layer: IRLayer): IRRef {
 /** Layer kinds that only apply an activation. */
 export const ACTIVATION_LAYERS = new Set(["relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu"]);
 
+/** A computed constant printed without float noise. */
+export const num = (x: number): string => String(Number(x.toPrecision(12)));
+
 const assign = (acc: boolean) => (acc ? "+=" : "=");
 
 /** a = act(z) over `count` values (rows of `width` for softmax). */
@@ -345,9 +348,9 @@ const dropout: LayerEmitter = (ctx) => {
   const mask = ctx.buffer(`${ctx.v}_mask`, `BATCH * ${ctx.size}`, "0 or 1/(1-rate) per value");
   const keep = 1 - rate;
   const forward = `if (training) {
-  // keep each value with probability ${keep}, scaled by 1/${keep} so the expected sum is unchanged
+  // keep each value with probability ${num(keep)}, scaled by 1/${num(keep)} so the expected sum is unchanged
   for (let i = 0; i < n * ${ctx.size}; i++) {
-    ${mask}[i] = random.next() < ${rate} ? 0 : ${1 / keep};
+    ${mask}[i] = random.next() < ${rate} ? 0 : ${num(1 / keep)};
     ${ctx.out}[i] = ${x.out}[i] * ${mask}[i];
   }
 } else {
@@ -390,8 +393,8 @@ const batchNorm: LayerEmitter = (ctx) => {
   }
   for (let c = 0; c < ${C}; c++) {
     const variance = ${invStd}[c] / rows;
-    ${mm}[c] = ${mm}[c] * ${momentum} + ${mean}[c] * ${1 - momentum};
-    ${mv}[c] = ${mv}[c] * ${momentum} + variance * ${1 - momentum};
+    ${mm}[c] = ${mm}[c] * ${momentum} + ${mean}[c] * ${num(1 - momentum)};
+    ${mv}[c] = ${mv}[c] * ${momentum} + variance * ${num(1 - momentum)};
     ${invStd}[c] = 1 / Math.sqrt(variance + ${eps});
   }
   for (let r = 0; r < rows; r++) {

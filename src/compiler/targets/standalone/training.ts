@@ -19,12 +19,18 @@ export interface LossInput {
 
 const EPS = 1e-7;
 
+/** A computed constant printed without float noise (0.1, not 0.09999999999999998). */
+const num = (x: number): string => String(Number(x.toPrecision(12)));
+
+/** A JSON literal that never spans a line (U+2028/U+2029 escaped). */
+const lit = (value: unknown): string => JSON.stringify(value).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+
 function smoothing(loss: IRRef, C: number, binary: boolean): string {
   const ls = Number(loss.args.label_smoothing ?? 0);
   if (!ls) return "";
   return binary
-    ? `const y = ${1 - ls} * yRaw + ${ls / 2}; // label_smoothing ${ls}`
-    : `const y = ${1 - ls} * yRaw + ${ls / C}; // label_smoothing ${ls}`;
+    ? `const y = ${num(1 - ls)} * yRaw + ${num(ls / 2)}; // label_smoothing ${ls}`
+    : `const y = ${num(1 - ls)} * yRaw + ${num(ls / C)}; // label_smoothing ${ls}`;
 }
 
 function crossEntropy(kind: string) {
@@ -49,7 +55,7 @@ function computeLoss(n: number): number {
       const k = o + j;
       const p = probabilities[k] / sum;
       ${yDecl}
-      if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, ${EPS}), ${1 - EPS}));
+      if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, ${EPS}), ${num(1 - EPS)}));
       ${q.G}[k] = (p - y) / n;
     }
   }
@@ -58,14 +64,14 @@ function computeLoss(n: number): number {
     }
     const grad = q.fused
       ? `// softmax and cross-entropy together: dL/dz = (p - y) / n\n      ${q.G}[k] = (p - y) / n;`
-      : `${q.G}[k] = p > ${EPS} && p < ${1 - EPS} ? -y / p / n : 0;`;
+      : `${q.G}[k] = p > ${EPS} && p < ${num(1 - EPS)} ? -y / p / n : 0;`;
     return `/** ${doc}. Writes the gradient for backward(). */
 function computeLoss(n: number): number {
   let total = 0;
   for (let k = 0; k < n * ${q.C}; k++) {
     const p = ${q.P}[k];
     ${yDecl}
-    if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, ${EPS}), ${1 - EPS}));
+    if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, ${EPS}), ${num(1 - EPS)}));
     ${grad}
   }
   return total / n;
@@ -105,7 +111,7 @@ function computeLoss(n: number): number {
   for (let k = 0; k < n * ${q.C}; k++) {
     const p = ${pExpr};
     ${yDecl}
-    const pc = Math.min(Math.max(p, ${EPS}), ${1 - EPS});
+    const pc = Math.min(Math.max(p, ${EPS}), ${num(1 - EPS)});
     total -= y * Math.log(pc) + (1 - y) * Math.log(1 - pc);
     ${grad}
   }
@@ -117,12 +123,14 @@ function computeLoss(n: number): number {
   huber: (q) => {
     const d = Number(q.loss.args.delta ?? 1);
     return elementwise(
-      `huber (delta ${d}): e²/2 where |e| <= ${d}, else ${d} * (|e| - ${d / 2})`,
-      `Math.abs(e) <= ${d} ? 0.5 * e * e : ${d} * (Math.abs(e) - ${d / 2})`,
+      `huber (delta ${d}): e²/2 where |e| <= ${d}, else ${d} * (|e| - ${num(d / 2)})`,
+      `Math.abs(e) <= ${d} ? 0.5 * e * e : ${d} * (Math.abs(e) - ${num(d / 2)})`,
       `Math.abs(e) <= ${d} ? e : ${d} * Math.sign(e)`,
     )(q);
   },
 };
+
+export const SUPPORTED_METRICS = ["accuracy", "precision", "recall", "mse", "mae"];
 
 /** Metric slots and functions. Slot 0 always counts argmax hits (the result's test accuracy). */
 export function METRICS(t: IRTraining, C: number, P: string): string {
@@ -154,12 +162,12 @@ export function METRICS(t: IRTraining, C: number, P: string): string {
           ? `      if (p > 0.5 && y === 0) sums[${other}] += 1;`
           : `      if (p <= 0.5 && y === 1) sums[${other}] += 1;`,
       );
-      cases.push(`case ${JSON.stringify(m)}: // thresholded at 0.5, over every output
+      cases.push(`case ${lit(m)}: // thresholded at 0.5, over every output
       return sums[${tp}]! / Math.max(sums[${tp}]! + sums[${other}]!, 1);`);
     } else if (m === "mse" || m === "mae") {
       const s = slot(m === "mse" ? "squaredError" : "absoluteError");
       body.push(m === "mse" ? `      sums[${s}] += (p - y) * (p - y);` : `      sums[${s}] += Math.abs(p - y);`);
-      cases.push(`case ${JSON.stringify(m)}:
+      cases.push(`case ${lit(m)}:
       return sums[${s}]! / (count * ${C});`);
     } else {
       throw new Error(`standalone target: no implementation of metric "${m}"`);
@@ -213,7 +221,7 @@ const PARAMS: { name: string; value: Float32Array; grad: Float32Array${fields ? 
 ${params
   .map(
     (p) =>
-      `  { name: ${JSON.stringify(p.name)}, value: ${p.value}, grad: ${p.grad}${state.map((s) => `, ${s}: allocF32(${p.value}.length)`).join("")} },`,
+      `  { name: ${lit(p.name)}, value: ${p.value}, grad: ${p.grad}${state.map((s) => `, ${s}: allocF32(${p.value}.length)`).join("")} },`,
   )
   .join("\n")}
 ];
@@ -284,9 +292,9 @@ function applyGradients(lr: number): void {
   for (const p of PARAMS) {
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
-      p.accumulatedGrad[i] = ${rho} * p.accumulatedGrad[i] + ${1 - rho} * g * g;
+      p.accumulatedGrad[i] = ${rho} * p.accumulatedGrad[i] + ${num(1 - rho)} * g * g;
       const update = (Math.sqrt(p.accumulatedUpdate[i] + ${eps}) / Math.sqrt(p.accumulatedGrad[i] + ${eps})) * g;
-      p.accumulatedUpdate[i] = ${rho} * p.accumulatedUpdate[i] + ${1 - rho} * update * update;
+      p.accumulatedUpdate[i] = ${rho} * p.accumulatedUpdate[i] + ${num(1 - rho)} * update * update;
       p.value[i] -= lr * update;
     }
   }
@@ -307,7 +315,7 @@ function applyGradients(lr: number): void {
   for (const p of PARAMS) {
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
-      p.meanSquare[i] = ${rho} * p.meanSquare[i] + ${1 - rho} * g * g;${centered ? `\n      p.meanGrad[i] = ${rho} * p.meanGrad[i] + ${1 - rho} * g;` : ""}
+      p.meanSquare[i] = ${rho} * p.meanSquare[i] + ${num(1 - rho)} * g * g;${centered ? `\n      p.meanGrad[i] = ${rho} * p.meanGrad[i] + ${num(1 - rho)} * g;` : ""}
       ${
         momentum
           ? `p.moment[i] = ${momentum} * p.moment[i] + (lr * g) / ${denom};
@@ -334,8 +342,8 @@ function applyGradients(lr: number): void {
   for (const p of PARAMS) {
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
-      p.m[i] = ${b1} * p.m[i] + ${1 - b1} * g;
-      p.v[i] = ${b2} * p.v[i] + ${1 - b2} * g * g;
+      p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
+      p.v[i] = ${b2} * p.v[i] + ${num(1 - b2)} * g * g;
       p.value[i] -= (lrT * p.m[i]) / (Math.sqrt(p.v[i]) + ${eps});
     }
   }
@@ -354,7 +362,7 @@ function applyGradients(lr: number): void {
   for (const p of PARAMS) {
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
-      p.m[i] = ${b1} * p.m[i] + ${1 - b1} * g;
+      p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
       p.u[i] = Math.max(${b2} * p.u[i], Math.abs(g));
       p.value[i] -= (lrT * p.m[i]) / (p.u[i] + ${eps});
     }
@@ -384,8 +392,8 @@ function applyGradients(lr: number): void {
   for (const p of PARAMS) {
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
-      p.m[i] = ${b1} * p.m[i] + ${1 - b1} * g;
-      p.v[i] = ${b2} * p.v[i] + ${1 - b2} * g * g;
+      p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
+      p.v[i] = ${b2} * p.v[i] + ${num(1 - b2)} * g * g;
       const mBar = ((1 - mu) * g) / (1 - momentumProduct) + (muNext * p.m[i]) / (1 - productNext);
       p.value[i] -= (lr * mBar) / (Math.sqrt(p.v[i] / vCorrection) + ${eps});
     }

@@ -1,0 +1,60 @@
+// Golden generated programs for every example (test/golden/standalone/<name>.ts; update with
+// `npx vitest run -u` and review the diff), and one `tsc --strict --noEmit` over all of them.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { compileSource } from "../../src/compiler/index.js";
+import { generateStandalone } from "../../src/compiler/targets/standalone/index.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const examples = readdirSync(join(root, "examples")).filter((f) => f.endsWith(".nn")).sort();
+const generated = new Map<string, string>();
+
+async function generate(file: string): Promise<string> {
+  const text = readFileSync(join(root, "examples", file), "utf8");
+  const { ir, diagnostics } = compileSource(text, `examples/${file}`);
+  if (!ir) throw new Error(`examples/${file} does not check: ${JSON.stringify(diagnostics)}`);
+  return generateStandalone(ir, { sourceText: text });
+}
+
+describe("golden standalone programs", () => {
+  for (const file of examples) {
+    it(file, async () => {
+      const code = await generate(file);
+      generated.set(file, code);
+      await expect(code).toMatchFileSnapshot(join(root, "test", "golden", "standalone", file.replace(/\.nn$/, ".ts")));
+    });
+  }
+
+  it("all of them pass tsc --strict --noEmit (one tsc run)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nnc-standalone-tsc-"));
+    try {
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+      symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+      const files: string[] = [];
+      for (const [file, code] of generated) {
+        const path = join(dir, file.replace(/\.nn$/, ".ts"));
+        writeFileSync(path, code);
+        files.push(path);
+      }
+      expect(files.length).toBe(examples.length);
+      const tsc = join(root, "node_modules", ".bin", "tsc");
+      const args = ["--ignoreConfig", "--strict", "--noEmit", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node", ...files];
+      let output = "";
+      try {
+        execFileSync(tsc, args, { cwd: dir, encoding: "utf8", stdio: "pipe" });
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string };
+        output = `${e.stdout ?? ""}${e.stderr ?? ""}`;
+      }
+      expect(output).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+afterAll(() => generated.clear());

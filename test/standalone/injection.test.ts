@@ -1,0 +1,67 @@
+// Strings from the .nn file (file name, source lines, paths) cannot change the generated program:
+// they only enter it as JSON string literals or as single-line comments. The program is built
+// with hostile strings everywhere, transpiled, imported and run; nothing it should not do happens,
+// and the hostile path comes out byte for byte as the name of the file written.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { generateStandalone } from "../../src/compiler/targets/standalone/index.js";
+import { loadStandaloneProgram } from "../../src/runtime/engines/standalone.js";
+import { writeSyntheticMnist } from "../helpers/data.js";
+import { buildModelIR, ref } from "./ir-builder.js";
+
+const EVIL = [
+  `"; (globalThis as any).pwned = 1; "`,
+  "`; (globalThis as any).pwned = 2; `",
+  "${(globalThis as any).pwned = 3}",
+  "*/ (globalThis as any).pwned = 4; /*",
+  "\n(globalThis as any).pwned = 5; //",
+  "\u2028(globalThis as any).pwned = 6; //",
+  "'\\\\'; </script>",
+].join("|");
+
+const work = mkdtempSync(join(tmpdir(), "nnc-injection-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function hostileIR() {
+  const ir = buildModelIR(
+    [28, 28, 1],
+    [{ kind: "flatten" }, { kind: "dense", args: { units: 10, activation: ref("softmax") } }],
+    {
+      callbacks: [ref("csv_logger", { path: `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`, separator: EVIL, append: false })],
+      batchSize: 32,
+    },
+  );
+  ir.source.file = EVIL;
+  for (const l of ir.model.layers) l.source.text = EVIL;
+  return ir;
+}
+
+describe("strings from the .nn file", () => {
+  it("appear only as string literals and comments", async () => {
+    const code = await generateStandalone(hostileIR());
+    // Every line mentioning pwned is a comment or holds it inside a JSON string literal.
+    expect(code).not.toMatch(/[\u2028\u2029]/);
+    for (const line of code.split("\n")) {
+      if (!line.includes("pwned")) continue;
+      const t = line.trim();
+      const inComment = t.startsWith("//") || t.startsWith("*") || t.startsWith("/*");
+      const inLiteral = line.includes(JSON.stringify(EVIL).slice(1, 20)) || /"[^"]*pwned[^"]*"/.test(line);
+      expect(inComment || inLiteral, line).toBe(true);
+    }
+  });
+
+  it("cannot run code: the program trains and writes the hostile path verbatim", async () => {
+    const data = writeSyntheticMnist(join(work, "data"), { train: 64, test: 32 });
+    const ir = hostileIR();
+    const program = await loadStandaloneProgram(ir, { mode: "ts", threads: 1 });
+    expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
+    const out = join(work, "run");
+    const result = await program.train({ dataDir: data, outDir: out, epochs: 1 }, {});
+    expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
+    const csvPath = `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`;
+    expect(existsSync(join(out, csvPath))).toBe(true);
+    expect(result.files).toContain(csvPath);
+  });
+});
