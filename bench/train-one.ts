@@ -5,7 +5,7 @@
 // passed), timing the steps after a short warm-up from the engine's per-batch hook. Prints one
 // line `BENCH_RESULT {json}`.
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -26,6 +26,9 @@ export interface TrainBenchResult {
   batch?: number;
   stepsTimed?: number;
   samplesPerSecond?: number;
+  /** Samples per second of CPU time of the whole process (all threads): the rate without other load, for one thread. */
+  samplesPerCpuSecond?: number;
+  loadAverage?: number;
   secondsPerEpoch?: number;
   epochSamples?: number;
   peakRssMB?: number;
@@ -75,6 +78,11 @@ async function main(): Promise<void> {
     const warmup = Math.max(3, Math.min(10, Math.floor(maxSteps / 10)));
     const times: number[] = [];
     let rssAfterWarmup = 0, heapAfterWarmup = 0, lastLoss = NaN;
+    let cpuAtWarmup = 0, cpuAtEnd = 0;
+    const cpuSeconds = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    };
     const controller = new AbortController();
     const dataDir = [process.env.NNC_DATA, join(root, "..", "shared", "data", "mnist"), "/work/shared/data/mnist"].find(
       (d) => d && existsSync(join(d, "train-images-idx3-ubyte.gz")),
@@ -89,7 +97,9 @@ async function main(): Promise<void> {
             const now = performance.now();
             times.push(now);
             lastLoss = logs.loss;
+            cpuAtEnd = cpuSeconds();
             if (times.length === warmup) {
+              cpuAtWarmup = cpuAtEnd;
               const m = process.memoryUsage();
               rssAfterWarmup = m.rss;
               heapAfterWarmup = m.heapUsed;
@@ -113,6 +123,8 @@ async function main(): Promise<void> {
       batch,
       stepsTimed: steps,
       samplesPerSecond: (steps * batch) / seconds,
+      samplesPerCpuSecond: (steps * batch) / (cpuAtEnd - cpuAtWarmup),
+      loadAverage: loadavg()[0],
       epochSamples,
       secondsPerEpoch: epochSamples / ((steps * batch) / seconds),
       peakRssMB: process.resourceUsage().maxRSS / 1024,
