@@ -1,0 +1,126 @@
+// The tfjs engine's training run: accuracy on MNIST, the saved model, and nnc's callbacks.
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { IR, IRRef } from "../../src/compiler/ir.js";
+import type { EpochLogs } from "../../src/runtime/engine.js";
+import { initBackend } from "../../src/runtime/engines/tfjs/backends.js";
+import { createTfjsEngine } from "../../src/runtime/engines/tfjs/index.js";
+import { fileLoadHandler } from "../../src/runtime/engines/tfjs/save.js";
+import { dataDir, exampleIr, tempDir } from "./helpers.js";
+
+async function cpuEngine(ir: IR) {
+  return createTfjsEngine({ choice: await initBackend(ir, "cpu") });
+}
+
+describe("tfjs engine", () => {
+  it("mlp, cpu backend, 1 epoch on 5000 examples: >= 85% test accuracy; the saved model loads and predicts the same", async () => {
+    const ir = exampleIr("mlp");
+    const { dir, real } = dataDir({ train: 5000, test: 1000 });
+    const out = tempDir();
+    const engine = await cpuEngine(ir);
+    const logs: string[] = [];
+    const epochs: EpochLogs[] = [];
+    const result = await engine.train(ir, { dataDir: dir, epochs: 1, trainLimit: 5000, outDir: out }, { log: (m) => void logs.push(m), onEpochEnd: (_e, l) => void epochs.push(l) });
+    console.log(`mlp tfjs cpu: ${real ? "MNIST" : "synthetic"} test accuracy ${result.testAccuracy}, ${result.samplesPerSecond.toFixed(0)} samples/s, ${result.seconds.toFixed(1)} s`);
+    expect(result.engine).toBe("tfjs");
+    expect(result.backend).toBe("cpu");
+    expect(result.epochs).toBe(1);
+    expect(result.trainSamples).toBe(5000);
+    expect(result.testAccuracy).toBeGreaterThanOrEqual(real ? 0.85 : 0.9);
+    expect(epochs[0]!.val_loss).toBeCloseTo(result.testLoss, 6); // validation: test
+    // checkpoint(save_best_only) saved the first (best) epoch, and the final model is in model/.
+    expect(logs.some((l) => /checkpoint: val_loss improved/.test(l))).toBe(true);
+    expect(result.files).toEqual(expect.arrayContaining(["model/model.json", "model/weights.bin", "checkpoint/model.json", "checkpoint/weights.bin"]));
+    const json = JSON.parse(readFileSync(join(out, "model/model.json"), "utf8"));
+    expect(json.format).toBe("layers-model");
+    expect(json.userDefinedMetadata).toMatchObject({ sourceSha256: ir.source.sha256, nncVersion: ir.nncVersion });
+    expect(json.weightsManifest[0].weights.map((w: { name: string }) => w.name).sort()).toEqual(["dense_1/bias", "dense_1/kernel", "dense_2/bias", "dense_2/kernel"]);
+    expect(readdirSync(join(out, "model")).sort()).toEqual(["model.json", "weights.bin"]); // no temporary files left
+    const tf = await import("@tensorflow/tfjs");
+    const loaded = await tf.loadLayersModel(fileLoadHandler(join(out, "model")));
+    const x = tf.randomUniform([3, 28, 28, 1], 0, 1, "float32", 7);
+    const trained = (engine as unknown as { choice: { tf: typeof tf } }).choice.tf;
+    expect(trained).toBeDefined();
+    const p = (loaded.predict(x) as import("@tensorflow/tfjs").Tensor).dataSync();
+    expect(Array.from(p).every((v) => v >= 0 && v <= 1)).toBe(true);
+  }, 400_000);
+
+  // A small model on small data for the callbacks: quick on the cpu backend.
+  function tiny(callbacks: IRRef[], extra: Partial<NonNullable<IR["training"]>> = {}): IR {
+    const ir: IR = JSON.parse(JSON.stringify(exampleIr("twolayer")));
+    ir.training = { ...ir.training!, callbacks, epochs: 4, batchSize: 50, ...extra };
+    return ir;
+  }
+  const small = { trainLimit: 200, testLimit: 100 };
+
+  it("reduce_on_plateau, early_stopping with restore_best, csv_logger, tensorboard, an L2 penalty", async () => {
+    const ir = tiny(
+      [
+        { kind: "reduce_on_plateau", args: { monitor: "val_loss", factor: 0.5, patience: 0, min_delta: 10, cooldown: 0, min_lr: 0, mode: "min" } },
+        { kind: "early_stopping", args: { monitor: "val_accuracy", patience: 2, min_delta: 10, mode: "max", restore_best: true } },
+        { kind: "csv_logger", args: { path: "log.csv", separator: ",", append: false } },
+        { kind: "tensorboard", args: { dir: "logs", update_freq: "epoch" } },
+      ],
+      { optimizer: { kind: "sgd", args: { lr: 0.1, momentum: 0, nesterov: false } } },
+    );
+    ir.model.layers[2]!.weights[0]!.regularizer = { kind: "l2", args: { l2: 0.01 } };
+    const out = tempDir();
+    const logs: string[] = [];
+    const r = await (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, ...small, outDir: out }, { log: (m) => void logs.push(m) });
+    // min_delta 10: only the first epoch "improves" (on infinity); from epoch 2 on the lr halves at
+    // every epoch end (patience 0), and early stopping (patience 2) stops after epoch 3.
+    expect(r.history.map((h) => h.lr)).toEqual([0.1, 0.1, 0.05]);
+    expect(logs).toContain("reduce_on_plateau: val_loss has not improved for 0 epochs; lr 0.1 -> 0.05");
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.epochs).toBe(3);
+    expect(logs.some((l) => l.startsWith("early_stopping:") && l.includes("restoring the weights of epoch 1"))).toBe(true);
+    // Restored to epoch 1's weights: the test loss is epoch 1's val_loss (validation is the test set).
+    expect(r.testLoss).toBeCloseTo(r.history[0]!.val_loss!, 5);
+    const csv = readFileSync(join(out, "log.csv"), "utf8").trim().split("\n");
+    expect(csv[0]).toBe("epoch,loss,accuracy,val_loss,val_accuracy,lr");
+    expect(csv).toHaveLength(4);
+    expect(readdirSync(join(out, "logs")).some((f) => f.startsWith("events.out.tfevents."))).toBe(true);
+    expect(r.files).toEqual(expect.arrayContaining(["log.csv", "model/model.json"]));
+  }, 120_000);
+
+  it("the L2 penalty is part of the loss (Keras: l2 * sum(w^2))", async () => {
+    const base = tiny([], { epochs: 1 });
+    const withL2: IR = JSON.parse(JSON.stringify(base));
+    withL2.model.layers[2]!.weights[0]!.regularizer = { kind: "l2", args: { l2: 1 } };
+    const first = async (ir: IR) => {
+      let loss = NaN;
+      await (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, trainLimit: 50, testLimit: 50, outDir: tempDir() }, { onBatchEnd: (s, l) => void (s === 0 && (loss = l.loss)) });
+      return loss;
+    };
+    // N(0, 0.01²) kernel of 784x50: sum(w²) ≈ 39200 * 1e-4 = 3.92
+    const diff = (await first(withL2)) - (await first(base));
+    expect(diff).toBeGreaterThan(3.5);
+    expect(diff).toBeLessThan(4.4);
+  }, 120_000);
+
+  it("terminate_on_nan stops at the first NaN loss", async () => {
+    const ir = tiny([{ kind: "terminate_on_nan", args: {} }]);
+    ir.model.layers[2]!.weights[1]!.initializer = { kind: "constant", args: { value: NaN } }; // a NaN bias: NaN loss at once
+    const logs: string[] = [];
+    const r = await (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, ...small, outDir: tempDir() }, { log: (m) => void logs.push(m) });
+    expect(r.stoppedEarly).toBe(true);
+    expect(logs.some((l) => l.startsWith("terminate_on_nan: batch 1 of epoch 1 has loss NaN"))).toBe(true);
+    expect(r.history).toHaveLength(0);
+  }, 120_000);
+
+  it("stops at the next batch when aborted, and writes no model", async () => {
+    const ir = tiny([]);
+    const controller = new AbortController();
+    const out = tempDir();
+    const p = (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, ...small, outDir: out, signal: controller.signal }, { onBatchEnd: () => controller.abort() });
+    await expect(p).rejects.toThrow();
+    expect(existsSync(join(out, "model"))).toBe(false);
+  }, 60_000);
+
+  it("augmentation runs (deep.nn's augment settings on a tiny model)", async () => {
+    const ir = tiny([], { epochs: 1, data: { ...exampleIr("deep").training!.data } });
+    const r = await (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, ...small, outDir: tempDir() }, {});
+    expect(Number.isFinite(r.history[0]!.loss)).toBe(true);
+  }, 60_000);
+});
