@@ -89,6 +89,24 @@ function joinSpans(a: Span, b: Span): Span {
 }
 
 function nodeSpan(node: CstNode): Span | undefined {
+  const loc = node.location;
+  if (
+    loc &&
+    !node.recoveredNode &&
+    Number.isFinite(loc.startOffset) &&
+    Number.isFinite(loc.endOffset) &&
+    Number.isFinite(loc.startLine) &&
+    Number.isFinite(loc.endLine)
+  ) {
+    return {
+      startOffset: loc.startOffset,
+      endOffset: loc.endOffset! + 1,
+      startLine: loc.startLine!,
+      startColumn: loc.startColumn!,
+      endLine: loc.endLine!,
+      endColumn: loc.endColumn! + 1,
+    };
+  }
   const b = bounds(node);
   return b ? joinSpans(tokenSpan(b[0]), tokenSpan(b[1])) : undefined;
 }

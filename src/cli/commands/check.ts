@@ -10,7 +10,7 @@ import { countSummary, renderDiagnostics, toJson, type JsonDiagnostic } from "..
 import { parse } from "../../parser/index.js";
 
 /** Larger files are refused (E905): no real .nn file comes near this. */
-export const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
+export const MAX_SOURCE_BYTES = 1024 * 1024;
 
 export interface SourceFile {
   file: string;
