@@ -18,7 +18,14 @@ async function save(model: tf.LayersModel, dir: string, metadata: Record<string,
       writeFileSync(join(dir, "weights.bin"), Buffer.from(data));
       writeFileSync(
         join(dir, "model.json"),
-        JSON.stringify({ format: "layers-model", generatedBy: "test", convertedBy: null, modelTopology: a.modelTopology, weightsManifest: [{ paths: ["weights.bin"], weights: a.weightSpecs }], userDefinedMetadata: metadata }),
+        JSON.stringify({
+          format: "layers-model",
+          generatedBy: "test",
+          convertedBy: null,
+          modelTopology: a.modelTopology,
+          weightsManifest: [{ paths: ["weights.bin"], weights: a.weightSpecs }],
+          userDefinedMetadata: metadata,
+        }),
       );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
     }),
@@ -46,12 +53,24 @@ const flatDir = join(tmp, "flat-model");
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
-  writeFileSync(vertical, inkPng(120, 160, (x, y) => x >= 55 && x < 68 && y >= 20 && y < 140));
-  writeFileSync(horizontal, inkPng(200, 100, (x, y) => x >= 30 && x < 170 && y >= 45 && y < 58));
-  writeFileSync(blank, inkPng(40, 40, () => false));
+  writeFileSync(
+    vertical,
+    inkPng(120, 160, (x, y) => x >= 55 && x < 68 && y >= 20 && y < 140),
+  );
+  writeFileSync(
+    horizontal,
+    inkPng(200, 100, (x, y) => x >= 30 && x < 170 && y >= 45 && y < 58),
+  );
+  writeFileSync(
+    blank,
+    inkPng(40, 40, () => false),
+  );
   // a run directory: RUN/model/{model.json,weights.bin}; input image(28, 28, 1)
   const cnnish = tf.sequential({
-    layers: [tf.layers.flatten({ inputShape: [28, 28, 1], name: "flatten_1" }), tf.layers.dense({ units: 10, activation: "softmax", name: "dense_1" })],
+    layers: [
+      tf.layers.flatten({ inputShape: [28, 28, 1], name: "flatten_1" }),
+      tf.layers.dense({ units: 10, activation: "softmax", name: "dense_1" }),
+    ],
   });
   cnnish.getLayer("dense_1").setWeights([tf.tensor(templates(), [784, 10]), tf.zeros([10])]);
   await save(cnnish, join(runDir, "model"));
@@ -111,11 +130,16 @@ describe("nnc predict", () => {
     expect(stderr).toMatch(/blank\.png has no ink/);
     const broken = join(tmp, "broken");
     mkdirSync(broken, { recursive: true });
-    writeFileSync(join(broken, "model.json"), (await import("node:fs")).readFileSync(join(runDir, "model", "model.json")));
+    writeFileSync(
+      join(broken, "model.json"),
+      (await import("node:fs")).readFileSync(join(runDir, "model", "model.json")),
+    );
     writeFileSync(join(broken, "weights.bin"), Buffer.alloc(100));
     stderr = "";
     expect(await predict(broken, vertical)).toBe(2);
-    expect(stderr).toMatch(/weights of .* are 100 bytes but the manifest describes 31400: the model is incomplete or corrupt/);
+    expect(stderr).toMatch(
+      /weights of .* are 100 bytes but the manifest describes 31400: the model is incomplete or corrupt/,
+    );
     stderr = "";
     expect(await predict(runDir)).toBe(2);
     expect(stderr).toMatch(/missing required argument 'images'/);

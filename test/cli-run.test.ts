@@ -60,35 +60,98 @@ afterEach(() => {
 describe("nnc run", () => {
   it("trains, writes the run directory and prints --json as the last stdout line", async () => {
     const dir = join(tmp, "run1");
-    const code = await run(nnFile, "--epochs", "2", "--train-limit", "500", "--test-limit", "100", "--seed", "7", "--data", "/data/x", "--out", dir, "--json", "--kernels", "simd");
+    const code = await run(
+      nnFile,
+      "--epochs",
+      "2",
+      "--train-limit",
+      "500",
+      "--test-limit",
+      "100",
+      "--seed",
+      "7",
+      "--data",
+      "/data/x",
+      "--out",
+      dir,
+      "--json",
+      "--kernels",
+      "simd",
+    );
     expect(commanderErr).toBe("");
     expect(code).toBe(0);
     const lines = out.text.trim().split("\n");
     const report = JSON.parse(lines[lines.length - 1]);
-    expect(report).toMatchObject({ engine: "standalone", backend: "ts", epochs: 2, trainSamples: 500, testLoss: 0.25, seconds: 1.5, model: "mlp" });
+    expect(report).toMatchObject({
+      engine: "standalone",
+      backend: "ts",
+      epochs: 2,
+      trainSamples: 500,
+      testLoss: 0.25,
+      seconds: 1.5,
+      model: "mlp",
+    });
     expect(report.testAccuracy).toBeCloseTo(0.9032, 6);
     expect(report.samplesPerSecond).toBeCloseTo(1000 / 1.5, 6);
     expect(report.outDir).toBe(dir);
-    expect(report.files).toEqual(expect.arrayContaining(["model/model.json", "history.json", "history.csv", "curves.svg", "curves.png", "summary.txt", "result.json"]));
+    expect(report.files).toEqual(
+      expect.arrayContaining([
+        "model/model.json",
+        "history.json",
+        "history.csv",
+        "curves.svg",
+        "curves.png",
+        "summary.txt",
+        "result.json",
+      ]),
+    );
     // what the engine was asked
     expect(calls).toHaveLength(1);
-    expect(calls[0].options).toMatchObject({ epochs: 2, trainLimit: 500, testLimit: 100, seed: 7, dataDir: "/data/x", outDir: dir, kernels: "simd", backend: "auto" });
+    expect(calls[0].options).toMatchObject({
+      epochs: 2,
+      trainLimit: 500,
+      testLimit: 100,
+      seed: 7,
+      dataDir: "/data/x",
+      outDir: dir,
+      kernels: "simd",
+      backend: "auto",
+    });
     expect(calls[0].options.signal).toBeInstanceOf(AbortSignal);
     // the files
     const names = readdirSync(dir).sort();
-    expect(names).toEqual(["curves.png", "curves.svg", "history.csv", "history.json", "model", "result.json", "summary.txt"]);
+    expect(names).toEqual([
+      "curves.png",
+      "curves.svg",
+      "history.csv",
+      "history.json",
+      "model",
+      "result.json",
+      "summary.txt",
+    ]);
     expect(readFileSync(join(dir, "history.csv"), "utf8")).toBe(
       "epoch,loss,accuracy,val_loss,val_accuracy,lr\n1,1,0.8,1.2,0.532,0.001\n2,0.5,0.81,0.6,0.542,0.001\n",
     );
     const hist = JSON.parse(readFileSync(join(dir, "history.json"), "utf8"));
-    expect(hist.history[1]).toEqual({ epoch: 2, loss: 0.5, accuracy: 0.81, val_loss: 0.6, val_accuracy: 0.542, lr: 0.001 });
-    expect(readFileSync(join(dir, "curves.png")).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(hist.history[1]).toEqual({
+      epoch: 2,
+      loss: 0.5,
+      accuracy: 0.81,
+      val_loss: 0.6,
+      val_accuracy: 0.542,
+      lr: 0.001,
+    });
+    expect(readFileSync(join(dir, "curves.png")).subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    );
     expect(readFileSync(join(dir, "curves.svg"), "utf8")).toMatch(/^<svg[^]*>loss<\/text>[^]*>accuracy<\/text>/);
     expect(readFileSync(join(dir, "summary.txt"), "utf8")).toMatch(/dense_1[^]*Total params: 25,?450/);
     expect(JSON.parse(readFileSync(join(dir, "result.json"), "utf8")).epochs).toBe(2);
     // stderr: the engine's reason, one plain line per epoch (not a TTY)
     expect(err.text).toContain("standalone engine: the fake one");
-    expect(err.text).toMatch(/epoch 1\/2  loss 1\.0000  accuracy 0\.8000  val_loss 1\.2000  val_accuracy 0\.5320  lr 0\.001  \d+\.\ds  ETA/);
+    expect(err.text).toMatch(
+      /epoch 1\/2  loss 1\.0000  accuracy 0\.8000  val_loss 1\.2000  val_accuracy 0\.5320  lr 0\.001  \d+\.\ds  ETA/,
+    );
     expect(err.text).toMatch(/epoch 2\/2  loss 0\.5000/);
     expect(existsSync(join(dir, "model", "model.json"))).toBe(true);
     expect(readdirSync(dir, { recursive: true }).filter((n) => String(n).includes(".tmp-"))).toEqual([]);
@@ -108,7 +171,9 @@ describe("nnc run", () => {
     const runs = readdirSync(join(work, "runs"));
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatch(/^mlp-\d{8}-\d{6}$/);
-    expect(out.text).toMatch(/^test accuracy 90\.32%  test loss 0\.2500\n3 epochs in 1\.5s, 2000 samples\/s, standalone engine \(ts\)\nrun directory: runs\/mlp-\d{8}-\d{6}\n$/);
+    expect(out.text).toMatch(
+      /^test accuracy 90\.32%  test loss 0\.2500\n3 epochs in 1\.5s, 2000 samples\/s, standalone engine \(ts\)\nrun directory: runs\/mlp-\d{8}-\d{6}\n$/,
+    );
     expect(calls[0].options.epochs).toBeUndefined();
   });
 
@@ -130,7 +195,14 @@ describe("nnc run", () => {
   it("exits 2 for a missing file and 1 for a file with errors or no train section", async () => {
     expect(await run(join(tmp, "nope.nn"))).toBe(2);
     expect(commanderErr).toMatch(/nnc: cannot read .*nope\.nn: no such file/);
-    useIR(null, [{ severity: "error", code: "E201", message: "unknown layer `dense2`", span: { start: 0, end: 5, line: 1, column: 1, endLine: 1, endColumn: 6 } } as never]);
+    useIR(null, [
+      {
+        severity: "error",
+        code: "E201",
+        message: "unknown layer `dense2`",
+        span: { start: 0, end: 5, line: 1, column: 1, endLine: 1, endColumn: 6 },
+      } as never,
+    ]);
     expect(await run(nnFile, "--out", join(tmp, "bad"))).toBe(1);
     expect(err.text).toMatch(/mlp\.nn: 1 error; not running/);
     const noTrain = fakeIR();
@@ -144,10 +216,14 @@ describe("nnc run", () => {
 
   it("reports an engine-selection failure (e.g. --gpu without a GPU) and an engine failure without a stack", async () => {
     runDeps.selectEngine = async () => {
-      throw new Error("--gpu: no GPU backend is available: install @tensorflow/tfjs-node-gpu (CUDA 11.2, cuDNN 8.1) or the `webgpu` package");
+      throw new Error(
+        "--gpu: no GPU backend is available: install @tensorflow/tfjs-node-gpu (CUDA 11.2, cuDNN 8.1) or the `webgpu` package",
+      );
     };
     expect(await run(nnFile, "--gpu", "--out", join(tmp, "gpu"))).toBe(1);
-    expect(commanderErr).toBe("nnc: --gpu: no GPU backend is available: install @tensorflow/tfjs-node-gpu (CUDA 11.2, cuDNN 8.1) or the `webgpu` package\n");
+    expect(commanderErr).toBe(
+      "nnc: --gpu: no GPU backend is available: install @tensorflow/tfjs-node-gpu (CUDA 11.2, cuDNN 8.1) or the `webgpu` package\n",
+    );
     expect(existsSync(join(tmp, "gpu"))).toBe(false);
     useEngine({ fail: "train-images-idx3-ubyte.gz is corrupt or truncated" });
     commanderErr = "";
@@ -162,7 +238,9 @@ describe("nnc run", () => {
       request = req;
       return { engine, reason: "tfjs engine on webgpu" };
     };
-    expect(await run(nnFile, "--gpu", "--backend", "webgpu", "--engine", "tfjs", "--out", join(tmp, "g2"), "--quiet")).toBe(0);
+    expect(
+      await run(nnFile, "--gpu", "--backend", "webgpu", "--engine", "tfjs", "--out", join(tmp, "g2"), "--quiet"),
+    ).toBe(0);
     expect(request).toEqual({ engine: "tfjs", backend: "webgpu", gpu: true });
   });
 
@@ -191,10 +269,14 @@ describe("nnc run", () => {
     }
     expect(calls[3].ir.training!.data.validation).toEqual({ kind: "test" });
     expect(calls[3].options.outDir).toBe(dir);
-    expect(err.text).toContain("#  width  val_accuracy\n-  -----  ------------\n1  64     0.5740\n2  256    0.7660  <- best\n3  128    0.6380");
+    expect(err.text).toContain(
+      "#  width  val_accuracy\n-  -----  ------------\n1  64     0.5740\n2  256    0.7660  <- best\n3  128    0.6380",
+    );
     const report = JSON.parse(out.text.trim().split("\n").pop()!);
     expect(report.sweep.best).toEqual({ width: 256 });
-    expect(report.sweep.variants.map((v: { metric: number }) => Number(v.metric.toFixed(6)))).toEqual([0.574, 0.766, 0.638]);
+    expect(report.sweep.variants.map((v: { metric: number }) => Number(v.metric.toFixed(6)))).toEqual([
+      0.574, 0.766, 0.638,
+    ]);
     expect(report.testAccuracy).toBeCloseTo(0.9256, 6);
     expect(JSON.parse(readFileSync(join(dir, "sweep.json"), "utf8")).best).toEqual({ width: 256 });
     expect(readdirSync(join(dir, "sweep"))).toEqual(["1-width=64", "2-width=256", "3-width=128"]);
@@ -208,13 +290,33 @@ describe("nnc run with the real compiler and standalone engine (synthetic data)"
     const { loadModel } = await import("../src/runtime/predict.js");
     const data = writeSyntheticMnist(join(tmp, "synthetic"), { train: 2000, test: 400 });
     const dir = join(tmp, "real-mlp");
-    const code = await run("examples/mlp.nn", "--engine", "standalone", "--epochs", "1", "--data", data, "--out", dir, "--json");
+    const code = await run(
+      "examples/mlp.nn",
+      "--engine",
+      "standalone",
+      "--epochs",
+      "1",
+      "--data",
+      data,
+      "--out",
+      dir,
+      "--json",
+    );
     expect(commanderErr).toBe("");
     expect(code).toBe(0);
     const report = JSON.parse(out.text.trim().split("\n").pop()!);
     expect(report).toMatchObject({ engine: "standalone", epochs: 1, trainSamples: 2000, outDir: dir });
     expect(report.testAccuracy).toBeGreaterThan(0.5);
-    for (const f of ["model/model.json", "model/weights.bin", "history.json", "history.csv", "curves.svg", "curves.png", "summary.txt", "result.json"]) {
+    for (const f of [
+      "model/model.json",
+      "model/weights.bin",
+      "history.json",
+      "history.csv",
+      "curves.svg",
+      "curves.png",
+      "summary.txt",
+      "result.json",
+    ]) {
       expect(existsSync(join(dir, f))).toBe(true);
     }
     expect(readFileSync(join(dir, "summary.txt"), "utf8")).toMatch(/Total params: 407,050/);

@@ -10,7 +10,18 @@ import { PNG } from "pngjs";
 import * as tf from "@tensorflow/tfjs";
 
 export const DIGIT_NAMES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-export const FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+export const FASHION_NAMES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+];
 
 export interface GreyImage {
   width: number;
@@ -121,7 +132,8 @@ export function preprocessDigit(img: GreyImage, name = "image", threshold = 0.2)
       }
     }
   }
-  if (bottom < 0) throw new Error(`${name} has no ink: draw a dark digit on a light background (or a light one on dark)`);
+  if (bottom < 0)
+    throw new Error(`${name} has no ink: draw a dark digit on a light background (or a light one on dark)`);
   const cw = right - left + 1;
   const ch = bottom - top + 1;
   const crop = new Float32Array(cw * ch);
@@ -164,10 +176,14 @@ export function preprocessDigit(img: GreyImage, name = "image", threshold = 0.2)
 
 /** Finds model.json: MODEL_DIR itself, MODEL_DIR/model (a run directory), or a model.json path. */
 export function findModelJson(modelDir: string): string {
-  const candidates = modelDir.endsWith(".json") ? [modelDir] : [join(modelDir, "model.json"), join(modelDir, "model", "model.json")];
+  const candidates = modelDir.endsWith(".json")
+    ? [modelDir]
+    : [join(modelDir, "model.json"), join(modelDir, "model", "model.json")];
   for (const c of candidates) if (existsSync(c) && statSync(c).isFile()) return c;
   if (!existsSync(modelDir)) throw new Error(`${modelDir} does not exist (give a run directory or its model/ folder)`);
-  throw new Error(`no model.json in ${modelDir} or ${join(modelDir, "model")} (give a run directory written by \`nnc run\`, or its model/ folder)`);
+  throw new Error(
+    `no model.json in ${modelDir} or ${join(modelDir, "model")} (give a run directory written by \`nnc run\`, or its model/ folder)`,
+  );
 }
 
 interface ModelJson {
@@ -199,15 +215,25 @@ export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
           try {
             return readFileSync(path);
           } catch (err) {
-            throw new Error(`cannot read the weights ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+            throw new Error(
+              `cannot read the weights ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`,
+            );
           }
         }),
       );
       const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
       const all = Buffer.concat(buffers);
-      const expected = weightSpecs.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * (w.dtype === "float32" || w.dtype === undefined || w.dtype === "int32" ? 4 : 1), 0);
+      const expected = weightSpecs.reduce(
+        (n, w) =>
+          n +
+          w.shape.reduce((a, b) => a * b, 1) *
+            (w.dtype === "float32" || w.dtype === undefined || w.dtype === "int32" ? 4 : 1),
+        0,
+      );
       if (all.length !== expected) {
-        throw new Error(`the weights of ${modelJsonPath} are ${all.length} bytes but the manifest describes ${expected}: the model is incomplete or corrupt`);
+        throw new Error(
+          `the weights of ${modelJsonPath} are ${all.length} bytes but the manifest describes ${expected}: the model is incomplete or corrupt`,
+        );
       }
       return {
         modelTopology: json.modelTopology,
@@ -268,7 +294,11 @@ export async function loadModel(modelDir: string): Promise<LoadedModel> {
     throw new Error(`the model in ${path} takes inputs of shape [${shape.join(", ")}], not a 28x28 image`);
   }
   const outputs = model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 10;
-  let classNames = Array.isArray(metadata.classNames) ? (metadata.classNames as unknown[]).map(String) : metadata.dataset === "fashion_mnist" ? FASHION_NAMES : DIGIT_NAMES;
+  let classNames = Array.isArray(metadata.classNames)
+    ? (metadata.classNames as unknown[]).map(String)
+    : metadata.dataset === "fashion_mnist"
+      ? FASHION_NAMES
+      : DIGIT_NAMES;
   if (classNames.length !== outputs) classNames = Array.from({ length: outputs }, (_, i) => String(i));
   return { model, classNames, inputShape: shape, metadata };
 }
@@ -316,7 +346,9 @@ export async function predictFiles(modelDir: string, files: string[], k = 3): Pr
     try {
       data = readFileSync(f);
     } catch (err) {
-      throw new Error(`cannot read ${f}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+      throw new Error(
+        `cannot read ${f}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`,
+      );
     }
     return preprocessDigit(decodePng(data, f), f);
   });

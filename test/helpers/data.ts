@@ -9,7 +9,12 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** ../shared/data/mnist relative to the repository root, when it holds the four idx files; else null. */
 export function mnistDir(): string | null {
   const dir = resolve(repoRoot, "..", "shared", "data", "mnist");
-  const names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+  const names = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+  ];
   return names.every((n) => existsSync(join(dir, `${n}.gz`)) || existsSync(join(dir, n))) ? dir : null;
 }
 
@@ -58,7 +63,8 @@ export function syntheticDigits(count: number, seed: number): { pixels: Uint8Arr
     const top = 2 + Math.floor(c / 5) * 13 + Math.floor(rand() * 5) - 2;
     const left = 1 + (c % 5) * 5 + Math.floor(rand() * 3) - 1;
     for (let y = Math.max(0, top); y < Math.min(28, top + 8); y++) {
-      for (let x = Math.max(0, left); x < Math.min(28, left + 8); x++) pixels[base + y * 28 + x] = 200 + Math.floor(rand() * 55);
+      for (let x = Math.max(0, left); x < Math.min(28, left + 8); x++)
+        pixels[base + y * 28 + x] = 200 + Math.floor(rand() * 55);
     }
   }
   return { pixels, labels };

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { affineMatrix, applyAffine, augmentBatch, fillIndex, type AugmentConfig } from "../../src/runtime/data/augment.js";
+import {
+  affineMatrix,
+  applyAffine,
+  augmentBatch,
+  fillIndex,
+  type AugmentConfig,
+} from "../../src/runtime/data/augment.js";
 
 const none: AugmentConfig = { rotation: 0, widthShift: 0, heightShift: 0, zoom: 0, shear: 0, fill: "nearest", cval: 0 };
 const constRng = (v: number) => () => v;
@@ -10,14 +16,22 @@ function image(h: number, w: number, f: (r: number, c: number) => number): Float
   return a;
 }
 function centroid(a: Float32Array, h: number, w: number): [number, number, number] {
-  let m = 0, sr = 0, sc = 0;
-  for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) { const v = a[r * w + c]; m += v; sr += v * r; sc += v * c; }
+  let m = 0,
+    sr = 0,
+    sc = 0;
+  for (let r = 0; r < h; r++)
+    for (let c = 0; c < w; c++) {
+      const v = a[r * w + c];
+      m += v;
+      sr += v * r;
+      sc += v * c;
+    }
   return [m, sr / m, sc / m];
 }
 
 describe("augmentBatch", () => {
   it("is the identity (and draws nothing) when every range is zero", () => {
-    const src = new Float32Array(3 * 28 * 28).map((_, i) => (i * 7919) % 256 / 255);
+    const src = new Float32Array(3 * 28 * 28).map((_, i) => ((i * 7919) % 256) / 255);
     const dst = new Float32Array(src.length);
     let calls = 0;
     augmentBatch(src, dst, 3, 28, 28, none, () => (calls++, 0.5));
@@ -46,7 +60,10 @@ describe("augmentBatch", () => {
     const src = image(7, 7, (r, c) => (r === 0 && c === 3 ? 1 : 0));
     const dst = new Float32Array(49);
     augmentBatch(src, dst, 1, 7, 7, { ...none, rotation: 180, fill: "constant" }, constRng(0.75)); // theta = +90
-    const hot = Array.from(dst).map((v, i) => [v, i] as const).filter(([v]) => v > 0.5).map(([, i]) => [Math.floor(i / 7), i % 7]);
+    const hot = Array.from(dst)
+      .map((v, i) => [v, i] as const)
+      .filter(([v]) => v > 0.5)
+      .map(([, i]) => [Math.floor(i / 7), i % 7]);
     expect(hot).toEqual([[3, 6]]);
   });
 
@@ -80,11 +97,15 @@ describe("augmentBatch", () => {
 
   it("nearest interpolation picks whole pixels; channels are handled independently", () => {
     const src = new Float32Array(2 * 5 * 5 * 3);
-    for (let p = 0; p < 25; p++) { src[p * 3] = p; src[p * 3 + 1] = -p; src[p * 3 + 2] = 7; }
+    for (let p = 0; p < 25; p++) {
+      src[p * 3] = p;
+      src[p * 3 + 1] = -p;
+      src[p * 3 + 2] = 7;
+    }
     const dst = new Float32Array(src.length);
     const cfg: AugmentConfig = { ...none, rotation: 30, zoom: 0.2, interpolation: "nearest" };
     let s = 1;
-    const rng = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    const rng = () => (s = (s * 16807) % 2147483647) / 2147483647;
     augmentBatch(src, dst, 1, 5, 5, cfg, rng, 3);
     for (let p = 0; p < 25; p++) {
       expect(Number.isInteger(dst[p * 3])).toBe(true);
@@ -98,10 +119,18 @@ describe("augmentBatch", () => {
     const src = new Float32Array(2 * 784);
     src.set(one, 0);
     src.set(one, 784);
-    const cfg: AugmentConfig = { rotation: 15, widthShift: 0.1, heightShift: 0.1, zoom: 0.1, shear: 10, fill: "nearest", cval: 0 };
+    const cfg: AugmentConfig = {
+      rotation: 15,
+      widthShift: 0.1,
+      heightShift: 0.1,
+      zoom: 0.1,
+      shear: 10,
+      fill: "nearest",
+      cval: 0,
+    };
     const run = () => {
       let s = 42;
-      const rng = () => ((s = (s * 48271) % 2147483647) / 2147483647);
+      const rng = () => (s = (s * 48271) % 2147483647) / 2147483647;
       const d = new Float32Array(src.length);
       augmentBatch(src, d, 2, 28, 28, cfg, rng);
       return d;

@@ -29,9 +29,19 @@ describe("step-based schedules (Keras LearningRateSchedule values)", () => {
   });
   it("dispatches on the IR schedule", () => {
     expect(scheduledLearningRate(null, 0.01, 123)).toBe(0.01);
-    expect(scheduledLearningRate({ kind: "exponential_decay", args: { decay_steps: 10, decay_rate: 0.5, staircase: false } }, 1, 20)).toBeCloseTo(0.25, 15);
-    expect(scheduledLearningRate({ kind: "piecewise_constant", args: { boundaries: [5], values: [0.1, 0.01] } }, 1, 6)).toBe(0.01);
-    expect(() => scheduledLearningRate({ kind: "cosine", args: {} }, 1, 0)).toThrow(/unknown learning-rate schedule cosine/);
+    expect(
+      scheduledLearningRate(
+        { kind: "exponential_decay", args: { decay_steps: 10, decay_rate: 0.5, staircase: false } },
+        1,
+        20,
+      ),
+    ).toBeCloseTo(0.25, 15);
+    expect(
+      scheduledLearningRate({ kind: "piecewise_constant", args: { boundaries: [5], values: [0.1, 0.01] } }, 1, 6),
+    ).toBe(0.01);
+    expect(() => scheduledLearningRate({ kind: "cosine", args: {} }, 1, 0)).toThrow(
+      /unknown learning-rate schedule cosine/,
+    );
   });
 });
 
@@ -121,7 +131,13 @@ describe("CheckpointDecider", () => {
   });
   it("saves only strict improvements with save_best_only", () => {
     const cb = new CheckpointDecider({ monitor: "val_loss", save_best_only: true, mode: "min" });
-    expect([0.5, 0.4, 0.45, 0.4, 0.3].map((v) => cb.onEpochEnd({ val_loss: v }).save)).toEqual([true, true, false, false, true]);
+    expect([0.5, 0.4, 0.45, 0.4, 0.3].map((v) => cb.onEpochEnd({ val_loss: v }).save)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      true,
+    ]);
     const acc = new CheckpointDecider({ monitor: "val_accuracy", save_best_only: true, mode: "auto" });
     expect([0.5, 0.6, 0.55].map((v) => acc.onEpochEnd({ val_accuracy: v }).save)).toEqual([true, true, false]);
     expect(acc.onEpochEnd({ loss: 1 })).toMatchObject({ save: false, warning: expect.stringMatching(/val_accuracy/) });

@@ -7,13 +7,64 @@ import type { Engine, RunOptions, TrainHooks, TrainResult } from "../../src/runt
 export function fakeModel(name: string, units = 32): IRModel {
   const src = { line: 1, column: 1, text: "" };
   const layers = [
-    { id: "input_1", kind: "input", inputs: [], args: {}, inputShapes: [], outputShape: [28, 28, 1], weights: [], params: 0, flops: 0, source: src },
-    { id: "flatten_1", kind: "flatten", inputs: ["input_1"], args: {}, inputShapes: [[28, 28, 1]], outputShape: [784], weights: [], params: 0, flops: 0, source: src },
-    { id: "dense_1", kind: "dense", inputs: ["flatten_1"], args: { units }, inputShapes: [[784]], outputShape: [units], weights: [], params: 784 * units + units, flops: 2 * 784 * units, source: src },
-    { id: "dense_2", kind: "dense", inputs: ["dense_1"], args: { units: 10 }, inputShapes: [[units]], outputShape: [10], weights: [], params: units * 10 + 10, flops: 2 * units * 10, source: src },
+    {
+      id: "input_1",
+      kind: "input",
+      inputs: [],
+      args: {},
+      inputShapes: [],
+      outputShape: [28, 28, 1],
+      weights: [],
+      params: 0,
+      flops: 0,
+      source: src,
+    },
+    {
+      id: "flatten_1",
+      kind: "flatten",
+      inputs: ["input_1"],
+      args: {},
+      inputShapes: [[28, 28, 1]],
+      outputShape: [784],
+      weights: [],
+      params: 0,
+      flops: 0,
+      source: src,
+    },
+    {
+      id: "dense_1",
+      kind: "dense",
+      inputs: ["flatten_1"],
+      args: { units },
+      inputShapes: [[784]],
+      outputShape: [units],
+      weights: [],
+      params: 784 * units + units,
+      flops: 2 * 784 * units,
+      source: src,
+    },
+    {
+      id: "dense_2",
+      kind: "dense",
+      inputs: ["dense_1"],
+      args: { units: 10 },
+      inputShapes: [[units]],
+      outputShape: [10],
+      weights: [],
+      params: units * 10 + 10,
+      flops: 2 * units * 10,
+      source: src,
+    },
   ];
   const total = layers.reduce((a, l) => a + l.params, 0);
-  return { name, inputShape: [28, 28, 1], layers, outputs: ["dense_2"], params: { total, trainable: total, nonTrainable: 0 }, flops: 0 };
+  return {
+    name,
+    inputShape: [28, 28, 1],
+    layers,
+    outputs: ["dense_2"],
+    params: { total, trainable: total, nonTrainable: 0 },
+    flops: 0,
+  };
 }
 
 export function fakeIR(opts: { name?: string; sweepUnits?: number[]; validation?: "test" | "split" } = {}): IR {
@@ -88,7 +139,13 @@ export function fakeEngine(calls: FakeCall[], behaviour: { interruptAtEpoch?: nu
           }
         }
         if (options.signal?.aborted) break;
-        const logs = { loss: 1 / (e + 1), accuracy: 0.8 + e * 0.01, val_loss: 1.2 / (e + 1), val_accuracy: 0.5 + units / 1000 + e * 0.01, lr: 0.001 };
+        const logs = {
+          loss: 1 / (e + 1),
+          accuracy: 0.8 + e * 0.01,
+          val_loss: 1.2 / (e + 1),
+          val_accuracy: 0.5 + units / 1000 + e * 0.01,
+          lr: 0.001,
+        };
         history.push(logs);
         hooks.onEpochEnd?.(e, logs);
       }

@@ -19,7 +19,11 @@ describe("loadMnist on the real files", () => {
       return;
     }
     for (const [file, md5] of Object.entries(MNIST_SOURCES.mnist.md5)) {
-      expect(createHash("md5").update(readFileSync(join(dir!, file))).digest("hex")).toBe(md5);
+      expect(
+        createHash("md5")
+          .update(readFileSync(join(dir!, file)))
+          .digest("hex"),
+      ).toBe(md5);
     }
     const test = await loadMnist({ dataset: "mnist", split: "test", dataDir: dir! });
     expect(test.count).toBe(10000);
@@ -102,7 +106,9 @@ describe("loadMnist on synthetic idx files", () => {
     );
     writeFileSync(imgs, good);
     writeFileSync(join(dir, "t10k-labels-idx1-ubyte.gz"), gzipSync(idxLabels(new Uint8Array([1, 2, 3]))));
-    await expect(loadMnist({ dataset: "mnist", split: "test", dataDir: dir })).rejects.toThrow(/has 10 images but .* has 3 labels/);
+    await expect(loadMnist({ dataset: "mnist", split: "test", dataDir: dir })).rejects.toThrow(
+      /has 10 images but .* has 3 labels/,
+    );
   });
 });
 
@@ -165,7 +171,10 @@ describe("loadMnist download", () => {
     try {
       const checksums = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)]));
       await loadMnist({ dataset: "fashion_mnist", split: "test", mirror, checksums });
-      expect(readdirSync(join(tmp, "xdg", "nnc", "fashion_mnist")).sort()).toEqual(["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]);
+      expect(readdirSync(join(tmp, "xdg", "nnc", "fashion_mnist")).sort()).toEqual([
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+      ]);
     } finally {
       if (old === undefined) delete process.env.XDG_CACHE_HOME;
       else process.env.XDG_CACHE_HOME = old;
@@ -183,7 +192,9 @@ describe("loadMnist download", () => {
 
   it("reports an HTTP error with the URL", async () => {
     const wrong = mirror.replace("/mnist/", "/elsewhere/");
-    await expect(loadMnist({ dataset: "mnist", split: "test", cacheDir: join(tmp, "cache-404"), mirror: wrong })).rejects.toThrow(
+    await expect(
+      loadMnist({ dataset: "mnist", split: "test", cacheDir: join(tmp, "cache-404"), mirror: wrong }),
+    ).rejects.toThrow(
       /cannot download http:\/\/127\.0\.0\.1:\d+\/elsewhere\/t10k-images-idx3-ubyte\.gz: HTTP 404[^]*pass --data DIR/,
     );
   });

@@ -1,7 +1,11 @@
 // Test helper: PNG files drawn pixel by pixel with pngjs.
 import { PNG } from "pngjs";
 
-export function makePng(width: number, height: number, rgba: (x: number, y: number) => [number, number, number, number]): Buffer {
+export function makePng(
+  width: number,
+  height: number,
+  rgba: (x: number, y: number) => [number, number, number, number],
+): Buffer {
   const png = new PNG({ width, height });
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -5,15 +5,31 @@ import { mnistDir } from "../helpers/data.js";
 import { inkPng, makePng } from "./png.js";
 
 function bbox(a: Float32Array, t = 0.05): { top: number; bottom: number; left: number; right: number } {
-  let top = 28, bottom = -1, left = 28, right = -1;
-  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) if (a[y * 28 + x] > t) {
-    top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
-  }
+  let top = 28,
+    bottom = -1,
+    left = 28,
+    right = -1;
+  for (let y = 0; y < 28; y++)
+    for (let x = 0; x < 28; x++)
+      if (a[y * 28 + x] > t) {
+        top = Math.min(top, y);
+        bottom = Math.max(bottom, y);
+        left = Math.min(left, x);
+        right = Math.max(right, x);
+      }
   return { top, bottom, left, right };
 }
 function com(a: Float32Array): [number, number] {
-  let m = 0, sy = 0, sx = 0;
-  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) { const v = a[y * 28 + x]; m += v; sy += v * y; sx += v * x; }
+  let m = 0,
+    sy = 0,
+    sx = 0;
+  for (let y = 0; y < 28; y++)
+    for (let x = 0; x < 28; x++) {
+      const v = a[y * 28 + x];
+      m += v;
+      sy += v * y;
+      sx += v * x;
+    }
   return [sy / m, sx / m];
 }
 
@@ -40,14 +56,20 @@ describe("MNIST-style preprocessing", () => {
 
   it("treats light ink on dark paper and black ink on a transparent background the same way", () => {
     const ref = preprocessDigit(decodePng(square));
-    const dark = makePng(100, 100, (x, y) => (x >= 50 && x < 80 && y >= 10 && y < 40 ? [250, 250, 250, 255] : [10, 10, 10, 255]));
+    const dark = makePng(100, 100, (x, y) =>
+      x >= 50 && x < 80 && y >= 10 && y < 40 ? [250, 250, 250, 255] : [10, 10, 10, 255],
+    );
     expect(Array.from(preprocessDigit(decodePng(dark)))).toEqual(Array.from(ref));
-    const transparent = makePng(100, 100, (x, y) => (x >= 50 && x < 80 && y >= 10 && y < 40 ? [0, 0, 0, 255] : [0, 0, 0, 0]));
+    const transparent = makePng(100, 100, (x, y) =>
+      x >= 50 && x < 80 && y >= 10 && y < 40 ? [0, 0, 0, 255] : [0, 0, 0, 0],
+    );
     expect(Array.from(preprocessDigit(decodePng(transparent)))).toEqual(Array.from(ref));
   });
 
   it("ignores grey paper and a faint border tone", () => {
-    const grey = makePng(60, 60, (x, y) => (x >= 20 && x < 40 && y >= 20 && y < 40 ? [40, 40, 40, 255] : [200, 200, 200, 255]));
+    const grey = makePng(60, 60, (x, y) =>
+      x >= 20 && x < 40 && y >= 20 && y < 40 ? [40, 40, 40, 255] : [200, 200, 200, 255],
+    );
     const out = preprocessDigit(decodePng(grey));
     expect(bbox(out)).toEqual({ top: 5, bottom: 24, left: 5, right: 24 });
     expect(out[0]).toBe(0);
@@ -84,8 +106,14 @@ describe("MNIST-style preprocessing", () => {
         return [g, g, g, 255];
       });
       const out = preprocessDigit(decodePng(png));
-      let dot = 0, na = 0, nb = 0;
-      for (let i = 0; i < 784; i++) { dot += out[i] * digit[i]; na += out[i] ** 2; nb += digit[i] ** 2; }
+      let dot = 0,
+        na = 0,
+        nb = 0;
+      for (let i = 0; i < 784; i++) {
+        dot += out[i] * digit[i];
+        na += out[i] ** 2;
+        nb += digit[i] ** 2;
+      }
       expect(dot / Math.sqrt(na * nb)).toBeGreaterThan(0.85);
     }
   });

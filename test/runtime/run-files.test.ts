@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { afterAll, describe, expect, it } from "vitest";
-import { createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, writeAtomic } from "../../src/runtime/run/files.js";
+import {
+  createRunDir,
+  defaultRunDir,
+  removeIfEmpty,
+  removeTempFiles,
+  writeAtomic,
+} from "../../src/runtime/run/files.js";
 import { historyColumns, historyCsv, historyJson } from "../../src/runtime/run/history.js";
 import { curvesSvg, niceTicks, svgToPng } from "../../src/runtime/run/plots.js";
 import { formatLogs, ProgressReporter } from "../../src/runtime/run/progress.js";
@@ -49,16 +55,33 @@ describe("run directory files", () => {
 describe("history", () => {
   const h = [
     { val_accuracy: 0.9, loss: 0.5, lr: 0.01, accuracy: 0.8, val_loss: 0.4 },
-    { val_accuracy: 0.95, loss: Number.NaN, lr: 0.005, accuracy: 0.85, val_loss: Number.POSITIVE_INFINITY, precision: 0.7 },
+    {
+      val_accuracy: 0.95,
+      loss: Number.NaN,
+      lr: 0.005,
+      accuracy: 0.85,
+      val_loss: Number.POSITIVE_INFINITY,
+      precision: 0.7,
+    },
   ];
   it("orders columns loss, metrics, val_loss, val_metrics, lr", () => {
     expect(historyColumns(h)).toEqual(["loss", "accuracy", "precision", "val_loss", "val_accuracy", "lr"]);
   });
   it("writes CSV with nan/inf and empty cells, JSON with null", () => {
-    expect(historyCsv(h)).toBe("epoch,loss,accuracy,precision,val_loss,val_accuracy,lr\n1,0.5,0.8,,0.4,0.9,0.01\n2,nan,0.85,0.7,inf,0.95,0.005\n");
+    expect(historyCsv(h)).toBe(
+      "epoch,loss,accuracy,precision,val_loss,val_accuracy,lr\n1,0.5,0.8,,0.4,0.9,0.01\n2,nan,0.85,0.7,inf,0.95,0.005\n",
+    );
     const j = JSON.parse(historyJson(h));
     expect(j.epochs).toBe(2);
-    expect(j.history[1]).toEqual({ epoch: 2, loss: null, accuracy: 0.85, precision: 0.7, val_loss: null, val_accuracy: 0.95, lr: 0.005 });
+    expect(j.history[1]).toEqual({
+      epoch: 2,
+      loss: null,
+      accuracy: 0.85,
+      precision: 0.7,
+      val_loss: null,
+      val_accuracy: 0.95,
+      lr: 0.005,
+    });
     expect(j.history[0].precision).toBeNull();
   });
   it("bestOf picks by mode and skips missing values", () => {
@@ -76,7 +99,12 @@ describe("curves", () => {
   });
 
   it("draws loss and accuracy panels as valid SVG, escaping the title, and renders a PNG with visible text", () => {
-    const h = Array.from({ length: 6 }, (_, i) => ({ loss: 1 / (i + 1), accuracy: 0.5 + i / 20, val_loss: 1.1 / (i + 1), val_accuracy: 0.55 + i / 20 }));
+    const h = Array.from({ length: 6 }, (_, i) => ({
+      loss: 1 / (i + 1),
+      accuracy: 0.5 + i / 20,
+      val_loss: 1.1 / (i + 1),
+      val_accuracy: 0.55 + i / 20,
+    }));
     const svg = curvesSvg(h, "a <b> & c");
     expect(svg).toContain("a &lt;b&gt; &amp; c");
     expect(svg.match(/<path /g)).toHaveLength(4);
@@ -115,11 +143,21 @@ describe("progress and tables", () => {
     expect(formatLogs({ val_accuracy: 0.5, loss: Number.NaN })).toBe("loss NaN  val_accuracy 0.5000");
   });
   it("sweepTable marks the best row", () => {
-    expect(sweepTable(["latent"], [{ values: { latent: 100 }, metric: 0.9 }, { values: { latent: 200 }, metric: null }], "val_accuracy", 0)).toBe(
-      "#  latent  val_accuracy\n-  ------  ------------\n1  100     0.9000  <- best\n2  200     n/a",
-    );
+    expect(
+      sweepTable(
+        ["latent"],
+        [
+          { values: { latent: 100 }, metric: 0.9 },
+          { values: { latent: 200 }, metric: null },
+        ],
+        "val_accuracy",
+        0,
+      ),
+    ).toBe("#  latent  val_accuracy\n-  ------  ------------\n1  100     0.9000  <- best\n2  200     n/a");
   });
   it("fallbackSummary lists layers and params", () => {
-    expect(fallbackSummary(fakeModel("m", 32))).toMatch(/Model: "m"[^]*dense_1 \(dense\)\s+\(None, 32\)\s+25120[^]*Total params: 25450/);
+    expect(fallbackSummary(fakeModel("m", 32))).toMatch(
+      /Model: "m"[^]*dense_1 \(dense\)\s+\(None, 32\)\s+25120[^]*Total params: 25450/,
+    );
   });
 });

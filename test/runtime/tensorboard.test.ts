@@ -76,7 +76,9 @@ describe("TensorBoardWriter", () => {
     const files = readdirSync(dir);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(new RegExp(`^events\\.out\\.tfevents\\.\\d{10}\\.${hostname().replace(/[.]/g, "\\.")}$`));
-    const events = readRecords(readFileSync(join(dir, files[0]))).map((r) => Event.toObject(Event.decode(r), { longs: Number }) as any);
+    const events = readRecords(readFileSync(join(dir, files[0]))).map(
+      (r) => Event.toObject(Event.decode(r), { longs: Number }) as any,
+    );
     expect(events).toHaveLength(4);
     expect(events[0].fileVersion).toBe("brain.Event:2");
     expect(events[0].wallTime).toBeGreaterThanOrEqual(Math.floor(before) - 1);

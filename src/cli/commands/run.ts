@@ -49,8 +49,14 @@ export function registerRun(program: Command): void {
     .command("run")
     .description("Train the model of a .nn file and write a run directory (model, history, curves, summary).")
     .argument("<file>", "the .nn file")
-    .addOption(new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs"]).default("auto"))
-    .addOption(new Option("--backend <backend>", "tfjs engine backend").choices(["auto", "cpu", "wasm", "node", "gpu", "webgpu"]).default("auto"))
+    .addOption(
+      new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs"]).default("auto"),
+    )
+    .addOption(
+      new Option("--backend <backend>", "tfjs engine backend")
+        .choices(["auto", "cpu", "wasm", "node", "gpu", "webgpu"])
+        .default("auto"),
+    )
     .option("--gpu", "train on the GPU (tfjs-node-gpu, else WebGPU), or fail")
     .option("--data <dir>", "folder with the MNIST idx files (else $NNC_DATA, the cache, or download)")
     .option("--epochs <n>", "override the file's epochs", integer("--epochs", 1))

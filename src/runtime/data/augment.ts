@@ -52,7 +52,14 @@ export function randomAffine(cfg: AugmentConfig, height: number, width: number, 
 }
 
 /** rotation(theta) · shift(tx, ty) · shear(shear) · zoom(zx, zy), angles in radians, as [a, b, c, d, e, f]: in = [[a, b], [d, e]] · out + [c, f]. */
-export function affineMatrix(theta: number, tx: number, ty: number, shear: number, zx: number, zy: number): Float64Array {
+export function affineMatrix(
+  theta: number,
+  tx: number,
+  ty: number,
+  shear: number,
+  zx: number,
+  zy: number,
+): Float64Array {
   const cos = Math.cos(theta);
   const sin = Math.sin(theta);
   // R · T: [[cos, -sin, cos*tx - sin*ty], [sin, cos, sin*tx + cos*ty]]

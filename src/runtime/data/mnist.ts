@@ -105,18 +105,27 @@ export function readIdxFile(path: string): Buffer {
     try {
       return gunzipSync(raw);
     } catch (err) {
-      throw new Error(`${path} is corrupt or truncated: gunzip failed (${(err as Error).message}); delete it and try again`);
+      throw new Error(
+        `${path} is corrupt or truncated: gunzip failed (${(err as Error).message}); delete it and try again`,
+      );
     }
   }
   return raw;
 }
 
 /** Parses an idx3 (images) file into [0, 1] floats, checking the magic number and the size. */
-export function parseIdxImages(buf: Buffer, path: string, limit?: number): { images: Float32Array; count: number; rows: number; cols: number } {
-  if (buf.length < 16) throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 16-byte idx3 header`);
+export function parseIdxImages(
+  buf: Buffer,
+  path: string,
+  limit?: number,
+): { images: Float32Array; count: number; rows: number; cols: number } {
+  if (buf.length < 16)
+    throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 16-byte idx3 header`);
   const magic = buf.readUInt32BE(0);
   if (magic !== 0x00000803) {
-    throw new Error(`${path} is not an idx3 image file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803`);
+    throw new Error(
+      `${path} is not an idx3 image file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803`,
+    );
   }
   const total = buf.readUInt32BE(4);
   const rows = buf.readUInt32BE(8);
@@ -139,17 +148,22 @@ export function parseIdxLabels(buf: Buffer, path: string, limit?: number, classe
   if (buf.length < 8) throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 8-byte idx1 header`);
   const magic = buf.readUInt32BE(0);
   if (magic !== 0x00000801) {
-    throw new Error(`${path} is not an idx1 label file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801`);
+    throw new Error(
+      `${path} is not an idx1 label file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801`,
+    );
   }
   const total = buf.readUInt32BE(4);
   const expected = 8 + total;
   if (buf.length !== expected) {
-    throw new Error(`${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} labels`);
+    throw new Error(
+      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} labels`,
+    );
   }
   const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
   const labels = new Uint8Array(buf.subarray(8, 8 + count));
   for (let i = 0; i < count; i++) {
-    if (labels[i] >= classes) throw new Error(`${path} is corrupt: label ${labels[i]} at index ${i} is not a class 0-${classes - 1}`);
+    if (labels[i] >= classes)
+      throw new Error(`${path} is corrupt: label ${labels[i]} at index ${i} is not a class 0-${classes - 1}`);
   }
   return labels;
 }
@@ -205,7 +219,9 @@ export async function downloadMnist(
     const want = checksums[file];
     const got = md5Hex(data);
     if (want !== undefined && got !== want) {
-      throw new Error(`checksum mismatch for ${file} downloaded from ${url}: md5 ${got}, expected ${want} (the file was not saved)`);
+      throw new Error(
+        `checksum mismatch for ${file} downloaded from ${url}: md5 ${got}, expected ${want} (the file was not saved)`,
+      );
     }
     writeFileAtomic(dest, data);
   }
@@ -238,7 +254,9 @@ export async function loadMnist(opts: MnistOptions): Promise<MnistData> {
   }
   if (dir === null) {
     if (opts.download === false) {
-      throw new Error(`${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`);
+      throw new Error(
+        `${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`,
+      );
     }
     const source = MNIST_SOURCES[opts.dataset];
     const mirror = opts.mirror ?? source.mirror;
@@ -246,7 +264,9 @@ export async function loadMnist(opts: MnistOptions): Promise<MnistData> {
     try {
       await downloadMnist(missing, cacheDir, mirror, opts.checksums ?? source.md5);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`);
+      throw new Error(
+        `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
+      );
     }
     dir = cacheDir;
   }

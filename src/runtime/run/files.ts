@@ -1,6 +1,15 @@
 // Run-directory files: atomic writes (temporary name + rename) with a registry of the temporary
 // files in flight, so a Ctrl-C handler can remove them and nothing is ever half-written.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
 const inFlight = new Set<string>();

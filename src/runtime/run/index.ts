@@ -37,7 +37,11 @@ export interface RunRequest {
 
 export interface RunDeps {
   compileSource(text: string, file: string): CompileResult;
-  selectEngine(ir: IR, request: { engine: "auto" | "standalone" | "tfjs"; backend: string; gpu: boolean }, options: RunOptions): Promise<EngineChoice>;
+  selectEngine(
+    ir: IR,
+    request: { engine: "auto" | "standalone" | "tfjs"; backend: string; gpu: boolean },
+    options: RunOptions,
+  ): Promise<EngineChoice>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   /** Install the Ctrl-C handler (default true; tests may turn it off). */
@@ -77,7 +81,13 @@ export interface RunReport {
   sweep?: {
     monitor: string;
     mode: "max" | "min";
-    variants: { values: Record<string, IRValue>; metric: number | null; epochs: number; seconds: number; outDir: string }[];
+    variants: {
+      values: Record<string, IRValue>;
+      metric: number | null;
+      epochs: number;
+      seconds: number;
+      outDir: string;
+    }[];
     best: Record<string, IRValue>;
   };
 }
@@ -134,7 +144,10 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     return 1;
   }
   if (ir.training === null) {
-    throw new RunError(`${req.file} has no train section, so there is nothing to run (add \`train ${ir.model.name} { ... }\`)`, 1);
+    throw new RunError(
+      `${req.file} has no train section, so there is nothing to run (add \`train ${ir.model.name} { ... }\`)`,
+      1,
+    );
   }
 
   // 2. run directory and Ctrl-C
@@ -214,14 +227,21 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       let validation = training.data.validation;
       if (validation.kind !== "split") {
         validation = { kind: "split", fraction: 0.1 };
-        stderr.write(`sweep: the variants are compared on a validation split of 10% of the training data (the file validates on ${training.data.validation.kind === "test" ? "the test set" : "nothing"})\n`);
+        stderr.write(
+          `sweep: the variants are compared on a validation split of 10% of the training data (the file validates on ${training.data.validation.kind === "test" ? "the test set" : "nothing"})\n`,
+        );
       }
       const rows: NonNullable<RunReport["sweep"]>["variants"] = [];
       for (let i = 0; i < sweep.variants.length; i++) {
         const v = sweep.variants[i];
         const label = valuesLabel(v.values);
         const dir = join(absOut, "sweep", `${i + 1}-${label.replace(/[^A-Za-z0-9_.=,-]/g, "_")}`);
-        const variantIr: IR = { ...ir, model: v.model, sweep: null, training: { ...training, data: { ...training.data, validation } } };
+        const variantIr: IR = {
+          ...ir,
+          model: v.model,
+          sweep: null,
+          training: { ...training, data: { ...training.data, validation } },
+        };
         const options = baseOptions(dir);
         createRunDir(dir);
         const choice = await choose(variantIr, options);
@@ -238,7 +258,14 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
         if (b === null || (sweep.mode === "max" ? r.metric > b : r.metric < b)) bestIndex = i;
       });
       if (bestIndex < 0) throw new RunError(`sweep: no variant logged ${sweep.monitor}, so none can be picked`, 1);
-      say(sweepTable(sweep.parameters.map((p) => p.name), rows, sweep.monitor, bestIndex));
+      say(
+        sweepTable(
+          sweep.parameters.map((p) => p.name),
+          rows,
+          sweep.monitor,
+          bestIndex,
+        ),
+      );
       const best = sweep.variants[bestIndex];
       say(`training the best variant (${valuesLabel(best.values)}) with the file's own validation`);
       finalIr = { ...ir, model: best.model, sweep: null };
@@ -306,7 +333,12 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
 }
 
 /** The sweep's table: one row per variant, its parameter values and metric, the best marked. */
-export function sweepTable(names: string[], rows: { values: Record<string, IRValue>; metric: number | null }[], monitor: string, best: number): string {
+export function sweepTable(
+  names: string[],
+  rows: { values: Record<string, IRValue>; metric: number | null }[],
+  monitor: string,
+  best: number,
+): string {
   const head = ["#", ...names, monitor];
   const body = rows.map((r, i) => [
     String(i + 1),
@@ -314,6 +346,14 @@ export function sweepTable(names: string[], rows: { values: Record<string, IRVal
     r.metric === null ? "n/a" : r.metric.toFixed(4),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [fmt(head), fmt(widths.map((w) => "-".repeat(w))), ...body.map((b, i) => `${fmt(b)}${i === best ? "  <- best" : ""}`)].join("\n");
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
+  return [
+    fmt(head),
+    fmt(widths.map((w) => "-".repeat(w))),
+    ...body.map((b, i) => `${fmt(b)}${i === best ? "  <- best" : ""}`),
+  ].join("\n");
 }

@@ -41,7 +41,16 @@ interface Series {
   values: (number | null)[];
 }
 
-function panel(x0: number, y0: number, w: number, h: number, title: string, series: Series[], epochs: number, percent: boolean): string {
+function panel(
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  title: string,
+  series: Series[],
+  epochs: number,
+  percent: boolean,
+): string {
   const left = 64;
   const right = 24;
   const top = 40;
@@ -67,7 +76,9 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
   const X = (e: number) => x0 + left + ((e - xlo) / (xhi - xlo)) * pw;
   const Y = (v: number) => y0 + top + ph - ((v - ylo) / (yhi - ylo || 1)) * ph;
   const out: string[] = [];
-  out.push(`<text x="${x0 + left + pw / 2}" y="${y0 + 24}" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`);
+  out.push(
+    `<text x="${x0 + left + pw / 2}" y="${y0 + 24}" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>`,
+  );
   out.push(`<rect x="${x0 + left}" y="${y0 + top}" width="${pw}" height="${ph}" fill="#fafafa" stroke="#bbb"/>`);
   const ystep = yt.length > 1 ? yt[1] - yt[0] : 1;
   for (const t of yt) {
@@ -82,7 +93,9 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
     out.push(`<line x1="${x}" x2="${x}" y1="${y0 + top}" y2="${y0 + top + ph}" stroke="#eeeeee"/>`);
     out.push(`<text x="${x}" y="${y0 + top + ph + 18}" text-anchor="middle" font-size="12" fill="#444">${e}</text>`);
   }
-  out.push(`<text x="${x0 + left + pw / 2}" y="${y0 + h - 10}" text-anchor="middle" font-size="13" fill="#333">epoch</text>`);
+  out.push(
+    `<text x="${x0 + left + pw / 2}" y="${y0 + h - 10}" text-anchor="middle" font-size="13" fill="#333">epoch</text>`,
+  );
   for (const s of series) {
     const pts = s.values.map((v, i) => (v !== null && Number.isFinite(v) ? [X(i + 1), Y(v)] : null));
     let d = "";
@@ -96,21 +109,29 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
       pen = true;
     }
     if (d) {
-      out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="7 4"' : ""} stroke-linejoin="round"/>`);
+      out.push(
+        `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="7 4"' : ""} stroke-linejoin="round"/>`,
+      );
     }
     if (epochs <= 40) {
-      for (const p of pts) if (p) out.push(`<circle cx="${p[0].toFixed(1)}" cy="${p[1].toFixed(1)}" r="3.5" fill="${s.color}"/>`);
+      for (const p of pts)
+        if (p) out.push(`<circle cx="${p[0].toFixed(1)}" cy="${p[1].toFixed(1)}" r="3.5" fill="${s.color}"/>`);
     }
   }
   // legend inside the plot, right: at the top for loss (falls), at the bottom for accuracy (rises)
   const lw = 172;
   const lx = x0 + left + pw - lw - 8;
   let ly = percent ? y0 + top + ph - series.length * 20 - 12 : y0 + top + 10;
-  out.push(`<rect x="${lx}" y="${ly - 4}" width="${lw}" height="${series.length * 20 + 6}" fill="white" fill-opacity="0.85" stroke="#ccc" rx="3"/>`);
+  out.push(
+    `<rect x="${lx}" y="${ly - 4}" width="${lw}" height="${series.length * 20 + 6}" fill="white" fill-opacity="0.85" stroke="#ccc" rx="3"/>`,
+  );
   for (const s of series) {
     const last = [...s.values].reverse().find((v) => v !== null && Number.isFinite(v));
-    const lastText = last === undefined || last === null ? "" : percent ? ` ${(last * 100).toFixed(2)}%` : ` ${last.toPrecision(3)}`;
-    out.push(`<line x1="${lx + 8}" x2="${lx + 34}" y1="${ly + 9}" y2="${ly + 9}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="7 4"' : ""}/>`);
+    const lastText =
+      last === undefined || last === null ? "" : percent ? ` ${(last * 100).toFixed(2)}%` : ` ${last.toPrecision(3)}`;
+    out.push(
+      `<line x1="${lx + 8}" x2="${lx + 34}" y1="${ly + 9}" y2="${ly + 9}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="7 4"' : ""}/>`,
+    );
     out.push(`<text x="${lx + 40}" y="${ly + 13}" font-size="12" fill="#222">${esc(s.name)}${lastText}</text>`);
     ly += 20;
   }
@@ -137,7 +158,9 @@ export function curvesSvg(history: EpochLogs[], title = ""): string {
   const width = pw * panels.length;
   const height = ph + head;
   const body = panels.map((p, i) => panel(i * pw, head, pw, ph, p.title, p.series, epochs, p.percent)).join("\n");
-  const heading = title ? `<text x="${width / 2}" y="26" text-anchor="middle" font-size="18" fill="#111">${esc(title)}</text>\n` : "";
+  const heading = title
+    ? `<text x="${width / 2}" y="26" text-anchor="middle" font-size="18" fill="#111">${esc(title)}</text>\n`
+    : "";
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">\n` +
     `<rect width="${width}" height="${height}" fill="white"/>\n${heading}${body}\n</svg>\n`

@@ -26,7 +26,8 @@ function seconds(s: number): string {
 /** "loss 0.1234  accuracy 0.9612  val_loss 0.1100  val_accuracy 0.9650  lr 0.001" in history column order. */
 export function formatLogs(logs: EpochLogs): string {
   const keys = Object.keys(logs);
-  const order = (k: string) => (k === "loss" ? 0 : k === "val_loss" ? 2 : k.startsWith("val_") ? 3 : k === "lr" ? 4 : 1);
+  const order = (k: string) =>
+    k === "loss" ? 0 : k === "val_loss" ? 2 : k.startsWith("val_") ? 3 : k === "lr" ? 4 : 1;
   keys.sort((a, b) => order(a) - order(b));
   return keys.map((k) => `${k} ${k === "lr" ? Number(logs[k].toPrecision(4)) : fmt(logs[k])}`).join("  ");
 }
@@ -75,7 +76,11 @@ export class ProgressReporter implements TrainHooks {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(this.steps, this.lastValue, { epoch: this.currentEpoch + 1, epochs: this.epochs, ...this.lastPayload });
+    this.bar.start(this.steps, this.lastValue, {
+      epoch: this.currentEpoch + 1,
+      epochs: this.epochs,
+      ...this.lastPayload,
+    });
   }
 
   onTrainBegin(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void {

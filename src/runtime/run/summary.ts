@@ -4,10 +4,18 @@ import { formatSummary } from "../../compiler/summary.js";
 
 /** A plain table of the IR's layers, used only if formatSummary() throws. */
 export function fallbackSummary(model: IRModel): string {
-  const rows = model.layers.map((l) => [`${l.id} (${l.kind})`, `(None, ${l.outputShape.join(", ")})`, String(l.params)]);
+  const rows = model.layers.map((l) => [
+    `${l.id} (${l.kind})`,
+    `(None, ${l.outputShape.join(", ")})`,
+    String(l.params),
+  ]);
   const head = ["Layer (type)", "Output shape", "Param #"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)) + 2);
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("")
+      .trimEnd();
   const rule = "=".repeat(widths.reduce((a, b) => a + b, 0));
   return [
     `Model: "${model.name}"`,

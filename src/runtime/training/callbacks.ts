@@ -26,14 +26,26 @@ export function piecewiseConstant(boundaries: number[], values: number[], step: 
 }
 
 /** keras.optimizers.schedules.ExponentialDecay: lr0 * rate ^ (step / decaySteps), the exponent floored when staircase. */
-export function exponentialDecay(initialLr: number, decaySteps: number, decayRate: number, staircase: boolean, step: number): number {
+export function exponentialDecay(
+  initialLr: number,
+  decaySteps: number,
+  decayRate: number,
+  staircase: boolean,
+  step: number,
+): number {
   let p = step / decaySteps;
   if (staircase) p = Math.floor(p);
   return initialLr * Math.pow(decayRate, p);
 }
 
 /** keras.optimizers.schedules.InverseTimeDecay: lr0 / (1 + rate * step / decaySteps), step / decaySteps floored when staircase. */
-export function inverseTimeDecay(initialLr: number, decaySteps: number, decayRate: number, staircase: boolean, step: number): number {
+export function inverseTimeDecay(
+  initialLr: number,
+  decaySteps: number,
+  decayRate: number,
+  staircase: boolean,
+  step: number,
+): number {
   let p = step / decaySteps;
   if (staircase) p = Math.floor(p);
   return initialLr / (1 + decayRate * p);
@@ -104,7 +116,10 @@ export class ReduceLROnPlateau {
   onEpochEnd(logs: Record<string, number>, lr: number): { lr: number; message?: string; warning?: string } {
     const current = logs[this.monitor];
     if (current === undefined) {
-      return { lr, warning: `reduce_on_plateau: ${this.monitor} is not available (logs have ${Object.keys(logs).join(", ")}); lr unchanged` };
+      return {
+        lr,
+        warning: `reduce_on_plateau: ${this.monitor} is not available (logs have ${Object.keys(logs).join(", ")}); lr unchanged`,
+      };
     }
     const inCooldown = this.cooldownCounter > 0;
     if (inCooldown) {
@@ -120,7 +135,10 @@ export class ReduceLROnPlateau {
         const newLr = Math.max(lr * this.factor, this.minLr);
         this.cooldownCounter = this.cooldown;
         this.wait = 0;
-        return { lr: newLr, message: `reduce_on_plateau: ${this.monitor} has not improved for ${this.patience} epochs; lr ${formatLr(lr)} -> ${formatLr(newLr)}` };
+        return {
+          lr: newLr,
+          message: `reduce_on_plateau: ${this.monitor} has not improved for ${this.patience} epochs; lr ${formatLr(lr)} -> ${formatLr(newLr)}`,
+        };
       }
     }
     return { lr };
