@@ -124,3 +124,21 @@ describe("tfjs engine", () => {
     expect(Number.isFinite(r.history[0]!.loss)).toBe(true);
   }, 60_000);
 });
+
+describe("tfjs engine internals", () => {
+  it("batch_norm trains with batch statistics and updates its moving averages; no tensors leak per step", async () => {
+    const { trainTfjs } = await import("../../src/runtime/engines/tfjs/train.js");
+    const ir: IR = JSON.parse(JSON.stringify(exampleIr("regularized")));
+    ir.training = { ...ir.training!, callbacks: [], epochs: 2, batchSize: 32 };
+    const choice = await initBackend(ir, "cpu");
+    const counts: number[] = [];
+    const r = await trainTfjs(ir, { dataDir: dataDir().dir, trainLimit: 128, testLimit: 64, outDir: tempDir() }, { onBatchEnd: () => void counts.push(choice.tf.memory().numTensors) }, choice);
+    expect(r.history).toHaveLength(2);
+    const mean = r.trainer.built.model.weights.find((w) => w.originalName === "batch_norm_1/moving_mean")!;
+    expect(Math.max(...Array.from(mean.read().dataSync()).map(Math.abs))).toBeGreaterThan(0);
+    // After the first step (optimizer slots created), the tensor count stays flat.
+    expect(new Set(counts.slice(1, 4)).size).toBe(1);
+    expect(counts.at(-1)).toBe(counts[1]);
+    r.trainer.built.model.dispose();
+  }, 120_000);
+});
