@@ -44,7 +44,7 @@ export function found(tok: IToken | undefined): string {
 }
 
 const CLOSER_NAMES = new Set(["RParen", "RBracket", "RCurly"]);
-const STARTS_VALUE = new Set(["Identifier", "Number", "String", "LBracket", "LCurly", "LParen", "Kw_true", "Kw_false", "Minus"]);
+const STARTS_VALUE = new Set(["Identifier", "Number", "String", "LBracket", "LCurly", "ObjectOpen", "LParen", "Kw_true", "Kw_false", "Minus"]);
 const DECL_WORDS = ["model", "block", "train"];
 
 function isKeyword(tok: IToken | undefined): boolean {
@@ -70,7 +70,24 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
     const want = expected.name;
     const got = found(actual);
     if (CLOSER_NAMES.has(want)) {
+      const atStatementStart = !previous || previous.tokenType.name === "LCurly" || previous.tokenType.name === "Sep";
+      if (ruleName === "params" && isKeyword(actual)) {
+        return encode({
+          code: "E116",
+          message: `\`${actual.image}\` is a keyword and cannot be used as a name`,
+          hint: `pick another parameter name, e.g. \`${actual.image}_\``,
+        });
+      }
+      if (ruleName === "body" && want === "RCurly" && actual.tokenType !== EOF && atStatementStart) {
+        return encode({ code: "E115", message: `expected a layer, \`input\`, \`for\` or \`repeat\`, found ${got}`, hint: declHint(actual) });
+      }
+      if (ruleName === "trainDecl" && want === "RCurly" && actual.tokenType !== EOF && atStatementStart) {
+        return encode({ code: "E117", message: `expected a setting such as \`epochs 10\` or a \`sweep\`, found ${got}`, hint: declHint(actual) });
+      }
       if ((ruleName === "body" || ruleName === "trainDecl") && want === "RCurly" && actual.tokenType !== EOF) {
+        if (actual.tokenType.name === "Slash") {
+          return encode({ code: "E113", message: `expected a new line or \`;\` before ${got}`, hint: "comments start with `#`" });
+        }
         return encode({
           code: "E113",
           message: `expected a new line or \`;\` before ${got}`,
@@ -78,7 +95,9 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
         });
       }
       const hint =
-        STARTS_VALUE.has(actual.tokenType.name) && previous && previous.tokenType.name !== "Comma" && actual.startLine === previous.endLine
+        actual.tokenType.name === "Comma" && previous && ["Comma", "LParen", "LBracket", "ObjectOpen"].includes(previous.tokenType.name)
+          ? "remove the extra `,`"
+          : STARTS_VALUE.has(actual.tokenType.name) && previous && previous.tokenType.name !== "Comma" && actual.startLine === previous.endLine
           ? "separate items with `,`"
           : actual.tokenType === EOF || actual.tokenType.name === "Sep"
             ? `add the missing ${tokenWords(expected)}`
@@ -87,6 +106,13 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
     }
     if (want === "Identifier") {
       const what = RULE_WHAT[ruleName] ?? "a name";
+      if (ruleName === "inputStmt" && actual.tokenType.name === "Equals") {
+        return encode({
+          code: "E116",
+          message: "`input` is a keyword and cannot be used as a tensor name",
+          hint: "pick another name, e.g. `inputs`; an input is declared like `input x: image(28, 28, 1)`",
+        });
+      }
       if (isKeyword(actual)) {
         return encode({
           code: "E116",
@@ -154,6 +180,8 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
       hint = previous && previous.tokenType.name === "Identifier" ? `give \`${previous.image}\` a value, e.g. \`${previous.image} 10\`` : "the value is missing";
     } else if (tok.tokenType.name === "Comma" && previous && (previous.tokenType.name === "Comma" || previous.tokenType.name === "LParen" || previous.tokenType.name === "LBracket")) {
       hint = "remove the extra `,`";
+    } else if (tok.tokenType.name === "LCurly" && previous && (previous.image === "repeat" || previous.image === "in")) {
+      hint = previous.image === "repeat" ? "give the number of repetitions: `repeat 3 { ... }`" : "give the values to loop over: `for x in [1, 2] { ... }`";
     } else if (isKeyword(tok)) {
       hint = `\`${tok.image}\` is a keyword`;
     }
@@ -164,6 +192,12 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
     return encode({ code: "E118", message: `unexpected ${found(actual[0])} in ${ruleName}` });
   },
 };
+
+function declHint(tok: IToken | undefined): string | undefined {
+  return isKeyword(tok) && tok && DECL_WORDS.includes(tok.image)
+    ? `declarations cannot be nested; is a \`}\` missing before this \`${tok.image}\`?`
+    : undefined;
+}
 
 export function topLevelMessage(tok: IToken | undefined): SyntaxMessage {
   const got = found(tok);

@@ -48,6 +48,8 @@ export const RParen = createToken({ name: "RParen", pattern: /\)/ });
 export const LBracket = createToken({ name: "LBracket", pattern: /\[/ });
 export const RBracket = createToken({ name: "RBracket", pattern: /]/ });
 export const LCurly = createToken({ name: "LCurly", pattern: /{/ });
+/** `{` that opens an object `{ key: value }`: the layout pass retags such braces. */
+export const ObjectOpen = createToken({ name: "ObjectOpen", pattern: Lexer.NA });
 export const RCurly = createToken({ name: "RCurly", pattern: /}/ });
 export const Comma = createToken({ name: "Comma", pattern: /,/ });
 export const Colon = createToken({ name: "Colon", pattern: /:/ });
@@ -95,6 +97,7 @@ export const allTokens: TokenType[] = [
   False,
   Identifier,
   Sep,
+  ObjectOpen,
 ];
 
 /** How each token is named in messages: the user's words, never chevrotain's token names. */
@@ -110,6 +113,7 @@ export const TOKEN_WORDS: Record<string, string> = {
   LBracket: "`[`",
   RBracket: "`]`",
   LCurly: "`{`",
+  ObjectOpen: "`{`",
   RCurly: "`}`",
   Comma: "`,`",
   Colon: "`:`",
@@ -165,7 +169,7 @@ export function tokenSpan(t: IToken): Span {
   };
 }
 
-const OPENERS = new Set(["LParen", "LBracket", "LCurly"]);
+const OPENERS = new Set(["LParen", "LBracket", "LCurly", "ObjectOpen"]);
 const CLOSERS: Record<string, string> = { RParen: "LParen", RBracket: "LBracket", RCurly: "LCurly" };
 /** A line break after one of these continues the statement. */
 const CONTINUES_AFTER = new Set(["Arrow", "Equals", "Comma", "Colon", "Plus", "Minus", "Star", "Slash"]);
@@ -292,8 +296,12 @@ function layout(raw: IToken[]): IToken[] {
       pendingSep = null;
     }
     if (OPENERS.has(name)) {
-      if (name === "LCurly") stack.push(isObjectBrace(raw, i) ? "object" : "block");
-      else stack.push(name);
+      if (name === "LCurly" && isObjectBrace(raw, i, stack)) {
+        stack.push("object");
+        out.push(retag(t, ObjectOpen));
+        continue;
+      }
+      stack.push(name === "LCurly" ? "block" : name);
     } else if (name in CLOSERS) {
       const want = CLOSERS[name]!;
       const idx = findOpener(stack, want);
@@ -322,16 +330,21 @@ function findOpener(stack: string[], want: string): number {
 }
 
 /**
- * `{` opens an object when it is followed by `key:` or is empty; otherwise it opens a body of
- * statements (no statement starts with `name :`).
+ * `{` opens an object inside brackets or an object, and wherever it is followed by `key:`;
+ * otherwise it opens a body of statements (no statement starts with `name :`).
  */
-function isObjectBrace(raw: IToken[], i: number): boolean {
+function isObjectBrace(raw: IToken[], i: number, stack: string[]): boolean {
+  const top = stack[stack.length - 1];
+  if (top !== undefined && top !== "block") return true;
   let j = i + 1;
   while (j < raw.length && raw[j]!.tokenType.name === "Newline") j++;
   const a = raw[j];
-  if (!a) return false;
-  if (a.tokenType.name === "RCurly") return true;
   const b = raw[j + 1];
-  const keyLike = a.tokenType.name === "Identifier" || a.tokenType.name === "String" || a.tokenType.name.startsWith("Kw_");
-  return keyLike && b !== undefined && b.tokenType.name === "Colon" && a.tokenType.name !== "Kw_input";
+  if (!a || !b) return false;
+  const keyLike = a.tokenType.name === "Identifier" || a.tokenType.name === "String";
+  return keyLike && b.tokenType.name === "Colon";
+}
+
+function retag(t: IToken, type: TokenType): IToken {
+  return { ...t, tokenType: type, tokenTypeIdx: type.tokenTypeIdx! };
 }

@@ -268,9 +268,9 @@ export class NnParser extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
-  // object := "{" [entry ("," entry)* [","]] "}"
+  // object := "{" [entry ("," entry)* [","]] "}"   (the layout pass tells object braces from bodies)
   object = this.RULE("object", () => {
-    this.CONSUME(T.LCurly);
+    this.CONSUME(T.ObjectOpen);
     this.OPTION(() => {
       this.SUBRULE(this.entry);
       this.MANY(() => {
