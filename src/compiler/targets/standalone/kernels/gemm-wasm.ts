@@ -269,12 +269,81 @@ function buildAdam(): Func {
   return f;
 }
 
+/**
+ * im2col / col2im over an NHWC batch (byte addresses x, cols; everything else in elements):
+ * (x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft). Row (b, oy, ox) of cols holds
+ * the kh x kw x c window at (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each
+ * window row is one contiguous run of x: copied (im2col) or added back (col2im) 4 floats at a time.
+ */
+function buildIm2col(name: string, adjoint: boolean): Func {
+  const f = new Func(name, new Array<typeof I32>(14).fill(I32));
+  const [x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), ky = f.local(I32);
+  const y = f.local(I32), x0 = f.local(I32), kx0 = f.local(I32), kx1 = f.local(I32);
+  const p = f.local(I32), xb = f.local(I32), src = f.local(I32), i = f.local(I32), len = f.local(I32), len4 = f.local(I32);
+  const rowBytes = f.local(I32), imageBytes = f.local(I32), cB = f.local(I32), tmp = f.local(I32);
+  // zero(len bytes at p + off) / copy or add
+  const zeroRun = (startBytes: number[], bytes: number[]) =>
+    // for i = 0; i < bytes; i += 4: f32 store 0 at p + start + i
+    forLoop(i, op.i32(0), bytes, op.i32(4), [
+      ...op.get(p), ...(startBytes.length > 0 ? [...startBytes, ...op.i32Add()] : []), ...op.get(i), ...op.i32Add(), ...op.f32(0), ...op.f32Store(),
+    ]);
+  const moveVec = adjoint
+    ? // dx[src+i] += cols[p+i]
+      [...op.get(src), ...op.get(i), ...op.i32Add(), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.get(tmp), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.f32x4Add(), ...op.v128Store()]
+    : [...op.get(tmp), ...op.get(i), ...op.i32Add(), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.v128Store()];
+  const moveOne = adjoint
+    ? [...op.get(src), ...op.get(i), ...op.i32Add(), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.f32Load(), ...op.get(tmp), ...op.get(i), ...op.i32Add(), ...op.f32Load(), ...op.f32Add(), ...op.f32Store()]
+    : [...op.get(tmp), ...op.get(i), ...op.i32Add(), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.f32Load(), ...op.f32Store()];
+  const kyBody = [
+    // y = oy*sh - padTop + ky
+    ...op.get(oy), ...op.get(sh), ...op.i32Mul(), ...op.get(padTop), ...op.i32Sub(), ...op.get(ky), ...op.i32Add(), ...op.set(y),
+    // valid kx range: kx0 = max(0, -x0), kx1 = min(kw, w - x0); empty when the row is outside
+    // kx0 = (0 < -x0) ? -x0 : 0   (select(a, b, cond) = cond ? a : b)
+    ...op.i32(0), ...op.get(x0), ...op.i32Sub(), ...op.i32(0), ...op.i32(0), ...op.i32(0), ...op.get(x0), ...op.i32Sub(), ...op.i32LtS(), ...op.select(), ...op.set(kx0),
+    ...op.get(kw), ...op.get(w), ...op.get(x0), ...op.i32Sub(), ...op.get(kw), ...op.get(w), ...op.get(x0), ...op.i32Sub(), ...op.i32LtS(), ...op.select(), ...op.set(kx1),
+    // kx1 = (kw < w - x0) ? kw : w - x0
+    ...op.get(y), ...op.i32(0), ...op.i32LtS(), ...op.get(y), ...op.get(h), ...op.i32GeS(), ...[0x72] /* i32.or */, ...op.get(kx1), ...op.get(kx0), ...op.i32LeS(), ...[0x72],
+    ...op.if(),
+    ...(adjoint ? [] : zeroRun([], op.get(rowBytes))),
+    ...op.else(),
+    // before the run: zeros for kx in [0, kx0)
+    ...(adjoint ? [] : zeroRun([], [...op.get(kx0), ...op.get(cB), ...op.i32Mul()])),
+    // the run: src = xb + ((y*w + x0 + kx0) * c) * 4, dst = p + kx0*cB, len = (kx1-kx0)*cB bytes
+    ...op.get(xb), ...op.get(y), ...op.get(w), ...op.i32Mul(), ...op.get(x0), ...op.i32Add(), ...op.get(kx0), ...op.i32Add(), ...op.get(cB), ...op.i32Mul(), ...op.i32Add(), ...op.set(src),
+    ...op.get(p), ...op.get(kx0), ...op.get(cB), ...op.i32Mul(), ...op.i32Add(), ...op.set(tmp),
+    ...op.get(kx1), ...op.get(kx0), ...op.i32Sub(), ...op.get(cB), ...op.i32Mul(), ...op.set(len),
+    ...op.get(len), ...op.i32(-16), ...[0x71], ...op.set(len4),
+    ...forLoop(i, op.i32(0), op.get(len4), op.i32(16), moveVec),
+    ...forLoop(i, op.get(len4), op.get(len), op.i32(4), moveOne),
+    // after the run: zeros for kx in [kx1, kw)
+    ...(adjoint ? [] : zeroRun([...op.get(kx1), ...op.get(cB), ...op.i32Mul()], [...op.get(kw), ...op.get(kx1), ...op.i32Sub(), ...op.get(cB), ...op.i32Mul()])),
+    ...op.end(),
+    ...op.get(p), ...op.get(rowBytes), ...op.i32Add(), ...op.set(p),
+  ];
+  const oxBody = [
+    ...op.get(ox), ...op.get(sw), ...op.i32Mul(), ...op.get(padLeft), ...op.i32Sub(), ...op.set(x0),
+    ...forLoop(ky, op.i32(0), op.get(kh), op.i32(1), kyBody),
+  ];
+  f.emit(
+    op.get(c), op.i32(4), op.i32Mul(), op.set(cB),
+    op.get(kw), op.get(cB), op.i32Mul(), op.set(rowBytes),
+    op.get(h), op.get(w), op.i32Mul(), op.get(cB), op.i32Mul(), op.set(imageBytes),
+    op.get(cols), op.set(p),
+    forLoop(b, op.i32(0), op.get(n), op.i32(1), [
+      ...op.get(x), ...op.get(b), ...op.get(imageBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(xb),
+      ...forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), oxBody)),
+    ]),
+  );
+  return f;
+}
+
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
 export function buildGemmWasm(shape: GemmWasmShape = DEFAULT_SHAPE, memory = { min: 1, max: 32768, shared: true }): Uint8Array {
   if (shape.NR % 4 !== 0) throw new Error("NR must be a multiple of 4");
   const unroll = shape.unrollK ?? 1;
   return encodeModule(
-    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll), buildAdam()],
+    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll), buildAdam(), buildIm2col("im2col", false), buildIm2col("col2im", true)],
     memory,
   );
 }

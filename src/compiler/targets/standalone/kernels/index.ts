@@ -19,6 +19,12 @@
 //       bias-corrected rate lr*sqrt(1-beta2^t)/(1-beta1^t). The four arrays have the same length.
 //       In simd mode a WebAssembly SIMD loop (f32 arithmetic; the ts loop computes in f64 and
 //       rounds m, v, value to f32 as it stores them).
+//   kernelIm2col(x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft): void
+//       im2col over an NHWC batch x[n, h, w, c]: row (b, oy, ox) of cols[n*oh*ow, kh*kw*c] holds
+//       the kh x kw x c window at (oy*sh - padTop, ox*sw - padLeft), zeros outside the image.
+//   kernelCol2im(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft): void
+//       its adjoint: adds each row of cols back onto its window of dx (dx is not cleared first).
+//       Same signatures as the generator's own im2col/col2im helpers; wasm SIMD in simd mode.
 //   async function initKernels(): Promise<void>   compile the wasm, start the workers; call once
 //                                                 before training (gemm works before it too, on
 //                                                 the main thread, in TypeScript)
@@ -190,6 +196,92 @@ function adamUpdateTs(
 }
 `;
 
+const IM2COL_TS = `
+/**
+ * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
+ * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
+ * contiguous run of x, so it is copied in one loop.
+ */
+function kernelIm2colTs(
+  x: Float32Array,
+  cols: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0), kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y < 0 || y >= h || kx1 <= kx0) {
+            cols.fill(0, p, p + row);
+          } else {
+            const start = p + kx0 * c, end = p + kx1 * c;
+            cols.fill(0, p, start);
+            let src = ((b * h + y) * w + x0 + kx0) * c;
+            for (let q = start; q < end; q++) cols[q] = x[src++];
+            cols.fill(0, end, p + row);
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
+/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
+function kernelCol2imTs(
+  cols: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0), kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y >= 0 && y < h && kx1 > kx0) {
+            let dst = ((b * h + y) * w + x0 + kx0) * c;
+            const end = p + kx1 * c;
+            for (let q = p + kx0 * c; q < end; q++) dx[dst++] += cols[q];
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+`;
+
 const TS_SINGLE_THREAD = `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
 function allocF32(n: number): Float32Array {
@@ -220,6 +312,7 @@ function gemm(
 }
 
 ${ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(")}
+${IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(").replace("function kernelCol2imTs(", "function kernelCol2im(")}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -378,6 +471,8 @@ interface GemmKernelExports {
   kernel(ap: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
   kernel_strided(a: number, ps: number, ks: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
   adam(value: number, grad: number, m: number, v: number, n: number, lrT: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number): void;
+  im2col(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+  col2im(dx: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 }
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */
@@ -483,7 +578,57 @@ function gemmPart(
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
 
-${ADAM_TS}
+${ADAM_TS}${IM2COL_TS}
+/** im2col over an NHWC batch (see kernelIm2colTs)${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
+function kernelIm2col(
+  x: Float32Array,
+  cols: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(x) && kernelShared(cols)) {
+    wasm.im2col(x.byteOffset, cols.byteOffset, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
+    return;
+  }` : ""}
+  kernelIm2colTs(x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
+}
+
+/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
+function kernelCol2im(
+  cols: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(dx) && kernelShared(cols)) {
+    wasm.col2im(dx.byteOffset, cols.byteOffset, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
+    return;
+  }` : ""}
+  kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
+}
+
 /**
  * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
  * value -= lrT * m / (sqrt(v) + epsilon).${simd ? " Runs as WebAssembly SIMD on allocF32 buffers." : ""}
