@@ -98,6 +98,8 @@ export interface GemmResult {
   transA: boolean;
   transB: boolean;
   gflops: number;
+  /** GFLOP/s per second of CPU time (one-thread configurations only): the idle-machine rate. */
+  gflopsCpu?: number;
 }
 
 export async function benchGemm(
@@ -111,9 +113,10 @@ export async function benchGemm(
     const k = await loadKernelRuntime(cfg);
     for (const s of shapes) {
       const slow = cfg.mode === "ts" && s.M * s.N * s.K > 3e7;
-      const gflops = timeGemm(k, s, slow ? minMs * 2 : minMs, slow ? 1 : 3);
-      out.push({ mode: cfg.mode, threads: cfg.threads, shape: s.name, M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB, gflops });
-      log(`  gemm ${cfg.mode}/${cfg.threads}t ${s.name}: ${gflops.toFixed(2)} GFLOP/s`);
+      const gflops = timeGemm(k, s, slow ? minMs * 2 : minMs, slow ? 1 : 2);
+      const gflopsCpu = cfg.threads === 1 ? timeGemm(k, s, slow ? minMs * 2 : minMs, slow ? 1 : 2, "cpu") : undefined;
+      out.push({ mode: cfg.mode, threads: cfg.threads, shape: s.name, M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB, gflops, gflopsCpu });
+      log(`  gemm ${cfg.mode}/${cfg.threads}t ${s.name}: ${gflops.toFixed(2)} GFLOP/s${gflopsCpu ? ` (${gflopsCpu.toFixed(2)} per CPU-second)` : ""}`);
     }
     k.shutdownKernels();
   }

@@ -8,8 +8,8 @@
 //   3. bench/check.ts's benchCheck(), when that file exists.
 // Figures are printed as tables and saved to bench/results/<timestamp>.json.
 //
-// Flags: --steps N (max timed steps per model, default 100)  --seconds S (max timed seconds per
-// model, default 12)  --models mlp,cnn  --quick (gemm only on a few shapes, 30 steps)
+// Flags: --steps N (max timed steps per model, default 60)  --seconds S (max timed seconds per
+// model, default 6)  --models mlp,cnn  --quick (gemm only on a few shapes, 30 steps)
 // --no-gemm  --no-train  --threads 1,2 (gemm thread counts)  --train-threads 1,2 (simd engine
 // runs; NNC_THREADS of the standalone engine)  --out FILE
 import { spawnSync } from "node:child_process";
@@ -30,8 +30,8 @@ const opt = (name: string, fallback: string) => {
 };
 
 const quick = flag("quick");
-const steps = Number(opt("steps", quick ? "30" : "100"));
-const seconds = Number(opt("seconds", quick ? "6" : "12"));
+const steps = Number(opt("steps", quick ? "30" : "60"));
+const seconds = Number(opt("seconds", quick ? "4" : "6"));
 const models = opt("models", "mlp,cnn,deep,twolayer").split(",");
 const threadCounts = opt("threads", "1,2").split(",").map(Number);
 const trainThreads = opt("train-threads", "1,2").split(",").map(Number);
@@ -66,14 +66,21 @@ async function main(): Promise<void> {
       ...threadCounts.map((threads) => ({ mode: "simd" as const, threads })),
     ];
     const shapes = quick ? GEMM_SHAPES.slice(0, 3) : GEMM_SHAPES;
-    gemm = await benchGemm(configs, shapes, quick ? 80 : 150, log);
+    gemm = await benchGemm(configs, shapes, quick ? 60 : 100, log);
     report.gemm = gemm;
     const names = [...new Set(gemm.map((g) => `${g.mode}/${g.threads}t`))];
-    const rows = [["gemm GFLOP/s", ...names]];
+    const cpuNames = names.filter((n) => n.endsWith("/1t"));
+    const rows = [["gemm GFLOP/s", ...names, ...cpuNames.map((n) => `${n} /cpu-s`)]];
+    const find = (n: string, s: string) => gemm.find((g) => `${g.mode}/${g.threads}t` === n && g.shape === s);
     for (const s of shapes) {
-      rows.push([s.name, ...names.map((n) => gemm.find((g) => `${g.mode}/${g.threads}t` === n && g.shape === s.name)?.gflops.toFixed(1) ?? "-")]);
+      rows.push([
+        s.name,
+        ...names.map((n) => find(n, s.name)?.gflops.toFixed(1) ?? "-"),
+        ...cpuNames.map((n) => find(n, s.name)?.gflopsCpu?.toFixed(1) ?? "-"),
+      ]);
     }
-    console.log("\n" + table(rows) + "\n");
+    console.log("\n" + table(rows));
+    console.log("GFLOP/s = 2*M*N*K per wall-clock second; /cpu-s: per second of CPU time (the idle-machine rate of one thread)\n");
   }
 
   // 2. training throughput
@@ -156,7 +163,7 @@ async function main(): Promise<void> {
     const rows = [["model", "kernels", "forward ms", "loss ms", "backward ms", "optimizer ms", "step ms", "heap growth B/step"]];
     for (const model of models) {
       for (const threads of trainThreads) {
-        const child = spawnSync("npx", ["tsx", join(here, "step-profile.ts"), model, "simd", String(threads), quick ? "10" : "30"], {
+        const child = spawnSync("npx", ["tsx", join(here, "step-profile.ts"), model, "simd", String(threads), quick ? "10" : "20"], {
           cwd: root,
           encoding: "utf8",
           timeout: 300_000,
