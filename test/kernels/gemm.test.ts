@@ -149,3 +149,37 @@ describe("simd and ts agree", () => {
     simd.shutdownKernels();
   });
 });
+
+describe("threaded gemm under a stream of jobs", () => {
+  for (const mode of ["ts", "simd"] as const) {
+    it(`${mode}: 400 accumulating products of varying splits give exact sums`, async () => {
+      const k = await loadKernels({ mode, threads: 3, parallelMinFlops: 1 });
+      const shapes: [number, number, number][] = [
+        [1, 9, 3],
+        [40, 8, 5],
+        [5, 70, 6],
+        [33, 33, 2],
+        [2, 1, 7],
+      ];
+      const bufs = shapes.map(([M, N, K]) => {
+        const A = k.allocF32(M * K), B = k.allocF32(K * N), C = k.allocF32(M * N);
+        fill(A, M + N);
+        fill(B, K + 3);
+        return { A, B, C };
+      });
+      for (let it = 0; it < 400; it++) {
+        const s = it % shapes.length;
+        const [M, N, K] = shapes[s]!;
+        k.gemm(false, false, M, N, K, bufs[s]!.A, bufs[s]!.B, bufs[s]!.C, it >= shapes.length);
+      }
+      for (let s = 0; s < shapes.length; s++) {
+        const [M, N, K] = shapes[s]!;
+        const want = new Float64Array(M * N);
+        naiveGemm(false, false, M, N, K, bufs[s]!.A, bufs[s]!.B, want, false);
+        for (let i = 0; i < want.length; i++) want[i]! *= 80;
+        expectClose(bufs[s]!.C, want, K * 80, `shape ${s}`);
+      }
+      k.shutdownKernels();
+    });
+  }
+});

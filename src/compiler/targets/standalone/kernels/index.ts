@@ -400,10 +400,13 @@ const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};
 /** Layout of the control block shared with the workers (Int32 indices). */
 const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
 const KERNEL_CTL_STOP = 1; // 1: workers exit
-const KERNEL_CTL_DONE = 2; // KERNEL_CTL_DONE + t: last generation finished by worker t
+const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange
+const KERNEL_CTL_DONE = 3; // parts finished
+const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate
-const KERNEL_CTL_RANGES = 32; // 4 per thread: i0, i1, j0, j1
-const KERNEL_CTL_INTS = ${32 + 4 * threads};
+const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
+const KERNEL_MAX_PARTS = ${2 * threads};
+const KERNEL_CTL_INTS = ${32 + 4 * 2 * threads};
 `;
 
   const workerMain = `
@@ -420,17 +423,22 @@ for (;;) {
   Atomics.wait(ctl, KERNEL_CTL_GEN, seen);
   seen = Atomics.load(ctl, KERNEL_CTL_GEN);
   if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;
-  const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * tid;
-  const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;
-  const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];
-  ${
-    simd
-      ? `gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
-      : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
-  gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
+  // Claim parts of the current job until none is left (the main thread claims them too).
+  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);
+  for (;;) {
+    const part = kernelClaim(ctl, seen, parts);
+    if (part < 0) break;
+    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;
+    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;
+    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];
+    ${
+      simd
+        ? `gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
+        : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
+    gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
+    }
+    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);
   }
-  Atomics.store(ctl, KERNEL_CTL_DONE + tid, seen);
-  Atomics.notify(ctl, KERNEL_CTL_DONE + tid);
 }
 `;
 
@@ -504,11 +512,25 @@ ${simd ? `for (let t = 0; t < KERNEL_THREADS; t++) {
 }` : ""}
 kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);
 ${GEMM_TILE}${simd ? GEMM_RANGE_WASM : ""}
+
+/**
+ * Claims the next part of job gen (returns its index), or returns -1 when none is left or
+ * the job is no longer the current one (the generation in NEXT changed).
+ */
+function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
+  for (;;) {
+    const cur = Atomics.load(ctl, KERNEL_CTL_NEXT);
+    if (cur >>> 8 !== gen || (cur & 255) >= parts) return -1;
+    if (Atomics.compareExchange(ctl, KERNEL_CTL_NEXT, cur, cur + 1) === cur) return cur & 255;
+  }
+}
+
 /** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
 function kernelWorkerSource(): string {
   return [
     ${JSON.stringify(constants)},
     gemmTile.toString(),
+    kernelClaim.toString(),
     ${simd ? "gemmRange.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
@@ -683,13 +705,15 @@ function gemm(
     gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N);
     return;
   }
-  // Split C among the threads: by columns in multiples of GEMM_NR when there are enough, else
-  // by rows in multiples of GEMM_MR. Thread 0 is this (main) thread.
+  // Split C into parts (up to two per thread): by columns in multiples of GEMM_NR when there are
+  // enough, else by rows in multiples of GEMM_MR. Every thread, this one included, claims parts
+  // until none is left, so a worker that the OS has not scheduled yet never holds up the product.
   const job = kernelState.job, ctl = kernelState.ctl;
   const byColumns = N >= T * GEMM_NR * 2 || N >= M;
   const extent = byColumns ? N : M;
   const unit = byColumns ? GEMM_NR : GEMM_MR;
-  const per = Math.ceil(extent / unit / T) * unit;
+  const parts = Math.max(1, Math.min(KERNEL_MAX_PARTS, Math.ceil(extent / unit)));
+  const per = Math.ceil(extent / unit / parts) * unit;
   const J = KERNEL_CTL_JOB;
   job[J] = transA ? 1 : 0;
   job[J + 1] = transB ? 1 : 0;
@@ -700,7 +724,7 @@ function gemm(
   job[J + 6] = b;
   job[J + 7] = c;
   job[J + 8] = accumulate ? 1 : 0;
-  for (let t = 1; t < T; t++) {
+  for (let t = 0; t < parts; t++) {
     const lo = Math.min(extent, t * per), hi = Math.min(extent, (t + 1) * per);
     const R = KERNEL_CTL_RANGES + 4 * t;
     job[R] = byColumns ? 0 : lo;
@@ -708,17 +732,25 @@ function gemm(
     job[R + 2] = byColumns ? lo : 0;
     job[R + 3] = byColumns ? hi : N;
   }
-  const gen = Atomics.add(ctl, KERNEL_CTL_GEN, 1) + 1;
+  // The job is written before NEXT opens it (tagged with its generation): a part claimed with
+  // that tag is always of this job, and a late worker still on the previous job claims nothing.
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
   Atomics.notify(ctl, KERNEL_CTL_GEN);
-  const hi0 = Math.min(extent, per);
-  if (byColumns) gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, hi0);
-  else gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, hi0, 0, N);
-  for (let t = 1; t < T; t++) {
-    const at = KERNEL_CTL_DONE + t;
-    let spins = 0;
-    while (Atomics.load(ctl, at) !== gen) {
-      if (++spins > 2000) Atomics.wait(ctl, at, gen - 1, 1);
-    }
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    const R = KERNEL_CTL_RANGES + 4 * part;
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  // Wait for the parts the workers claimed.
+  let spins = 0;
+  for (let done = Atomics.load(ctl, KERNEL_CTL_DONE); done < parts; done = Atomics.load(ctl, KERNEL_CTL_DONE)) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
   }
 }
 `;
