@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   // 3. where the standalone step's time goes, and whether it allocates (bench/step-profile.ts)
   if (!flag("no-train") && !flag("no-profile")) {
     const profiles: unknown[] = [];
-    const rows = [["model", "kernels", "forward ms", "loss ms", "backward ms", "optimizer ms", "step ms", "heap growth B/step"]];
+    const rows = [["model", "kernels", "forward ms", "loss ms", "backward ms", "optimizer ms", "step ms", "CPU ms", "samples/cpu-s", "heap growth B/step"]];
     for (const model of models) {
       for (const threads of trainThreads) {
         const child = spawnSync("npx", ["tsx", join(here, "step-profile.ts"), model, "simd", String(threads), quick ? "10" : "20"], {
@@ -172,14 +172,16 @@ async function main(): Promise<void> {
         try {
           const p = JSON.parse((child.stdout ?? "").slice((child.stdout ?? "").indexOf("{"))) as {
             msPerStep: Record<string, number>;
+            cpuMsPerStep: number;
+            samplesPerCpuSecond: number;
             heapGrowthBytes: number;
             steps: number;
           };
           profiles.push(p);
           const f = (x: number | undefined) => (x ?? NaN).toFixed(2);
-          rows.push([model, `simd/${threads}t`, f(p.msPerStep.forward), f(p.msPerStep.loss), f(p.msPerStep.backward), f(p.msPerStep.optimizer), f(p.msPerStep.total), (p.heapGrowthBytes / p.steps).toFixed(0)]);
+          rows.push([model, `simd/${threads}t`, f(p.msPerStep.forward), f(p.msPerStep.loss), f(p.msPerStep.backward), f(p.msPerStep.optimizer), f(p.msPerStep.total), f(p.cpuMsPerStep), p.samplesPerCpuSecond.toFixed(0), (p.heapGrowthBytes / p.steps).toFixed(0)]);
         } catch {
-          rows.push([model, `simd/${threads}t`, "failed", "", "", "", "", ""]);
+          rows.push([model, `simd/${threads}t`, "failed", "", "", "", "", "", "", ""]);
         }
       }
     }

@@ -19,6 +19,9 @@ export interface StepProfile {
   steps: number;
   msPerStep: { forward: number; loss: number; backward: number; optimizer: number; total: number };
   samplesPerSecond: number;
+  /** CPU time of the process (all threads) per step, and the samples per CPU-second it gives. */
+  cpuMsPerStep: number;
+  samplesPerCpuSecond: number;
   /** Bytes of heap growth over the timed steps, without a GC in between (0: the step allocates nothing). */
   heapGrowthBytes: number;
   gcDuringSteps: number;
@@ -86,9 +89,12 @@ export async function profileStep(model: string, mode: "ts" | "simd", threads: n
   const obs = new PerformanceObserver((list) => (gcs += list.getEntries().length));
   obs.observe({ entryTypes: ["gc"] });
   const acc = [0, 0, 0, 0];
+  const cpu0 = process.cpuUsage();
   const heap0 = process.memoryUsage().heapUsed;
   for (let i = 0; i < steps; i++) step(acc);
   const heap1 = process.memoryUsage().heapUsed;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerStep = (cpu.user + cpu.system) / 1000 / steps;
   await new Promise((r) => setTimeout(r, 10));
   obs.disconnect();
   program.__shutdownKernels();
@@ -102,6 +108,8 @@ export async function profileStep(model: string, mode: "ts" | "simd", threads: n
     steps,
     msPerStep: { forward, loss, backward, optimizer, total },
     samplesPerSecond: (n / total) * 1000,
+    cpuMsPerStep,
+    samplesPerCpuSecond: (n / cpuMsPerStep) * 1000,
     heapGrowthBytes: heap1 - heap0,
     gcDuringSteps: gcs,
   };
