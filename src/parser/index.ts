@@ -46,6 +46,14 @@ function real(t: IToken | undefined): t is IToken {
   return !!t && !t.isInsertedInRecovery && Number.isFinite(t.startOffset) && t.tokenType.name !== "EOF";
 }
 
+/** Errors about something missing: shown right after the last token when the next is on a later line. */
+const MISSING = new Set(["E111", "E114", "E118"]);
+
+function afterToken(t: IToken): Span {
+  const s = tokenSpan(t);
+  return { startOffset: s.endOffset, endOffset: s.endOffset, startLine: s.endLine, startColumn: s.endColumn, endLine: s.endLine, endColumn: s.endColumn };
+}
+
 /** Where a parse error is shown: at the offending token, or just after the last real one. */
 function errorSpan(token: IToken | undefined, previous: IToken | undefined, end: Span): Span {
   if (real(token)) return tokenSpan(token);
@@ -81,7 +89,7 @@ export function parse(text: string): ParseResult {
           severity: "error",
           code: m.code,
           message: m.message,
-          span: errorSpan(e.token, prev, end),
+          span: MISSING.has(m.code) && real(prev) && real(e.token) && e.token.startLine! > prev.endLine! ? afterToken(prev) : errorSpan(e.token, prev, end),
           ...(m.hint ? { hint: m.hint } : {}),
         });
         if (e.name === "NotAllInputParsedException") restart = tokens.indexOf(e.token);
