@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { BackendError, initBackend, isInstalled, missingKernels } from "../../src/runtime/engines/tfjs/backends.js";
 import { selectEngine } from "../../src/runtime/engines/select.js";
 import { CliError } from "../../src/cli/errors.js";
-import { exampleIr, repoRoot, tempDir } from "./helpers.js";
+import { dataDir, exampleIr, repoRoot, tempDir } from "./helpers.js";
 
 const nodeGpu = isInstalled("@tensorflow/tfjs-node-gpu");
 const nodeCpu = isInstalled("@tensorflow/tfjs-node");
@@ -88,6 +88,23 @@ describe("selectEngine", () => {
   it.skipIf(nodeGpu)("--gpu fails before any training", async () => {
     await expect(selectEngine(exampleIr("mlp"), { engine: "auto", backend: "auto", gpu: true }, opts())).rejects.toThrow(/--gpu: no GPU backend could be used/);
   });
+});
+
+describe("nnc run --engine tfjs (CLI)", () => {
+  it("trains on the backend asked for and reports it in --json", () => {
+    const out = tempDir();
+    const { dir } = dataDir();
+    const r = spawnSync(
+      process.execPath,
+      ["bin/nnc.js", "run", "examples/mlp.nn", "--engine", "tfjs", "--backend", "wasm", "--epochs", "1", "--train-limit", "512", "--test-limit", "200", "--data", dir, "--json", "--out", `${out}/run`],
+      { cwd: repoRoot, encoding: "utf8", timeout: 120_000 },
+    );
+    expect(r.stderr).toMatch(/tfjs engine \(--engine tfjs\) on the wasm backend/);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect(report).toMatchObject({ engine: "tfjs", backend: "wasm", epochs: 1, trainSamples: 512 });
+    expect(report.files).toEqual(expect.arrayContaining(["model/model.json", "model/weights.bin"]));
+  }, 150_000);
 });
 
 describe("nnc run --gpu (CLI)", () => {

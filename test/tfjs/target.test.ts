@@ -1,6 +1,6 @@
 // `nnc compile --target tfjs`: golden programs for every example, `tsc --strict --noEmit` over
 // all of them at once, and the mlp program actually training one batch on the cpu backend.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -44,6 +44,13 @@ describe("tfjs target", () => {
       out = String((e as { stdout?: string }).stdout ?? e);
     }
     expect(out).toBe("");
+  }, 120_000);
+
+  it("nnc compile --target tfjs prints the same program", async () => {
+    const r = spawnSync(process.execPath, ["bin/nnc.js", "compile", "examples/mlp.nn", "--target", "tfjs", "-o", "-"], { cwd: repoRoot, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(await generateTfjs(exampleIr("mlp")));
   }, 120_000);
 
   it("the package option changes the import", async () => {
