@@ -325,3 +325,56 @@ describe("nnc run with the real compiler and standalone engine (synthetic data)"
     expect(loaded.classNames).toHaveLength(10);
   });
 });
+
+describe("Ctrl-C on a real run (a child process, tfjs engine on the cpu backend)", () => {
+  it("stops at the next batch, exits 130 and leaves no temporary or half-written file", async () => {
+    const { spawn } = await import("node:child_process");
+    const { writeSyntheticMnist } = await import("./helpers/data.js");
+    const data = writeSyntheticMnist(join(tmp, "synthetic-int"), { train: 1024, test: 100 });
+    const dir = join(tmp, "real-interrupted");
+    const child = spawn(
+      process.execPath,
+      [
+        "bin/nnc.js",
+        "run",
+        "examples/mlp.nn",
+        "--engine",
+        "tfjs",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "200",
+        "--data",
+        data,
+        "--out",
+        dir,
+        "--quiet",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    let sent = false;
+    const exit = await new Promise<number | null>((resolve) => {
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (!sent && /epoch 1\/200/.test(stderr)) {
+          sent = true;
+          child.kill("SIGINT");
+        }
+      });
+      child.on("exit", (code) => resolve(code));
+    });
+    expect(sent).toBe(true);
+    expect(exit, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted: stopping after this batch/);
+    expect(stderr).not.toMatch(/epoch 3\/200/);
+    const left = existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]) : [];
+    expect(left.filter((f) => /\.tmp-/.test(f))).toEqual([]);
+    expect(left).not.toContain("history.json");
+    // whatever the checkpoint callback finished writing is whole
+    if (left.includes(join("checkpoint", "model.json"))) {
+      const manifest = JSON.parse(readFileSync(join(dir, "checkpoint", "model.json"), "utf8"));
+      expect(manifest.weightsManifest[0].paths).toEqual(["weights.bin"]);
+    }
+  }, 120_000);
+});
