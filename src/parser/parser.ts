@@ -93,7 +93,7 @@ export class NnParser extends CstParser {
     ]);
   });
 
-  // inputStmt := "input" [NAME ":"] NAME "(" args ")"
+  // inputStmt := "input" [NAME ":"] NAME callArgs
   inputStmt = this.RULE("inputStmt", () => {
     this.CONSUME(T.Input);
     this.OPTION(() => {
@@ -133,7 +133,7 @@ export class NnParser extends CstParser {
     });
   });
 
-  // step := NAME ["(" args ")"]
+  // step := NAME [callArgs]
   step = this.RULE("step", () => {
     this.CONSUME(T.Identifier);
     this.OPTION(() => this.SUBRULE(this.callArgs));
@@ -268,7 +268,8 @@ export class NnParser extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
-  // object := "{" [entry ("," entry)* [","]] "}"   (the layout pass tells object braces from bodies)
+  // object := "{" [entry ("," entry)* [","]] "}"
+  // (the layout pass in lexer.ts tells an object's `{` from a body's)
   object = this.RULE("object", () => {
     this.CONSUME(T.ObjectOpen);
     this.OPTION(() => {
