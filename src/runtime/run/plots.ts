@@ -1,5 +1,7 @@
 // curves.svg and curves.png: loss and accuracy per epoch, training and validation.
-// The PNG is the same SVG rendered by resvg (with the system's fonts, DejaVu Sans preferred).
+// The PNG is the same SVG rendered by resvg, with DejaVu Sans from the dejavu-fonts-ttf package
+// (so the text shows on machines without system fonts; system fonts remain a fallback).
+import { createRequire } from "node:module";
 import { Resvg } from "@resvg/resvg-js";
 import type { EpochLogs } from "../engine.js";
 
@@ -167,12 +169,15 @@ export function curvesSvg(history: EpochLogs[], title = ""): string {
   );
 }
 
+const require = createRequire(import.meta.url);
+const FONT_FILES = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf"].map((f) => require.resolve(`dejavu-fonts-ttf/ttf/${f}`));
+
 /** Renders the SVG to PNG at twice its size. */
 export function svgToPng(svg: string): Buffer {
   const resvg = new Resvg(svg, {
     fitTo: { mode: "zoom", value: 2 },
     background: "white",
-    font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
+    font: { fontFiles: FONT_FILES, loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
   });
   return Buffer.from(resvg.render().asPng());
 }
