@@ -95,7 +95,9 @@ async function loadNode(pkg: "@tensorflow/tfjs-node" | "@tensorflow/tfjs-node-gp
   if (!isInstalled(pkg)) throw new BackendError(missingNodePackageMessage(pkg, "it is not installed"));
   let tf: Tf;
   try {
-    tf = (await import(/* @vite-ignore */ pkg)) as Tf;
+    const mod = (await import(/* @vite-ignore */ pkg)) as Tf & { default?: Tf };
+    // A CommonJS package: its API is the namespace when Node detects the re-exports, else `default`.
+    tf = typeof mod.tensor === "function" ? mod : (mod.default as Tf);
   } catch (e) {
     throw new BackendError(missingNodePackageMessage(pkg, `loading it failed: ${errorText(e)}`));
   }

@@ -25,7 +25,9 @@ export function createTfjsEngine(config: TfjsEngineConfig = {}): Engine & { choi
       const choice = engine.choice ?? (await initBackend(ir, options.backend ?? "auto", config.gpu ?? false));
       engine.choice = choice;
       if (!options.quiet && !config.choice) hooks.log?.(`tfjs backend: ${choice.backend} (${choice.reason})`);
-      const { trainer: _t, stepLosses: _s, ...result } = await trainTfjs(ir, options, hooks, choice);
+      const { trainer, stepLosses: _s, ...result } = await trainTfjs(ir, options, hooks, choice);
+      // Free the weights: a sweep trains several models in one process.
+      trainer.built.model.dispose();
       return result;
     },
   };

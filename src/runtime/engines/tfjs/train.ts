@@ -418,6 +418,7 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
     optimizer.dispose();
     if (best) tf.dispose([...best.values()]);
     tb?.close();
+    built.model.dispose();
     throw e;
   }
   optimizer.dispose();
