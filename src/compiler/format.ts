@@ -335,35 +335,6 @@ class Printer {
     return this.argsGroup(e.args, this.find("(", e.calleeSpan.endOffset), e.span.endOffset - 1);
   }
 
-  /** True when a comment sits between the group's items (so it cannot be printed flat). */
-  private groupHasComments(g: Group): boolean {
-    const inside = this.commentsIn(g.openAt, g.closeAt);
-    return inside.some((ci) => {
-      const off = this.comments[ci]!.span.startOffset;
-      return !g.items.some((it) => off >= it.span.startOffset && off < it.span.endOffset);
-    });
-  }
-
-  /** Whether any group inside `e` (or `e` itself) holds a comment between its items. */
-  private exprHasComments(e: Expr): boolean {
-    const g = this.groupOf(e);
-    if (g && this.groupHasComments(g)) return true;
-    switch (e.kind) {
-      case "list":
-        return e.items.some((x) => this.exprHasComments(x));
-      case "object":
-        return e.entries.some((x) => this.exprHasComments(x.value));
-      case "call":
-        return e.args.some((x) => this.exprHasComments(x.value));
-      case "binary":
-        return this.exprHasComments(e.left) || this.exprHasComments(e.right);
-      case "unary":
-        return this.exprHasComments(e.operand);
-      default:
-        return false;
-    }
-  }
-
   private groupOf(e: Expr): Group | undefined {
     if (e.kind === "list") return this.listGroup(e);
     if (e.kind === "object") return this.objectGroup(e);
@@ -384,9 +355,10 @@ class Printer {
 
   private group(g: Group, indent: string, prefix: number, suffix: number): string {
     const flat = this.groupFlat(g);
-    const forced = this.groupHasComments(g) || g.items.some((it) => this.itemHasComments(it.span));
+    // A comment anywhere between the brackets keeps the group broken, so it has a line to live on.
+    const forced = this.commentsIn(g.openAt, g.closeAt).length > 0;
     if (!forced && prefix + flat.length + suffix <= WIDTH) return flat;
-    if (g.items.length === 0 && !this.groupHasComments(g)) return flat;
+    if (g.items.length === 0 && !forced) return flat;
     const inner = indent + INDENT;
     const lines: string[] = [g.open];
     let prevEnd = g.openAt + 1;
@@ -394,6 +366,8 @@ class Printer {
       for (const ci of this.commentsIn(prevEnd, it.span.startOffset)) lines.push(inner + this.take(ci).text.trimEnd());
       const comma = k < g.items.length - 1 ? "," : "";
       const text = inner + it.render(inner, inner.length, comma.length) + comma;
+      // Comments inside the item that no nested group could hold go on lines above it.
+      for (const ci of this.commentsIn(it.span.startOffset, it.span.endOffset)) lines.push(inner + this.take(ci).text.trimEnd());
       const nextStart = g.items[k + 1]?.span.startOffset ?? g.closeAt;
       const trail = this.trailingAfterItem(it.span.endOffset, nextStart);
       lines.push(text + trail);
@@ -407,74 +381,6 @@ class Printer {
   /** A comment on the line where an item ends (after its `,`), before the next item. */
   private trailingAfterItem(end: number, nextStart: number): string {
     return this.trailing(end, this.lineAt(end - 1), nextStart);
-  }
-
-  private itemHasComments(span: Span): boolean {
-    // Only comments that a nested group can place count; find them through the AST.
-    for (const e of this.exprsAt(span)) if (this.exprHasComments(e)) return true;
-    return false;
-  }
-
-  /** The expressions of the program whose span is `span` (item spans map to their values). */
-  private exprsAt(span: Span): Expr[] {
-    const found: Expr[] = [];
-    const visit = (e: Expr) => {
-      if (e.span.startOffset >= span.startOffset && e.span.endOffset <= span.endOffset) {
-        found.push(e);
-        return;
-      }
-      if (e.span.endOffset <= span.startOffset || e.span.startOffset >= span.endOffset) return;
-      this.children(e).forEach(visit);
-    };
-    for (const root of this.roots()) visit(root);
-    return found;
-  }
-
-  private rootsCache: Expr[] | null = null;
-
-  private roots(): Expr[] {
-    if (this.rootsCache) return this.rootsCache;
-    const out: Expr[] = [];
-    const args = (a: Arg[] | null) => a?.forEach((x) => out.push(x.value));
-    const stmts = (ss: Stmt[]) => {
-      for (const s of ss) {
-        if (s.kind === "input") out.push(s.shape);
-        else if (s.kind === "chain") s.steps.forEach((st) => args(st.args));
-        else if (s.kind === "for") {
-          out.push(s.iterable);
-          stmts(s.body);
-        } else {
-          out.push(s.count);
-          stmts(s.body);
-        }
-      }
-    };
-    for (const d of this.program.decls) {
-      if (d.kind === "train") d.body.forEach((s) => out.push(s.kind === "sweep" ? s.values : s.value));
-      else {
-        d.params.forEach((p) => p.default && out.push(p.default));
-        stmts(d.body);
-      }
-    }
-    this.rootsCache = out;
-    return out;
-  }
-
-  private children(e: Expr): Expr[] {
-    switch (e.kind) {
-      case "list":
-        return e.items;
-      case "object":
-        return e.entries.map((x) => x.value);
-      case "call":
-        return e.args.map((x) => x.value);
-      case "binary":
-        return [e.left, e.right];
-      case "unary":
-        return [e.operand];
-      default:
-        return [];
-    }
   }
 
   private groupFlat(g: Group): string {

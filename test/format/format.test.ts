@@ -191,7 +191,11 @@ describe("comments are kept in place", () => {
     );
   });
 
-  it("a comment inside an argument goes above its statement", () => {
-    expect(roundTrip("model m {\n  dense(units: # why\n    3)\n}\n")).toBe("model m {\n  # why\n  dense(units: 3)\n}\n");
+  it("a comment inside an argument goes on a line above that argument", () => {
+    expect(roundTrip("model m {\n  dense(units: # why\n    3)\n}\n")).toBe("model m {\n  dense(\n    # why\n    units: 3\n  )\n}\n");
+  });
+
+  it("a comment between chain steps goes above its statement", () => {
+    expect(roundTrip("model m {\n  b = a # why\n    -> relu\n}\n")).toBe("model m {\n  # why\n  b = a -> relu\n}\n");
   });
 });
