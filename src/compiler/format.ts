@@ -106,11 +106,30 @@ class Printer {
 
   // ------------------------------------------------------------ comments
 
+  /** All comments (printed or not) that start in [from, to). */
+  private commentsFrom(from: number, to: number): Comment[] {
+    const out: Comment[] = [];
+    for (let i = this.firstAtOrAfter(from); i < this.comments.length && this.comments[i]!.span.startOffset < to; i++) out.push(this.comments[i]!);
+    return out;
+  }
+
+  private firstAtOrAfter(from: number): number {
+    let lo = 0;
+    let hi = this.comments.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.comments[mid]!.span.startOffset < from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Indices of the comments not yet printed that start in [from, to), in source order. */
   private commentsIn(from: number, to: number): number[] {
     const out: number[] = [];
-    this.comments.forEach((c, i) => {
-      if (!this.used.has(i) && c.span.startOffset >= from && c.span.startOffset < to) out.push(i);
-    });
+    for (let i = this.firstAtOrAfter(from); i < this.comments.length && this.comments[i]!.span.startOffset < to; i++) {
+      if (!this.used.has(i)) out.push(i);
+    }
     return out;
   }
 
@@ -129,19 +148,29 @@ class Printer {
   private afterTrailing(offset: number, limit: number): number {
     const line = this.lineAt(offset - 1);
     let end = offset;
-    this.comments.forEach((c) => {
-      if (c.span.startOffset >= offset && c.span.startOffset < limit && c.span.startLine === line) end = Math.max(end, c.span.endOffset);
-    });
+    for (const c of this.commentsFrom(offset, limit)) if (c.span.startLine === line) end = Math.max(end, c.span.endOffset);
     return end;
   }
 
+  private lineStarts: number[] | null = null;
+
+  /** The 1-based line of `offset`. */
   private lineAt(offset: number): number {
-    let line = 1;
-    for (let i = 0; i < offset && i < this.src.length; i++) {
-      const c = this.src.charCodeAt(i);
-      if (c === 10 || (c === 13 && this.src.charCodeAt(i + 1) !== 10)) line++;
+    if (!this.lineStarts) {
+      const starts = [0];
+      const re = /\r\n|\r|\n/g;
+      for (let m = re.exec(this.src); m; m = re.exec(this.src)) starts.push(m.index + m[0].length);
+      this.lineStarts = starts;
     }
-    return line;
+    const starts = this.lineStarts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
   }
 
   private blankBetween(from: number, to: number): boolean {
