@@ -269,6 +269,93 @@ function adamUpdate(
   }
 }
 
+/**
+ * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
+ * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
+ * contiguous run of x, so it is copied in one loop.
+ */
+function kernelIm2col(
+  x: Float32Array,
+  cols: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y < 0 || y >= h || kx1 <= kx0) {
+            cols.fill(0, p, p + row);
+          } else {
+            const start = p + kx0 * c,
+              end = p + kx1 * c;
+            cols.fill(0, p, start);
+            let src = ((b * h + y) * w + x0 + kx0) * c;
+            for (let q = start; q < end; q++) cols[q] = x[src++];
+            cols.fill(0, end, p + row);
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
+/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
+function kernelCol2im(
+  cols: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y >= 0 && y < h && kx1 > kx0) {
+            let dst = ((b * h + y) * w + x0 + kx0) * c;
+            const end = p + kx1 * c;
+            for (let q = p + kx0 * c; q < end; q++) dx[dst++] += cols[q];
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -767,9 +854,7 @@ const target = allocF32(BATCH * 10);
 /** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
   // flatten_1: flatten
-  {
-    // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  }
+  // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
 
   // dense_1: dense(256)
   {
@@ -799,7 +884,7 @@ function forward(n: number, training: boolean): void {
       for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
     }
     // softmax over the last axis (10 values per row), shifted by the row maximum for stability
-    for (let row = 0; row < (n * 10) / 10; row++) {
+    for (let row = 0; row < n; row++) {
       const o = row * 10;
       let max = -Infinity;
       for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
@@ -1135,6 +1220,8 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const history: EpochLogs[] = [];
     const trainSums = new Float64Array(METRIC_SLOTS);
     let trained = 0;
+    /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
+    let trainSeconds = 0;
     hooks.onTrainBegin?.({
       epochs,
       stepsPerEpoch,
@@ -1149,6 +1236,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       let lossSum = 0;
       let seen = 0;
       let cursor = 0;
+      const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
         for (let b = 0; b < n; b++) {
@@ -1172,6 +1260,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
           break;
         }
       }
+      trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
       logs["accuracy"] = metricValue("accuracy", trainSums, seen);
       if (validation) {
@@ -1201,7 +1290,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       testAccuracy: test.metrics.accuracy!,
       testMetrics: test.metrics,
       seconds,
-      samplesPerSecond: trained / seconds,
+      samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
       stoppedEarly,
       files,
     };

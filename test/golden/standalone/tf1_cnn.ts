@@ -269,6 +269,93 @@ function adamUpdate(
   }
 }
 
+/**
+ * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
+ * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
+ * contiguous run of x, so it is copied in one loop.
+ */
+function kernelIm2col(
+  x: Float32Array,
+  cols: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y < 0 || y >= h || kx1 <= kx0) {
+            cols.fill(0, p, p + row);
+          } else {
+            const start = p + kx0 * c,
+              end = p + kx1 * c;
+            cols.fill(0, p, start);
+            let src = ((b * h + y) * w + x0 + kx0) * c;
+            for (let q = start; q < end; q++) cols[q] = x[src++];
+            cols.fill(0, end, p + row);
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
+/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
+function kernelCol2im(
+  cols: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y >= 0 && y < h && kx1 > kx0) {
+            let dst = ((b * h + y) * w + x0 + kx0) * c;
+            const end = p + kx1 * c;
+            for (let q = p + kx0 * c; q < end; q++) dx[dst++] += cols[q];
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -913,12 +1000,12 @@ function forward(n: number, training: boolean): void {
       for (let oy = 0; oy < 14; oy++) {
         for (let ox = 0; ox < 14; ox++) {
           const o = ((b * 14 + oy) * 14 + ox) * 32;
-          const y0 = oy * 2 - 0,
-            x0 = ox * 2 - 0;
-          const yStart = Math.max(y0, 0),
-            yEnd = Math.min(y0 + 2, 28);
-          const xStart = Math.max(x0, 0),
-            xEnd = Math.min(x0 + 2, 28);
+          const y0 = oy * 2;
+          const x0 = ox * 2;
+          const yStart = Math.max(y0, 0);
+          const yEnd = Math.min(y0 + 2, 28);
+          const xStart = Math.max(x0, 0);
+          const xEnd = Math.min(x0 + 2, 28);
           for (let c = 0; c < 32; c++) {
             let best = -Infinity;
             let where = -1;
@@ -962,12 +1049,12 @@ function forward(n: number, training: boolean): void {
       for (let oy = 0; oy < 7; oy++) {
         for (let ox = 0; ox < 7; ox++) {
           const o = ((b * 7 + oy) * 7 + ox) * 64;
-          const y0 = oy * 2 - 0,
-            x0 = ox * 2 - 0;
-          const yStart = Math.max(y0, 0),
-            yEnd = Math.min(y0 + 2, 14);
-          const xStart = Math.max(x0, 0),
-            xEnd = Math.min(x0 + 2, 14);
+          const y0 = oy * 2;
+          const x0 = ox * 2;
+          const yStart = Math.max(y0, 0);
+          const yEnd = Math.min(y0 + 2, 14);
+          const xStart = Math.max(x0, 0);
+          const xEnd = Math.min(x0 + 2, 14);
           for (let c = 0; c < 64; c++) {
             let best = -Infinity;
             let where = -1;
@@ -989,9 +1076,7 @@ function forward(n: number, training: boolean): void {
   }
 
   // flatten_1: flatten
-  {
-    // flatten: [7, 7, 64] -> [3136] shares the input's buffer (row-major)
-  }
+  // flatten: [7, 7, 64] -> [3136] shares the input's buffer (row-major)
 
   // dense_1: dense(1024, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1))
   {
@@ -1013,7 +1098,7 @@ function forward(n: number, training: boolean): void {
     if (training) {
       // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
       for (let i = 0; i < n * 1024; i++) {
-        dropout_1_mask[i] = random.next() < 0.5 ? 0 : 2;
+        dropout_1_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
         dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
       }
     } else {
@@ -1030,7 +1115,7 @@ function forward(n: number, training: boolean): void {
       for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
     }
     // softmax over the last axis (10 values per row), shifted by the row maximum for stability
-    for (let row = 0; row < (n * 10) / 10; row++) {
+    for (let row = 0; row < n; row++) {
       const o = row * 10;
       let max = -Infinity;
       for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
@@ -1246,14 +1331,8 @@ let iterations = 0;
 function applyGradients(lr: number): void {
   iterations++;
   const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
-  for (const p of PARAMS) {
-    for (let i = 0; i < p.value.length; i++) {
-      const g = p.grad[i];
-      p.m[i] = 0.9 * p.m[i] + 0.1 * g;
-      p.v[i] = 0.999 * p.v[i] + 0.001 * g * g;
-      p.value[i] -= (lrT * p.m[i]) / (Math.sqrt(p.v[i]) + 1e-7);
-    }
-  }
+  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (const p of PARAMS) adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
 }
 
 // ==== Weights: initialisation and saving ====
@@ -1590,6 +1669,8 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const history: EpochLogs[] = [];
     const trainSums = new Float64Array(METRIC_SLOTS);
     let trained = 0;
+    /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
+    let trainSeconds = 0;
     hooks.onTrainBegin?.({
       epochs,
       stepsPerEpoch,
@@ -1604,6 +1685,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       let lossSum = 0;
       let seen = 0;
       let cursor = 0;
+      const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
         for (let b = 0; b < n; b++) {
@@ -1627,6 +1709,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
           break;
         }
       }
+      trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
       logs["accuracy"] = metricValue("accuracy", trainSums, seen);
       if (validation) {
@@ -1656,7 +1739,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       testAccuracy: test.metrics.accuracy!,
       testMetrics: test.metrics,
       seconds,
-      samplesPerSecond: trained / seconds,
+      samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
       stoppedEarly,
       files,
     };

@@ -318,7 +318,10 @@ const probabilities = allocF32(BATCH * ${C});`);
   const forwardBody: string[] = [];
   for (const plan of order) {
     if (!plan.code || !plan.code.forward) continue;
-    forwardBody.push(`${comment(`${plan.layer.id}: ${plan.layer.source.text}`)}\n{\n${plan.code.forward}\n}`);
+    const title = comment(`${plan.layer.id}: ${plan.layer.source.text}`);
+    const body = plan.code.forward;
+    // A layer whose forward is only a remark (flatten, reshape) needs no block of its own.
+    forwardBody.push(/^\/\/[^\n]*$/.test(body) ? `${title}\n${body}` : `${title}\n{\n${body}\n}`);
   }
   const backwardBody: string[] = [];
   const zeroFirst = order.filter((p) => p.consumers > 1 && p.needsGrad && p.grad);
@@ -352,7 +355,7 @@ ${backwardBody.join("\n\n")}
   const optimizer = OPTIMIZERS[training.optimizer.kind];
   if (!optimizer) throw new Error(`standalone target: no implementation of optimizer "${training.optimizer.kind}"`);
   const trainable = weights.filter((w) => w.trainable && w.grad);
-  const optSection = optimizer(training.optimizer, trainable);
+  const optSection = optimizer(training.optimizer, trainable, (name) => new RegExp(`function ${name}\\(`).test(kernelCode));
 
   // ---- weights table, initialisation and saving
   const weightTable = `/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
@@ -728,6 +731,8 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const history: EpochLogs[] = [];
     const trainSums = new Float64Array(METRIC_SLOTS);
     let trained = 0;
+    /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
+    let trainSeconds = 0;
     hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: validation ? validation.count : 0 });
 
     let epoch = 0;
@@ -737,6 +742,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       let lossSum = 0;
       let seen = 0;
       let cursor = 0;
+      const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, ${t.stepsPerEpoch ? "BATCH" : "trainCount - cursor"});
         ${gather}
@@ -765,6 +771,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
           break;
         }
       }
+      trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
       ${metricLogs}
       if (validation) {
@@ -794,7 +801,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       testAccuracy: test.metrics.accuracy!,
       testMetrics: test.metrics,
       seconds,
-      samplesPerSecond: trained / seconds,
+      samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
       stoppedEarly,
       files,
     };

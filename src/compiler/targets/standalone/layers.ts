@@ -89,11 +89,17 @@ export const num = (x: number): string => String(Number(x.toPrecision(12)));
 
 const assign = (acc: boolean) => (acc ? "+=" : "=");
 
-/** a = act(z) over `count` values (rows of `width` for softmax). */
-export function activationForward(act: IRRef, z: string, a: string, count: string, width: number): string {
+/** The loop bound for n examples of `perSample` values each. */
+function times(perSample: number): string {
+  return perSample === 1 ? "n" : `n * ${perSample}`;
+}
+
+/** a = act(z) over n examples of `perSample` values (rows of `width` for softmax). */
+export function activationForward(act: IRRef, z: string, a: string, perSample: number, width: number): string {
+  const count = times(perSample);
   if (ROW_ACTIVATIONS.has(act.kind)) {
     return `// softmax over the last axis (${width} values per row), shifted by the row maximum for stability
-for (let row = 0; row < ${count} / ${width}; row++) {
+for (let row = 0; row < ${times(perSample / width)}; row++) {
   const o = row * ${width};
   let max = -Infinity;
   for (let j = 0; j < ${width}; j++) max = Math.max(max, ${z}[o + j]);
@@ -115,7 +121,7 @@ for (let i = 0; i < ${count}; i++) {
 }`;
 }
 
-/** dz (=|+=) act'(z) * g over `count` values. */
+/** dz (=|+=) act'(z) * g over n examples of `perSample` values. */
 export function activationBackward(
   act: IRRef,
   z: string,
@@ -123,12 +129,13 @@ export function activationBackward(
   g: string,
   dz: string,
   acc: boolean,
-  count: string,
+  perSample: number,
   width: number,
 ): string {
+  const count = times(perSample);
   if (ROW_ACTIVATIONS.has(act.kind)) {
     return `// softmax backward: dz_j = a_j * (g_j - sum_k g_k a_k)
-for (let row = 0; row < ${count} / ${width}; row++) {
+for (let row = 0; row < ${times(perSample / width)}; row++) {
   const o = row * ${width};
   let dot = 0;
   for (let j = 0; j < ${width}; j++) dot += ${g}[o + j] * ${a}[o + j];
@@ -158,13 +165,12 @@ function linearWithActivation(ctx: LayerContext): { z: string; dz: string | null
   }
   const z = ctx.buffer(`${ctx.v}_z`, `BATCH * ${ctx.size}`, "pre-activation");
   const dz = ctx.needsGrad ? ctx.buffer(`${ctx.v}_dz`, `BATCH * ${ctx.size}`, "dL/d(pre-activation)") : null;
-  const count = `n * ${ctx.size}`;
   return {
     z,
     dz,
     act,
-    actForward: activationForward(act, z, ctx.out, count, width),
-    actBackward: ctx.fused || !dz || !ctx.grad ? "" : activationBackward(act, z, ctx.out, ctx.grad, dz, false, count, width),
+    actForward: activationForward(act, z, ctx.out, ctx.size, width),
+    actBackward: ctx.fused || !dz || !ctx.grad ? "" : activationBackward(act, z, ctx.out, ctx.grad, dz, false, ctx.size, width),
   };
 }
 
@@ -276,9 +282,12 @@ function pool(kind: "max" | "avg"): LayerEmitter {
   for (let oy = 0; oy < ${OH}; oy++) {
     for (let ox = 0; ox < ${OW}; ox++) {
       const o = ((b * ${OH} + oy) * ${OW} + ox) * ${C};
-      const y0 = oy * ${SH} - ${padTop}, x0 = ox * ${SW} - ${padLeft};
-      const yStart = Math.max(y0, 0), yEnd = Math.min(y0 + ${PH}, ${H});
-      const xStart = Math.max(x0, 0), xEnd = Math.min(x0 + ${PW}, ${W});
+      const y0 = ${padTop ? `oy * ${SH} - ${padTop}` : `oy * ${SH}`};
+      const x0 = ${padLeft ? `ox * ${SW} - ${padLeft}` : `ox * ${SW}`};
+      const yStart = Math.max(y0, 0);
+      const yEnd = Math.min(y0 + ${PH}, ${H});
+      const xStart = Math.max(x0, 0);
+      const xEnd = Math.min(x0 + ${PW}, ${W});
 ${body}
     }
   }
@@ -350,7 +359,7 @@ const dropout: LayerEmitter = (ctx) => {
   const forward = `if (training) {
   // keep each value with probability ${num(keep)}, scaled by 1/${num(keep)} so the expected sum is unchanged
   for (let i = 0; i < n * ${ctx.size}; i++) {
-    ${mask}[i] = random.next() < ${rate} ? 0 : ${num(1 / keep)};
+    ${mask}[i] = random.next() < ${rate} ? 0 : 1 / ${num(keep)};
     ${ctx.out}[i] = ${x.out}[i] * ${mask}[i];
   }
 } else {
@@ -445,10 +454,9 @@ const activationLayer: LayerEmitter = (ctx) => {
   const x = ctx.inputs[0]!;
   const act = layerActivation(ctx.layer);
   const width = ctx.shape[ctx.shape.length - 1]!;
-  const count = `n * ${ctx.size}`;
-  const forward = activationForward(act, x.out, ctx.out, count, width);
+  const forward = activationForward(act, x.out, ctx.out, ctx.size, width);
   const backward =
-    x.grad && ctx.grad && !ctx.fused ? activationBackward(act, x.out, ctx.out, ctx.grad, x.grad, x.acc, count, width) : "";
+    x.grad && ctx.grad && !ctx.fused ? activationBackward(act, x.out, ctx.out, ctx.grad, x.grad, x.acc, ctx.size, width) : "";
   return { forward, backward, preGrad: x.grad ?? undefined };
 };
 

@@ -212,7 +212,8 @@ export interface ParamBuffers {
   shape: number[];
 }
 
-type OptimizerEmitter = (opt: IRRef, params: ParamBuffers[]) => string;
+/** kernel: whether the kernel runtime defines a function (e.g. "adamUpdate"). */
+type OptimizerEmitter = (opt: IRRef, params: ParamBuffers[], kernel: (name: string) => boolean) => string;
 
 function paramTable(params: ParamBuffers[], state: string[]): string {
   const fields = state.map((s) => `${s}: Float32Array`).join("; ");
@@ -326,7 +327,7 @@ function applyGradients(lr: number): void {
   }
 }`;
   },
-  adam(opt, params) {
+  adam(opt, params, kernel) {
     const b1 = n(opt.args.beta1, 0.9);
     const b2 = n(opt.args.beta2, 0.999);
     const eps = n(opt.args.epsilon, 1e-7);
@@ -339,13 +340,18 @@ function applyGradients(lr: number): void {
 function applyGradients(lr: number): void {
   iterations++;
   const lrT = (lr * Math.sqrt(1 - Math.pow(${b2}, iterations))) / (1 - Math.pow(${b1}, iterations));
-  for (const p of PARAMS) {
+${
+    kernel("adamUpdate")
+      ? `  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (const p of PARAMS) adamUpdate(p.value, p.grad, p.m, p.v, lrT, ${b1}, ${b2}, ${eps});`
+      : `  for (const p of PARAMS) {
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
       p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
       p.v[i] = ${b2} * p.v[i] + ${num(1 - b2)} * g * g;
       p.value[i] -= (lrT * p.m[i]) / (Math.sqrt(p.v[i]) + ${eps});
     }
+  }`
   }
 }`;
   },
