@@ -1,7 +1,7 @@
 // `nnc check` and `nnc fmt` as a user runs them: `node bin/nnc.js ...` in a child process.
 // Exit codes (0 clean, 1 diagnostics, 2 usage or I/O), output shapes, and never a stack trace.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -49,8 +49,8 @@ describe("nnc check", () => {
     expect(r.code).toBe(0);
   });
 
-  it("exits 1 and prints every syntax error with a code frame and caret", () => {
-    const r = nnc("check", join(dir, "bad.nn"));
+  it("exits 1 and prints every syntax error with a code frame and caret; an empty file is a diagnostic too", () => {
+    const r = nnc("check", join(dir, "bad.nn"), join(dir, "empty.nn"));
     noCrash(r);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("error[E111]: expected `)`, found `relu`");
@@ -60,6 +60,8 @@ describe("nnc check", () => {
     expect(r.stdout).toContain("error[E114]: expected a value, found `}`");
     expect(r.stdout).toContain(`--> ${join(dir, "bad.nn")}:7:9`);
     expect(r.stdout).toContain("bad.nn: 2 errors");
+    expect(r.stdout).toContain("error[E104]: the file is empty");
+    expect(r.stdout).toContain("empty.nn: 1 error");
   });
 
   it("--format json prints DESIGN.md's array of diagnostics, I/O problems included", () => {
@@ -93,15 +95,9 @@ describe("nnc check", () => {
     expect(JSON.parse(r.stdout)).toEqual([]);
   });
 
-  it("an empty file is a diagnostic (exit 1)", () => {
-    const r = nnc("check", join(dir, "empty.nn"));
-    noCrash(r);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain("error[E104]: the file is empty");
-  });
-
-  it("unknown, dangling, directory, binary and 10 MB files: one line each, exit 2", () => {
-    const files = ["missing.nn", "dangling.nn", ".", "binary.nn", "huge.nn"].map((f) => join(dir, f));
+  it("unknown, dangling, directory, binary, 10 MB and unreadable files: one line each, exit 2", () => {
+    // /proc/self/mem cannot be read from its start (EIO), even by root, who can read any chmod 000 file.
+    const files = [...["missing.nn", "dangling.nn", ".", "binary.nn", "huge.nn"].map((f) => join(dir, f)), "/proc/self/mem"];
     const r = nnc("check", ...files);
     noCrash(r);
     expect(r.code).toBe(2);
@@ -113,6 +109,7 @@ describe("nnc check", () => {
       `nnc: ${files[2]} is a directory, not a .nn file`,
       `nnc: ${files[3]} is not a text file (it contains binary data)`,
       `nnc: ${files[4]} is too large (10.0 MB; the limit is 1.0 MB)`,
+      "nnc: cannot read /proc/self/mem: input/output error",
     ]);
   });
 
@@ -161,6 +158,3 @@ describe("nnc fmt", () => {
     expect(nnc("fmt", "--check", "--write", EXAMPLES[0]!).code).toBe(2);
   });
 });
-
-// chmodSync is imported for environments that run tests as a normal user; as root every file is readable.
-void chmodSync;

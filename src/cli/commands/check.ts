@@ -50,8 +50,10 @@ export function readSource(file: string): SourceFile | SourceError {
     if (code === "ENOENT") return { file, code: "E901", message: `cannot read ${file}: no such file` };
     if (code === "EACCES" || code === "EPERM") return { file, code: "E902", message: `cannot read ${file}: permission denied` };
     if (code === "EISDIR") return { file, code: "E903", message: `${file} is a directory, not a .nn file` };
-    const why = err instanceof Error ? err.message : String(err);
-    return { file, code: "E902", message: `cannot read ${file}: ${why.split("\n")[0]}` };
+    if (code === "ENOTDIR") return { file, code: "E901", message: `cannot read ${file}: a part of the path is not a directory` };
+    const known: Record<string, string> = { EIO: "input/output error", ELOOP: "too many symbolic links", ENAMETOOLONG: "the name is too long" };
+    const why = (code && known[code]) ?? (err instanceof Error ? err.message : String(err)).split("\n")[0];
+    return { file, code: "E902", message: `cannot read ${file}: ${why}` };
   }
 }
 
