@@ -302,7 +302,8 @@ export class AstBuilder {
     const num = tok(node, "Number") ?? tok(node, "BadNumber");
     if (num) {
       const value = Number(num.image);
-      return { kind: "number", value: Number.isFinite(value) ? value : Number.NaN, raw: num.image, span };
+      // A malformed number (E103 already reported) has no value: NaN.
+      return { kind: "number", value, raw: num.image, span };
     }
     const str = tok(node, "String") ?? tok(node, "UnterminatedString");
     if (str) return { kind: "string", value: unquote(str.image, str.tokenType.name === "String"), span };

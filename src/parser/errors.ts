@@ -4,14 +4,14 @@
 //
 // Codes (stable):
 //   E100 unexpected character            E101 unclosed string        E102 unknown string escape
-//   E103 malformed number                E104 nothing declared (empty file)
+//   E103 malformed or too large number   E104 nothing declared (empty file)
 //   E110 not a declaration at top level  E111 missing closing bracket
 //   E112 a name is expected              E113 missing line break between statements
 //   E114 a value is expected             E115 a statement is expected
 //   E116 a keyword used as a name        E117 a train setting is expected
 //   E118 other missing punctuation       E119 too many syntax errors (rest not reported)
-import { EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
-import { KEYWORDS, tokenWords } from "./lexer.js";
+import { EOF, type IParserErrorMessageProvider, type IToken } from "chevrotain";
+import { tokenWords } from "./lexer.js";
 import { suggest } from "../compiler/suggest.js";
 
 export interface SyntaxMessage {
@@ -211,8 +211,3 @@ export function topLevelMessage(tok: IToken | undefined): SyntaxMessage {
   return { code: "E110", message: `expected \`model\`, \`block\` or \`train\`, found ${got}`, hint };
 }
 
-export function keywordHint(name: string): string | undefined {
-  return KEYWORDS.includes(name) ? `\`${name}\` is a keyword` : undefined;
-}
-
-export type { TokenType };

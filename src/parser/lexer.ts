@@ -219,6 +219,8 @@ export function lex(text: string): LexResult {
         hint: 'add a `"` before the end of the line',
         span: tokenSpan(t),
       });
+    } else if (t.tokenType === NumberTok && !Number.isFinite(Number(t.image))) {
+      issues.push({ code: "E103", message: `\`${t.image}\` is too large a number`, span: tokenSpan(t) });
     } else if (t.tokenType === BadNumber) {
       issues.push({ code: "E103", message: `\`${t.image}\` is not a number`, hint: "numbers look like `10`, `0.5` or `1e-4`", span: tokenSpan(t) });
     } else if (t.tokenType === StringTok) {

@@ -54,6 +54,7 @@ const CASES: Record<string, string> = {
   "unicode-arrow": M("  a = dense(1) \u2192 relu"),
   "malformed-number": M("  dense(1.2.3)"),
   "number-glued-to-name": M("  dense(3units)"),
+  "number-too-large": M("  dense(1e999)"),
   "object-entry-without-colon": T("  data mnist(augment: { rotation 30 })"),
   "object-without-closing-brace": T("  data mnist(augment: { rotation: 30 )"),
   "operator-without-operand": M("  dense(10 *)"),
