@@ -1675,7 +1675,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       epochs,
       stepsPerEpoch,
       trainSamples: trainCount,
-      validationSamples: validation ? validation.count : 0,
+      validationSamples: validation.count,
     });
 
     let epoch = 0;
@@ -1712,11 +1712,9 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
       logs["accuracy"] = metricValue("accuracy", trainSums, seen);
-      if (validation) {
-        const v = evaluate(validation.images, validation.labels, validation.count);
-        logs.val_loss = v.loss;
-        logs["val_accuracy"] = v.metrics["accuracy"]!;
-      }
+      const v = evaluate(validation.images, validation.labels, validation.count);
+      logs.val_loss = v.loss;
+      logs["val_accuracy"] = v.metrics["accuracy"]!;
       logs.lr = lr;
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);

@@ -641,8 +641,9 @@ const validation = { images: trainSet.images.subarray(trainCount * EXAMPLE), lab
         ? `// validation on the test set
 const trainCount = trainSet.count;
 const validation = { images: testSet.images, labels: testSet.labels, count: testSet.count };`
-        : `const trainCount = trainSet.count;
-const validation = null;`;
+        : `// no validation data
+const trainCount = trainSet.count;`;
+  const hasValidation = validation.kind !== "none";
 
   const stepsExpr = t.stepsPerEpoch ? `${t.stepsPerEpoch}` : "Math.ceil(trainCount / BATCH)";
   const gather = aug
@@ -733,7 +734,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     let trained = 0;
     /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
     let trainSeconds = 0;
-    hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: validation ? validation.count : 0 });
+    hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: ${hasValidation ? "validation.count" : "0"} });
 
     let epoch = 0;
     for (; epoch < epochs && !stoppedEarly; epoch++) {
@@ -774,10 +775,12 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
       ${metricLogs}
-      if (validation) {
-        const v = evaluate(validation.images, validation.labels, validation.count);
-        logs.val_loss = v.loss;
-        ${valMetricLogs}
+      ${
+        hasValidation
+          ? `const v = evaluate(validation.images, validation.labels, validation.count);
+      logs.val_loss = v.loss;
+      ${valMetricLogs}`
+          : ""
       }
       logs.lr = lr;
       history.push(logs);
