@@ -2,7 +2,8 @@
 // and `--gpu`. Each backend comes from its own package, loaded only when asked for:
 //
 //   cpu     @tensorflow/tfjs (pure JavaScript; always present)
-//   wasm    @tensorflow/tfjs-backend-wasm (single-threaded in Node; no Conv2DBackpropFilter there)
+//   wasm    @tensorflow/tfjs-backend-wasm (single-threaded in Node; it has no Conv2DBackpropFilter,
+//           which nnc registers itself: kernels.ts)
 //   node    @tensorflow/tfjs-node       (libtensorflow on the CPU; optional, usually absent)
 //   gpu     @tensorflow/tfjs-node-gpu   (libtensorflow with CUDA; optional, usually absent)
 //   webgpu  @tensorflow/tfjs-backend-webgpu + the `webgpu` package (Dawn for Node)
@@ -15,6 +16,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { IR, IRModel } from "../../../compiler/ir.js";
 import { CliError } from "../../../cli/errors.js";
+import { registerWasmKernels } from "./kernels.js";
 
 /** The `@tensorflow/tfjs` namespace (tfjs-node and tfjs-node-gpu re-export the same API). */
 export type Tf = typeof import("@tensorflow/tfjs");
@@ -124,6 +126,7 @@ async function useWasm(): Promise<Tf> {
     );
   }
   if (!(await tf.setBackend("wasm"))) throw new BackendError("the wasm backend failed to initialise; use `--backend cpu`.");
+  registerWasmKernels(tf);
   return tf;
 }
 
@@ -199,8 +202,9 @@ async function useWebgpu(): Promise<Tf> {
 
 /**
  * Kernels that training a layer kind needs beyond the elementwise/matmul basics every backend
- * has. Only what some backend is known to lack matters: tfjs-wasm in Node has no
- * Conv2DBackpropFilter (the gradient of a convolution's kernel), so it cannot train conv2d.
+ * has. Only what some backend is known to lack matters: tfjs-wasm in Node ships no
+ * Conv2DBackpropFilter (the gradient of a convolution's kernel), so it could not train conv2d;
+ * nnc registers one (kernels.ts), and this check guards against any other gap.
  */
 const TRAINING_KERNELS: Record<string, string[]> = {
   conv2d: ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],
