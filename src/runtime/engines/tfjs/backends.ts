@@ -313,7 +313,11 @@ async function autoBackend(ir: IR): Promise<BackendChoice> {
   try {
     const tf = await useWasm();
     const missing = checkKernels(tf, "wasm", ir);
-    if (missing.length === 0) return { tf, request: "wasm", backend: "wasm", reason: `auto: ${nodeNote}; wasm has every kernel this model needs` };
+    if (missing.length === 0) {
+      const conv = allModels(ir).some((m) => m.layers.some((l) => l.kind === "conv2d"));
+      const note = conv ? " (its Conv2DBackpropFilter is nnc's own: tfjs-wasm has none in Node)" : "";
+      return { tf, request: "wasm", backend: "wasm", reason: `auto: ${nodeNote}; wasm has every kernel this model needs${note}` };
+    }
     const cpu = await useCpu();
     return {
       tf: cpu,
