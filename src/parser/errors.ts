@@ -46,6 +46,7 @@ export function found(tok: IToken | undefined): string {
 const CLOSER_NAMES = new Set(["RParen", "RBracket", "RCurly"]);
 const STARTS_VALUE = new Set(["Identifier", "Number", "String", "LBracket", "LCurly", "ObjectOpen", "LParen", "Kw_true", "Kw_false", "Minus"]);
 const DECL_WORDS = ["model", "block", "train"];
+const STMT_WORDS = ["input", "for", "repeat", "sweep"];
 
 function isKeyword(tok: IToken | undefined): boolean {
   return !!tok && tok.tokenType.name.startsWith("Kw_");
@@ -66,7 +67,8 @@ const RULE_WHAT: Record<string, string> = {
 };
 
 export const nnErrorMessages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
+  buildMismatchTokenMessage({ expected, actual, previous: consumed, ruleName }) {
+    const previous = prevOf(actual, consumed);
     const want = expected.name;
     const got = found(actual);
     if (CLOSER_NAMES.has(want)) {
@@ -85,14 +87,7 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
         return encode({ code: "E117", message: `expected a setting such as \`epochs 10\` or a \`sweep\`, found ${got}`, hint: declHint(actual) });
       }
       if ((ruleName === "body" || ruleName === "trainDecl") && want === "RCurly" && actual.tokenType !== EOF) {
-        if (actual.tokenType.name === "Slash") {
-          return encode({ code: "E113", message: `expected a new line or \`;\` before ${got}`, hint: "comments start with `#`" });
-        }
-        return encode({
-          code: "E113",
-          message: `expected a new line or \`;\` before ${got}`,
-          hint: "put each statement on its own line",
-        });
+        return encode(missingSeparator(actual, previous));
       }
       const hint =
         actual.tokenType.name === "Comma" && previous && ["Comma", "LParen", "LBracket", "ObjectOpen"].includes(previous.tokenType.name)
@@ -123,13 +118,7 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
       return encode({ code: "E112", message: `expected ${what}, found ${got}` });
     }
     if (want === "EOF") return encode(topLevelMessage(actual));
-    if (want === "Sep") {
-      return encode({
-        code: "E113",
-        message: `expected a new line or \`;\` before ${got}`,
-        hint: "put each statement on its own line",
-      });
-    }
+    if (want === "Sep") return encode(missingSeparator(actual, previous));
     if (want === "LCurly") {
       const what =
         ruleName === "trainDecl" ? "the train section" : ruleName === "forStmt" || ruleName === "repeatStmt" ? "the loop body" : "the body";
@@ -155,8 +144,9 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
     return encode(topLevelMessage(firstRedundant));
   },
 
-  buildNoViableAltMessage({ actual, previous, ruleName }) {
+  buildNoViableAltMessage({ actual, previous: consumed, ruleName }) {
     const tok = actual[0];
+    const previous = tok ? prevOf(tok, consumed) : consumed;
     const got = found(tok);
     if (ruleName === "stmt") {
       return encode({
@@ -192,6 +182,43 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
     return encode({ code: "E118", message: `unexpected ${found(actual[0])} in ${ruleName}` });
   },
 };
+
+/** The tokens being parsed (set by parser.ts), to find the one before an error reliably. */
+let current: IToken[] = [];
+
+export function setCurrentTokens(tokens: IToken[]): void {
+  current = tokens;
+}
+
+/**
+ * The token just before `t`. (chevrotain's `previous` is the last token consumed, which after
+ * re-sync recovery can lie past `t`.)
+ */
+function tokenBefore(t: IToken): IToken | undefined {
+  let lo = 0;
+  let hi = current.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (current[mid]!.startOffset < t.startOffset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 ? current[lo - 1] : undefined;
+}
+
+/** The token before `actual` in the input; chevrotain's own guess when `actual` is the end of the file. */
+function prevOf(actual: IToken, consumed: IToken | undefined): IToken | undefined {
+  return actual.tokenType !== EOF && Number.isFinite(actual.startOffset) ? tokenBefore(actual) : consumed;
+}
+
+/** E113: two statements on one line, or a misspelt keyword read as a layer name. */
+function missingSeparator(actual: IToken, previous: IToken | undefined): SyntaxMessage {
+  const message = `expected a new line or \`;\` before ${found(actual)}`;
+  if (actual.tokenType.name === "Slash") return { code: "E113", message, hint: "comments start with `#`" };
+  // `repaet 3 {`, `fro x in ...`: a misspelt keyword reads as a layer (or setting) name.
+  const misspelt = previous && previous.tokenType.name === "Identifier" ? suggest(previous.image, STMT_WORDS) : undefined;
+  if (misspelt) return { code: "E113", message, hint: `did you mean \`${misspelt}\`?` };
+  return { code: "E113", message, hint: "put each statement on its own line" };
+}
 
 function declHint(tok: IToken | undefined): string | undefined {
   return isKeyword(tok) && tok && DECL_WORDS.includes(tok.image)

@@ -5,7 +5,7 @@
 // Statement separators (`Sep`) are made by the layout pass in lexer.ts from line breaks and `;`.
 import { CstParser, type CstNode, type IToken } from "chevrotain";
 import * as T from "./lexer.js";
-import { nnErrorMessages } from "./errors.js";
+import { nnErrorMessages, setCurrentTokens } from "./errors.js";
 
 export class NnParser extends CstParser {
   constructor() {
@@ -301,6 +301,7 @@ export function parserInstance(): NnParser {
 
 export function parseTokens(tokens: IToken[]): { cst: CstNode; parser: NnParser } {
   const parser = parserInstance();
+  setCurrentTokens(tokens);
   parser.input = tokens;
   const cst = parser.program();
   return { cst, parser };

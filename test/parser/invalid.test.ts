@@ -61,6 +61,8 @@ const CASES: Record<string, string> = {
   "unbalanced-parens-in-expr": M("  dense((10 + 2)"),
   "control-characters": "model m {\n  relu\u0001\u0002\n}\n",
   "nested-model": M("  model n {\n    relu\n  }"),
+  "misspelt-repeat": M("  repaet 3 {\n    relu\n  }"),
+  "misspelt-for": M("  fro units in [1, 2] {\n    dense(units)\n  }"),
   "several-errors-one-file": "model m {\n  dense(10 relu\n  dropout(0.5,, 1)\n  flatten @\n}\ntrain m {\n  epochs\n  batch 32 64\n}\n",
 };
 
