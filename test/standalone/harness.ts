@@ -19,7 +19,11 @@ export interface Internals {
 }
 
 export async function loadInternals(ir: IR): Promise<Internals> {
-  const mod = await loadStandaloneProgram(ir, { mode: "ts", threads: 1, exposeInternals: true });
+  const mod = await loadStandaloneProgram(ir, {
+    mode: "ts",
+    threads: 1,
+    exposeInternals: true,
+  });
   return mod.internals as Internals;
 }
 
@@ -36,11 +40,18 @@ export function seeded(seed: number): () => number {
 }
 
 /** Fills the input with values in [-1, 1] and the targets with one-hot labels of n examples. */
-export function fillBatch(m: Internals, n: number, inputSize: number, classes: number, seed = 7): void {
+export function fillBatch(
+  m: Internals,
+  n: number,
+  inputSize: number,
+  classes: number,
+  seed = 7,
+): void {
   const r = seeded(seed);
   for (let i = 0; i < n * inputSize; i++) m.input[i] = r() * 2 - 1;
   m.target.fill(0);
-  for (let b = 0; b < n; b++) m.target[b * classes + Math.floor(r() * classes)] = 1;
+  for (let b = 0; b < n; b++)
+    m.target[b * classes + Math.floor(r() * classes)] = 1;
 }
 
 /** The total loss (with penalties) of the current weights, in training mode. */
@@ -51,7 +62,11 @@ export function lossAt(m: Internals, n: number, training: boolean): number {
 }
 
 /** Analytic gradients (backward + penalties) of the current weights. */
-export function analyticGradients(m: Internals, n: number, training: boolean): Record<string, Float32Array> {
+export function analyticGradients(
+  m: Internals,
+  n: number,
+  training: boolean,
+): Record<string, Float32Array> {
   m.reseed?.(123);
   m.forward(n, training);
   m.computeLoss(n);
@@ -90,7 +105,9 @@ export function gradientCheck(
       const minus = lossAt(m, n, training);
       w[i] = old;
       const numeric = (plus - minus) / (2 * eps);
-      const err = Math.abs(numeric - g[i]!) / Math.max(1e-2, Math.abs(numeric), Math.abs(g[i]!));
+      const err =
+        Math.abs(numeric - g[i]!) /
+        Math.max(1e-2, Math.abs(numeric), Math.abs(g[i]!));
       checked++;
       if (err > worst) {
         worst = err;

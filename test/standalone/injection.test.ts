@@ -27,9 +27,18 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 function hostileIR() {
   const ir = buildModelIR(
     [28, 28, 1],
-    [{ kind: "flatten" }, { kind: "dense", args: { units: 10, activation: ref("softmax") } }],
+    [
+      { kind: "flatten" },
+      { kind: "dense", args: { units: 10, activation: ref("softmax") } },
+    ],
     {
-      callbacks: [ref("csv_logger", { path: `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`, separator: EVIL, append: false })],
+      callbacks: [
+        ref("csv_logger", {
+          path: `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`,
+          separator: EVIL,
+          append: false,
+        }),
+      ],
       batchSize: 32,
     },
   );
@@ -46,19 +55,28 @@ describe("strings from the .nn file", () => {
     for (const line of code.split("\n")) {
       if (!line.includes("pwned")) continue;
       const t = line.trim();
-      const inComment = t.startsWith("//") || t.startsWith("*") || t.startsWith("/*");
-      const inLiteral = line.includes(JSON.stringify(EVIL).slice(1, 20)) || /"[^"]*pwned[^"]*"/.test(line);
+      const inComment =
+        t.startsWith("//") || t.startsWith("*") || t.startsWith("/*");
+      const inLiteral =
+        line.includes(JSON.stringify(EVIL).slice(1, 20)) ||
+        /"[^"]*pwned[^"]*"/.test(line);
       expect(inComment || inLiteral, line).toBe(true);
     }
   });
 
   it("cannot run code: the program trains and writes the hostile path verbatim", async () => {
-    const data = writeSyntheticMnist(join(work, "data"), { train: 64, test: 32 });
+    const data = writeSyntheticMnist(join(work, "data"), {
+      train: 64,
+      test: 32,
+    });
     const ir = hostileIR();
     const program = await loadStandaloneProgram(ir, { mode: "ts", threads: 1 });
     expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
     const out = join(work, "run");
-    const result = await program.train({ dataDir: data, outDir: out, epochs: 1 }, {});
+    const result = await program.train(
+      { dataDir: data, outDir: out, epochs: 1 },
+      {},
+    );
     expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
     const csvPath = `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`;
     expect(existsSync(join(out, csvPath))).toBe(true);

@@ -24,13 +24,22 @@ describe("standalone engine, examples/mlp.nn", () => {
     let dataDir = mnistDir();
     let trainLimit = 10000;
     if (dataDir === null) {
-      console.log("../shared/data/mnist is absent: training on 2,000 synthetic digits instead");
-      dataDir = writeSyntheticMnist(join(work, "data"), { train: 2000, test: 500 });
+      console.log(
+        "../shared/data/mnist is absent: training on 2,000 synthetic digits instead",
+      );
+      dataDir = writeSyntheticMnist(join(work, "data"), {
+        train: 2000,
+        test: 500,
+      });
       trainLimit = 2000;
     }
     const outDir = join(work, "run");
     const epochs: number[] = [];
-    const result = await standaloneEngine.train(ir!, { dataDir, epochs: 1, trainLimit, outDir }, { onEpochEnd: (e) => epochs.push(e) });
+    const result = await standaloneEngine.train(
+      ir!,
+      { dataDir, epochs: 1, trainLimit, outDir },
+      { onEpochEnd: (e) => epochs.push(e) },
+    );
     console.log(
       `standalone mlp: test accuracy ${(result.testAccuracy * 100).toFixed(2)}%, ${result.samplesPerSecond.toFixed(0)} samples/s (${result.backend})`,
     );
@@ -38,11 +47,18 @@ describe("standalone engine, examples/mlp.nn", () => {
     expect(result.engine).toBe("standalone");
     expect(result.trainSamples).toBe(trainLimit);
     expect(result.testAccuracy).toBeGreaterThanOrEqual(0.9);
-    expect(result.files).toEqual(expect.arrayContaining(["model/model.json", "model/weights.bin"]));
+    expect(result.files).toEqual(
+      expect.arrayContaining(["model/model.json", "model/weights.bin"]),
+    );
 
     // The saved model loads in TensorFlow.js and predicts what the standalone program measured.
-    const json = JSON.parse(readFileSync(join(outDir, "model", "model.json"), "utf8"));
-    expect(json.userDefinedMetadata).toMatchObject({ sourceSha256: ir!.source.sha256, nncVersion: ir!.nncVersion });
+    const json = JSON.parse(
+      readFileSync(join(outDir, "model", "model.json"), "utf8"),
+    );
+    expect(json.userDefinedMetadata).toMatchObject({
+      sourceSha256: ir!.source.sha256,
+      nncVersion: ir!.nncVersion,
+    });
     expect(existsSync(join(outDir, "model", "weights.bin"))).toBe(true);
     await tf.setBackend("cpu");
     const weights = readFileSync(join(outDir, "model", "weights.bin"));
@@ -50,10 +66,18 @@ describe("standalone engine, examples/mlp.nn", () => {
       tf.io.fromMemory({
         modelTopology: json.modelTopology,
         weightSpecs: json.weightsManifest[0].weights,
-        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+        weightData: weights.buffer.slice(
+          weights.byteOffset,
+          weights.byteOffset + weights.byteLength,
+        ),
       }),
     );
-    expect(model.weights.map((w) => w.name)).toEqual(["dense_1/kernel", "dense_1/bias", "dense_2/kernel", "dense_2/bias"]);
+    expect(model.weights.map((w) => w.name)).toEqual([
+      "dense_1/kernel",
+      "dense_1/bias",
+      "dense_2/kernel",
+      "dense_2/bias",
+    ]);
     const x = tf.ones([1, 28, 28, 1]);
     const p = (model.predict(x) as tf.Tensor).dataSync();
     expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
