@@ -39,7 +39,7 @@ export function registerFmt(program: Command): void {
     .command("fmt")
     .description("print .nn files in canonical layout (comments kept); --check to verify, --write to rewrite in place")
     .argument("<files...>", ".nn files to format")
-    .option("--check", "exit 1 if any file is not formatted (prints nothing else)")
+    .option("--check", "list the files that are not formatted and exit 1 if there are any")
     .option("--write", "rewrite the files in place")
     .action((files: string[], opts: { check?: boolean; write?: boolean }) => {
       if (opts.check && opts.write) throw new CliError("--check and --write cannot be used together", EXIT_USAGE);
