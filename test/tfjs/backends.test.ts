@@ -83,11 +83,15 @@ describe("selectEngine", () => {
     await expect(selectEngine(exampleIr("mlp"), { engine: "standalone", backend: "auto", gpu: true }, opts())).rejects.toThrow(
       /--gpu applies to the tfjs engine only/,
     );
-    await expect(selectEngine(exampleIr("mlp"), { engine: "auto", backend: "metal", gpu: false }, opts())).rejects.toThrow(/unknown --backend "metal"/);
+    await expect(selectEngine(exampleIr("mlp"), { engine: "auto", backend: "metal", gpu: false }, opts())).rejects.toThrow(
+      /unknown --backend "metal"/,
+    );
   });
 
   it.skipIf(nodeGpu)("--gpu fails before any training", async () => {
-    await expect(selectEngine(exampleIr("mlp"), { engine: "auto", backend: "auto", gpu: true }, opts())).rejects.toThrow(/--gpu: no GPU backend could be used/);
+    await expect(selectEngine(exampleIr("mlp"), { engine: "auto", backend: "auto", gpu: true }, opts())).rejects.toThrow(
+      /--gpu: no GPU backend could be used/,
+    );
   });
 });
 
@@ -97,7 +101,26 @@ describe("nnc run --engine tfjs (CLI)", () => {
     const { dir } = dataDir();
     const r = spawnSync(
       process.execPath,
-      ["bin/nnc.js", "run", "examples/mlp.nn", "--engine", "tfjs", "--backend", "wasm", "--epochs", "1", "--train-limit", "512", "--test-limit", "200", "--data", dir, "--json", "--out", `${out}/run`],
+      [
+        "bin/nnc.js",
+        "run",
+        "examples/mlp.nn",
+        "--engine",
+        "tfjs",
+        "--backend",
+        "wasm",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "512",
+        "--test-limit",
+        "200",
+        "--data",
+        dir,
+        "--json",
+        "--out",
+        `${out}/run`,
+      ],
       { cwd: repoRoot, encoding: "utf8", timeout: 120_000 },
     );
     expect(r.stderr).toMatch(/tfjs engine \(--engine tfjs\) on the wasm backend/);
@@ -109,19 +132,23 @@ describe("nnc run --engine tfjs (CLI)", () => {
 });
 
 describe("nnc run --gpu (CLI)", () => {
-  it.skipIf(nodeGpu)("exits non-zero with one clear paragraph and no stack trace", () => {
-    const out = tempDir();
-    const r = spawnSync(process.execPath, ["bin/nnc.js", "run", "examples/mlp.nn", "--gpu", "--out", `${out}/run`], {
-      cwd: repoRoot,
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    expect(r.status).not.toBe(0);
-    expect(r.status).not.toBe(70); // not an internal error
-    expect(r.stderr).toMatch(/nnc: --gpu: no GPU backend could be used\. Tried 1\) @tensorflow\/tfjs-node-gpu/);
-    expect(r.stderr).toMatch(/CUDA Toolkit 11\.2 and cuDNN 8\.1/);
-    expect(r.stderr).toMatch(/2\) WebGPU/);
-    expect(r.stderr).not.toMatch(/^\s+at .*\.(ts|js):\d+/m);
-    expect(r.stdout).toBe("");
-  }, 90_000);
+  it.skipIf(nodeGpu)(
+    "exits non-zero with one clear paragraph and no stack trace",
+    () => {
+      const out = tempDir();
+      const r = spawnSync(process.execPath, ["bin/nnc.js", "run", "examples/mlp.nn", "--gpu", "--out", `${out}/run`], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.status).not.toBe(70); // not an internal error
+      expect(r.stderr).toMatch(/nnc: --gpu: no GPU backend could be used\. Tried 1\) @tensorflow\/tfjs-node-gpu/);
+      expect(r.stderr).toMatch(/CUDA Toolkit 11\.2 and cuDNN 8\.1/);
+      expect(r.stderr).toMatch(/2\) WebGPU/);
+      expect(r.stderr).not.toMatch(/^\s+at .*\.(ts|js):\d+/m);
+      expect(r.stdout).toBe("");
+    },
+    90_000,
+  );
 });

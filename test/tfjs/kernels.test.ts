@@ -18,7 +18,14 @@ describe("wasm Conv2DBackpropFilter", () => {
         const x = tf.randomNormal(xs, 0, 1, "float32", 1).relu() as tf.Tensor4D;
         const f0 = tf.zeros(fs) as tf.Tensor4D;
         const dy = tf.randomNormal(tf.conv2d(x, f0, strides, pad).shape, 0, 1, "float32", 2);
-        return tf.grad((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, strides, pad).mul(dy).sum())(f0).dataSync();
+        return tf
+          .grad((f: tf.Tensor) =>
+            tf
+              .conv2d(x, f as tf.Tensor4D, strides, pad)
+              .mul(dy)
+              .sum(),
+          )(f0)
+          .dataSync();
       };
       const wasm = await grad("wasm");
       const cpu = await grad("cpu");

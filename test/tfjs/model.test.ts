@@ -28,7 +28,13 @@ describe("tfjs model from IR", () => {
           const got = w.read().dataSync() as Float32Array;
           const exp = want.get(w.originalName)!;
           // Bit-identical: compare the bytes.
-          expect(Buffer.compare(Buffer.from(got.buffer, got.byteOffset, got.byteLength), Buffer.from(exp.buffer, exp.byteOffset, exp.byteLength)), w.originalName).toBe(0);
+          expect(
+            Buffer.compare(
+              Buffer.from(got.buffer, got.byteOffset, got.byteLength),
+              Buffer.from(exp.buffer, exp.byteOffset, exp.byteLength),
+            ),
+            w.originalName,
+          ).toBe(0);
         }
         const out = model.outputs[0]!.shape.slice(1);
         expect(out).toEqual(ir.model.layers.find((l) => l.id === ir.model.outputs[0])!.outputShape);
@@ -59,7 +65,9 @@ describe("optimizers follow Keras's rules", () => {
   };
 
   it("adam: lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)", () => {
-    let w = 1, m = 0, u = 0;
+    let w = 1,
+      m = 0,
+      u = 0;
     [0.5, -0.25].forEach((g, i) => {
       const t = i + 1;
       m = 0.9 * m + 0.1 * g;
@@ -70,7 +78,10 @@ describe("optimizers follow Keras's rules", () => {
   });
 
   it("nadam (tfjs has none): Keras 3's momentum schedule", () => {
-    let w = 1, m = 0, u = 0, prod = 1;
+    let w = 1,
+      m = 0,
+      u = 0,
+      prod = 1;
     [0.5, -0.25].forEach((g, i) => {
       const t = i + 1;
       const ut = 0.9 * (1 - 0.5 * 0.96 ** (0.004 * t));

@@ -36,11 +36,28 @@ function deterministic(ir: IR, batch: number): IR {
   return copy;
 }
 
-async function run(engine: "tfjs" | "standalone", ir: IR, data: string, backend = "cpu"): Promise<{ steps: number[]; result: TrainResult; logs: EpochLogs }> {
+async function run(
+  engine: "tfjs" | "standalone",
+  ir: IR,
+  data: string,
+  backend = "cpu",
+): Promise<{ steps: number[]; result: TrainResult; logs: EpochLogs }> {
   const steps: number[] = [];
   let logs: EpochLogs = {};
-  const options = { dataDir: data, trainLimit: STEPS * ir.training!.batchSize, testLimit: 100, epochs: 1, seed: 42, outDir: tempDir(), quiet: true, kernels: "ts" };
-  const hooks = { onBatchEnd: (_s: number, l: { loss: number }) => void steps.push(l.loss), onEpochEnd: (_e: number, l: EpochLogs) => void (logs = l) };
+  const options = {
+    dataDir: data,
+    trainLimit: STEPS * ir.training!.batchSize,
+    testLimit: 100,
+    epochs: 1,
+    seed: 42,
+    outDir: tempDir(),
+    quiet: true,
+    kernels: "ts",
+  };
+  const hooks = {
+    onBatchEnd: (_s: number, l: { loss: number }) => void steps.push(l.loss),
+    onEpochEnd: (_e: number, l: EpochLogs) => void (logs = l),
+  };
   const e = engine === "tfjs" ? createTfjsEngine({ choice: await initBackend(ir, backend) }) : standaloneEngine;
   const result = await e.train(ir, options, hooks);
   return { steps, result, logs };

@@ -47,7 +47,10 @@ describe("tfjs target", () => {
   }, 120_000);
 
   it("nnc compile --target tfjs prints the same program", async () => {
-    const r = spawnSync(process.execPath, ["bin/nnc.js", "compile", "examples/mlp.nn", "--target", "tfjs", "-o", "-"], { cwd: repoRoot, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["bin/nnc.js", "compile", "examples/mlp.nn", "--target", "tfjs", "-o", "-"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    });
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe(await generateTfjs(exampleIr("mlp")));
@@ -56,7 +59,7 @@ describe("tfjs target", () => {
   it("the package option changes the import", async () => {
     const code = await generateTfjs(exampleIr("mlp"), { package: "@tensorflow/tfjs" });
     expect(code).toContain('import * as tf from "@tensorflow/tfjs";');
-    expect(code).not.toContain("tfjs-node-gpu\"");
+    expect(code).not.toContain('tfjs-node-gpu"');
   });
 
   it("the generated mlp program trains one batch on the cpu backend", async () => {
@@ -66,7 +69,14 @@ describe("tfjs target", () => {
     const file = join(runDir, "mlp.mjs");
     writeFileSync(file, js);
     const mod = (await import(pathToFileURL(file).href)) as {
-      train(s: { seed: number; epochs: number; trainLimit?: number; testLimit?: number; data?: string; outDir: string }): Promise<Record<string, number>>;
+      train(s: {
+        seed: number;
+        epochs: number;
+        trainLimit?: number;
+        testLimit?: number;
+        data?: string;
+        outDir: string;
+      }): Promise<Record<string, number>>;
     };
     const tf = await import("@tensorflow/tfjs");
     await tf.setBackend("cpu");

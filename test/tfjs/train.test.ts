@@ -22,8 +22,14 @@ describe("tfjs engine", () => {
     const engine = await cpuEngine(ir);
     const logs: string[] = [];
     const epochs: EpochLogs[] = [];
-    const result = await engine.train(ir, { dataDir: dir, epochs: 1, trainLimit: 5000, outDir: out }, { log: (m) => void logs.push(m), onEpochEnd: (_e, l) => void epochs.push(l) });
-    console.log(`mlp tfjs cpu: ${real ? "MNIST" : "synthetic"} test accuracy ${result.testAccuracy}, ${result.samplesPerSecond.toFixed(0)} samples/s, ${result.seconds.toFixed(1)} s`);
+    const result = await engine.train(
+      ir,
+      { dataDir: dir, epochs: 1, trainLimit: 5000, outDir: out },
+      { log: (m) => void logs.push(m), onEpochEnd: (_e, l) => void epochs.push(l) },
+    );
+    console.log(
+      `mlp tfjs cpu: ${real ? "MNIST" : "synthetic"} test accuracy ${result.testAccuracy}, ${result.samplesPerSecond.toFixed(0)} samples/s, ${result.seconds.toFixed(1)} s`,
+    );
     expect(result.engine).toBe("tfjs");
     expect(result.backend).toBe("cpu");
     expect(result.epochs).toBe(1);
@@ -32,11 +38,18 @@ describe("tfjs engine", () => {
     expect(epochs[0]!.val_loss).toBeCloseTo(result.testLoss, 6); // validation: test
     // checkpoint(save_best_only) saved the first (best) epoch, and the final model is in model/.
     expect(logs.some((l) => /checkpoint: val_loss improved/.test(l))).toBe(true);
-    expect(result.files).toEqual(expect.arrayContaining(["model/model.json", "model/weights.bin", "checkpoint/model.json", "checkpoint/weights.bin"]));
+    expect(result.files).toEqual(
+      expect.arrayContaining(["model/model.json", "model/weights.bin", "checkpoint/model.json", "checkpoint/weights.bin"]),
+    );
     const json = JSON.parse(readFileSync(join(out, "model/model.json"), "utf8"));
     expect(json.format).toBe("layers-model");
     expect(json.userDefinedMetadata).toMatchObject({ sourceSha256: ir.source.sha256, nncVersion: ir.nncVersion });
-    expect(json.weightsManifest[0].weights.map((w: { name: string }) => w.name).sort()).toEqual(["dense_1/bias", "dense_1/kernel", "dense_2/bias", "dense_2/kernel"]);
+    expect(json.weightsManifest[0].weights.map((w: { name: string }) => w.name).sort()).toEqual([
+      "dense_1/bias",
+      "dense_1/kernel",
+      "dense_2/bias",
+      "dense_2/kernel",
+    ]);
     expect(readdirSync(join(out, "model")).sort()).toEqual(["model.json", "weights.bin"]); // no temporary files left
     // The saved model (tfjs layers format) loads with tf.loadLayersModel and classifies as well.
     const tf = await import("@tensorflow/tfjs");
@@ -60,7 +73,10 @@ describe("tfjs engine", () => {
   it("reduce_on_plateau, early_stopping with restore_best, csv_logger, tensorboard, an L2 penalty", async () => {
     const ir = tiny(
       [
-        { kind: "reduce_on_plateau", args: { monitor: "val_loss", factor: 0.5, patience: 0, min_delta: 10, cooldown: 0, min_lr: 0, mode: "min" } },
+        {
+          kind: "reduce_on_plateau",
+          args: { monitor: "val_loss", factor: 0.5, patience: 0, min_delta: 10, cooldown: 0, min_lr: 0, mode: "min" },
+        },
         { kind: "early_stopping", args: { monitor: "val_accuracy", patience: 2, min_delta: 10, mode: "max", restore_best: true } },
         { kind: "csv_logger", args: { path: "log.csv", separator: ",", append: false } },
         { kind: "tensorboard", args: { dir: "logs", update_freq: "epoch" } },
@@ -93,7 +109,13 @@ describe("tfjs engine", () => {
     withL2.model.layers[2]!.weights[0]!.regularizer = { kind: "l2", args: { l2: 1 } };
     const first = async (ir: IR) => {
       let loss = NaN;
-      await (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, trainLimit: 50, testLimit: 50, outDir: tempDir() }, { onBatchEnd: (s, l) => void (s === 0 && (loss = l.loss)) });
+      await (
+        await cpuEngine(ir)
+      ).train(
+        ir,
+        { dataDir: dataDir().dir, trainLimit: 50, testLimit: 50, outDir: tempDir() },
+        { onBatchEnd: (s, l) => void (s === 0 && (loss = l.loss)) },
+      );
       return loss;
     };
     // N(0, 0.01²) kernel of 784x50: sum(w²) ≈ 39200 * 1e-4 = 3.92
@@ -106,7 +128,9 @@ describe("tfjs engine", () => {
     const ir = tiny([{ kind: "terminate_on_nan", args: {} }]);
     ir.model.layers[2]!.weights[1]!.initializer = { kind: "constant", args: { value: NaN } }; // a NaN bias: NaN loss at once
     const logs: string[] = [];
-    const r = await (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, ...small, outDir: tempDir() }, { log: (m) => void logs.push(m) });
+    const r = await (
+      await cpuEngine(ir)
+    ).train(ir, { dataDir: dataDir().dir, ...small, outDir: tempDir() }, { log: (m) => void logs.push(m) });
     expect(r.stoppedEarly).toBe(true);
     expect(logs.some((l) => l.startsWith("terminate_on_nan: batch 1 of epoch 1 has loss NaN"))).toBe(true);
     expect(r.history).toHaveLength(0);
@@ -116,7 +140,11 @@ describe("tfjs engine", () => {
     const ir = tiny([]);
     const controller = new AbortController();
     const out = tempDir();
-    const p = (await cpuEngine(ir)).train(ir, { dataDir: dataDir().dir, ...small, outDir: out, signal: controller.signal }, { onBatchEnd: () => controller.abort() });
+    const p = (await cpuEngine(ir)).train(
+      ir,
+      { dataDir: dataDir().dir, ...small, outDir: out, signal: controller.signal },
+      { onBatchEnd: () => controller.abort() },
+    );
     await expect(p).rejects.toThrow();
     expect(existsSync(join(out, "model"))).toBe(false);
   }, 60_000);
@@ -135,7 +163,12 @@ describe("tfjs engine internals", () => {
     ir.training = { ...ir.training!, callbacks: [], epochs: 2, batchSize: 32 };
     const choice = await initBackend(ir, "cpu");
     const counts: number[] = [];
-    const r = await trainTfjs(ir, { dataDir: dataDir().dir, trainLimit: 128, testLimit: 64, outDir: tempDir() }, { onBatchEnd: () => void counts.push(choice.tf.memory().numTensors) }, choice);
+    const r = await trainTfjs(
+      ir,
+      { dataDir: dataDir().dir, trainLimit: 128, testLimit: 64, outDir: tempDir() },
+      { onBatchEnd: () => void counts.push(choice.tf.memory().numTensors) },
+      choice,
+    );
     expect(r.history).toHaveLength(2);
     const mean = r.trainer.built.model.weights.find((w) => w.originalName === "batch_norm_1/moving_mean")!;
     expect(Math.max(...Array.from(mean.read().dataSync()).map(Math.abs))).toBeGreaterThan(0);

@@ -43,7 +43,7 @@ export async function loadStandaloneEngine(): Promise<Engine> {
       }
     }
   }
-  throw new CliError("src/runtime/engines/standalone.ts exports no Engine named \"standalone\"", 70);
+  throw new CliError('src/runtime/engines/standalone.ts exports no Engine named "standalone"', 70);
 }
 
 export async function selectEngine(
@@ -70,7 +70,10 @@ export async function selectEngine(
   const useTfjs = async (why: string): Promise<EngineChoice> => {
     const choice = await initBackend(ir, backend, request.gpu);
     options.backend = choice.request;
-    return { engine: createTfjsEngine({ choice, gpu: request.gpu }), reason: `tfjs engine (${why}) on the ${choice.backend} backend: ${choice.reason}` };
+    return {
+      engine: createTfjsEngine({ choice, gpu: request.gpu }),
+      reason: `tfjs engine (${why}) on the ${choice.backend} backend: ${choice.reason}`,
+    };
   };
 
   if (request.engine === "tfjs") return useTfjs("--engine tfjs");
@@ -81,7 +84,10 @@ export async function selectEngine(
       return await useTfjs("@tensorflow/tfjs-node is installed");
     } catch (e) {
       const standalone = await loadStandaloneEngine();
-      return { engine: standalone, reason: `standalone engine: @tensorflow/tfjs-node is installed but unusable (${(e as Error).message.split("\n")[0]})` };
+      return {
+        engine: standalone,
+        reason: `standalone engine: @tensorflow/tfjs-node is installed but unusable (${(e as Error).message.split("\n")[0]})`,
+      };
     }
   }
   return {

@@ -63,7 +63,10 @@ function objLit(o: Record<string, unknown>): string {
 
 /** Config entries with initializer/regularizer expressions (printed as code, not strings). */
 function cfg(entries: [string, string | null][]): string {
-  return `{ ${entries.filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}`).join(", ")} }`;
+  return `{ ${entries
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ")} }`;
 }
 
 /** The tf.layers call(s) for one IR layer: [expression applied to the input, separate activation?]. */
@@ -78,35 +81,37 @@ function layerExprs(layer: IRLayer): string[] {
   };
   switch (layer.kind) {
     case "dense":
-      return withAct((activation) =>
-        `tf.layers.dense(${cfg([
-          ["name", name],
-          ["units", String(numArg(a, ["units"], layer.outputShape.at(-1)!))],
-          ["activation", activation],
-          ["useBias", boolArg(a, ["use_bias"], true) ? null : "false"],
-          ["kernelInitializer", initializerExpr(arg(a, ["kernel_initializer"]))],
-          ["biasInitializer", initializerExpr(arg(a, ["bias_initializer"]))],
-          ["kernelRegularizer", regularizerExpr(arg(a, ["kernel_regularizer"]))],
-          ["biasRegularizer", regularizerExpr(arg(a, ["bias_regularizer"]))],
-        ])})`,
+      return withAct(
+        (activation) =>
+          `tf.layers.dense(${cfg([
+            ["name", name],
+            ["units", String(numArg(a, ["units"], layer.outputShape.at(-1)!))],
+            ["activation", activation],
+            ["useBias", boolArg(a, ["use_bias"], true) ? null : "false"],
+            ["kernelInitializer", initializerExpr(arg(a, ["kernel_initializer"]))],
+            ["biasInitializer", initializerExpr(arg(a, ["bias_initializer"]))],
+            ["kernelRegularizer", regularizerExpr(arg(a, ["kernel_regularizer"]))],
+            ["biasRegularizer", regularizerExpr(arg(a, ["bias_regularizer"]))],
+          ])})`,
       );
     case "conv2d": {
       const kernel = layer.weights.find((w) => w.role === "kernel")!;
       const strides = pairArg(a, ["strides"], [1, 1])!;
-      return withAct((activation) =>
-        `tf.layers.conv2d(${cfg([
-          ["name", name],
-          ["filters", String(kernel.shape[3])],
-          ["kernelSize", lit([kernel.shape[0], kernel.shape[1]])],
-          ["strides", strides[0] === 1 && strides[1] === 1 ? null : lit(strides)],
-          ["padding", lit(paddingArg(a))],
-          ["activation", activation],
-          ["useBias", boolArg(a, ["use_bias"], true) ? null : "false"],
-          ["kernelInitializer", initializerExpr(arg(a, ["kernel_initializer"]))],
-          ["biasInitializer", initializerExpr(arg(a, ["bias_initializer"]))],
-          ["kernelRegularizer", regularizerExpr(arg(a, ["kernel_regularizer"]))],
-          ["biasRegularizer", regularizerExpr(arg(a, ["bias_regularizer"]))],
-        ])})`,
+      return withAct(
+        (activation) =>
+          `tf.layers.conv2d(${cfg([
+            ["name", name],
+            ["filters", String(kernel.shape[3])],
+            ["kernelSize", lit([kernel.shape[0], kernel.shape[1]])],
+            ["strides", strides[0] === 1 && strides[1] === 1 ? null : lit(strides)],
+            ["padding", lit(paddingArg(a))],
+            ["activation", activation],
+            ["useBias", boolArg(a, ["use_bias"], true) ? null : "false"],
+            ["kernelInitializer", initializerExpr(arg(a, ["kernel_initializer"]))],
+            ["biasInitializer", initializerExpr(arg(a, ["bias_initializer"]))],
+            ["kernelRegularizer", regularizerExpr(arg(a, ["kernel_regularizer"]))],
+            ["biasRegularizer", regularizerExpr(arg(a, ["bias_regularizer"]))],
+          ])})`,
       );
     }
     case "max_pool":
@@ -114,7 +119,14 @@ function layerExprs(layer: IRLayer): string[] {
       const pool = pairArg(a, ["pool_size"], [2, 2])!;
       const strides = pairArg(a, ["strides"], pool)!;
       const fn = layer.kind === "max_pool" ? "maxPooling2d" : "averagePooling2d";
-      return [`tf.layers.${fn}(${cfg([["name", name], ["poolSize", lit(pool)], ["strides", lit(strides)], ["padding", lit(paddingArg(a))]])})`];
+      return [
+        `tf.layers.${fn}(${cfg([
+          ["name", name],
+          ["poolSize", lit(pool)],
+          ["strides", lit(strides)],
+          ["padding", lit(paddingArg(a))],
+        ])})`,
+      ];
     }
     case "flatten":
       return [`tf.layers.flatten({ name: ${name} })`];
@@ -215,7 +227,10 @@ function optimizerSource(ref: IRRef): { expr: string; extra: string } {
   switch (ref.kind) {
     case "sgd": {
       const m = numArg(a, ["momentum"], 0);
-      return { expr: m > 0 ? `tf.train.momentum(${num(lr)}, ${num(m)}, ${boolArg(a, ["nesterov"], false)})` : `tf.train.sgd(${num(lr)})`, extra: "" };
+      return {
+        expr: m > 0 ? `tf.train.momentum(${num(lr)}, ${num(m)}, ${boolArg(a, ["nesterov"], false)})` : `tf.train.sgd(${num(lr)})`,
+        extra: "",
+      };
     }
     case "adam":
       return { expr: `tf.train.adam(${num(lr)}, ${b1}, ${b2}, ${eps})`, extra: "" };
@@ -299,7 +314,8 @@ function lossSource(ref: IRRef, classes: number): string {
       }
       return `"categoricalCrossentropy"`;
     case "sparse_categorical_crossentropy":
-      if (fromLogits) return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y.reshape([-1]).toInt(), ${classes}), p)`;
+      if (fromLogits)
+        return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y.reshape([-1]).toInt(), ${classes}), p)`;
       return `"sparseCategoricalCrossentropy"`;
     case "binary_crossentropy":
       if (fromLogits || smoothing > 0) {
@@ -621,7 +637,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
 function sweepNote(ir: IR): string {
   if (!ir.sweep) return "";
   const params = ir.sweep.parameters.map((p) => `${p.name} in ${JSON.stringify(p.values)}`).join(", ");
-  const first = Object.entries(ir.sweep.variants[0]!.values).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(", ");
+  const first = Object.entries(ir.sweep.variants[0]!.values)
+    .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+    .join(", ");
   return (
     `\n//\n// The file sweeps ${params}: \`nnc run\` trains each variant, picks the best on\n` +
     `// ${ir.sweep.monitor} and trains it; this program trains one variant, ${first}.`
@@ -640,15 +658,31 @@ export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Pro
     pieces.push({ label: `src/runtime/${mod}`, code: e.code, imports: e.imports });
   }
   const own: ModuleImport[] = [
-    { from: "node:fs", named: new Map(["mkdirSync", ...(t.callbacks.some((c) => c.kind === "csv_logger") ? ["appendFileSync", "existsSync", "writeFileSync"] : [])].map((n) => [n, n])), namespace: null, defaultName: null },
-    { from: "node:path", named: new Map(["join", ...(t.callbacks.some((c) => c.kind === "csv_logger") ? ["dirname"] : [])].map((n) => [n, n])), namespace: null, defaultName: null },
+    {
+      from: "node:fs",
+      named: new Map(
+        ["mkdirSync", ...(t.callbacks.some((c) => c.kind === "csv_logger") ? ["appendFileSync", "existsSync", "writeFileSync"] : [])].map(
+          (n) => [n, n],
+        ),
+      ),
+      namespace: null,
+      defaultName: null,
+    },
+    {
+      from: "node:path",
+      named: new Map(["join", ...(t.callbacks.some((c) => c.kind === "csv_logger") ? ["dirname"] : [])].map((n) => [n, n])),
+      namespace: null,
+      defaultName: null,
+    },
     { from: "node:url", named: new Map([["pathToFileURL", "pathToFileURL"]]), namespace: null, defaultName: null },
   ];
   const file = ir.source.file;
   const hasDropout = ir.model.layers.some((l) => l.kind === "dropout");
   const differences = [
     ...(hasDropout ? ["dropout masks come from TensorFlow.js's own random stream"] : []),
-    t.optimizer.kind === "nadam" ? "Nadam (absent from tfjs) is written below as a tf.Optimizer" : `the ${t.optimizer.kind} update is tfjs's own (tf.train)`,
+    t.optimizer.kind === "nadam"
+      ? "Nadam (absent from tfjs) is written below as a tf.Optimizer"
+      : `the ${t.optimizer.kind} update is tfjs's own (tf.train)`,
   ];
   const header = `// ${ir.model.name}: TensorFlow.js training program for \`model ${ir.model.name}\` of ${file},
 // generated by nnc ${ir.nncVersion} (\`nnc compile ${file} --target tfjs\`; source sha256 ${ir.source.sha256.slice(0, 12)}).

@@ -48,8 +48,7 @@ interface GpuLike {
 }
 
 // Versions required by @tensorflow/tfjs-node-gpu 4.x (libtensorflow 2.9), from its README.
-export const NODE_GPU_REQUIREMENTS =
-  "Linux x64 (or Windows) with an NVIDIA GPU, NVIDIA driver >= 450.x, CUDA Toolkit 11.2 and cuDNN 8.1";
+export const NODE_GPU_REQUIREMENTS = "Linux x64 (or Windows) with an NVIDIA GPU, NVIDIA driver >= 450.x, CUDA Toolkit 11.2 and cuDNN 8.1";
 
 const require = createRequire(import.meta.url);
 
@@ -105,7 +104,7 @@ async function loadNode(pkg: "@tensorflow/tfjs-node" | "@tensorflow/tfjs-node-gp
   }
   quiet(tf);
   if (!(await tf.setBackend("tensorflow"))) {
-    throw new BackendError(missingNodePackageMessage(pkg, "its \"tensorflow\" backend failed to initialise"));
+    throw new BackendError(missingNodePackageMessage(pkg, 'its "tensorflow" backend failed to initialise'));
   }
   return tf;
 }
@@ -194,7 +193,9 @@ async function useWebgpu(): Promise<Tf> {
   try {
     await import("@tensorflow/tfjs-backend-webgpu");
   } catch (e) {
-    throw new BackendError(`WebGPU needs @tensorflow/tfjs-backend-webgpu: \`npm install @tensorflow/tfjs-backend-webgpu\` (${errorText(e)}).`);
+    throw new BackendError(
+      `WebGPU needs @tensorflow/tfjs-backend-webgpu: \`npm install @tensorflow/tfjs-backend-webgpu\` (${errorText(e)}).`,
+    );
   }
   if (!(await tf.setBackend("webgpu"))) throw new BackendError("the WebGPU backend failed to initialise on this adapter.");
   return tf;
@@ -262,7 +263,12 @@ export async function initBackend(ir: IR, request: string, gpu = false): Promise
     }
     try {
       const tf = await useWebgpu();
-      return withKernelCheck(tf, ir, { tf, request: "webgpu", backend: "webgpu", reason: "--gpu: WebGPU (Dawn); @tensorflow/tfjs-node-gpu is not usable" });
+      return withKernelCheck(tf, ir, {
+        tf,
+        request: "webgpu",
+        backend: "webgpu",
+        reason: "--gpu: WebGPU (Dawn); @tensorflow/tfjs-node-gpu is not usable",
+      });
     } catch (e) {
       tried.push(`2) WebGPU: ${errorText(e)}`);
     }

@@ -34,7 +34,21 @@ export function conv2dBackpropFilter(
     padLeft: number;
   },
 ): Float32Array {
-  const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, outChannels: co, strideHeight, strideWidth, filterHeight, filterWidth, padTop, padLeft } = info;
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels: ci,
+    outHeight,
+    outWidth,
+    outChannels: co,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth,
+    padTop,
+    padLeft,
+  } = info;
   const dw = new Float32Array(filterHeight * filterWidth * ci * co);
   for (let b = 0; b < batchSize; b++) {
     for (let oy = 0; oy < outHeight; oy++) {
@@ -68,7 +82,15 @@ export function registerWasmKernels(tf: Tf): void {
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
     backendName: "wasm",
-    kernelFunc: (({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> }) => {
+    kernelFunc: (({
+      inputs,
+      backend,
+      attrs,
+    }: {
+      inputs: Record<string, TensorInfo>;
+      backend: WasmBackendLike;
+      attrs: Record<string, unknown>;
+    }) => {
       const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
       const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as {
         strides: [number, number] | number;

@@ -101,7 +101,10 @@ export function tfjsInitializer(init: IRRef, seed?: number): { className: string
     case "random_normal":
       return { className: "RandomNormal", config: { mean: numArg(a, ["mean"], 0), stddev: numArg(a, ["stddev", "std"], 0.05), ...s } };
     case "random_uniform":
-      return { className: "RandomUniform", config: { minval: numArg(a, ["minval", "min"], -0.05), maxval: numArg(a, ["maxval", "max"], 0.05), ...s } };
+      return {
+        className: "RandomUniform",
+        config: { minval: numArg(a, ["minval", "min"], -0.05), maxval: numArg(a, ["maxval", "max"], 0.05), ...s },
+      };
     case "truncated_normal":
       return { className: "TruncatedNormal", config: { mean: numArg(a, ["mean"], 0), stddev: numArg(a, ["stddev", "std"], 0.05), ...s } };
     case "glorot_normal":
@@ -124,7 +127,12 @@ export function tfjsInitializer(init: IRRef, seed?: number): { className: string
 /** The tf.initializers factory name and its argument for an IR initializer (for generated code). */
 export function tfjsInitializerCall(init: IRRef, seed?: number): { fn: string; args: Record<string, unknown> } {
   const { className, config } = tfjsInitializer(init, seed);
-  const fn = className === "LeCunNormal" ? "leCunNormal" : className === "LeCunUniform" ? "leCunUniform" : className[0]!.toLowerCase() + className.slice(1);
+  const fn =
+    className === "LeCunNormal"
+      ? "leCunNormal"
+      : className === "LeCunUniform"
+        ? "leCunUniform"
+        : className[0]!.toLowerCase() + className.slice(1);
   return { fn, args: config };
 }
 

@@ -42,7 +42,11 @@ export function makeLoss(tf: Tf, ref: IRRef, classes: number): LossFn {
           const yt = smoothing > 0 ? y.mul(1 - smoothing).add(0.5 * smoothing) : y;
           if (fromLogits) {
             // max(x, 0) - x*y + log(1 + exp(-|x|))
-            return tf.relu(p).sub(p.mul(yt)).add(tf.log1p(tf.exp(tf.neg(tf.abs(p))))).mean() as Scalar;
+            return tf
+              .relu(p)
+              .sub(p.mul(yt))
+              .add(tf.log1p(tf.exp(tf.neg(tf.abs(p)))))
+              .mean() as Scalar;
           }
           const q = p.clipByValue(EPSILON, 1 - EPSILON);
           return tf.neg(yt.mul(q.log()).add(tf.sub(1, yt).mul(tf.sub(1, q).log()))).mean() as Scalar;

@@ -39,7 +39,12 @@ export class UnsupportedError extends Error {}
 
 function makeInitializer(tf: Tf, className: string, config: Record<string, unknown>): Initializer {
   const ini = tf.initializers as unknown as Record<string, (c: unknown) => Initializer>;
-  const name = className === "LeCunNormal" ? "leCunNormal" : className === "LeCunUniform" ? "leCunUniform" : className[0]!.toLowerCase() + className.slice(1);
+  const name =
+    className === "LeCunNormal"
+      ? "leCunNormal"
+      : className === "LeCunUniform"
+        ? "leCunUniform"
+        : className[0]!.toLowerCase() + className.slice(1);
   const f = ini[name];
   if (!f) throw new UnsupportedError(`tf.initializers has no ${name}`);
   return f(config);

@@ -89,7 +89,14 @@ export function makeOptimizer(tf: Tf, ref: IRRef): NncOptimizer {
             const alpha = (lr * Math.sqrt(1 - Math.pow(b2, t))) / (1 - Math.pow(b1, t));
             if (wd > 0) v.assign(v.sub(v.mul(lr * wd)));
             m!.assign(m!.add(g.sub(m!).mul(1 - b1)));
-            u!.assign(u!.add(g.square().sub(u!).mul(1 - b2)));
+            u!.assign(
+              u!.add(
+                g
+                  .square()
+                  .sub(u!)
+                  .mul(1 - b2),
+              ),
+            );
             let denom = u! as Tensor;
             if (amsgrad) {
               vhat!.assign(tf.maximum(vhat!, u!));
@@ -126,7 +133,14 @@ export function makeOptimizer(tf: Tf, ref: IRRef): NncOptimizer {
             const beta2Power = Math.pow(b2, t);
             const [m, u] = slot(v, 2);
             m!.assign(m!.add(g.sub(m!).mul(1 - b1)));
-            u!.assign(u!.add(g.square().sub(u!).mul(1 - b2)));
+            u!.assign(
+              u!.add(
+                g
+                  .square()
+                  .sub(u!)
+                  .mul(1 - b2),
+              ),
+            );
             const mHat = m!.mul(uT1 / (1 - uProductT1)).add(g.mul((1 - uT) / (1 - uProductT)));
             const vHat = u!.div(1 - beta2Power);
             v.assign(v.sub(mHat.mul(lr).div(vHat.sqrt().add(eps))));

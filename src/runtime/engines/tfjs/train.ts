@@ -167,7 +167,17 @@ export class Trainer {
 }
 
 /** Batch tensors for `indices` of a dataset. */
-function batchTensors(tf: Tf, d: Dataset, indices: ArrayLike<number>, from: number, to: number, exampleShape: number[], labels: "onehot" | "sparse", classes: number, augment?: (x: Float32Array, n: number) => void): { x: Tensor; y: Tensor } {
+function batchTensors(
+  tf: Tf,
+  d: Dataset,
+  indices: ArrayLike<number>,
+  from: number,
+  to: number,
+  exampleShape: number[],
+  labels: "onehot" | "sparse",
+  classes: number,
+  augment?: (x: Float32Array, n: number) => void,
+): { x: Tensor; y: Tensor } {
   const n = to - from;
   const xs = new Float32Array(n * d.size);
   const ys = new Float32Array(labels === "sparse" ? n : n * classes);
@@ -235,7 +245,13 @@ export interface TrainDeps {
 }
 
 /** Trains `ir.model` on the backend in `choice`; see Engine.train. */
-export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, choice: BackendChoice, deps: TrainDeps = {}): Promise<TrainResult & { trainer: Trainer; stepLosses: number[] }> {
+export async function trainTfjs(
+  ir: IR,
+  options: RunOptions,
+  hooks: TrainHooks,
+  choice: BackendChoice,
+  deps: TrainDeps = {},
+): Promise<TrainResult & { trainer: Trainer; stepLosses: number[] }> {
   const started = performance.now();
   const tf = choice.tf;
   if (!ir.training) throw new CliError(`${ir.source.file} has no train section: nothing to run`, 1);
@@ -271,7 +287,14 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
   const checkpoints = callbackRefs
     .filter((c) => c.kind === "checkpoint")
     .map((c) => ({ decider: new CheckpointDecider(cbArgs(c) as never), path: String(cbArgs(c).path ?? "checkpoint") }));
-  const csvLoggers = callbackRefs.filter((c) => c.kind === "csv_logger").map((c) => ({ path: String(cbArgs(c).path ?? "log.csv"), sep: String(cbArgs(c).separator ?? ","), append: Boolean(cbArgs(c).append), header: null as string[] | null }));
+  const csvLoggers = callbackRefs
+    .filter((c) => c.kind === "csv_logger")
+    .map((c) => ({
+      path: String(cbArgs(c).path ?? "log.csv"),
+      sep: String(cbArgs(c).separator ?? ","),
+      append: Boolean(cbArgs(c).append),
+      header: null as string[] | null,
+    }));
   const tensorboards = callbackRefs.filter((c) => c.kind === "tensorboard");
   const terminateOnNaN = callbackRefs.some((c) => c.kind === "terminate_on_nan");
   const tb = tensorboards.length > 0 ? openTensorboard(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")) : null;
@@ -324,7 +347,11 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
           const p = trainer.penalty();
           return (p ? l.add(p) : l) as tfTypes.Scalar;
         }, trainer.vars);
-        optimizer.apply(trainer.vars, trainer.vars.map((v) => grads[v.name]!), stepLr);
+        optimizer.apply(
+          trainer.vars,
+          trainer.vars.map((v) => grads[v.name]!),
+          stepLr,
+        );
         const loss = value.dataSync()[0]!;
         const batchMetrics = metricSums(tf, training.metrics, training.labels, classes, y, out!);
         tf.dispose([x, y, value, out!, ...Object.values(grads)]);
@@ -375,7 +402,11 @@ export async function trainTfjs(ir: IR, options: RunOptions, hooks: TrainHooks, 
         if (r.warning) log(r.warning);
         if (r.save) {
           if (r.message) log(r.message);
-          const saved = await saveModel(built.model, join(options.outDir, c.path), metadata(ir, choice.backend, { epoch: epoch + 1, ...logs }));
+          const saved = await saveModel(
+            built.model,
+            join(options.outDir, c.path),
+            metadata(ir, choice.backend, { epoch: epoch + 1, ...logs }),
+          );
           for (const f of saved) if (!files.includes(`${c.path}/${f}`)) files.push(`${c.path}/${f}`);
         }
       }
