@@ -13,7 +13,7 @@ const DIR = join(__dirname, "..", "..", "examples");
 const EXAMPLES = readdirSync(DIR)
   .filter((f) => f.endsWith(".nn"))
   .map((f) => readFileSync(join(DIR, f), "utf8"));
-const ENDS = EXAMPLES.map((t) => lex(t).tokens.filter((k) => k.tokenType.name !== "Sep").map((k) => k.endOffset + 1));
+const ENDS = EXAMPLES.map((t) => lex(t).tokens.filter((k) => k.tokenType.name !== "Sep").map((k) => (k.endOffset ?? k.startOffset) + 1));
 
 describe("fmt keeps comments wherever they are", () => {
   it("comments after random tokens", () => {
