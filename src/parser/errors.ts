@@ -10,7 +10,8 @@
 //   E114 a value is expected             E115 a statement is expected
 //   E116 a keyword used as a name        E117 a train setting is expected
 //   E118 other missing punctuation       E119 too many syntax errors (rest not reported)
-import { EOF, type IParserErrorMessageProvider, type IToken } from "chevrotain";
+import type { IParserErrorMessageProvider, IToken } from "chevrotain";
+import { EOF } from "./chevrotain.js";
 import { tokenWords } from "./lexer.js";
 import { suggest } from "../compiler/suggest.js";
 

@@ -9,7 +9,8 @@
 // breaks and `;` collapse into one separator token, and separators right after `{` or right
 // before `}` (and at the start and end of the file) are dropped, so the grammar can say
 // `{ [stmt (Sep stmt)*] }` with no special cases.
-import { createToken, Lexer, type IToken, type TokenType } from "chevrotain";
+import type { IToken, TokenType } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 import type { Span } from "./ast.js";
 
 export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });

@@ -3,7 +3,8 @@
 // syntax errors; messages come from errors.ts, in the language's own words.
 //
 // Statement separators (`Sep`) are made by the layout pass in lexer.ts from line breaks and `;`.
-import { CstParser, type CstNode, type IToken } from "chevrotain";
+import type { CstNode, IToken } from "chevrotain";
+import { CstParser } from "./chevrotain.js";
 import * as T from "./lexer.js";
 import { nnErrorMessages, setCurrentTokens } from "./errors.js";
 
