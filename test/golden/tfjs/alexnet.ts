@@ -303,7 +303,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
   const shuffleRng = new Random(hashSeed(settings.seed, "shuffle"));
 
   let cursor = n;
-  let step = 0;
+
   training: for (let epoch = 0; epoch < settings.epochs; epoch++) {
     const started = Date.now();
     const sums: Record<string, number> = {};
@@ -324,7 +324,6 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
       );
       seen += to - cursor;
       cursor = to;
-      step++;
     }
     const logs: Record<string, number> = {};
     for (const [name, sum] of Object.entries(sums)) logs[name] = sum / seen;

@@ -408,7 +408,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
   const augmentRng = new Random(hashSeed(settings.seed, "augment"));
   let lr = 0.001; // reduce_on_plateau's rate
   let cursor = n;
-  let step = 0;
+
   training: for (let epoch = 0; epoch < settings.epochs; epoch++) {
     const started = Date.now();
     const sums: Record<string, number> = {};
@@ -429,7 +429,6 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
       );
       seen += to - cursor;
       cursor = to;
-      step++;
     }
     const logs: Record<string, number> = {};
     for (const [name, sum] of Object.entries(sums)) logs[name] = sum / seen;

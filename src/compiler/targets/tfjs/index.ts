@@ -269,7 +269,7 @@ class Nadam extends tf.Optimizer {
     super();
   }
 
-  applyGradients(gradients: tf.NamedTensorMap | tf.NamedTensor[]): void {
+  applyGradients(gradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
     const list = Array.isArray(gradients) ? gradients : Object.entries(gradients).map(([name, tensor]) => ({ name, tensor }));
     this.step++;
     const t = this.step;
@@ -506,7 +506,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
   ${t.data.augment ? `const augmentRng = new Random(hashSeed(settings.seed, "augment"));` : ""}
   ${changesLr ? `let lr = ${num(numArg(t.optimizer.args, ["lr"], 0.001))}; // reduce_on_plateau's rate` : ""}
   let cursor = n;
-  let step = 0;
+  ${schedule ? "let step = 0; // optimizer steps taken, for the schedule" : ""}
   training: for (let epoch = 0; epoch < settings.epochs; epoch++) {
     const started = Date.now();
     const sums: Record<string, number> = {};
@@ -531,11 +531,11 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
       ${lit(metricNames)}.forEach((name, i) => (sums[name] = (sums[name] ?? 0) + values[i]! * (to - cursor)));
       seen += to - cursor;
       cursor = to;
-      step++;
+      ${schedule ? "step++;" : ""}
       ${
         nan
           ? `if (shouldTerminateOnNaN(values[0]!)) {
-        console.log(\`terminate_on_nan: loss \${values[0]} at step \${step}; stopping\`);
+        console.log(\`terminate_on_nan: batch \${b + 1} of epoch \${epoch + 1} has loss \${values[0]}; stopping\`);
         break training;
       }`
           : ""
