@@ -178,3 +178,70 @@ describe("tfjs engine internals", () => {
     r.trainer.built.model.dispose();
   }, 120_000);
 });
+
+describe("tfjs engine: every optimizer, loss and schedule runs", () => {
+  const ref = (kind: string, args: Record<string, unknown> = {}): IRRef => ({ kind, args: args as IRRef["args"] });
+  const cases: [string, Partial<NonNullable<IR["training"]>>][] = [
+    [
+      "nadam + exponential_decay",
+      {
+        optimizer: ref("nadam", { lr: 0.002, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }),
+        schedule: ref("exponential_decay", { decay_steps: 2, decay_rate: 0.5, staircase: true }),
+      },
+    ],
+    [
+      "sparse labels + sgd nesterov + piecewise_constant",
+      {
+        labels: "sparse",
+        loss: ref("sparse_categorical_crossentropy", { from_logits: false }),
+        optimizer: ref("sgd", { lr: 0.1, momentum: 0.9, nesterov: true }),
+        schedule: ref("piecewise_constant", { boundaries: [1], values: [0.1, 0.01] }),
+      },
+    ],
+    [
+      "label smoothing + centered rmsprop + inverse_time_decay",
+      {
+        loss: ref("categorical_crossentropy", { from_logits: false, label_smoothing: 0.1 }),
+        optimizer: ref("rmsprop", { lr: 0.001, rho: 0.9, momentum: 0.5, epsilon: 1e-7, centered: true }),
+        schedule: ref("inverse_time_decay", { decay_steps: 1, decay_rate: 1, staircase: false }),
+      },
+    ],
+    [
+      "huber + adadelta + mse/mae/precision/recall metrics",
+      {
+        loss: ref("huber", { delta: 1 }),
+        optimizer: ref("adadelta", { lr: 1, rho: 0.95, epsilon: 1e-7 }),
+        metrics: ["accuracy", "mse", "mae", "precision", "recall"],
+      },
+    ],
+    [
+      "binary_crossentropy + adamax",
+      {
+        loss: ref("binary_crossentropy", { from_logits: false, label_smoothing: 0 }),
+        optimizer: ref("adamax", { lr: 0.002, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }),
+      },
+    ],
+    [
+      "mae + adagrad, validation split",
+      { loss: ref("mae"), optimizer: ref("adagrad", { lr: 0.01, initial_accumulator_value: 0.1, epsilon: 1e-7 }) },
+    ],
+  ];
+  for (const [label, t] of cases) {
+    it(
+      label,
+      async () => {
+        const ir: IR = JSON.parse(JSON.stringify(exampleIr("twolayer")));
+        ir.training = { ...ir.training!, ...t, epochs: 2, batchSize: 25, callbacks: [] };
+        if (label.includes("validation split")) ir.training.data.validation = { kind: "split", fraction: 0.2 };
+        const engine = createTfjsEngine({ choice: await initBackend(ir, "wasm") });
+        const r = await engine.train(ir, { dataDir: dataDir().dir, trainLimit: 100, testLimit: 50, outDir: tempDir() }, {});
+        expect(r.history).toHaveLength(2);
+        for (const h of r.history) for (const [k, v] of Object.entries(h)) expect(Number.isFinite(v), `${k} = ${v}`).toBe(true);
+        if (t.schedule?.kind === "piecewise_constant") expect(r.history.map((h) => h.lr)).toEqual([0.01, 0.01]);
+        if (t.metrics) expect(Object.keys(r.testMetrics).sort()).toEqual(["accuracy", "mae", "mse", "precision", "recall"]);
+        expect(Number.isFinite(r.testLoss)).toBe(true);
+      },
+      60_000,
+    );
+  }
+});
