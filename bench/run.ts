@@ -106,9 +106,11 @@ async function main(): Promise<void> {
         const args = ["tsx", join(here, "train-one.ts"), "--model", model, "--engine", v.engine, "--steps", String(s), "--seconds", String(seconds)];
         if (v.kernels) args.push("--kernels", v.kernels);
         if (v.backend) args.push("--backend", v.backend);
+        // tfjs's cpu backend takes seconds per batch on the larger models: one warm-up step.
+        if (v.engine === "tfjs") args.push("--warmup", v.backend === "cpu" ? "1" : "2");
         const t0 = Date.now();
         const env = { ...process.env, ...(v.threads ? { NNC_THREADS: String(v.threads) } : {}) };
-        const child = spawnSync("npx", args, { cwd: root, env, encoding: "utf8", timeout: (seconds * 4 + 120) * 1000, maxBuffer: 64 << 20 });
+        const child = spawnSync("npx", args, { cwd: root, env, encoding: "utf8", timeout: (seconds * 4 + (v.engine === "tfjs" ? 400 : 150)) * 1000, maxBuffer: 64 << 20 });
         const line = (child.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_RESULT "));
         let r: TrainBenchResult;
         if (line) r = JSON.parse(line.slice("BENCH_RESULT ".length)) as TrainBenchResult;
@@ -181,7 +183,10 @@ async function main(): Promise<void> {
           const f = (x: number | undefined) => (x ?? NaN).toFixed(2);
           rows.push([model, `simd/${threads}t`, f(p.msPerStep.forward), f(p.msPerStep.loss), f(p.msPerStep.backward), f(p.msPerStep.optimizer), f(p.msPerStep.total), f(p.cpuMsPerStep), p.samplesPerCpuSecond.toFixed(0), (p.heapGrowthBytes / p.steps).toFixed(0)]);
         } catch {
+          const why = child.error?.message ?? (child.stderr ?? "").split("\n").filter((l) => l.trim() && !l.includes("npm warn")).slice(-1)[0] ?? `exit ${child.status}`;
+          profiles.push({ model, threads, error: why });
           rows.push([model, `simd/${threads}t`, "failed", "", "", "", "", "", "", ""]);
+          console.log(`  step profile ${model} simd/${threads}t failed: ${why}`);
         }
       }
     }

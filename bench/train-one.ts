@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     const validation = ir.training.data.validation;
     const epochSamples = Math.round(60000 * (validation.kind === "split" ? 1 - validation.fraction : 1));
     const engine = await loadEngine(engineName);
-    const warmup = Math.max(3, Math.min(10, Math.floor(maxSteps / 10)));
+    const warmup = Number(arg("warmup", String(Math.max(3, Math.min(10, Math.floor(maxSteps / 10))))));
     const times: number[] = [];
     let rssAfterWarmup = 0, heapAfterWarmup = 0, lastLoss = NaN;
     let cpuAtWarmup = 0, cpuAtEnd = 0;
