@@ -90,6 +90,13 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
       if ((ruleName === "body" || ruleName === "trainDecl") && want === "RCurly" && actual.tokenType !== EOF) {
         return encode(missingSeparator(actual, previous));
       }
+      if (actual.tokenType.name === "Equals" && previous && previous.tokenType.name === "Identifier" && ruleName === "callArgs") {
+        return encode({
+          code: "E111",
+          message: `expected ${tokenWords(expected)}, found ${got}`,
+          hint: `named arguments are written with \`:\`: \`${previous.image}: ...\``,
+        });
+      }
       const hint =
         actual.tokenType.name === "Comma" && previous && ["Comma", "LParen", "LBracket", "ObjectOpen"].includes(previous.tokenType.name)
           ? "remove the extra `,`"
@@ -107,6 +114,13 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
           code: "E116",
           message: "`input` is a keyword and cannot be used as a tensor name",
           hint: "pick another name, e.g. `inputs`; an input is declared like `input x: image(28, 28, 1)`",
+        });
+      }
+      if (actual.tokenType.name === "Kw_input" && ruleName === "step") {
+        return encode({
+          code: "E116",
+          message: "`input` is a keyword and cannot be used as a layer",
+          hint: "a named input is declared like `input x: image(28, 28, 1)`",
         });
       }
       if (isKeyword(actual)) {
@@ -171,6 +185,8 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
       hint = previous && previous.tokenType.name === "Identifier" ? `give \`${previous.image}\` a value, e.g. \`${previous.image} 10\`` : "the value is missing";
     } else if (tok.tokenType.name === "Comma" && previous && (previous.tokenType.name === "Comma" || previous.tokenType.name === "LParen" || previous.tokenType.name === "LBracket")) {
       hint = "remove the extra `,`";
+    } else if ((tok.tokenType.name === "Colon" || tok.tokenType.name === "Equals") && previous && previous.tokenType.name === "Identifier") {
+      hint = `a setting is its name and its value, with no \`${tok.image}\`: \`${previous.image} ...\``;
     } else if (tok.tokenType.name === "LCurly" && previous && (previous.image === "repeat" || previous.image === "in")) {
       hint = previous.image === "repeat" ? "give the number of repetitions: `repeat 3 { ... }`" : "give the values to loop over: `for x in [1, 2] { ... }`";
     } else if (isKeyword(tok)) {
@@ -218,6 +234,11 @@ function missingSeparator(actual: IToken, previous: IToken | undefined): SyntaxM
   // `repaet 3 {`, `fro x in ...`: a misspelt keyword reads as a layer (or setting) name.
   const misspelt = previous && previous.tokenType.name === "Identifier" ? suggest(previous.image, STMT_WORDS) : undefined;
   if (misspelt) return { code: "E113", message, hint: `did you mean \`${misspelt}\`?` };
+  if (actual.tokenType.name === "Comma") return { code: "E113", message, hint: "a statement ends at the end of its line; remove the `,`" };
+  if (previous && previous.tokenType.name === "Identifier" && STARTS_VALUE.has(actual.tokenType.name) && actual.tokenType.name !== "LParen") {
+    const arg = actual.image.length <= 12 ? actual.image : "...";
+    return { code: "E113", message, hint: `arguments go in parentheses: \`${previous.image}(${arg})\`` };
+  }
   return { code: "E113", message, hint: "put each statement on its own line" };
 }
 

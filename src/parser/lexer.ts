@@ -299,7 +299,7 @@ function layout(raw: IToken[]): IToken[] {
       pendingSep = null;
     }
     if (OPENERS.has(name)) {
-      if (name === "LCurly" && isObjectBrace(raw, i, stack)) {
+      if (name === "LCurly" && isObjectBrace(raw, i, stack, out)) {
         stack.push("object");
         out.push(retag(t, ObjectOpen));
         continue;
@@ -333,12 +333,16 @@ function findOpener(stack: string[], want: string): number {
 }
 
 /**
- * `{` opens an object inside brackets or an object, and wherever it is followed by `key:`;
- * otherwise it opens a body of statements (no statement starts with `name :`).
+ * `{` opens an object inside brackets or an object. Among statements it opens an object only as
+ * a setting's value (`augment { rotation: 30 }`: after a name that follows no keyword) and when
+ * followed by `key:`; otherwise it opens a body (after `model m`, `train m`, `for x in xs`, ...).
  */
-function isObjectBrace(raw: IToken[], i: number, stack: string[]): boolean {
+function isObjectBrace(raw: IToken[], i: number, stack: string[], out: IToken[]): boolean {
   const top = stack[stack.length - 1];
   if (top !== undefined && top !== "block") return true;
+  const prev = out[out.length - 1];
+  const prev2 = out[out.length - 2];
+  if (!prev || prev.tokenType.name !== "Identifier" || (prev2 && prev2.tokenType.name.startsWith("Kw_"))) return false;
   let j = i + 1;
   while (j < raw.length && raw[j]!.tokenType.name === "Newline") j++;
   const a = raw[j];
