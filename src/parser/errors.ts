@@ -235,7 +235,8 @@ function missingSeparator(actual: IToken, previous: IToken | undefined): SyntaxM
   const misspelt = previous && previous.tokenType.name === "Identifier" ? suggest(previous.image, STMT_WORDS) : undefined;
   if (misspelt) return { code: "E113", message, hint: `did you mean \`${misspelt}\`?` };
   if (actual.tokenType.name === "Comma") return { code: "E113", message, hint: "a statement ends at the end of its line; remove the `,`" };
-  if (previous && previous.tokenType.name === "Identifier" && STARTS_VALUE.has(actual.tokenType.name) && actual.tokenType.name !== "LParen") {
+  // `dense 10`, but not `flatten relu` (two layers on a line).
+  if (previous && previous.tokenType.name === "Identifier" && ["Number", "String", "LBracket", "Minus"].includes(actual.tokenType.name)) {
     const arg = actual.image.length <= 12 ? actual.image : "...";
     return { code: "E113", message, hint: `arguments go in parentheses: \`${previous.image}(${arg})\`` };
   }

@@ -65,6 +65,7 @@ const CASES: Record<string, string> = {
   "arguments-without-parentheses": M("  dense 10"),
   "setting-with-colon": T("  optimizer: adam"),
   "setting-with-equals": T("  epochs = 10"),
+  "two-layers-on-one-line": M("  flatten relu"),
   "comma-after-statement": M("  dense(10),\n  relu"),
   "input-used-as-layer": M("  x = input image(1)"),
   "misspelt-repeat": M("  repaet 3 {\n    relu\n  }"),
