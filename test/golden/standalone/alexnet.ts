@@ -5,6 +5,39 @@
 // out for this model's shapes, adam updates, the MNIST loader and the training
 // loop. Run it with `node program.js --data DIR --epochs N --out DIR`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).
+//
+// The .nn file it was compiled from:
+//
+//   # alexnet.nn: seed 003, the AlexNet-style network (five 3x3 convolutions, three max-pools,
+//   # three wide fully connected layers), pooling with padding same, Adam 1e-4. Seed reports 98.75% test accuracy after 2 epochs.
+//   model alexnet {
+//     input image(28, 28, 1)
+//     conv2d(16, kernel: 3, padding: same, activation: relu)
+//     max_pool(2, padding: same)
+//     conv2d(32, kernel: 3, padding: same, activation: relu)
+//     max_pool(2, padding: same)
+//     conv2d(64, kernel: 3, padding: same, activation: relu)
+//     conv2d(128, kernel: 3, padding: same, activation: relu)
+//     conv2d(256, kernel: 3, padding: same, activation: relu)
+//     max_pool(2, padding: same)
+//     flatten
+//     dense(4096, activation: relu)
+//     dropout(0.4)
+//     dense(2048, activation: relu)
+//     dropout(0.4)
+//     dense(1024, activation: relu)
+//     dropout(0.4)
+//     dense(10, activation: softmax)
+//   }
+//
+//   train alexnet {
+//     data      mnist(validation: test)
+//     loss      categorical_crossentropy
+//     optimizer adam(lr: 1e-4)
+//     metrics   [accuracy]
+//     epochs    2
+//     batch     128
+//   }
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
@@ -1001,18 +1034,21 @@ function im2col(
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
+        // one window row at a time: its pixels (and their channels) are contiguous in x
+        const x0 = ox * sw - padLeft;
+        const kxStart = x0 < 0 ? -x0 : 0;
+        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
         for (let ky = 0; ky < kh; ky++) {
           const y = oy * sh - padTop + ky;
-          for (let kx = 0; kx < kw; kx++) {
-            const xx = ox * sw - padLeft + kx;
-            if (y < 0 || y >= h || xx < 0 || xx >= w) {
-              cols.fill(0, p, p + c);
-            } else {
-              const src = ((b * h + y) * w + xx) * c;
-              for (let ch = 0; ch < c; ch++) cols[p + ch] = x[src + ch];
-            }
-            p += c;
+          if (y < 0 || y >= h) {
+            for (let k = 0; k < kw * c; k++) cols[p++] = 0;
+            continue;
           }
+          for (let k = 0; k < kxStart * c; k++) cols[p++] = 0;
+          const src = ((b * h + y) * w + x0 + kxStart) * c;
+          const len = (kxEnd - kxStart) * c;
+          for (let k = 0; k < len; k++) cols[p++] = x[src + k];
+          for (let k = kxEnd * c; k < kw * c; k++) cols[p++] = 0;
         }
       }
     }
@@ -1040,16 +1076,18 @@ function col2im(
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kxStart = x0 < 0 ? -x0 : 0;
+        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
         for (let ky = 0; ky < kh; ky++) {
           const y = oy * sh - padTop + ky;
-          for (let kx = 0; kx < kw; kx++) {
-            const xx = ox * sw - padLeft + kx;
-            if (y >= 0 && y < h && xx >= 0 && xx < w) {
-              const dst = ((b * h + y) * w + xx) * c;
-              for (let ch = 0; ch < c; ch++) dx[dst + ch] += cols[p + ch];
-            }
-            p += c;
+          if (y >= 0 && y < h) {
+            const dst = ((b * h + y) * w + x0 + kxStart) * c;
+            const from = p + kxStart * c;
+            const len = (kxEnd - kxStart) * c;
+            for (let k = 0; k < len; k++) dx[dst + k] += cols[from + k];
           }
+          p += kw * c;
         }
       }
     }
@@ -1058,502 +1096,524 @@ function col2im(
 
 // ==== Forward and backward passes ====
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
-function forward(n: number, training: boolean): void {
-  // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu)
-  {
-    // 3x3 convolution, stride 1x1, padding 1/1: patches [n*784, 9] · kernel [9, 16]
-    im2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
-    gemm(false, false, n * 784, 16, 9, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
-    for (let r = 0; r < n * 784; r++) {
-      const o = r * 16;
-      for (let j = 0; j < 16; j++) conv2d_1_z[o + j] += conv2d_1_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 12544; i++) {
-      const z = conv2d_1_z[i];
-      conv2d_1_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // max_pool_1: max_pool(2, padding: same)
-  {
-    // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < 14; oy++) {
-        for (let ox = 0; ox < 14; ox++) {
-          const o = ((b * 14 + oy) * 14 + ox) * 16;
-          const y0 = oy * 2;
-          const x0 = ox * 2;
-          const yStart = Math.max(y0, 0);
-          const yEnd = Math.min(y0 + 2, 28);
-          const xStart = Math.max(x0, 0);
-          const xEnd = Math.min(x0 + 2, 28);
-          for (let c = 0; c < 16; c++) {
-            let best = -Infinity;
-            let where = -1;
-            for (let y = yStart; y < yEnd; y++) {
-              for (let x = xStart; x < xEnd; x++) {
-                const i = ((b * 28 + y) * 28 + x) * 16 + c;
-                if (conv2d_1_out[i] > best) {
-                  best = conv2d_1_out[i];
-                  where = i;
-                }
-              }
-            }
-            max_pool_1_out[o + c] = best;
-            max_pool_1_argmax[o + c] = where;
-          }
-        }
-      }
-    }
-  }
-
-  // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu)
-  {
-    // 3x3 convolution, stride 1x1, padding 1/1: patches [n*196, 144] · kernel [144, 32]
-    im2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
-    gemm(false, false, n * 196, 32, 144, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
-    for (let r = 0; r < n * 196; r++) {
-      const o = r * 32;
-      for (let j = 0; j < 32; j++) conv2d_2_z[o + j] += conv2d_2_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 6272; i++) {
-      const z = conv2d_2_z[i];
-      conv2d_2_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // max_pool_2: max_pool(2, padding: same)
-  {
-    // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < 7; oy++) {
-        for (let ox = 0; ox < 7; ox++) {
-          const o = ((b * 7 + oy) * 7 + ox) * 32;
-          const y0 = oy * 2;
-          const x0 = ox * 2;
-          const yStart = Math.max(y0, 0);
-          const yEnd = Math.min(y0 + 2, 14);
-          const xStart = Math.max(x0, 0);
-          const xEnd = Math.min(x0 + 2, 14);
-          for (let c = 0; c < 32; c++) {
-            let best = -Infinity;
-            let where = -1;
-            for (let y = yStart; y < yEnd; y++) {
-              for (let x = xStart; x < xEnd; x++) {
-                const i = ((b * 14 + y) * 14 + x) * 32 + c;
-                if (conv2d_2_out[i] > best) {
-                  best = conv2d_2_out[i];
-                  where = i;
-                }
-              }
-            }
-            max_pool_2_out[o + c] = best;
-            max_pool_2_argmax[o + c] = where;
-          }
-        }
-      }
-    }
-  }
-
-  // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu)
-  {
-    // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 288] · kernel [288, 64]
-    im2col(max_pool_2_out, conv2d_3_cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
-    gemm(false, false, n * 49, 64, 288, conv2d_3_cols, conv2d_3_kernel, conv2d_3_z, false);
-    for (let r = 0; r < n * 49; r++) {
-      const o = r * 64;
-      for (let j = 0; j < 64; j++) conv2d_3_z[o + j] += conv2d_3_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 3136; i++) {
-      const z = conv2d_3_z[i];
-      conv2d_3_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu)
-  {
-    // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 576] · kernel [576, 128]
-    im2col(conv2d_3_out, conv2d_4_cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
-    gemm(false, false, n * 49, 128, 576, conv2d_4_cols, conv2d_4_kernel, conv2d_4_z, false);
-    for (let r = 0; r < n * 49; r++) {
-      const o = r * 128;
-      for (let j = 0; j < 128; j++) conv2d_4_z[o + j] += conv2d_4_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 6272; i++) {
-      const z = conv2d_4_z[i];
-      conv2d_4_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu)
-  {
-    // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 1152] · kernel [1152, 256]
-    im2col(conv2d_4_out, conv2d_5_cols, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
-    gemm(false, false, n * 49, 256, 1152, conv2d_5_cols, conv2d_5_kernel, conv2d_5_z, false);
-    for (let r = 0; r < n * 49; r++) {
-      const o = r * 256;
-      for (let j = 0; j < 256; j++) conv2d_5_z[o + j] += conv2d_5_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 12544; i++) {
-      const z = conv2d_5_z[i];
-      conv2d_5_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // max_pool_3: max_pool(2, padding: same)
-  {
-    // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < 4; oy++) {
-        for (let ox = 0; ox < 4; ox++) {
-          const o = ((b * 4 + oy) * 4 + ox) * 256;
-          const y0 = oy * 2;
-          const x0 = ox * 2;
-          const yStart = Math.max(y0, 0);
-          const yEnd = Math.min(y0 + 2, 7);
-          const xStart = Math.max(x0, 0);
-          const xEnd = Math.min(x0 + 2, 7);
-          for (let c = 0; c < 256; c++) {
-            let best = -Infinity;
-            let where = -1;
-            for (let y = yStart; y < yEnd; y++) {
-              for (let x = xStart; x < xEnd; x++) {
-                const i = ((b * 7 + y) * 7 + x) * 256 + c;
-                if (conv2d_5_out[i] > best) {
-                  best = conv2d_5_out[i];
-                  where = i;
-                }
-              }
-            }
-            max_pool_3_out[o + c] = best;
-            max_pool_3_argmax[o + c] = where;
-          }
-        }
-      }
-    }
-  }
-
-  // flatten_1: flatten
-  // flatten: [4, 4, 256] -> [4096] shares the input's buffer (row-major)
-
-  // dense_1: dense(4096, activation: relu)
-  {
-    // dense_1_z = x · kernel + bias   ([n, 4096] · [4096, 4096])
-    gemm(false, false, n, 4096, 4096, max_pool_3_out, dense_1_kernel, dense_1_z, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 4096;
-      for (let j = 0; j < 4096; j++) dense_1_z[o + j] += dense_1_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 4096; i++) {
-      const z = dense_1_z[i];
-      dense_1_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // dropout_1: dropout(0.4)
-  {
-    if (training) {
-      // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
-      for (let i = 0; i < n * 4096; i++) {
-        dropout_1_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
-        dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
-      }
-    } else {
-      dropout_1_out.set(dense_1_out.subarray(0, n * 4096));
-    }
-  }
-
-  // dense_2: dense(2048, activation: relu)
-  {
-    // dense_2_z = x · kernel + bias   ([n, 4096] · [4096, 2048])
-    gemm(false, false, n, 2048, 4096, dropout_1_out, dense_2_kernel, dense_2_z, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 2048;
-      for (let j = 0; j < 2048; j++) dense_2_z[o + j] += dense_2_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 2048; i++) {
-      const z = dense_2_z[i];
-      dense_2_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // dropout_2: dropout(0.4)
-  {
-    if (training) {
-      // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
-      for (let i = 0; i < n * 2048; i++) {
-        dropout_2_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
-        dropout_2_out[i] = dense_2_out[i] * dropout_2_mask[i];
-      }
-    } else {
-      dropout_2_out.set(dense_2_out.subarray(0, n * 2048));
-    }
-  }
-
-  // dense_3: dense(1024, activation: relu)
-  {
-    // dense_3_z = x · kernel + bias   ([n, 2048] · [2048, 1024])
-    gemm(false, false, n, 1024, 2048, dropout_2_out, dense_3_kernel, dense_3_z, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 1024;
-      for (let j = 0; j < 1024; j++) dense_3_z[o + j] += dense_3_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 1024; i++) {
-      const z = dense_3_z[i];
-      dense_3_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // dropout_3: dropout(0.4)
-  {
-    if (training) {
-      // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
-      for (let i = 0; i < n * 1024; i++) {
-        dropout_3_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
-        dropout_3_out[i] = dense_3_out[i] * dropout_3_mask[i];
-      }
-    } else {
-      dropout_3_out.set(dense_3_out.subarray(0, n * 1024));
-    }
-  }
-
-  // dense_4: dense(10, activation: softmax)
-  {
-    // dense_4_z = x · kernel + bias   ([n, 1024] · [1024, 10])
-    gemm(false, false, n, 10, 1024, dropout_3_out, dense_4_kernel, dense_4_z, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 10;
-      for (let j = 0; j < 10; j++) dense_4_z[o + j] += dense_4_bias[j];
-    }
-    // softmax over the last axis (10 values per row), shifted by the row maximum for stability
-    for (let row = 0; row < n; row++) {
-      const o = row * 10;
-      let max = -Infinity;
-      for (let j = 0; j < 10; j++) max = Math.max(max, dense_4_z[o + j]);
-      let sum = 0;
-      for (let j = 0; j < 10; j++) {
-        const e = Math.exp(dense_4_z[o + j] - max);
-        dense_4_out[o + j] = e;
-        sum += e;
-      }
-      for (let j = 0; j < 10; j++) dense_4_out[o + j] /= sum;
+// conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
+function conv2d_1_forward(n: number): void {
+  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*784, 9] · kernel [9, 16]
+  im2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
+  gemm(false, false, n * 784, 16, 9, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n * 784; r++) {
+    const o = r * 16;
+    for (let j = 0; j < 16; j++) {
+      const z = conv2d_1_z[o + j] + conv2d_1_bias[j];
+      conv2d_1_z[o + j] = z;
+      conv2d_1_out[o + j] = z > 0 ? z : 0;
     }
   }
 }
 
+// conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
+function conv2d_1_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 12544; i++) {
+    const z = conv2d_1_z[i];
+    const g = conv2d_1_grad[i];
+    conv2d_1_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 9, 16, n * 784, conv2d_1_cols, conv2d_1_dz, conv2d_1_kernel_grad, false);
+  conv2d_1_bias_grad.fill(0);
+  for (let r = 0; r < n * 784; r++) {
+    const o = r * 16;
+    for (let j = 0; j < 16; j++) conv2d_1_bias_grad[j] += conv2d_1_dz[o + j];
+  }
+}
+
+// max_pool_1: max_pool(2, padding: same) (line 6)
+function max_pool_1_forward(n: number): void {
+  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < 14; oy++) {
+      for (let ox = 0; ox < 14; ox++) {
+        const o = ((b * 14 + oy) * 14 + ox) * 16;
+        const y0 = oy * 2;
+        const x0 = ox * 2;
+        const yStart = Math.max(y0, 0);
+        const yEnd = Math.min(y0 + 2, 28);
+        const xStart = Math.max(x0, 0);
+        const xEnd = Math.min(x0 + 2, 28);
+        for (let c = 0; c < 16; c++) max_pool_1_out[o + c] = -Infinity;
+        for (let y = yStart; y < yEnd; y++) {
+          for (let x = xStart; x < xEnd; x++) {
+            const i = ((b * 28 + y) * 28 + x) * 16;
+            for (let c = 0; c < 16; c++) {
+              if (conv2d_1_out[i + c] > max_pool_1_out[o + c]) {
+                max_pool_1_out[o + c] = conv2d_1_out[i + c];
+                max_pool_1_argmax[o + c] = i + c;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// max_pool_1: max_pool(2, padding: same) (line 6)
+function max_pool_1_backward(n: number): void {
+  // the gradient goes to the position of each window's maximum
+  conv2d_1_grad.fill(0, 0, n * 12544);
+  for (let i = 0; i < n * 3136; i++) conv2d_1_grad[max_pool_1_argmax[i]] += max_pool_1_grad[i];
+}
+
+// conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
+function conv2d_2_forward(n: number): void {
+  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*196, 144] · kernel [144, 32]
+  im2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+  gemm(false, false, n * 196, 32, 144, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n * 196; r++) {
+    const o = r * 32;
+    for (let j = 0; j < 32; j++) {
+      const z = conv2d_2_z[o + j] + conv2d_2_bias[j];
+      conv2d_2_z[o + j] = z;
+      conv2d_2_out[o + j] = z > 0 ? z : 0;
+    }
+  }
+}
+
+// conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
+function conv2d_2_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 6272; i++) {
+    const z = conv2d_2_z[i];
+    const g = conv2d_2_grad[i];
+    conv2d_2_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 144, 32, n * 196, conv2d_2_cols, conv2d_2_dz, conv2d_2_kernel_grad, false);
+  conv2d_2_bias_grad.fill(0);
+  for (let r = 0; r < n * 196; r++) {
+    const o = r * 32;
+    for (let j = 0; j < 32; j++) conv2d_2_bias_grad[j] += conv2d_2_dz[o + j];
+  }
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 196, 144, 32, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
+  max_pool_1_grad.fill(0, 0, n * 3136);
+  col2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+}
+
+// max_pool_2: max_pool(2, padding: same) (line 8)
+function max_pool_2_forward(n: number): void {
+  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < 7; oy++) {
+      for (let ox = 0; ox < 7; ox++) {
+        const o = ((b * 7 + oy) * 7 + ox) * 32;
+        const y0 = oy * 2;
+        const x0 = ox * 2;
+        const yStart = Math.max(y0, 0);
+        const yEnd = Math.min(y0 + 2, 14);
+        const xStart = Math.max(x0, 0);
+        const xEnd = Math.min(x0 + 2, 14);
+        for (let c = 0; c < 32; c++) max_pool_2_out[o + c] = -Infinity;
+        for (let y = yStart; y < yEnd; y++) {
+          for (let x = xStart; x < xEnd; x++) {
+            const i = ((b * 14 + y) * 14 + x) * 32;
+            for (let c = 0; c < 32; c++) {
+              if (conv2d_2_out[i + c] > max_pool_2_out[o + c]) {
+                max_pool_2_out[o + c] = conv2d_2_out[i + c];
+                max_pool_2_argmax[o + c] = i + c;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// max_pool_2: max_pool(2, padding: same) (line 8)
+function max_pool_2_backward(n: number): void {
+  // the gradient goes to the position of each window's maximum
+  conv2d_2_grad.fill(0, 0, n * 6272);
+  for (let i = 0; i < n * 1568; i++) conv2d_2_grad[max_pool_2_argmax[i]] += max_pool_2_grad[i];
+}
+
+// conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
+function conv2d_3_forward(n: number): void {
+  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 288] · kernel [288, 64]
+  im2col(max_pool_2_out, conv2d_3_cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+  gemm(false, false, n * 49, 64, 288, conv2d_3_cols, conv2d_3_kernel, conv2d_3_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n * 49; r++) {
+    const o = r * 64;
+    for (let j = 0; j < 64; j++) {
+      const z = conv2d_3_z[o + j] + conv2d_3_bias[j];
+      conv2d_3_z[o + j] = z;
+      conv2d_3_out[o + j] = z > 0 ? z : 0;
+    }
+  }
+}
+
+// conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
+function conv2d_3_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 3136; i++) {
+    const z = conv2d_3_z[i];
+    const g = conv2d_3_grad[i];
+    conv2d_3_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 288, 64, n * 49, conv2d_3_cols, conv2d_3_dz, conv2d_3_kernel_grad, false);
+  conv2d_3_bias_grad.fill(0);
+  for (let r = 0; r < n * 49; r++) {
+    const o = r * 64;
+    for (let j = 0; j < 64; j++) conv2d_3_bias_grad[j] += conv2d_3_dz[o + j];
+  }
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 49, 288, 64, conv2d_3_dz, conv2d_3_kernel, conv2d_3_cols, false);
+  max_pool_2_grad.fill(0, 0, n * 1568);
+  col2im(conv2d_3_cols, max_pool_2_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+}
+
+// conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
+function conv2d_4_forward(n: number): void {
+  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 576] · kernel [576, 128]
+  im2col(conv2d_3_out, conv2d_4_cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+  gemm(false, false, n * 49, 128, 576, conv2d_4_cols, conv2d_4_kernel, conv2d_4_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n * 49; r++) {
+    const o = r * 128;
+    for (let j = 0; j < 128; j++) {
+      const z = conv2d_4_z[o + j] + conv2d_4_bias[j];
+      conv2d_4_z[o + j] = z;
+      conv2d_4_out[o + j] = z > 0 ? z : 0;
+    }
+  }
+}
+
+// conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
+function conv2d_4_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 6272; i++) {
+    const z = conv2d_4_z[i];
+    const g = conv2d_4_grad[i];
+    conv2d_4_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 576, 128, n * 49, conv2d_4_cols, conv2d_4_dz, conv2d_4_kernel_grad, false);
+  conv2d_4_bias_grad.fill(0);
+  for (let r = 0; r < n * 49; r++) {
+    const o = r * 128;
+    for (let j = 0; j < 128; j++) conv2d_4_bias_grad[j] += conv2d_4_dz[o + j];
+  }
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 49, 576, 128, conv2d_4_dz, conv2d_4_kernel, conv2d_4_cols, false);
+  conv2d_3_grad.fill(0, 0, n * 3136);
+  col2im(conv2d_4_cols, conv2d_3_grad, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+}
+
+// conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
+function conv2d_5_forward(n: number): void {
+  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 1152] · kernel [1152, 256]
+  im2col(conv2d_4_out, conv2d_5_cols, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+  gemm(false, false, n * 49, 256, 1152, conv2d_5_cols, conv2d_5_kernel, conv2d_5_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n * 49; r++) {
+    const o = r * 256;
+    for (let j = 0; j < 256; j++) {
+      const z = conv2d_5_z[o + j] + conv2d_5_bias[j];
+      conv2d_5_z[o + j] = z;
+      conv2d_5_out[o + j] = z > 0 ? z : 0;
+    }
+  }
+}
+
+// conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
+function conv2d_5_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 12544; i++) {
+    const z = conv2d_5_z[i];
+    const g = conv2d_5_grad[i];
+    conv2d_5_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 1152, 256, n * 49, conv2d_5_cols, conv2d_5_dz, conv2d_5_kernel_grad, false);
+  conv2d_5_bias_grad.fill(0);
+  for (let r = 0; r < n * 49; r++) {
+    const o = r * 256;
+    for (let j = 0; j < 256; j++) conv2d_5_bias_grad[j] += conv2d_5_dz[o + j];
+  }
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 49, 1152, 256, conv2d_5_dz, conv2d_5_kernel, conv2d_5_cols, false);
+  conv2d_4_grad.fill(0, 0, n * 6272);
+  col2im(conv2d_5_cols, conv2d_4_grad, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+}
+
+// max_pool_3: max_pool(2, padding: same) (line 12)
+function max_pool_3_forward(n: number): void {
+  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < 4; oy++) {
+      for (let ox = 0; ox < 4; ox++) {
+        const o = ((b * 4 + oy) * 4 + ox) * 256;
+        const y0 = oy * 2;
+        const x0 = ox * 2;
+        const yStart = Math.max(y0, 0);
+        const yEnd = Math.min(y0 + 2, 7);
+        const xStart = Math.max(x0, 0);
+        const xEnd = Math.min(x0 + 2, 7);
+        for (let c = 0; c < 256; c++) max_pool_3_out[o + c] = -Infinity;
+        for (let y = yStart; y < yEnd; y++) {
+          for (let x = xStart; x < xEnd; x++) {
+            const i = ((b * 7 + y) * 7 + x) * 256;
+            for (let c = 0; c < 256; c++) {
+              if (conv2d_5_out[i + c] > max_pool_3_out[o + c]) {
+                max_pool_3_out[o + c] = conv2d_5_out[i + c];
+                max_pool_3_argmax[o + c] = i + c;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// max_pool_3: max_pool(2, padding: same) (line 12)
+function max_pool_3_backward(n: number): void {
+  // the gradient goes to the position of each window's maximum
+  conv2d_5_grad.fill(0, 0, n * 12544);
+  for (let i = 0; i < n * 4096; i++) conv2d_5_grad[max_pool_3_argmax[i]] += max_pool_3_grad[i];
+}
+
+// dense_1: dense(4096, activation: relu) (line 14)
+function dense_1_forward(n: number): void {
+  // dense_1_z = x · kernel + bias   ([n, 4096] · [4096, 4096])
+  gemm(false, false, n, 4096, 4096, max_pool_3_out, dense_1_kernel, dense_1_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n; r++) {
+    const o = r * 4096;
+    for (let j = 0; j < 4096; j++) {
+      const z = dense_1_z[o + j] + dense_1_bias[j];
+      dense_1_z[o + j] = z;
+      dense_1_out[o + j] = z > 0 ? z : 0;
+    }
+  }
+}
+
+// dense_1: dense(4096, activation: relu) (line 14)
+function dense_1_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 4096; i++) {
+    const z = dense_1_z[i];
+    const g = dense_1_grad[i];
+    dense_1_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 4096, 4096, n, max_pool_3_out, dense_1_dz, dense_1_kernel_grad, false);
+  dense_1_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 4096;
+    for (let j = 0; j < 4096; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
+  }
+  gemm(false, true, n, 4096, 4096, dense_1_dz, dense_1_kernel, max_pool_3_grad, false);
+}
+
+// dropout_1: dropout(0.4) (line 15)
+function dropout_1_forward(n: number, training: boolean): void {
+  if (training) {
+    // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
+    for (let i = 0; i < n * 4096; i++) {
+      dropout_1_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
+      dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
+    }
+  } else {
+    for (let i = 0; i < n * 4096; i++) dropout_1_out[i] = dense_1_out[i];
+  }
+}
+
+// dropout_1: dropout(0.4) (line 15)
+function dropout_1_backward(n: number): void {
+  for (let i = 0; i < n * 4096; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
+}
+
+// dense_2: dense(2048, activation: relu) (line 16)
+function dense_2_forward(n: number): void {
+  // dense_2_z = x · kernel + bias   ([n, 4096] · [4096, 2048])
+  gemm(false, false, n, 2048, 4096, dropout_1_out, dense_2_kernel, dense_2_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n; r++) {
+    const o = r * 2048;
+    for (let j = 0; j < 2048; j++) {
+      const z = dense_2_z[o + j] + dense_2_bias[j];
+      dense_2_z[o + j] = z;
+      dense_2_out[o + j] = z > 0 ? z : 0;
+    }
+  }
+}
+
+// dense_2: dense(2048, activation: relu) (line 16)
+function dense_2_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 2048; i++) {
+    const z = dense_2_z[i];
+    const g = dense_2_grad[i];
+    dense_2_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 4096, 2048, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
+  dense_2_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 2048;
+    for (let j = 0; j < 2048; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
+  }
+  gemm(false, true, n, 4096, 2048, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
+}
+
+// dropout_2: dropout(0.4) (line 17)
+function dropout_2_forward(n: number, training: boolean): void {
+  if (training) {
+    // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
+    for (let i = 0; i < n * 2048; i++) {
+      dropout_2_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
+      dropout_2_out[i] = dense_2_out[i] * dropout_2_mask[i];
+    }
+  } else {
+    for (let i = 0; i < n * 2048; i++) dropout_2_out[i] = dense_2_out[i];
+  }
+}
+
+// dropout_2: dropout(0.4) (line 17)
+function dropout_2_backward(n: number): void {
+  for (let i = 0; i < n * 2048; i++) dense_2_grad[i] = dropout_2_grad[i] * dropout_2_mask[i];
+}
+
+// dense_3: dense(1024, activation: relu) (line 18)
+function dense_3_forward(n: number): void {
+  // dense_3_z = x · kernel + bias   ([n, 2048] · [2048, 1024])
+  gemm(false, false, n, 1024, 2048, dropout_2_out, dense_3_kernel, dense_3_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n; r++) {
+    const o = r * 1024;
+    for (let j = 0; j < 1024; j++) {
+      const z = dense_3_z[o + j] + dense_3_bias[j];
+      dense_3_z[o + j] = z;
+      dense_3_out[o + j] = z > 0 ? z : 0;
+    }
+  }
+}
+
+// dense_3: dense(1024, activation: relu) (line 18)
+function dense_3_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 1024; i++) {
+    const z = dense_3_z[i];
+    const g = dense_3_grad[i];
+    dense_3_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 2048, 1024, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
+  dense_3_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 1024;
+    for (let j = 0; j < 1024; j++) dense_3_bias_grad[j] += dense_3_dz[o + j];
+  }
+  gemm(false, true, n, 2048, 1024, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
+}
+
+// dropout_3: dropout(0.4) (line 19)
+function dropout_3_forward(n: number, training: boolean): void {
+  if (training) {
+    // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
+    for (let i = 0; i < n * 1024; i++) {
+      dropout_3_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
+      dropout_3_out[i] = dense_3_out[i] * dropout_3_mask[i];
+    }
+  } else {
+    for (let i = 0; i < n * 1024; i++) dropout_3_out[i] = dense_3_out[i];
+  }
+}
+
+// dropout_3: dropout(0.4) (line 19)
+function dropout_3_backward(n: number): void {
+  for (let i = 0; i < n * 1024; i++) dense_3_grad[i] = dropout_3_grad[i] * dropout_3_mask[i];
+}
+
+// dense_4: dense(10, activation: softmax) (line 20)
+function dense_4_forward(n: number): void {
+  // dense_4_z = x · kernel + bias   ([n, 1024] · [1024, 10])
+  gemm(false, false, n, 10, 1024, dropout_3_out, dense_4_kernel, dense_4_z, false);
+  for (let r = 0; r < n; r++) {
+    const o = r * 10;
+    for (let j = 0; j < 10; j++) dense_4_z[o + j] += dense_4_bias[j];
+  }
+  // softmax over the last axis (10 values per row), shifted by the row maximum for stability
+  for (let row = 0; row < n; row++) {
+    const o = row * 10;
+    let max = -Infinity;
+    for (let j = 0; j < 10; j++) max = Math.max(max, dense_4_z[o + j]);
+    let sum = 0;
+    for (let j = 0; j < 10; j++) {
+      const e = Math.exp(dense_4_z[o + j] - max);
+      dense_4_out[o + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < 10; j++) dense_4_out[o + j] /= sum;
+  }
+}
+
+// dense_4: dense(10, activation: softmax) (line 20)
+function dense_4_backward(n: number): void {
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 1024, 10, n, dropout_3_out, dense_4_dz, dense_4_kernel_grad, false);
+  dense_4_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 10;
+    for (let j = 0; j < 10; j++) dense_4_bias_grad[j] += dense_4_dz[o + j];
+  }
+  gemm(false, true, n, 1024, 10, dense_4_dz, dense_4_kernel, dropout_3_grad, false);
+}
+
+/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+function forward(n: number, training: boolean): void {
+  conv2d_1_forward(n);
+  max_pool_1_forward(n);
+  conv2d_2_forward(n);
+  max_pool_2_forward(n);
+  conv2d_3_forward(n);
+  conv2d_4_forward(n);
+  conv2d_5_forward(n);
+  max_pool_3_forward(n);
+  // flatten_1: flatten (line 13)
+  // flatten: [4, 4, 256] -> [4096] shares the input's buffer (row-major)
+  dense_1_forward(n);
+  dropout_1_forward(n, training);
+  dense_2_forward(n);
+  dropout_2_forward(n, training);
+  dense_3_forward(n);
+  dropout_3_forward(n, training);
+  dense_4_forward(n);
+}
+
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  // dense_4: dense(10, activation: softmax)
-  {
-    // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-    gemm(true, false, 1024, 10, n, dropout_3_out, dense_4_dz, dense_4_kernel_grad, false);
-    dense_4_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 10;
-      for (let j = 0; j < 10; j++) dense_4_bias_grad[j] += dense_4_dz[o + j];
-    }
-    gemm(false, true, n, 1024, 10, dense_4_dz, dense_4_kernel, dropout_3_grad, false);
-  }
-
-  // dropout_3: dropout(0.4)
-  {
-    for (let i = 0; i < n * 1024; i++) dense_3_grad[i] = dropout_3_grad[i] * dropout_3_mask[i];
-  }
-
-  // dense_3: dense(1024, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 1024; i++) {
-      const z = dense_3_z[i];
-      const g = dense_3_grad[i];
-      dense_3_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-    gemm(true, false, 2048, 1024, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
-    dense_3_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 1024;
-      for (let j = 0; j < 1024; j++) dense_3_bias_grad[j] += dense_3_dz[o + j];
-    }
-    gemm(false, true, n, 2048, 1024, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
-  }
-
-  // dropout_2: dropout(0.4)
-  {
-    for (let i = 0; i < n * 2048; i++) dense_2_grad[i] = dropout_2_grad[i] * dropout_2_mask[i];
-  }
-
-  // dense_2: dense(2048, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 2048; i++) {
-      const z = dense_2_z[i];
-      const g = dense_2_grad[i];
-      dense_2_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-    gemm(true, false, 4096, 2048, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
-    dense_2_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 2048;
-      for (let j = 0; j < 2048; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-    }
-    gemm(false, true, n, 4096, 2048, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
-  }
-
-  // dropout_1: dropout(0.4)
-  {
-    for (let i = 0; i < n * 4096; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
-  }
-
-  // dense_1: dense(4096, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 4096; i++) {
-      const z = dense_1_z[i];
-      const g = dense_1_grad[i];
-      dense_1_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-    gemm(true, false, 4096, 4096, n, max_pool_3_out, dense_1_dz, dense_1_kernel_grad, false);
-    dense_1_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 4096;
-      for (let j = 0; j < 4096; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
-    }
-    gemm(false, true, n, 4096, 4096, dense_1_dz, dense_1_kernel, max_pool_3_grad, false);
-  }
-
-  // max_pool_3: max_pool(2, padding: same)
-  {
-    // the gradient goes to the position of each window's maximum
-    conv2d_5_grad.fill(0, 0, n * 12544);
-    for (let i = 0; i < n * 4096; i++) conv2d_5_grad[max_pool_3_argmax[i]] += max_pool_3_grad[i];
-  }
-
-  // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 12544; i++) {
-      const z = conv2d_5_z[i];
-      const g = conv2d_5_grad[i];
-      conv2d_5_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = patchesᵀ · dz; dBias = column sums of dz
-    gemm(true, false, 1152, 256, n * 49, conv2d_5_cols, conv2d_5_dz, conv2d_5_kernel_grad, false);
-    conv2d_5_bias_grad.fill(0);
-    for (let r = 0; r < n * 49; r++) {
-      const o = r * 256;
-      for (let j = 0; j < 256; j++) conv2d_5_bias_grad[j] += conv2d_5_dz[o + j];
-    }
-    // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-    gemm(false, true, n * 49, 1152, 256, conv2d_5_dz, conv2d_5_kernel, conv2d_5_cols, false);
-    conv2d_4_grad.fill(0, 0, n * 6272);
-    col2im(conv2d_5_cols, conv2d_4_grad, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
-  }
-
-  // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 6272; i++) {
-      const z = conv2d_4_z[i];
-      const g = conv2d_4_grad[i];
-      conv2d_4_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = patchesᵀ · dz; dBias = column sums of dz
-    gemm(true, false, 576, 128, n * 49, conv2d_4_cols, conv2d_4_dz, conv2d_4_kernel_grad, false);
-    conv2d_4_bias_grad.fill(0);
-    for (let r = 0; r < n * 49; r++) {
-      const o = r * 128;
-      for (let j = 0; j < 128; j++) conv2d_4_bias_grad[j] += conv2d_4_dz[o + j];
-    }
-    // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-    gemm(false, true, n * 49, 576, 128, conv2d_4_dz, conv2d_4_kernel, conv2d_4_cols, false);
-    conv2d_3_grad.fill(0, 0, n * 3136);
-    col2im(conv2d_4_cols, conv2d_3_grad, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
-  }
-
-  // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 3136; i++) {
-      const z = conv2d_3_z[i];
-      const g = conv2d_3_grad[i];
-      conv2d_3_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = patchesᵀ · dz; dBias = column sums of dz
-    gemm(true, false, 288, 64, n * 49, conv2d_3_cols, conv2d_3_dz, conv2d_3_kernel_grad, false);
-    conv2d_3_bias_grad.fill(0);
-    for (let r = 0; r < n * 49; r++) {
-      const o = r * 64;
-      for (let j = 0; j < 64; j++) conv2d_3_bias_grad[j] += conv2d_3_dz[o + j];
-    }
-    // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-    gemm(false, true, n * 49, 288, 64, conv2d_3_dz, conv2d_3_kernel, conv2d_3_cols, false);
-    max_pool_2_grad.fill(0, 0, n * 1568);
-    col2im(conv2d_3_cols, max_pool_2_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
-  }
-
-  // max_pool_2: max_pool(2, padding: same)
-  {
-    // the gradient goes to the position of each window's maximum
-    conv2d_2_grad.fill(0, 0, n * 6272);
-    for (let i = 0; i < n * 1568; i++) conv2d_2_grad[max_pool_2_argmax[i]] += max_pool_2_grad[i];
-  }
-
-  // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 6272; i++) {
-      const z = conv2d_2_z[i];
-      const g = conv2d_2_grad[i];
-      conv2d_2_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = patchesᵀ · dz; dBias = column sums of dz
-    gemm(true, false, 144, 32, n * 196, conv2d_2_cols, conv2d_2_dz, conv2d_2_kernel_grad, false);
-    conv2d_2_bias_grad.fill(0);
-    for (let r = 0; r < n * 196; r++) {
-      const o = r * 32;
-      for (let j = 0; j < 32; j++) conv2d_2_bias_grad[j] += conv2d_2_dz[o + j];
-    }
-    // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-    gemm(false, true, n * 196, 144, 32, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
-    max_pool_1_grad.fill(0, 0, n * 3136);
-    col2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
-  }
-
-  // max_pool_1: max_pool(2, padding: same)
-  {
-    // the gradient goes to the position of each window's maximum
-    conv2d_1_grad.fill(0, 0, n * 12544);
-    for (let i = 0; i < n * 3136; i++) conv2d_1_grad[max_pool_1_argmax[i]] += max_pool_1_grad[i];
-  }
-
-  // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 12544; i++) {
-      const z = conv2d_1_z[i];
-      const g = conv2d_1_grad[i];
-      conv2d_1_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = patchesᵀ · dz; dBias = column sums of dz
-    gemm(true, false, 9, 16, n * 784, conv2d_1_cols, conv2d_1_dz, conv2d_1_kernel_grad, false);
-    conv2d_1_bias_grad.fill(0);
-    for (let r = 0; r < n * 784; r++) {
-      const o = r * 16;
-      for (let j = 0; j < 16; j++) conv2d_1_bias_grad[j] += conv2d_1_dz[o + j];
-    }
-  }
+  dense_4_backward(n);
+  dropout_3_backward(n);
+  dense_3_backward(n);
+  dropout_2_backward(n);
+  dense_2_backward(n);
+  dropout_1_backward(n);
+  dense_1_backward(n);
+  max_pool_3_backward(n);
+  conv2d_5_backward(n);
+  conv2d_4_backward(n);
+  conv2d_3_backward(n);
+  max_pool_2_backward(n);
+  conv2d_2_backward(n);
+  max_pool_1_backward(n);
+  conv2d_1_backward(n);
 }
 
 // ==== Loss and metrics ====
@@ -2188,7 +2248,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    input_1_out.set(images.subarray(start * EXAMPLE, (start + n) * EXAMPLE));
+    for (let j = 0; j < n * EXAMPLE; j++) input_1_out[j] = images[start * EXAMPLE + j];
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -2264,9 +2324,10 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
+        // gather the batch (copied by hand: typed-array views would allocate in every step)
         for (let b = 0; b < n; b++) {
           const k = order[(cursor + b) % trainCount]!;
-          input_1_out.set(trainSet.images.subarray(k * EXAMPLE, (k + 1) * EXAMPLE), b * EXAMPLE);
+          for (let j = 0; j < EXAMPLE; j++) input_1_out[b * EXAMPLE + j] = trainSet.images[k * EXAMPLE + j];
           setTarget(b, trainSet.labels[k]!);
         }
         cursor += n;

@@ -5,6 +5,28 @@
 // out for this model's shapes, adam updates, the MNIST loader and the training
 // loop. Run it with `node program.js --data DIR --epochs N --out DIR`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).
+//
+// The .nn file it was compiled from:
+//
+//   # mlp.nn: the MLP of seed 002 (Keras tutorial with the drawing UI).
+//   # Seed reports 97.16% test accuracy after 2 epochs and about 98% after 10.
+//   model mlp {
+//     input image(28, 28, 1)
+//     flatten
+//     dense(512, activation: relu)
+//     dropout(0.2)
+//     dense(10, activation: softmax)
+//   }
+//
+//   train mlp {
+//     data      mnist(validation: test)
+//     loss      categorical_crossentropy
+//     optimizer adam
+//     metrics   [accuracy]
+//     callbacks [checkpoint(monitor: val_loss, save_best_only: true)]
+//     epochs    10
+//     batch     128
+//   }
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
@@ -907,98 +929,105 @@ const target = allocF32(BATCH * 10);
 
 // ==== Forward and backward passes ====
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
-function forward(n: number, training: boolean): void {
-  // flatten_1: flatten
-  // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-
-  // dense_1: dense(512, activation: relu)
-  {
-    // dense_1_z = x · kernel + bias   ([n, 784] · [784, 512])
-    gemm(false, false, n, 512, 784, input_1_out, dense_1_kernel, dense_1_z, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 512;
-      for (let j = 0; j < 512; j++) dense_1_z[o + j] += dense_1_bias[j];
-    }
-    // relu
-    for (let i = 0; i < n * 512; i++) {
-      const z = dense_1_z[i];
-      dense_1_out[i] = z > 0 ? z : 0;
-    }
-  }
-
-  // dropout_1: dropout(0.2)
-  {
-    if (training) {
-      // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
-      for (let i = 0; i < n * 512; i++) {
-        dropout_1_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
-        dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
-      }
-    } else {
-      dropout_1_out.set(dense_1_out.subarray(0, n * 512));
-    }
-  }
-
-  // dense_2: dense(10, activation: softmax)
-  {
-    // dense_2_z = x · kernel + bias   ([n, 512] · [512, 10])
-    gemm(false, false, n, 10, 512, dropout_1_out, dense_2_kernel, dense_2_z, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 10;
-      for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
-    }
-    // softmax over the last axis (10 values per row), shifted by the row maximum for stability
-    for (let row = 0; row < n; row++) {
-      const o = row * 10;
-      let max = -Infinity;
-      for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
-      let sum = 0;
-      for (let j = 0; j < 10; j++) {
-        const e = Math.exp(dense_2_z[o + j] - max);
-        dense_2_out[o + j] = e;
-        sum += e;
-      }
-      for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
+// dense_1: dense(512, activation: relu) (line 6)
+function dense_1_forward(n: number): void {
+  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 512])
+  gemm(false, false, n, 512, 784, input_1_out, dense_1_kernel, dense_1_z, false);
+  // add the bias, then relu
+  for (let r = 0; r < n; r++) {
+    const o = r * 512;
+    for (let j = 0; j < 512; j++) {
+      const z = dense_1_z[o + j] + dense_1_bias[j];
+      dense_1_z[o + j] = z;
+      dense_1_out[o + j] = z > 0 ? z : 0;
     }
   }
 }
 
+// dense_1: dense(512, activation: relu) (line 6)
+function dense_1_backward(n: number): void {
+  // relu backward
+  for (let i = 0; i < n * 512; i++) {
+    const z = dense_1_z[i];
+    const g = dense_1_grad[i];
+    dense_1_dz[i] = z > 0 ? g : 0;
+  }
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 512, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
+  dense_1_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 512;
+    for (let j = 0; j < 512; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
+  }
+}
+
+// dropout_1: dropout(0.2) (line 7)
+function dropout_1_forward(n: number, training: boolean): void {
+  if (training) {
+    // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
+    for (let i = 0; i < n * 512; i++) {
+      dropout_1_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
+      dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
+    }
+  } else {
+    for (let i = 0; i < n * 512; i++) dropout_1_out[i] = dense_1_out[i];
+  }
+}
+
+// dropout_1: dropout(0.2) (line 7)
+function dropout_1_backward(n: number): void {
+  for (let i = 0; i < n * 512; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
+}
+
+// dense_2: dense(10, activation: softmax) (line 8)
+function dense_2_forward(n: number): void {
+  // dense_2_z = x · kernel + bias   ([n, 512] · [512, 10])
+  gemm(false, false, n, 10, 512, dropout_1_out, dense_2_kernel, dense_2_z, false);
+  for (let r = 0; r < n; r++) {
+    const o = r * 10;
+    for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
+  }
+  // softmax over the last axis (10 values per row), shifted by the row maximum for stability
+  for (let row = 0; row < n; row++) {
+    const o = row * 10;
+    let max = -Infinity;
+    for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
+    let sum = 0;
+    for (let j = 0; j < 10; j++) {
+      const e = Math.exp(dense_2_z[o + j] - max);
+      dense_2_out[o + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
+  }
+}
+
+// dense_2: dense(10, activation: softmax) (line 8)
+function dense_2_backward(n: number): void {
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 512, 10, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
+  dense_2_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 10;
+    for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
+  }
+  gemm(false, true, n, 512, 10, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
+}
+
+/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+function forward(n: number, training: boolean): void {
+  // flatten_1: flatten (line 5)
+  // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
+  dense_1_forward(n);
+  dropout_1_forward(n, training);
+  dense_2_forward(n);
+}
+
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  // dense_2: dense(10, activation: softmax)
-  {
-    // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-    gemm(true, false, 512, 10, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
-    dense_2_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 10;
-      for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-    }
-    gemm(false, true, n, 512, 10, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
-  }
-
-  // dropout_1: dropout(0.2)
-  {
-    for (let i = 0; i < n * 512; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
-  }
-
-  // dense_1: dense(512, activation: relu)
-  {
-    // relu backward
-    for (let i = 0; i < n * 512; i++) {
-      const z = dense_1_z[i];
-      const g = dense_1_grad[i];
-      dense_1_dz[i] = z > 0 ? g : 0;
-    }
-    // dKernel = xᵀ · dz; dBias = column sums of dz
-    gemm(true, false, 784, 512, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-    dense_1_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 512;
-      for (let j = 0; j < 512; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
-    }
-  }
+  dense_2_backward(n);
+  dropout_1_backward(n);
+  dense_1_backward(n);
 }
 
 // ==== Loss and metrics ====
@@ -1253,7 +1282,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    input_1_out.set(images.subarray(start * EXAMPLE, (start + n) * EXAMPLE));
+    for (let j = 0; j < n * EXAMPLE; j++) input_1_out[j] = images[start * EXAMPLE + j];
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -1329,9 +1358,10 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
+        // gather the batch (copied by hand: typed-array views would allocate in every step)
         for (let b = 0; b < n; b++) {
           const k = order[(cursor + b) % trainCount]!;
-          input_1_out.set(trainSet.images.subarray(k * EXAMPLE, (k + 1) * EXAMPLE), b * EXAMPLE);
+          for (let j = 0; j < EXAMPLE; j++) input_1_out[b * EXAMPLE + j] = trainSet.images[k * EXAMPLE + j];
           setTarget(b, trainSet.labels[k]!);
         }
         cursor += n;

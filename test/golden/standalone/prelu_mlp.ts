@@ -5,6 +5,27 @@
 // out for this model's shapes, sgd updates, the MNIST loader and the training
 // loop. Run it with `node program.js --data DIR --epochs N --out DIR`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).
+//
+// The .nn file it was compiled from:
+//
+//   # prelu_mlp.nn: seed 001 (c), the PyTorch 784-256-PReLU-10 network.
+//   # Seed reports 97.4% after 9 epochs with SGD lr 0.1 (and 92.6% with lr 0.01).
+//   model prelu_mlp {
+//     input image(28, 28, 1)
+//     flatten
+//     dense(256)
+//     prelu
+//     dense(10, activation: softmax)
+//   }
+//
+//   train prelu_mlp {
+//     data      mnist(validation: test)
+//     loss      categorical_crossentropy
+//     optimizer sgd(lr: 0.1)
+//     metrics   [accuracy]
+//     epochs    9
+//     batch     64
+//   }
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
@@ -851,90 +872,98 @@ const target = allocF32(BATCH * 10);
 
 // ==== Forward and backward passes ====
 
+// dense_1: dense(256) (line 6)
+function dense_1_forward(n: number): void {
+  // dense_1_out = x · kernel + bias   ([n, 784] · [784, 256])
+  gemm(false, false, n, 256, 784, input_1_out, dense_1_kernel, dense_1_out, false);
+  for (let r = 0; r < n; r++) {
+    const o = r * 256;
+    for (let j = 0; j < 256; j++) dense_1_out[o + j] += dense_1_bias[j];
+  }
+}
+
+// dense_1: dense(256) (line 6)
+function dense_1_backward(n: number): void {
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 256, n, input_1_out, dense_1_grad, dense_1_kernel_grad, false);
+  dense_1_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 256;
+    for (let j = 0; j < 256; j++) dense_1_bias_grad[j] += dense_1_grad[o + j];
+  }
+}
+
+// prelu_1: prelu (line 7)
+function prelu_1_forward(n: number): void {
+  // x if x > 0 else alpha * x, one learned alpha per input value
+  for (let i = 0; i < n * 256; i++) {
+    const z = dense_1_out[i];
+    prelu_1_out[i] = z > 0 ? z : prelu_1_alpha[i % 256] * z;
+  }
+}
+
+// prelu_1: prelu (line 7)
+function prelu_1_backward(n: number): void {
+  // dAlpha = sum over the batch of g * x where x <= 0
+  prelu_1_alpha_grad.fill(0);
+  for (let i = 0; i < n * 256; i++) {
+    const z = dense_1_out[i];
+    const g = prelu_1_grad[i];
+    if (z <= 0) prelu_1_alpha_grad[i % 256] += g * z;
+    dense_1_grad[i] = z > 0 ? g : prelu_1_alpha[i % 256] * g;
+  }
+}
+
+// dense_2: dense(10, activation: softmax) (line 8)
+function dense_2_forward(n: number): void {
+  // dense_2_z = x · kernel + bias   ([n, 256] · [256, 10])
+  gemm(false, false, n, 10, 256, prelu_1_out, dense_2_kernel, dense_2_z, false);
+  for (let r = 0; r < n; r++) {
+    const o = r * 10;
+    for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
+  }
+  // softmax over the last axis (10 values per row), shifted by the row maximum for stability
+  for (let row = 0; row < n; row++) {
+    const o = row * 10;
+    let max = -Infinity;
+    for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
+    let sum = 0;
+    for (let j = 0; j < 10; j++) {
+      const e = Math.exp(dense_2_z[o + j] - max);
+      dense_2_out[o + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
+  }
+}
+
+// dense_2: dense(10, activation: softmax) (line 8)
+function dense_2_backward(n: number): void {
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 256, 10, n, prelu_1_out, dense_2_dz, dense_2_kernel_grad, false);
+  dense_2_bias_grad.fill(0);
+  for (let r = 0; r < n; r++) {
+    const o = r * 10;
+    for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
+  }
+  gemm(false, true, n, 256, 10, dense_2_dz, dense_2_kernel, prelu_1_grad, false);
+}
+
 /** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
-  // flatten_1: flatten
+  // flatten_1: flatten (line 5)
   // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-
-  // dense_1: dense(256)
-  {
-    // dense_1_out = x · kernel + bias   ([n, 784] · [784, 256])
-    gemm(false, false, n, 256, 784, input_1_out, dense_1_kernel, dense_1_out, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 256;
-      for (let j = 0; j < 256; j++) dense_1_out[o + j] += dense_1_bias[j];
-    }
-  }
-
-  // prelu_1: prelu
-  {
-    // x if x > 0 else alpha * x, one learned alpha per input value
-    for (let i = 0; i < n * 256; i++) {
-      const z = dense_1_out[i];
-      prelu_1_out[i] = z > 0 ? z : prelu_1_alpha[i % 256] * z;
-    }
-  }
-
-  // dense_2: dense(10, activation: softmax)
-  {
-    // dense_2_z = x · kernel + bias   ([n, 256] · [256, 10])
-    gemm(false, false, n, 10, 256, prelu_1_out, dense_2_kernel, dense_2_z, false);
-    for (let r = 0; r < n; r++) {
-      const o = r * 10;
-      for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
-    }
-    // softmax over the last axis (10 values per row), shifted by the row maximum for stability
-    for (let row = 0; row < n; row++) {
-      const o = row * 10;
-      let max = -Infinity;
-      for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
-      let sum = 0;
-      for (let j = 0; j < 10; j++) {
-        const e = Math.exp(dense_2_z[o + j] - max);
-        dense_2_out[o + j] = e;
-        sum += e;
-      }
-      for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
-    }
-  }
+  dense_1_forward(n);
+  prelu_1_forward(n);
+  dense_2_forward(n);
+  void training; // no layer behaves differently in training
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  // dense_2: dense(10, activation: softmax)
-  {
-    // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-    gemm(true, false, 256, 10, n, prelu_1_out, dense_2_dz, dense_2_kernel_grad, false);
-    dense_2_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 10;
-      for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-    }
-    gemm(false, true, n, 256, 10, dense_2_dz, dense_2_kernel, prelu_1_grad, false);
-  }
-
-  // prelu_1: prelu
-  {
-    // dAlpha = sum over the batch of g * x where x <= 0
-    prelu_1_alpha_grad.fill(0);
-    for (let i = 0; i < n * 256; i++) {
-      const z = dense_1_out[i];
-      const g = prelu_1_grad[i];
-      if (z <= 0) prelu_1_alpha_grad[i % 256] += g * z;
-      dense_1_grad[i] = z > 0 ? g : prelu_1_alpha[i % 256] * g;
-    }
-  }
-
-  // dense_1: dense(256)
-  {
-    // dKernel = xᵀ · dz; dBias = column sums of dz
-    gemm(true, false, 784, 256, n, input_1_out, dense_1_grad, dense_1_kernel_grad, false);
-    dense_1_bias_grad.fill(0);
-    for (let r = 0; r < n; r++) {
-      const o = r * 256;
-      for (let j = 0; j < 256; j++) dense_1_bias_grad[j] += dense_1_grad[o + j];
-    }
-  }
+  dense_2_backward(n);
+  prelu_1_backward(n);
+  dense_1_backward(n);
 }
 
 // ==== Loss and metrics ====
@@ -1164,7 +1193,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    input_1_out.set(images.subarray(start * EXAMPLE, (start + n) * EXAMPLE));
+    for (let j = 0; j < n * EXAMPLE; j++) input_1_out[j] = images[start * EXAMPLE + j];
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -1239,9 +1268,10 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
+        // gather the batch (copied by hand: typed-array views would allocate in every step)
         for (let b = 0; b < n; b++) {
           const k = order[(cursor + b) % trainCount]!;
-          input_1_out.set(trainSet.images.subarray(k * EXAMPLE, (k + 1) * EXAMPLE), b * EXAMPLE);
+          for (let j = 0; j < EXAMPLE; j++) input_1_out[b * EXAMPLE + j] = trainSet.images[k * EXAMPLE + j];
           setTarget(b, trainSet.labels[k]!);
         }
         cursor += n;

@@ -182,6 +182,27 @@ for (let r = 0; r < ${rows}; r++) {
 }`;
 }
 
+/**
+ * Adds the bias to z and, for an elementwise activation, applies it in the same pass
+ * (a = act(z + b)); returns the code and whether the activation was done.
+ */
+function biasAndActivation(act: IRRef, z: string, a: string, b: string, rows: string, cols: number): { code: string; activated: boolean } {
+  const code = ACTIVATIONS[act.kind];
+  if (act.kind === "linear" || !code) return { code: biasForward(z, b, rows, cols), activated: false };
+  return {
+    code: `// add the bias, then ${act.kind}
+for (let r = 0; r < ${rows}; r++) {
+  const o = r * ${cols};
+  for (let j = 0; j < ${cols}; j++) {
+    const z = ${z}[o + j] + ${b}[j];
+    ${z}[o + j] = z;
+    ${a}[o + j] = ${code.forward(numArgs(act.args))};
+  }
+}`,
+    activated: true,
+  };
+}
+
 function biasForward(z: string, b: string, rows: string, cols: number): string {
   return `for (let r = 0; r < ${rows}; r++) {
   const o = r * ${cols};
@@ -195,12 +216,13 @@ const dense: LayerEmitter = (ctx) => {
   const kernel = ctx.weight("kernel");
   const hasBias = ctx.layer.weights.some((w) => w.role === "bias");
   const bias = hasBias ? ctx.weight("bias") : null;
-  const { z, dz, actForward, actBackward } = linearWithActivation(ctx);
+  const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
+  const fusedBias = bias ? biasAndActivation(act, z, ctx.out, bias.value, "n", units) : null;
   const forward = [
     `// ${z} = x · kernel${bias ? " + bias" : ""}   ([n, ${x.size}] · [${x.size}, ${units}])`,
     `gemm(false, false, n, ${units}, ${x.size}, ${x.out}, ${kernel.value}, ${z}, false);`,
-    bias ? biasForward(z, bias.value, "n", units) : "",
-    actForward,
+    fusedBias ? fusedBias.code : "",
+    fusedBias?.activated ? "" : actForward,
   ];
   const backward = !dz
     ? []
@@ -241,14 +263,15 @@ const conv2d: LayerEmitter = (ctx) => {
   const bias = hasBias ? ctx.weight("bias") : null;
   ctx.helper("im2col");
   const cols = ctx.buffer(`${ctx.v}_cols`, `BATCH * ${rows * patch}`, `im2col patches [n * ${rows}, ${patch}]`);
-  const { z, dz, actForward, actBackward } = linearWithActivation(ctx);
+  const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
+  const fusedBias = bias ? biasAndActivation(act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
   const geo = `${g.H}, ${g.W}, ${g.C}, ${KH}, ${KW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}`;
   const forward = [
     `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}: patches [n*${rows}, ${patch}] · kernel [${patch}, ${F}]`,
     `im2col(${x.out}, ${cols}, n, ${geo});`,
     `gemm(false, false, n * ${rows}, ${F}, ${patch}, ${cols}, ${kernel.value}, ${z}, false);`,
-    bias ? biasForward(z, bias.value, `n * ${rows}`, F) : "",
-    actForward,
+    fusedBias ? fusedBias.code : "",
+    fusedBias?.activated ? "" : actForward,
   ];
   let backward: string[] = [];
   if (dz) {
@@ -295,20 +318,17 @@ ${body}
     if (kind === "max") {
       const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
       const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}; remembers where each maximum came from
-${loops(`      for (let c = 0; c < ${C}; c++) {
-        let best = -Infinity;
-        let where = -1;
-        for (let y = yStart; y < yEnd; y++) {
-          for (let x = xStart; x < xEnd; x++) {
-            const i = ((b * ${H} + y) * ${W} + x) * ${C} + c;
-            if (${x.out}[i] > best) {
-              best = ${x.out}[i];
-              where = i;
+${loops(`      for (let c = 0; c < ${C}; c++) ${ctx.out}[o + c] = -Infinity;
+      for (let y = yStart; y < yEnd; y++) {
+        for (let x = xStart; x < xEnd; x++) {
+          const i = ((b * ${H} + y) * ${W} + x) * ${C};
+          for (let c = 0; c < ${C}; c++) {
+            if (${x.out}[i + c] > ${ctx.out}[o + c]) {
+              ${ctx.out}[o + c] = ${x.out}[i + c];
+              ${arg}[o + c] = i + c;
             }
           }
         }
-        ${ctx.out}[o + c] = best;
-        ${arg}[o + c] = where;
       }`)}`;
       const backward =
         x.grad && ctx.grad
@@ -363,7 +383,7 @@ const dropout: LayerEmitter = (ctx) => {
     ${ctx.out}[i] = ${x.out}[i] * ${mask}[i];
   }
 } else {
-  ${ctx.out}.set(${x.out}.subarray(0, n * ${ctx.size}));
+  for (let i = 0; i < n * ${ctx.size}; i++) ${ctx.out}[i] = ${x.out}[i];
 }`;
   const backward =
     x.grad && ctx.grad ? `for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[i] ${assign(x.acc)} ${ctx.grad}[i] * ${mask}[i];` : "";
@@ -509,7 +529,9 @@ const concat: LayerEmitter = (ctx) => {
   const bw: string[] = [];
   for (const x of ctx.inputs) {
     const block = x.size / outer;
-    fw.push(`for (let r = 0; r < n * ${outer}; r++) ${ctx.out}.set(${x.out}.subarray(r * ${block}, (r + 1) * ${block}), r * ${outBlock} + ${offset});`);
+    fw.push(`for (let r = 0; r < n * ${outer}; r++) {
+  for (let j = 0; j < ${block}; j++) ${ctx.out}[r * ${outBlock} + ${offset} + j] = ${x.out}[r * ${block} + j];
+}`);
     if (x.grad && ctx.grad) {
       bw.push(`for (let r = 0; r < n * ${outer}; r++) {
   for (let j = 0; j < ${block}; j++) ${x.grad}[r * ${block} + j] ${assign(x.acc)} ${ctx.grad}[r * ${outBlock} + ${offset} + j];
@@ -571,18 +593,21 @@ function im2col(
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
+        // one window row at a time: its pixels (and their channels) are contiguous in x
+        const x0 = ox * sw - padLeft;
+        const kxStart = x0 < 0 ? -x0 : 0;
+        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
         for (let ky = 0; ky < kh; ky++) {
           const y = oy * sh - padTop + ky;
-          for (let kx = 0; kx < kw; kx++) {
-            const xx = ox * sw - padLeft + kx;
-            if (y < 0 || y >= h || xx < 0 || xx >= w) {
-              cols.fill(0, p, p + c);
-            } else {
-              const src = ((b * h + y) * w + xx) * c;
-              for (let ch = 0; ch < c; ch++) cols[p + ch] = x[src + ch];
-            }
-            p += c;
+          if (y < 0 || y >= h) {
+            for (let k = 0; k < kw * c; k++) cols[p++] = 0;
+            continue;
           }
+          for (let k = 0; k < kxStart * c; k++) cols[p++] = 0;
+          const src = ((b * h + y) * w + x0 + kxStart) * c;
+          const len = (kxEnd - kxStart) * c;
+          for (let k = 0; k < len; k++) cols[p++] = x[src + k];
+          for (let k = kxEnd * c; k < kw * c; k++) cols[p++] = 0;
         }
       }
     }
@@ -609,16 +634,18 @@ function col2im(
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kxStart = x0 < 0 ? -x0 : 0;
+        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
         for (let ky = 0; ky < kh; ky++) {
           const y = oy * sh - padTop + ky;
-          for (let kx = 0; kx < kw; kx++) {
-            const xx = ox * sw - padLeft + kx;
-            if (y >= 0 && y < h && xx >= 0 && xx < w) {
-              const dst = ((b * h + y) * w + xx) * c;
-              for (let ch = 0; ch < c; ch++) dx[dst + ch] += cols[p + ch];
-            }
-            p += c;
+          if (y >= 0 && y < h) {
+            const dst = ((b * h + y) * w + x0 + kxStart) * c;
+            const from = p + kxStart * c;
+            const len = (kxEnd - kxStart) * c;
+            for (let k = 0; k < len; k++) dx[dst + k] += cols[from + k];
           }
+          p += kw * c;
         }
       }
     }
