@@ -60,22 +60,37 @@ function subs(node: CstNode | undefined, key: string): CstNode[] {
 
 /** First and last real tokens of a CST subtree. */
 function bounds(node: CstNode): [IToken, IToken] | undefined {
+  const cached = boundsCache.get(node);
+  if (cached !== undefined) return cached ?? undefined;
+  // Bottom-up over the children, each subtree's bounds memoised: linear in the CST's size
+  // (a subtree walk per node was quadratic through the expression precedence levels).
   let first: IToken | undefined;
   let last: IToken | undefined;
-  const visit = (n: CstNode) => {
-    for (const list of Object.values(n.children)) {
-      for (const e of list ?? []) {
-        if (isToken(e)) {
-          if (!real(e)) continue;
-          if (!first || e.startOffset < first.startOffset) first = e;
-          if (!last || e.startOffset > last.startOffset) last = e;
-        } else visit(e);
+  const children = node.children as Children;
+  for (const key in children) {
+    const list = children[key];
+    if (!list) continue;
+    for (const e of list) {
+      let lo: IToken | undefined;
+      let hi: IToken | undefined;
+      if (isToken(e)) {
+        if (!real(e)) continue;
+        lo = hi = e;
+      } else {
+        const b = bounds(e);
+        if (!b) continue;
+        [lo, hi] = b;
       }
+      if (!first || lo.startOffset < first.startOffset) first = lo;
+      if (!last || hi.startOffset > last.startOffset) last = hi;
     }
-  };
-  visit(node);
-  return first && last ? [first, last] : undefined;
+  }
+  const result: [IToken, IToken] | null = first && last ? [first, last] : null;
+  boundsCache.set(node, result);
+  return result ?? undefined;
 }
+
+const boundsCache = new WeakMap<CstNode, [IToken, IToken] | null>();
 
 function joinSpans(a: Span, b: Span): Span {
   return {

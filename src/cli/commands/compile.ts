@@ -7,9 +7,9 @@ import { randomBytes } from "node:crypto";
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
+// The targets (and prettier) load only when code is generated, to keep `nnc check` and
+// `nnc --help` quick to start.
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE } from "../errors.js";
-import { generateStandalone } from "../../compiler/targets/standalone/index.js";
-import { generateTfjs } from "../../compiler/targets/tfjs/index.js";
 import { compileFileOrFail } from "./summary.js";
 
 /** Writes `text` to `path` atomically (temporary file in the same folder, then rename). */
@@ -57,8 +57,8 @@ export function registerCompile(program: Command): void {
         try {
           output =
             opts.target === "standalone"
-              ? await generateStandalone(ir, { sourceText: text })
-              : await generateTfjs(ir);
+              ? await (await import("../../compiler/targets/standalone/index.js")).generateStandalone(ir, { sourceText: text })
+              : await (await import("../../compiler/targets/tfjs/index.js")).generateTfjs(ir);
         } catch (err) {
           const why = err instanceof Error ? err.message : String(err);
           throw new CliError(`cannot generate the ${opts.target} program for ${file}: ${why}`, EXIT_DIAGNOSTICS);

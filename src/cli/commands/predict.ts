@@ -1,7 +1,6 @@
 // `nnc predict MODEL_DIR IMAGE.png... [--json]`: the top-3 classes of each hand-drawn digit.
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
-import { formatPrediction, predictFiles } from "../../runtime/predict.js";
 
 export function registerPredict(program: Command): void {
   program
@@ -15,11 +14,16 @@ export function registerPredict(program: Command): void {
     .action(async (modelDir: string, images: string[], flags: { json?: boolean }) => {
       let predictions;
       try {
-        predictions = await predictFiles(modelDir, images, 3);
+        predictions = await (await predictModule()).predictFiles(modelDir, images, 3);
       } catch (err) {
         throw new CliError((err as Error).message, EXIT_USAGE);
       }
       if (flags.json) process.stdout.write(`${JSON.stringify(predictions)}\n`);
-      else process.stdout.write(`${predictions.map(formatPrediction).join("\n")}\n`);
+      else process.stdout.write(`${predictions.map((await predictModule()).formatPrediction).join("\n")}\n`);
     });
+}
+
+/** TensorFlow.js loads only when `nnc predict` runs. */
+function predictModule(): Promise<typeof import("../../runtime/predict.js")> {
+  return import("../../runtime/predict.js");
 }

@@ -5,14 +5,15 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CliError, EXIT_USAGE, setExitCode } from "../errors.js";
 import { compileSource } from "../../compiler/index.js";
-import { selectEngine } from "../../runtime/engines/select.js";
-import { runFile, RunError, type RunDeps } from "../../runtime/run/index.js";
+import type { RunDeps } from "../../runtime/run/index.js";
 import { isSourceError, readSource } from "./check.js";
 
 /** Replaceable by tests (a fake engine, a fixed IR). */
 export const runDeps: RunDeps = {
   compileSource: (text, file) => compileSource(text, file),
-  selectEngine: (ir, request, options) => selectEngine(ir, request, options),
+  // The engines (tfjs, esbuild, ...) load only when a run starts, to keep other commands quick.
+  selectEngine: async (ir, request, options) =>
+    (await import("../../runtime/engines/select.js")).selectEngine(ir, request, options),
   stdout: process.stdout,
   stderr: process.stderr,
 };
@@ -70,6 +71,7 @@ export function registerRun(program: Command): void {
     .action(async (file: string, flags: RunFlags) => {
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
+      const { runFile, RunError } = await import("../../runtime/run/index.js");
       try {
         const code = await runFile(
           {
