@@ -743,7 +743,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
 
     initializeWeights(seed);${info.dropout ? `
     random = new Random(hashSeed(seed, "dropout"));` : ""}
-    const shuffleRandom = new Random(hashSeed(seed, "shuffle"));${aug ? `\n    const augmentStream = new Random(hashSeed(seed, "augment"));\n    const augmentRandom = (): number => augmentStream.next();` : ""}
+${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle"));` : ""}${aug ? `\n    const augmentStream = new Random(hashSeed(seed, "augment"));\n    const augmentRandom = (): number => augmentStream.next();` : ""}
     const order = new Int32Array(trainCount);
     for (let i = 0; i < trainCount; i++) order[i] = i;
     ${setup.join("\n    ")}
@@ -759,7 +759,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
 
     let epoch = 0;
     for (; epoch < epochs && !stoppedEarly; epoch++) {
-      ${t.data.shuffle ? "shuffleRandom.shuffle(order);" : "void shuffleRandom;"}
+      ${t.data.shuffle ? "shuffleRandom.shuffle(order);" : "// (no shuffling: the data section says shuffle: false)"}
       trainSums.fill(0);
       let lossSum = 0;
       let seen = 0;
