@@ -67,8 +67,8 @@ export async function selectEngine(
     return { engine: await loadStandaloneEngine(), reason: "standalone engine (--engine standalone)" };
   }
 
-  const useTfjs = async (why: string): Promise<EngineChoice> => {
-    const choice = await initBackend(ir, backend, request.gpu);
+  const useTfjs = async (why: string, asked = backend): Promise<EngineChoice> => {
+    const choice = await initBackend(ir, asked, request.gpu);
     options.backend = choice.request;
     return {
       engine: createTfjsEngine({ choice, gpu: request.gpu }),
@@ -81,7 +81,7 @@ export async function selectEngine(
   if (backend !== "auto") return useTfjs(`--backend ${backend}`);
   if (isInstalled("@tensorflow/tfjs-node")) {
     try {
-      return await useTfjs("@tensorflow/tfjs-node is installed");
+      return await useTfjs("@tensorflow/tfjs-node is installed", "node");
     } catch (e) {
       const standalone = await loadStandaloneEngine();
       return {
