@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { compileSource } from "../../src/compiler/index.js";
 import { generateStandalone } from "../../src/compiler/targets/standalone/index.js";
 import { loadStandaloneProgram } from "../../src/runtime/engines/standalone.js";
 import { writeSyntheticMnist } from "../helpers/data.js";
@@ -81,5 +82,35 @@ describe("strings from the .nn file", () => {
     const csvPath = `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`;
     expect(existsSync(join(out, csvPath))).toBe(true);
     expect(result.files).toContain(csvPath);
+  });
+
+  it("a real .nn string with quotes, backticks, ${} and escapes goes through compileSource unchanged", async () => {
+    const path = "x`${(globalThis as any).pwned = 7}`'\\\"*/ \\n// \\u2028.csv";
+    const text = [
+      "model evil {",
+      "  input image(28, 28, 1)",
+      "  flatten",
+      "  dense(10, activation: softmax)",
+      "}",
+      "",
+      "train evil {",
+      "  data      mnist(validation: test)",
+      "  loss      categorical_crossentropy",
+      "  optimizer sgd(lr: 0.1)",
+      `  callbacks [csv_logger(path: "${path}")]`,
+      "  epochs    1",
+      "  batch     32",
+      "}",
+    ].join("\n");
+    const { ir, diagnostics } = compileSource(text, "evil`${x}`\"'.nn");
+    expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const decoded = String(ir!.training!.callbacks[0]!.args.path);
+    expect(decoded).toBe("x`${(globalThis as any).pwned = 7}`'\"*/ \n// \u2028.csv");
+    const data = writeSyntheticMnist(join(work, "data2"), { train: 64, test: 32 });
+    const program = await loadStandaloneProgram(ir!, { mode: "ts", threads: 1 });
+    const out = join(work, "run2");
+    await program.train({ dataDir: data, outDir: out, epochs: 1 }, {});
+    expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
+    expect(existsSync(join(out, decoded))).toBe(true);
   });
 });

@@ -233,9 +233,19 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   }
 
   // ---- sections ----------------------------------------------------------------------------
+  const cbKindsUsed = new Set(training.callbacks.map((c) => c.kind));
   const imports: ModuleImport[] = [
     { from: "node:fs", named: new Map([["mkdirSync", "mkdirSync"]]), namespace: null, defaultName: null },
-    { from: "node:path", named: new Map([["join", "join"], ...(training.callbacks.some((c) => c.kind === "tensorboard") ? [["relative", "relative"] as [string, string]] : [])]), namespace: null, defaultName: null },
+    {
+      from: "node:path",
+      named: new Map([
+        ["join", "join"],
+        ...(cbKindsUsed.has("tensorboard") ? [["relative", "relative"] as [string, string]] : []),
+        ...(cbKindsUsed.has("csv_logger") ? [["dirname", "dirname"] as [string, string]] : []),
+      ]),
+      namespace: null,
+      defaultName: null,
+    },
     { from: "node:url", named: new Map([["pathToFileURL", "pathToFileURL"]]), namespace: null, defaultName: null },
   ];
   const embedded: string[] = [];
@@ -595,7 +605,11 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
     setup.push(`const checkpoint = new CheckpointDecider(${lit({ monitor, save_best_only, mode })});`);
   }
   if (tensorboard) setup.push(`const tensorboard = new TensorBoardWriter(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}));`);
-  if (csv) setup.push(`const csvRows: string[] = [];`);
+  if (csv) {
+    setup.push(`const csvPath = join(options.outDir, ${lit(String(csv.args.path ?? "log.csv"))});
+    mkdirSync(dirname(csvPath), { recursive: true });
+    const csvRows: string[] = [];`);
+  }
 
   const epochEnd: string[] = [];
   if (tensorboard) {
@@ -607,7 +621,7 @@ tensorboard.scalars(epoch, Object.fromEntries(Object.entries(logs).map(([key, va
     epochEnd.push(`// csv_logger: the whole file rewritten each epoch (atomically)
 if (csvRows.length === 0) csvRows.push(["epoch", ...Object.keys(logs)].join(${sep}));
 csvRows.push([epoch, ...Object.values(logs)].join(${sep}));
-writeFileAtomic(join(options.outDir, ${lit(String(csv.args.path ?? "log.csv"))}), csvRows.join("\\n") + "\\n");
+writeFileAtomic(csvPath, csvRows.join("\\n") + "\\n");
 addFile(${lit(String(csv.args.path ?? "log.csv"))});`);
   }
   if (checkpoint) {
