@@ -15,9 +15,7 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-async function pair(
-  ir: IR,
-): Promise<{
+async function pair(ir: IR): Promise<{
   m: Internals;
   model: tf.LayersModel;
   x: tf.Tensor;
@@ -260,8 +258,11 @@ function tfLoss(kind: string, y: tf.Tensor, p: tf.Tensor): tf.Scalar {
   const eps = 1e-7;
   const pc = tf.clipByValue(p, eps, 1 - eps);
   switch (kind) {
-    case "categorical_crossentropy":
-      return tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(pc)), -1))) as tf.Scalar;
+    case "categorical_crossentropy": {
+      // Keras rescales each row to sum 1 first (a no-op for softmax outputs)
+      const q = tf.clipByValue(tf.div(p, tf.sum(p, -1, true)), eps, 1 - eps);
+      return tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(q)), -1))) as tf.Scalar;
+    }
     case "binary_crossentropy":
       return tf.mean(
         tf.neg(
@@ -294,9 +295,10 @@ async function compareSteps(
   tfOptimizer: tf.Optimizer | null,
   loss = "categorical_crossentropy",
   steps = 3,
+  activation?: string,
 ): Promise<void> {
   const outAct =
-    loss === "binary_crossentropy"
+    (activation ?? loss === "binary_crossentropy")
       ? "sigmoid"
       : loss === "huber"
         ? "linear"
@@ -412,6 +414,14 @@ describe("losses: one sgd step matches tfjs", () => {
       ),
     );
   }
+  it("categorical_crossentropy on sigmoid outputs (rows rescaled to sum 1)", () =>
+    compareSteps(
+      ref("sgd", { lr: 0.5, momentum: 0, nesterov: false }),
+      tf.train.sgd(0.5),
+      "categorical_crossentropy",
+      1,
+      "sigmoid",
+    ));
 });
 
 /**

@@ -62,17 +62,44 @@ function computeLoss(n: number): number {
   return total / n;
 }`;
     }
-    const grad = q.fused
-      ? `// softmax and cross-entropy together: dL/dz = (p - y) / n\n      ${q.G}[k] = (p - y) / n;`
-      : `${q.G}[k] = p > ${EPS} && p < ${num(1 - EPS)} ? -y / p / n : 0;`;
-    return `/** ${doc}. Writes the gradient for backward(). */
+    if (q.fused) {
+      return `/** ${doc}. Writes the gradient for backward(). */
 function computeLoss(n: number): number {
   let total = 0;
   for (let k = 0; k < n * ${q.C}; k++) {
     const p = ${q.P}[k];
     ${yDecl}
     if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, ${EPS}), ${num(1 - EPS)}));
-    ${grad}
+    // softmax and cross-entropy together: dL/dz = (p - y) / n
+    ${q.G}[k] = (p - y) / n;
+  }
+  return total / n;
+}`;
+    }
+    // Outputs that are not a softmax: Keras first rescales each row to sum to 1.
+    return `/**
+ * ${doc}. The outputs are not a softmax, so each row is first divided by its sum, as Keras does.
+ * Writes dL/d(output) for backward().
+ */
+function computeLoss(n: number): number {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * ${q.C};
+    let sum = 0;
+    for (let j = 0; j < ${q.C}; j++) sum += ${q.P}[o + j];
+    // dL/dq_j = -y_j / q_j where q_j is not clipped; dL/dp_k = (dL/dq_k - sum_j dL/dq_j q_j) / sum
+    let dot = 0;
+    for (let j = 0; j < ${q.C}; j++) {
+      const k = o + j;
+      const p = ${q.P}[k] / sum;
+      ${yDecl}
+      const clipped = p < ${EPS} || p > ${num(1 - EPS)};
+      if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, ${EPS}), ${num(1 - EPS)}));
+      const g = clipped ? 0 : -y / p;
+      ${q.G}[k] = g;
+      dot += g * p;
+    }
+    for (let j = 0; j < ${q.C}; j++) ${q.G}[o + j] = (${q.G}[o + j] - dot) / (sum * n);
   }
   return total / n;
 }`;
