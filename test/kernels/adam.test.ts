@@ -49,3 +49,29 @@ for (const cfg of [
     }
   });
 }
+
+for (const cfg of [
+  { mode: "ts", threads: 1 },
+  { mode: "simd", threads: 2 },
+] as const) {
+  describe(`sgdUpdate ${cfg.mode} threads=${cfg.threads}`, () => {
+    it("value -= lr * grad, on views and plain arrays, every length mod 4", async () => {
+      const k = await loadKernels(cfg);
+      for (const plain of [false, true]) {
+        for (const n of [1, 2, 3, 4, 5, 1027]) {
+          const mk = (len: number) => (plain ? new Float32Array(len) : k.allocF32(len + 2).subarray(2));
+          const value = mk(n), grad = mk(n);
+          const want: number[] = [];
+          for (let i = 0; i < n; i++) {
+            value[i] = Math.sin(i);
+            grad[i] = Math.cos(i * 3);
+            want.push(Math.fround(Math.fround(Math.sin(i)) - 0.1 * Math.fround(Math.cos(i * 3))));
+          }
+          k.sgdUpdate(value, grad, 0.1);
+          for (let i = 0; i < n; i++) expect(Math.abs(value[i]! - want[i]!)).toBeLessThan(1e-6);
+        }
+      }
+      k.shutdownKernels();
+    });
+  });
+}

@@ -23,6 +23,7 @@ export interface KernelRuntime {
   adamUpdate(value: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, lrT: number, beta1: number, beta2: number, epsilon: number): void;
   kernelIm2col(x: Float32Array, cols: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   kernelCol2im(cols: Float32Array, dx: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+  sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
 }
@@ -30,7 +31,7 @@ export interface KernelRuntime {
 let counter = 0;
 
 export function kernelSource(opts: KernelRuntimeOptions): string {
-  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, kernelIm2col, kernelCol2im, initKernels, shutdownKernels };\n";
+  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, initKernels, shutdownKernels };\n";
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

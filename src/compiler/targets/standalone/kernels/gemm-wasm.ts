@@ -269,6 +269,22 @@ function buildAdam(): Func {
   return f;
 }
 
+/** sgd(value, grad, n, lr): value -= lr * grad over n floats, four at a time, then the tail. */
+function buildSgd(): Func {
+  const f = new Func("sgd", [I32, I32, I32, F32]);
+  const [value, grad, n, lr] = [0, 1, 2, 3];
+  const i = f.local(I32), end4 = f.local(I32), vLr = f.local(V128);
+  const at = (base: number) => [...op.get(base), ...op.get(i), ...op.i32(4), ...op.i32Mul(), ...op.i32Add()];
+  f.emit(op.get(lr), op.f32x4Splat(), op.set(vLr), op.get(n), op.i32(-4), [0x71], op.set(end4));
+  f.emit(forLoop(i, op.i32(0), op.get(end4), op.i32(4), [
+    ...at(value), ...at(value), ...op.v128Load(), ...op.get(vLr), ...at(grad), ...op.v128Load(), ...op.f32x4Mul(), ...op.f32x4Sub(), ...op.v128Store(),
+  ]));
+  f.emit(forLoop(i, op.get(end4), op.get(n), op.i32(1), [
+    ...at(value), ...at(value), ...op.f32Load(), ...op.get(lr), ...at(grad), ...op.f32Load(), ...op.f32Mul(), ...op.f32Sub(), ...op.f32Store(),
+  ]));
+  return f;
+}
+
 /**
  * im2col / col2im over an NHWC batch (byte addresses x, cols; everything else in elements):
  * (x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft). Row (b, oy, ox) of cols holds
@@ -343,7 +359,7 @@ export function buildGemmWasm(shape: GemmWasmShape = DEFAULT_SHAPE, memory = { m
   if (shape.NR % 4 !== 0) throw new Error("NR must be a multiple of 4");
   const unroll = shape.unrollK ?? 1;
   return encodeModule(
-    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll), buildAdam(), buildIm2col("im2col", false), buildIm2col("col2im", true)],
+    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll), buildAdam(), buildIm2col("im2col", false), buildIm2col("col2im", true), buildSgd()],
     memory,
   );
 }

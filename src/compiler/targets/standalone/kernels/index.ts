@@ -19,6 +19,8 @@
 //       bias-corrected rate lr*sqrt(1-beta2^t)/(1-beta1^t). The four arrays have the same length.
 //       In simd mode a WebAssembly SIMD loop (f32 arithmetic; the ts loop computes in f64 and
 //       rounds m, v, value to f32 as it stores them).
+//   sgdUpdate(value, grad, lr): void
+//       value -= lr * grad over a whole parameter (plain SGD); WebAssembly SIMD in simd mode.
 //   kernelIm2col(x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft): void
 //       im2col over an NHWC batch x[n, h, w, c]: row (b, oy, ox) of cols[n*oh*ow, kh*kw*c] holds
 //       the kh x kw x c window at (oy*sh - padTop, ox*sw - padLeft), zeros outside the image.
@@ -196,6 +198,14 @@ function adamUpdateTs(
 }
 `;
 
+const SGD_TS = `
+/** Plain SGD over one parameter, in place: value -= lr * grad. */
+function sgdUpdateTs(value: Float32Array, grad: Float32Array, lr: number): void {
+  const n = value.length;
+  for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
+}
+`;
+
 const IM2COL_TS = `
 /**
  * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
@@ -312,7 +322,7 @@ function gemm(
 }
 
 ${ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(")}
-${IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(").replace("function kernelCol2imTs(", "function kernelCol2im(")}
+${SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(")}${IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(").replace("function kernelCol2imTs(", "function kernelCol2im(")}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -479,6 +489,7 @@ interface GemmKernelExports {
   kernel(ap: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
   kernel_strided(a: number, ps: number, ks: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
   adam(value: number, grad: number, m: number, v: number, n: number, lrT: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number): void;
+  sgd(value: number, grad: number, n: number, lr: number): void;
   im2col(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   col2im(dx: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 }
@@ -600,7 +611,17 @@ function gemmPart(
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
 
-${ADAM_TS}${IM2COL_TS}
+${ADAM_TS}${SGD_TS}${IM2COL_TS}
+/** Plain SGD over one parameter, in place: value -= lr * grad${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
+function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(value) && kernelShared(grad)) {
+    wasm.sgd(value.byteOffset, grad.byteOffset, value.length, lr);
+    return;
+  }` : ""}
+  sgdUpdateTs(value, grad, lr);
+}
+
 /** im2col over an NHWC batch (see kernelIm2colTs)${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
 function kernelIm2col(
   x: Float32Array,
