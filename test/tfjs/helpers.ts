@@ -16,6 +16,14 @@ export function exampleIr(name: string): IR {
   return ir;
 }
 
+/** test/tfjs/fixtures/NAME.nn: allkinds.nn has every layer kind and regularizer family. */
+export function fixtureIr(name: string): IR {
+  const file = `test/tfjs/fixtures/${name}.nn`;
+  const { ir, diagnostics } = compileSource(readFileSync(join(repoRoot, file), "utf8"), file);
+  if (!ir) throw new Error(`${file} does not compile: ${JSON.stringify(diagnostics)}`);
+  return ir;
+}
+
 export function exampleNames(): string[] {
   return ["alexnet", "cnn", "deep", "mlp", "mse_sgd", "prelu_mlp", "regularized", "scratch_sweep", "tf1_cnn", "twolayer"];
 }

@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { buildModel } from "../../src/runtime/engines/tfjs/model.js";
 import { initialWeights } from "../../src/runtime/random.js";
 import { makeOptimizer } from "../../src/runtime/engines/tfjs/optimizers.js";
-import { exampleIr, exampleNames } from "./helpers.js";
+import { exampleIr, exampleNames, fixtureIr } from "./helpers.js";
 
 beforeAll(async () => {
   tf.env().set("PROD", true);
@@ -43,6 +43,20 @@ describe("tfjs model from IR", () => {
       }
     });
   }
+
+  it("allkinds (fixture): every layer kind, elu(0.5) and leaky_relu as layer arguments, user-named layers", () => {
+    const ir = fixtureIr("allkinds");
+    const { model, chains } = buildModel(tf, ir.model, 3);
+    expect(model.countParams()).toBe(ir.model.params.total);
+    expect(model.weights.map((w) => w.originalName).sort()).toEqual(ir.model.layers.flatMap((l) => l.weights.map((w) => w.name)).sort());
+    // tfjs has no elu(alpha) / leaky_relu activation string: they follow the layer as their own tfjs layer.
+    expect(chains.get("conv2d_1")!.map((l) => l.getClassName())).toEqual(["Conv2D", "ELU"]);
+    expect(chains.get("a")!.map((l) => l.getClassName())).toEqual(["Dense", "LeakyReLU"]);
+    const out = model.predict(tf.ones([2, 28, 28, 1])) as tf.Tensor;
+    expect(out.shape).toEqual([2, 10]);
+    expect(Array.from(out.sum(-1).dataSync()).every((v) => Math.abs(v - 1) < 1e-5)).toBe(true);
+    model.dispose();
+  });
 
   it("alexnet builds (names and parameter count only: 20M weights)", () => {
     const ir = exampleIr("alexnet");

@@ -168,7 +168,10 @@ function layerExprs(layer: IRLayer): string[] {
 
 function activationExpr(name: string, act: IRRef): string {
   if (act.kind === "leaky_relu") return `tf.layers.leakyReLU({ name: ${lit(name)}, alpha: ${num(leakyAlpha(act.args))} })`;
-  if (act.kind === "elu") return `tf.layers.elu({ name: ${lit(name)}, alpha: ${num(numArg(act.args, ["alpha"], 1))} })`;
+  if (act.kind === "elu") {
+    const alpha = numArg(act.args, ["alpha"], 1);
+    return alpha === 1 ? `tf.layers.elu({ name: ${lit(name)} })` : `new ELU({ name: ${lit(name)}, alpha: ${num(alpha)} })`;
+  }
   const tfName = TFJS_ACTIVATIONS[act.kind];
   if (!tfName) throw new Error(`the tfjs target has no activation "${act.kind}"`);
   return `tf.layers.activation({ name: ${lit(name)}, activation: ${lit(tfName)} })`;
@@ -251,6 +254,39 @@ function optimizerSource(ref: IRRef): { expr: string; extra: string } {
       throw new Error(`the tfjs target has no optimizer "${ref.kind}"`);
   }
 }
+
+/** Whether the model needs ELU with alpha != 1, which tfjs's ELU layer refuses. */
+function usesEluAlpha(ir: IR): boolean {
+  const isEluAlpha = (v: unknown) => {
+    const r = activationRef(v);
+    return r !== null && r.kind === "elu" && numArg(r.args, ["alpha"], 1) !== 1;
+  };
+  return ir.model.layers.some((l) => (l.kind === "elu" && numArg(l.args, ["alpha"], 1) !== 1) || isEluAlpha(l.args.activation));
+}
+
+const ELU_CLASS = `
+/** ELU with any alpha (tfjs's own ELU layer accepts only alpha 1); saved as Keras's "ELU". */
+class ELU extends tf.layers.Layer {
+  static className = "ELU";
+  readonly alpha: number;
+
+  constructor(args: { name?: string; alpha: number }) {
+    super(args);
+    this.alpha = args.alpha;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    // relu(x) + alpha * (exp(min(x, 0)) - 1)
+    return tf.tidy(() => tf.add(tf.relu(x), tf.mul(this.alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1))));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), alpha: this.alpha };
+  }
+}
+tf.serialization.registerClass(ELU);
+`;
 
 const NADAM = `
 /** Nadam (Keras 3's update rule), which TensorFlow.js does not provide. */
@@ -698,6 +734,7 @@ export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Pro
     header,
     `import * as tf from ${lit(pkg)};`,
     renderImports([...own, ...pieces.flatMap((p) => p.imports)]),
+    usesEluAlpha(ir) ? ELU_CLASS : "",
     modelSource(ir),
     extra,
     trainCode,

@@ -7,7 +7,7 @@ import { initBackend, type BackendChoice } from "./backends.js";
 import { trainTfjs } from "./train.js";
 
 export { initBackend, BackendError, type BackendChoice } from "./backends.js";
-export { buildModel } from "./model.js";
+export { buildModel, registerNncLayers } from "./model.js";
 export { fileLoadHandler, fileSaveHandler } from "./save.js";
 
 export interface TfjsEngineConfig {

@@ -73,10 +73,58 @@ function splitActivation(tf: Tf, id: string, ref: unknown): { activation: string
 
 function activationLayer(tf: Tf, name: string, act: IRRef): Layer {
   if (act.kind === "leaky_relu") return tf.layers.leakyReLU({ alpha: leakyAlpha(act.args), name });
-  if (act.kind === "elu") return tf.layers.elu({ alpha: numArg(act.args, ["alpha"], 1), name });
+  if (act.kind === "elu") return eluLayer(tf, name, numArg(act.args, ["alpha"], 1));
   const tfName = TFJS_ACTIVATIONS[act.kind];
   if (tfName === undefined) throw new UnsupportedError(`the tfjs engine has no activation "${act.kind}"`);
   return tf.layers.activation({ activation: tfName as never, name });
+}
+
+/**
+ * ELU with any alpha. tfjs's own ELU layer refuses alpha != 1 ("not supported yet"), so nnc
+ * registers an ELU class of its own under the same class name: model.json then reads exactly as
+ * Keras writes it ({"class_name": "ELU", "config": {"alpha": 0.5}}).
+ */
+function eluLayer(tf: Tf, name: string, alpha: number): Layer {
+  if (alpha === 1) return tf.layers.elu({ name });
+  const Elu = eluClass(tf);
+  return new Elu({ name, alpha });
+}
+
+/**
+ * Registers nnc's layer classes with tfjs's serialization (ELU with any alpha), so that
+ * tf.loadLayersModel reads every model nnc saves. Call before loading a model.json.
+ */
+export function registerNncLayers(tf: Tf): void {
+  eluClass(tf);
+}
+
+const eluClasses = new WeakMap<object, new (args: { name?: string; alpha: number }) => Layer>();
+function eluClass(tf: Tf): new (args: { name?: string; alpha: number }) => Layer {
+  let C = eluClasses.get(tf);
+  if (C) return C;
+  class ELU extends tf.layers.Layer {
+    static className = "ELU";
+    readonly alpha: number;
+    constructor(args: { name?: string; alpha: number }) {
+      super(args);
+      this.alpha = args.alpha;
+    }
+    override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      // relu(x) + alpha * (exp(min(x, 0)) - 1): x above 0, alpha * (e^x - 1) below, differentiable ops only.
+      return tf.tidy(() => tf.add(tf.relu(x), tf.mul(this.alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1))));
+    }
+    override computeOutputShape(shape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape | tfTypes.Shape[] {
+      return shape;
+    }
+    override getConfig(): tfTypes.serialization.ConfigDict {
+      return { ...super.getConfig(), alpha: this.alpha };
+    }
+  }
+  tf.serialization.registerClass(ELU);
+  C = ELU as unknown as new (args: { name?: string; alpha: number }) => Layer;
+  eluClasses.set(tf, C);
+  return C;
 }
 
 /** The tfjs layers for one IR layer (usually one). */
