@@ -302,6 +302,12 @@ function adamUpdate(
   }
 }
 
+/** Plain SGD over one parameter, in place: value -= lr * grad. */
+function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
+  const n = value.length;
+  for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
+}
+
 /**
  * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
  * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
@@ -1007,99 +1013,12 @@ const dense_4_dz = allocF32(BATCH * 10);
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
 
-// ==== Helpers ====
-
-/**
- * im2col: copies every kh x kw x c window of the NHWC batch `x` into one row of `cols`
- * ([n * oh * ow, kh * kw * c]), zeros where the window hangs over the padding, so that a
- * convolution becomes one matrix product with the [kh * kw * c, filters] kernel.
- */
-function im2col(
-  x: Float32Array,
-  cols: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        // one window row at a time: its pixels (and their channels) are contiguous in x
-        const x0 = ox * sw - padLeft;
-        const kxStart = x0 < 0 ? -x0 : 0;
-        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y < 0 || y >= h) {
-            for (let k = 0; k < kw * c; k++) cols[p++] = 0;
-            continue;
-          }
-          for (let k = 0; k < kxStart * c; k++) cols[p++] = 0;
-          const src = ((b * h + y) * w + x0 + kxStart) * c;
-          const len = (kxEnd - kxStart) * c;
-          for (let k = 0; k < len; k++) cols[p++] = x[src + k];
-          for (let k = kxEnd * c; k < kw * c; k++) cols[p++] = 0;
-        }
-      }
-    }
-  }
-}
-
-/** col2im: the adjoint of im2col; adds each row of `cols` back onto the window it came from in `dx`. */
-function col2im(
-  cols: Float32Array,
-  dx: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const kxStart = x0 < 0 ? -x0 : 0;
-        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y >= 0 && y < h) {
-            const dst = ((b * h + y) * w + x0 + kxStart) * c;
-            const from = p + kxStart * c;
-            const len = (kxEnd - kxStart) * c;
-            for (let k = 0; k < len; k++) dx[dst + k] += cols[from + k];
-          }
-          p += kw * c;
-        }
-      }
-    }
-  }
-}
-
 // ==== Forward and backward passes ====
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
 function conv2d_1_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*784, 9] · kernel [9, 16]
-  im2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
+  kernelIm2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
   gemm(false, false, n * 784, 16, 9, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
   // add the bias, then relu
   for (let r = 0; r < n * 784; r++) {
@@ -1169,7 +1088,7 @@ function max_pool_1_backward(n: number): void {
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
 function conv2d_2_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*196, 144] · kernel [144, 32]
-  im2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+  kernelIm2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
   gemm(false, false, n * 196, 32, 144, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
   // add the bias, then relu
   for (let r = 0; r < n * 196; r++) {
@@ -1200,7 +1119,7 @@ function conv2d_2_backward(n: number): void {
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 196, 144, 32, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
   max_pool_1_grad.fill(0, 0, n * 3136);
-  col2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+  kernelCol2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
 }
 
 // max_pool_2: max_pool(2, padding: same) (line 8)
@@ -1243,7 +1162,7 @@ function max_pool_2_backward(n: number): void {
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 288] · kernel [288, 64]
-  im2col(max_pool_2_out, conv2d_3_cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelIm2col(max_pool_2_out, conv2d_3_cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
   gemm(false, false, n * 49, 64, 288, conv2d_3_cols, conv2d_3_kernel, conv2d_3_z, false);
   // add the bias, then relu
   for (let r = 0; r < n * 49; r++) {
@@ -1274,13 +1193,13 @@ function conv2d_3_backward(n: number): void {
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 49, 288, 64, conv2d_3_dz, conv2d_3_kernel, conv2d_3_cols, false);
   max_pool_2_grad.fill(0, 0, n * 1568);
-  col2im(conv2d_3_cols, max_pool_2_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelCol2im(conv2d_3_cols, max_pool_2_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
 }
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
 function conv2d_4_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 576] · kernel [576, 128]
-  im2col(conv2d_3_out, conv2d_4_cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelIm2col(conv2d_3_out, conv2d_4_cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
   gemm(false, false, n * 49, 128, 576, conv2d_4_cols, conv2d_4_kernel, conv2d_4_z, false);
   // add the bias, then relu
   for (let r = 0; r < n * 49; r++) {
@@ -1311,13 +1230,13 @@ function conv2d_4_backward(n: number): void {
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 49, 576, 128, conv2d_4_dz, conv2d_4_kernel, conv2d_4_cols, false);
   conv2d_3_grad.fill(0, 0, n * 3136);
-  col2im(conv2d_4_cols, conv2d_3_grad, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelCol2im(conv2d_4_cols, conv2d_3_grad, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
 }
 
 // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
 function conv2d_5_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 1152] · kernel [1152, 256]
-  im2col(conv2d_4_out, conv2d_5_cols, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelIm2col(conv2d_4_out, conv2d_5_cols, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
   gemm(false, false, n * 49, 256, 1152, conv2d_5_cols, conv2d_5_kernel, conv2d_5_z, false);
   // add the bias, then relu
   for (let r = 0; r < n * 49; r++) {
@@ -1348,7 +1267,7 @@ function conv2d_5_backward(n: number): void {
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 49, 1152, 256, conv2d_5_dz, conv2d_5_kernel, conv2d_5_cols, false);
   conv2d_4_grad.fill(0, 0, n * 6272);
-  col2im(conv2d_5_cols, conv2d_4_grad, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelCol2im(conv2d_5_cols, conv2d_4_grad, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
 }
 
 // max_pool_3: max_pool(2, padding: same) (line 12)

@@ -290,6 +290,12 @@ function adamUpdate(
   }
 }
 
+/** Plain SGD over one parameter, in place: value -= lr * grad. */
+function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
+  const n = value.length;
+  for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
+}
+
 /**
  * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
  * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
@@ -1021,9 +1027,7 @@ let iterations = 0;
 /** sgd: w -= lr * g. */
 function applyGradients(lr: number): void {
   iterations++;
-  for (const p of PARAMS) {
-    for (let i = 0; i < p.value.length; i++) p.value[i] -= lr * p.grad[i];
-  }
+  for (const p of PARAMS) sgdUpdate(p.value, p.grad, lr); // the kernels' loop: value[i] -= lr * grad[i]
 }
 
 // ==== Weights: initialisation and saving ====

@@ -295,6 +295,12 @@ function adamUpdate(
   }
 }
 
+/** Plain SGD over one parameter, in place: value -= lr * grad. */
+function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
+  const n = value.length;
+  for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
+}
+
 /**
  * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
  * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
@@ -917,99 +923,12 @@ const dense_2_dz = allocF32(BATCH * 10);
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
 
-// ==== Helpers ====
-
-/**
- * im2col: copies every kh x kw x c window of the NHWC batch `x` into one row of `cols`
- * ([n * oh * ow, kh * kw * c]), zeros where the window hangs over the padding, so that a
- * convolution becomes one matrix product with the [kh * kw * c, filters] kernel.
- */
-function im2col(
-  x: Float32Array,
-  cols: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        // one window row at a time: its pixels (and their channels) are contiguous in x
-        const x0 = ox * sw - padLeft;
-        const kxStart = x0 < 0 ? -x0 : 0;
-        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y < 0 || y >= h) {
-            for (let k = 0; k < kw * c; k++) cols[p++] = 0;
-            continue;
-          }
-          for (let k = 0; k < kxStart * c; k++) cols[p++] = 0;
-          const src = ((b * h + y) * w + x0 + kxStart) * c;
-          const len = (kxEnd - kxStart) * c;
-          for (let k = 0; k < len; k++) cols[p++] = x[src + k];
-          for (let k = kxEnd * c; k < kw * c; k++) cols[p++] = 0;
-        }
-      }
-    }
-  }
-}
-
-/** col2im: the adjoint of im2col; adds each row of `cols` back onto the window it came from in `dx`. */
-function col2im(
-  cols: Float32Array,
-  dx: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const kxStart = x0 < 0 ? -x0 : 0;
-        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y >= 0 && y < h) {
-            const dst = ((b * h + y) * w + x0 + kxStart) * c;
-            const from = p + kxStart * c;
-            const len = (kxEnd - kxStart) * c;
-            for (let k = 0; k < len; k++) dx[dst + k] += cols[from + k];
-          }
-          p += kw * c;
-        }
-      }
-    }
-  }
-}
-
 // ==== Forward and backward passes ====
 
 // conv2d_1: conv2d(32, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 6)
 function conv2d_1_forward(n: number): void {
   // 5x5 convolution, stride 1x1, padding 2/2: patches [n*784, 25] · kernel [25, 32]
-  im2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2);
+  kernelIm2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2);
   gemm(false, false, n * 784, 32, 25, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
   // add the bias, then relu
   for (let r = 0; r < n * 784; r++) {
@@ -1079,7 +998,7 @@ function max_pool_1_backward(n: number): void {
 // conv2d_2: conv2d(64, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 8)
 function conv2d_2_forward(n: number): void {
   // 5x5 convolution, stride 1x1, padding 2/2: patches [n*196, 800] · kernel [800, 64]
-  im2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2);
+  kernelIm2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2);
   gemm(false, false, n * 196, 64, 800, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
   // add the bias, then relu
   for (let r = 0; r < n * 196; r++) {
@@ -1110,7 +1029,7 @@ function conv2d_2_backward(n: number): void {
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 196, 800, 64, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
   max_pool_1_grad.fill(0, 0, n * 6272);
-  col2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2);
+  kernelCol2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2);
 }
 
 // max_pool_2: max_pool(2) (line 9)

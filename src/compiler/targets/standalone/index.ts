@@ -123,6 +123,23 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   const plans = new Map<string, LayerPlan>();
   const BATCH = training.batchSize;
 
+  const kernelText = emitKernelRuntime({ mode: options.kernels ?? "ts", threads: options.threads ?? 1 });
+  // The kernel runtime may start with import lines: hoist them.
+  const kernelImports: string[] = [];
+  const kernelCode = kernelText
+    .split("\n")
+    .filter((line) => {
+      if (/^import\s.+from\s+["']node:[^"']+["'];?\s*$/.test(line)) {
+        kernelImports.push(line);
+        return false;
+      }
+      return true;
+    })
+    .join("\n");
+  /** Whether the kernel runtime defines a function (adamUpdate, kernelIm2col, ...). */
+  const kernelHas = (name: string): boolean => new RegExp(`function ${name}\\(`).test(kernelCode);
+  const KERNEL_HELPERS: Record<string, string> = { im2col: "kernelIm2col", col2im: "kernelCol2im" };
+
   // ---- which layers need gradients, and how many layers read each one
   const consumers = new Map<string, number>();
   for (const l of model.layers) for (const i of l.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
@@ -202,7 +219,10 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         return { value, grad: grad ?? `${v}_${role}_unused` };
       },
       helper(name) {
+        const kernel = KERNEL_HELPERS[name];
+        if (kernel && kernelHas(kernel)) return kernel;
         helpers.add(name);
+        return name;
       },
     };
     // Register weights in IR order first, so that the weight list (and model.json) follows the IR.
@@ -273,19 +293,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   if (cbNames.length > 0) embed("training/callbacks.ts", cbNames, "Learning-rate schedules and callbacks");
   if (cbKinds.has("tensorboard")) embed("tensorboard.ts", ["TensorBoardWriter"], "TensorBoard event files");
 
-  const kernelText = emitKernelRuntime({ mode: options.kernels ?? "ts", threads: options.threads ?? 1 });
-  // The kernel runtime may start with import lines: hoist them.
-  const kernelImports: string[] = [];
-  const kernelCode = kernelText
-    .split("\n")
-    .filter((line) => {
-      if (/^import\s.+from\s+["']node:[^"']+["'];?\s*$/.test(line)) {
-        kernelImports.push(line);
-        return false;
-      }
-      return true;
-    })
-    .join("\n");
+
 
   const quoted = options.sourceText
     ? "\n//\n// The .nn file it was compiled from:\n//\n" +
@@ -385,7 +393,7 @@ ${backwardCalls.join("\n")}
   const optimizer = OPTIMIZERS[training.optimizer.kind];
   if (!optimizer) throw new Error(`standalone target: no implementation of optimizer "${training.optimizer.kind}"`);
   const trainable = weights.filter((w) => w.trainable && w.grad);
-  const optSection = optimizer(training.optimizer, trainable, (name) => new RegExp(`function ${name}\\(`).test(kernelCode));
+  const optSection = optimizer(training.optimizer, trainable, kernelHas);
 
   // ---- weights table, initialisation and saving
   const weightTable = `/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
@@ -645,25 +653,23 @@ addFile(${lit(String(csv.args.path ?? "log.csv"))});`);
   baseLr = decision.lr;
 }`);
   }
+  const restoreBest = Boolean(early && early.args.restore_best);
   if (early) {
     epochEnd.push(`{
   const decision = earlyStopping.onEpochEnd(epoch, logs);
   if (decision.warning) say(decision.warning);
-  if (decision.snapshot) for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);
+${restoreBest ? "  if (decision.snapshot) for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);" : ""}
   if (decision.stop) {
     if (decision.message) say(decision.message);
-    if (decision.restore) for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);
+${restoreBest ? "    if (decision.restore) for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);" : ""}
     stoppedEarly = true;
   }
 }`);
   }
-  const snapshotBuffers =
-    early && early.args.restore_best
-      ? `/** The best epoch's weights, for early_stopping(restore_best: true). */
+  const snapshotBuffers = restoreBest
+    ? `/** The best epoch's weights, for early_stopping(restore_best: true). */
 const bestWeights = WEIGHTS.map((w) => allocF32(w.value.length));\n\n`
-      : early
-        ? `const bestWeights: Float32Array[] = [];\n\n`
-        : "";
+    : "";
 
   const valSetup =
     validation.kind === "split"

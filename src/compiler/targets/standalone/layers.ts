@@ -40,8 +40,8 @@ export interface LayerContext {
   intBuffer(name: string, size: string): string;
   /** Registers a weight buffer by role (the program allocates and initialises it); returns names. */
   weight(role: string): { value: string; grad: string };
-  /** Marks a helper function (im2col, ...) as needed. */
-  helper(name: string): void;
+  /** Marks a helper function (im2col, ...) as needed; returns the name to call (the kernels' own when they have one). */
+  helper(name: string): string;
 }
 
 export interface LayerCode {
@@ -261,14 +261,14 @@ const conv2d: LayerEmitter = (ctx) => {
   const kernel = ctx.weight("kernel");
   const hasBias = ctx.layer.weights.some((w) => w.role === "bias");
   const bias = hasBias ? ctx.weight("bias") : null;
-  ctx.helper("im2col");
+  const im2col = ctx.helper("im2col");
   const cols = ctx.buffer(`${ctx.v}_cols`, `BATCH * ${rows * patch}`, `im2col patches [n * ${rows}, ${patch}]`);
   const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
   const fusedBias = bias ? biasAndActivation(act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
   const geo = `${g.H}, ${g.W}, ${g.C}, ${KH}, ${KW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}`;
   const forward = [
     `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}: patches [n*${rows}, ${patch}] · kernel [${patch}, ${F}]`,
-    `im2col(${x.out}, ${cols}, n, ${geo});`,
+    `${im2col}(${x.out}, ${cols}, n, ${geo});`,
     `gemm(false, false, n * ${rows}, ${F}, ${patch}, ${cols}, ${kernel.value}, ${z}, false);`,
     fusedBias ? fusedBias.code : "",
     fusedBias?.activated ? "" : actForward,
@@ -282,12 +282,12 @@ const conv2d: LayerEmitter = (ctx) => {
       bias ? biasBackward(dz, bias.grad, `n * ${rows}`, F) : "",
     ];
     if (x.grad) {
-      ctx.helper("col2im");
+      const col2im = ctx.helper("col2im");
       backward.push(
         `// dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image`,
         `gemm(false, true, n * ${rows}, ${patch}, ${F}, ${dz}, ${kernel.value}, ${cols}, false);`,
         x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});`,
-        `col2im(${cols}, ${x.grad}, n, ${geo});`,
+        `${col2im}(${cols}, ${x.grad}, n, ${geo});`,
       );
     }
   }

@@ -261,7 +261,7 @@ let iterations = 0;`;
 const n = (v: unknown, d: number): number => (typeof v === "number" ? v : d);
 
 export const OPTIMIZERS: Record<string, OptimizerEmitter> = {
-  sgd(opt, params) {
+  sgd(opt, params, kernel) {
     const momentum = n(opt.args.momentum, 0);
     const nesterov = opt.args.nesterov === true;
     if (momentum === 0) {
@@ -270,9 +270,13 @@ export const OPTIMIZERS: Record<string, OptimizerEmitter> = {
 /** sgd: w -= lr * g. */
 function applyGradients(lr: number): void {
   iterations++;
-  for (const p of PARAMS) {
+${
+  kernel("sgdUpdate")
+    ? `  for (const p of PARAMS) sgdUpdate(p.value, p.grad, lr); // the kernels' loop: value[i] -= lr * grad[i]`
+    : `  for (const p of PARAMS) {
     for (let i = 0; i < p.value.length; i++) p.value[i] -= lr * p.grad[i];
-  }
+  }`
+}
 }`;
     }
     return `${paramTable(params, ["velocity"])}
