@@ -94,3 +94,30 @@ describe("nnc compile --emit ir", () => {
     expect((await run("compile", join(root, "examples/mlp.nn"), "--emit", "asm")).code).toBe(2);
   });
 });
+
+describe("nnc compile code options", () => {
+  it("--tfjs-package sets the package the tfjs program imports", async () => {
+    const r = await run("compile", join(root, "examples/mlp.nn"), "--target", "tfjs", "--tfjs-package", "@tensorflow/tfjs", "-o", "-");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('import * as tf from "@tensorflow/tfjs";');
+    const gpu = await run("compile", join(root, "examples/mlp.nn"), "--target", "tfjs", "-o", "-");
+    expect(gpu.stdout).toContain('import * as tf from "@tensorflow/tfjs-node-gpu";');
+  });
+
+  it("--kernels simd emits WebAssembly kernels; the default ts kernels do not", async () => {
+    const simd = await run("compile", join(root, "examples/twolayer.nn"), "--kernels", "simd", "-o", "-");
+    expect(simd.code).toBe(0);
+    expect(simd.stdout).toContain("WebAssembly");
+    const ts = await run("compile", join(root, "examples/twolayer.nn"), "-o", "-");
+    expect(ts.stdout).not.toContain("WebAssembly");
+  });
+
+  it("rejects a bad --kernels, --threads or --tfjs-package with exit 2 and one line", async () => {
+    for (const args of [["--kernels", "avx"], ["--threads", "0"], ["--tfjs-package", "tensorflow"]]) {
+      const r = await run("compile", join(root, "examples/mlp.nn"), ...args, "-o", "-");
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+});

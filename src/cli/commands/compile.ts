@@ -29,6 +29,18 @@ export function writeFileAtomic(path: string, text: string): void {
   }
 }
 
+const TFJS_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs"] as const;
+type TfjsPackage = (typeof TFJS_PACKAGES)[number];
+
+interface CompileFlags {
+  target: string;
+  emit: string;
+  out?: string;
+  kernels: string;
+  threads: string;
+  tfjsPackage: string;
+}
+
 /** examples/mlp.nn -> examples/mlp.ts */
 export function defaultOutPath(file: string): string {
   return file.endsWith(".nn") ? `${file.slice(0, -3)}.ts` : `${file}.ts`;
@@ -42,12 +54,29 @@ export function registerCompile(program: Command): void {
     .option("--target <target>", "standalone (no dependencies) or tfjs", "standalone")
     .option("--emit <what>", "code (a TypeScript program) or ir (the checked IR as JSON)", "code")
     .option("-o, --out <path>", "output file (`-`: stdout); default FILE.ts beside the input, stdout for --emit ir")
-    .action(async (file: string, opts: { target: string; emit: string; out?: string }) => {
+    .option("--kernels <mode>", "standalone target: ts (readable TypeScript loops) or simd (WebAssembly SIMD)", "ts")
+    .option("--threads <n>", "standalone target: worker threads for the kernels", "1")
+    .option(
+      "--tfjs-package <name>",
+      "tfjs target: the package the program imports (@tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node or @tensorflow/tfjs)",
+      "@tensorflow/tfjs-node-gpu",
+    )
+    .action(async (file: string, opts: CompileFlags) => {
       if (opts.target !== "standalone" && opts.target !== "tfjs") {
         throw new CliError(`unknown --target \`${opts.target}\`: use standalone or tfjs`, EXIT_USAGE);
       }
       if (opts.emit !== "code" && opts.emit !== "ir") {
         throw new CliError(`unknown --emit \`${opts.emit}\`: use code or ir`, EXIT_USAGE);
+      }
+      if (opts.kernels !== "ts" && opts.kernels !== "simd") {
+        throw new CliError(`unknown --kernels \`${opts.kernels}\`: use ts or simd`, EXIT_USAGE);
+      }
+      const threads = Number(opts.threads);
+      if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+        throw new CliError(`--threads must be a whole number from 1 to 64, not \`${opts.threads}\``, EXIT_USAGE);
+      }
+      if (!TFJS_PACKAGES.includes(opts.tfjsPackage as TfjsPackage)) {
+        throw new CliError(`unknown --tfjs-package \`${opts.tfjsPackage}\`: use ${TFJS_PACKAGES.join(", ")}`, EXIT_USAGE);
       }
       const { ir, text } = compileFileOrFail(file);
       let output: string;
@@ -57,8 +86,14 @@ export function registerCompile(program: Command): void {
         try {
           output =
             opts.target === "standalone"
-              ? await (await import("../../compiler/targets/standalone/index.js")).generateStandalone(ir, { sourceText: text })
-              : await (await import("../../compiler/targets/tfjs/index.js")).generateTfjs(ir);
+              ? await (await import("../../compiler/targets/standalone/index.js")).generateStandalone(ir, {
+                  sourceText: text,
+                  kernels: opts.kernels,
+                  threads,
+                })
+              : await (await import("../../compiler/targets/tfjs/index.js")).generateTfjs(ir, {
+                  package: opts.tfjsPackage as TfjsPackage,
+                });
         } catch (err) {
           const why = err instanceof Error ? err.message : String(err);
           throw new CliError(`cannot generate the ${opts.target} program for ${file}: ${why}`, EXIT_DIAGNOSTICS);
