@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import * as tf from "@tensorflow/tfjs";
+import { registerNncLayers } from "./engines/tfjs/model.js";
 
 export const DIGIT_NAMES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 export const FASHION_NAMES = [
@@ -282,6 +283,8 @@ export interface LoadedModel {
 export async function loadModel(modelDir: string): Promise<LoadedModel> {
   const path = findModelJson(modelDir);
   await cpuBackend();
+  // Layer classes nnc adds to tfjs (ELU with any alpha) must be known before model.json is read.
+  registerNncLayers(tf);
   let model: tf.LayersModel;
   try {
     model = await tf.loadLayersModel(fileModelHandler(path));
