@@ -288,6 +288,15 @@ describe("losses", () => {
     check([5], out("linear"), { loss: ref("huber", { delta: 0.5 }) }));
 });
 
+describe("outputs that are activation layers (the loss fuses with them)", () => {
+  it("dense then softmax layer, categorical_crossentropy", () =>
+    check([5], [{ kind: "dense", args: { units: 6, activation: ref("tanh") } }, { kind: "dense", args: { units: 4 } }, { kind: "softmax" }]));
+  it("dense then sigmoid layer, binary_crossentropy", () =>
+    check([5], [{ kind: "dense", args: { units: 6, activation: ref("tanh") } }, { kind: "dense", args: { units: 4 } }, { kind: "sigmoid" }], {
+      loss: ref("binary_crossentropy"),
+    }));
+});
+
 describe("regularizers", () => {
   for (const reg of [
     ref("l1", { l1: 0.01 }),
