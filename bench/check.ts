@@ -1,5 +1,5 @@
 // Parse+check speed (issue 3: under 20 ms warm, for an editor checking as you type):
-// the largest example and a generated 1,000-line file. Run alone: `npx tsx bench/check.ts`;
+// the largest example and a generated 1,000-line file. Run alone: `node --import ./bin/register.mjs bench/check.ts`;
 // `bench/run.ts` calls benchCheck().
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";

@@ -123,7 +123,7 @@ export async function benchGemm(
   return out;
 }
 
-// Direct use: `npx tsx bench/gemm.ts [mode] [threads]`
+// Direct use: `node --import ./bin/register.mjs bench/gemm.ts [mode] [threads]`
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const mode = (process.argv[2] as "ts" | "simd" | undefined) ?? "simd";
   const threads = Number(process.argv[3] ?? 1);

@@ -18,6 +18,9 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { benchGemm, GEMM_SHAPES, type GemmResult } from "./gemm.js";
+
+/** Node with nnc's TypeScript hooks (bin/register.mjs): how every benchmark child process runs. */
+const TS_NODE = ["--import", new URL("../bin/register.mjs", import.meta.url).href];
 import type { TrainBenchResult } from "./train-one.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -103,14 +106,14 @@ async function main(): Promise<void> {
         }
         // tfjs's pure-JS backend is slow: give it fewer steps.
         const s = v.engine === "tfjs" ? Math.max(5, Math.floor(steps / 5)) : steps;
-        const args = ["tsx", join(here, "train-one.ts"), "--model", model, "--engine", v.engine, "--steps", String(s), "--seconds", String(seconds)];
+        const args = [...TS_NODE, join(here, "train-one.ts"), "--model", model, "--engine", v.engine, "--steps", String(s), "--seconds", String(seconds)];
         if (v.kernels) args.push("--kernels", v.kernels);
         if (v.backend) args.push("--backend", v.backend);
         // tfjs's cpu backend takes seconds per batch on the larger models: one warm-up step.
         if (v.engine === "tfjs") args.push("--warmup", v.backend === "cpu" ? "1" : "2");
         const t0 = Date.now();
         const env = { ...process.env, ...(v.threads ? { NNC_THREADS: String(v.threads) } : {}) };
-        const child = spawnSync("npx", args, { cwd: root, env, encoding: "utf8", timeout: (seconds * 4 + (v.engine === "tfjs" ? 400 : 150)) * 1000, maxBuffer: 64 << 20 });
+        const child = spawnSync(process.execPath, args, { cwd: root, env, encoding: "utf8", timeout: (seconds * 4 + (v.engine === "tfjs" ? 400 : 150)) * 1000, maxBuffer: 64 << 20 });
         const line = (child.stdout ?? "").split("\n").find((l) => l.startsWith("BENCH_RESULT "));
         let r: TrainBenchResult;
         if (line) r = JSON.parse(line.slice("BENCH_RESULT ".length)) as TrainBenchResult;
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
     const rows = [["model", "kernels", "forward ms", "loss ms", "backward ms", "optimizer ms", "step ms", "CPU ms", "samples/cpu-s", "heap growth B/step"]];
     for (const model of models) {
       for (const threads of trainThreads) {
-        const child = spawnSync("npx", ["tsx", join(here, "step-profile.ts"), model, "simd", String(threads), quick ? "10" : "20"], {
+        const child = spawnSync(process.execPath, [...TS_NODE, join(here, "step-profile.ts"), model, "simd", String(threads), quick ? "10" : "20"], {
           cwd: root,
           encoding: "utf8",
           timeout: 300_000,

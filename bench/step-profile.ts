@@ -1,6 +1,6 @@
 // Time the parts of one standalone training step (forward, loss, backward, optimizer) and the
 // heap it allocates, using the program's test internals:
-//   npx tsx bench/step-profile.ts [model=mlp] [kernels=simd] [threads=1] [steps=50]
+//   node --import ./bin/register.mjs bench/step-profile.ts [model=mlp] [kernels=simd] [threads=1] [steps=50]
 import { transformSync } from "esbuild";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

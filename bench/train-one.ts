@@ -1,6 +1,6 @@
 // One training-throughput measurement, in its own process (so that peak RSS is its own):
-//   tsx bench/train-one.ts --model mlp --engine standalone --kernels simd [--steps 100] [--seconds 15]
-//   tsx bench/train-one.ts --model cnn --engine tfjs --backend wasm
+//   node --import ./bin/register.mjs bench/train-one.ts --model mlp --engine standalone --kernels simd [--steps 100] [--seconds 15]
+//   node --import ./bin/register.mjs bench/train-one.ts --model cnn --engine tfjs --backend wasm
 // Trains the example for at most --steps batches (or until --seconds of steady-state time have
 // passed), timing the steps after a short warm-up from the engine's per-batch hook. Prints one
 // line `BENCH_RESULT {json}`.

@@ -1,5 +1,5 @@
 // Tuning aid for the wasm gemm: register tile and cache blocking, interleaved to cancel noise.
-//   npx tsx bench/tune-gemm.ts
+//   node --import ./bin/register.mjs bench/tune-gemm.ts
 import { GEMM_SHAPES, loadKernelRuntime, timeGemm, type KernelRuntime } from "./gemm.js";
 import type { KernelRuntimeOptions } from "../src/compiler/targets/standalone/kernels/index.js";
 
