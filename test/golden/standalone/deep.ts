@@ -1557,7 +1557,7 @@ function leaky_relu_1_backward(n: number): void {
 function batch_norm_1_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_1_mean.fill(0);
     batch_norm_1_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -1584,7 +1584,7 @@ function batch_norm_1_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 1024; c++) {
         const i = r * 1024 + c;
         batch_norm_1_out[i] =
@@ -1600,7 +1600,7 @@ function batch_norm_1_forward(n: number, training: boolean): void {
 function batch_norm_1_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_1_gamma_grad.fill(0);
   batch_norm_1_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {
@@ -1685,7 +1685,7 @@ function leaky_relu_2_backward(n: number): void {
 function batch_norm_2_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_2_mean.fill(0);
     batch_norm_2_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -1712,7 +1712,7 @@ function batch_norm_2_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 1024; c++) {
         const i = r * 1024 + c;
         batch_norm_2_out[i] =
@@ -1728,7 +1728,7 @@ function batch_norm_2_forward(n: number, training: boolean): void {
 function batch_norm_2_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_2_gamma_grad.fill(0);
   batch_norm_2_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {
@@ -1813,7 +1813,7 @@ function leaky_relu_3_backward(n: number): void {
 function batch_norm_3_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_3_mean.fill(0);
     batch_norm_3_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -1840,7 +1840,7 @@ function batch_norm_3_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 512; c++) {
         const i = r * 512 + c;
         batch_norm_3_out[i] =
@@ -1856,7 +1856,7 @@ function batch_norm_3_forward(n: number, training: boolean): void {
 function batch_norm_3_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_3_gamma_grad.fill(0);
   batch_norm_3_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {
@@ -1941,7 +1941,7 @@ function leaky_relu_4_backward(n: number): void {
 function batch_norm_4_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_4_mean.fill(0);
     batch_norm_4_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -1968,7 +1968,7 @@ function batch_norm_4_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 256; c++) {
         const i = r * 256 + c;
         batch_norm_4_out[i] =
@@ -1984,7 +1984,7 @@ function batch_norm_4_forward(n: number, training: boolean): void {
 function batch_norm_4_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_4_gamma_grad.fill(0);
   batch_norm_4_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {
@@ -2069,7 +2069,7 @@ function leaky_relu_5_backward(n: number): void {
 function batch_norm_5_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_5_mean.fill(0);
     batch_norm_5_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -2096,7 +2096,7 @@ function batch_norm_5_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 128; c++) {
         const i = r * 128 + c;
         batch_norm_5_out[i] =
@@ -2112,7 +2112,7 @@ function batch_norm_5_forward(n: number, training: boolean): void {
 function batch_norm_5_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_5_gamma_grad.fill(0);
   batch_norm_5_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {
@@ -2197,7 +2197,7 @@ function leaky_relu_6_backward(n: number): void {
 function batch_norm_6_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_6_mean.fill(0);
     batch_norm_6_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -2224,7 +2224,7 @@ function batch_norm_6_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 64; c++) {
         const i = r * 64 + c;
         batch_norm_6_out[i] =
@@ -2240,7 +2240,7 @@ function batch_norm_6_forward(n: number, training: boolean): void {
 function batch_norm_6_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_6_gamma_grad.fill(0);
   batch_norm_6_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {
@@ -2325,7 +2325,7 @@ function leaky_relu_7_backward(n: number): void {
 function batch_norm_7_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_7_mean.fill(0);
     batch_norm_7_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -2352,7 +2352,7 @@ function batch_norm_7_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 32; c++) {
         const i = r * 32 + c;
         batch_norm_7_out[i] =
@@ -2368,7 +2368,7 @@ function batch_norm_7_forward(n: number, training: boolean): void {
 function batch_norm_7_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_7_gamma_grad.fill(0);
   batch_norm_7_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {

@@ -1109,7 +1109,7 @@ function dense_2_backward(n: number): void {
 function batch_norm_1_forward(n: number, training: boolean): void {
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n * 1;
+    const rows = n;
     batch_norm_1_mean.fill(0);
     batch_norm_1_inv_std.fill(0);
     for (let r = 0; r < rows; r++)
@@ -1136,7 +1136,7 @@ function batch_norm_1_forward(n: number, training: boolean): void {
     }
   } else {
     // inference: the moving statistics
-    for (let r = 0; r < n * 1; r++) {
+    for (let r = 0; r < n; r++) {
       for (let c = 0; c < 512; c++) {
         const i = r * 512 + c;
         batch_norm_1_out[i] =
@@ -1152,7 +1152,7 @@ function batch_norm_1_forward(n: number, training: boolean): void {
 function batch_norm_1_backward(n: number): void {
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n * 1;
+  const rows = n;
   batch_norm_1_gamma_grad.fill(0);
   batch_norm_1_beta_grad.fill(0);
   for (let r = 0; r < rows; r++) {

@@ -406,7 +406,7 @@ const batchNorm: LayerEmitter = (ctx) => {
   const xhat = ctx.buffer(`${ctx.v}_xhat`, `BATCH * ${ctx.size}`, "normalised input");
   const g = gamma ? `${gamma.value}[c]` : "1";
   const bt = beta ? ` + ${beta.value}[c]` : "";
-  const R = `n * ${rowsPerSample}`;
+  const R = times(rowsPerSample);
   const forward = `if (training) {
   // statistics of this batch, per channel (biased variance), and the moving averages for inference
   const rows = ${R};
