@@ -6,7 +6,7 @@ export function registerPredict(program: Command): void {
   program
     .command("predict")
     .description(
-      "Classify PNG images of hand-drawn digits with a trained model (a run directory or its model/ folder).",
+      "classify PNG images of hand-drawn digits with a trained model (a run directory or its model/ folder)",
     )
     .argument("<model_dir>", "run directory written by `nnc run`, or its model/ folder")
     .argument("<images...>", "PNG files")

@@ -48,7 +48,7 @@ interface RunFlags {
 export function registerRun(program: Command): void {
   program
     .command("run")
-    .description("Train the model of a .nn file and write a run directory (model, history, curves, summary).")
+    .description("train the model of a .nn file and write a run directory (model, history, curves, summary)")
     .argument("<file>", "the .nn file")
     .addOption(
       new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs"]).default("auto"),
