@@ -82,7 +82,8 @@ export async function profileStep(model: string, mode: "ts" | "simd", threads: n
       acc[3] += t4 - t3;
     }
   };
-  for (let i = 0; i < Math.max(5, steps / 5); i++) step();
+  // Warm up long enough for tier-up: compiling optimized code allocates, the steady state does not.
+  for (let i = 0; i < Math.max(60, steps); i++) step();
   gc();
   let gcs = 0;
   const { PerformanceObserver } = await import("node:perf_hooks");

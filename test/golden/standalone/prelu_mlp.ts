@@ -401,17 +401,21 @@ interface InitializerSpec {
 
 /** A seeded pseudo-random stream: uniform, normal and truncated-normal samples. */
 class Random {
-  private state: number;
+  /**
+   * The 32-bit state, kept in a typed array: a number property holding values above 2^30 is a
+   * boxed heap number, and updating it would allocate in every call.
+   */
+  private readonly state = new Uint32Array(1);
   private spare: number | null = null;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.state[0] = seed >>> 0;
   }
 
   /** Uniform in [0, 1) (mulberry32). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
+    let t = (this.state[0]! + 0x6d2b79f5) >>> 0;
+    this.state[0] = t;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -1027,7 +1031,11 @@ let iterations = 0;
 /** sgd: w -= lr * g. */
 function applyGradients(lr: number): void {
   iterations++;
-  for (const p of PARAMS) sgdUpdate(p.value, p.grad, lr); // the kernels' loop: value[i] -= lr * grad[i]
+  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    sgdUpdate(p.value, p.grad, lr);
+  }
 }
 
 // ==== Weights: initialisation and saving ====

@@ -272,8 +272,13 @@ function applyGradients(lr: number): void {
   iterations++;
 ${
   kernel("sgdUpdate")
-    ? `  for (const p of PARAMS) sgdUpdate(p.value, p.grad, lr); // the kernels' loop: value[i] -= lr * grad[i]`
-    : `  for (const p of PARAMS) {
+    ? `  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    sgdUpdate(p.value, p.grad, lr);
+  }`
+    : `  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) p.value[i] -= lr * p.grad[i];
   }`
 }
@@ -284,7 +289,8 @@ ${
 /** sgd with momentum ${momentum}${nesterov ? " (Nesterov)" : ""}, as Keras: v = momentum * v - lr * g; ${nesterov ? "w += momentum * v - lr * g" : "w += v"}. */
 function applyGradients(lr: number): void {
   iterations++;
-  for (const p of PARAMS) {
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) {
       const v = ${momentum} * p.velocity[i] - lr * p.grad[i];
       p.velocity[i] = v;
@@ -304,7 +310,8 @@ for (const p of PARAMS) p.accumulator.fill(${init});
 /** adagrad: a += g²; w -= lr * g / (sqrt(a) + ${eps}). */
 function applyGradients(lr: number): void {
   iterations++;
-  for (const p of PARAMS) {
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
       p.accumulator[i] += g * g;
@@ -321,7 +328,8 @@ function applyGradients(lr: number): void {
 /** adadelta (rho ${rho}): running averages of g² and of the squared updates set each weight's step size. */
 function applyGradients(lr: number): void {
   iterations++;
-  for (const p of PARAMS) {
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
       p.accumulatedGrad[i] = ${rho} * p.accumulatedGrad[i] + ${num(1 - rho)} * g * g;
@@ -344,7 +352,8 @@ function applyGradients(lr: number): void {
 /** rmsprop (rho ${rho}${centered ? ", centered" : ""}${momentum ? `, momentum ${momentum}` : ""}), TensorFlow's update: ms = rho * ms + (1 - rho) * g²; w -= lr * g / sqrt(ms + eps). */
 function applyGradients(lr: number): void {
   iterations++;
-  for (const p of PARAMS) {
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
       p.meanSquare[i] = ${rho} * p.meanSquare[i] + ${num(1 - rho)} * g * g;${centered ? `\n      p.meanGrad[i] = ${rho} * p.meanGrad[i] + ${num(1 - rho)} * g;` : ""}
@@ -374,8 +383,12 @@ function applyGradients(lr: number): void {
 ${
     kernel("adamUpdate")
       ? `  // the kernels' adamUpdate runs the three lines below over a whole parameter
-  for (const p of PARAMS) adamUpdate(p.value, p.grad, p.m, p.v, lrT, ${b1}, ${b2}, ${eps});`
-      : `  for (const p of PARAMS) {
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    adamUpdate(p.value, p.grad, p.m, p.v, lrT, ${b1}, ${b2}, ${eps});
+  }`
+      : `  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
       p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
@@ -396,7 +409,8 @@ ${
 function applyGradients(lr: number): void {
   iterations++;
   const lrT = lr / (1 - Math.pow(${b1}, iterations));
-  for (const p of PARAMS) {
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
       p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
@@ -426,7 +440,8 @@ function applyGradients(lr: number): void {
   momentumProduct *= mu;
   const productNext = momentumProduct * muNext;
   const vCorrection = 1 - Math.pow(${b2}, iterations);
-  for (const p of PARAMS) {
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
     for (let i = 0; i < p.value.length; i++) {
       const g = p.grad[i];
       p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;

@@ -218,13 +218,20 @@ function buildKernel(MR: number, NR: number, packedA: boolean, unrollK: number):
 }
 
 /**
- * adam(value, grad, m, v, n, lrT, beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon), in place
- * over n floats: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
- * value -= lrT * m / (sqrt(v) + epsilon). Four at a time, then the tail one by one.
+ * adam(value, grad, m, v, n, args), in place over n floats, with the six f32 at byte address args
+ * = [lrT, beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon]: m = beta1*m + (1-beta1)*g;
+ * v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon). Four at a time, then the
+ * tail one by one. The hyperparameters come through memory, not as f32 arguments: a call from
+ * JavaScript boxes every non-integer number it passes, and the training step must not allocate.
  */
 function buildAdam(): Func {
-  const f = new Func("adam", [I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32]);
-  const [value, grad, m, v, n, lrT, b1, c1, b2, c2, eps] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const f = new Func("adam", [I32, I32, I32, I32, I32, I32]);
+  const [value, grad, m, v, n, args] = [0, 1, 2, 3, 4, 5];
+  const [lrT, b1, c1, b2, c2, eps] = [f.local(F32), f.local(F32), f.local(F32), f.local(F32), f.local(F32), f.local(F32)];
+  f.emit(
+    op.get(args), op.f32Load(0), op.set(lrT), op.get(args), op.f32Load(4), op.set(b1), op.get(args), op.f32Load(8), op.set(c1),
+    op.get(args), op.f32Load(12), op.set(b2), op.get(args), op.f32Load(16), op.set(c2), op.get(args), op.f32Load(20), op.set(eps),
+  );
   const i = f.local(I32), end4 = f.local(I32), off = f.local(I32);
   const g = f.local(V128), mv = f.local(V128), vv = f.local(V128);
   const sg = f.local(F32), sm = f.local(F32), sv = f.local(F32);
@@ -269,10 +276,15 @@ function buildAdam(): Func {
   return f;
 }
 
-/** sgd(value, grad, n, lr): value -= lr * grad over n floats, four at a time, then the tail. */
+/**
+ * sgd(value, grad, n, args): value -= lr * grad over n floats, four at a time, then the tail; lr
+ * is the f32 at byte address args (through memory, like adam's hyperparameters).
+ */
 function buildSgd(): Func {
-  const f = new Func("sgd", [I32, I32, I32, F32]);
-  const [value, grad, n, lr] = [0, 1, 2, 3];
+  const f = new Func("sgd", [I32, I32, I32, I32]);
+  const [value, grad, n, args] = [0, 1, 2, 3];
+  const lr = f.local(F32);
+  f.emit(op.get(args), op.f32Load(0), op.set(lr));
   const i = f.local(I32), end4 = f.local(I32), vLr = f.local(V128);
   const at = (base: number) => [...op.get(base), ...op.get(i), ...op.i32(4), ...op.i32Mul(), ...op.i32Add()];
   f.emit(op.get(lr), op.f32x4Splat(), op.set(vLr), op.get(n), op.i32(-4), [0x71], op.set(end4));

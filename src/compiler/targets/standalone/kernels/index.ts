@@ -488,8 +488,10 @@ interface GemmKernelExports {
   pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
   kernel(ap: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
   kernel_strided(a: number, ps: number, ks: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
-  adam(value: number, grad: number, m: number, v: number, n: number, lrT: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number): void;
-  sgd(value: number, grad: number, n: number, lr: number): void;
+  /** args: the byte address of [lrT, beta1, 1 - beta1, beta2, 1 - beta2, epsilon] (f32). */
+  adam(value: number, grad: number, m: number, v: number, n: number, args: number): void;
+  /** args: the byte address of [lr] (f32). */
+  sgd(value: number, grad: number, n: number, args: number): void;
   im2col(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   col2im(dx: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 }
@@ -611,12 +613,19 @@ function gemmPart(
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
 
-${ADAM_TS}${SGD_TS}${IM2COL_TS}
+${ADAM_TS}${SGD_TS}${IM2COL_TS}${simd ? `
+/**
+ * The float arguments of the WebAssembly adam and sgd, passed through memory: a call from
+ * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
+ */
+const kernelFloatArgs = allocF32(6);
+` : ""}
 /** Plain SGD over one parameter, in place: value -= lr * grad${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
 function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
   ${simd ? `const wasm = kernelState.wasm;
   if (wasm !== null && kernelShared(value) && kernelShared(grad)) {
-    wasm.sgd(value.byteOffset, grad.byteOffset, value.length, lr);
+    kernelFloatArgs[0] = lr;
+    wasm.sgd(value.byteOffset, grad.byteOffset, value.length, kernelFloatArgs.byteOffset);
     return;
   }` : ""}
   sgdUpdateTs(value, grad, lr);
@@ -688,7 +697,14 @@ function adamUpdate(
 ): void {
   ${simd ? `const wasm = kernelState.wasm;
   if (wasm !== null && kernelShared(value) && kernelShared(grad) && kernelShared(m) && kernelShared(v)) {
-    wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, lrT, beta1, 1 - beta1, beta2, 1 - beta2, epsilon);
+    const args = kernelFloatArgs;
+    args[0] = lrT;
+    args[1] = beta1;
+    args[2] = 1 - beta1;
+    args[3] = beta2;
+    args[4] = 1 - beta2;
+    args[5] = epsilon;
+    wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, args.byteOffset);
     return;
   }` : ""}
   adamUpdateTs(value, grad, m, v, lrT, beta1, beta2, epsilon);
