@@ -326,22 +326,23 @@ describe("nnc run with the real compiler and standalone engine (synthetic data)"
   });
 });
 
-describe("Ctrl-C on a real run (a child process, tfjs engine on the cpu backend)", () => {
-  it("stops at the next batch, exits 130 and leaves no temporary or half-written file", async () => {
+describe("Ctrl-C on a real run (a child process)", () => {
+  it.each([
+    ["tfjs engine on the cpu backend", ["--engine", "tfjs", "--backend", "cpu"]],
+    ["standalone engine", ["--engine", "standalone"]],
+  ])("%s: stops at the next batch, exits 130 and leaves no temporary or half-written file", async (label, engineArgs) => {
     const { spawn } = await import("node:child_process");
     const { writeSyntheticMnist } = await import("./helpers/data.js");
-    const data = writeSyntheticMnist(join(tmp, "synthetic-int"), { train: 1024, test: 100 });
-    const dir = join(tmp, "real-interrupted");
+    const slug = label.split(" ")[0];
+    const data = writeSyntheticMnist(join(tmp, `synthetic-int-${slug}`), { train: 1024, test: 100 });
+    const dir = join(tmp, `real-interrupted-${slug}`);
     const child = spawn(
       process.execPath,
       [
         "bin/nnc.js",
         "run",
         "examples/mlp.nn",
-        "--engine",
-        "tfjs",
-        "--backend",
-        "cpu",
+        ...engineArgs,
         "--epochs",
         "200",
         "--data",

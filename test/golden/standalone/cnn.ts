@@ -1568,6 +1568,11 @@ function evaluate(
   return { loss, metrics };
 }
 
+/** The error train() stops with when options.signal is aborted (Ctrl-C): nothing is evaluated or saved. */
+function aborted(signal: AbortSignal): unknown {
+  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
+}
+
 /**
  * Trains the model (10 epochs of batches of 128 unless options say otherwise), evaluates it
  * on the test set and saves it to `${options.outDir}/model/`.
@@ -1627,6 +1632,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       validationSamples: validation.count,
     });
 
+    let lastYield = performance.now();
     let epoch = 0;
     for (; epoch < epochs && !stoppedEarly; epoch++) {
       shuffleRandom.shuffle(order);
@@ -1654,10 +1660,12 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         seen += n;
         trained += n;
         hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });
-        if (options.signal?.aborted) {
-          stoppedEarly = true;
-          break;
+        // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
+        if (performance.now() - lastYield > 100) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
         }
+        if (options.signal?.aborted) throw aborted(options.signal);
       }
       trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
@@ -1669,7 +1677,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
 
-      if (options.signal?.aborted) break;
+      if (options.signal?.aborted) throw aborted(options.signal);
     }
 
     const test = evaluate(testSet.images, testSet.labels, testSet.count);

@@ -740,6 +740,11 @@ function evaluate(images: Float32Array, labels: Uint8Array, count: number): { lo
   return { loss, metrics };
 }
 
+/** The error train() stops with when options.signal is aborted (Ctrl-C): nothing is evaluated or saved. */
+function aborted(signal: AbortSignal): unknown {
+  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
+}
+
 /**
  * Trains the model (${t.epochs} epochs of batches of ${t.batchSize} unless options say otherwise), evaluates it
  * on the test set and saves it to \`\${options.outDir}/model/\`.
@@ -777,6 +782,7 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
     let trainSeconds = 0;
     hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: ${hasValidation ? "validation.count" : "0"} });
 
+    let lastYield = performance.now();
     let epoch = 0;
     for (; epoch < epochs && !stoppedEarly; epoch++) {
       ${t.data.shuffle ? "shuffleRandom.shuffle(order);" : "// (no shuffling: the data section says shuffle: false)"}
@@ -808,10 +814,12 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
         }`
             : ""
         }
-        if (options.signal?.aborted) {
-          stoppedEarly = true;
-          break;
+        // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
+        if (performance.now() - lastYield > 100) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
         }
+        if (options.signal?.aborted) throw aborted(options.signal);
       }
       trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
@@ -827,7 +835,7 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
       ${epochEnd.join("\n      ")}
-      if (options.signal?.aborted) break;
+      if (options.signal?.aborted) throw aborted(options.signal);
     }
 
     const test = evaluate(testSet.images, testSet.labels, testSet.count);
