@@ -3,31 +3,12 @@
 //   input unless --out says otherwise; --emit ir: the JSON IR, printed to stdout unless --out.
 //   `--out -` prints to stdout. Files are written to a temporary name and renamed, so an
 //   interrupted or failed compile never leaves a half-written file.
-import { randomBytes } from "node:crypto";
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 // The targets (and prettier) load only when code is generated, to keep `nnc check` and
 // `nnc --help` quick to start.
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE } from "../errors.js";
 import { compileFileOrFail } from "./summary.js";
-
-/** Writes `text` to `path` atomically (temporary file in the same folder, then rename). */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temporary file was never created
-    }
-    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new CliError(`cannot write ${path}: ${why}`, EXIT_USAGE);
-  }
-}
+import { writeAtomic } from "../write-atomic.js";
 
 const TFJS_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs"] as const;
 type TfjsPackage = (typeof TFJS_PACKAGES)[number];
@@ -104,7 +85,7 @@ export function registerCompile(program: Command): void {
         process.stdout.write(output);
         return;
       }
-      writeFileAtomic(out, output);
+      writeAtomic(out, output);
       process.stderr.write(`wrote ${out}\n`);
     });
 }

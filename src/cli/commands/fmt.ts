@@ -2,37 +2,12 @@
 // Default: the formatted text on stdout. --check: exit 1 (naming each file) when a file is not
 // formatted. --write: rewrite files in place, atomically (temporary file + rename).
 // A file with syntax errors is never formatted: its errors are printed and the exit code is 1.
-import { renameSync, unlinkSync, writeFileSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE, setExitCode } from "../errors.js";
 import { format } from "../../compiler/format.js";
 import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
 import { isSourceError, readSource, useColor } from "./check.js";
-
-/** Writes `text` to `file` through a temporary file in the same folder, so it is never half-written. */
-export function writeAtomic(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  try {
-    let mode: number | undefined;
-    try {
-      mode = statSync(file).mode & 0o777;
-    } catch {
-      mode = undefined;
-    }
-    writeFileSync(tmp, text, mode === undefined ? undefined : { mode });
-    renameSync(tmp, file);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "EACCES" || code === "EPERM" ? "permission denied" : err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new CliError(`cannot write ${file}: ${why}`, EXIT_USAGE);
-  }
-}
+import { writeAtomic } from "../write-atomic.js";
 
 export function registerFmt(program: Command): void {
   program

@@ -1,0 +1,32 @@
+// The one atomic file writer of the CLI (`nnc fmt --write`, `nnc compile -o`): a temporary file in
+// the same folder, then rename, so an output is never half-written; failures become one-line
+// CliErrors. (Run directories use src/runtime/run/files.ts, which also tracks in-flight temporary
+// files for Ctrl-C; the embeddable runtime modules carry their own copy to stay self-contained.)
+import { randomBytes } from "node:crypto";
+import { renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { CliError, EXIT_USAGE } from "./errors.js";
+
+/** Writes `text` to `file` atomically, keeping the permission bits of a file it replaces. */
+export function writeAtomic(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    let mode: number | undefined;
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch {
+      mode = undefined;
+    }
+    writeFileSync(tmp, text, mode === undefined ? undefined : { mode });
+    renameSync(tmp, file);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // the temporary file was never created
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "EACCES" || code === "EPERM" ? "permission denied" : err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new CliError(`cannot write ${file}: ${why}`, EXIT_USAGE);
+  }
+}
