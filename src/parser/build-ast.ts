@@ -58,79 +58,85 @@ function subs(node: CstNode | undefined, key: string): CstNode[] {
   return (kids(node)[key] ?? []).filter((e): e is CstNode => !isToken(e));
 }
 
-/** First and last real tokens of a CST subtree. */
-function bounds(node: CstNode): [IToken, IToken] | undefined {
-  const cached = boundsCache.get(node);
-  if (cached !== undefined) return cached ?? undefined;
-  // Bottom-up over the children, each subtree's bounds memoised: linear in the CST's size
-  // (a subtree walk per node was quadratic through the expression precedence levels).
-  let first: IToken | undefined;
-  let last: IToken | undefined;
+/**
+ * The first (or last) real token of a CST subtree: tokens chevrotain inserted while recovering
+ * are skipped. Each child list is in source order, so only its first (last) real element can
+ * win; the walk goes down one path per child key rather than over the whole subtree.
+ */
+function edge(node: CstNode, last: boolean): IToken | undefined {
+  let best: IToken | undefined;
   const children = node.children as Children;
   for (const key in children) {
     const list = children[key];
     if (!list) continue;
-    for (const e of list) {
-      let lo: IToken | undefined;
-      let hi: IToken | undefined;
-      if (isToken(e)) {
-        if (!real(e)) continue;
-        lo = hi = e;
-      } else {
-        const b = bounds(e);
-        if (!b) continue;
-        [lo, hi] = b;
-      }
-      if (!first || lo.startOffset < first.startOffset) first = lo;
-      if (!last || hi.startOffset > last.startOffset) last = hi;
+    const n = list.length;
+    for (let j = 0; j < n; j++) {
+      const e = list[last ? n - 1 - j : j]!;
+      const t = isToken(e) ? (real(e) ? e : undefined) : edge(e, last);
+      if (!t) continue;
+      if (!best || (last ? t.startOffset > best.startOffset : t.startOffset < best.startOffset)) best = t;
+      break;
     }
   }
-  const result: [IToken, IToken] | null = first && last ? [first, last] : null;
-  boundsCache.set(node, result);
-  return result ?? undefined;
+  return best;
 }
 
-const boundsCache = new WeakMap<CstNode, [IToken, IToken] | null>();
-
 function joinSpans(a: Span, b: Span): Span {
+  // The key order of tokenSpan(): every span has one shape.
   return {
     startOffset: a.startOffset,
+    endOffset: b.endOffset,
     startLine: a.startLine,
     startColumn: a.startColumn,
-    endOffset: b.endOffset,
     endLine: b.endLine,
     endColumn: b.endColumn,
   };
 }
 
+/** From the start of token `a` to the end of token `b`. */
+function tokensSpan(a: IToken, b: IToken): Span {
+  const sa = tokenSpan(a);
+  if (a === b) return sa;
+  const sb = tokenSpan(b);
+  sa.endOffset = sb.endOffset;
+  sa.endLine = sb.endLine;
+  sa.endColumn = sb.endColumn;
+  return sa;
+}
+
+/** The text a CST node came from: its first real token to its last. */
 function nodeSpan(node: CstNode): Span | undefined {
-  const loc = node.location;
-  if (
-    loc &&
-    !node.recoveredNode &&
-    Number.isFinite(loc.startOffset) &&
-    Number.isFinite(loc.endOffset) &&
-    Number.isFinite(loc.startLine) &&
-    Number.isFinite(loc.endLine)
-  ) {
-    return {
-      startOffset: loc.startOffset,
-      endOffset: loc.endOffset! + 1,
-      startLine: loc.startLine!,
-      startColumn: loc.startColumn!,
-      endLine: loc.endLine!,
-      endColumn: loc.endColumn! + 1,
-    };
-  }
-  const b = bounds(node);
-  return b ? joinSpans(tokenSpan(b[0]), tokenSpan(b[1])) : undefined;
+  const first = edge(node, false);
+  const last = first && edge(node, true);
+  return first && last ? tokensSpan(first, last) : undefined;
+}
+
+/** `first..last` when both are real tokens, else the node's span found by walking its CST. */
+function spanOr(node: CstNode, first: IToken | undefined, last: IToken | undefined): Span | undefined {
+  return first && last ? tokensSpan(first, last) : nodeSpan(node);
+}
+
+/** The CST's closing token under `key` (`)`, `]`, `}`), when it is real. */
+function closing(node: CstNode | undefined, key: string): IToken | undefined {
+  const list = node ? (node.children as Children)[key] : undefined;
+  const t = list?.[list.length - 1];
+  return t && isToken(t) && real(t) ? t : undefined;
 }
 
 export class AstBuilder {
   readonly issues: BuildIssue[] = [];
+  // The first and last real tokens of the expression built last (its parentheses included),
+  // so that the spans of arguments and settings need no walk over their CST.
+  private exprFirst: IToken | undefined;
+  private exprLast: IToken | undefined;
 
   program(cst: CstNode): { decls: Decl[] } {
-    return { decls: subs(cst, "decl").flatMap((d) => this.decl(d) ?? []) };
+    const decls: Decl[] = [];
+    for (const d of subs(cst, "decl")) {
+      const built = this.decl(d);
+      if (built) decls.push(built);
+    }
+    return { decls };
   }
 
   decl(node: CstNode): Decl | undefined {
@@ -145,72 +151,100 @@ export class AstBuilder {
 
   modelOrBlock(node: CstNode, kind: "model" | "block"): ModelDecl | BlockDecl | undefined {
     const name = tok(node, "Identifier");
-    const span = nodeSpan(node);
+    const bodyNode = sub(node, "body");
+    const span = spanOr(node, tok(node, kind === "model" ? "Kw_model" : "Kw_block"), closing(bodyNode, "RCurly"));
     if (!name || !span) return undefined;
     const paramsNode = sub(node, "params");
-    const params = paramsNode ? subs(paramsNode, "param").flatMap((p) => this.param(p) ?? []) : [];
-    const body = this.body(sub(node, "body"));
+    const params: Param[] = [];
+    if (paramsNode) {
+      for (const p of subs(paramsNode, "param")) {
+        const built = this.param(p);
+        if (built) params.push(built);
+      }
+    }
+    const body = this.body(bodyNode);
     return { kind, name: name.image, nameSpan: tokenSpan(name), params, body, span } as ModelDecl | BlockDecl;
   }
 
   param(node: CstNode): Param | undefined {
     const name = tok(node, "Identifier");
-    const span = nodeSpan(node);
+    const def = sub(node, "expr");
+    const value = def ? this.expr(def) : undefined;
+    const span = spanOr(node, name, def ? (value ? this.exprLast : undefined) : name);
     if (!name || !span) return undefined;
     const p: Param = { name: name.image, nameSpan: tokenSpan(name), span };
-    const def = sub(node, "expr");
-    if (def) {
-      const e = this.expr(def);
-      if (e) p.default = e;
-    }
+    if (value) p.default = value;
     return p;
   }
 
   body(node: CstNode | undefined): Stmt[] {
-    if (!node) return [];
-    return subs(node, "stmt").flatMap((s) => this.stmt(s) ?? []);
+    const out: Stmt[] = [];
+    if (!node) return out;
+    for (const s of subs(node, "stmt")) {
+      const built = this.stmt(s);
+      if (built) out.push(built);
+    }
+    return out;
   }
 
   stmt(node: CstNode): Stmt | undefined {
+    const c = sub(node, "chainStmt");
+    if (c) return this.chain(c);
     const input = sub(node, "inputStmt");
     if (input) return this.input(input);
     const f = sub(node, "forStmt");
     if (f) {
       const v = tok(f, "Identifier");
-      const span = nodeSpan(f);
+      const bodyNode = sub(f, "body");
+      const span = spanOr(f, tok(f, "Kw_for"), closing(bodyNode, "RCurly"));
       const iter = this.expr(sub(f, "expr"));
       if (!v || !span || !iter) return undefined;
-      return { kind: "for", variable: v.image, variableSpan: tokenSpan(v), iterable: iter, body: this.body(sub(f, "body")), span };
+      return { kind: "for", variable: v.image, variableSpan: tokenSpan(v), iterable: iter, body: this.body(bodyNode), span };
     }
     const r = sub(node, "repeatStmt");
     if (r) {
-      const span = nodeSpan(r);
+      const bodyNode = sub(r, "body");
+      const span = spanOr(r, tok(r, "Kw_repeat"), closing(bodyNode, "RCurly"));
       const count = this.expr(sub(r, "expr"));
       if (!span || !count) return undefined;
-      return { kind: "repeat", count, body: this.body(sub(r, "body")), span };
-    }
-    const c = sub(node, "chainStmt");
-    if (c) {
-      const span = nodeSpan(c);
-      const steps = subs(c, "step").flatMap((s) => this.step(s) ?? []);
-      if (!span || steps.length === 0) return undefined;
-      const stmt: Stmt = { kind: "chain", steps, span };
-      const target = tok(c, "target");
-      if (target) {
-        stmt.target = target.image;
-        stmt.targetSpan = tokenSpan(target);
-      }
-      return stmt;
+      return { kind: "repeat", count, body: this.body(bodyNode), span };
     }
     return undefined;
   }
 
+  chain(node: CstNode): Stmt | undefined {
+    const stepNodes = subs(node, "step");
+    const steps: Step[] = [];
+    for (const s of stepNodes) {
+      const built = this.step(s);
+      if (built) steps.push(built);
+    }
+    if (steps.length === 0) return undefined;
+    const target = tok(node, "target");
+    let span: Span | undefined;
+    if (steps.length === stepNodes.length && (target || !kids(node)["target"])) {
+      const first = target ? tokenSpan(target) : steps[0]!.span;
+      span = joinSpans(first, steps[steps.length - 1]!.span);
+    } else {
+      span = nodeSpan(node);
+    }
+    if (!span) return undefined;
+    const stmt: Stmt = { kind: "chain", steps, span };
+    if (target) {
+      stmt.target = target.image;
+      stmt.targetSpan = tokenSpan(target);
+    }
+    return stmt;
+  }
+
   input(node: CstNode): InputStmt | undefined {
     const shapeName = tok(node, "shape");
-    const span = nodeSpan(node);
     const argsNode = sub(node, "callArgs");
+    const close = closing(argsNode, "RParen");
+    const span = spanOr(node, tok(node, "Kw_input"), close);
     if (!shapeName || !span || !argsNode) return undefined;
-    const argsSpan = nodeSpan(argsNode);
+    const open = tok(argsNode, "LParen");
+    const argsSpan = spanOr(argsNode, open, close);
     const shape: CallExpr = {
       kind: "call",
       callee: shapeName.image,
@@ -229,46 +263,49 @@ export class AstBuilder {
 
   step(node: CstNode): Step | undefined {
     const name = tok(node, "Identifier");
-    const span = nodeSpan(node);
-    if (!name || !span) return undefined;
     const argsNode = sub(node, "callArgs");
+    const span = spanOr(node, name, argsNode ? closing(argsNode, "RParen") : name);
+    if (!name || !span) return undefined;
     return { name: name.image, nameSpan: tokenSpan(name), args: argsNode ? this.args(argsNode) : null, span };
   }
 
   args(node: CstNode): Arg[] {
-    return subs(node, "arg").flatMap((a) => {
-      const span = nodeSpan(a);
+    const out: Arg[] = [];
+    for (const a of subs(node, "arg")) {
       const value = this.expr(sub(a, "expr"));
-      if (!span || !value) return [];
-      const arg: Arg = { value, span };
+      if (!value) continue;
       const name = tok(a, "Identifier");
+      const span = spanOr(a, name ?? this.exprFirst, this.exprLast);
+      if (!span) continue;
+      const arg: Arg = { value, span };
       if (name) {
         arg.name = name.image;
         arg.nameSpan = tokenSpan(name);
       }
-      return [arg];
-    });
+      out.push(arg);
+    }
+    return out;
   }
 
   train(node: CstNode): TrainDecl | undefined {
     const model = tok(node, "Identifier");
-    const span = nodeSpan(node);
+    const span = spanOr(node, tok(node, "Kw_train"), closing(node, "RCurly"));
     if (!model || !span) return undefined;
     const body: TrainStmt[] = [];
     for (const s of subs(node, "trainStmt")) {
       const sw = sub(s, "sweepStmt");
       if (sw) {
         const v = tok(sw, "Identifier");
-        const sp = nodeSpan(sw);
         const values = this.expr(sub(sw, "expr"));
+        const sp = spanOr(sw, tok(sw, "Kw_sweep"), values ? this.exprLast : undefined);
         if (v && sp && values) body.push({ kind: "sweep", variable: v.image, variableSpan: tokenSpan(v), values, span: sp });
         continue;
       }
       const st = sub(s, "settingStmt");
       if (st) {
         const k = tok(st, "Identifier");
-        const sp = nodeSpan(st);
         const value = this.expr(sub(st, "expr"));
+        const sp = spanOr(st, k, value ? this.exprLast : undefined);
         if (k && sp && value) body.push({ kind: "setting", key: k.image, keySpan: tokenSpan(k), value, span: sp });
       }
     }
@@ -276,27 +313,47 @@ export class AstBuilder {
   }
 
   // ------------------------------------------------------------ expressions
+  // Each sets exprFirst/exprLast to the expression's outer tokens (undefined when unsure).
 
   expr(node: CstNode | undefined): Expr | undefined {
     if (!node) return undefined;
-    return this.binary(node, "term", ["Plus", "Minus"], (n) => this.term(n));
+    return this.binary(node, "term", "Plus", "Minus", false);
   }
 
   term(node: CstNode): Expr | undefined {
-    return this.binary(node, "unary", ["Star", "Slash"], (n) => this.unary(n));
+    return this.binary(node, "unary", "Star", "Slash", true);
   }
 
-  private binary(node: CstNode, operandKey: string, opKeys: string[], build: (n: CstNode) => Expr | undefined): Expr | undefined {
-    const operands = subs(node, operandKey);
-    const ops = opKeys.flatMap((k) => toks(node, k)).sort((a, b) => a.startOffset - b.startOffset);
-    let left = operands[0] ? build(operands[0]) : undefined;
-    if (!left) return undefined;
+  private binary(node: CstNode, operandKey: string, opA: string, opB: string, unaries: boolean): Expr | undefined {
+    const children = node.children as Children;
+    const operands = children[operandKey];
+    const first = operands?.[0];
+    if (!first || isToken(first)) return undefined;
+    let left = unaries ? this.unary(first) : this.term(first);
+    const opsA = children[opA];
+    const opsB = children[opB];
+    if (!left || (operands.length === 1 && !opsA && !opsB)) return left;
+    const start = this.exprFirst;
+    // The operators of both kinds, in source order.
+    const ops: IToken[] = [];
+    for (const list of [opsA, opsB]) {
+      for (const e of list ?? []) if (isToken(e) && real(e)) ops.push(e);
+    }
+    ops.sort((a, b) => a.startOffset - b.startOffset);
+    let complete = ops.length === operands.length - 1;
     for (let i = 1; i < operands.length; i++) {
-      const right = build(operands[i]!);
+      const o = operands[i]!;
+      const right = isToken(o) ? undefined : unaries ? this.unary(o) : this.term(o);
       const op = ops[i - 1];
-      if (!right || !op) break;
+      if (!right || !op) {
+        complete = false;
+        break;
+      }
       left = { kind: "binary", op: op.image as "+" | "-" | "*" | "/", left, right, span: joinSpans(left.span, right.span) };
     }
+    this.exprFirst = start;
+    // A dangling operator (recovery): the expression's text runs past its last operand.
+    if (!complete) this.exprLast = undefined;
     return left;
   }
 
@@ -305,6 +362,7 @@ export class AstBuilder {
     if (minus) {
       const operand = this.unary(sub(node, "unary") as CstNode);
       if (!operand) return undefined;
+      this.exprFirst = minus;
       return { kind: "unary", op: "-", operand, span: joinSpans(tokenSpan(minus), operand.span) };
     }
     const p = sub(node, "primary");
@@ -312,40 +370,77 @@ export class AstBuilder {
   }
 
   primary(node: CstNode): Expr | undefined {
-    const span = nodeSpan(node);
-    if (!span) return undefined;
     const num = tok(node, "Number") ?? tok(node, "BadNumber");
     if (num) {
-      const value = Number(num.image);
+      this.exprFirst = this.exprLast = num;
       // A malformed number (E103 already reported) has no value: NaN.
-      return { kind: "number", value, raw: num.image, span };
+      return { kind: "number", value: Number(num.image), raw: num.image, span: tokenSpan(num) };
     }
     const str = tok(node, "String") ?? tok(node, "UnterminatedString");
-    if (str) return { kind: "string", value: unquote(str.image, str.tokenType.name === "String"), span };
-    if (tok(node, "Kw_true")) return { kind: "bool", value: true, span };
-    if (tok(node, "Kw_false")) return { kind: "bool", value: false, span };
+    if (str) {
+      this.exprFirst = this.exprLast = str;
+      return { kind: "string", value: unquote(str.image, str.tokenType.name === "String"), span: tokenSpan(str) };
+    }
+    const bool = tok(node, "Kw_true") ?? tok(node, "Kw_false");
+    if (bool) {
+      this.exprFirst = this.exprLast = bool;
+      return { kind: "bool", value: bool.tokenType.name === "Kw_true", span: tokenSpan(bool) };
+    }
     const id = tok(node, "Identifier");
     if (id) {
       const argsNode = sub(node, "callArgs");
-      if (argsNode) return { kind: "call", callee: id.image, calleeSpan: tokenSpan(id), args: this.args(argsNode), span };
-      return { kind: "ident", name: id.image, span };
+      if (!argsNode) {
+        this.exprFirst = this.exprLast = id;
+        return { kind: "ident", name: id.image, span: tokenSpan(id) };
+      }
+      const close = closing(argsNode, "RParen");
+      const span = spanOr(node, id, close);
+      if (!span) return undefined;
+      const args = this.args(argsNode);
+      this.exprFirst = id;
+      this.exprLast = close;
+      return { kind: "call", callee: id.image, calleeSpan: tokenSpan(id), args, span };
     }
     const list = sub(node, "list");
-    if (list) return { kind: "list", items: subs(list, "expr").flatMap((e) => this.expr(e) ?? []), span };
+    if (list) {
+      const open = tok(list, "LBracket");
+      const close = closing(list, "RBracket");
+      const span = spanOr(node, open, close);
+      if (!span) return undefined;
+      const items: Expr[] = [];
+      for (const e of subs(list, "expr")) {
+        const built = this.expr(e);
+        if (built) items.push(built);
+      }
+      this.exprFirst = open;
+      this.exprLast = close;
+      return { kind: "list", items, span };
+    }
     const obj = sub(node, "object");
     if (obj) {
+      const open = tok(obj, "ObjectOpen");
+      const close = closing(obj, "RCurly");
+      const span = spanOr(node, open, close);
+      if (!span) return undefined;
       const entries: ObjectEntry[] = [];
       for (const en of subs(obj, "entry")) {
         const key = tok(en, "Identifier") ?? tok(en, "String");
-        const sp = nodeSpan(en);
         const value = this.expr(sub(en, "expr"));
+        const sp = spanOr(en, key, value ? this.exprLast : undefined);
         if (!key || !sp || !value) continue;
         entries.push({ key: key.tokenType.name === "String" ? unquote(key.image) : key.image, keySpan: tokenSpan(key), value, span: sp });
       }
+      this.exprFirst = open;
+      this.exprLast = close;
       return { kind: "object", entries, span };
     }
     // "(" expr ")": the parentheses only group; the inner expression keeps its own span.
-    return this.expr(sub(node, "expr"));
+    const inner = this.expr(sub(node, "expr"));
+    if (inner) {
+      this.exprFirst = tok(node, "LParen");
+      this.exprLast = closing(node, "RParen");
+    }
+    return inner;
   }
 }
 

@@ -10,26 +10,91 @@ import { nnErrorMessages, setCurrentTokens } from "./errors.js";
 
 export class NnParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider: nnErrorMessages, nodeLocationTracking: "full" });
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      errorMessageProvider: nnErrorMessages,
+      nodeLocationTracking: "none",
+    });
     this.performSelfAnalysis();
   }
+
+  // The alternatives of each OR, built once: chevrotain's performance advice, as an inline array
+  // literal allocates its objects and closures on every call of the rule.
+  private readonly programAlts = [
+    { ALT: () => this.SUBRULE(this.decl) },
+    { ALT: () => this.CONSUME(T.Sep) },
+  ];
+  private readonly declAlts = [
+    { ALT: () => this.SUBRULE(this.modelDecl) },
+    { ALT: () => this.SUBRULE(this.blockDecl) },
+    { ALT: () => this.SUBRULE(this.trainDecl) },
+  ];
+  private readonly stmtAlts = [
+    { ALT: () => this.SUBRULE(this.inputStmt) },
+    { ALT: () => this.SUBRULE(this.forStmt) },
+    { ALT: () => this.SUBRULE(this.repeatStmt) },
+    { ALT: () => this.SUBRULE(this.chainStmt) },
+  ];
+  private readonly trainStmtAlts = [
+    { ALT: () => this.SUBRULE(this.sweepStmt) },
+    { ALT: () => this.SUBRULE(this.settingStmt) },
+  ];
+  private readonly addOps = [
+    { ALT: () => this.CONSUME(T.Plus) },
+    { ALT: () => this.CONSUME(T.Minus) },
+  ];
+  private readonly mulOps = [
+    { ALT: () => this.CONSUME(T.Star) },
+    { ALT: () => this.CONSUME(T.Slash) },
+  ];
+  private readonly unaryAlts = [
+    {
+      ALT: () => {
+        this.CONSUME(T.Minus);
+        this.SUBRULE(this.unary);
+      },
+    },
+    { ALT: () => this.SUBRULE(this.primary) },
+  ];
+  private readonly primaryAlts = [
+    { ALT: () => this.CONSUME(T.NumberTok) },
+    { ALT: () => this.CONSUME(T.BadNumber) },
+    { ALT: () => this.CONSUME(T.StringTok) },
+    { ALT: () => this.CONSUME(T.UnterminatedString) },
+    { ALT: () => this.CONSUME(T.True) },
+    { ALT: () => this.CONSUME(T.False) },
+    {
+      ALT: () => {
+        this.CONSUME(T.Identifier);
+        this.OPTION(() => this.SUBRULE(this.callArgs));
+      },
+    },
+    { ALT: () => this.SUBRULE(this.list) },
+    { ALT: () => this.SUBRULE(this.object) },
+    {
+      ALT: () => {
+        this.CONSUME(T.LParen);
+        this.SUBRULE(this.expr);
+        this.CONSUME(T.RParen);
+      },
+    },
+  ];
+  private readonly entryKeyAlts = [
+    { ALT: () => this.CONSUME(T.Identifier) },
+    { ALT: () => this.CONSUME(T.StringTok) },
+  ];
 
   // program := (decl | Sep)*
   // Text outside any declaration stops this rule; src/parser/index.ts reports it (E110) and
   // parses again from the next `model`, `block` or `train`.
   program = this.RULE("program", () => {
-    this.MANY(() => {
-      this.OR([{ ALT: () => this.SUBRULE(this.decl) }, { ALT: () => this.CONSUME(T.Sep) }]);
-    });
+    this.MANY(() => this.OR(this.programAlts));
   });
 
   // decl := modelDecl | blockDecl | trainDecl
   decl = this.RULE("decl", () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.modelDecl) },
-      { ALT: () => this.SUBRULE(this.blockDecl) },
-      { ALT: () => this.SUBRULE(this.trainDecl) },
-    ]);
+    this.OR(this.declAlts);
   });
 
   // modelDecl := "model" NAME [params] body
@@ -86,12 +151,7 @@ export class NnParser extends CstParser {
 
   // stmt := inputStmt | forStmt | repeatStmt | chainStmt
   stmt = this.RULE("stmt", () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.inputStmt) },
-      { ALT: () => this.SUBRULE(this.forStmt) },
-      { ALT: () => this.SUBRULE(this.repeatStmt) },
-      { ALT: () => this.SUBRULE(this.chainStmt) },
-    ]);
+    this.OR(this.stmtAlts);
   });
 
   // inputStmt := "input" [NAME ":"] NAME callArgs
@@ -180,7 +240,7 @@ export class NnParser extends CstParser {
 
   // trainStmt := sweepStmt | settingStmt
   trainStmt = this.RULE("trainStmt", () => {
-    this.OR([{ ALT: () => this.SUBRULE(this.sweepStmt) }, { ALT: () => this.SUBRULE(this.settingStmt) }]);
+    this.OR(this.trainStmtAlts);
   });
 
   // sweepStmt := "sweep" NAME "in" expr
@@ -201,7 +261,7 @@ export class NnParser extends CstParser {
   expr = this.RULE("expr", () => {
     this.SUBRULE(this.term);
     this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
+      this.OR(this.addOps);
       this.SUBRULE2(this.term);
     });
   });
@@ -210,49 +270,19 @@ export class NnParser extends CstParser {
   term = this.RULE("term", () => {
     this.SUBRULE(this.unary);
     this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Star) }, { ALT: () => this.CONSUME(T.Slash) }]);
+      this.OR(this.mulOps);
       this.SUBRULE2(this.unary);
     });
   });
 
   // unary := "-" unary | primary
   unary = this.RULE("unary", () => {
-    this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(T.Minus);
-          this.SUBRULE(this.unary);
-        },
-      },
-      { ALT: () => this.SUBRULE(this.primary) },
-    ]);
+    this.OR(this.unaryAlts);
   });
 
   // primary := NUMBER | STRING | "true" | "false" | NAME [callArgs] | list | object | "(" expr ")"
   primary = this.RULE("primary", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.NumberTok) },
-      { ALT: () => this.CONSUME(T.BadNumber) },
-      { ALT: () => this.CONSUME(T.StringTok) },
-      { ALT: () => this.CONSUME(T.UnterminatedString) },
-      { ALT: () => this.CONSUME(T.True) },
-      { ALT: () => this.CONSUME(T.False) },
-      {
-        ALT: () => {
-          this.CONSUME(T.Identifier);
-          this.OPTION(() => this.SUBRULE(this.callArgs));
-        },
-      },
-      { ALT: () => this.SUBRULE(this.list) },
-      { ALT: () => this.SUBRULE(this.object) },
-      {
-        ALT: () => {
-          this.CONSUME(T.LParen);
-          this.SUBRULE(this.expr);
-          this.CONSUME(T.RParen);
-        },
-      },
-    ]);
+    this.OR(this.primaryAlts);
   });
 
   // list := "[" [expr ("," expr)* [","]] "]"
@@ -286,7 +316,7 @@ export class NnParser extends CstParser {
 
   // entry := (NAME | STRING) ":" expr
   entry = this.RULE("entry", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.StringTok) }]);
+    this.OR(this.entryKeyAlts);
     this.CONSUME(T.Colon);
     this.SUBRULE(this.expr);
   });
@@ -300,7 +330,10 @@ export function parserInstance(): NnParser {
   return shared;
 }
 
-export function parseTokens(tokens: IToken[]): { cst: CstNode; parser: NnParser } {
+export function parseTokens(tokens: IToken[]): {
+  cst: CstNode;
+  parser: NnParser;
+} {
   const parser = parserInstance();
   setCurrentTokens(tokens);
   parser.input = tokens;
