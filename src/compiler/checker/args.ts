@@ -31,7 +31,7 @@ function paramNames(entry: CatalogEntry): string[] {
 export function bindArgs(
   entry: CatalogEntry,
   args: readonly VArg[] | null,
-  where: { callee: string; span: Span; /** parameters and loop variables in scope, for did-you-mean */ scopeNames?: Iterable<string> },
+  where: { callee: string; span: Span; /** parameters and loop variables in scope, for did-you-mean */ scope?: ReadonlyMap<string, unknown> },
   r: Reporter,
 ): Bound | null {
   const props = paramSchemas(entry);
@@ -82,7 +82,7 @@ export function bindArgs(
   const obj: Record<string, unknown> = {};
   const spans: Record<string, Span> = {};
   for (const [param, g] of given) {
-    const j = toJson(g.v, props[param] ?? {}, `\`${g.written}\` of \`${where.callee}\``, r, where.scopeNames);
+    const j = toJson(g.v, props[param] ?? {}, () => `\`${g.written}\` of \`${where.callee}\``, r, where.scope);
     if (j === INVALID) ok = false;
     else obj[param] = j;
     spans[param] = g.span;
@@ -98,19 +98,32 @@ export function bindArgs(
   }
   if (!ok) return null;
 
+  const { keys, refs } = paramInfo(entry);
   // Defaults that name catalog entries (`activation: linear`) become IRRefs too.
-  for (const [param, schema] of Object.entries(props)) {
-    const cat = schema.nncRef as Category | undefined;
-    if (cat !== undefined && typeof obj[param] === "string") {
-      obj[param] = defaultRef(cat, obj[param] as string);
-    }
+  for (const [param, cat] of refs) {
+    if (typeof obj[param] === "string") obj[param] = defaultRef(cat, obj[param] as string);
   }
   entry.resolve?.(obj);
   // Keys in the catalog's parameter order, so the IR reads the same however the source was written.
   const ordered: Record<string, IRValue> = {};
-  for (const k of Object.keys(props)) if (obj[k] !== undefined) ordered[k] = obj[k] as IRValue;
+  for (const k of keys) if (obj[k] !== undefined) ordered[k] = obj[k] as IRValue;
   return { args: ordered, spans };
 }
+
+/** An entry's parameter names in catalog order, and those naming catalog entries, worked out once. */
+function paramInfo(entry: CatalogEntry): { keys: string[]; refs: [string, Category][] } {
+  let info = paramInfos.get(entry);
+  if (!info) {
+    const props = paramSchemas(entry);
+    const refs: [string, Category][] = [];
+    for (const k in props) if (props[k]!.nncRef !== undefined) refs.push([k, props[k]!.nncRef as Category]);
+    info = { keys: Object.keys(props), refs };
+    paramInfos.set(entry, info);
+  }
+  return info;
+}
+
+const paramInfos = new WeakMap<CatalogEntry, { keys: string[]; refs: [string, Category][] }>();
 
 /** An IRRef for a catalog entry with all defaults, e.g. defaultRef("initializer", "zeros"). */
 export function defaultRef(category: Category, name: string): IRRef {
@@ -133,7 +146,10 @@ const defaultRefs = new Map<string, IRRef>();
 
 function structuredCloneArgs(args: Record<string, IRValue>): Record<string, IRValue> {
   const out: Record<string, IRValue> = {};
-  for (const [k, v] of Object.entries(args)) out[k] = Array.isArray(v) ? [...v] : v;
+  for (const k in args) {
+    const v = args[k]!;
+    out[k] = Array.isArray(v) ? v.slice() : v;
+  }
   return out;
 }
 
@@ -141,7 +157,7 @@ function structuredCloneArgs(args: Record<string, IRValue>): Record<string, IRVa
  * Resolves a value naming a catalog entry of `category` (`he_normal`, `l2(1e-4)`, `adam(lr: 1e-3)`)
  * to an IRRef. `none` resolves to null where `allowNone`. Returns INVALID after reporting.
  */
-export function resolveRef(v: V, category: Category, what: string, r: Reporter, allowNone = false, extraNames: string[] = []): IRRef | null | typeof INVALID {
+export function resolveRef(v: V, category: Category, what: string | (() => string), r: Reporter, allowNone = false, extraNames: string[] = []): IRRef | null | typeof INVALID {
   const word = categoryWords[category];
   if (v.t === "name" || v.t === "call") {
     const name = v.t === "name" ? v.name : v.callee;
@@ -155,7 +171,7 @@ export function resolveRef(v: V, category: Category, what: string, r: Reporter, 
     const bound = bindArgs(entry, v.t === "call" ? v.args : null, { callee: name, span }, r);
     return bound === null ? INVALID : { kind: entry.name, args: bound.args };
   }
-  r.error("E301", v.span, `${what} must name ${article(word)} ${word}; got ${describe(v)}`, `e.g. \`${exampleOf(category)}\``);
+  r.error("E301", v.span, `${typeof what === "string" ? what : what()} must name ${article(word)} ${word}; got ${describe(v)}`, `e.g. \`${exampleOf(category)}\``);
   return INVALID;
 }
 
@@ -192,18 +208,18 @@ function catalogFirst(category: Category): string {
 }
 
 /** A source value as JSON for a parameter with schema `schema`. */
-function toJson(v: V, schema: Record<string, unknown>, what: string, r: Reporter, scopeNames: Iterable<string> = []): unknown {
+function toJson(v: V, schema: Record<string, unknown>, what: () => string, r: Reporter, scope?: ReadonlyMap<string, unknown>): unknown {
   const refCat = schema.nncRef as Category | undefined;
   if (refCat !== undefined) return resolveRef(v, refCat, what, r, schema.default === null);
   if (v.t === "call") {
-    r.error("E301", v.span, `${what} takes a value, not a call of \`${v.callee}\``);
+    r.error("E301", v.span, `${what()} takes a value, not a call of \`${v.callee}\``);
     return INVALID;
   }
   if (v.t === "name") {
     const t = schema.type;
     if (t === "integer" || t === "number" || (schema.nncPair && true)) {
-      const names = [...scopeNames];
-      r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${what} must be a number`));
+      const names = scope ? [...scope.keys()] : [];
+      r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${what()} must be a number`));
       return INVALID;
     }
     return v.name;
@@ -213,7 +229,7 @@ function toJson(v: V, schema: Record<string, unknown>, what: string, r: Reporter
     const items = (schema.items ?? {}) as Record<string, unknown>;
     const out: unknown[] = [];
     for (const it of v.items) {
-      const j = toJson(it, items, what, r, scopeNames);
+      const j = toJson(it, items, what, r, scope);
       if (j === INVALID) return INVALID;
       out.push(j);
     }
@@ -334,7 +350,7 @@ function exampleValue(schema: Record<string, unknown> | undefined): string {
  * `rotation: 30`, `epochs 10`. Returns the JSON value, or INVALID after reporting.
  */
 export function checkValue(entry: CatalogEntry, v: V, name: string, r: Reporter): IRValue | typeof INVALID {
-  const j = toJson(v, entry.schema, `\`${name}\``, r);
+  const j = toJson(v, entry.schema, () => `\`${name}\``, r);
   if (j === INVALID) return INVALID;
   const obj: Record<string, unknown> = { value: j };
   const validate = validator(entry);

@@ -94,6 +94,8 @@ export class ModelBuilder {
   private info = new Map<string, LayerInfo>();
   private counters = new Map<string, number>();
   private used = new Set<string>();
+  /** Source lines trimmed, as layers' `source.text` (a block's lines serve every call). */
+  private trimmedLines: string[] = [];
   private inputSpan: Span | null = null;
   private inputSeen = false;
   private noInputReported = false;
@@ -274,7 +276,7 @@ export class ModelBuilder {
     if (cur === null) return this.noInput(step);
     const args = this.evalArgs(step.args, env);
     if (args === null) return null;
-    const bound = bindArgs(entry, args, { callee: step.name, span: step.nameSpan, scopeNames: env.scope.keys() }, this.r);
+    const bound = bindArgs(entry, args, { callee: step.name, span: step.nameSpan, scope: env.scope }, this.r);
     if (bound === null) return null;
     return this.addLayer(entry, step, [cur], bound.args, bound.spans, wantId);
   }
@@ -443,7 +445,9 @@ export class ModelBuilder {
   }
 
   private source(span: Span): IRLayer["source"] {
-    return { line: span.startLine, column: span.startColumn, text: (this.sourceLines[span.startLine - 1] ?? "").trim() };
+    let text = this.trimmedLines[span.startLine - 1];
+    if (text === undefined) text = this.trimmedLines[span.startLine - 1] = (this.sourceLines[span.startLine - 1] ?? "").trim();
+    return { line: span.startLine, column: span.startColumn, text };
   }
 
   /** Keeps the layers the output depends on (warning about the others), totals params and FLOPs. */
