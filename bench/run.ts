@@ -8,8 +8,9 @@
 //   3. bench/check.ts's benchCheck(), when that file exists.
 // Figures are printed as tables and saved to bench/results/<timestamp>.json.
 //
-// Flags: --steps N (max timed steps per model, default 60)  --seconds S (max timed seconds per
-// model, default 6)  --models mlp,cnn  --quick (gemm only on a few shapes, 30 steps)
+// Flags: --steps N (max timed steps per model, default 5000)  --seconds S (max timed seconds per
+// model, default 6)  --warmup-seconds W (standalone training before timing, default 2)  --models
+// mlp,cnn  --quick (gemm only on a few shapes, 30 steps, 1 s warm-up, 4 s timed)
 // --no-gemm  --no-train  --threads 1,2 (gemm thread counts)  --train-threads 1,2 (simd engine
 // runs; NNC_THREADS of the standalone engine)  --out FILE
 import { spawnSync } from "node:child_process";
@@ -33,8 +34,10 @@ const opt = (name: string, fallback: string) => {
 };
 
 const quick = flag("quick");
-const steps = Number(opt("steps", quick ? "30" : "60"));
+const steps = Number(opt("steps", quick ? "30" : "5000"));
 const seconds = Number(opt("seconds", quick ? "4" : "6"));
+/** Standalone runs train this long before the timed steps: V8 optimises the loops as they run. */
+const warmupSeconds = Number(opt("warmup-seconds", quick ? "1" : "2"));
 const models = opt("models", "mlp,cnn,deep,twolayer").split(",");
 const threadCounts = opt("threads", "1,2").split(",").map(Number);
 const trainThreads = opt("train-threads", "1,2").split(",").map(Number);
@@ -105,8 +108,9 @@ async function main(): Promise<void> {
           continue;
         }
         // tfjs's pure-JS backend is slow: give it fewer steps.
-        const s = v.engine === "tfjs" ? Math.max(5, Math.floor(steps / 5)) : steps;
+        const s = v.engine === "tfjs" ? Math.max(5, Math.min(12, Math.floor(steps / 5))) : steps;
         const args = [...TS_NODE, join(here, "train-one.ts"), "--model", model, "--engine", v.engine, "--steps", String(s), "--seconds", String(seconds)];
+        if (v.engine === "standalone") args.push("--warmup-seconds", String(warmupSeconds));
         if (v.kernels) args.push("--kernels", v.kernels);
         if (v.backend) args.push("--backend", v.backend);
         // tfjs's cpu backend takes seconds per batch on the larger models: one warm-up step.

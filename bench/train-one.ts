@@ -2,8 +2,9 @@
 //   node --import ./bin/register.mjs bench/train-one.ts --model mlp --engine standalone --kernels simd [--steps 100] [--seconds 15]
 //   node --import ./bin/register.mjs bench/train-one.ts --model cnn --engine tfjs --backend wasm
 // Trains the example for at most --steps batches (or until --seconds of steady-state time have
-// passed), timing the steps after a short warm-up from the engine's per-batch hook. Prints one
-// line `BENCH_RESULT {json}`.
+// passed), timing the steps after a warm-up (--warmup steps and --warmup-seconds of training) from
+// the engine's per-batch hook; the gaps at epoch ends (validation, shuffling) are not counted.
+// Prints one line `BENCH_RESULT {json}`.
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -75,8 +76,16 @@ async function main(): Promise<void> {
     const validation = ir.training.data.validation;
     const epochSamples = Math.round(60000 * (validation.kind === "split" ? 1 - validation.fraction : 1));
     const engine = await loadEngine(engineName);
+    // Warm-up: at least `warmup` steps and `warmup-seconds` of training, so that the timed steps
+    // are the steady state a whole epoch runs in (V8 optimises the hot loops after a while).
     const warmup = Number(arg("warmup", String(Math.max(3, Math.min(10, Math.floor(maxSteps / 10))))));
+    const warmupMs = Number(arg("warmup-seconds", "0")) * 1000;
     const times: number[] = [];
+    /** Index in `times` of the last warm-up step (-1 until warm-up ends). */
+    let warm = -1;
+    /** Timed steps and their seconds, leaving out the gaps at epoch ends (validation, shuffling). */
+    let timedSteps = 0;
+    let timedMs = 0;
     let rssAfterWarmup = 0, heapAfterWarmup = 0, lastLoss = NaN;
     let cpuAtWarmup = 0, cpuAtEnd = 0;
     const cpuSeconds = () => {
@@ -87,25 +96,36 @@ async function main(): Promise<void> {
     const dataDir = [process.env.NNC_DATA, join(root, "..", "shared", "data", "mnist"), "/work/shared/data/mnist"].find(
       (d) => d && existsSync(join(d, "train-images-idx3-ubyte.gz")),
     );
-    const trainLimit = Math.ceil(((maxSteps + 1) * batch) / (validation.kind === "split" ? 1 - validation.fraction : 1)) + batch;
+    const trainFraction = validation.kind === "split" ? 1 - validation.fraction : 1;
+    // With a timed warm-up: whole epochs of the full training set, as many as the warm-up and the
+    // timed steps need (the run is aborted when done); else one epoch of just enough examples.
+    const trainLimit = warmupMs > 0 ? 60000 : Math.min(60000, Math.ceil(((warmup + maxSteps + 1) * batch) / trainFraction) + batch);
+    const epochs = warmupMs > 0 ? 1000 : 1;
     await engine
       .train(
         ir,
-        { epochs: 1, trainLimit, testLimit: 256, outDir, kernels, backend, quiet: true, dataDir, signal: controller.signal },
+        { epochs, trainLimit, testLimit: 256, outDir, kernels, backend, quiet: true, dataDir, signal: controller.signal },
         {
-          onBatchEnd(_step: number, logs: { loss: number }) {
+          onBatchEnd(step: number, logs: { loss: number }) {
             const now = performance.now();
             times.push(now);
             lastLoss = logs.loss;
             cpuAtEnd = cpuSeconds();
-            if (times.length === warmup) {
-              cpuAtWarmup = cpuAtEnd;
-              const m = process.memoryUsage();
-              rssAfterWarmup = m.rss;
-              heapAfterWarmup = m.heapUsed;
+            if (warm < 0) {
+              if (times.length >= warmup && now - times[0]! >= warmupMs) {
+                warm = times.length - 1;
+                cpuAtWarmup = cpuAtEnd;
+                const m = process.memoryUsage();
+                rssAfterWarmup = m.rss;
+                heapAfterWarmup = m.heapUsed;
+              }
+              return;
             }
-            const timed = times.length - warmup;
-            if (timed >= maxSteps || (timed > 0 && now - times[warmup - 1]! > maxSeconds * 1000)) {
+            if (step > 0) {
+              timedSteps++;
+              timedMs += now - times[times.length - 2]!;
+            }
+            if (timedSteps >= maxSteps || now - times[warm]! > maxSeconds * 1000) {
               if (!controller.signal.aborted) controller.abort();
             }
           },
@@ -114,9 +134,9 @@ async function main(): Promise<void> {
       .catch((e: unknown) => {
         if (!controller.signal.aborted) throw e;
       });
-    if (times.length <= warmup) throw new Error(`only ${times.length} steps ran`);
-    const steps = times.length - warmup;
-    const seconds = (times[times.length - 1]! - times[warmup - 1]!) / 1000;
+    if (warm < 0 || timedSteps === 0) throw new Error(`only ${times.length} steps ran`);
+    const steps = timedSteps;
+    const seconds = timedMs / 1000;
     const m = process.memoryUsage();
     Object.assign(result, {
       ok: true,
