@@ -53,6 +53,21 @@ describe("loadMnist on synthetic idx files", () => {
     expect(limited.images.length).toBe(7 * 784);
   });
 
+  it("gives the pixel bytes too, and with floats: false no float copy", async () => {
+    const dir = writeSyntheticMnist(join(tmp, "syn-bytes"), { train: 30, test: 10 });
+    const floats = await loadMnist({ dataset: "mnist", split: "train", dataDir: dir, limit: 12 });
+    const bytes = await loadMnist({ dataset: "mnist", split: "train", dataDir: dir, limit: 12, floats: false });
+    const ref = syntheticDigits(30, 1);
+    expect(bytes.images.length).toBe(0);
+    expect(bytes.pixels.length).toBe(12 * 784);
+    expect(Array.from(bytes.pixels)).toEqual(Array.from(ref.pixels.subarray(0, 12 * 784)));
+    expect(Array.from(floats.pixels)).toEqual(Array.from(bytes.pixels));
+    // The standalone engine scales bytes by v * (1 / 255): the same floats as the loader's v / 255.
+    expect(floats.images).toEqual(Float32Array.from(bytes.pixels, (p) => p * (1 / 255)));
+    for (let v = 0; v < 256; v++) expect(Math.fround(v * (1 / 255))).toBe(Math.fround(v / 255));
+    expect(Array.from(bytes.labels)).toEqual(Array.from(floats.labels));
+  });
+
   it("reads uncompressed files and DIR/<dataset>", async () => {
     const root = join(tmp, "plain");
     const dir = join(root, "fashion_mnist");
