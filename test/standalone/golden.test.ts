@@ -60,7 +60,18 @@ describe("golden standalone programs", () => {
       );
   });
 
-  it("all of them pass tsc --strict --noEmit (one tsc run)", () => {
+  // The shared-memory runtimes (simd, threads) too: their optional kernels must not be left unused.
+  it("threaded and simd programs of a dense and a convolutional example", async () => {
+    for (const name of ["mlp", "cnn"]) {
+      const text = readFileSync(join(root, "examples", `${name}.nn`), "utf8");
+      const { ir } = compileSource(text, `examples/${name}.nn`);
+      for (const [kernels, threads] of [["simd", 1], ["simd", 2], ["ts", 2]] as const) {
+        generated.set(`${name}_${kernels}_${threads}.nn`, await generateStandalone(ir!, { kernels, threads }));
+      }
+    }
+  });
+
+  it("all of them pass tsc --strict --noUnusedLocals --noEmit (one tsc run): no dead code", () => {
     const dir = mkdtempSync(join(tmpdir(), "nnc-standalone-tsc-"));
     try {
       writeFileSync(
@@ -74,11 +85,12 @@ describe("golden standalone programs", () => {
         writeFileSync(path, code);
         files.push(path);
       }
-      expect(files.length).toBe(examples.length + 6);
+      expect(files.length).toBe(examples.length + 6 + 6);
       const tsc = join(root, "node_modules", ".bin", "tsc");
       const args = [
         "--ignoreConfig",
         "--strict",
+        "--noUnusedLocals",
         "--noEmit",
         "--target",
         "es2022",

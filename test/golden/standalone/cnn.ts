@@ -293,12 +293,6 @@ function adamUpdate(
   }
 }
 
-/** Plain SGD over one parameter, in place: value -= lr * grad. */
-function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
-  const n = value.length;
-  for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
-}
-
 /**
  * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
  * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
@@ -1620,7 +1614,6 @@ function aborted(signal: AbortSignal): unknown {
  */
 export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const started = performance.now();
-  const say = (message: string): void => hooks.log?.(message);
   const files: string[] = [];
   const addFile = (file: string): void => {
     if (!files.includes(file)) files.push(file);

@@ -266,122 +266,10 @@ function gemm(
   gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
 }
 
-/**
- * One Adam step over a parameter, in place (Keras's equations): m = beta1*m + (1-beta1)*g;
- * v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon).
- */
-function adamUpdate(
-  value: Float32Array,
-  grad: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  lrT: number,
-  beta1: number,
-  beta2: number,
-  epsilon: number,
-): void {
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
-  const n = value.length;
-  for (let i = 0; i < n; i++) {
-    const g = grad[i];
-    m[i] = beta1 * m[i] + c1 * g;
-    v[i] = beta2 * v[i] + c2 * g * g;
-    value[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
-  }
-}
-
 /** Plain SGD over one parameter, in place: value -= lr * grad. */
 function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
   const n = value.length;
   for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
-}
-
-/**
- * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
- * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
- * contiguous run of x, so it is copied in one loop.
- */
-function kernelIm2col(
-  x: Float32Array,
-  cols: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  const row = kw * c;
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const kx0 = Math.max(0, -x0),
-          kx1 = Math.min(kw, w - x0);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y < 0 || y >= h || kx1 <= kx0) {
-            cols.fill(0, p, p + row);
-          } else {
-            const start = p + kx0 * c,
-              end = p + kx1 * c;
-            cols.fill(0, p, start);
-            let src = ((b * h + y) * w + x0 + kx0) * c;
-            for (let q = start; q < end; q++) cols[q] = x[src++];
-            cols.fill(0, end, p + row);
-          }
-          p += row;
-        }
-      }
-    }
-  }
-}
-
-/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
-function kernelCol2im(
-  cols: Float32Array,
-  dx: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  const row = kw * c;
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const kx0 = Math.max(0, -x0),
-          kx1 = Math.min(kw, w - x0);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y >= 0 && y < h && kx1 > kx0) {
-            let dst = ((b * h + y) * w + x0 + kx0) * c;
-            const end = p + kx1 * c;
-            for (let q = p + kx0 * c; q < end; q++) dx[dst++] += cols[q];
-          }
-          p += row;
-        }
-      }
-    }
-  }
 }
 
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
@@ -1240,7 +1128,6 @@ function aborted(signal: AbortSignal): unknown {
  */
 export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const started = performance.now();
-  const say = (message: string): void => hooks.log?.(message);
   const files: string[] = [];
   const addFile = (file: string): void => {
     if (!files.includes(file)) files.push(file);

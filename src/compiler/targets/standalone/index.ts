@@ -14,7 +14,7 @@ import prettier from "prettier";
 import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
 import { HELPERS, ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
-import { emitKernelRuntime } from "./kernels/index.js";
+import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
 import {
   LAYER_EMITTERS,
   LAYER_HELPERS,
@@ -123,21 +123,14 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   const plans = new Map<string, LayerPlan>();
   const BATCH = training.batchSize;
 
-  const kernelText = emitKernelRuntime({ mode: options.kernels ?? "ts", threads: options.threads ?? 1 });
-  // The kernel runtime may start with import lines: hoist them.
-  const kernelImports: string[] = [];
-  const kernelCode = kernelText
-    .split("\n")
-    .filter((line) => {
-      if (/^import\s.+from\s+["']node:[^"']+["'];?\s*$/.test(line)) {
-        kernelImports.push(line);
-        return false;
-      }
-      return true;
-    })
-    .join("\n");
-  /** Whether the kernel runtime defines a function (adamUpdate, kernelIm2col, ...). */
-  const kernelHas = (name: string): boolean => new RegExp(`function ${name}\\(`).test(kernelCode);
+  // The kernel runtime (kernels/index.ts) is emitted last, with only the functions the model calls.
+  const usedKernels = new Set<KernelFunction>();
+  /** Whether the kernel runtime has a function (adamUpdate, kernelIm2col, ...); marks it as used. */
+  const kernelHas = (name: string): boolean => {
+    if (!(KERNEL_FUNCTIONS as readonly string[]).includes(name)) return false;
+    usedKernels.add(name as KernelFunction);
+    return true;
+  };
   const KERNEL_HELPERS: Record<string, string> = { im2col: "kernelIm2col", col2im: "kernelCol2im" };
 
   // ---- which layers need gradients, and how many layers read each one
@@ -476,6 +469,20 @@ export const internals = {
 };`
     : "";
 
+  const kernelText = emitKernelRuntime({ mode: options.kernels ?? "ts", threads: options.threads ?? 1, uses: usedKernels });
+  // The kernel runtime may start with import lines: hoist them.
+  const kernelImports: string[] = [];
+  const kernelCode = kernelText
+    .split("\n")
+    .filter((line) => {
+      if (/^import\s.+from\s+["']node:[^"']+["'];?\s*$/.test(line)) {
+        kernelImports.push(line);
+        return false;
+      }
+      return true;
+    })
+    .join("\n");
+
   const program = [
     header,
     renderImports([...imports]) + (kernelImports.length ? "\n" + kernelImports.join("\n") : ""),
@@ -701,7 +708,7 @@ const rawBatch = allocF32(BATCH * EXAMPLE);\n\n`
   const metricLogs = metricNames.map((m) => `logs[${lit(m)}] = metricValue(${lit(m)}, trainSums, seen);`).join("\n");
   const valMetricLogs = metricNames.map((m) => `logs[${lit("val_" + m)}] = v.metrics[${lit(m)}]!;`).join("\n");
 
-  return `/** The kernels this program was generated with. */
+  const text = `/** The kernels this program was generated with. */
 const KERNELS = ${lit(info.kernels)};
 
 /** Values per example (the model's input shape [${t.data.exampleShape.join(", ")}]). */
@@ -914,4 +921,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(1);
   });
 }`;
+  // say() only where something says something (no unused function in the program).
+  const sayDef = "  const say = (message: string): void => hooks.log?.(message);\n";
+  return /\bsay\(/.test(text.replace(sayDef, "")) ? text : text.replace(sayDef, "");
 }

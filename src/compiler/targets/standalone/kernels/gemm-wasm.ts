@@ -366,12 +366,26 @@ function buildIm2col(name: string, adjoint: boolean): Func {
   return f;
 }
 
+/** Functions of the module besides the gemm ones, each left out when false (default: all in). */
+export interface GemmWasmExtras {
+  adam?: boolean;
+  sgd?: boolean;
+  im2col?: boolean;
+  col2im?: boolean;
+}
+
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
-export function buildGemmWasm(shape: GemmWasmShape = DEFAULT_SHAPE, memory = { min: 1, max: 32768, shared: true }): Uint8Array {
+export function buildGemmWasm(
+  shape: GemmWasmShape = DEFAULT_SHAPE,
+  memory = { min: 1, max: 32768, shared: true },
+  extras: GemmWasmExtras = {},
+): Uint8Array {
   if (shape.NR % 4 !== 0) throw new Error("NR must be a multiple of 4");
   const unroll = shape.unrollK ?? 1;
-  return encodeModule(
-    [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll), buildAdam(), buildIm2col("im2col", false), buildIm2col("col2im", true), buildSgd()],
-    memory,
-  );
+  const funcs = [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll)];
+  if (extras.adam !== false) funcs.push(buildAdam());
+  if (extras.im2col !== false) funcs.push(buildIm2col("im2col", false));
+  if (extras.col2im !== false) funcs.push(buildIm2col("col2im", true));
+  if (extras.sgd !== false) funcs.push(buildSgd());
+  return encodeModule(funcs, memory);
 }

@@ -27,6 +27,8 @@
 //   kernelCol2im(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft): void
 //       its adjoint: adds each row of cols back onto its window of dx (dx is not cleared first).
 //       Same signatures as the generator's own im2col/col2im helpers; wasm SIMD in simd mode.
+//   (adamUpdate, sgdUpdate, kernelIm2col and kernelCol2im are emitted only when options.uses
+//   names them: the generator passes the ones the model calls, so a program holds no dead code.)
 //   async function initKernels(): Promise<void>   compile the wasm, start the workers; call once
 //                                                 before training (gemm works before it too, on
 //                                                 the main thread, in TypeScript)
@@ -51,6 +53,8 @@ export interface KernelRuntimeOptions {
   blocking?: { KC: number; MC: number; NC: number };
   /** Up to this many columns of C (twice as many when A is not transposed), the wasm kernel reads A in place instead of packing it. */
   stridedAMaxN?: number;
+  /** The optional functions the program calls (default: all of KERNEL_FUNCTIONS); the rest are left out. */
+  uses?: ReadonlySet<KernelFunction>;
 }
 
 export const DEFAULT_STRIDED_A_MAX_N = 8;
@@ -58,10 +62,15 @@ export const DEFAULT_STRIDED_A_MAX_N = 8;
 export const DEFAULT_BLOCKING = { KC: 256, MC: 128, NC: 1024 };
 export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 
+/** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im"] as const;
+export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
+
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
   const threads = Math.max(1, Math.floor(opts.threads));
-  if (opts.mode === "ts" && threads === 1) return TS_HEADER + GEMM_TILE + TS_SINGLE_THREAD;
-  return emitSharedRuntime(opts.mode, threads, opts);
+  const uses: ReadonlySet<KernelFunction> = opts.uses ?? new Set(KERNEL_FUNCTIONS);
+  if (opts.mode === "ts" && threads === 1) return TS_HEADER + GEMM_TILE + tsSingleThread(uses);
+  return emitSharedRuntime(opts.mode, threads, opts, uses);
 }
 
 const TS_HEADER = `
@@ -253,6 +262,9 @@ function kernelIm2colTs(
   }
 }
 
+`;
+
+const COL2IM_TS = `
 /** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
 function kernelCol2imTs(
   cols: Float32Array,
@@ -292,7 +304,8 @@ function kernelCol2imTs(
 }
 `;
 
-const TS_SINGLE_THREAD = `
+function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
+  return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
 function allocF32(n: number): Float32Array {
   return new Float32Array(n);
@@ -321,14 +334,14 @@ function gemm(
   gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
 }
 
-${ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(")}
-${SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(")}${IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(").replace("function kernelCol2imTs(", "function kernelCol2im(")}
+${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(") : ""}${uses.has("sgdUpdate") ? SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(") : ""}${uses.has("kernelIm2col") ? IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(") : ""}${uses.has("kernelCol2im") ? COL2IM_TS.replace("function kernelCol2imTs(", "function kernelCol2im(") : ""}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
 /** Releases the kernels' resources (nothing to release here). */
 function shutdownKernels(): void {}
 `;
+}
 
 /** The blocked driver over the wasm kernels; self-contained so that workers can run it too. */
 const GEMM_RANGE_WASM = `
@@ -385,14 +398,18 @@ function gemmRange(
 }
 `;
 
-function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntimeOptions): string {
+function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntimeOptions, uses: ReadonlySet<KernelFunction>): string {
   const shape = opts.shape ?? DEFAULT_SHAPE;
   const blocking = opts.blocking ?? DEFAULT_BLOCKING;
   const { KC, MC, NC } = blocking;
   const { MR, NR } = shape;
   const simd = mode === "simd";
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
-  const wasmBase64 = simd ? Buffer.from(buildGemmWasm(shape)).toString("base64") : "";
+  const wasmBase64 = simd
+    ? Buffer.from(
+        buildGemmWasm(shape, undefined, { adam: uses.has("adamUpdate"), sgd: uses.has("sgdUpdate"), im2col: uses.has("kernelIm2col"), col2im: uses.has("kernelCol2im") }),
+      ).toString("base64")
+    : "";
   const mcPad = Math.ceil(MC / MR) * MR;
   const ncPad = Math.ceil(NC / NR) * NR;
   const title = simd
@@ -400,13 +417,14 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
     : `plain TypeScript, ${threads} threads`;
 
   // Constants the worker needs too (inlined into its source).
-  const constants = `
+  // Cache blocking is the wasm driver's (gemmRange); the register tile also sets the split unit.
+  const constants = `${simd ? `
 const GEMM_KC = ${KC};
 const GEMM_MC = ${MC};
-const GEMM_NC = ${NC};
+const GEMM_NC = ${NC};` : ""}
 const GEMM_MR = ${MR};
-const GEMM_NR = ${NR};
-const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};
+const GEMM_NR = ${NR};${simd ? `
+const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` : ""}
 /** Layout of the control block shared with the workers (Int32 indices). */
 const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
 const KERNEL_CTL_STOP = 1; // 1: workers exit
@@ -488,13 +506,13 @@ interface GemmKernelExports {
   pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
   kernel(ap: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
   kernel_strided(a: number, ps: number, ks: number, bp: number, c: number, ldc: number, mc: number, nc: number, kc: number, accumulate: number, tile: number): void;
-  /** args: the byte address of [lrT, beta1, 1 - beta1, beta2, 1 - beta2, epsilon] (f32). */
+${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - beta1, beta2, 1 - beta2, epsilon] (f32). */
   adam(value: number, grad: number, m: number, v: number, n: number, args: number): void;
-  /** args: the byte address of [lr] (f32). */
+` : ""}${uses.has("sgdUpdate") ? `  /** args: the byte address of [lr] (f32). */
   sgd(value: number, grad: number, n: number, args: number): void;
-  im2col(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
-  col2im(dx: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
-}
+` : ""}${uses.has("kernelIm2col") ? `  im2col(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}${uses.has("kernelCol2im") ? `  col2im(dx: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */
 const GEMM_WASM_BASE64 = "${wasmBase64}";
@@ -613,14 +631,14 @@ function gemmPart(
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
 
-${ADAM_TS}${SGD_TS}${IM2COL_TS}${simd ? `
+${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate")) ? `
 /**
  * The float arguments of the WebAssembly adam and sgd, passed through memory: a call from
  * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
  */
 const kernelFloatArgs = allocF32(6);
 ` : ""}
-/** Plain SGD over one parameter, in place: value -= lr * grad${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
+${uses.has("sgdUpdate") ? `/** Plain SGD over one parameter, in place: value -= lr * grad${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
 function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
   ${simd ? `const wasm = kernelState.wasm;
   if (wasm !== null && kernelShared(value) && kernelShared(grad)) {
@@ -631,7 +649,7 @@ function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
   sgdUpdateTs(value, grad, lr);
 }
 
-/** im2col over an NHWC batch (see kernelIm2colTs)${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
+` : ""}${uses.has("kernelIm2col") ? `/** im2col over an NHWC batch (see kernelIm2colTs)${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
 function kernelIm2col(
   x: Float32Array,
   cols: Float32Array,
@@ -656,7 +674,7 @@ function kernelIm2col(
   kernelIm2colTs(x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
+` : ""}${uses.has("kernelCol2im") ? `/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx${simd ? "; WebAssembly SIMD on allocF32 buffers" : ""}. */
 function kernelCol2im(
   cols: Float32Array,
   dx: Float32Array,
@@ -681,7 +699,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-/**
+` : ""}${uses.has("adamUpdate") ? `/**
  * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
  * value -= lrT * m / (sqrt(v) + epsilon).${simd ? " Runs as WebAssembly SIMD on allocF32 buffers." : ""}
  */
@@ -710,7 +728,7 @@ function adamUpdate(
   adamUpdateTs(value, grad, m, v, lrT, beta1, beta2, epsilon);
 }
 
-/**
+` : ""}/**
  * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
  * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
  * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
