@@ -1,7 +1,11 @@
 // compileSource(): .nn text -> IR + all diagnostics (syntax and semantic). Never throws.
-// The checker runs only on a file without syntax errors (a recovered parse would produce
-// follow-on errors that confuse more than they help).
+// With syntax errors there is no IR, but the declarations the errors leave untouched are still
+// checked, so that an editor shows the semantic problems elsewhere in the file too. A recovered
+// parse of a broken declaration would only produce follow-on errors, so those are not checked,
+// and neither is what depends on them (the train section of a broken model; an "unknown layer"
+// that names a broken block).
 import type { IR } from "./ir.js";
+import type { Decl, Program } from "../parser/ast.js";
 import { hasErrors, type Diagnostic } from "./diagnostics.js";
 import { parse } from "../parser/index.js";
 import { checkProgram } from "./checker/index.js";
@@ -16,7 +20,10 @@ export function compileSource(text: string, file: string): CompileResult {
   try {
     const parsed = parse(text);
     const syntax = parsed.diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
-    if (hasErrors(syntax)) return { ir: null, diagnostics: syntax };
+    if (hasErrors(syntax)) {
+      const semantic = checkIntactDeclarations(parsed.program, syntax, text, file);
+      return { ir: null, diagnostics: [...syntax, ...semantic].sort((a, b) => a.span.startOffset - b.span.startOffset) };
+    }
     const checked = checkProgram(parsed.program, { file, source: text });
     return { ir: checked.ir, diagnostics: [...syntax, ...checked.diagnostics] };
   } catch (err) {
@@ -27,4 +34,30 @@ export function compileSource(text: string, file: string): CompileResult {
       diagnostics: [{ severity: "error", code: "E999", message: `internal error in nnc: ${message} (this is a bug in nnc)`, span, file }],
     };
   }
+}
+
+/** Codes of semantic errors that a broken declaration elsewhere can cause by its absence. */
+const FOLLOW_ON = new Set(["E201", "E207", "E216"]);
+
+/** The semantic diagnostics of the declarations that no syntax error falls in. */
+function checkIntactDeclarations(program: Program, syntax: readonly Diagnostic[], text: string, file: string): Diagnostic[] {
+  const errors = syntax.filter((d) => d.severity === "error");
+  const broken = (d: Decl): boolean => errors.some((e) => e.span.startOffset >= d.span.startOffset && e.span.startOffset <= d.span.endOffset);
+  const brokenNames = new Set<string>();
+  let brokenModel = false;
+  for (const d of program.decls) {
+    if (d.kind !== "train" && broken(d)) {
+      brokenNames.add(d.name);
+      if (d.kind === "model") brokenModel = true;
+    }
+  }
+  const decls = program.decls.filter((d) => !broken(d) && !(d.kind === "train" && brokenNames.has(d.model)));
+  if (!decls.some((d) => d.kind === "model")) return [];
+  const checked = checkProgram({ ...program, decls }, { file, source: text });
+  return checked.diagnostics.filter((d) => {
+    if (!FOLLOW_ON.has(d.code)) return true;
+    if (d.code === "E216") return !brokenModel;
+    // "unknown layer `x`" / "unknown model `x`" where x is a declaration the syntax errors broke.
+    return ![...brokenNames].some((n) => d.message.includes(`\`${n}\``));
+  });
 }

@@ -7,7 +7,6 @@ import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE, setExitCode } from "../errors.j
 import { compileSource } from "../../compiler/index.js";
 import { hasErrors, type Diagnostic } from "../../compiler/diagnostics.js";
 import { countSummary, renderDiagnostics, toJson, type JsonDiagnostic } from "../../compiler/codeframe.js";
-import { parse } from "../../parser/index.js";
 
 /** Larger files are refused (E905): no real .nn file comes near this. */
 export const MAX_SOURCE_BYTES = 1024 * 1024;
@@ -61,19 +60,9 @@ export function isSourceError(x: SourceFile | SourceError): x is SourceError {
   return (x as SourceError).code !== undefined;
 }
 
-/**
- * All diagnostics of a source text: the full compiler's when it is available, the parser's
- * alone until then (compileSource throws "not implemented" while the checker is a stub).
- */
+/** All diagnostics of a source text (syntax, and semantic where the syntax allows). */
 export function diagnose(text: string, file: string): Diagnostic[] {
-  let diagnostics: Diagnostic[];
-  try {
-    diagnostics = compileSource(text, file).diagnostics;
-  } catch (err) {
-    if (!(err instanceof Error) || !/not implemented/i.test(err.message)) throw err;
-    diagnostics = parse(text).diagnostics;
-  }
-  return diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
+  return compileSource(text, file).diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
 }
 
 function ioJson(e: SourceError): JsonDiagnostic {
