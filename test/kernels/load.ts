@@ -24,6 +24,10 @@ export interface KernelRuntime {
   kernelIm2col(x: Float32Array, cols: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   kernelCol2im(cols: Float32Array, dx: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void;
+  kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void;
+  kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
 }
@@ -31,7 +35,7 @@ export interface KernelRuntime {
 let counter = 0;
 
 export function kernelSource(opts: KernelRuntimeOptions): string {
-  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, initKernels, shutdownKernels };\n";
+  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, initKernels, shutdownKernels };\n";
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

@@ -389,6 +389,46 @@ function kernelCol2im(
   }
 }
 
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
+function kernelBiasRelu(
+  z: Float32Array,
+  a: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = z[o + j] + bias[j];
+      z[o + j] = v;
+      a[o + j] = v > 0 ? v : 0;
+    }
+  }
+}
+
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** relu backward: dz = z > 0 ? g : 0, over count values. */
+function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -1030,32 +1070,18 @@ function conv2d_1_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*784, 9] · kernel [9, 16]
   kernelIm2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
   gemm(false, false, n * 784, 16, 9, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n * 784; r++) {
-    const o = r * 16;
-    for (let j = 0; j < 16; j++) {
-      const z = conv2d_1_z[o + j] + conv2d_1_bias[j];
-      conv2d_1_z[o + j] = z;
-      conv2d_1_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(conv2d_1_z, conv2d_1_out, conv2d_1_bias, n * 784, 16);
 }
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
 function conv2d_1_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 12544; i++) {
-    const z = conv2d_1_z[i];
-    const g = conv2d_1_grad[i];
-    conv2d_1_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(conv2d_1_z, conv2d_1_grad, conv2d_1_dz, n * 12544);
   // dKernel = patchesᵀ · dz; dBias = column sums of dz
   gemm(true, false, 9, 16, n * 784, conv2d_1_cols, conv2d_1_dz, conv2d_1_kernel_grad, false);
-  conv2d_1_bias_grad.fill(0);
-  for (let r = 0; r < n * 784; r++) {
-    const o = r * 16;
-    for (let j = 0; j < 16; j++) conv2d_1_bias_grad[j] += conv2d_1_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(conv2d_1_dz, conv2d_1_bias_grad, n * 784, 16);
 }
 
 // max_pool_1: max_pool(2, padding: same) (line 6)
@@ -1065,23 +1091,29 @@ function max_pool_1_forward(n: number): void {
     for (let oy = 0; oy < 14; oy++) {
       for (let ox = 0; ox < 14; ox++) {
         const o = ((b * 14 + oy) * 14 + ox) * 16;
-        const y0 = oy * 2;
-        const x0 = ox * 2;
-        const yStart = Math.max(y0, 0);
-        const yEnd = Math.min(y0 + 2, 28);
-        const xStart = Math.max(x0, 0);
-        const xEnd = Math.min(x0 + 2, 28);
-        for (let c = 0; c < 16; c++) max_pool_1_out[o + c] = -Infinity;
-        for (let y = yStart; y < yEnd; y++) {
-          for (let x = xStart; x < xEnd; x++) {
-            const i = ((b * 28 + y) * 28 + x) * 16;
-            for (let c = 0; c < 16; c++) {
-              if (conv2d_1_out[i + c] > max_pool_1_out[o + c]) {
-                max_pool_1_out[o + c] = conv2d_1_out[i + c];
-                max_pool_1_argmax[o + c] = i + c;
-              }
-            }
-          }
+        const i0 = ((b * 28 + oy * 2) * 28 + ox * 2) * 16; // the window's top-left value
+        for (let c = 0; c < 16; c++) {
+          const i = i0 + c;
+          let at = i;
+          let best = conv2d_1_out[i];
+          let v: number;
+          v = conv2d_1_out[i + 16];
+          if (v > best) {
+            best = v;
+            at = i + 16;
+          } // (+0, +1)
+          v = conv2d_1_out[i + 448];
+          if (v > best) {
+            best = v;
+            at = i + 448;
+          } // (+1, +0)
+          v = conv2d_1_out[i + 464];
+          if (v > best) {
+            best = v;
+            at = i + 464;
+          } // (+1, +1)
+          max_pool_1_out[o + c] = best;
+          max_pool_1_argmax[o + c] = at;
         }
       }
     }
@@ -1100,32 +1132,18 @@ function conv2d_2_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*196, 144] · kernel [144, 32]
   kernelIm2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
   gemm(false, false, n * 196, 32, 144, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n * 196; r++) {
-    const o = r * 32;
-    for (let j = 0; j < 32; j++) {
-      const z = conv2d_2_z[o + j] + conv2d_2_bias[j];
-      conv2d_2_z[o + j] = z;
-      conv2d_2_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(conv2d_2_z, conv2d_2_out, conv2d_2_bias, n * 196, 32);
 }
 
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
 function conv2d_2_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 6272; i++) {
-    const z = conv2d_2_z[i];
-    const g = conv2d_2_grad[i];
-    conv2d_2_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(conv2d_2_z, conv2d_2_grad, conv2d_2_dz, n * 6272);
   // dKernel = patchesᵀ · dz; dBias = column sums of dz
   gemm(true, false, 144, 32, n * 196, conv2d_2_cols, conv2d_2_dz, conv2d_2_kernel_grad, false);
-  conv2d_2_bias_grad.fill(0);
-  for (let r = 0; r < n * 196; r++) {
-    const o = r * 32;
-    for (let j = 0; j < 32; j++) conv2d_2_bias_grad[j] += conv2d_2_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(conv2d_2_dz, conv2d_2_bias_grad, n * 196, 32);
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 196, 144, 32, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
   max_pool_1_grad.fill(0, 0, n * 3136);
@@ -1139,23 +1157,29 @@ function max_pool_2_forward(n: number): void {
     for (let oy = 0; oy < 7; oy++) {
       for (let ox = 0; ox < 7; ox++) {
         const o = ((b * 7 + oy) * 7 + ox) * 32;
-        const y0 = oy * 2;
-        const x0 = ox * 2;
-        const yStart = Math.max(y0, 0);
-        const yEnd = Math.min(y0 + 2, 14);
-        const xStart = Math.max(x0, 0);
-        const xEnd = Math.min(x0 + 2, 14);
-        for (let c = 0; c < 32; c++) max_pool_2_out[o + c] = -Infinity;
-        for (let y = yStart; y < yEnd; y++) {
-          for (let x = xStart; x < xEnd; x++) {
-            const i = ((b * 14 + y) * 14 + x) * 32;
-            for (let c = 0; c < 32; c++) {
-              if (conv2d_2_out[i + c] > max_pool_2_out[o + c]) {
-                max_pool_2_out[o + c] = conv2d_2_out[i + c];
-                max_pool_2_argmax[o + c] = i + c;
-              }
-            }
-          }
+        const i0 = ((b * 14 + oy * 2) * 14 + ox * 2) * 32; // the window's top-left value
+        for (let c = 0; c < 32; c++) {
+          const i = i0 + c;
+          let at = i;
+          let best = conv2d_2_out[i];
+          let v: number;
+          v = conv2d_2_out[i + 32];
+          if (v > best) {
+            best = v;
+            at = i + 32;
+          } // (+0, +1)
+          v = conv2d_2_out[i + 448];
+          if (v > best) {
+            best = v;
+            at = i + 448;
+          } // (+1, +0)
+          v = conv2d_2_out[i + 480];
+          if (v > best) {
+            best = v;
+            at = i + 480;
+          } // (+1, +1)
+          max_pool_2_out[o + c] = best;
+          max_pool_2_argmax[o + c] = at;
         }
       }
     }
@@ -1174,32 +1198,18 @@ function conv2d_3_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 288] · kernel [288, 64]
   kernelIm2col(max_pool_2_out, conv2d_3_cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
   gemm(false, false, n * 49, 64, 288, conv2d_3_cols, conv2d_3_kernel, conv2d_3_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n * 49; r++) {
-    const o = r * 64;
-    for (let j = 0; j < 64; j++) {
-      const z = conv2d_3_z[o + j] + conv2d_3_bias[j];
-      conv2d_3_z[o + j] = z;
-      conv2d_3_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(conv2d_3_z, conv2d_3_out, conv2d_3_bias, n * 49, 64);
 }
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 3136; i++) {
-    const z = conv2d_3_z[i];
-    const g = conv2d_3_grad[i];
-    conv2d_3_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(conv2d_3_z, conv2d_3_grad, conv2d_3_dz, n * 3136);
   // dKernel = patchesᵀ · dz; dBias = column sums of dz
   gemm(true, false, 288, 64, n * 49, conv2d_3_cols, conv2d_3_dz, conv2d_3_kernel_grad, false);
-  conv2d_3_bias_grad.fill(0);
-  for (let r = 0; r < n * 49; r++) {
-    const o = r * 64;
-    for (let j = 0; j < 64; j++) conv2d_3_bias_grad[j] += conv2d_3_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(conv2d_3_dz, conv2d_3_bias_grad, n * 49, 64);
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 49, 288, 64, conv2d_3_dz, conv2d_3_kernel, conv2d_3_cols, false);
   max_pool_2_grad.fill(0, 0, n * 1568);
@@ -1211,32 +1221,18 @@ function conv2d_4_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 576] · kernel [576, 128]
   kernelIm2col(conv2d_3_out, conv2d_4_cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
   gemm(false, false, n * 49, 128, 576, conv2d_4_cols, conv2d_4_kernel, conv2d_4_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n * 49; r++) {
-    const o = r * 128;
-    for (let j = 0; j < 128; j++) {
-      const z = conv2d_4_z[o + j] + conv2d_4_bias[j];
-      conv2d_4_z[o + j] = z;
-      conv2d_4_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(conv2d_4_z, conv2d_4_out, conv2d_4_bias, n * 49, 128);
 }
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
 function conv2d_4_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 6272; i++) {
-    const z = conv2d_4_z[i];
-    const g = conv2d_4_grad[i];
-    conv2d_4_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(conv2d_4_z, conv2d_4_grad, conv2d_4_dz, n * 6272);
   // dKernel = patchesᵀ · dz; dBias = column sums of dz
   gemm(true, false, 576, 128, n * 49, conv2d_4_cols, conv2d_4_dz, conv2d_4_kernel_grad, false);
-  conv2d_4_bias_grad.fill(0);
-  for (let r = 0; r < n * 49; r++) {
-    const o = r * 128;
-    for (let j = 0; j < 128; j++) conv2d_4_bias_grad[j] += conv2d_4_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(conv2d_4_dz, conv2d_4_bias_grad, n * 49, 128);
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 49, 576, 128, conv2d_4_dz, conv2d_4_kernel, conv2d_4_cols, false);
   conv2d_3_grad.fill(0, 0, n * 3136);
@@ -1248,32 +1244,18 @@ function conv2d_5_forward(n: number): void {
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 1152] · kernel [1152, 256]
   kernelIm2col(conv2d_4_out, conv2d_5_cols, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
   gemm(false, false, n * 49, 256, 1152, conv2d_5_cols, conv2d_5_kernel, conv2d_5_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n * 49; r++) {
-    const o = r * 256;
-    for (let j = 0; j < 256; j++) {
-      const z = conv2d_5_z[o + j] + conv2d_5_bias[j];
-      conv2d_5_z[o + j] = z;
-      conv2d_5_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(conv2d_5_z, conv2d_5_out, conv2d_5_bias, n * 49, 256);
 }
 
 // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
 function conv2d_5_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 12544; i++) {
-    const z = conv2d_5_z[i];
-    const g = conv2d_5_grad[i];
-    conv2d_5_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(conv2d_5_z, conv2d_5_grad, conv2d_5_dz, n * 12544);
   // dKernel = patchesᵀ · dz; dBias = column sums of dz
   gemm(true, false, 1152, 256, n * 49, conv2d_5_cols, conv2d_5_dz, conv2d_5_kernel_grad, false);
-  conv2d_5_bias_grad.fill(0);
-  for (let r = 0; r < n * 49; r++) {
-    const o = r * 256;
-    for (let j = 0; j < 256; j++) conv2d_5_bias_grad[j] += conv2d_5_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(conv2d_5_dz, conv2d_5_bias_grad, n * 49, 256);
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 49, 1152, 256, conv2d_5_dz, conv2d_5_kernel, conv2d_5_cols, false);
   conv2d_4_grad.fill(0, 0, n * 6272);
@@ -1321,32 +1303,18 @@ function max_pool_3_backward(n: number): void {
 function dense_1_forward(n: number): void {
   // dense_1_z = x · kernel + bias   ([n, 4096] · [4096, 4096])
   gemm(false, false, n, 4096, 4096, max_pool_3_out, dense_1_kernel, dense_1_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n; r++) {
-    const o = r * 4096;
-    for (let j = 0; j < 4096; j++) {
-      const z = dense_1_z[o + j] + dense_1_bias[j];
-      dense_1_z[o + j] = z;
-      dense_1_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 4096);
 }
 
 // dense_1: dense(4096, activation: relu) (line 14)
 function dense_1_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 4096; i++) {
-    const z = dense_1_z[i];
-    const g = dense_1_grad[i];
-    dense_1_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 4096);
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 4096, 4096, n, max_pool_3_out, dense_1_dz, dense_1_kernel_grad, false);
-  dense_1_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 4096;
-    for (let j = 0; j < 4096; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 4096);
   gemm(false, true, n, 4096, 4096, dense_1_dz, dense_1_kernel, max_pool_3_grad, false);
 }
 
@@ -1372,32 +1340,18 @@ function dropout_1_backward(n: number): void {
 function dense_2_forward(n: number): void {
   // dense_2_z = x · kernel + bias   ([n, 4096] · [4096, 2048])
   gemm(false, false, n, 2048, 4096, dropout_1_out, dense_2_kernel, dense_2_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n; r++) {
-    const o = r * 2048;
-    for (let j = 0; j < 2048; j++) {
-      const z = dense_2_z[o + j] + dense_2_bias[j];
-      dense_2_z[o + j] = z;
-      dense_2_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(dense_2_z, dense_2_out, dense_2_bias, n, 2048);
 }
 
 // dense_2: dense(2048, activation: relu) (line 16)
 function dense_2_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 2048; i++) {
-    const z = dense_2_z[i];
-    const g = dense_2_grad[i];
-    dense_2_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(dense_2_z, dense_2_grad, dense_2_dz, n * 2048);
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 4096, 2048, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
-  dense_2_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 2048;
-    for (let j = 0; j < 2048; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 2048);
   gemm(false, true, n, 4096, 2048, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
 }
 
@@ -1423,32 +1377,18 @@ function dropout_2_backward(n: number): void {
 function dense_3_forward(n: number): void {
   // dense_3_z = x · kernel + bias   ([n, 2048] · [2048, 1024])
   gemm(false, false, n, 1024, 2048, dropout_2_out, dense_3_kernel, dense_3_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) {
-      const z = dense_3_z[o + j] + dense_3_bias[j];
-      dense_3_z[o + j] = z;
-      dense_3_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(dense_3_z, dense_3_out, dense_3_bias, n, 1024);
 }
 
 // dense_3: dense(1024, activation: relu) (line 18)
 function dense_3_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 1024; i++) {
-    const z = dense_3_z[i];
-    const g = dense_3_grad[i];
-    dense_3_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(dense_3_z, dense_3_grad, dense_3_dz, n * 1024);
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 2048, 1024, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
-  dense_3_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) dense_3_bias_grad[j] += dense_3_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_3_dz, dense_3_bias_grad, n, 1024);
   gemm(false, true, n, 2048, 1024, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
 }
 
@@ -1474,10 +1414,8 @@ function dropout_3_backward(n: number): void {
 function dense_4_forward(n: number): void {
   // dense_4_z = x · kernel + bias   ([n, 1024] · [1024, 10])
   gemm(false, false, n, 10, 1024, dropout_3_out, dense_4_kernel, dense_4_z, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_4_z[o + j] += dense_4_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_4_z, dense_4_bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
@@ -1497,11 +1435,8 @@ function dense_4_forward(n: number): void {
 function dense_4_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 1024, 10, n, dropout_3_out, dense_4_dz, dense_4_kernel_grad, false);
-  dense_4_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_4_bias_grad[j] += dense_4_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_4_dz, dense_4_bias_grad, n, 10);
   gemm(false, true, n, 1024, 10, dense_4_dz, dense_4_kernel, dropout_3_grad, false);
 }
 

@@ -306,6 +306,23 @@ function adamUpdate(
   }
 }
 
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -1440,21 +1457,16 @@ const target = allocF32(BATCH * 10);
 function dense_1_forward(n: number): void {
   // dense_1_out = x · kernel + bias   ([n, 784] · [784, 1024])
   gemm(false, false, n, 1024, 784, input_1_out, dense_1_kernel, dense_1_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) dense_1_out[o + j] += dense_1_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_1_out, dense_1_bias, n, 1024);
 }
 
 // dense_1: dense(units) (line 4)
 function dense_1_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz
   gemm(true, false, 784, 1024, n, input_1_out, dense_1_grad, dense_1_kernel_grad, false);
-  dense_1_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) dense_1_bias_grad[j] += dense_1_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_grad, dense_1_bias_grad, n, 1024);
 }
 
 // leaky_relu_1: leaky_relu(0.1) (line 5)
@@ -1567,21 +1579,16 @@ function dropout_1_backward(n: number): void {
 function dense_2_forward(n: number): void {
   // dense_2_out = x · kernel + bias   ([n, 1024] · [1024, 1024])
   gemm(false, false, n, 1024, 1024, dropout_1_out, dense_2_kernel, dense_2_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) dense_2_out[o + j] += dense_2_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_out, dense_2_bias, n, 1024);
 }
 
 // dense_2: dense(units) (line 4)
 function dense_2_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 1024, 1024, n, dropout_1_out, dense_2_grad, dense_2_kernel_grad, false);
-  dense_2_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) dense_2_bias_grad[j] += dense_2_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_grad, dense_2_bias_grad, n, 1024);
   gemm(false, true, n, 1024, 1024, dense_2_grad, dense_2_kernel, dropout_1_grad, false);
 }
 
@@ -1695,21 +1702,16 @@ function dropout_2_backward(n: number): void {
 function dense_3_forward(n: number): void {
   // dense_3_out = x · kernel + bias   ([n, 1024] · [1024, 512])
   gemm(false, false, n, 512, 1024, dropout_2_out, dense_3_kernel, dense_3_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 512;
-    for (let j = 0; j < 512; j++) dense_3_out[o + j] += dense_3_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_3_out, dense_3_bias, n, 512);
 }
 
 // dense_3: dense(units) (line 4)
 function dense_3_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 1024, 512, n, dropout_2_out, dense_3_grad, dense_3_kernel_grad, false);
-  dense_3_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 512;
-    for (let j = 0; j < 512; j++) dense_3_bias_grad[j] += dense_3_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_3_grad, dense_3_bias_grad, n, 512);
   gemm(false, true, n, 1024, 512, dense_3_grad, dense_3_kernel, dropout_2_grad, false);
 }
 
@@ -1823,21 +1825,16 @@ function dropout_3_backward(n: number): void {
 function dense_4_forward(n: number): void {
   // dense_4_out = x · kernel + bias   ([n, 512] · [512, 256])
   gemm(false, false, n, 256, 512, dropout_3_out, dense_4_kernel, dense_4_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 256;
-    for (let j = 0; j < 256; j++) dense_4_out[o + j] += dense_4_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_4_out, dense_4_bias, n, 256);
 }
 
 // dense_4: dense(units) (line 4)
 function dense_4_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 512, 256, n, dropout_3_out, dense_4_grad, dense_4_kernel_grad, false);
-  dense_4_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 256;
-    for (let j = 0; j < 256; j++) dense_4_bias_grad[j] += dense_4_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_4_grad, dense_4_bias_grad, n, 256);
   gemm(false, true, n, 512, 256, dense_4_grad, dense_4_kernel, dropout_3_grad, false);
 }
 
@@ -1951,21 +1948,16 @@ function dropout_4_backward(n: number): void {
 function dense_5_forward(n: number): void {
   // dense_5_out = x · kernel + bias   ([n, 256] · [256, 128])
   gemm(false, false, n, 128, 256, dropout_4_out, dense_5_kernel, dense_5_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 128;
-    for (let j = 0; j < 128; j++) dense_5_out[o + j] += dense_5_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_5_out, dense_5_bias, n, 128);
 }
 
 // dense_5: dense(units) (line 4)
 function dense_5_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 256, 128, n, dropout_4_out, dense_5_grad, dense_5_kernel_grad, false);
-  dense_5_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 128;
-    for (let j = 0; j < 128; j++) dense_5_bias_grad[j] += dense_5_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_5_grad, dense_5_bias_grad, n, 128);
   gemm(false, true, n, 256, 128, dense_5_grad, dense_5_kernel, dropout_4_grad, false);
 }
 
@@ -2079,21 +2071,16 @@ function dropout_5_backward(n: number): void {
 function dense_6_forward(n: number): void {
   // dense_6_out = x · kernel + bias   ([n, 128] · [128, 64])
   gemm(false, false, n, 64, 128, dropout_5_out, dense_6_kernel, dense_6_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 64;
-    for (let j = 0; j < 64; j++) dense_6_out[o + j] += dense_6_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_6_out, dense_6_bias, n, 64);
 }
 
 // dense_6: dense(units) (line 4)
 function dense_6_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 128, 64, n, dropout_5_out, dense_6_grad, dense_6_kernel_grad, false);
-  dense_6_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 64;
-    for (let j = 0; j < 64; j++) dense_6_bias_grad[j] += dense_6_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_6_grad, dense_6_bias_grad, n, 64);
   gemm(false, true, n, 128, 64, dense_6_grad, dense_6_kernel, dropout_5_grad, false);
 }
 
@@ -2207,21 +2194,16 @@ function dropout_6_backward(n: number): void {
 function dense_7_forward(n: number): void {
   // dense_7_out = x · kernel + bias   ([n, 64] · [64, 32])
   gemm(false, false, n, 32, 64, dropout_6_out, dense_7_kernel, dense_7_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 32;
-    for (let j = 0; j < 32; j++) dense_7_out[o + j] += dense_7_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_7_out, dense_7_bias, n, 32);
 }
 
 // dense_7: dense(units) (line 4)
 function dense_7_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 64, 32, n, dropout_6_out, dense_7_grad, dense_7_kernel_grad, false);
-  dense_7_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 32;
-    for (let j = 0; j < 32; j++) dense_7_bias_grad[j] += dense_7_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_7_grad, dense_7_bias_grad, n, 32);
   gemm(false, true, n, 64, 32, dense_7_grad, dense_7_kernel, dropout_6_grad, false);
 }
 
@@ -2335,10 +2317,8 @@ function dropout_7_backward(n: number): void {
 function dense_8_forward(n: number): void {
   // dense_8_z = x · kernel + bias   ([n, 32] · [32, 10])
   gemm(false, false, n, 10, 32, dropout_7_out, dense_8_kernel, dense_8_z, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_8_z[o + j] += dense_8_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_8_z, dense_8_bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
@@ -2358,11 +2338,8 @@ function dense_8_forward(n: number): void {
 function dense_8_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 32, 10, n, dropout_7_out, dense_8_dz, dense_8_kernel_grad, false);
-  dense_8_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_8_bias_grad[j] += dense_8_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_8_dz, dense_8_bias_grad, n, 10);
   gemm(false, true, n, 32, 10, dense_8_dz, dense_8_kernel, dropout_7_grad, false);
 }
 

@@ -271,6 +271,23 @@ function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
   for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
 }
 
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -786,21 +803,16 @@ const target = allocF32(BATCH * 10);
 function dense_1_forward(n: number): void {
   // dense_1_out = x · kernel + bias   ([n, 784] · [784, 256])
   gemm(false, false, n, 256, 784, input_1_out, dense_1_kernel, dense_1_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 256;
-    for (let j = 0; j < 256; j++) dense_1_out[o + j] += dense_1_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_1_out, dense_1_bias, n, 256);
 }
 
 // dense_1: dense(256) (line 6)
 function dense_1_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz
   gemm(true, false, 784, 256, n, input_1_out, dense_1_grad, dense_1_kernel_grad, false);
-  dense_1_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 256;
-    for (let j = 0; j < 256; j++) dense_1_bias_grad[j] += dense_1_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_grad, dense_1_bias_grad, n, 256);
 }
 
 // prelu_1: prelu (line 7)
@@ -828,10 +840,8 @@ function prelu_1_backward(n: number): void {
 function dense_2_forward(n: number): void {
   // dense_2_z = x · kernel + bias   ([n, 256] · [256, 10])
   gemm(false, false, n, 10, 256, prelu_1_out, dense_2_kernel, dense_2_z, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
@@ -851,11 +861,8 @@ function dense_2_forward(n: number): void {
 function dense_2_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 256, 10, n, prelu_1_out, dense_2_dz, dense_2_kernel_grad, false);
-  dense_2_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
   gemm(false, true, n, 256, 10, dense_2_dz, dense_2_kernel, prelu_1_grad, false);
 }
 

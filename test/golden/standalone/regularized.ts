@@ -305,6 +305,46 @@ function adamUpdate(
   }
 }
 
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
+function kernelBiasRelu(
+  z: Float32Array,
+  a: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = z[o + j] + bias[j];
+      z[o + j] = v;
+      a[o + j] = v > 0 ? v : 0;
+    }
+  }
+}
+
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** relu backward: dz = z > 0 ? g : 0, over count values. */
+function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -960,32 +1000,18 @@ const target = allocF32(BATCH * 10);
 function dense_1_forward(n: number): void {
   // dense_1_z = x · kernel + bias   ([n, 784] · [784, 512])
   gemm(false, false, n, 512, 784, input_1_out, dense_1_kernel, dense_1_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n; r++) {
-    const o = r * 512;
-    for (let j = 0; j < 512; j++) {
-      const z = dense_1_z[o + j] + dense_1_bias[j];
-      dense_1_z[o + j] = z;
-      dense_1_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 512);
 }
 
 // dense_1: dense(512, activation: relu) (line 6)
 function dense_1_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 512; i++) {
-    const z = dense_1_z[i];
-    const g = dense_1_grad[i];
-    dense_1_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 512);
   // dKernel = xᵀ · dz; dBias = column sums of dz
   gemm(true, false, 784, 512, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-  dense_1_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 512;
-    for (let j = 0; j < 512; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 512);
 }
 
 // dropout_1: dropout(0.2) (line 7)
@@ -1010,21 +1036,16 @@ function dropout_1_backward(n: number): void {
 function dense_2_forward(n: number): void {
   // dense_2_out = x · kernel + bias   ([n, 512] · [512, 512])
   gemm(false, false, n, 512, 512, dropout_1_out, dense_2_kernel, dense_2_out, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 512;
-    for (let j = 0; j < 512; j++) dense_2_out[o + j] += dense_2_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_out, dense_2_bias, n, 512);
 }
 
 // dense_2: dense(512, regularizer: l2(0.001)) (line 8)
 function dense_2_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 512, 512, n, dropout_1_out, dense_2_grad, dense_2_kernel_grad, false);
-  dense_2_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 512;
-    for (let j = 0; j < 512; j++) dense_2_bias_grad[j] += dense_2_grad[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_grad, dense_2_bias_grad, n, 512);
   gemm(false, true, n, 512, 512, dense_2_grad, dense_2_kernel, dropout_1_grad, false);
 }
 
@@ -1108,12 +1129,8 @@ function relu_1_forward(n: number): void {
 
 // relu_1: relu (line 10)
 function relu_1_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 512; i++) {
-    const z = batch_norm_1_out[i];
-    const g = relu_1_grad[i];
-    batch_norm_1_grad[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(batch_norm_1_out, relu_1_grad, batch_norm_1_grad, n * 512);
 }
 
 // dropout_2: dropout(0.2) (line 11)
@@ -1138,10 +1155,8 @@ function dropout_2_backward(n: number): void {
 function dense_3_forward(n: number): void {
   // dense_3_z = x · kernel + bias   ([n, 512] · [512, 10])
   gemm(false, false, n, 10, 512, dropout_2_out, dense_3_kernel, dense_3_z, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_3_z[o + j] += dense_3_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_3_z, dense_3_bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
@@ -1161,11 +1176,8 @@ function dense_3_forward(n: number): void {
 function dense_3_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 512, 10, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
-  dense_3_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_3_bias_grad[j] += dense_3_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_3_dz, dense_3_bias_grad, n, 10);
   gemm(false, true, n, 512, 10, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
 }
 

@@ -272,6 +272,46 @@ function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
   for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
 }
 
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
+function kernelBiasRelu(
+  z: Float32Array,
+  a: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = z[o + j] + bias[j];
+      z[o + j] = v;
+      a[o + j] = v > 0 ? v : 0;
+    }
+  }
+}
+
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** relu backward: dz = z > 0 ? g : 0, over count values. */
+function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -785,42 +825,26 @@ const target = allocF32(BATCH * 10);
 function dense_1_forward(n: number): void {
   // dense_1_z = x · kernel + bias   ([n, 784] · [784, 100])
   gemm(false, false, n, 100, 784, input_1_out, dense_1_kernel, dense_1_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n; r++) {
-    const o = r * 100;
-    for (let j = 0; j < 100; j++) {
-      const z = dense_1_z[o + j] + dense_1_bias[j];
-      dense_1_z[o + j] = z;
-      dense_1_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 100);
 }
 
 // dense_1: dense(latent, activation: relu, init: he_normal) (line 7)
 function dense_1_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 100; i++) {
-    const z = dense_1_z[i];
-    const g = dense_1_grad[i];
-    dense_1_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 100);
   // dKernel = xᵀ · dz; dBias = column sums of dz
   gemm(true, false, 784, 100, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-  dense_1_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 100;
-    for (let j = 0; j < 100; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 100);
 }
 
 // dense_2: dense(10, activation: softmax, init: he_normal) (line 8)
 function dense_2_forward(n: number): void {
   // dense_2_z = x · kernel + bias   ([n, 100] · [100, 10])
   gemm(false, false, n, 10, 100, dense_1_out, dense_2_kernel, dense_2_z, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
@@ -840,11 +864,8 @@ function dense_2_forward(n: number): void {
 function dense_2_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 100, 10, n, dense_1_out, dense_2_dz, dense_2_kernel_grad, false);
-  dense_2_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
   gemm(false, true, n, 100, 10, dense_2_dz, dense_2_kernel, dense_1_grad, false);
 }
 

@@ -382,6 +382,46 @@ function kernelCol2im(
   }
 }
 
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
+function kernelBiasRelu(
+  z: Float32Array,
+  a: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = z[o + j] + bias[j];
+      z[o + j] = v;
+      a[o + j] = v > 0 ? v : 0;
+    }
+  }
+}
+
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** relu backward: dz = z > 0 ? g : 0, over count values. */
+function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -940,32 +980,18 @@ function conv2d_1_forward(n: number): void {
   // 5x5 convolution, stride 1x1, padding 2/2: patches [n*784, 25] · kernel [25, 32]
   kernelIm2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2);
   gemm(false, false, n * 784, 32, 25, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n * 784; r++) {
-    const o = r * 32;
-    for (let j = 0; j < 32; j++) {
-      const z = conv2d_1_z[o + j] + conv2d_1_bias[j];
-      conv2d_1_z[o + j] = z;
-      conv2d_1_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(conv2d_1_z, conv2d_1_out, conv2d_1_bias, n * 784, 32);
 }
 
 // conv2d_1: conv2d(32, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 6)
 function conv2d_1_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 25088; i++) {
-    const z = conv2d_1_z[i];
-    const g = conv2d_1_grad[i];
-    conv2d_1_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(conv2d_1_z, conv2d_1_grad, conv2d_1_dz, n * 25088);
   // dKernel = patchesᵀ · dz; dBias = column sums of dz
   gemm(true, false, 25, 32, n * 784, conv2d_1_cols, conv2d_1_dz, conv2d_1_kernel_grad, false);
-  conv2d_1_bias_grad.fill(0);
-  for (let r = 0; r < n * 784; r++) {
-    const o = r * 32;
-    for (let j = 0; j < 32; j++) conv2d_1_bias_grad[j] += conv2d_1_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(conv2d_1_dz, conv2d_1_bias_grad, n * 784, 32);
 }
 
 // max_pool_1: max_pool(2) (line 7)
@@ -975,23 +1001,29 @@ function max_pool_1_forward(n: number): void {
     for (let oy = 0; oy < 14; oy++) {
       for (let ox = 0; ox < 14; ox++) {
         const o = ((b * 14 + oy) * 14 + ox) * 32;
-        const y0 = oy * 2;
-        const x0 = ox * 2;
-        const yStart = Math.max(y0, 0);
-        const yEnd = Math.min(y0 + 2, 28);
-        const xStart = Math.max(x0, 0);
-        const xEnd = Math.min(x0 + 2, 28);
-        for (let c = 0; c < 32; c++) max_pool_1_out[o + c] = -Infinity;
-        for (let y = yStart; y < yEnd; y++) {
-          for (let x = xStart; x < xEnd; x++) {
-            const i = ((b * 28 + y) * 28 + x) * 32;
-            for (let c = 0; c < 32; c++) {
-              if (conv2d_1_out[i + c] > max_pool_1_out[o + c]) {
-                max_pool_1_out[o + c] = conv2d_1_out[i + c];
-                max_pool_1_argmax[o + c] = i + c;
-              }
-            }
-          }
+        const i0 = ((b * 28 + oy * 2) * 28 + ox * 2) * 32; // the window's top-left value
+        for (let c = 0; c < 32; c++) {
+          const i = i0 + c;
+          let at = i;
+          let best = conv2d_1_out[i];
+          let v: number;
+          v = conv2d_1_out[i + 32];
+          if (v > best) {
+            best = v;
+            at = i + 32;
+          } // (+0, +1)
+          v = conv2d_1_out[i + 896];
+          if (v > best) {
+            best = v;
+            at = i + 896;
+          } // (+1, +0)
+          v = conv2d_1_out[i + 928];
+          if (v > best) {
+            best = v;
+            at = i + 928;
+          } // (+1, +1)
+          max_pool_1_out[o + c] = best;
+          max_pool_1_argmax[o + c] = at;
         }
       }
     }
@@ -1010,32 +1042,18 @@ function conv2d_2_forward(n: number): void {
   // 5x5 convolution, stride 1x1, padding 2/2: patches [n*196, 800] · kernel [800, 64]
   kernelIm2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2);
   gemm(false, false, n * 196, 64, 800, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n * 196; r++) {
-    const o = r * 64;
-    for (let j = 0; j < 64; j++) {
-      const z = conv2d_2_z[o + j] + conv2d_2_bias[j];
-      conv2d_2_z[o + j] = z;
-      conv2d_2_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(conv2d_2_z, conv2d_2_out, conv2d_2_bias, n * 196, 64);
 }
 
 // conv2d_2: conv2d(64, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 8)
 function conv2d_2_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 12544; i++) {
-    const z = conv2d_2_z[i];
-    const g = conv2d_2_grad[i];
-    conv2d_2_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(conv2d_2_z, conv2d_2_grad, conv2d_2_dz, n * 12544);
   // dKernel = patchesᵀ · dz; dBias = column sums of dz
   gemm(true, false, 800, 64, n * 196, conv2d_2_cols, conv2d_2_dz, conv2d_2_kernel_grad, false);
-  conv2d_2_bias_grad.fill(0);
-  for (let r = 0; r < n * 196; r++) {
-    const o = r * 64;
-    for (let j = 0; j < 64; j++) conv2d_2_bias_grad[j] += conv2d_2_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(conv2d_2_dz, conv2d_2_bias_grad, n * 196, 64);
   // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
   gemm(false, true, n * 196, 800, 64, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
   max_pool_1_grad.fill(0, 0, n * 6272);
@@ -1049,23 +1067,29 @@ function max_pool_2_forward(n: number): void {
     for (let oy = 0; oy < 7; oy++) {
       for (let ox = 0; ox < 7; ox++) {
         const o = ((b * 7 + oy) * 7 + ox) * 64;
-        const y0 = oy * 2;
-        const x0 = ox * 2;
-        const yStart = Math.max(y0, 0);
-        const yEnd = Math.min(y0 + 2, 14);
-        const xStart = Math.max(x0, 0);
-        const xEnd = Math.min(x0 + 2, 14);
-        for (let c = 0; c < 64; c++) max_pool_2_out[o + c] = -Infinity;
-        for (let y = yStart; y < yEnd; y++) {
-          for (let x = xStart; x < xEnd; x++) {
-            const i = ((b * 14 + y) * 14 + x) * 64;
-            for (let c = 0; c < 64; c++) {
-              if (conv2d_2_out[i + c] > max_pool_2_out[o + c]) {
-                max_pool_2_out[o + c] = conv2d_2_out[i + c];
-                max_pool_2_argmax[o + c] = i + c;
-              }
-            }
-          }
+        const i0 = ((b * 14 + oy * 2) * 14 + ox * 2) * 64; // the window's top-left value
+        for (let c = 0; c < 64; c++) {
+          const i = i0 + c;
+          let at = i;
+          let best = conv2d_2_out[i];
+          let v: number;
+          v = conv2d_2_out[i + 64];
+          if (v > best) {
+            best = v;
+            at = i + 64;
+          } // (+0, +1)
+          v = conv2d_2_out[i + 896];
+          if (v > best) {
+            best = v;
+            at = i + 896;
+          } // (+1, +0)
+          v = conv2d_2_out[i + 960];
+          if (v > best) {
+            best = v;
+            at = i + 960;
+          } // (+1, +1)
+          max_pool_2_out[o + c] = best;
+          max_pool_2_argmax[o + c] = at;
         }
       }
     }
@@ -1083,32 +1107,18 @@ function max_pool_2_backward(n: number): void {
 function dense_1_forward(n: number): void {
   // dense_1_z = x · kernel + bias   ([n, 3136] · [3136, 1024])
   gemm(false, false, n, 1024, 3136, max_pool_2_out, dense_1_kernel, dense_1_z, false);
-  // add the bias, then relu
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) {
-      const z = dense_1_z[o + j] + dense_1_bias[j];
-      dense_1_z[o + j] = z;
-      dense_1_out[o + j] = z > 0 ? z : 0;
-    }
-  }
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 1024);
 }
 
 // dense_1: dense(1024, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 11)
 function dense_1_backward(n: number): void {
-  // relu backward
-  for (let i = 0; i < n * 1024; i++) {
-    const z = dense_1_z[i];
-    const g = dense_1_grad[i];
-    dense_1_dz[i] = z > 0 ? g : 0;
-  }
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 1024);
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 3136, 1024, n, max_pool_2_out, dense_1_dz, dense_1_kernel_grad, false);
-  dense_1_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 1024;
-    for (let j = 0; j < 1024; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 1024);
   gemm(false, true, n, 3136, 1024, dense_1_dz, dense_1_kernel, max_pool_2_grad, false);
 }
 
@@ -1134,10 +1144,8 @@ function dropout_1_backward(n: number): void {
 function dense_2_forward(n: number): void {
   // dense_2_z = x · kernel + bias   ([n, 1024] · [1024, 10])
   gemm(false, false, n, 10, 1024, dropout_1_out, dense_2_kernel, dense_2_z, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
@@ -1157,11 +1165,8 @@ function dense_2_forward(n: number): void {
 function dense_2_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 1024, 10, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
-  dense_2_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
   gemm(false, true, n, 1024, 10, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
 }
 

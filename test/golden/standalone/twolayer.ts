@@ -271,6 +271,23 @@ function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
   for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
 }
 
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -812,21 +829,16 @@ function dense_1_backward(n: number): void {
   }
   // dKernel = xᵀ · dz; dBias = column sums of dz
   gemm(true, false, 784, 50, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-  dense_1_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 50;
-    for (let j = 0; j < 50; j++) dense_1_bias_grad[j] += dense_1_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 50);
 }
 
 // dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8)
 function dense_2_forward(n: number): void {
   // dense_2_z = x · kernel + bias   ([n, 50] · [50, 10])
   gemm(false, false, n, 10, 50, dense_1_out, dense_2_kernel, dense_2_z, false);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_z[o + j] += dense_2_bias[j];
-  }
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
@@ -846,11 +858,8 @@ function dense_2_forward(n: number): void {
 function dense_2_backward(n: number): void {
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
   gemm(true, false, 50, 10, n, dense_1_out, dense_2_dz, dense_2_kernel_grad, false);
-  dense_2_bias_grad.fill(0);
-  for (let r = 0; r < n; r++) {
-    const o = r * 10;
-    for (let j = 0; j < 10; j++) dense_2_bias_grad[j] += dense_2_dz[o + j];
-  }
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
   gemm(false, true, n, 50, 10, dense_2_dz, dense_2_kernel, dense_1_grad, false);
 }
 

@@ -131,7 +131,14 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     usedKernels.add(name as KernelFunction);
     return true;
   };
-  const KERNEL_HELPERS: Record<string, string> = { im2col: "kernelIm2col", col2im: "kernelCol2im" };
+  const KERNEL_HELPERS: Record<string, string> = {
+    im2col: "kernelIm2col",
+    col2im: "kernelCol2im",
+    biasRelu: "kernelBiasRelu",
+    biasAdd: "kernelBiasAdd",
+    reluBackward: "kernelReluBackward",
+    biasGrad: "kernelBiasGrad",
+  };
 
   // ---- which layers need gradients, and how many layers read each one
   const consumers = new Map<string, number>();

@@ -131,8 +131,14 @@ export function activationBackward(
   acc: boolean,
   perSample: number,
   width: number,
+  /** The kernel runtime's function for a helper (e.g. "reluBackward"), marking it as used. */
+  kernel?: (helper: string) => string,
 ): string {
   const count = times(perSample);
+  if (act.kind === "relu" && !acc && kernel) {
+    return `// relu backward: dz = z > 0 ? g : 0
+${kernel("reluBackward")}(${z}, ${g}, ${dz}, ${count});`;
+  }
   if (ROW_ACTIVATIONS.has(act.kind)) {
     return `// softmax backward: dz_j = a_j * (g_j - sum_k g_k a_k)
 for (let row = 0; row < ${times(perSample / width)}; row++) {
@@ -170,25 +176,29 @@ function linearWithActivation(ctx: LayerContext): { z: string; dz: string | null
     dz,
     act,
     actForward: activationForward(act, z, ctx.out, ctx.size, width),
-    actBackward: ctx.fused || !dz || !ctx.grad ? "" : activationBackward(act, z, ctx.out, ctx.grad, dz, false, ctx.size, width),
+    actBackward: ctx.fused || !dz || !ctx.grad ? "" : activationBackward(act, z, ctx.out, ctx.grad, dz, false, ctx.size, width, ctx.helper),
   };
 }
 
-function biasBackward(dz: string, db: string, rows: string, cols: number): string {
-  return `${db}.fill(0);
-for (let r = 0; r < ${rows}; r++) {
-  const o = r * ${cols};
-  for (let j = 0; j < ${cols}; j++) ${db}[j] += ${dz}[o + j];
-}`;
+function biasBackward(ctx: LayerContext, dz: string, db: string, rows: string, cols: number): string {
+  return `// dBias[j] = sum over the rows of dz[r, j]
+${ctx.helper("biasGrad")}(${dz}, ${db}, ${rows}, ${cols});`;
 }
 
 /**
  * Adds the bias to z and, for an elementwise activation, applies it in the same pass
  * (a = act(z + b)); returns the code and whether the activation was done.
  */
-function biasAndActivation(act: IRRef, z: string, a: string, b: string, rows: string, cols: number): { code: string; activated: boolean } {
+function biasAndActivation(ctx: LayerContext, act: IRRef, z: string, a: string, b: string, rows: string, cols: number): { code: string; activated: boolean } {
   const code = ACTIVATIONS[act.kind];
-  if (act.kind === "linear" || !code) return { code: biasForward(z, b, rows, cols), activated: false };
+  if (act.kind === "linear" || !code) return { code: biasForward(ctx, z, b, rows, cols), activated: false };
+  if (act.kind === "relu") {
+    return {
+      code: `// add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+${ctx.helper("biasRelu")}(${z}, ${a}, ${b}, ${rows}, ${cols});`,
+      activated: true,
+    };
+  }
   return {
     code: `// add the bias, then ${act.kind}
 for (let r = 0; r < ${rows}; r++) {
@@ -203,11 +213,9 @@ for (let r = 0; r < ${rows}; r++) {
   };
 }
 
-function biasForward(z: string, b: string, rows: string, cols: number): string {
-  return `for (let r = 0; r < ${rows}; r++) {
-  const o = r * ${cols};
-  for (let j = 0; j < ${cols}; j++) ${z}[o + j] += ${b}[j];
-}`;
+function biasForward(ctx: LayerContext, z: string, b: string, rows: string, cols: number): string {
+  return `// add the bias: z[r, j] += bias[j]
+${ctx.helper("biasAdd")}(${z}, ${b}, ${rows}, ${cols});`;
 }
 
 const dense: LayerEmitter = (ctx) => {
@@ -217,7 +225,7 @@ const dense: LayerEmitter = (ctx) => {
   const hasBias = ctx.layer.weights.some((w) => w.role === "bias");
   const bias = hasBias ? ctx.weight("bias") : null;
   const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
-  const fusedBias = bias ? biasAndActivation(act, z, ctx.out, bias.value, "n", units) : null;
+  const fusedBias = bias ? biasAndActivation(ctx, act, z, ctx.out, bias.value, "n", units) : null;
   const forward = [
     `// ${z} = x · kernel${bias ? " + bias" : ""}   ([n, ${x.size}] · [${x.size}, ${units}])`,
     `gemm(false, false, n, ${units}, ${x.size}, ${x.out}, ${kernel.value}, ${z}, false);`,
@@ -230,7 +238,7 @@ const dense: LayerEmitter = (ctx) => {
         actBackward,
         `// dKernel = xᵀ · dz; dBias = column sums of dz${x.grad ? "; dx = dz · kernelᵀ" : ""}`,
         `gemm(true, false, ${x.size}, ${units}, n, ${x.out}, ${dz}, ${kernel.grad}, false);`,
-        bias ? biasBackward(dz, bias.grad, "n", units) : "",
+        bias ? biasBackward(ctx, dz, bias.grad, "n", units) : "",
         x.grad ? `gemm(false, true, n, ${x.size}, ${units}, ${dz}, ${kernel.value}, ${x.grad}, ${x.acc});` : "",
       ];
   return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined };
@@ -264,7 +272,7 @@ const conv2d: LayerEmitter = (ctx) => {
   const im2col = ctx.helper("im2col");
   const cols = ctx.buffer(`${ctx.v}_cols`, `BATCH * ${rows * patch}`, `im2col patches [n * ${rows}, ${patch}]`);
   const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
-  const fusedBias = bias ? biasAndActivation(act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
+  const fusedBias = bias ? biasAndActivation(ctx, act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
   const geo = `${g.H}, ${g.W}, ${g.C}, ${KH}, ${KW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}`;
   const forward = [
     `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}: patches [n*${rows}, ${patch}] · kernel [${patch}, ${F}]`,
@@ -279,7 +287,7 @@ const conv2d: LayerEmitter = (ctx) => {
       actBackward,
       `// dKernel = patchesᵀ · dz; dBias = column sums of dz`,
       `gemm(true, false, ${patch}, ${F}, n * ${rows}, ${cols}, ${dz}, ${kernel.grad}, false);`,
-      bias ? biasBackward(dz, bias.grad, `n * ${rows}`, F) : "",
+      bias ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "",
     ];
     if (x.grad) {
       const col2im = ctx.helper("col2im");
@@ -315,6 +323,45 @@ ${body}
     }
   }
 }`;
+    // Every window inside the input (no padding, none cut off at the edges), as with pool 2 on even
+    // sizes: the window's positions are fixed offsets, unrolled, and the maximum stays in a register.
+    const inside = padTop === 0 && padLeft === 0 && (OH - 1) * SH + PH <= H && (OW - 1) * SW + PW <= W && PH * PW <= 16;
+    if (kind === "max" && inside) {
+      const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
+      const others: string[] = [];
+      for (let dy = 0; dy < PH; dy++) {
+        for (let dx = 0; dx < PW; dx++) {
+          if (dy === 0 && dx === 0) continue;
+          const off = (dy * W + dx) * C;
+          others.push(`        v = ${x.out}[i + ${off}]; if (v > best) { best = v; at = i + ${off}; } // (+${dy}, +${dx})`);
+        }
+      }
+      const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}; remembers where each maximum came from
+for (let b = 0; b < n; b++) {
+  for (let oy = 0; oy < ${OH}; oy++) {
+    for (let ox = 0; ox < ${OW}; ox++) {
+      const o = ((b * ${OH} + oy) * ${OW} + ox) * ${C};
+      const i0 = ((b * ${H} + oy * ${SH}) * ${W} + ox * ${SW}) * ${C}; // the window's top-left value
+      for (let c = 0; c < ${C}; c++) {
+        const i = i0 + c;
+        let at = i;
+        let best = ${x.out}[i];
+        let v: number;
+${others.join("\n")}
+        ${ctx.out}[o + c] = best;
+        ${arg}[o + c] = at;
+      }
+    }
+  }
+}`;
+      const backward =
+        x.grad && ctx.grad
+          ? `// the gradient goes to the position of each window's maximum
+${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});
+`}for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[${arg}[i]] += ${ctx.grad}[i];`
+          : "";
+      return { forward, backward };
+    }
     if (kind === "max") {
       const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
       const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}; remembers where each maximum came from
@@ -476,7 +523,7 @@ const activationLayer: LayerEmitter = (ctx) => {
   const width = ctx.shape[ctx.shape.length - 1]!;
   const forward = activationForward(act, x.out, ctx.out, ctx.size, width);
   const backward =
-    x.grad && ctx.grad && !ctx.fused ? activationBackward(act, x.out, ctx.out, ctx.grad, x.grad, x.acc, ctx.size, width) : "";
+    x.grad && ctx.grad && !ctx.fused ? activationBackward(act, x.out, ctx.out, ctx.grad, x.grad, x.acc, ctx.size, width, ctx.helper) : "";
   return { forward, backward, preGrad: x.grad ?? undefined };
 };
 

@@ -298,6 +298,74 @@ function buildSgd(): Func {
 }
 
 /**
+ * bias_relu(z, a, bias, rows, cols) / bias_add(z, bias, rows, cols): z[r, j] += bias[j] over
+ * rows x cols floats (cols a multiple of 4), and for bias_relu a[r, j] = z > 0 ? z : 0 (a NaN
+ * gives 0, as in the TypeScript loop).
+ */
+function buildBiasAct(relu: boolean): Func {
+  const f = relu ? new Func("bias_relu", [I32, I32, I32, I32, I32]) : new Func("bias_add", [I32, I32, I32, I32]);
+  const [z, a, bias, rows, cols] = relu ? [0, 1, 2, 3, 4] : [0, -1, 1, 2, 3];
+  const r = f.local(I32), q = f.local(I32), rowBytes = f.local(I32), v = f.local(V128), zero = f.local(V128);
+  f.emit(op.get(cols), op.i32(4), op.i32Mul(), op.set(rowBytes), op.v128Zero(), op.set(zero));
+  const body = [
+    // v = z[q] + bias[q]; z[q] = v
+    ...op.get(z), ...op.get(q), ...op.i32Add(),
+    ...op.get(z), ...op.get(q), ...op.i32Add(), ...op.v128Load(),
+    ...op.get(bias), ...op.get(q), ...op.i32Add(), ...op.v128Load(),
+    ...op.f32x4Add(), ...op.tee(v), ...op.v128Store(),
+    ...(relu
+      ? [...op.get(a), ...op.get(q), ...op.i32Add(), ...op.get(v), ...op.get(v), ...op.get(zero), ...op.f32x4Gt(), ...op.v128And(), ...op.v128Store()]
+      : []),
+  ];
+  f.emit(
+    forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
+      ...forLoop(q, op.i32(0), op.get(rowBytes), op.i32(16), body),
+      ...op.get(z), ...op.get(rowBytes), ...op.i32Add(), ...op.set(z),
+      ...(relu ? [...op.get(a), ...op.get(rowBytes), ...op.i32Add(), ...op.set(a)] : []),
+    ]),
+  );
+  return f;
+}
+
+/** relu_backward(z, g, dz, count): dz = z > 0 ? g : 0 over count floats (a multiple of 4). */
+function buildReluBackward(): Func {
+  const f = new Func("relu_backward", [I32, I32, I32, I32]);
+  const [z, g, dz, count] = [0, 1, 2, 3];
+  const i = f.local(I32), end = f.local(I32), zero = f.local(V128);
+  f.emit(op.get(count), op.i32(4), op.i32Mul(), op.set(end), op.v128Zero(), op.set(zero));
+  f.emit(
+    forLoop(i, op.i32(0), op.get(end), op.i32(16), [
+      ...op.get(dz), ...op.get(i), ...op.i32Add(),
+      ...op.get(g), ...op.get(i), ...op.i32Add(), ...op.v128Load(),
+      ...op.get(z), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.get(zero), ...op.f32x4Gt(),
+      ...op.v128And(), ...op.v128Store(),
+    ]),
+  );
+  return f;
+}
+
+/** bias_grad(dz, db, rows, cols): db[j] = sum over r of dz[r, j], row by row (cols a multiple of 4). */
+function buildBiasGrad(): Func {
+  const f = new Func("bias_grad", [I32, I32, I32, I32]);
+  const [dz, db, rows, cols] = [0, 1, 2, 3];
+  const r = f.local(I32), q = f.local(I32), rowBytes = f.local(I32);
+  f.emit(op.get(cols), op.i32(4), op.i32Mul(), op.set(rowBytes));
+  f.emit(forLoop(q, op.i32(0), op.get(rowBytes), op.i32(16), [...op.get(db), ...op.get(q), ...op.i32Add(), ...op.v128Zero(), ...op.v128Store()]));
+  f.emit(
+    forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
+      ...forLoop(q, op.i32(0), op.get(rowBytes), op.i32(16), [
+        ...op.get(db), ...op.get(q), ...op.i32Add(),
+        ...op.get(db), ...op.get(q), ...op.i32Add(), ...op.v128Load(),
+        ...op.get(dz), ...op.get(q), ...op.i32Add(), ...op.v128Load(),
+        ...op.f32x4Add(), ...op.v128Store(),
+      ]),
+      ...op.get(dz), ...op.get(rowBytes), ...op.i32Add(), ...op.set(dz),
+    ]),
+  );
+  return f;
+}
+
+/**
  * im2col / col2im over an NHWC batch (byte addresses x, cols; everything else in elements):
  * (x, cols, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft). Row (b, oy, ox) of cols holds
  * the kh x kw x c window at (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each
@@ -372,6 +440,10 @@ export interface GemmWasmExtras {
   sgd?: boolean;
   im2col?: boolean;
   col2im?: boolean;
+  biasRelu?: boolean;
+  biasAdd?: boolean;
+  reluBackward?: boolean;
+  biasGrad?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -387,5 +459,9 @@ export function buildGemmWasm(
   if (extras.im2col !== false) funcs.push(buildIm2col("im2col", false));
   if (extras.col2im !== false) funcs.push(buildIm2col("col2im", true));
   if (extras.sgd !== false) funcs.push(buildSgd());
+  if (extras.biasRelu !== false) funcs.push(buildBiasAct(true));
+  if (extras.biasAdd !== false) funcs.push(buildBiasAct(false));
+  if (extras.reluBackward !== false) funcs.push(buildReluBackward());
+  if (extras.biasGrad !== false) funcs.push(buildBiasGrad());
   return encodeModule(funcs, memory);
 }

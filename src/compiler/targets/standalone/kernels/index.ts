@@ -63,7 +63,16 @@ export const DEFAULT_BLOCKING = { KC: 256, MC: 128, NC: 1024 };
 export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
-export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im"] as const;
+export const KERNEL_FUNCTIONS = [
+  "adamUpdate",
+  "sgdUpdate",
+  "kernelIm2col",
+  "kernelCol2im",
+  "kernelBiasRelu",
+  "kernelBiasAdd",
+  "kernelReluBackward",
+  "kernelBiasGrad",
+] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -304,6 +313,50 @@ function kernelCol2imTs(
 }
 `;
 
+const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad"] as const;
+
+/** The elementwise kernels in TypeScript (the WebAssembly ones do the same four floats at a time). */
+const ELEMENTWISE_TS: Record<"kernelBiasRelu" | "kernelBiasAdd" | "kernelReluBackward" | "kernelBiasGrad", string> = {
+  kernelBiasRelu: `
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
+function kernelBiasReluTs(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = z[o + j] + bias[j];
+      z[o + j] = v;
+      a[o + j] = v > 0 ? v : 0;
+    }
+  }
+}
+`,
+  kernelBiasAdd: `
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAddTs(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+`,
+  kernelReluBackward: `
+/** relu backward: dz = z > 0 ? g : 0, over count values. */
+function kernelReluBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
+}
+`,
+  kernelBiasGrad: `
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGradTs(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+`,
+};
+
 function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
   return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
@@ -334,7 +387,9 @@ function gemm(
   gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
 }
 
-${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(") : ""}${uses.has("sgdUpdate") ? SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(") : ""}${uses.has("kernelIm2col") ? IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(") : ""}${uses.has("kernelCol2im") ? COL2IM_TS.replace("function kernelCol2imTs(", "function kernelCol2im(") : ""}
+${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(") : ""}${uses.has("sgdUpdate") ? SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(") : ""}${uses.has("kernelIm2col") ? IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(") : ""}${uses.has("kernelCol2im") ? COL2IM_TS.replace("function kernelCol2imTs(", "function kernelCol2im(") : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k))
+    .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
+    .join("")}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -407,7 +462,16 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const wasmBase64 = simd
     ? Buffer.from(
-        buildGemmWasm(shape, undefined, { adam: uses.has("adamUpdate"), sgd: uses.has("sgdUpdate"), im2col: uses.has("kernelIm2col"), col2im: uses.has("kernelCol2im") }),
+        buildGemmWasm(shape, undefined, {
+          adam: uses.has("adamUpdate"),
+          sgd: uses.has("sgdUpdate"),
+          im2col: uses.has("kernelIm2col"),
+          col2im: uses.has("kernelCol2im"),
+          biasRelu: uses.has("kernelBiasRelu"),
+          biasAdd: uses.has("kernelBiasAdd"),
+          reluBackward: uses.has("kernelReluBackward"),
+          biasGrad: uses.has("kernelBiasGrad"),
+        }),
       ).toString("base64")
     : "";
   const mcPad = Math.ceil(MC / MR) * MR;
@@ -512,6 +576,10 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   sgd(value: number, grad: number, n: number, args: number): void;
 ` : ""}${uses.has("kernelIm2col") ? `  im2col(x: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelCol2im") ? `  col2im(dx: number, cols: number, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}${uses.has("kernelBiasRelu") ? `  bias_relu(z: number, a: number, bias: number, rows: number, cols: number): void;
+` : ""}${uses.has("kernelBiasAdd") ? `  bias_add(z: number, bias: number, rows: number, cols: number): void;
+` : ""}${uses.has("kernelReluBackward") ? `  relu_backward(z: number, g: number, dz: number, count: number): void;
+` : ""}${uses.has("kernelBiasGrad") ? `  bias_grad(dz: number, db: number, rows: number, cols: number): void;
 ` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */
@@ -699,6 +767,46 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${uses.has("kernelBiasRelu") ? `
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
+function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(z) && kernelShared(a) && kernelShared(bias)) {
+    wasm.bias_relu(z.byteOffset, a.byteOffset, bias.byteOffset, rows, cols);
+    return;
+  }` : ""}
+  kernelBiasReluTs(z, a, bias, rows, cols);
+}
+` : ""}${uses.has("kernelBiasAdd") ? `
+/** z[r, j] += bias[j], over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(z) && kernelShared(bias)) {
+    wasm.bias_add(z.byteOffset, bias.byteOffset, rows, cols);
+    return;
+  }` : ""}
+  kernelBiasAddTs(z, bias, rows, cols);
+}
+` : ""}${uses.has("kernelReluBackward") ? `
+/** relu backward: dz = z > 0 ? g : 0, over count values${simd ? " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4)" : ""}. */
+function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(g) && kernelShared(dz)) {
+    wasm.relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count);
+    return;
+  }` : ""}
+  kernelReluBackwardTs(z, g, dz, count);
+}
+` : ""}${uses.has("kernelBiasGrad") ? `
+/** db[j] = sum over rows r of dz[r, j]${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(dz) && kernelShared(db)) {
+    wasm.bias_grad(dz.byteOffset, db.byteOffset, rows, cols);
+    return;
+  }` : ""}
+  kernelBiasGradTs(dz, db, rows, cols);
+}
 ` : ""}${uses.has("adamUpdate") ? `/**
  * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
  * value -= lrT * m / (sqrt(v) + epsilon).${simd ? " Runs as WebAssembly SIMD on allocF32 buffers." : ""}

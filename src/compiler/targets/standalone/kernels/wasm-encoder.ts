@@ -94,6 +94,8 @@ export const op = {
   f32Sub: () => [0x93],
   f32Div: () => [0x95],
   f32Sqrt: () => [0x91],
+  f32x4Gt: () => [0xfd, ...uleb(0x44)],
+  v128And: () => [0xfd, ...uleb(0x4e)],
 };
 
 /** One function under construction: params, extra locals, and a flat body of bytes. */

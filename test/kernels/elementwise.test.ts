@@ -1,0 +1,64 @@
+// The elementwise kernels around a dense or conv layer's product (bias, relu, their gradients):
+// every mode gives exactly what the plain loops give, including NaN (relu of NaN is 0 in both),
+// on widths that are and are not a multiple of 4 (the WebAssembly path takes four at a time).
+import { describe, expect, it } from "vitest";
+import { loadKernels } from "./load.js";
+
+function data(k: { allocF32(n: number): Float32Array }, n: number, seed: number): Float32Array {
+  const x = k.allocF32(n);
+  for (let i = 0; i < n; i++) x[i] = Math.sin(i * 0.7 + seed) * 2;
+  x[3] = NaN;
+  x[5] = -0;
+  return x;
+}
+
+for (const cfg of [
+  { mode: "ts", threads: 1 },
+  { mode: "simd", threads: 1 },
+  { mode: "simd", threads: 2 },
+] as const) {
+  describe(`elementwise kernels ${cfg.mode} threads=${cfg.threads}`, () => {
+    for (const [rows, cols] of [
+      [7, 8],
+      [5, 16],
+      [3, 512],
+      [4, 50],
+      [2, 3],
+    ] as const) {
+      it(`${rows} x ${cols}`, async () => {
+        const k = await loadKernels(cfg);
+        const count = rows * cols;
+        const bias = data(k, cols, 1);
+        bias[3 % cols] = 0.25; // no NaN in the bias
+        // bias + relu
+        const z = data(k, count, 2);
+        const z0 = Float32Array.from(z);
+        const a = k.allocF32(count).fill(9);
+        k.kernelBiasRelu(z, a, bias, rows, cols);
+        for (let i = 0; i < count; i++) {
+          const v = Math.fround(z0[i]! + bias[i % cols]!);
+          expect(z[i]).toBe(v);
+          expect(a[i]).toBe(v > 0 ? v : 0);
+        }
+        // bias alone
+        const y = data(k, count, 3);
+        const y0 = Float32Array.from(y);
+        k.kernelBiasAdd(y, bias, rows, cols);
+        for (let i = 0; i < count; i++) expect(y[i]).toBe(Math.fround(y0[i]! + bias[i % cols]!));
+        // relu backward
+        const g = data(k, count, 4);
+        const dz = k.allocF32(count).fill(9);
+        k.kernelReluBackward(z, g, dz, count);
+        for (let i = 0; i < count; i++) expect(dz[i]).toBe(z[i]! > 0 ? g[i] : 0);
+        // bias gradient: column sums, accumulated in float32 row by row
+        g[3] = 0.5;
+        const db = k.allocF32(cols).fill(9);
+        k.kernelBiasGrad(g, db, rows, cols);
+        const want = new Float32Array(cols);
+        for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) want[j] += g[r * cols + j]!;
+        expect(Array.from(db)).toEqual(Array.from(want));
+        k.shutdownKernels();
+      });
+    }
+  });
+}
