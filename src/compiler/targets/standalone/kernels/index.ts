@@ -27,8 +27,13 @@
 //   kernelCol2im(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft): void
 //       its adjoint: adds each row of cols back onto its window of dx (dx is not cleared first).
 //       Same signatures as the generator's own im2col/col2im helpers; wasm SIMD in simd mode.
-//   (adamUpdate, sgdUpdate, kernelIm2col and kernelCol2im are emitted only when options.uses
-//   names them: the generator passes the ones the model calls, so a program holds no dead code.)
+//   kernelBiasRelu(z, a, bias, rows, cols) / kernelBiasAdd(z, bias, rows, cols): z[r, j] += bias[j]
+//       (and a = z > 0 ? z : 0); kernelReluBackward(z, g, dz, count): dz = z > 0 ? g : 0;
+//       kernelBiasGrad(dz, db, rows, cols): db[j] = column sums of dz. In simd mode WebAssembly
+//       four floats at a time when the width is a multiple of 4 (same numbers as the ts loops).
+//   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the four above are emitted only when
+//   options.uses names them: the generator passes the ones the model calls, so a program holds
+//   no dead code.)
 //   async function initKernels(): Promise<void>   compile the wasm, start the workers; call once
 //                                                 before training (gemm works before it too, on
 //                                                 the main thread, in TypeScript)
