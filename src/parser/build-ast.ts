@@ -317,59 +317,66 @@ export class AstBuilder {
 
   expr(node: CstNode | undefined): Expr | undefined {
     if (!node) return undefined;
-    return this.binary(node, "term", "Plus", "Minus", false);
-  }
-
-  term(node: CstNode): Expr | undefined {
-    return this.binary(node, "unary", "Star", "Slash", true);
-  }
-
-  private binary(node: CstNode, operandKey: string, opA: string, opB: string, unaries: boolean): Expr | undefined {
     const children = node.children as Children;
-    const operands = children[operandKey];
+    const operands = children["primary"];
     const first = operands?.[0];
     if (!first || isToken(first)) return undefined;
-    let left = unaries ? this.unary(first) : this.term(first);
-    const opsA = children[opA];
-    const opsB = children[opB];
-    if (!left || (operands.length === 1 && !opsA && !opsB)) return left;
+    const head = this.primary(first);
+    const opLists = [children["Plus"], children["Minus"], children["Star"], children["Slash"]];
+    if (!head || (operands.length === 1 && !opLists.some(Boolean))) return head;
     const start = this.exprFirst;
-    // The operators of both kinds, in source order.
+    // The operators in source order; with each, the operand after it.
     const ops: IToken[] = [];
-    for (const list of [opsA, opsB]) {
-      for (const e of list ?? []) if (isToken(e) && real(e)) ops.push(e);
-    }
+    for (const list of opLists) for (const e of list ?? []) if (isToken(e) && real(e)) ops.push(e);
     ops.sort((a, b) => a.startOffset - b.startOffset);
     let complete = ops.length === operands.length - 1;
+    const values: Expr[] = [head];
+    const between: IToken[] = [];
     for (let i = 1; i < operands.length; i++) {
       const o = operands[i]!;
-      const right = isToken(o) ? undefined : unaries ? this.unary(o) : this.term(o);
+      const right = isToken(o) ? undefined : this.primary(o);
       const op = ops[i - 1];
       if (!right || !op) {
         complete = false;
         break;
       }
-      left = { kind: "binary", op: op.image as "+" | "-" | "*" | "/", left, right, span: joinSpans(left.span, right.span) };
+      values.push(right);
+      between.push(op);
+    }
+    // Precedence: `*` and `/` first, then `+` and `-`, each left to right.
+    const terms: Expr[] = [values[0]!];
+    const termOps: IToken[] = [];
+    for (let i = 0; i < between.length; i++) {
+      const op = between[i]!;
+      const right = values[i + 1]!;
+      if (op.image === "*" || op.image === "/") {
+        const left = terms.pop()!;
+        terms.push({ kind: "binary", op: op.image, left, right, span: joinSpans(left.span, right.span) });
+      } else {
+        terms.push(right);
+        termOps.push(op);
+      }
+    }
+    let result = terms[0]!;
+    for (let i = 0; i < termOps.length; i++) {
+      const right = terms[i + 1]!;
+      result = { kind: "binary", op: termOps[i]!.image as "+" | "-", left: result, right, span: joinSpans(result.span, right.span) };
     }
     this.exprFirst = start;
     // A dangling operator (recovery): the expression's text runs past its last operand.
     if (!complete) this.exprLast = undefined;
-    return left;
+    return result;
   }
 
-  unary(node: CstNode): Expr | undefined {
+  primary(node: CstNode): Expr | undefined {
     const minus = tok(node, "Minus");
     if (minus) {
-      const operand = this.unary(sub(node, "unary") as CstNode);
+      const inner = sub(node, "primary");
+      const operand = inner ? this.primary(inner) : undefined;
       if (!operand) return undefined;
       this.exprFirst = minus;
       return { kind: "unary", op: "-", operand, span: joinSpans(tokenSpan(minus), operand.span) };
     }
-    const p = sub(node, "primary");
-    return p ? this.primary(p) : undefined;
-  }
-
-  primary(node: CstNode): Expr | undefined {
     const num = tok(node, "Number") ?? tok(node, "BadNumber");
     if (num) {
       this.exprFirst = this.exprLast = num;

@@ -178,10 +178,10 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
       });
     }
     if (ruleName === "decl") return encode(topLevelMessage(tok));
-    // unary / primary / entry: a value is missing.
+    // primary / entry: a value is missing.
     if (ruleName === "entry") return encode({ code: "E112", message: `expected a key, found ${got}`, hint: "object entries are written `key: value`" });
     let hint: string | undefined;
-    if (!tok || tok.tokenType === EOF || tok.tokenType.name === "Sep" || (tok.tokenType.name === "RCurly" && ruleName === "unary" && previous && previous.endLine! < tok.startLine!)) {
+    if (!tok || tok.tokenType === EOF || tok.tokenType.name === "Sep" || (tok.tokenType.name === "RCurly" && ruleName === "primary" && previous && previous.endLine! < tok.startLine!)) {
       hint = previous && previous.tokenType.name === "Identifier" ? `give \`${previous.image}\` a value, e.g. \`${previous.image} 10\`` : "the value is missing";
     } else if (tok.tokenType.name === "Comma" && previous && (previous.tokenType.name === "Comma" || previous.tokenType.name === "LParen" || previous.tokenType.name === "LBracket")) {
       hint = "remove the extra `,`";

@@ -40,24 +40,19 @@ export class NnParser extends CstParser {
     { ALT: () => this.SUBRULE(this.sweepStmt) },
     { ALT: () => this.SUBRULE(this.settingStmt) },
   ];
-  private readonly addOps = [
+  private readonly binaryOps = [
     { ALT: () => this.CONSUME(T.Plus) },
     { ALT: () => this.CONSUME(T.Minus) },
-  ];
-  private readonly mulOps = [
     { ALT: () => this.CONSUME(T.Star) },
     { ALT: () => this.CONSUME(T.Slash) },
   ];
-  private readonly unaryAlts = [
+  private readonly primaryAlts = [
     {
       ALT: () => {
         this.CONSUME(T.Minus);
-        this.SUBRULE(this.unary);
+        this.SUBRULE(this.primary);
       },
     },
-    { ALT: () => this.SUBRULE(this.primary) },
-  ];
-  private readonly primaryAlts = [
     { ALT: () => this.CONSUME(T.NumberTok) },
     { ALT: () => this.CONSUME(T.BadNumber) },
     { ALT: () => this.CONSUME(T.StringTok) },
@@ -257,30 +252,18 @@ export class NnParser extends CstParser {
     this.SUBRULE(this.expr);
   });
 
-  // expr := term (("+" | "-") term)*
+  // expr := primary (("+" | "-" | "*" | "/") primary)*
+  // (one flat rule; build-ast.ts applies the precedence: `*` and `/` before `+` and `-`, each
+  // left to right. Fewer CST levels per operand: most expressions are a single value.)
   expr = this.RULE("expr", () => {
-    this.SUBRULE(this.term);
+    this.SUBRULE(this.primary);
     this.MANY(() => {
-      this.OR(this.addOps);
-      this.SUBRULE2(this.term);
+      this.OR(this.binaryOps);
+      this.SUBRULE2(this.primary);
     });
   });
 
-  // term := unary (("*" | "/") unary)*
-  term = this.RULE("term", () => {
-    this.SUBRULE(this.unary);
-    this.MANY(() => {
-      this.OR(this.mulOps);
-      this.SUBRULE2(this.unary);
-    });
-  });
-
-  // unary := "-" unary | primary
-  unary = this.RULE("unary", () => {
-    this.OR(this.unaryAlts);
-  });
-
-  // primary := NUMBER | STRING | "true" | "false" | NAME [callArgs] | list | object | "(" expr ")"
+  // primary := "-" primary | NUMBER | STRING | "true" | "false" | NAME [callArgs] | list | object | "(" expr ")"
   primary = this.RULE("primary", () => {
     this.OR(this.primaryAlts);
   });
