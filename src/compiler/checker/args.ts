@@ -35,7 +35,9 @@ export function bindArgs(
   r: Reporter,
 ): Bound | null {
   const props = paramSchemas(entry);
-  const given = new Map<string, { v: V; written: string; span: Span }>();
+  // A few entries at most: a list is cheaper than a Map (this runs once per layer).
+  const given: { param: string; v: V; written: string; span: Span }[] = [];
+  const givenFor = (param: string) => given.find((g) => g.param === param);
   let ok = true;
   let position = 0;
   for (const a of args ?? []) {
@@ -70,18 +72,19 @@ export function bindArgs(
       }
       param = canonical;
     }
-    if (given.has(param)) {
+    if (givenFor(param)) {
       r.error("E206", a.nameSpan ?? a.span, `\`${param}\` of \`${where.callee}\` is given twice`);
       ok = false;
       continue;
     }
-    given.set(param, { v: a.value, written: a.name ?? param, span: a.value.span });
+    given.push({ param, v: a.value, written: a.name ?? param, span: a.value.span });
   }
 
   // Convert to JSON, resolving catalog references.
   const obj: Record<string, unknown> = {};
   const spans: Record<string, Span> = {};
-  for (const [param, g] of given) {
+  for (const g of given) {
+    const param = g.param;
     const j = toJson(g.v, props[param] ?? {}, () => `\`${g.written}\` of \`${where.callee}\``, r, where.scope);
     if (j === INVALID) ok = false;
     else obj[param] = j;
@@ -93,8 +96,8 @@ export function bindArgs(
   if (!validate(obj)) {
     ok = false;
     // A parameter whose value was already reported as invalid is not "missing" too.
-    const errors = (validate.errors ?? []).filter((e) => !(e.keyword === "required" && given.has((e.params as { missingProperty: string }).missingProperty)));
-    reportAjvErrors(errors, entry, where, (param) => given.get(param), r);
+    const errors = (validate.errors ?? []).filter((e) => !(e.keyword === "required" && givenFor((e.params as { missingProperty: string }).missingProperty) !== undefined));
+    reportAjvErrors(errors, entry, where, givenFor, r);
   }
   if (!ok) return null;
 
