@@ -52,6 +52,8 @@ export interface KernelRuntimeOptions {
   threads: number;
   /** Minimum 2*M*N*K (flops) for a gemm to be split across threads. */
   parallelMinFlops?: number;
+  /** Minimum flops of one part of a split product (default 4,000,000; up to 8 parts per thread). */
+  partMinFlops?: number;
   /** Register tile of the wasm kernel (tuning). */
   shape?: GemmWasmShape;
   /** Cache blocking of the wasm kernel (tuning): K, M and N block sizes. */
@@ -66,6 +68,7 @@ export const DEFAULT_STRIDED_A_MAX_N = 8;
 
 export const DEFAULT_BLOCKING = { KC: 256, MC: 128, NC: 1024 };
 export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
+export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
 export const KERNEL_FUNCTIONS = [
@@ -432,6 +435,7 @@ function gemmRange(
   i1: number,
   j0: number,
   j1: number,
+  pa: number,
 ): void {
   const ars = transA ? 4 : K * 4;
   const acs = transA ? M * 4 : 4;
@@ -448,11 +452,40 @@ function gemmRange(
         const mc = Math.min(GEMM_MC, i1 - ic);
         if (N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N)) {
           k.kernel_strided(a + ic * ars + pc * acs, ars, acs, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
+        } else if (pa !== 0) {
+          // op(A) packed once for the whole product (gemmPackA): this block's panels
+          k.kernel(pa + (pc * gemmPaddedRows(M) + ic * kc) * 4, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
         } else {
           k.pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
           k.kernel(ap, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
         }
       }
+    }
+  }
+}
+
+/** Rows of op(A) rounded up to whole panels of GEMM_MR. */
+function gemmPaddedRows(M: number): number {
+  return Math.ceil(M / GEMM_MR) * GEMM_MR;
+}
+
+/** Whether the product packs op(A) (rather than reading it in place, when op(B) is narrow). */
+function gemmPacksA(transA: boolean, N: number): boolean {
+  return !(N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N));
+}
+
+/**
+ * Packs all of op(A) [M x K] at byte address pa, block by block as gemmRange reads it: the
+ * block of rows ic.. of the k block pc.. at floats pc * gemmPaddedRows(M) + ic * kc.
+ */
+function gemmPackA(k: GemmKernelExports, transA: boolean, M: number, K: number, a: number, pa: number): void {
+  const ars = transA ? 4 : K * 4;
+  const acs = transA ? M * 4 : 4;
+  const rows = gemmPaddedRows(M);
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    const kc = Math.min(GEMM_KC, K - pc);
+    for (let ic = 0; ic < M; ic += GEMM_MC) {
+      k.pack_a(a + ic * ars + pc * acs, ars, acs, Math.min(GEMM_MC, M - ic), kc, pa + (pc * rows + ic * kc) * 4);
     }
   }
 }
@@ -500,10 +533,11 @@ const KERNEL_CTL_STOP = 1; // 1: workers exit
 const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate
+const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
-const KERNEL_MAX_PARTS = ${2 * threads};
-const KERNEL_CTL_INTS = ${32 + 4 * 2 * threads};
+const KERNEL_MAX_PARTS = ${8 * threads};
+const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};
 `;
 
   const workerMain = `
@@ -528,11 +562,19 @@ for (;;) {
     const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;
     const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;
     const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];
-    ${
-      simd
-        ? `gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
-        : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
-    gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
+    try {
+      ${
+        simd
+          ? `gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
+          : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
+      gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
+      }
+    } catch (err) {
+      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.
+      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);
+      Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+      Atomics.notify(ctl, KERNEL_CTL_DONE);
+      throw err;
     }
     if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);
   }
@@ -549,6 +591,8 @@ ${constants}
 const KERNEL_THREADS = ${threads};
 /** Products of fewer flops (2*M*N*K) than this run on the main thread alone. */
 const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
+/** The least work (flops) of one part of a product split across threads. */
+const GEMM_PART_MIN_FLOPS = ${opts.partMinFlops ?? DEFAULT_PART_MIN_FLOPS};
 
 /** The memory every buffer lives in; shared, so growing it never detaches earlier views. */
 const kernelMemory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
@@ -606,6 +650,9 @@ const kernelState = {
   ctl: new Int32Array(0),
   job: new Uint32Array(0),
   heap: new Float32Array(0),
+  ${simd ? `/** The scratch for a whole packed op(A) (kernelPackedA): its byte address and size. */
+  packedAt: 0,
+  packedBytes: 0,` : ""}
 };
 ${simd ? `for (let t = 0; t < KERNEL_THREADS; t++) {
   kernelState.scratch.push({
@@ -615,7 +662,19 @@ ${simd ? `for (let t = 0; t < KERNEL_THREADS; t++) {
   });
 }` : ""}
 kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);
-${GEMM_TILE}${simd ? GEMM_RANGE_WASM : ""}
+${simd ? `
+/**
+ * The byte address of a scratch region of at least \`bytes\` for a packed op(A). It grows to the
+ * largest product's size over the first training step, then is reused.
+ */
+function kernelPackedA(bytes: number): number {
+  if (bytes > kernelState.packedBytes) {
+    kernelState.packedAt = kernelAllocBytes(bytes);
+    kernelState.packedBytes = bytes;
+  }
+  return kernelState.packedAt;
+}
+` : ""}${GEMM_TILE}${simd ? GEMM_RANGE_WASM : ""}
 
 /**
  * Claims the next part of job gen (returns its index), or returns -1 when none is left or
@@ -635,7 +694,7 @@ function kernelWorkerSource(): string {
     ${JSON.stringify(constants)},
     gemmTile.toString(),
     kernelClaim.toString(),
-    ${simd ? "gemmRange.toString()," : ""}
+    ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
 }
@@ -695,10 +754,12 @@ function gemmPart(
   i1: number,
   j0: number,
   j1: number,
+  pa: number,
 ): void {
   ${simd ? `const s = kernelState.scratch[t]!;
-  gemmRange(kernelState.wasm!, s.ap, s.bp, s.tile, transA, transB, M, N, K, a, b, c, accumulate, i0, i1, j0, j1);`
+  gemmRange(kernelState.wasm!, s.ap, s.bp, s.tile, transA, transB, M, N, K, a, b, c, accumulate, i0, i1, j0, j1, pa);`
   : `void t;
+  void pa;
   if (kernelState.heap.length * 4 < kernelMemory.buffer.byteLength) kernelState.heap = new Float32Array(kernelMemory.buffer);
   const heap = kernelState.heap;
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
@@ -870,18 +931,30 @@ function gemm(
   const a = A.byteOffset, b = B.byteOffset, c = C.byteOffset;
   const T = kernelState.workers.length + 1;
   if (T === 1 || 2 * M * N * K < GEMM_PARALLEL_MIN_FLOPS) {
-    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N);
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N, 0);
     return;
   }
-  // Split C into parts (up to two per thread): by columns in multiples of GEMM_NR when there are
+  // Split C into parts: by columns in multiples of GEMM_NR when there are
   // enough, else by rows in multiples of GEMM_MR. Every thread, this one included, claims parts
   // until none is left, so a worker that the OS has not scheduled yet never holds up the product.
   const job = kernelState.job, ctl = kernelState.ctl;
   const byColumns = N >= T * GEMM_NR * 2 || N >= M;
   const extent = byColumns ? N : M;
   const unit = byColumns ? GEMM_NR : GEMM_MR;
-  const parts = Math.max(1, Math.min(KERNEL_MAX_PARTS, Math.ceil(extent / unit)));
+  // As many parts as the work allows, each of at least GEMM_PART_MIN_FLOPS (every part packs
+  // its own panels: a fixed cost), up to 8 per thread: the thread that finishes first then waits
+  // at most for one small part, where two large parts per thread left it idle for a quarter of
+  // the product whenever a worker started late.
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor((2 * M * N * K) / GEMM_PART_MIN_FLOPS)));
+  const parts = Math.max(1, Math.min(wanted, Math.ceil(extent / unit)));
   const per = Math.ceil(extent / unit / parts) * unit;
+  ${simd ? `// Parts that split the columns all read the whole of op(A): pack it once, here, rather than
+  // once per part.
+  let pa = 0;
+  if (byColumns && parts > 1 && gemmPacksA(transA, N)) {
+    pa = kernelPackedA(gemmPaddedRows(M) * K * 4);
+    gemmPackA(kernelState.wasm!, transA, M, K, a, pa);
+  }` : "const pa = 0;"}
   const J = KERNEL_CTL_JOB;
   job[J] = transA ? 1 : 0;
   job[J + 1] = transB ? 1 : 0;
@@ -892,6 +965,7 @@ function gemm(
   job[J + 6] = b;
   job[J + 7] = c;
   job[J + 8] = accumulate ? 1 : 0;
+  job[J + 9] = pa;
   for (let t = 0; t < parts; t++) {
     const lo = Math.min(extent, t * per), hi = Math.min(extent, (t + 1) * per);
     const R = KERNEL_CTL_RANGES + 4 * t;
@@ -912,7 +986,7 @@ function gemm(
     const part = kernelClaim(ctl, gen, parts);
     if (part < 0) break;
     const R = KERNEL_CTL_RANGES + 4 * part;
-    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], pa);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
   // Wait for the parts the workers claimed.
@@ -920,6 +994,7 @@ function gemm(
   for (let done = Atomics.load(ctl, KERNEL_CTL_DONE); done < parts; done = Atomics.load(ctl, KERNEL_CTL_DONE)) {
     if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
   }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) throw new Error("nnc kernels: a worker thread failed in a matrix product");
 }
 `;
 }
