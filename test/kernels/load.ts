@@ -28,6 +28,8 @@ export interface KernelRuntime {
   kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void;
   kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void;
+  kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void;
+  kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
 }
@@ -35,7 +37,7 @@ export interface KernelRuntime {
 let counter = 0;
 
 export function kernelSource(opts: KernelRuntimeOptions): string {
-  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, initKernels, shutdownKernels };\n";
+  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, initKernels, shutdownKernels };\n";
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

@@ -323,6 +323,25 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
   }
 }
 
+/** leaky_relu: a = z > 0 ? z : alpha * z, over count values. */
+function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const v = z[i];
+    a[i] = v > 0 ? v : alpha * v;
+  }
+}
+
+/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values. */
+function kernelLeakyReluBackward(
+  z: Float32Array,
+  g: Float32Array,
+  dz: Float32Array,
+  alpha: number,
+  count: number,
+): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : alpha * g[i];
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -1471,21 +1490,14 @@ function dense_1_backward(n: number): void {
 
 // leaky_relu_1: leaky_relu(0.1) (line 5)
 function leaky_relu_1_forward(n: number): void {
-  // leaky_relu
-  for (let i = 0; i < n * 1024; i++) {
-    const z = dense_1_out[i];
-    leaky_relu_1_out[i] = z > 0 ? z : 0.1 * z;
-  }
+  // leaky_relu: out = z > 0 ? z : 0.1 * z
+  kernelLeakyRelu(dense_1_out, leaky_relu_1_out, 0.1, n * 1024);
 }
 
 // leaky_relu_1: leaky_relu(0.1) (line 5)
 function leaky_relu_1_backward(n: number): void {
-  // leaky_relu backward
-  for (let i = 0; i < n * 1024; i++) {
-    const z = dense_1_out[i];
-    const g = leaky_relu_1_grad[i];
-    dense_1_grad[i] = z > 0 ? g : 0.1 * g;
-  }
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(dense_1_out, leaky_relu_1_grad, dense_1_grad, 0.1, n * 1024);
 }
 
 // batch_norm_1: batch_norm (line 6)
@@ -1594,21 +1606,14 @@ function dense_2_backward(n: number): void {
 
 // leaky_relu_2: leaky_relu(0.1) (line 5)
 function leaky_relu_2_forward(n: number): void {
-  // leaky_relu
-  for (let i = 0; i < n * 1024; i++) {
-    const z = dense_2_out[i];
-    leaky_relu_2_out[i] = z > 0 ? z : 0.1 * z;
-  }
+  // leaky_relu: out = z > 0 ? z : 0.1 * z
+  kernelLeakyRelu(dense_2_out, leaky_relu_2_out, 0.1, n * 1024);
 }
 
 // leaky_relu_2: leaky_relu(0.1) (line 5)
 function leaky_relu_2_backward(n: number): void {
-  // leaky_relu backward
-  for (let i = 0; i < n * 1024; i++) {
-    const z = dense_2_out[i];
-    const g = leaky_relu_2_grad[i];
-    dense_2_grad[i] = z > 0 ? g : 0.1 * g;
-  }
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(dense_2_out, leaky_relu_2_grad, dense_2_grad, 0.1, n * 1024);
 }
 
 // batch_norm_2: batch_norm (line 6)
@@ -1717,21 +1722,14 @@ function dense_3_backward(n: number): void {
 
 // leaky_relu_3: leaky_relu(0.1) (line 5)
 function leaky_relu_3_forward(n: number): void {
-  // leaky_relu
-  for (let i = 0; i < n * 512; i++) {
-    const z = dense_3_out[i];
-    leaky_relu_3_out[i] = z > 0 ? z : 0.1 * z;
-  }
+  // leaky_relu: out = z > 0 ? z : 0.1 * z
+  kernelLeakyRelu(dense_3_out, leaky_relu_3_out, 0.1, n * 512);
 }
 
 // leaky_relu_3: leaky_relu(0.1) (line 5)
 function leaky_relu_3_backward(n: number): void {
-  // leaky_relu backward
-  for (let i = 0; i < n * 512; i++) {
-    const z = dense_3_out[i];
-    const g = leaky_relu_3_grad[i];
-    dense_3_grad[i] = z > 0 ? g : 0.1 * g;
-  }
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(dense_3_out, leaky_relu_3_grad, dense_3_grad, 0.1, n * 512);
 }
 
 // batch_norm_3: batch_norm (line 6)
@@ -1840,21 +1838,14 @@ function dense_4_backward(n: number): void {
 
 // leaky_relu_4: leaky_relu(0.1) (line 5)
 function leaky_relu_4_forward(n: number): void {
-  // leaky_relu
-  for (let i = 0; i < n * 256; i++) {
-    const z = dense_4_out[i];
-    leaky_relu_4_out[i] = z > 0 ? z : 0.1 * z;
-  }
+  // leaky_relu: out = z > 0 ? z : 0.1 * z
+  kernelLeakyRelu(dense_4_out, leaky_relu_4_out, 0.1, n * 256);
 }
 
 // leaky_relu_4: leaky_relu(0.1) (line 5)
 function leaky_relu_4_backward(n: number): void {
-  // leaky_relu backward
-  for (let i = 0; i < n * 256; i++) {
-    const z = dense_4_out[i];
-    const g = leaky_relu_4_grad[i];
-    dense_4_grad[i] = z > 0 ? g : 0.1 * g;
-  }
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(dense_4_out, leaky_relu_4_grad, dense_4_grad, 0.1, n * 256);
 }
 
 // batch_norm_4: batch_norm (line 6)
@@ -1963,21 +1954,14 @@ function dense_5_backward(n: number): void {
 
 // leaky_relu_5: leaky_relu(0.1) (line 5)
 function leaky_relu_5_forward(n: number): void {
-  // leaky_relu
-  for (let i = 0; i < n * 128; i++) {
-    const z = dense_5_out[i];
-    leaky_relu_5_out[i] = z > 0 ? z : 0.1 * z;
-  }
+  // leaky_relu: out = z > 0 ? z : 0.1 * z
+  kernelLeakyRelu(dense_5_out, leaky_relu_5_out, 0.1, n * 128);
 }
 
 // leaky_relu_5: leaky_relu(0.1) (line 5)
 function leaky_relu_5_backward(n: number): void {
-  // leaky_relu backward
-  for (let i = 0; i < n * 128; i++) {
-    const z = dense_5_out[i];
-    const g = leaky_relu_5_grad[i];
-    dense_5_grad[i] = z > 0 ? g : 0.1 * g;
-  }
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(dense_5_out, leaky_relu_5_grad, dense_5_grad, 0.1, n * 128);
 }
 
 // batch_norm_5: batch_norm (line 6)
@@ -2086,21 +2070,14 @@ function dense_6_backward(n: number): void {
 
 // leaky_relu_6: leaky_relu(0.1) (line 5)
 function leaky_relu_6_forward(n: number): void {
-  // leaky_relu
-  for (let i = 0; i < n * 64; i++) {
-    const z = dense_6_out[i];
-    leaky_relu_6_out[i] = z > 0 ? z : 0.1 * z;
-  }
+  // leaky_relu: out = z > 0 ? z : 0.1 * z
+  kernelLeakyRelu(dense_6_out, leaky_relu_6_out, 0.1, n * 64);
 }
 
 // leaky_relu_6: leaky_relu(0.1) (line 5)
 function leaky_relu_6_backward(n: number): void {
-  // leaky_relu backward
-  for (let i = 0; i < n * 64; i++) {
-    const z = dense_6_out[i];
-    const g = leaky_relu_6_grad[i];
-    dense_6_grad[i] = z > 0 ? g : 0.1 * g;
-  }
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(dense_6_out, leaky_relu_6_grad, dense_6_grad, 0.1, n * 64);
 }
 
 // batch_norm_6: batch_norm (line 6)
@@ -2209,21 +2186,14 @@ function dense_7_backward(n: number): void {
 
 // leaky_relu_7: leaky_relu(0.1) (line 5)
 function leaky_relu_7_forward(n: number): void {
-  // leaky_relu
-  for (let i = 0; i < n * 32; i++) {
-    const z = dense_7_out[i];
-    leaky_relu_7_out[i] = z > 0 ? z : 0.1 * z;
-  }
+  // leaky_relu: out = z > 0 ? z : 0.1 * z
+  kernelLeakyRelu(dense_7_out, leaky_relu_7_out, 0.1, n * 32);
 }
 
 // leaky_relu_7: leaky_relu(0.1) (line 5)
 function leaky_relu_7_backward(n: number): void {
-  // leaky_relu backward
-  for (let i = 0; i < n * 32; i++) {
-    const z = dense_7_out[i];
-    const g = leaky_relu_7_grad[i];
-    dense_7_grad[i] = z > 0 ? g : 0.1 * g;
-  }
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(dense_7_out, leaky_relu_7_grad, dense_7_grad, 0.1, n * 32);
 }
 
 // batch_norm_7: batch_norm (line 6)

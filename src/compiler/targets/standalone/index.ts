@@ -138,6 +138,8 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     biasAdd: "kernelBiasAdd",
     reluBackward: "kernelReluBackward",
     biasGrad: "kernelBiasGrad",
+    leakyRelu: "kernelLeakyRelu",
+    leakyReluBackward: "kernelLeakyReluBackward",
   };
 
   // ---- which layers need gradients, and how many layers read each one

@@ -95,8 +95,21 @@ function times(perSample: number): string {
 }
 
 /** a = act(z) over n examples of `perSample` values (rows of `width` for softmax). */
-export function activationForward(act: IRRef, z: string, a: string, perSample: number, width: number): string {
+export function activationForward(
+  act: IRRef,
+  z: string,
+  a: string,
+  perSample: number,
+  width: number,
+  /** The kernel runtime's function for a helper (e.g. "leakyRelu"), marking it as used. */
+  kernel?: (helper: string) => string,
+): string {
   const count = times(perSample);
+  if (act.kind === "leaky_relu" && kernel) {
+    const alpha = numArgs(act.args).alpha ?? 0.3;
+    return `// leaky_relu: out = z > 0 ? z : ${alpha} * z
+${kernel("leakyRelu")}(${z}, ${a}, ${alpha}, ${count});`;
+  }
   if (ROW_ACTIVATIONS.has(act.kind)) {
     return `// softmax over the last axis (${width} values per row), shifted by the row maximum for stability
 for (let row = 0; row < ${times(perSample / width)}; row++) {
@@ -135,6 +148,11 @@ export function activationBackward(
   kernel?: (helper: string) => string,
 ): string {
   const count = times(perSample);
+  if (act.kind === "leaky_relu" && !acc && kernel) {
+    const alpha = numArgs(act.args).alpha ?? 0.3;
+    return `// leaky_relu backward: dz = z > 0 ? g : ${alpha} * g
+${kernel("leakyReluBackward")}(${z}, ${g}, ${dz}, ${alpha}, ${count});`;
+  }
   if (act.kind === "relu" && !acc && kernel) {
     return `// relu backward: dz = z > 0 ? g : 0
 ${kernel("reluBackward")}(${z}, ${g}, ${dz}, ${count});`;
@@ -521,7 +539,7 @@ const activationLayer: LayerEmitter = (ctx) => {
   const x = ctx.inputs[0]!;
   const act = layerActivation(ctx.layer);
   const width = ctx.shape[ctx.shape.length - 1]!;
-  const forward = activationForward(act, x.out, ctx.out, ctx.size, width);
+  const forward = activationForward(act, x.out, ctx.out, ctx.size, width, ctx.helper);
   const backward =
     x.grad && ctx.grad && !ctx.fused ? activationBackward(act, x.out, ctx.out, ctx.grad, x.grad, x.acc, ctx.size, width, ctx.helper) : "";
   return { forward, backward, preGrad: x.grad ?? undefined };

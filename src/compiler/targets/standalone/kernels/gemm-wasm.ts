@@ -344,6 +344,29 @@ function buildReluBackward(): Func {
   return f;
 }
 
+/**
+ * leaky_relu(z, a, count, args): a = z > 0 ? z : alpha * z; leaky_relu_backward(z, g, dz, count,
+ * args): dz = z > 0 ? g : alpha * g. count a multiple of 4; alpha is the f32 at byte address args.
+ */
+function buildLeakyRelu(backward: boolean): Func {
+  const f = backward ? new Func("leaky_relu_backward", [I32, I32, I32, I32, I32]) : new Func("leaky_relu", [I32, I32, I32, I32]);
+  const [z, g, out, count, args] = backward ? [0, 1, 2, 3, 4] : [0, -1, 1, 2, 3];
+  const i = f.local(I32), end = f.local(I32), zero = f.local(V128), alpha = f.local(V128), v = f.local(V128);
+  f.emit(op.get(count), op.i32(4), op.i32Mul(), op.set(end), op.v128Zero(), op.set(zero));
+  f.emit(op.get(args), op.f32Load(0), op.f32x4Splat(), op.set(alpha));
+  const src = backward ? g : z;
+  f.emit(
+    forLoop(i, op.i32(0), op.get(end), op.i32(16), [
+      ...op.get(out), ...op.get(i), ...op.i32Add(),
+      ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.tee(v),
+      ...op.get(alpha), ...op.get(v), ...op.f32x4Mul(),
+      ...op.get(z), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.get(zero), ...op.f32x4Gt(),
+      ...op.v128Bitselect(), ...op.v128Store(),
+    ]),
+  );
+  return f;
+}
+
 /** bias_grad(dz, db, rows, cols): db[j] = sum over r of dz[r, j], row by row (cols a multiple of 4). */
 function buildBiasGrad(): Func {
   const f = new Func("bias_grad", [I32, I32, I32, I32]);
@@ -444,6 +467,8 @@ export interface GemmWasmExtras {
   biasAdd?: boolean;
   reluBackward?: boolean;
   biasGrad?: boolean;
+  leakyRelu?: boolean;
+  leakyReluBackward?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -463,5 +488,7 @@ export function buildGemmWasm(
   if (extras.biasAdd !== false) funcs.push(buildBiasAct(false));
   if (extras.reluBackward !== false) funcs.push(buildReluBackward());
   if (extras.biasGrad !== false) funcs.push(buildBiasGrad());
+  if (extras.leakyRelu !== false) funcs.push(buildLeakyRelu(false));
+  if (extras.leakyReluBackward !== false) funcs.push(buildLeakyRelu(true));
   return encodeModule(funcs, memory);
 }

@@ -80,6 +80,8 @@ export const KERNEL_FUNCTIONS = [
   "kernelBiasAdd",
   "kernelReluBackward",
   "kernelBiasGrad",
+  "kernelLeakyRelu",
+  "kernelLeakyReluBackward",
 ] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
@@ -321,10 +323,25 @@ function kernelCol2imTs(
 }
 `;
 
-const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad"] as const;
+const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelLeakyRelu", "kernelLeakyReluBackward"] as const;
 
 /** The elementwise kernels in TypeScript (the WebAssembly ones do the same four floats at a time). */
-const ELEMENTWISE_TS: Record<"kernelBiasRelu" | "kernelBiasAdd" | "kernelReluBackward" | "kernelBiasGrad", string> = {
+const ELEMENTWISE_TS: Record<(typeof ELEMENTWISE_NAMES)[number], string> = {
+  kernelLeakyRelu: `
+/** leaky_relu: a = z > 0 ? z : alpha * z, over count values. */
+function kernelLeakyReluTs(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const v = z[i];
+    a[i] = v > 0 ? v : alpha * v;
+  }
+}
+`,
+  kernelLeakyReluBackward: `
+/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values. */
+function kernelLeakyReluBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : alpha * g[i];
+}
+`,
   kernelBiasRelu: `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
 function kernelBiasReluTs(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
@@ -509,6 +526,8 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
           biasAdd: uses.has("kernelBiasAdd"),
           reluBackward: uses.has("kernelReluBackward"),
           biasGrad: uses.has("kernelBiasGrad"),
+          leakyRelu: uses.has("kernelLeakyRelu"),
+          leakyReluBackward: uses.has("kernelLeakyReluBackward"),
         }),
       ).toString("base64")
     : "";
@@ -629,6 +648,10 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelBiasAdd") ? `  bias_add(z: number, bias: number, rows: number, cols: number): void;
 ` : ""}${uses.has("kernelReluBackward") ? `  relu_backward(z: number, g: number, dz: number, count: number): void;
 ` : ""}${uses.has("kernelBiasGrad") ? `  bias_grad(dz: number, db: number, rows: number, cols: number): void;
+` : ""}${uses.has("kernelLeakyRelu") ? `  /** args: the byte address of [alpha] (f32). */
+  leaky_relu(z: number, a: number, count: number, args: number): void;
+` : ""}${uses.has("kernelLeakyReluBackward") ? `  /** args: the byte address of [alpha] (f32). */
+  leaky_relu_backward(z: number, g: number, dz: number, count: number, args: number): void;
 ` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */
@@ -765,9 +788,9 @@ function gemmPart(
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
 
-${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate")) ? `
+${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate") || uses.has("kernelLeakyRelu") || uses.has("kernelLeakyReluBackward")) ? `
 /**
- * The float arguments of the WebAssembly adam and sgd, passed through memory: a call from
+ * The float arguments of the WebAssembly adam, sgd and leaky_relu, passed through memory: a call from
  * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
  */
 const kernelFloatArgs = allocF32(6);
@@ -872,6 +895,28 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
     return;
   }` : ""}
   kernelBiasGradTs(dz, db, rows, cols);
+}
+` : ""}${uses.has("kernelLeakyRelu") ? `
+/** leaky_relu: a = z > 0 ? z : alpha * z, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
+function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(a)) {
+    kernelFloatArgs[0] = alpha;
+    wasm.leaky_relu(z.byteOffset, a.byteOffset, count, kernelFloatArgs.byteOffset);
+    return;
+  }` : ""}
+  kernelLeakyReluTs(z, a, alpha, count);
+}
+` : ""}${uses.has("kernelLeakyReluBackward") ? `
+/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
+function kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(g) && kernelShared(dz)) {
+    kernelFloatArgs[0] = alpha;
+    wasm.leaky_relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count, kernelFloatArgs.byteOffset);
+    return;
+  }` : ""}
+  kernelLeakyReluBackwardTs(z, g, dz, alpha, count);
 }
 ` : ""}${uses.has("adamUpdate") ? `/**
  * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;

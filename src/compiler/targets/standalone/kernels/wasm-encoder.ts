@@ -96,6 +96,7 @@ export const op = {
   f32Sqrt: () => [0x91],
   f32x4Gt: () => [0xfd, ...uleb(0x44)],
   v128And: () => [0xfd, ...uleb(0x4e)],
+  v128Bitselect: () => [0xfd, ...uleb(0x52)],
 };
 
 /** One function under construction: params, extra locals, and a flat body of bytes. */
