@@ -29,8 +29,10 @@
 //       Same signatures as the generator's own im2col/col2im helpers; wasm SIMD in simd mode.
 //   kernelBiasRelu(z, a, bias, rows, cols) / kernelBiasAdd(z, bias, rows, cols): z[r, j] += bias[j]
 //       (and a = z > 0 ? z : 0); kernelReluBackward(z, g, dz, count): dz = z > 0 ? g : 0;
-//       kernelBiasGrad(dz, db, rows, cols): db[j] = column sums of dz. In simd mode WebAssembly
-//       four floats at a time when the width is a multiple of 4 (same numbers as the ts loops).
+//       kernelBiasGrad(dz, db, rows, cols): db[j] = column sums of dz;
+//       kernelLeakyRelu(z, a, alpha, count), kernelLeakyReluBackward(z, g, dz, alpha, count).
+//       In simd mode WebAssembly four floats at a time when the width is a multiple of 4 (same
+//       numbers as the ts loops; leaky_relu multiplies by alpha in float32: within 1 ulp).
 //   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the four above are emitted only when
 //   options.uses names them: the generator passes the ones the model calls, so a program holds
 //   no dead code.)
