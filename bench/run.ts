@@ -207,7 +207,11 @@ async function main(): Promise<void> {
   if (existsSync(checkFile) && !flag("no-check")) {
     try {
       const mod = (await import(pathToFileURL(checkFile).href)) as { benchCheck?: () => unknown };
-      if (typeof mod.benchCheck === "function") report.check = await mod.benchCheck();
+      if (typeof mod.benchCheck === "function") {
+        report.check = await mod.benchCheck();
+        console.log("parse+check, median warm ms (target: under 20):");
+        for (const [k, v] of Object.entries(report.check as Record<string, number>)) console.log(`  ${k}: ${v}`);
+      }
     } catch (e) {
       report.check = { error: e instanceof Error ? e.message : String(e) };
       console.log(`benchCheck failed: ${String(report.check)}`);

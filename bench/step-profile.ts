@@ -82,8 +82,9 @@ export async function profileStep(model: string, mode: "ts" | "simd", threads: n
       acc[3] += t4 - t3;
     }
   };
-  // Warm up long enough for tier-up: compiling optimized code allocates, the steady state does not.
-  for (let i = 0; i < Math.max(60, steps); i++) step();
+  // Warm up long enough for tier-up (a few hundred steps: the larger models have dozens of step
+  // functions to optimise): compiling optimized code allocates, the steady state does not.
+  for (let i = 0; i < Math.max(300, steps); i++) step();
   gc();
   let gcs = 0;
   const { PerformanceObserver } = await import("node:perf_hooks");
