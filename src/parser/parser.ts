@@ -14,6 +14,8 @@ export class NnParser extends CstParser {
       recoveryEnabled: true,
       maxLookahead: 3,
       errorMessageProvider: nnErrorMessages,
+      // No CST node locations: tracking them was most of the parse time; build-ast.ts takes
+      // every span from the tokens instead.
       nodeLocationTracking: "none",
     });
     this.performSelfAnalysis();
