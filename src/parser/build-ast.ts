@@ -45,10 +45,6 @@ function tok(node: CstNode | undefined, key: string, i = 0): IToken | undefined 
   return t && isToken(t) && real(t) ? t : undefined;
 }
 
-function toks(node: CstNode | undefined, key: string): IToken[] {
-  return (kids(node)[key] ?? []).filter((e): e is IToken => isToken(e) && real(e));
-}
-
 function sub(node: CstNode | undefined, key: string, i = 0): CstNode | undefined {
   const e = kids(node)[key]?.[i];
   return e && !isToken(e) ? e : undefined;

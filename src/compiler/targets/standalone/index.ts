@@ -131,17 +131,6 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     usedKernels.add(name as KernelFunction);
     return true;
   };
-  const KERNEL_HELPERS: Record<string, string> = {
-    im2col: "kernelIm2col",
-    col2im: "kernelCol2im",
-    biasRelu: "kernelBiasRelu",
-    biasAdd: "kernelBiasAdd",
-    reluBackward: "kernelReluBackward",
-    biasGrad: "kernelBiasGrad",
-    leakyRelu: "kernelLeakyRelu",
-    leakyReluBackward: "kernelLeakyReluBackward",
-  };
-
   // ---- which layers need gradients, and how many layers read each one
   const consumers = new Map<string, number>();
   for (const l of model.layers) for (const i of l.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
@@ -221,8 +210,9 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         return { value, grad: grad ?? `${v}_${role}_unused` };
       },
       helper(name) {
-        const kernel = KERNEL_HELPERS[name];
-        if (kernel && kernelHas(kernel)) return kernel;
+        // A helper the kernel runtime has (im2col -> kernelIm2col, biasRelu -> kernelBiasRelu, ...).
+        const kernel = `kernel${name[0]!.toUpperCase()}${name.slice(1)}`;
+        if (kernelHas(kernel)) return kernel;
         helpers.add(name);
         return name;
       },

@@ -72,19 +72,11 @@ export const DEFAULT_BLOCKING = { KC: 256, MC: 128, NC: 1024 };
 export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 
+/** The elementwise kernels around a layer's product (bias, relu, leaky_relu and their gradients). */
+const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelLeakyRelu", "kernelLeakyReluBackward"] as const;
+
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
-export const KERNEL_FUNCTIONS = [
-  "adamUpdate",
-  "sgdUpdate",
-  "kernelIm2col",
-  "kernelCol2im",
-  "kernelBiasRelu",
-  "kernelBiasAdd",
-  "kernelReluBackward",
-  "kernelBiasGrad",
-  "kernelLeakyRelu",
-  "kernelLeakyReluBackward",
-] as const;
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -324,8 +316,6 @@ function kernelCol2imTs(
   }
 }
 `;
-
-const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelLeakyRelu", "kernelLeakyReluBackward"] as const;
 
 /** The elementwise kernels in TypeScript (the WebAssembly ones do the same four floats at a time). */
 const ELEMENTWISE_TS: Record<(typeof ELEMENTWISE_NAMES)[number], string> = {
