@@ -17,7 +17,6 @@ import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
 import {
   LAYER_EMITTERS,
-  LAYER_HELPERS,
   layerActivation,
   type InputRef,
   type LayerCode,
@@ -118,7 +117,6 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   if (!training) throw new Error("standalone target: the file has no train section to compile");
   const model = ir.model;
   const used = new Set<string>();
-  const helpers = new Set<string>();
   const weights: WeightBuffer[] = [];
   const plans = new Map<string, LayerPlan>();
   const BATCH = training.batchSize;
@@ -210,11 +208,10 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         return { value, grad: grad ?? `${v}_${role}_unused` };
       },
       helper(name) {
-        // A helper the kernel runtime has (im2col -> kernelIm2col, biasRelu -> kernelBiasRelu, ...).
+        // A function of the kernel runtime (im2col -> kernelIm2col, biasRelu -> kernelBiasRelu, ...).
         const kernel = `kernel${name[0]!.toUpperCase()}${name.slice(1)}`;
-        if (kernelHas(kernel)) return kernel;
-        helpers.add(name);
-        return name;
+        if (!kernelHas(kernel)) throw new Error(`standalone: the kernel runtime has no ${kernel}`);
+        return kernel;
       },
     };
     // Register weights in IR order first, so that the weight list (and model.json) follows the IR.
@@ -442,7 +439,7 @@ function saveModel(dir: string): void {
     kernels: options.kernels ?? "ts",
   });
 
-  const helperCode = [...helpers].map((h) => LAYER_HELPERS[h]!);
+  const helperCode: string[] = [];
   const actHelpers = new Set<string>();
   for (const l of model.layers) {
     const act = layerActivation(l);

@@ -40,7 +40,7 @@ export interface LayerContext {
   intBuffer(name: string, size: string): string;
   /** Registers a weight buffer by role (the program allocates and initialises it); returns names. */
   weight(role: string): { value: string; grad: string };
-  /** Marks a helper function (im2col, ...) as needed; returns the name to call (the kernels' own when they have one). */
+  /** Marks a kernel-runtime function (im2col -> kernelIm2col, biasRelu -> kernelBiasRelu, ...) as used; returns its name. */
   helper(name: string): string;
 }
 
@@ -629,91 +629,4 @@ export const LAYER_EMITTERS: Record<string, LayerEmitter> = {
   prelu,
   add,
   concat,
-};
-
-/** Generic helpers, emitted once when a layer needs them. */
-export const LAYER_HELPERS: Record<string, string> = {
-  im2col: `/**
- * im2col: copies every kh x kw x c window of the NHWC batch \`x\` into one row of \`cols\`
- * ([n * oh * ow, kh * kw * c]), zeros where the window hangs over the padding, so that a
- * convolution becomes one matrix product with the [kh * kw * c, filters] kernel.
- */
-function im2col(
-  x: Float32Array,
-  cols: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        // one window row at a time: its pixels (and their channels) are contiguous in x
-        const x0 = ox * sw - padLeft;
-        const kxStart = x0 < 0 ? -x0 : 0;
-        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y < 0 || y >= h) {
-            for (let k = 0; k < kw * c; k++) cols[p++] = 0;
-            continue;
-          }
-          for (let k = 0; k < kxStart * c; k++) cols[p++] = 0;
-          const src = ((b * h + y) * w + x0 + kxStart) * c;
-          const len = (kxEnd - kxStart) * c;
-          for (let k = 0; k < len; k++) cols[p++] = x[src + k];
-          for (let k = kxEnd * c; k < kw * c; k++) cols[p++] = 0;
-        }
-      }
-    }
-  }
-}`,
-  col2im: `/** col2im: the adjoint of im2col; adds each row of \`cols\` back onto the window it came from in \`dx\`. */
-function col2im(
-  cols: Float32Array,
-  dx: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const kxStart = x0 < 0 ? -x0 : 0;
-        const kxEnd = Math.max(kxStart, x0 + kw > w ? w - x0 : kw);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y >= 0 && y < h) {
-            const dst = ((b * h + y) * w + x0 + kxStart) * c;
-            const from = p + kxStart * c;
-            const len = (kxEnd - kxStart) * c;
-            for (let k = 0; k < len; k++) dx[dst + k] += cols[from + k];
-          }
-          p += kw * c;
-        }
-      }
-    }
-  }
-}`,
 };
