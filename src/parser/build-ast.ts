@@ -77,7 +77,7 @@ function edge(node: CstNode, last: boolean): IToken | undefined {
   return best;
 }
 
-function joinSpans(a: Span, b: Span): Span {
+export function joinSpans(a: Span, b: Span): Span {
   // The key order of tokenSpan(): every span has one shape.
   return {
     startOffset: a.startOffset,
@@ -90,7 +90,7 @@ function joinSpans(a: Span, b: Span): Span {
 }
 
 /** From the start of token `a` to the end of token `b`. */
-function tokensSpan(a: IToken, b: IToken): Span {
+export function tokensSpan(a: IToken, b: IToken): Span {
   const sa = tokenSpan(a);
   if (a === b) return sa;
   const sb = tokenSpan(b);
@@ -339,25 +339,7 @@ export class AstBuilder {
       values.push(right);
       between.push(op);
     }
-    // Precedence: `*` and `/` first, then `+` and `-`, each left to right.
-    const terms: Expr[] = [values[0]!];
-    const termOps: IToken[] = [];
-    for (let i = 0; i < between.length; i++) {
-      const op = between[i]!;
-      const right = values[i + 1]!;
-      if (op.image === "*" || op.image === "/") {
-        const left = terms.pop()!;
-        terms.push({ kind: "binary", op: op.image, left, right, span: joinSpans(left.span, right.span) });
-      } else {
-        terms.push(right);
-        termOps.push(op);
-      }
-    }
-    let result = terms[0]!;
-    for (let i = 0; i < termOps.length; i++) {
-      const right = terms[i + 1]!;
-      result = { kind: "binary", op: termOps[i]!.image as "+" | "-", left: result, right, span: joinSpans(result.span, right.span) };
-    }
+    const result = foldBinary(values, between);
     this.exprFirst = start;
     // A dangling operator (recovery): the expression's text runs past its last operand.
     if (!complete) this.exprLast = undefined;
@@ -445,6 +427,32 @@ export class AstBuilder {
     }
     return inner;
   }
+}
+
+/**
+ * `values[0] ops[0] values[1] ...` as a tree: `*` and `/` first, then `+` and `-`, each left to
+ * right (the grammar's expr rule is flat). Each binary node spans its operands.
+ */
+export function foldBinary(values: Expr[], ops: IToken[]): Expr {
+  const terms: Expr[] = [values[0]!];
+  const termOps: IToken[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const right = values[i + 1]!;
+    if (op.image === "*" || op.image === "/") {
+      const left = terms.pop()!;
+      terms.push({ kind: "binary", op: op.image, left, right, span: joinSpans(left.span, right.span) });
+    } else {
+      terms.push(right);
+      termOps.push(op);
+    }
+  }
+  let result = terms[0]!;
+  for (let i = 0; i < termOps.length; i++) {
+    const right = terms[i + 1]!;
+    result = { kind: "binary", op: termOps[i]!.image as "+" | "-", left: result, right, span: joinSpans(result.span, right.span) };
+  }
+  return result;
 }
 
 const ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t", "0": "\0", '"': '"', "\\": "\\", "'": "'" };

@@ -1,7 +1,10 @@
 // parse(): .nn text -> AST + syntax diagnostics. Never throws.
 //
-//   text --lex()--> tokens --NnParser--> CST --AstBuilder--> Program
+//   text --lex()--> tokens --NnFastParser--> Program                    (a file with no syntax error)
+//                          \--NnParser--> CST --AstBuilder--> Program   (otherwise: all the errors)
 //
+// The fast path (fast-parser.ts: no CST, no recovery) stops at the first syntax error; the file is
+// then parsed again with recovery, and that second path alone decides what a broken file yields.
 // Every syntax problem becomes a Diagnostic with a stable E1xx code (see errors.ts), and the
 // parser recovers, so one call reports all of a file's syntax errors (up to MAX_ERRORS).
 import type { IToken } from "chevrotain";
@@ -10,6 +13,7 @@ import type { Diagnostic } from "../compiler/diagnostics.js";
 import { lex, tokenSpan } from "./lexer.js";
 import { parseTokens } from "./parser.js";
 import { AstBuilder } from "./build-ast.js";
+import { parseFast } from "./fast-parser.js";
 import { decodeMessage } from "./errors.js";
 
 export type { Program } from "./ast.js";
@@ -64,7 +68,12 @@ function errorSpan(token: IToken | undefined, previous: IToken | undefined, end:
   return end;
 }
 
-export function parse(text: string): ParseResult {
+export interface ParseOptions {
+  /** Try the fast path first (default true); false always parses with recovery (tests compare the two). */
+  fastPath?: boolean;
+}
+
+export function parse(text: string, options: ParseOptions = {}): ParseResult {
   const source = typeof text === "string" ? text : String(text ?? "");
   const end = pointSpan(endPosition(source));
   const program: Program = { kind: "program", decls: [], comments: [], span: { ...end, startOffset: 0, startLine: 1, startColumn: 1 } };
@@ -74,6 +83,13 @@ export function parse(text: string): ParseResult {
     program.comments = lexed.comments.map((c): Comment => ({ text: c.image, span: tokenSpan(c) }));
     for (const i of lexed.issues) {
       diagnostics.push({ severity: "error", code: i.code, message: i.message, span: i.span, ...(i.hint ? { hint: i.hint } : {}) });
+    }
+    if (lexed.issues.length === 0 && options.fastPath !== false) {
+      const decls = parseFast(lexed.tokens);
+      if (decls !== null) {
+        program.decls = decls;
+        if (decls.length > 0) return { program, diagnostics };
+      }
     }
     const builder = new AstBuilder();
     // Parse; when text outside any declaration stops the parser (E110), go on from the next

@@ -44,6 +44,8 @@ function checkDiagnostics(text: string, diagnostics: Diagnostic[]): void {
 /** parse() and format() on `text`: no throw, positioned diagnostics, and for valid text the fmt round trip. */
 function checkAll(text: string): void {
   const r = parse(text);
+  // The fast path (no recovery) and the recovering parser give the same result, spans included.
+  expect(r).toEqual(parse(text, { fastPath: false }));
   checkDiagnostics(text, r.diagnostics);
   const f = format(text);
   if (r.diagnostics.length === 0) {

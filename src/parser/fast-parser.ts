@@ -1,0 +1,417 @@
+// The fast path of parse(): the grammar of parser.ts once more, as a chevrotain
+// EmbeddedActionsParser that builds the typed AST directly, with error recovery off.
+//
+// A file with no syntax error (what an editor checks most of the time) needs neither the CST nor
+// the recovery machinery: this parser makes no CST, so it allocates about a quarter less and
+// leaves less for the garbage collector. At the first syntax error it stops, and parse() parses
+// the file again with NnParser (recovery on) and AstBuilder, which report every error; that path
+// alone defines what a broken file yields.
+//
+// The two must build the same AST for every valid file: test/parser/fast-parser.test.ts compares
+// them (spans included) on every example, every golden file and generated programs. A change to
+// the grammar goes into both parser.ts and this file, rule for rule, in the same order.
+import type { IToken } from "chevrotain";
+import type { Arg, Decl, Expr, ObjectEntry, Param, Step, Stmt, TrainStmt } from "./ast.js";
+import { EmbeddedActionsParser } from "./chevrotain.js";
+import * as T from "./lexer.js";
+import { tokenSpan } from "./lexer.js";
+import { foldBinary, joinSpans, tokensSpan, unquote } from "./build-ast.js";
+
+/** What a rule returns while chevrotain records the grammar (its value is never used). */
+const RECORDING = undefined as never;
+
+export class NnFastParser extends EmbeddedActionsParser {
+  // The first and last tokens of the expression parsed last (its parentheses included): the
+  // spans of arguments, parameters and settings run from or to them, as in AstBuilder.
+  private exprFirst!: IToken;
+  private exprLast!: IToken;
+  /** The `}` that closed the body parsed last. */
+  private bodyClose!: IToken;
+
+  constructor() {
+    super(T.allTokens, { recoveryEnabled: false, maxLookahead: 3 });
+    this.performSelfAnalysis();
+  }
+
+  private readonly programAlts = [
+    { ALT: () => this.SUBRULE(this.decl) },
+    {
+      ALT: () => {
+        this.CONSUME(T.Sep);
+        return undefined;
+      },
+    },
+  ];
+  private readonly declAlts = [
+    { ALT: () => this.SUBRULE(this.modelDecl) },
+    { ALT: () => this.SUBRULE(this.blockDecl) },
+    { ALT: () => this.SUBRULE(this.trainDecl) },
+  ];
+  private readonly stmtAlts = [
+    { ALT: () => this.SUBRULE(this.inputStmt) },
+    { ALT: () => this.SUBRULE(this.forStmt) },
+    { ALT: () => this.SUBRULE(this.repeatStmt) },
+    { ALT: () => this.SUBRULE(this.chainStmt) },
+  ];
+  private readonly trainStmtAlts = [{ ALT: () => this.SUBRULE(this.sweepStmt) }, { ALT: () => this.SUBRULE(this.settingStmt) }];
+  private readonly binaryOps = [
+    { ALT: () => this.CONSUME(T.Plus) },
+    { ALT: () => this.CONSUME(T.Minus) },
+    { ALT: () => this.CONSUME(T.Star) },
+    { ALT: () => this.CONSUME(T.Slash) },
+  ];
+  private readonly primaryAlts = [
+    {
+      ALT: (): Expr => {
+        const minus = this.CONSUME(T.Minus);
+        const operand = this.SUBRULE(this.primary);
+        if (this.RECORDING_PHASE) return RECORDING;
+        this.exprFirst = minus;
+        return { kind: "unary", op: "-", operand, span: joinSpans(tokenSpan(minus), operand.span) };
+      },
+    },
+    { ALT: () => this.number(this.CONSUME(T.NumberTok)) },
+    { ALT: () => this.number(this.CONSUME(T.BadNumber)) },
+    { ALT: () => this.string(this.CONSUME(T.StringTok), true) },
+    { ALT: () => this.string(this.CONSUME(T.UnterminatedString), false) },
+    { ALT: () => this.bool(this.CONSUME(T.True)) },
+    { ALT: () => this.bool(this.CONSUME(T.False)) },
+    {
+      ALT: (): Expr => {
+        const id = this.CONSUME(T.Identifier);
+        const args = this.OPTION(() => this.SUBRULE(this.callArgs));
+        if (this.RECORDING_PHASE) return RECORDING;
+        this.exprFirst = id;
+        if (args === undefined) {
+          this.exprLast = id;
+          return { kind: "ident", name: id.image, span: tokenSpan(id) };
+        }
+        this.exprLast = args.close;
+        return { kind: "call", callee: id.image, calleeSpan: tokenSpan(id), args: args.args, span: tokensSpan(id, args.close) };
+      },
+    },
+    { ALT: () => this.SUBRULE(this.list) },
+    { ALT: () => this.SUBRULE(this.object) },
+    {
+      ALT: (): Expr => {
+        const open = this.CONSUME(T.LParen);
+        const inner = this.SUBRULE(this.expr);
+        const close = this.CONSUME(T.RParen);
+        // The parentheses only group: the expression keeps its own span; arguments include them.
+        this.exprFirst = open;
+        this.exprLast = close;
+        return inner;
+      },
+    },
+  ];
+  private readonly entryKeyAlts = [{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.StringTok) }];
+
+  private number(t: IToken): Expr {
+    if (this.RECORDING_PHASE) return RECORDING;
+    this.exprFirst = this.exprLast = t;
+    return { kind: "number", value: Number(t.image), raw: t.image, span: tokenSpan(t) };
+  }
+
+  private string(t: IToken, terminated: boolean): Expr {
+    if (this.RECORDING_PHASE) return RECORDING;
+    this.exprFirst = this.exprLast = t;
+    return { kind: "string", value: unquote(t.image, terminated), span: tokenSpan(t) };
+  }
+
+  private bool(t: IToken): Expr {
+    if (this.RECORDING_PHASE) return RECORDING;
+    this.exprFirst = this.exprLast = t;
+    return { kind: "bool", value: t.tokenType === T.True, span: tokenSpan(t) };
+  }
+
+  program = this.RULE("program", (): Decl[] => {
+    const decls: Decl[] = [];
+    this.MANY(() => {
+      const d = this.OR(this.programAlts);
+      if (d !== undefined) decls.push(d);
+    });
+    return decls;
+  });
+
+  decl = this.RULE("decl", (): Decl => this.OR(this.declAlts));
+
+  modelDecl = this.RULE("modelDecl", (): Decl => {
+    const kw = this.CONSUME(T.Model);
+    const name = this.CONSUME(T.Identifier);
+    const params = this.OPTION(() => this.SUBRULE(this.params));
+    const body = this.SUBRULE(this.body);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { kind: "model", name: name.image, nameSpan: tokenSpan(name), params: params ?? [], body, span: tokensSpan(kw, this.bodyClose) };
+  });
+
+  blockDecl = this.RULE("blockDecl", (): Decl => {
+    const kw = this.CONSUME(T.Block);
+    const name = this.CONSUME(T.Identifier);
+    const params = this.OPTION(() => this.SUBRULE(this.params));
+    const body = this.SUBRULE(this.body);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { kind: "block", name: name.image, nameSpan: tokenSpan(name), params: params ?? [], body, span: tokensSpan(kw, this.bodyClose) };
+  });
+
+  params = this.RULE("params", (): Param[] => {
+    const out: Param[] = [];
+    this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      out.push(this.SUBRULE(this.param));
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        out.push(this.SUBRULE2(this.param));
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RParen);
+    return out;
+  });
+
+  param = this.RULE("param", (): Param => {
+    const name = this.CONSUME(T.Identifier);
+    const value = this.OPTION(() => {
+      this.CONSUME(T.Equals);
+      return this.SUBRULE(this.expr);
+    });
+    if (this.RECORDING_PHASE) return RECORDING;
+    const p: Param = { name: name.image, nameSpan: tokenSpan(name), span: tokensSpan(name, value ? this.exprLast : name) };
+    if (value) p.default = value;
+    return p;
+  });
+
+  body = this.RULE("body", (): Stmt[] => {
+    const out: Stmt[] = [];
+    this.CONSUME(T.LCurly);
+    this.OPTION(() => {
+      out.push(this.SUBRULE(this.stmt));
+      this.MANY(() => {
+        this.CONSUME(T.Sep);
+        out.push(this.SUBRULE2(this.stmt));
+      });
+    });
+    this.bodyClose = this.CONSUME(T.RCurly);
+    return out;
+  });
+
+  stmt = this.RULE("stmt", (): Stmt => this.OR(this.stmtAlts));
+
+  inputStmt = this.RULE("inputStmt", (): Stmt => {
+    const kw = this.CONSUME(T.Input);
+    const name = this.OPTION(() => {
+      const n = this.CONSUME(T.Identifier);
+      this.CONSUME(T.Colon);
+      return n;
+    });
+    const shapeName = this.CONSUME2(T.Identifier);
+    const args = this.SUBRULE(this.callArgs);
+    if (this.RECORDING_PHASE) return RECORDING;
+    const shapeSpan = tokenSpan(shapeName);
+    const stmt: Stmt = {
+      kind: "input",
+      shape: { kind: "call", callee: shapeName.image, calleeSpan: shapeSpan, args: args.args, span: joinSpans(shapeSpan, tokensSpan(args.open, args.close)) },
+      span: tokensSpan(kw, args.close),
+    };
+    if (name) {
+      stmt.name = name.image;
+      stmt.nameSpan = tokenSpan(name);
+    }
+    return stmt;
+  });
+
+  forStmt = this.RULE("forStmt", (): Stmt => {
+    const kw = this.CONSUME(T.For);
+    const v = this.CONSUME(T.Identifier);
+    this.CONSUME(T.In);
+    const iterable = this.SUBRULE(this.expr);
+    const body = this.SUBRULE(this.body);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { kind: "for", variable: v.image, variableSpan: tokenSpan(v), iterable, body, span: tokensSpan(kw, this.bodyClose) };
+  });
+
+  repeatStmt = this.RULE("repeatStmt", (): Stmt => {
+    const kw = this.CONSUME(T.Repeat);
+    const count = this.SUBRULE(this.expr);
+    const body = this.SUBRULE(this.body);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { kind: "repeat", count, body, span: tokensSpan(kw, this.bodyClose) };
+  });
+
+  chainStmt = this.RULE("chainStmt", (): Stmt => {
+    const target = this.OPTION(() => {
+      const t = this.CONSUME(T.Identifier);
+      this.CONSUME(T.Equals);
+      return t;
+    });
+    const steps: Step[] = [this.SUBRULE(this.step)];
+    this.MANY(() => {
+      this.CONSUME(T.Arrow);
+      steps.push(this.SUBRULE2(this.step));
+    });
+    if (this.RECORDING_PHASE) return RECORDING;
+    const span = joinSpans(target ? tokenSpan(target) : steps[0]!.span, steps[steps.length - 1]!.span);
+    const stmt: Stmt = { kind: "chain", steps, span };
+    if (target) {
+      stmt.target = target.image;
+      stmt.targetSpan = tokenSpan(target);
+    }
+    return stmt;
+  });
+
+  step = this.RULE("step", (): Step => {
+    const name = this.CONSUME(T.Identifier);
+    const args = this.OPTION(() => this.SUBRULE(this.callArgs));
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { name: name.image, nameSpan: tokenSpan(name), args: args ? args.args : null, span: tokensSpan(name, args ? args.close : name) };
+  });
+
+  callArgs = this.RULE("callArgs", (): { args: Arg[]; open: IToken; close: IToken } => {
+    const args: Arg[] = [];
+    const open = this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      args.push(this.SUBRULE(this.arg));
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        args.push(this.SUBRULE2(this.arg));
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    const close = this.CONSUME(T.RParen);
+    return { args, open, close };
+  });
+
+  arg = this.RULE("arg", (): Arg => {
+    const name = this.OPTION(() => {
+      const n = this.CONSUME(T.Identifier);
+      this.CONSUME(T.Colon);
+      return n;
+    });
+    const value = this.SUBRULE(this.expr);
+    if (this.RECORDING_PHASE) return RECORDING;
+    const arg: Arg = { value, span: tokensSpan(name ?? this.exprFirst, this.exprLast) };
+    if (name) {
+      arg.name = name.image;
+      arg.nameSpan = tokenSpan(name);
+    }
+    return arg;
+  });
+
+  trainDecl = this.RULE("trainDecl", (): Decl => {
+    const body: TrainStmt[] = [];
+    const kw = this.CONSUME(T.Train);
+    const model = this.CONSUME(T.Identifier);
+    this.CONSUME(T.LCurly);
+    this.OPTION(() => {
+      body.push(this.SUBRULE(this.trainStmt));
+      this.MANY(() => {
+        this.CONSUME(T.Sep);
+        body.push(this.SUBRULE2(this.trainStmt));
+      });
+    });
+    const close = this.CONSUME(T.RCurly);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { kind: "train", model: model.image, modelSpan: tokenSpan(model), body, span: tokensSpan(kw, close) };
+  });
+
+  trainStmt = this.RULE("trainStmt", (): TrainStmt => this.OR(this.trainStmtAlts));
+
+  sweepStmt = this.RULE("sweepStmt", (): TrainStmt => {
+    const kw = this.CONSUME(T.Sweep);
+    const v = this.CONSUME(T.Identifier);
+    this.CONSUME(T.In);
+    const values = this.SUBRULE(this.expr);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { kind: "sweep", variable: v.image, variableSpan: tokenSpan(v), values, span: tokensSpan(kw, this.exprLast) };
+  });
+
+  settingStmt = this.RULE("settingStmt", (): TrainStmt => {
+    const k = this.CONSUME(T.Identifier);
+    const value = this.SUBRULE(this.expr);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return { kind: "setting", key: k.image, keySpan: tokenSpan(k), value, span: tokensSpan(k, this.exprLast) };
+  });
+
+  expr = this.RULE("expr", (): Expr => {
+    const head = this.SUBRULE(this.primary);
+    const first = this.exprFirst;
+    let values: Expr[] | undefined;
+    let ops: IToken[] | undefined;
+    this.MANY(() => {
+      const op = this.OR(this.binaryOps);
+      const right = this.SUBRULE2(this.primary);
+      (values ??= [head]).push(right);
+      (ops ??= []).push(op);
+    });
+    if (this.RECORDING_PHASE) return RECORDING;
+    if (values === undefined) return head;
+    this.exprFirst = first;
+    return foldBinary(values, ops!);
+  });
+
+  primary = this.RULE("primary", (): Expr => this.OR(this.primaryAlts));
+
+  list = this.RULE("list", (): Expr => {
+    const items: Expr[] = [];
+    const open = this.CONSUME(T.LBracket);
+    this.OPTION(() => {
+      items.push(this.SUBRULE(this.expr));
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        items.push(this.SUBRULE2(this.expr));
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    const close = this.CONSUME(T.RBracket);
+    if (this.RECORDING_PHASE) return RECORDING;
+    this.exprFirst = open;
+    this.exprLast = close;
+    return { kind: "list", items, span: tokensSpan(open, close) };
+  });
+
+  object = this.RULE("object", (): Expr => {
+    const entries: ObjectEntry[] = [];
+    const open = this.CONSUME(T.ObjectOpen);
+    this.OPTION(() => {
+      entries.push(this.SUBRULE(this.entry));
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        entries.push(this.SUBRULE2(this.entry));
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    const close = this.CONSUME(T.RCurly);
+    if (this.RECORDING_PHASE) return RECORDING;
+    this.exprFirst = open;
+    this.exprLast = close;
+    return { kind: "object", entries, span: tokensSpan(open, close) };
+  });
+
+  entry = this.RULE("entry", (): ObjectEntry => {
+    const key = this.OR(this.entryKeyAlts);
+    this.CONSUME(T.Colon);
+    const value = this.SUBRULE(this.expr);
+    if (this.RECORDING_PHASE) return RECORDING;
+    return {
+      key: key.tokenType === T.StringTok ? unquote(key.image) : key.image,
+      keySpan: tokenSpan(key),
+      value,
+      span: tokensSpan(key, this.exprLast),
+    };
+  });
+}
+
+let shared: NnFastParser | null = null;
+
+/**
+ * The declarations of a file with no syntax error, or null at the first error (the caller then
+ * parses again with recovery, for the diagnostics). `tokens` come from lex() with no lex issue.
+ */
+export function parseFast(tokens: IToken[]): Decl[] | null {
+  shared ??= new NnFastParser();
+  shared.input = tokens;
+  const decls = shared.program();
+  const ok = shared.errors.length === 0;
+  shared.input = []; // let the tokens go
+  return ok ? decls : null;
+}
+
