@@ -36,8 +36,7 @@ export function bindArgs(
 ): Bound | null {
   const props = paramSchemas(entry);
   // A few entries at most: a list is cheaper than a Map (this runs once per layer).
-  const given: { param: string; v: V; written: string; span: Span }[] = [];
-  const givenFor = (param: string) => given.find((g) => g.param === param);
+  const given: Given[] = [];
   let ok = true;
   let position = 0;
   for (const a of args ?? []) {
@@ -72,7 +71,7 @@ export function bindArgs(
       }
       param = canonical;
     }
-    if (givenFor(param)) {
+    if (givenFor(given, param)) {
       r.error("E206", a.nameSpan ?? a.span, `\`${param}\` of \`${where.callee}\` is given twice`);
       ok = false;
       continue;
@@ -80,12 +79,16 @@ export function bindArgs(
     given.push({ param, v: a.value, written: a.name ?? param, span: a.value.span });
   }
 
-  // Convert to JSON, resolving catalog references.
+  // Convert to JSON, resolving catalog references. The object starts with every parameter,
+  // in the catalog's order, so the IR reads the same however the source was written (and all
+  // objects for one entry share a shape); ajv fills the defaults of those left undefined.
+  const { keys, refs } = paramInfo(entry);
   const obj: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) obj[keys[i]!] = undefined;
   const spans: Record<string, Span> = {};
   for (const g of given) {
     const param = g.param;
-    const j = toJson(g.v, props[param] ?? {}, () => `\`${g.written}\` of \`${where.callee}\``, r, where.scope);
+    const j = toJson(g.v, props[param] ?? {}, argLabel(g.written, where.callee), r, where.scope);
     if (j === INVALID) ok = false;
     else obj[param] = j;
     spans[param] = g.span;
@@ -96,21 +99,48 @@ export function bindArgs(
   if (!validate(obj)) {
     ok = false;
     // A parameter whose value was already reported as invalid is not "missing" too.
-    const errors = (validate.errors ?? []).filter((e) => !(e.keyword === "required" && givenFor((e.params as { missingProperty: string }).missingProperty) !== undefined));
-    reportAjvErrors(errors, entry, where, givenFor, r);
+    const errors = (validate.errors ?? []).filter((e) => !(e.keyword === "required" && givenFor(given, (e.params as { missingProperty: string }).missingProperty) !== undefined));
+    reportAjvErrors(errors, entry, where, (param) => givenFor(given, param), r);
   }
   if (!ok) return null;
 
-  const { keys, refs } = paramInfo(entry);
   // Defaults that name catalog entries (`activation: linear`) become IRRefs too.
   for (const [param, cat] of refs) {
     if (typeof obj[param] === "string") obj[param] = defaultRef(cat, obj[param] as string);
   }
   entry.resolve?.(obj);
-  // Keys in the catalog's parameter order, so the IR reads the same however the source was written.
+  return { args: inCatalogOrder(obj, keys), spans };
+}
+
+/** "`kernel` of `conv2d`", made only when a message needs it. */
+function argLabel(written: string, callee: string): () => string {
+  return () => `\`${written}\` of \`${callee}\``;
+}
+
+interface Given {
+  param: string;
+  v: V;
+  written: string;
+  span: Span;
+}
+
+function givenFor(given: readonly Given[], param: string): Given | undefined {
+  for (let i = 0; i < given.length; i++) if (given[i]!.param === param) return given[i];
+  return undefined;
+}
+
+/**
+ * `obj` itself when no parameter is left undefined (the usual case), else a copy without those.
+ * `obj`'s keys are `keys`, in order: bindArgs creates them all first, and neither ajv (defaults
+ * of declared properties only) nor an entry's resolve() adds others.
+ */
+function inCatalogOrder(obj: Record<string, unknown>, keys: readonly string[]): Record<string, IRValue> {
+  let clean = true;
+  for (let i = 0; i < keys.length; i++) if (obj[keys[i]!] === undefined) clean = false;
+  if (clean) return obj as Record<string, IRValue>;
   const ordered: Record<string, IRValue> = {};
   for (const k of keys) if (obj[k] !== undefined) ordered[k] = obj[k] as IRValue;
-  return { args: ordered, spans };
+  return ordered;
 }
 
 /** An entry's parameter names in catalog order, and those naming catalog entries, worked out once. */
@@ -130,31 +160,25 @@ const paramInfos = new WeakMap<CatalogEntry, { keys: string[]; refs: [string, Ca
 
 /** An IRRef for a catalog entry with all defaults, e.g. defaultRef("initializer", "zeros"). */
 export function defaultRef(category: Category, name: string): IRRef {
-  const key = `${category}:${name}`;
-  let ref = defaultRefs.get(key);
+  let byName = defaultRefs.get(category);
+  if (!byName) defaultRefs.set(category, (byName = new Map()));
+  let ref = byName.get(name);
   if (!ref) {
     const e = lookup(category, name);
     if (!e) throw new Error(`catalog has no ${category} ${name}`);
     const args: Record<string, unknown> = {};
     validator(e)(args);
     e.resolve?.(args);
-    ref = { kind: e.name, args: args as Record<string, IRValue> };
-    defaultRefs.set(key, ref);
+    for (const v of Object.values(args)) if (Array.isArray(v)) Object.freeze(v);
+    ref = Object.freeze({ kind: e.name, args: Object.freeze(args) as Record<string, IRValue> });
+    byName.set(name, ref);
   }
-  // A fresh copy: IR consumers may annotate what they get.
-  return { kind: ref.kind, args: structuredCloneArgs(ref.args) };
+  // One frozen object per entry, shared by every layer that takes the default: a model of
+  // thousands of layers makes thousands of these. The IR is read-only to its consumers.
+  return ref;
 }
 
-const defaultRefs = new Map<string, IRRef>();
-
-function structuredCloneArgs(args: Record<string, IRValue>): Record<string, IRValue> {
-  const out: Record<string, IRValue> = {};
-  for (const k in args) {
-    const v = args[k]!;
-    out[k] = Array.isArray(v) ? v.slice() : v;
-  }
-  return out;
-}
+const defaultRefs = new Map<Category, Map<string, IRRef>>();
 
 /**
  * Resolves a value naming a catalog entry of `category` (`he_normal`, `l2(1e-4)`, `adam(lr: 1e-3)`)
