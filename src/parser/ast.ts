@@ -1,4 +1,5 @@
-// The typed AST of a .nn file. Built by src/parser/build-ast.ts from chevrotain's CST;
+// The typed AST of a .nn file. Built by src/parser/fast-parser.ts (files with no syntax error)
+// or by src/parser/build-ast.ts from chevrotain's CST;
 // consumed by the checker (src/compiler/checker) and the formatter (src/compiler/format.ts).
 // Every node carries the span of source text it came from.
 

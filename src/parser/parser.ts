@@ -2,6 +2,10 @@
 // turned into the typed AST by build-ast.ts. Error recovery is on, so one file yields all its
 // syntax errors; messages come from errors.ts, in the language's own words.
 //
+// fast-parser.ts holds the same rules as an EmbeddedActionsParser (no CST, no recovery) for files
+// with no syntax error: a change to a rule here goes into that file too (test/parser/fast-parser.test.ts
+// compares the two).
+//
 // Statement separators (`Sep`) are made by the layout pass in lexer.ts from line breaks and `;`.
 import type { CstNode, IToken } from "chevrotain";
 import { CstParser } from "./chevrotain.js";
