@@ -131,3 +131,16 @@ export interface IR {
   training: IRTraining | null;
   sweep: IRSweep | null;
 }
+
+const layerMaps = new WeakMap<readonly IRLayer[], Map<string, IRLayer>>();
+
+/** The layer of `model` with id `id`. The id map is built once per layers array (the IR is read-only). */
+export function layerById(model: IRModel, id: string): IRLayer | undefined {
+  let map = layerMaps.get(model.layers);
+  if (!map || map.size !== model.layers.length) {
+    map = new Map();
+    for (const l of model.layers) map.set(l.id, l);
+    layerMaps.set(model.layers, map);
+  }
+  return map.get(id);
+}

@@ -89,15 +89,18 @@ export function joinSpans(a: Span, b: Span): Span {
   };
 }
 
-/** From the start of token `a` to the end of token `b`. */
+/** From the start of token `a` to the end of token `b` (one object; the fields of tokenSpan()). */
 export function tokensSpan(a: IToken, b: IToken): Span {
-  const sa = tokenSpan(a);
-  if (a === b) return sa;
-  const sb = tokenSpan(b);
-  sa.endOffset = sb.endOffset;
-  sa.endLine = sb.endLine;
-  sa.endColumn = sb.endColumn;
-  return sa;
+  const startColumn = a.startColumn ?? 1;
+  const bLine = b.startLine ?? 1;
+  return {
+    startOffset: a.startOffset,
+    endOffset: (b.endOffset ?? b.startOffset) + 1,
+    startLine: a.startLine ?? 1,
+    startColumn,
+    endLine: b.endLine ?? bLine,
+    endColumn: (b.endColumn ?? b.startColumn ?? 1) + 1,
+  };
 }
 
 /** The text a CST node came from: its first real token to its last. */

@@ -21,12 +21,28 @@ import { foldBinary, joinSpans, tokensSpan, unquote } from "./build-ast.js";
 const RECORDING = undefined as never;
 
 export class NnFastParser extends EmbeddedActionsParser {
+  override reset(): void {
+    super.reset();
+    // A parse stopped by a syntax error leaves its items behind.
+    if (this.items) this.items.length = 0;
+  }
+
   // The first and last tokens of the expression parsed last (its parentheses included): the
   // spans of arguments, parameters and settings run from or to them, as in AstBuilder.
   private exprFirst!: IToken;
   private exprLast!: IToken;
   /** The `}` that closed the body parsed last. */
   private bodyClose!: IToken;
+  /**
+   * One stack for the items of every list being parsed (arguments, statements, ...): each rule
+   * takes its own off the top as an array of the exact length. (An array filled by push() keeps
+   * 16 spare slots, and an AST holds thousands of small arrays.)
+   */
+  private readonly items: unknown[] = [];
+
+  private take<T>(base: number): T[] {
+    return this.items.splice(base) as T[];
+  }
 
   constructor() {
     super(T.allTokens, { recoveryEnabled: false, maxLookahead: 3 });
@@ -154,18 +170,18 @@ export class NnFastParser extends EmbeddedActionsParser {
   });
 
   params = this.RULE("params", (): Param[] => {
-    const out: Param[] = [];
+    const base = this.items.length;
     this.CONSUME(T.LParen);
     this.OPTION(() => {
-      out.push(this.SUBRULE(this.param));
+      this.items.push(this.SUBRULE(this.param));
       this.MANY(() => {
         this.CONSUME(T.Comma);
-        out.push(this.SUBRULE2(this.param));
+        this.items.push(this.SUBRULE2(this.param));
       });
       this.OPTION2(() => this.CONSUME2(T.Comma));
     });
     this.CONSUME(T.RParen);
-    return out;
+    return this.take(base);
   });
 
   param = this.RULE("param", (): Param => {
@@ -181,17 +197,17 @@ export class NnFastParser extends EmbeddedActionsParser {
   });
 
   body = this.RULE("body", (): Stmt[] => {
-    const out: Stmt[] = [];
+    const base = this.items.length;
     this.CONSUME(T.LCurly);
     this.OPTION(() => {
-      out.push(this.SUBRULE(this.stmt));
+      this.items.push(this.SUBRULE(this.stmt));
       this.MANY(() => {
         this.CONSUME(T.Sep);
-        out.push(this.SUBRULE2(this.stmt));
+        this.items.push(this.SUBRULE2(this.stmt));
       });
     });
     this.bodyClose = this.CONSUME(T.RCurly);
-    return out;
+    return this.take(base);
   });
 
   stmt = this.RULE("stmt", (): Stmt => this.OR(this.stmtAlts));
@@ -243,13 +259,17 @@ export class NnFastParser extends EmbeddedActionsParser {
       this.CONSUME(T.Equals);
       return t;
     });
-    const steps: Step[] = [this.SUBRULE(this.step)];
+    const base = this.items.length;
+    this.items.push(this.SUBRULE(this.step));
     this.MANY(() => {
       this.CONSUME(T.Arrow);
-      steps.push(this.SUBRULE2(this.step));
+      this.items.push(this.SUBRULE2(this.step));
     });
+    const steps = this.take<Step>(base);
     if (this.RECORDING_PHASE) return RECORDING;
-    const span = joinSpans(target ? tokenSpan(target) : steps[0]!.span, steps[steps.length - 1]!.span);
+    const last = steps[steps.length - 1]!.span;
+    // Spans are never modified: one object may serve two nodes with the same text.
+    const span = target ? joinSpans(tokenSpan(target), last) : steps.length === 1 ? last : joinSpans(steps[0]!.span, last);
     const stmt: Stmt = { kind: "chain", steps, span };
     if (target) {
       stmt.target = target.image;
@@ -262,22 +282,23 @@ export class NnFastParser extends EmbeddedActionsParser {
     const name = this.CONSUME(T.Identifier);
     const args = this.OPTION(() => this.SUBRULE(this.callArgs));
     if (this.RECORDING_PHASE) return RECORDING;
-    return { name: name.image, nameSpan: tokenSpan(name), args: args ? args.args : null, span: tokensSpan(name, args ? args.close : name) };
+    const nameSpan = tokenSpan(name);
+    return { name: name.image, nameSpan, args: args ? args.args : null, span: args ? tokensSpan(name, args.close) : nameSpan };
   });
 
   callArgs = this.RULE("callArgs", (): { args: Arg[]; open: IToken; close: IToken } => {
-    const args: Arg[] = [];
+    const base = this.items.length;
     const open = this.CONSUME(T.LParen);
     this.OPTION(() => {
-      args.push(this.SUBRULE(this.arg));
+      this.items.push(this.SUBRULE(this.arg));
       this.MANY(() => {
         this.CONSUME(T.Comma);
-        args.push(this.SUBRULE2(this.arg));
+        this.items.push(this.SUBRULE2(this.arg));
       });
       this.OPTION2(() => this.CONSUME2(T.Comma));
     });
     const close = this.CONSUME(T.RParen);
-    return { args, open, close };
+    return { args: this.take<Arg>(base), open, close };
   });
 
   arg = this.RULE("arg", (): Arg => {
@@ -288,7 +309,11 @@ export class NnFastParser extends EmbeddedActionsParser {
     });
     const value = this.SUBRULE(this.expr);
     if (this.RECORDING_PHASE) return RECORDING;
-    const arg: Arg = { value, span: tokensSpan(name ?? this.exprFirst, this.exprLast) };
+    const first = name ?? this.exprFirst;
+    const last = this.exprLast;
+    // A positional argument with no parentheses around it is its value's text.
+    const own = first.startOffset === value.span.startOffset && (last.endOffset ?? last.startOffset) + 1 === value.span.endOffset;
+    const arg: Arg = { value, span: own ? value.span : tokensSpan(first, last) };
     if (name) {
       arg.name = name.image;
       arg.nameSpan = tokenSpan(name);
@@ -297,18 +322,19 @@ export class NnFastParser extends EmbeddedActionsParser {
   });
 
   trainDecl = this.RULE("trainDecl", (): Decl => {
-    const body: TrainStmt[] = [];
+    const base = this.items.length;
     const kw = this.CONSUME(T.Train);
     const model = this.CONSUME(T.Identifier);
     this.CONSUME(T.LCurly);
     this.OPTION(() => {
-      body.push(this.SUBRULE(this.trainStmt));
+      this.items.push(this.SUBRULE(this.trainStmt));
       this.MANY(() => {
         this.CONSUME(T.Sep);
-        body.push(this.SUBRULE2(this.trainStmt));
+        this.items.push(this.SUBRULE2(this.trainStmt));
       });
     });
     const close = this.CONSUME(T.RCurly);
+    const body = this.take<TrainStmt>(base);
     if (this.RECORDING_PHASE) return RECORDING;
     return { kind: "train", model: model.image, modelSpan: tokenSpan(model), body, span: tokensSpan(kw, close) };
   });
@@ -351,17 +377,18 @@ export class NnFastParser extends EmbeddedActionsParser {
   primary = this.RULE("primary", (): Expr => this.OR(this.primaryAlts));
 
   list = this.RULE("list", (): Expr => {
-    const items: Expr[] = [];
+    const base = this.items.length;
     const open = this.CONSUME(T.LBracket);
     this.OPTION(() => {
-      items.push(this.SUBRULE(this.expr));
+      this.items.push(this.SUBRULE(this.expr));
       this.MANY(() => {
         this.CONSUME(T.Comma);
-        items.push(this.SUBRULE2(this.expr));
+        this.items.push(this.SUBRULE2(this.expr));
       });
       this.OPTION2(() => this.CONSUME2(T.Comma));
     });
     const close = this.CONSUME(T.RBracket);
+    const items = this.take<Expr>(base);
     if (this.RECORDING_PHASE) return RECORDING;
     this.exprFirst = open;
     this.exprLast = close;
@@ -369,17 +396,18 @@ export class NnFastParser extends EmbeddedActionsParser {
   });
 
   object = this.RULE("object", (): Expr => {
-    const entries: ObjectEntry[] = [];
+    const base = this.items.length;
     const open = this.CONSUME(T.ObjectOpen);
     this.OPTION(() => {
-      entries.push(this.SUBRULE(this.entry));
+      this.items.push(this.SUBRULE(this.entry));
       this.MANY(() => {
         this.CONSUME(T.Comma);
-        entries.push(this.SUBRULE2(this.entry));
+        this.items.push(this.SUBRULE2(this.entry));
       });
       this.OPTION2(() => this.CONSUME2(T.Comma));
     });
     const close = this.CONSUME(T.RCurly);
+    const entries = this.take<ObjectEntry>(base);
     if (this.RECORDING_PHASE) return RECORDING;
     this.exprFirst = open;
     this.exprLast = close;

@@ -88,7 +88,7 @@ export function bindArgs(
   const spans: Record<string, Span> = {};
   for (const g of given) {
     const param = g.param;
-    const j = toJson(g.v, props[param] ?? {}, argLabel(g.written, where.callee), r, where.scope);
+    const j = toJson(g.v, props[param] ?? {}, g.written, where.callee, r, where.scope);
     if (j === INVALID) ok = false;
     else obj[param] = j;
     spans[param] = g.span;
@@ -112,9 +112,14 @@ export function bindArgs(
   return { args: inCatalogOrder(obj, keys), spans };
 }
 
-/** "`kernel` of `conv2d`", made only when a message needs it. */
-function argLabel(written: string, callee: string): () => string {
-  return () => `\`${written}\` of \`${callee}\``;
+/** How a message names a value: "`kernel` of `conv2d`", or "`epochs`" (no callee). */
+function label(written: string, callee: string | undefined): string {
+  return callee === undefined ? `\`${written}\`` : `\`${written}\` of \`${callee}\``;
+}
+
+/** label() as a function, for resolveRef (made here, so that toJson itself captures nothing). */
+function labelFn(written: string, callee: string | undefined): () => string {
+  return () => label(written, callee);
 }
 
 interface Given {
@@ -235,18 +240,18 @@ function catalogFirst(category: Category): string {
 }
 
 /** A source value as JSON for a parameter with schema `schema`. */
-function toJson(v: V, schema: Record<string, unknown>, what: () => string, r: Reporter, scope?: ReadonlyMap<string, unknown>): unknown {
+function toJson(v: V, schema: Record<string, unknown>, written: string, callee: string | undefined, r: Reporter, scope?: ReadonlyMap<string, unknown>): unknown {
   const refCat = schema.nncRef as Category | undefined;
-  if (refCat !== undefined) return resolveRef(v, refCat, what, r, schema.default === null);
+  if (refCat !== undefined) return resolveRef(v, refCat, labelFn(written, callee), r, schema.default === null);
   if (v.t === "call") {
-    r.error("E301", v.span, `${what()} takes a value, not a call of \`${v.callee}\``);
+    r.error("E301", v.span, `${label(written, callee)} takes a value, not a call of \`${v.callee}\``);
     return INVALID;
   }
   if (v.t === "name") {
     const t = schema.type;
     if (t === "integer" || t === "number" || (schema.nncPair && true)) {
       const names = scope ? [...scope.keys()] : [];
-      r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${what()} must be a number`));
+      r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${label(written, callee)} must be a number`));
       return INVALID;
     }
     return v.name;
@@ -256,7 +261,7 @@ function toJson(v: V, schema: Record<string, unknown>, what: () => string, r: Re
     const items = (schema.items ?? {}) as Record<string, unknown>;
     const out: unknown[] = [];
     for (const it of v.items) {
-      const j = toJson(it, items, what, r, scope);
+      const j = toJson(it, items, written, callee, r, scope);
       if (j === INVALID) return INVALID;
       out.push(j);
     }
@@ -377,7 +382,7 @@ function exampleValue(schema: Record<string, unknown> | undefined): string {
  * `rotation: 30`, `epochs 10`. Returns the JSON value, or INVALID after reporting.
  */
 export function checkValue(entry: CatalogEntry, v: V, name: string, r: Reporter): IRValue | typeof INVALID {
-  const j = toJson(v, entry.schema, () => `\`${name}\``, r);
+  const j = toJson(v, entry.schema, name, undefined, r);
   if (j === INVALID) return INVALID;
   const obj: Record<string, unknown> = { value: j };
   const validate = validator(entry);

@@ -289,14 +289,20 @@ export class ModelBuilder {
 
   private evalArgs(args: Step["args"], env: Env): VArg[] | null {
     if (args === null) return [];
-    const out: VArg[] = [];
-    let ok = true;
-    for (const a of args) {
+    const out: VArg[] = new Array<VArg>(args.length); // exact length: push() would leave 16 spare slots
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
       const v = evaluate(a.value, env.scope, this.r);
-      if (v === null) ok = false;
-      else out.push({ name: a.name, nameSpan: a.nameSpan, value: v, span: a.span });
+      if (v === null) return this.evalRest(args, i + 1, env);
+      out[i] = { name: a.name, nameSpan: a.nameSpan, value: v, span: a.span };
     }
-    return ok ? out : null;
+    return out;
+  }
+
+  /** After a bad argument: evaluates the rest too, for their errors. */
+  private evalRest(args: NonNullable<Step["args"]>, from: number, env: Env): null {
+    for (let i = from; i < args.length; i++) evaluate(args[i]!.value, env.scope, this.r);
+    return null;
   }
 
   private merge(entry: LayerEntry, step: Step, cur: Tensor | null, isFirst: boolean, env: Env, wantId?: string): Tensor | null {
@@ -398,8 +404,15 @@ export class ModelBuilder {
   // ---------------------------------------------------------------- layers
 
   private addLayer(entry: LayerEntry, step: Step, inputs: Tensor[], args: Record<string, IRValue>, argSpans: Record<string, Span>, wantId?: string): Tensor | null {
-    if (inputs.some((t) => t.shape === null || t.layerId === null)) return { layerId: null, shape: null };
-    const inShapes = inputs.map((t) => t.shape!);
+    // Arrays of the exact length (push() would give each a spare capacity of 16).
+    const inShapes: number[][] = new Array<number[]>(inputs.length);
+    const inputIds: string[] = new Array<string>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const t = inputs[i]!;
+      if (t.shape === null || t.layerId === null) return { layerId: null, shape: null };
+      inShapes[i] = t.shape;
+      inputIds[i] = t.layerId;
+    }
     const out = entry.shape(inShapes, args);
     if (isShapeError(out)) {
       this.r.error(out.code ?? "E401", step.nameSpan, out.error, out.hint);
@@ -415,11 +428,12 @@ export class ModelBuilder {
       regularizer: w.regularizer === null ? null : ((args[w.regularizer.arg] as unknown as IRRef | null) ?? null),
       trainable: w.trainable,
     }));
-    const params = weights.reduce((a, w) => a + prod(w.shape), 0);
+    let params = 0;
+    for (const w of weights) params += prod(w.shape);
     const layer: IRLayer = {
       id,
       kind: entry.name,
-      inputs: inputs.map((t) => t.layerId!),
+      inputs: inputIds,
       args,
       inputShapes: inShapes,
       outputShape: out,

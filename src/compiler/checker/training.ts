@@ -2,7 +2,7 @@
 // callbacks, metrics, budget), the sweep, and the consistency checks between the model and
 // its training (classes, loss vs final activation, monitors, schedules vs reduce_on_plateau).
 import type { ModelDecl, Span, TrainDecl } from "../../parser/ast.js";
-import type { IRAugment, IRData, IRModel, IRRef, IRTraining, IRValue } from "../ir.js";
+import { layerById, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
 import { allNames, augmentations, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
@@ -372,15 +372,14 @@ function checkAugment(v: V, r: Reporter): IRAugment | null {
 
 /** The activation the model's output goes through last (through dropout/flatten/reshape). */
 export function finalActivation(model: IRModel): { kind: string; layerId: string } {
-  const byId = new Map(model.layers.map((l) => [l.id, l]));
-  let l = byId.get(model.outputs[0])!;
+  let l = layerById(model, model.outputs[0])!;
   for (;;) {
     const entry = lookup("layer", l.kind);
     if (entry?.activation) return { kind: entry.activation, layerId: l.id };
     const act = l.args.activation as IRRef | undefined;
     if (act && typeof act === "object" && "kind" in act) return { kind: act.kind, layerId: l.id };
     if (["dropout", "flatten", "reshape"].includes(l.kind) && l.inputs.length === 1) {
-      l = byId.get(l.inputs[0])!;
+      l = layerById(model, l.inputs[0])!;
       continue;
     }
     if (l.kind === "prelu") return { kind: "prelu", layerId: l.id };
@@ -393,7 +392,7 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
   const { model, info } = built;
   const t = ct.training;
   let ok = true;
-  const out = model.layers.find((l) => l.id === model.outputs[0])!;
+  const out = layerById(model, model.outputs[0])!;
   const outInfo = info.get(out.id)!;
   const classes = t.data.classes;
   const ds = t.data.dataset;
@@ -450,10 +449,9 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
 }
 
 function finalUnitsSpan(built: BuiltModel): Span | undefined {
-  const out = built.model.layers.find((l) => l.id === built.model.outputs[0])!;
-  const byId = new Map(built.model.layers.map((l) => [l.id, l]));
-  let l = out;
-  while (l.kind !== "dense" && l.inputs.length === 1 && l.weights.length === 0) l = byId.get(l.inputs[0])!;
+  const model = built.model;
+  let l = layerById(model, model.outputs[0])!;
+  while (l.kind !== "dense" && l.inputs.length === 1 && l.weights.length === 0) l = layerById(model, l.inputs[0])!;
   const info = built.info.get(l.id);
   return info?.argSpans.units ?? info?.nameSpan;
 }

@@ -4,7 +4,7 @@
 //   W603 softmax followed by a cross-entropy on logits (in training.ts)
 //   W604 a layer whose output is never used (in model.ts)
 //   W605 softmax in a hidden layer
-import type { IRLayer, IRRef } from "../ir.js";
+import { layerById, type IRLayer, type IRRef } from "../ir.js";
 import { lookup } from "../catalog/index.js";
 import type { BuiltModel } from "./model.js";
 import type { Reporter } from "./report.js";
@@ -19,16 +19,17 @@ function activationOf(l: IRLayer): string | undefined {
 
 export function modelWarnings(built: BuiltModel, r: Reporter): void {
   const { model, info } = built;
-  const weighted = model.layers.filter((l) => l.kind === "dense" || l.kind === "conv2d");
+  let weighted = 0;
+  for (const l of model.layers) if (l.kind === "dense" || l.kind === "conv2d") weighted++;
   const final = finalActivation(model);
   const span = (l: IRLayer) => info.get(l.id)!.nameSpan;
 
   // W601
-  if (weighted.length >= 4) {
+  if (weighted >= 4) {
     for (const l of model.layers) {
       if (l.id === final.layerId) continue;
       if (activationOf(l) === "sigmoid") {
-        r.warning("W601", span(l), `\`sigmoid\` in a network ${weighted.length} layers deep: gradients vanish through stacked sigmoids`, "use `relu` (or `leaky_relu`) in hidden layers");
+        r.warning("W601", span(l), `\`sigmoid\` in a network ${weighted} layers deep: gradients vanish through stacked sigmoids`, "use `relu` (or `leaky_relu`) in hidden layers");
         break;
       }
     }
@@ -42,13 +43,12 @@ export function modelWarnings(built: BuiltModel, r: Reporter): void {
   }
 
   // W602
-  const byId = new Map(model.layers.map((l) => [l.id, l]));
-  let l: IRLayer | undefined = byId.get(model.outputs[0]);
+  let l: IRLayer | undefined = layerById(model, model.outputs[0]);
   while (l && l.weights.length === 0 && l.inputs.length === 1) {
     if (l.kind === "dropout") {
       r.warning("W602", span(l), "`dropout` after the last layer with weights drops the model's predictions at random during training", "move it before the last `dense`");
       break;
     }
-    l = byId.get(l.inputs[0]);
+    l = layerById(model, l.inputs[0]);
   }
 }
