@@ -12,7 +12,7 @@ import {
 } from "../../src/runtime/run/files.js";
 import { historyColumns, historyCsv, historyJson } from "../../src/runtime/run/history.js";
 import { curvesSvg, niceTicks, svgToPng } from "../../src/runtime/run/plots.js";
-import { formatLogs, ProgressReporter } from "../../src/runtime/run/progress.js";
+import { formatLogs, ProgressReporter, seconds } from "../../src/runtime/run/progress.js";
 import { fallbackSummary } from "../../src/runtime/run/summary.js";
 import { bestOf, sweepTable } from "../../src/runtime/run/index.js";
 import { fakeModel } from "./fake-engine.js";
@@ -141,6 +141,8 @@ describe("progress and tables", () => {
       /^\[w=1\] training on 90 samples, validating on 10: 2 epochs of 3 steps\n\[w=1\] epoch 1\/2  loss 0\.6000  accuracy 0\.7000  val_loss 0\.5000  lr 0\.001  \d+\.\ds  ETA \d+\.\ds\n\[w=1\] reduce_on_plateau: lr 0\.001 -> 0\.0005\n\[w=1\] epoch 2\/2  loss 0\.4000  \d+\.\ds\n$/,
     );
     expect(formatLogs({ val_accuracy: 0.5, loss: Number.NaN })).toBe("loss NaN  val_accuracy 0.5000");
+    // Durations: rounded to the second before splitting (the ETA once read "835m60s").
+    expect([41.26, 59.96, 63.4, 50159.7, 3599.6].map(seconds)).toEqual(["41.3s", "1m00s", "1m03s", "836m00s", "60m00s"]);
   });
   it("sweepTable marks the best row", () => {
     expect(

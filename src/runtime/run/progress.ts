@@ -17,10 +17,12 @@ function fmt(v: number | undefined, digits = 4): string {
   return v === undefined ? "-" : Number.isFinite(v) ? v.toFixed(digits) : String(v);
 }
 
-function seconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  return `${m}m${String(Math.round(s - m * 60)).padStart(2, "0")}s`;
+/** "41.3s", "1m03s", "835m59s": rounded to the second first, so it never reads "m60s". */
+export function seconds(s: number): string {
+  if (s < 59.95) return `${s.toFixed(1)}s`;
+  const total = Math.round(s);
+  const m = Math.floor(total / 60);
+  return `${m}m${String(total - m * 60).padStart(2, "0")}s`;
 }
 
 /** "loss 0.1234  accuracy 0.9612  val_loss 0.1100  val_accuracy 0.9650  lr 0.001" in history column order. */
