@@ -256,6 +256,24 @@ function hintForChars(ch: string): string | undefined {
   return undefined;
 }
 
+// What the layout pass needs to know of each token type, as bits in a table indexed by
+// tokenTypeIdx (one array read per token instead of several lookups by name).
+const F_NEWLINE = 1, F_SEMI = 2, F_OPENER = 4, F_CLOSER = 8, F_CONT_AFTER = 16, F_DECL_KW = 32, F_STMT_KW = 64, F_LCURLY = 128;
+const FLAGS = new Uint8Array(Math.max(...allTokens.map((t) => t.tokenTypeIdx!)) + 1);
+for (const t of allTokens) {
+  const name = t.name;
+  let f = 0;
+  if (name === "Newline") f |= F_NEWLINE;
+  if (name === "Semicolon") f |= F_SEMI;
+  if (OPENERS.has(name)) f |= F_OPENER;
+  if (name in CLOSERS) f |= F_CLOSER;
+  if (CONTINUES_AFTER.has(name)) f |= F_CONT_AFTER;
+  if (DECL_KEYWORDS.has(name)) f |= F_DECL_KW;
+  if (STMT_KEYWORDS.has(name)) f |= F_STMT_KW;
+  if (name === "LCurly") f |= F_LCURLY;
+  FLAGS[t.tokenTypeIdx!] = f;
+}
+
 /** Turns line breaks and `;` into `Sep` tokens where they end a statement, and drops the rest. */
 function layout(raw: IToken[]): IToken[] {
   // Stack of open brackets: "LParen" | "LBracket" | "object" | "block".
@@ -266,47 +284,43 @@ function layout(raw: IToken[]): IToken[] {
 
   for (let i = 0; i < raw.length; i++) {
     const t = raw[i]!;
-    const name = t.tokenType.name;
-    if (name === "Newline" || name === "Semicolon") {
+    const f = FLAGS[t.tokenTypeIdx]!;
+    if (f & (F_NEWLINE | F_SEMI)) {
       const prev = out[out.length - 1];
-      if (name === "Newline") {
-        if (prev && CONTINUES_AFTER.has(prev.tokenType.name)) continue;
+      if (f & F_NEWLINE) {
+        if (prev && FLAGS[prev.tokenTypeIdx]! & F_CONT_AFTER) continue;
         if (!significantNewlines()) {
           // Inside brackets a line break continues the statement when the line ends with an
           // opening bracket, `,`, `:` or an operator, or the next line starts with a closing
           // bracket, `,`, `:`, `->` or an operator. Otherwise a bracket was left open: close
           // it here, so the error is reported on this line and the next line parses on its own.
           const next = nextSignificant(raw, i);
-          if (!prev || OPENERS.has(prev.tokenType.name) || !next || CONTINUES_BEFORE.has(next.tokenType.name)) continue;
+          if (!prev || FLAGS[prev.tokenTypeIdx]! & F_OPENER || !next || CONTINUES_BEFORE.has(next.tokenType.name)) continue;
           while (stack.length > 0 && stack[stack.length - 1] !== "block") stack.pop();
         }
       }
       if (!pendingSep) pendingSep = t;
       continue;
     }
-    if (DECL_KEYWORDS.has(name)) stack.length = 0;
-    else if (STMT_KEYWORDS.has(name)) {
+    if (f & F_DECL_KW) stack.length = 0;
+    else if (f & F_STMT_KW) {
       while (stack.length > 0 && stack[stack.length - 1] !== "block") stack.pop();
     }
     if (pendingSep) {
       const prev = out[out.length - 1];
-      const dropped =
-        !prev ||
-        prev.tokenType.name === "LCurly" ||
-        name === "RCurly" ||
-        (name === "Arrow" && pendingSep.tokenType.name === "Newline");
+      const dropped = !prev || prev.tokenType === LCurly || t.tokenType === RCurly || (t.tokenType === Arrow && pendingSep.tokenType === Newline);
       if (!dropped) out.push(makeSep(pendingSep));
       pendingSep = null;
     }
-    if (OPENERS.has(name)) {
-      if (name === "LCurly" && isObjectBrace(raw, i, stack, out)) {
+    if (f & F_OPENER) {
+      if (f & F_LCURLY && isObjectBrace(raw, i, stack, out)) {
         stack.push("object");
         out.push(retag(t, ObjectOpen));
         continue;
       }
-      stack.push(name === "LCurly" ? "block" : name);
-    } else if (name in CLOSERS) {
-      const want = CLOSERS[name]!;
+      stack.push(f & F_LCURLY ? "block" : t.tokenType.name);
+    } else if (f & F_CLOSER) {
+      const want = CLOSERS[t.tokenType.name]!;
       const idx = findOpener(stack, want);
       if (idx >= 0) stack.length = idx;
     }
