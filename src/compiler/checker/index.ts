@@ -129,7 +129,7 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
       if (ct) checkModelAgainstTraining(built, ct, r);
       return built;
     };
-    const built = combo.size > 0 ? r.withContext(`with ${label}`, run) : run();
+    const built = combo.size > 0 ? r.withContext(() => `with ${label}`, run) : run();
     if (!built) {
       allBuilt = false;
       continue;

@@ -86,7 +86,11 @@ function keyword(s: Span): Span {
   return { ...s, endOffset: s.startOffset + 5, endLine: s.startLine, endColumn: s.startColumn + 5 };
 }
 
-const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+function prod(s: readonly number[]): number {
+  let p = 1;
+  for (let i = 0; i < s.length; i++) p *= s[i]!;
+  return p;
+}
 const fmt = (s: number[]): string => `[${s.join(", ")}]`;
 
 export class ModelBuilder {
@@ -394,7 +398,7 @@ export class ModelBuilder {
     const inner: Env = { scope, tensors: new Map(), current: cur, inBlock: true, blockStack: [...env.blockStack, block.name] };
     const failedBefore = this.failed;
     this.failed = false;
-    this.r.withContext(`in \`${block.name}\` called at line ${step.nameSpan.startLine}`, () => this.stmts(block.body, inner));
+    this.r.withContext(() => `in \`${block.name}\` called at line ${step.nameSpan.startLine}`, () => this.stmts(block.body, inner));
     const failed = this.failed;
     this.failed = failedBefore || failed;
     if (failed) return null;

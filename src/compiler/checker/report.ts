@@ -7,7 +7,8 @@ export class Reporter {
   readonly diagnostics: Diagnostic[] = [];
   private seen = new Set<string>();
   /** Innermost last: "in `hidden` called at line 14". Appended to messages about block bodies. */
-  private context: string[] = [];
+  /** What the checker is inside of ("in `hidden` called at line 12"), made only when a message needs it. */
+  private context: (() => string)[] = [];
   /** When > 0, diagnostics are dropped (used to probe without reporting). */
   private muted = 0;
   errorCount = 0;
@@ -24,7 +25,7 @@ export class Reporter {
 
   add(severity: Severity, code: string, span: Span, message: string, hint?: string): void {
     if (this.muted > 0) return;
-    const ctx = this.context.length > 0 ? ` (${this.context[this.context.length - 1]})` : "";
+    const ctx = this.context.length > 0 ? ` (${this.context[this.context.length - 1]!()})` : "";
     const full = message + ctx;
     const key = `${code}|${span.startOffset}|${span.endOffset}|${message}`;
     if (this.seen.has(key)) return;
@@ -36,7 +37,7 @@ export class Reporter {
     this.diagnostics.push(d);
   }
 
-  withContext<T>(ctx: string, f: () => T): T {
+  withContext<T>(ctx: () => string, f: () => T): T {
     this.context.push(ctx);
     try {
       return f();
