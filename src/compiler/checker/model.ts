@@ -294,19 +294,14 @@ export class ModelBuilder {
   private evalArgs(args: Step["args"], env: Env): VArg[] | null {
     if (args === null) return [];
     const out: VArg[] = new Array<VArg>(args.length); // exact length: push() would leave 16 spare slots
+    let ok = true;
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       const v = evaluate(a.value, env.scope, this.r);
-      if (v === null) return this.evalRest(args, i + 1, env);
-      out[i] = { name: a.name, nameSpan: a.nameSpan, value: v, span: a.span };
+      if (v === null) ok = false;
+      else out[i] = { name: a.name, nameSpan: a.nameSpan, value: v, span: a.span };
     }
-    return out;
-  }
-
-  /** After a bad argument: evaluates the rest too, for their errors. */
-  private evalRest(args: NonNullable<Step["args"]>, from: number, env: Env): null {
-    for (let i = from; i < args.length; i++) evaluate(args[i]!.value, env.scope, this.r);
-    return null;
+    return ok ? out : null;
   }
 
   private merge(entry: LayerEntry, step: Step, cur: Tensor | null, isFirst: boolean, env: Env, wantId?: string): Tensor | null {
