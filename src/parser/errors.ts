@@ -12,7 +12,7 @@
 //   E118 other missing punctuation       E119 too many syntax errors (rest not reported)
 import type { IParserErrorMessageProvider, IToken } from "chevrotain";
 import { EOF } from "./chevrotain.js";
-import { tokenWords } from "./lexer.js";
+import { endLineOf, tokenWords } from "./lexer.js";
 import { suggest } from "../compiler/suggest.js";
 
 export interface SyntaxMessage {
@@ -100,7 +100,7 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
       const hint =
         actual.tokenType.name === "Comma" && previous && ["Comma", "LParen", "LBracket", "ObjectOpen"].includes(previous.tokenType.name)
           ? "remove the extra `,`"
-          : STARTS_VALUE.has(actual.tokenType.name) && previous && previous.tokenType.name !== "Comma" && actual.startLine === previous.endLine
+          : STARTS_VALUE.has(actual.tokenType.name) && previous && previous.tokenType.name !== "Comma" && actual.startLine === endLineOf(previous)
           ? "separate items with `,`"
           : actual.tokenType === EOF || actual.tokenType.name === "Sep"
             ? `add the missing ${tokenWords(expected)}`
@@ -181,7 +181,7 @@ export const nnErrorMessages: IParserErrorMessageProvider = {
     // primary / entry: a value is missing.
     if (ruleName === "entry") return encode({ code: "E112", message: `expected a key, found ${got}`, hint: "object entries are written `key: value`" });
     let hint: string | undefined;
-    if (!tok || tok.tokenType === EOF || tok.tokenType.name === "Sep" || (tok.tokenType.name === "RCurly" && ruleName === "primary" && previous && previous.endLine! < tok.startLine!)) {
+    if (!tok || tok.tokenType === EOF || tok.tokenType.name === "Sep" || (tok.tokenType.name === "RCurly" && ruleName === "primary" && previous && endLineOf(previous) < tok.startLine!)) {
       hint = previous && previous.tokenType.name === "Identifier" ? `give \`${previous.image}\` a value, e.g. \`${previous.image} 10\`` : "the value is missing";
     } else if (tok.tokenType.name === "Comma" && previous && (previous.tokenType.name === "Comma" || previous.tokenType.name === "LParen" || previous.tokenType.name === "LBracket")) {
       hint = "remove the extra `,`";

@@ -14,7 +14,7 @@ import type { IToken } from "chevrotain";
 import type { Arg, Decl, Expr, ObjectEntry, Param, Step, Stmt, TrainStmt } from "./ast.js";
 import { EmbeddedActionsParser } from "./chevrotain.js";
 import * as T from "./lexer.js";
-import { tokenSpan } from "./lexer.js";
+import { lastOffsetOf, tokenSpan } from "./lexer.js";
 import { foldBinary, joinSpans, tokensSpan, unquote } from "./build-ast.js";
 
 /** What a rule returns while chevrotain records the grammar (its value is never used). */
@@ -312,7 +312,7 @@ export class NnFastParser extends EmbeddedActionsParser {
     const first = name ?? this.exprFirst;
     const last = this.exprLast;
     // A positional argument with no parentheses around it is its value's text.
-    const own = first.startOffset === value.span.startOffset && (last.endOffset ?? last.startOffset) + 1 === value.span.endOffset;
+    const own = first.startOffset === value.span.startOffset && lastOffsetOf(last) + 1 === value.span.endOffset;
     const arg: Arg = { value, span: own ? value.span : tokensSpan(first, last) };
     if (name) {
       arg.name = name.image;

@@ -10,7 +10,7 @@
 import type { IToken } from "chevrotain";
 import type { Comment, Program, Span } from "./ast.js";
 import type { Diagnostic } from "../compiler/diagnostics.js";
-import { lex, tokenSpan } from "./lexer.js";
+import { endLineOf, lex, tokenSpan } from "./lexer.js";
 import { parseTokens } from "./parser.js";
 import { AstBuilder } from "./build-ast.js";
 import { parseFast } from "./fast-parser.js";
@@ -105,7 +105,7 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
           severity: "error",
           code: m.code,
           message: m.message,
-          span: MISSING.has(m.code) && real(prev) && real(e.token) && e.token.startLine! > prev.endLine! ? afterToken(prev) : errorSpan(e.token, prev, end),
+          span: MISSING.has(m.code) && real(prev) && real(e.token) && e.token.startLine! > endLineOf(prev) ? afterToken(prev) : errorSpan(e.token, prev, end),
           ...(m.hint ? { hint: m.hint } : {}),
         });
         if (e.name === "NotAllInputParsedException") restart = tokens.indexOf(e.token);

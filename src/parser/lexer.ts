@@ -135,8 +135,11 @@ export function tokenWords(t: TokenType | string): string {
   return TOKEN_WORDS[name] ?? name;
 }
 
+// "onlyStart": a token keeps where it starts; where it ends follows from its length, since no
+// kept token spans lines (see tokenSpan). Tokens are then half the size ("full" adds end
+// lines and columns), and a 1,000-line file makes ten thousand of them.
 export const nnLexer = new Lexer(allTokens, {
-  positionTracking: "full",
+  positionTracking: "onlyStart",
   ensureOptimizations: false,
   recoveryEnabled: true,
 });
@@ -158,16 +161,27 @@ export interface LexResult {
 export function tokenSpan(t: IToken): Span {
   const startLine = t.startLine ?? 1;
   const startColumn = t.startColumn ?? 1;
-  const endOffset = (t.endOffset ?? t.startOffset) + 1;
-  // Tokens never span lines except line breaks, which are not kept.
+  const last = lastOffsetOf(t);
+  // Tokens never span lines except line breaks, which are not kept: a token ends on the line it
+  // starts on, its length after its first column.
   return {
     startOffset: t.startOffset,
-    endOffset,
+    endOffset: last + 1,
     startLine,
     startColumn,
     endLine: t.endLine ?? startLine,
-    endColumn: (t.endColumn ?? startColumn) + 1,
+    endColumn: (t.endColumn ?? startColumn + (last - t.startOffset)) + 1,
   };
+}
+
+/** The offset of a token's last character (the lexer records starts only; see tokenSpan). */
+export function lastOffsetOf(t: IToken): number {
+  return t.endOffset ?? t.startOffset + t.image.length - 1;
+}
+
+/** The line a token ends on (the lexer records starts only; see tokenSpan). */
+export function endLineOf(t: IToken): number {
+  return t.endLine ?? t.startLine ?? 1;
 }
 
 const OPENERS = new Set(["LParen", "LBracket", "LCurly", "ObjectOpen"]);
@@ -179,17 +193,15 @@ const CONTINUES_BEFORE = new Set(["RParen", "RBracket", "RCurly", "Comma", "Colo
 const DECL_KEYWORDS = new Set(["Kw_model", "Kw_block", "Kw_train"]);
 const STMT_KEYWORDS = new Set(["Kw_input", "Kw_for", "Kw_repeat", "Kw_sweep"]);
 
+/** A separator in place of a line break or `;` (the fields of the lexer's own tokens, in their order). */
 function makeSep(from: IToken): IToken {
   return {
     image: from.image,
     startOffset: from.startOffset,
-    endOffset: from.endOffset,
     startLine: from.startLine,
     startColumn: from.startColumn,
-    endLine: from.startLine,
-    endColumn: from.startColumn,
-    tokenType: Sep,
     tokenTypeIdx: Sep.tokenTypeIdx!,
+    tokenType: Sep,
   };
 }
 
