@@ -6,14 +6,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { format } from "../../src/compiler/format.js";
 import { parse } from "../../src/parser/index.js";
-import { lex } from "../../src/parser/lexer.js";
+import { lastOffsetOf, lex } from "../../src/parser/lexer.js";
 import { stripSpans } from "../parser/helpers.js";
 
 const DIR = join(__dirname, "..", "..", "examples");
 const EXAMPLES = readdirSync(DIR)
   .filter((f) => f.endsWith(".nn"))
   .map((f) => readFileSync(join(DIR, f), "utf8"));
-const ENDS = EXAMPLES.map((t) => lex(t).tokens.filter((k) => k.tokenType.name !== "Sep").map((k) => (k.endOffset ?? k.startOffset) + 1));
+const ENDS = EXAMPLES.map((t) => lex(t).tokens.filter((k) => k.tokenType.name !== "Sep").map((k) => lastOffsetOf(k) + 1));
 
 describe("fmt keeps comments wherever they are", () => {
   it("comments after random tokens", () => {
