@@ -49,6 +49,53 @@ export class NnFastParser extends EmbeddedActionsParser {
     this.performSelfAnalysis();
   }
 
+  // What the hot rules hand to OPTION and MANY, made once: an arrow function written inside a
+  // rule is a new closure each time the rule runs (a dozen or more per line of a model).
+  /** `( args )` after a name: a call. */
+  private readonly callArgsOpt = () => this.SUBRULE(this.callArgs);
+  /** `name =` before a chain. */
+  private readonly chainTarget = () => {
+    const t = this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    return t;
+  };
+  /** `-> step`, onto the item stack. */
+  private readonly chainTail = () => {
+    this.CONSUME(T.Arrow);
+    this.items.push(this.SUBRULE2(this.step));
+  };
+  /** `arg (, arg)* [,]`, onto the item stack. */
+  private readonly argList = () => {
+    this.items.push(this.SUBRULE(this.arg));
+    this.MANY(this.argTail);
+    this.OPTION2(this.trailingComma);
+  };
+  private readonly argTail = () => {
+    this.CONSUME(T.Comma);
+    this.items.push(this.SUBRULE2(this.arg));
+  };
+  private readonly trailingComma = () => this.CONSUME2(T.Comma);
+  /** `name:` before an argument's value. */
+  private readonly argName = () => {
+    const n = this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    return n;
+  };
+  /** `op primary`, onto the item stack (operator token, then operand). */
+  private readonly binaryTail = () => {
+    this.items.push(this.OR(this.binaryOps));
+    this.items.push(this.SUBRULE2(this.primary));
+  };
+  /** `stmt (Sep stmt)*`, onto the item stack. */
+  private readonly stmtList = () => {
+    this.items.push(this.SUBRULE(this.stmt));
+    this.MANY(this.stmtTail);
+  };
+  private readonly stmtTail = () => {
+    this.CONSUME(T.Sep);
+    this.items.push(this.SUBRULE2(this.stmt));
+  };
+
   private readonly programAlts = [
     { ALT: () => this.SUBRULE(this.decl) },
     {
@@ -95,7 +142,7 @@ export class NnFastParser extends EmbeddedActionsParser {
     {
       ALT: (): Expr => {
         const id = this.CONSUME(T.Identifier);
-        const args = this.OPTION(() => this.SUBRULE(this.callArgs));
+        const args = this.OPTION(this.callArgsOpt);
         if (this.RECORDING_PHASE) return RECORDING;
         this.exprFirst = id;
         if (args === undefined) {
@@ -199,13 +246,7 @@ export class NnFastParser extends EmbeddedActionsParser {
   body = this.RULE("body", (): Stmt[] => {
     const base = this.items.length;
     this.CONSUME(T.LCurly);
-    this.OPTION(() => {
-      this.items.push(this.SUBRULE(this.stmt));
-      this.MANY(() => {
-        this.CONSUME(T.Sep);
-        this.items.push(this.SUBRULE2(this.stmt));
-      });
-    });
+    this.OPTION(this.stmtList);
     this.bodyClose = this.CONSUME(T.RCurly);
     return this.take(base);
   });
@@ -254,17 +295,10 @@ export class NnFastParser extends EmbeddedActionsParser {
   });
 
   chainStmt = this.RULE("chainStmt", (): Stmt => {
-    const target = this.OPTION(() => {
-      const t = this.CONSUME(T.Identifier);
-      this.CONSUME(T.Equals);
-      return t;
-    });
+    const target = this.OPTION(this.chainTarget);
     const base = this.items.length;
     this.items.push(this.SUBRULE(this.step));
-    this.MANY(() => {
-      this.CONSUME(T.Arrow);
-      this.items.push(this.SUBRULE2(this.step));
-    });
+    this.MANY(this.chainTail);
     const steps = this.take<Step>(base);
     if (this.RECORDING_PHASE) return RECORDING;
     const last = steps[steps.length - 1]!.span;
@@ -280,7 +314,7 @@ export class NnFastParser extends EmbeddedActionsParser {
 
   step = this.RULE("step", (): Step => {
     const name = this.CONSUME(T.Identifier);
-    const args = this.OPTION(() => this.SUBRULE(this.callArgs));
+    const args = this.OPTION(this.callArgsOpt);
     if (this.RECORDING_PHASE) return RECORDING;
     const nameSpan = tokenSpan(name);
     return { name: name.image, nameSpan, args: args ? args.args : null, span: args ? tokensSpan(name, args.close) : nameSpan };
@@ -289,24 +323,13 @@ export class NnFastParser extends EmbeddedActionsParser {
   callArgs = this.RULE("callArgs", (): { args: Arg[]; open: IToken; close: IToken } => {
     const base = this.items.length;
     const open = this.CONSUME(T.LParen);
-    this.OPTION(() => {
-      this.items.push(this.SUBRULE(this.arg));
-      this.MANY(() => {
-        this.CONSUME(T.Comma);
-        this.items.push(this.SUBRULE2(this.arg));
-      });
-      this.OPTION2(() => this.CONSUME2(T.Comma));
-    });
+    this.OPTION(this.argList);
     const close = this.CONSUME(T.RParen);
     return { args: this.take<Arg>(base), open, close };
   });
 
   arg = this.RULE("arg", (): Arg => {
-    const name = this.OPTION(() => {
-      const n = this.CONSUME(T.Identifier);
-      this.CONSUME(T.Colon);
-      return n;
-    });
+    const name = this.OPTION(this.argName);
     const value = this.SUBRULE(this.expr);
     if (this.RECORDING_PHASE) return RECORDING;
     const first = name ?? this.exprFirst;
@@ -360,18 +383,21 @@ export class NnFastParser extends EmbeddedActionsParser {
   expr = this.RULE("expr", (): Expr => {
     const head = this.SUBRULE(this.primary);
     const first = this.exprFirst;
-    let values: Expr[] | undefined;
-    let ops: IToken[] | undefined;
-    this.MANY(() => {
-      const op = this.OR(this.binaryOps);
-      const right = this.SUBRULE2(this.primary);
-      (values ??= [head]).push(right);
-      (ops ??= []).push(op);
-    });
+    const base = this.items.length;
+    this.MANY(this.binaryTail);
+    if (this.items.length === base) return head;
+    const tail = this.take<unknown>(base);
     if (this.RECORDING_PHASE) return RECORDING;
-    if (values === undefined) return head;
+    const n = tail.length / 2;
+    const values = new Array<Expr>(n + 1);
+    const ops = new Array<IToken>(n);
+    values[0] = head;
+    for (let i = 0; i < n; i++) {
+      ops[i] = tail[2 * i] as IToken;
+      values[i + 1] = tail[2 * i + 1] as Expr;
+    }
     this.exprFirst = first;
-    return foldBinary(values, ops!);
+    return foldBinary(values, ops);
   });
 
   primary = this.RULE("primary", (): Expr => this.OR(this.primaryAlts));

@@ -224,7 +224,8 @@ export function lex(text: string): LexResult {
     issues.push({ code: "E100", message: `unexpected ${printable}`, hint: hintForChars(ch), span });
   }
   const raw = result.tokens;
-  for (const t of raw) {
+  for (let i = 0; i < raw.length; i++) {
+    const t = raw[i]!; // (an indexed loop: this function runs once a file, often not optimized, and for-of then allocates a result per token)
     if (t.tokenType === UnterminatedString) {
       issues.push({
         code: "E101",
@@ -290,7 +291,10 @@ for (const t of allTokens) {
 function layout(raw: IToken[]): IToken[] {
   // Stack of open brackets: "LParen" | "LBracket" | "object" | "block".
   const stack: string[] = [];
-  const out: IToken[] = [];
+  // At most one token out per token in: sized once and trimmed at the end (growing it by push()
+  // would copy it a dozen times over for a long file).
+  const out: IToken[] = new Array<IToken>(raw.length);
+  let n = 0;
   let pendingSep: IToken | null = null;
   const significantNewlines = () => stack.length === 0 || stack[stack.length - 1] === "block";
 
@@ -298,7 +302,7 @@ function layout(raw: IToken[]): IToken[] {
     const t = raw[i]!;
     const f = FLAGS[t.tokenTypeIdx]!;
     if (f & (F_NEWLINE | F_SEMI)) {
-      const prev = out[out.length - 1];
+      const prev = n > 0 ? out[n - 1] : undefined;
       if (f & F_NEWLINE) {
         if (prev && FLAGS[prev.tokenTypeIdx]! & F_CONT_AFTER) continue;
         if (!significantNewlines()) {
@@ -319,15 +323,15 @@ function layout(raw: IToken[]): IToken[] {
       while (stack.length > 0 && stack[stack.length - 1] !== "block") stack.pop();
     }
     if (pendingSep) {
-      const prev = out[out.length - 1];
+      const prev = n > 0 ? out[n - 1] : undefined;
       const dropped = !prev || prev.tokenType === LCurly || t.tokenType === RCurly || (t.tokenType === Arrow && pendingSep.tokenType === Newline);
-      if (!dropped) out.push(makeSep(pendingSep));
+      if (!dropped) out[n++] = makeSep(pendingSep);
       pendingSep = null;
     }
     if (f & F_OPENER) {
-      if (f & F_LCURLY && isObjectBrace(raw, i, stack, out)) {
+      if (f & F_LCURLY && isObjectBrace(raw, i, stack, n > 0 ? out[n - 1] : undefined, n > 1 ? out[n - 2] : undefined)) {
         stack.push("object");
-        out.push(retag(t, ObjectOpen));
+        out[n++] = retag(t, ObjectOpen);
         continue;
       }
       stack.push(f & F_LCURLY ? "block" : t.tokenType.name);
@@ -336,8 +340,9 @@ function layout(raw: IToken[]): IToken[] {
       const idx = findOpener(stack, want);
       if (idx >= 0) stack.length = idx;
     }
-    out.push(t);
+    out[n++] = t;
   }
+  out.length = n;
   return out;
 }
 
@@ -363,11 +368,10 @@ function findOpener(stack: string[], want: string): number {
  * a setting's value (`augment { rotation: 30 }`: after a name that follows no keyword) and when
  * followed by `key:`; otherwise it opens a body (after `model m`, `train m`, `for x in xs`, ...).
  */
-function isObjectBrace(raw: IToken[], i: number, stack: string[], out: IToken[]): boolean {
+/** Whether the `{` at raw[i] opens an object; `prev` and `prev2` are the last two tokens kept. */
+function isObjectBrace(raw: IToken[], i: number, stack: string[], prev: IToken | undefined, prev2: IToken | undefined): boolean {
   const top = stack[stack.length - 1];
   if (top !== undefined && top !== "block") return true;
-  const prev = out[out.length - 1];
-  const prev2 = out[out.length - 2];
   if (!prev || prev.tokenType.name !== "Identifier" || (prev2 && prev2.tokenType.name.startsWith("Kw_"))) return false;
   let j = i + 1;
   while (j < raw.length && raw[j]!.tokenType.name === "Newline") j++;
