@@ -136,7 +136,10 @@ const layerMaps = new WeakMap<readonly IRLayer[], Map<string, IRLayer>>();
 
 /** The layer of `model` with id `id`. The id map is built once per layers array (the IR is read-only). */
 export function layerById(model: IRModel, id: string): IRLayer | undefined {
-  let map = layerMaps.get(model.layers);
+  const layers = model.layers;
+  // Most lookups walk back from the output: look at the last few layers before building a map.
+  for (let i = layers.length - 1; i >= 0 && i >= layers.length - 4; i--) if (layers[i]!.id === id) return layers[i];
+  let map = layerMaps.get(layers);
   if (!map || map.size !== model.layers.length) {
     map = new Map();
     for (const l of model.layers) map.set(l.id, l);

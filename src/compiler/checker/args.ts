@@ -35,11 +35,15 @@ export function bindArgs(
   r: Reporter,
 ): Bound | null {
   const props = paramSchemas(entry);
-  // A few entries at most: a list is cheaper than a Map (this runs once per layer).
-  const given: Given[] = [];
+  const list = args ?? NO_ARGS;
+  // The parameter each argument binds, by index (undefined where an error was reported): an
+  // exact-length array, since this runs once per layer (a Map, or Given objects in a growing
+  // list, cost a few hundred bytes a call).
+  const given: Given = { args: list, params: new Array<string | undefined>(list.length) };
   let ok = true;
   let position = 0;
-  for (const a of args ?? []) {
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i]!;
     let param: string;
     if (a.name === undefined) {
       if (position >= entry.positional.length) {
@@ -76,7 +80,7 @@ export function bindArgs(
       ok = false;
       continue;
     }
-    given.push({ param, v: a.value, written: a.name ?? param, span: a.value.span });
+    given.params[i] = param;
   }
 
   // Convert to JSON, resolving catalog references. The object starts with every parameter,
@@ -86,12 +90,14 @@ export function bindArgs(
   const obj: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) obj[keys[i]!] = undefined;
   const spans: Record<string, Span> = {};
-  for (const g of given) {
-    const param = g.param;
-    const j = toJson(g.v, props[param] ?? {}, g.written, where.callee, r, where.scope);
+  for (let i = 0; i < list.length; i++) {
+    const param = given.params[i];
+    if (param === undefined) continue;
+    const a = list[i]!;
+    const j = toJson(a.value, props[param] ?? {}, a.name ?? param, where.callee, r, where.scope);
     if (j === INVALID) ok = false;
     else obj[param] = j;
-    spans[param] = g.span;
+    spans[param] = a.value.span;
   }
 
   // Validate with ajv (fills defaults).
@@ -122,15 +128,22 @@ function labelFn(written: string, callee: string | undefined): () => string {
   return () => label(written, callee);
 }
 
+const NO_ARGS: readonly VArg[] = [];
+
+/** A call's arguments and the parameter each binds (undefined: reported as an error). */
 interface Given {
-  param: string;
-  v: V;
-  written: string;
-  span: Span;
+  args: readonly VArg[];
+  params: (string | undefined)[];
 }
 
-function givenFor(given: readonly Given[], param: string): Given | undefined {
-  for (let i = 0; i < given.length; i++) if (given[i]!.param === param) return given[i];
+/** The argument given for `param`: its value, how it was written, where. */
+function givenFor(given: Given, param: string): { v: V; written: string; span: Span } | undefined {
+  for (let i = 0; i < given.params.length; i++) {
+    if (given.params[i] === param) {
+      const a = given.args[i]!;
+      return { v: a.value, written: a.name ?? param, span: a.value.span };
+    }
+  }
   return undefined;
 }
 

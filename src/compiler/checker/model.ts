@@ -16,7 +16,7 @@ import type { BlockDecl, ModelDecl, Span, Step, Stmt } from "../../parser/ast.js
 import type { IRLayer, IRModel, IRRef, IRValue, IRWeight } from "../ir.js";
 import { isShapeError, lookup, names, type LayerEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
-import { bindArgs } from "./args.js";
+import { bindArgs, defaultRef } from "./args.js";
 import type { Reporter } from "./report.js";
 import { evaluate, type V, type VArg } from "./values.js";
 
@@ -32,6 +32,8 @@ export interface LayerInfo {
   nameSpan: Span;
   /** Where each argument was written. */
   argSpans: Record<string, Span>;
+  /** The layer's position in creation order (every layer after its inputs). */
+  index: number;
 }
 
 export interface BuiltModel {
@@ -95,9 +97,9 @@ const fmt = (s: number[]): string => `[${s.join(", ")}]`;
 
 export class ModelBuilder {
   private layers: IRLayer[] = [];
+  /** By layer id; also the set of ids taken. */
   private info = new Map<string, LayerInfo>();
   private counters = new Map<string, number>();
-  private used = new Set<string>();
   /** Source lines trimmed, as layers' `source.text` (a block's lines serve every call). */
   private trimmedLines: string[] = [];
   private inputSpan: Span | null = null;
@@ -198,8 +200,7 @@ export class ModelBuilder {
     const bound = bindArgs(entry, shapeVal.args, { callee: s.shape.callee, span: s.shape.calleeSpan }, this.r);
     if (bound === null) return this.fail(env);
     const shape = entry.toShape(bound.args);
-    const id = s.name !== undefined && !this.used.has(s.name) ? s.name : this.nextId("input");
-    this.used.add(id);
+    const id = s.name !== undefined && !this.info.has(s.name) ? s.name : this.nextId("input");
     const layer: IRLayer = {
       id,
       kind: "input",
@@ -213,7 +214,7 @@ export class ModelBuilder {
       source: this.source(s.span),
     };
     this.layers.push(layer);
-    this.info.set(id, { span: s.span, nameSpan: s.shape.calleeSpan, argSpans: bound.spans });
+    this.info.set(id, { span: s.span, nameSpan: s.shape.calleeSpan, argSpans: bound.spans, index: this.layers.length - 1 });
     const t: Tensor = { layerId: id, shape };
     env.current = t;
     if (s.name !== undefined) this.bindName(s.name, s.nameSpan ?? s.span, t, env);
@@ -417,13 +418,12 @@ export class ModelBuilder {
       this.r.error(out.code ?? "E401", step.nameSpan, out.error, out.hint);
       return null;
     }
-    const id = wantId !== undefined && !this.used.has(wantId) && !lookup("layer", wantId) ? wantId : this.nextId(entry.name);
-    this.used.add(id);
+    const id = wantId !== undefined && !this.info.has(wantId) && !lookup("layer", wantId) ? wantId : this.nextId(entry.name);
     const weights: IRWeight[] = entry.weights(inShapes, args).map((w) => ({
       name: `${id}/${w.role}`,
       role: w.role,
       shape: w.shape,
-      initializer: "fixed" in w.initializer ? { kind: w.initializer.fixed, args: {} } : (args[w.initializer.arg] as unknown as IRRef),
+      initializer: "fixed" in w.initializer ? defaultRef("initializer", w.initializer.fixed) : (args[w.initializer.arg] as unknown as IRRef),
       regularizer: w.regularizer === null ? null : ((args[w.regularizer.arg] as unknown as IRRef | null) ?? null),
       trainable: w.trainable,
     }));
@@ -442,7 +442,7 @@ export class ModelBuilder {
       source: this.source(step.nameSpan),
     };
     this.layers.push(layer);
-    this.info.set(id, { span: step.span, nameSpan: step.nameSpan, argSpans });
+    this.info.set(id, { span: step.span, nameSpan: step.nameSpan, argSpans, index: this.layers.length - 1 });
     return { layerId: id, shape: out };
   }
 
@@ -452,7 +452,7 @@ export class ModelBuilder {
     do {
       n++;
       id = `${kind}_${n}`;
-    } while (this.used.has(id) || this.reserved.has(id));
+    } while (this.info.has(id) || this.reserved.has(id));
     this.counters.set(kind, n);
     return id;
   }
@@ -468,15 +468,14 @@ export class ModelBuilder {
     // Flags by layer index (Sets of ids cost ~100 ns an operation on models of thousands of layers).
     // Layers are in creation order, every layer after its inputs: one backward sweep finds the live ones.
     const n = this.layers.length;
-    const index = new Map<string, number>();
-    for (let i = 0; i < n; i++) index.set(this.layers[i]!.id, i);
+    const index = (id: string): number => this.info.get(id)!.index;
     const live = new Uint8Array(n);
     const consumed = new Uint8Array(n);
-    live[index.get(outputId)!] = 1;
+    live[index(outputId)] = 1;
     for (let i = n - 1; i >= 0; i--) {
       const inputs = this.layers[i]!.inputs;
       for (let k = 0; k < inputs.length; k++) {
-        const j = index.get(inputs[k]!)!;
+        const j = index(inputs[k]!);
         consumed[j] = 1;
         if (live[i]) live[j] = 1;
       }
