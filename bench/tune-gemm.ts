@@ -5,6 +5,9 @@ import type { KernelRuntimeOptions } from "../src/compiler/targets/standalone/ke
 
 const candidates: [string, Partial<KernelRuntimeOptions>][] = [
   ["4x8u1", { shape: { MR: 4, NR: 8, unrollK: 1 } }],
+  ["4x8fma", { shape: { MR: 4, NR: 8, unrollK: 1, fma: true } }],
+  ["6x8fma", { shape: { MR: 6, NR: 8, unrollK: 1, fma: true } }],
+  ["4x12fma", { shape: { MR: 4, NR: 12, unrollK: 1, fma: true } }],
   ["4x8u2", { shape: { MR: 4, NR: 8, unrollK: 2 } }],
   ["6x8u1", { shape: { MR: 6, NR: 8, unrollK: 1 } }],
   ["4x12u1", { shape: { MR: 4, NR: 12, unrollK: 1 } }],

@@ -183,3 +183,39 @@ describe("threaded gemm under a stream of jobs", () => {
     });
   }
 });
+
+describe("relaxed-SIMD multiply-add in the simd gemm", () => {
+  const product = (k: KernelRuntime) => {
+    const [M, N, K] = [37, 29, 301];
+    const A = k.allocF32(M * K), B = k.allocF32(K * N), C = k.allocF32(M * N);
+    fill(A, 11);
+    fill(B, 12);
+    k.gemm(false, false, M, N, K, A, B, C, false);
+    const want = new Float64Array(M * N);
+    naiveGemm(false, false, M, N, K, A, B, want, false);
+    return { got: Float32Array.from(C), want, K };
+  };
+
+  it("is used where the runtime compiles relaxed SIMD (Node 20 behind a V8 flag the runtime sets, Node 22 on)", async () => {
+    const k = await loadKernels({ mode: "simd", threads: 2, parallelMinFlops: 1 });
+    expect(k.kernelState.fma).toBe(true);
+    const { got, want, K } = product(k);
+    expectClose(got, want, K, "fma");
+    k.shutdownKernels();
+  });
+
+  it("NNC_FMA=0 compiles the plain kernels instead, with the same products to rounding", async () => {
+    const before = process.env.NNC_FMA;
+    process.env.NNC_FMA = "0";
+    try {
+      const k = await loadKernels({ mode: "simd", threads: 2, parallelMinFlops: 1 });
+      expect(k.kernelState.fma).toBe(false);
+      const plain = product(k);
+      expectClose(plain.got, plain.want, plain.K, "plain");
+      k.shutdownKernels();
+    } finally {
+      if (before === undefined) delete process.env.NNC_FMA;
+      else process.env.NNC_FMA = before;
+    }
+  });
+});

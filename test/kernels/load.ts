@@ -32,12 +32,13 @@ export interface KernelRuntime {
   kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
+  kernelState: { fma?: boolean };
 }
 
 let counter = 0;
 
 export function kernelSource(opts: KernelRuntimeOptions): string {
-  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, initKernels, shutdownKernels };\n";
+  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, initKernels, shutdownKernels, kernelState };\n";
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

@@ -19,9 +19,11 @@ export interface GemmWasmShape {
   NR: number;
   /** Unrolling of the loop over k. */
   unrollK?: number;
+  /** Multiply-add with relaxed SIMD's f32x4.relaxed_madd (one fused instruction where the CPU has FMA). */
+  fma?: boolean;
 }
 
-export const DEFAULT_SHAPE: GemmWasmShape = { MR: 4, NR: 8, unrollK: 1 };
+export const DEFAULT_SHAPE: GemmWasmShape = { MR: 4, NR: 8, unrollK: 1, fma: true };
 
 const ifF32 = () => [0x04, F32];
 const i32And = () => [0x71];
@@ -90,7 +92,7 @@ function buildPack(name: string, P: number): Func {
  * ks (along k) (params a, ps, ks, bp, c, ldc, mc, nc, kc, accumulate, tile), which saves the
  * packing when op(B) has few columns (each element of A is then used only a few times).
  */
-function buildKernel(MR: number, NR: number, packedA: boolean, unrollK: number): Func {
+function buildKernel(MR: number, NR: number, packedA: boolean, unrollK: number, fma = false): Func {
   const NV = NR / 4;
   const f = packedA
     ? new Func("kernel", [I32, I32, I32, I32, I32, I32, I32, I32, I32])
@@ -140,7 +142,8 @@ function buildKernel(MR: number, NR: number, packedA: boolean, unrollK: number):
       if (packedA) out.push(...op.get(a), ...op.v128Load32Splat((u * MR + r) * 4), ...op.set(av));
       else out.push(...op.get(a), ...op.get(offs[r]!), ...op.i32Add(), ...op.v128Load32Splat(), ...op.set(av));
       for (let q = 0; q < NV; q++) {
-        out.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+        if (fma) out.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
+        else out.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
       }
     }
     if (!packedA) out.push(...op.get(a), ...aStep, ...op.i32Add(), ...op.set(a));
@@ -479,7 +482,7 @@ export function buildGemmWasm(
 ): Uint8Array {
   if (shape.NR % 4 !== 0) throw new Error("NR must be a multiple of 4");
   const unroll = shape.unrollK ?? 1;
-  const funcs = [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll), buildKernel(shape.MR, shape.NR, false, unroll)];
+  const funcs = [buildPack("pack_a", shape.MR), buildPack("pack_b", shape.NR), buildKernel(shape.MR, shape.NR, true, unroll, shape.fma), buildKernel(shape.MR, shape.NR, false, unroll, shape.fma)];
   if (extras.adam !== false) funcs.push(buildAdam());
   if (extras.im2col !== false) funcs.push(buildIm2col("im2col", false));
   if (extras.col2im !== false) funcs.push(buildIm2col("col2im", true));

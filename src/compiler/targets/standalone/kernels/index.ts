@@ -507,22 +507,22 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
   const { MR, NR } = shape;
   const simd = mode === "simd";
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
-  const wasmBase64 = simd
-    ? Buffer.from(
-        buildGemmWasm(shape, undefined, {
-          adam: uses.has("adamUpdate"),
-          sgd: uses.has("sgdUpdate"),
-          im2col: uses.has("kernelIm2col"),
-          col2im: uses.has("kernelCol2im"),
-          biasRelu: uses.has("kernelBiasRelu"),
-          biasAdd: uses.has("kernelBiasAdd"),
-          reluBackward: uses.has("kernelReluBackward"),
-          biasGrad: uses.has("kernelBiasGrad"),
-          leakyRelu: uses.has("kernelLeakyRelu"),
-          leakyReluBackward: uses.has("kernelLeakyReluBackward"),
-        }),
-      ).toString("base64")
-    : "";
+  const extras = {
+    adam: uses.has("adamUpdate"),
+    sgd: uses.has("sgdUpdate"),
+    im2col: uses.has("kernelIm2col"),
+    col2im: uses.has("kernelCol2im"),
+    biasRelu: uses.has("kernelBiasRelu"),
+    biasAdd: uses.has("kernelBiasAdd"),
+    reluBackward: uses.has("kernelReluBackward"),
+    biasGrad: uses.has("kernelBiasGrad"),
+    leakyRelu: uses.has("kernelLeakyRelu"),
+    leakyReluBackward: uses.has("kernelLeakyReluBackward"),
+  };
+  // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
+  // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
+  const wasmBase64 = simd ? Buffer.from(buildGemmWasm(shape, undefined, extras)).toString("base64") : "";
+  const plainBase64 = simd && shape.fma ? Buffer.from(buildGemmWasm({ ...shape, fma: false }, undefined, extras)).toString("base64") : "";
   const mcPad = Math.ceil(MC / MR) * MR;
   const ncPad = Math.ceil(NC / NR) * NR;
   const title = simd
@@ -646,9 +646,37 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   leaky_relu_backward(z: number, g: number, dz: number, count: number, args: number): void;
 ` : ""}}
 
-/** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators). */
+/** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators${shape.fma ? ", f32x4.relaxed_madd" : ""}). */
 const GEMM_WASM_BASE64 = "${wasmBase64}";
-` : ""}
+${plainBase64 ? `/** The same kernels with f32x4.mul and f32x4.add, where relaxed SIMD is not available. */
+const GEMM_WASM_PLAIN_BASE64 = "${plainBase64}";
+
+/**
+ * The kernel module, with fused multiply-add if this runtime compiles relaxed SIMD: standard in
+ * V8 since 11.4 (Node 22); Node 20 has it behind a V8 flag, which must be set before the module is
+ * compiled (it applies to the whole process, worker threads included). NNC_FMA=0 picks the
+ * plain kernels (products then round as on a machine without FMA).
+ */
+async function compileKernelModule(): Promise<WebAssembly.Module> {
+  const fma = Buffer.from(GEMM_WASM_BASE64, "base64");
+  if (process.env.NNC_FMA === "0") {
+    kernelState.fma = false;
+    return WebAssembly.compile(Buffer.from(GEMM_WASM_PLAIN_BASE64, "base64"));
+  }
+  try {
+    return await WebAssembly.compile(fma);
+  } catch {
+    try {
+      const v8 = await import("node:v8");
+      v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+      return await WebAssembly.compile(fma);
+    } catch {
+      kernelState.fma = false;
+      return WebAssembly.compile(Buffer.from(GEMM_WASM_PLAIN_BASE64, "base64"));
+    }
+  }
+}
+` : ""}` : ""}
 /** Per-thread scratch: packed panels of A and B, and one output tile for the edges. */
 interface KernelScratch {
   ap: number;
@@ -659,6 +687,8 @@ interface KernelScratch {
 const kernelState = {
   ${simd ? "wasm: null as GemmKernelExports | null," : ""}
   ${simd ? "module: null as WebAssembly.Module | null," : ""}
+  ${simd ? `/** Whether the gemm kernel multiplies and adds in one relaxed-SIMD instruction. */
+  fma: ${shape.fma ? "true" : "false"},` : ""}
   workers: [] as import("node:worker_threads").Worker[],
   scratch: [] as KernelScratch[],
   ctlAt: 0,
@@ -717,7 +747,7 @@ function kernelWorkerSource(): string {
 /** Compiles the WebAssembly kernels and starts the worker threads. Call once, before training. */
 async function initKernels(): Promise<void> {
   ${simd ? `if (kernelState.wasm === null) {
-    kernelState.module = await WebAssembly.compile(Buffer.from(GEMM_WASM_BASE64, "base64"));
+    kernelState.module = ${shape.fma ? "await compileKernelModule()" : `await WebAssembly.compile(Buffer.from(GEMM_WASM_BASE64, "base64"))`};
     const instance = await WebAssembly.instantiate(kernelState.module, { env: { mem: kernelMemory } });
     kernelState.wasm = instance.exports as unknown as GemmKernelExports;
   }` : ""}

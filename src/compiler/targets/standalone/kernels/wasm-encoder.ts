@@ -88,6 +88,8 @@ export const op = {
   f32x4Splat: () => [0xfd, ...uleb(0x13)],
   f32x4Add: () => [0xfd, ...uleb(0xe4)],
   f32x4Mul: () => [0xfd, ...uleb(0xe6)],
+  /** relaxed SIMD: a * b + c (fused or not, as the CPU does it best). */
+  f32x4RelaxedMadd: () => [0xfd, ...uleb(0x105)],
   f32x4Sub: () => [0xfd, ...uleb(0xe5)],
   f32x4Div: () => [0xfd, ...uleb(0xe7)],
   f32x4Sqrt: () => [0xfd, ...uleb(0xe3)],
