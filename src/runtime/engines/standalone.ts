@@ -1,10 +1,13 @@
 // The standalone engine: generates the model's dependency-free TypeScript program
-// (src/compiler/targets/standalone), transpiles it in-process with esbuild, writes it to a
-// temporary .mjs, imports it and calls its exported train(options, hooks).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+// (src/compiler/targets/standalone), transpiles it in-process with esbuild to a CommonJS
+// function, runs it, and calls its exported train(options, hooks).
+//
+// Not an ES module import: Node keeps every imported module for the life of the process, and
+// with it the program's buffers (weights, activations, the data set in the kernels' memory).
+// A sweep trains one program per variant in one process; each must be freed after its run.
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { transformSync } from "esbuild";
 import type { IR } from "../../compiler/ir.js";
 import { generateStandalone } from "../../compiler/targets/standalone/index.js";
@@ -25,22 +28,21 @@ export function kernelSettings(options: Pick<RunOptions, "kernels">): { mode: "t
   return { mode, threads };
 }
 
-/** Generates, transpiles and imports the program for `ir`. */
+/** Generates, transpiles and loads the program for `ir` (garbage once the caller drops it). */
 export async function loadStandaloneProgram(
   ir: IR,
   settings: { mode: "ts" | "simd"; threads: number; exposeInternals?: boolean },
 ): Promise<StandaloneProgram & Record<string, unknown>> {
   const source = await generateStandalone(ir, { kernels: settings.mode, threads: settings.threads, exposeInternals: settings.exposeInternals });
-  const { code } = transformSync(source, { loader: "ts", format: "esm", target: "es2022" });
-  const dir = mkdtempSync(join(tmpdir(), "nnc-standalone-"));
-  const file = join(dir, `${ir.model.name.replace(/[^A-Za-z0-9_-]/g, "_")}.mjs`);
-  writeFileSync(file, code);
-  try {
-    return (await import(pathToFileURL(file).href)) as StandaloneProgram & Record<string, unknown>;
-  } finally {
-    // The module is loaded; its file is no longer needed.
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // CommonJS: `import` lines and `await import("node:...")` become require() (Node built-ins
+  // only; a dynamic import() would need a loader the Function has not got), and the program's
+  // `import.meta.url` check for running as a script is false.
+  const { code } = transformSync(source, { loader: "ts", format: "cjs", target: "es2022", supported: { "dynamic-import": false }, logLevel: "silent" });
+  const name = `nnc-standalone-${ir.model.name.replace(/[^A-Za-z0-9_-]/g, "_")}.js`; // names its stack frames
+  const module = { exports: {} as Record<string, unknown> };
+  const run = new Function("exports", "require", "module", `${code}\n//# sourceURL=${name}`) as (exports: unknown, require: NodeRequire, module: unknown) => void;
+  run(module.exports, createRequire(join(process.cwd(), name)), module);
+  return module.exports as StandaloneProgram & Record<string, unknown>;
 }
 
 export const standaloneEngine: Engine = {
