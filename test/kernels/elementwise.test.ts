@@ -74,5 +74,24 @@ for (const cfg of [
         k.shutdownKernels();
       });
     }
+
+    it("pixel bytes to floats: every byte value gives the loader's float32 of v / 255, at any offset and length", async () => {
+      const k = await loadKernels(cfg);
+      const raw = new Uint8Array(600);
+      for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + 3) % 256; // every value, in no order
+      const bytes = k.kernelBytes(raw);
+      // simd: copied into the kernels' memory (a view of its shared buffer); ts: the array itself
+      expect(bytes.buffer instanceof SharedArrayBuffer).toBe(cfg.mode === "simd");
+      expect(Array.from(bytes)).toEqual(Array.from(raw));
+      for (const [srcAt, dstAt, n] of [[0, 0, 600], [5, 3, 257], [17, 0, 15], [33, 1, 16], [100, 7, 0]] as const) {
+        const dst = k.allocF32(620).fill(9);
+        k.kernelBytesToFloats(bytes, srcAt, dst, dstAt, n);
+        for (let i = 0; i < 620; i++) {
+          const want = i >= dstAt && i < dstAt + n ? Math.fround(raw[srcAt + i - dstAt]! / 255) : 9;
+          if (dst[i] !== want) expect(`${i}: ${dst[i]}`).toBe(`${i}: ${want}`);
+        }
+      }
+      k.shutdownKernels();
+    });
   });
 }

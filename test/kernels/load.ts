@@ -30,15 +30,21 @@ export interface KernelRuntime {
   kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void;
   kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void;
   kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void;
+  kernelBytesToFloats(src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number): void;
+  kernelBytes(x: Uint8Array): Uint8Array;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
-  kernelState: { fma?: boolean };
+  /** The shared-memory runtimes' state (simd, or threads > 1). */
+  kernelState?: { fma?: boolean };
 }
 
 let counter = 0;
 
 export function kernelSource(opts: KernelRuntimeOptions): string {
-  return emitKernelRuntime(opts) + "\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, initKernels, shutdownKernels, kernelState };\n";
+  const ts = emitKernelRuntime(opts);
+  // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
+  const state = /\bconst kernelState\b/.test(ts) ? ", kernelState" : "";
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

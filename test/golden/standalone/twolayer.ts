@@ -288,6 +288,26 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
   }
 }
 
+/**
+ * Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values. For every byte v,
+ * v * (1 / 255) rounds to the same float32 as v / 255.
+ */
+function kernelBytesToFloats(
+  src: Uint8Array,
+  srcAt: number,
+  dst: Float32Array,
+  dstAt: number,
+  n: number,
+): void {
+  const scale = 1 / 255;
+  for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
+}
+
+/** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
+function kernelBytes(x: Uint8Array): Uint8Array {
+  return x;
+}
+
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -1082,15 +1102,9 @@ function setTarget(b: number, label: number): void {
 }
 
 /**
- * Pixel bytes become [0, 1] as the batch is copied (the data stays in bytes: a quarter of the
- * memory). For every byte v, v * (1 / 255) rounds to the same float32 as the loader's v / 255.
- */
-const PIXEL_SCALE = 1 / 255;
-
-/**
  * Copies the examples order[from], order[from + 1], ... (n of them, wrapping around at count) into
- * dst, scaled to [0, 1], and their one-hot labels into target. A function of its own, so that V8
- * optimises this hot loop on its own.
+ * dst, and their one-hot labels into target. Pixel bytes become [0, 1] as they are copied (the data
+ * stays in bytes: a quarter of the memory), by kernelBytesToFloats.
  */
 function gatherBatch(
   pixels: Uint8Array,
@@ -1103,9 +1117,7 @@ function gatherBatch(
 ): void {
   for (let b = 0; b < n; b++) {
     const k = order[(from + b) % count]!;
-    const src = k * EXAMPLE;
-    const to = b * EXAMPLE;
-    for (let j = 0; j < EXAMPLE; j++) dst[to + j] = pixels[src + j]! * PIXEL_SCALE;
+    kernelBytesToFloats(pixels, k * EXAMPLE, dst, b * EXAMPLE, EXAMPLE);
     setTarget(b, labels[k]!);
   }
 }
@@ -1120,7 +1132,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    for (let j = 0; j < n * EXAMPLE; j++) input_1_out[j] = pixels[start * EXAMPLE + j]! * PIXEL_SCALE;
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -1165,6 +1177,9 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       limit: options.testLimit,
       floats: false,
     });
+    // The pixels go where kernelBytesToFloats reads them.
+    trainSet.pixels = kernelBytes(trainSet.pixels);
+    testSet.pixels = kernelBytes(testSet.pixels);
     // validation on the test set
     const trainCount = trainSet.count;
     const validation = { pixels: testSet.pixels, labels: testSet.labels, count: testSet.count };

@@ -431,6 +431,7 @@ function saveModel(dir: string): void {
   writeFileAtomic(join(dir, "model.json"), JSON.stringify(modelJson, null, 2));
 }`;
 
+  kernelHas("kernelBytesToFloats"); // the training loop's batches: pixel bytes to floats
   const loop = trainingLoop(ir, training, {
     C,
     inputBuffer: plans.get(model.layers[0]!.id)!.out,
@@ -717,22 +718,14 @@ function setTarget(b: number, label: number): void {
 }
 
 /**
- * Pixel bytes become [0, 1] as the batch is copied (the data stays in bytes: a quarter of the
- * memory). For every byte v, v * (1 / 255) rounds to the same float32 as the loader's v / 255.
- */
-const PIXEL_SCALE = 1 / 255;
-
-/**
  * Copies the examples order[from], order[from + 1], ... (n of them, wrapping around at count) into
- * dst, scaled to [0, 1], and their one-hot labels into target. A function of its own, so that V8
- * optimises this hot loop on its own.
+ * dst, and their one-hot labels into target. Pixel bytes become [0, 1] as they are copied (the data
+ * stays in bytes: a quarter of the memory), by kernelBytesToFloats.
  */
 function gatherBatch(pixels: Uint8Array, labels: Uint8Array, order: Int32Array, from: number, count: number, n: number, dst: Float32Array): void {
   for (let b = 0; b < n; b++) {
     const k = order[(from + b) % count]!;
-    const src = k * EXAMPLE;
-    const to = b * EXAMPLE;
-    for (let j = 0; j < EXAMPLE; j++) dst[to + j] = pixels[src + j]! * PIXEL_SCALE;
+    kernelBytesToFloats(pixels, k * EXAMPLE, dst, b * EXAMPLE, EXAMPLE);
     setTarget(b, labels[k]!);
   }
 }
@@ -743,7 +736,7 @@ function evaluate(pixels: Uint8Array, labels: Uint8Array, count: number): { loss
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    for (let j = 0; j < n * EXAMPLE; j++) ${inputBuffer}[j] = pixels[start * EXAMPLE + j]! * PIXEL_SCALE;
+    kernelBytesToFloats(pixels, start * EXAMPLE, ${inputBuffer}, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -777,6 +770,9 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const epochs = options.epochs ?? ${t.epochs};
     const trainSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "train", dataDir: options.dataDir, limit: options.trainLimit, floats: false });
     const testSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "test", dataDir: options.dataDir, limit: options.testLimit, floats: false });
+    // The pixels go where kernelBytesToFloats reads them${info.kernels === "simd" ? " (the kernels' WebAssembly memory)" : ""}.
+    trainSet.pixels = kernelBytes(trainSet.pixels);
+    testSet.pixels = kernelBytes(testSet.pixels);
     ${valSetup}
     const stepsPerEpoch = ${stepsExpr};
     mkdirSync(options.outDir, { recursive: true });

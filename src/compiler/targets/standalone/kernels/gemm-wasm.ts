@@ -301,6 +301,36 @@ function buildSgd(): Func {
 }
 
 /**
+ * bytes_to_floats(src, dst, n): dst[i] = src[i] / 255 over n bytes (pixel bytes to [0, 1]), 16 at a
+ * time: bytes widened to 32-bit integers, converted, divided in float32 (correctly rounded, so
+ * the same float as the TypeScript loop's v * (1 / 255) for every byte; a float32 multiply by
+ * 1/255 would differ for half of them). Then the tail one by one.
+ */
+function buildBytesToFloats(): Func {
+  const f = new Func("bytes_to_floats", [I32, I32, I32]);
+  const [src, dst, n] = [0, 1, 2];
+  const i = f.local(I32), end16 = f.local(I32), v = f.local(V128), half = f.local(V128), d255 = f.local(V128);
+  f.emit(op.f32(255), op.f32x4Splat(), op.set(d255), op.get(n), op.i32(-16), i32And(), op.set(end16));
+  // dst byte address of float i (+ 16 * part)
+  const out = () => [...op.get(dst), ...op.get(i), ...op.i32(4), ...op.i32Mul(), ...op.i32Add()];
+  const quarter = (widen: number[]) => [...op.get(half), ...widen, ...op.f32x4ConvertI32x4U(), ...op.get(d255), ...op.f32x4Div()];
+  const body = [
+    ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.set(v),
+    ...op.get(v), ...op.i16x8ExtendLowI8x16U(), ...op.set(half),
+    ...out(), ...quarter(op.i32x4ExtendLowI16x8U()), ...op.v128Store(0),
+    ...out(), ...quarter(op.i32x4ExtendHighI16x8U()), ...op.v128Store(16),
+    ...op.get(v), ...op.i16x8ExtendHighI8x16U(), ...op.set(half),
+    ...out(), ...quarter(op.i32x4ExtendLowI16x8U()), ...op.v128Store(32),
+    ...out(), ...quarter(op.i32x4ExtendHighI16x8U()), ...op.v128Store(48),
+  ];
+  f.emit(forLoop(i, op.i32(0), op.get(end16), op.i32(16), body));
+  f.emit(forLoop(i, op.get(end16), op.get(n), op.i32(1), [
+    ...out(), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.i32Load8U(), ...op.f32ConvertI32U(), ...op.f32(255), ...op.f32Div(), ...op.f32Store(),
+  ]));
+  return f;
+}
+
+/**
  * bias_relu(z, a, bias, rows, cols) / bias_add(z, bias, rows, cols): z[r, j] += bias[j] over
  * rows x cols floats (cols a multiple of 4), and for bias_relu a[r, j] = z > 0 ? z : 0 (a NaN
  * gives 0, as in the TypeScript loop).
@@ -472,6 +502,7 @@ export interface GemmWasmExtras {
   biasGrad?: boolean;
   leakyRelu?: boolean;
   leakyReluBackward?: boolean;
+  bytesToFloats?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -493,5 +524,6 @@ export function buildGemmWasm(
   if (extras.biasGrad !== false) funcs.push(buildBiasGrad());
   if (extras.leakyRelu !== false) funcs.push(buildLeakyRelu(false));
   if (extras.leakyReluBackward !== false) funcs.push(buildLeakyRelu(true));
+  if (extras.bytesToFloats !== false) funcs.push(buildBytesToFloats());
   return encodeModule(funcs, memory);
 }

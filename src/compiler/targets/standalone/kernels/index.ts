@@ -33,7 +33,11 @@
 //       kernelLeakyRelu(z, a, alpha, count), kernelLeakyReluBackward(z, g, dz, alpha, count).
 //       In simd mode WebAssembly four floats at a time when the width is a multiple of 4 (same
 //       numbers as the ts loops; leaky_relu multiplies by alpha in float32: within 1 ulp).
-//   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the four above are emitted only when
+//   kernelBytesToFloats(src, srcAt, dst, dstAt, n): dst[dstAt + i] = src[srcAt + i] / 255 (pixel
+//       bytes to [0, 1]), and kernelBytes(x): where it reads from, a copy of x in kernelMemory in
+//       simd mode (WebAssembly converts 16 bytes at a time, dividing in float32: the same floats
+//       as the ts loop), x itself otherwise.
+//   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the others above are emitted only when
 //   options.uses names them: the generator passes the ones the model calls, so a program holds
 //   no dead code.)
 //   async function initKernels(): Promise<void>   compile the wasm, start the workers; call once
@@ -73,7 +77,7 @@ export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 
 /** The elementwise kernels around a layer's product (bias, relu, leaky_relu and their gradients). */
-const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelLeakyRelu", "kernelLeakyReluBackward"] as const;
+const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelLeakyRelu", "kernelLeakyReluBackward", "kernelBytesToFloats"] as const;
 
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
 export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES] as const;
@@ -85,6 +89,14 @@ export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
   if (opts.mode === "ts" && threads === 1) return TS_HEADER + GEMM_TILE + tsSingleThread(uses);
   return emitSharedRuntime(opts.mode, threads, opts, uses);
 }
+
+/** kernelBytes() where the kernels read bytes where they are. */
+const KERNEL_BYTES_AS_IS = `
+/** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
+function kernelBytes(x: Uint8Array): Uint8Array {
+  return x;
+}
+`;
 
 const TS_HEADER = `
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +331,16 @@ function kernelCol2imTs(
 
 /** The elementwise kernels in TypeScript (the WebAssembly ones do the same four floats at a time). */
 const ELEMENTWISE_TS: Record<(typeof ELEMENTWISE_NAMES)[number], string> = {
+  kernelBytesToFloats: `
+/**
+ * Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values. For every byte v,
+ * v * (1 / 255) rounds to the same float32 as v / 255.
+ */
+function kernelBytesToFloatsTs(src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number): void {
+  const scale = 1 / 255;
+  for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
+}
+`,
   kernelLeakyRelu: `
 /** leaky_relu: a = z > 0 ? z : alpha * z, over count values. */
 function kernelLeakyReluTs(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
@@ -405,7 +427,7 @@ function gemm(
 }
 
 ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(") : ""}${uses.has("sgdUpdate") ? SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(") : ""}${uses.has("kernelIm2col") ? IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(") : ""}${uses.has("kernelCol2im") ? COL2IM_TS.replace("function kernelCol2imTs(", "function kernelCol2im(") : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k))
-    .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
+    .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`) + (k === "kernelBytesToFloats" ? KERNEL_BYTES_AS_IS : ""))
     .join("")}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
@@ -518,6 +540,7 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
     biasGrad: uses.has("kernelBiasGrad"),
     leakyRelu: uses.has("kernelLeakyRelu"),
     leakyReluBackward: uses.has("kernelLeakyReluBackward"),
+    bytesToFloats: uses.has("kernelBytesToFloats"),
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -644,6 +667,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   leaky_relu(z: number, a: number, count: number, args: number): void;
 ` : ""}${uses.has("kernelLeakyReluBackward") ? `  /** args: the byte address of [alpha] (f32). */
   leaky_relu_backward(z: number, g: number, dz: number, count: number, args: number): void;
+` : ""}${uses.has("kernelBytesToFloats") ? `  bytes_to_floats(src: number, dst: number, n: number): void;
 ` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators${shape.fma ? ", f32x4.relaxed_madd" : ""}). */
@@ -779,7 +803,7 @@ function shutdownKernels(): void {
 }
 
 /** Whether the array is a view of kernelMemory (allocF32) rather than an ordinary Float32Array. */
-function kernelShared(x: Float32Array): boolean {
+function kernelShared(x: Float32Array | Uint8Array): boolean {
   return x.buffer instanceof SharedArrayBuffer;
 }
 
@@ -940,7 +964,28 @@ function kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Ar
   }` : ""}
   kernelLeakyReluBackwardTs(z, g, dz, alpha, count);
 }
-` : ""}${uses.has("adamUpdate") ? `/**
+` : ""}${uses.has("kernelBytesToFloats") ? `
+/** Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values${simd ? " (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes)" : ""}. */
+function kernelBytesToFloats(src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(src) && kernelShared(dst)) {
+    wasm.bytes_to_floats(src.byteOffset + srcAt, dst.byteOffset + dstAt * 4, n);
+    return;
+  }` : ""}
+  kernelBytesToFloatsTs(src, srcAt, dst, dstAt, n);
+}
+${simd ? `
+/**
+ * A copy of data bytes (a data set's pixels) in the kernels' memory, where the WebAssembly
+ * kernelBytesToFloats can read them. Made once per data set, before training.
+ */
+function kernelBytes(x: Uint8Array): Uint8Array {
+  const at = kernelAllocBytes(x.length); // may grow the memory: read .buffer after it
+  const copy = new Uint8Array(kernelMemory.buffer, at, x.length);
+  copy.set(x);
+  return copy;
+}
+` : KERNEL_BYTES_AS_IS}` : ""}${uses.has("adamUpdate") ? `/**
  * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
  * value -= lrT * m / (sqrt(v) + epsilon).${simd ? " Runs as WebAssembly SIMD on allocF32 buffers." : ""}
  */
