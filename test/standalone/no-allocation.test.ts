@@ -15,12 +15,13 @@ import { fillBatch, type Internals } from "./harness.js";
 const work = mkdtempSync(join(tmpdir(), "nnc-no-allocation-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Small models that cover every layer of the example models, with adam and with plain sgd. */
+/** Small models that cover every layer of the example models (a conv2d after another: its input gradient too), with adam and with plain sgd. */
 const MODELS: Record<string, string> = {
   conv_adam: `model conv_adam {
   input image(28, 28, 1)
   max_pool(4)
   conv2d(4, kernel: 3, padding: same, activation: relu)
+  conv2d(4, kernel: 3, activation: relu)
   max_pool(2)
   flatten
   dense(16)
