@@ -18,7 +18,7 @@ import type {
   TrainDecl,
   TrainStmt,
 } from "./ast.js";
-import { lastOffsetOf, tokenSpan } from "./lexer.js";
+import { endLineOf, lastColumnOf, lastOffsetOf, tokenSpan } from "./lexer.js";
 import type { SyntaxMessage } from "./errors.js";
 
 export interface BuildIssue extends SyntaxMessage {
@@ -91,14 +91,13 @@ export function joinSpans(a: Span, b: Span): Span {
 
 /** From the start of token `a` to the end of token `b` (one object; the fields of tokenSpan()). */
 export function tokensSpan(a: IToken, b: IToken): Span {
-  const bLast = lastOffsetOf(b);
   return {
     startOffset: a.startOffset,
-    endOffset: bLast + 1,
+    endOffset: lastOffsetOf(b) + 1,
     startLine: a.startLine ?? 1,
     startColumn: a.startColumn ?? 1,
-    endLine: b.endLine ?? b.startLine ?? 1,
-    endColumn: (b.endColumn ?? (b.startColumn ?? 1) + (bLast - b.startOffset)) + 1,
+    endLine: endLineOf(b),
+    endColumn: lastColumnOf(b) + 1,
   };
 }
 

@@ -161,16 +161,13 @@ export interface LexResult {
 export function tokenSpan(t: IToken): Span {
   const startLine = t.startLine ?? 1;
   const startColumn = t.startColumn ?? 1;
-  const last = lastOffsetOf(t);
-  // Tokens never span lines except line breaks, which are not kept: a token ends on the line it
-  // starts on, its length after its first column.
   return {
     startOffset: t.startOffset,
-    endOffset: last + 1,
+    endOffset: lastOffsetOf(t) + 1,
     startLine,
     startColumn,
-    endLine: t.endLine ?? startLine,
-    endColumn: (t.endColumn ?? startColumn + (last - t.startOffset)) + 1,
+    endLine: endLineOf(t),
+    endColumn: lastColumnOf(t) + 1,
   };
 }
 
@@ -179,9 +176,17 @@ export function lastOffsetOf(t: IToken): number {
   return t.endOffset ?? t.startOffset + t.image.length - 1;
 }
 
+// Tokens never span lines except line breaks, which are not kept: a token ends on the line it
+// starts on, its length after its first column.
+
 /** The line a token ends on (the lexer records starts only; see tokenSpan). */
 export function endLineOf(t: IToken): number {
   return t.endLine ?? t.startLine ?? 1;
+}
+
+/** The column of a token's last character. */
+export function lastColumnOf(t: IToken): number {
+  return t.endColumn ?? (t.startColumn ?? 1) + (lastOffsetOf(t) - t.startOffset);
 }
 
 const OPENERS = new Set(["LParen", "LBracket", "LCurly", "ObjectOpen"]);
