@@ -628,6 +628,12 @@ const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
 /** The least work (flops) of one part of a product split across threads. */
 const GEMM_PART_MIN_FLOPS = ${opts.partMinFlops ?? DEFAULT_PART_MIN_FLOPS};
 
+/** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
+function gemmEvenness(units: number, parts: number): number {
+  const p = Math.min(parts, units);
+  return units / (p * Math.ceil(units / p));
+}
+
 /** The memory every buffer lives in; shared, so growing it never detaches earlier views. */
 const kernelMemory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
 let kernelHeapTop = 1024; // the first KiB stays unused
@@ -1046,18 +1052,22 @@ function gemm(
     gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N, 0);
     return;
   }
-  // Split C into parts: by columns in multiples of GEMM_NR when there are
-  // enough, else by rows in multiples of GEMM_MR. Every thread, this one included, claims parts
-  // until none is left, so a worker that the OS has not scheduled yet never holds up the product.
+  // Split C into parts, by columns in multiples of GEMM_NR or by rows in multiples of GEMM_MR.
+  // Every thread, this one included, claims parts until none is left, so a worker that the OS has
+  // not scheduled yet never holds up the product.
   const job = kernelState.job, ctl = kernelState.ctl;
-  const byColumns = N >= T * GEMM_NR * 2 || N >= M;
-  const extent = byColumns ? N : M;
-  const unit = byColumns ? GEMM_NR : GEMM_MR;
   // As many parts as the work allows, each of at least GEMM_PART_MIN_FLOPS (every part packs
   // its own panels: a fixed cost), up to 8 per thread: the thread that finishes first then waits
   // at most for one small part, where two large parts per thread left it idle for a quarter of
   // the product whenever a worker started late.
   const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor((2 * M * N * K) / GEMM_PART_MIN_FLOPS)));
+  // The direction whose parts come out more even (50 columns in 2 parts of whole 8-column panels
+  // are 32 + 18; 100 rows are 52 + 48); when both are even, columns where there are enough.
+  const colEven = gemmEvenness(Math.ceil(N / GEMM_NR), wanted);
+  const rowEven = gemmEvenness(Math.ceil(M / GEMM_MR), wanted);
+  const byColumns = colEven > rowEven + 0.05 ? true : rowEven > colEven + 0.05 ? false : N >= T * GEMM_NR * 2 || N >= M;
+  const extent = byColumns ? N : M;
+  const unit = byColumns ? GEMM_NR : GEMM_MR;
   const parts = Math.max(1, Math.min(wanted, Math.ceil(extent / unit)));
   const per = Math.ceil(extent / unit / parts) * unit;
   ${simd ? `// Parts that split the columns all read the whole of op(A): pack it once, here, rather than
