@@ -1061,11 +1061,12 @@ function gemm(
   // at most for one small part, where two large parts per thread left it idle for a quarter of
   // the product whenever a worker started late.
   const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor((2 * M * N * K) / GEMM_PART_MIN_FLOPS)));
-  // The direction whose parts come out more even (50 columns in 2 parts of whole 8-column panels
-  // are 32 + 18; 100 rows are 52 + 48); when both are even, columns where there are enough.
-  const colEven = gemmEvenness(Math.ceil(N / GEMM_NR), wanted);
-  const rowEven = gemmEvenness(Math.ceil(M / GEMM_MR), wanted);
-  const byColumns = colEven > rowEven + 0.05 ? true : rowEven > colEven + 0.05 ? false : N >= T * GEMM_NR * 2 || N >= M;
+  // By columns where there are enough, unless rows split more evenly (50 columns in 2 parts of
+  // whole 8-column panels are 32 + 18; 100 rows are 52 + 48). Never the other way: a column
+  // split packs op(A) once on this thread before the parts start (below), a row split packs in
+  // parallel, each part its own panels.
+  const byColumns =
+    (N >= T * GEMM_NR * 2 || N >= M) && gemmEvenness(Math.ceil(M / GEMM_MR), wanted) <= gemmEvenness(Math.ceil(N / GEMM_NR), wanted) + 0.05;
   const extent = byColumns ? N : M;
   const unit = byColumns ? GEMM_NR : GEMM_MR;
   const parts = Math.max(1, Math.min(wanted, Math.ceil(extent / unit)));
