@@ -1,11 +1,9 @@
 // Time the parts of one standalone training step (forward, loss, backward, optimizer) and the
 // heap it allocates, using the program's test internals:
 //   node --import ./bin/register.mjs bench/step-profile.ts [model=mlp] [kernels=simd] [threads=1] [steps=50]
-import { transformSync } from "esbuild";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 
@@ -39,28 +37,21 @@ interface Internals {
   backward(n: number): void;
   computeLoss(n: number): number;
   applyGradients(lr: number): void;
+  initKernels(): Promise<void>;
+  shutdownKernels(): void;
 }
 
 export async function profileStep(model: string, mode: "ts" | "simd", threads: number, steps: number): Promise<StepProfile> {
   v8.setFlagsFromString("--expose-gc");
   const gc = vm.runInNewContext("gc") as () => void;
   const { compileSource } = await import("../src/compiler/index.js");
-  const { generateStandalone } = await import("../src/compiler/targets/standalone/index.js");
+  const { loadStandaloneProgram } = await import("../src/runtime/engines/standalone.js");
   const file = join(root, "examples", `${model}.nn`);
   const { ir } = compileSource(readFileSync(file, "utf8"), file);
   if (!ir?.training) throw new Error(`${model}.nn does not compile`);
-  // The generated program, with its kernel entry points exported too.
-  const source =
-    (await generateStandalone(ir, { kernels: mode, threads, exposeInternals: true })) +
-    "\nexport { initKernels as __initKernels, shutdownKernels as __shutdownKernels };\n";
-  const { code } = transformSync(source, { loader: "ts", format: "esm", target: "es2022" });
-  const dir = mkdtempSync(join(tmpdir(), "nnc-step-profile-"));
-  const mjs = join(dir, `${model}.mjs`);
-  writeFileSync(mjs, code);
-  const program = (await import(pathToFileURL(mjs).href)) as { internals: Internals; __initKernels(): Promise<void>; __shutdownKernels(): void };
-  rmSync(dir, { recursive: true, force: true });
-  await program.__initKernels();
-  const t = program.internals;
+  // The generated program, with its test internals (the steps, and the kernels' init and shutdown).
+  const t = (await loadStandaloneProgram(ir, { mode, threads, exposeInternals: true })).internals as unknown as Internals;
+  await t.initKernels();
   const n = ir.training.batchSize;
   t.initializeWeights(1);
   for (let i = 0; i < t.input.length; i++) t.input[i] = ((i * 7919) % 255) / 255;
@@ -110,7 +101,7 @@ export async function profileStep(model: string, mode: "ts" | "simd", threads: n
     for (let i = 0; i < steps; i++) step();
     heapGrowth = Math.min(heapGrowth, process.memoryUsage().heapUsed - h0);
   }
-  program.__shutdownKernels();
+  t.shutdownKernels();
   const [forward, loss, backward, optimizer] = acc.map((x) => x / steps) as [number, number, number, number];
   const total = forward + loss + backward + optimizer;
   return {

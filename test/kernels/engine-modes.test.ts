@@ -1,45 +1,22 @@
 // The generated program computes the same forward pass, loss and gradients in every kernel mode:
 // plain TypeScript on one thread vs WebAssembly SIMD on one and two threads (with the wasm
 // kernels really in use: initKernels is called, as train() does).
-import { transformSync } from "esbuild";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { compileSource } from "../../src/compiler/index.js";
-import { generateStandalone } from "../../src/compiler/targets/standalone/index.js";
+import { loadStandaloneProgram } from "../../src/runtime/engines/standalone.js";
+import type { Internals } from "../standalone/harness.js";
 
 const root = resolve(import.meta.dirname, "../..");
-
-interface Internals {
-  weights: Record<string, Float32Array>;
-  grads: Record<string, Float32Array>;
-  input: Float32Array;
-  output: Float32Array;
-  target: Float32Array;
-  initializeWeights(seed: number): void;
-  forward(n: number, training: boolean): void;
-  backward(n: number): void;
-  computeLoss(n: number): number;
-  reseed?(seed: number): void;
-}
 
 async function load(model: string, mode: "ts" | "simd", threads: number): Promise<{ t: Internals; done(): void }> {
   const file = join(root, "examples", `${model}.nn`);
   const { ir } = compileSource(readFileSync(file, "utf8"), file);
   if (!ir) throw new Error(`${model}.nn does not compile`);
-  const source =
-    (await generateStandalone(ir, { kernels: mode, threads, exposeInternals: true })) +
-    "\nexport { initKernels as __initKernels, shutdownKernels as __shutdownKernels };\n";
-  const { code } = transformSync(source, { loader: "ts", format: "esm", target: "es2022" });
-  const dir = mkdtempSync(join(tmpdir(), "nnc-engine-modes-"));
-  const mjs = join(dir, `${model}-${mode}-${threads}.mjs`);
-  writeFileSync(mjs, code);
-  const mod = (await import(pathToFileURL(mjs).href)) as { internals: Internals; __initKernels(): Promise<void>; __shutdownKernels(): void };
-  rmSync(dir, { recursive: true, force: true });
-  await mod.__initKernels();
-  return { t: mod.internals, done: () => mod.__shutdownKernels() };
+  const t = (await loadStandaloneProgram(ir, { mode, threads, exposeInternals: true })).internals as Internals;
+  await t.initKernels();
+  return { t, done: () => t.shutdownKernels() };
 }
 
 function run(t: Internals, n: number): number {

@@ -16,6 +16,9 @@ export interface Internals {
   addRegularizationGradients?(): void;
   applyGradients(lr: number): void;
   reseed?(seed: number): void;
+  /** Compiles the WebAssembly kernels and starts the worker threads (train() does it itself). */
+  initKernels(): Promise<void>;
+  shutdownKernels(): void;
 }
 
 export async function loadInternals(ir: IR): Promise<Internals> {

@@ -2,18 +2,10 @@
 // in steady state (issue 5): no boxed numbers (dropout's random stream, floats passed to
 // WebAssembly), no iterators, closures or views per step. Measured as heap growth over many
 // steps without a collection in between, after a warm-up in which tier-up compiles the code.
-import { transformSync } from "esbuild";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { compileSource } from "../../src/compiler/index.js";
-import { generateStandalone } from "../../src/compiler/targets/standalone/index.js";
+import { loadStandaloneProgram } from "../../src/runtime/engines/standalone.js";
 import { fillBatch, type Internals } from "./harness.js";
-
-const work = mkdtempSync(join(tmpdir(), "nnc-no-allocation-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Small models that cover every layer of the example models (a conv2d after another: its input gradient too), with adam and with plain sgd. */
 const MODELS: Record<string, string> = {
@@ -53,22 +45,10 @@ train dense_sgd {
 }`,
 };
 
-interface Program {
-  internals: Internals;
-  __initKernels(): Promise<void>;
-  __shutdownKernels(): void;
-}
-
-async function load(name: string, mode: "ts" | "simd", threads: number): Promise<Program> {
+async function load(name: string, mode: "ts" | "simd", threads: number): Promise<Internals> {
   const { ir, diagnostics } = compileSource(MODELS[name]!, `${name}.nn`);
   expect(ir, JSON.stringify(diagnostics)).not.toBeNull();
-  const source =
-    (await generateStandalone(ir!, { kernels: mode, threads, exposeInternals: true })) +
-    "\nexport { initKernels as __initKernels, shutdownKernels as __shutdownKernels };\n";
-  const { code } = transformSync(source, { loader: "ts", format: "esm", target: "es2022" });
-  const file = join(work, `${name}-${mode}-${threads}.mjs`);
-  writeFileSync(file, code);
-  return (await import(pathToFileURL(file).href)) as Program;
+  return (await loadStandaloneProgram(ir!, { mode, threads, exposeInternals: true })).internals as Internals;
 }
 
 for (const cfg of [
@@ -79,9 +59,8 @@ for (const cfg of [
   describe(`standalone training step, kernels ${cfg.mode} threads=${cfg.threads}`, () => {
     for (const name of Object.keys(MODELS)) {
       it(`${name}: the steady-state step allocates nothing`, async () => {
-        const program = await load(name, cfg.mode, cfg.threads);
-        await program.__initKernels();
-        const t = program.internals;
+        const t = await load(name, cfg.mode, cfg.threads);
+        await t.initKernels();
         const n = 16;
         t.initializeWeights(1);
         t.reseed?.(5);
@@ -110,7 +89,7 @@ for (const cfg of [
           run(steps);
           least = Math.min(least, process.memoryUsage().heapUsed - before);
         }
-        program.__shutdownKernels();
+        t.shutdownKernels();
         // Two floats cross this loop's calls into the program each step, the loss returned and the
         // rate passed in; V8 may box each into a 16-byte heap number unless it inlines the call
         // (measured: 0 or 32 bytes a step, plus a few hundred bytes in all). One more boxed float

@@ -463,6 +463,8 @@ export const internals = {
   backward,
   computeLoss,${regularized.length > 0 ? "\n  regularizationPenalty,\n  addRegularizationGradients," : ""}
   applyGradients,${model.layers.some((l) => l.kind === "dropout") ? "\n  reseed(seed: number): void {\n    random = new Random(seed);\n  }," : ""}
+  initKernels,
+  shutdownKernels,
 };`
     : "";
 
