@@ -688,11 +688,11 @@ const GEMM_WASM_PLAIN_BASE64 = "${plainBase64}";
  * plain kernels (products then round as on a machine without FMA).
  */
 async function compileKernelModule(): Promise<WebAssembly.Module> {
-  const fma = Buffer.from(GEMM_WASM_BASE64, "base64");
   if (process.env.NNC_FMA === "0") {
     kernelState.fma = false;
     return WebAssembly.compile(Buffer.from(GEMM_WASM_PLAIN_BASE64, "base64"));
   }
+  const fma = Buffer.from(GEMM_WASM_BASE64, "base64");
   try {
     return await WebAssembly.compile(fma);
   } catch {
