@@ -427,8 +427,8 @@ function gemm(
 }
 
 ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(") : ""}${uses.has("sgdUpdate") ? SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(") : ""}${uses.has("kernelIm2col") ? IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(") : ""}${uses.has("kernelCol2im") ? COL2IM_TS.replace("function kernelCol2imTs(", "function kernelCol2im(") : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k))
-    .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`) + (k === "kernelBytesToFloats" ? KERNEL_BYTES_AS_IS : ""))
-    .join("")}
+    .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
+    .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
