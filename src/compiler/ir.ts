@@ -3,11 +3,14 @@
 // to a catalog entry. Described by src/compiler/ir.schema.json (checked with ajv in tests).
 // Printed by `nnc compile FILE --emit ir`.
 
+import type { Ref } from "./catalog/schema.js";
+import type { ActivationKind, CallbackKind, InitializerKind, RegularizerKind, LayerArgs, LayerKind, LossKind, MetricKind, OptimizerKind, ScheduleKind } from "./catalog/kinds.js";
+import { lookup } from "./catalog/index.js";
+
+export type { LayerKind } from "./catalog/kinds.js";
+
 /** A resolved reference to a catalog entry with all its arguments, e.g. {kind: "l2", args: {l2: 1e-4}}. */
-export interface IRRef {
-  kind: string;
-  args: Record<string, IRValue>;
-}
+export type IRRef<K extends string = string> = Ref<K>;
 
 export type IRValue = number | string | boolean | null | IRValue[] | { [key: string]: IRValue };
 
@@ -25,16 +28,22 @@ export interface IRWeight {
   role: "kernel" | "bias" | "gamma" | "beta" | "moving_mean" | "moving_variance" | "alpha";
   /** Keras/tfjs layout: dense kernel [in, out]; conv2d kernel [kh, kw, inC, outC]. */
   shape: number[];
-  initializer: IRRef;
-  regularizer: IRRef | null;
+  initializer: IRRef<InitializerKind>;
+  regularizer: IRRef<RegularizerKind> | null;
   trainable: boolean;
 }
 
-export interface IRLayer {
+/**
+ * A layer of kind K, with K's resolved arguments (`IRLayerOf<"dense">["args"]["units"]` is a
+ * number). For a union of kinds it is the union of those layers.
+ */
+export type IRLayerOf<K extends LayerKind> = K extends LayerKind ? IRLayerWith<K> : never;
+
+interface IRLayerWith<K extends LayerKind> {
   /** Unique, deterministic; also the tfjs layer name. `${kind}_${n}` (n counts from 1 per kind) unless the user named it. */
   id: string;
   /** The catalog layer name: "input", "dense", "conv2d", "max_pool", ... */
-  kind: string;
+  kind: K;
   /** Ids of the layers whose outputs feed this one (empty for the input layer). */
   inputs: string[];
   /**
@@ -42,7 +51,7 @@ export interface IRLayer {
    * regularizers are IRRef (or null); e.g. dense: {units, activation, use_bias, kernel_initializer,
    * bias_initializer, kernel_regularizer, bias_regularizer}.
    */
-  args: Record<string, IRValue | IRRef>;
+  args: LayerArgs<K>;
   /** Shapes without the batch dimension. */
   inputShapes: number[][];
   outputShape: number[];
@@ -53,6 +62,9 @@ export interface IRLayer {
   flops: number;
   source: IRSource;
 }
+
+/** Any layer: a union discriminated by `kind`, so `switch (layer.kind)` narrows its arguments. */
+export type IRLayer = IRLayerOf<LayerKind>;
 
 export interface IRModel {
   name: string;
@@ -96,15 +108,15 @@ export interface IRTraining {
   data: IRData;
   /** "onehot" for categorical losses/mse/..., "sparse" for sparse_categorical_crossentropy. */
   labels: "onehot" | "sparse";
-  loss: IRRef;
+  loss: IRRef<LossKind>;
   /** Keras defaults filled, e.g. {kind: "adam", args: {lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7}}. */
-  optimizer: IRRef;
+  optimizer: IRRef<OptimizerKind>;
   /** A step-based learning-rate schedule (piecewise_constant, exponential_decay, inverse_time_decay), or null. */
-  schedule: IRRef | null;
+  schedule: IRRef<ScheduleKind> | null;
   /** early_stopping, checkpoint, reduce_on_plateau, csv_logger, tensorboard, terminate_on_nan, in source order. */
-  callbacks: IRRef[];
+  callbacks: IRRef<CallbackKind>[];
   /** e.g. ["accuracy"]; the loss is always logged as "loss". */
-  metrics: string[];
+  metrics: MetricKind[];
   epochs: number;
   batchSize: number;
   /** null: ceil(trainSamples / batchSize). */
@@ -146,4 +158,23 @@ export function layerById(model: IRModel, id: string): IRLayer | undefined {
     layerMaps.set(model.layers, map);
   }
   return map.get(id);
+}
+
+const LINEAR: IRRef<ActivationKind> = Object.freeze({ kind: "linear", args: Object.freeze({}) }) as IRRef<ActivationKind>;
+
+/**
+ * The activation a layer applies: the `activation` argument of a layer that takes one (dense,
+ * conv2d), an activation layer's own function with its arguments (`leaky_relu(0.1)`), else linear.
+ */
+export function activationOf(layer: IRLayer): IRRef<ActivationKind> {
+  const traits = lookup("layer", layer.kind)!.traits;
+  if (traits.activation) return { kind: traits.activation as ActivationKind, args: layer.args as Record<string, IRValue> };
+  if (traits.takesActivation) return (layer.args as { activation: IRRef<ActivationKind> }).activation;
+  return LINEAR;
+}
+
+/** Whether a layer passes its input's values through unchanged at inference (flatten, reshape, dropout). */
+export function passesValuesThrough(layer: IRLayer): boolean {
+  const traits = lookup("layer", layer.kind)!.traits;
+  return traits.view === true || traits.stochastic === true;
 }

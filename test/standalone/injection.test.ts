@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileSource } from "../../src/compiler/index.js";
 import { generateStandalone } from "../../src/compiler/targets/standalone/index.js";
+import { generateTfjs } from "../../src/compiler/targets/tfjs/index.js";
+import { transform } from "esbuild";
 import { loadStandaloneProgram } from "../../src/runtime/engines/standalone.js";
 import { writeSyntheticMnist } from "../helpers/data.js";
 import { buildModelIR, ref } from "./ir-builder.js";
@@ -20,7 +22,12 @@ const EVIL = [
   "\n(globalThis as any).pwned = 5; //",
   "\u2028(globalThis as any).pwned = 6; //",
   "'\\\\'; </script>",
+  "\r(globalThis as any).pwned = 8; //",
+  "\u2029(globalThis as any).pwned = 9; //",
+  "\u0000\u0085(globalThis as any).pwned = 10; //",
 ].join("|");
+/** A hostile file name short enough for the file system (its full form appears everywhere else). */
+const CSV_PATH = `log ${EVIL.split("|").slice(0, 7).join("|").replace(/[\n\u2028/\u0000]/g, "_")}.csv`;
 
 const work = mkdtempSync(join(tmpdir(), "nnc-injection-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -35,7 +42,7 @@ function hostileIR() {
     {
       callbacks: [
         ref("csv_logger", {
-          path: `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`,
+          path: CSV_PATH,
           separator: EVIL,
           append: false,
         }),
@@ -48,9 +55,17 @@ function hostileIR() {
   return ir;
 }
 
-describe("strings from the .nn file", () => {
-  it("appear only as string literals and comments", async () => {
-    const code = await generateStandalone(hostileIR());
+const TARGETS = {
+  standalone: (ir: ReturnType<typeof hostileIR>) => generateStandalone(ir),
+  tfjs: (ir: ReturnType<typeof hostileIR>) => generateTfjs(ir, { package: "@tensorflow/tfjs" }),
+};
+
+describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])("strings from the .nn file, %s target", (target) => {
+  it("appear only as string literals and comments, and the program still parses", async () => {
+    const code = await TARGETS[target](hostileIR());
+    // esbuild parses it as TypeScript: a comment ended early would leave code that does not parse or runs.
+    await transform(code, { loader: "ts" });
+    expect(code).not.toMatch(/[\r\u0000\u0085]/);
     // Every line mentioning pwned is a comment or holds it inside a JSON string literal.
     expect(code).not.toMatch(/[\u2028\u2029]/);
     for (const line of code.split("\n")) {
@@ -65,6 +80,9 @@ describe("strings from the .nn file", () => {
     }
   });
 
+});
+
+describe("strings from the .nn file, when run", () => {
   it("cannot run code: the program trains and writes the hostile path verbatim", async () => {
     const data = writeSyntheticMnist(join(work, "data"), {
       train: 64,
@@ -79,7 +97,7 @@ describe("strings from the .nn file", () => {
       {},
     );
     expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
-    const csvPath = `log ${EVIL.replace(/[\n\u2028/]/g, "_")}.csv`;
+    const csvPath = CSV_PATH;
     expect(existsSync(join(out, csvPath))).toBe(true);
     expect(result.files).toContain(csvPath);
   });

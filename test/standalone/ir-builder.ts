@@ -1,13 +1,9 @@
 // Builds small IRs by hand (via the catalog's shape and weight rules), for tests that need models
 // the examples do not cover: one layer kind, activation, loss or optimizer at a time.
-import type {
-  IR,
-  IRLayer,
-  IRRef,
-  IRTraining,
-  IRValue,
-} from "../../src/compiler/ir.js";
+import type { IR, IRRef, IRTraining, IRValue } from "../../src/compiler/ir.js";
 import { lookup } from "../../src/compiler/catalog/index.js";
+import { compileSource } from "../../src/compiler/index.js";
+import { defaultRef } from "../../src/compiler/checker/args.js";
 
 export interface LayerSpec {
   kind: string;
@@ -24,149 +20,62 @@ export const ref = (
 
 const prod = (s: number[]) => s.reduce((p, d) => p * d, 1);
 
+/** A value as .nn source: refs as calls, strings as bare names (enums), lists in brackets. */
+function nnValue(v: IRValue | IRRef): string {
+  if (Array.isArray(v)) return `[${v.map(nnValue).join(", ")}]`;
+  if (v !== null && typeof v === "object") {
+    const r = v as IRRef;
+    const args = Object.entries(r.args ?? {});
+    return args.length === 0 ? r.kind : `${r.kind}(${args.map(([k, a]) => `${k}: ${nnValue(a)}`).join(", ")})`;
+  }
+  if (typeof v === "string") return v;
+  return String(v);
+}
+
+/** A ref with the catalog's defaults under the given arguments (what the checker would resolve). */
+function complete(category: "loss" | "optimizer" | "schedule" | "callback", r: IRRef): IRRef {
+  return { kind: r.kind, args: { ...defaultRef(category, r.kind).args, ...r.args } };
+}
+
+/**
+ * A model written as .nn source from layer specs and checked by the real checker (so the IR is
+ * exactly what nnc builds), with the training section's values set as given (refs completed with
+ * the catalog's defaults, as the checker fills them).
+ */
 export function buildModelIR(
   inputShape: number[],
   specs: LayerSpec[],
   training: Partial<IRTraining> = {},
   name = "test_model",
 ): IR {
-  const layers: IRLayer[] = [];
-  const counters = new Map<string, number>();
-  const nextId = (kind: string) => {
-    const k = (counters.get(kind) ?? 0) + 1;
-    counters.set(kind, k);
-    return `${kind}_${k}`;
-  };
-  layers.push({
-    id: nextId("input"),
-    kind: "input",
-    inputs: [],
-    args: {},
-    inputShapes: [],
-    outputShape: inputShape,
-    weights: [],
-    params: 0,
-    flops: 0,
-    source: {
-      line: 1,
-      column: 1,
-      text: `input image(${inputShape.join(", ")})`,
-    },
-  });
-  specs.forEach((spec, index) => {
+  const input = inputShape.length === 3 ? `image(${inputShape.join(", ")})` : `vector(${inputShape.join(", ")})`;
+  const lines = [`model ${name} {`, `  input ${input}`];
+  let previous = "input_1";
+  for (const spec of specs) {
     const entry = lookup("layer", spec.kind);
     if (!entry) throw new Error(`no layer ${spec.kind}`);
-    const id = spec.id ?? nextId(spec.kind);
-    const inputs = spec.inputs ?? [layers[layers.length - 1]!.id];
-    const inputShapes = inputs.map(
-      (i) => layers.find((l) => l.id === i)!.outputShape,
-    );
-    const args: Record<string, IRValue | IRRef> = { ...(spec.args ?? {}) };
-    const defaults: Record<string, IRValue | IRRef> = {
-      activation: ref("linear"),
-      use_bias: true,
-      kernel_initializer: ref("glorot_uniform"),
-      bias_initializer: ref("zeros"),
-      kernel_regularizer: null,
-      bias_regularizer: null,
-      alpha_initializer: ref("zeros"),
-      alpha_regularizer: null,
-    };
-    if (
-      spec.kind === "dense" ||
-      spec.kind === "conv2d" ||
-      spec.kind === "prelu"
-    ) {
-      for (const [k, v] of Object.entries(defaults))
-        if (
-          args[k] === undefined &&
-          k in ((entry.schema as { properties: object }).properties ?? {})
-        )
-          args[k] = v;
+    const args = Object.entries(spec.args ?? {}).map(([k, v]) => `${k}: ${nnValue(v)}`);
+    let call: string;
+    if (entry.arity === "many") call = `${spec.kind}(${[...(spec.inputs ?? []), ...args].join(", ")})`;
+    else {
+      const own = args.length ? `${spec.kind}(${args.join(", ")})` : spec.kind;
+      const from = spec.inputs?.[0];
+      call = from !== undefined && from !== previous ? `${from} -> ${own}` : own;
     }
-    if (spec.kind === "conv2d") {
-      if (typeof args.kernel_size === "number")
-        args.kernel_size = [args.kernel_size, args.kernel_size];
-      args.strides ??= [1, 1];
-      if (typeof args.strides === "number")
-        args.strides = [args.strides, args.strides];
-      args.padding ??= "valid";
-    }
-    if (spec.kind === "max_pool" || spec.kind === "avg_pool") {
-      if (typeof args.pool_size === "number")
-        args.pool_size = [args.pool_size, args.pool_size];
-      args.pool_size ??= [2, 2];
-      if (typeof args.strides === "number")
-        args.strides = [args.strides, args.strides];
-      args.strides ??= args.pool_size;
-      args.padding ??= "valid";
-    }
-    if (spec.kind === "batch_norm") {
-      args.momentum ??= 0.99;
-      args.epsilon ??= 0.001;
-      args.center ??= true;
-      args.scale ??= true;
-    }
-    if (spec.kind === "leaky_relu") args.alpha ??= 0.3;
-    if (spec.kind === "elu") args.alpha ??= 1;
-    if (spec.kind === "concat") args.axis ??= -1;
-    const shape = entry.shape(inputShapes, args);
-    if (!Array.isArray(shape)) throw new Error(`${spec.kind}: ${shape.error}`);
-    const weights = entry.weights(inputShapes, args).map((w) => {
-      const init =
-        "arg" in w.initializer
-          ? (args[w.initializer.arg] as IRRef)
-          : ref(w.initializer.fixed);
-      const reg = w.regularizer
-        ? ((args[w.regularizer.arg] as IRRef | null) ?? null)
-        : null;
-      return {
-        name: `${id}/${w.role}`,
-        role: w.role,
-        shape: w.shape,
-        initializer: init,
-        regularizer: reg,
-        trainable: w.trainable,
-      };
-    });
-    layers.push({
-      id,
-      kind: spec.kind,
-      inputs,
-      args,
-      inputShapes,
-      outputShape: shape,
-      weights,
-      params: weights.reduce((p, w) => p + prod(w.shape), 0),
-      flops: 0,
-      source: { line: index + 2, column: 3, text: `${spec.kind}(...)` },
-    });
-  });
-  const params = layers.reduce((p, l) => p + l.params, 0);
-  const trainable = layers.reduce(
-    (p, l) =>
-      p +
-      l.weights
-        .filter((w) => w.trainable)
-        .reduce((q, w) => q + prod(w.shape), 0),
-    0,
-  );
-  const classes = prod(layers[layers.length - 1]!.outputShape);
+    lines.push(`  ${spec.id !== undefined ? `${spec.id} = ` : ""}${call}`);
+    previous = spec.id ?? "";
+  }
+  lines.push("}");
+  const source = lines.join("\n") + "\n";
+  const { ir, diagnostics } = compileSource(source, "test.nn");
+  if (!ir) throw new Error(`test model does not check:\n${source}\n${diagnostics.map((d) => `${d.code} ${d.message}`).join("\n")}`);
+  // The model alone is checked (a train section would tie it to MNIST's shapes); the training
+  // values are the test's, with every ref completed as the checker completes it.
   const t: IRTraining = {
-    data: {
-      dataset: "mnist",
-      classes,
-      exampleShape: inputShape,
-      validation: { kind: "none" },
-      augment: null,
-      shuffle: true,
-    },
+    data: { dataset: "mnist", classes: 0, exampleShape: inputShape, validation: { kind: "none" }, augment: null, shuffle: true },
     labels: "onehot",
-    loss: ref("categorical_crossentropy", {
-      from_logits: false,
-      label_smoothing: 0,
-    }),
-    optimizer: ref("sgd", { lr: 0.01, momentum: 0, nesterov: false }),
+    loss: ref("categorical_crossentropy") as IRTraining["loss"],
+    optimizer: ref("sgd") as IRTraining["optimizer"],
     schedule: null,
     callbacks: [],
     metrics: ["accuracy"],
@@ -174,23 +83,15 @@ export function buildModelIR(
     batchSize: 4,
     stepsPerEpoch: null,
     seed: 1,
-    ...training,
   };
-  return {
-    irVersion: 1,
-    nncVersion: "0.1.0",
-    source: { file: "test.nn", sha256: "0".repeat(64) },
-    model: {
-      name,
-      inputShape,
-      layers,
-      outputs: [layers[layers.length - 1]!.id],
-      params: { total: params, trainable, nonTrainable: params - trainable },
-      flops: 0,
-    },
-    training: t,
-    sweep: null,
-  };
+  const merged = { ...t, ...training } as IRTraining;
+  merged.loss = complete("loss", merged.loss) as IRTraining["loss"];
+  merged.optimizer = complete("optimizer", merged.optimizer) as IRTraining["optimizer"];
+  merged.schedule = merged.schedule && (complete("schedule", merged.schedule) as IRTraining["schedule"]);
+  merged.callbacks = merged.callbacks.map((c) => complete("callback", c)) as IRTraining["callbacks"];
+  merged.data = { ...merged.data, classes: prod(ir.model.layers[ir.model.layers.length - 1]!.outputShape) };
+  if (training.data) merged.data = { ...training.data };
+  return { ...ir, training: merged };
 }
 
 /** examples/mlp.nn, by hand. */

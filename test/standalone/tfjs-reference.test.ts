@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { IR, IRRef } from "../../src/compiler/ir.js";
-import { kerasTopology } from "../../src/compiler/targets/standalone/topology.js";
+import { kerasTopology } from "../../src/compiler/targets/keras.js";
 import { buildModelIR, ref, type LayerSpec } from "./ir-builder.js";
 import { fillBatch, loadInternals, type Internals } from "./harness.js";
 
@@ -30,7 +30,7 @@ async function pair(ir: IR): Promise<{
   ]!.outputShape.reduce((p, d) => p * d, 1);
   fillBatch(m, N, inputSize, classes, 5);
   const model = await tf.models.modelFromJSON({
-    modelTopology: kerasTopology(ir),
+    modelTopology: kerasTopology(ir.model),
   } as never);
   const byName = new Map(Object.entries(m.weights));
   model.setWeights(

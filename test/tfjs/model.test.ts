@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { buildModel } from "../../src/runtime/engines/tfjs/model.js";
 import { initialWeights } from "../../src/runtime/random.js";
 import { makeOptimizer } from "../../src/runtime/engines/tfjs/optimizers.js";
+import { defaultRef } from "../../src/compiler/checker/args.js";
 import { exampleIr, exampleNames, fixtureIr } from "./helpers.js";
 
 beforeAll(async () => {
@@ -14,9 +15,9 @@ beforeAll(async () => {
 
 describe("tfjs model from IR", () => {
   for (const name of exampleNames().filter((n) => n !== "alexnet")) {
-    it(name, () => {
+    it(name, async () => {
       const ir = exampleIr(name);
-      const { model } = buildModel(tf, ir.model, 42);
+      const { model } = await buildModel(tf, ir.model, 42);
       try {
         const irLayers = ir.model.layers.map((l) => l.id);
         for (const id of irLayers) expect(model.getLayer(id).name).toBe(id);
@@ -44,9 +45,9 @@ describe("tfjs model from IR", () => {
     });
   }
 
-  it("allkinds (fixture): every layer kind, elu(0.5) and leaky_relu as layer arguments, user-named layers", () => {
+  it("allkinds (fixture): every layer kind, elu(0.5) and leaky_relu as layer arguments, user-named layers", async () => {
     const ir = fixtureIr("allkinds");
-    const { model, chains } = buildModel(tf, ir.model, 3);
+    const { model, chains } = await buildModel(tf, ir.model, 3);
     expect(model.countParams()).toBe(ir.model.params.total);
     expect(model.weights.map((w) => w.originalName).sort()).toEqual(ir.model.layers.flatMap((l) => l.weights.map((w) => w.name)).sort());
     // tfjs has no elu(alpha) / leaky_relu activation string: they follow the layer as their own tfjs layer.
@@ -58,9 +59,9 @@ describe("tfjs model from IR", () => {
     model.dispose();
   });
 
-  it("alexnet builds (names and parameter count only: 20M weights)", () => {
+  it("alexnet builds (names and parameter count only: 20M weights)", async () => {
     const ir = exampleIr("alexnet");
-    const { model } = buildModel(tf, ir.model, 1);
+    const { model } = await buildModel(tf, ir.model, 1);
     expect(model.countParams()).toBe(ir.model.params.total);
     model.dispose();
   });
@@ -70,7 +71,7 @@ describe("optimizers follow Keras's rules", () => {
   // One weight, gradient 0.5 then -0.25; expected values computed by hand from keras/src/optimizers.
   const run = (kind: string, args: Record<string, number | boolean>, lrs = [0.1, 0.1]) => {
     const v = tf.variable(tf.tensor1d([1]));
-    const opt = makeOptimizer(tf, { kind, args });
+    const opt = makeOptimizer(tf, { kind, args: { ...defaultRef("optimizer", kind).args, ...args } } as never);
     [0.5, -0.25].forEach((g, i) => opt.apply([v], [tf.tensor1d([g])], lrs[i]!));
     const out = v.dataSync()[0]!;
     opt.dispose();

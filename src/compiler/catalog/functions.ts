@@ -1,14 +1,21 @@
 // Activations, initializers and regularizers: the values of a layer's `activation:`, `init:`
 // and `regularizer:` arguments. In the IR each becomes an IRRef {kind, args} with defaults filled.
 import type { CatalogEntry } from "./types.js";
-import { none, num, obj } from "./schema.js";
+import { none, num, obj, type Schema } from "./schema.js";
 
-function entry(category: CatalogEntry["category"], name: string, doc: string, schema = none, positional: string[] = [], extra: Partial<CatalogEntry> = {}): CatalogEntry {
+function entry<N extends string, A = Record<never, never>>(
+  category: CatalogEntry["category"],
+  name: N,
+  doc: string,
+  schema: Schema<A> = none as Schema<A>,
+  positional: string[] = [],
+  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve">> = {},
+): CatalogEntry<N, A> {
   return { name, category, doc, schema, positional, aliases: {}, ...extra };
 }
 
 // ------------------------------------------------------------------ activations
-export const activations: CatalogEntry[] = [
+export const activations = [
   entry("activation", "linear", "Identity: f(x) = x (no activation).", none, [], { names: ["none"] }),
   entry("activation", "relu", "Rectified linear unit: max(x, 0)."),
   entry("activation", "sigmoid", "Logistic function 1 / (1 + exp(-x)), in (0, 1)."),
@@ -17,11 +24,11 @@ export const activations: CatalogEntry[] = [
   entry("activation", "elu", "x if x > 0 else alpha * (exp(x) - 1).", obj({ alpha: num(1.0) }), ["alpha"]),
   entry("activation", "leaky_relu", "x if x > 0 else alpha * x (Keras default alpha 0.3).", obj({ alpha: num(0.3, { min: 0 }) }), ["alpha"]),
   entry("activation", "softplus", "log(1 + exp(x)), a smooth relu."),
-];
+] as const;
 
 // ------------------------------------------------------------------ initializers
 // Keras defaults. fan_in / fan_out: dense [in, out]; conv2d kh*kw*in / kh*kw*out.
-export const initializers: CatalogEntry[] = [
+export const initializers = [
   entry("initializer", "zeros", "All zeros.", none, [], { names: ["zero"] }),
   entry("initializer", "ones", "All ones.", none, [], { names: ["one"] }),
   entry("initializer", "constant", "Every weight set to `value`.", obj({ value: num(0) }), ["value"]),
@@ -34,12 +41,12 @@ export const initializers: CatalogEntry[] = [
   entry("initializer", "he_uniform", "Uniform on ±sqrt(6 / fan_in)."),
   entry("initializer", "lecun_normal", "Truncated normal with stddev sqrt(1 / fan_in)."),
   entry("initializer", "lecun_uniform", "Uniform on ±sqrt(3 / fan_in)."),
-];
+] as const;
 
 // ------------------------------------------------------------------ regularizers
 // Penalties added to the loss: l1 * sum(|w|), l2 * sum(w²) (Keras semantics, no 1/2 factor).
-export const regularizers: CatalogEntry[] = [
+export const regularizers = [
   entry("regularizer", "l1", "Adds l1 * sum(|w|) to the loss.", obj({ l1: num(0.01, { min: 0 }) }), ["l1"]),
   entry("regularizer", "l2", "Adds l2 * sum(w²) to the loss.", obj({ l2: num(0.01, { min: 0 }) }), ["l2"]),
   entry("regularizer", "l1l2", "Adds l1 * sum(|w|) + l2 * sum(w²) to the loss.", obj({ l1: num(0.01, { min: 0 }), l2: num(0.01, { min: 0 }) }), ["l1", "l2"], { names: ["l1_l2"] }),
-];
+] as const;

@@ -2,7 +2,7 @@
 // FLOPs: a multiply-add counts 2 (dense, conv2d); element-wise layers count one per element
 // (activations, pooling window reads, add), batch_norm two per element; reshapes count 0.
 import type { LayerEntry, ShapeError, WeightSpec } from "./types.js";
-import { bool, int, num, obj, oneOf, pair, ref, list, none } from "./schema.js";
+import { bool, int, num, obj, oneOf, pair, ref, list, none, type Schema } from "./schema.js";
 
 const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 const fmt = (s: number[]): string => `[${s.join(", ")}]`;
@@ -35,26 +35,29 @@ function spatial(layer: string, inp: number[], k: [number, number], s: [number, 
 
 const asPair = (v: unknown): [number, number] => v as [number, number];
 
-function base(name: string, doc: string): Pick<LayerEntry, "name" | "category" | "doc" | "aliases" | "positional"> {
-  return { name, category: "layer", doc, aliases: {}, positional: [] };
+/** A layer entry: names its kind N and reads its argument type A off its schema. */
+function layer<N extends string, A>(
+  e: Omit<LayerEntry<N, A>, "category" | "aliases" | "positional" | "traits"> & Partial<Pick<LayerEntry<N, A>, "aliases" | "positional" | "traits">>,
+): LayerEntry<N, A> {
+  return { category: "layer", aliases: {}, positional: [], traits: {}, ...e };
 }
 
 const noWeights = (): WeightSpec[] => [];
 const identityShape = (inputs: number[][]): number[] => inputs[0];
 const perElement = (_i: number[][], out: number[]): number => prod(out);
 
-export const input: LayerEntry = {
-  ...base("input", "The model's input: one example's shape, without the batch dimension."),
+export const input = layer({
+  name: "input", doc: "The model's input: one example's shape, without the batch dimension.",
   schema: obj({ shape: list({ type: "integer", minimum: 1 }, undefined, 1) }, ["shape"]),
   positional: ["shape"],
   arity: "one",
   shape: (_inputs, args) => args.shape as number[],
   weights: noWeights,
   flops: () => 0,
-};
+});
 
-export const dense: LayerEntry = {
-  ...base("dense", "Fully connected layer: output = activation(input · kernel + bias)."),
+export const dense = layer({
+  name: "dense", doc: "Fully connected layer: output = activation(input · kernel + bias).",
   schema: obj(
     {
       units: int(undefined, 1),
@@ -70,6 +73,7 @@ export const dense: LayerEntry = {
   positional: ["units", "activation"],
   aliases: { init: "kernel_initializer", bias_init: "bias_initializer", regularizer: "kernel_regularizer", bias_reg: "bias_regularizer" },
   arity: "one",
+  traits: { takesActivation: true },
   shape(inputs, args) {
     const inp = inputs[0];
     if (inp.length !== 1) return rankError("dense", 1, inp, flattenHint(inp));
@@ -83,10 +87,10 @@ export const dense: LayerEntry = {
     return w;
   },
   flops: (inputs, out) => 2 * inputs[0][0] * out[0],
-};
+});
 
-export const conv2d: LayerEntry = {
-  ...base("conv2d", "2-D convolution over [height, width, channels] images (NHWC, kernel [kh, kw, in, out])."),
+export const conv2d = layer({
+  name: "conv2d", doc: "2-D convolution over [height, width, channels] images (NHWC, kernel [kh, kw, in, out]).",
   schema: obj(
     {
       filters: int(undefined, 1),
@@ -105,6 +109,7 @@ export const conv2d: LayerEntry = {
   positional: ["filters", "kernel_size", "strides", "padding"],
   aliases: { kernel: "kernel_size", stride: "strides", init: "kernel_initializer", bias_init: "bias_initializer", regularizer: "kernel_regularizer", bias_reg: "bias_regularizer" },
   arity: "one",
+  traits: { takesActivation: true },
   shape(inputs, args) {
     const inp = inputs[0];
     if (inp.length !== 3) {
@@ -125,11 +130,12 @@ export const conv2d: LayerEntry = {
     const k = asPair(args.kernel_size);
     return 2 * k[0] * k[1] * inputs[0][2] * out[0] * out[1] * out[2];
   },
-};
+});
 
-function pool(name: string, doc: string): LayerEntry {
-  return {
-    ...base(name, doc),
+function pool<N extends string>(name: N, doc: string) {
+  return layer({
+    name,
+    doc,
     schema: obj({ pool_size: pair([2, 2]), strides: pair(null), padding: oneOf(["valid", "same"], "valid") }),
     positional: ["pool_size", "strides", "padding"],
     aliases: { pool: "pool_size", size: "pool_size", stride: "strides" },
@@ -141,34 +147,36 @@ function pool(name: string, doc: string): LayerEntry {
     shape(inputs, args) {
       const inp = inputs[0];
       if (inp.length !== 3) return rankError(name, 3, inp);
-      return spatial(name, inp, asPair(args.pool_size), asPair(args.strides), args.padding as string, inp[2]);
+      return spatial(name, inp, args.pool_size, args.strides, args.padding, inp[2]);
     },
     weights: noWeights,
     flops(_inputs, out, args) {
-      const k = asPair(args.pool_size);
+      const k = args.pool_size;
       return k[0] * k[1] * prod(out);
     },
-  };
+  });
 }
 
 export const max_pool = pool("max_pool", "2-D max pooling: the largest value of each window (strides default to the pool size).");
 export const avg_pool = pool("avg_pool", "2-D average pooling: the mean of each window (strides default to the pool size).");
 
-export const flatten: LayerEntry = {
-  ...base("flatten", "Flattens [h, w, c] (or any shape) into one vector, row-major as Keras does."),
+export const flatten = layer({
+  name: "flatten", doc: "Flattens [h, w, c] (or any shape) into one vector, row-major as Keras does.",
   schema: none,
   arity: "one",
+  traits: { view: true },
   shape: (inputs) => [prod(inputs[0])],
   weights: noWeights,
   flops: () => 0,
-};
+});
 
-export const reshape: LayerEntry = {
-  ...base("reshape", "Reshapes to target_shape (one entry may be -1: inferred); the element count must match."),
+export const reshape = layer({
+  name: "reshape", doc: "Reshapes to target_shape (one entry may be -1: inferred); the element count must match.",
   schema: obj({ target_shape: list({ type: "integer", minimum: -1, not: { const: 0 } }, undefined, 1) }, ["target_shape"]),
   positional: ["target_shape"],
   aliases: { shape: "target_shape" },
   arity: "one",
+  traits: { view: true },
   shape(inputs, args) {
     const target = [...(args.target_shape as number[])];
     const n = prod(inputs[0]);
@@ -185,20 +193,21 @@ export const reshape: LayerEntry = {
   },
   weights: noWeights,
   flops: () => 0,
-};
+});
 
-export const dropout: LayerEntry = {
-  ...base("dropout", "Sets a random fraction `rate` of its inputs to 0 during training (scaling the rest by 1/(1-rate))."),
+export const dropout = layer({
+  name: "dropout", doc: "Sets a random fraction `rate` of its inputs to 0 during training (scaling the rest by 1/(1-rate)).",
   schema: obj({ rate: num(undefined, { min: 0, exMax: 1 }) }, ["rate"]),
   positional: ["rate"],
   arity: "one",
+  traits: { stochastic: true },
   shape: identityShape,
   weights: noWeights,
   flops: () => 0,
-};
+});
 
-export const batch_norm: LayerEntry = {
-  ...base("batch_norm", "Batch normalization over the last axis (gamma, beta trainable; moving mean/variance not)."),
+export const batch_norm = layer({
+  name: "batch_norm", doc: "Batch normalization over the last axis (gamma, beta trainable; moving mean/variance not).",
   schema: obj({
     momentum: num(0.99, { min: 0, max: 1 }),
     epsilon: num(0.001, { exMin: 0 }),
@@ -207,6 +216,7 @@ export const batch_norm: LayerEntry = {
   }),
   positional: [],
   arity: "one",
+  traits: { stateful: true },
   shape: identityShape,
   weights(inputs, args) {
     const c = inputs[0][inputs[0].length - 1];
@@ -218,19 +228,20 @@ export const batch_norm: LayerEntry = {
     return w;
   },
   flops: (_i, out) => 2 * prod(out),
-};
+});
 
-function activationLayer(name: string, doc: string, schema = none, positional: string[] = []): LayerEntry {
-  return {
-    ...base(name, doc),
+function activationLayer<N extends string, A = Record<never, never>>(name: N, doc: string, schema: Schema<A> = none as Schema<A>, positional: string[] = []) {
+  return layer({
+    name,
+    doc,
     schema,
     positional,
     arity: "one",
-    activation: name,
+    traits: { activation: name },
     shape: identityShape,
     weights: noWeights,
     flops: perElement,
-  };
+  });
 }
 
 export const relu = activationLayer("relu", "Activation layer: max(x, 0).");
@@ -240,8 +251,8 @@ export const softmax = activationLayer("softmax", "Activation layer: exp(x) / su
 export const elu = activationLayer("elu", "Activation layer: x if x > 0 else alpha * (exp(x) - 1).", obj({ alpha: num(1.0) }), ["alpha"]);
 export const leaky_relu = activationLayer("leaky_relu", "Activation layer: x if x > 0 else alpha * x (Keras default alpha 0.3).", obj({ alpha: num(0.3, { min: 0 }) }), ["alpha"]);
 
-export const prelu: LayerEntry = {
-  ...base("prelu", "Parametric ReLU: x if x > 0 else alpha * x, with one learned alpha per input element."),
+export const prelu = layer({
+  name: "prelu", doc: "Parametric ReLU: x if x > 0 else alpha * x, with one learned alpha per input element.",
   schema: obj({ alpha_initializer: ref("initializer", "zeros"), alpha_regularizer: ref("regularizer", null) }),
   positional: [],
   aliases: { init: "alpha_initializer", regularizer: "alpha_regularizer" },
@@ -249,10 +260,10 @@ export const prelu: LayerEntry = {
   shape: identityShape,
   weights: (inputs) => [{ role: "alpha", shape: [...inputs[0]], initializer: { arg: "alpha_initializer" }, regularizer: { arg: "alpha_regularizer" }, trainable: true }],
   flops: (_i, out) => 2 * prod(out),
-};
+});
 
-export const add: LayerEntry = {
-  ...base("add", "Element-wise sum of two or more tensors of the same shape: `add(a, b)`."),
+export const add = layer({
+  name: "add", doc: "Element-wise sum of two or more tensors of the same shape: `add(a, b)`.",
   schema: none,
   arity: "many",
   shape(inputs) {
@@ -266,10 +277,10 @@ export const add: LayerEntry = {
   },
   weights: noWeights,
   flops: (inputs, out) => (inputs.length - 1) * prod(out),
-};
+});
 
-export const concat: LayerEntry = {
-  ...base("concat", "Joins two or more tensors along an axis (default the last): `concat(a, b)`."),
+export const concat = layer({
+  name: "concat", doc: "Joins two or more tensors along an axis (default the last): `concat(a, b)`.",
   schema: obj({ axis: int(-1) }),
   positional: [],
   arity: "many",
@@ -292,9 +303,10 @@ export const concat: LayerEntry = {
   },
   weights: noWeights,
   flops: () => 0,
-};
+});
 
-export const layers: LayerEntry[] = [
+/** Every layer kind, in the order the reference lists them. `LayerKind` is read off this list. */
+export const layers = [
   input, dense, conv2d, max_pool, avg_pool, flatten, reshape, dropout, batch_norm,
   relu, sigmoid, tanh, softmax, elu, leaky_relu, prelu, add, concat,
-];
+] as const;

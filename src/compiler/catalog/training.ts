@@ -1,9 +1,16 @@
 // Losses, metrics, optimizers, learning-rate schedules and callbacks: the values of a train
 // section's settings. Optimizer defaults are Keras's.
 import type { CatalogEntry } from "./types.js";
-import { bool, int, list, monitor, none, num, obj, oneOf, str } from "./schema.js";
+import { bool, int, list, monitor, none, num, obj, oneOf, str, type Schema } from "./schema.js";
 
-function entry(category: CatalogEntry["category"], name: string, doc: string, schema = none, positional: string[] = [], extra: Partial<CatalogEntry> = {}): CatalogEntry {
+function entry<N extends string, A = Record<never, never>>(
+  category: CatalogEntry["category"],
+  name: N,
+  doc: string,
+  schema: Schema<A> = none as Schema<A>,
+  positional: string[] = [],
+  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve">> = {},
+): CatalogEntry<N, A> {
   return { name, category, doc, schema, positional, aliases: {}, ...extra };
 }
 
@@ -18,23 +25,23 @@ export function resolveMode(args: Record<string, unknown>): Record<string, unkno
 
 // ------------------------------------------------------------------ losses
 const fromLogits = bool(false);
-export const losses: CatalogEntry[] = [
+export const losses = [
   entry("loss", "categorical_crossentropy", "Cross-entropy between one-hot labels and predicted class probabilities.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), []),
   entry("loss", "sparse_categorical_crossentropy", "Cross-entropy with integer class labels (no one-hot encoding).", obj({ from_logits: fromLogits }), []),
   entry("loss", "binary_crossentropy", "Per-output binary cross-entropy, for sigmoid outputs.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), []),
   entry("loss", "mse", "Mean squared error between one-hot labels and outputs.", none, [], { names: ["mean_squared_error"] }),
   entry("loss", "mae", "Mean absolute error between one-hot labels and outputs.", none, [], { names: ["mean_absolute_error"] }),
   entry("loss", "huber", "Huber loss: squared below `delta`, linear above.", obj({ delta: num(1.0, { exMin: 0 }) }), ["delta"]),
-];
+] as const;
 
 // ------------------------------------------------------------------ metrics
-export const metrics: CatalogEntry[] = [
+export const metrics = [
   entry("metric", "accuracy", "Fraction of examples whose highest output is the true class.", none, [], { names: ["acc"] }),
   entry("metric", "precision", "True positives / predicted positives (one-vs-rest, thresholded at 0.5)."),
   entry("metric", "recall", "True positives / actual positives (one-vs-rest, thresholded at 0.5)."),
   entry("metric", "mse", "Mean squared error between labels and outputs.", none, [], { names: ["mean_squared_error"] }),
   entry("metric", "mae", "Mean absolute error between labels and outputs.", none, [], { names: ["mean_absolute_error"] }),
-];
+] as const;
 
 // ------------------------------------------------------------------ optimizers
 const lr = (d: number) => num(d, { exMin: 0 });
@@ -42,7 +49,7 @@ const eps = num(1e-7, { exMin: 0 });
 const adamLike = obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), beta2: num(0.999, { min: 0, exMax: 1 }), epsilon: eps });
 const lrAliases = { learning_rate: "lr" };
 const adamAliases = { learning_rate: "lr", beta_1: "beta1", beta_2: "beta2" };
-export const optimizers: CatalogEntry[] = [
+export const optimizers = [
   entry("optimizer", "sgd", "Stochastic gradient descent, with optional (Nesterov) momentum.", obj({ lr: lr(0.01), momentum: num(0, { min: 0 }), nesterov: bool(false) }), ["lr"], { aliases: lrAliases }),
   entry("optimizer", "adagrad", "Adagrad: per-weight rates scaled by accumulated squared gradients.", obj({ lr: lr(0.001), initial_accumulator_value: num(0.1, { min: 0 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
   entry("optimizer", "adadelta", "Adadelta: adaptive rates from running averages of updates and gradients.", obj({ lr: lr(0.001), rho: num(0.95, { min: 0, max: 1 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
@@ -50,22 +57,22 @@ export const optimizers: CatalogEntry[] = [
   entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: adamAliases }),
   entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: adamAliases }),
   entry("optimizer", "nadam", "Nadam: Adam with Nesterov momentum.", adamLike, ["lr"], { aliases: adamAliases }),
-];
+] as const;
 
 // ------------------------------------------------------------------ schedules
 // Step-based: the rate is a function of the optimizer step, starting from the optimizer's lr.
-export const schedules: CatalogEntry[] = [
+export const schedules = [
   entry("schedule", "piecewise_constant", "lr = values[i] while step < boundaries[i] (steps); values has one more entry than boundaries.",
     obj({ boundaries: list({ type: "integer", minimum: 1 }, undefined, 1), values: list({ type: "number", exclusiveMinimum: 0 }, undefined, 2) }, ["boundaries", "values"]), ["boundaries", "values"]),
   entry("schedule", "exponential_decay", "lr = lr0 * decay_rate ^ (step / decay_steps) (floored with staircase).",
     obj({ decay_steps: int(undefined, 1), decay_rate: num(undefined, { exMin: 0 }), staircase: bool(false) }, ["decay_steps", "decay_rate"]), ["decay_steps", "decay_rate"]),
   entry("schedule", "inverse_time_decay", "lr = lr0 / (1 + decay_rate * step / decay_steps) (floored with staircase).",
     obj({ decay_steps: int(undefined, 1), decay_rate: num(undefined, { min: 0 }), staircase: bool(false) }, ["decay_steps", "decay_rate"]), ["decay_steps", "decay_rate"]),
-];
+] as const;
 
 // ------------------------------------------------------------------ callbacks
 const modeSchema = oneOf(["auto", "min", "max"], "auto");
-export const callbacks: CatalogEntry[] = [
+export const callbacks = [
   entry("callback", "reduce_on_plateau", "Multiplies the lr by `factor` when `monitor` has not improved for `patience` epochs (may also be written as the schedule).",
     obj({ monitor: monitor("val_loss"), factor: num(0.1, { exMin: 0, exMax: 1 }), patience: int(10, 0), min_delta: num(1e-4, { min: 0 }), cooldown: int(0, 0), min_lr: num(0, { min: 0 }), mode: modeSchema }),
     [], { resolve: resolveMode }),
@@ -80,4 +87,4 @@ export const callbacks: CatalogEntry[] = [
   entry("callback", "tensorboard", "Writes TensorBoard event files (scalars per epoch) under `dir` in the run directory.",
     obj({ dir: str("logs"), update_freq: oneOf(["epoch", "batch"], "epoch") }), ["dir"], { aliases: { log_dir: "dir" } }),
   entry("callback", "terminate_on_nan", "Stops training as soon as the loss becomes NaN or infinite."),
-];
+] as const;

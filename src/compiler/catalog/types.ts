@@ -9,6 +9,8 @@
 //   nncPair: true        a single number `5` is accepted for a pair and expanded to [5, 5].
 //   nncValueName: true   a bare identifier is accepted as a string value (enums: `same`, `val_loss`).
 
+import type { Schema } from "./schema.js";
+
 /** A JSON Schema object (kept loose: ajv validates the schemas themselves when compiling). */
 export type JsonSchema = { [key: string]: unknown };
 
@@ -27,13 +29,13 @@ export type Category =
   | "input_shape"
   | "setting";
 
-export interface CatalogEntry {
-  name: string;
+export interface CatalogEntry<N extends string = string, A = Record<string, unknown>> {
+  name: N;
   category: Category;
   /** One line, for hovers, `nnc check` hints and the language reference. */
   doc: string;
   /** JSON Schema of the parameters: {type: "object", properties, required, additionalProperties: false}. */
-  schema: JsonSchema;
+  schema: Schema<A>;
   /** Parameter names in the order positional arguments fill them. */
   positional: string[];
   /** Short or alternative argument names accepted in source: alias -> parameter name. */
@@ -45,6 +47,20 @@ export interface CatalogEntry {
    * `auto` -> min/max), after validation. Mutates and returns args.
    */
   resolve?(args: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** What targets need to know about a layer kind without testing its name. */
+export interface LayerTraits {
+  /** Its output is its input's values in another shape (flatten, reshape): targets may alias the buffer. */
+  view?: boolean;
+  /** Takes an `activation:` argument applied after its linear part (dense, conv2d). */
+  takesActivation?: boolean;
+  /** An activation layer: applies this activation function (relu, softmax, ...). */
+  activation?: string;
+  /** Random in training, identity at inference (dropout): needs the seeded stream and a training flag. */
+  stochastic?: boolean;
+  /** Keeps non-trainable state updated during training (batch_norm's moving statistics). */
+  stateful?: boolean;
 }
 
 /** A weight a layer creates. Layouts are Keras's. */
@@ -66,18 +82,17 @@ export interface ShapeError {
   code?: string;
 }
 
-export interface LayerEntry extends CatalogEntry {
+export interface LayerEntry<N extends string = string, A = Record<string, unknown>> extends CatalogEntry<N, A> {
   category: "layer";
+  traits: LayerTraits;
   /** "one": applies to the current tensor; "many": a merge layer taking tensor names (add, concat). */
   arity: "one" | "many";
   /** Output shape (no batch dimension) from the input shapes and the resolved arguments. */
-  shape(inputs: number[][], args: Record<string, unknown>): number[] | ShapeError;
+  shape(inputs: number[][], args: A): number[] | ShapeError;
   /** The weights it creates (empty for weightless layers). */
-  weights(inputs: number[][], args: Record<string, unknown>): WeightSpec[];
+  weights(inputs: number[][], args: A): WeightSpec[];
   /** Forward FLOPs per sample (a multiply-add counts 2). */
-  flops(inputs: number[][], output: number[], args: Record<string, unknown>): number;
-  /** For activation layers (`relu`, `softmax`): the activation function they apply. */
-  activation?: string;
+  flops(inputs: number[][], output: number[], args: A): number;
 }
 
 export function isShapeError(x: number[] | ShapeError): x is ShapeError {

@@ -423,13 +423,13 @@ export class ModelBuilder {
       name: `${id}/${w.role}`,
       role: w.role,
       shape: w.shape,
-      initializer: "fixed" in w.initializer ? defaultRef("initializer", w.initializer.fixed) : (args[w.initializer.arg] as unknown as IRRef),
-      regularizer: w.regularizer === null ? null : ((args[w.regularizer.arg] as unknown as IRRef | null) ?? null),
+      initializer: ("fixed" in w.initializer ? defaultRef("initializer", w.initializer.fixed) : args[w.initializer.arg]) as IRWeight["initializer"],
+      regularizer: w.regularizer === null ? null : ((args[w.regularizer.arg] ?? null) as IRWeight["regularizer"]),
       trainable: w.trainable,
     }));
     let params = 0;
     for (const w of weights) params += prod(w.shape);
-    const layer: IRLayer = {
+    const layer = {
       id,
       kind: entry.name,
       inputs: inputIds,
@@ -440,7 +440,7 @@ export class ModelBuilder {
       params,
       flops: entry.flops(inShapes, out, args),
       source: this.source(step.nameSpan),
-    };
+    } as IRLayer; // the args were validated against the entry's schema: they are that kind's
     this.layers.push(layer);
     this.info.set(id, { span: step.span, nameSpan: step.nameSpan, argSpans, index: this.layers.length - 1 });
     return { layerId: id, shape: out };

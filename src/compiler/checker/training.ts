@@ -2,7 +2,7 @@
 // callbacks, metrics, budget), the sweep, and the consistency checks between the model and
 // its training (classes, loss vs final activation, monitors, schedules vs reduce_on_plateau).
 import type { ModelDecl, Span, TrainDecl } from "../../parser/ast.js";
-import { layerById, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
+import { activationOf, layerById, passesValuesThrough, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
 import { allNames, augmentations, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
@@ -248,11 +248,12 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
   const training: IRTraining = {
     data,
     labels: loss.kind === "sparse_categorical_crossentropy" ? "sparse" : "onehot",
-    loss,
-    optimizer,
-    schedule,
-    callbacks: callbacks.map((c) => c.ref),
-    metrics,
+    // The checker resolved each against its category: the kinds are the catalog's.
+    loss: loss as IRTraining["loss"],
+    optimizer: optimizer as IRTraining["optimizer"],
+    schedule: schedule as IRTraining["schedule"],
+    callbacks: callbacks.map((c) => c.ref) as IRTraining["callbacks"],
+    metrics: metrics as IRTraining["metrics"],
     epochs,
     batchSize: batch,
     stepsPerEpoch: steps ?? null,
@@ -374,11 +375,9 @@ function checkAugment(v: V, r: Reporter): IRAugment | null {
 export function finalActivation(model: IRModel): { kind: string; layerId: string } {
   let l = layerById(model, model.outputs[0])!;
   for (;;) {
-    const entry = lookup("layer", l.kind);
-    if (entry?.activation) return { kind: entry.activation, layerId: l.id };
-    const act = l.args.activation as IRRef | undefined;
-    if (act && typeof act === "object" && "kind" in act) return { kind: act.kind, layerId: l.id };
-    if (["dropout", "flatten", "reshape"].includes(l.kind) && l.inputs.length === 1) {
+    const act = activationOf(l);
+    if (act.kind !== "linear") return { kind: act.kind, layerId: l.id };
+    if (passesValuesThrough(l) && l.inputs.length === 1) {
       l = layerById(model, l.inputs[0])!;
       continue;
     }

@@ -4,18 +4,12 @@
 //   W603 softmax followed by a cross-entropy on logits (in training.ts)
 //   W604 a layer whose output is never used (in model.ts)
 //   W605 softmax in a hidden layer
-import { layerById, type IRLayer, type IRRef } from "../ir.js";
+import { activationOf, layerById, type IRLayer, type IRRef } from "../ir.js";
 import { lookup } from "../catalog/index.js";
 import type { BuiltModel } from "./model.js";
 import type { Reporter } from "./report.js";
 import { finalActivation } from "./training.js";
 
-function activationOf(l: IRLayer): string | undefined {
-  const entry = lookup("layer", l.kind);
-  if (entry?.activation) return entry.activation;
-  const a = l.args.activation as IRRef | undefined;
-  return a && typeof a === "object" && "kind" in a ? a.kind : undefined;
-}
 
 export function modelWarnings(built: BuiltModel, r: Reporter): void {
   const { model, info } = built;
@@ -28,7 +22,7 @@ export function modelWarnings(built: BuiltModel, r: Reporter): void {
   if (weighted >= 4) {
     for (const l of model.layers) {
       if (l.id === final.layerId) continue;
-      if (activationOf(l) === "sigmoid") {
+      if (activationOf(l).kind === "sigmoid") {
         r.warning("W601", span(l), `\`sigmoid\` in a network ${weighted} layers deep: gradients vanish through stacked sigmoids`, "use `relu` (or `leaky_relu`) in hidden layers");
         break;
       }
@@ -37,7 +31,7 @@ export function modelWarnings(built: BuiltModel, r: Reporter): void {
 
   // W605
   for (const l of model.layers) {
-    if (l.id !== final.layerId && activationOf(l) === "softmax") {
+    if (l.id !== final.layerId && activationOf(l).kind === "softmax") {
       r.warning("W605", span(l), "`softmax` in a hidden layer squashes its outputs into one probability distribution", "use `relu` here; keep `softmax` for the output");
     }
   }

@@ -40,7 +40,18 @@ export function buildModel(): tf.LayersModel {
     .apply(dense_1) as tf.SymbolicTensor;
   // batch_norm   (deep.nn:6)
   const batch_norm_1 = tf.layers
-    .batchNormalization({ name: "batch_norm_1", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_1",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(leaky_relu_1) as tf.SymbolicTensor;
   // dropout(0.5)   (deep.nn:7)
   const dropout_1 = tf.layers
@@ -62,7 +73,18 @@ export function buildModel(): tf.LayersModel {
     .apply(dense_2) as tf.SymbolicTensor;
   // batch_norm   (deep.nn:6)
   const batch_norm_2 = tf.layers
-    .batchNormalization({ name: "batch_norm_2", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_2",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(leaky_relu_2) as tf.SymbolicTensor;
   // dropout(0.5)   (deep.nn:7)
   const dropout_2 = tf.layers
@@ -84,7 +106,18 @@ export function buildModel(): tf.LayersModel {
     .apply(dense_3) as tf.SymbolicTensor;
   // batch_norm   (deep.nn:6)
   const batch_norm_3 = tf.layers
-    .batchNormalization({ name: "batch_norm_3", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_3",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(leaky_relu_3) as tf.SymbolicTensor;
   // dropout(0.5)   (deep.nn:7)
   const dropout_3 = tf.layers
@@ -106,7 +139,18 @@ export function buildModel(): tf.LayersModel {
     .apply(dense_4) as tf.SymbolicTensor;
   // batch_norm   (deep.nn:6)
   const batch_norm_4 = tf.layers
-    .batchNormalization({ name: "batch_norm_4", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_4",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(leaky_relu_4) as tf.SymbolicTensor;
   // dropout(0.5)   (deep.nn:7)
   const dropout_4 = tf.layers
@@ -128,7 +172,18 @@ export function buildModel(): tf.LayersModel {
     .apply(dense_5) as tf.SymbolicTensor;
   // batch_norm   (deep.nn:6)
   const batch_norm_5 = tf.layers
-    .batchNormalization({ name: "batch_norm_5", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_5",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(leaky_relu_5) as tf.SymbolicTensor;
   // dropout(0.5)   (deep.nn:7)
   const dropout_5 = tf.layers
@@ -150,7 +205,18 @@ export function buildModel(): tf.LayersModel {
     .apply(dense_6) as tf.SymbolicTensor;
   // batch_norm   (deep.nn:6)
   const batch_norm_6 = tf.layers
-    .batchNormalization({ name: "batch_norm_6", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_6",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(leaky_relu_6) as tf.SymbolicTensor;
   // dropout(0.5)   (deep.nn:7)
   const dropout_6 = tf.layers
@@ -172,7 +238,18 @@ export function buildModel(): tf.LayersModel {
     .apply(dense_7) as tf.SymbolicTensor;
   // batch_norm   (deep.nn:6)
   const batch_norm_7 = tf.layers
-    .batchNormalization({ name: "batch_norm_7", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_7",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(leaky_relu_7) as tf.SymbolicTensor;
   // dropout(0.5)   (deep.nn:7)
   const dropout_7 = tf.layers

@@ -54,17 +54,26 @@ export function buildModel(): tf.LayersModel {
       activation: "linear",
       kernelInitializer: tf.initializers.glorotUniform({}),
       biasInitializer: tf.initializers.zeros(),
-      kernelRegularizer: tf.regularizers.l2({ l2: 0.001 }),
+      kernelRegularizer: tf.regularizers.l1l2({ l1: 0, l2: 0.001 }),
     })
     .apply(dropout_1) as tf.SymbolicTensor;
   // batch_norm   (regularized.nn:9)
   const batch_norm_1 = tf.layers
-    .batchNormalization({ name: "batch_norm_1", momentum: 0.99, epsilon: 0.001 })
+    .batchNormalization({
+      name: "batch_norm_1",
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0.001,
+      center: true,
+      scale: true,
+      betaInitializer: tf.initializers.zeros(),
+      gammaInitializer: tf.initializers.ones(),
+      movingMeanInitializer: tf.initializers.zeros(),
+      movingVarianceInitializer: tf.initializers.ones(),
+    })
     .apply(dense_2) as tf.SymbolicTensor;
   // relu   (regularized.nn:10)
-  const relu_1 = tf.layers
-    .activation({ name: "relu_1", activation: "relu" })
-    .apply(batch_norm_1) as tf.SymbolicTensor;
+  const relu_1 = tf.layers.reLU({ name: "relu_1" }).apply(batch_norm_1) as tf.SymbolicTensor;
   // dropout(0.2)   (regularized.nn:11)
   const dropout_2 = tf.layers.dropout({ name: "dropout_2", rate: 0.2 }).apply(relu_1) as tf.SymbolicTensor;
   // dense(10, activation: softmax)   (regularized.nn:12)

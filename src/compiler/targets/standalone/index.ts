@@ -11,21 +11,17 @@
 // through lit() (JSON string literals) or through comment() (as // comments, with line
 // terminators removed), so no .nn text can change what the program does.
 import prettier from "prettier";
-import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
+import { activationOf, type IR, type IRLayer, type IRRef, type IRTraining } from "../../ir.js";
 import { HELPERS, ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
-import {
-  LAYER_EMITTERS,
-  layerActivation,
-  type InputRef,
-  type LayerCode,
-  type LayerContext,
-} from "./layers.js";
-import { kerasTopology } from "./topology.js";
+import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
+import { lookup } from "../../catalog/index.js";
+import { comment, lit } from "../code.js";
+import { kerasTopology } from "../keras.js";
 import { OPTIMIZERS, LOSSES, METRICS, SUPPORTED_METRICS } from "./training.js";
 
-export { kerasTopology } from "./topology.js";
+export { kerasTopology } from "../keras.js";
 
 /** The schedules and callbacks the training loop implements, by catalog name. */
 const SCHEDULE_FUNCTIONS: Record<string, string> = {
@@ -66,16 +62,7 @@ export interface StandaloneOptions {
   exposeInternals?: boolean;
 }
 
-/**
- * A value from the .nn file (string, number, object) as a JavaScript literal: JSON, with the two
- * line separators JSON leaves raw escaped too, so that no literal ever spans a line.
- */
-export const lit = (value: unknown): string => JSON.stringify(value).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
-
-/** Text from the .nn file as a safe single-line comment. */
-export function comment(text: string): string {
-  return "// " + text.replace(/[\r\n\u2028\u2029]+/g, " ");
-}
+export { comment, lit } from "../code.js";
 
 /** A JavaScript identifier derived from a layer id (ids are identifiers already; this is belt and braces). */
 function identifierFor(id: string, used: Set<string>): string {
@@ -142,7 +129,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
 
   // ---- the loss: fused with a softmax/sigmoid output when the combination allows it
   const loss = training.loss;
-  const outAct = layerActivation(outputLayer);
+  const outAct = activationOf(outputLayer);
   const fromLogits = loss.args.from_logits === true;
   const fused =
     !fromLogits &&
@@ -174,7 +161,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     const isOutput = layer.id === outputId;
     const layerFused = isOutput && fused;
     // dL/d(out): allocated when this layer needs a gradient, except where the fused loss skips it.
-    const isView = layer.kind === "flatten" || layer.kind === "reshape";
+    const isView = lookup("layer", layer.kind)!.traits.view === true;
     if (plan.needsGrad && !(layerFused && layer.kind !== "input")) {
       if (isView && inputs[0]!.grad && !inputs[0]!.acc) plan.grad = inputs[0]!.grad;
       else plan.grad = `${v}_grad`;
@@ -216,7 +203,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     };
     // Register weights in IR order first, so that the weight list (and model.json) follows the IR.
     for (const w of layer.weights) ctx.weight(w.role);
-    const code = emitter(ctx);
+    const code = (emitter as LayerEmitter)(ctx);
     plan.code = code;
     if (code.alias) {
       plan.out = code.alias;
@@ -394,7 +381,7 @@ ${weights.map((w) => `  { name: ${lit(w.name)}, shape: [${w.shape.join(", ")}], 
 function initializeWeights(seed: number): void {
   for (const w of WEIGHTS) fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }`;
-  const topology = kerasTopology(ir);
+  const topology = kerasTopology(ir.model);
   const saveSection = `/** The Keras topology of the model (computed by nnc at compile time). */
 const MODEL_TOPOLOGY = ${lit(topology)};
 
@@ -443,7 +430,7 @@ function saveModel(dir: string): void {
   const helperCode: string[] = [];
   const actHelpers = new Set<string>();
   for (const l of model.layers) {
-    const act = layerActivation(l);
+    const act = activationOf(l);
     for (const h of ACTIVATIONS[act.kind]?.helpers ?? []) actHelpers.add(h);
   }
   if (fromLogits && loss.kind === "binary_crossentropy") actHelpers.add("sigmoid");

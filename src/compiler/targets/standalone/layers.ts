@@ -6,7 +6,7 @@
 // sized for the largest batch (BATCH); `n` is the current batch size. `X_out` holds a layer's
 // output, `X_grad` dL/d(output). A gradient written to an input's buffer is either assigned or,
 // when that input feeds several layers, accumulated (its buffer is zeroed first).
-import type { IRLayer, IRRef } from "../../ir.js";
+import { activationOf, type IRLayerOf, type IRRef, type LayerKind } from "../../ir.js";
 import { ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
 
 export interface InputRef {
@@ -20,8 +20,10 @@ export interface InputRef {
   size: number;
 }
 
-export interface LayerContext {
-  layer: IRLayer;
+/** What an emitter gets for a layer of kind K. */
+export type LayerContext<K extends LayerKind = LayerKind> = LayerContextBase & { layer: IRLayerOf<K> };
+
+export interface LayerContextBase {
   /** Identifier prefix for this layer's buffers, e.g. "dense_1". */
   v: string;
   inputs: InputRef[];
@@ -53,36 +55,17 @@ export interface LayerCode {
   alias?: string;
 }
 
-export type LayerEmitter = (ctx: LayerContext) => LayerCode;
+export type LayerEmitter<K extends LayerKind = LayerKind> = (ctx: LayerContext<K>) => LayerCode;
 
-export function isRef(v: unknown): v is IRRef {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as IRRef).kind === "string";
-}
+/** The activation layers (relu, softmax, leaky_relu, ...): one emitter applies the catalog's activation. */
+type ActivationLayerKind = "relu" | "sigmoid" | "tanh" | "softmax" | "elu" | "leaky_relu";
 
+/** An activation's numeric arguments (alpha), for the code templates. */
 function numArgs(args: Record<string, unknown>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(args)) if (typeof v === "number") out[k] = v;
   return out;
 }
-
-function pairArg(v: unknown, fallback: [number, number]): [number, number] {
-  if (typeof v === "number") return [v, v];
-  if (Array.isArray(v) && typeof v[0] === "number" && typeof v[1] === "number") return [v[0], v[1]];
-  return fallback;
-}
-
-/** The activation a layer applies after its linear part: dense/conv2d's `activation`, or an activation layer's own kind. */
-export function layerActivation(layer: IRLayer): IRRef {
-  if (layer.kind === "dense" || layer.kind === "conv2d") {
-    const a = layer.args.activation;
-    return isRef(a) ? a : { kind: "linear", args: {} };
-  }
-  if (ACTIVATION_LAYERS.has(layer.kind)) return { kind: layer.kind, args: layer.args as Record<string, never> };
-  return { kind: "linear", args: {} };
-}
-
-/** Layer kinds that only apply an activation. */
-export const ACTIVATION_LAYERS = new Set(["relu", "sigmoid", "tanh", "softmax", "elu", "leaky_relu"]);
 
 /** A computed constant printed without float noise. */
 export const num = (x: number): string => String(Number(x.toPrecision(12)));
@@ -106,7 +89,7 @@ export function activationForward(
 ): string {
   const count = times(perSample);
   if (act.kind === "leaky_relu" && kernel) {
-    const alpha = numArgs(act.args).alpha ?? 0.3;
+    const alpha = act.args.alpha as number;
     return `// leaky_relu: out = z > 0 ? z : ${alpha} * z
 ${kernel("leakyRelu")}(${z}, ${a}, ${alpha}, ${count});`;
   }
@@ -149,7 +132,7 @@ export function activationBackward(
 ): string {
   const count = times(perSample);
   if (act.kind === "leaky_relu" && !acc && kernel) {
-    const alpha = numArgs(act.args).alpha ?? 0.3;
+    const alpha = act.args.alpha as number;
     return `// leaky_relu backward: dz = z > 0 ? g : ${alpha} * g
 ${kernel("leakyReluBackward")}(${z}, ${g}, ${dz}, ${alpha}, ${count});`;
   }
@@ -182,7 +165,7 @@ for (let i = 0; i < ${count}; i++) {
 
 /** The part shared by dense and conv2d: activation buffers around a linear map. */
 function linearWithActivation(ctx: LayerContext): { z: string; dz: string | null; act: IRRef; actForward: string; actBackward: string } {
-  const act = layerActivation(ctx.layer);
+  const act = activationOf(ctx.layer);
   const width = ctx.shape[ctx.shape.length - 1]!;
   if (act.kind === "linear") {
     return { z: ctx.out, dz: ctx.needsGrad ? (ctx.grad ?? ctx.buffer(`${ctx.v}_dz`, `BATCH * ${ctx.size}`)) : null, act, actForward: "", actBackward: "" };
@@ -236,7 +219,7 @@ function biasForward(ctx: LayerContext, z: string, b: string, rows: string, cols
 ${ctx.helper("biasAdd")}(${z}, ${b}, ${rows}, ${cols});`;
 }
 
-const dense: LayerEmitter = (ctx) => {
+const dense: LayerEmitter<"dense"> = (ctx) => {
   const x = ctx.inputs[0]!;
   const units = ctx.size;
   const kernel = ctx.weight("kernel");
@@ -276,10 +259,10 @@ export function windowGeometry(
   return { H, W, C, OH, OW, padTop: Math.floor(padH / 2), padLeft: Math.floor(padW / 2) };
 }
 
-const conv2d: LayerEmitter = (ctx) => {
+const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
   const x = ctx.inputs[0]!;
-  const [KH, KW] = pairArg(ctx.layer.args.kernel_size, [3, 3]);
-  const [SH, SW] = pairArg(ctx.layer.args.strides, [1, 1]);
+  const [KH, KW] = ctx.layer.args.kernel_size;
+  const [SH, SW] = ctx.layer.args.strides;
   const g = windowGeometry(x.shape, ctx.shape, [KH, KW], [SH, SW]);
   const F = ctx.shape[2]!;
   const patch = KH * KW * g.C;
@@ -320,11 +303,11 @@ const conv2d: LayerEmitter = (ctx) => {
   return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined };
 };
 
-function pool(kind: "max" | "avg"): LayerEmitter {
+function pool(kind: "max" | "avg"): LayerEmitter<"max_pool" | "avg_pool"> {
   return (ctx) => {
     const x = ctx.inputs[0]!;
-    const [PH, PW] = pairArg(ctx.layer.args.pool_size, [2, 2]);
-    const [SH, SW] = pairArg(ctx.layer.args.strides, [PH, PW]);
+    const [PH, PW] = ctx.layer.args.pool_size;
+    const [SH, SW] = ctx.layer.args.strides;
     const g = windowGeometry(x.shape, ctx.shape, [PH, PW], [SH, SW]);
     const { H, W, C, OH, OW, padTop, padLeft } = g;
     const loops = (body: string) => `for (let b = 0; b < n; b++) {
@@ -427,7 +410,7 @@ ${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});\n`}${loops(`      const cou
 }
 
 /** flatten and reshape: NHWC is row-major, so the output is the input's buffer, viewed differently. */
-const view: LayerEmitter = (ctx) => {
+const view: LayerEmitter<"flatten" | "reshape"> = (ctx) => {
   const x = ctx.inputs[0]!;
   return {
     forward: `// ${ctx.layer.kind}: [${x.shape.join(", ")}] -> [${ctx.shape.join(", ")}] shares the input's buffer (row-major)`,
@@ -436,7 +419,7 @@ const view: LayerEmitter = (ctx) => {
   };
 };
 
-const dropout: LayerEmitter = (ctx) => {
+const dropout: LayerEmitter<"dropout"> = (ctx) => {
   const x = ctx.inputs[0]!;
   const rate = Number(ctx.layer.args.rate ?? 0.5);
   const mask = ctx.buffer(`${ctx.v}_mask`, `BATCH * ${ctx.size}`, "0 or 1/(1-rate) per value");
@@ -455,7 +438,7 @@ const dropout: LayerEmitter = (ctx) => {
   return { forward, backward };
 };
 
-const batchNorm: LayerEmitter = (ctx) => {
+const batchNorm: LayerEmitter<"batch_norm"> = (ctx) => {
   const x = ctx.inputs[0]!;
   const C = ctx.shape[ctx.shape.length - 1]!;
   const rowsPerSample = ctx.size / C;
@@ -535,9 +518,9 @@ for (let r = 0; r < rows; r++) {
 };
 
 /** Activation layers: z is the input's buffer, dz the input's gradient. */
-const activationLayer: LayerEmitter = (ctx) => {
+const activationLayer: LayerEmitter<ActivationLayerKind> = (ctx) => {
   const x = ctx.inputs[0]!;
-  const act = layerActivation(ctx.layer);
+  const act = activationOf(ctx.layer);
   const width = ctx.shape[ctx.shape.length - 1]!;
   const forward = activationForward(act, x.out, ctx.out, ctx.size, width, ctx.helper);
   const backward =
@@ -545,7 +528,7 @@ const activationLayer: LayerEmitter = (ctx) => {
   return { forward, backward, preGrad: x.grad ?? undefined };
 };
 
-const prelu: LayerEmitter = (ctx) => {
+const prelu: LayerEmitter<"prelu"> = (ctx) => {
   const x = ctx.inputs[0]!;
   const alpha = ctx.weight("alpha");
   const alphaShape = ctx.layer.weights.find((w) => w.role === "alpha")!.shape;
@@ -569,7 +552,7 @@ for (let i = 0; i < n * ${ctx.size}; i++) {
   return { forward, backward };
 };
 
-const add: LayerEmitter = (ctx) => {
+const add: LayerEmitter<"add"> = (ctx) => {
   const count = `n * ${ctx.size}`;
   const sum = ctx.inputs.map((x) => `${x.out}[i]`).join(" + ");
   const forward = `for (let i = 0; i < ${count}; i++) ${ctx.out}[i] = ${sum};`;
@@ -582,9 +565,9 @@ const add: LayerEmitter = (ctx) => {
   return { forward, backward };
 };
 
-const concat: LayerEmitter = (ctx) => {
+const concat: LayerEmitter<"concat"> = (ctx) => {
   const rank = ctx.shape.length;
-  let axis = Number(ctx.layer.args.axis ?? -1);
+  let axis = ctx.layer.args.axis;
   if (axis < 0) axis += rank;
   // Rows: the product of dims before the axis; each input contributes a block of its size per row.
   const outer = ctx.shape.slice(0, axis).reduce((p, d) => p * d, 1);
@@ -607,10 +590,10 @@ const concat: LayerEmitter = (ctx) => {
   return { forward: fw.join("\n"), backward: bw.join("\n") };
 };
 
-const input: LayerEmitter = () => ({ forward: "", backward: "" });
+const input: LayerEmitter<"input"> = () => ({ forward: "", backward: "" });
 
-/** Every layer kind of the catalog and its emitter (a test checks none is missing). */
-export const LAYER_EMITTERS: Record<string, LayerEmitter> = {
+/** Every layer kind of the catalog and its emitter: a kind without one fails the typecheck. */
+export const LAYER_EMITTERS: { [K in LayerKind]: (ctx: LayerContext<K>) => LayerCode } = {
   input,
   dense,
   conv2d,

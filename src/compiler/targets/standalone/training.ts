@@ -23,7 +23,7 @@ const EPS = 1e-7;
 const num = (x: number): string => String(Number(x.toPrecision(12)));
 
 /** A JSON literal that never spans a line (U+2028/U+2029 escaped). */
-const lit = (value: unknown): string => JSON.stringify(value).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+import { lit } from "../code.js";
 
 function smoothing(loss: IRRef, C: number, binary: boolean): string {
   const ls = Number(loss.args.label_smoothing ?? 0);

@@ -11,170 +11,49 @@
 import prettier from "prettier";
 import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
 import { embedRuntime, renderImports, type ModuleImport } from "../standalone/embed.js";
-import {
-  TFJS_ACTIVATIONS,
-  activationOfLayer,
-  activationRef,
-  arg,
-  boolArg,
-  isPlainActivation,
-  leakyAlpha,
-  numArg,
-  pairArg,
-  paddingArg,
-  regularizerFactors,
-  tfjsInitializerCall,
-} from "../../../runtime/engines/tfjs/layers.js";
+import { TFJS_FACTORY, kerasLayers, tfjsArgs, type KerasLayer } from "../keras.js";
+import type { LossKind, OptimizerKind } from "../../catalog/kinds.js";
 
 export interface TfjsTargetOptions {
   /** The tfjs package the program imports. */
   package?: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node" | "@tensorflow/tfjs";
 }
 
-const lit = (v: unknown): string => JSON.stringify(v);
+import { comment as lineComment, commentText, lit } from "../code.js";
 const num = (v: number): string => (Number.isInteger(v) || Math.abs(v) >= 1e-3 ? String(v) : v.toExponential());
 const ident = (id: string): string => id.replace(/[^A-Za-z0-9_$]/g, "_").replace(/^(\d)/, "_$1");
 
 function comment(layer: IRLayer, file: string): string {
-  return `// ${layer.source.text}   (${file}:${layer.source.line})`;
+  return lineComment(`${layer.source.text}   (${file}:${layer.source.line})`);
 }
 
-function initializerExpr(ref: unknown): string | null {
-  if (ref === null || ref === undefined || typeof ref !== "object") return null;
-  const { fn, args } = tfjsInitializerCall(ref as IRRef);
-  return fn === "zeros" || fn === "ones" ? `tf.initializers.${fn}()` : `tf.initializers.${fn}(${objLit(args)})`;
+/** Keras config fields that tf.layers fills by itself the same way: left out of the printed call. */
+const IMPLIED: Record<string, unknown> = { trainable: true, dtype: "float32", dataFormat: "channels_last", dilationRate: [1, 1], useBias: true };
+
+/** A value of a tf.layers argument as source: initializers and regularizers as tf calls. */
+function valueSource(v: unknown): string {
+  if (v !== null && typeof v === "object" && !Array.isArray(v) && "className" in v) {
+    const { className, config } = v as { className: string; config: Record<string, unknown> };
+    const ns = className === "L1L2" ? "regularizers" : "initializers";
+    const fn = className === "L1L2" ? "l1l2" : className[0]!.toLowerCase() + className.slice(1);
+    return `tf.${ns}.${fn}(${fn === "zeros" || fn === "ones" ? "" : argsSource(config)})`;
+  }
+  if (typeof v === "number") return num(v);
+  return lit(v);
 }
 
-function regularizerExpr(ref: unknown): string | null {
-  if (ref === null || ref === undefined || typeof ref !== "object") return null;
-  const { l1, l2 } = regularizerFactors(ref as IRRef);
-  if (l1 > 0 && l2 > 0) return `tf.regularizers.l1l2({ l1: ${num(l1)}, l2: ${num(l2)} })`;
-  if (l1 > 0) return `tf.regularizers.l1({ l1: ${num(l1)} })`;
-  if (l2 > 0) return `tf.regularizers.l2({ l2: ${num(l2)} })`;
-  return null;
-}
-
-function objLit(o: Record<string, unknown>): string {
-  const parts = Object.entries(o)
-    .filter(([, v]) => v !== undefined && v !== null)
-    .map(([k, v]) => `${k}: ${typeof v === "string" && v.startsWith("tf.") ? v : typeof v === "number" ? num(v) : lit(v)}`);
+function argsSource(args: Record<string, unknown>): string {
+  const parts = Object.entries(args)
+    .filter(([k, v]) => !(k in IMPLIED) || JSON.stringify(IMPLIED[k]) !== JSON.stringify(v))
+    .map(([k, v]) => `${k}: ${valueSource(v)}`);
   return `{ ${parts.join(", ")} }`;
 }
 
-/** Config entries with initializer/regularizer expressions (printed as code, not strings). */
-function cfg(entries: [string, string | null][]): string {
-  return `{ ${entries
-    .filter(([, v]) => v !== null)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join(", ")} }`;
-}
-
-/** The tf.layers call(s) for one IR layer: [expression applied to the input, separate activation?]. */
-function layerExprs(layer: IRLayer): string[] {
-  const a = layer.args as Record<string, unknown>;
-  const name = lit(layer.id);
-  const withAct = (build: (activation: string) => string): string[] => {
-    const act = activationRef(a.activation);
-    if (act === null) return [build('"linear"')];
-    if (isPlainActivation(act)) return [build(lit(TFJS_ACTIVATIONS[act.kind]))];
-    return [build('"linear"'), activationExpr(`${layer.id}_activation`, act)];
-  };
-  switch (layer.kind) {
-    case "dense":
-      return withAct(
-        (activation) =>
-          `tf.layers.dense(${cfg([
-            ["name", name],
-            ["units", String(numArg(a, ["units"], layer.outputShape.at(-1)!))],
-            ["activation", activation],
-            ["useBias", boolArg(a, ["use_bias"], true) ? null : "false"],
-            ["kernelInitializer", initializerExpr(arg(a, ["kernel_initializer"]))],
-            ["biasInitializer", initializerExpr(arg(a, ["bias_initializer"]))],
-            ["kernelRegularizer", regularizerExpr(arg(a, ["kernel_regularizer"]))],
-            ["biasRegularizer", regularizerExpr(arg(a, ["bias_regularizer"]))],
-          ])})`,
-      );
-    case "conv2d": {
-      const kernel = layer.weights.find((w) => w.role === "kernel")!;
-      const strides = pairArg(a, ["strides"], [1, 1])!;
-      return withAct(
-        (activation) =>
-          `tf.layers.conv2d(${cfg([
-            ["name", name],
-            ["filters", String(kernel.shape[3])],
-            ["kernelSize", lit([kernel.shape[0], kernel.shape[1]])],
-            ["strides", strides[0] === 1 && strides[1] === 1 ? null : lit(strides)],
-            ["padding", lit(paddingArg(a))],
-            ["activation", activation],
-            ["useBias", boolArg(a, ["use_bias"], true) ? null : "false"],
-            ["kernelInitializer", initializerExpr(arg(a, ["kernel_initializer"]))],
-            ["biasInitializer", initializerExpr(arg(a, ["bias_initializer"]))],
-            ["kernelRegularizer", regularizerExpr(arg(a, ["kernel_regularizer"]))],
-            ["biasRegularizer", regularizerExpr(arg(a, ["bias_regularizer"]))],
-          ])})`,
-      );
-    }
-    case "max_pool":
-    case "avg_pool": {
-      const pool = pairArg(a, ["pool_size"], [2, 2])!;
-      const strides = pairArg(a, ["strides"], pool)!;
-      const fn = layer.kind === "max_pool" ? "maxPooling2d" : "averagePooling2d";
-      return [
-        `tf.layers.${fn}(${cfg([
-          ["name", name],
-          ["poolSize", lit(pool)],
-          ["strides", lit(strides)],
-          ["padding", lit(paddingArg(a))],
-        ])})`,
-      ];
-    }
-    case "flatten":
-      return [`tf.layers.flatten({ name: ${name} })`];
-    case "reshape":
-      return [`tf.layers.reshape({ name: ${name}, targetShape: ${lit(layer.outputShape)} })`];
-    case "dropout":
-      return [`tf.layers.dropout({ name: ${name}, rate: ${num(numArg(a, ["rate"], 0.5))} })`];
-    case "batch_norm":
-      return [
-        `tf.layers.batchNormalization(${cfg([
-          ["name", name],
-          ["momentum", num(numArg(a, ["momentum"], 0.99))],
-          ["epsilon", num(numArg(a, ["epsilon"], 1e-3))],
-          ["center", boolArg(a, ["center"], true) ? null : "false"],
-          ["scale", boolArg(a, ["scale"], true) ? null : "false"],
-        ])})`,
-      ];
-    case "leaky_relu":
-      return [`tf.layers.leakyReLU({ name: ${name}, alpha: ${num(leakyAlpha(a))} })`];
-    case "prelu":
-      return [
-        `tf.layers.prelu(${cfg([
-          ["name", name],
-          ["alphaInitializer", initializerExpr(arg(a, ["alpha_initializer"]))],
-          ["alphaRegularizer", regularizerExpr(arg(a, ["alpha_regularizer"]))],
-        ])})`,
-      ];
-    case "add":
-      return [`tf.layers.add({ name: ${name} })`];
-    case "concat":
-      return [`tf.layers.concatenate({ name: ${name}, axis: ${numArg(a, ["axis"], -1)} })`];
-    default: {
-      const act = activationOfLayer(layer);
-      if (act) return [activationExpr(layer.id, act)];
-      throw new Error(`the tfjs target cannot emit layer kind "${layer.kind}" (${layer.id})`);
-    }
-  }
-}
-
-function activationExpr(name: string, act: IRRef): string {
-  if (act.kind === "leaky_relu") return `tf.layers.leakyReLU({ name: ${lit(name)}, alpha: ${num(leakyAlpha(act.args))} })`;
-  if (act.kind === "elu") {
-    const alpha = numArg(act.args, ["alpha"], 1);
-    return alpha === 1 ? `tf.layers.elu({ name: ${lit(name)} })` : `new ELU({ name: ${lit(name)}, alpha: ${num(alpha)} })`;
-  }
-  const tfName = TFJS_ACTIVATIONS[act.kind];
-  if (!tfName) throw new Error(`the tfjs target has no activation "${act.kind}"`);
-  return `tf.layers.activation({ name: ${lit(name)}, activation: ${lit(tfName)} })`;
+/** One Keras layer as a tf.layers call (ELU with alpha != 1 through the program's own ELU class). */
+function kerasLayerSource(k: KerasLayer): string {
+  const args = argsSource(tfjsArgs(k.config));
+  if (k.className === "ELU" && k.config.alpha !== 1) return `new ELU(${args})`;
+  return `tf.layers.${TFJS_FACTORY[k.className]}(${args})`;
 }
 
 function modelSource(ir: IR): string {
@@ -191,7 +70,7 @@ function modelSource(ir: IR): string {
     }
     const ins = layer.inputs.map((i) => names.get(i)!);
     let x = ins.length === 1 ? ins[0]! : `[${ins.join(", ")}]`;
-    const exprs = layerExprs(layer);
+    const exprs = kerasLayers(layer).map(kerasLayerSource);
     lines.push(comment(layer, file));
     for (const e of exprs) x = `${e}.apply(${x})`;
     lines.push(`const ${v} = ${x} as tf.SymbolicTensor;`);
@@ -221,47 +100,44 @@ export function setInitialWeights(model: tf.LayersModel, seed: number): void {
 `;
 }
 
-function optimizerSource(ref: IRRef): { expr: string; extra: string } {
-  const a = ref.args as Record<string, unknown>;
-  const lr = numArg(a, ["lr"], ref.kind === "sgd" ? 0.01 : 0.001);
-  const b1 = num(numArg(a, ["beta1"], 0.9));
-  const b2 = num(numArg(a, ["beta2"], 0.999));
-  const eps = num(numArg(a, ["epsilon"], 1e-7));
+function optimizerSource(ref: IRRef<OptimizerKind>): { expr: string; extra: string } {
+  const a = ref.args as Record<string, number & boolean>;
+  const lr = a.lr;
+  const adamArgs = () => `${num(lr)}, ${num(a.beta1)}, ${num(a.beta2)}, ${num(a.epsilon)}`;
+  const eps = () => num(a.epsilon);
   switch (ref.kind) {
     case "sgd": {
-      const m = numArg(a, ["momentum"], 0);
+      const m = a.momentum;
       return {
-        expr: m > 0 ? `tf.train.momentum(${num(lr)}, ${num(m)}, ${boolArg(a, ["nesterov"], false)})` : `tf.train.sgd(${num(lr)})`,
+        expr: m > 0 ? `tf.train.momentum(${num(lr)}, ${num(m)}, ${a.nesterov})` : `tf.train.sgd(${num(lr)})`,
         extra: "",
       };
     }
     case "adam":
-      return { expr: `tf.train.adam(${num(lr)}, ${b1}, ${b2}, ${eps})`, extra: "" };
+      return { expr: `tf.train.adam(${adamArgs()})`, extra: "" };
     case "adamax":
-      return { expr: `tf.train.adamax(${num(lr)}, ${b1}, ${b2}, ${eps})`, extra: "" };
+      return { expr: `tf.train.adamax(${adamArgs()})`, extra: "" };
     case "rmsprop":
       return {
-        expr: `tf.train.rmsprop(${num(lr)}, ${num(numArg(a, ["rho"], 0.9))}, ${num(numArg(a, ["momentum"], 0))}, ${eps}, ${boolArg(a, ["centered"], false)})`,
+        expr: `tf.train.rmsprop(${num(lr)}, ${num(a.rho)}, ${num(a.momentum)}, ${eps()}, ${a.centered})`,
         extra: "",
       };
     case "adagrad":
-      return { expr: `tf.train.adagrad(${num(lr)}, ${num(numArg(a, ["initial_accumulator_value"], 0.1))})`, extra: "" };
+      return { expr: `tf.train.adagrad(${num(lr)}, ${num(a.initial_accumulator_value)})`, extra: "" };
     case "adadelta":
-      return { expr: `tf.train.adadelta(${num(lr)}, ${num(numArg(a, ["rho"], 0.95))}, ${eps})`, extra: "" };
+      return { expr: `tf.train.adadelta(${num(lr)}, ${num(a.rho)}, ${eps()})`, extra: "" };
     case "nadam":
-      return { expr: `new Nadam(${num(lr)}, ${b1}, ${b2}, ${eps})`, extra: NADAM };
-    default:
-      throw new Error(`the tfjs target has no optimizer "${ref.kind}"`);
+      return { expr: `new Nadam(${adamArgs()})`, extra: NADAM };
+    default: {
+      const missing: never = ref.kind; // a catalog optimizer this target cannot print fails the typecheck
+      throw new Error(`internal: the tfjs target has no optimizer "${String(missing)}"`);
+    }
   }
 }
 
 /** Whether the model needs ELU with alpha != 1, which tfjs's ELU layer refuses. */
 function usesEluAlpha(ir: IR): boolean {
-  const isEluAlpha = (v: unknown) => {
-    const r = activationRef(v);
-    return r !== null && r.kind === "elu" && numArg(r.args, ["alpha"], 1) !== 1;
-  };
-  return ir.model.layers.some((l) => (l.kind === "elu" && numArg(l.args, ["alpha"], 1) !== 1) || isEluAlpha(l.args.activation));
+  return ir.model.layers.some((l) => kerasLayers(l).some((k) => k.className === "ELU" && k.config.alpha !== 1));
 }
 
 const ELU_CLASS = `
@@ -339,10 +215,10 @@ class Nadam extends tf.Optimizer {
 }
 `;
 
-function lossSource(ref: IRRef, classes: number): string {
-  const a = ref.args as Record<string, unknown>;
-  const fromLogits = boolArg(a, ["from_logits"], false);
-  const smoothing = numArg(a, ["label_smoothing"], 0);
+function lossSource(ref: IRRef<LossKind>, classes: number): string {
+  const a = ref.args as Record<string, number & boolean>;
+  const fromLogits = a.from_logits === true;
+  const smoothing = a.label_smoothing ?? 0;
   switch (ref.kind) {
     case "categorical_crossentropy":
       if (fromLogits || smoothing > 0) {
@@ -363,9 +239,11 @@ function lossSource(ref: IRRef, classes: number): string {
     case "mae":
       return `"meanAbsoluteError"`;
     case "huber":
-      return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.huberLoss(y, p, undefined, ${num(numArg(a, ["delta"], 1))})`;
-    default:
-      throw new Error(`the tfjs target has no loss "${ref.kind}"`);
+      return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.huberLoss(y, p, undefined, ${num(a.delta)})`;
+    default: {
+      const missing: never = ref.kind;
+      throw new Error(`internal: the tfjs target has no loss "${String(missing)}"`);
+    }
   }
 }
 
@@ -384,12 +262,8 @@ function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<stri
   const embeds: Record<string, string[]> = { "random.ts": ["Random", "hashSeed"], "data/mnist.ts": ["loadMnist", "writeFileAtomic"] };
   const addEmbed = (mod: string, name: string) => (embeds[mod] ??= []).push(name);
   const opt = optimizerSource(t.optimizer);
-  let schedule = t.schedule;
-  const callbacks = [...t.callbacks];
-  if (schedule && schedule.kind === "reduce_on_plateau") {
-    callbacks.unshift(schedule);
-    schedule = null;
-  }
+  const schedule = t.schedule;
+  const callbacks = t.callbacks;
   const plateau = callbacks.filter((c) => c.kind === "reduce_on_plateau");
   const stopping = callbacks.filter((c) => c.kind === "early_stopping");
   const checkpoints = callbacks.filter((c) => c.kind === "checkpoint");
@@ -505,7 +379,7 @@ function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
 `
     : ""
 }
-/** Trains the model as \`nnc run ${ir.source.file} --engine tfjs\` does; returns the test ${t.metrics.length ? "loss and metrics" : "loss"}. */
+/** Trains the model as \`nnc run ${commentText(ir.source.file)} --engine tfjs\` does; returns the test ${t.metrics.length ? "loss and metrics" : "loss"}. */
 export async function train(settings: Settings = SETTINGS): Promise<Record<string, number>> {
   const dataset = ${lit(t.data.dataset)};
   const all = await loadMnist({ dataset, split: "train", dataDir: settings.data, limit: settings.trainLimit });
@@ -540,7 +414,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const shuffleRng = new Random(hashSeed(settings.seed, "shuffle"));
   ${t.data.augment ? `const augmentRng = new Random(hashSeed(settings.seed, "augment"));` : ""}
-  ${changesLr ? `let lr = ${num(numArg(t.optimizer.args, ["lr"], 0.001))}; // reduce_on_plateau's rate` : ""}
+  ${changesLr ? `let lr = ${num(t.optimizer.args.lr as number)}; // reduce_on_plateau's rate` : ""}
   let cursor = n;
   ${schedule ? "let step = 0; // optimizer steps taken, for the schedule" : ""}
   training: for (let epoch = 0; epoch < settings.epochs; epoch++) {
@@ -557,7 +431,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
       ${
         changesLr
           ? schedule
-            ? `setLearningRate(optimizer, scheduledLearningRate(SCHEDULE, ${num(numArg(t.optimizer.args, ["lr"], 0.001))}, step) * (lr / ${num(numArg(t.optimizer.args, ["lr"], 0.001))}));`
+            ? `setLearningRate(optimizer, scheduledLearningRate(SCHEDULE, ${num(t.optimizer.args.lr as number)}, step) * (lr / ${num(t.optimizer.args.lr as number)}));`
             : "setLearningRate(optimizer, lr);"
           : ""
       }
@@ -672,10 +546,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
 /** Sweeps: `nnc run` trains every variant and then the best; this program trains one. */
 function sweepNote(ir: IR): string {
   if (!ir.sweep) return "";
-  const params = ir.sweep.parameters.map((p) => `${p.name} in ${JSON.stringify(p.values)}`).join(", ");
-  const first = Object.entries(ir.sweep.variants[0]!.values)
-    .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
-    .join(", ");
+  const params = commentText(ir.sweep.parameters.map((p) => `${p.name} in ${JSON.stringify(p.values)}`).join(", "));
+  const first = commentText(
+    Object.entries(ir.sweep.variants[0]!.values)
+      .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+      .join(", "),
+  );
   return (
     `\n//\n// The file sweeps ${params}: \`nnc run\` trains each variant, picks the best on\n` +
     `// ${ir.sweep.monitor} and trains it; this program trains one variant, ${first}.`
@@ -712,7 +588,7 @@ export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Pro
     },
     { from: "node:url", named: new Map([["pathToFileURL", "pathToFileURL"]]), namespace: null, defaultName: null },
   ];
-  const file = ir.source.file;
+  const file = commentText(ir.source.file);
   const hasDropout = ir.model.layers.some((l) => l.kind === "dropout");
   const differences = [
     ...(hasDropout ? ["dropout masks come from TensorFlow.js's own random stream"] : []),

@@ -3,8 +3,8 @@
 // (`labels: "onehot"`) or as class indices (`"sparse"`, float32 column of ints).
 import type * as tfTypes from "@tensorflow/tfjs";
 import type { IRRef } from "../../../compiler/ir.js";
+import type { LossKind } from "../../../compiler/catalog/kinds.js";
 import type { Tf } from "./backends.js";
-import { boolArg, numArg } from "./layers.js";
 
 type Tensor = tfTypes.Tensor;
 type Scalar = tfTypes.Scalar;
@@ -14,10 +14,10 @@ export const EPSILON = 1e-7;
 /** loss(yTrue, yPred) -> mean over the batch, as a scalar. */
 export type LossFn = (yTrue: Tensor, yPred: Tensor) => Scalar;
 
-export function makeLoss(tf: Tf, ref: IRRef, classes: number): LossFn {
+export function makeLoss(tf: Tf, ref: IRRef<LossKind>, classes: number): LossFn {
   const a = ref.args as Record<string, unknown>;
-  const fromLogits = boolArg(a, ["from_logits"], false);
-  const smoothing = numArg(a, ["label_smoothing"], 0);
+  const fromLogits = a.from_logits as boolean;
+  const smoothing = a.label_smoothing as number;
   const smooth = (y: Tensor) => (smoothing > 0 ? y.mul(1 - smoothing).add(smoothing / classes) : y);
   switch (ref.kind) {
     case "categorical_crossentropy":
@@ -56,7 +56,7 @@ export function makeLoss(tf: Tf, ref: IRRef, classes: number): LossFn {
     case "mae":
       return (y, p) => tf.tidy(() => tf.abs(tf.sub(y, p)).mean() as Scalar);
     case "huber": {
-      const delta = numArg(a, ["delta"], 1);
+      const delta = a.delta as number;
       return (y, p) =>
         tf.tidy(() => {
           const err = tf.abs(tf.sub(y, p));
@@ -65,8 +65,10 @@ export function makeLoss(tf: Tf, ref: IRRef, classes: number): LossFn {
           return quad.square().mul(0.5).add(lin.mul(delta)).mean() as Scalar;
         });
     }
-    default:
-      throw new Error(`the tfjs engine has no loss "${ref.kind}"`);
+    default: {
+      const missing: never = ref.kind; // a catalog loss without an implementation here fails the typecheck
+      throw new Error(`internal: the tfjs engine has no loss "${String(missing)}"`);
+    }
   }
 }
 

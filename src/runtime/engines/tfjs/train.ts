@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
-import type { IR, IRLayer, IRModel, IRRef, IRTraining } from "../../../compiler/ir.js";
+import type { IR, IRLayer, IRLayerOf, IRModel, IRRef, IRTraining } from "../../../compiler/ir.js";
 import { CliError } from "../../../cli/errors.js";
 import type { EpochLogs, RunOptions, TrainHooks, TrainResult } from "../../engine.js";
 import { loadMnist } from "../../data/mnist.js";
@@ -21,7 +21,7 @@ import {
   shouldTerminateOnNaN,
 } from "../../training/callbacks.js";
 import type { BackendChoice, Tf } from "./backends.js";
-import { numArg, regularizerFactors } from "./layers.js";
+import { regularizerFactors } from "../../../compiler/targets/keras.js";
 import { makeLoss, metricSums } from "./losses.js";
 import { buildModel, type BuiltModel } from "./model.js";
 import { makeOptimizer } from "./optimizers.js";
@@ -130,8 +130,8 @@ export class Trainer {
   }
 
   /** Dropout mask drawn from the layer's own seeded stream: 0 with probability rate, else 1/(1-rate). */
-  private dropoutMask(layer: IRLayer, batch: number): Tensor {
-    const rate = numArg(layer.args, ["rate"], 0.5);
+  private dropoutMask(layer: IRLayerOf<"dropout">, batch: number): Tensor {
+    const rate = layer.args.rate;
     const shape = [batch, ...layer.outputShape];
     const n = shape.reduce((a, b) => a * b, 1);
     const rng = this.dropoutRngs.get(layer.id)!;
@@ -153,7 +153,7 @@ export class Trainer {
       const ins = layer.inputs.map((i) => values.get(i)!);
       let y: Tensor;
       if (layer.kind === "dropout") {
-        const rate = numArg(layer.args, ["rate"], 0.5);
+        const rate = layer.args.rate;
         y = training && rate > 0 ? ins[0]!.mul(this.dropoutMask(layer, x.shape[0]!)) : ins[0]!;
       } else {
         let t: Tensor | Tensor[] = ins.length === 1 ? ins[0]! : ins;
@@ -268,19 +268,15 @@ export async function trainTfjs(
   const { train, validation, test } = splits;
   if (train.count === 0) throw new CliError("no training examples (check --train-limit and the validation split)", 2);
 
-  const built = buildModel(tf, model, seed);
+  const built = await buildModel(tf, model, seed);
   const trainer = new Trainer(tf, built, training, seed);
   const lossFn = makeLoss(tf, training.loss, classes);
   const optimizer = makeOptimizer(tf, training.optimizer);
   const lr0 = optimizer.lr;
 
   // Callbacks, in source order. reduce_on_plateau may be written as the schedule.
-  let schedule: IRRef | null = training.schedule;
-  const callbackRefs = [...training.callbacks];
-  if (schedule && schedule.kind === "reduce_on_plateau") {
-    callbackRefs.unshift(schedule);
-    schedule = null;
-  }
+  const schedule = training.schedule;
+  const callbackRefs = training.callbacks;
   const cbArgs = (r: IRRef) => r.args as Record<string, unknown>;
   const plateau = callbackRefs.filter((c) => c.kind === "reduce_on_plateau").map((c) => new ReduceLROnPlateau(cbArgs(c) as never));
   const stopping = callbackRefs.filter((c) => c.kind === "early_stopping").map((c) => new EarlyStopping(cbArgs(c) as never));
