@@ -142,6 +142,11 @@ describe("layers: backward matches finite differences", () => {
       ],
     );
   });
+  it("global_avg_pool and global_max_pool", async () => {
+    for (const kind of ["global_avg_pool", "global_max_pool"]) {
+      await check([5, 4, 1], [conv(3, 3, { padding: "same" }), { kind }, { kind: "dense", args: { units: 3, activation: ref("softmax") } }]);
+    }
+  });
   it("flatten and reshape", () =>
     check(
       [6],

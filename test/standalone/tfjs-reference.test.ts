@@ -133,6 +133,8 @@ const LAYER_CASES: [string, number[], LayerSpec[]][] = [
       ...head,
     ],
   ],
+  ["global_avg_pool", [5, 4, 1], [conv(3, 3, { padding: "same" }), { kind: "global_avg_pool" }, { kind: "dense", args: { units: 3, activation: ref("softmax") } }]],
+  ["global_max_pool", [5, 4, 1], [conv(3, 3, { padding: "same" }), { kind: "global_max_pool" }, { kind: "dense", args: { units: 3, activation: ref("softmax") } }]],
   [
     "reshape",
     [6],

@@ -160,6 +160,25 @@ function pool<N extends string>(name: N, doc: string) {
 export const max_pool = pool("max_pool", "2-D max pooling: the largest value of each window (strides default to the pool size).");
 export const avg_pool = pool("avg_pool", "2-D average pooling: the mean of each window (strides default to the pool size).");
 
+function globalPool<N extends string>(name: N, doc: string) {
+  return layer({
+    name,
+    doc,
+    schema: none,
+    arity: "one",
+    shape(inputs) {
+      const inp = inputs[0];
+      if (inp.length !== 3) return rankError(name, 3, inp);
+      return [inp[2]];
+    },
+    weights: noWeights,
+    flops: (inputs) => prod(inputs[0]),
+  });
+}
+
+export const global_avg_pool = globalPool("global_avg_pool", "Global average pooling: the mean of each channel over height and width, [h, w, c] -> [c].");
+export const global_max_pool = globalPool("global_max_pool", "Global max pooling: the largest value of each channel over height and width, [h, w, c] -> [c].");
+
 export const flatten = layer({
   name: "flatten", doc: "Flattens [h, w, c] (or any shape) into one vector, row-major as Keras does.",
   schema: none,
@@ -307,6 +326,6 @@ export const concat = layer({
 
 /** Every layer kind, in the order the reference lists them. `LayerKind` is read off this list. */
 export const layers = [
-  input, dense, conv2d, max_pool, avg_pool, flatten, reshape, dropout, batch_norm,
+  input, dense, conv2d, max_pool, avg_pool, global_avg_pool, global_max_pool, flatten, reshape, dropout, batch_norm,
   relu, sigmoid, tanh, softmax, elu, leaky_relu, prelu, add, concat,
 ] as const;

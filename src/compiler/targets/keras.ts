@@ -177,6 +177,8 @@ const KERAS_LAYER: { [K in LayerKind]: (layer: IRLayerOf<K>) => KerasLayer } = {
   },
   max_pool: pool("MaxPooling2D"),
   avg_pool: pool("AveragePooling2D"),
+  global_avg_pool: (l) => ({ className: "GlobalAveragePooling2D", config: { ...base(l.id), data_format: "channels_last" } }),
+  global_max_pool: (l) => ({ className: "GlobalMaxPooling2D", config: { ...base(l.id), data_format: "channels_last" } }),
   flatten: (l) => ({ className: "Flatten", config: { ...base(l.id), data_format: "channels_last" } }),
   reshape: (l) => ({ className: "Reshape", config: { ...base(l.id), target_shape: l.outputShape } }),
   dropout: (l) => ({ className: "Dropout", config: { ...base(l.id), rate: l.args.rate, noise_shape: null, seed: null } }),

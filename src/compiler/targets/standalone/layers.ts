@@ -409,6 +409,60 @@ ${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});\n`}${loops(`      const cou
   };
 }
 
+/** Global pooling: one value per channel over all positions, [h, w, c] -> [c]. */
+function globalPool(kind: "max" | "avg"): LayerEmitter<"global_max_pool" | "global_avg_pool"> {
+  return (ctx) => {
+    const x = ctx.inputs[0]!;
+    const [H, W, C] = x.shape as [number, number, number];
+    const HW = H * W;
+    const zero = x.grad && !x.acc ? `${x.grad}.fill(0, 0, n * ${x.size});\n` : "";
+    if (kind === "avg") {
+      const forward = `// global average pooling: the mean of each of the ${C} channels over the ${H}x${W} positions
+for (let b = 0; b < n; b++) {
+  for (let c = 0; c < ${C}; c++) {
+    let sum = 0;
+    for (let p = 0; p < ${HW}; p++) sum += ${x.out}[(b * ${HW} + p) * ${C} + c];
+    ${ctx.out}[b * ${C} + c] = sum / ${HW};
+  }
+}`;
+      const backward =
+        x.grad && ctx.grad
+          ? `// each channel's gradient is spread evenly over its ${HW} positions
+${zero}for (let b = 0; b < n; b++) {
+  for (let c = 0; c < ${C}; c++) {
+    const g = ${ctx.grad}[b * ${C} + c] / ${HW};
+    for (let p = 0; p < ${HW}; p++) ${x.grad}[(b * ${HW} + p) * ${C} + c] += g;
+  }
+}`
+          : "";
+      return { forward, backward };
+    }
+    const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
+    const forward = `// global max pooling: the largest value of each of the ${C} channels; remembers where it was
+for (let b = 0; b < n; b++) {
+  for (let c = 0; c < ${C}; c++) {
+    let at = b * ${HW} * ${C} + c;
+    let best = ${x.out}[at];
+    for (let p = 1; p < ${HW}; p++) {
+      const i = (b * ${HW} + p) * ${C} + c;
+      if (${x.out}[i] > best) {
+        best = ${x.out}[i];
+        at = i;
+      }
+    }
+    ${ctx.out}[b * ${C} + c] = best;
+    ${arg}[b * ${C} + c] = at;
+  }
+}`;
+    const backward =
+      x.grad && ctx.grad
+        ? `// the gradient goes to the position of each channel's maximum
+${zero}for (let i = 0; i < n * ${C}; i++) ${x.grad}[${arg}[i]] += ${ctx.grad}[i];`
+        : "";
+    return { forward, backward };
+  };
+}
+
 /** flatten and reshape: NHWC is row-major, so the output is the input's buffer, viewed differently. */
 const view: LayerEmitter<"flatten" | "reshape"> = (ctx) => {
   const x = ctx.inputs[0]!;
@@ -599,6 +653,8 @@ export const LAYER_EMITTERS: { [K in LayerKind]: (ctx: LayerContext<K>) => Layer
   conv2d,
   max_pool: pool("max"),
   avg_pool: pool("avg"),
+  global_avg_pool: globalPool("avg"),
+  global_max_pool: globalPool("max"),
   flatten: view,
   reshape: view,
   dropout,
