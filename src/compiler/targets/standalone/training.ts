@@ -1,6 +1,7 @@
 // Losses, metrics and optimizers of the standalone target: code emitters keyed by catalog name
 // (a test checks that every catalog entry has one). Keras's definitions, defaults and update rules.
 import type { IRRef, IRTraining } from "../../ir.js";
+import type { LossKind, OptimizerKind } from "../../catalog/kinds.js";
 
 export interface LossInput {
   loss: IRRef;
@@ -120,7 +121,7 @@ function computeLoss(n: number): number {
 }`;
 }
 
-export const LOSSES: Record<string, (q: LossInput) => string> = {
+export const LOSSES: Record<LossKind, (q: LossInput) => string> = {
   categorical_crossentropy: crossEntropy("categorical_crossentropy"),
   sparse_categorical_crossentropy: crossEntropy("sparse_categorical_crossentropy"),
   binary_crossentropy: (q) => {
@@ -258,11 +259,11 @@ ${params
 let iterations = 0;`;
 }
 
-const n = (v: unknown, d: number): number => (typeof v === "number" ? v : d);
 
-export const OPTIMIZERS: Record<string, OptimizerEmitter> = {
+/** Every optimizer's update, written out: an optimizer without one fails the typecheck. */
+export const OPTIMIZERS: Record<OptimizerKind, OptimizerEmitter> = {
   sgd(opt, params, kernel) {
-    const momentum = n(opt.args.momentum, 0);
+    const momentum = (opt.args.momentum as number);
     const nesterov = opt.args.nesterov === true;
     if (momentum === 0) {
       return `${paramTable(params, [])}
@@ -300,8 +301,8 @@ function applyGradients(lr: number): void {
 }`;
   },
   adagrad(opt, params) {
-    const init = n(opt.args.initial_accumulator_value, 0.1);
-    const eps = n(opt.args.epsilon, 1e-7);
+    const init = (opt.args.initial_accumulator_value as number);
+    const eps = (opt.args.epsilon as number);
     return `${paramTable(params, ["accumulator"])}
 
 /** Starts each accumulator at ${init} (Keras's initial_accumulator_value). */
@@ -321,8 +322,8 @@ function applyGradients(lr: number): void {
 }`;
   },
   adadelta(opt, params) {
-    const rho = n(opt.args.rho, 0.95);
-    const eps = n(opt.args.epsilon, 1e-7);
+    const rho = (opt.args.rho as number);
+    const eps = (opt.args.epsilon as number);
     return `${paramTable(params, ["accumulatedGrad", "accumulatedUpdate"])}
 
 /** adadelta (rho ${rho}): running averages of g² and of the squared updates set each weight's step size. */
@@ -341,9 +342,9 @@ function applyGradients(lr: number): void {
 }`;
   },
   rmsprop(opt, params) {
-    const rho = n(opt.args.rho, 0.9);
-    const eps = n(opt.args.epsilon, 1e-7);
-    const momentum = n(opt.args.momentum, 0);
+    const rho = (opt.args.rho as number);
+    const eps = (opt.args.epsilon as number);
+    const momentum = (opt.args.momentum as number);
     const centered = opt.args.centered === true;
     const state = ["meanSquare", ...(centered ? ["meanGrad"] : []), ...(momentum ? ["moment"] : [])];
     const denom = centered ? `Math.sqrt(p.meanSquare[i] - p.meanGrad[i] * p.meanGrad[i] + ${eps})` : `Math.sqrt(p.meanSquare[i] + ${eps})`;
@@ -368,9 +369,9 @@ function applyGradients(lr: number): void {
 }`;
   },
   adam(opt, params, kernel) {
-    const b1 = n(opt.args.beta1, 0.9);
-    const b2 = n(opt.args.beta2, 0.999);
-    const eps = n(opt.args.epsilon, 1e-7);
+    const b1 = (opt.args.beta1 as number);
+    const b2 = (opt.args.beta2 as number);
+    const eps = (opt.args.epsilon as number);
     return `${paramTable(params, ["m", "v"])}
 
 /**
@@ -400,9 +401,9 @@ ${
 }`;
   },
   adamax(opt, params) {
-    const b1 = n(opt.args.beta1, 0.9);
-    const b2 = n(opt.args.beta2, 0.999);
-    const eps = n(opt.args.epsilon, 1e-7);
+    const b1 = (opt.args.beta1 as number);
+    const b2 = (opt.args.beta2 as number);
+    const eps = (opt.args.epsilon as number);
     return `${paramTable(params, ["m", "u"])}
 
 /** adamax: m = b1 m + (1 - b1) g; u = max(b2 u, |g|); w -= lr / (1 - b1^t) * m / (u + epsilon). */
@@ -421,9 +422,9 @@ function applyGradients(lr: number): void {
 }`;
   },
   nadam(opt, params) {
-    const b1 = n(opt.args.beta1, 0.9);
-    const b2 = n(opt.args.beta2, 0.999);
-    const eps = n(opt.args.epsilon, 1e-7);
+    const b1 = (opt.args.beta1 as number);
+    const b2 = (opt.args.beta2 as number);
+    const eps = (opt.args.epsilon as number);
     return `${paramTable(params, ["m", "v"])}
 
 /** The product of the momentum schedule so far (Keras's m_schedule). */
