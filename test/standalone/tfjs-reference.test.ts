@@ -444,6 +444,17 @@ const KERAS_REFERENCE: Record<
     ): void;
   }
 > = {
+  adamw: {
+    opt: ref("adamw", { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0.05 }),
+    update(w, g, s, t, i) {
+      // Keras AdamW: w -= lr * wd * w first, then Adam's update.
+      w[i] = w[i]! - 0.01 * 0.05 * w[i]!;
+      s.m![i] = 0.9 * s.m![i]! + 0.1 * g[i]!;
+      s.v![i] = 0.999 * s.v![i]! + 0.001 * g[i]! * g[i]!;
+      const alpha = (0.01 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+      w[i] = w[i]! - (alpha * s.m![i]!) / (Math.sqrt(s.v![i]!) + 1e-7);
+    },
+  },
   nadam: {
     opt: ref("nadam", { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }),
     update(w, g, s, t, i) {

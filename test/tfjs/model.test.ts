@@ -92,6 +92,20 @@ describe("optimizers follow Keras's rules", () => {
     expect(run("adam", { lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 })).toBeCloseTo(w, 6);
   });
 
+  it("adamw (tfjs has none): decoupled weight decay, then Adam", () => {
+    let w = 1,
+      m = 0,
+      u = 0;
+    [0.5, -0.25].forEach((g, i) => {
+      const t = i + 1;
+      w -= 0.1 * 0.2 * w;
+      m = 0.9 * m + 0.1 * g;
+      u = 0.999 * u + 0.001 * g * g;
+      w -= ((0.1 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t)) * (m / (Math.sqrt(u) + 1e-7));
+    });
+    expect(run("adamw", { lr: 0.1, weight_decay: 0.2 })).toBeCloseTo(w, 6);
+  });
+
   it("nadam (tfjs has none): Keras 3's momentum schedule", () => {
     let w = 1,
       m = 0,

@@ -55,6 +55,8 @@ export const optimizers = [
   entry("optimizer", "adadelta", "Adadelta: adaptive rates from running averages of updates and gradients.", obj({ lr: lr(0.001), rho: num(0.95, { min: 0, max: 1 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
   entry("optimizer", "rmsprop", "RMSprop: gradients divided by a running RMS of recent gradients.", obj({ lr: lr(0.001), rho: num(0.9, { min: 0, max: 1 }), momentum: num(0, { min: 0 }), epsilon: eps, centered: bool(false) }), ["lr"], { aliases: lrAliases }),
   entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: adamAliases }),
+  entry("optimizer", "adamw", "AdamW: Adam with decoupled weight decay (each step first does w -= lr * weight_decay * w, as Keras does).",
+    obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), beta2: num(0.999, { min: 0, exMax: 1 }), epsilon: eps, weight_decay: num(0.004, { min: 0 }) }), ["lr"], { aliases: adamAliases }),
   entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: adamAliases }),
   entry("optimizer", "nadam", "Nadam: Adam with Nesterov momentum.", adamLike, ["lr"], { aliases: adamAliases }),
 ] as const;

@@ -260,6 +260,49 @@ let iterations = 0;`;
 }
 
 
+/** Adam, and AdamW when weightDecay > 0 (Keras decays every weight by lr * weight_decay before the update). */
+function adamUpdate(opt: IRRef, params: ParamBuffers[], kernel: (name: string) => boolean, weightDecay: number): string {
+    const b1 = (opt.args.beta1 as number);
+    const b2 = (opt.args.beta2 as number);
+    const eps = (opt.args.epsilon as number);
+    return `${paramTable(params, ["m", "v"])}
+
+/**
+ * ${weightDecay > 0 ? `adamw (weight_decay ${num(weightDecay)}, ` : "adam ("}beta1 ${b1}, beta2 ${b2}, epsilon ${eps}), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
+ * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
+ */
+function applyGradients(lr: number): void {
+  iterations++;${
+    weightDecay > 0
+      ? `
+  // decoupled weight decay (AdamW): w -= lr * ${num(weightDecay)} * w, before the Adam step
+  for (let k = 0; k < PARAMS.length; k++) {
+    const w = PARAMS[k]!.value;
+    for (let i = 0; i < w.length; i++) w[i] -= lr * ${num(weightDecay)} * w[i];
+  }`
+      : ""
+  }
+  const lrT = (lr * Math.sqrt(1 - Math.pow(${b2}, iterations))) / (1 - Math.pow(${b1}, iterations));
+${
+    kernel("adamUpdate")
+      ? `  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    adamUpdate(p.value, p.grad, p.m, p.v, lrT, ${b1}, ${b2}, ${eps});
+  }`
+      : `  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    for (let i = 0; i < p.value.length; i++) {
+      const g = p.grad[i];
+      p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
+      p.v[i] = ${b2} * p.v[i] + ${num(1 - b2)} * g * g;
+      p.value[i] -= (lrT * p.m[i]) / (Math.sqrt(p.v[i]) + ${eps});
+    }
+  }`
+  }
+}`;
+  }
+
 /** Every optimizer's update, written out: an optimizer without one fails the typecheck. */
 export const OPTIMIZERS: Record<OptimizerKind, OptimizerEmitter> = {
   sgd(opt, params, kernel) {
@@ -368,38 +411,8 @@ function applyGradients(lr: number): void {
   }
 }`;
   },
-  adam(opt, params, kernel) {
-    const b1 = (opt.args.beta1 as number);
-    const b2 = (opt.args.beta2 as number);
-    const eps = (opt.args.epsilon as number);
-    return `${paramTable(params, ["m", "v"])}
-
-/**
- * adam (beta1 ${b1}, beta2 ${b2}, epsilon ${eps}), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
- * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
- */
-function applyGradients(lr: number): void {
-  iterations++;
-  const lrT = (lr * Math.sqrt(1 - Math.pow(${b2}, iterations))) / (1 - Math.pow(${b1}, iterations));
-${
-    kernel("adamUpdate")
-      ? `  // the kernels' adamUpdate runs the three lines below over a whole parameter
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    adamUpdate(p.value, p.grad, p.m, p.v, lrT, ${b1}, ${b2}, ${eps});
-  }`
-      : `  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    for (let i = 0; i < p.value.length; i++) {
-      const g = p.grad[i];
-      p.m[i] = ${b1} * p.m[i] + ${num(1 - b1)} * g;
-      p.v[i] = ${b2} * p.v[i] + ${num(1 - b2)} * g * g;
-      p.value[i] -= (lrT * p.m[i]) / (Math.sqrt(p.v[i]) + ${eps});
-    }
-  }`
-  }
-}`;
-  },
+  adam: (opt, params, kernel) => adamUpdate(opt, params, kernel, 0),
+  adamw: (opt, params, kernel) => adamUpdate(opt, params, kernel, opt.args.weight_decay as number),
   adamax(opt, params) {
     const b1 = (opt.args.beta1 as number);
     const b2 = (opt.args.beta2 as number);

@@ -128,6 +128,8 @@ function optimizerSource(ref: IRRef<OptimizerKind>): { expr: string; extra: stri
       return { expr: `tf.train.adadelta(${num(lr)}, ${num(a.rho)}, ${eps()})`, extra: "" };
     case "nadam":
       return { expr: `new Nadam(${adamArgs()})`, extra: NADAM };
+    case "adamw":
+      return { expr: `new AdamW(${adamArgs()}, ${num(a.weight_decay)})`, extra: ADAMW };
     default: {
       const missing: never = ref.kind; // a catalog optimizer this target cannot print fails the typecheck
       throw new Error(`internal: the tfjs target has no optimizer "${String(missing)}"`);
@@ -162,6 +164,52 @@ class ELU extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(ELU);
+`;
+
+const ADAMW = `
+/** AdamW (Keras's update rule: decoupled weight decay, then Adam), which TensorFlow.js does not provide. */
+class AdamW extends tf.Optimizer {
+  static className = "AdamW";
+  private step = 0;
+  private readonly slots = new Map<string, [tf.Variable, tf.Variable]>();
+
+  constructor(
+    public learningRate: number,
+    private readonly beta1: number,
+    private readonly beta2: number,
+    private readonly epsilon: number,
+    private readonly weightDecay: number,
+  ) {
+    super();
+  }
+
+  applyGradients(gradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    const list = Array.isArray(gradients) ? gradients : Object.entries(gradients).map(([name, tensor]) => ({ name, tensor }));
+    this.step++;
+    const t = this.step;
+    // Keras: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); w -= alpha * m / (sqrt(v) + eps)
+    const alpha = (this.learningRate * Math.sqrt(1 - Math.pow(this.beta2, t))) / (1 - Math.pow(this.beta1, t));
+    tf.tidy(() => {
+      for (const { name, tensor: g } of list) {
+        const w = tf.engine().registeredVariables[name]!;
+        let s = this.slots.get(name);
+        if (!s) {
+          s = [tf.variable(tf.zerosLike(w), false), tf.variable(tf.zerosLike(w), false)];
+          this.slots.set(name, s);
+        }
+        const [m, v] = s;
+        w.assign(w.sub(w.mul(this.learningRate * this.weightDecay))); // decoupled weight decay
+        m.assign(m.add(g.sub(m).mul(1 - this.beta1)));
+        v.assign(v.add(g.square().sub(v).mul(1 - this.beta2)));
+        w.assign(w.sub(m.mul(alpha).div(v.sqrt().add(this.epsilon))));
+      }
+    });
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay };
+  }
+}
 `;
 
 const NADAM = `

@@ -65,16 +65,20 @@ export function makeOptimizer(tf: Tf, ref: IRRef<OptimizerKind>): NncOptimizer {
         dispose,
       };
     }
-    case "adam": {
+    case "adam":
+    case "adamw": {
       const b1 = a.beta1 as number;
       const b2 = a.beta2 as number;
       const eps = a.epsilon as number;
+      // AdamW: Keras decays every weight by lr * weight_decay before the Adam update.
+      const wd = ref.kind === "adamw" ? (a.weight_decay as number) : 0;
       return {
         kind: ref.kind,
         lr: lr0,
         apply: (vars, grads, lr) =>
           each(vars, grads, (v, g) => {
             const [m, u] = slot(v, 2);
+            if (wd > 0) v.assign(v.sub(v.mul(lr * wd)));
             // Keras: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); w -= alpha * m / (sqrt(v) + eps)
             const alpha = (lr * Math.sqrt(1 - Math.pow(b2, t))) / (1 - Math.pow(b1, t));
             m!.assign(m!.add(g.sub(m!).mul(1 - b1)));
