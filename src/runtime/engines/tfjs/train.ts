@@ -89,7 +89,8 @@ export class Trainer {
   readonly vars: Variable[];
   readonly varNames: string[];
   private readonly penalties: Penalty[];
-  private readonly dropoutRngs = new Map<string, Random>();
+  /** The one stream every dropout mask draws from, layer by layer, as in the standalone program. */
+  private readonly dropoutRng: Random;
 
   constructor(
     readonly tf: Tf,
@@ -112,7 +113,7 @@ export class Trainer {
       const { l1, l2 } = regularizerFactors(w.regularizer);
       if (l1 > 0 || l2 > 0) this.penalties.push({ variable: v, l1, l2 });
     }
-    for (const l of built.ir.layers) if (l.kind === "dropout") this.dropoutRngs.set(l.id, new Random(hashSeed(seed, `${l.id}/dropout`)));
+    this.dropoutRng = new Random(hashSeed(seed, "dropout"));
   }
 
   /** L1/L2 penalty of the current weights (Keras: l1 * sum|w| + l2 * sum w², no 1/2). */
@@ -129,16 +130,39 @@ export class Trainer {
     });
   }
 
-  /** Dropout mask drawn from the layer's own seeded stream: 0 with probability rate, else 1/(1-rate). */
+  /** Dropout mask from the seeded dropout stream: 0 with probability rate, else 1/(1-rate). */
   private dropoutMask(layer: IRLayerOf<"dropout">, batch: number): Tensor {
     const rate = layer.args.rate;
     const shape = [batch, ...layer.outputShape];
     const n = shape.reduce((a, b) => a * b, 1);
-    const rng = this.dropoutRngs.get(layer.id)!;
+    const rng = this.dropoutRng;
     const keep = 1 / (1 - rate);
     const m = new Float32Array(n);
     for (let i = 0; i < n; i++) m[i] = rng.next() < rate ? 0 : keep;
     return this.tf.tensor(m, shape);
+  }
+
+  /**
+   * Batch normalization in training mode without gamma or beta. tfjs's BatchNormalization reads
+   * both unconditionally when training (it crashes on `center: false` / `scale: false`), so the
+   * same computation is written here: batch moments over every axis but the last, the moving
+   * averages updated as tfjs does (moving -= (moving - batch) * (1 - momentum)).
+   */
+  private batchNormTraining(bn: tfTypes.layers.Layer, x: Tensor, args: IRLayerOf<"batch_norm">["args"]): Tensor {
+    const tf = this.tf;
+    const weight = (role: string) => bn.weights.find((w) => w.originalName.endsWith(`/${role}`));
+    const { mean, variance } = tf.moments(x, [...Array(x.rank - 1).keys()]);
+    let y = x.sub(mean).mul(tf.rsqrt(variance.add(args.epsilon)));
+    if (args.scale) y = y.mul(weight("gamma")!.read());
+    if (args.center) y = y.add(weight("beta")!.read());
+    for (const [role, batch] of [["moving_mean", mean], ["moving_variance", variance]] as const) {
+      const v = weight(role)!;
+      tf.tidy(() => {
+        const old = v.read();
+        v.write(old.sub(old.sub(batch).mul(1 - args.momentum)));
+      });
+    }
+    return y;
   }
 
   /** The forward pass, layer by layer (training: batch statistics in batch_norm, seeded dropout). */
@@ -155,6 +179,8 @@ export class Trainer {
       if (layer.kind === "dropout") {
         const rate = layer.args.rate;
         y = training && rate > 0 ? ins[0]!.mul(this.dropoutMask(layer, x.shape[0]!)) : ins[0]!;
+      } else if (layer.kind === "batch_norm" && training && !(layer.args.center && layer.args.scale)) {
+        y = this.batchNormTraining(this.built.chains.get(layer.id)![0]!, ins[0]!, layer.args);
       } else {
         let t: Tensor | Tensor[] = ins.length === 1 ? ins[0]! : ins;
         for (const l of this.built.chains.get(layer.id)!) t = l.apply(t, { training }) as Tensor;
