@@ -99,7 +99,12 @@ describe("tfjs engine", () => {
     const csv = readFileSync(join(out, "log.csv"), "utf8").trim().split("\n");
     expect(csv[0]).toBe("epoch,loss,accuracy,val_loss,val_accuracy,lr");
     expect(csv).toHaveLength(4);
-    expect(readdirSync(join(out, "logs")).some((f) => f.startsWith("events.out.tfevents."))).toBe(true);
+    // TensorBoard as Keras lays it out: logs/train/ and logs/validation/, one event file each
+    expect(readdirSync(join(out, "logs")).sort()).toEqual(["train", "validation"]);
+    for (const run of ["train", "validation"]) {
+      expect(readdirSync(join(out, "logs", run)).every((f) => f.startsWith("events.out.tfevents."))).toBe(true);
+    }
+    expect(r.files.filter((f) => f.startsWith("logs/")).map((f) => f.split("/")[1]).sort()).toEqual(["train", "validation"]);
     expect(r.files).toEqual(expect.arrayContaining(["log.csv", "model/model.json"]));
   }, 120_000);
 

@@ -280,7 +280,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   if (cbKinds.has("checkpoint")) cbNames.push("CheckpointDecider");
   if (cbKinds.has("terminate_on_nan")) cbNames.push("shouldTerminateOnNaN");
   if (cbNames.length > 0) embed("training/callbacks.ts", cbNames, "Learning-rate schedules and callbacks");
-  if (cbKinds.has("tensorboard")) embed("tensorboard.ts", ["TensorBoardWriter"], "TensorBoard event files");
+  if (cbKinds.has("tensorboard")) embed("tensorboard.ts", ["KerasTensorBoard"], "TensorBoard event files");
 
 
 
@@ -618,7 +618,7 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
     const { monitor, save_best_only, mode } = checkpoint.args;
     setup.push(`const checkpoint = new CheckpointDecider(${lit({ monitor, save_best_only, mode })});`);
   }
-  if (tensorboard) setup.push(`const tensorboard = new TensorBoardWriter(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}));`);
+  if (tensorboard) setup.push(`const tensorboard = new KerasTensorBoard(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}), ${lit(String(tensorboard.args.update_freq ?? "epoch"))});`);
   if (csv) {
     setup.push(`const csvPath = join(options.outDir, ${lit(String(csv.args.path ?? "log.csv"))});
     mkdirSync(dirname(csvPath), { recursive: true });
@@ -627,8 +627,8 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
 
   const epochEnd: string[] = [];
   if (tensorboard) {
-    epochEnd.push(`// tensorboard: this epoch's scalars, tagged as Keras does (epoch_loss, epoch_accuracy, ...)
-tensorboard.scalars(epoch, Object.fromEntries(Object.entries(logs).map(([key, value]) => [\`epoch_\${key}\`, value])));`);
+    epochEnd.push(`// tensorboard: this epoch's scalars as Keras writes them (train/ and validation/, epoch_loss, ...)
+tensorboard.epoch(epoch, logs);`);
   }
   if (csv) {
     const sep = lit(String(csv.args.separator ?? ","));
@@ -818,6 +818,10 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
         seen += n;
         trained += n;
         hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });${
+          tensorboard
+            ? `\n        tensorboard.batch({ loss: lossSum / seen${metricNames.map((m) => `, ${JSON.stringify(m)}: metricValue(${lit(m)}, trainSums, seen)`).join("")} }, lr);`
+            : ""
+        }${
           nanStop
             ? `
         if (shouldTerminateOnNaN(batchLoss)) {
@@ -854,7 +858,7 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
     const test = evaluate(testSet.pixels, testSet.labels, testSet.count);
     saveModel(join(options.outDir, "model"));
     addFile(join("model", "model.json"));
-    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    addFile(relative(options.outDir, tensorboard.path));` : ""}
+    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));` : ""}
     const seconds = (performance.now() - started) / 1000;
     return {
       engine: "standalone",

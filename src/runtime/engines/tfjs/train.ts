@@ -11,7 +11,7 @@ import { CliError } from "../../../cli/errors.js";
 import type { EpochLogs, RunOptions, TrainHooks, TrainResult } from "../../engine.js";
 import { loadMnist } from "../../data/mnist.js";
 import { augmentBatch } from "../../data/augment.js";
-import { TensorBoardWriter } from "../../tensorboard.js";
+import { KerasTensorBoard, type TensorBoardUpdateFreq } from "../../tensorboard.js";
 import { Random, hashSeed } from "../../random.js";
 import {
   CheckpointDecider,
@@ -297,7 +297,13 @@ export async function trainTfjs(
     }));
   const tensorboards = callbackRefs.filter((c) => c.kind === "tensorboard");
   const terminateOnNaN = callbackRefs.some((c) => c.kind === "terminate_on_nan");
-  const tb = tensorboards.length > 0 ? openTensorboard(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")) : null;
+  const tb =
+    tensorboards.length > 0
+      ? new KerasTensorBoard(
+          join(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")),
+          (cbArgs(tensorboards[0]!).update_freq ?? "epoch") as TensorBoardUpdateFreq,
+        )
+      : null;
 
   const augment = training.data.augment ? makeAugmenter(training, seed) : undefined;
 
@@ -367,6 +373,11 @@ export async function trainTfjs(
         const batchLogs: { loss: number; accuracy?: number } = { loss: lossSum / seen };
         if (sums.accuracy) batchLogs.accuracy = sums.accuracy[0] / Math.max(1, sums.accuracy[1]);
         hooks.onBatchEnd?.(step, batchLogs); // 0-based global step
+        if (tb) {
+          const running: Record<string, number> = { loss: lossSum / seen };
+          for (const [m, [s, c]] of Object.entries(sums)) running[m] = s / Math.max(1, c);
+          tb.batch(running, stepLr);
+        }
         step++;
         if (terminateOnNaN && shouldTerminateOnNaN(loss)) {
           log(`terminate_on_nan: batch ${b + 1} of epoch ${epoch + 1} has loss ${loss}; stopping`);
@@ -455,7 +466,7 @@ export async function trainTfjs(
   optimizer.dispose();
   if (best) tf.dispose([...best.values()]);
   tb?.close();
-  if (tb) files.push(tb.relPath);
+  if (tb) files.push(...tb.paths.map((p) => relative(options.outDir, p)));
 
   let testLogs: Record<string, number> = { loss: NaN };
   if (!deps.noSave) {
@@ -497,18 +508,3 @@ function makeAugmenter(training: IRTraining, seed: number): (x: Float32Array, n:
   };
 }
 
-interface TensorboardSink {
-  relPath: string;
-  epoch(epoch: number, logs: EpochLogs): void;
-  close(): void;
-}
-
-/** TensorBoard scalars per epoch (src/runtime/tensorboard.ts), under `dir` in the run directory. */
-function openTensorboard(outDir: string, dir: string): TensorboardSink {
-  const w = new TensorBoardWriter(join(outDir, dir));
-  return {
-    relPath: relative(outDir, w.path),
-    epoch: (epoch, logs) => w.scalars(epoch, logs),
-    close: () => w.close(),
-  };
-}
