@@ -223,14 +223,6 @@ function activation(g: GraphBuilder, x: Value, name: unknown, base: string, wher
       const cdf = g.op("Mul", [g.floatConst(`${base}/half`, [], [0.5]), g.op("Add", [g.floatConst(`${base}/one`, [], [1]), erf], `${base}/1+erf`)], `${base}/cdf`);
       return out(g.op("Mul", [x.name, cdf], base));
     }
-    case "gelunew": {
-      // tfjs: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
-      const x3 = g.op("Mul", [x.name, g.op("Mul", [x.name, x.name], `${base}/x2`)], `${base}/x3`);
-      const inner = g.op("Add", [x.name, g.op("Mul", [g.floatConst(`${base}/c`, [], [0.044715]), x3], `${base}/cx3`)], `${base}/inner`);
-      const t = g.op("Tanh", [g.op("Mul", [g.floatConst(`${base}/k`, [], [Math.sqrt(2 / Math.PI)]), inner], `${base}/scaled`)], `${base}/tanh`);
-      const onePlus = g.op("Add", [g.floatConst(`${base}/one`, [], [1]), t], `${base}/1+tanh`);
-      return out(g.op("Mul", [g.op("Mul", [g.floatConst(`${base}/half`, [], [0.5]), x.name], `${base}/halfx`), onePlus], base));
-    }
     default:
       throw new OnnxExportError(`${where}: activation "${String(name)}" has no ONNX translation`);
   }
