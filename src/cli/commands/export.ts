@@ -29,7 +29,8 @@ export function registerExport(program: Command): void {
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(result)}\n`);
       } else {
-        const shown = relative(process.cwd(), result.path) || ".";
+        const rel = relative(process.cwd(), result.path);
+        const shown = rel === "" ? "." : rel.startsWith("..") ? result.path : rel;
         process.stdout.write(`wrote ${shown} (${flags.format}, ${(result.bytes / 1024).toFixed(1)} KiB)\n`);
       }
     });
