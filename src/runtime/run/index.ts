@@ -14,6 +14,7 @@ import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
 import { createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, writeAtomic } from "./files.js";
 import { historyCsv, historyJson } from "./history.js";
 import { curvesSvg, svgToPng } from "./plots.js";
+import { engineHeader } from "./header.js";
 import { ProgressReporter } from "./progress.js";
 import { summaryText } from "./summary.js";
 
@@ -208,7 +209,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     } catch (err) {
       throw new RunError((err as Error).message, 1);
     }
-    if (choice.reason !== lastReason) stderr.write(`${choice.reason}\n`);
+    if (choice.reason !== lastReason) stderr.write(`${await engineHeader(choice, options)}\n`);
     lastReason = choice.reason;
     return choice;
   };

@@ -560,6 +560,8 @@ export interface TrainHooks {
   onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
+  /** Progress of an evaluation pass: examples done of total. */
+  onEvaluate?(phase: "validation" | "test", done: number, total: number): void;
   log?(message: string): void;
 }
 
@@ -733,7 +735,12 @@ function gatherBatch(pixels: Uint8Array, labels: Uint8Array, order: Int32Array, 
 }
 
 ${augConsts}${snapshotBuffers}/** Loss and metrics over a whole data set, in batches, without training. */
-function evaluate(pixels: Uint8Array, labels: Uint8Array, count: number): { loss: number; metrics: Record<string, number> } {
+function evaluate(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  count: number,
+  progress?: (done: number) => void,
+): { loss: number; metrics: Record<string, number> } {
   const sums = new Float64Array(METRIC_SLOTS);
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
@@ -743,6 +750,7 @@ function evaluate(pixels: Uint8Array, labels: Uint8Array, count: number): { loss
     forward(n, false);
     lossSum += computeLoss(n) * n;
     accumulateMetrics(n, sums);
+    progress?.(start + n);
   }
   const loss = lossSum / Math.max(count, 1)${info.regularized ? " + regularizationPenalty()" : ""};
   const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
@@ -843,7 +851,9 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       ${metricLogs}
       ${
         hasValidation
-          ? `const v = evaluate(validation.pixels, validation.labels, validation.count);
+          ? `const v = evaluate(validation.pixels, validation.labels, validation.count, (done) =>
+        hooks.onEvaluate?.("validation", done, validation.count),
+      );
       logs.val_loss = v.loss;
       ${valMetricLogs}`
           : ""
@@ -855,7 +865,7 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       if (options.signal?.aborted) throw aborted(options.signal);
     }
 
-    const test = evaluate(testSet.pixels, testSet.labels, testSet.count);
+    const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) => hooks.onEvaluate?.("test", done, testSet.count));
     saveModel(join(options.outDir, "model"));
     addFile(join("model", "model.json"));
     addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));` : ""}

@@ -198,7 +198,12 @@ function identity(n: number): Int32Array {
 }
 
 /** Loss (with penalties, as Keras reports it) and metrics of a dataset in inference mode. */
-export function evaluate(trainer: Trainer, d: Dataset, batchSize = 500): Record<string, number> {
+export function evaluate(
+  trainer: Trainer,
+  d: Dataset,
+  batchSize = 500,
+  progress?: (done: number, total: number) => void,
+): Record<string, number> {
   const { tf, training } = trainer;
   const classes = training.data.classes;
   const lossFn = makeLoss(tf, training.loss, classes);
@@ -217,6 +222,7 @@ export function evaluate(trainer: Trainer, d: Dataset, batchSize = 500): Record<
       acc[1] += c;
     }
     tf.dispose([x, y, out, l]);
+    progress?.(to, d.count);
   }
   const pen = trainer.penalty();
   const penalty = pen ? pen.dataSync()[0]! : 0;
@@ -395,7 +401,7 @@ export async function trainTfjs(
       const logs: EpochLogs = { loss: lossSum / Math.max(1, seen) };
       for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
       if (validation && validation.count > 0) {
-        lastValidation = evaluate(trainer, validation);
+        lastValidation = evaluate(trainer, validation, undefined, (done, total) => hooks.onEvaluate?.("validation", done, total));
         for (const [k, v] of Object.entries(lastValidation)) logs[`val_${k}`] = v;
       }
       logs.lr = scheduledLearningRate(schedule as never, lr0, Math.max(0, step - 1)) * (lr / lr0);
@@ -470,7 +476,7 @@ export async function trainTfjs(
 
   let testLogs: Record<string, number> = { loss: NaN };
   if (!deps.noSave) {
-    testLogs = validation === test && lastValidation ? lastValidation : evaluate(trainer, test);
+    testLogs = validation === test && lastValidation ? lastValidation : evaluate(trainer, test, undefined, (done, total) => hooks.onEvaluate?.("test", done, total));
     const saved = await saveModel(built.model, join(options.outDir, "model"), metadata(ir, choice.backend, { epochs: history.length }));
     files.push(...saved.map((f) => `model/${f}`));
   }
