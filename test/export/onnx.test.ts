@@ -121,6 +121,13 @@ describe("ONNX export matches tf.loadLayersModel to 1e-5", () => {
     expectSpread(r.outputs);
   });
 
+  it("'same' padding that pads: odd sizes and strides in convolutions and both poolings", async () => {
+    const dir = await fromNn(join(here, "fixtures", "same-padding.nn"), 14);
+    const r = await parity(dir, 4);
+    expect(r.maxDiff).toBeLessThan(1e-5);
+    expectSpread(r.outputs);
+  });
+
   it("a dense network with dropout and activations as arguments and as layers", async () => {
     const dir = await fromNn(join(here, "fixtures", "mlp.nn"), 13);
     const r = await parity(dir, 5);
