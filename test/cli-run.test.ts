@@ -149,7 +149,7 @@ describe("nnc run", () => {
     expect(JSON.parse(readFileSync(join(dir, "result.json"), "utf8")).epochs).toBe(2);
     // stderr: the engine's reason, one plain line per epoch (not a TTY)
     // the header: engine, kernels, threads and why, as a statement (not a warning)
-    expect(err.text).toMatch(/^engine standalone \(the fake one\) · kernels simd \((the default|--kernels simd): WebAssembly SIMD\) · threads \d+ \(/m);
+    expect(err.text).toMatch(/^engine standalone \(the fake one\) · kernels simd \((default|--kernels simd): WebAssembly SIMD\) · threads \d+ \(/m);
     expect(err.text).toMatch(
       /epoch 1\/2  loss 1\.0000  accuracy 0\.8000  val_loss 1\.2000  val_accuracy 0\.5320  lr 0\.001  \d+\.\ds  ETA/,
     );

@@ -93,7 +93,6 @@ export async function selectEngine(
   return {
     engine: await loadStandaloneEngine(),
     reason:
-      "standalone engine (the default on the CPU without @tensorflow/tfjs-node: several times faster than tfjs's pure-JS and " +
-      "single-threaded wasm backends; --engine tfjs for tfjs)",
+      "standalone engine (the default on the CPU without @tensorflow/tfjs-node: several times faster than tfjs's CPU backends)",
   };
 }
