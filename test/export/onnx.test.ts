@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import * as ort from "onnxruntime-web";
 import protobuf from "protobufjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { compileSource } from "../../src/compiler/index.js";
 import { buildModel, registerNncLayers } from "../../src/runtime/engines/tfjs/model.js";
 import { fileLoadHandler, fileSaveHandler } from "../../src/runtime/engines/tfjs/save.js";
@@ -35,7 +35,12 @@ message ValueInfoProto { optional string name = 1; }
 const ModelProto = onnxRoot.lookupType("onnx.ModelProto");
 
 beforeAll(async () => {
+  // tfjs's "install the node backend" banner is not this test's business
+  const quiet = vi.spyOn(console, "warn").mockImplementation(() => {});
   await tf.setBackend("cpu");
+  await tf.ready();
+  tf.tidy(() => tf.zeros([1]).add(1).dataSync()); // the banner shows at the first tensor
+  quiet.mockRestore();
   registerNncLayers(tf);
   ort.env.wasm.numThreads = 1;
 });
