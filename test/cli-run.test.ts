@@ -148,7 +148,8 @@ describe("nnc run", () => {
     expect(readFileSync(join(dir, "summary.txt"), "utf8")).toMatch(/dense_1[^]*Total params: 25,?450/);
     expect(JSON.parse(readFileSync(join(dir, "result.json"), "utf8")).epochs).toBe(2);
     // stderr: the engine's reason, one plain line per epoch (not a TTY)
-    expect(err.text).toContain("standalone engine: the fake one");
+    // the header: engine, kernels, threads and why, as a statement (not a warning)
+    expect(err.text).toMatch(/^engine standalone \(the fake one\) · kernels simd \((default|--kernels simd): WebAssembly SIMD\) · threads \d+ \(/m);
     expect(err.text).toMatch(
       /epoch 1\/2  loss 1\.0000  accuracy 0\.8000  val_loss 1\.2000  val_accuracy 0\.5320  lr 0\.001  \d+\.\ds  ETA/,
     );

@@ -9,6 +9,8 @@ import { registerSummary } from "./commands/summary.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerRun } from "./commands/run.js";
 import { registerPredict } from "./commands/predict.js";
+import { registerExport } from "./commands/export.js";
+import { registerEvaluate } from "./commands/evaluate.js";
 import { NNC_VERSION } from "../version.js";
 
 export function buildProgram(): Command {
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerCompile(program);
   registerRun(program);
   registerPredict(program);
+  registerEvaluate(program);
+  registerExport(program);
   return program;
 }
 

@@ -29,6 +29,8 @@ export interface TrainHooks {
   onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
+  /** Progress of an evaluation pass (the validation set after each epoch, the test set at the end): examples done of total. */
+  onEvaluate?(phase: "validation" | "test", done: number, total: number): void;
   /** A line for the user (e.g. "reduce_on_plateau: lr 1e-3 -> 5e-4"). */
   log?(message: string): void;
 }

@@ -1,5 +1,12 @@
-// EMBEDDABLE MODULE: imports only node:* built-ins and nothing local. The standalone generator
-// copies it into generated programs; the tfjs engine imports it.
+// EMBEDDABLE MODULE: imports only node:* built-ins and the embeddable ./protobuf.ts. The
+// standalone generator copies it (with what it uses of protobuf.ts) into generated programs; the
+// tfjs engine imports it.
+//
+// KerasTensorBoard lays the files out as Keras's TensorBoard callback does, so TensorBoard
+// overlays training and validation curves: <dir>/train/ and <dir>/validation/, each an event file
+// with the same tags (epoch_loss, epoch_accuracy, ...; step = epoch), the learning rate as
+// epoch_learning_rate in train/, batch_<metric> per batch (step = batches so far) with
+// update_freq: batch, and evaluation_<metric>_vs_iterations in validation/ at each epoch end.
 //
 // A TensorBoard event-file writer: a file events.out.tfevents.<seconds>.<host> holding
 // TFRecord-framed records, each a tensorflow.Event protobuf:
@@ -10,6 +17,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { protoBytesField, protoDoubleField, protoFloatField, protoMessage, protoStringField, protoVarintField } from "./protobuf.js";
 
 let crc32cTable: Uint32Array | null = null;
 
@@ -44,46 +52,22 @@ export function tfrecordFrame(data: Uint8Array): Buffer {
   return out;
 }
 
-/** Protobuf base-128 varint of a non-negative integer (up to 2^53). */
-function protoVarint(value: number): number[] {
-  const bytes: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  bytes.push(v);
-  return bytes;
-}
-
-/** A length-delimited protobuf field: key, length, bytes. */
-function protoBytesField(field: number, data: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([(field << 3) | 2, ...protoVarint(data.length)]), data]);
-}
-
 /** An Event's common head: wall_time (field 1, double) and step (field 2, varint). */
-function eventHead(wallTime: number, step: number): Buffer {
-  const head = Buffer.alloc(9);
-  head[0] = (1 << 3) | 1;
-  head.writeDoubleLE(wallTime, 1);
-  return Buffer.concat([head, Buffer.from([(2 << 3) | 0, ...protoVarint(Math.max(0, Math.floor(step)))])]);
+function eventHead(wallTime: number, step: number): Uint8Array {
+  return protoMessage([protoDoubleField(1, wallTime), protoVarintField(2, Math.max(0, Math.floor(step)))]);
 }
 
 /** The first record of every event file: Event{wall_time, file_version: "brain.Event:2"}. */
-export function fileVersionEvent(wallTime: number): Buffer {
-  return Buffer.concat([eventHead(wallTime, 0), protoBytesField(3, Buffer.from("brain.Event:2", "utf8"))]);
+export function fileVersionEvent(wallTime: number): Uint8Array {
+  return protoMessage([eventHead(wallTime, 0), protoStringField(3, "brain.Event:2")]);
 }
 
 /** Event{wall_time, step, summary: Summary{value: [{tag, simple_value}, ...]}}. */
-export function scalarEvent(wallTime: number, step: number, scalars: Record<string, number>): Buffer {
-  const values: Buffer[] = [];
-  for (const [tag, value] of Object.entries(scalars)) {
-    const simple = Buffer.alloc(5);
-    simple[0] = (2 << 3) | 5;
-    simple.writeFloatLE(value, 1);
-    values.push(protoBytesField(1, Buffer.concat([protoBytesField(1, Buffer.from(tag, "utf8")), simple])));
-  }
-  return Buffer.concat([eventHead(wallTime, step), protoBytesField(5, Buffer.concat(values))]);
+export function scalarEvent(wallTime: number, step: number, scalars: Record<string, number>): Uint8Array {
+  const values = Object.entries(scalars).map(([tag, value]) =>
+    protoBytesField(1, protoMessage([protoStringField(1, tag), protoFloatField(2, value)])),
+  );
+  return protoMessage([eventHead(wallTime, step), protoBytesField(5, protoMessage(values))]);
 }
 
 /** Appends scalar summaries to a new event file in `dir`; each record is written whole with one write. */
@@ -108,5 +92,62 @@ export class TensorBoardWriter {
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+/** How often KerasTensorBoard writes batch scalars: "epoch" (never), "batch" (every batch) or every N batches. */
+export type TensorBoardUpdateFreq = "epoch" | "batch" | number;
+
+/** Keras's TensorBoard callback: <dir>/train/ and <dir>/validation/ runs with the same tags. */
+export class KerasTensorBoard {
+  private readonly train: TensorBoardWriter;
+  private validation: TensorBoardWriter | null = null;
+  private readonly every: number;
+  /** Training batches seen so far (the step of batch scalars). */
+  private batches = 0;
+
+  constructor(
+    readonly dir: string,
+    updateFreq: TensorBoardUpdateFreq = "epoch",
+  ) {
+    this.every = updateFreq === "batch" ? 1 : updateFreq === "epoch" ? 0 : Math.max(0, Math.floor(updateFreq));
+    this.train = new TensorBoardWriter(join(dir, "train"));
+  }
+
+  /** After each training batch, with its logs ({loss, accuracy, ...}) and the learning rate it used. */
+  batch(logs: Record<string, number | undefined>, learningRate?: number): void {
+    this.batches += 1;
+    if (this.every === 0 || this.batches % this.every !== 0) return;
+    const scalars: Record<string, number> = {};
+    for (const [key, value] of Object.entries(logs)) if (value !== undefined) scalars[`batch_${key}`] = value;
+    if (learningRate !== undefined) scalars.batch_learning_rate = learningRate;
+    this.train.scalars(this.batches, scalars);
+  }
+
+  /** At each epoch end, with the epoch's logs: val_* go to validation/ without the prefix, lr to train/ as learning_rate. */
+  epoch(epoch: number, logs: Record<string, number>): void {
+    const train: Record<string, number> = {};
+    const validation: Record<string, number> = {};
+    for (const [key, value] of Object.entries(logs)) {
+      if (key.startsWith("val_")) validation[`epoch_${key.slice(4)}`] = value;
+      else train[`epoch_${key === "lr" ? "learning_rate" : key}`] = value;
+    }
+    this.train.scalars(epoch, train);
+    if (Object.keys(validation).length === 0) return;
+    this.validation ??= new TensorBoardWriter(join(this.dir, "validation"));
+    this.validation.scalars(epoch, validation);
+    const vsIterations: Record<string, number> = {};
+    for (const [tag, value] of Object.entries(validation)) vsIterations[`evaluation_${tag.slice(6)}_vs_iterations`] = value;
+    this.validation.scalars(this.batches, vsIterations);
+  }
+
+  /** The event files written so far. */
+  get paths(): string[] {
+    return [this.train.path, ...(this.validation ? [this.validation.path] : [])];
+  }
+
+  close(): void {
+    this.train.close();
+    this.validation?.close();
   }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMnist, MNIST_SOURCES } from "../../src/runtime/data/mnist.js";
+import { downloadProgress, loadMnist, MNIST_SOURCES } from "../../src/runtime/data/mnist.js";
 import { idxImages, idxLabels, mnistDir, syntheticDigits, writeSyntheticMnist } from "../helpers/data.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nnc-mnist-"));
@@ -178,6 +178,29 @@ describe("loadMnist download", () => {
     const again = await loadMnist({ dataset: "mnist", split: "train", cacheDir, mirror, checksums });
     expect(again.count).toBe(30);
     expect(requests).toEqual([]);
+  });
+
+  it("reports download progress: each file's start with its size, then the bytes as they arrive", async () => {
+    const cacheDir = join(tmp, "cache-progress");
+    const checksums = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)]));
+    const events: [string, number, number | null][] = [];
+    await loadMnist({ dataset: "mnist", split: "test", cacheDir, mirror, checksums, onDownload: (f, r, t) => void events.push([f, r, t]) });
+    for (const file of ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]) {
+      const mine = events.filter(([f]) => f === file);
+      const size = files[file]!.length;
+      expect(mine[0]).toEqual([file, 0, size]);
+      expect(mine[mine.length - 1]).toEqual([file, size, size]);
+    }
+    // the default reporter: a line redrawn in place on a terminal, one line per file otherwise
+    const out = (isTTY: boolean) => {
+      const stream = { isTTY, text: "", write(s: string) { this.text += s; return true; } };
+      const report = downloadProgress(stream as unknown as NodeJS.WriteStream);
+      report("a.gz", 0, 2_000_000);
+      report("a.gz", 2_000_000, 2_000_000);
+      return stream.text;
+    };
+    expect(out(true)).toBe("\rdownloading a.gz: 0.0/2.0 MB (0%)\x1b[K\rdownloading a.gz: 2.0/2.0 MB (100%)\x1b[K\n");
+    expect(out(false)).toBe("downloading a.gz (2.0 MB)\n");
   });
 
   it("uses $XDG_CACHE_HOME/nnc/<dataset> as the default cache", async () => {

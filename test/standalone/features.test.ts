@@ -34,7 +34,15 @@ describe("feature programs train", () => {
         expect(result.trainSamples).toBe(96);
       }
       if (kinds.includes("checkpoint")) expect(existsSync(join(outDir, "ckpt", "weights.bin"))).toBe(true);
-      if (kinds.includes("tensorboard")) expect(readdirSync(join(outDir, "tb")).some((f) => f.startsWith("events.out.tfevents."))).toBe(true);
+      if (kinds.includes("tensorboard")) {
+        // Keras's layout: tb/train/ (epoch_* and, with update_freq: batch, batch_* tags), tb/validation/
+        const runs = readdirSync(join(outDir, "tb")).sort();
+        expect(runs[0]).toBe("train");
+        const [file] = readdirSync(join(outDir, "tb", "train"));
+        const text = readFileSync(join(outDir, "tb", "train", file!)).toString("latin1");
+        for (const tag of ["epoch_loss", "epoch_learning_rate", "batch_loss", "batch_learning_rate"]) expect(text).toContain(tag);
+        if (ir.training!.data.validation.kind !== "none") expect(runs).toEqual(["train", "validation"]);
+      }
       // Keras's validation_split: the first int(count * (1 - fraction)) examples train.
       if (ir.training!.data.validation.kind === "split") expect(result.trainSamples).toBe(Math.floor(96 * 0.9));
     });

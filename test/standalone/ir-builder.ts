@@ -286,7 +286,7 @@ export function featureIRs(): IR[] {
             mode: "max",
             path: "ckpt",
           }),
-          ref("tensorboard", { dir: "tb", update_freq: "epoch" }),
+          ref("tensorboard", { dir: "tb", update_freq: "batch" }),
         ],
       },
     ),

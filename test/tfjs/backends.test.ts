@@ -63,7 +63,7 @@ describe("selectEngine", () => {
   it.skipIf(nodeCpu)("auto without tfjs-node picks the standalone engine and says why", async () => {
     const c = await selectEngine(exampleIr("mlp"), { engine: "auto", backend: "auto", gpu: false }, opts());
     expect(c.engine.name).toBe("standalone");
-    expect(c.reason).toMatch(/^standalone engine: @tensorflow\/tfjs-node is not installed/);
+    expect(c.reason).toMatch(/^standalone engine \(the default on the CPU without @tensorflow\/tfjs-node: /);
   });
 
   it("auto with --backend picks tfjs and names the backend", async () => {
@@ -123,7 +123,7 @@ describe("nnc run --engine tfjs (CLI)", () => {
       ],
       { cwd: repoRoot, encoding: "utf8", timeout: 120_000 },
     );
-    expect(r.stderr).toMatch(/tfjs engine \(--engine tfjs\) on the wasm backend/);
+    expect(r.stderr).toMatch(/^engine tfjs \(--engine tfjs\) · backend wasm \(--backend wasm\) · threads 1/);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
     expect(report).toMatchObject({ engine: "tfjs", backend: "wasm", epochs: 1, trainSamples: 512 });

@@ -79,7 +79,7 @@ describe("tfjs engine", () => {
         },
         { kind: "early_stopping", args: { monitor: "val_accuracy", patience: 2, min_delta: 10, mode: "max", restore_best: true } },
         { kind: "csv_logger", args: { path: "log.csv", separator: ",", append: false } },
-        { kind: "tensorboard", args: { dir: "logs", update_freq: "epoch" } },
+        { kind: "tensorboard", args: { dir: "logs", update_freq: "batch" } },
       ],
       { optimizer: { kind: "sgd", args: { lr: 0.1, momentum: 0, nesterov: false } } },
     );
@@ -99,7 +99,17 @@ describe("tfjs engine", () => {
     const csv = readFileSync(join(out, "log.csv"), "utf8").trim().split("\n");
     expect(csv[0]).toBe("epoch,loss,accuracy,val_loss,val_accuracy,lr");
     expect(csv).toHaveLength(4);
-    expect(readdirSync(join(out, "logs")).some((f) => f.startsWith("events.out.tfevents."))).toBe(true);
+    // TensorBoard as Keras lays it out: logs/train/ and logs/validation/, one event file each
+    expect(readdirSync(join(out, "logs")).sort()).toEqual(["train", "validation"]);
+    for (const run of ["train", "validation"]) {
+      expect(readdirSync(join(out, "logs", run)).every((f) => f.startsWith("events.out.tfevents."))).toBe(true);
+    }
+    expect(r.files.filter((f) => f.startsWith("logs/")).map((f) => f.split("/")[1]).sort()).toEqual(["train", "validation"]);
+    const trainEvents = readFileSync(join(out, "logs", "train", readdirSync(join(out, "logs", "train"))[0]!)).toString("latin1");
+    for (const tag of ["epoch_loss", "epoch_learning_rate", "batch_loss", "batch_accuracy", "batch_learning_rate"]) expect(trainEvents).toContain(tag);
+    const validationEvents = readFileSync(join(out, "logs", "validation", readdirSync(join(out, "logs", "validation"))[0]!)).toString("latin1");
+    expect(validationEvents).toContain("epoch_accuracy");
+    expect(validationEvents).not.toContain("val_");
     expect(r.files).toEqual(expect.arrayContaining(["log.csv", "model/model.json"]));
   }, 120_000);
 

@@ -18,7 +18,7 @@ export const runDeps: RunDeps = {
   stderr: process.stderr,
 };
 
-function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
     if (!/^\s*[+-]?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {

@@ -86,7 +86,7 @@ export const callbacks = [
     [], { names: ["model_checkpoint"], aliases: { filepath: "path" }, resolve: resolveMode }),
   entry("callback", "csv_logger", "Writes one CSV row of logs per epoch to `path` in the run directory.",
     obj({ path: str("log.csv"), separator: str(","), append: bool(false) }), ["path"], { aliases: { filename: "path" } }),
-  entry("callback", "tensorboard", "Writes TensorBoard event files (scalars per epoch) under `dir` in the run directory.",
+  entry("callback", "tensorboard", "Writes TensorBoard event files as Keras does: `dir`/train and `dir`/validation runs with the same tags (epoch_loss, ...), the learning rate, and per-batch scalars with `update_freq: batch`.",
     obj({ dir: str("logs"), update_freq: oneOf(["epoch", "batch"], "epoch") }), ["dir"], { aliases: { log_dir: "dir" } }),
   entry("callback", "terminate_on_nan", "Stops training as soon as the loss becomes NaN or infinite."),
 ] as const;

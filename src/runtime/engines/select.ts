@@ -93,7 +93,6 @@ export async function selectEngine(
   return {
     engine: await loadStandaloneEngine(),
     reason:
-      "standalone engine: @tensorflow/tfjs-node is not installed, and the standalone engine trains several times faster on the CPU " +
-      "than tfjs's pure-JS and single-threaded wasm backends (use --engine tfjs to force tfjs)",
+      "standalone engine (the default on the CPU without @tensorflow/tfjs-node: several times faster than tfjs's CPU backends)",
   };
 }

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Engine, EpochLogs, RunOptions, TrainResult } from "../engine.js";
-import type { IR, IRValue } from "../../compiler/ir.js";
+import type { IR, IRTraining, IRValue } from "../../compiler/ir.js";
 import type { CompileResult } from "../../compiler/index.js";
 import type { EngineChoice } from "../engines/select.js";
 import { hasErrors } from "../../compiler/diagnostics.js";
@@ -14,6 +14,7 @@ import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
 import { createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, writeAtomic } from "./files.js";
 import { historyCsv, historyJson } from "./history.js";
 import { curvesSvg, svgToPng } from "./plots.js";
+import { engineHeader } from "./header.js";
 import { ProgressReporter } from "./progress.js";
 import { summaryText } from "./summary.js";
 
@@ -78,6 +79,16 @@ export interface RunReport {
   stoppedEarly: boolean;
   outDir: string;
   files: string[];
+  /** How the model is evaluated (what `nnc evaluate RUN_DIR` reads): data set, labels, loss, metrics. */
+  evaluation: {
+    dataset: IRTraining["data"]["dataset"];
+    classes: number;
+    labels: IRTraining["labels"];
+    loss: IRTraining["loss"];
+    metrics: string[];
+    /** --test-limit of the run, when given. */
+    testLimit: number | null;
+  };
   sweep?: {
     monitor: string;
     mode: "max" | "min";
@@ -198,7 +209,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     } catch (err) {
       throw new RunError((err as Error).message, 1);
     }
-    if (choice.reason !== lastReason) stderr.write(`${choice.reason}\n`);
+    if (choice.reason !== lastReason) stderr.write(`${await engineHeader(choice, options)}\n`);
     lastReason = choice.reason;
     return choice;
   };
@@ -297,6 +308,14 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       stoppedEarly: result.stoppedEarly,
       outDir: req.out ?? (relative(process.cwd(), absOut) || "."),
       files,
+      evaluation: {
+        dataset: finalIr.training!.data.dataset,
+        classes: finalIr.training!.data.classes,
+        labels: finalIr.training!.labels,
+        loss: finalIr.training!.loss,
+        metrics: finalIr.training!.metrics,
+        testLimit: req.testLimit ?? null,
+      },
       ...(sweepReport ? { sweep: sweepReport } : {}),
     };
     writeAtomic(join(absOut, "result.json"), `${JSON.stringify(report, null, 2)}\n`);

@@ -78,6 +78,8 @@ export interface TrainHooks {
   }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
+  /** Progress of an evaluation pass: examples done of total. */
+  onEvaluate?(phase: "validation" | "test", done: number, total: number): void;
   log?(message: string): void;
 }
 
@@ -570,6 +572,8 @@ interface MnistOptions {
   checksums?: Record<string, string>;
   /** false: never download (fail with a clear error instead). Default true. */
   download?: boolean;
+  /** Download progress (default: downloadProgress(), on stderr). */
+  onDownload?: DownloadProgress;
   /**
    * false: no [0, 1] float copy of the pixels (`images` is then empty; read `pixels`). The
    * standalone engine scales the bytes as it copies each batch: a quarter of the memory.
@@ -741,8 +745,35 @@ function writeFileAtomic(path: string, data: Buffer | Uint8Array | string): void
   }
 }
 
-/** Downloads url (following redirects) into memory. */
-async function fetchBytes(url: string): Promise<Buffer> {
+/** Called as a download goes: at its start (received 0) and as bytes arrive; total is null when the server does not say. */
+type DownloadProgress = (file: string, received: number, total: number | null) => void;
+
+/**
+ * The default download progress, on stderr: on a terminal one line redrawn in place
+ * ("downloading train-images-idx3-ubyte.gz: 4.2/9.9 MB (42%)"), otherwise one line per file.
+ */
+function downloadProgress(stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
+  let last = 0;
+  return (file, received, total) => {
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    const size =
+      total === null
+        ? `${mb(received)} MB`
+        : `${mb(received)}/${mb(total)} MB (${Math.floor((100 * received) / Math.max(total, 1))}%)`;
+    const done = total !== null && received >= total;
+    if (!stream.isTTY) {
+      if (received === 0) stream.write(`downloading ${file}${total === null ? "" : ` (${mb(total)} MB)`}\n`);
+      return;
+    }
+    const now = Date.now();
+    if (!done && received !== 0 && now - last < 100) return;
+    last = now;
+    stream.write(`\rdownloading ${file}: ${size}\x1b[K${done ? "\n" : ""}`);
+  };
+}
+
+/** Downloads url (following redirects) into memory, reporting progress as the bytes arrive. */
+async function fetchBytes(url: string, file: string, onProgress: DownloadProgress): Promise<Buffer> {
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(120_000), redirect: "follow" });
@@ -751,7 +782,29 @@ async function fetchBytes(url: string): Promise<Buffer> {
     throw new Error(`cannot download ${url}: ${cause ?? (err as Error).message}`);
   }
   if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
-  return Buffer.from(await response.arrayBuffer());
+  const total = Number(response.headers.get("content-length")) || null;
+  onProgress(file, 0, total);
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  try {
+    if (response.body === null) {
+      chunks.push(new Uint8Array(await response.arrayBuffer()));
+      received = chunks[0]!.length;
+    } else {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        received += value.length;
+        onProgress(file, received, total);
+      }
+    }
+  } catch (err) {
+    throw new Error(`cannot download ${url}: ${(err as Error).message} after ${received} bytes`);
+  }
+  if (total === null) onProgress(file, received, received);
+  return Buffer.concat(chunks);
 }
 
 /** Downloads the .gz files of a split into dir, verifying each md5 and writing atomically. */
@@ -760,6 +813,7 @@ async function downloadMnist(
   dir: string,
   mirror: string,
   checksums: Record<string, string>,
+  onProgress: DownloadProgress = downloadProgress(),
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
   for (const name of names) {
@@ -767,7 +821,7 @@ async function downloadMnist(
     const dest = join(dir, file);
     if (existsSync(dest)) continue;
     const url = mirror.endsWith("/") ? `${mirror}${file}` : `${mirror}/${file}`;
-    const data = await fetchBytes(url);
+    const data = await fetchBytes(url, file, onProgress);
     const want = checksums[file];
     const got = md5Hex(data);
     if (want !== undefined && got !== want) {
@@ -814,7 +868,13 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
     const mirror = opts.mirror ?? source.mirror;
     const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
     try {
-      await downloadMnist(missing, cacheDir, mirror, opts.checksums ?? source.md5);
+      await downloadMnist(
+        missing,
+        cacheDir,
+        mirror,
+        opts.checksums ?? source.md5,
+        opts.onDownload ?? downloadProgress(),
+      );
     } catch (err) {
       throw new Error(
         `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
@@ -837,6 +897,75 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
 }
 
 // ---- TensorBoard event files (from src/runtime/tensorboard.ts)
+
+/** Protobuf base-128 varint of an integer; negative int64 values take ten bytes (two's complement). */
+function protoVarint(value: number | bigint): number[] {
+  const bytes: number[] = [];
+  if (typeof value === "bigint" || value < 0) {
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v >= 0x80n) {
+      bytes.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    bytes.push(Number(v));
+    return bytes;
+  }
+  let v = value;
+  while (v >= 0x80) {
+    bytes.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  bytes.push(v);
+  return bytes;
+}
+
+/** A varint field (int32, int64, uint64, enum, bool). */
+function protoVarintField(field: number, value: number | bigint): Uint8Array {
+  return Uint8Array.from([...protoVarint((field << 3) | 0), ...protoVarint(value)]);
+}
+
+/** A length-delimited field: key, length, bytes (an embedded message, bytes, a packed repeated field). */
+function protoBytesField(field: number, data: Uint8Array): Uint8Array {
+  const head = [...protoVarint((field << 3) | 2), ...protoVarint(data.length)];
+  const out = new Uint8Array(head.length + data.length);
+  out.set(head, 0);
+  out.set(data, head.length);
+  return out;
+}
+
+/** A string field, UTF-8. */
+function protoStringField(field: number, text: string): Uint8Array {
+  return protoBytesField(field, new TextEncoder().encode(text));
+}
+
+/** A float field (fixed32, little-endian). */
+function protoFloatField(field: number, value: number): Uint8Array {
+  const key = protoVarint((field << 3) | 5);
+  const out = new Uint8Array(key.length + 4);
+  out.set(key, 0);
+  new DataView(out.buffer).setFloat32(key.length, value, true);
+  return out;
+}
+
+/** A double field (fixed64, little-endian). */
+function protoDoubleField(field: number, value: number): Uint8Array {
+  const key = protoVarint((field << 3) | 1);
+  const out = new Uint8Array(key.length + 8);
+  out.set(key, 0);
+  new DataView(out.buffer).setFloat64(key.length, value, true);
+  return out;
+}
+
+/** Concatenates fields into one message. */
+function protoMessage(fields: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(fields.reduce((n, f) => n + f.length, 0));
+  let offset = 0;
+  for (const f of fields) {
+    out.set(f, offset);
+    offset += f.length;
+  }
+  return out;
+}
 
 let crc32cTable: Uint32Array | null = null;
 
@@ -871,46 +1000,22 @@ function tfrecordFrame(data: Uint8Array): Buffer {
   return out;
 }
 
-/** Protobuf base-128 varint of a non-negative integer (up to 2^53). */
-function protoVarint(value: number): number[] {
-  const bytes: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  bytes.push(v);
-  return bytes;
-}
-
-/** A length-delimited protobuf field: key, length, bytes. */
-function protoBytesField(field: number, data: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([(field << 3) | 2, ...protoVarint(data.length)]), data]);
-}
-
 /** An Event's common head: wall_time (field 1, double) and step (field 2, varint). */
-function eventHead(wallTime: number, step: number): Buffer {
-  const head = Buffer.alloc(9);
-  head[0] = (1 << 3) | 1;
-  head.writeDoubleLE(wallTime, 1);
-  return Buffer.concat([head, Buffer.from([(2 << 3) | 0, ...protoVarint(Math.max(0, Math.floor(step)))])]);
+function eventHead(wallTime: number, step: number): Uint8Array {
+  return protoMessage([protoDoubleField(1, wallTime), protoVarintField(2, Math.max(0, Math.floor(step)))]);
 }
 
 /** The first record of every event file: Event{wall_time, file_version: "brain.Event:2"}. */
-function fileVersionEvent(wallTime: number): Buffer {
-  return Buffer.concat([eventHead(wallTime, 0), protoBytesField(3, Buffer.from("brain.Event:2", "utf8"))]);
+function fileVersionEvent(wallTime: number): Uint8Array {
+  return protoMessage([eventHead(wallTime, 0), protoStringField(3, "brain.Event:2")]);
 }
 
 /** Event{wall_time, step, summary: Summary{value: [{tag, simple_value}, ...]}}. */
-function scalarEvent(wallTime: number, step: number, scalars: Record<string, number>): Buffer {
-  const values: Buffer[] = [];
-  for (const [tag, value] of Object.entries(scalars)) {
-    const simple = Buffer.alloc(5);
-    simple[0] = (2 << 3) | 5;
-    simple.writeFloatLE(value, 1);
-    values.push(protoBytesField(1, Buffer.concat([protoBytesField(1, Buffer.from(tag, "utf8")), simple])));
-  }
-  return Buffer.concat([eventHead(wallTime, step), protoBytesField(5, Buffer.concat(values))]);
+function scalarEvent(wallTime: number, step: number, scalars: Record<string, number>): Uint8Array {
+  const values = Object.entries(scalars).map(([tag, value]) =>
+    protoBytesField(1, protoMessage([protoStringField(1, tag), protoFloatField(2, value)])),
+  );
+  return protoMessage([eventHead(wallTime, step), protoBytesField(5, protoMessage(values))]);
 }
 
 /** Appends scalar summaries to a new event file in `dir`; each record is written whole with one write. */
@@ -935,6 +1040,65 @@ class TensorBoardWriter {
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+/** How often KerasTensorBoard writes batch scalars: "epoch" (never), "batch" (every batch) or every N batches. */
+type TensorBoardUpdateFreq = "epoch" | "batch" | number;
+
+/** Keras's TensorBoard callback: <dir>/train/ and <dir>/validation/ runs with the same tags. */
+class KerasTensorBoard {
+  private readonly train: TensorBoardWriter;
+  private validation: TensorBoardWriter | null = null;
+  private readonly every: number;
+  /** Training batches seen so far (the step of batch scalars). */
+  private batches = 0;
+
+  constructor(
+    readonly dir: string,
+    updateFreq: TensorBoardUpdateFreq = "epoch",
+  ) {
+    this.every =
+      updateFreq === "batch" ? 1 : updateFreq === "epoch" ? 0 : Math.max(0, Math.floor(updateFreq));
+    this.train = new TensorBoardWriter(join(dir, "train"));
+  }
+
+  /** After each training batch, with its logs ({loss, accuracy, ...}) and the learning rate it used. */
+  batch(logs: Record<string, number | undefined>, learningRate?: number): void {
+    this.batches += 1;
+    if (this.every === 0 || this.batches % this.every !== 0) return;
+    const scalars: Record<string, number> = {};
+    for (const [key, value] of Object.entries(logs)) if (value !== undefined) scalars[`batch_${key}`] = value;
+    if (learningRate !== undefined) scalars.batch_learning_rate = learningRate;
+    this.train.scalars(this.batches, scalars);
+  }
+
+  /** At each epoch end, with the epoch's logs: val_* go to validation/ without the prefix, lr to train/ as learning_rate. */
+  epoch(epoch: number, logs: Record<string, number>): void {
+    const train: Record<string, number> = {};
+    const validation: Record<string, number> = {};
+    for (const [key, value] of Object.entries(logs)) {
+      if (key.startsWith("val_")) validation[`epoch_${key.slice(4)}`] = value;
+      else train[`epoch_${key === "lr" ? "learning_rate" : key}`] = value;
+    }
+    this.train.scalars(epoch, train);
+    if (Object.keys(validation).length === 0) return;
+    this.validation ??= new TensorBoardWriter(join(this.dir, "validation"));
+    this.validation.scalars(epoch, validation);
+    const vsIterations: Record<string, number> = {};
+    for (const [tag, value] of Object.entries(validation))
+      vsIterations[`evaluation_${tag.slice(6)}_vs_iterations`] = value;
+    this.validation.scalars(this.batches, vsIterations);
+  }
+
+  /** The event files written so far. */
+  get paths(): string[] {
+    return [this.train.path, ...(this.validation ? [this.validation.path] : [])];
+  }
+
+  close(): void {
+    this.train.close();
+    this.validation?.close();
   }
 }
 
@@ -1630,6 +1794,7 @@ function evaluate(
   pixels: Uint8Array,
   labels: Uint8Array,
   count: number,
+  progress?: (done: number) => void,
 ): { loss: number; metrics: Record<string, number> } {
   const sums = new Float64Array(METRIC_SLOTS);
   let lossSum = 0;
@@ -1640,6 +1805,7 @@ function evaluate(
     forward(n, false);
     lossSum += computeLoss(n) * n;
     accumulateMetrics(n, sums);
+    progress?.(start + n);
   }
   const loss = lossSum / Math.max(count, 1) + regularizationPenalty();
   const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
@@ -1694,7 +1860,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const shuffleRandom = new Random(hashSeed(seed, "shuffle"));
     const order = new Int32Array(trainCount);
     for (let i = 0; i < trainCount; i++) order[i] = i;
-    const tensorboard = new TensorBoardWriter(join(options.outDir, "logs"));
+    const tensorboard = new KerasTensorBoard(join(options.outDir, "logs"), "epoch");
     let baseLr = 0.001;
     let lr = baseLr;
     let stoppedEarly = false;
@@ -1734,6 +1900,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         seen += n;
         trained += n;
         hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });
+        tensorboard.batch({ loss: lossSum / seen, accuracy: metricValue("accuracy", trainSums, seen) }, lr);
         // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
         if (performance.now() - lastYield > 100) {
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -1744,26 +1911,27 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       trainSeconds += (performance.now() - epochStarted) / 1000;
       const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
       logs["accuracy"] = metricValue("accuracy", trainSums, seen);
-      const v = evaluate(validation.pixels, validation.labels, validation.count);
+      const v = evaluate(validation.pixels, validation.labels, validation.count, (done) =>
+        hooks.onEvaluate?.("validation", done, validation.count),
+      );
       logs.val_loss = v.loss;
       logs["val_accuracy"] = v.metrics["accuracy"]!;
       logs.lr = lr;
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
-      // tensorboard: this epoch's scalars, tagged as Keras does (epoch_loss, epoch_accuracy, ...)
-      tensorboard.scalars(
-        epoch,
-        Object.fromEntries(Object.entries(logs).map(([key, value]) => [`epoch_${key}`, value])),
-      );
+      // tensorboard: this epoch's scalars as Keras writes them (train/ and validation/, epoch_loss, ...)
+      tensorboard.epoch(epoch, logs);
       if (options.signal?.aborted) throw aborted(options.signal);
     }
 
-    const test = evaluate(testSet.pixels, testSet.labels, testSet.count);
+    const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) =>
+      hooks.onEvaluate?.("test", done, testSet.count),
+    );
     saveModel(join(options.outDir, "model"));
     addFile(join("model", "model.json"));
     addFile(join("model", "weights.bin"));
     tensorboard.close();
-    addFile(relative(options.outDir, tensorboard.path));
+    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));
     const seconds = (performance.now() - started) / 1000;
     return {
       engine: "standalone",

@@ -488,6 +488,8 @@ interface MnistOptions {
   checksums?: Record<string, string>;
   /** false: never download (fail with a clear error instead). Default true. */
   download?: boolean;
+  /** Download progress (default: downloadProgress(), on stderr). */
+  onDownload?: DownloadProgress;
   /**
    * false: no [0, 1] float copy of the pixels (`images` is then empty; read `pixels`). The
    * standalone engine scales the bytes as it copies each batch: a quarter of the memory.
@@ -659,8 +661,35 @@ function writeFileAtomic(path: string, data: Buffer | Uint8Array | string): void
   }
 }
 
-/** Downloads url (following redirects) into memory. */
-async function fetchBytes(url: string): Promise<Buffer> {
+/** Called as a download goes: at its start (received 0) and as bytes arrive; total is null when the server does not say. */
+type DownloadProgress = (file: string, received: number, total: number | null) => void;
+
+/**
+ * The default download progress, on stderr: on a terminal one line redrawn in place
+ * ("downloading train-images-idx3-ubyte.gz: 4.2/9.9 MB (42%)"), otherwise one line per file.
+ */
+function downloadProgress(stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
+  let last = 0;
+  return (file, received, total) => {
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    const size =
+      total === null
+        ? `${mb(received)} MB`
+        : `${mb(received)}/${mb(total)} MB (${Math.floor((100 * received) / Math.max(total, 1))}%)`;
+    const done = total !== null && received >= total;
+    if (!stream.isTTY) {
+      if (received === 0) stream.write(`downloading ${file}${total === null ? "" : ` (${mb(total)} MB)`}\n`);
+      return;
+    }
+    const now = Date.now();
+    if (!done && received !== 0 && now - last < 100) return;
+    last = now;
+    stream.write(`\rdownloading ${file}: ${size}\x1b[K${done ? "\n" : ""}`);
+  };
+}
+
+/** Downloads url (following redirects) into memory, reporting progress as the bytes arrive. */
+async function fetchBytes(url: string, file: string, onProgress: DownloadProgress): Promise<Buffer> {
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(120_000), redirect: "follow" });
@@ -669,7 +698,29 @@ async function fetchBytes(url: string): Promise<Buffer> {
     throw new Error(`cannot download ${url}: ${cause ?? (err as Error).message}`);
   }
   if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
-  return Buffer.from(await response.arrayBuffer());
+  const total = Number(response.headers.get("content-length")) || null;
+  onProgress(file, 0, total);
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  try {
+    if (response.body === null) {
+      chunks.push(new Uint8Array(await response.arrayBuffer()));
+      received = chunks[0]!.length;
+    } else {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        received += value.length;
+        onProgress(file, received, total);
+      }
+    }
+  } catch (err) {
+    throw new Error(`cannot download ${url}: ${(err as Error).message} after ${received} bytes`);
+  }
+  if (total === null) onProgress(file, received, received);
+  return Buffer.concat(chunks);
 }
 
 /** Downloads the .gz files of a split into dir, verifying each md5 and writing atomically. */
@@ -678,6 +729,7 @@ async function downloadMnist(
   dir: string,
   mirror: string,
   checksums: Record<string, string>,
+  onProgress: DownloadProgress = downloadProgress(),
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
   for (const name of names) {
@@ -685,7 +737,7 @@ async function downloadMnist(
     const dest = join(dir, file);
     if (existsSync(dest)) continue;
     const url = mirror.endsWith("/") ? `${mirror}${file}` : `${mirror}/${file}`;
-    const data = await fetchBytes(url);
+    const data = await fetchBytes(url, file, onProgress);
     const want = checksums[file];
     const got = md5Hex(data);
     if (want !== undefined && got !== want) {
@@ -732,7 +784,13 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
     const mirror = opts.mirror ?? source.mirror;
     const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
     try {
-      await downloadMnist(missing, cacheDir, mirror, opts.checksums ?? source.md5);
+      await downloadMnist(
+        missing,
+        cacheDir,
+        mirror,
+        opts.checksums ?? source.md5,
+        opts.onDownload ?? downloadProgress(),
+      );
     } catch (err) {
       throw new Error(
         `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,

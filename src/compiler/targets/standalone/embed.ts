@@ -8,7 +8,7 @@
 // and the node:* imports they need. The modules are prettier-formatted, which is what makes this
 // line-based reading reliable; a name that is not found is an error, never a silent omission.
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface Declaration {
@@ -143,10 +143,26 @@ export function embedDeclarations(source: string, names: string[], moduleLabel =
 
 const RUNTIME_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../runtime");
 
-/** Reads an embeddable module of src/runtime (e.g. "random.ts", "data/mnist.ts") and embeds names from it. */
+/**
+ * Reads an embeddable module of src/runtime (e.g. "random.ts", "data/mnist.ts") and embeds names
+ * from it. A module may import another embeddable module (tensorboard.ts imports ./protobuf.js):
+ * the names it uses from there are embedded first, and the local import is dropped.
+ */
 export function embedRuntime(relativePath: string, names: string[]): Embedded {
   const source = readFileSync(resolve(RUNTIME_DIR, relativePath), "utf8");
-  return embedDeclarations(source, names, `src/runtime/${relativePath}`);
+  const own = embedDeclarations(source, names, `src/runtime/${relativePath}`);
+  const local = own.imports.filter((imp) => imp.from.startsWith("."));
+  if (local.length === 0) return own;
+  const deps = local.map((imp) => {
+    if (imp.namespace || imp.defaultName) throw new Error(`embed: src/runtime/${relativePath} must import ${imp.from} by name`);
+    const path = join(dirname(relativePath), imp.from.replace(/\.js$/, ".ts"));
+    return embedRuntime(path, [...imp.named.values()]);
+  });
+  return {
+    code: [...deps.map((d) => d.code), own.code].join("\n\n"),
+    imports: [...deps.flatMap((d) => d.imports), ...own.imports.filter((imp) => !imp.from.startsWith("."))],
+    names: [...deps.flatMap((d) => d.names), ...own.names],
+  };
 }
 
 /** Merges imports of several embedded pieces (and the program's own) into import statements. */

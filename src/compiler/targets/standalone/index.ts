@@ -267,7 +267,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   if (cbKinds.has("checkpoint")) cbNames.push("CheckpointDecider");
   if (cbKinds.has("terminate_on_nan")) cbNames.push("shouldTerminateOnNaN");
   if (cbNames.length > 0) embed("training/callbacks.ts", cbNames, "Learning-rate schedules and callbacks");
-  if (cbKinds.has("tensorboard")) embed("tensorboard.ts", ["TensorBoardWriter"], "TensorBoard event files");
+  if (cbKinds.has("tensorboard")) embed("tensorboard.ts", ["KerasTensorBoard"], "TensorBoard event files");
 
 
 
@@ -547,6 +547,8 @@ export interface TrainHooks {
   onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
+  /** Progress of an evaluation pass: examples done of total. */
+  onEvaluate?(phase: "validation" | "test", done: number, total: number): void;
   log?(message: string): void;
 }
 
@@ -605,7 +607,7 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
     const { monitor, save_best_only, mode } = checkpoint.args;
     setup.push(`const checkpoint = new CheckpointDecider(${lit({ monitor, save_best_only, mode })});`);
   }
-  if (tensorboard) setup.push(`const tensorboard = new TensorBoardWriter(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}));`);
+  if (tensorboard) setup.push(`const tensorboard = new KerasTensorBoard(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}), ${lit(String(tensorboard.args.update_freq ?? "epoch"))});`);
   if (csv) {
     setup.push(`const csvPath = join(options.outDir, ${lit(String(csv.args.path ?? "log.csv"))});
     mkdirSync(dirname(csvPath), { recursive: true });
@@ -614,8 +616,8 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
 
   const epochEnd: string[] = [];
   if (tensorboard) {
-    epochEnd.push(`// tensorboard: this epoch's scalars, tagged as Keras does (epoch_loss, epoch_accuracy, ...)
-tensorboard.scalars(epoch, Object.fromEntries(Object.entries(logs).map(([key, value]) => [\`epoch_\${key}\`, value])));`);
+    epochEnd.push(`// tensorboard: this epoch's scalars as Keras writes them (train/ and validation/, epoch_loss, ...)
+tensorboard.epoch(epoch, logs);`);
   }
   if (csv) {
     const sep = lit(String(csv.args.separator ?? ","));
@@ -720,7 +722,12 @@ function gatherBatch(pixels: Uint8Array, labels: Uint8Array, order: Int32Array, 
 }
 
 ${augConsts}${snapshotBuffers}/** Loss and metrics over a whole data set, in batches, without training. */
-function evaluate(pixels: Uint8Array, labels: Uint8Array, count: number): { loss: number; metrics: Record<string, number> } {
+function evaluate(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  count: number,
+  progress?: (done: number) => void,
+): { loss: number; metrics: Record<string, number> } {
   const sums = new Float64Array(METRIC_SLOTS);
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
@@ -730,6 +737,7 @@ function evaluate(pixels: Uint8Array, labels: Uint8Array, count: number): { loss
     forward(n, false);
     lossSum += computeLoss(n) * n;
     accumulateMetrics(n, sums);
+    progress?.(start + n);
   }
   const loss = lossSum / Math.max(count, 1)${info.regularized ? " + regularizationPenalty()" : ""};
   const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
@@ -805,6 +813,10 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
         seen += n;
         trained += n;
         hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });${
+          tensorboard
+            ? `\n        tensorboard.batch({ loss: lossSum / seen${metricNames.map((m) => `, ${JSON.stringify(m)}: metricValue(${lit(m)}, trainSums, seen)`).join("")} }, lr);`
+            : ""
+        }${
           nanStop
             ? `
         if (shouldTerminateOnNaN(batchLoss)) {
@@ -826,7 +838,9 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       ${metricLogs}
       ${
         hasValidation
-          ? `const v = evaluate(validation.pixels, validation.labels, validation.count);
+          ? `const v = evaluate(validation.pixels, validation.labels, validation.count, (done) =>
+        hooks.onEvaluate?.("validation", done, validation.count),
+      );
       logs.val_loss = v.loss;
       ${valMetricLogs}`
           : ""
@@ -838,10 +852,10 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       if (options.signal?.aborted) throw aborted(options.signal);
     }
 
-    const test = evaluate(testSet.pixels, testSet.labels, testSet.count);
+    const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) => hooks.onEvaluate?.("test", done, testSet.count));
     saveModel(join(options.outDir, "model"));
     addFile(join("model", "model.json"));
-    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    addFile(relative(options.outDir, tensorboard.path));` : ""}
+    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));` : ""}
     const seconds = (performance.now() - started) / 1000;
     return {
       engine: "standalone",

@@ -325,10 +325,13 @@ function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<stri
   if (checkpoints.length) addEmbed("training/callbacks.ts", "CheckpointDecider");
   if (nan) addEmbed("training/callbacks.ts", "shouldTerminateOnNaN");
   if (t.data.augment) addEmbed("data/augment.ts", "augmentBatch");
-  if (tensorboard.length) addEmbed("tensorboard.ts", "TensorBoardWriter");
+  if (tensorboard.length) addEmbed("tensorboard.ts", "KerasTensorBoard");
   embeds["random.ts"]!.push("initialWeights", "WeightedModel");
 
   const metricNames = ["loss", ...t.metrics];
+  // The learning rate of the last step (for TensorBoard's learning_rate).
+  const baseLr = num(numArg(t.optimizer.args, ["lr"], 0.001));
+  const lrNow = schedule ? `scheduledLearningRate(SCHEDULE, ${baseLr}, Math.max(0, step - 1)) * (lr / ${baseLr})` : changesLr ? "lr" : baseLr;
   const sparse = t.labels === "sparse";
   const [h, w, c] = t.data.exampleShape.length === 3 ? t.data.exampleShape : [28, 28, 1];
   const validation = t.data.validation;
@@ -454,7 +457,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
   ${stopping.map((p, i) => `const stopping${i} = new EarlyStopping(${callbackArgs(p)});`).join("\n")}
   ${checkpoints.map((p, i) => `const checkpoint${i} = new CheckpointDecider(${callbackArgs(p)});`).join("\n")}
   ${stopping.some((s) => (s.args as Record<string, unknown>).restore_best) ? "let best: tf.Tensor[] | null = null;" : ""}
-  ${tensorboard.length ? `const board = new TensorBoardWriter(join(settings.outDir, ${lit((tensorboard[0]!.args as Record<string, unknown>).dir ?? "logs")}));` : ""}
+  ${tensorboard.length ? `const board = new KerasTensorBoard(join(settings.outDir, ${lit((tensorboard[0]!.args as Record<string, unknown>).dir ?? "logs")}), ${lit((tensorboard[0]!.args as Record<string, unknown>).update_freq ?? "epoch")});` : ""}
   ${csv.map((p, i) => `const csv${i} = join(settings.outDir, ${lit((p.args as Record<string, unknown>).path ?? "log.csv")});`).join("\n")}
 
   const n = trainSet.count;
@@ -490,6 +493,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
       seen += to - cursor;
       cursor = to;
       ${schedule ? "step++;" : ""}
+      ${tensorboard.length ? `board.batch(Object.fromEntries(Object.entries(sums).map(([name, sum]) => [name, sum / seen])), ${lrNow});` : ""}
       ${
         nan
           ? `if (shouldTerminateOnNaN(values[0]!)) {
@@ -507,7 +511,7 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
         Object.entries(logs).map(([k, v]) => \`\${k} \${v.toFixed(4)}\`).join(", ") +
         \` (\${((Date.now() - started) / 1000).toFixed(1)} s)\`,
     );
-    ${tensorboard.length ? "board.scalars(epoch, logs);" : ""}
+    ${tensorboard.length ? `board.epoch(epoch, { ...logs, lr: ${lrNow} });` : ""}
     ${plateau
       .map(
         (_, i) => `{

@@ -11,7 +11,7 @@ import { CliError } from "../../../cli/errors.js";
 import type { EpochLogs, RunOptions, TrainHooks, TrainResult } from "../../engine.js";
 import { loadMnist } from "../../data/mnist.js";
 import { augmentBatch } from "../../data/augment.js";
-import { TensorBoardWriter } from "../../tensorboard.js";
+import { KerasTensorBoard, type TensorBoardUpdateFreq } from "../../tensorboard.js";
 import { Random, hashSeed } from "../../random.js";
 import {
   CheckpointDecider,
@@ -224,7 +224,12 @@ function identity(n: number): Int32Array {
 }
 
 /** Loss (with penalties, as Keras reports it) and metrics of a dataset in inference mode. */
-export function evaluate(trainer: Trainer, d: Dataset, batchSize = 500): Record<string, number> {
+export function evaluate(
+  trainer: Trainer,
+  d: Dataset,
+  batchSize = 500,
+  progress?: (done: number, total: number) => void,
+): Record<string, number> {
   const { tf, training } = trainer;
   const classes = training.data.classes;
   const lossFn = makeLoss(tf, training.loss, classes);
@@ -243,6 +248,7 @@ export function evaluate(trainer: Trainer, d: Dataset, batchSize = 500): Record<
       acc[1] += c;
     }
     tf.dispose([x, y, out, l]);
+    progress?.(to, d.count);
   }
   const pen = trainer.penalty();
   const penalty = pen ? pen.dataSync()[0]! : 0;
@@ -319,7 +325,13 @@ export async function trainTfjs(
     }));
   const tensorboards = callbackRefs.filter((c) => c.kind === "tensorboard");
   const terminateOnNaN = callbackRefs.some((c) => c.kind === "terminate_on_nan");
-  const tb = tensorboards.length > 0 ? openTensorboard(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")) : null;
+  const tb =
+    tensorboards.length > 0
+      ? new KerasTensorBoard(
+          join(options.outDir, String(cbArgs(tensorboards[0]!).dir ?? "logs")),
+          (cbArgs(tensorboards[0]!).update_freq ?? "epoch") as TensorBoardUpdateFreq,
+        )
+      : null;
 
   const augment = training.data.augment ? makeAugmenter(training, seed) : undefined;
 
@@ -389,6 +401,11 @@ export async function trainTfjs(
         const batchLogs: { loss: number; accuracy?: number } = { loss: lossSum / seen };
         if (sums.accuracy) batchLogs.accuracy = sums.accuracy[0] / Math.max(1, sums.accuracy[1]);
         hooks.onBatchEnd?.(step, batchLogs); // 0-based global step
+        if (tb) {
+          const running: Record<string, number> = { loss: lossSum / seen };
+          for (const [m, [s, c]] of Object.entries(sums)) running[m] = s / Math.max(1, c);
+          tb.batch(running, stepLr);
+        }
         step++;
         if (terminateOnNaN && shouldTerminateOnNaN(loss)) {
           log(`terminate_on_nan: batch ${b + 1} of epoch ${epoch + 1} has loss ${loss}; stopping`);
@@ -406,7 +423,7 @@ export async function trainTfjs(
       const logs: EpochLogs = { loss: lossSum / Math.max(1, seen) };
       for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
       if (validation && validation.count > 0) {
-        lastValidation = evaluate(trainer, validation);
+        lastValidation = evaluate(trainer, validation, undefined, (done, total) => hooks.onEvaluate?.("validation", done, total));
         for (const [k, v] of Object.entries(lastValidation)) logs[`val_${k}`] = v;
       }
       logs.lr = scheduledLearningRate(schedule as never, lr0, Math.max(0, step - 1)) * (lr / lr0);
@@ -477,11 +494,11 @@ export async function trainTfjs(
   optimizer.dispose();
   if (best) tf.dispose([...best.values()]);
   tb?.close();
-  if (tb) files.push(tb.relPath);
+  if (tb) files.push(...tb.paths.map((p) => relative(options.outDir, p)));
 
   let testLogs: Record<string, number> = { loss: NaN };
   if (!deps.noSave) {
-    testLogs = validation === test && lastValidation ? lastValidation : evaluate(trainer, test);
+    testLogs = validation === test && lastValidation ? lastValidation : evaluate(trainer, test, undefined, (done, total) => hooks.onEvaluate?.("test", done, total));
     const saved = await saveModel(built.model, join(options.outDir, "model"), metadata(ir, choice.backend, { epochs: history.length }));
     files.push(...saved.map((f) => `model/${f}`));
   }
@@ -519,18 +536,3 @@ function makeAugmenter(training: IRTraining, seed: number): (x: Float32Array, n:
   };
 }
 
-interface TensorboardSink {
-  relPath: string;
-  epoch(epoch: number, logs: EpochLogs): void;
-  close(): void;
-}
-
-/** TensorBoard scalars per epoch (src/runtime/tensorboard.ts), under `dir` in the run directory. */
-function openTensorboard(outDir: string, dir: string): TensorboardSink {
-  const w = new TensorBoardWriter(join(outDir, dir));
-  return {
-    relPath: relative(outDir, w.path),
-    epoch: (epoch, logs) => w.scalars(epoch, logs),
-    close: () => w.close(),
-  };
-}
