@@ -48,8 +48,11 @@ export interface BuiltModel {
  * it): called for every step applied and every input made, once per expansion of a block or loop.
  */
 export interface CheckTrace {
-  /** A chain step (layer, block call or tensor name) in model `model`: the tensor it applied to and the one it gave (null after an error). */
-  step(model: string, step: Step, input: Tensor | null, output: Tensor | null): void;
+  /**
+   * A chain step (layer, block call or tensor name) in model `model`: the tensor it applied to,
+   * the one it gave (null after an error) and the layer that made it (a block call's last layer).
+   */
+  step(model: string, step: Step, input: Tensor | null, output: Tensor | null, layer: IRLayer | undefined): void;
   /** An `input` statement made the model's input tensor. */
   input(model: string, stmt: InputStmt, output: Tensor): void;
 }
@@ -255,7 +258,7 @@ export class ModelBuilder {
         return this.fail(env);
       }
       cur = env.tensors.get(first.name)!;
-      this.trace?.step(this.modelName, first, null, cur);
+      this.trace?.step(this.modelName, first, null, cur, undefined);
       steps = steps.slice(1);
     } else {
       cur = env.current;
@@ -265,7 +268,7 @@ export class ModelBuilder {
       const isFirst = i === 0 && !firstIsTensor;
       const wantId = i === steps.length - 1 && s.target !== undefined ? s.target : undefined;
       const next = this.step(step, cur, isFirst, env, wantId);
-      this.trace?.step(this.modelName, step, cur, next);
+      if (this.trace) this.trace.step(this.modelName, step, cur, next, next?.layerId ? this.layers[this.info.get(next.layerId)?.index ?? -1] : undefined);
       if (next === null) return this.fail(env);
       cur = next;
     }
