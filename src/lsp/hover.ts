@@ -41,8 +41,8 @@ function runsText(runs: readonly StepRun[] | undefined, withWeights: boolean): s
     lines.push(line);
   }
   if (lines.length === 0) return [];
-  const shown = lines.slice(0, 6).map((l) => `- ${l}`);
-  if (lines.length > 6) shown.push(`- ... ${lines.length - 6} more`);
+  const shown = lines.slice(0, 8).map((l) => `- ${l}`);
+  if (lines.length > 8) shown.push(`- ... ${lines.length - 8} more`);
   return ["", runs.length > 1 ? `**output** (${runs.length} applications):` : "**output**:", ...shown];
 }
 
