@@ -19,7 +19,7 @@ export interface StepRun {
   output: number[] | null;
   outputLayer: string | null;
   /** The layer it made (for a block call, the block's last layer). */
-  layer?: IRLayer;
+  layer: IRLayer | undefined;
 }
 
 export interface Analysis {
@@ -37,7 +37,8 @@ export interface Analysis {
   inputs: Map<number, number[]>;
   /** `${model}\0${layerId}` -> where that layer was written (the step's name, or the input's shape). */
   producers: Map<string, Span>;
-  occurrences: Occurrence[];
+  /** Every name in the file (symbols.ts), made on first use: publishing diagnostics does not need them. */
+  readonly occurrences: Occurrence[];
 }
 
 const EMPTY: Program = {
@@ -63,7 +64,7 @@ export function analyze(doc: TextDocument): Analysis {
         inputLayer: input?.layerId ?? null,
         output: output?.shape ?? null,
         outputLayer: output?.layerId ?? null,
-        ...(layer ? { layer } : {}),
+        layer,
       });
       // The innermost step that made a layer: a layer inside a block wins over the block's call.
       if (output?.layerId && input !== null) {
@@ -78,6 +79,7 @@ export function analyze(doc: TextDocument): Analysis {
   };
   const result = compileSource(text, fileOf(doc.uri), { trace });
   const program = result.program ?? EMPTY;
+  let occurrences: Occurrence[] | undefined;
   return {
     uri: doc.uri,
     version: doc.version,
@@ -88,7 +90,9 @@ export function analyze(doc: TextDocument): Analysis {
     steps,
     inputs,
     producers,
-    occurrences: collectOccurrences(program),
+    get occurrences() {
+      return (occurrences ??= collectOccurrences(program));
+    },
   };
 }
 
