@@ -36,6 +36,8 @@ export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
 
 export class TestClient {
   readonly published: PublishDiagnosticsParams[] = [];
+  /** The server's window/logMessage lines (internal errors are logged there). */
+  readonly logs: string[] = [];
   private waiters: { match: (p: PublishDiagnosticsParams) => boolean; resolve: (p: PublishDiagnosticsParams) => void }[] = [];
   exitCode: number | undefined;
   capabilities!: InitializeResult["capabilities"];
@@ -50,6 +52,7 @@ export class TestClient {
       });
     });
     conn.onRequest("workspace/inlayHint/refresh", () => null);
+    conn.onNotification("window/logMessage", (p: { message: string }) => this.logs.push(p.message));
   }
 
   static async start(initializationOptions: Record<string, unknown> = { debounceMs: 0 }): Promise<TestClient> {
