@@ -5,6 +5,10 @@
 // a call's arguments, a list or an object; the tokens just before it say which slot. What a call
 // is (a layer, a block, an optimizer, a regularizer) is found the same way, from the slot its
 // name is in: `optimizer adam(` -> the optimizer `adam`; `regularizer: l2(` -> the regularizer `l2`.
+//
+// (chevrotain's computeContentAssist gives the grammar rule at the cursor, but the grammar is
+// deliberately catalog-free: every slot here is `Identifier` in some rule, and what tells a layer
+// from an activation or an optimizer is the setting or parameter around it, which the tokens say.)
 import type { IToken } from "chevrotain";
 import { endLineOf, lastOffsetOf, lex } from "../parser/lexer.js";
 import { lookup, paramSchemas, augmentations, type CatalogEntry, type Category } from "../compiler/catalog/index.js";
