@@ -205,7 +205,7 @@ class Analyzer {
     const used: string[] = [];
     for (let i = open + 1; i < this.toks.length; i++) {
       const t = this.toks[i]!;
-      if (type(t) === "RCurly" && this.opener(i) === open) break;
+      if (DECL.has(type(t)) || (type(t) === "RCurly" && this.opener(i) === open)) break;
       if (i !== end && type(t) === "Identifier" && this.statementStart(i, open) && this.opener(i) === open) used.push(t.image);
     }
     return used;
