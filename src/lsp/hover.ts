@@ -102,7 +102,7 @@ function hoverText(a: Analysis, o: Occurrence): string | undefined {
     case "inputShape":
       return entryDoc(o.entry!);
     case "enumValue":
-      return undefined;
+      return [code(o.name), o.values ? `one of ${o.values.map((v) => `\`${v}\``).join(", ")}` : "a logged metric: `loss`, a metric, or either with `val_` for the validation data"].join("\n");
   }
 }
 

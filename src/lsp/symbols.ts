@@ -41,6 +41,8 @@ export interface Occurrence {
   inputAt?: number;
   /** Where the name is declared (uses resolved; a declaration points at itself). */
   target?: Span;
+  /** For enumValue: the values the parameter accepts (absent for metric names). */
+  values?: string[];
 }
 
 interface Scope {
@@ -83,7 +85,9 @@ export function collectOccurrences(program: Program): Occurrence[] {
         }
         const v = scope.vars.get(e.name);
         if (v) return add({ kind: "param", name: e.name, span: e.span, def: false, decl: scope.decl, target: v });
-        if (schema && (Array.isArray(schema.enum) ? (schema.enum as unknown[]).includes(e.name) : schema.nncMonitor === true)) {
+        if (schema && Array.isArray(schema.enum) && (schema.enum as unknown[]).includes(e.name)) {
+          add({ kind: "enumValue", name: e.name, span: e.span, def: false, decl: scope.decl, values: schema.enum as string[] });
+        } else if (schema?.nncMonitor === true) {
           add({ kind: "enumValue", name: e.name, span: e.span, def: false, decl: scope.decl });
         }
         return;

@@ -79,6 +79,8 @@ describe("hover", () => {
     expect(await hoverAt(cnn, "kernel: 5")).toContain("`kernel_size` (`kernel`): pair of integers");
     expect(await hoverAt(graph, "rate)", 1)).toContain("rate = 0.1");
     expect(await hoverAt(cnn, "image(")).toContain("input shape · An image input [height, width, channels]");
+    expect(await hoverAt(cnn, "same")).toContain("one of `valid`, `same`");
+    expect(await hoverAt(deep, "val_loss")).toContain("a logged metric");
     expect(await hoverAt(cnn, "# cnn")).toBe("");
   });
 });
