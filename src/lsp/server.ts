@@ -117,9 +117,14 @@ export function createServer(input: NodeJS.ReadableStream, output: NodeJS.Writab
 
   const publish = (uri: string): void => {
     timers.delete(uri);
-    const a = analysisOf(uri);
-    if (!a) return;
-    void connection.sendDiagnostics({ uri, version: a.version, diagnostics: lspDiagnostics(a) });
+    try {
+      const a = analysisOf(uri);
+      if (!a) return;
+      void connection.sendDiagnostics({ uri, version: a.version, diagnostics: lspDiagnostics(a) });
+    } catch (err) {
+      // A bug in nnc must not take the editor's server down: say so, and keep serving.
+      connection.console.error(`nnc: internal error while checking ${uri}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
   };
 
   const schedule = (uri: string): void => {
