@@ -5,7 +5,9 @@
 //      examples mlp, cnn, deep and twolayer on the standalone engine in each kernel mode and on
 //      tfjs (every backend present), each in its own process (bench/train-one.ts), with the ratio
 //      to the tfjs backends measured in the same run;
-//   3. bench/check.ts's benchCheck(), when that file exists.
+//   3. bench/check.ts's benchCheck(), when that file exists;
+//   4. bench/lsp.ts's benchLsp(): the language server's diagnostics latency after a one-character
+//      edit in a 1,000-line file, and its heap over 10,000 edits (--no-lsp, --lsp-edits N).
 // Figures are printed as tables and saved to bench/results/<timestamp>.json.
 //
 // Flags: --steps N (max timed steps per model, default 5000)  --seconds S (max timed seconds per
@@ -216,6 +218,20 @@ async function main(): Promise<void> {
       const message = e instanceof Error ? e.message : String(e);
       report.check = { error: message };
       console.log(`benchCheck failed: ${message}`);
+    }
+  }
+
+  // 5. the language server (bench/lsp.ts)
+  if (!flag("no-lsp")) {
+    try {
+      const { benchLsp } = await import("./lsp.js");
+      report.lsp = await benchLsp(Number(opt("lsp-edits", "10000")), log);
+      console.log("language server, warm (ms unless named otherwise; target: median and p90 under 10 ms, no heap growth):");
+      for (const [k, v] of Object.entries(report.lsp as Record<string, number>)) console.log(`  ${k}: ${v}`);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      report.lsp = { error: message };
+      console.log(`benchLsp failed: ${message}`);
     }
   }
 

@@ -11,6 +11,7 @@ import { registerRun } from "./commands/run.js";
 import { registerPredict } from "./commands/predict.js";
 import { registerExport } from "./commands/export.js";
 import { registerEvaluate } from "./commands/evaluate.js";
+import { registerLsp } from "./commands/lsp.js";
 import { NNC_VERSION } from "../version.js";
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerEvaluate(program);
   registerExport(program);
+  registerLsp(program);
   return program;
 }
 

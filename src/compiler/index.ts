@@ -8,24 +8,31 @@ import type { IR } from "./ir.js";
 import type { Decl, Program } from "../parser/ast.js";
 import { hasErrors, type Diagnostic } from "./diagnostics.js";
 import { parse } from "../parser/index.js";
-import { checkProgram } from "./checker/index.js";
+import { checkProgram, type CheckTrace } from "./checker/index.js";
 
 export interface CompileResult {
   /** null when there are errors. */
   ir: IR | null;
   diagnostics: Diagnostic[];
+  /** The (recovered) syntax tree; absent only after an internal error. */
+  program?: Program;
 }
 
-export function compileSource(text: string, file: string): CompileResult {
+export interface CompileOptions {
+  /** Watches the models' expansion (the language server's shapes; see checker/model.ts). */
+  trace?: CheckTrace;
+}
+
+export function compileSource(text: string, file: string, options: CompileOptions = {}): CompileResult {
   try {
     const parsed = parse(text);
     const syntax = parsed.diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
     if (hasErrors(syntax)) {
-      const semantic = checkIntactDeclarations(parsed.program, syntax, text, file);
-      return { ir: null, diagnostics: [...syntax, ...semantic].sort((a, b) => a.span.startOffset - b.span.startOffset) };
+      const semantic = checkIntactDeclarations(parsed.program, syntax, text, file, options.trace);
+      return { ir: null, diagnostics: [...syntax, ...semantic].sort((a, b) => a.span.startOffset - b.span.startOffset), program: parsed.program };
     }
-    const checked = checkProgram(parsed.program, { file, source: text });
-    return { ir: checked.ir, diagnostics: [...syntax, ...checked.diagnostics] };
+    const checked = checkProgram(parsed.program, { file, source: text, trace: options.trace });
+    return { ir: checked.ir, diagnostics: [...syntax, ...checked.diagnostics], program: parsed.program };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const span = { startOffset: 0, endOffset: 0, startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 };
@@ -40,7 +47,7 @@ export function compileSource(text: string, file: string): CompileResult {
 const FOLLOW_ON = new Set(["E201", "E207", "E216"]);
 
 /** The semantic diagnostics of the declarations that no syntax error falls in. */
-function checkIntactDeclarations(program: Program, syntax: readonly Diagnostic[], text: string, file: string): Diagnostic[] {
+function checkIntactDeclarations(program: Program, syntax: readonly Diagnostic[], text: string, file: string, trace?: CheckTrace): Diagnostic[] {
   const errors = syntax.filter((d) => d.severity === "error");
   const broken = (d: Decl): boolean => errors.some((e) => e.span.startOffset >= d.span.startOffset && e.span.startOffset <= d.span.endOffset);
   const brokenNames = new Set<string>();
@@ -53,7 +60,7 @@ function checkIntactDeclarations(program: Program, syntax: readonly Diagnostic[]
   }
   const decls = program.decls.filter((d) => !broken(d) && !(d.kind === "train" && brokenNames.has(d.model)));
   if (!decls.some((d) => d.kind === "model")) return [];
-  const checked = checkProgram({ ...program, decls }, { file, source: text });
+  const checked = checkProgram({ ...program, decls }, { file, source: text, trace });
   return checked.diagnostics.filter((d) => {
     if (!FOLLOW_ON.has(d.code)) return true;
     if (d.code === "E216") return !brokenModel;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { PNG } from "pngjs";
 import * as tf from "@tensorflow/tfjs";
 import type { IRRef } from "../compiler/ir.js";
+import type { LossKind } from "../compiler/catalog/kinds.js";
 import { loadMnist, type MnistDataset } from "./data/mnist.js";
 import { makeLoss, metricSums } from "./engines/tfjs/losses.js";
 import { DIGIT_NAMES, FASHION_NAMES, loadModel } from "./predict.js";
@@ -93,7 +94,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
   const test = await loadMnist({ dataset: settings.dataset, split: "test", dataDir: options.dataDir, limit: options.testLimit });
   const n = test.count;
   const inputShape = loaded.inputShape;
-  const lossFn = makeLoss(tf, settings.loss, classes);
+  const lossFn = makeLoss(tf, settings.loss as IRRef<LossKind>, classes);
   const sums: Record<string, [number, number]> = {};
   let lossSum = 0;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));

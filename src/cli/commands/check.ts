@@ -35,15 +35,7 @@ export function readSource(file: string): SourceFile | SourceError {
     if (st.size > MAX_SOURCE_BYTES) {
       return { file, code: "E905", message: `${file} is too large (${mb(st.size)}; the limit is ${mb(MAX_SOURCE_BYTES)})` };
     }
-    const bytes = readFileSync(file);
-    if (bytes.includes(0)) return { file, code: "E904", message: `${file} is not a text file (it contains binary data)` };
-    let text: string;
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      return { file, code: "E904", message: `${file} is not UTF-8 text` };
-    }
-    return { file, text };
+    return decodeSource(file, readFileSync(file));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { file, code: "E901", message: `cannot read ${file}: no such file` };
@@ -53,6 +45,46 @@ export function readSource(file: string): SourceFile | SourceError {
     const known: Record<string, string> = { EIO: "input/output error", ELOOP: "too many symbolic links", ENAMETOOLONG: "the name is too long" };
     const why = (code && known[code]) ?? (err instanceof Error ? err.message : String(err)).split("\n")[0];
     return { file, code: "E902", message: `cannot read ${file}: ${why}` };
+  }
+}
+
+/** The text of a .nn file's bytes, or why they are not one (E904, E905). */
+export function decodeSource(file: string, bytes: Uint8Array): SourceFile | SourceError {
+  if (bytes.length > MAX_SOURCE_BYTES) {
+    return { file, code: "E905", message: `${file} is too large (${mb(bytes.length)}; the limit is ${mb(MAX_SOURCE_BYTES)})` };
+  }
+  if (bytes.includes(0)) return { file, code: "E904", message: `${file} is not a text file (it contains binary data)` };
+  try {
+    return { file, text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    return { file, code: "E904", message: `${file} is not UTF-8 text` };
+  }
+}
+
+/** The name standard input goes by in messages when no --stdin-filename is given. */
+export const STDIN_NAME = "<stdin>";
+
+/**
+ * Reads a FILE argument: `-` is standard input (read once; a second `-` is a usage error),
+ * named `stdinName` in messages.
+ */
+export async function readSourceArg(file: string, stdinName: string | undefined, state: { stdinRead: boolean }): Promise<SourceFile | SourceError> {
+  if (file !== "-") return readSource(file);
+  const name = stdinName ?? STDIN_NAME;
+  if (state.stdinRead) throw new CliError("`-` (standard input) can be given only once", EXIT_USAGE);
+  state.stdinRead = true;
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of process.stdin) {
+      const b = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+      chunks.push(b);
+      size += b.length;
+      if (size > MAX_SOURCE_BYTES) break;
+    }
+    return decodeSource(name, Buffer.concat(chunks));
+  } catch (err) {
+    return { file: name, code: "E902", message: `cannot read standard input: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}` };
   }
 }
 
@@ -77,16 +109,20 @@ export function registerCheck(program: Command): void {
   program
     .command("check")
     .description("check .nn files and report every problem (exit 0: clean, 1: errors, 2: usage or I/O problem)")
-    .argument("<files...>", ".nn files to check")
+    .argument("<files...>", ".nn files to check (`-`: standard input)")
     .option("--format <format>", "output format: text or json", "text")
-    .action((files: string[], opts: { format: string }) => {
+    .option("--stdin-filename <name>", "the name standard input (`-`) goes by in messages", STDIN_NAME)
+    .action(async (files: string[], opts: { format: string; stdinFilename?: string }) => {
       if (opts.format !== "text" && opts.format !== "json") {
         throw new CliError(`unknown --format \`${opts.format}\`: use text or json`, EXIT_USAGE);
       }
       const json: JsonDiagnostic[] = [];
       const color = useColor(process.stdout);
-      for (const file of files) {
-        const src = readSource(file);
+      if (files.filter((f) => f === "-").length > 1) throw new CliError("`-` (standard input) can be given only once", EXIT_USAGE);
+      const stdin = { stdinRead: false };
+      for (const arg of files) {
+        const src = await readSourceArg(arg, opts.stdinFilename, stdin);
+        const file = src.file;
         if (isSourceError(src)) {
           process.stderr.write(`nnc: ${src.message}\n`);
           json.push(ioJson(src));

@@ -6,21 +6,26 @@ import type { Command } from "commander";
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE, setExitCode } from "../errors.js";
 import { format } from "../../compiler/format.js";
 import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
-import { isSourceError, readSource, useColor } from "./check.js";
+import { isSourceError, readSourceArg, STDIN_NAME, useColor } from "./check.js";
 import { writeAtomic } from "../write-atomic.js";
 
 export function registerFmt(program: Command): void {
   program
     .command("fmt")
     .description("print .nn files in canonical layout (comments kept); --check to verify, --write to rewrite in place")
-    .argument("<files...>", ".nn files to format")
+    .argument("<files...>", ".nn files to format (`-`: standard input, formatted to standard output)")
     .option("--check", "list the files that are not formatted and exit 1 if there are any")
     .option("--write", "rewrite the files in place")
-    .action((files: string[], opts: { check?: boolean; write?: boolean }) => {
+    .option("--stdin-filename <name>", "the name standard input (`-`) goes by in messages", STDIN_NAME)
+    .action(async (files: string[], opts: { check?: boolean; write?: boolean; stdinFilename?: string }) => {
       if (opts.check && opts.write) throw new CliError("--check and --write cannot be used together", EXIT_USAGE);
+      if (files.filter((f) => f === "-").length > 1) throw new CliError("`-` (standard input) can be given only once", EXIT_USAGE);
+      if (opts.write && files.includes("-")) throw new CliError("--write cannot rewrite standard input; leave out --write to print the formatted text", EXIT_USAGE);
       const color = useColor(process.stderr);
-      for (const file of files) {
-        const src = readSource(file);
+      const stdin = { stdinRead: false };
+      for (const arg of files) {
+        const src = await readSourceArg(arg, opts.stdinFilename, stdin);
+        const file = src.file;
         if (isSourceError(src)) {
           process.stderr.write(`nnc: ${src.message}\n`);
           setExitCode(EXIT_USAGE);
@@ -36,7 +41,7 @@ export function registerFmt(program: Command): void {
         }
         if (opts.check) {
           if (result.text !== src.text) {
-            process.stdout.write(`${file}: not formatted (run \`nnc fmt --write ${file}\`)\n`);
+            process.stdout.write(`${file}: not formatted (run \`${arg === "-" ? "nnc fmt -` for the formatted text" : `nnc fmt --write ${file}\``})\n`);
             setExitCode(EXIT_DIAGNOSTICS);
           }
         } else if (opts.write) {

@@ -16,7 +16,7 @@ import type { IR, IRModel, IRSweep, IRValue } from "../ir.js";
 import { lookup } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { NNC_VERSION } from "../../version.js";
-import { checkUnusedBlock, ModelBuilder, type BuiltModel } from "./model.js";
+import { checkUnusedBlock, ModelBuilder, type BuiltModel, type CheckTrace } from "./model.js";
 import { Reporter } from "./report.js";
 import { checkModelAgainstTraining, checkTraining, type CheckedTraining } from "./training.js";
 import { describe, evaluate, plain, type V } from "./values.js";
@@ -26,7 +26,11 @@ export interface CheckOptions {
   file: string;
   /** The source text (for IR source lines and the sha256). */
   source: string;
+  /** Watches the models' expansion (the language server's shapes). */
+  trace?: CheckTrace;
 }
+
+export type { CheckTrace } from "./model.js";
 
 export interface CheckResult {
   /** null when there are errors. */
@@ -92,7 +96,7 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
     if (m === main) continue;
     const scope = defaultScope(m, new Set(), r);
     if (scope) {
-      const built = new ModelBuilder(r, blocks, lines, reserved, expanded).build(m, scope);
+      const built = new ModelBuilder(r, blocks, lines, reserved, expanded, options.trace).build(m, scope);
       if (built) modelWarnings(built, r);
     }
   }
@@ -123,7 +127,7 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
     for (const [k, v] of combo) vscope.set(k, v);
     const label = [...combo].map(([k, v]) => `${k} = ${v.t === "num" ? v.raw : describe(v).replace(/`/g, "")}`).join(", ");
     const run = (): BuiltModel | null => {
-      const built = new ModelBuilder(r, blocks, lines, reserved, expanded).build(main, vscope);
+      const built = new ModelBuilder(r, blocks, lines, reserved, expanded, options.trace).build(main, vscope);
       if (!built) return null;
       modelWarnings(built, r);
       if (ct) checkModelAgainstTraining(built, ct, r);

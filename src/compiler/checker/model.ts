@@ -12,7 +12,7 @@
 //
 // Layer source positions: the layer's own step in the text. For a layer from a block that is
 // the line inside the block (e.g. `dense(units)`), not the call site.
-import type { BlockDecl, ModelDecl, Span, Step, Stmt } from "../../parser/ast.js";
+import type { BlockDecl, InputStmt, ModelDecl, Span, Step, Stmt } from "../../parser/ast.js";
 import type { IRLayer, IRModel, IRRef, IRValue, IRWeight } from "../ir.js";
 import { isShapeError, lookup, names, type LayerEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
@@ -41,6 +41,20 @@ export interface BuiltModel {
   info: Map<string, LayerInfo>;
   /** Span of the input statement's shape, for dataset mismatch messages. */
   inputSpan: Span | null;
+}
+
+/**
+ * Watches the expansion (the language server's hovers, inlay hints and related locations read
+ * it): called for every step applied and every input made, once per expansion of a block or loop.
+ */
+export interface CheckTrace {
+  /**
+   * A chain step (layer, block call or tensor name) in model `model`: the tensor it applied to,
+   * the one it gave (null after an error) and the layer that made it (a block call's last layer).
+   */
+  step(model: string, step: Step, input: Tensor | null, output: Tensor | null, layer: IRLayer | undefined): void;
+  /** An `input` statement made the model's input tensor. */
+  input(model: string, stmt: InputStmt, output: Tensor): void;
 }
 
 interface Env {
@@ -115,9 +129,13 @@ export class ModelBuilder {
     private readonly reserved: ReadonlySet<string>,
     /** Filled with the names of the blocks this builder expands. */
     private readonly expanded: Set<string> = new Set(),
+    private readonly trace?: CheckTrace,
   ) {}
 
+  private modelName = "";
+
   build(decl: ModelDecl, params: Map<string, V>): BuiltModel | null {
+    this.modelName = decl.name;
     const env: Env = { scope: params, tensors: new Map(), current: null, inBlock: false, blockStack: [] };
     this.stmts(decl.body, env);
     if (!this.inputSeen && !this.noInputReported) {
@@ -216,6 +234,7 @@ export class ModelBuilder {
     this.layers.push(layer);
     this.info.set(id, { span: s.span, nameSpan: s.shape.calleeSpan, argSpans: bound.spans, index: this.layers.length - 1 });
     const t: Tensor = { layerId: id, shape };
+    this.trace?.input(this.modelName, s, t);
     env.current = t;
     if (s.name !== undefined) this.bindName(s.name, s.nameSpan ?? s.span, t, env);
   }
@@ -239,6 +258,7 @@ export class ModelBuilder {
         return this.fail(env);
       }
       cur = env.tensors.get(first.name)!;
+      this.trace?.step(this.modelName, first, null, cur, undefined);
       steps = steps.slice(1);
     } else {
       cur = env.current;
@@ -248,6 +268,7 @@ export class ModelBuilder {
       const isFirst = i === 0 && !firstIsTensor;
       const wantId = i === steps.length - 1 && s.target !== undefined ? s.target : undefined;
       const next = this.step(step, cur, isFirst, env, wantId);
+      if (this.trace) this.trace.step(this.modelName, step, cur, next, next?.layerId ? this.layers[this.info.get(next.layerId)?.index ?? -1] : undefined);
       if (next === null) return this.fail(env);
       cur = next;
     }

@@ -330,7 +330,7 @@ function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<stri
 
   const metricNames = ["loss", ...t.metrics];
   // The learning rate of the last step (for TensorBoard's learning_rate).
-  const baseLr = num(numArg(t.optimizer.args, ["lr"], 0.001));
+  const baseLr = num(t.optimizer.args.lr as number);
   const lrNow = schedule ? `scheduledLearningRate(SCHEDULE, ${baseLr}, Math.max(0, step - 1)) * (lr / ${baseLr})` : changesLr ? "lr" : baseLr;
   const sparse = t.labels === "sparse";
   const [h, w, c] = t.data.exampleShape.length === 3 ? t.data.exampleShape : [28, 28, 1];
