@@ -9,6 +9,7 @@ import { registerSummary } from "./commands/summary.js";
 import { registerCompile } from "./commands/compile.js";
 import { registerRun } from "./commands/run.js";
 import { registerPredict } from "./commands/predict.js";
+import { registerServe } from "./commands/serve.js";
 import { NNC_VERSION } from "../version.js";
 
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerCompile(program);
   registerRun(program);
   registerPredict(program);
+  registerServe(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
 // watching runs/) can stream it to the browser. Records:
 //   {"type":"start","time":ISO,"file","model","params","settings":{...},"pid"}
 //   {"type":"begin","epochs","stepsPerEpoch","trainSamples","validationSamples"}
-//   {"type":"batch","epoch","step","loss","accuracy"?}   step counts from 0 over the whole run
+//   {"type":"batch","epoch","step","loss","accuracy"?}   step counts from 0 within its epoch
 //   {"type":"epoch","epoch","logs":{loss, accuracy, val_loss, ..., lr}}   epoch counts from 0
 //   {"type":"log","message"}
 //   {"type":"end","status":"done"|"failed"|"interrupted","message"?}
@@ -46,6 +46,7 @@ export class EventLog implements TrainHooks {
   private pending: string[] = [];
   private lastFlush = 0;
   private steps = 0;
+  private epochsDone = 0;
   private failed = false;
 
   constructor(
@@ -91,12 +92,18 @@ export class EventLog implements TrainHooks {
   }
 
   onBatchEnd(step: number, logs: { loss: number; accuracy?: number }): void {
-    const epoch = this.steps > 0 ? Math.floor(step / this.steps) : 0;
-    this.write({ type: "batch", epoch, step, ...finite(logs) });
+    // the tfjs engine counts steps over the run, the standalone one within the epoch: the record has both plain
+    this.write({
+      type: "batch",
+      epoch: this.epochsDone,
+      step: this.steps > 0 ? step % this.steps : step,
+      ...finite(logs),
+    });
     if (this.now() - this.lastFlush >= 200) this.flush();
   }
 
   onEpochEnd(epoch: number, logs: EpochLogs): void {
+    this.epochsDone = epoch + 1;
     this.write({ type: "epoch", epoch, logs: finite(logs) });
     this.flush();
   }
