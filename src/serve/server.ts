@@ -320,6 +320,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       else res.destroy();
     });
   });
+  // CONNECT (a proxy tunnel) bypasses the request handler: refuse it here
+  server.on("connect", (_req: IncomingMessage, socket: import("node:net").Socket) => {
+    socket.end("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  });
   server.headersTimeout = 10_000;
   server.maxHeadersCount = 64;
   server.maxConnections = 128;
