@@ -92,7 +92,8 @@ interface Point {
   x: number;
   y: number;
 }
-const BRUSH = 20;
+/** The pen's width: a digit drawn 200 px tall gets MNIST's strokes of about 2.5 px in its 20x20 box. */
+const BRUSH = 26;
 const strokes: Point[][] = [];
 let current: Point[] | null = null;
 let model: TF.LayersModel | null = null;
@@ -396,7 +397,10 @@ function toggle(id: string, on: boolean): void {
 function renderRunList(): void {
   const list = $("run-list");
   list.textContent = "";
-  const entries = [...runs.values()].map((r) => r.entry);
+  // newest first
+  const entries = [...runs.values()]
+    .map((r) => r.entry)
+    .sort((a, b) => (b.started ?? "").localeCompare(a.started ?? "") || a.id.localeCompare(b.id));
   for (const e of entries) {
     const li = document.createElement("li");
     li.dataset.id = e.id;
@@ -656,11 +660,11 @@ function renderChart(svg: SVGSVGElement, metric: "loss" | "accuracy"): void {
     el(svg, "text", { x: width - 4, y: m.t + 8, "text-anchor": "end" }).textContent = "lr";
   }
 
-  // best checkpoint: a dotted line at its epoch, labelled
-  for (const id of selected) {
+  // best checkpoint: a dotted line at its epoch, labelled (one label line per run)
+  selected.forEach((id, k) => {
     const run = runs.get(id);
     const best = run && bestEpoch(run);
-    if (!best) continue;
+    if (!best) return;
     const x = xs(best.epoch + 1);
     el(svg, "line", {
       x1: x,
@@ -674,14 +678,18 @@ function renderChart(svg: SVGSVGElement, metric: "loss" | "accuracy"): void {
       "data-run": id,
       "data-epoch": best.epoch + 1,
     });
+    const label =
+      selected.length > 1 ? `\u2605 ${id}: epoch ${best.epoch + 1}` : `\u2605 ${best.label}, epoch ${best.epoch + 1}`;
+    const right = x + 4 + label.length * 6.5 > m.l + w;
     const t = el(svg, "text", {
-      x: Math.min(x + 4, m.l + w - 4),
-      y: m.t + 10,
+      x: right ? x - 4 : x + 4,
+      y: m.t + 10 + k * 13,
       class: "best",
-      "text-anchor": x + 4 > m.l + w - 90 ? "end" : "start",
+      "text-anchor": right ? "end" : "start",
     });
-    t.textContent = `\u2605 ${best.label}`;
-  }
+    t.style.fill = colour(id); // (CSSOM: the CSP refuses style attributes)
+    t.textContent = label;
+  });
 
   let points = 0;
   for (const s of series) {
@@ -821,7 +829,8 @@ async function main(): Promise<void> {
   const entries = await getJson<RunEntry[]>("/api/runs");
   updateRuns(entries);
   // the runs view starts with the newest run (a live one first) on the chart
-  const first = entries.find((e) => e.status === "training") ?? entries[entries.length - 1];
+  const newest = [...entries].sort((a, b) => (b.started ?? "").localeCompare(a.started ?? ""))[0];
+  const first = entries.find((e) => e.status === "training") ?? newest;
   if (first) toggle(first.id, true);
   initialised = true;
   document.body.dataset.ready = "true";
