@@ -179,7 +179,7 @@ describe("nnc serve in Chromium", () => {
     );
     await page.waitForSelector('.details[data-id="mlp"] pre.summary');
     expect(await page.textContent('.details[data-id="mlp"]')).toMatch(/test accuracy\d+\.\d\d%[^]*adam\(lr: 0\.001/);
-  });
+  }, 180_000);
 
   it("shows the run's curves: lines, markers and the best checkpoint", async () => {
     await page.waitForFunction(() => Number(document.getElementById("chart-loss")!.dataset.points) >= 4);
