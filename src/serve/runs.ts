@@ -15,9 +15,9 @@ export interface RunInfo {
   dir: string;
 }
 
-/** A folder is a run directory when `nnc run` wrote (or is writing) one of these into it. */
+/** A folder is a run directory when `nnc run` wrote (or is writing) one of these into it (sweep/: its variants). */
 export function isRunDir(dir: string): boolean {
-  return ["events.jsonl", "result.json", "history.json", join("model", "model.json")].some((f) =>
+  return ["events.jsonl", "result.json", "history.json", join("model", "model.json"), "sweep"].some((f) =>
     existsSync(join(dir, f)),
   );
 }
@@ -227,12 +227,32 @@ interface ResultJson {
   epochs?: number;
 }
 
+/** What the run list needs of an events.jsonl, kept while the file's size and mtime stay the same. */
+const summaries = new Map<string, { key: string; records: EventRecord[]; epochs: number }>();
+
+function eventsSummary(dir: string): { records: EventRecord[]; epochs: number } {
+  let key = "";
+  try {
+    const st = statSync(join(dir, EVENTS_FILE));
+    key = `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return { records: [], epochs: 0 };
+  }
+  const cached = summaries.get(dir);
+  if (cached?.key === key) return cached;
+  const all = readEvents(dir).records;
+  // the start and end records decide the status; the count of epochs is shown
+  const records = all.filter((r) => r.type === "start" || r.type === "end");
+  const summary = { key, records, epochs: all.filter((r) => r.type === "epoch").length };
+  summaries.set(dir, summary);
+  return summary;
+}
+
 /** One line of the run list. */
 export function runEntry(run: RunInfo): RunListEntry {
   const result = readJson(join(run.dir, "result.json")) as ResultJson | null;
-  const { records } = readEvents(run.dir);
+  const { records, epochs } = eventsSummary(run.dir);
   const start = records.find((r) => r.type === "start");
-  const epochs = records.filter((r) => r.type === "epoch").length;
   return {
     id: run.id,
     model: result?.model ?? (typeof start?.model === "string" ? start.model : null),

@@ -129,22 +129,11 @@ function decodeSegments(raw: string[]): string[] | null {
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const roots = options.roots;
+  // a scan is a few readdir and stat calls: every request and every poll sees the folders as they are
   let runs: RunInfo[] = discoverRuns(roots);
-  let lastScan = Date.now();
-  const rescan = (): RunInfo[] => {
-    if (Date.now() - lastScan > 500) {
-      runs = discoverRuns(roots);
-      lastScan = Date.now();
-    }
-    return runs;
-  };
-  const findRun = (id: string): RunInfo | undefined => {
-    const found = runs.find((r) => r.id === id);
-    if (found) return found;
-    runs = discoverRuns(roots);
-    lastScan = Date.now();
-    return runs.find((r) => r.id === id);
-  };
+  const rescan = (): RunInfo[] => (runs = discoverRuns(roots));
+  const findRun = (id: string): RunInfo | undefined =>
+    runs.find((r) => r.id === id) ?? rescan().find((r) => r.id === id);
 
   // --- live: tail every run's events.jsonl while a page listens
   const clients = new Set<ServerResponse>();

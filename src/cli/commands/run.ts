@@ -74,7 +74,7 @@ export function registerRun(program: Command): void {
     .option("--json", "print one JSON object with the results as the last line of stdout")
     .option("--quiet", "no progress bar: one line per epoch on stderr")
     .option("--serve", "show the training live in a browser (nnc serve on this run), and keep serving after it");
-  serveOptions(cmd).action(async (file: string, flags: RunFlags) => {
+  serveOptions(cmd, "with --serve: ").action(async (file: string, flags: RunFlags) => {
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
       const { runFile, RunError } = await import("../../runtime/run/index.js");

@@ -17,12 +17,12 @@ export function portNumber(value: string): number {
 }
 
 /** Adds --port and --host (shared by `nnc serve` and `nnc run --serve`). */
-export function serveOptions(cmd: Command): Command {
+export function serveOptions(cmd: Command, prefix = ""): Command {
   return cmd
-    .option("--port <n>", `port to listen on (0: any free port)`, portNumber, DEFAULT_PORT)
+    .option("--port <n>", `${prefix}port to listen on (0: any free port)`, portNumber, DEFAULT_PORT)
     .option(
       "--host <addr>",
-      "interface to listen on; anything but 127.0.0.1 makes the runs readable from other machines",
+      `${prefix}interface to listen on; anything but 127.0.0.1 makes the runs readable from other machines`,
       DEFAULT_HOST,
     );
 }

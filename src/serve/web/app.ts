@@ -255,6 +255,8 @@ function setupPad(): void {
   };
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
+  const picker = $<HTMLSelectElement>("model-picker");
+  picker.addEventListener("change", () => void loadModel(picker.value));
   $("undo").addEventListener("click", () => {
     strokes.pop();
     changed();
@@ -273,7 +275,11 @@ function setupPad(): void {
 
 function fillPicker(): void {
   const picker = $<HTMLSelectElement>("model-picker");
-  const withModel = [...runs.values()].filter((r) => r.entry.hasModel).map((r) => r.entry);
+  // newest first; the newest is the default
+  const withModel = [...runs.values()]
+    .filter((r) => r.entry.hasModel)
+    .map((r) => r.entry)
+    .sort((a, b) => (b.started ?? "").localeCompare(a.started ?? "") || a.id.localeCompare(b.id));
   const want = modelId || withModel[0]?.id || "";
   picker.textContent = "";
   for (const e of withModel) {
