@@ -208,6 +208,10 @@ describe("nnc serve in Chromium", () => {
   it("recognises drawn MNIST digits like nnc predict does, from the identical 28x28 input", async () => {
     await page.goto(`${url}#draw`);
     await page.waitForFunction(() => (window as unknown as { nncDraw: { model: string } }).nncDraw.model === "mlp");
+    // the model picker lists the runs that have a model
+    expect(
+      await page.locator("#model-picker option").evaluateAll((o) => o.map((e) => (e as HTMLOptionElement).value)),
+    ).toEqual(["mlp"]);
     const test = await loadMnist({
       dataset: "mnist",
       split: "test",
