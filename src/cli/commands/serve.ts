@@ -60,7 +60,7 @@ export function registerServe(program: Command): void {
       )
       .argument("[run_dirs...]", "run directories, or folders of them (default: runs/)"),
   ).action(async (dirs: string[], flags: { port: number; host: string }) => {
-    const roots = dirs.length > 0 ? dirs : ["runs"];
+    const roots = dirs.length > 0 ? dirs : ["runs/"];
     for (const d of dirs) {
       if (!existsSync(d))
         throw new CliError(`${d} does not exist (give run directories written by \`nnc run\`, or folders of them)`);
