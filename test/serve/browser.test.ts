@@ -112,6 +112,8 @@ interface DrawState {
   input: number[] | null;
   top: string | null;
   probabilities: number[] | null;
+  /** The pointerType of the last stroke. */
+  pointer: string;
 }
 
 /**
@@ -228,6 +230,7 @@ describe("nnc serve in Chromium", () => {
       await drawDigit(test.pixels.subarray(i * 784, (i + 1) * 784));
       const state = await page.evaluate(() => (window as unknown as { nncDraw: DrawState }).nncDraw);
       expect(state.input).not.toBeNull();
+      expect(state.pointer).toBe("mouse");
       page28.push(state.input!);
       pageTop.push(state.top!);
       pageProbs.push(state.probabilities!);
@@ -281,6 +284,43 @@ describe("nnc serve in Chromium", () => {
       const s = (window as unknown as { nncDraw: DrawState }).nncDraw;
       return s.predictedVersion === s.version && s.input === null && s.top === null;
     });
+
+    // a pen and a finger draw too (pointer events of those types, sent through Chromium's input pipeline)
+    const cdp = await page.context().newCDPSession(page);
+    const settled = (pointer: string) =>
+      page.waitForFunction((p) => {
+        const s = (window as unknown as { nncDraw: DrawState }).nncDraw;
+        return s.predictedVersion === s.version && s.pointer === p && s.input !== null;
+      }, pointer);
+    const pen = { button: "left", pointerType: "pen", clickCount: 1 } as const;
+    await cdp.send("Input.dispatchMouseEvent", { type: "mousePressed", x: box.x + 140, y: box.y + 40, ...pen });
+    for (let y = 60; y <= 240; y += 30) {
+      await cdp.send("Input.dispatchMouseEvent", {
+        type: "mouseMoved",
+        x: box.x + 140,
+        y: box.y + y,
+        buttons: 1,
+        ...pen,
+      });
+    }
+    await cdp.send("Input.dispatchMouseEvent", { type: "mouseReleased", x: box.x + 140, y: box.y + 240, ...pen });
+    await settled("pen");
+    await page.click("#clear");
+    await cdp.send("Emulation.setTouchEmulationEnabled", { enabled: true, maxTouchPoints: 1 });
+    await cdp.send("Input.dispatchTouchEvent", {
+      type: "touchStart",
+      touchPoints: [{ x: box.x + 60, y: box.y + 140 }],
+    });
+    for (let x = 90; x <= 220; x += 30) {
+      await cdp.send("Input.dispatchTouchEvent", {
+        type: "touchMove",
+        touchPoints: [{ x: box.x + x, y: box.y + 140 }],
+      });
+    }
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    await settled("touch");
+    await cdp.send("Emulation.setTouchEmulationEnabled", { enabled: false });
+    await page.click("#clear");
 
     if (process.env.NNC_SCREENSHOTS) {
       // the README's picture: a "2" drawn as a hand would, one stroke (arc, diagonal, base)

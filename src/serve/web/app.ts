@@ -108,6 +108,8 @@ const drawState = {
   probabilities: null as number[] | null,
   top: null as string | null,
   model: "",
+  /** The pointerType of the last stroke: mouse, touch or pen. */
+  pointer: "",
 };
 (window as unknown as { nncDraw: typeof drawState }).nncDraw = drawState;
 
@@ -234,11 +236,12 @@ function padPoint(e: PointerEvent): Point {
 function setupPad(): void {
   const canvas = pad();
   canvas.addEventListener("pointerdown", (e) => {
-    if (e.button !== 0) return;
+    if (e.button !== 0 || current) return; // the primary button, finger or pen tip; one stroke at a time
     e.preventDefault();
     canvas.setPointerCapture(e.pointerId);
     current = [padPoint(e)];
     strokes.push(current);
+    drawState.pointer = e.pointerType;
     changed();
   });
   canvas.addEventListener("pointermove", (e) => {
