@@ -248,9 +248,28 @@ function eventsSummary(dir: string): { records: EventRecord[]; epochs: number } 
   return summary;
 }
 
+const results = new Map<string, { key: string; value: unknown }>();
+
+/** result.json, read again only when its size or mtime changes (the live view polls the list). */
+function resultJson(dir: string): ResultJson | null {
+  const path = join(dir, "result.json");
+  let key: string;
+  try {
+    const st = statSync(path);
+    key = `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+  const cached = results.get(path);
+  if (cached?.key === key) return cached.value as ResultJson | null;
+  const value = readJson(path);
+  results.set(path, { key, value });
+  return value as ResultJson | null;
+}
+
 /** One line of the run list. */
 export function runEntry(run: RunInfo): RunListEntry {
-  const result = readJson(join(run.dir, "result.json")) as ResultJson | null;
+  const result = resultJson(run.dir);
   const { records, epochs } = eventsSummary(run.dir);
   const start = records.find((r) => r.type === "start");
   return {

@@ -140,6 +140,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const offsets = new Map<string, number>();
   let listSignature = "";
   let timer: NodeJS.Timeout | null = null;
+  let polls = 0;
   const broadcast = (event: string, data: unknown) => {
     const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const c of clients) c.write(text);
@@ -166,7 +167,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       offsets.set(run.dir, end);
       if (records.length > 0) broadcast("events", { id: run.id, records, ends });
     }
-    for (const c of clients) c.write(": keep-alive\n\n");
+    // a comment now and then keeps proxies and idle timers from closing the stream
+    if (++polls % 60 === 0) for (const c of clients) c.write(": keep-alive\n\n");
   };
   const startPolling = () => {
     if (timer) return;
@@ -266,7 +268,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       res.write("retry: 1000\n\n");
       startPolling();
       clients.add(res);
-      req.on("close", () => {
+      res.on("close", () => {
         clients.delete(res);
         stopPolling();
       });
@@ -297,7 +299,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         res.end();
         return;
       }
-      createReadStream(file).pipe(res);
+      createReadStream(file)
+        .on("error", () => res.destroy())
+        .pipe(res);
       return;
     }
     return sendError(res, 404, "not found", head);
