@@ -160,8 +160,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       } catch {
         continue;
       }
-      const from = offsets.get(run.dir) ?? 0;
-      if (size < from) offsets.set(run.dir, 0); // rewritten: start over
+      let from = offsets.get(run.dir) ?? 0;
+      if (size < from) from = 0; // rewritten: start over
       if (size <= from) continue;
       const { records, ends, end } = readEvents(run.dir, from);
       offsets.set(run.dir, end);

@@ -45,6 +45,9 @@ interface RunState {
   batches: [number, number | null, number | null][];
   logs: string[];
   ended: boolean;
+  /** Live records that came while /api/run was being read (applied after it, when newer). */
+  pending: { record: EventRecord; end: number }[];
+  loading: boolean;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -337,6 +340,8 @@ function newState(entry: RunEntry): RunState {
     batches: [],
     logs: [],
     ended: false,
+    pending: [],
+    loading: false,
   };
 }
 
@@ -374,7 +379,13 @@ function apply(run: RunState, r: EventRecord): void {
 async function loadRun(id: string): Promise<void> {
   const run = runs.get(id);
   if (!run) return;
-  const d = await getJson<Record<string, unknown>>(`/api/run?id=${encodeURIComponent(id)}`);
+  run.loading = true;
+  let d: Record<string, unknown>;
+  try {
+    d = await getJson<Record<string, unknown>>(`/api/run?id=${encodeURIComponent(id)}`);
+  } finally {
+    run.loading = false;
+  }
   const fresh = newState(run.entry);
   fresh.details = d;
   fresh.loaded = true;
@@ -386,7 +397,12 @@ async function loadRun(id: string): Promise<void> {
     const h = d.history as { history?: Logs[] } | null;
     fresh.epochs = h?.history ?? [];
   }
-  Object.assign(run, fresh, { entry: run.entry });
+  for (const p of run.pending) {
+    if (p.end <= fresh.eventsEnd) continue;
+    apply(fresh, p.record);
+    fresh.eventsEnd = p.end;
+  }
+  Object.assign(run, fresh, { entry: run.entry, pending: [] });
   renderRunList();
   renderCharts();
   renderDetails();
@@ -397,7 +413,7 @@ function toggle(id: string, on: boolean): void {
   if (on && i < 0) selected.push(id);
   if (!on && i >= 0) selected.splice(i, 1);
   const run = runs.get(id);
-  if (on && run && !run.loaded) void loadRun(id);
+  if (on && run && !run.loaded && !run.loading) void loadRun(id);
   renderRunList();
   renderCharts();
   renderDetails();
@@ -814,7 +830,12 @@ function connectLive(): Promise<void> {
     source.addEventListener("events", (e) => {
       const msg = JSON.parse((e as MessageEvent).data) as { id: string; records: EventRecord[]; ends: number[] };
       const run = runs.get(msg.id);
-      if (!run?.loaded) return;
+      if (!run) return;
+      if (run.loading) {
+        msg.records.forEach((record, i) => run.pending.push({ record, end: msg.ends[i]! }));
+        return;
+      }
+      if (!run.loaded) return;
       msg.records.forEach((r, i) => {
         if (msg.ends[i]! <= run.eventsEnd) return; // already in /api/run's answer
         apply(run, r);
