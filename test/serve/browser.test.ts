@@ -46,6 +46,8 @@ let page: Page;
 let server: ChildProcess;
 let url = "";
 const pageErrors: string[] = [];
+/** Every URL the page asked for: all must be the server's (no CDN, nothing from elsewhere). */
+const requested: string[] = [];
 const children: ChildProcess[] = [];
 
 /** Runs bin/nnc.js to completion; rejects with its stderr on a non-zero exit. */
@@ -95,6 +97,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("request", (r) => requested.push(r.url()));
   await page.goto(`${url}#runs`);
   await page.waitForFunction(() => document.body.dataset.ready === "true" || document.body.dataset.error);
   expect(await page.evaluate(() => document.body.dataset.error ?? null)).toBeNull();
@@ -205,6 +208,8 @@ describe("nnc serve in Chromium", () => {
     expect(await best.getAttribute("data-epoch")).toBe(String(bestEpoch));
     if (process.env.NNC_SCREENSHOTS) await page.screenshot({ path: join(repo, "docs", "serve-runs.png") });
     expect(pageErrors).toEqual([]);
+    expect(requested.filter((u) => !u.startsWith(url))).toEqual([]);
+    expect(requested.some((u) => u.endsWith("/tf.min.js"))).toBe(true);
   });
 
   it("recognises drawn MNIST digits like nnc predict does, from the identical 28x28 input", async () => {

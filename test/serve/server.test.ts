@@ -90,6 +90,7 @@ describe("nnc serve: the server", () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain('<canvas id="pad" width="280" height="280"');
     expect(page.headers["content-security-policy"]).toMatch(/default-src 'self'/);
+    expect(page.body).not.toMatch(/(src|href)="(https?:)?\/\//); // every asset from this server
     const tfjs = await raw("/tf.min.js");
     expect(tfjs.status).toBe(200);
     expect(tfjs.body.length).toBeGreaterThan(500_000);
