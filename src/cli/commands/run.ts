@@ -7,7 +7,7 @@ import { CliError, EXIT_USAGE, setExitCode } from "../errors.js";
 import { compileSource } from "../../compiler/index.js";
 import type { RunDeps } from "../../runtime/run/index.js";
 import { isSourceError, readSource } from "./check.js";
-import { serveOptions, startServing, untilStopped } from "./serve.js";
+import { hostOption, portOption, startServing, untilStopped } from "./serve.js";
 import type { RunningServer } from "../../serve/server.js";
 
 /** Replaceable by tests (a fake engine, a fixed IR). */
@@ -51,7 +51,7 @@ interface RunFlags {
 }
 
 export function registerRun(program: Command): void {
-  const cmd = program
+  program
     .command("run")
     .description("train the model of a .nn file and write a run directory (model, history, curves, summary)")
     .argument("<file>", "the .nn file")
@@ -73,8 +73,10 @@ export function registerRun(program: Command): void {
     .option("--out <dir>", "run directory (default runs/<model>-<YYYYMMDD-HHMMSS>)")
     .option("--json", "print one JSON object with the results as the last line of stdout")
     .option("--quiet", "no progress bar: one line per epoch on stderr")
-    .option("--serve", "show the training live in a browser (nnc serve on this run), and keep serving after it");
-  serveOptions(cmd, "with --serve: ").action(async (file: string, flags: RunFlags) => {
+    .option("--serve", "show the training live in a browser (nnc serve on this run), and keep serving after it")
+    .addOption(portOption("with --serve: "))
+    .addOption(hostOption("with --serve: "))
+    .action(async (file: string, flags: RunFlags) => {
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
       const { runFile, RunError } = await import("../../runtime/run/index.js");

@@ -1,7 +1,7 @@
 // `nnc serve [RUN_DIR...] [--port N] [--host ADDR]`: the drawing pad and the runs view in a
 // browser (src/serve/). `nnc run FILE --serve` uses serveUntilStopped from here too.
 import { existsSync, statSync } from "node:fs";
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import type { RunningServer, ServeOptions } from "../../serve/server.js";
 
@@ -16,15 +16,19 @@ export function portNumber(value: string): number {
   return n;
 }
 
-/** Adds --port and --host (shared by `nnc serve` and `nnc run --serve`). */
-export function serveOptions(cmd: Command, prefix = ""): Command {
-  return cmd
-    .option("--port <n>", `${prefix}port to listen on (0: any free port)`, portNumber, DEFAULT_PORT)
-    .option(
-      "--host <addr>",
-      `${prefix}interface to listen on; anything but 127.0.0.1 makes the runs readable from other machines`,
-      DEFAULT_HOST,
-    );
+/** --port (shared by `nnc serve` and `nnc run --serve`). */
+export function portOption(prefix = ""): Option {
+  return new Option("--port <n>", `${prefix}port to listen on (0: any free port)`)
+    .argParser(portNumber)
+    .default(DEFAULT_PORT);
+}
+
+/** --host (shared by `nnc serve` and `nnc run --serve`). */
+export function hostOption(prefix = ""): Option {
+  return new Option(
+    "--host <addr>",
+    `${prefix}interface to listen on; anything but 127.0.0.1 makes the runs readable from other machines`,
+  ).default(DEFAULT_HOST);
 }
 
 /** Starts the server (lazily loaded: esbuild and the page load only here); a clear CliError when it cannot. */
@@ -52,31 +56,32 @@ export function untilStopped(server: RunningServer): Promise<void> {
 }
 
 export function registerServe(program: Command): void {
-  serveOptions(
-    program
-      .command("serve")
-      .description(
-        "open the trained models and their runs in a browser: a drawing pad that runs the model, curves, live training",
-      )
-      .argument("[run_dirs...]", "run directories, or folders of them (default: runs/)"),
-  ).action(async (dirs: string[], flags: { port: number; host: string }) => {
-    const roots = dirs.length > 0 ? dirs : ["runs/"];
-    for (const d of dirs) {
-      if (!existsSync(d))
-        throw new CliError(`${d} does not exist (give run directories written by \`nnc run\`, or folders of them)`);
-      if (!statSync(d).isDirectory()) throw new CliError(`${d} is a file, not a run directory`);
-    }
-    const server = await startServing({ roots, port: flags.port, host: flags.host });
-    const { discoverRuns } = await import("../../serve/runs.js");
-    const n = discoverRuns(roots).length;
-    const where = roots.join(", ");
-    process.stderr.write(
-      `${n === 0 ? `no runs in ${where} yet: they appear as \`nnc run\` writes them` : `${n} run${n === 1 ? "" : "s"} in ${where}`}\n`,
-    );
-    if (flags.host !== DEFAULT_HOST && flags.host !== "localhost") {
-      process.stderr.write(`warning: listening on ${flags.host}: other machines that reach it can read these runs\n`);
-    }
-    process.stdout.write(`nnc serve: ${server.url}  (Ctrl-C to stop)\n`);
-    await untilStopped(server);
-  });
+  program
+    .command("serve")
+    .description(
+      "open the trained models and their runs in a browser: a drawing pad that runs the model, curves, live training",
+    )
+    .argument("[run_dirs...]", "run directories, or folders of them (default: runs/)")
+    .addOption(portOption())
+    .addOption(hostOption())
+    .action(async (dirs: string[], flags: { port: number; host: string }) => {
+      const roots = dirs.length > 0 ? dirs : ["runs/"];
+      for (const d of dirs) {
+        if (!existsSync(d))
+          throw new CliError(`${d} does not exist (give run directories written by \`nnc run\`, or folders of them)`);
+        if (!statSync(d).isDirectory()) throw new CliError(`${d} is a file, not a run directory`);
+      }
+      const server = await startServing({ roots, port: flags.port, host: flags.host });
+      const { discoverRuns } = await import("../../serve/runs.js");
+      const n = discoverRuns(roots).length;
+      const where = roots.join(", ");
+      process.stderr.write(
+        `${n === 0 ? `no runs in ${where} yet: they appear as \`nnc run\` writes them` : `${n} run${n === 1 ? "" : "s"} in ${where}`}\n`,
+      );
+      if (flags.host !== DEFAULT_HOST && flags.host !== "localhost") {
+        process.stderr.write(`warning: listening on ${flags.host}: other machines that reach it can read these runs\n`);
+      }
+      process.stdout.write(`nnc serve: ${server.url}  (Ctrl-C to stop)\n`);
+      await untilStopped(server);
+    });
 }
