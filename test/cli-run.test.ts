@@ -123,6 +123,7 @@ describe("nnc run", () => {
     expect(names).toEqual([
       "curves.png",
       "curves.svg",
+      "events.jsonl",
       "history.csv",
       "history.json",
       "model",
@@ -314,6 +315,7 @@ describe("nnc run with the real compiler and standalone engine (synthetic data)"
       "history.json",
       "history.csv",
       "curves.svg",
+      "events.jsonl",
       "curves.png",
       "summary.txt",
       "result.json",

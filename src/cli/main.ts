@@ -12,6 +12,7 @@ import { registerPredict } from "./commands/predict.js";
 import { registerExport } from "./commands/export.js";
 import { registerEvaluate } from "./commands/evaluate.js";
 import { registerLsp } from "./commands/lsp.js";
+import { registerServe } from "./commands/serve.js";
 import { NNC_VERSION } from "../version.js";
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerEvaluate(program);
   registerExport(program);
   registerLsp(program);
+  registerServe(program);
   return program;
 }
 

@@ -1,12 +1,14 @@
 // `nnc run FILE [--engine auto|standalone|tfjs] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
 //               [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N]
-//               [--kernels ts|simd] [--out DIR] [--json] [--quiet]`
+//               [--kernels ts|simd] [--out DIR] [--json] [--quiet] [--serve [--port N] [--host ADDR]]`
 // Flags are parsed and validated here; src/runtime/run/ does the work.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CliError, EXIT_USAGE, setExitCode } from "../errors.js";
 import { compileSource } from "../../compiler/index.js";
 import type { RunDeps } from "../../runtime/run/index.js";
 import { isSourceError, readSource } from "./check.js";
+import { hostOption, portOption, startServing, untilStopped } from "./serve.js";
+import type { RunningServer } from "../../serve/server.js";
 
 /** Replaceable by tests (a fake engine, a fixed IR). */
 export const runDeps: RunDeps = {
@@ -43,6 +45,9 @@ interface RunFlags {
   out?: string;
   json?: boolean;
   quiet?: boolean;
+  serve?: boolean;
+  port: number;
+  host: string;
 }
 
 export function registerRun(program: Command): void {
@@ -68,12 +73,18 @@ export function registerRun(program: Command): void {
     .option("--out <dir>", "run directory (default runs/<model>-<YYYYMMDD-HHMMSS>)")
     .option("--json", "print one JSON object with the results as the last line of stdout")
     .option("--quiet", "no progress bar: one line per epoch on stderr")
+    .option("--serve", "show the training live in a browser (nnc serve on this run), and keep serving after it")
+    .addOption(portOption("with --serve: "))
+    .addOption(hostOption("with --serve: "))
     .action(async (file: string, flags: RunFlags) => {
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
       const { runFile, RunError } = await import("../../runtime/run/index.js");
+      // `--serve`: the server of this run, started once the run directory exists
+      const serving: { server: RunningServer | null } = { server: null };
+      let code = 0;
       try {
-        const code = await runFile(
+        code = await runFile(
           {
             file,
             source: src.text,
@@ -89,13 +100,30 @@ export function registerRun(program: Command): void {
             out: flags.out,
             json: Boolean(flags.json),
             quiet: Boolean(flags.quiet),
+            onRunDir: flags.serve
+              ? async (dir) => {
+                  const server = await startServing({ roots: [dir], port: flags.port, host: flags.host, view: "runs" });
+                  serving.server = server;
+                  runDeps.stderr.write(`nnc serve: ${server.url}  (live view of this run)\n`);
+                }
+              : undefined,
           },
           runDeps,
         );
         setExitCode(code);
       } catch (err) {
+        await serving.server?.close();
         if (err instanceof RunError) throw new CliError(err.message, err.exitCode);
         throw err;
+      }
+      const s = serving.server;
+      if (s !== null) {
+        if (code === 130) {
+          await s.close(); // Ctrl-C during training stops the server too
+          return;
+        }
+        runDeps.stderr.write(`nnc serve: still serving ${s.url} (Ctrl-C to stop)\n`);
+        await untilStopped(s);
       }
     });
 }

@@ -16,6 +16,7 @@ import { historyCsv, historyJson } from "./history.js";
 import { curvesSvg, svgToPng } from "./plots.js";
 import { engineHeader } from "./header.js";
 import { ProgressReporter } from "./progress.js";
+import { EventLog, removeLonelyEventLogs, teeHooks } from "./events.js";
 import { summaryText } from "./summary.js";
 
 export interface RunRequest {
@@ -34,6 +35,8 @@ export interface RunRequest {
   out?: string;
   json: boolean;
   quiet: boolean;
+  /** Called once the run directory exists, before training (`nnc run --serve` starts its server there). */
+  onRunDir?(absOut: string): void | Promise<void>;
 }
 
 export interface RunDeps {
@@ -185,6 +188,8 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     }
   };
   if (deps.handleSigint !== false) process.on("SIGINT", onSigint);
+  // the event log of the training in progress (a sweep's variant, then the final run)
+  const log: { events: EventLog | null } = { events: null };
 
   const interactive = Boolean(stdout.isTTY) && !req.quiet && !req.json;
   const baseOptions = (dir: string): RunOptions => ({
@@ -216,8 +221,14 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
 
   const train = async (engine: Engine, variant: IR, options: RunOptions, prefix: string): Promise<TrainResult> => {
     const reporter = new ProgressReporter({ interactive, stream: stderr, prefix });
+    // events.jsonl in the variant's own directory: what `nnc serve` streams while it trains
+    const events = (log.events = new EventLog(options.outDir, {
+      file: req.file,
+      ir: variant,
+      variant: prefix.slice(1, -2) || undefined,
+    }));
     try {
-      const result = await engine.train(variant, options, reporter);
+      const result = await engine.train(variant, options, teeHooks(reporter, events));
       if (controller.signal.aborted) throw new Interrupted();
       return result;
     } catch (err) {
@@ -229,6 +240,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
   };
 
   try {
+    await req.onRunDir?.(absOut);
     let finalIr: IR = ir;
     let sweepReport: RunReport["sweep"];
     // 3. sweep: every variant on the validation split, then the best
@@ -258,6 +270,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
         const choice = await choose(variantIr, options);
         stderr.write(`sweep ${i + 1}/${sweep.variants.length}: ${label}\n`);
         const result = await train(choice.engine, variantIr, options, `[${label}] `);
+        log.events?.end("done");
         const metric = bestOf(result.history, sweep.monitor, sweep.mode);
         if (metric === null) stderr.write(`sweep: ${sweep.monitor} was not logged for ${label}\n`);
         rows.push({ values: v.values, metric, epochs: result.epochs, seconds: result.seconds, outDir: dir });
@@ -319,6 +332,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       ...(sweepReport ? { sweep: sweepReport } : {}),
     };
     writeAtomic(join(absOut, "result.json"), `${JSON.stringify(report, null, 2)}\n`);
+    log.events?.end("done");
     if (req.json) {
       stdout.write(`${JSON.stringify(report)}\n`);
     } else {
@@ -334,15 +348,21 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof Interrupted || controller.signal.aborted) {
+      log.events?.end("interrupted");
       const removed = removeTempFiles(absOut);
+      if (!existed) removeLonelyEventLogs(absOut);
       const gone = !existed && removeIfEmpty(absOut);
       stderr.write(
         `interrupted: ${removed.length ? `removed ${removed.length} unfinished file${removed.length === 1 ? "" : "s"}; ` : ""}${gone ? `nothing was written` : `finished files are in ${outDir}`}\n`,
       );
       return EXIT_INTERRUPTED;
     }
+    log.events?.end("failed", (err as Error)?.message);
     removeTempFiles(absOut);
-    if (!existed) removeIfEmpty(absOut);
+    if (!existed) {
+      removeLonelyEventLogs(absOut);
+      removeIfEmpty(absOut);
+    }
     if (err instanceof RunError) throw err;
     // an engine's own failure (missing data, unsupported backend, ...): one paragraph, exit 1
     throw new RunError((err as Error).message ?? String(err), 1);
