@@ -1,5 +1,6 @@
 // Code actions: the fixes the compiler's hints already name, as quick fixes.
 //   "did you mean `dense`?"                  -> rename the misspelt name
+//   "in nnc this is `max_pool` (...)"        -> rename the Keras/PyTorch spelling
 //   "insert `flatten` before this layer"     -> insert it (a line of its own, or `flatten ->`)
 //   "named arguments are written with `:`"   -> `kernel=5` becomes `kernel: 5`
 //   "remove the extra `,`"                   -> remove it
@@ -38,7 +39,7 @@ interface Fix {
 function fixFor(a: Analysis, d: Diagnostic): Fix | undefined {
   const text = a.doc.getText();
   const hint = d.hint ?? "";
-  const mean = /did you mean `([^`]+)`\?/.exec(hint);
+  const mean = /did you mean `([^`]+)`\?/.exec(hint) ?? /^in nnc this is `([^`]+)`/.exec(hint);
   if (mean) {
     const replacement = mean[1]!;
     let start = d.span.startOffset;

@@ -1,6 +1,8 @@
 // Walks the catalog: every entry has a doc line and a valid parameter schema; every layer has
 // a shape rule, a weight rule and a FLOP count; defaults are valid against their own schema.
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { expectGolden } from "../helpers/golden.js";
 import { catalog, categories, lookup, paramSchemas, validator, valueCategories, type LayerEntry } from "../../src/compiler/catalog/index.js";
 import { defaultRef } from "../../src/compiler/checker/args.js";
 
@@ -104,5 +106,11 @@ describe("catalog reference", () => {
       expect(md).toContain(e.doc);
     }
     expect(md).toContain("`strides (stride)`: int or [int, int] = pool_size");
+    expect(md).toContain("`max_pool` (Keras/PyTorch: `MaxPooling2D`");
+  });
+
+  it("grammar/catalog.md is the generated reference, current", async () => {
+    const { catalogReference } = await import("../../src/compiler/catalog/reference.js");
+    await expectGolden(catalogReference(), join(import.meta.dirname, "../../grammar/catalog.md"));
   });
 });

@@ -34,3 +34,20 @@ describe("semantic diagnostics (golden)", () => {
     });
   }
 });
+
+describe("Keras and PyTorch spellings", () => {
+  it("an unknown name that Keras or PyTorch uses is answered with nnc's name", async () => {
+    const { compileSource } = await import("../../src/compiler/index.js");
+    const text = "model m {\n  input image(28, 28, 1)\n  Conv2D(8, kernel: 3)\n  MaxPooling2D(2)\n  BatchNorm2d\n  flatten\n  dense(10, activation: softmax, init: xavier_uniform)\n}\ntrain m {\n  data mnist\n  loss CrossEntropyLoss\n  optimizer AdamW\n  callbacks [EarlyStopping]\n  epochs 1\n}\n";
+    const { diagnostics } = compileSource(text, "k.nn");
+    expect(diagnostics.map((d) => [d.code, d.hint])).toEqual([
+      ["E201", "in nnc this is `conv2d` (`Conv2D` is the Keras/PyTorch name)"],
+      ["E201", "in nnc this is `max_pool` (`MaxPooling2D` is the Keras/PyTorch name)"],
+      ["E201", "in nnc this is `batch_norm` (`BatchNorm2d` is the Keras/PyTorch name)"],
+      ["E203", "in nnc this is `glorot_uniform` (`xavier_uniform` is the Keras/PyTorch name)"],
+      ["E203", "in nnc this is `categorical_crossentropy` (`CrossEntropyLoss` is the Keras/PyTorch name)"],
+      ["E203", "in nnc this is `adamw` (`AdamW` is the Keras/PyTorch name)"],
+      ["E203", "did you mean `early_stopping`?"],
+    ]);
+  });
+});

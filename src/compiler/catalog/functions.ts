@@ -3,6 +3,32 @@
 import type { CatalogEntry } from "./types.js";
 import { none, num, obj, type Schema } from "./schema.js";
 
+/** How Keras and PyTorch spell these entries (see CatalogEntry.keras). */
+const KERAS: Record<string, string[]> = {
+  relu: ["ReLU"],
+  sigmoid: ["Sigmoid"],
+  tanh: ["Tanh"],
+  softmax: ["Softmax"],
+  elu: ["ELU"],
+  leaky_relu: ["LeakyReLU"],
+  softplus: ["Softplus"],
+  glorot_uniform: ["GlorotUniform", "xavier_uniform"],
+  glorot_normal: ["GlorotNormal", "xavier_normal"],
+  he_normal: ["HeNormal", "kaiming_normal"],
+  he_uniform: ["HeUniform", "kaiming_uniform"],
+  lecun_normal: ["LecunNormal", "LeCunNormal"],
+  lecun_uniform: ["LecunUniform", "LeCunUniform"],
+  random_normal: ["RandomNormal", "normal"],
+  random_uniform: ["RandomUniform", "uniform"],
+  truncated_normal: ["TruncatedNormal", "trunc_normal"],
+  zeros: ["Zeros"],
+  ones: ["Ones"],
+  constant: ["Constant"],
+  l1: ["L1"],
+  l2: ["L2"],
+  l1l2: ["L1L2"],
+};
+
 function entry<N extends string, A = Record<never, never>>(
   category: CatalogEntry["category"],
   name: N,
@@ -11,7 +37,7 @@ function entry<N extends string, A = Record<never, never>>(
   positional: string[] = [],
   extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve">> = {},
 ): CatalogEntry<N, A> {
-  return { name, category, doc, schema, positional, aliases: {}, ...extra };
+  return { name, category, doc, schema, positional, aliases: {}, keras: KERAS[name], ...extra };
 }
 
 // ------------------------------------------------------------------ activations

@@ -76,6 +76,21 @@ export function lookup(category: Category, name: string): CatalogEntry | undefin
   return byName.get(category)!.get(name);
 }
 
+const kerasNames = new Map<Category, Map<string, string>>();
+for (const cat of categories) {
+  const m = new Map<string, string>();
+  for (const e of catalog[cat]) for (const k of e.keras ?? []) m.set(k.toLowerCase(), e.name);
+  kerasNames.set(cat, m);
+}
+
+/**
+ * The nnc name of an entry that Keras or PyTorch spell `name` (`MaxPooling2D` -> `max_pool`,
+ * `BatchNorm2d` -> `batch_norm`), ignoring case, or undefined.
+ */
+export function fromKerasName(category: Category, name: string): string | undefined {
+  return kerasNames.get(category)!.get(name.toLowerCase());
+}
+
 /** The canonical names of a category (for did-you-mean and messages). */
 export function names(category: Category): string[] {
   return catalog[category].map((e) => e.name);

@@ -57,7 +57,7 @@ export const input = layer({
 });
 
 export const dense = layer({
-  name: "dense", doc: "Fully connected layer: output = activation(input · kernel + bias).",
+  name: "dense", keras: ["Dense", "Linear"], doc: "Fully connected layer: output = activation(input · kernel + bias).",
   schema: obj(
     {
       units: int(undefined, 1),
@@ -90,7 +90,7 @@ export const dense = layer({
 });
 
 export const conv2d = layer({
-  name: "conv2d", doc: "2-D convolution over [height, width, channels] images (NHWC, kernel [kh, kw, in, out]).",
+  name: "conv2d", keras: ["Conv2D", "Convolution2D", "Conv2d"], doc: "2-D convolution over [height, width, channels] images (NHWC, kernel [kh, kw, in, out]).",
   schema: obj(
     {
       filters: int(undefined, 1),
@@ -132,10 +132,11 @@ export const conv2d = layer({
   },
 });
 
-function pool<N extends string>(name: N, doc: string) {
+function pool<N extends string>(name: N, doc: string, keras: string[]) {
   return layer({
     name,
     doc,
+    keras,
     schema: obj({ pool_size: pair([2, 2]), strides: pair(null), padding: oneOf(["valid", "same"], "valid") }),
     positional: ["pool_size", "strides", "padding"],
     aliases: { pool: "pool_size", size: "pool_size", stride: "strides" },
@@ -157,13 +158,14 @@ function pool<N extends string>(name: N, doc: string) {
   });
 }
 
-export const max_pool = pool("max_pool", "2-D max pooling: the largest value of each window (strides default to the pool size).");
-export const avg_pool = pool("avg_pool", "2-D average pooling: the mean of each window (strides default to the pool size).");
+export const max_pool = pool("max_pool", "2-D max pooling: the largest value of each window (strides default to the pool size).", ["MaxPooling2D", "MaxPool2D", "MaxPool2d", "max_pooling2d"]);
+export const avg_pool = pool("avg_pool", "2-D average pooling: the mean of each window (strides default to the pool size).", ["AveragePooling2D", "AvgPool2D", "AvgPool2d", "average_pooling2d"]);
 
-function globalPool<N extends string>(name: N, doc: string) {
+function globalPool<N extends string>(name: N, doc: string, keras: string[]) {
   return layer({
     name,
     doc,
+    keras,
     schema: none,
     arity: "one",
     shape(inputs) {
@@ -176,11 +178,11 @@ function globalPool<N extends string>(name: N, doc: string) {
   });
 }
 
-export const global_avg_pool = globalPool("global_avg_pool", "Global average pooling: the mean of each channel over height and width, [h, w, c] -> [c].");
-export const global_max_pool = globalPool("global_max_pool", "Global max pooling: the largest value of each channel over height and width, [h, w, c] -> [c].");
+export const global_avg_pool = globalPool("global_avg_pool", "Global average pooling: the mean of each channel over height and width, [h, w, c] -> [c].", ["GlobalAveragePooling2D", "GlobalAvgPool2D", "AdaptiveAvgPool2d"]);
+export const global_max_pool = globalPool("global_max_pool", "Global max pooling: the largest value of each channel over height and width, [h, w, c] -> [c].", ["GlobalMaxPooling2D", "GlobalMaxPool2D", "AdaptiveMaxPool2d"]);
 
 export const flatten = layer({
-  name: "flatten", doc: "Flattens [h, w, c] (or any shape) into one vector, row-major as Keras does.",
+  name: "flatten", keras: ["Flatten"], doc: "Flattens [h, w, c] (or any shape) into one vector, row-major as Keras does.",
   schema: none,
   arity: "one",
   traits: { view: true },
@@ -190,7 +192,7 @@ export const flatten = layer({
 });
 
 export const reshape = layer({
-  name: "reshape", doc: "Reshapes to target_shape (one entry may be -1: inferred); the element count must match.",
+  name: "reshape", keras: ["Reshape", "View"], doc: "Reshapes to target_shape (one entry may be -1: inferred); the element count must match.",
   schema: obj({ target_shape: list({ type: "integer", minimum: -1, not: { const: 0 } }, undefined, 1) }, ["target_shape"]),
   positional: ["target_shape"],
   aliases: { shape: "target_shape" },
@@ -215,7 +217,7 @@ export const reshape = layer({
 });
 
 export const dropout = layer({
-  name: "dropout", doc: "Sets a random fraction `rate` of its inputs to 0 during training (scaling the rest by 1/(1-rate)).",
+  name: "dropout", keras: ["Dropout"], doc: "Sets a random fraction `rate` of its inputs to 0 during training (scaling the rest by 1/(1-rate)).",
   schema: obj({ rate: num(undefined, { min: 0, exMax: 1 }) }, ["rate"]),
   positional: ["rate"],
   arity: "one",
@@ -226,7 +228,7 @@ export const dropout = layer({
 });
 
 export const batch_norm = layer({
-  name: "batch_norm", doc: "Batch normalization over the last axis (gamma, beta trainable; moving mean/variance not).",
+  name: "batch_norm", keras: ["BatchNormalization", "BatchNorm1d", "BatchNorm2d", "batch_normalization"], doc: "Batch normalization over the last axis (gamma, beta trainable; moving mean/variance not).",
   schema: obj({
     momentum: num(0.99, { min: 0, max: 1 }),
     epsilon: num(0.001, { exMin: 0 }),
@@ -249,10 +251,11 @@ export const batch_norm = layer({
   flops: (_i, out) => 2 * prod(out),
 });
 
-function activationLayer<N extends string, A = Record<never, never>>(name: N, doc: string, schema: Schema<A> = none as Schema<A>, positional: string[] = []) {
+function activationLayer<N extends string, A = Record<never, never>>(name: N, doc: string, keras: string[], schema: Schema<A> = none as Schema<A>, positional: string[] = []) {
   return layer({
     name,
     doc,
+    keras,
     schema,
     positional,
     arity: "one",
@@ -263,15 +266,15 @@ function activationLayer<N extends string, A = Record<never, never>>(name: N, do
   });
 }
 
-export const relu = activationLayer("relu", "Activation layer: max(x, 0).");
-export const sigmoid = activationLayer("sigmoid", "Activation layer: 1 / (1 + exp(-x)).");
-export const tanh = activationLayer("tanh", "Activation layer: hyperbolic tangent.");
-export const softmax = activationLayer("softmax", "Activation layer: exp(x) / sum(exp(x)) over the last axis.");
-export const elu = activationLayer("elu", "Activation layer: x if x > 0 else alpha * (exp(x) - 1).", obj({ alpha: num(1.0) }), ["alpha"]);
-export const leaky_relu = activationLayer("leaky_relu", "Activation layer: x if x > 0 else alpha * x (Keras default alpha 0.3).", obj({ alpha: num(0.3, { min: 0 }) }), ["alpha"]);
+export const relu = activationLayer("relu", "Activation layer: max(x, 0).", ["ReLU"]);
+export const sigmoid = activationLayer("sigmoid", "Activation layer: 1 / (1 + exp(-x)).", ["Sigmoid"]);
+export const tanh = activationLayer("tanh", "Activation layer: hyperbolic tangent.", ["Tanh"]);
+export const softmax = activationLayer("softmax", "Activation layer: exp(x) / sum(exp(x)) over the last axis.", ["Softmax"]);
+export const elu = activationLayer("elu", "Activation layer: x if x > 0 else alpha * (exp(x) - 1).", ["ELU"], obj({ alpha: num(1.0) }), ["alpha"]);
+export const leaky_relu = activationLayer("leaky_relu", "Activation layer: x if x > 0 else alpha * x (Keras default alpha 0.3).", ["LeakyReLU"], obj({ alpha: num(0.3, { min: 0 }) }), ["alpha"]);
 
 export const prelu = layer({
-  name: "prelu", doc: "Parametric ReLU: x if x > 0 else alpha * x, with one learned alpha per input element.",
+  name: "prelu", keras: ["PReLU"], doc: "Parametric ReLU: x if x > 0 else alpha * x, with one learned alpha per input element.",
   schema: obj({ alpha_initializer: ref("initializer", "zeros"), alpha_regularizer: ref("regularizer", null) }),
   positional: [],
   aliases: { init: "alpha_initializer", regularizer: "alpha_regularizer" },
@@ -282,7 +285,7 @@ export const prelu = layer({
 });
 
 export const add = layer({
-  name: "add", doc: "Element-wise sum of two or more tensors of the same shape: `add(a, b)`.",
+  name: "add", keras: ["Add"], doc: "Element-wise sum of two or more tensors of the same shape: `add(a, b)`.",
   schema: none,
   arity: "many",
   shape(inputs) {
@@ -299,7 +302,7 @@ export const add = layer({
 });
 
 export const concat = layer({
-  name: "concat", doc: "Joins two or more tensors along an axis (default the last): `concat(a, b)`.",
+  name: "concat", keras: ["Concatenate", "concatenate", "cat"], doc: "Joins two or more tensors along an axis: `concat(a, b)` (the last), `concat(a, b, axis: 0)`. Axes count without the batch dimension (0 is height for images); negative axes count from the end.",
   schema: obj({ axis: int(-1) }),
   positional: [],
   arity: "many",

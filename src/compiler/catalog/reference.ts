@@ -39,11 +39,24 @@ function params(e: CatalogEntry): string {
 }
 
 export function catalogReference(): string {
-  const out: string[] = ["# The nnc catalog", "", "Generated from src/compiler/catalog/ (do not edit by hand).", ""];
+  const out: string[] = [
+    "# The nnc catalog",
+    "",
+    "Every name the language knows, by category: layers, activations, initializers, regularizers,",
+    "losses, metrics, optimizers, learning-rate schedules, callbacks, augmentations, data sets, input",
+    "shapes and training settings, with their parameters (aliases in parentheses), defaults, ranges",
+    "and what they do. Keras/PyTorch spellings are listed so you can find an entry by the name you",
+    "know; in a .nn file, write the nnc name (the checker points you to it).",
+    "",
+    "Generated from src/compiler/catalog/ by `catalogReference()`; a test keeps this file current",
+    "(`npx vitest run test/checker/catalog.test.ts -u` rewrites it). Do not edit by hand.",
+    "",
+  ];
   for (const cat of categories) {
     out.push(`## ${categoryWords[cat]}s`, "", "| name | parameters | |", "|---|---|---|");
     for (const e of catalog[cat]) {
-      const names = [e.name, ...(e.names ?? [])].map((n) => `\`${n}\``).join(", ");
+      const keras = e.keras?.length ? ` (Keras/PyTorch: ${e.keras.map((n) => `\`${n}\``).join(", ")})` : "";
+      const names = [e.name, ...(e.names ?? [])].map((n) => `\`${n}\``).join(", ") + keras;
       out.push(`| ${names} | ${params(e).replace(/\|(?! )/g, "\\|")} | ${e.doc} |`);
     }
     out.push("");

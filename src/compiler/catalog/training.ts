@@ -3,6 +3,36 @@
 import type { CatalogEntry } from "./types.js";
 import { bool, int, list, monitor, none, num, obj, oneOf, str, type Schema } from "./schema.js";
 
+/** How Keras and PyTorch spell these entries (see CatalogEntry.keras). */
+const KERAS: Record<string, string[]> = {
+  sgd: ["SGD"],
+  adagrad: ["Adagrad"],
+  adadelta: ["Adadelta"],
+  rmsprop: ["RMSprop"],
+  adam: ["Adam"],
+  adamw: ["AdamW"],
+  adamax: ["Adamax"],
+  nadam: ["Nadam", "NAdam"],
+  categorical_crossentropy: ["CategoricalCrossentropy", "CrossEntropyLoss", "cross_entropy"],
+  sparse_categorical_crossentropy: ["SparseCategoricalCrossentropy"],
+  binary_crossentropy: ["BinaryCrossentropy", "BCELoss", "BCEWithLogitsLoss"],
+  mse: ["MeanSquaredError", "MSELoss"],
+  mae: ["MeanAbsoluteError", "L1Loss"],
+  huber: ["Huber", "HuberLoss", "SmoothL1Loss"],
+  accuracy: ["Accuracy", "CategoricalAccuracy"],
+  precision: ["Precision"],
+  recall: ["Recall"],
+  piecewise_constant: ["PiecewiseConstantDecay", "MultiStepLR"],
+  exponential_decay: ["ExponentialDecay", "ExponentialLR"],
+  inverse_time_decay: ["InverseTimeDecay"],
+  reduce_on_plateau: ["ReduceLROnPlateau"],
+  early_stopping: ["EarlyStopping"],
+  checkpoint: ["ModelCheckpoint"],
+  csv_logger: ["CSVLogger"],
+  tensorboard: ["TensorBoard"],
+  terminate_on_nan: ["TerminateOnNaN"],
+};
+
 function entry<N extends string, A = Record<never, never>>(
   category: CatalogEntry["category"],
   name: N,
@@ -11,7 +41,7 @@ function entry<N extends string, A = Record<never, never>>(
   positional: string[] = [],
   extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve">> = {},
 ): CatalogEntry<N, A> {
-  return { name, category, doc, schema, positional, aliases: {}, ...extra };
+  return { name, category, doc, schema, positional, aliases: {}, keras: KERAS[name], ...extra };
 }
 
 /** `auto` monitor mode resolved as Keras does: max for accuracy-like metrics, else min. */

@@ -43,6 +43,11 @@ export interface CatalogEntry<N extends string = string, A = Record<string, unkn
   /** Other names the entry itself may be written as (`mean_squared_error` for `mse`). */
   names?: string[];
   /**
+   * How Keras or PyTorch spell this concept (`MaxPooling2D`, `BatchNorm2d`): not accepted as
+   * names, but an unknown name that matches one (ignoring case) is answered with the nnc name.
+   */
+  keras?: string[];
+  /**
    * Fills defaults that depend on other arguments (pool strides = pool size, monitor mode
    * `auto` -> min/max), after validation. Mutates and returns args.
    */

@@ -5,7 +5,7 @@
 import type { Span } from "../../parser/ast.js";
 import type { ErrorObject } from "ajv";
 import type { IRRef, IRValue } from "../ir.js";
-import { allNames, categoryWords, lookup, paramSchemas, validator, valueCategories, type CatalogEntry, type Category } from "../catalog/index.js";
+import { allNames, categoryWords, fromKerasName, lookup, paramSchemas, validator, valueCategories, type CatalogEntry, type Category } from "../catalog/index.js";
 import { didYouMean, suggest } from "../suggest.js";
 import type { Reporter } from "./report.js";
 import { describe, plain, spanAt, type V, type VArg } from "./values.js";
@@ -210,7 +210,13 @@ export function resolveRef(v: V, category: Category, what: string | (() => strin
     if (allowNone && (name === "none" || name === "null")) return null;
     const entry = lookup(category, name);
     if (!entry) {
-      r.error("E203", span, `unknown ${word} \`${name}\``, didYouMean(name, [...allNames(category), ...extraNames]) ?? `known ${word}s: ${listNames(allNames(category))}`);
+      const keras = fromKerasName(category, name);
+      r.error(
+        "E203",
+        span,
+        `unknown ${word} \`${name}\``,
+        (keras ? `in nnc this is \`${keras}\` (\`${name}\` is the Keras/PyTorch name)` : undefined) ?? didYouMean(name, [...allNames(category), ...extraNames]) ?? `known ${word}s: ${listNames(allNames(category))}`,
+      );
       return INVALID;
     }
     const bound = bindArgs(entry, v.t === "call" ? v.args : null, { callee: name, span }, r);

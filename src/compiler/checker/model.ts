@@ -14,7 +14,7 @@
 // the line inside the block (e.g. `dense(units)`), not the call site.
 import type { BlockDecl, InputStmt, ModelDecl, Span, Step, Stmt } from "../../parser/ast.js";
 import type { IRLayer, IRModel, IRRef, IRValue, IRWeight } from "../ir.js";
-import { isShapeError, lookup, names, type LayerEntry } from "../catalog/index.js";
+import { fromKerasName, isShapeError, lookup, names, type LayerEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { bindArgs, defaultRef } from "./args.js";
 import type { Reporter } from "./report.js";
@@ -89,7 +89,8 @@ export function checkUnusedBlock(block: BlockDecl, blocks: ReadonlyMap<string, B
           const entry = lookup("layer", step.name);
           if (entry && entry.name !== "input") continue;
           const candidates = [...names("layer").filter((n) => n !== "input"), ...blocks.keys(), ...tensors];
-          r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, didYouMean(step.name, candidates));
+          const keras = fromKerasName("layer", step.name);
+          r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, keras ? `in nnc this is \`${keras}\` (\`${step.name}\` is the Keras/PyTorch name)` : didYouMean(step.name, candidates));
         }
       }
     }
@@ -295,7 +296,8 @@ export class ModelBuilder {
         return null;
       }
       const candidates = [...names("layer").filter((n) => n !== "input"), ...this.blocks.keys(), ...env.tensors.keys()];
-      this.r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, didYouMean(step.name, candidates));
+      const keras = fromKerasName("layer", step.name);
+      this.r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, keras ? `in nnc this is \`${keras}\` (\`${step.name}\` is the Keras/PyTorch name)` : didYouMean(step.name, candidates));
       return null;
     }
     if (entry.arity === "many") return this.merge(entry, step, cur, isFirst, env, wantId);
