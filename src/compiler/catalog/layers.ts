@@ -313,7 +313,13 @@ export const concat = layer({
     }
     let axis = args.axis as number;
     if (axis < 0) axis += rank;
-    if (axis < 0 || axis >= rank) return { error: `\`concat\` axis ${args.axis as number} is out of range for rank ${rank}`, code: "E405" };
+    if (axis < 0 || axis >= rank) {
+      return {
+        error: `\`concat\` axis ${args.axis} is out of range for inputs of rank ${rank} (${inputs.map(fmt).join(" and ")})`,
+        hint: `nnc counts axes without the batch dimension: use 0 to ${rank - 1} (or -${rank} to -1)${args.axis === rank ? `; Keras's axis ${rank} is nnc's ${rank - 1}` : ""}`,
+        code: "E405",
+      };
+    }
     for (const s of inputs.slice(1)) {
       if (s.some((d, i) => i !== axis && d !== inputs[0][i])) {
         return { error: `\`concat\` needs inputs that agree on every axis but ${axis}; got ${inputs.map(fmt).join(" and ")}`, code: "E405" };

@@ -444,6 +444,25 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
       r.warning("W603", ct.lossSpan, `\`binary_crossentropy(from_logits: true)\` expects raw scores, but the model already ends with \`${act.kind}\` (line ${actLine})`, "drop `from_logits: true`");
     }
   }
+
+  // W606: batch-norm moving averages that the run's steps cannot settle. After k steps a moving
+  // average still holds momentum^k of its initial value (mean 0, variance 1); inference uses it.
+  const dataset = lookup("dataset", t.data.dataset)!;
+  const split = t.data.validation.kind === "split" ? t.data.validation.fraction : 0;
+  const trainSamples = Math.floor(dataset.trainSamples * (1 - split));
+  const steps = t.epochs * (t.stepsPerEpoch ?? Math.ceil(trainSamples / t.batchSize));
+  for (const l of model.layers) {
+    if (l.kind !== "batch_norm") continue;
+    const left = Math.pow(l.args.momentum, steps);
+    if (left <= 0.05) continue;
+    const enough = Math.floor(Math.pow(0.01, 1 / steps) * 100) / 100;
+    r.warning(
+      "W606",
+      info.get(l.id)!.nameSpan,
+      `\`batch_norm\` (momentum ${l.args.momentum}) keeps ${Math.round(left * 100)}% of its initial moving mean and variance after this run's ${steps} training steps: the trained model is evaluated with statistics that have not settled`,
+      enough > 0 ? `lower the momentum (\`batch_norm(momentum: ${enough})\` settles within ${steps} steps) or train for more steps` : "train for more steps",
+    );
+  }
   return ok;
 }
 
