@@ -31,6 +31,13 @@ describe("both engines train every case to the same weights; saved models round-
       expect(Object.keys(wa).sort()).toEqual(Object.keys(wb).sort());
       for (const name of Object.keys(wa)) expect(relDiff(wa[name]!, wb[name]!), name).toBeLessThan(1e-4);
       expect(a.result.testLoss).toBeCloseTo(b.result.testLoss, 3);
+      // Every logged metric (loss, accuracy or binary accuracy, precision, ..., val_*, lr) and every test metric.
+      expect(b.result.history.length).toBe(a.result.history.length);
+      a.result.history.forEach((logs, e) => {
+        expect(Object.keys(b.result.history[e]!).sort()).toEqual(Object.keys(logs).sort());
+        for (const [k, v] of Object.entries(logs)) expect(Math.abs(v - b.result.history[e]![k]!), `epoch ${e + 1} ${k}`).toBeLessThan(1e-3 * Math.max(1, Math.abs(v)));
+      });
+      for (const [k, v] of Object.entries(a.result.testMetrics)) expect(Math.abs(v - b.result.testMetrics[k]!), `test ${k}`).toBeLessThan(1e-3);
       // Round trip: each saved model predicts as the standalone forward pass with its weights.
       for (const saved of [a.model, b.model]) {
         const { out, x } = await standaloneForward(c.ir, weightsOf(saved));

@@ -66,7 +66,7 @@ export const losses = [
 
 // ------------------------------------------------------------------ metrics
 export const metrics = [
-  entry("metric", "accuracy", "Fraction of examples whose highest output is the true class.", none, [], { names: ["acc"] }),
+  entry("metric", "accuracy", "Fraction of examples whose highest output is the true class; with `binary_crossentropy`, Keras's binary accuracy (the fraction of outputs on the right side of 0.5), on every engine.", none, [], { names: ["acc"] }),
   entry("metric", "precision", "True positives / predicted positives (one-vs-rest, thresholded at 0.5)."),
   entry("metric", "recall", "True positives / actual positives (one-vs-rest, thresholded at 0.5)."),
   entry("metric", "mse", "Mean squared error between labels and outputs.", none, [], { names: ["mean_squared_error"] }),

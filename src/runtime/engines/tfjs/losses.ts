@@ -84,6 +84,8 @@ export function metricSums(
   classes: number,
   y: Tensor,
   p: Tensor,
+  /** The loss is binary_crossentropy: `accuracy` is Keras's binary accuracy (each output thresholded at 0.5). */
+  binary = false,
 ): Record<string, [number, number]> {
   const out: Record<string, [number, number]> = {};
   if (names.length === 0) return out;
@@ -94,7 +96,8 @@ export function metricSums(
     const trueClass = oh.argMax(-1);
     const predClass = p.argMax(-1);
     for (const m of names) {
-      if (m === "accuracy") res[m] = trueClass.equal(predClass).toFloat().sum();
+      if (m === "accuracy" && binary) res[m] = p.greater(0.5).toFloat().equal(oh).toFloat().mean(-1).sum();
+      else if (m === "accuracy") res[m] = trueClass.equal(predClass).toFloat().sum();
       else if (m === "mse") res[m] = tf.squaredDifference(oh, p).mean(-1).sum();
       else if (m === "mae") res[m] = tf.abs(tf.sub(oh, p)).mean(-1).sum();
       else if (m === "precision" || m === "recall") {

@@ -242,7 +242,7 @@ export function evaluate(
     const out = tf.tidy(() => trainer.forward(x, false));
     const l = lossFn(y, out);
     lossSum += l.dataSync()[0]! * (to - from);
-    for (const [m, [s, c]] of Object.entries(metricSums(tf, training.metrics, training.labels, classes, y, out))) {
+    for (const [m, [s, c]] of Object.entries(metricSums(tf, training.metrics, training.labels, classes, y, out, training.loss.kind === "binary_crossentropy"))) {
       const acc = (sums[m] ??= [0, 0]);
       acc[0] += s;
       acc[1] += c;
@@ -387,7 +387,7 @@ export async function trainTfjs(
           stepLr,
         );
         const loss = value.dataSync()[0]!;
-        const batchMetrics = metricSums(tf, training.metrics, training.labels, classes, y, out!);
+        const batchMetrics = metricSums(tf, training.metrics, training.labels, classes, y, out!, training.loss.kind === "binary_crossentropy");
         tf.dispose([x, y, value, out!, ...Object.values(grads)]);
         seen += bs;
         lossSum += loss * bs;
