@@ -80,6 +80,9 @@ export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env): VulkanDrive
   });
 }
 
+/** Where NVIDIA's Vulkan manifest sits when a container mounts the driver in a folder of its own. */
+const NVIDIA_ICD_ELSEWHERE = ["/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json", "/usr/local/nvidia/icd.d/nvidia_icd.json"];
+
 /** GPU device nodes: DRM render nodes (AMD, Intel, ...) and NVIDIA's. */
 export function gpuDeviceNodes(): string[] {
   const nodes: string[] = [];
@@ -148,8 +151,11 @@ function noGpu(probe: ProbeResult, env: NodeJS.ProcessEnv): string {
   const nodes = gpuDeviceNodes();
   const nvidia = nvidiaDriver();
   const nvidiaIcd = drivers.some((d) => /nvidia/i.test(d.manifest + d.library));
+  const mounted = NVIDIA_ICD_ELSEWHERE.find((f) => existsSync(f));
   let why: string;
-  if (nvidia && !nvidiaIcd) {
+  if (!nvidiaIcd && mounted && !search.override) {
+    why = `the NVIDIA driver's Vulkan manifest is at ${mounted} (where containers mount the driver), outside the Vulkan loader's search path: \`export VK_DRIVER_FILES=${mounted}\` and run again.`;
+  } else if (nvidia && !nvidiaIcd) {
     why =
       `the NVIDIA kernel driver ${nvidia} is loaded but its Vulkan driver (ICD manifest nvidia_icd.json) is not among the Vulkan drivers (${search.override ? `${search.override}=${search.paths.join(":")}` : list(search.paths.filter((p) => existsSync(p))) || "no icd.d folder"}). ` +
       `Install the driver's Vulkan part (Debian: nvidia-vulkan-icd; Ubuntu: libnvidia-gl-${nvidia.split(".")[0]}); in a container, the NVIDIA container toolkit mounts it only with NVIDIA_DRIVER_CAPABILITIES including \`graphics\` (e.g. \`all\`).`;
