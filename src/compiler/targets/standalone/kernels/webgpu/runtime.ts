@@ -21,8 +21,10 @@ import {
   elementwiseGrid,
   gemmGrid,
   gemmWgsl,
+  mulWgsl,
   reluBackwardWgsl,
   sgdWgsl,
+  softmaxCrossEntropyWgsl,
   type GemmShape,
 } from "./wgsl.js";
 
@@ -44,7 +46,18 @@ export class WebgpuKernels {
   /** Pipelines compiled so far (for tests and the step profile). */
   compiled = 0;
 
-  constructor(readonly device: GPUDevice) {}
+  /** The first error WebGPU reported (validation, out of memory); read() and finish() throw it. */
+  private error: string | null = null;
+
+  constructor(readonly device: GPUDevice) {
+    device.addEventListener("uncapturederror", (e) => {
+      this.error ??= (e as GPUUncapturedErrorEvent).error.message.split("\n")[0]!;
+    });
+  }
+
+  private check(): void {
+    if (this.error !== null) throw new Error(`WebGPU kernel error: ${this.error}`);
+  }
 
   /** A zero-filled tensor of n floats, or one holding `data`. */
   tensor(init: number | Float32Array): GpuTensor {
@@ -73,6 +86,7 @@ export class WebgpuKernels {
     enc.copyBufferToBuffer(t.buffer, 0, staging, 0, staging.size);
     this.device.queue.submit([enc.finish()]);
     await staging.mapAsync(MAP_READ);
+    this.check();
     const out = new Float32Array(staging.getMappedRange(0, staging.size).slice(0, bytes));
     staging.unmap();
     staging.destroy();
@@ -177,8 +191,23 @@ export class WebgpuKernels {
     this.run(this.pipeline(`sgd ${n}`, () => sgdWgsl(n)), [value.buffer, grad.buffer, uniform], elementwiseGrid(n));
   }
 
+  /** x *= mask, elementwise over count items (dropout). */
+  kernelMul(x: GpuTensor, mask: GpuTensor, count: number): void {
+    WebgpuKernels.need(x, count, "x");
+    WebgpuKernels.need(mask, count, "mask");
+    this.run(this.pipeline(`mul ${count}`, () => mulWgsl(count)), [x.buffer, mask.buffer], elementwiseGrid(count));
+  }
+
+  /** p = softmax of each row of z[rows x classes]; dz = (p - y) / rows (cross-entropy, one-hot y). */
+  kernelSoftmaxCrossEntropy(z: GpuTensor, y: GpuTensor, p: GpuTensor, dz: GpuTensor, rows: number, classes: number): void {
+    for (const [t, n] of [[z, "z"], [y, "y"], [p, "p"], [dz, "dz"]] as const) WebgpuKernels.need(t, rows * classes, n);
+    const key = `softmaxCrossEntropy ${rows}x${classes}`;
+    this.run(this.pipeline(key, () => softmaxCrossEntropyWgsl(rows, classes)), [z.buffer, y.buffer, p.buffer, dz.buffer], elementwiseGrid(rows));
+  }
+
   /** Waits until the GPU has done everything submitted so far. */
   async finish(): Promise<void> {
     await this.device.queue.onSubmittedWorkDone();
+    this.check();
   }
 }

@@ -8,7 +8,9 @@
 //
 //   gemm        C[M x N] = (or += when accumulate) op(A)[M x K] · op(B)[K x N], row-major; op(X)
 //               is X or its transpose (transA: A is stored [K x M]; transB: B is stored [N x K]).
-//               16 x 16 tiles of C per workgroup, A and B staged through workgroup memory.
+//               Each invocation computes a 4 x 4 block of C in registers, 8 x 8 invocations per
+//               workgroup (32 x 32 of C), reading A and B straight from storage: no workgroup
+//               memory or barriers, which Mesa's software rasteriser runs slowly.
 //   biasRelu    z[r, j] += bias[j]; a = max(z, 0)          (kernelBiasRelu)
 //   biasAdd     z[r, j] += bias[j]                         (kernelBiasAdd)
 //   reluBackward dz = z > 0 ? g : 0                        (kernelReluBackward)
@@ -19,7 +21,10 @@
 // Elementwise kernels run 64 invocations per workgroup over a 2-D grid of workgroups (WebGPU
 // allows at most 65,535 per dimension): index = (wid.y * gridX + wid.x) * 64 + lid.x.
 
-export const GEMM_TILE = 16;
+/** A gemm invocation computes GEMM_REGISTERS x GEMM_REGISTERS of C; a workgroup has GEMM_THREADS x GEMM_THREADS invocations. */
+export const GEMM_REGISTERS = 4;
+export const GEMM_THREADS = 8;
+export const GEMM_TILE = GEMM_REGISTERS * GEMM_THREADS;
 export const ELEMENTWISE_GROUP = 64;
 export const MAX_GROUPS_PER_DIMENSION = 65535;
 
@@ -45,53 +50,41 @@ export function elementwiseGrid(count: number): [number, number] {
   return [x, Math.ceil(groups / x)];
 }
 
-/** Workgroups for a gemm: one per 16 x 16 tile of C. */
+/** Workgroups for a gemm: one per GEMM_TILE x GEMM_TILE tile of C. */
 export function gemmGrid(s: GemmShape): [number, number] {
   return [Math.ceil(s.N / GEMM_TILE), Math.ceil(s.M / GEMM_TILE)];
 }
 
 export function gemmWgsl(s: GemmShape): string {
   for (const k of ["M", "N", "K"] as const) checkSize(k, s[k]);
-  const T = GEMM_TILE;
+  const [R, T] = [GEMM_REGISTERS, GEMM_THREADS];
   // Element (r, k) of op(A) and (k, c) of op(B), in the stored layouts.
-  const a = s.transA ? `A[k * ${u(s.M)} + r]` : `A[r * ${u(s.K)} + k]`;
-  const b = s.transB ? `B[c * ${u(s.K)} + k]` : `B[k * ${u(s.N)} + c]`;
+  const a = (r: string) => (s.transA ? `A[k * ${u(s.M)} + ${r}]` : `A[${r} * ${u(s.K)} + k]`);
+  const b = (c: string) => (s.transB ? `B[${c} * ${u(s.K)} + k]` : `B[k * ${u(s.N)} + ${c}]`);
+  const lines: string[] = [];
+  for (let i = 0; i < R; i++) lines.push(`    let a${i} = select(0.0, ${a(`min(row + ${u(i)}, ${u(s.M - 1)})`)}, row + ${u(i)} < ${u(s.M)});`);
+  for (let j = 0; j < R; j++) lines.push(`    let b${j} = select(0.0, ${b(`min(col + ${u(j)}, ${u(s.N - 1)})`)}, col + ${u(j)} < ${u(s.N)});`);
+  for (let i = 0; i < R; i++) lines.push(`    acc[${i}] = fma(vec4f(a${i}), vec4f(${Array.from({ length: R }, (_, j) => `b${j}`).join(", ")}), acc[${i}]);`);
+  const stores: string[] = [];
+  for (let i = 0; i < R; i++)
+    for (let j = 0; j < R; j++)
+      stores.push(`  if (row + ${u(i)} < ${u(s.M)} && col + ${u(j)} < ${u(s.N)}) { let i${i}${j} = (row + ${u(i)}) * ${u(s.N)} + col + ${u(j)}; C[i${i}${j}] = ${s.accumulate ? `C[i${i}${j}] + ` : ""}acc[${i}][${j}]; }`);
   return `// gemm ${s.transA ? "Aᵀ" : "A"}·${s.transB ? "Bᵀ" : "B"}: [${s.M} x ${s.K}]·[${s.K} x ${s.N}]${s.accumulate ? ", accumulated into C" : ""}
+// Each invocation computes a ${R} x ${R} block of C, adding the products over k in order.
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 
-var<workgroup> tileA: array<array<f32, ${T}>, ${T}>;
-var<workgroup> tileB: array<array<f32, ${T}>, ${T}>;
-
-fn loadA(r: u32, k: u32) -> f32 {
-  if (r < ${u(s.M)} && k < ${u(s.K)}) { return ${a}; }
-  return 0.0;
-}
-
-fn loadB(k: u32, c: u32) -> f32 {
-  if (k < ${u(s.K)} && c < ${u(s.N)}) { return ${b}; }
-  return 0.0;
-}
-
 @compute @workgroup_size(${T}, ${T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let row = wid.y * ${u(T)} + lid.y;
-  let col = wid.x * ${u(T)} + lid.x;
-  var acc = 0.0;
-  for (var t = 0u; t < ${u(Math.ceil(s.K / T))}; t++) {
-    tileA[lid.y][lid.x] = loadA(row, t * ${u(T)} + lid.x);
-    tileB[lid.y][lid.x] = loadB(t * ${u(T)} + lid.y, col);
-    workgroupBarrier();
-    for (var k = 0u; k < ${u(T)}; k++) {
-      acc = fma(tileA[lid.y][k], tileB[k][lid.x], acc);
-    }
-    workgroupBarrier();
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.y * ${u(R)};
+  let col = gid.x * ${u(R)};
+  if (row >= ${u(s.M)} || col >= ${u(s.N)}) { return; }
+  var acc: array<vec4f, ${R}>;
+  for (var k = 0u; k < ${u(s.K)}; k++) {
+${lines.join("\n")}
   }
-  if (row < ${u(s.M)} && col < ${u(s.N)}) {
-    let i = row * ${u(s.N)} + col;
-    C[i] = ${s.accumulate ? "C[i] + acc" : "acc"};
-  }
+${stores.join("\n")}
 }
 `;
 }
@@ -169,4 +162,34 @@ export function sgdWgsl(count: number): string {
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<uniform> lr: vec4f;`;
   return elementwise(count, bindings, "  value[i] = value[i] - lr.x * grad[i];", `sgd over ${count}`);
+}
+
+/** x[i] *= mask[i] over count items (dropout's mask, forward and backward). */
+export function mulWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read> mask: array<f32>;`;
+  return elementwise(count, bindings, "  x[i] = x[i] * mask[i];", `multiply by a mask over ${count}`);
+}
+
+/**
+ * Softmax over each row of logits z[rows x classes] into p, and the gradient of the batch-mean
+ * categorical cross-entropy with one-hot targets y: dz = (p - y) / rows. One invocation per row.
+ */
+export function softmaxCrossEntropyWgsl(rows: number, classes: number): string {
+  checkSize("classes", classes);
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> p: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dz: array<f32>;`;
+  const body = `  let o = i * ${u(classes)};
+  var top = z[o];
+  for (var j = 1u; j < ${u(classes)}; j++) { top = max(top, z[o + j]); }
+  var sum = 0.0;
+  for (var j = 0u; j < ${u(classes)}; j++) { sum = sum + exp(z[o + j] - top); }
+  for (var j = 0u; j < ${u(classes)}; j++) {
+    let q = exp(z[o + j] - top) / sum;
+    p[o + j] = q;
+    dz[o + j] = (q - y[o + j]) / ${rows}.0;
+  }`;
+  return elementwise(rows, bindings, body, `softmax + cross-entropy gradient over [${rows} x ${classes}]`);
 }
