@@ -7,6 +7,7 @@
 //   paths     cpu            --engine standalone                 (the CPU reference)
 //             tfjs-node-gpu  --engine tfjs --backend gpu         (CUDA; only when installed)
 //             webgpu         --engine tfjs --backend webgpu      (Dawn; NNC_WEBGPU_ADAPTER applies)
+//             standalone-webgpu  --engine standalone --gpu       (nnc's WGSL kernels; dense networks)
 //
 // Flags: --models mlp,cnn (example names or .nn files)  --paths cpu,webgpu,...  --train-limit N --test-limit N (a short run,
 // e.g. on the software adapter; the accuracy check is then a loose one)  --data DIR  --out FILE
@@ -26,6 +27,8 @@ import { runFile } from "../src/runtime/run/index.js";
 import { adapterKind, describeAdapter, probeAdapters } from "../src/runtime/webgpu/dawn.js";
 import { diagnoseNoAdapter, hasVulkanLoader, vulkanDrivers } from "../src/runtime/webgpu/diagnose.js";
 import { isInstalled } from "../src/runtime/engines/tfjs/backends.js";
+import { compileSource } from "../src/compiler/index.js";
+import { denseWebgpuPlan } from "../src/compiler/targets/standalone/kernels/webgpu/dense-engine.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -39,7 +42,7 @@ function opt(name: string): string | undefined {
 }
 function usage(why: string): never {
   process.stderr.write(
-    `gpu-check: ${why}\nusage: gpu-check [--models mlp,cnn] [--paths cpu,tfjs-node-gpu,webgpu] [--train-limit N] [--test-limit N] [--data DIR] [--out FILE]\n`,
+    `gpu-check: ${why}\nusage: gpu-check [--models mlp,cnn] [--paths cpu,tfjs-node-gpu,webgpu,standalone-webgpu] [--train-limit N] [--test-limit N] [--data DIR] [--out FILE]\n`,
   );
   process.exit(2);
 }
@@ -50,19 +53,39 @@ interface GpuPath {
   id: string;
   label: string;
   request: { engine: "standalone" | "tfjs"; backend: string; gpu: boolean };
-  /** Why it is not tried (a package not installed), or null. */
-  absent: () => string | null;
+  /** Why it is not tried for this .nn file (a package not installed, a model it does not cover), or null. */
+  absent: (file: string) => string | null;
 }
 
 const PATHS: GpuPath[] = [
-  { id: "cpu", label: "CPU: standalone engine", request: { engine: "standalone", backend: "auto", gpu: false }, absent: () => null },
+  {
+    id: "cpu",
+    label: "CPU: standalone engine",
+    request: { engine: "standalone", backend: "auto", gpu: false },
+    absent: () => null,
+  },
   {
     id: "tfjs-node-gpu",
     label: "tfjs-node-gpu (CUDA)",
     request: { engine: "tfjs", backend: "gpu", gpu: false },
     absent: () => (isInstalled("@tensorflow/tfjs-node-gpu") ? null : "@tensorflow/tfjs-node-gpu is not installed (optional)"),
   },
-  { id: "webgpu", label: "tfjs + WebGPU (Dawn)", request: { engine: "tfjs", backend: "webgpu", gpu: false }, absent: () => null },
+  {
+    id: "webgpu",
+    label: "tfjs + WebGPU (Dawn)",
+    request: { engine: "tfjs", backend: "webgpu", gpu: false },
+    absent: () => null,
+  },
+  {
+    id: "standalone-webgpu",
+    label: "standalone + WebGPU (nnc's WGSL)",
+    request: { engine: "standalone", backend: "auto", gpu: true },
+    absent: (file) => {
+      const { ir } = compileSource(readFileSync(file, "utf8"), file);
+      const plan = ir ? denseWebgpuPlan(ir) : "errors";
+      return typeof plan === "string" ? `not covered: the model has ${plan} (dense networks only)` : null;
+    },
+  },
 ];
 
 const models = (opt("models") ?? "mlp,cnn").split(",").filter(Boolean);
@@ -137,10 +160,15 @@ class Capture extends Writable {
  * runFile: what `nnc run` does after parsing its flags; one process keeps the check quick).
  */
 async function train(model: string, path: GpuPath, outRoot: string): Promise<RunRecord> {
-  const rec: RunRecord = { model, path: path.id, label: path.label, status: "failed" };
-  const absent = path.absent();
-  if (absent) return { ...rec, status: "absent", message: absent };
+  const rec: RunRecord = {
+    model,
+    path: path.id,
+    label: path.label,
+    status: "failed",
+  };
   const file = modelFile(model);
+  const absent = path.absent(file);
+  if (absent) return { ...rec, status: "absent", message: absent };
   const stdout = new Capture();
   const stderr = new Capture();
   const t0 = performance.now();
@@ -190,17 +218,26 @@ async function main(): Promise<number> {
   const kind = adapterKind();
   const gpuName = sh("nvidia-smi", ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"]);
   log(`nnc gpu-check, ${started.toISOString()}`);
-  log(`  node ${process.version} (${process.execPath}), ${process.platform}-${arch()}, ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB`);
+  log(
+    `  node ${process.version} (${process.execPath}), ${process.platform}-${arch()}, ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+  );
   log(`  nvidia-smi: ${gpuName ?? "not available"}`);
   if (process.platform === "linux") {
     const drivers = vulkanDrivers();
-    log(`  Vulkan loader libvulkan.so.1: ${hasVulkanLoader() ? "found" : "MISSING"}; drivers (ICDs): ${drivers.map((d) => d.manifest).join(", ") || "none"}`);
+    log(
+      `  Vulkan loader libvulkan.so.1: ${hasVulkanLoader() ? "found" : "MISSING"}; drivers (ICDs): ${drivers.map((d) => d.manifest).join(", ") || "none"}`,
+    );
   }
   const probe = probeAdapters(kind);
   const adapter = probe.found ? describeAdapter(probe.found.adapter) : null;
-  log(`  WebGPU adapter (NNC_WEBGPU_ADAPTER=${process.env.NNC_WEBGPU_ADAPTER ?? "gpu"}): ${adapter ?? `none. ${probe.loadError ?? diagnoseNoAdapter(probe)}`}`);
-  if (probe.found?.adapter.software) log("  (a software adapter: its timings are of the CPU imitating a GPU; this run checks the script, not the speed)");
-  log(`  ${short ? `short run: --train-limit ${trainLimit}${testLimit ? ` --test-limit ${testLimit}` : ""}` : "one full epoch per model"}; accuracy check: within ${TOLERANCE * 100} points of the CPU engine, at least ${FLOOR * 100}%`);
+  log(
+    `  WebGPU adapter (NNC_WEBGPU_ADAPTER=${process.env.NNC_WEBGPU_ADAPTER ?? "gpu"}): ${adapter ?? `none. ${probe.loadError ?? diagnoseNoAdapter(probe)}`}`,
+  );
+  if (probe.found?.adapter.software)
+    log("  (a software adapter: its timings are of the CPU imitating a GPU; this run checks the script, not the speed)");
+  log(
+    `  ${short ? `short run: --train-limit ${trainLimit}${testLimit ? ` --test-limit ${testLimit}` : ""}` : "one full epoch per model"}; accuracy check: within ${TOLERANCE * 100} points of the CPU engine, at least ${FLOOR * 100}%`,
+  );
   log();
 
   const outRoot = mkdtempSync(join(tmpdir(), "nnc-gpu-check-"));
@@ -223,13 +260,16 @@ async function main(): Promise<number> {
             };
           }
         } else if (rec.status === "ok") {
-          rec.check = { pass: rec.testAccuracy! >= FLOOR, why: `${(rec.testAccuracy! * 100).toFixed(2)}%` };
+          rec.check = {
+            pass: rec.testAccuracy! >= FLOOR,
+            why: `${(rec.testAccuracy! * 100).toFixed(2)}%`,
+          };
         }
         log(
           `${modelName(model)} on ${path.label}: ` +
-          (rec.status === "ok"
-            ? `${Math.round(rec.samplesPerSecond!)} samples/s, test accuracy ${(rec.testAccuracy! * 100).toFixed(2)}% (${rec.wallSeconds!.toFixed(1)} s in all)`
-            : `${rec.status === "absent" ? "not tried" : "FAILED"}: ${rec.message}`),
+            (rec.status === "ok"
+              ? `${Math.round(rec.samplesPerSecond!)} samples/s, test accuracy ${(rec.testAccuracy! * 100).toFixed(2)}% (${rec.wallSeconds!.toFixed(1)} s in all)`
+              : `${rec.status === "absent" ? "not tried" : "FAILED"}: ${rec.message}`),
         );
         records.push(rec);
       }
@@ -246,7 +286,7 @@ async function main(): Promise<number> {
     rows.push([
       modelName(r.model),
       r.label,
-      r.status === "ok" ? String(Math.round(r.samplesPerSecond!)) : r.status === "absent" ? "not installed" : "failed",
+      r.status === "ok" ? String(Math.round(r.samplesPerSecond!)) : r.status === "absent" ? (r.message?.startsWith("not covered") ? "not covered" : "not installed") : "failed",
       ratio,
       r.status === "ok" ? `${(r.testAccuracy! * 100).toFixed(2)}%` : "",
       r.check ? (r.check.pass ? "ok" : `FAIL: ${r.check.why}`) : r.status === "failed" ? "FAIL" : "",

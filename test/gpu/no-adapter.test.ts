@@ -12,8 +12,13 @@ import { isInstalled } from "../../src/runtime/engines/tfjs/backends.js";
 import { repoRoot, tempDir } from "../tfjs/helpers.js";
 
 const hidden = tempDir("nnc-no-icd-");
-const NO_VULKAN = { VK_DRIVER_FILES: join(hidden, "no_icd.json"), VK_ICD_FILENAMES: join(hidden, "no_icd.json") };
-const NO_EGL = { __EGL_VENDOR_LIBRARY_FILENAMES: join(hidden, "no_egl_vendor.json") };
+const NO_VULKAN = {
+  VK_DRIVER_FILES: join(hidden, "no_icd.json"),
+  VK_ICD_FILENAMES: join(hidden, "no_icd.json"),
+};
+const NO_EGL = {
+  __EGL_VENDOR_LIBRARY_FILENAMES: join(hidden, "no_egl_vendor.json"),
+};
 
 function nnc(args: string[], env: Record<string, string>) {
   const out = join(tempDir(), "run");
@@ -43,7 +48,9 @@ describe("no WebGPU adapter (ICDs and EGL hidden from the real loaders)", () => 
   it("--backend webgpu: names the missing Vulkan driver, what Dawn said, and the software option", () => {
     const r = nnc(["--backend", "webgpu"], NO_VULKAN);
     expectCleanFailure(r);
-    expect(r.stderr).toMatch(/WebGPU \(Dawn, from the `webgpu` package\) found no GPU adapter: no Vulkan driver: VK_DRIVER_FILES=\S+no_icd\.json names no driver manifest that exists\./);
+    expect(r.stderr).toMatch(
+      /WebGPU \(Dawn, from the `webgpu` package\) found no GPU adapter: no Vulkan driver: VK_DRIVER_FILES=\S+no_icd\.json names no driver manifest that exists\./,
+    );
     expect(r.stderr).toMatch(/Dawn said: .*Found no drivers/);
     expect(r.stderr).toMatch(/set NNC_WEBGPU_ADAPTER=software\.$/m);
   });
@@ -53,14 +60,20 @@ describe("no WebGPU adapter (ICDs and EGL hidden from the real loaders)", () => 
     () => {
       const r = nnc(["--gpu"], NO_VULKAN);
       expectCleanFailure(r);
-      expect(r.stderr).toMatch(/^nnc: --gpu: no GPU backend could be used\. Tried 1\) @tensorflow\/tfjs-node-gpu: .*npm install @tensorflow\/tfjs-node-gpu/);
+      expect(r.stderr).toMatch(
+        /^nnc: --gpu: no GPU backend could be used\. Tried 1\) @tensorflow\/tfjs-node-gpu: .*npm install @tensorflow\/tfjs-node-gpu/,
+      );
       expect(r.stderr).toMatch(/2\) WebGPU: WebGPU \(Dawn, from the `webgpu` package\) found no GPU adapter: no Vulkan driver/);
       expect(r.stderr).toMatch(/Run without --gpu to train on the CPU\.$/m);
     },
   );
 
   it("NNC_WEBGPU_ADAPTER=software without EGL or lavapipe: names them and the packages", () => {
-    const r = nnc(["--gpu"], { ...NO_VULKAN, ...NO_EGL, NNC_WEBGPU_ADAPTER: "software" });
+    const r = nnc(["--gpu"], {
+      ...NO_VULKAN,
+      ...NO_EGL,
+      NNC_WEBGPU_ADAPTER: "software",
+    });
     expectCleanFailure(r);
     expect(r.stderr).toMatch(/NNC_WEBGPU_ADAPTER=software: Dawn found no software adapter: Mesa's OpenGL ES over EGL needs an EGL vendor/);
     expect(r.stderr).toMatch(/apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri mesa-vulkan-drivers/);

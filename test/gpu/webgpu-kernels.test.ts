@@ -93,12 +93,18 @@ describe("WGSL gemm vs the CPU gemm (ts and simd)", () => {
         gpu.gemm(transA, transB, M, N, K, tA, tB, tC, accumulate);
         const g = await gpu.read(tC);
         const scale = absProducts(transA, transB, M, N, K, A, B);
-        for (const [name, k] of [["ts", ts], ["simd", simd]] as const) {
+        for (const [name, k] of [
+          ["ts", ts],
+          ["simd", simd],
+        ] as const) {
           const c = cpuArray(k, C0);
           k.gemm(transA, transB, M, N, K, cpuArray(k, A), cpuArray(k, B), c, accumulate);
           let worst = 0;
-          for (let i = 0; i < M * N; i++) worst = Math.max(worst, Math.abs(g[i]! - c[i]!) / (scale[i]! + (accumulate ? Math.abs(C0[i]!) : 0) + 1e-30));
-          console.log(`gemm ${+transA}${+transB} ${M}x${N}x${K}${accumulate ? " +=" : ""} vs ${name}: worst |gpu - cpu| / sum|a*b| = ${worst.toExponential(2)}`);
+          for (let i = 0; i < M * N; i++)
+            worst = Math.max(worst, Math.abs(g[i]! - c[i]!) / (scale[i]! + (accumulate ? Math.abs(C0[i]!) : 0) + 1e-30));
+          console.log(
+            `gemm ${+transA}${+transB} ${M}x${N}x${K}${accumulate ? " +=" : ""} vs ${name}: worst |gpu - cpu| / sum|a*b| = ${worst.toExponential(2)}`,
+          );
           expect(worst, `${name}: worst |gpu - cpu| / sum|a*b|`).toBeLessThan(2e-6);
         }
         // The product is really there (not zeros, not C left alone).
@@ -185,7 +191,9 @@ describe("WGSL optimizer updates vs the CPU ones", () => {
         return worst / scale;
       };
       const moved = await gpu.read(gv);
-      console.log(`adam over ${n}, 3 steps: relative |gpu - cpu| m ${close(await gpu.read(gm), cm).toExponential(2)}, v ${close(await gpu.read(gvv), cvv).toExponential(2)}, value ${close(moved, cv).toExponential(2)}`);
+      console.log(
+        `adam over ${n}, 3 steps: relative |gpu - cpu| m ${close(await gpu.read(gm), cm).toExponential(2)}, v ${close(await gpu.read(gvv), cvv).toExponential(2)}, value ${close(moved, cv).toExponential(2)}`,
+      );
       expect(close(await gpu.read(gm), cm)).toBeLessThan(1e-6);
       expect(close(await gpu.read(gvv), cvv)).toBeLessThan(1e-6);
       expect(close(moved, cv)).toBeLessThan(1e-6);
@@ -205,7 +213,12 @@ describe("three dense training steps composed from the WGSL kernels match the CP
     const [Bt, I, H, O] = [128, 784, 512, 10];
     const x = data(Bt * I, 31).map((v) => (v + 1) / 2);
     const labels = Array.from({ length: Bt }, (_, i) => (i * 7) % O);
-    const init = { W1: data(I * H, 32).map((v) => v * 0.05), b1: new Float32Array(H), W2: data(H * O, 33).map((v) => v * 0.1), b2: new Float32Array(O) };
+    const init = {
+      W1: data(I * H, 32).map((v) => v * 0.05),
+      b1: new Float32Array(H),
+      W2: data(H * O, 33).map((v) => v * 0.1),
+      b2: new Float32Array(O),
+    };
 
     /** Softmax + cross-entropy gradient of the batch mean, on the CPU (both sides use this). */
     const lossGrad = (z2: Float32Array): { dz: Float32Array; loss: number } => {
@@ -239,7 +252,12 @@ describe("three dense training steps composed from the WGSL kernels match the CP
       };
     }
     async function train<T>(s: Side<T>): Promise<{ weights: Float32Array[]; losses: number[] }> {
-      const p = { W1: s.t(init.W1), b1: s.t(init.b1), W2: s.t(init.W2), b2: s.t(init.b2) };
+      const p = {
+        W1: s.t(init.W1),
+        b1: s.t(init.b1),
+        W2: s.t(init.W2),
+        b2: s.t(init.b2),
+      };
       const names = ["W1", "b1", "W2", "b2"] as const;
       const sizes = { W1: I * H, b1: H, W2: H * O, b2: O };
       const grad = Object.fromEntries(names.map((n) => [n, s.t(sizes[n])])) as Record<(typeof names)[number], T>;
@@ -264,10 +282,17 @@ describe("three dense training steps composed from the WGSL kernels match the CP
         const lrT = (1e-3 * Math.sqrt(1 - 0.999 ** step)) / (1 - 0.9 ** step);
         for (const n of names) s.k.adamUpdate(p[n], grad[n], m[n], v[n], lrT, 0.9, 0.999, 1e-7);
       }
-      return { weights: await Promise.all(names.map((n) => s.read(p[n]))), losses };
+      return {
+        weights: await Promise.all(names.map((n) => s.read(p[n]))),
+        losses,
+      };
     }
 
-    const onGpu = await train<GpuTensor>({ t: (x) => gpu.tensor(x), read: (x) => gpu.read(x), k: gpu });
+    const onGpu = await train<GpuTensor>({
+      t: (x) => gpu.tensor(x),
+      read: (x) => gpu.read(x),
+      k: gpu,
+    });
     const onCpu = await train<Float32Array>({
       t: (x) => (typeof x === "number" ? ts.allocF32(x) : cpuArray(ts, x)),
       read: async (x) => x.slice(),
@@ -281,6 +306,8 @@ describe("three dense training steps composed from the WGSL kernels match the CP
     });
     onGpu.losses.forEach((l, i) => expect(Math.abs(l - onCpu.losses[i]!) / onCpu.losses[i]!).toBeLessThan(1e-5));
     expect(onGpu.losses[2]!).toBeLessThan(onGpu.losses[0]!); // it learns
-    console.log(`dense steps: losses gpu ${onGpu.losses.map((l) => l.toFixed(6)).join(" ")} cpu ${onCpu.losses.map((l) => l.toFixed(6)).join(" ")}; pipelines compiled: ${gpu.compiled}`);
+    console.log(
+      `dense steps: losses gpu ${onGpu.losses.map((l) => l.toFixed(6)).join(" ")} cpu ${onCpu.losses.map((l) => l.toFixed(6)).join(" ")}; pipelines compiled: ${gpu.compiled}`,
+    );
   }, 120_000);
 });

@@ -72,7 +72,15 @@ async function train(choice: BackendChoice, ir: IR, data: string): Promise<{ ste
   let logs: EpochLogs = {};
   const r = await trainTfjs(
     ir,
-    { dataDir: data, trainLimit: STEPS * BATCH, testLimit: 64, epochs: 1, seed: 42, outDir: tempDir(), quiet: true },
+    {
+      dataDir: data,
+      trainLimit: STEPS * BATCH,
+      testLimit: 64,
+      epochs: 1,
+      seed: 42,
+      outDir: tempDir(),
+      quiet: true,
+    },
     {
       onBatchEnd: (_s, l) => {
         // Each step really ran on the backend under test.

@@ -71,7 +71,7 @@ export async function selectEngine(
     }
     if (tfjsAsked) {
       throw new CliError(
-        `${request.gpu ? "--gpu" : `--backend ${backend}`} applies to the tfjs engine only; drop it, or use --engine tfjs`,
+        `--backend ${backend} applies to the tfjs engine only; drop it, or use --engine tfjs${request.gpu ? " (--engine standalone --gpu runs nnc's own WebGPU kernels)" : ""}`,
         2,
       );
     }

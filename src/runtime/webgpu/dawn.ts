@@ -40,7 +40,9 @@ export interface DawnAttempt {
   /** Options for the `webgpu` package's create() (Dawn toggles: `backend=...`). */
   createOptions: string[];
   /** navigator.gpu.requestAdapter's options. */
-  request: GPURequestAdapterOptions & { featureLevel?: "core" | "compatibility" };
+  request: GPURequestAdapterOptions & {
+    featureLevel?: "core" | "compatibility";
+  };
   /** Environment the attempt needs (set in this process before Dawn is opened with it). */
   env?: Record<string, string>;
 }
@@ -63,7 +65,11 @@ export interface ProbeResult {
   /** The first attempt that gave an acceptable adapter, with what it found. */
   found: { attempt: DawnAttempt; adapter: AdapterSummary } | null;
   /** Every attempt, with the adapter it gave (possibly refused) or null. */
-  tried: { attempt: DawnAttempt; adapter: AdapterSummary | null; error?: string }[];
+  tried: {
+    attempt: DawnAttempt;
+    adapter: AdapterSummary | null;
+    error?: string;
+  }[];
   /** Dawn's (and the drivers') own messages on stderr, without the C++ positions. */
   dawnSaid: string[];
   /** The `webgpu` package could not be loaded (then nothing was tried). */
@@ -94,10 +100,20 @@ export function adapterKind(env: NodeJS.ProcessEnv = process.env): AdapterKind {
 /** The attempts for each kind, best first. */
 export function dawnAttempts(kind: AdapterKind): DawnAttempt[] {
   if (kind === "gpu") {
-    return [{ label: dawnDefaultBackend(), createOptions: [], request: { powerPreference: "high-performance" } }];
+    return [
+      {
+        label: dawnDefaultBackend(),
+        createOptions: [],
+        request: { powerPreference: "high-performance" },
+      },
+    ];
   }
   return [
-    { label: "Vulkan CPU adapter", createOptions: ["backend=vulkan"], request: { forceFallbackAdapter: true } },
+    {
+      label: "Vulkan CPU adapter",
+      createOptions: ["backend=vulkan"],
+      request: { forceFallbackAdapter: true },
+    },
     {
       label: "OpenGL ES, compatibility mode",
       createOptions: ["backend=opengles"],
@@ -183,21 +199,35 @@ function dawnMessages(stderr: string): string[] {
 export function probeAdapters(kind: AdapterKind, env: NodeJS.ProcessEnv = process.env): ProbeResult {
   const attempts = dawnAttempts(kind);
   const entry = webgpuEntry();
-  if ("error" in entry) return { kind, found: null, tried: [], dawnSaid: [], loadError: entry.error };
+  if ("error" in entry)
+    return {
+      kind,
+      found: null,
+      tried: [],
+      dawnSaid: [],
+      loadError: entry.error,
+    };
   const r = spawnSync(
     process.execPath,
     ["--input-type=module", "-e", PROBE_SOURCE, pathToFileURL(entry.path).href, JSON.stringify(attempts), kind],
     { env, encoding: "utf8", timeout: 60_000 },
   );
   const dawnSaid = dawnMessages(r.stderr ?? "");
-  let parsed: { tried?: { adapter: AdapterSummary | null; error?: string }[]; loadError?: string } = {};
+  let parsed: {
+    tried?: { adapter: AdapterSummary | null; error?: string }[];
+    loadError?: string;
+  } = {};
   try {
     parsed = JSON.parse((r.stdout ?? "").trim().split("\n").at(-1) ?? "{}");
   } catch {
     const why = r.error ? r.error.message : r.signal ? `it was killed by ${r.signal}` : `it exited with status ${r.status}`;
     dawnSaid.push(`the adapter probe failed (${why})`);
   }
-  const tried = (parsed.tried ?? []).map((t, i) => ({ attempt: attempts[i]!, adapter: t.adapter, ...(t.error ? { error: t.error } : {}) }));
+  const tried = (parsed.tried ?? []).map((t, i) => ({
+    attempt: attempts[i]!,
+    adapter: t.adapter,
+    ...(t.error ? { error: t.error } : {}),
+  }));
   const ok = tried.find((t) => t.adapter && (kind === "software" || !t.adapter.software));
   return {
     kind,
@@ -234,14 +264,19 @@ async function open(): Promise<DawnDevice> {
   if (!probe.found) throw new WebgpuUnavailable(diagnoseNoAdapter(probe));
   const { attempt, adapter: summary } = probe.found;
   for (const [k, v] of Object.entries(attempt.env ?? {})) process.env[k] ??= v;
-  const mod = (await import("webgpu")) as unknown as { create(options: string[]): GPU; globals: object };
+  const mod = (await import("webgpu")) as unknown as {
+    create(options: string[]): GPU;
+    globals: object;
+  };
   Object.assign(globalThis, mod.globals);
   const gpu = mod.create(attempt.createOptions);
   const adapter = await gpu.requestAdapter(attempt.request as GPURequestAdapterOptions);
   if (!adapter) {
     throw new WebgpuUnavailable(`WebGPU: the adapter found a moment ago (${describeAdapter(summary)}) is gone; run again.`);
   }
-  const device = await adapter.requestDevice({ requiredLimits: adapterLimits(adapter) });
+  const device = await adapter.requestDevice({
+    requiredLimits: adapterLimits(adapter),
+  });
   device.lost.then((info) => {
     if (info.reason !== "destroyed") process.stderr.write(`nnc: the WebGPU device was lost: ${info.message}\n`);
   });
@@ -265,12 +300,19 @@ function adapterLimits(adapter: GPUAdapter): Record<string, number> {
  * has none): code written for the browser's WebGPU, like @tensorflow/tfjs-backend-webgpu, checks it.
  */
 export function exposeAsNavigatorGpu(dawn: DawnDevice): void {
-  const g = globalThis as unknown as { navigator?: { gpu?: GPU; userAgent?: string } };
+  const g = globalThis as unknown as {
+    navigator?: { gpu?: GPU; userAgent?: string };
+  };
   if (g.navigator?.gpu === dawn.gpu) return;
   const nav = g.navigator ?? { userAgent: `Node.js ${process.version}` };
   try {
     Object.defineProperty(nav, "gpu", { value: dawn.gpu, configurable: true });
-    if (!g.navigator) Object.defineProperty(globalThis, "navigator", { value: nav, configurable: true, writable: true });
+    if (!g.navigator)
+      Object.defineProperty(globalThis, "navigator", {
+        value: nav,
+        configurable: true,
+        writable: true,
+      });
   } catch {
     throw new WebgpuUnavailable(`WebGPU: could not expose Dawn as navigator.gpu in Node ${process.version}.`);
   }

@@ -44,15 +44,27 @@ export interface VulkanDriver {
 }
 
 /** Where the Vulkan loader looks for driver manifests (ICDs), as it does: an override, else the XDG dirs. */
-export function vulkanIcdSearch(env: NodeJS.ProcessEnv = process.env): { override: string | null; paths: string[] } {
+export function vulkanIcdSearch(env: NodeJS.ProcessEnv = process.env): {
+  override: string | null;
+  paths: string[];
+} {
   const override = env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES;
-  if (override) return { override: env.VK_DRIVER_FILES ? "VK_DRIVER_FILES" : "VK_ICD_FILENAMES", paths: override.split(":").filter(Boolean) };
+  if (override)
+    return {
+      override: env.VK_DRIVER_FILES ? "VK_DRIVER_FILES" : "VK_ICD_FILENAMES",
+      paths: override.split(":").filter(Boolean),
+    };
   const config = (env.XDG_CONFIG_DIRS || "/etc/xdg").split(":").filter(Boolean);
   const data = (env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":").filter(Boolean);
   const home = env.XDG_DATA_HOME || join(env.HOME || homedir(), ".local/share");
   return {
     override: null,
-    paths: [...config.map((d) => join(d, "vulkan/icd.d")), "/etc/vulkan/icd.d", ...data.map((d) => join(d, "vulkan/icd.d")), join(home, "vulkan/icd.d")],
+    paths: [
+      ...config.map((d) => join(d, "vulkan/icd.d")),
+      "/etc/vulkan/icd.d",
+      ...data.map((d) => join(d, "vulkan/icd.d")),
+      join(home, "vulkan/icd.d"),
+    ],
   };
 }
 
@@ -71,7 +83,13 @@ export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env): VulkanDrive
   return [...new Set(files)].map((manifest) => {
     let library = "";
     try {
-      library = String((JSON.parse(readFileSync(manifest, "utf8")) as { ICD?: { library_path?: string } }).ICD?.library_path ?? "");
+      library = String(
+        (
+          JSON.parse(readFileSync(manifest, "utf8")) as {
+            ICD?: { library_path?: string };
+          }
+        ).ICD?.library_path ?? "",
+      );
     } catch {
       // unreadable manifest: named by its file alone
     }
@@ -127,8 +145,7 @@ export function diagnoseNoAdapter(probe: ProbeResult, env: NodeJS.ProcessEnv = p
 function noGpu(probe: ProbeResult, env: NodeJS.ProcessEnv): string {
   const head = "WebGPU (Dawn, from the `webgpu` package) found no GPU adapter";
   const software = probe.tried.map((t) => t.adapter).find((a) => a?.software);
-  const orSoftware =
-    " To train through WebGPU on the CPU anyway (slow; for testing), set NNC_WEBGPU_ADAPTER=software.";
+  const orSoftware = " To train through WebGPU on the CPU anyway (slow; for testing), set NNC_WEBGPU_ADAPTER=software.";
   if (process.platform !== "linux") {
     const backend = process.platform === "darwin" ? "Metal" : "D3D12 or Vulkan";
     return `${head}: Dawn reaches GPUs through ${backend} here, and none answered.${dawnSaid(probe)}${orSoftware}`;
@@ -185,18 +202,17 @@ function noSoftware(probe: ProbeResult, env: NodeJS.ProcessEnv): string {
   if (!hasSharedLibrary("libEGL.so.1", env)) missing.push("the EGL loader libEGL.so.1 (package libegl1)");
   if (!hasSharedLibrary("libEGL_mesa.so.0", env)) missing.push("Mesa's EGL libEGL_mesa.so.0 (libegl-mesa0)");
   if (!hasSharedLibrary("libGLESv2.so.2", env)) missing.push("the GLES loader libGLESv2.so.2 (libgles2)");
-  if (!LIB_DIRS.some((d) => existsSync(join(d, "dri", "swrast_dri.so")))) missing.push("Mesa's software rasteriser swrast_dri.so (libgl1-mesa-dri)");
+  if (!LIB_DIRS.some((d) => existsSync(join(d, "dri", "swrast_dri.so"))))
+    missing.push("Mesa's software rasteriser swrast_dri.so (libgl1-mesa-dri)");
   const vendors = env.__EGL_VENDOR_LIBRARY_FILENAMES
     ? env.__EGL_VENDOR_LIBRARY_FILENAMES.split(":").filter((f) => existsSync(f))
-    : (env.__EGL_VENDOR_LIBRARY_DIRS || "/etc/glvnd/egl_vendor.d:/usr/share/glvnd/egl_vendor.d")
-        .split(":")
-        .flatMap((d) => {
-          try {
-            return readdirSync(d).filter((f) => f.endsWith(".json"));
-          } catch {
-            return [];
-          }
-        });
+    : (env.__EGL_VENDOR_LIBRARY_DIRS || "/etc/glvnd/egl_vendor.d:/usr/share/glvnd/egl_vendor.d").split(":").flatMap((d) => {
+        try {
+          return readdirSync(d).filter((f) => f.endsWith(".json"));
+        } catch {
+          return [];
+        }
+      });
   if (vendors.length === 0) {
     missing.push(
       env.__EGL_VENDOR_LIBRARY_FILENAMES || env.__EGL_VENDOR_LIBRARY_DIRS

@@ -5,7 +5,8 @@
 // checkpoint decisions, saving the model in the same TensorFlow.js layers format.
 //
 // Covered (anything else is refused before training, naming what is not covered):
-//   layers     input, flatten, dense (activation relu, linear, or softmax on the last layer), dropout
+//   layers     input, flatten, dense (activation relu, sigmoid, linear, or softmax on the last
+//              layer), dropout
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output
 //              (no label smoothing, not from logits)
 //   optimizer  adam, sgd without momentum; no schedule, no regularizer, no augmentation
@@ -32,11 +33,14 @@ import { WebgpuKernels, type GpuTensor } from "./runtime.js";
 
 const EPSILON = 1e-7;
 
+/** relu and sigmoid write their output to `a`; linear (and softmax, handled apart) leave it in `z`. */
+const hasOutput = (l: { activation: string }) => l.activation === "relu" || l.activation === "sigmoid";
+
 interface DenseLayer {
   id: string;
   inputs: number;
   units: number;
-  activation: "relu" | "linear" | "softmax";
+  activation: "relu" | "sigmoid" | "linear" | "softmax";
   kernel: string;
   bias: string;
   /** Rate of a dropout layer right after this one (0: none). */
@@ -46,8 +50,21 @@ interface DenseLayer {
 interface Plan {
   layers: DenseLayer[];
   classes: number;
-  optimizer: { kind: "adam"; lr: number; beta1: number; beta2: number; epsilon: number } | { kind: "sgd"; lr: number };
-  checkpoint: { monitor: string; save_best_only: boolean; mode?: string; path: string } | null;
+  optimizer:
+    | {
+        kind: "adam";
+        lr: number;
+        beta1: number;
+        beta2: number;
+        epsilon: number;
+      }
+    | { kind: "sgd"; lr: number };
+  checkpoint: {
+    monitor: string;
+    save_best_only: boolean;
+    mode?: string;
+    path: string;
+  } | null;
 }
 
 const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
@@ -75,14 +92,22 @@ export function denseWebgpuPlan(ir: IR): Plan | string {
     }
     if (l.kind !== "dense") return `the ${l.kind} layer ${l.id}`;
     const act = (l.args.activation as IRRef | null)?.kind ?? "linear";
-    if (act !== "relu" && act !== "linear" && act !== "softmax") return `activation ${act} on ${l.id}`;
+    if (act !== "relu" && act !== "sigmoid" && act !== "linear" && act !== "softmax") return `activation ${act} on ${l.id}`;
     if (l.args.use_bias === false) return `dense without bias (${l.id})`;
     if (l.weights.some((w) => w.regularizer)) return `regularizers (${l.id})`;
     const kernel = l.weights.find((w) => w.role === "kernel");
     const bias = l.weights.find((w) => w.role === "bias");
     if (!kernel || !bias) return `dense ${l.id} without kernel and bias`;
     const units = l.outputShape[0]!;
-    layers.push({ id: l.id, inputs: width, units, activation: act, kernel: kernel.name, bias: bias.name, dropout: 0 });
+    layers.push({
+      id: l.id,
+      inputs: width,
+      units,
+      activation: act,
+      kernel: kernel.name,
+      bias: bias.name,
+      dropout: 0,
+    });
     width = units;
   }
   const last = layers.at(-1);
@@ -101,7 +126,13 @@ export function denseWebgpuPlan(ir: IR): Plan | string {
   const o = t.optimizer;
   let optimizer: Plan["optimizer"];
   if (o.kind === "adam") {
-    optimizer = { kind: "adam", lr: num(o.args.lr, 1e-3), beta1: num(o.args.beta1, 0.9), beta2: num(o.args.beta2, 0.999), epsilon: num(o.args.epsilon, 1e-7) };
+    optimizer = {
+      kind: "adam",
+      lr: num(o.args.lr, 1e-3),
+      beta1: num(o.args.beta1, 0.9),
+      beta2: num(o.args.beta2, 0.999),
+      epsilon: num(o.args.epsilon, 1e-7),
+    };
   } else if (o.kind === "sgd" && num(o.args.momentum, 0) === 0) {
     optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01) };
   } else return `the ${o.kind} optimizer${o.kind === "sgd" ? " with momentum" : ""}`;
@@ -110,7 +141,7 @@ export function denseWebgpuPlan(ir: IR): Plan | string {
 }
 
 export const COVERED =
-  "input, flatten, dense (relu, linear, softmax last), dropout; categorical cross-entropy; adam or plain sgd; accuracy; checkpoint";
+  "input, flatten, dense (relu, sigmoid, linear, softmax last), dropout; categorical cross-entropy; adam or plain sgd; accuracy; checkpoint";
 
 interface Data {
   x: Float32Array;
@@ -123,8 +154,18 @@ async function loadData(ir: IR, options: RunOptions): Promise<{ train: Data; val
   const d = ir.training!.data;
   const load = async (split: "train" | "test", limit?: number): Promise<Data> => {
     try {
-      const m = await loadMnist({ dataset: d.dataset, split, dataDir: options.dataDir, limit });
-      return { x: m.images, labels: m.labels, count: m.count, size: m.rows * m.cols };
+      const m = await loadMnist({
+        dataset: d.dataset,
+        split,
+        dataDir: options.dataDir,
+        limit,
+      });
+      return {
+        x: m.images,
+        labels: m.labels,
+        count: m.count,
+        size: m.rows * m.cols,
+      };
     } catch (e) {
       throw new CliError((e as Error).message, 2);
     }
@@ -141,7 +182,11 @@ async function loadData(ir: IR, options: RunOptions): Promise<{ train: Data; val
     const at = Math.floor(all.count * (1 - d.validation.fraction));
     return { train: slice(0, at), validation: slice(at, all.count), test };
   }
-  return { train: all, validation: d.validation.kind === "test" ? test : null, test };
+  return {
+    train: all,
+    validation: d.validation.kind === "test" ? test : null,
+    test,
+  };
 }
 
 /** The engine; `name` is "standalone" (its backend is "webgpu"). */
@@ -178,7 +223,12 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   for (const l of plan.layers) {
     for (const name of [l.kernel, l.bias]) {
       const w = init.get(name)!;
-      params.set(name, { value: k.tensor(w), grad: k.tensor(w.length), m: k.tensor(w.length), v: k.tensor(w.length) });
+      params.set(name, {
+        value: k.tensor(w),
+        grad: k.tensor(w.length),
+        m: k.tensor(w.length),
+        v: k.tensor(w.length),
+      });
     }
   }
   // Activations for up to B rows; the pipelines are specialised per row count (B and the last, shorter batch).
@@ -186,7 +236,13 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   const x = k.tensor(B * I);
   const y = k.tensor(B * C);
   const probs = k.tensor(B * C);
-  const acts = plan.layers.map((l) => ({ z: k.tensor(B * l.units), a: k.tensor(B * l.units), dz: k.tensor(B * l.units), da: k.tensor(B * l.units), mask: k.tensor(B * l.units) }));
+  const acts = plan.layers.map((l) => ({
+    z: k.tensor(B * l.units),
+    a: k.tensor(B * l.units),
+    dz: k.tensor(B * l.units),
+    da: k.tensor(B * l.units),
+    mask: k.tensor(B * l.units),
+  }));
   const xBatch = new Float32Array(B * I);
   const yBatch = new Float32Array(B * C);
   const masks = plan.layers.map((l) => (l.dropout > 0 ? new Float32Array(B * l.units) : null));
@@ -212,7 +268,8 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       k.gemm(false, false, n, l.units, l.inputs, input, p.get(l.kernel)!.value, s.z, false);
       if (l.activation === "relu") k.kernelBiasRelu(s.z, s.a, p.get(l.bias)!.value, n, l.units);
       else k.kernelBiasAdd(s.z, p.get(l.bias)!.value, n, l.units);
-      const out = l.activation === "relu" ? s.a : s.z;
+      if (l.activation === "sigmoid") k.kernelSigmoid(s.z, s.a, n * l.units);
+      const out = hasOutput(l) ? s.a : s.z;
       if (training && l.dropout > 0) {
         const mask = masks[i]!;
         const keep = 1 - l.dropout;
@@ -232,16 +289,17 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       const l = plan.layers[i]!;
       const s = acts[i]!;
       const prev = i > 0 ? acts[i - 1]! : null;
-      const input = prev ? (plan.layers[i - 1]!.activation === "relu" ? prev.a : prev.z) : x;
+      const input = prev ? (hasOutput(plan.layers[i - 1]!) ? prev.a : prev.z) : x;
       k.gemm(true, false, l.inputs, l.units, n, input, s.dz, params.get(l.kernel)!.grad, false);
       k.kernelBiasGrad(s.dz, params.get(l.bias)!.grad, n, l.units);
       if (!prev) break;
       const pl = plan.layers[i - 1]!;
       // d(input) = dz · Wᵀ; through the previous layer's dropout mask and relu into its dz.
-      const target = pl.activation === "relu" ? prev.da : prev.dz;
+      const target = hasOutput(pl) ? prev.da : prev.dz;
       k.gemm(false, true, n, l.inputs, l.units, s.dz, params.get(l.kernel)!.value, target, false);
       if (pl.dropout > 0) k.kernelMul(target, prev.mask, n * pl.units);
       if (pl.activation === "relu") k.kernelReluBackward(prev.z, prev.da, prev.dz, n * pl.units);
+      if (pl.activation === "sigmoid") k.kernelSigmoidBackward(prev.z, prev.da, prev.dz, n * pl.units);
     }
   };
 
@@ -283,7 +341,10 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       loss += l;
       correct += c;
     }
-    return { loss: loss / Math.max(1, d.count), accuracy: correct / Math.max(1, d.count) };
+    return {
+      loss: loss / Math.max(1, d.count),
+      accuracy: correct / Math.max(1, d.count),
+    };
   };
 
   const files: string[] = [];
@@ -303,8 +364,24 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       generatedBy: `nnc ${ir.nncVersion}`,
       convertedBy: null,
       modelTopology: kerasTopology(ir),
-      weightsManifest: [{ paths: ["weights.bin"], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })) }],
-      userDefinedMetadata: { sourceSha256: ir.source.sha256, sourceFile: ir.source.file, nncVersion: ir.nncVersion, engine: "standalone", backend: "webgpu", ...extra },
+      weightsManifest: [
+        {
+          paths: ["weights.bin"],
+          weights: weights.map((w) => ({
+            name: w.name,
+            shape: w.shape,
+            dtype: "float32",
+          })),
+        },
+      ],
+      userDefinedMetadata: {
+        sourceSha256: ir.source.sha256,
+        sourceFile: ir.source.file,
+        nncVersion: ir.nncVersion,
+        engine: "standalone",
+        backend: "webgpu",
+        ...extra,
+      },
     };
     writeAtomic(join(options.outDir, dir, "model.json"), JSON.stringify(modelJson, null, 2));
     for (const f of [join(dir, "model.json"), join(dir, "weights.bin")]) if (!files.includes(f)) files.push(f);
@@ -312,7 +389,12 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
 
   const order = new Int32Array(train.count).map((_, i) => i);
   const stepsPerEpoch = t.stepsPerEpoch ?? Math.ceil(train.count / B);
-  hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: train.count, validationSamples: validation?.count ?? 0 });
+  hooks.onTrainBegin?.({
+    epochs,
+    stepsPerEpoch,
+    trainSamples: train.count,
+    validationSamples: validation?.count ?? 0,
+  });
   const checkpoint = plan.checkpoint ? new CheckpointDecider(plan.checkpoint as never) : null;
   const history: EpochLogs[] = [];
   let trainSeconds = 0;
@@ -339,7 +421,10 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       lossSum += l;
       correct += c;
       seen += n;
-      hooks.onBatchEnd?.(step - 1, { loss: lossSum / seen, accuracy: correct / seen });
+      hooks.onBatchEnd?.(step - 1, {
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+      });
     }
     trainSeconds += (performance.now() - t0) / 1000;
     trained += seen;
@@ -357,11 +442,20 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       if (d.warning) hooks.log?.(d.warning);
       if (d.save) {
         if (d.message) hooks.log?.(d.message);
-        await save(plan.checkpoint!.path || "checkpoint", { epoch: epoch + 1, ...logs });
+        await save(plan.checkpoint!.path || "checkpoint", {
+          epoch: epoch + 1,
+          ...logs,
+        });
       }
     }
   }
-  const final = validation === test && history.at(-1)?.val_loss !== undefined ? { loss: history.at(-1)!.val_loss!, accuracy: history.at(-1)!.val_accuracy! } : await evaluate(test);
+  const final =
+    validation === test && history.at(-1)?.val_loss !== undefined
+      ? {
+          loss: history.at(-1)!.val_loss!,
+          accuracy: history.at(-1)!.val_accuracy!,
+        }
+      : await evaluate(test);
   await save("model", { epochs: history.length });
   return {
     engine: "standalone",

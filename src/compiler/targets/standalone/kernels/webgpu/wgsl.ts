@@ -62,13 +62,18 @@ export function gemmWgsl(s: GemmShape): string {
   const a = (r: string) => (s.transA ? `A[k * ${u(s.M)} + ${r}]` : `A[${r} * ${u(s.K)} + k]`);
   const b = (c: string) => (s.transB ? `B[${c} * ${u(s.K)} + k]` : `B[k * ${u(s.N)} + ${c}]`);
   const lines: string[] = [];
-  for (let i = 0; i < R; i++) lines.push(`    let a${i} = select(0.0, ${a(`min(row + ${u(i)}, ${u(s.M - 1)})`)}, row + ${u(i)} < ${u(s.M)});`);
-  for (let j = 0; j < R; j++) lines.push(`    let b${j} = select(0.0, ${b(`min(col + ${u(j)}, ${u(s.N - 1)})`)}, col + ${u(j)} < ${u(s.N)});`);
-  for (let i = 0; i < R; i++) lines.push(`    acc[${i}] = fma(vec4f(a${i}), vec4f(${Array.from({ length: R }, (_, j) => `b${j}`).join(", ")}), acc[${i}]);`);
+  for (let i = 0; i < R; i++)
+    lines.push(`    let a${i} = select(0.0, ${a(`min(row + ${u(i)}, ${u(s.M - 1)})`)}, row + ${u(i)} < ${u(s.M)});`);
+  for (let j = 0; j < R; j++)
+    lines.push(`    let b${j} = select(0.0, ${b(`min(col + ${u(j)}, ${u(s.N - 1)})`)}, col + ${u(j)} < ${u(s.N)});`);
+  for (let i = 0; i < R; i++)
+    lines.push(`    acc[${i}] = fma(vec4f(a${i}), vec4f(${Array.from({ length: R }, (_, j) => `b${j}`).join(", ")}), acc[${i}]);`);
   const stores: string[] = [];
   for (let i = 0; i < R; i++)
     for (let j = 0; j < R; j++)
-      stores.push(`  if (row + ${u(i)} < ${u(s.M)} && col + ${u(j)} < ${u(s.N)}) { let i${i}${j} = (row + ${u(i)}) * ${u(s.N)} + col + ${u(j)}; C[i${i}${j}] = ${s.accumulate ? `C[i${i}${j}] + ` : ""}acc[${i}][${j}]; }`);
+      stores.push(
+        `  if (row + ${u(i)} < ${u(s.M)} && col + ${u(j)} < ${u(s.N)}) { let i${i}${j} = (row + ${u(i)}) * ${u(s.N)} + col + ${u(j)}; C[i${i}${j}] = ${s.accumulate ? `C[i${i}${j}] + ` : ""}acc[${i}][${j}]; }`,
+      );
   return `// gemm ${s.transA ? "Aᵀ" : "A"}·${s.transB ? "Bᵀ" : "B"}: [${s.M} x ${s.K}]·[${s.K} x ${s.N}]${s.accumulate ? ", accumulated into C" : ""}
 // Each invocation computes a ${R} x ${R} block of C, adding the products over k in order.
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -192,4 +197,24 @@ export function softmaxCrossEntropyWgsl(rows: number, classes: number): string {
     dz[o + j] = (q - y[o + j]) / ${rows}.0;
   }`;
   return elementwise(rows, bindings, body, `softmax + cross-entropy gradient over [${rows} x ${classes}]`);
+}
+
+/** a = 1 / (1 + e^-z) over count items (after the bias). */
+export function sigmoidWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read_write> a: array<f32>;`;
+  return elementwise(count, bindings, "  a[i] = 1.0 / (1.0 + exp(-z[i]));", `sigmoid over ${count}`);
+}
+
+/** dz = g * s * (1 - s), s = sigmoid(z) recomputed from z (a may hold dropout's masked values). */
+export function sigmoidBackwardWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dz: array<f32>;`;
+  return elementwise(
+    count,
+    bindings,
+    "  let s = 1.0 / (1.0 + exp(-z[i]));\n  dz[i] = g[i] * s * (1.0 - s);",
+    `sigmoid backward over ${count}`,
+  );
 }
