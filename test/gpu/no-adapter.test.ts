@@ -80,6 +80,12 @@ describe("no WebGPU adapter (ICDs and EGL hidden from the real loaders)", () => 
     expect(r.stderr).toMatch(/Couldn't create the default EGL display/);
   });
 
+  it("--gpu --engine standalone (nnc's own WGSL kernels): the same paragraph, exit 1", () => {
+    const r = nnc(["--gpu", "--engine", "standalone"], NO_VULKAN);
+    expectCleanFailure(r);
+    expect(r.stderr).toMatch(/^nnc: WebGPU \(Dawn, from the `webgpu` package\) found no GPU adapter: no Vulkan driver/);
+  });
+
   it("an unknown NNC_WEBGPU_ADAPTER is refused, naming the choices", () => {
     const r = nnc(["--backend", "webgpu"], { NNC_WEBGPU_ADAPTER: "fast" });
     expectCleanFailure(r);
