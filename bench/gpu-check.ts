@@ -31,7 +31,8 @@ import { compileSource } from "../src/compiler/index.js";
 import { denseWebgpuPlan } from "../src/compiler/targets/standalone/kernels/webgpu/dense-engine.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "..");
+/** The checkout (examples/ and bench/results/ are under it); NNC_ROOT where this file runs bundled (scripts/gpu-check-pack.sh). */
+const root = process.env.NNC_ROOT ?? resolve(here, "..");
 const argv = process.argv.slice(2);
 function opt(name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
@@ -304,7 +305,7 @@ async function main(): Promise<number> {
       : `gpu-check FAILED: ${failures.map((f) => `${modelName(f.model)} on ${f.label}: ${f.message ?? f.check?.why}`).join("; ") || "no GPU path ran"}`,
   );
 
-  const out = opt("out") ?? join(here, "results", `gpu-check-${started.toISOString().replace(/[:.]/g, "-")}.json`);
+  const out = opt("out") ?? join(root, "bench", "results", `gpu-check-${started.toISOString().replace(/[:.]/g, "-")}.json`);
   mkdirSync(dirname(out), { recursive: true });
   const report = {
     kind: "gpu-check",
