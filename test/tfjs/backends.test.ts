@@ -80,8 +80,12 @@ describe("selectEngine", () => {
   });
 
   it("--engine standalone refuses tfjs-only flags", async () => {
-    await expect(selectEngine(exampleIr("mlp"), { engine: "standalone", backend: "auto", gpu: true }, opts())).rejects.toThrow(
-      /--gpu applies to the tfjs engine only/,
+    await expect(selectEngine(exampleIr("mlp"), { engine: "standalone", backend: "wasm", gpu: false }, opts())).rejects.toThrow(
+      /--backend wasm applies to the tfjs engine only/,
+    );
+    // --gpu with the standalone engine is its own WebGPU kernels (test/gpu/standalone-webgpu.test.ts), not a tfjs backend.
+    await expect(selectEngine(exampleIr("mlp"), { engine: "standalone", backend: "webgpu", gpu: true }, opts())).rejects.toThrow(
+      /--backend webgpu applies to the tfjs engine only; drop it, or use --engine tfjs \(--engine standalone --gpu runs nnc's own WebGPU kernels\)/,
     );
     await expect(selectEngine(exampleIr("mlp"), { engine: "auto", backend: "metal", gpu: false }, opts())).rejects.toThrow(
       /unknown --backend "metal"/,

@@ -1,6 +1,7 @@
 // Picks the engine and backend for `nnc run` and says why.
 //
-//   --engine standalone        the standalone engine (--backend / --gpu are refused: they are tfjs's)
+//   --engine standalone        the standalone engine; with --gpu its WGSL kernels on WebGPU (dense
+//                              networks: src/runtime/engines/standalone-webgpu.ts); --backend is refused
 //   --engine tfjs              the tfjs engine on --backend (default auto) or --gpu
 //   --engine auto (default)    tfjs when --gpu is given, when --backend names a tfjs backend, or
 //                              when @tensorflow/tfjs-node is installed (libtensorflow is fast);
@@ -58,9 +59,19 @@ export async function selectEngine(
   const tfjsAsked = request.gpu || backend !== "auto";
 
   if (request.engine === "standalone") {
+    if (request.gpu && backend === "auto") {
+      // The standalone engine's own WGSL kernels on WebGPU (dense networks; kernels/webgpu/).
+      const gpu = await import("./standalone-webgpu.js");
+      const plan = gpu.denseWebgpuPlan(ir);
+      if (typeof plan === "string") {
+        throw new CliError(`--gpu --engine standalone covers dense networks only (${gpu.COVERED}); this model has ${plan}. Use --engine tfjs --gpu for it.`, 1);
+      }
+      const dawn = await (await import("../webgpu/dawn.js")).openDawn();
+      return { engine: gpu.createStandaloneWebgpuEngine(), reason: `standalone engine on WebGPU (--engine standalone --gpu): nnc's WGSL kernels on ${dawn.name}` };
+    }
     if (tfjsAsked) {
       throw new CliError(
-        `${request.gpu ? "--gpu" : `--backend ${backend}`} applies to the tfjs engine only; drop it, or use --engine tfjs`,
+        `--backend ${backend} applies to the tfjs engine only; drop it, or use --engine tfjs${request.gpu ? " (--engine standalone --gpu runs nnc's own WebGPU kernels)" : ""}`,
         2,
       );
     }

@@ -11,12 +11,11 @@
 // `--gpu` tries gpu, then webgpu, and fails naming both attempts. `auto` takes node when
 // installed, else wasm when wasm has every kernel the model needs to train, else cpu, and says
 // why. Failures are BackendError: one paragraph for the user, no stack trace.
-import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
 import type { IR, IRModel } from "../../../compiler/ir.js";
 import { CliError } from "../../../cli/errors.js";
 import { registerWasmKernels } from "./kernels.js";
+import { exposeAsNavigatorGpu, openDawn, type DawnDevice } from "../../webgpu/dawn.js";
 
 /** The `@tensorflow/tfjs` namespace (tfjs-node and tfjs-node-gpu re-export the same API). */
 export type Tf = typeof import("@tensorflow/tfjs");
@@ -40,11 +39,6 @@ export class BackendError extends CliError {
     super(message, 1);
     this.name = "BackendError";
   }
-}
-
-/** The part of WebGPU's `GPU` (navigator.gpu) used here. */
-interface GpuLike {
-  requestAdapter(): Promise<unknown | null>;
 }
 
 // Versions required by @tensorflow/tfjs-node-gpu 4.x (libtensorflow 2.9), from its README.
@@ -129,77 +123,40 @@ async function useWasm(): Promise<Tf> {
   return tf;
 }
 
-/** Whether the Vulkan loader library is present where the dynamic linker looks (Linux). */
-export function hasVulkanLoader(): boolean {
-  const dirs = [
-    ...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean),
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-    "/lib/aarch64-linux-gnu",
-    "/usr/lib64",
-    "/lib64",
-    "/usr/lib",
-    "/lib",
-    "/usr/local/lib",
-  ];
-  if (dirs.some((d) => existsSync(join(d, "libvulkan.so.1")))) return true;
-  try {
-    return readFileSync("/etc/ld.so.cache").includes("libvulkan.so.1");
-  } catch {
-    return false;
-  }
-}
-
 /**
- * WebGPU in Node: Dawn from the `webgpu` package, exposed as `navigator.gpu` for
- * @tensorflow/tfjs-backend-webgpu. Fails (BackendError) when Dawn finds no adapter (no GPU, or no
- * Vulkan/Metal/D3D driver).
+ * WebGPU in Node: Dawn (the `webgpu` package) on the adapter NNC_WEBGPU_ADAPTER allows
+ * (src/runtime/webgpu/dawn.ts: a real GPU by default, the software adapter only when asked), its
+ * device handed to @tensorflow/tfjs-backend-webgpu. Fails (BackendError) naming what is missing.
  */
-async function useWebgpu(): Promise<Tf> {
-  let webgpu: { create(options: string[]): GpuLike; globals: object };
+async function useWebgpu(): Promise<{ tf: Tf; adapter: string }> {
+  let dawn: DawnDevice;
   try {
-    webgpu = (await import("webgpu")) as unknown as typeof webgpu;
+    dawn = await openDawn();
+    exposeAsNavigatorGpu(dawn);
   } catch (e) {
-    throw new BackendError(`WebGPU needs the \`webgpu\` package (Dawn for Node): \`npm install webgpu\` (${errorText(e)}).`);
-  }
-  // On Linux Dawn reaches GPUs through Vulkan only; without the loader it finds no adapter anyway,
-  // after printing a native warning, so say it plainly instead.
-  if (process.platform === "linux" && !hasVulkanLoader()) {
-    throw new BackendError(
-      "WebGPU (Dawn, from the `webgpu` package) needs a Vulkan driver on Linux, and no Vulkan loader (libvulkan.so.1) was found; install your GPU's Vulkan driver (e.g. the `libvulkan1` package with the NVIDIA or Mesa driver).",
-    );
-  }
-  const g = globalThis as unknown as { navigator?: { gpu?: GpuLike; userAgent?: string } };
-  let gpu = g.navigator?.gpu;
-  if (!gpu) {
-    Object.assign(globalThis, webgpu.globals);
-    gpu = webgpu.create([]);
-    const nav = g.navigator ?? { userAgent: `Node.js ${process.version}` };
-    try {
-      Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
-      if (!g.navigator) Object.defineProperty(globalThis, "navigator", { value: nav, configurable: true, writable: true });
-    } catch {
-      throw new BackendError("WebGPU: could not expose Dawn as navigator.gpu in this Node version.");
-    }
-  }
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) {
-    throw new BackendError(
-      "WebGPU (Dawn, from the `webgpu` package) found no GPU adapter: there is no usable GPU, or no Vulkan driver (libvulkan.so.1) for it.",
-    );
+    if (e instanceof CliError) throw new BackendError(e.message);
+    throw e;
   }
   const tf = await loadTfjs();
+  let WebGPUBackend: new (device: GPUDevice, info?: GPUAdapterInfo) => unknown;
   try {
-    await import("@tensorflow/tfjs-backend-webgpu");
+    ({ WebGPUBackend } = (await import("@tensorflow/tfjs-backend-webgpu")) as unknown as { WebGPUBackend: typeof WebGPUBackend });
   } catch (e) {
     throw new BackendError(
       `WebGPU needs @tensorflow/tfjs-backend-webgpu: \`npm install @tensorflow/tfjs-backend-webgpu\` (${errorText(e)}).`,
     );
   }
-  if (!(await tf.setBackend("webgpu"))) throw new BackendError("the WebGPU backend failed to initialise on this adapter.");
-  return tf;
+  // The package registers a "webgpu" backend of its own when navigator.gpu exists, on an adapter it
+  // picks itself; nnc's is the device on the adapter chosen above.
+  if (!webgpuRegistered) {
+    if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+    tf.registerBackend("webgpu", () => new WebGPUBackend(dawn.device, dawn.adapter.info) as ReturnType<Parameters<Tf["registerBackend"]>[1]>);
+    webgpuRegistered = true;
+  }
+  if (!(await tf.setBackend("webgpu"))) throw new BackendError(`the WebGPU backend failed to initialise on ${dawn.name}.`);
+  return { tf, adapter: dawn.name };
 }
+let webgpuRegistered = false;
 
 /**
  * Kernels that training a layer kind needs beyond the elementwise/matmul basics every backend
@@ -262,12 +219,12 @@ export async function initBackend(ir: IR, request: string, gpu = false): Promise
       tried.push(`1) @tensorflow/tfjs-node-gpu: ${errorText(e)}`);
     }
     try {
-      const tf = await useWebgpu();
+      const { tf, adapter } = await useWebgpu();
       return withKernelCheck(tf, ir, {
         tf,
         request: "webgpu",
         backend: "webgpu",
-        reason: "--gpu: WebGPU (Dawn); @tensorflow/tfjs-node-gpu is not usable",
+        reason: `--gpu: WebGPU (Dawn) on ${adapter}; @tensorflow/tfjs-node-gpu is not usable`,
       });
     } catch (e) {
       tried.push(`2) WebGPU: ${errorText(e)}`);
@@ -286,8 +243,8 @@ export async function initBackend(ir: IR, request: string, gpu = false): Promise
     case "gpu":
       return { tf: await loadNode("@tensorflow/tfjs-node-gpu"), request: "gpu", backend: "tensorflow", reason: "--backend gpu" };
     case "webgpu": {
-      const tf = await useWebgpu();
-      return withKernelCheck(tf, ir, { tf, request: "webgpu", backend: "webgpu", reason: "--backend webgpu" });
+      const { tf, adapter } = await useWebgpu();
+      return withKernelCheck(tf, ir, { tf, request: "webgpu", backend: "webgpu", reason: `--backend webgpu: Dawn on ${adapter}` });
     }
     case "auto":
       return autoBackend(ir);

@@ -77,7 +77,7 @@ export function makeLoss(tf: Tf, ref: IRRef<LossKind>, classes: number): LossFn 
  * metric name, [sum over the batch, count]. precision/recall return [true positives, predicted
  * or actual positives] so they can be aggregated over batches.
  */
-export function metricSums(
+export async function metricSums(
   tf: Tf,
   names: string[],
   labels: "onehot" | "sparse",
@@ -86,7 +86,7 @@ export function metricSums(
   p: Tensor,
   /** The loss is binary_crossentropy: `accuracy` is Keras's binary accuracy (each output thresholded at 0.5). */
   binary = false,
-): Record<string, [number, number]> {
+): Promise<Record<string, [number, number]>> {
   const out: Record<string, [number, number]> = {};
   if (names.length === 0) return out;
   const n = p.shape[0]!;
@@ -108,11 +108,16 @@ export function metricSums(
     }
     return res;
   });
-  const read = (t: Tensor) => t.dataSync()[0]!;
+  // One asynchronous read for all of them: the webgpu backend cannot read synchronously in Node.
+  const keys = Object.keys(vals);
+  if (keys.length === 0) return out;
+  const stacked = tf.stack(keys.map((k) => vals[k]!));
+  const values = await stacked.data();
+  tf.dispose([stacked, ...Object.values(vals)]);
+  const read = (k: string) => values[keys.indexOf(k)]!;
   for (const m of names) {
-    if (m === "precision" || m === "recall") out[m] = [read(vals[`${m}/tp`]!), read(vals[`${m}/den`]!)];
-    else if (vals[m]) out[m] = [read(vals[m]!), n];
+    if (m === "precision" || m === "recall") out[m] = [read(`${m}/tp`), read(`${m}/den`)];
+    else if (keys.includes(m)) out[m] = [read(m), n];
   }
-  for (const t of Object.values(vals)) t.dispose();
   return out;
 }

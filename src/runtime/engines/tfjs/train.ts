@@ -224,12 +224,12 @@ function identity(n: number): Int32Array {
 }
 
 /** Loss (with penalties, as Keras reports it) and metrics of a dataset in inference mode. */
-export function evaluate(
+export async function evaluate(
   trainer: Trainer,
   d: Dataset,
   batchSize = 500,
   progress?: (done: number, total: number) => void,
-): Record<string, number> {
+): Promise<Record<string, number>> {
   const { tf, training } = trainer;
   const classes = training.data.classes;
   const lossFn = makeLoss(tf, training.loss, classes);
@@ -241,8 +241,8 @@ export function evaluate(
     const { x, y } = batchTensors(tf, d, idx, from, to, training.data.exampleShape, training.labels, classes);
     const out = tf.tidy(() => trainer.forward(x, false));
     const l = lossFn(y, out);
-    lossSum += l.dataSync()[0]! * (to - from);
-    for (const [m, [s, c]] of Object.entries(metricSums(tf, training.metrics, training.labels, classes, y, out, training.loss.kind === "binary_crossentropy"))) {
+    lossSum += (await l.data())[0]! * (to - from);
+    for (const [m, [s, c]] of Object.entries(await metricSums(tf, training.metrics, training.labels, classes, y, out, training.loss.kind === "binary_crossentropy"))) {
       const acc = (sums[m] ??= [0, 0]);
       acc[0] += s;
       acc[1] += c;
@@ -251,7 +251,7 @@ export function evaluate(
     progress?.(to, d.count);
   }
   const pen = trainer.penalty();
-  const penalty = pen ? pen.dataSync()[0]! : 0;
+  const penalty = pen ? (await pen.data())[0]! : 0;
   pen?.dispose();
   const logs: Record<string, number> = { loss: lossSum / Math.max(1, d.count) + penalty };
   for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
@@ -386,8 +386,8 @@ export async function trainTfjs(
           trainer.vars.map((v) => grads[v.name]!),
           stepLr,
         );
-        const loss = value.dataSync()[0]!;
-        const batchMetrics = metricSums(tf, training.metrics, training.labels, classes, y, out!, training.loss.kind === "binary_crossentropy");
+        const loss = (await value.data())[0]!;
+        const batchMetrics = await metricSums(tf, training.metrics, training.labels, classes, y, out!, training.loss.kind === "binary_crossentropy");
         tf.dispose([x, y, value, out!, ...Object.values(grads)]);
         seen += bs;
         lossSum += loss * bs;
@@ -423,7 +423,7 @@ export async function trainTfjs(
       const logs: EpochLogs = { loss: lossSum / Math.max(1, seen) };
       for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
       if (validation && validation.count > 0) {
-        lastValidation = evaluate(trainer, validation, undefined, (done, total) => hooks.onEvaluate?.("validation", done, total));
+        lastValidation = await evaluate(trainer, validation, undefined, (done, total) => hooks.onEvaluate?.("validation", done, total));
         for (const [k, v] of Object.entries(lastValidation)) logs[`val_${k}`] = v;
       }
       logs.lr = scheduledLearningRate(schedule as never, lr0, Math.max(0, step - 1)) * (lr / lr0);
@@ -498,7 +498,7 @@ export async function trainTfjs(
 
   let testLogs: Record<string, number> = { loss: NaN };
   if (!deps.noSave) {
-    testLogs = validation === test && lastValidation ? lastValidation : evaluate(trainer, test, undefined, (done, total) => hooks.onEvaluate?.("test", done, total));
+    testLogs = validation === test && lastValidation ? lastValidation : await evaluate(trainer, test, undefined, (done, total) => hooks.onEvaluate?.("test", done, total));
     const saved = await saveModel(built.model, join(options.outDir, "model"), metadata(ir, choice.backend, { epochs: history.length }));
     files.push(...saved.map((f) => `model/${f}`));
   }

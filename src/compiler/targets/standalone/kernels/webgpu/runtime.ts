@@ -1,0 +1,326 @@
+/// <reference types="@webgpu/types" />
+// The GPU side of the standalone engine's kernels: runs the WGSL of ./wgsl.ts on a GPUDevice
+// (Dawn in Node: src/runtime/webgpu/dawn.ts; navigator.gpu in a browser), with the CPU kernels'
+// names and argument order (../index.ts), on GPU buffers instead of Float32Arrays.
+//
+//   const k = new WebgpuKernels(device);
+//   const A = k.tensor(data), B = k.tensor(K * N), C = k.tensor(M * N);
+//   k.gemm(false, false, M, N, K, A, B, C, false);
+//   const c = await k.read(C);
+//
+// Each (kernel, shape) gets one pipeline, compiled on first use and cached: a training step calls
+// the same few dozen every time. Every call is submitted at once, in order, so a uniform written
+// for one call (Adam's bias-corrected rate) cannot leak into another.
+//
+// Self-contained apart from ./wgsl.ts, so a generated program can embed the pair.
+import {
+  ADAM_UNIFORM_FLOATS,
+  adamWgsl,
+  biasActWgsl,
+  biasGradWgsl,
+  elementwiseGrid,
+  gemmGrid,
+  gemmWgsl,
+  mulWgsl,
+  reluBackwardWgsl,
+  sgdWgsl,
+  sigmoidBackwardWgsl,
+  sigmoidWgsl,
+  softmaxCrossEntropyWgsl,
+  type GemmShape,
+} from "./wgsl.js";
+
+/** A float32 array on the GPU. */
+export interface GpuTensor {
+  readonly buffer: GPUBuffer;
+  readonly length: number;
+}
+
+// GPUBufferUsage / GPUMapMode values from the WebGPU specification (the globals exist only where
+// WebGPU does, e.g. after Dawn's globals are installed).
+const USAGE = {
+  MAP_READ: 0x0001,
+  COPY_SRC: 0x0004,
+  COPY_DST: 0x0008,
+  UNIFORM: 0x0040,
+  STORAGE: 0x0080,
+};
+const MAP_READ = 0x0001;
+
+export class WebgpuKernels {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Small uniform buffers (ADAM_UNIFORM_FLOATS floats), one per parameter tensor updated by Adam/SGD. */
+  private readonly uniforms = new WeakMap<GPUBuffer, GPUBuffer>();
+  /** Pipelines compiled so far (for tests and the step profile). */
+  compiled = 0;
+
+  /** The first error WebGPU reported (validation, out of memory); read() and finish() throw it. */
+  private error: string | null = null;
+
+  constructor(readonly device: GPUDevice) {
+    device.addEventListener("uncapturederror", (e) => {
+      this.error ??= (e as GPUUncapturedErrorEvent).error.message.split("\n")[0]!;
+    });
+  }
+
+  private check(): void {
+    if (this.error !== null) throw new Error(`WebGPU kernel error: ${this.error}`);
+  }
+
+  /** A zero-filled tensor of n floats, or one holding `data`. */
+  tensor(init: number | Float32Array): GpuTensor {
+    const length = typeof init === "number" ? init : init.length;
+    const buffer = this.device.createBuffer({
+      size: Math.max(16, Math.ceil((length * 4) / 16) * 16),
+      usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST,
+      mappedAtCreation: typeof init !== "number",
+    });
+    if (typeof init !== "number") {
+      new Float32Array(buffer.getMappedRange(), 0, length).set(init);
+      buffer.unmap();
+    }
+    return { buffer, length };
+  }
+
+  write(t: GpuTensor, data: Float32Array, at = 0): void {
+    this.device.queue.writeBuffer(t.buffer, at * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies a tensor back to the CPU (waits for the GPU to finish what was submitted before). */
+  async read(t: GpuTensor): Promise<Float32Array> {
+    const bytes = t.length * 4;
+    const staging = this.device.createBuffer({
+      size: Math.max(16, Math.ceil(bytes / 16) * 16),
+      usage: USAGE.MAP_READ | USAGE.COPY_DST,
+    });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(t.buffer, 0, staging, 0, staging.size);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(MAP_READ);
+    this.check();
+    const out = new Float32Array(staging.getMappedRange(0, staging.size).slice(0, bytes));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  private pipeline(key: string, wgsl: () => string): GPUComputePipeline {
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({
+        code: wgsl(),
+        label: key,
+      });
+      p = this.device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+        label: key,
+      });
+      this.pipelines.set(key, p);
+      this.compiled++;
+    }
+    return p;
+  }
+
+  private run(p: GPUComputePipeline, buffers: GPUBuffer[], grid: [number, number]): void {
+    const bindGroup = this.device.createBindGroup({
+      layout: p.getBindGroupLayout(0),
+      entries: buffers.map((buffer, binding) => ({
+        binding,
+        resource: { buffer },
+      })),
+    });
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(p);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid[0], grid[1]);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  private uniformFor(t: GpuTensor, values: number[]): GPUBuffer {
+    let b = this.uniforms.get(t.buffer);
+    if (!b) {
+      b = this.device.createBuffer({
+        size: ADAM_UNIFORM_FLOATS * 4,
+        usage: USAGE.UNIFORM | USAGE.COPY_DST,
+      });
+      this.uniforms.set(t.buffer, b);
+    }
+    const floats = new Float32Array(ADAM_UNIFORM_FLOATS);
+    floats.set(values);
+    this.device.queue.writeBuffer(b, 0, floats);
+    return b;
+  }
+
+  private static need(t: GpuTensor, n: number, what: string): void {
+    if (t.length < n) throw new RangeError(`WebGPU kernel: ${what} holds ${t.length} floats, needs ${n}`);
+  }
+
+  /** C[M x N] = (or += when accumulate) op(A)[M x K] · op(B)[K x N] (the CPU kernels' gemm). */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    A: GpuTensor,
+    B: GpuTensor,
+    C: GpuTensor,
+    accumulate: boolean,
+  ): void {
+    WebgpuKernels.need(A, M * K, "A");
+    WebgpuKernels.need(B, K * N, "B");
+    WebgpuKernels.need(C, M * N, "C");
+    if (C.buffer === A.buffer || C.buffer === B.buffer) throw new RangeError("WebGPU gemm: C must not be A or B");
+    const s: GemmShape = { transA, transB, M, N, K, accumulate };
+    const key = `gemm ${+transA}${+transB} ${M}x${N}x${K} ${+accumulate}`;
+    this.run(
+      this.pipeline(key, () => gemmWgsl(s)),
+      [A.buffer, B.buffer, C.buffer],
+      gemmGrid(s),
+    );
+  }
+
+  /** z[r, j] += bias[j]; a = max(z, 0). */
+  kernelBiasRelu(z: GpuTensor, a: GpuTensor, bias: GpuTensor, rows: number, cols: number): void {
+    WebgpuKernels.need(z, rows * cols, "z");
+    WebgpuKernels.need(a, rows * cols, "a");
+    WebgpuKernels.need(bias, cols, "bias");
+    const p = this.pipeline(`biasRelu ${rows}x${cols}`, () => biasActWgsl(rows, cols, true));
+    this.run(p, [z.buffer, bias.buffer, a.buffer], elementwiseGrid(rows * cols));
+  }
+
+  /** z[r, j] += bias[j]. */
+  kernelBiasAdd(z: GpuTensor, bias: GpuTensor, rows: number, cols: number): void {
+    WebgpuKernels.need(z, rows * cols, "z");
+    WebgpuKernels.need(bias, cols, "bias");
+    const p = this.pipeline(`biasAdd ${rows}x${cols}`, () => biasActWgsl(rows, cols, false));
+    this.run(p, [z.buffer, bias.buffer], elementwiseGrid(rows * cols));
+  }
+
+  /** dz = z > 0 ? g : 0. */
+  kernelReluBackward(z: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
+    for (const [t, n] of [
+      [z, "z"],
+      [g, "g"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, count, n);
+    this.run(
+      this.pipeline(`reluBackward ${count}`, () => reluBackwardWgsl(count)),
+      [z.buffer, g.buffer, dz.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** db[j] = column sums of dz[rows x cols]. */
+  kernelBiasGrad(dz: GpuTensor, db: GpuTensor, rows: number, cols: number): void {
+    WebgpuKernels.need(dz, rows * cols, "dz");
+    WebgpuKernels.need(db, cols, "db");
+    this.run(
+      this.pipeline(`biasGrad ${rows}x${cols}`, () => biasGradWgsl(rows, cols)),
+      [dz.buffer, db.buffer],
+      elementwiseGrid(cols),
+    );
+  }
+
+  /** One Adam step over a whole parameter, in place (lrT: the bias-corrected rate). */
+  adamUpdate(
+    value: GpuTensor,
+    grad: GpuTensor,
+    m: GpuTensor,
+    v: GpuTensor,
+    lrT: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+  ): void {
+    const n = value.length;
+    for (const [t, name] of [
+      [grad, "grad"],
+      [m, "m"],
+      [v, "v"],
+    ] as const)
+      WebgpuKernels.need(t, n, name);
+    const uniform = this.uniformFor(value, [lrT, beta1, beta2, epsilon, 1 - beta1, 1 - beta2]);
+    this.run(
+      this.pipeline(`adam ${n}`, () => adamWgsl(n)),
+      [value.buffer, grad.buffer, m.buffer, v.buffer, uniform],
+      elementwiseGrid(n),
+    );
+  }
+
+  /** value -= lr * grad over a whole parameter. */
+  sgdUpdate(value: GpuTensor, grad: GpuTensor, lr: number): void {
+    const n = value.length;
+    WebgpuKernels.need(grad, n, "grad");
+    const uniform = this.uniformFor(value, [lr]);
+    this.run(
+      this.pipeline(`sgd ${n}`, () => sgdWgsl(n)),
+      [value.buffer, grad.buffer, uniform],
+      elementwiseGrid(n),
+    );
+  }
+
+  /** a = sigmoid(z). */
+  kernelSigmoid(z: GpuTensor, a: GpuTensor, count: number): void {
+    WebgpuKernels.need(z, count, "z");
+    WebgpuKernels.need(a, count, "a");
+    this.run(
+      this.pipeline(`sigmoid ${count}`, () => sigmoidWgsl(count)),
+      [z.buffer, a.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** dz = g * s * (1 - s), s = sigmoid(z). */
+  kernelSigmoidBackward(z: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
+    for (const [t, n] of [
+      [z, "z"],
+      [g, "g"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, count, n);
+    this.run(
+      this.pipeline(`sigmoidBackward ${count}`, () => sigmoidBackwardWgsl(count)),
+      [z.buffer, g.buffer, dz.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** x *= mask, elementwise over count items (dropout). */
+  kernelMul(x: GpuTensor, mask: GpuTensor, count: number): void {
+    WebgpuKernels.need(x, count, "x");
+    WebgpuKernels.need(mask, count, "mask");
+    this.run(
+      this.pipeline(`mul ${count}`, () => mulWgsl(count)),
+      [x.buffer, mask.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** p = softmax of each row of z[rows x classes]; dz = (p - y) / rows (cross-entropy, one-hot y). */
+  kernelSoftmaxCrossEntropy(z: GpuTensor, y: GpuTensor, p: GpuTensor, dz: GpuTensor, rows: number, classes: number): void {
+    for (const [t, n] of [
+      [z, "z"],
+      [y, "y"],
+      [p, "p"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, rows * classes, n);
+    const key = `softmaxCrossEntropy ${rows}x${classes}`;
+    this.run(
+      this.pipeline(key, () => softmaxCrossEntropyWgsl(rows, classes)),
+      [z.buffer, y.buffer, p.buffer, dz.buffer],
+      elementwiseGrid(rows),
+    );
+  }
+
+  /** Waits until the GPU has done everything submitted so far. */
+  async finish(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+}

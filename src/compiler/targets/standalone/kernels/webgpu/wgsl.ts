@@ -1,0 +1,220 @@
+// WGSL compute kernels of the standalone engine's GPU path: the same operations, with the same
+// meaning and argument order, as the CPU kernels of ../index.ts (gemm, bias/relu and their
+// gradients, Adam and SGD updates), each specialised to its static shapes the way the CPU
+// kernels are: the sizes are constants in the shader source, so a model's every product gets a
+// pipeline of its own, with no size uniforms and the loop bounds known to the shader compiler.
+//
+// Self-contained (no imports), so a generated program can embed it as the CPU kernels are.
+//
+//   gemm        C[M x N] = (or += when accumulate) op(A)[M x K] · op(B)[K x N], row-major; op(X)
+//               is X or its transpose (transA: A is stored [K x M]; transB: B is stored [N x K]).
+//               Each invocation computes a 4 x 4 block of C in registers, 8 x 8 invocations per
+//               workgroup (32 x 32 of C), reading A and B straight from storage: no workgroup
+//               memory or barriers, which Mesa's software rasteriser runs slowly.
+//   biasRelu    z[r, j] += bias[j]; a = max(z, 0)          (kernelBiasRelu)
+//   biasAdd     z[r, j] += bias[j]                         (kernelBiasAdd)
+//   reluBackward dz = z > 0 ? g : 0                        (kernelReluBackward)
+//   biasGrad    db[j] = sum over r of dz[r, j], rows summed in order, as the CPU loop does
+//   adam        Keras's Adam step in place (adamUpdate): lrT, beta1, beta2, epsilon in a uniform
+//   sgd         value -= lr * grad (sgdUpdate): lr in a uniform
+//
+// Elementwise kernels run 64 invocations per workgroup over a 2-D grid of workgroups (WebGPU
+// allows at most 65,535 per dimension): index = (wid.y * gridX + wid.x) * 64 + lid.x.
+
+/** A gemm invocation computes GEMM_REGISTERS x GEMM_REGISTERS of C; a workgroup has GEMM_THREADS x GEMM_THREADS invocations. */
+export const GEMM_REGISTERS = 4;
+export const GEMM_THREADS = 8;
+export const GEMM_TILE = GEMM_REGISTERS * GEMM_THREADS;
+export const ELEMENTWISE_GROUP = 64;
+export const MAX_GROUPS_PER_DIMENSION = 65535;
+
+export interface GemmShape {
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
+  accumulate: boolean;
+}
+
+const u = (n: number) => `${n >>> 0}u`;
+
+function checkSize(what: string, n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 0x7fffffff) throw new RangeError(`WGSL kernel: ${what} must be a positive integer, got ${n}`);
+}
+
+/** Workgroups for a 1-D elementwise kernel over `count` items: [x, y] with x <= 65,535. */
+export function elementwiseGrid(count: number): [number, number] {
+  const groups = Math.ceil(count / ELEMENTWISE_GROUP);
+  const x = Math.min(groups, MAX_GROUPS_PER_DIMENSION);
+  return [x, Math.ceil(groups / x)];
+}
+
+/** Workgroups for a gemm: one per GEMM_TILE x GEMM_TILE tile of C. */
+export function gemmGrid(s: GemmShape): [number, number] {
+  return [Math.ceil(s.N / GEMM_TILE), Math.ceil(s.M / GEMM_TILE)];
+}
+
+export function gemmWgsl(s: GemmShape): string {
+  for (const k of ["M", "N", "K"] as const) checkSize(k, s[k]);
+  const [R, T] = [GEMM_REGISTERS, GEMM_THREADS];
+  // Element (r, k) of op(A) and (k, c) of op(B), in the stored layouts.
+  const a = (r: string) => (s.transA ? `A[k * ${u(s.M)} + ${r}]` : `A[${r} * ${u(s.K)} + k]`);
+  const b = (c: string) => (s.transB ? `B[${c} * ${u(s.K)} + k]` : `B[k * ${u(s.N)} + ${c}]`);
+  const lines: string[] = [];
+  for (let i = 0; i < R; i++)
+    lines.push(`    let a${i} = select(0.0, ${a(`min(row + ${u(i)}, ${u(s.M - 1)})`)}, row + ${u(i)} < ${u(s.M)});`);
+  for (let j = 0; j < R; j++)
+    lines.push(`    let b${j} = select(0.0, ${b(`min(col + ${u(j)}, ${u(s.N - 1)})`)}, col + ${u(j)} < ${u(s.N)});`);
+  for (let i = 0; i < R; i++)
+    lines.push(`    acc[${i}] = fma(vec4f(a${i}), vec4f(${Array.from({ length: R }, (_, j) => `b${j}`).join(", ")}), acc[${i}]);`);
+  const stores: string[] = [];
+  for (let i = 0; i < R; i++)
+    for (let j = 0; j < R; j++)
+      stores.push(
+        `  if (row + ${u(i)} < ${u(s.M)} && col + ${u(j)} < ${u(s.N)}) { let i${i}${j} = (row + ${u(i)}) * ${u(s.N)} + col + ${u(j)}; C[i${i}${j}] = ${s.accumulate ? `C[i${i}${j}] + ` : ""}acc[${i}][${j}]; }`,
+      );
+  return `// gemm ${s.transA ? "Aᵀ" : "A"}·${s.transB ? "Bᵀ" : "B"}: [${s.M} x ${s.K}]·[${s.K} x ${s.N}]${s.accumulate ? ", accumulated into C" : ""}
+// Each invocation computes a ${R} x ${R} block of C, adding the products over k in order.
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+
+@compute @workgroup_size(${T}, ${T})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.y * ${u(R)};
+  let col = gid.x * ${u(R)};
+  if (row >= ${u(s.M)} || col >= ${u(s.N)}) { return; }
+  var acc: array<vec4f, ${R}>;
+  for (var k = 0u; k < ${u(s.K)}; k++) {
+${lines.join("\n")}
+  }
+${stores.join("\n")}
+}
+`;
+}
+
+function elementwise(count: number, bindings: string, body: string, comment: string): string {
+  checkSize("count", count);
+  const [x] = elementwiseGrid(count);
+  return `// ${comment}
+${bindings}
+@compute @workgroup_size(${ELEMENTWISE_GROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let i = (wid.y * ${u(x)} + wid.x) * ${u(ELEMENTWISE_GROUP)} + lid.x;
+  if (i >= ${u(count)}) { return; }
+${body}
+}
+`;
+}
+
+/** z[r, j] += bias[j] over rows x cols, and with relu a = max(z, 0). */
+export function biasActWgsl(rows: number, cols: number, relu: boolean): string {
+  checkSize("cols", cols);
+  const bindings = `@group(0) @binding(0) var<storage, read_write> z: array<f32>;
+@group(0) @binding(1) var<storage, read> bias: array<f32>;${relu ? "\n@group(0) @binding(2) var<storage, read_write> a: array<f32>;" : ""}`;
+  const body = `  let v = z[i] + bias[i % ${u(cols)}];
+  z[i] = v;${relu ? "\n  a[i] = select(0.0, v, v > 0.0);" : ""}`;
+  return elementwise(rows * cols, bindings, body, `bias${relu ? " + relu" : ""} over [${rows} x ${cols}]`);
+}
+
+/** dz = z > 0 ? g : 0 over count items. */
+export function reluBackwardWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dz: array<f32>;`;
+  return elementwise(count, bindings, "  dz[i] = select(0.0, g[i], z[i] > 0.0);", `relu backward over ${count}`);
+}
+
+/** db[j] = sum over rows of dz[r, j], one invocation per column, rows in order (as the CPU loop adds them). */
+export function biasGradWgsl(rows: number, cols: number): string {
+  checkSize("rows", rows);
+  const bindings = `@group(0) @binding(0) var<storage, read> dz: array<f32>;
+@group(0) @binding(1) var<storage, read_write> db: array<f32>;`;
+  const body = `  var s = 0.0;
+  for (var r = 0u; r < ${u(rows)}; r++) { s = s + dz[r * ${u(cols)} + i]; }
+  db[i] = s;`;
+  return elementwise(cols, bindings, body, `bias gradient: column sums of [${rows} x ${cols}]`);
+}
+
+/**
+ * Uniform layout of `adam`: lrT, beta1, beta2, epsilon, 1 - beta1, 1 - beta2 (f32 each, padded to
+ * 8). The complements come from the host, computed in float64 as the CPU loop does: 1 - 0.999 in
+ * float32 arithmetic is off by 1.3e-5 relative, which v would carry.
+ */
+export const ADAM_UNIFORM_FLOATS = 8;
+
+/** One Adam step over `count` parameters, in place (Keras: epsilon added to sqrt(v)). */
+export function adamWgsl(count: number): string {
+  const bindings = `struct Adam { lrT: f32, beta1: f32, beta2: f32, epsilon: f32, oneMinusBeta1: f32, oneMinusBeta2: f32 }
+@group(0) @binding(0) var<storage, read_write> value: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(4) var<uniform> p: Adam;`;
+  const body = `  let g = grad[i];
+  let mi = p.beta1 * m[i] + p.oneMinusBeta1 * g;
+  let vi = p.beta2 * v[i] + p.oneMinusBeta2 * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  value[i] = value[i] - (p.lrT * mi) / (sqrt(vi) + p.epsilon);`;
+  return elementwise(count, bindings, body, `adam over ${count}`);
+}
+
+/** value -= lr * grad over `count` parameters. */
+export function sgdWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read_write> value: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<uniform> lr: vec4f;`;
+  return elementwise(count, bindings, "  value[i] = value[i] - lr.x * grad[i];", `sgd over ${count}`);
+}
+
+/** x[i] *= mask[i] over count items (dropout's mask, forward and backward). */
+export function mulWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read> mask: array<f32>;`;
+  return elementwise(count, bindings, "  x[i] = x[i] * mask[i];", `multiply by a mask over ${count}`);
+}
+
+/**
+ * Softmax over each row of logits z[rows x classes] into p, and the gradient of the batch-mean
+ * categorical cross-entropy with one-hot targets y: dz = (p - y) / rows. One invocation per row.
+ */
+export function softmaxCrossEntropyWgsl(rows: number, classes: number): string {
+  checkSize("classes", classes);
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> p: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dz: array<f32>;`;
+  const body = `  let o = i * ${u(classes)};
+  var top = z[o];
+  for (var j = 1u; j < ${u(classes)}; j++) { top = max(top, z[o + j]); }
+  var sum = 0.0;
+  for (var j = 0u; j < ${u(classes)}; j++) { sum = sum + exp(z[o + j] - top); }
+  for (var j = 0u; j < ${u(classes)}; j++) {
+    let q = exp(z[o + j] - top) / sum;
+    p[o + j] = q;
+    dz[o + j] = (q - y[o + j]) / ${rows}.0;
+  }`;
+  return elementwise(rows, bindings, body, `softmax + cross-entropy gradient over [${rows} x ${classes}]`);
+}
+
+/** a = 1 / (1 + e^-z) over count items (after the bias). */
+export function sigmoidWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read_write> a: array<f32>;`;
+  return elementwise(count, bindings, "  a[i] = 1.0 / (1.0 + exp(-z[i]));", `sigmoid over ${count}`);
+}
+
+/** dz = g * s * (1 - s), s = sigmoid(z) recomputed from z (a may hold dropout's masked values). */
+export function sigmoidBackwardWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dz: array<f32>;`;
+  return elementwise(
+    count,
+    bindings,
+    "  let s = 1.0 / (1.0 + exp(-z[i]));\n  dz[i] = g[i] * s * (1.0 - s);",
+    `sigmoid backward over ${count}`,
+  );
+}
