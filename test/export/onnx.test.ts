@@ -98,7 +98,7 @@ async function fromNn(file: string, seed: number, randomize = true): Promise<str
   const text = readFileSync(file, "utf8");
   const { ir, diagnostics } = compileSource(text, file);
   expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
-  const built = buildModel(tf, ir!.model, seed);
+  const built = await buildModel(tf, ir!.model, seed);
   if (randomize) randomizeWeights(built.model, seed);
   const dir = await save(built.model, ir!.model.name);
   built.model.dispose();

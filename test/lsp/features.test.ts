@@ -121,7 +121,7 @@ describe("completion", () => {
   it("in a train section: the settings not yet given, then each setting's values", async () => {
     const settings = await complete(file("  flatten", "  epochs 1\n  |"));
     expect(settings).toEqual(["data", "loss", "optimizer", "schedule", "callbacks", "metrics", "batch", "seed", "steps_per_epoch", "shuffle", "sweep"]);
-    expect(await complete(file("  flatten", "  optimizer |"))).toEqual(["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam"]);
+    expect(await complete(file("  flatten", "  optimizer |"))).toEqual(["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam"]);
     expect(await complete(file("  flatten", "  optimizer adam(|)"))).toEqual(["lr", "beta1", "beta2", "epsilon"]);
     expect(await complete(file("  flatten", "  loss |"))).toContain("categorical_crossentropy");
     expect(await complete(file("  flatten", "  metrics [|]"))).toEqual(["accuracy", "precision", "recall", "mse", "mae"]);
