@@ -56,7 +56,7 @@ function inputs(shape: number[]): Float32Array {
 
 async function forward(choice: BackendChoice, ir: IR): Promise<Float32Array> {
   await choice.tf.setBackend(choice.backend);
-  const built = buildModel(choice.tf, ir.model, 42);
+  const built = await buildModel(choice.tf, ir.model, 42);
   const shape = [BATCH, ...ir.model.layers[0]!.outputShape];
   const x = choice.tf.tensor(inputs(shape), shape);
   const y = built.model.predict(x) as import("@tensorflow/tfjs").Tensor;

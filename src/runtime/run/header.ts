@@ -15,6 +15,8 @@ const TFJS_THREADS: Record<string, string> = {
 };
 
 export async function engineHeader(choice: EngineChoice, options: RunOptions): Promise<string> {
+  // The standalone engine on WebGPU runs nnc's WGSL kernels: no CPU kernels or threads to report.
+  if (/^standalone engine on WebGPU/.test(choice.reason)) return choice.reason;
   if (choice.engine.name === "standalone") {
     const { kernelSettings } = await import("../engines/standalone.js");
     const { mode, threads } = kernelSettings(options);
