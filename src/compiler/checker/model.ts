@@ -19,6 +19,7 @@ import { didYouMean } from "../suggest.js";
 import { bindArgs, defaultRef } from "./args.js";
 import type { Reporter } from "./report.js";
 import { evaluate, type V, type VArg } from "./values.js";
+import { countText, DEFAULT_LIMITS, LIMIT_WORDS, raiseHint, type Limits } from "./limits.js";
 
 export interface Tensor {
   /** Id of the layer producing it; null when an earlier error left it unknown. */
@@ -83,9 +84,15 @@ export function checkUnusedBlock(block: BlockDecl, blocks: ReadonlyMap<string, B
   walk(block.body);
 }
 
-/** The span of the `input` keyword that starts an input statement. */
-function keyword(s: Span): Span {
-  return { ...s, endOffset: s.startOffset + 5, endLine: s.startLine, endColumn: s.startColumn + 5 };
+/** A statement's first line: itself, or the keyword of a loop. */
+function headSpan(s: Stmt): Span {
+  if (s.span.startLine === s.span.endLine) return s.span;
+  return keyword(s.span, s.kind === "for" ? 3 : s.kind === "repeat" ? 6 : s.kind === "input" ? 5 : 1);
+}
+
+/** The span of the keyword (`input`, `for`) that starts a statement. */
+function keyword(s: Span, length = 5): Span {
+  return { ...s, endOffset: s.startOffset + length, endLine: s.startLine, endColumn: s.startColumn + length };
 }
 
 function prod(s: readonly number[]): number {
@@ -106,6 +113,10 @@ export class ModelBuilder {
   private inputSeen = false;
   private noInputReported = false;
   private failed = false;
+  /** Set once a limit is reached: expansion stops at once (the error is reported). */
+  private stopped = false;
+  /** Statements and loop iterations run so far (the `steps` limit). */
+  private steps = 0;
 
   constructor(
     private readonly r: Reporter,
@@ -115,6 +126,7 @@ export class ModelBuilder {
     private readonly reserved: ReadonlySet<string>,
     /** Filled with the names of the blocks this builder expands. */
     private readonly expanded: Set<string> = new Set(),
+    private readonly limits: Limits = DEFAULT_LIMITS,
   ) {}
 
   build(decl: ModelDecl, params: Map<string, V>): BuiltModel | null {
@@ -133,7 +145,18 @@ export class ModelBuilder {
   // ---------------------------------------------------------------- statements
 
   private stmts(body: readonly Stmt[], env: Env): void {
-    for (const s of body) this.stmt(s, env);
+    for (const s of body) {
+      if (this.stopped) return;
+      if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
+      this.stmt(s, env);
+    }
+  }
+
+  /** E312: a limit reached; stops the expansion. */
+  private overLimit(name: keyof Limits, span: Span, what: string, fix: string, env: Env, value = this.limits[name] * 2): void {
+    this.r.error("E312", span, `${what}, over the limit of ${countText(this.limits[name])} (limit \`${name}\`: ${LIMIT_WORDS[name]})`, `${fix}, ${raiseHint(name, value)}`);
+    this.stopped = true;
+    this.fail(env);
   }
 
   private stmt(s: Stmt, env: Env): void {
@@ -149,7 +172,12 @@ export class ModelBuilder {
           this.r.error("E308", s.iterable.span, `\`for\` needs a list to iterate over, such as \`[64, 32]\``);
           return this.fail(env);
         }
+        if (it.items.length > this.limits.loop) {
+          return this.overLimit("loop", s.iterable.span.startLine === s.iterable.span.endLine ? s.iterable.span : keyword(s.span, 3), `this \`for\` runs over ${countText(it.items.length)} items`, "loop over fewer items", env, it.items.length);
+        }
         for (const item of it.items) {
+          if (this.stopped) return;
+          if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
           const scope = new Map(env.scope);
           scope.set(s.variable, item);
           const inner: Env = { ...env, scope };
@@ -165,7 +193,13 @@ export class ModelBuilder {
           this.r.error("E308", s.count.span, `\`repeat\` needs a whole number of at least 1; got ${c.t === "num" ? c.raw : "a non-number"}`);
           return this.fail(env);
         }
-        for (let i = 0; i < c.v; i++) this.stmts(s.body, env);
+        if (c.v > this.limits.repeat) {
+          return this.overLimit("repeat", s.count.span, `\`repeat ${c.raw}\` repeats its body ${countText(c.v)} times`, "repeat fewer times", env, c.v);
+        }
+        for (let i = 0; i < c.v && !this.stopped; i++) {
+          if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
+          this.stmts(s.body, env);
+        }
         return;
       }
     }
@@ -346,6 +380,10 @@ export class ModelBuilder {
       this.r.error("E213", step.nameSpan, `block \`${block.name}\` calls itself: ${[...env.blockStack, block.name].join(" -> ")}`, "a block cannot be recursive; unroll it with `repeat` or `for`");
       return null;
     }
+    if (env.blockStack.length >= this.limits.depth) {
+      this.overLimit("depth", step.nameSpan, `\`${block.name}\` is called ${env.blockStack.length + 1} blocks deep (${env.blockStack.slice(0, 3).join(" -> ")} -> ... -> ${block.name})`, "call blocks within blocks less deeply", env, env.blockStack.length + 1);
+      return null;
+    }
     // Bind arguments (evaluated in the caller's scope).
     const scope = new Map<string, V>();
     let ok = true;
@@ -412,6 +450,11 @@ export class ModelBuilder {
       if (t.shape === null || t.layerId === null) return { layerId: null, shape: null };
       inShapes[i] = t.shape;
       inputIds[i] = t.layerId;
+    }
+    if (this.layers.length >= this.limits.layers) {
+      this.r.error("E312", step.nameSpan, `the model expands to more layers than the limit of ${countText(this.limits.layers)} here (limit \`layers\`: ${LIMIT_WORDS.layers})`, `use fewer or shorter loops and block calls, ${raiseHint("layers", this.limits.layers * 2)}`);
+      this.stopped = true;
+      return null;
     }
     const out = entry.shape(inShapes, args);
     if (isShapeError(out)) {

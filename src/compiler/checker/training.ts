@@ -24,6 +24,8 @@ export interface CheckedTraining {
   sweepMonitor: { monitor: string; mode: "max" | "min" } | null;
   lossSpan: Span;
   dataSpan: Span;
+  /** The `batch` setting's value, when written. */
+  batchSpan?: Span;
 }
 
 const STEP_SCHEDULES = new Set(["piecewise_constant", "exponential_decay", "inverse_time_decay"]);
@@ -259,7 +261,8 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
     seed,
   };
   data.shuffle = shuffle;
-  return { training, sweep, sweepMonitor, lossSpan: calleeSpan(lossV!.v), dataSpan: calleeSpan(dataV!.v) };
+  const batchV = values.get("batch");
+  return { training, sweep, sweepMonitor, lossSpan: calleeSpan(lossV!.v), dataSpan: calleeSpan(dataV!.v), ...(batchV ? { batchSpan: batchV.v.span } : {}) };
 }
 
 /** The name of a call (`adam` in `adam(lr: 1e-3)`), or the whole value. */
