@@ -7,10 +7,12 @@ import { CliError, EXIT_USAGE, setExitCode } from "../errors.js";
 import { compileSource } from "../../compiler/index.js";
 import type { RunDeps } from "../../runtime/run/index.js";
 import { isSourceError, readSource } from "./check.js";
+import type { Limits } from "../../compiler/checker/limits.js";
+import { limitOption } from "../limit-option.js";
 
 /** Replaceable by tests (a fake engine, a fixed IR). */
 export const runDeps: RunDeps = {
-  compileSource: (text, file) => compileSource(text, file),
+  compileSource: (text, file, options) => compileSource(text, file, options),
   // The engines (tfjs, esbuild, ...) load only when a run starts, to keep other commands quick.
   selectEngine: async (ir, request, options) =>
     (await import("../../runtime/engines/select.js")).selectEngine(ir, request, options),
@@ -43,6 +45,7 @@ interface RunFlags {
   out?: string;
   json?: boolean;
   quiet?: boolean;
+  limit?: Partial<Limits>;
 }
 
 export function registerRun(program: Command): void {
@@ -68,7 +71,14 @@ export function registerRun(program: Command): void {
     .option("--out <dir>", "run directory (default runs/<model>-<YYYYMMDD-HHMMSS>)")
     .option("--json", "print one JSON object with the results as the last line of stdout")
     .option("--quiet", "no progress bar: one line per epoch on stderr")
+    .addOption(limitOption())
     .action(async (file: string, flags: RunFlags) => {
+      if (flags.kernels !== undefined && flags.engine === "tfjs") {
+        throw new CliError("--kernels chooses the standalone engine's kernels; it does not apply with --engine tfjs (drop it, or use --engine standalone)", EXIT_USAGE);
+      }
+      if (flags.engine === "standalone" && (flags.gpu || flags.backend !== "auto")) {
+        throw new CliError(`${flags.gpu ? "--gpu" : "--backend"} chooses how the tfjs engine runs; it does not apply with --engine standalone (drop it, or use --engine tfjs)`, EXIT_USAGE);
+      }
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
       const { runFile, RunError } = await import("../../runtime/run/index.js");
@@ -89,6 +99,7 @@ export function registerRun(program: Command): void {
             out: flags.out,
             json: Boolean(flags.json),
             quiet: Boolean(flags.quiet),
+            ...(flags.limit ? { limits: flags.limit } : {}),
           },
           runDeps,
         );

@@ -224,7 +224,7 @@ export function checkModelSize(
     r.error(
       "E313",
       layerSpan,
-      `the model has ${countText(size.params)} parameters (this \`${biggest.kind}\` alone has ${countText(biggest.params)}); over the limit of ${countText(limits.params)} (limit \`params\`)`,
+      `the model has ${countText(size.params)} parameters (this \`${biggest.kind}\` alone has ${countText(biggest.params)}), over the limit of ${countText(limits.params)} (limit \`params\`)`,
       `use fewer units or filters, or pool or flatten less before \`${biggest.kind}\`, ${raiseHint("params", size.params)}`,
     );
     return false;
@@ -236,7 +236,7 @@ export function checkModelSize(
     r.error(
       "E313",
       batchSpan,
-      `one batch of ${countText(batch)} examples holds ${countText(perBatch)} activations (${countText(size.activationsPerExample)} per example); over the limit of ${countText(limits.activations)} (limit \`activations\`)`,
+      `one batch of ${countText(batch)} examples holds ${countText(perBatch)} activations (${countText(size.activationsPerExample)} per example), over the limit of ${countText(limits.activations)} (limit \`activations\`)`,
       `use a smaller \`batch\`, ${raiseHint("activations", perBatch)}`,
     );
     return false;
@@ -245,7 +245,7 @@ export function checkModelSize(
     r.error(
       "E313",
       batchSpan,
-      `training this model needs about ${bytesText(size.bytes)} (weights, gradients, optimizer state and a batch's activations); over the limit of ${bytesText(limits.memory)}${limits.memory === DEFAULT_LIMITS.memory ? ", this machine's memory" : ""} (limit \`memory\`)`,
+      `training this model needs about ${bytesText(size.bytes)} (weights, gradients, optimizer state and a batch's activations), over the limit of ${bytesText(limits.memory)}${limits.memory === DEFAULT_LIMITS.memory ? ", this machine's memory" : ""} (limit \`memory\`)`,
       `use a smaller \`batch\` or fewer units, ${raiseHint("memory", size.bytes)}`,
     );
     return false;

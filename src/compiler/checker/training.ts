@@ -446,6 +446,13 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
       ok = false;
     } else if (logits && (act.kind === "sigmoid" || act.kind === "softmax")) {
       r.warning("W603", ct.lossSpan, `\`binary_crossentropy(from_logits: true)\` expects raw scores, but the model already ends with \`${act.kind}\` (line ${actLine})`, "drop `from_logits: true`");
+    } else if (!logits && act.kind === "softmax" && out.outputShape.length === 1 && out.outputShape[0]! > 1) {
+      r.warning(
+        "W606",
+        ct.lossSpan,
+        `\`binary_crossentropy\` scores each of the ${out.outputShape[0]} outputs as a yes/no of its own, but \`softmax\` (line ${actLine}) makes them compete for one class`,
+        "for one class per example use `categorical_crossentropy`; for independent yes/no labels end with `activation: sigmoid`",
+      );
     }
   }
   return ok;

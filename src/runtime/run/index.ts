@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Engine, EpochLogs, RunOptions, TrainResult } from "../engine.js";
 import type { IR, IRValue } from "../../compiler/ir.js";
-import type { CompileResult } from "../../compiler/index.js";
+import type { CompileOptions, CompileResult } from "../../compiler/index.js";
+import type { Limits } from "../../compiler/checker/limits.js";
 import type { EngineChoice } from "../engines/select.js";
 import { hasErrors } from "../../compiler/diagnostics.js";
 import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
@@ -16,6 +17,7 @@ import { historyCsv, historyJson } from "./history.js";
 import { curvesSvg, svgToPng } from "./plots.js";
 import { ProgressReporter } from "./progress.js";
 import { summaryText } from "./summary.js";
+import { bytesText, STANDALONE_MAX_MEMORY_BYTES, trainingSize } from "../../compiler/checker/limits.js";
 
 export interface RunRequest {
   file: string;
@@ -33,10 +35,12 @@ export interface RunRequest {
   out?: string;
   json: boolean;
   quiet: boolean;
+  /** Raised checker limits (`--limit NAME=N`). */
+  limits?: Partial<Limits>;
 }
 
 export interface RunDeps {
-  compileSource(text: string, file: string): CompileResult;
+  compileSource(text: string, file: string, options?: CompileOptions): CompileResult;
   selectEngine(
     ir: IR,
     request: { engine: "auto" | "standalone" | "tfjs"; backend: string; gpu: boolean },
@@ -134,7 +138,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
   const say = (text: string) => (req.json ? stderr : stdout).write(`${text}\n`);
 
   // 1. compile
-  const { ir, diagnostics } = deps.compileSource(req.source, req.file);
+  const { ir, diagnostics } = deps.compileSource(req.source, req.file, req.limits ? { limits: req.limits } : {});
   if (diagnostics.length > 0) {
     const color = Boolean(stderr.isTTY) && !process.env.NO_COLOR;
     stderr.write(`${renderDiagnostics(diagnostics, req.source, req.file, { color })}\n`);
@@ -200,6 +204,18 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     }
     if (choice.reason !== lastReason) stderr.write(`${choice.reason}\n`);
     lastReason = choice.reason;
+    if (choice.engine.name === "tfjs" && req.kernels !== undefined) {
+      throw new RunError(`--kernels chooses the standalone engine's kernels, but this run uses the tfjs engine (${choice.reason}); drop --kernels, or add --engine standalone`, 2);
+    }
+    if (choice.engine.name === "standalone" && variant.training) {
+      const size = trainingSize(variant.model, variant.training);
+      if (size.bytes > STANDALONE_MAX_MEMORY_BYTES) {
+        throw new RunError(
+          `${req.file}: training ${variant.model.name} with batch ${variant.training.batchSize} needs about ${bytesText(size.bytes)}, more than the standalone engine's ${bytesText(STANDALONE_MAX_MEMORY_BYTES)} of WebAssembly memory; use a smaller \`batch\`, or run with --engine tfjs`,
+          1,
+        );
+      }
+    }
     return choice;
   };
 
