@@ -273,7 +273,7 @@ function toJson(v: V, schema: Record<string, unknown>, written: string, callee: 
     const t = schema.type;
     if (t === "integer" || t === "number" || (schema.nncPair && true)) {
       const names = scope ? [...scope.keys()] : [];
-      r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${label(written, callee)} must be a number`));
+      r.error("E214", v.span, `unknown name \`${v.name}\``, () => didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${label(written, callee)} must be a number`));
       return INVALID;
     }
     return v.name;

@@ -37,7 +37,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   loop: 10_000,
   depth: 64,
   layers: 10_000,
-  steps: 100_000,
+  steps: 50_000,
   variants: 256,
   terms: 1_000,
   params: 1_000_000_000,

@@ -307,8 +307,7 @@ export class ModelBuilder {
         this.r.error("E408", step.nameSpan, "`input` is a statement of its own: `input image(28, 28, 1)`");
         return null;
       }
-      const candidates = [...names("layer").filter((n) => n !== "input"), ...this.blocks.keys(), ...env.tensors.keys()];
-      this.r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, didYouMean(step.name, candidates));
+      this.r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, () => didYouMean(step.name, [...names("layer").filter((n) => n !== "input"), ...this.blocks.keys(), ...env.tensors.keys()]));
       return null;
     }
     if (entry.arity === "many") return this.merge(entry, step, cur, isFirst, env, wantId);
@@ -356,9 +355,10 @@ export class ModelBuilder {
         ok = false;
         continue;
       }
-      const t = env.tensors.get(a.value.name);
+      const tname = a.value.name;
+      const t = env.tensors.get(tname);
       if (!t) {
-        this.r.error("E204", a.value.span, `unknown tensor \`${a.value.name}\``, didYouMean(a.value.name, env.tensors.keys()) ?? (env.tensors.size > 0 ? `tensors named so far: ${[...env.tensors.keys()].map((k) => `\`${k}\``).join(", ")}` : "bind one first, e.g. `a = dense(64)`"));
+        this.r.error("E204", a.value.span, `unknown tensor \`${tname}\``, () => didYouMean(tname, env.tensors.keys()) ?? (env.tensors.size > 0 ? `tensors named so far: ${[...env.tensors.keys()].map((k) => `\`${k}\``).join(", ")}` : "bind one first, e.g. `a = dense(64)`"));
         ok = false;
         continue;
       }

@@ -116,7 +116,7 @@ export function evaluate(expr: Expr, scope: Scope, r: Reporter): V | null {
 function asNumber(v: V, scope: Scope, r: Reporter, op: string): number | null {
   if (v.t === "num") return v.v;
   if (v.t === "name") {
-    r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, scope.keys()) ?? (scope.size > 0 ? `names in scope here: ${[...scope.keys()].map((k) => `\`${k}\``).join(", ")}` : undefined));
+    r.error("E214", v.span, `unknown name \`${v.name}\``, () => didYouMean(v.name, scope.keys()) ?? (scope.size > 0 ? `names in scope here: ${[...scope.keys()].map((k) => `\`${k}\``).join(", ")}` : undefined));
     return null;
   }
   r.error("E307", v.span, `\`${op}\` needs numbers; got ${describe(v)}`);
