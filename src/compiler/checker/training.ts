@@ -7,6 +7,7 @@ import { allNames, augmentations, lookup, names, settings, type SettingEntry } f
 import { didYouMean } from "../suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
 import type { BuiltModel } from "./model.js";
+import { callbackPaths, pathProblem } from "./paths.js";
 import type { Reporter } from "./report.js";
 import { describe, evaluate, type V } from "./values.js";
 
@@ -294,6 +295,13 @@ function checkCallback(v: V, r: Reporter): { ref: IRRef; monitorSpan?: Span; kin
   }
   const bound = bindArgs(entry, v.t === "call" ? v.args : null, { callee: name, span }, r);
   if (!bound) return null;
+  for (const [, arg, value] of callbackPaths([{ kind: entry.name, args: bound.args }])) {
+    const problem = pathProblem(value);
+    if (problem !== null) {
+      r.error("E314", bound.spans[arg] ?? span, `\`${arg}\` of \`${entry.name}\` must be a path inside the run directory; "${value.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, "?")}" ${problem}`, `write a relative path such as \`${arg}: "${entry.name === "tensorboard" ? "logs" : entry.name === "checkpoint" ? "checkpoint" : "log.csv"}"\`; it is created in the run directory (--out)`);
+      return null;
+    }
+  }
   return { ref: { kind: entry.name, args: bound.args }, monitorSpan: bound.spans.monitor, kind: entry.name };
 }
 

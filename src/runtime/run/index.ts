@@ -17,6 +17,7 @@ import { historyCsv, historyJson } from "./history.js";
 import { curvesSvg, svgToPng } from "./plots.js";
 import { ProgressReporter } from "./progress.js";
 import { summaryText } from "./summary.js";
+import { callbackPaths, pathProblem } from "../../compiler/checker/paths.js";
 import { bytesText, STANDALONE_MAX_MEMORY_BYTES, trainingSize } from "../../compiler/checker/limits.js";
 
 export interface RunRequest {
@@ -152,6 +153,12 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       `${req.file} has no train section, so there is nothing to run (add \`train ${ir.model.name} { ... }\`)`,
       1,
     );
+  }
+
+  // Paths the file names stay in the run directory (the checker refuses others: E314).
+  for (const [kind, arg, value] of callbackPaths(ir.training.callbacks as { kind: string; args: Record<string, unknown> }[])) {
+    const problem = pathProblem(value);
+    if (problem !== null) throw new RunError(`${req.file}: \`${arg}\` of \`${kind}\` must be a path inside the run directory; "${value}" ${problem}`, 1);
   }
 
   // 2. run directory and Ctrl-C
