@@ -1,6 +1,6 @@
 // `nnc run FILE [--engine auto|standalone|tfjs] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
 //               [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N]
-//               [--kernels ts|simd] [--out DIR] [--json] [--quiet]`
+//               [--kernels ts|simd] [--out DIR] [--json] [--quiet] [--continue-on-nan] [--limit NAME=N]`
 // Flags are parsed and validated here; src/runtime/run/ does the work.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CliError, EXIT_USAGE, setExitCode } from "../errors.js";
@@ -46,6 +46,7 @@ interface RunFlags {
   json?: boolean;
   quiet?: boolean;
   limit?: Partial<Limits>;
+  continueOnNan?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -71,6 +72,7 @@ export function registerRun(program: Command): void {
     .option("--out <dir>", "run directory (default runs/<model>-<YYYYMMDD-HHMMSS>)")
     .option("--json", "print one JSON object with the results as the last line of stdout")
     .option("--quiet", "no progress bar: one line per epoch on stderr")
+    .option("--continue-on-nan", "keep training when the loss becomes NaN or infinite (default: stop and exit 3; a model with NaN weights is never saved)")
     .addOption(limitOption())
     .action(async (file: string, flags: RunFlags) => {
       if (flags.kernels !== undefined && flags.engine === "tfjs") {
@@ -100,6 +102,7 @@ export function registerRun(program: Command): void {
             json: Boolean(flags.json),
             quiet: Boolean(flags.quiet),
             ...(flags.limit ? { limits: flags.limit } : {}),
+            continueOnNaN: Boolean(flags.continueOnNan),
           },
           runDeps,
         );

@@ -10,7 +10,7 @@
 // and otherwise downloads the four .gz files from a known mirror into the cache dir, verifying
 // their md5 and writing each atomically (temporary name + rename).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -197,6 +197,41 @@ export function writeFileAtomic(path: string, data: Buffer | Uint8Array | string
     } catch {
       // nothing to clean up
     }
+    throw err;
+  }
+}
+
+/**
+ * Writes a model folder whole or not at all: every file into `dir.tmp-<pid>-<random>/`, then
+ * that folder renamed to `dir` (an existing `dir` is first renamed aside under a temporary name
+ * and removed after). A process killed at any point leaves `dir` as it was, absent, or complete,
+ * plus temporary folders the next run sweeps. `weights.bin` is float32: a model with a NaN or
+ * infinite weight (training diverged) is never written.
+ */
+export function writeModelDir(dir: string, files: Record<string, Buffer | Uint8Array | string>): void {
+  const weights = files["weights.bin"];
+  if (weights !== undefined && typeof weights !== "string") {
+    const floats = new Float32Array(weights.buffer, weights.byteOffset, Math.floor(weights.byteLength / 4));
+    let bad = 0;
+    for (let i = 0; i < floats.length; i++) if (!Number.isFinite(floats[i]!)) bad++;
+    if (bad > 0) {
+      throw new Error(`not saving the model in ${dir}: ${bad} of its ${floats.length} weights are NaN or infinite (training diverged); lower the learning rate`);
+    }
+  }
+  const suffix = () => `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = `${dir}${suffix()}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
+    let old: string | null = null;
+    if (existsSync(dir)) {
+      old = `${dir}${suffix()}`;
+      renameSync(dir, old);
+    }
+    renameSync(tmp, dir);
+    if (old !== null) rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
 }

@@ -4,7 +4,8 @@
 // object as the last line of stdout). Ctrl-C aborts the engine through options.signal, removes
 // temporary files and exits 130.
 import { existsSync } from "node:fs";
-import { join, relative } from "node:path";
+import { constants as osConstants } from "node:os";
+import { dirname, join, relative } from "node:path";
 import type { Engine, EpochLogs, RunOptions, TrainResult } from "../engine.js";
 import type { IR, IRValue } from "../../compiler/ir.js";
 import type { CompileOptions, CompileResult } from "../../compiler/index.js";
@@ -12,10 +13,11 @@ import type { Limits } from "../../compiler/checker/limits.js";
 import type { EngineChoice } from "../engines/select.js";
 import { hasErrors } from "../../compiler/diagnostics.js";
 import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
-import { createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, writeAtomic } from "./files.js";
+import { checkWritable, createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, sweepStaleTemps, writeAtomic } from "./files.js";
 import { historyCsv, historyJson } from "./history.js";
 import { curvesSvg, svgToPng } from "./plots.js";
 import { ProgressReporter } from "./progress.js";
+import { DivergenceGuard, divergenceMessage, EXIT_DIVERGED } from "./divergence.js";
 import { summaryText } from "./summary.js";
 import { callbackPaths, pathProblem } from "../../compiler/checker/paths.js";
 import { bytesText, STANDALONE_MAX_MEMORY_BYTES, trainingSize } from "../../compiler/checker/limits.js";
@@ -36,6 +38,8 @@ export interface RunRequest {
   out?: string;
   json: boolean;
   quiet: boolean;
+  /** Keep training when the loss becomes NaN or infinite (default: stop, exit 3). */
+  continueOnNaN?: boolean;
   /** Raised checker limits (`--limit NAME=N`). */
   limits?: Partial<Limits>;
 }
@@ -133,6 +137,14 @@ export function writeRunFiles(outDir: string, ir: IR, result: TrainResult): stri
   return ["history.json", "history.csv", "curves.svg", "curves.png", "summary.txt"];
 }
 
+/** About what a run writes: the model (and each checkpoint, each sweep variant's), plus 16 MiB of logs and plots. */
+function runBytes(ir: IR): number {
+  const model = (m: IR["model"]) => m.params.total * 4 + 64 * 1024;
+  const checkpoints = ir.training?.callbacks.filter((c) => c.kind === "checkpoint").length ?? 0;
+  const variants = ir.sweep?.variants.reduce((n, v) => n + model(v.model) * (1 + checkpoints), 0) ?? 0;
+  return model(ir.model) * (1 + checkpoints) + variants + 16 * 2 ** 20;
+}
+
 /** Runs `nnc run`; returns the exit code (0, 1 on diagnostics/failed run, 130 on Ctrl-C). */
 export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
   const { stdout, stderr } = deps;
@@ -170,21 +182,34 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
   } catch (err) {
     throw new RunError(`cannot create the run directory ${outDir}: ${(err as Error).message}`, 2);
   }
+  // Temporary files and folders that a killed run left behind (its own --out, or under runs/).
+  const swept = sweepStaleTemps(req.out === undefined ? dirname(absOut) : absOut);
+  if (swept.length > 0) stderr.write(`removed ${swept.length} unfinished file${swept.length === 1 ? "" : "s"} an interrupted run left behind\n`);
+  try {
+    checkWritable(absOut, runBytes(ir));
+  } catch (err) {
+    if (!existed) removeIfEmpty(absOut);
+    throw new RunError((err as Error).message, 2);
+  }
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  /** The exit code of the first signal: 130 for SIGINT, 128 + its number for SIGTERM and SIGHUP. */
+  let signalExit = EXIT_INTERRUPTED;
+  const onSignal = (signal: NodeJS.Signals) => {
     interrupts += 1;
     if (interrupts === 1) {
-      stderr.write("\ninterrupted: stopping after this batch (Ctrl-C again to quit now)\n");
+      signalExit = 128 + (osConstants.signals[signal] ?? 2);
+      stderr.write(`\ninterrupted${signal === "SIGINT" ? "" : ` (${signal})`}: stopping after this batch (${signal === "SIGINT" ? "Ctrl-C" : `${signal}`} again to quit now)\n`);
       controller.abort();
     } else {
       removeTempFiles(absOut);
       if (!existed) removeIfEmpty(absOut);
       stderr.write("interrupted\n");
-      process.exit(EXIT_INTERRUPTED);
+      process.exit(signalExit);
     }
   };
-  if (deps.handleSigint !== false) process.on("SIGINT", onSigint);
+  const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  if (deps.handleSigint !== false) for (const s of SIGNALS) process.on(s, onSignal);
 
   const interactive = Boolean(stdout.isTTY) && !req.quiet && !req.json;
   const baseOptions = (dir: string): RunOptions => ({
@@ -228,12 +253,16 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
 
   const train = async (engine: Engine, variant: IR, options: RunOptions, prefix: string): Promise<TrainResult> => {
     const reporter = new ProgressReporter({ interactive, stream: stderr, prefix });
+    const guard = req.continueOnNaN ? null : new DivergenceGuard(reporter);
+    const signal = guard ? AbortSignal.any([controller.signal, guard.controller.signal]) : controller.signal;
     try {
-      const result = await engine.train(variant, options, reporter);
+      const result = await engine.train(variant, { ...options, signal }, guard ?? reporter);
       if (controller.signal.aborted) throw new Interrupted();
+      if (guard?.diverged) throw new RunError(`${prefix}${divergenceMessage(guard.diverged)}`, EXIT_DIVERGED);
       return result;
     } catch (err) {
       if (controller.signal.aborted) throw new Interrupted();
+      if (guard?.diverged) throw new RunError(`${prefix}${divergenceMessage(guard.diverged)}`, EXIT_DIVERGED);
       throw err;
     } finally {
       reporter.stop();
@@ -343,7 +372,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       stderr.write(
         `interrupted: ${removed.length ? `removed ${removed.length} unfinished file${removed.length === 1 ? "" : "s"}; ` : ""}${gone ? `nothing was written` : `finished files are in ${outDir}`}\n`,
       );
-      return EXIT_INTERRUPTED;
+      return signalExit;
     }
     removeTempFiles(absOut);
     if (!existed) removeIfEmpty(absOut);
@@ -351,7 +380,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     // an engine's own failure (missing data, unsupported backend, ...): one paragraph, exit 1
     throw new RunError((err as Error).message ?? String(err), 1);
   } finally {
-    if (deps.handleSigint !== false) process.removeListener("SIGINT", onSigint);
+    if (deps.handleSigint !== false) for (const s of SIGNALS) process.removeListener(s, onSignal);
   }
 }
 
