@@ -36,8 +36,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   repeat: 10_000,
   loop: 10_000,
   depth: 64,
-  layers: 10_000,
-  steps: 50_000,
+  layers: 5_000,
+  steps: 25_000,
   variants: 256,
   terms: 1_000,
   params: 1_000_000_000,
@@ -98,7 +98,7 @@ export function bytesText(n: number): string {
 
 /** A count for people: 1234567 -> "1,234,567". */
 export function countText(n: number): string {
-  return Number.isSafeInteger(n) ? n.toLocaleString("en-US") : n.toExponential(2);
+  return Number.isSafeInteger(n) ? String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",") : n.toExponential(2);
 }
 
 // ------------------------------------------------------------------ expression size

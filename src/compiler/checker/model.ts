@@ -292,6 +292,7 @@ export class ModelBuilder {
 
   /** Applies one step to `cur`. Returns null after reporting an error that stops the chain. */
   private step(step: Step, cur: Tensor | null, isFirst: boolean, env: Env, wantId?: string): Tensor | null {
+    if (this.stopped) return null;
     if (env.tensors.has(step.name)) {
       this.r.error("E410", step.nameSpan, `\`${step.name}\` is a tensor; a tensor name can only start a chain`, `write \`${step.name} -> ...\` as its own statement`);
       return null;
