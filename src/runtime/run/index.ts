@@ -209,7 +209,9 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     }
   };
   const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-  if (deps.handleSigint !== false) for (const s of SIGNALS) process.on(s, onSignal);
+  // One handler per signal (the name is not always passed: process.emit("SIGINT") gives none).
+  const handlers = SIGNALS.map((s) => [s, () => onSignal(s)] as const);
+  if (deps.handleSigint !== false) for (const [s, h] of handlers) process.on(s, h);
 
   const interactive = Boolean(stdout.isTTY) && !req.quiet && !req.json;
   const baseOptions = (dir: string): RunOptions => ({
@@ -380,7 +382,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     // an engine's own failure (missing data, unsupported backend, ...): one paragraph, exit 1
     throw new RunError((err as Error).message ?? String(err), 1);
   } finally {
-    if (deps.handleSigint !== false) for (const s of SIGNALS) process.removeListener(s, onSignal);
+    if (deps.handleSigint !== false) for (const [s, h] of handlers) process.removeListener(s, h);
   }
 }
 
