@@ -12,6 +12,9 @@ import { compileSource } from "../src/compiler/index.js";
 import type { ChainStmt, ModelDecl } from "../src/parser/ast.js";
 import { format } from "../src/compiler/format.js";
 import { parse } from "../src/parser/index.js";
+import { lex } from "../src/parser/lexer.js";
+import { MAX_PARSE_ERRORS, parseTokens } from "../src/parser/parser.js";
+import { tokenSoup } from "../bench/fuzz-lib.js";
 import { DEFAULT_LIMITS, exprTerms, parseLimit, STANDALONE_MAX_MEMORY_BYTES, trainingSize } from "../src/compiler/checker/limits.js";
 import { pathProblem } from "../src/compiler/checker/paths.js";
 import { writeModelDir } from "../src/runtime/data/mnist.js";
@@ -64,6 +67,17 @@ describe("crashes", () => {
     expect(formatted.text.replace(/\s+/g, "")).toBe(text.replace(/\s+/g, ""));
     const chain = (parse(text).program.decls[0] as ModelDecl).body[1] as ChainStmt;
     expect(exprTerms(chain.steps[0]!.args![0]!.value)).toBe(30_000);
+  });
+});
+
+describe("linear in the input", () => {
+  it("the recovering parser stops after MAX_PARSE_ERRORS errors (chevrotain copies its error list per attempt)", () => {
+    const { tokens } = lex(tokenSoup(256 * 1024, 7));
+    const { parser } = parseTokens(tokens);
+    expect(parser.errors.length).toBeGreaterThan(MAX_PARSE_ERRORS);
+    expect(parser.errors.length).toBeLessThan(MAX_PARSE_ERRORS + 40);
+    const d = parse(tokenSoup(256 * 1024, 7)).diagnostics;
+    expect(d.at(-1)!.code).toBe("E119");
   });
 });
 
