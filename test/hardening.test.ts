@@ -136,7 +136,8 @@ describe("paths inside the run directory", () => {
     ["~/x", "is absolute"],
     ["", "is empty"],
     [".", "is the run directory itself"],
-    ["a\u2028b", "holds a control character or a line break"],
+    ["a\u0000b", "holds a NUL character, which no file name can"],
+    ["a\u2028b\n.csv", null],
     ["model/x", "would replace `model`, which `nnc run` writes itself"],
     ["history.csv", "would replace `history.csv`, which `nnc run` writes itself"],
   ])("%j: %s", (p, problem) => expect(pathProblem(p)).toBe(problem));

@@ -1,7 +1,7 @@
 // Paths a .nn file names (tensorboard's `dir`, csv_logger's and checkpoint's `path`) are inside
-// the run directory: relative, without `..` segments that climb out of it, without control
-// characters, and not one of the files `nnc run` writes itself. The checker refuses any other
-// with E314 at the path; `nnc run` checks the IR's paths again before it trains.
+// the run directory: relative, without `..` segments that climb out of it, without NUL, and not
+// one of the files `nnc run` writes itself. The checker refuses any other with E314 at the path;
+// `nnc run` checks the IR's paths again before it trains.
 import { posix } from "node:path";
 
 /** What `nnc run` writes at the top of a run directory (a path may not replace them). */
@@ -10,8 +10,7 @@ export const RUN_FILES = ["model", "history.json", "history.csv", "curves.svg", 
 /** Why `p` cannot be a path inside the run directory (`"p" <problem>`), or null when it can. */
 export function pathProblem(p: string): string | null {
   if (p.trim() === "") return "is empty";
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(p)) return "holds a control character or a line break";
+  if (p.includes("\0")) return "holds a NUL character, which no file name can";
   const slashed = p.replace(/\\/g, "/");
   if (slashed.startsWith("/") || /^[A-Za-z]:/.test(slashed) || slashed.startsWith("~")) return "is absolute";
   const norm = posix.normalize(slashed);
