@@ -46,7 +46,14 @@ export function registerCompile(program: Command): void {
       "@tensorflow/tfjs-node-gpu",
     )
     .addOption(limitOption())
-    .action(async (file: string, opts: CompileFlags) => {
+    .action(async (file: string, opts: CompileFlags, cmd: Command) => {
+      // Flags of the other target are errors, not silently ignored.
+      const given = (flag: string) => cmd.getOptionValueSource(flag) === "cli";
+      const foreign = opts.target === "tfjs" ? ["kernels", "threads"].filter(given) : opts.target === "standalone" && given("tfjsPackage") ? ["tfjsPackage"] : [];
+      if (foreign.length > 0) {
+        const names = foreign.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(" and ");
+        throw new CliError(`${names} ${foreign.length === 1 ? "does" : "do"} not apply to --target ${opts.target} (drop ${foreign.length === 1 ? "it" : "them"}, or use --target ${opts.target === "tfjs" ? "standalone" : "tfjs"})`, EXIT_USAGE);
+      }
       if (opts.target !== "standalone" && opts.target !== "tfjs") {
         throw new CliError(`unknown --target \`${opts.target}\`: use standalone or tfjs`, EXIT_USAGE);
       }
