@@ -257,6 +257,11 @@ train mlp {
     expect(cliErr).toMatch(/--kernels chooses the standalone engine's kernels; it does not apply with --engine tfjs/);
   });
 
+  it("compile flags of the other target are errors", async () => {
+    expect(await main(["node", "nnc", "compile", nan, "--target", "tfjs", "--kernels", "simd", "-o", "-"])).toBe(2);
+    expect(cliErr).toMatch(/^nnc: --kernels does not apply to --target tfjs \(drop it, or use --target standalone\)\n$/);
+  });
+
   it("compile -o into a missing folder names the folder, not a temporary file", async () => {
     expect(await main(["node", "nnc", "compile", nan, "-o", join(tmp, "no/such/dir/x.ts")])).toBe(2);
     expect(cliErr).toMatch(/^nnc: cannot write .*no\/such\/dir\/x\.ts: the folder .*no\/such\/dir does not exist\n$/);
