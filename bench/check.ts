@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { compileSource } from "../src/compiler/index.js";
 import { checkProgram } from "../src/compiler/checker/index.js";
 import { parse } from "../src/parser/index.js";
+import { tokenSoup } from "./fuzz-lib.js";
 
 const root = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 
@@ -96,7 +97,24 @@ export async function benchCheck(): Promise<Record<string, number>> {
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
+  // Token soup (issue 12): parse+check must stay linear in the input's size, however broken.
+  const soup = (kb: number): number => {
+    const text = tokenSoup(kb * 1024, kb);
+    const t: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      compileSource(text, "soup.nn");
+      t.push(performance.now() - t0);
+    }
+    return t.sort((a, b) => a - b)[1]!;
+  };
+  const soup256k = soup(256);
+  const soup1m = soup(1024);
   return {
+    "check.token_soup_256kb_ms": round(soup256k),
+    "check.token_soup_1mb_ms": round(soup1m),
+    // 4 when linear (1 MB is 4 x 256 KB)
+    "check.token_soup_1mb_over_256kb": round(soup1m / soup256k),
     "check.largest_example_ms": round(example.median),
     "check.generated_1000_lines_ms": round(generated.median),
     // The runs that include a young-generation collection (it copies the tokens, syntax tree

@@ -145,3 +145,71 @@ describe("nnc predict", () => {
     expect(stderr).toMatch(/missing required argument 'images'/);
   });
 });
+
+describe("nnc predict refuses what a model folder or an image must not make it do (issue 12)", () => {
+  /** A copy of the run's model.json with its manifest's paths replaced, in a folder of its own. */
+  async function withPaths(name: string, paths: string[]): Promise<string> {
+    const fs = await import("node:fs");
+    const dir = join(tmp, "evil", name);
+    mkdirSync(dir, { recursive: true });
+    const json = JSON.parse(fs.readFileSync(join(runDir, "model", "model.json"), "utf8")) as { weightsManifest: { paths: string[] }[] };
+    json.weightsManifest[0]!.paths = paths;
+    writeFileSync(join(dir, "model.json"), JSON.stringify(json));
+    fs.copyFileSync(join(runDir, "model", "weights.bin"), join(dir, "weights.bin"));
+    return dir;
+  }
+
+  it("weight files outside the model folder, devices and links out are refused before reading", async () => {
+    const fs = await import("node:fs");
+    expect(await predict(await withPaths("climb", ["../../../../../../../../etc/hostname"]), vertical)).toBe(2);
+    expect(stderr).toMatch(/names the weight file "\.\.\/\.\.\/.*etc\/hostname", which is outside its folder/);
+    stderr = "";
+    expect(await predict(await withPaths("absolute", ["/dev/zero"]), vertical)).toBe(2);
+    expect(stderr).toMatch(/names the weight file "\/dev\/zero", which is not a file inside its folder/);
+    stderr = "";
+    const linked = await withPaths("link", ["zero.bin"]);
+    fs.symlinkSync("/dev/zero", join(linked, "zero.bin"));
+    expect(await predict(linked, vertical)).toBe(2);
+    expect(stderr).toMatch(/names the weight file "zero\.bin", which is outside its folder/);
+    stderr = "";
+    const device = await withPaths("device", ["dev"]);
+    fs.mkdirSync(join(device, "dev"));
+    expect(await predict(device, vertical)).toBe(2);
+    expect(stderr).toMatch(/names the weight file "dev", which is not a regular file/);
+  });
+
+  it("weight files larger than the manifest declares are refused without reading them", async () => {
+    const big = await withPaths("big", ["weights.bin", "more.bin"]);
+    writeFileSync(join(big, "more.bin"), Buffer.alloc(1 << 20));
+    stderr = "";
+    expect(await predict(big, vertical)).toBe(2);
+    expect(stderr).toMatch(/are more than the 31400 bytes its manifest describes/);
+  });
+
+  it("a model with NaN weights is refused", async () => {
+    const fs = await import("node:fs");
+    const nan = await withPaths("nan", ["weights.bin"]);
+    const w = fs.readFileSync(join(nan, "weights.bin"));
+    w.writeFloatLE(Number.NaN, 400);
+    w.writeFloatLE(Number.POSITIVE_INFINITY, 404);
+    writeFileSync(join(nan, "weights.bin"), w);
+    stderr = "";
+    expect(await predict(nan, vertical)).toBe(2);
+    expect(stderr).toMatch(/has 2 weights that are NaN or infinite \(first in dense_1\/kernel\): training diverged/);
+  });
+
+  it("a PNG over the pixel limit is refused from its header, before decoding", async () => {
+    // A real PNG signature and IHDR chunk of 20000 x 20000 (no image data follows).
+    const ihdr = Buffer.alloc(25);
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(ihdr, 0);
+    ihdr.writeUInt32BE(13, 8);
+    ihdr.write("IHDR", 12, "latin1");
+    ihdr.writeUInt32BE(20000, 16);
+    ihdr.writeUInt32BE(20000, 20);
+    const huge = join(tmp, "huge.png");
+    writeFileSync(huge, ihdr);
+    stderr = "";
+    expect(await predict(runDir, huge)).toBe(2);
+    expect(stderr).toMatch(/huge\.png is 20000x20000 pixels, more than the 16,777,216 nnc predict reads/);
+  });
+});

@@ -25,8 +25,32 @@ export function writeAtomic(file: string, text: string): void {
     } catch {
       // the temporary file was never created
     }
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "EACCES" || code === "EPERM" ? "permission denied" : err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new CliError(`cannot write ${file}: ${why}`, EXIT_USAGE);
+    throw new CliError(`cannot write ${file}: ${writeFailure(err, file)}`, EXIT_USAGE);
+  }
+}
+
+/** Why a write failed, in words that name the user's path, never the temporary file. */
+export function writeFailure(err: unknown, file: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case "ENOENT":
+      return `the folder ${dirname(file)} does not exist`;
+    case "ENOTDIR":
+      return `a part of ${dirname(file)} is a file, not a folder`;
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "the file system is read-only";
+    case "ENOSPC":
+      return "no space left on the device";
+    case "EDQUOT":
+      return "the disk quota is exhausted";
+    case "EISDIR":
+      return "it is a folder";
+    default: {
+      const msg = err instanceof Error ? err.message.split("\n")[0]! : String(err);
+      return code ? `${code}` : msg.replace(/\S*\.tmp\b\S*/g, "").trim();
+    }
   }
 }

@@ -440,14 +440,23 @@ class Printer {
         return e.operand.kind === "binary" ? `-(${inner})` : `-${inner}`;
       }
       case "binary": {
-        const p = PRECEDENCE[e.op];
-        const side = (x: Expr, right: boolean) => {
-          const s = this.flat(x);
-          if (x.kind !== "binary") return s;
-          const q = PRECEDENCE[x.op];
-          return q < p || (right && q === p) ? `(${s})` : s;
-        };
-        return `${side(e.left, false)} ${e.op} ${side(e.right, true)}`;
+        // The left spine of `a + b + c + ...` iteratively: a long sum must not overflow the stack.
+        // A left operand needs parentheses when it binds more loosely, a right one also when equally.
+        const spine: Extract<Expr, { kind: "binary" }>[] = [];
+        let x: Expr = e;
+        while (x.kind === "binary" && (spine.length === 0 || PRECEDENCE[x.op] >= PRECEDENCE[spine[spine.length - 1]!.op])) {
+          spine.push(x);
+          x = x.left;
+        }
+        let s = this.flat(x);
+        if (x.kind === "binary") s = `(${s})`;
+        for (let i = spine.length - 1; i >= 0; i--) {
+          const b = spine[i]!;
+          let rs = this.flat(b.right);
+          if (b.right.kind === "binary" && PRECEDENCE[b.right.op] <= PRECEDENCE[b.op]) rs = `(${rs})`;
+          s = `${s} ${b.op} ${rs}`;
+        }
+        return s;
       }
     }
   }

@@ -9,6 +9,14 @@ import type { Decl, Program } from "../parser/ast.js";
 import { hasErrors, type Diagnostic } from "./diagnostics.js";
 import { parse } from "../parser/index.js";
 import { checkProgram, type CheckTrace } from "./checker/index.js";
+import type { Limits } from "./checker/limits.js";
+
+export interface CompileOptions {
+  /** Raised (or lowered) checker limits (`--limit NAME=N`); see checker/limits.ts. */
+  limits?: Partial<Limits>;
+  /** Watches the models' expansion (the language server's shapes; see checker/model.ts). */
+  trace?: CheckTrace;
+}
 
 export interface CompileResult {
   /** null when there are errors. */
@@ -18,20 +26,15 @@ export interface CompileResult {
   program?: Program;
 }
 
-export interface CompileOptions {
-  /** Watches the models' expansion (the language server's shapes; see checker/model.ts). */
-  trace?: CheckTrace;
-}
-
 export function compileSource(text: string, file: string, options: CompileOptions = {}): CompileResult {
   try {
     const parsed = parse(text);
     const syntax = parsed.diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
     if (hasErrors(syntax)) {
-      const semantic = checkIntactDeclarations(parsed.program, syntax, text, file, options.trace);
+      const semantic = checkIntactDeclarations(parsed.program, syntax, text, file, options);
       return { ir: null, diagnostics: [...syntax, ...semantic].sort((a, b) => a.span.startOffset - b.span.startOffset), program: parsed.program };
     }
-    const checked = checkProgram(parsed.program, { file, source: text, trace: options.trace });
+    const checked = checkProgram(parsed.program, { file, source: text, trace: options.trace, ...(options.limits ? { limits: options.limits } : {}) });
     return { ir: checked.ir, diagnostics: [...syntax, ...checked.diagnostics], program: parsed.program };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -47,7 +50,7 @@ export function compileSource(text: string, file: string, options: CompileOption
 const FOLLOW_ON = new Set(["E201", "E207", "E216"]);
 
 /** The semantic diagnostics of the declarations that no syntax error falls in. */
-function checkIntactDeclarations(program: Program, syntax: readonly Diagnostic[], text: string, file: string, trace?: CheckTrace): Diagnostic[] {
+function checkIntactDeclarations(program: Program, syntax: readonly Diagnostic[], text: string, file: string, options: CompileOptions): Diagnostic[] {
   const errors = syntax.filter((d) => d.severity === "error");
   const broken = (d: Decl): boolean => errors.some((e) => e.span.startOffset >= d.span.startOffset && e.span.startOffset <= d.span.endOffset);
   const brokenNames = new Set<string>();
@@ -60,7 +63,7 @@ function checkIntactDeclarations(program: Program, syntax: readonly Diagnostic[]
   }
   const decls = program.decls.filter((d) => !broken(d) && !(d.kind === "train" && brokenNames.has(d.model)));
   if (!decls.some((d) => d.kind === "model")) return [];
-  const checked = checkProgram({ ...program, decls }, { file, source: text, trace });
+  const checked = checkProgram({ ...program, decls }, { file, source: text, trace: options.trace, ...(options.limits ? { limits: options.limits } : {}) });
   return checked.diagnostics.filter((d) => {
     if (!FOLLOW_ON.has(d.code)) return true;
     if (d.code === "E216") return !brokenModel;

@@ -26,6 +26,42 @@ export interface ParseResult {
 /** Past this many syntax errors the rest are summarised in one E119 diagnostic. */
 export const MAX_ERRORS = 50;
 
+/**
+ * How deeply brackets (and prefix minus signs) may nest. The parsers and every later stage
+ * recurse once per level, so a deeper file is refused up front, with E120 at the bracket that
+ * goes too deep, rather than overflowing the stack (a real model nests fewer than 10 levels).
+ */
+export const MAX_NESTING = 64;
+
+/** The first token nested deeper than MAX_NESTING, or null. Linear in the number of tokens. */
+export function tooDeep(tokens: readonly IToken[]): IToken | null {
+  let depth = 0;
+  let unary = 0;
+  let prevEndsValue = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const img = t.image;
+    if (img === "(" || img === "[" || img === "{") {
+      depth++;
+      unary = 0;
+      if (depth > MAX_NESTING) return t;
+      prevEndsValue = false;
+    } else if (img === ")" || img === "]" || img === "}") {
+      if (depth > 0) depth--;
+      unary = 0;
+      prevEndsValue = true;
+    } else if (img === "-" && !prevEndsValue) {
+      unary++;
+      if (depth + unary > MAX_NESTING) return t;
+    } else {
+      unary = 0;
+      const name = t.tokenType.name;
+      prevEndsValue = name === "Identifier" || name === "Number" || name === "String" || name === "Kw_true" || name === "Kw_false";
+    }
+  }
+  return null;
+}
+
 /** The position just past the end of `text`. */
 export function endPosition(text: string): { offset: number; line: number; column: number } {
   let line = 1;
@@ -84,6 +120,17 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
     for (const i of lexed.issues) {
       diagnostics.push({ severity: "error", code: i.code, message: i.message, span: i.span, ...(i.hint ? { hint: i.hint } : {}) });
     }
+    const deep = tooDeep(lexed.tokens);
+    if (deep !== null) {
+      diagnostics.push({
+        severity: "error",
+        code: "E120",
+        message: `brackets nest more than ${MAX_NESTING} levels deep here`,
+        hint: "a .nn file needs only a few levels; bind parts to names or model parameters instead of nesting them",
+        span: tokenSpan(deep),
+      });
+      return { program, diagnostics: tidy(diagnostics) };
+    }
     if (lexed.issues.length === 0 && options.fastPath !== false) {
       const decls = parseFast(lexed.tokens);
       if (decls !== null) {
@@ -111,7 +158,7 @@ export function parse(text: string, options: ParseOptions = {}): ParseResult {
         if (e.name === "NotAllInputParsedException") restart = tokens.indexOf(e.token);
       }
       program.decls.push(...builder.program(cst).decls);
-      if (restart < 0) break;
+      if (restart < 0 || diagnostics.length > MAX_ERRORS) break;
       let next = restart + 1;
       while (next < tokens.length && !DECL_START.has(tokens[next]!.tokenType.name)) next++;
       tokens = tokens.slice(next);

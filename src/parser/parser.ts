@@ -7,12 +7,28 @@
 // compares the two).
 //
 // Statement separators (`Sep`) are made by the layout pass in lexer.ts from line breaks and `;`.
-import type { CstNode, IToken } from "chevrotain";
+import type { CstNode, IRecognitionException, IToken } from "chevrotain";
 import { CstParser } from "./chevrotain.js";
 import * as T from "./lexer.js";
 import { nnErrorMessages, setCurrentTokens } from "./errors.js";
 
+/**
+ * Past this many syntax errors the parser skips to the end of the input: parse() shows at most
+ * MAX_ERRORS (50) anyway, and chevrotain's recovery copies the error list at every attempt, so
+ * a file of noise (thousands of errors) would otherwise take time quadratic in its length.
+ */
+export const MAX_PARSE_ERRORS = 120;
+
 export class NnParser extends CstParser {
+  /** chevrotain's SAVE_ERROR, with the skip to the end past MAX_PARSE_ERRORS. */
+  SAVE_ERROR(error: IRecognitionException): IRecognitionException {
+    const base = (CstParser.prototype as unknown as { SAVE_ERROR(e: IRecognitionException): IRecognitionException }).SAVE_ERROR;
+    const saved = base.call(this, error);
+    const self = this as unknown as { _errors: unknown[]; currIdx: number; tokVectorLength: number };
+    if (self._errors.length > MAX_PARSE_ERRORS) self.currIdx = self.tokVectorLength - 1;
+    return saved;
+  }
+
   constructor() {
     super(T.allTokens, {
       recoveryEnabled: true,

@@ -58,6 +58,8 @@ const CASES: Record<string, string> = {
   "object-entry-without-colon": T("  data mnist(augment: { rotation 30 })"),
   "object-without-closing-brace": T("  data mnist(augment: { rotation: 30 )"),
   "operator-without-operand": M("  dense(10 *)"),
+  "brackets-nested-too-deep": M(`  dense(${"(".repeat(300)}1${")".repeat(300)})`),
+  "minus-signs-nested-too-deep": M(`  dense(${"-".repeat(100)}1)`),
   "unbalanced-parens-in-expr": M("  dense((10 + 2)"),
   "control-characters": "model m {\n  relu\u0001\u0002\n}\n",
   "nested-model": M("  model n {\n    relu\n  }"),

@@ -237,3 +237,55 @@ describe("loadMnist download", () => {
     );
   });
 });
+
+describe("data checked before use (issue 12)", () => {
+  const write = (name: string, images: Buffer, labels: Buffer): string => {
+    const dir = join(tmp, "checked", name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "t10k-images-idx3-ubyte"), images);
+    writeFileSync(join(dir, "t10k-labels-idx1-ubyte"), labels);
+    return dir;
+  };
+
+  it("images of another size than the model's input are refused, naming the file", async () => {
+    const dir = write("small", idxImages(new Uint8Array(3 * 14 * 14).fill(9), 3, 14, 14), idxLabels(new Uint8Array([1, 2, 3])));
+    await expect(loadMnist({ dataset: "mnist", split: "test", dataDir: dir })).rejects.toThrow(
+      /small\/t10k-images-idx3-ubyte holds 14x14 images, but mnist images \(and the model's input\) are 28x28: this is not a mnist file/,
+    );
+  });
+
+  it("a file of no examples is refused", async () => {
+    const dir = write("empty", idxImages(new Uint8Array(0), 0), idxLabels(new Uint8Array(0)));
+    await expect(loadMnist({ dataset: "mnist", split: "test", dataDir: dir })).rejects.toThrow(/empty\/t10k-images-idx3-ubyte holds no images: there is nothing to test on/);
+  });
+
+  it("a blank (all-zero) subset is refused", async () => {
+    const dir = write("blank", idxImages(new Uint8Array(5 * 784), 5), idxLabels(new Uint8Array([1, 2, 3, 4, 5])));
+    await expect(loadMnist({ dataset: "mnist", split: "test", dataDir: dir })).rejects.toThrow(/blank\/t10k-images-idx3-ubyte is blank: every pixel of its 5 images is 0/);
+  });
+
+  it("a file of the published size that is not the published file (zeroed but for one pixel) is refused by its md5", async () => {
+    const pixels = new Uint8Array(10000 * 784);
+    pixels[0] = 255;
+    const labels = new Uint8Array(10000);
+    const dir = write("zeroed", idxImages(pixels, 10000), idxLabels(labels));
+    await expect(loadMnist({ dataset: "mnist", split: "test", dataDir: dir })).rejects.toThrow(
+      /zeroed\/t10k-images-idx3-ubyte is not the published mnist file: its md5 is [0-9a-f]{32}, expected 2646ac647ad5339dbf082846283269ea \(corrupt or altered\); replace it with the published file/,
+    );
+  });
+
+  it("the published files are verified once: a marker in the cache remembers them", async () => {
+    const dir = mnistDir();
+    if (dir === null) return console.log("../shared/data/mnist is absent: the marker test needs the published files");
+    const old = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(tmp, "xdg-verified");
+    try {
+      await loadMnist({ dataset: "mnist", split: "test", dataDir: dir, limit: 10 });
+      const markers = readdirSync(join(tmp, "xdg-verified", "nnc", "verified"));
+      expect(markers.sort().map((m) => m.replace(/^[0-9a-f]{32}-/, ""))).toEqual(["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]);
+    } finally {
+      if (old === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = old;
+    }
+  });
+});

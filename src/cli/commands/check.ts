@@ -5,6 +5,8 @@ import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE, setExitCode } from "../errors.js";
 import { compileSource } from "../../compiler/index.js";
+import type { Limits } from "../../compiler/checker/limits.js";
+import { limitOption } from "../limit-option.js";
 import { hasErrors, type Diagnostic } from "../../compiler/diagnostics.js";
 import { countSummary, renderDiagnostics, toJson, type JsonDiagnostic } from "../../compiler/codeframe.js";
 
@@ -93,8 +95,8 @@ export function isSourceError(x: SourceFile | SourceError): x is SourceError {
 }
 
 /** All diagnostics of a source text (syntax, and semantic where the syntax allows). */
-export function diagnose(text: string, file: string): Diagnostic[] {
-  return compileSource(text, file).diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
+export function diagnose(text: string, file: string, limits?: Partial<Limits>): Diagnostic[] {
+  return compileSource(text, file, limits ? { limits } : {}).diagnostics.map((d) => ({ ...d, file: d.file ?? file }));
 }
 
 function ioJson(e: SourceError): JsonDiagnostic {
@@ -112,7 +114,8 @@ export function registerCheck(program: Command): void {
     .argument("<files...>", ".nn files to check (`-`: standard input)")
     .option("--format <format>", "output format: text or json", "text")
     .option("--stdin-filename <name>", "the name standard input (`-`) goes by in messages", STDIN_NAME)
-    .action(async (files: string[], opts: { format: string; stdinFilename?: string }) => {
+    .addOption(limitOption())
+    .action(async (files: string[], opts: { format: string; stdinFilename?: string; limit?: Partial<Limits> }) => {
       if (opts.format !== "text" && opts.format !== "json") {
         throw new CliError(`unknown --format \`${opts.format}\`: use text or json`, EXIT_USAGE);
       }
@@ -129,7 +132,7 @@ export function registerCheck(program: Command): void {
           setExitCode(EXIT_USAGE);
           continue;
         }
-        const diagnostics = diagnose(src.text, file);
+        const diagnostics = diagnose(src.text, file, opts.limit);
         if (hasErrors(diagnostics)) setExitCode(EXIT_DIAGNOSTICS);
         if (opts.format === "json") {
           json.push(...toJson(diagnostics, file));

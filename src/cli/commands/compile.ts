@@ -9,6 +9,8 @@ import type { Command } from "commander";
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE } from "../errors.js";
 import { compileFileOrFail } from "./summary.js";
 import { writeAtomic } from "../write-atomic.js";
+import type { Limits } from "../../compiler/checker/limits.js";
+import { limitOption } from "../limit-option.js";
 
 const TFJS_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs"] as const;
 type TfjsPackage = (typeof TFJS_PACKAGES)[number];
@@ -20,6 +22,7 @@ interface CompileFlags {
   kernels: string;
   threads: string;
   tfjsPackage: string;
+  limit?: Partial<Limits>;
 }
 
 /** examples/mlp.nn -> examples/mlp.ts */
@@ -42,7 +45,15 @@ export function registerCompile(program: Command): void {
       "tfjs target: the package the program imports (@tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node or @tensorflow/tfjs)",
       "@tensorflow/tfjs-node-gpu",
     )
-    .action(async (file: string, opts: CompileFlags) => {
+    .addOption(limitOption())
+    .action(async (file: string, opts: CompileFlags, cmd: Command) => {
+      // Flags of the other target are errors, not silently ignored.
+      const given = (flag: string) => cmd.getOptionValueSource(flag) === "cli";
+      const foreign = opts.target === "tfjs" ? ["kernels", "threads"].filter(given) : opts.target === "standalone" && given("tfjsPackage") ? ["tfjsPackage"] : [];
+      if (foreign.length > 0) {
+        const names = foreign.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(" and ");
+        throw new CliError(`${names} ${foreign.length === 1 ? "does" : "do"} not apply to --target ${opts.target} (drop ${foreign.length === 1 ? "it" : "them"}, or use --target ${opts.target === "tfjs" ? "standalone" : "tfjs"})`, EXIT_USAGE);
+      }
       if (opts.target !== "standalone" && opts.target !== "tfjs") {
         throw new CliError(`unknown --target \`${opts.target}\`: use standalone or tfjs`, EXIT_USAGE);
       }
@@ -59,7 +70,7 @@ export function registerCompile(program: Command): void {
       if (!TFJS_PACKAGES.includes(opts.tfjsPackage as TfjsPackage)) {
         throw new CliError(`unknown --tfjs-package \`${opts.tfjsPackage}\`: use ${TFJS_PACKAGES.join(", ")}`, EXIT_USAGE);
       }
-      const { ir, text } = compileFileOrFail(file);
+      const { ir, text } = compileFileOrFail(file, opts.limit);
       let output: string;
       if (opts.emit === "ir") {
         output = `${JSON.stringify(ir, null, 2)}\n`;

@@ -1,6 +1,7 @@
 // `nnc run FILE [--engine auto|standalone|tfjs] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
 //               [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N]
-//               [--kernels ts|simd] [--out DIR] [--json] [--quiet] [--serve [--port N] [--host ADDR]]`
+//               [--kernels ts|simd] [--out DIR] [--json] [--quiet] [--continue-on-nan] [--limit NAME=N]
+//               [--serve [--port N] [--host ADDR]]`
 // Flags are parsed and validated here; src/runtime/run/ does the work.
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { CliError, EXIT_USAGE, setExitCode } from "../errors.js";
@@ -9,10 +10,12 @@ import type { RunDeps } from "../../runtime/run/index.js";
 import { isSourceError, readSource } from "./check.js";
 import { hostOption, portOption, startServing, untilStopped } from "./serve.js";
 import type { RunningServer } from "../../serve/server.js";
+import type { Limits } from "../../compiler/checker/limits.js";
+import { limitOption } from "../limit-option.js";
 
 /** Replaceable by tests (a fake engine, a fixed IR). */
 export const runDeps: RunDeps = {
-  compileSource: (text, file) => compileSource(text, file),
+  compileSource: (text, file, options) => compileSource(text, file, options),
   // The engines (tfjs, esbuild, ...) load only when a run starts, to keep other commands quick.
   selectEngine: async (ir, request, options) =>
     (await import("../../runtime/engines/select.js")).selectEngine(ir, request, options),
@@ -48,6 +51,8 @@ interface RunFlags {
   serve?: boolean;
   port: number;
   host: string;
+  limit?: Partial<Limits>;
+  continueOnNan?: boolean;
 }
 
 export function registerRun(program: Command): void {
@@ -76,7 +81,15 @@ export function registerRun(program: Command): void {
     .option("--serve", "show the training live in a browser (nnc serve on this run), and keep serving after it")
     .addOption(portOption("with --serve: "))
     .addOption(hostOption("with --serve: "))
+    .option("--continue-on-nan", "keep training when the loss becomes NaN or infinite (default: stop and exit 3; a model with NaN weights is never saved)")
+    .addOption(limitOption())
     .action(async (file: string, flags: RunFlags) => {
+      if (flags.kernels !== undefined && flags.engine === "tfjs") {
+        throw new CliError("--kernels chooses the standalone engine's kernels; it does not apply with --engine tfjs (drop it, or use --engine standalone)", EXIT_USAGE);
+      }
+      if (flags.engine === "standalone" && (flags.gpu || flags.backend !== "auto")) {
+        throw new CliError(`${flags.gpu ? "--gpu" : "--backend"} chooses how the tfjs engine runs; it does not apply with --engine standalone (drop it, or use --engine tfjs)`, EXIT_USAGE);
+      }
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
       const { runFile, RunError } = await import("../../runtime/run/index.js");
@@ -107,6 +120,8 @@ export function registerRun(program: Command): void {
                   runDeps.stderr.write(`nnc serve: ${server.url}  (live view of this run)\n`);
                 }
               : undefined,
+            ...(flags.limit ? { limits: flags.limit } : {}),
+            continueOnNaN: Boolean(flags.continueOnNan),
           },
           runDeps,
         );

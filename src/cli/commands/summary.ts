@@ -7,12 +7,14 @@ import { renderDiagnostics } from "../../compiler/codeframe.js";
 import { formatSummary, groupDigits, summaryJson } from "../../compiler/summary.js";
 import { isSourceError, readSource, useColor } from "./check.js";
 import type { IR } from "../../compiler/ir.js";
+import type { Limits } from "../../compiler/checker/limits.js";
+import { limitOption } from "../limit-option.js";
 
 /** Compiles FILE for a command that needs its IR: prints the diagnostics (warnings too) to stderr. */
-export function compileFileOrFail(file: string): { ir: IR; text: string } {
+export function compileFileOrFail(file: string, limits?: Partial<Limits>): { ir: IR; text: string } {
   const src = readSource(file);
   if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
-  const { ir, diagnostics } = compileSource(src.text, file);
+  const { ir, diagnostics } = compileSource(src.text, file, limits ? { limits } : {});
   if (diagnostics.length > 0) process.stderr.write(`${renderDiagnostics(diagnostics, src.text, file, { color: useColor(process.stderr) })}\n`);
   if (!ir) {
     const n = diagnostics.filter((d) => d.severity === "error").length;
@@ -27,7 +29,8 @@ export function registerSummary(program: Command): void {
     .description("print the model's layers, output shapes, parameter counts and FLOPs (Keras-style)")
     .argument("<file>", ".nn file")
     .option("--format <format>", "output format: text or json", "text")
-    .action((file: string, opts: { format: string }) => {
+    .addOption(limitOption())
+    .action((file: string, opts: { format: string; limit?: Partial<Limits> }) => {
       if (opts.format !== "text" && opts.format !== "json") {
         throw new CliError(`unknown --format \`${opts.format}\`: use text or json`, EXIT_USAGE);
       }

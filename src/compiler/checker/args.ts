@@ -108,6 +108,15 @@ export function bindArgs(
     const errors = (validate.errors ?? []).filter((e) => !(e.keyword === "required" && givenFor(given, (e.params as { missingProperty: string }).missingProperty) !== undefined));
     reportAjvErrors(errors, entry, where, (param) => givenFor(given, param), r);
   }
+  // A required parameter that was not written is missing even when a `null` default filled it
+  // (`conv2d(8)`: `kernel_size` is required, and its schema allows null for "no value").
+  const required = (entry.schema as { required?: string[] }).required ?? [];
+  for (const param of required) {
+    if ((obj[param] === null || obj[param] === undefined) && givenFor(given, param) === undefined) {
+      reportMissing(entry, where, param, r); // the same message as ajv's `required`: reported once
+      ok = false;
+    }
+  }
   if (!ok) return null;
 
   // Defaults that name catalog entries (`activation: linear`) become IRRefs too.
@@ -270,7 +279,7 @@ function toJson(v: V, schema: Record<string, unknown>, written: string, callee: 
     const t = schema.type;
     if (t === "integer" || t === "number" || (schema.nncPair && true)) {
       const names = scope ? [...scope.keys()] : [];
-      r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${label(written, callee)} must be a number`));
+      r.error("E214", v.span, `unknown name \`${v.name}\``, () => didYouMean(v.name, names) ?? (names.length > 0 ? `names in scope here: ${names.map((n) => `\`${n}\``).join(", ")}` : `${label(written, callee)} must be a number`));
       return INVALID;
     }
     return v.name;
@@ -313,14 +322,7 @@ function reportAjvErrors(
     if (done.has(e.instancePath)) continue;
     done.add(e.instancePath);
     if (e.keyword === "required") {
-      const missing = (e.params as { missingProperty: string }).missingProperty;
-      const pos = entry.positional.indexOf(missing);
-      r.error(
-        "E304",
-        where.span,
-        `\`${where.callee}\` needs \`${missing}\``,
-        pos === 0 ? `e.g. \`${where.callee}(${exampleValue(props[missing])})\`` : `add \`${missing}: ...\``,
-      );
+      reportMissing(entry, where, (e.params as { missingProperty: string }).missingProperty, r);
       continue;
     }
     if (e.keyword === "additionalProperties") continue; // reported as E202 before validation
@@ -373,6 +375,23 @@ function reportAjvErrors(
   }
 }
 
+function reportMissing(entry: CatalogEntry, where: { callee: string; span: Span }, missing: string, r: Reporter): void {
+  const pos = entry.positional.indexOf(missing);
+  r.error(
+    "E304",
+    where.span,
+    `\`${where.callee}\` needs \`${missing}\``,
+    pos === 0 ? `e.g. \`${where.callee}(${exampleValue(paramSchemas(entry)[missing])})\`` : `add \`${shortName(entry, missing)}: ${exampleValue(paramSchemas(entry)[missing])}\``,
+  );
+}
+
+/** The shortest name a parameter can be written with (`kernel` for `kernel_size`). */
+function shortName(entry: CatalogEntry, param: string): string {
+  let best = param;
+  for (const [alias, target] of Object.entries(entry.aliases)) if (target === param && alias.length < best.length) best = alias;
+  return best;
+}
+
 function subValue(v: V, path: string[]): V {
   let cur = v;
   for (const seg of path) {
@@ -390,6 +409,7 @@ function rangeWords(schema: Record<string, unknown>): string | undefined {
 
 function exampleValue(schema: Record<string, unknown> | undefined): string {
   if (!schema) return "...";
+  if (schema.nncPair) return "3";
   if (schema.type === "integer") return "10";
   if (schema.type === "number") return "0.5";
   if (Array.isArray(schema.enum)) return String(schema.enum[0]);

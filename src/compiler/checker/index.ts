@@ -21,6 +21,8 @@ import { Reporter } from "./report.js";
 import { checkModelAgainstTraining, checkTraining, type CheckedTraining } from "./training.js";
 import { describe, evaluate, plain, type V } from "./values.js";
 import { modelWarnings } from "./warnings.js";
+import { checkExprSize, checkModelSize, countText, LIMIT_WORDS, raiseHint, resolveLimits, type Limits } from "./limits.js";
+import type { Expr, Stmt } from "../../parser/ast.js";
 
 export interface CheckOptions {
   file: string;
@@ -28,6 +30,8 @@ export interface CheckOptions {
   source: string;
   /** Watches the models' expansion (the language server's shapes). */
   trace?: CheckTrace;
+  /** Raised (or lowered) limits; the rest keep DEFAULT_LIMITS (see limits.ts). */
+  limits?: Partial<Limits>;
 }
 
 export type { CheckTrace } from "./model.js";
@@ -46,6 +50,8 @@ export function checkProgram(program: Program, options: CheckOptions): CheckResu
 }
 
 function check(program: Program, options: CheckOptions, r: Reporter): IR | null {
+  const limits = resolveLimits(options.limits);
+  if (!checkExpressions(program, limits, r)) return null;
   const lines = options.source.split(/\r?\n/);
   const models = new Map<string, ModelDecl>();
   const blocks = new Map<string, BlockDecl>();
@@ -96,7 +102,7 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
     if (m === main) continue;
     const scope = defaultScope(m, new Set(), r);
     if (scope) {
-      const built = new ModelBuilder(r, blocks, lines, reserved, expanded, options.trace).build(m, scope);
+      const built = new ModelBuilder(r, blocks, lines, reserved, expanded, limits, options.trace).build(m, scope);
       if (built) modelWarnings(built, r);
     }
   }
@@ -114,6 +120,18 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
   }
 
   // One variant per combination of sweep values (just one without a sweep).
+  let count = 1;
+  for (const p of ct?.sweep ?? []) count *= p.values.length;
+  if (count > limits.variants) {
+    const last = ct!.sweep[ct!.sweep.length - 1]!;
+    r.error(
+      "E312",
+      last.span,
+      `the sweep has ${countText(count)} variants (${ct!.sweep.map((p) => p.values.length).join(" x ")}), each trained on its own, over the limit of ${countText(limits.variants)} (limit \`variants\`: ${LIMIT_WORDS.variants})`,
+      `sweep fewer values, ${raiseHint("variants", count)}`,
+    );
+    return null;
+  }
   const combos: Map<string, V>[] = [new Map()];
   for (const p of ct?.sweep ?? []) {
     const next: Map<string, V>[] = [];
@@ -127,11 +145,18 @@ function check(program: Program, options: CheckOptions, r: Reporter): IR | null 
     for (const [k, v] of combo) vscope.set(k, v);
     const label = [...combo].map(([k, v]) => `${k} = ${v.t === "num" ? v.raw : describe(v).replace(/`/g, "")}`).join(", ");
     const run = (): BuiltModel | null => {
-      const built = new ModelBuilder(r, blocks, lines, reserved, expanded, options.trace).build(main, vscope);
+      const built = new ModelBuilder(r, blocks, lines, reserved, expanded, limits, options.trace).build(main, vscope);
       if (!built) return null;
       modelWarnings(built, r);
       if (ct) checkModelAgainstTraining(built, ct, r);
-      return built;
+      const sizeOk = checkModelSize(
+        built.model,
+        ct?.training ?? null,
+        { biggestLayer: (id) => built.info.get(id)?.nameSpan, batch: ct?.batchSpan, model: main.nameSpan },
+        limits,
+        r,
+      );
+      return sizeOk ? built : null;
     };
     const built = combo.size > 0 ? r.withContext(() => `with ${label}`, run) : run();
     if (!built) {
@@ -195,6 +220,33 @@ function defaultScope(m: ModelDecl, swept: ReadonlySet<string>, r: Reporter): Ma
     }
   }
   return ok ? scope : null;
+}
+
+/** E312 for any expression over the `terms` limit (before anything evaluates one). */
+function checkExpressions(program: Program, limits: Limits, r: Reporter): boolean {
+  let ok = true;
+  const expr = (e: Expr | undefined): void => {
+    if (e !== undefined && !checkExprSize(e, limits, r)) ok = false;
+  };
+  const stmts = (body: readonly Stmt[]): void => {
+    for (const s of body) {
+      if (s.kind === "input") expr(s.shape);
+      else if (s.kind === "chain") for (const st of s.steps) for (const a of st.args ?? []) expr(a.value);
+      else {
+        expr(s.kind === "for" ? s.iterable : s.count);
+        stmts(s.body);
+      }
+    }
+  };
+  for (const d of program.decls) {
+    if (d.kind === "train") {
+      for (const s of d.body) expr(s.kind === "sweep" ? s.values : s.value);
+      continue;
+    }
+    for (const p of d.params) expr(p.default);
+    stmts(d.body);
+  }
+  return ok;
 }
 
 /** Every name the user binds (tensor targets, input names): generated layer ids avoid them. */

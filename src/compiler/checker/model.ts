@@ -19,6 +19,7 @@ import { didYouMean } from "../suggest.js";
 import { bindArgs, defaultRef } from "./args.js";
 import type { Reporter } from "./report.js";
 import { evaluate, type V, type VArg } from "./values.js";
+import { countText, DEFAULT_LIMITS, LIMIT_WORDS, raiseHint, type Limits } from "./limits.js";
 
 export interface Tensor {
   /** Id of the layer producing it; null when an earlier error left it unknown. */
@@ -98,9 +99,15 @@ export function checkUnusedBlock(block: BlockDecl, blocks: ReadonlyMap<string, B
   walk(block.body);
 }
 
-/** The span of the `input` keyword that starts an input statement. */
-function keyword(s: Span): Span {
-  return { ...s, endOffset: s.startOffset + 5, endLine: s.startLine, endColumn: s.startColumn + 5 };
+/** A statement's first line: itself, or the keyword of a loop. */
+function headSpan(s: Stmt): Span {
+  if (s.span.startLine === s.span.endLine) return s.span;
+  return keyword(s.span, s.kind === "for" ? 3 : s.kind === "repeat" ? 6 : s.kind === "input" ? 5 : 1);
+}
+
+/** The span of the keyword (`input`, `for`) that starts a statement. */
+function keyword(s: Span, length = 5): Span {
+  return { ...s, endOffset: s.startOffset + length, endLine: s.startLine, endColumn: s.startColumn + length };
 }
 
 function prod(s: readonly number[]): number {
@@ -121,6 +128,10 @@ export class ModelBuilder {
   private inputSeen = false;
   private noInputReported = false;
   private failed = false;
+  /** Set once a limit is reached: expansion stops at once (the error is reported). */
+  private stopped = false;
+  /** Statements and loop iterations run so far (the `steps` limit). */
+  private steps = 0;
 
   constructor(
     private readonly r: Reporter,
@@ -130,6 +141,7 @@ export class ModelBuilder {
     private readonly reserved: ReadonlySet<string>,
     /** Filled with the names of the blocks this builder expands. */
     private readonly expanded: Set<string> = new Set(),
+    private readonly limits: Limits = DEFAULT_LIMITS,
     private readonly trace?: CheckTrace,
   ) {}
 
@@ -152,7 +164,18 @@ export class ModelBuilder {
   // ---------------------------------------------------------------- statements
 
   private stmts(body: readonly Stmt[], env: Env): void {
-    for (const s of body) this.stmt(s, env);
+    for (const s of body) {
+      if (this.stopped) return;
+      if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
+      this.stmt(s, env);
+    }
+  }
+
+  /** E312: a limit reached; stops the expansion. */
+  private overLimit(name: keyof Limits, span: Span, what: string, fix: string, env: Env, value = this.limits[name] * 2): void {
+    this.r.error("E312", span, `${what}, over the limit of ${countText(this.limits[name])} (limit \`${name}\`: ${LIMIT_WORDS[name]})`, `${fix}, ${raiseHint(name, value)}`);
+    this.stopped = true;
+    this.fail(env);
   }
 
   private stmt(s: Stmt, env: Env): void {
@@ -168,7 +191,12 @@ export class ModelBuilder {
           this.r.error("E308", s.iterable.span, `\`for\` needs a list to iterate over, such as \`[64, 32]\``);
           return this.fail(env);
         }
+        if (it.items.length > this.limits.loop) {
+          return this.overLimit("loop", s.iterable.span.startLine === s.iterable.span.endLine ? s.iterable.span : keyword(s.span, 3), `this \`for\` runs over ${countText(it.items.length)} items`, "loop over fewer items", env, it.items.length);
+        }
         for (const item of it.items) {
+          if (this.stopped) return;
+          if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
           const scope = new Map(env.scope);
           scope.set(s.variable, item);
           const inner: Env = { ...env, scope };
@@ -184,7 +212,13 @@ export class ModelBuilder {
           this.r.error("E308", s.count.span, `\`repeat\` needs a whole number of at least 1; got ${c.t === "num" ? c.raw : "a non-number"}`);
           return this.fail(env);
         }
-        for (let i = 0; i < c.v; i++) this.stmts(s.body, env);
+        if (c.v > this.limits.repeat) {
+          return this.overLimit("repeat", s.count.span, `\`repeat ${c.raw}\` repeats its body ${countText(c.v)} times`, "repeat fewer times", env, c.v);
+        }
+        for (let i = 0; i < c.v && !this.stopped; i++) {
+          if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
+          this.stmts(s.body, env);
+        }
         return;
       }
     }
@@ -280,6 +314,7 @@ export class ModelBuilder {
 
   /** Applies one step to `cur`. Returns null after reporting an error that stops the chain. */
   private step(step: Step, cur: Tensor | null, isFirst: boolean, env: Env, wantId?: string): Tensor | null {
+    if (this.stopped) return null;
     if (env.tensors.has(step.name)) {
       this.r.error("E410", step.nameSpan, `\`${step.name}\` is a tensor; a tensor name can only start a chain`, `write \`${step.name} -> ...\` as its own statement`);
       return null;
@@ -295,9 +330,10 @@ export class ModelBuilder {
         this.r.error("E408", step.nameSpan, "`input` is a statement of its own: `input image(28, 28, 1)`");
         return null;
       }
-      const candidates = [...names("layer").filter((n) => n !== "input"), ...this.blocks.keys(), ...env.tensors.keys()];
       const keras = fromKerasName("layer", step.name);
-      this.r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, keras ? `in nnc this is \`${keras}\` (\`${step.name}\` is the Keras/PyTorch name)` : didYouMean(step.name, candidates));
+      this.r.error("E201", step.nameSpan, `unknown layer \`${step.name}\``, () =>
+        keras ? `in nnc this is \`${keras}\` (\`${step.name}\` is the Keras/PyTorch name)` : didYouMean(step.name, [...names("layer").filter((n) => n !== "input"), ...this.blocks.keys(), ...env.tensors.keys()]),
+      );
       return null;
     }
     if (entry.arity === "many") return this.merge(entry, step, cur, isFirst, env, wantId);
@@ -345,9 +381,10 @@ export class ModelBuilder {
         ok = false;
         continue;
       }
-      const t = env.tensors.get(a.value.name);
+      const tname = a.value.name;
+      const t = env.tensors.get(tname);
       if (!t) {
-        this.r.error("E204", a.value.span, `unknown tensor \`${a.value.name}\``, didYouMean(a.value.name, env.tensors.keys()) ?? (env.tensors.size > 0 ? `tensors named so far: ${[...env.tensors.keys()].map((k) => `\`${k}\``).join(", ")}` : "bind one first, e.g. `a = dense(64)`"));
+        this.r.error("E204", a.value.span, `unknown tensor \`${tname}\``, () => didYouMean(tname, env.tensors.keys()) ?? (env.tensors.size > 0 ? `tensors named so far: ${[...env.tensors.keys()].map((k) => `\`${k}\``).join(", ")}` : "bind one first, e.g. `a = dense(64)`"));
         ok = false;
         continue;
       }
@@ -367,6 +404,10 @@ export class ModelBuilder {
     this.expanded.add(block.name);
     if (env.blockStack.includes(block.name)) {
       this.r.error("E213", step.nameSpan, `block \`${block.name}\` calls itself: ${[...env.blockStack, block.name].join(" -> ")}`, "a block cannot be recursive; unroll it with `repeat` or `for`");
+      return null;
+    }
+    if (env.blockStack.length >= this.limits.depth) {
+      this.overLimit("depth", step.nameSpan, `\`${block.name}\` is called ${env.blockStack.length + 1} blocks deep (${env.blockStack.slice(0, 3).join(" -> ")} -> ... -> ${block.name})`, "call blocks within blocks less deeply", env, env.blockStack.length + 1);
       return null;
     }
     // Bind arguments (evaluated in the caller's scope).
@@ -435,6 +476,11 @@ export class ModelBuilder {
       if (t.shape === null || t.layerId === null) return { layerId: null, shape: null };
       inShapes[i] = t.shape;
       inputIds[i] = t.layerId;
+    }
+    if (this.layers.length >= this.limits.layers) {
+      this.r.error("E312", step.nameSpan, `the model expands to more layers than the limit of ${countText(this.limits.layers)} here (limit \`layers\`: ${LIMIT_WORDS.layers})`, `use fewer or shorter loops and block calls, ${raiseHint("layers", this.limits.layers * 2)}`);
+      this.stopped = true;
+      return null;
     }
     const out = entry.shape(inShapes, args);
     if (isShapeError(out)) {

@@ -15,7 +15,8 @@ export class Reporter {
 
   constructor(readonly file?: string) {}
 
-  error(code: string, span: Span, message: string, hint?: string): void {
+  /** `hint` may be a function: made only when the diagnostic is new (did-you-mean is not free). */
+  error(code: string, span: Span, message: string, hint?: string | (() => string | undefined)): void {
     this.add("error", code, span, message, hint);
   }
 
@@ -23,7 +24,7 @@ export class Reporter {
     this.add("warning", code, span, message, hint);
   }
 
-  add(severity: Severity, code: string, span: Span, message: string, hint?: string): void {
+  add(severity: Severity, code: string, span: Span, message: string, hintOrMake?: string | (() => string | undefined)): void {
     if (this.muted > 0) return;
     const ctx = this.context.length > 0 ? ` (${this.context[this.context.length - 1]!()})` : "";
     const full = message + ctx;
@@ -31,6 +32,7 @@ export class Reporter {
     if (this.seen.has(key)) return;
     this.seen.add(key);
     if (severity === "error") this.errorCount++;
+    const hint = typeof hintOrMake === "function" ? hintOrMake() : hintOrMake;
     const d: Diagnostic = { severity, code, message: full, span };
     if (hint !== undefined) d.hint = hint;
     if (this.file !== undefined) d.file = this.file;

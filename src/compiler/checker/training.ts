@@ -7,6 +7,7 @@ import { allNames, augmentations, lookup, names, settings, type SettingEntry } f
 import { didYouMean } from "../suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
 import type { BuiltModel } from "./model.js";
+import { callbackPaths, pathProblem } from "./paths.js";
 import type { Reporter } from "./report.js";
 import { describe, evaluate, type V } from "./values.js";
 
@@ -24,6 +25,8 @@ export interface CheckedTraining {
   sweepMonitor: { monitor: string; mode: "max" | "min" } | null;
   lossSpan: Span;
   dataSpan: Span;
+  /** The `batch` setting's value, when written. */
+  batchSpan?: Span;
 }
 
 const STEP_SCHEDULES = new Set(["piecewise_constant", "exponential_decay", "inverse_time_decay"]);
@@ -260,7 +263,8 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
     seed,
   };
   data.shuffle = shuffle;
-  return { training, sweep, sweepMonitor, lossSpan: calleeSpan(lossV!.v), dataSpan: calleeSpan(dataV!.v) };
+  const batchV = values.get("batch");
+  return { training, sweep, sweepMonitor, lossSpan: calleeSpan(lossV!.v), dataSpan: calleeSpan(dataV!.v), ...(batchV ? { batchSpan: batchV.v.span } : {}) };
 }
 
 /** The name of a call (`adam` in `adam(lr: 1e-3)`), or the whole value. */
@@ -292,6 +296,13 @@ function checkCallback(v: V, r: Reporter): { ref: IRRef; monitorSpan?: Span; kin
   }
   const bound = bindArgs(entry, v.t === "call" ? v.args : null, { callee: name, span }, r);
   if (!bound) return null;
+  for (const [, arg, value] of callbackPaths([{ kind: entry.name, args: bound.args }])) {
+    const problem = pathProblem(value);
+    if (problem !== null) {
+      r.error("E314", bound.spans[arg] ?? span, `\`${arg}\` of \`${entry.name}\` must be a path inside the run directory; "${value.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, "?")}" ${problem}`, `write a relative path such as \`${arg}: "${entry.name === "tensorboard" ? "logs" : entry.name === "checkpoint" ? "checkpoint" : "log.csv"}"\`; it is created in the run directory (--out)`);
+      return null;
+    }
+  }
   return { ref: { kind: entry.name, args: bound.args }, monitorSpan: bound.spans.monitor, kind: entry.name };
 }
 
@@ -442,10 +453,17 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
       ok = false;
     } else if (logits && (act.kind === "sigmoid" || act.kind === "softmax")) {
       r.warning("W603", ct.lossSpan, `\`binary_crossentropy(from_logits: true)\` expects raw scores, but the model already ends with \`${act.kind}\` (line ${actLine})`, "drop `from_logits: true`");
+    } else if (!logits && act.kind === "softmax" && out.outputShape.length === 1 && out.outputShape[0]! > 1) {
+      r.warning(
+        "W606",
+        ct.lossSpan,
+        `\`binary_crossentropy\` scores each of the ${out.outputShape[0]} outputs as a yes/no of its own, but \`softmax\` (line ${actLine}) makes them compete for one class`,
+        "for one class per example use `categorical_crossentropy`; for independent yes/no labels end with `activation: sigmoid`",
+      );
     }
   }
 
-  // W606: batch-norm moving averages that the run's steps cannot settle. After k steps a moving
+  // W608: batch-norm moving averages that the run's steps cannot settle. After k steps a moving
   // average still holds momentum^k of its initial value (mean 0, variance 1); inference uses it.
   const dataset = lookup("dataset", t.data.dataset)!;
   const split = t.data.validation.kind === "split" ? t.data.validation.fraction : 0;
@@ -457,7 +475,7 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
     if (left <= 0.05) continue;
     const enough = Math.floor(Math.pow(0.01, 1 / steps) * 100) / 100;
     r.warning(
-      "W606",
+      "W608",
       info.get(l.id)!.nameSpan,
       `\`batch_norm\` (momentum ${l.args.momentum}) keeps ${Math.round(left * 100)}% of its initial moving mean and variance after this run's ${steps} training steps: the trained model is evaluated with statistics that have not settled`,
       enough > 0 ? `lower the momentum (\`batch_norm(momentum: ${enough})\` settles within ${steps} steps) or train for more steps` : "train for more steps",

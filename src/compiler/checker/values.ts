@@ -79,18 +79,36 @@ export function evaluate(expr: Expr, scope: Scope, r: Reporter): V | null {
       return n === null ? null : num(-n, expr.span);
     }
     case "binary": {
-      const a = evaluate(expr.left, scope, r);
-      const b = evaluate(expr.right, scope, r);
-      if (a === null || b === null) return null;
-      const x = asNumber(a, scope, r, expr.op);
-      const y = asNumber(b, scope, r, expr.op);
-      if (x === null || y === null) return null;
-      if (expr.op === "/" && y === 0) {
-        r.error("E307", expr.right.span, "division by zero");
-        return null;
+      // The left spine of `a + b + c + ...` iteratively: a long sum must not overflow the stack.
+      const spine: Extract<Expr, { kind: "binary" }>[] = [];
+      let x: Expr = expr;
+      while (x.kind === "binary") {
+        spine.push(x);
+        x = x.left;
       }
-      const v = expr.op === "+" ? x + y : expr.op === "-" ? x - y : expr.op === "*" ? x * y : x / y;
-      return num(v, expr.span);
+      let acc = evaluate(x, scope, r);
+      for (let i = spine.length - 1; i >= 0; i--) {
+        const node = spine[i]!;
+        const b = evaluate(node.right, scope, r);
+        if (acc === null || b === null) {
+          acc = null;
+          continue;
+        }
+        const xv = asNumber(acc, scope, r, node.op);
+        const yv = asNumber(b, scope, r, node.op);
+        if (xv === null || yv === null) {
+          acc = null;
+          continue;
+        }
+        if (node.op === "/" && yv === 0) {
+          r.error("E307", node.right.span, "division by zero");
+          acc = null;
+          continue;
+        }
+        const v = node.op === "+" ? xv + yv : node.op === "-" ? xv - yv : node.op === "*" ? xv * yv : xv / yv;
+        acc = num(v, node.span);
+      }
+      return acc;
     }
   }
 }
@@ -98,7 +116,7 @@ export function evaluate(expr: Expr, scope: Scope, r: Reporter): V | null {
 function asNumber(v: V, scope: Scope, r: Reporter, op: string): number | null {
   if (v.t === "num") return v.v;
   if (v.t === "name") {
-    r.error("E214", v.span, `unknown name \`${v.name}\``, didYouMean(v.name, scope.keys()) ?? (scope.size > 0 ? `names in scope here: ${[...scope.keys()].map((k) => `\`${k}\``).join(", ")}` : undefined));
+    r.error("E214", v.span, `unknown name \`${v.name}\``, () => didYouMean(v.name, scope.keys()) ?? (scope.size > 0 ? `names in scope here: ${[...scope.keys()].map((k) => `\`${k}\``).join(", ")}` : undefined));
     return null;
   }
   r.error("E307", v.span, `\`${op}\` needs numbers; got ${describe(v)}`);

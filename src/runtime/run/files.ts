@@ -5,8 +5,10 @@ import {
   mkdirSync,
   readdirSync,
   renameSync,
+  rmSync,
   rmdirSync,
   statSync,
+  statfsSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -28,9 +30,59 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
     } catch {
       // already gone
     }
-    throw err;
+    throw new Error(`cannot write ${path}: ${fsErrorWords(err, path)}`);
   } finally {
     inFlight.delete(tmp);
+  }
+}
+
+/** Why a file operation on `path` failed, in words (never naming a temporary file). */
+export function fsErrorWords(err: unknown, path: string): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+      return `the folder ${dirname(path)} does not exist`;
+    case "ENOTDIR":
+      return `a part of ${dirname(path)} is a file, not a folder`;
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "the file system is read-only";
+    case "ENOSPC":
+      return "no space left on the device";
+    case "EDQUOT":
+      return "the disk quota is exhausted";
+    case "EISDIR":
+      return "it is a folder";
+    default:
+      return (err instanceof Error ? err.message : String(err)).replace(/\S*\.tmp-\d+-[a-z0-9]+\S*/g, "a temporary file");
+  }
+}
+
+/**
+ * Checks before training that `dir` can be written and has room for `bytes` more: a probe file
+ * is written and removed, and fs.statfs gives the free space. Throws a message naming the
+ * folder and the cause.
+ */
+export function checkWritable(dir: string, bytes: number): void {
+  const probe = join(dir, `.nnc-probe.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+  try {
+    writeFileSync(probe, "nnc");
+    unlinkSync(probe);
+  } catch (err) {
+    throw new Error(`cannot write in the run directory ${dir}: ${fsErrorWords(err, probe)}`);
+  }
+  let free: number;
+  try {
+    const st = statfsSync(dir);
+    free = st.bavail * st.bsize;
+  } catch {
+    return; // no statfs here: the writes themselves will tell
+  }
+  if (free < bytes) {
+    throw new Error(
+      `not enough free space in ${dir}: the run writes about ${(bytes / 2 ** 20).toFixed(1)} MiB (the model, checkpoints and logs) and ${(free / 2 ** 20).toFixed(1)} MiB are free; free some space or choose another --out`,
+    );
   }
 }
 
@@ -64,7 +116,15 @@ export function removeTempFiles(dir: string): string[] {
       } catch {
         continue;
       }
-      if (isDir) walk(p);
+      if (isDir && TEMP_FILE.test(name)) {
+        // a model folder being written (writeModelDir)
+        try {
+          rmSync(p, { recursive: true, force: true });
+          removed.push(p);
+        } catch {
+          // raced with its rename
+        }
+      } else if (isDir) walk(p);
       else if (TEMP_FILE.test(name)) {
         try {
           unlinkSync(p);
@@ -76,6 +136,59 @@ export function removeTempFiles(dir: string): string[] {
     }
   };
   walk(dir);
+  return removed;
+}
+
+/** True when process `pid` is running (it may own temporary files). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporary files and folders (`*.tmp-<pid>-<random>`) that runs killed before they
+ * could clean up left under `dir` (at most `depth` levels down), skipping those of processes
+ * still running. Returns what it removed. `nnc run` calls it on its run directory's parent.
+ */
+export function sweepStaleTemps(dir: string, depth = 3): string[] {
+  const removed: string[] = [];
+  const walk = (d: string, level: number): void => {
+    let entries: string[];
+    try {
+      entries = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const name of entries) {
+      const p = join(d, name);
+      const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
+      if (m) {
+        if (alive(Number(m[1]))) continue;
+        try {
+          rmSync(p, { recursive: true, force: true });
+          removed.push(p);
+        } catch {
+          // not ours to remove
+        }
+        continue;
+      }
+      if (level < depth) {
+        let isDir = false;
+        try {
+          isDir = statSync(p).isDirectory();
+        } catch {
+          continue;
+        }
+        if (isDir) walk(p, level + 1);
+      }
+    }
+  };
+  walk(dir, 0);
   return removed;
 }
 

@@ -4,20 +4,25 @@
 // object as the last line of stdout). Ctrl-C aborts the engine through options.signal, removes
 // temporary files and exits 130.
 import { existsSync } from "node:fs";
-import { join, relative } from "node:path";
+import { constants as osConstants } from "node:os";
+import { dirname, join, relative } from "node:path";
 import type { Engine, EpochLogs, RunOptions, TrainResult } from "../engine.js";
 import type { IR, IRTraining, IRValue } from "../../compiler/ir.js";
-import type { CompileResult } from "../../compiler/index.js";
+import type { CompileOptions, CompileResult } from "../../compiler/index.js";
+import type { Limits } from "../../compiler/checker/limits.js";
 import type { EngineChoice } from "../engines/select.js";
 import { hasErrors } from "../../compiler/diagnostics.js";
 import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
-import { createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, writeAtomic } from "./files.js";
+import { checkWritable, createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, sweepStaleTemps, writeAtomic } from "./files.js";
 import { historyCsv, historyJson } from "./history.js";
 import { curvesSvg, svgToPng } from "./plots.js";
 import { engineHeader } from "./header.js";
 import { ProgressReporter } from "./progress.js";
 import { EventLog, removeLonelyEventLogs, teeHooks } from "./events.js";
+import { DivergenceGuard, divergenceMessage, EXIT_DIVERGED } from "./divergence.js";
 import { summaryText } from "./summary.js";
+import { callbackPaths, pathProblem } from "../../compiler/checker/paths.js";
+import { bytesText, STANDALONE_MAX_MEMORY_BYTES, trainingSize } from "../../compiler/checker/limits.js";
 
 export interface RunRequest {
   file: string;
@@ -37,10 +42,14 @@ export interface RunRequest {
   quiet: boolean;
   /** Called once the run directory exists, before training (`nnc run --serve` starts its server there). */
   onRunDir?(absOut: string): void | Promise<void>;
+  /** Keep training when the loss becomes NaN or infinite (default: stop, exit 3). */
+  continueOnNaN?: boolean;
+  /** Raised checker limits (`--limit NAME=N`). */
+  limits?: Partial<Limits>;
 }
 
 export interface RunDeps {
-  compileSource(text: string, file: string): CompileResult;
+  compileSource(text: string, file: string, options?: CompileOptions): CompileResult;
   selectEngine(
     ir: IR,
     request: { engine: "auto" | "standalone" | "tfjs"; backend: string; gpu: boolean },
@@ -142,13 +151,21 @@ export function writeRunFiles(outDir: string, ir: IR, result: TrainResult): stri
   return ["history.json", "history.csv", "curves.svg", "curves.png", "summary.txt"];
 }
 
+/** About what a run writes: the model (and each checkpoint, each sweep variant's), plus 16 MiB of logs and plots. */
+function runBytes(ir: IR): number {
+  const model = (m: IR["model"]) => m.params.total * 4 + 64 * 1024;
+  const checkpoints = ir.training?.callbacks.filter((c) => c.kind === "checkpoint").length ?? 0;
+  const variants = ir.sweep?.variants.reduce((n, v) => n + model(v.model) * (1 + checkpoints), 0) ?? 0;
+  return model(ir.model) * (1 + checkpoints) + variants + 16 * 2 ** 20;
+}
+
 /** Runs `nnc run`; returns the exit code (0, 1 on diagnostics/failed run, 130 on Ctrl-C). */
 export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
   const { stdout, stderr } = deps;
   const say = (text: string) => (req.json ? stderr : stdout).write(`${text}\n`);
 
   // 1. compile
-  const { ir, diagnostics } = deps.compileSource(req.source, req.file);
+  const { ir, diagnostics } = deps.compileSource(req.source, req.file, req.limits ? { limits: req.limits } : {});
   if (diagnostics.length > 0) {
     const color = Boolean(stderr.isTTY) && !process.env.NO_COLOR;
     stderr.write(`${renderDiagnostics(diagnostics, req.source, req.file, { color })}\n`);
@@ -164,6 +181,12 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     );
   }
 
+  // Paths the file names stay in the run directory (the checker refuses others: E314).
+  for (const [kind, arg, value] of callbackPaths(ir.training.callbacks as { kind: string; args: Record<string, unknown> }[])) {
+    const problem = pathProblem(value);
+    if (problem !== null) throw new RunError(`${req.file}: \`${arg}\` of \`${kind}\` must be a path inside the run directory; "${value}" ${problem}`, 1);
+  }
+
   // 2. run directory and Ctrl-C
   const outDir = req.out ?? defaultRunDir(ir.model.name);
   const existed = existsSync(outDir);
@@ -173,21 +196,36 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
   } catch (err) {
     throw new RunError(`cannot create the run directory ${outDir}: ${(err as Error).message}`, 2);
   }
+  // Temporary files and folders that a killed run left behind (its own --out, or under runs/).
+  const swept = sweepStaleTemps(req.out === undefined ? dirname(absOut) : absOut);
+  if (swept.length > 0) stderr.write(`removed ${swept.length} unfinished file${swept.length === 1 ? "" : "s"} an interrupted run left behind\n`);
+  try {
+    checkWritable(absOut, runBytes(ir));
+  } catch (err) {
+    if (!existed) removeIfEmpty(absOut);
+    throw new RunError((err as Error).message, 2);
+  }
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  /** The exit code of the first signal: 130 for SIGINT, 128 + its number for SIGTERM and SIGHUP. */
+  let signalExit = EXIT_INTERRUPTED;
+  const onSignal = (signal: NodeJS.Signals) => {
     interrupts += 1;
     if (interrupts === 1) {
-      stderr.write("\ninterrupted: stopping after this batch (Ctrl-C again to quit now)\n");
+      signalExit = 128 + (osConstants.signals[signal] ?? 2);
+      stderr.write(`\ninterrupted${signal === "SIGINT" ? "" : ` (${signal})`}: stopping after this batch (${signal === "SIGINT" ? "Ctrl-C" : `${signal}`} again to quit now)\n`);
       controller.abort();
     } else {
       removeTempFiles(absOut);
       if (!existed) removeIfEmpty(absOut);
       stderr.write("interrupted\n");
-      process.exit(EXIT_INTERRUPTED);
+      process.exit(signalExit);
     }
   };
-  if (deps.handleSigint !== false) process.on("SIGINT", onSigint);
+  const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  // One handler per signal (the name is not always passed: process.emit("SIGINT") gives none).
+  const handlers = SIGNALS.map((s) => [s, () => onSignal(s)] as const);
+  if (deps.handleSigint !== false) for (const [s, h] of handlers) process.on(s, h);
   // the event log of the training in progress (a sweep's variant, then the final run)
   const log: { events: EventLog | null } = { events: null };
 
@@ -216,6 +254,18 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     }
     if (choice.reason !== lastReason) stderr.write(`${await engineHeader(choice, options)}\n`);
     lastReason = choice.reason;
+    if (choice.engine.name === "tfjs" && req.kernels !== undefined) {
+      throw new RunError(`--kernels chooses the standalone engine's kernels, but this run uses the tfjs engine (${choice.reason}); drop --kernels, or add --engine standalone`, 2);
+    }
+    if (choice.engine.name === "standalone" && variant.training) {
+      const size = trainingSize(variant.model, variant.training);
+      if (size.bytes > STANDALONE_MAX_MEMORY_BYTES) {
+        throw new RunError(
+          `${req.file}: training ${variant.model.name} with batch ${variant.training.batchSize} needs about ${bytesText(size.bytes)}, more than the standalone engine's ${bytesText(STANDALONE_MAX_MEMORY_BYTES)} of WebAssembly memory; use a smaller \`batch\`, or run with --engine tfjs`,
+          1,
+        );
+      }
+    }
     return choice;
   };
 
@@ -227,12 +277,16 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       ir: variant,
       variant: prefix.slice(1, -2) || undefined,
     }));
+    const guard = req.continueOnNaN ? null : new DivergenceGuard(reporter);
+    const signal = guard ? AbortSignal.any([controller.signal, guard.controller.signal]) : controller.signal;
     try {
-      const result = await engine.train(variant, options, teeHooks(reporter, events));
+      const result = await engine.train(variant, { ...options, signal }, teeHooks(guard ?? reporter, events));
       if (controller.signal.aborted) throw new Interrupted();
+      if (guard?.diverged) throw new RunError(`${prefix}${divergenceMessage(guard.diverged)}`, EXIT_DIVERGED);
       return result;
     } catch (err) {
       if (controller.signal.aborted) throw new Interrupted();
+      if (guard?.diverged) throw new RunError(`${prefix}${divergenceMessage(guard.diverged)}`, EXIT_DIVERGED);
       throw err;
     } finally {
       reporter.stop();
@@ -355,7 +409,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
       stderr.write(
         `interrupted: ${removed.length ? `removed ${removed.length} unfinished file${removed.length === 1 ? "" : "s"}; ` : ""}${gone ? `nothing was written` : `finished files are in ${outDir}`}\n`,
       );
-      return EXIT_INTERRUPTED;
+      return signalExit;
     }
     log.events?.end("failed", (err as Error)?.message);
     removeTempFiles(absOut);
@@ -367,7 +421,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     // an engine's own failure (missing data, unsupported backend, ...): one paragraph, exit 1
     throw new RunError((err as Error).message ?? String(err), 1);
   } finally {
-    if (deps.handleSigint !== false) process.removeListener("SIGINT", onSigint);
+    if (deps.handleSigint !== false) for (const [s, h] of handlers) process.removeListener(s, h);
   }
 }
 

@@ -12,9 +12,17 @@
 import * as tf from "@tensorflow/tfjs-node-gpu";
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
@@ -523,6 +531,87 @@ const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, 
   },
 };
 
+/** Rows and columns of every MNIST / Fashion-MNIST image. */
+const MNIST_SIDE = 28;
+
+/** The published files, uncompressed: size, and md5 where known (Fashion-MNIST's gz md5s are above). */
+const MNIST_RAW: Record<MnistDataset, Record<string, { bytes: number; md5?: string }>> = {
+  mnist: {
+    "train-images-idx3-ubyte": { bytes: 47040016, md5: "6bbc9ace898e44ae57da46a324031adb" },
+    "train-labels-idx1-ubyte": { bytes: 60008, md5: "a25bea736e30d166cdddb491f175f624" },
+    "t10k-images-idx3-ubyte": { bytes: 7840016, md5: "2646ac647ad5339dbf082846283269ea" },
+    "t10k-labels-idx1-ubyte": { bytes: 10008, md5: "27ae3e4e09519cfbb04c329615203637" },
+  },
+  fashion_mnist: {
+    "train-images-idx3-ubyte": { bytes: 47040016 },
+    "train-labels-idx1-ubyte": { bytes: 60008 },
+    "t10k-images-idx3-ubyte": { bytes: 7840016 },
+    "t10k-labels-idx1-ubyte": { bytes: 10008 },
+  },
+};
+
+/**
+ * Checks an idx file against the published one, once per file (a marker in the cache,
+ * ~/.cache/nnc/verified/, remembers its path, size and mtime): a file of the published
+ * size must have its md5 (a zeroed or altered copy is refused), a .gz its published md5; a file
+ * of another size is taken as a deliberate subset, except in nnc's own download cache.
+ */
+function verifyIdxFile(
+  path: string,
+  data: Buffer,
+  dataset: MnistDataset,
+  name: string,
+  inCache: boolean,
+): void {
+  const known = MNIST_RAW[dataset][name];
+  if (known === undefined) return;
+  let stamp: string;
+  try {
+    const st = statSync(path);
+    stamp = JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs });
+  } catch {
+    return;
+  }
+  const marker = join(
+    dirname(mnistCacheDir(dataset)),
+    "verified",
+    `${md5Hex(Buffer.from(resolve(path)))}-${name}`,
+  );
+  try {
+    if (readFileSync(marker, "utf8") === stamp) return;
+  } catch {
+    // not verified yet
+  }
+  const fix = inCache ? "delete it and run again to download it anew" : "replace it with the published file";
+  if (data.length !== known.bytes) {
+    if (inCache)
+      throw new Error(
+        `${path} is ${data.length} bytes uncompressed, but the published ${dataset} file is ${known.bytes}: ${fix}`,
+      );
+    return; // a subset or a file of one's own, given with --data or $NNC_DATA: used as it is
+  }
+  if (known.md5 !== undefined) {
+    const got = md5Hex(data);
+    if (got !== known.md5)
+      throw new Error(
+        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${known.md5} (corrupt or altered); ${fix}`,
+      );
+  } else if (path.endsWith(".gz")) {
+    const want = MNIST_SOURCES[dataset].md5[`${name}.gz`];
+    const got = md5Hex(readFileSync(path));
+    if (want !== undefined && got !== want)
+      throw new Error(
+        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${want} (corrupt or altered); ${fix}`,
+      );
+  }
+  try {
+    mkdirSync(dirname(marker), { recursive: true });
+    writeFileSync(marker, stamp);
+  } catch {
+    // no writable cache: verified again next time
+  }
+}
+
 /** The cache directory for a dataset: $XDG_CACHE_HOME/nnc/<dataset> or ~/.cache/nnc/<dataset>. */
 function mnistCacheDir(dataset: MnistDataset): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
@@ -788,6 +877,10 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
   const labelsPath = findIdxFile(dir, names[1]) as string;
   const imagesBuf = readIdxFile(imagesPath);
   const labelsBuf = readIdxFile(labelsPath);
+  // nnc's own download cache holds the published files only (unless a test names its own md5s).
+  const inCache = resolve(dir) === resolve(cacheDir) && opts.checksums === undefined;
+  verifyIdxFile(imagesPath, imagesBuf, opts.dataset, names[0], inCache);
+  verifyIdxFile(labelsPath, labelsBuf, opts.dataset, names[1], inCache);
   const img = parseIdxImages(imagesBuf, imagesPath, opts.limit, opts.floats !== false);
   const labels = parseIdxLabels(labelsBuf, labelsPath, opts.limit);
   const totalImages = imagesBuf.readUInt32BE(4);
@@ -795,5 +888,21 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
   if (totalImages !== totalLabels) {
     throw new Error(`${imagesPath} has ${totalImages} images but ${labelsPath} has ${totalLabels} labels`);
   }
+  // What the model was checked against: 28x28 images, at least one example, some ink.
+  if (img.rows !== MNIST_SIDE || img.cols !== MNIST_SIDE) {
+    throw new Error(
+      `${imagesPath} holds ${img.rows}x${img.cols} images, but ${opts.dataset} images (and the model's input) are ${MNIST_SIDE}x${MNIST_SIDE}: this is not a ${opts.dataset} file`,
+    );
+  }
+  if (img.count === 0)
+    throw new Error(
+      `${imagesPath} holds no images: there is nothing to ${opts.split === "train" ? "train on" : "test on"}`,
+    );
+  let ink = 0;
+  for (let i = 0; i < img.pixels.length && ink === 0; i++) ink = img.pixels[i]!;
+  if (ink === 0)
+    throw new Error(
+      `${imagesPath} is blank: every pixel of its ${img.count} images is 0 (a corrupt or zeroed file); replace it`,
+    );
   return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
 }

@@ -251,7 +251,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     embedded.push(`// ---- ${title} (from src/runtime/${file})\n\n${e.code}`);
   };
   embed("random.ts", ["Random", "hashSeed", "fillInitializer"], "Seeded random numbers and weight initializers");
-  embed("data/mnist.ts", ["loadMnist", "writeFileAtomic"], "MNIST / Fashion-MNIST idx loader");
+  embed("data/mnist.ts", ["loadMnist", "writeFileAtomic", "writeModelDir"], "MNIST / Fashion-MNIST idx loader");
   const augment = training.data.augment;
   if (augment) embed("data/augment.ts", ["augmentBatch"], "On-the-fly image augmentation");
   const cbKinds = new Set(training.callbacks.map((c) => c.kind));
@@ -387,10 +387,9 @@ const MODEL_TOPOLOGY = ${lit(topology)};
 
 /**
  * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
- * little-endian, in WEIGHTS order), each written to a temporary file and renamed.
+ * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
  */
 function saveModel(dir: string): void {
-  mkdirSync(dir, { recursive: true });
   const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
   const bytes = new Float32Array(total);
   let offset = 0;
@@ -398,7 +397,6 @@ function saveModel(dir: string): void {
     bytes.set(w.value, offset);
     offset += w.value.length;
   }
-  writeFileAtomic(join(dir, "weights.bin"), new Uint8Array(bytes.buffer));
   const modelJson = {
     format: "layers-model",
     generatedBy: ${lit(`nnc ${ir.nncVersion}`)},
@@ -415,7 +413,7 @@ function saveModel(dir: string): void {
       backend: KERNELS,
     },
   };
-  writeFileAtomic(join(dir, "model.json"), JSON.stringify(modelJson, null, 2));
+  writeModelDir(dir, { "weights.bin": new Uint8Array(bytes.buffer), "model.json": JSON.stringify(modelJson, null, 2) });
 }`;
 
   kernelHas("kernelBytesToFloats"); // the training loop's batches: pixel bytes to floats

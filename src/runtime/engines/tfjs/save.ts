@@ -1,10 +1,10 @@
 // Saving a tf.LayersModel in TensorFlow.js layers format (model.json + weights.bin) without
-// tfjs-node's file:// handler: a custom IOHandler that writes each file to a temporary name and
-// renames it, weights first, so a reader never sees a model.json pointing at half a weights file.
-import { mkdirSync, readFileSync } from "node:fs";
+// tfjs-node's file:// handler: a custom IOHandler that writes the folder whole (writeModelDir: a
+// temporary folder renamed into place), so a reader never sees weights without their model.json.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as tfTypes from "@tensorflow/tfjs";
-import { writeFileAtomic } from "../../data/mnist.js";
+import { writeModelDir } from "../../data/mnist.js";
 
 export interface ModelMetadata {
   /** sha256 of the .nn source the model came from. */
@@ -31,7 +31,6 @@ function concatWeightData(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8A
 export function fileSaveHandler(dir: string, metadata: ModelMetadata): tfTypes.io.IOHandler {
   return {
     async save(artifacts: tfTypes.io.ModelArtifacts): Promise<tfTypes.io.SaveResult> {
-      mkdirSync(dir, { recursive: true });
       const weights = concatWeightData(artifacts.weightData as ArrayBuffer | ArrayBuffer[] | undefined);
       const modelJson = {
         format: artifacts.format ?? "layers-model",
@@ -43,8 +42,7 @@ export function fileSaveHandler(dir: string, metadata: ModelMetadata): tfTypes.i
         userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), ...metadata },
       };
       const json = JSON.stringify(modelJson);
-      writeFileAtomic(join(dir, "weights.bin"), weights);
-      writeFileAtomic(join(dir, "model.json"), json);
+      writeModelDir(dir, { "weights.bin": weights, "model.json": json });
       return {
         modelArtifactsInfo: {
           dateSaved: new Date(),
