@@ -1,4 +1,4 @@
-// `nnc run FILE [--engine auto|standalone|tfjs] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
+// `nnc run FILE [--engine auto|standalone|tfjs|pytorch] [--nproc N] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
 //               [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N]
 //               [--kernels ts|simd] [--out DIR] [--json] [--quiet]`
 // Flags are parsed and validated here; src/runtime/run/ does the work.
@@ -31,7 +31,8 @@ function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (val
 }
 
 interface RunFlags {
-  engine: "auto" | "standalone" | "tfjs";
+  engine: "auto" | "standalone" | "tfjs" | "pytorch";
+  nproc?: number;
   backend: string;
   gpu?: boolean;
   data?: string;
@@ -51,14 +52,15 @@ export function registerRun(program: Command): void {
     .description("train the model of a .nn file and write a run directory (model, history, curves, summary)")
     .argument("<file>", "the .nn file")
     .addOption(
-      new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs"]).default("auto"),
+      new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs", "pytorch"]).default("auto"),
     )
     .addOption(
       new Option("--backend <backend>", "tfjs engine backend")
         .choices(["auto", "cpu", "wasm", "node", "gpu", "webgpu"])
         .default("auto"),
     )
-    .option("--gpu", "train on the GPU (tfjs-node-gpu, else WebGPU), or fail")
+    .option("--gpu", "train on the GPU (tfjs-node-gpu, else WebGPU; pytorch: CUDA), or fail")
+    .option("--nproc <n>", "pytorch engine: local processes (ranks) training together with DistributedDataParallel", integer("--nproc", 1, 1024))
     .option("--data <dir>", "folder with the MNIST idx files (else $NNC_DATA, the cache, or download)")
     .option("--epochs <n>", "override the file's epochs", integer("--epochs", 1))
     .option("--train-limit <n>", "use only the first N training examples", integer("--train-limit", 1))
@@ -80,6 +82,7 @@ export function registerRun(program: Command): void {
             engine: flags.engine,
             backend: flags.backend,
             gpu: Boolean(flags.gpu),
+            nproc: flags.nproc,
             dataDir: flags.data,
             epochs: flags.epochs,
             trainLimit: flags.trainLimit,
