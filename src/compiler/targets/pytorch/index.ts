@@ -538,6 +538,21 @@ ${PY_DISTRIBUTED}
 # ---------------------------------------------------------------- training
 
 
+@torch.no_grad()
+def rank_divergence(raw, world):
+    """The largest |w - w on rank 0| over every weight and rank (0.0 in one process)."""
+    if world == 1:
+        return 0.0
+    worst = torch.zeros(1, dtype=torch.float64, device=next(iter(tensors_of(raw).values())).device)
+    for _, attr, _ in WEIGHTS:
+        mine = tensors_of(raw)[attr]
+        theirs = mine.clone()
+        dist.broadcast(theirs, src=0)
+        worst = torch.maximum(worst, (mine - theirs).abs().max().to(torch.float64).reshape(1))
+    dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+    return float(worst)
+
+
 def metadata(**extra):
     return {"sourceFile": SOURCE_FILE, "sourceSha256": SOURCE_SHA256, "nncVersion": NNC_VERSION, "engine": "pytorch", **extra}
 
@@ -650,11 +665,19 @@ ${indent(epochEnd.join("\n"), 8)}
         epoch += 1
 
     test_loss, test_metrics = evaluate(raw, test_pixels, test_labels, rank, world, device)
+    divergence = rank_divergence(raw, world)
+    if divergence > 0:
+        say(f"warning: the ranks' weights differ by up to {divergence:.3g} (rank 0's are saved)")
+    if args.save_every_rank and world > 1:
+        os.makedirs(args.out, exist_ok=True)
+        write_safetensors(os.path.join(args.out, f"weights.rank{rank}.safetensors"), weights_of(raw), metadata(rank=rank))
     seconds = time.time() - started
     result = {
         "engine": "pytorch",
         "backend": device.type,
         "world": world,
+        # the largest difference between a rank's weights and rank 0's (0: DDP kept them identical)
+        "rankDivergence": divergence,
         "history": history,
         "epochs": len(history),
         "trainSamples": train_count,
@@ -695,6 +718,7 @@ def parse_args(argv):
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the model where available")
     p.add_argument("--events", action="store_true", help="progress as '@nnc {json}' lines on stdout (for nnc run)")
+    p.add_argument("--save-every-rank", action="store_true", help="each rank also writes weights.rank<R>.safetensors")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 

@@ -186,7 +186,7 @@ export function pyOptimizer(opt: IRRef<OptimizerKind>): string {
     "    def step(self, lr):",
     "        self.iterations += 1",
     ...(before ?? []).map((l) => `        ${l}`),
-    `        for ${["w", ...state].join(", ")} in zip(self.params${state.map((s) => `, self.${s}`).join("")}):`,
+    state.length ? `        for ${["w", ...state].join(", ")} in zip(self.params${state.map((s) => `, self.${s}`).join("")}):` : "        for w in self.params:",
     "            g = w.grad",
     "            if g is None:",
     "                continue",
