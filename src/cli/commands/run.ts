@@ -71,6 +71,9 @@ export function registerRun(program: Command): void {
     .option("--json", "print one JSON object with the results as the last line of stdout")
     .option("--quiet", "no progress bar: one line per epoch on stderr")
     .action(async (file: string, flags: RunFlags) => {
+      if (flags.nproc !== undefined && flags.engine !== "pytorch") {
+        throw new CliError(`--nproc applies to the pytorch engine only; add --engine pytorch, or drop --nproc`, EXIT_USAGE);
+      }
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
       const { runFile, RunError } = await import("../../runtime/run/index.js");

@@ -553,6 +553,48 @@ def rank_divergence(raw, world):
     return float(worst)
 
 
+def history_columns(history):
+    """loss, the metrics, val_loss, the val_ metrics, lr, then anything else (as nnc orders them)."""
+    keys = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+
+    def rank(k):
+        if k == "loss":
+            return (0, k)
+        if k == "val_loss":
+            return (2, k)
+        if k.startswith("val_"):
+            return (3, k[4:])
+        if k == "lr":
+            return (4, k)
+        return (1, k)
+
+    return sorted(keys, key=rank)
+
+
+def write_history(out, history):
+    """history.json ({epochs, columns, history}: nnc's format, null for missing or non-finite) and history.csv."""
+    columns = history_columns(history)
+    rows = []
+    for i, row in enumerate(history):
+        rows.append({"epoch": i + 1, **{c: row[c] if c in row and math.isfinite(row[c]) else None for c in columns}})
+    text = json.dumps({"epochs": len(history), "columns": ["epoch", *columns], "history": rows}, indent=2)
+    write_atomic(os.path.join(out, "history.json"), (text + "\\n").encode("utf-8"))
+
+    def cell(v):
+        if v is None:
+            return ""
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(float(v))
+
+    lines = [",".join(["epoch", *columns])] + [",".join([str(i + 1), *(cell(row.get(c)) for c in columns)]) for i, row in enumerate(history)]
+    write_atomic(os.path.join(out, "history.csv"), ("\\n".join(lines) + "\\n").encode("utf-8"))
+
+
 def metadata(**extra):
     return {"sourceFile": SOURCE_FILE, "sourceSha256": SOURCE_SHA256, "nncVersion": NNC_VERSION, "engine": "pytorch", **extra}
 
@@ -693,12 +735,7 @@ ${indent(epochEnd.join("\n"), 8)}
         os.makedirs(args.out, exist_ok=True)
         write_safetensors(os.path.join(args.out, "weights.safetensors"), weights_of(raw), metadata())
         add_file("weights.safetensors")
-        write_atomic(os.path.join(args.out, "history.json"), (json.dumps(history, indent=2) + "\\n").encode("utf-8"))
-        keys = []
-        for row in history:
-            keys += [k for k in row if k not in keys]
-        csv_text = "\\n".join([",".join(["epoch", *keys])] + [",".join([str(i + 1)] + [repr(row.get(k, "")) for k in keys]) for i, row in enumerate(history)])
-        write_atomic(os.path.join(args.out, "history.csv"), (csv_text + "\\n").encode("utf-8"))
+        write_history(args.out, history)
         add_file("history.json")
         add_file("history.csv")
         add_file("result.json")
