@@ -10,6 +10,7 @@ import { catalog } from "../../src/compiler/catalog/index.js";
 import { PY_LAYERS } from "../../src/compiler/targets/pytorch/layers.js";
 import { PY_INITIALIZERS, PY_LOSSES, PY_OPTIMIZERS, PY_SCHEDULES } from "../../src/compiler/targets/pytorch/training.js";
 import { samePadding } from "../../src/compiler/targets/pytorch/layers.js";
+import { writeSyntheticMnist } from "../helpers/data.js";
 import { HERE, PYTHON } from "./python.js";
 
 const repo = resolve(HERE, "..", "..");
@@ -124,5 +125,19 @@ describe("nnc run --engine pytorch names what is missing", () => {
     const r = nnc(["run", file, "--engine", "standalone", "--nproc", "2", "--out", join(tmp, "r3")]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--nproc applies to the pytorch engine only/);
+  });
+});
+
+describe("nnc run --engine pytorch --gpu", () => {
+  it("trains on CUDA where PyTorch sees it, else says it sees no CUDA device", () => {
+    const cuda = spawnSync(PYTHON, ["-c", "import torch; print(int(torch.cuda.is_available()))"], { encoding: "utf8" }).stdout.trim() === "1";
+    const r = nnc(["run", join(repo, "examples", "mlp.nn"), "--engine", "pytorch", "--gpu", "--epochs", "1", "--data", writeSyntheticMnist(join(tmp, "data"), { train: 256, test: 64 }), "--out", join(tmp, "gpu"), "--json"]);
+    if (cuda) {
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout.trim().split("\n").pop()!).backend).toMatch(/^cuda/);
+    } else {
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/--gpu: PyTorch .* sees no CUDA device; drop --gpu to train on the CPU/);
+    }
   });
 });
