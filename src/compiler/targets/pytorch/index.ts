@@ -395,7 +395,7 @@ ${PY_MODULES}
 
 
 class Model(nn.Module):
-    """${model.name}: ${model.params.total} weights (${model.params.trainable} trainable)."""
+    """${model.name.replace(/[^A-Za-z0-9_]/g, "_")}: ${model.params.total} weights (${model.params.trainable} trainable)."""
 
     def __init__(self):
         super().__init__()
@@ -642,7 +642,10 @@ def train(args, rank, world, device):
     else:
         initialize(raw, seed)
     # DDP broadcasts rank 0's weights and then averages every gradient over the ranks
-    model = DistributedDataParallel(raw) if world > 1 else raw
+    if world > 1:
+        model = DistributedDataParallel(raw, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        model = raw
     if args.compile:
         if hasattr(torch, "compile"):
             model = torch.compile(model)
