@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { IR, IRModel } from "../../compiler/ir.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { generatePytorch } from "../../compiler/targets/pytorch/index.js";
@@ -19,6 +19,7 @@ import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../
 import { loadMnist, writeFileAtomic } from "../data/mnist.js";
 import { initialWeights } from "../random.js";
 import { readSafetensors, safetensorsBytes } from "../safetensors.js";
+import { TensorBoardWriter } from "../tensorboard.js";
 
 /** The Python that runs the program: $NNC_PYTHON, else /usr/bin/python3 (Debian's, where python3-torch installs). */
 export function pythonCommand(): string {
@@ -122,7 +123,9 @@ export function createPytorchEngine(engineOptions: PytorchEngineOptions): Engine
     async train(ir: IR, options: RunOptions, hooks: TrainHooks): Promise<TrainResult> {
       const t = ir.training;
       if (t === null) throw new Error(`${ir.source.file} has no train section`);
-      const program = generatePytorch(ir);
+      // tensorboard: nnc writes the event files from the epoch logs rank 0 reports
+      const program = generatePytorch(ir, { hostWritesTensorboard: true });
+      const tbCallback = t.callbacks.find((c) => c.kind === "tensorboard");
       const outDir = resolve(options.outDir);
       mkdirSync(outDir, { recursive: true });
       const script = join(outDir, "model.py");
@@ -138,6 +141,7 @@ export function createPytorchEngine(engineOptions: PytorchEngineOptions): Engine
 
       const tmp = mkdtempSync(join(tmpdir(), "nnc-pytorch-"));
       const children: ChildProcess[] = [];
+      let tensorboard: TensorBoardWriter | null = null;
       try {
         const seed = options.seed ?? t.seed;
         const initPath = join(tmp, "initial.safetensors");
@@ -149,6 +153,7 @@ export function createPytorchEngine(engineOptions: PytorchEngineOptions): Engine
         if (options.testLimit !== undefined) args.push("--test-limit", String(options.testLimit));
         if (engineOptions.gpu) args.push("--device", "cuda");
 
+        if (tbCallback) tensorboard = new TensorBoardWriter(join(outDir, String((tbCallback.args as { dir: string }).dir)));
         const nproc = engineOptions.nproc;
         const port = nproc > 1 ? await freePort() : 0;
         const threads = String(Math.max(1, Math.floor(availableParallelism() / nproc)));
@@ -175,7 +180,12 @@ export function createPytorchEngine(engineOptions: PytorchEngineOptions): Engine
               validationSamples: e.validationSamples as number,
             });
           } else if (e.event === "batch") hooks.onBatchEnd?.(e.step as number, { loss: e.loss as number, accuracy: e.accuracy as number });
-          else if (e.event === "epoch") hooks.onEpochEnd?.(e.epoch as number, e.logs as EpochLogs);
+          else if (e.event === "epoch") {
+            const logs = e.logs as EpochLogs;
+            hooks.onEpochEnd?.(e.epoch as number, logs);
+            // tensorboard: this epoch's scalars, tagged as Keras does (epoch_loss, epoch_accuracy, ...)
+            tensorboard?.scalars(e.epoch as number, Object.fromEntries(Object.entries(logs).map(([k, v]) => [`epoch_${k}`, v])));
+          }
           else if (e.event === "log") hooks.log?.(String(e.message));
         };
         for (let rank = 0; rank < nproc; rank++) {
@@ -246,6 +256,10 @@ export function createPytorchEngine(engineOptions: PytorchEngineOptions): Engine
           );
         }
 
+        if (tensorboard) {
+          tensorboard.close();
+          files.push(relative(outDir, tensorboard.path));
+        }
         const result = JSON.parse(readFileSync(join(outDir, "result.json"), "utf8")) as PythonResult;
         const trained = readSafetensors(readFileSync(join(outDir, "weights.safetensors")));
         const weights = new Map(trained.weights.map((w) => [w.name, w.data as Float32Array]));
@@ -277,6 +291,7 @@ export function createPytorchEngine(engineOptions: PytorchEngineOptions): Engine
           files: [...new Set(files)],
         };
       } finally {
+        tensorboard?.close();
         for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
         rmSync(tmp, { recursive: true, force: true });
       }

@@ -20,6 +20,11 @@ import { PY_DATA, PY_DISTRIBUTED, PY_MODULES, PY_SAFETENSORS } from "./python-ru
 export interface PytorchOptions {
   /** The .nn text, to position diagnostics about the train section. */
   sourceText?: string;
+  /**
+   * The program is run by `nnc run --engine pytorch`, which writes the TensorBoard event files
+   * itself from the epoch logs rank 0 reports (the program has no event-file writer).
+   */
+  hostWritesTensorboard?: boolean;
 }
 
 /** The IR asks for something this target cannot express; `diagnostics` say where and why. */
@@ -40,7 +45,7 @@ const CALLBACKS: Record<CallbackKind, { supported: true } | { supported: false; 
   tensorboard: {
     supported: false,
     why: "the pytorch target does not write TensorBoard event files yet",
-    hint: "remove `tensorboard` from callbacks, or train with --engine standalone or tfjs",
+    hint: "remove `tensorboard` from callbacks, or let `nnc run --engine pytorch` run the program (it writes the event files)",
   },
 };
 
@@ -59,7 +64,7 @@ function spanOf(source: string | undefined, pattern: RegExp): Diagnostic["span"]
 }
 
 /** Every IR entry the target cannot express, as positioned diagnostics (empty: the program can be generated). */
-export function pytorchDiagnostics(ir: IR, sourceText?: string): Diagnostic[] {
+export function pytorchDiagnostics(ir: IR, sourceText?: string, hostWritesTensorboard = false): Diagnostic[] {
   const out: Diagnostic[] = [];
   const err = (pattern: RegExp, message: string, hint: string): void => {
     out.push({ severity: "error", code: "E701", message, hint, span: spanOf(sourceText, pattern), file: ir.source.file });
@@ -74,6 +79,7 @@ export function pytorchDiagnostics(ir: IR, sourceText?: string): Diagnostic[] {
   }
   for (const cb of t.callbacks) {
     const how = CALLBACKS[cb.kind];
+    if (cb.kind === "tensorboard" && hostWritesTensorboard) continue;
     if (!how.supported) err(new RegExp(`\\b${cb.kind}\\b`), how.why, how.hint);
   }
   if (ir.sweep !== null) {
@@ -130,7 +136,7 @@ function indent(text: string, n: number): string {
 
 /** The generated Python program for `ir`. Throws PytorchTargetError for what the target cannot express. */
 export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
-  const diagnostics = pytorchDiagnostics(ir, options.sourceText);
+  const diagnostics = pytorchDiagnostics(ir, options.sourceText, options.hostWritesTensorboard === true);
   if (diagnostics.length > 0) throw new PytorchTargetError(diagnostics);
   const t = ir.training!;
   const model = ir.model;
