@@ -72,30 +72,32 @@ describe("nnc compile --target pytorch", () => {
   });
 
   it("refuses what it cannot express with positioned diagnostics (E701), writing nothing", () => {
-    const file = join(tmp, "aug.nn");
+    const file = join(tmp, "sweep.nn");
     writeFileSync(
       file,
-      `model m {
+      `model m(width = 16) {
   input image(28, 28, 1)
   flatten
+  dense(width, activation: relu)
   dense(10, activation: softmax)
 }
 
 train m {
-  data      mnist(augment: { rotation: 10 })
+  sweep     width in [8, 16]
+  data      mnist(validation_split: 0.1)
   loss      categorical_crossentropy
   optimizer adam
   callbacks [tensorboard]
 }
 `,
     );
-    const out = join(tmp, "aug.py");
+    const out = join(tmp, "sweep.py");
     const r = nnc(["compile", file, "--target", "pytorch", "-o", out]);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain(`${file}:8:`);
+    expect(r.stderr).toContain(`${file}:9:3`);
     expect(r.stderr).toContain("E701");
-    expect(r.stderr).toMatch(/augmentation/);
-    expect(r.stderr).toContain(`${file}:11:`);
+    expect(r.stderr).toMatch(/trains one model; this file sweeps over several/);
+    expect(r.stderr).toContain(`${file}:13:`);
     expect(r.stderr).toMatch(/TensorBoard/);
     expect(r.stderr).toMatch(/the pytorch target cannot express this file/);
     expect(existsSync(out)).toBe(false);

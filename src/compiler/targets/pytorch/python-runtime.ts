@@ -139,9 +139,13 @@ def load_split(folder, split, limit):
     return pixels, y
 
 
-def batch_of(pixels, labels, index, device):
-    """Examples pixels[index] as floats in [0, 1] shaped EXAMPLE_SHAPE (NHWC for images), one-hot labels."""
-    x = pixels[index].to(device=device, dtype=torch.float32).div_(255.0).reshape(-1, *EXAMPLE_SHAPE)
+def batch_of(pixels, labels, index, device, augment_with=None):
+    """Examples pixels[index] as floats in [0, 1] shaped EXAMPLE_SHAPE (NHWC for images), one-hot labels;
+    augmented on the fly (the data section's augment) when given a generator."""
+    x = pixels[index].to(device=device, dtype=torch.float32).div_(255.0)
+    if augment_with is not None:
+        x = augment(x.unsqueeze(-1), random_affine(x.shape[0], augment_with))
+    x = x.reshape(-1, *EXAMPLE_SHAPE)
     y = F.one_hot(labels[index].to(device), CLASSES).to(torch.float32)
     return x, y
 `;
@@ -347,4 +351,78 @@ class GlobalBatchSampler(DistributedSampler):
             hi = cursor + n * (self.rank + 1) // self.num_replicas
             yield order[torch.arange(lo, hi) % self.count], n
             cursor += n
+`;
+
+export const PY_AUGMENT = `# ---------------------------------------------------------------- augmentation
+# nnc's on-the-fly augmentation (src/runtime/data/augment.ts, Keras's ImageDataGenerator): per image a
+# random rotation, shifts, shear and zoom about the centre, sampled bilinearly with a fill mode.
+# Vectorised over the batch; each rank draws from its own generator.
+
+
+def random_affine(n, g):
+    """n transforms [n, 6] (float64): input (row, col) offsets = [[a, b], [d, e]] . output offsets + [c, f]."""
+    def uniform(limit):
+        return (torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1) * limit
+
+    zeros = torch.zeros(n, dtype=torch.float64)
+    theta = uniform(AUGMENT["rotation"]) * math.pi / 180 if AUGMENT["rotation"] else zeros
+    tx = uniform(AUGMENT["height_shift"]) * IMAGE[0] if AUGMENT["height_shift"] else zeros
+    ty = uniform(AUGMENT["width_shift"]) * IMAGE[1] if AUGMENT["width_shift"] else zeros
+    shear = uniform(AUGMENT["shear"]) * math.pi / 180 if AUGMENT["shear"] else zeros
+    if AUGMENT["zoom"]:
+        zx, zy = 1 + uniform(AUGMENT["zoom"]), 1 + uniform(AUGMENT["zoom"])
+    else:
+        zx, zy = zeros + 1, zeros + 1
+    return affine_matrix(theta, tx, ty, shear, zx, zy)
+
+
+def affine_matrix(theta, tx, ty, shear, zx, zy):
+    """rotation(theta) . shift(tx, ty) . shear . zoom(zx, zy) as [n, 6] (augment.ts's affineMatrix)."""
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    ss, cs = -torch.sin(shear), torch.cos(shear)
+    s01 = cos * ss - sin * cs
+    s11 = sin * ss + cos * cs
+    return torch.stack([cos * zx, s01 * zy, cos * tx - sin * ty, sin * zx, s11 * zy, sin * tx + cos * ty], dim=1)
+
+
+def fill_index(i, n, fill):
+    """Maps out-of-range integer indices into [0, n) (scipy.ndimage's nearest / reflect / wrap)."""
+    if fill == "nearest":
+        return i.clamp(0, n - 1)
+    if fill == "wrap":
+        return torch.remainder(i, n)
+    j = torch.remainder(i, 2 * n)
+    return torch.where(j >= n, 2 * n - 1 - j, j)
+
+
+def augment(images, m):
+    """images [n, h, w, c] (NHWC floats), m [n, 6] from random_affine: the transformed images."""
+    n, h, w, c = images.shape
+    m = m.to(images.device)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    dy = (torch.arange(h, dtype=torch.float64, device=images.device) - cy).view(1, h, 1)
+    dx = (torch.arange(w, dtype=torch.float64, device=images.device) - cx).view(1, 1, w)
+    col = lambda k: m[:, k].view(n, 1, 1)
+    y = col(0) * dy + col(1) * dx + col(2) + cy
+    x = col(3) * dy + col(4) * dx + col(5) + cx
+    fill = AUGMENT["fill"]
+    if fill == "constant":
+        outside = (y < -1e-9) | (y > h - 1 + 1e-9) | (x < -1e-9) | (x > w - 1 + 1e-9)
+        y, x = y.clamp(0, h - 1), x.clamp(0, w - 1)
+        fill = "nearest"
+    y0, x0 = torch.floor(y), torch.floor(x)
+    fy, fx = (y - y0).unsqueeze(-1).to(images.dtype), (x - x0).unsqueeze(-1).to(images.dtype)
+    y0, x0 = y0.long(), x0.long()
+    ya, yb = fill_index(y0, h, fill), fill_index(y0 + 1, h, fill)
+    xa, xb = fill_index(x0, w, fill), fill_index(x0 + 1, w, fill)
+    flat = images.reshape(n, h * w, c)
+
+    def at(yi, xi):
+        index = (yi * w + xi).reshape(n, h * w, 1).expand(n, h * w, c)
+        return flat.gather(1, index).reshape(n, h, w, c)
+
+    out = (1 - fy) * ((1 - fx) * at(ya, xa) + fx * at(ya, xb)) + fy * ((1 - fx) * at(yb, xa) + fx * at(yb, xb))
+    if AUGMENT["fill"] == "constant":
+        out = torch.where(outside.unsqueeze(-1), torch.full_like(out, AUGMENT["cval"]), out)
+    return out
 `;
