@@ -80,9 +80,9 @@ export function pytorchDiagnostics(ir: IR, sourceText?: string, hostWritesTensor
     if (!how.supported) err(new RegExp(`\\b${cb.kind}\\b`), how.why, how.hint);
   }
   if (ir.sweep !== null) {
-    err(/\bsweep\b/, "the pytorch target trains one model; this file sweeps over several", "train each variant as its own file, or run the sweep with --engine standalone or tfjs");
+    err(/\bsweep\b/, "the pytorch target trains one model; this file sweeps over several", "run it with `nnc run --engine pytorch`, which trains each variant as a program of its own");
   }
-  return out;
+  return out.sort((a, b) => a.span.startOffset - b.span.startOffset);
 }
 
 const PY_KEYWORDS = new Set(

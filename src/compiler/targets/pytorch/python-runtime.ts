@@ -38,7 +38,7 @@ def read_safetensors(path):
 
 def write_atomic(path, data):
     """Writes bytes to a temporary name beside path, then renames it: never a half-written file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # the name nnc removes after an interrupted run
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
