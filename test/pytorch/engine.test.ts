@@ -11,6 +11,7 @@ import { compileSource } from "../../src/compiler/index.js";
 import type { EpochLogs, TrainResult } from "../../src/runtime/engine.js";
 import { createPytorchEngine } from "../../src/runtime/engines/pytorch.js";
 import { writeSyntheticMnist } from "../helpers/data.js";
+import { featureIRs } from "../standalone/ir-builder.js";
 
 const SOURCE = `model feat {
   input image(28, 28, 1)
@@ -108,4 +109,24 @@ describe("the pytorch engine runs the train section's callbacks", () => {
     const bytes = readFileSync(join(out, "model", "weights.bin"));
     expect(bytes.byteLength).toBe(4 * manifest.weightsManifest[0].weights.reduce((n: number, w: { shape: number[] }) => n + w.shape.reduce((a, b) => a * b, 1), 0));
   });
+});
+
+describe("the pytorch engine trains the feature models of the standalone tests", () => {
+  // binary cross-entropy with every metric, sgd + Nesterov, exponential_decay (staircase);
+  // sparse labels from logits on Fashion-MNIST-named data, augmentation, piecewise_constant,
+  // rmsprop centered, checkpoint every epoch; adagrad with huber and inverse_time_decay
+  const irs = featureIRs().slice(0, 3);
+  for (const [i, ir] of irs.entries()) {
+    it(`feature model ${i + 1}: ${ir.training!.loss.kind}, ${ir.training!.optimizer.kind}`, async () => {
+      const dir = join(root, `feature-${i}`);
+      const data = writeSyntheticMnist(join(root, `feature-data-${i}`), { train: 48, test: 16 });
+      const r = await createPytorchEngine({ nproc: 1, gpu: false }).train(ir, { outDir: dir, dataDir: data, epochs: 2, trainLimit: 48 }, {});
+      expect(r.epochs).toBeGreaterThan(0);
+      expect(Number.isFinite(r.testLoss)).toBe(true);
+      for (const m of ir.training!.metrics) expect(Number.isFinite(r.testMetrics[m]), m).toBe(true);
+      expect(existsSync(join(dir, "model", "model.json"))).toBe(true);
+      const lrs = r.history.map((h) => h.lr);
+      if (ir.training!.schedule) expect(lrs.every((lr) => lr! > 0)).toBe(true);
+    }, 120_000);
+  }
 });

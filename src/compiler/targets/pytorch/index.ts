@@ -201,7 +201,7 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
         const s = slot("binary_hits");
         accLines.push(`sums[${s}] += ((p > 0.5).to(y.dtype) == y).sum()`);
         valueLines.push(`"accuracy": sums[${s}] / max(count * CLASSES, 1),  # binary accuracy, as Keras picks for binary_crossentropy`);
-      } else valueLines.push(`"accuracy": sums[1] / max(count, 1),`);
+      }
     } else if (m === "precision" || m === "recall") {
       const tp = slot("true_positives");
       const other = slot(m === "precision" ? "false_positives" : "false_negatives");
@@ -363,7 +363,6 @@ import json
 import math
 import os
 import struct
-import sys
 import time
 
 import torch
@@ -491,17 +490,18 @@ def accumulate_metrics(sums, out, y):
     p = probabilities(out)
     sums[0] += y.shape[0]
     sums[1] += (p.argmax(dim=-1) == y.argmax(dim=-1)).sum()
-${indent(accLines.join("\n") || "pass", 4)}
+${indent(accLines.join("\n"), 4)}
 
 
 def metric_values(sums):
     """Metric values from the (all-reduced) sums: {name: float}."""
     sums = sums.tolist()
     count = sums[0]
-    return {
-        "accuracy": sums[1] / max(count, 1),
+    values = {"accuracy": sums[1] / max(count, 1)}  # argmax hits${valueLines.length ? `
+    values.update({
 ${indent(valueLines.join("\n"), 8)}
-    }
+    })` : ""}
+    return values
 
 
 ${pyOptimizer(t.optimizer)}
