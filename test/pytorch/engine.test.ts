@@ -3,7 +3,8 @@
 // with restore_best, checkpoint, csv_logger, tensorboard (written by nnc from rank 0's epoch logs),
 // terminate_on_nan, every metric, validation_split, steps_per_epoch; with progress relayed to the
 // hooks. Synthetic idx files, the real Python and PyTorch.
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -114,12 +115,20 @@ describe("the pytorch engine runs the train section's callbacks", () => {
 describe("the pytorch engine trains the feature models of the standalone tests", () => {
   // binary cross-entropy with every metric, sgd + Nesterov, exponential_decay (staircase);
   // sparse labels from logits on Fashion-MNIST-named data, augmentation, piecewise_constant,
-  // rmsprop centered, checkpoint every epoch; adagrad with huber and inverse_time_decay
+  // rmsprop centered, checkpoint every epoch; adagrad with huber and inverse_time_decay, on
+  // uncompressed idx files
   const irs = featureIRs().slice(0, 3);
   for (const [i, ir] of irs.entries()) {
     it(`feature model ${i + 1}: ${ir.training!.loss.kind}, ${ir.training!.optimizer.kind}`, async () => {
       const dir = join(root, `feature-${i}`);
       const data = writeSyntheticMnist(join(root, `feature-data-${i}`), { train: 48, test: 16 });
+      if (i === 2) {
+        // the idx files uncompressed, as the original MNIST site's users often keep them
+        for (const f of readdirSync(data)) {
+          writeFileSync(join(data, f.replace(/\.gz$/, "")), gunzipSync(readFileSync(join(data, f))));
+          rmSync(join(data, f));
+        }
+      }
       const r = await createPytorchEngine({ nproc: 1, gpu: false }).train(ir, { outDir: dir, dataDir: data, epochs: 2, trainLimit: 48 }, {});
       expect(r.epochs).toBeGreaterThan(0);
       expect(Number.isFinite(r.testLoss)).toBe(true);
