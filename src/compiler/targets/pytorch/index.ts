@@ -241,7 +241,7 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
   const epochEnd: string[] = [];
   if (csv) {
     const a = csv.args as { path: string; separator: string; append: boolean };
-    callbackState.push(`csv_rows = []  # csv_logger(${a.path})`);
+    callbackState.push(`csv_rows = []  ${hashComment(`csv_logger(${a.path})`)}`);
     epochEnd.push(
       "# csv_logger: the whole file rewritten each epoch (atomically), on rank 0",
       "if rank == 0:",
@@ -256,9 +256,9 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
   }
   if (checkpoint) {
     const a = checkpoint.args as { monitor: string; save_best_only: boolean; mode: string; path: string };
-    callbackState.push(`checkpoint_best = ${a.mode === "max" ? 'float("-inf")' : 'float("inf")'}  # checkpoint(monitor: ${a.monitor})`);
+    callbackState.push(`checkpoint_best = ${a.mode === "max" ? 'float("-inf")' : 'float("inf")'}  ${hashComment(`checkpoint(monitor: ${a.monitor})`)}`);
     epochEnd.push(
-      `# checkpoint: the weights as safetensors in ${a.path}/ (nnc run turns them into a tfjs model there too)`,
+      hashComment(`checkpoint: the weights as safetensors in ${a.path}/ (nnc run turns them into a tfjs model there too)`),
       `current = logs.get(${pyStr(a.monitor)})`,
       a.save_best_only
         ? `save_now = current is not None and current ${a.mode === "max" ? ">" : "<"} checkpoint_best`
@@ -275,14 +275,14 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
   if (plateau) {
     const a = plateau.args as { monitor: string; factor: number; patience: number; min_delta: number; cooldown: number; min_lr: number; mode: string };
     callbackState.push(
-      `plateau = {"best": ${a.mode === "max" ? 'float("-inf")' : 'float("inf")'}, "wait": 0, "cooldown": 0}  # reduce_on_plateau(monitor: ${a.monitor})`,
+      `plateau = {"best": ${a.mode === "max" ? 'float("-inf")' : 'float("inf")'}, "wait": 0, "cooldown": 0}  ${hashComment(`reduce_on_plateau(monitor: ${a.monitor})`)}`,
     );
     const improved = a.mode === "max" ? `current > plateau["best"] + ${pyNum(a.min_delta)}` : `current < plateau["best"] - ${pyNum(a.min_delta)}`;
     epochEnd.push(
       "# reduce_on_plateau, as Keras",
       `current = logs.get(${pyStr(a.monitor)})`,
       "if current is None:",
-      `    say(f"reduce_on_plateau: ${a.monitor} is not available (logs have {', '.join(logs)}); lr unchanged")`,
+      `    say("reduce_on_plateau: " + ${pyStr(a.monitor)} + f" is not available (logs have {', '.join(logs)}); lr unchanged")`,
       "else:",
       '    in_cooldown = plateau["cooldown"] > 0',
       "    if in_cooldown:",
@@ -295,7 +295,7 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
       '        plateau["wait"] += 1',
       `        if plateau["wait"] >= ${a.patience} and base_lr > ${pyNum(a.min_lr)}:`,
       `            new_lr = max(base_lr * ${pyNum(a.factor)}, ${pyNum(a.min_lr)})`,
-      `            say(f"reduce_on_plateau: ${a.monitor} has not improved for ${a.patience} epochs; lr {base_lr:.4g} -> {new_lr:.4g}")`,
+      `            say("reduce_on_plateau: " + ${pyStr(a.monitor)} + f" has not improved for ${a.patience} epochs; lr {base_lr:.4g} -> {new_lr:.4g}")`,
       "            base_lr = new_lr",
       `            plateau["cooldown"] = ${a.cooldown}`,
       '            plateau["wait"] = 0',
@@ -305,14 +305,14 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
     const a = early.args as { monitor: string; patience: number; min_delta: number; restore_best: boolean; mode: string };
     const d = Math.abs(a.min_delta);
     callbackState.push(
-      `early = {"best": ${a.mode === "max" ? 'float("-inf")' : 'float("inf")'}, "best_epoch": 0, "wait": 0, "weights": None}  # early_stopping(monitor: ${a.monitor})`,
+      `early = {"best": ${a.mode === "max" ? 'float("-inf")' : 'float("inf")'}, "best_epoch": 0, "wait": 0, "weights": None}  ${hashComment(`early_stopping(monitor: ${a.monitor})`)}`,
     );
     const improved = a.mode === "max" ? `current - ${pyNum(d)} > early["best"]` : `current + ${pyNum(d)} < early["best"]`;
     epochEnd.push(
       "# early_stopping, as Keras",
       `current = logs.get(${pyStr(a.monitor)})`,
       "if current is None:",
-      `    say(f"early_stopping: ${a.monitor} is not available (logs have {', '.join(logs)}); not stopping")`,
+      `    say("early_stopping: " + ${pyStr(a.monitor)} + f" is not available (logs have {', '.join(logs)}); not stopping")`,
       "else:",
       ...(a.restore_best ? ['    if early["weights"] is None:', '        early["weights"] = {k: t.clone() for k, t in weights_of(raw).items()}'] : []),
       '    early["wait"] += 1',
@@ -320,7 +320,7 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
       '        early["best"], early["best_epoch"], early["wait"] = current, epoch, 0',
       ...(a.restore_best ? ['        early["weights"] = {k: t.clone() for k, t in weights_of(raw).items()}'] : []),
       `    elif early["wait"] >= ${a.patience} and epoch > 0:`,
-      `        say(f"early_stopping: ${a.monitor} has not improved for {early['wait']} epochs (best {early['best']:.4g} at epoch {early['best_epoch'] + 1}); stopping${a.restore_best ? ", restoring the weights of epoch {early['best_epoch'] + 1}" : ""}")`,
+      `        say("early_stopping: " + ${pyStr(a.monitor)} + f" has not improved for {early['wait']} epochs (best {early['best']:.4g} at epoch {early['best_epoch'] + 1}); stopping${a.restore_best ? ", restoring the weights of epoch {early['best_epoch'] + 1}" : ""}")`,
       ...(a.restore_best ? ['        load_tensors(raw, early["weights"], "the best epoch")'] : []),
       "        stopped_early = True",
     );
