@@ -51,7 +51,7 @@ describe("nnc compile --target pytorch", () => {
     const text = readFileSync(py, "utf8");
     expect(text).toContain("# line 4: conv2d(8, kernel: 5, padding: same, activation: relu) -> [28, 28, 8]");
     expect(text).toContain("class Model(nn.Module):");
-    expect(text).toContain("DistributedDataParallel(raw)");
+    expect(text).toContain("DistributedDataParallel(raw, device_ids=");
     const c = spawnSync(PYTHON, ["-m", "py_compile", py], { encoding: "utf8" });
     expect(c.status, c.stderr).toBe(0);
     const help = spawnSync(PYTHON, [py, "--help"], { encoding: "utf8", timeout: 60_000 });

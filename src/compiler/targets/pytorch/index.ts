@@ -348,6 +348,7 @@ ${hashComment(`(sha256 ${src.sha256}). Regenerate with: nnc compile ${src.file} 
 # One process:     python3 ${script} --data DIR --out DIR
 # One machine:     torchrun --nproc_per_node N ${script} --data DIR --out DIR
 # Several:         torchrun --nnodes M --nproc_per_node N --rdzv-backend c10d --rdzv-endpoint HOST:PORT ${script} ...
+#                  (Debian's torchrun, PyTorch 1.13 on Python 3.11, also needs --redirects 1 --tee 1)
 # Flags: --data DIR, --out DIR, --epochs N, --train-limit N, --test-limit N, --seed N,
 #        --init FILE.safetensors (start from these weights; else initialised here from the seed),
 #        --device auto|cpu|cuda, --compile (torch.compile where this PyTorch has it), --events, --quiet.
