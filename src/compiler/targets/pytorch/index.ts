@@ -163,7 +163,15 @@ export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
       );
     }
   }
-  forward.push(`return ${names.get(outId)}`);
+  const outName = names.get(outId)!;
+  if (outLayer.outputShape.length === 1) forward.push(`return ${outName}`);
+  else {
+    // the targets are flat [n, ${classes}]: the output in Keras's (NHWC) order, flattened
+    forward.push(
+      hashComment(`the output [${outLayer.outputShape.join(", ")}] flattened in Keras's order, as the labels are`),
+      `return ${outLayer.outputShape.length === 3 ? `${outName}.permute(0, 2, 3, 1)` : outName}.reshape(${outName}.shape[0], -1)`,
+    );
+  }
 
   const weights = model.layers.flatMap((l) => l.weights.map((w) => ({ w, attr: `${names.get(l.id)}.${w.role}` })));
   const trainable = weights.filter((x) => x.w.trainable);
