@@ -185,7 +185,9 @@ describe("nnc run", () => {
     [["--epochs", "1.5"], /--epochs must be a positive integer/],
     [["--train-limit", "-3"], /--train-limit must be a positive integer/],
     [["--seed", "-1"], /--seed must be a non-negative integer up to 4294967295/],
-    [["--engine", "pytorch"], /argument 'pytorch' is invalid. Allowed choices are auto, standalone, tfjs/],
+    [["--engine", "onnx"], /argument 'onnx' is invalid. Allowed choices are auto, standalone, tfjs, pytorch/],
+    [["--nproc", "0"], /--nproc must be a positive integer up to 1024, not "0"/],
+    [["--nproc", "2"], /--nproc applies to the pytorch engine only; add --engine pytorch, or drop --nproc/],
     [["--backend", "cuda"], /Allowed choices are auto, cpu, wasm, node, gpu, webgpu/],
     [["--kernels", "avx"], /Allowed choices are ts, simd/],
   ])("rejects bad flags %j with exit 2 and one clear line", async (args, message) => {

@@ -36,7 +36,7 @@ export interface TrainHooks {
 }
 
 export interface TrainResult {
-  engine: "standalone" | "tfjs";
+  engine: "standalone" | "tfjs" | "pytorch";
   /** e.g. "cpu", "wasm", "tensorflow" (tfjs-node), "webgpu", "ts", "simd". */
   backend: string;
   history: EpochLogs[];
@@ -54,6 +54,6 @@ export interface TrainResult {
 }
 
 export interface Engine {
-  name: "standalone" | "tfjs";
+  name: "standalone" | "tfjs" | "pytorch";
   train(ir: IR, options: RunOptions, hooks: TrainHooks): Promise<TrainResult>;
 }

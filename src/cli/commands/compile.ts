@@ -1,4 +1,4 @@
-// `nnc compile FILE [--target standalone|tfjs] [--emit code|ir] [-o, --out PATH]`
+// `nnc compile FILE [--target standalone|tfjs|pytorch] [--emit code|ir] [-o, --out PATH]`
 //   --emit code (default): a TypeScript program for the target, written to FILE.ts beside the
 //   input unless --out says otherwise; --emit ir: the JSON IR, printed to stdout unless --out.
 //   `--out -` prints to stdout. Files are written to a temporary name and renamed, so an
@@ -25,9 +25,9 @@ interface CompileFlags {
   limit?: Partial<Limits>;
 }
 
-/** examples/mlp.nn -> examples/mlp.ts */
-export function defaultOutPath(file: string): string {
-  return file.endsWith(".nn") ? `${file.slice(0, -3)}.ts` : `${file}.ts`;
+/** examples/mlp.nn -> examples/mlp.ts (examples/mlp.py for the pytorch target) */
+export function defaultOutPath(file: string, ext = ".ts"): string {
+  return file.endsWith(".nn") ? `${file.slice(0, -3)}${ext}` : `${file}${ext}`;
 }
 
 export function registerCompile(program: Command): void {
@@ -35,7 +35,7 @@ export function registerCompile(program: Command): void {
     .command("compile")
     .description("compile a .nn file to a TypeScript program (standalone or TensorFlow.js), or print its IR")
     .argument("<file>", ".nn file")
-    .option("--target <target>", "standalone (no dependencies) or tfjs", "standalone")
+    .option("--target <target>", "standalone (no dependencies), tfjs, or pytorch (a Python program, DistributedDataParallel-ready)", "standalone")
     .option("--emit <what>", "code (a TypeScript program) or ir (the checked IR as JSON)", "code")
     .option("-o, --out <path>", "output file (`-`: stdout); default FILE.ts beside the input, stdout for --emit ir")
     .option("--kernels <mode>", "standalone target: ts (readable TypeScript loops) or simd (WebAssembly SIMD)", "ts")
@@ -49,13 +49,13 @@ export function registerCompile(program: Command): void {
     .action(async (file: string, opts: CompileFlags, cmd: Command) => {
       // Flags of the other target are errors, not silently ignored.
       const given = (flag: string) => cmd.getOptionValueSource(flag) === "cli";
-      const foreign = opts.target === "tfjs" ? ["kernels", "threads"].filter(given) : opts.target === "standalone" && given("tfjsPackage") ? ["tfjsPackage"] : [];
+      const foreign = opts.target === "tfjs" ? ["kernels", "threads"].filter(given) : opts.target !== "tfjs" && given("tfjsPackage") ? ["tfjsPackage"] : opts.target === "pytorch" ? ["kernels", "threads"].filter(given) : [];
       if (foreign.length > 0) {
         const names = foreign.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(" and ");
         throw new CliError(`${names} ${foreign.length === 1 ? "does" : "do"} not apply to --target ${opts.target} (drop ${foreign.length === 1 ? "it" : "them"}, or use --target ${opts.target === "tfjs" ? "standalone" : "tfjs"})`, EXIT_USAGE);
       }
-      if (opts.target !== "standalone" && opts.target !== "tfjs") {
-        throw new CliError(`unknown --target \`${opts.target}\`: use standalone or tfjs`, EXIT_USAGE);
+      if (opts.target !== "standalone" && opts.target !== "tfjs" && opts.target !== "pytorch") {
+        throw new CliError(`unknown --target \`${opts.target}\`: use standalone, tfjs or pytorch`, EXIT_USAGE);
       }
       if (opts.emit !== "code" && opts.emit !== "ir") {
         throw new CliError(`unknown --emit \`${opts.emit}\`: use code or ir`, EXIT_USAGE);
@@ -74,6 +74,17 @@ export function registerCompile(program: Command): void {
       let output: string;
       if (opts.emit === "ir") {
         output = `${JSON.stringify(ir, null, 2)}\n`;
+      } else if (opts.target === "pytorch") {
+        const { generatePytorch, PytorchTargetError } = await import("../../compiler/targets/pytorch/index.js");
+        try {
+          output = generatePytorch(ir, { sourceText: text });
+        } catch (err) {
+          if (!(err instanceof PytorchTargetError)) throw err;
+          const { renderDiagnostics, countSummary } = await import("../../compiler/codeframe.js");
+          const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
+          process.stderr.write(`${renderDiagnostics(err.diagnostics, text, file, { color })}\n`);
+          throw new CliError(`${file}: ${countSummary(err.diagnostics)}; the pytorch target cannot express this file`, EXIT_DIAGNOSTICS);
+        }
       } else {
         try {
           output =
@@ -91,7 +102,7 @@ export function registerCompile(program: Command): void {
           throw new CliError(`cannot generate the ${opts.target} program for ${file}: ${why}`, EXIT_DIAGNOSTICS);
         }
       }
-      const out = opts.out ?? (opts.emit === "ir" ? "-" : defaultOutPath(file));
+      const out = opts.out ?? (opts.emit === "ir" ? "-" : defaultOutPath(file, opts.target === "pytorch" ? ".py" : ".ts"));
       if (out === "-") {
         process.stdout.write(output);
         return;

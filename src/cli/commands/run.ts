@@ -1,4 +1,4 @@
-// `nnc run FILE [--engine auto|standalone|tfjs] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
+// `nnc run FILE [--engine auto|standalone|tfjs|pytorch] [--nproc N] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
 //               [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N]
 //               [--kernels ts|simd] [--out DIR] [--json] [--quiet] [--continue-on-nan] [--limit NAME=N]
 //               [--serve [--port N] [--host ADDR]]`
@@ -36,7 +36,8 @@ export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER
 }
 
 interface RunFlags {
-  engine: "auto" | "standalone" | "tfjs";
+  engine: "auto" | "standalone" | "tfjs" | "pytorch";
+  nproc?: number;
   backend: string;
   gpu?: boolean;
   data?: string;
@@ -61,14 +62,15 @@ export function registerRun(program: Command): void {
     .description("train the model of a .nn file and write a run directory (model, history, curves, summary)")
     .argument("<file>", "the .nn file")
     .addOption(
-      new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs"]).default("auto"),
+      new Option("--engine <engine>", "which engine trains").choices(["auto", "standalone", "tfjs", "pytorch"]).default("auto"),
     )
     .addOption(
       new Option("--backend <backend>", "tfjs engine backend")
         .choices(["auto", "cpu", "wasm", "node", "gpu", "webgpu"])
         .default("auto"),
     )
-    .option("--gpu", "train on the GPU (tfjs-node-gpu, else WebGPU), or fail")
+    .option("--gpu", "train on the GPU (tfjs-node-gpu, else WebGPU; pytorch: CUDA), or fail")
+    .option("--nproc <n>", "pytorch engine: local processes (ranks) training together with DistributedDataParallel", integer("--nproc", 1, 1024))
     .option("--data <dir>", "folder with the MNIST idx files (else $NNC_DATA, the cache, or download)")
     .option("--epochs <n>", "override the file's epochs", integer("--epochs", 1))
     .option("--train-limit <n>", "use only the first N training examples", integer("--train-limit", 1))
@@ -90,6 +92,9 @@ export function registerRun(program: Command): void {
       if (flags.engine === "standalone" && (flags.gpu || flags.backend !== "auto")) {
         throw new CliError(`${flags.gpu ? "--gpu" : "--backend"} chooses how the tfjs engine runs; it does not apply with --engine standalone (drop it, or use --engine tfjs)`, EXIT_USAGE);
       }
+      if (flags.nproc !== undefined && flags.engine !== "pytorch") {
+        throw new CliError(`--nproc applies to the pytorch engine only; add --engine pytorch, or drop --nproc`, EXIT_USAGE);
+      }
       const src = readSource(file);
       if (isSourceError(src)) throw new CliError(src.message, EXIT_USAGE);
       const { runFile, RunError } = await import("../../runtime/run/index.js");
@@ -104,6 +109,7 @@ export function registerRun(program: Command): void {
             engine: flags.engine,
             backend: flags.backend,
             gpu: Boolean(flags.gpu),
+            nproc: flags.nproc,
             dataDir: flags.data,
             epochs: flags.epochs,
             trainLimit: flags.trainLimit,

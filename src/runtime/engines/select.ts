@@ -47,11 +47,35 @@ export async function loadStandaloneEngine(): Promise<Engine> {
   throw new CliError('src/runtime/engines/standalone.ts exports no Engine named "standalone"', 70);
 }
 
+/** The pytorch engine, once its Python and PyTorch are known to work (else a CliError naming what is missing). */
+async function selectPytorch(request: { backend: string; gpu: boolean; nproc?: number }): Promise<EngineChoice> {
+  if (request.backend && request.backend !== "auto") {
+    throw new CliError(`--backend ${request.backend} applies to the tfjs engine only; the pytorch engine takes --gpu and --nproc`, 2);
+  }
+  const { checkPytorch, createPytorchEngine, pythonCommand } = await import("./pytorch.js");
+  const python = pythonCommand();
+  const check = checkPytorch(python);
+  if (!check.ok) throw new CliError(check.message, 1);
+  if (request.gpu && !check.cuda) {
+    throw new CliError(`--gpu: PyTorch ${check.version} (${python}) sees no CUDA device; drop --gpu to train on the CPU`, 1);
+  }
+  const nproc = request.nproc ?? 1;
+  const where = request.gpu || check.cuda ? "CUDA, nccl" : "CPU, gloo";
+  return {
+    engine: createPytorchEngine({ nproc, gpu: request.gpu }),
+    reason: `pytorch engine (--engine pytorch): PyTorch ${check.version} via ${python}, ${nproc === 1 ? "one process" : `${nproc} local ranks with DistributedDataParallel (${where})`}`,
+  };
+}
+
 export async function selectEngine(
   ir: IR,
-  request: { engine: "auto" | "standalone" | "tfjs"; backend: string; gpu: boolean },
+  request: { engine: "auto" | "standalone" | "tfjs" | "pytorch"; backend: string; gpu: boolean; nproc?: number },
   options: RunOptions,
 ): Promise<EngineChoice> {
+  if (request.engine === "pytorch") return selectPytorch(request);
+  if (request.nproc !== undefined && request.nproc !== 1) {
+    throw new CliError(`--nproc applies to the pytorch engine only; add --engine pytorch, or drop --nproc`, 2);
+  }
   const backend = request.backend || "auto";
   if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
     throw new CliError(`unknown --backend "${backend}"; expected one of ${BACKEND_NAMES.join(", ")}`, 2);

@@ -28,7 +28,9 @@ export interface RunRequest {
   file: string;
   /** The .nn source (already read by the caller). */
   source: string;
-  engine: "auto" | "standalone" | "tfjs";
+  engine: "auto" | "standalone" | "tfjs" | "pytorch";
+  /** pytorch engine: local ranks (DistributedDataParallel). */
+  nproc?: number;
   backend: string;
   gpu: boolean;
   dataDir?: string;
@@ -52,7 +54,7 @@ export interface RunDeps {
   compileSource(text: string, file: string, options?: CompileOptions): CompileResult;
   selectEngine(
     ir: IR,
-    request: { engine: "auto" | "standalone" | "tfjs"; backend: string; gpu: boolean },
+    request: { engine: "auto" | "standalone" | "tfjs" | "pytorch"; backend: string; gpu: boolean; nproc?: number },
     options: RunOptions,
   ): Promise<EngineChoice>;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -242,7 +244,7 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     quiet: req.quiet,
     signal: controller.signal,
   });
-  const engineRequest = { engine: req.engine, backend: req.backend, gpu: req.gpu };
+  const engineRequest = { engine: req.engine, backend: req.backend, gpu: req.gpu, nproc: req.nproc };
 
   let lastReason = "";
   const choose = async (variant: IR, options: RunOptions): Promise<EngineChoice> => {
