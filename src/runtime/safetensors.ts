@@ -4,8 +4,7 @@
 //             "__metadata__": { "<key>": "<string>" } }
 // Offsets are relative to the end of the header; the header is padded with spaces to a multiple
 // of 8 bytes so the data is aligned. nnc's tensors keep model.json's names and Keras layouts.
-// The writer's API is the one of src/runtime/export/safetensors.ts on the `life` branch
-// (safetensorsBytes(weights, metadata)); this module adds the reader the PyTorch engine needs.
+// Used by `nnc export --format safetensors` and by the PyTorch engine (weights both ways).
 
 export interface SafetensorsWeight {
   /** model.json's name, e.g. "conv2d_1/kernel". */
