@@ -89,8 +89,9 @@ export function registerRun(program: Command): void {
       if (flags.kernels !== undefined && flags.engine === "tfjs") {
         throw new CliError("--kernels chooses the standalone engine's kernels; it does not apply with --engine tfjs (drop it, or use --engine standalone)", EXIT_USAGE);
       }
-      if (flags.engine === "standalone" && (flags.gpu || flags.backend !== "auto")) {
-        throw new CliError(`${flags.gpu ? "--gpu" : "--backend"} chooses how the tfjs engine runs; it does not apply with --engine standalone (drop it, or use --engine tfjs)`, EXIT_USAGE);
+      // (--gpu does apply: --engine standalone --gpu runs nnc's own WGSL kernels on WebGPU.)
+      if (flags.engine === "standalone" && flags.backend !== "auto") {
+        throw new CliError("--backend chooses how the tfjs engine runs; it does not apply with --engine standalone (drop it, or use --engine tfjs)", EXIT_USAGE);
       }
       if (flags.nproc !== undefined && flags.engine !== "pytorch") {
         throw new CliError(`--nproc applies to the pytorch engine only; add --engine pytorch, or drop --nproc`, EXIT_USAGE);
