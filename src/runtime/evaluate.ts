@@ -113,7 +113,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     const p = model.predict(x) as tf.Tensor;
     const loss = lossFn(y, p);
     lossSum += loss.dataSync()[0]! * b;
-    for (const [m, [s, c]] of Object.entries(metricSums(tf, settings.metrics, settings.labels, classes, y, p, settings.loss.kind === "binary_crossentropy"))) {
+    for (const [m, [s, c]] of Object.entries(await metricSums(tf, settings.metrics, settings.labels, classes, y, p, settings.loss.kind === "binary_crossentropy"))) {
       const acc = (sums[m] ??= [0, 0]);
       acc[0] += s;
       acc[1] += c;
