@@ -35,7 +35,7 @@ describe("Emacs (eglot)", () => {
       ]);
       expect(res.hover).toContain("layer · 2-D convolution over [height, width, channels] images");
       expect(res.hover).toContain("[28, 28, 1] → [28, 28, 8] · 208 params · 313,600 FLOPs");
-      expect(res.completion).toEqual(["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam"]);
+      expect(res.completion).toEqual(["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam"]);
       expect(res.cleared).toBe(true);
       expect(res.exit_code).toBe(0);
     } finally {

@@ -36,7 +36,7 @@ describe("Neovim", () => {
       ]);
       expect(res.hover).toContain("layer · 2-D convolution over [height, width, channels] images");
       expect(res.hover).toContain("[28, 28, 1] → [28, 28, 8] · 208 params");
-      expect(res.completion).toEqual(["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam"]);
+      expect(res.completion).toEqual(["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam"]);
       expect(res.actions).toEqual(["Change `dnese` to `dense`"]);
       expect(res.fixed_line).toBe("  dense(100, activation: relu)");
       expect(res.cleared).toBe(true);
