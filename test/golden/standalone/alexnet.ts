@@ -55,1078 +55,6 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
-// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
-
-export interface RunOptions {
-  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
-  dataDir?: string;
-  epochs?: number;
-  trainLimit?: number;
-  testLimit?: number;
-  seed?: number;
-  /** The run directory; the trained model goes to `${outDir}/model/`. */
-  outDir: string;
-  backend?: string;
-  kernels?: string;
-  quiet?: boolean;
-  /** Aborting stops training at the next batch. */
-  signal?: AbortSignal;
-}
-
-export type EpochLogs = Record<string, number>;
-
-export interface TrainHooks {
-  onTrainBegin?(info: {
-    epochs: number;
-    stepsPerEpoch: number;
-    trainSamples: number;
-    validationSamples: number;
-  }): void;
-  onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
-  onEpochEnd?(epoch: number, logs: EpochLogs): void;
-  /** Progress of an evaluation pass: examples done of total. */
-  onEvaluate?(phase: "validation" | "test", done: number, total: number): void;
-  log?(message: string): void;
-}
-
-export interface TrainResult {
-  engine: "standalone" | "tfjs";
-  backend: string;
-  history: EpochLogs[];
-  epochs: number;
-  trainSamples: number;
-  testLoss: number;
-  testAccuracy: number;
-  testMetrics: Record<string, number>;
-  seconds: number;
-  samplesPerSecond: number;
-  stoppedEarly: boolean;
-  files: string[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Kernels: plain TypeScript, one thread.
-// ---------------------------------------------------------------------------------------------
-
-/**
- * C[i0..i1, j0..j1] = (or += when accumulate) op(A) * op(B) for that block of C, reading
- * op(A)[i, k] = A[aOff + i * ars + k * acs] and op(B)[k, j] = B[bOff + k * brs + j * bcs], so
- * that one loop nest serves every transposition. C is row-major with N columns from cOff.
- * Blocks of 4 x 4 outputs are accumulated in 16 local variables (registers): each step along k
- * loads 4 values of A and 4 of B and does 16 multiply-adds.
- */
-function gemmTile(
-  transA: boolean,
-  transB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  A: Float32Array,
-  aOff: number,
-  B: Float32Array,
-  bOff: number,
-  C: Float32Array,
-  cOff: number,
-  accumulate: boolean,
-  i0: number,
-  i1: number,
-  j0: number,
-  j1: number,
-): void {
-  const ars = transA ? 1 : K;
-  const acs = transA ? M : 1;
-  const brs = transB ? 1 : N;
-  const bcs = transB ? K : 1;
-  let i = i0;
-  for (; i + 4 <= i1; i += 4) {
-    let j = j0;
-    for (; j + 4 <= j1; j += 4) {
-      let c00 = 0,
-        c01 = 0,
-        c02 = 0,
-        c03 = 0;
-      let c10 = 0,
-        c11 = 0,
-        c12 = 0,
-        c13 = 0;
-      let c20 = 0,
-        c21 = 0,
-        c22 = 0,
-        c23 = 0;
-      let c30 = 0,
-        c31 = 0,
-        c32 = 0,
-        c33 = 0;
-      let pa = aOff + i * ars;
-      let pb = bOff + j * bcs;
-      for (let k = 0; k < K; k++) {
-        const a0 = A[pa],
-          a1 = A[pa + ars],
-          a2 = A[pa + 2 * ars],
-          a3 = A[pa + 3 * ars];
-        const b0 = B[pb],
-          b1 = B[pb + bcs],
-          b2 = B[pb + 2 * bcs],
-          b3 = B[pb + 3 * bcs];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
-        pa += acs;
-        pb += brs;
-      }
-      const r0 = cOff + i * N + j,
-        r1 = r0 + N,
-        r2 = r1 + N,
-        r3 = r2 + N;
-      if (accumulate) {
-        C[r0] += c00;
-        C[r0 + 1] += c01;
-        C[r0 + 2] += c02;
-        C[r0 + 3] += c03;
-        C[r1] += c10;
-        C[r1 + 1] += c11;
-        C[r1 + 2] += c12;
-        C[r1 + 3] += c13;
-        C[r2] += c20;
-        C[r2 + 1] += c21;
-        C[r2 + 2] += c22;
-        C[r2 + 3] += c23;
-        C[r3] += c30;
-        C[r3 + 1] += c31;
-        C[r3 + 2] += c32;
-        C[r3 + 3] += c33;
-      } else {
-        C[r0] = c00;
-        C[r0 + 1] = c01;
-        C[r0 + 2] = c02;
-        C[r0 + 3] = c03;
-        C[r1] = c10;
-        C[r1 + 1] = c11;
-        C[r1 + 2] = c12;
-        C[r1 + 3] = c13;
-        C[r2] = c20;
-        C[r2 + 1] = c21;
-        C[r2 + 2] = c22;
-        C[r2 + 3] = c23;
-        C[r3] = c30;
-        C[r3 + 1] = c31;
-        C[r3 + 2] = c32;
-        C[r3 + 3] = c33;
-      }
-    }
-    // Leftover columns (fewer than 4) of these 4 rows.
-    for (; j < j1; j++) {
-      for (let r = i; r < i + 4; r++) {
-        let sum = 0;
-        let pa = aOff + r * ars;
-        let pb = bOff + j * bcs;
-        for (let k = 0; k < K; k++) {
-          sum += A[pa] * B[pb];
-          pa += acs;
-          pb += brs;
-        }
-        const at = cOff + r * N + j;
-        C[at] = accumulate ? C[at] + sum : sum;
-      }
-    }
-  }
-  // Leftover rows (fewer than 4): one dot product per output.
-  for (; i < i1; i++) {
-    for (let j = j0; j < j1; j++) {
-      let sum = 0;
-      let pa = aOff + i * ars;
-      let pb = bOff + j * bcs;
-      for (let k = 0; k < K; k++) {
-        sum += A[pa] * B[pb];
-        pa += acs;
-        pb += brs;
-      }
-      const at = cOff + i * N + j;
-      C[at] = accumulate ? C[at] + sum : sum;
-    }
-  }
-}
-
-/** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
-function allocF32(n: number): Float32Array {
-  return new Float32Array(n);
-}
-
-/**
- * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
- * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
- * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
- */
-function gemm(
-  transA: boolean,
-  transB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  A: Float32Array,
-  B: Float32Array,
-  C: Float32Array,
-  accumulate: boolean,
-): void {
-  if (K === 0) {
-    if (!accumulate) C.fill(0, 0, M * N);
-    return;
-  }
-  gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
-}
-
-/**
- * One Adam step over a parameter, in place (Keras's equations): m = beta1*m + (1-beta1)*g;
- * v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon).
- */
-function adamUpdate(
-  value: Float32Array,
-  grad: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  lrT: number,
-  beta1: number,
-  beta2: number,
-  epsilon: number,
-): void {
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
-  const n = value.length;
-  for (let i = 0; i < n; i++) {
-    const g = grad[i];
-    m[i] = beta1 * m[i] + c1 * g;
-    v[i] = beta2 * v[i] + c2 * g * g;
-    value[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
-  }
-}
-
-/**
- * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
- * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
- * contiguous run of x, so it is copied in one loop.
- */
-function kernelIm2col(
-  x: Float32Array,
-  cols: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  const row = kw * c;
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const kx0 = Math.max(0, -x0),
-          kx1 = Math.min(kw, w - x0);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y < 0 || y >= h || kx1 <= kx0) {
-            cols.fill(0, p, p + row);
-          } else {
-            const start = p + kx0 * c,
-              end = p + kx1 * c;
-            cols.fill(0, p, start);
-            let src = ((b * h + y) * w + x0 + kx0) * c;
-            for (let q = start; q < end; q++) cols[q] = x[src++];
-            cols.fill(0, end, p + row);
-          }
-          p += row;
-        }
-      }
-    }
-  }
-}
-
-/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
-function kernelCol2im(
-  cols: Float32Array,
-  dx: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  const row = kw * c;
-  let p = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - padLeft;
-        const kx0 = Math.max(0, -x0),
-          kx1 = Math.min(kw, w - x0);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh - padTop + ky;
-          if (y >= 0 && y < h && kx1 > kx0) {
-            let dst = ((b * h + y) * w + x0 + kx0) * c;
-            const end = p + kx1 * c;
-            for (let q = p + kx0 * c; q < end; q++) dx[dst++] += cols[q];
-          }
-          p += row;
-        }
-      }
-    }
-  }
-}
-
-/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
-function kernelBiasRelu(
-  z: Float32Array,
-  a: Float32Array,
-  bias: Float32Array,
-  rows: number,
-  cols: number,
-): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) {
-      const v = z[o + j] + bias[j];
-      z[o + j] = v;
-      a[o + j] = v > 0 ? v : 0;
-    }
-  }
-}
-
-/** z[r, j] += bias[j], over rows x cols. */
-function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
-  }
-}
-
-/** relu backward: dz = z > 0 ? g : 0, over count values. */
-function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
-  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
-}
-
-/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
-function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
-  db.fill(0);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
-  }
-}
-
-/**
- * Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values. For every byte v,
- * v * (1 / 255) rounds to the same float32 as v / 255.
- */
-function kernelBytesToFloats(
-  src: Uint8Array,
-  srcAt: number,
-  dst: Float32Array,
-  dstAt: number,
-  n: number,
-): void {
-  const scale = 1 / 255;
-  for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
-}
-
-/** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
-function kernelBytes(x: Uint8Array): Uint8Array {
-  return x;
-}
-
-/** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
-async function initKernels(): Promise<void> {}
-
-/** Releases the kernels' resources (nothing to release here). */
-function shutdownKernels(): void {}
-
-// ==== Shared runtime, copied from nnc's sources ====
-
-// ---- Seeded random numbers and weight initializers (from src/runtime/random.ts)
-
-/** A weight initializer, as the IR spells it: {kind: "he_normal", args: {}}. */
-interface InitializerSpec {
-  kind: string;
-  args: Record<string, unknown>;
-}
-
-/** A seeded pseudo-random stream: uniform, normal and truncated-normal samples. */
-class Random {
-  /**
-   * The 32-bit state, kept in a typed array: a number property holding values above 2^30 is a
-   * boxed heap number, and updating it would allocate in every call.
-   */
-  private readonly state = new Uint32Array(1);
-  private spare: number | null = null;
-
-  constructor(seed: number) {
-    this.state[0] = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1) (mulberry32). */
-  next(): number {
-    let t = (this.state[0]! + 0x6d2b79f5) >>> 0;
-    this.state[0] = t;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** Uniform in [low, high). */
-  uniform(low: number, high: number): number {
-    return low + (high - low) * this.next();
-  }
-
-  /** An integer uniform in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  /** Normal with the given mean and standard deviation (Box-Muller, both values used). */
-  normal(mean: number, stddev: number): number {
-    if (this.spare !== null) {
-      const z = this.spare;
-      this.spare = null;
-      return mean + stddev * z;
-    }
-    let u = this.next();
-    while (u <= 0) u = this.next();
-    const v = this.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return mean + stddev * r * Math.cos(2 * Math.PI * v);
-  }
-
-  /** Normal, redrawn while more than two standard deviations from the mean (TensorFlow's truncated_normal). */
-  truncatedNormal(mean: number, stddev: number): number {
-    for (;;) {
-      const z = this.normal(0, 1);
-      if (z >= -2 && z <= 2) return mean + stddev * z;
-    }
-  }
-
-  /** Shuffles the first `n` entries of `order` in place (Fisher-Yates). */
-  shuffle(order: Int32Array | Uint32Array | number[], n: number = order.length): void {
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      const t = order[i]!;
-      order[i] = order[j]!;
-      order[j] = t;
-    }
-  }
-}
-
-/** A 32-bit FNV-1a hash of a string mixed with a seed: the seed of one weight's stream. */
-function hashSeed(seed: number, text: string): number {
-  let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  // Final avalanche (murmur3 fmix32) so that nearby seeds give unrelated streams.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** Keras's fan-in and fan-out: dense [in, out]; conv [kh, kw, in, out] counts the receptive field. */
-function computeFans(shape: number[]): { fanIn: number; fanOut: number } {
-  if (shape.length === 0) return { fanIn: 1, fanOut: 1 };
-  if (shape.length === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
-  if (shape.length === 2) return { fanIn: shape[0]!, fanOut: shape[1]! };
-  let receptiveField = 1;
-  for (let i = 0; i < shape.length - 2; i++) receptiveField *= shape[i]!;
-  return {
-    fanIn: shape[shape.length - 2]! * receptiveField,
-    fanOut: shape[shape.length - 1]! * receptiveField,
-  };
-}
-
-function numberArg(args: Record<string, unknown>, names: string[], fallback: number): number {
-  for (const name of names) {
-    const v = args[name];
-    if (typeof v === "number") return v;
-  }
-  return fallback;
-}
-
-/**
- * Fills `out` with an initializer's values for a tensor of `shape`, drawing from `rng`.
- * Keras semantics and defaults: random_normal(mean 0, stddev 0.05), random_uniform(-0.05, 0.05),
- * truncated_normal(mean 0, stddev 0.05), and the variance-scaling family (glorot = fan_avg scale 1,
- * he = fan_in scale 2, lecun = fan_in scale 1; "normal" ones draw a truncated normal whose stddev
- * is corrected by 0.8796..., the stddev of a unit normal truncated at two).
- */
-function fillInitializer(init: InitializerSpec, shape: number[], rng: Random, out: Float32Array): void {
-  const a = init.args;
-  const n = out.length;
-  const varianceScaling = (scale: number, mode: "fan_in" | "fan_out" | "fan_avg", uniform: boolean): void => {
-    const { fanIn, fanOut } = computeFans(shape);
-    const fan = mode === "fan_in" ? fanIn : mode === "fan_out" ? fanOut : (fanIn + fanOut) / 2;
-    const variance = scale / Math.max(1, fan);
-    if (uniform) {
-      const limit = Math.sqrt(3 * variance);
-      for (let i = 0; i < n; i++) out[i] = rng.uniform(-limit, limit);
-    } else {
-      const stddev = Math.sqrt(variance) / 0.8796256610342398;
-      for (let i = 0; i < n; i++) out[i] = rng.truncatedNormal(0, stddev);
-    }
-  };
-  switch (init.kind) {
-    case "zeros":
-      out.fill(0);
-      return;
-    case "ones":
-      out.fill(1);
-      return;
-    case "constant":
-      out.fill(numberArg(a, ["value", "constant"], 0));
-      return;
-    case "random_normal": {
-      const mean = numberArg(a, ["mean"], 0);
-      const stddev = numberArg(a, ["stddev", "std"], 0.05);
-      for (let i = 0; i < n; i++) out[i] = rng.normal(mean, stddev);
-      return;
-    }
-    case "random_uniform": {
-      const lo = numberArg(a, ["minval", "min"], -0.05);
-      const hi = numberArg(a, ["maxval", "max"], 0.05);
-      for (let i = 0; i < n; i++) out[i] = rng.uniform(lo, hi);
-      return;
-    }
-    case "truncated_normal": {
-      const mean = numberArg(a, ["mean"], 0);
-      const stddev = numberArg(a, ["stddev", "std"], 0.05);
-      for (let i = 0; i < n; i++) out[i] = rng.truncatedNormal(mean, stddev);
-      return;
-    }
-    case "glorot_normal":
-      return varianceScaling(1, "fan_avg", false);
-    case "glorot_uniform":
-      return varianceScaling(1, "fan_avg", true);
-    case "he_normal":
-      return varianceScaling(2, "fan_in", false);
-    case "he_uniform":
-      return varianceScaling(2, "fan_in", true);
-    case "lecun_normal":
-      return varianceScaling(1, "fan_in", false);
-    case "lecun_uniform":
-      return varianceScaling(1, "fan_in", true);
-    default:
-      throw new Error(`unknown initializer "${init.kind}"`);
-  }
-}
-
-// ---- MNIST / Fashion-MNIST idx loader (from src/runtime/data/mnist.ts)
-
-type MnistDataset = "mnist" | "fashion_mnist";
-
-type MnistSplit = "train" | "test";
-
-interface MnistOptions {
-  dataset: MnistDataset;
-  split: MnistSplit;
-  /** `--data DIR`: when given, the files must be there (or in DIR/<dataset>). */
-  dataDir?: string;
-  /** Keep only the first `limit` examples. */
-  limit?: number;
-  /** Overrides for tests: the download mirror (base URL ending in "/"), the cache dir, the expected md5s. */
-  mirror?: string;
-  cacheDir?: string;
-  checksums?: Record<string, string>;
-  /** false: never download (fail with a clear error instead). Default true. */
-  download?: boolean;
-  /** Download progress (default: downloadProgress(), on stderr). */
-  onDownload?: DownloadProgress;
-  /**
-   * false: no [0, 1] float copy of the pixels (`images` is then empty; read `pixels`). The
-   * standalone engine scales the bytes as it copies each batch: a quarter of the memory.
-   */
-  floats?: boolean;
-}
-
-interface MnistData {
-  /** count * rows * cols pixels, scaled to [0, 1] (empty when loaded with floats: false). */
-  images: Float32Array;
-  /** The same pixels as bytes 0..255: a view of the file's bytes, no copy. */
-  pixels: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  rows: number;
-  cols: number;
-}
-
-/** The base file names of one split: [images, labels]. */
-function mnistFileNames(split: MnistSplit): [string, string] {
-  return split === "train"
-    ? ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
-    : ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
-}
-
-/** Known mirrors and md5s of the original .gz files. */
-const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, string> }> = {
-  mnist: {
-    mirror: "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    md5: {
-      "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-      "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-      "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-      "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-    },
-  },
-  fashion_mnist: {
-    mirror: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    md5: {
-      "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-      "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-      "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-    },
-  },
-};
-
-/** Rows and columns of every MNIST / Fashion-MNIST image. */
-const MNIST_SIDE = 28;
-
-/** The published files, uncompressed: size, and md5 where known (Fashion-MNIST's gz md5s are above). */
-const MNIST_RAW: Record<MnistDataset, Record<string, { bytes: number; md5?: string }>> = {
-  mnist: {
-    "train-images-idx3-ubyte": { bytes: 47040016, md5: "6bbc9ace898e44ae57da46a324031adb" },
-    "train-labels-idx1-ubyte": { bytes: 60008, md5: "a25bea736e30d166cdddb491f175f624" },
-    "t10k-images-idx3-ubyte": { bytes: 7840016, md5: "2646ac647ad5339dbf082846283269ea" },
-    "t10k-labels-idx1-ubyte": { bytes: 10008, md5: "27ae3e4e09519cfbb04c329615203637" },
-  },
-  fashion_mnist: {
-    "train-images-idx3-ubyte": { bytes: 47040016 },
-    "train-labels-idx1-ubyte": { bytes: 60008 },
-    "t10k-images-idx3-ubyte": { bytes: 7840016 },
-    "t10k-labels-idx1-ubyte": { bytes: 10008 },
-  },
-};
-
-/**
- * Checks an idx file against the published one, once per file (a marker in the cache,
- * ~/.cache/nnc/verified/, remembers its path, size and mtime): a file of the published
- * size must have its md5 (a zeroed or altered copy is refused), a .gz its published md5; a file
- * of another size is taken as a deliberate subset, except in nnc's own download cache.
- */
-function verifyIdxFile(
-  path: string,
-  data: Buffer,
-  dataset: MnistDataset,
-  name: string,
-  inCache: boolean,
-): void {
-  const known = MNIST_RAW[dataset][name];
-  if (known === undefined) return;
-  let stamp: string;
-  try {
-    const st = statSync(path);
-    stamp = JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs });
-  } catch {
-    return;
-  }
-  const marker = join(
-    dirname(mnistCacheDir(dataset)),
-    "verified",
-    `${md5Hex(Buffer.from(resolve(path)))}-${name}`,
-  );
-  try {
-    if (readFileSync(marker, "utf8") === stamp) return;
-  } catch {
-    // not verified yet
-  }
-  const fix = inCache ? "delete it and run again to download it anew" : "replace it with the published file";
-  if (data.length !== known.bytes) {
-    if (inCache)
-      throw new Error(
-        `${path} is ${data.length} bytes uncompressed, but the published ${dataset} file is ${known.bytes}: ${fix}`,
-      );
-    return; // a subset or a file of one's own, given with --data or $NNC_DATA: used as it is
-  }
-  if (known.md5 !== undefined) {
-    const got = md5Hex(data);
-    if (got !== known.md5)
-      throw new Error(
-        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${known.md5} (corrupt or altered); ${fix}`,
-      );
-  } else if (path.endsWith(".gz")) {
-    const want = MNIST_SOURCES[dataset].md5[`${name}.gz`];
-    const got = md5Hex(readFileSync(path));
-    if (want !== undefined && got !== want)
-      throw new Error(
-        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${want} (corrupt or altered); ${fix}`,
-      );
-  }
-  try {
-    mkdirSync(dirname(marker), { recursive: true });
-    writeFileSync(marker, stamp);
-  } catch {
-    // no writable cache: verified again next time
-  }
-}
-
-/** The cache directory for a dataset: $XDG_CACHE_HOME/nnc/<dataset> or ~/.cache/nnc/<dataset>. */
-function mnistCacheDir(dataset: MnistDataset): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(base, "nnc", dataset);
-}
-
-/** The path of `name` (uncompressed or .gz) in dir, or null. */
-function findIdxFile(dir: string, name: string): string | null {
-  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)]) {
-    if (existsSync(candidate)) return candidate;
-  }
-  return null;
-}
-
-/** The first directory among `dirs` holding both files of the split, or null. */
-function findMnistDir(dirs: string[], names: [string, string]): string | null {
-  for (const dir of dirs) {
-    if (findIdxFile(dir, names[0]) !== null && findIdxFile(dir, names[1]) !== null) return dir;
-  }
-  return null;
-}
-
-/** Reads an idx file, gunzipping it when it is gzipped (by magic bytes, whatever its name). */
-function readIdxFile(path: string): Buffer {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (err) {
-    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return gunzipSync(raw);
-    } catch (err) {
-      throw new Error(
-        `${path} is corrupt or truncated: gunzip failed (${(err as Error).message}); delete it and try again`,
-      );
-    }
-  }
-  return raw;
-}
-
-/**
- * Parses an idx3 (images) file into [0, 1] floats (unless `floats` is false) and a view of its
- * pixel bytes, checking the magic number and the size.
- */
-function parseIdxImages(
-  buf: Buffer,
-  path: string,
-  limit?: number,
-  floats = true,
-): { images: Float32Array; pixels: Uint8Array; count: number; rows: number; cols: number } {
-  if (buf.length < 16)
-    throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 16-byte idx3 header`);
-  const magic = buf.readUInt32BE(0);
-  if (magic !== 0x00000803) {
-    throw new Error(
-      `${path} is not an idx3 image file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803`,
-    );
-  }
-  const total = buf.readUInt32BE(4);
-  const rows = buf.readUInt32BE(8);
-  const cols = buf.readUInt32BE(12);
-  const expected = 16 + total * rows * cols;
-  if (buf.length !== expected) {
-    throw new Error(
-      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} images of ${rows}x${cols}`,
-    );
-  }
-  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
-  const n = count * rows * cols;
-  const pixels = buf.subarray(16, 16 + n);
-  const images = new Float32Array(floats ? n : 0);
-  if (floats) for (let i = 0; i < n; i++) images[i] = pixels[i]! / 255;
-  return { images, pixels, count, rows, cols };
-}
-
-/** Parses an idx1 (labels) file, checking the magic number, the size and that labels are < classes. */
-function parseIdxLabels(buf: Buffer, path: string, limit?: number, classes = 10): Uint8Array {
-  if (buf.length < 8)
-    throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 8-byte idx1 header`);
-  const magic = buf.readUInt32BE(0);
-  if (magic !== 0x00000801) {
-    throw new Error(
-      `${path} is not an idx1 label file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801`,
-    );
-  }
-  const total = buf.readUInt32BE(4);
-  const expected = 8 + total;
-  if (buf.length !== expected) {
-    throw new Error(
-      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} labels`,
-    );
-  }
-  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
-  const labels = new Uint8Array(buf.subarray(8, 8 + count));
-  for (let i = 0; i < count; i++) {
-    if (labels[i] >= classes)
-      throw new Error(`${path} is corrupt: label ${labels[i]} at index ${i} is not a class 0-${classes - 1}`);
-  }
-  return labels;
-}
-
-/** md5 of a buffer, hex. */
-function md5Hex(data: Buffer): string {
-  return createHash("md5").update(data).digest("hex");
-}
-
-/** Writes data to path atomically: a temporary file in the same directory, then rename. */
-function writeFileAtomic(path: string, data: Buffer | Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-    throw err;
-  }
-}
-
-/**
- * Writes a model folder whole or not at all: every file into `dir.tmp-<pid>-<random>/`, then
- * that folder renamed to `dir` (an existing `dir` is first renamed aside under a temporary name
- * and removed after). A process killed at any point leaves `dir` as it was, absent, or complete,
- * plus temporary folders the next run sweeps. `weights.bin` is float32: a model with a NaN or
- * infinite weight (training diverged) is never written.
- */
-function writeModelDir(dir: string, files: Record<string, Buffer | Uint8Array | string>): void {
-  const weights = files["weights.bin"];
-  if (weights !== undefined && typeof weights !== "string") {
-    const floats = new Float32Array(weights.buffer, weights.byteOffset, Math.floor(weights.byteLength / 4));
-    let bad = 0;
-    for (let i = 0; i < floats.length; i++) if (!Number.isFinite(floats[i]!)) bad++;
-    if (bad > 0) {
-      throw new Error(
-        `not saving the model in ${dir}: ${bad} of its ${floats.length} weights are NaN or infinite (training diverged); lower the learning rate`,
-      );
-    }
-  }
-  const suffix = () => `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  const tmp = `${dir}${suffix()}`;
-  mkdirSync(tmp, { recursive: true });
-  try {
-    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
-    let old: string | null = null;
-    if (existsSync(dir)) {
-      old = `${dir}${suffix()}`;
-      renameSync(dir, old);
-    }
-    renameSync(tmp, dir);
-    if (old !== null) rmSync(old, { recursive: true, force: true });
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
-}
-
-/** Called as a download goes: at its start (received 0) and as bytes arrive; total is null when the server does not say. */
-type DownloadProgress = (file: string, received: number, total: number | null) => void;
-
-/**
- * The default download progress, on stderr: on a terminal one line redrawn in place
- * ("downloading train-images-idx3-ubyte.gz: 4.2/9.9 MB (42%)"), otherwise one line per file.
- */
-function downloadProgress(stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
-  let last = 0;
-  return (file, received, total) => {
-    const mb = (n: number) => (n / 1e6).toFixed(1);
-    const size =
-      total === null
-        ? `${mb(received)} MB`
-        : `${mb(received)}/${mb(total)} MB (${Math.floor((100 * received) / Math.max(total, 1))}%)`;
-    const done = total !== null && received >= total;
-    if (!stream.isTTY) {
-      if (received === 0) stream.write(`downloading ${file}${total === null ? "" : ` (${mb(total)} MB)`}\n`);
-      return;
-    }
-    const now = Date.now();
-    if (!done && received !== 0 && now - last < 100) return;
-    last = now;
-    stream.write(`\rdownloading ${file}: ${size}\x1b[K${done ? "\n" : ""}`);
-  };
-}
-
-/** Downloads url (following redirects) into memory, reporting progress as the bytes arrive. */
-async function fetchBytes(url: string, file: string, onProgress: DownloadProgress): Promise<Buffer> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(120_000), redirect: "follow" });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`cannot download ${url}: ${cause ?? (err as Error).message}`);
-  }
-  if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
-  const total = Number(response.headers.get("content-length")) || null;
-  onProgress(file, 0, total);
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  try {
-    if (response.body === null) {
-      chunks.push(new Uint8Array(await response.arrayBuffer()));
-      received = chunks[0]!.length;
-    } else {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunks.push(value);
-        received += value.length;
-        onProgress(file, received, total);
-      }
-    }
-  } catch (err) {
-    throw new Error(`cannot download ${url}: ${(err as Error).message} after ${received} bytes`);
-  }
-  if (total === null) onProgress(file, received, received);
-  return Buffer.concat(chunks);
-}
-
-/** Downloads the .gz files of a split into dir, verifying each md5 and writing atomically. */
-async function downloadMnist(
-  names: string[],
-  dir: string,
-  mirror: string,
-  checksums: Record<string, string>,
-  onProgress: DownloadProgress = downloadProgress(),
-): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  for (const name of names) {
-    const file = `${name}.gz`;
-    const dest = join(dir, file);
-    if (existsSync(dest)) continue;
-    const url = mirror.endsWith("/") ? `${mirror}${file}` : `${mirror}/${file}`;
-    const data = await fetchBytes(url, file, onProgress);
-    const want = checksums[file];
-    const got = md5Hex(data);
-    if (want !== undefined && got !== want) {
-      throw new Error(
-        `checksum mismatch for ${file} downloaded from ${url}: md5 ${got}, expected ${want} (the file was not saved)`,
-      );
-    }
-    writeFileAtomic(dest, data);
-  }
-}
-
-/** Loads one split of MNIST or Fashion-MNIST, pixels scaled to [0, 1]. */
-async function loadMnist(opts: MnistOptions): Promise<MnistData> {
-  const names = mnistFileNames(opts.split);
-  const sub = opts.dataset;
-  let dir: string | null = null;
-  if (opts.dataDir !== undefined) {
-    const given = resolve(opts.dataDir);
-    dir = findMnistDir([given, join(given, sub)], names);
-    if (dir === null) {
-      const missing = names.filter((n) => findIdxFile(given, n) === null);
-      throw new Error(
-        `--data ${opts.dataDir}: ${missing.map((n) => `${n}(.gz)`).join(" and ")} not found there (nor in ${join(opts.dataDir, sub)})`,
-      );
-    }
-  }
-  const cacheDir = opts.cacheDir ?? mnistCacheDir(opts.dataset);
-  if (dir === null) {
-    const dirs: string[] = [];
-    const env = process.env.NNC_DATA;
-    if (env) dirs.push(resolve(env), join(resolve(env), sub));
-    dirs.push(cacheDir);
-    if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
-    dirs.push(resolve("..", "shared", "data", sub));
-    dir = findMnistDir(dirs, names);
-  }
-  if (dir === null) {
-    if (opts.download === false) {
-      throw new Error(
-        `${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`,
-      );
-    }
-    const source = MNIST_SOURCES[opts.dataset];
-    const mirror = opts.mirror ?? source.mirror;
-    const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
-    try {
-      await downloadMnist(
-        missing,
-        cacheDir,
-        mirror,
-        opts.checksums ?? source.md5,
-        opts.onDownload ?? downloadProgress(),
-      );
-    } catch (err) {
-      throw new Error(
-        `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
-      );
-    }
-    dir = cacheDir;
-  }
-  const imagesPath = findIdxFile(dir, names[0]) as string;
-  const labelsPath = findIdxFile(dir, names[1]) as string;
-  const imagesBuf = readIdxFile(imagesPath);
-  const labelsBuf = readIdxFile(labelsPath);
-  // nnc's own download cache holds the published files only (unless a test names its own md5s).
-  const inCache = resolve(dir) === resolve(cacheDir) && opts.checksums === undefined;
-  verifyIdxFile(imagesPath, imagesBuf, opts.dataset, names[0], inCache);
-  verifyIdxFile(labelsPath, labelsBuf, opts.dataset, names[1], inCache);
-  const img = parseIdxImages(imagesBuf, imagesPath, opts.limit, opts.floats !== false);
-  const labels = parseIdxLabels(labelsBuf, labelsPath, opts.limit);
-  const totalImages = imagesBuf.readUInt32BE(4);
-  const totalLabels = labelsBuf.readUInt32BE(4);
-  if (totalImages !== totalLabels) {
-    throw new Error(`${imagesPath} has ${totalImages} images but ${labelsPath} has ${totalLabels} labels`);
-  }
-  // What the model was checked against: 28x28 images, at least one example, some ink.
-  if (img.rows !== MNIST_SIDE || img.cols !== MNIST_SIDE) {
-    throw new Error(
-      `${imagesPath} holds ${img.rows}x${img.cols} images, but ${opts.dataset} images (and the model's input) are ${MNIST_SIDE}x${MNIST_SIDE}: this is not a ${opts.dataset} file`,
-    );
-  }
-  if (img.count === 0)
-    throw new Error(
-      `${imagesPath} holds no images: there is nothing to ${opts.split === "train" ? "train on" : "test on"}`,
-    );
-  let ink = 0;
-  for (let i = 0; i < img.pixels.length && ink === 0; i++) ink = img.pixels[i]!;
-  if (ink === 0)
-    throw new Error(
-      `${imagesPath} is blank: every pixel of its ${img.count} images is 0 (a corrupt or zeroed file); replace it`,
-    );
-  return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
-}
-
 // ==== The model: alexnet ====
 
 /** Examples per training batch; every buffer is sized for one full batch. */
@@ -2512,9 +1440,6 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   }
 }
 
-/** The stream dropout masks draw from (reseeded by train()). */
-let random = new Random(0);
-
 /** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]` */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
@@ -2551,6 +1476,1085 @@ async function main(argv: string[]): Promise<void> {
     `test loss ${result.testLoss.toFixed(4)}, test accuracy ${(result.testAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s, ${result.samplesPerSecond.toFixed(0)} samples/s)`,
   );
 }
+
+// ==== Appendix: the train() API types, the kernels, and the runtime copied from nnc ====
+
+// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
+
+export interface RunOptions {
+  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
+  dataDir?: string;
+  epochs?: number;
+  trainLimit?: number;
+  testLimit?: number;
+  seed?: number;
+  /** The run directory; the trained model goes to `${outDir}/model/`. */
+  outDir: string;
+  backend?: string;
+  kernels?: string;
+  quiet?: boolean;
+  /** Aborting stops training at the next batch. */
+  signal?: AbortSignal;
+}
+
+export type EpochLogs = Record<string, number>;
+
+export interface TrainHooks {
+  onTrainBegin?(info: {
+    epochs: number;
+    stepsPerEpoch: number;
+    trainSamples: number;
+    validationSamples: number;
+  }): void;
+  onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
+  onEpochEnd?(epoch: number, logs: EpochLogs): void;
+  /** Progress of an evaluation pass: examples done of total. */
+  onEvaluate?(phase: "validation" | "test", done: number, total: number): void;
+  log?(message: string): void;
+}
+
+export interface TrainResult {
+  engine: "standalone" | "tfjs";
+  backend: string;
+  history: EpochLogs[];
+  epochs: number;
+  trainSamples: number;
+  testLoss: number;
+  testAccuracy: number;
+  testMetrics: Record<string, number>;
+  seconds: number;
+  samplesPerSecond: number;
+  stoppedEarly: boolean;
+  files: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels: plain TypeScript, one thread.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * C[i0..i1, j0..j1] = (or += when accumulate) op(A) * op(B) for that block of C, reading
+ * op(A)[i, k] = A[aOff + i * ars + k * acs] and op(B)[k, j] = B[bOff + k * brs + j * bcs], so
+ * that one loop nest serves every transposition. C is row-major with N columns from cOff.
+ * Blocks of 4 x 4 outputs are accumulated in 16 local variables (registers): each step along k
+ * loads 4 values of A and 4 of B and does 16 multiply-adds.
+ */
+function gemmTile(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  aOff: number,
+  B: Float32Array,
+  bOff: number,
+  C: Float32Array,
+  cOff: number,
+  accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+): void {
+  const ars = transA ? 1 : K;
+  const acs = transA ? M : 1;
+  const brs = transB ? 1 : N;
+  const bcs = transB ? K : 1;
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      let c00 = 0,
+        c01 = 0,
+        c02 = 0,
+        c03 = 0;
+      let c10 = 0,
+        c11 = 0,
+        c12 = 0,
+        c13 = 0;
+      let c20 = 0,
+        c21 = 0,
+        c22 = 0,
+        c23 = 0;
+      let c30 = 0,
+        c31 = 0,
+        c32 = 0,
+        c33 = 0;
+      let pa = aOff + i * ars;
+      let pb = bOff + j * bcs;
+      for (let k = 0; k < K; k++) {
+        const a0 = A[pa],
+          a1 = A[pa + ars],
+          a2 = A[pa + 2 * ars],
+          a3 = A[pa + 3 * ars];
+        const b0 = B[pb],
+          b1 = B[pb + bcs],
+          b2 = B[pb + 2 * bcs],
+          b3 = B[pb + 3 * bcs];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
+        pa += acs;
+        pb += brs;
+      }
+      const r0 = cOff + i * N + j,
+        r1 = r0 + N,
+        r2 = r1 + N,
+        r3 = r2 + N;
+      if (accumulate) {
+        C[r0] += c00;
+        C[r0 + 1] += c01;
+        C[r0 + 2] += c02;
+        C[r0 + 3] += c03;
+        C[r1] += c10;
+        C[r1 + 1] += c11;
+        C[r1 + 2] += c12;
+        C[r1 + 3] += c13;
+        C[r2] += c20;
+        C[r2 + 1] += c21;
+        C[r2 + 2] += c22;
+        C[r2 + 3] += c23;
+        C[r3] += c30;
+        C[r3 + 1] += c31;
+        C[r3 + 2] += c32;
+        C[r3 + 3] += c33;
+      } else {
+        C[r0] = c00;
+        C[r0 + 1] = c01;
+        C[r0 + 2] = c02;
+        C[r0 + 3] = c03;
+        C[r1] = c10;
+        C[r1 + 1] = c11;
+        C[r1 + 2] = c12;
+        C[r1 + 3] = c13;
+        C[r2] = c20;
+        C[r2 + 1] = c21;
+        C[r2 + 2] = c22;
+        C[r2 + 3] = c23;
+        C[r3] = c30;
+        C[r3 + 1] = c31;
+        C[r3 + 2] = c32;
+        C[r3 + 3] = c33;
+      }
+    }
+    // Leftover columns (fewer than 4) of these 4 rows.
+    for (; j < j1; j++) {
+      for (let r = i; r < i + 4; r++) {
+        let sum = 0;
+        let pa = aOff + r * ars;
+        let pb = bOff + j * bcs;
+        for (let k = 0; k < K; k++) {
+          sum += A[pa] * B[pb];
+          pa += acs;
+          pb += brs;
+        }
+        const at = cOff + r * N + j;
+        C[at] = accumulate ? C[at] + sum : sum;
+      }
+    }
+  }
+  // Leftover rows (fewer than 4): one dot product per output.
+  for (; i < i1; i++) {
+    for (let j = j0; j < j1; j++) {
+      let sum = 0;
+      let pa = aOff + i * ars;
+      let pb = bOff + j * bcs;
+      for (let k = 0; k < K; k++) {
+        sum += A[pa] * B[pb];
+        pa += acs;
+        pb += brs;
+      }
+      const at = cOff + i * N + j;
+      C[at] = accumulate ? C[at] + sum : sum;
+    }
+  }
+}
+
+/** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
+function allocF32(n: number): Float32Array {
+  return new Float32Array(n);
+}
+
+/**
+ * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
+ * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
+ * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
+ */
+function gemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  accumulate: boolean,
+): void {
+  if (K === 0) {
+    if (!accumulate) C.fill(0, 0, M * N);
+    return;
+  }
+  gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
+}
+
+/**
+ * One Adam step over a parameter, in place (Keras's equations): m = beta1*m + (1-beta1)*g;
+ * v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon).
+ */
+function adamUpdate(
+  value: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  lrT: number,
+  beta1: number,
+  beta2: number,
+  epsilon: number,
+): void {
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const g = grad[i];
+    m[i] = beta1 * m[i] + c1 * g;
+    v[i] = beta2 * v[i] + c2 * g * g;
+    value[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
+  }
+}
+
+/**
+ * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
+ * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
+ * contiguous run of x, so it is copied in one loop.
+ */
+function kernelIm2col(
+  x: Float32Array,
+  cols: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y < 0 || y >= h || kx1 <= kx0) {
+            cols.fill(0, p, p + row);
+          } else {
+            const start = p + kx0 * c,
+              end = p + kx1 * c;
+            cols.fill(0, p, start);
+            let src = ((b * h + y) * w + x0 + kx0) * c;
+            for (let q = start; q < end; q++) cols[q] = x[src++];
+            cols.fill(0, end, p + row);
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
+/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
+function kernelCol2im(
+  cols: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y >= 0 && y < h && kx1 > kx0) {
+            let dst = ((b * h + y) * w + x0 + kx0) * c;
+            const end = p + kx1 * c;
+            for (let q = p + kx0 * c; q < end; q++) dx[dst++] += cols[q];
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
+function kernelBiasRelu(
+  z: Float32Array,
+  a: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = z[o + j] + bias[j];
+      z[o + j] = v;
+      a[o + j] = v > 0 ? v : 0;
+    }
+  }
+}
+
+/** z[r, j] += bias[j], over rows x cols. */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
+}
+
+/** relu backward: dz = z > 0 ? g : 0, over count values. */
+function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
+}
+
+/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
+}
+
+/**
+ * Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values. For every byte v,
+ * v * (1 / 255) rounds to the same float32 as v / 255.
+ */
+function kernelBytesToFloats(
+  src: Uint8Array,
+  srcAt: number,
+  dst: Float32Array,
+  dstAt: number,
+  n: number,
+): void {
+  const scale = 1 / 255;
+  for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
+}
+
+/** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
+function kernelBytes(x: Uint8Array): Uint8Array {
+  return x;
+}
+
+/** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
+async function initKernels(): Promise<void> {}
+
+/** Releases the kernels' resources (nothing to release here). */
+function shutdownKernels(): void {}
+
+// ==== Shared runtime, copied from nnc's sources ====
+
+// ---- Seeded random numbers and weight initializers (from src/runtime/random.ts)
+
+/** A weight initializer, as the IR spells it: {kind: "he_normal", args: {}}. */
+interface InitializerSpec {
+  kind: string;
+  args: Record<string, unknown>;
+}
+
+/** A seeded pseudo-random stream: uniform, normal and truncated-normal samples. */
+class Random {
+  /**
+   * The 32-bit state, kept in a typed array: a number property holding values above 2^30 is a
+   * boxed heap number, and updating it would allocate in every call.
+   */
+  private readonly state = new Uint32Array(1);
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    this.state[0] = seed >>> 0;
+  }
+
+  /** Uniform in [0, 1) (mulberry32). */
+  next(): number {
+    let t = (this.state[0]! + 0x6d2b79f5) >>> 0;
+    this.state[0] = t;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform in [low, high). */
+  uniform(low: number, high: number): number {
+    return low + (high - low) * this.next();
+  }
+
+  /** An integer uniform in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** Normal with the given mean and standard deviation (Box-Muller, both values used). */
+  normal(mean: number, stddev: number): number {
+    if (this.spare !== null) {
+      const z = this.spare;
+      this.spare = null;
+      return mean + stddev * z;
+    }
+    let u = this.next();
+    while (u <= 0) u = this.next();
+    const v = this.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return mean + stddev * r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Normal, redrawn while more than two standard deviations from the mean (TensorFlow's truncated_normal). */
+  truncatedNormal(mean: number, stddev: number): number {
+    for (;;) {
+      const z = this.normal(0, 1);
+      if (z >= -2 && z <= 2) return mean + stddev * z;
+    }
+  }
+
+  /** Shuffles the first `n` entries of `order` in place (Fisher-Yates). */
+  shuffle(order: Int32Array | Uint32Array | number[], n: number = order.length): void {
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = order[i]!;
+      order[i] = order[j]!;
+      order[j] = t;
+    }
+  }
+}
+
+/** A 32-bit FNV-1a hash of a string mixed with a seed: the seed of one weight's stream. */
+function hashSeed(seed: number, text: string): number {
+  let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // Final avalanche (murmur3 fmix32) so that nearby seeds give unrelated streams.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Keras's fan-in and fan-out: dense [in, out]; conv [kh, kw, in, out] counts the receptive field. */
+function computeFans(shape: number[]): { fanIn: number; fanOut: number } {
+  if (shape.length === 0) return { fanIn: 1, fanOut: 1 };
+  if (shape.length === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
+  if (shape.length === 2) return { fanIn: shape[0]!, fanOut: shape[1]! };
+  let receptiveField = 1;
+  for (let i = 0; i < shape.length - 2; i++) receptiveField *= shape[i]!;
+  return {
+    fanIn: shape[shape.length - 2]! * receptiveField,
+    fanOut: shape[shape.length - 1]! * receptiveField,
+  };
+}
+
+function numberArg(args: Record<string, unknown>, names: string[], fallback: number): number {
+  for (const name of names) {
+    const v = args[name];
+    if (typeof v === "number") return v;
+  }
+  return fallback;
+}
+
+/**
+ * Fills `out` with an initializer's values for a tensor of `shape`, drawing from `rng`.
+ * Keras semantics and defaults: random_normal(mean 0, stddev 0.05), random_uniform(-0.05, 0.05),
+ * truncated_normal(mean 0, stddev 0.05), and the variance-scaling family (glorot = fan_avg scale 1,
+ * he = fan_in scale 2, lecun = fan_in scale 1; "normal" ones draw a truncated normal whose stddev
+ * is corrected by 0.8796..., the stddev of a unit normal truncated at two).
+ */
+function fillInitializer(init: InitializerSpec, shape: number[], rng: Random, out: Float32Array): void {
+  const a = init.args;
+  const n = out.length;
+  const varianceScaling = (scale: number, mode: "fan_in" | "fan_out" | "fan_avg", uniform: boolean): void => {
+    const { fanIn, fanOut } = computeFans(shape);
+    const fan = mode === "fan_in" ? fanIn : mode === "fan_out" ? fanOut : (fanIn + fanOut) / 2;
+    const variance = scale / Math.max(1, fan);
+    if (uniform) {
+      const limit = Math.sqrt(3 * variance);
+      for (let i = 0; i < n; i++) out[i] = rng.uniform(-limit, limit);
+    } else {
+      const stddev = Math.sqrt(variance) / 0.8796256610342398;
+      for (let i = 0; i < n; i++) out[i] = rng.truncatedNormal(0, stddev);
+    }
+  };
+  switch (init.kind) {
+    case "zeros":
+      out.fill(0);
+      return;
+    case "ones":
+      out.fill(1);
+      return;
+    case "constant":
+      out.fill(numberArg(a, ["value", "constant"], 0));
+      return;
+    case "random_normal": {
+      const mean = numberArg(a, ["mean"], 0);
+      const stddev = numberArg(a, ["stddev", "std"], 0.05);
+      for (let i = 0; i < n; i++) out[i] = rng.normal(mean, stddev);
+      return;
+    }
+    case "random_uniform": {
+      const lo = numberArg(a, ["minval", "min"], -0.05);
+      const hi = numberArg(a, ["maxval", "max"], 0.05);
+      for (let i = 0; i < n; i++) out[i] = rng.uniform(lo, hi);
+      return;
+    }
+    case "truncated_normal": {
+      const mean = numberArg(a, ["mean"], 0);
+      const stddev = numberArg(a, ["stddev", "std"], 0.05);
+      for (let i = 0; i < n; i++) out[i] = rng.truncatedNormal(mean, stddev);
+      return;
+    }
+    case "glorot_normal":
+      return varianceScaling(1, "fan_avg", false);
+    case "glorot_uniform":
+      return varianceScaling(1, "fan_avg", true);
+    case "he_normal":
+      return varianceScaling(2, "fan_in", false);
+    case "he_uniform":
+      return varianceScaling(2, "fan_in", true);
+    case "lecun_normal":
+      return varianceScaling(1, "fan_in", false);
+    case "lecun_uniform":
+      return varianceScaling(1, "fan_in", true);
+    default:
+      throw new Error(`unknown initializer "${init.kind}"`);
+  }
+}
+
+// ---- MNIST / Fashion-MNIST idx loader (from src/runtime/data/mnist.ts)
+
+type MnistDataset = "mnist" | "fashion_mnist";
+
+type MnistSplit = "train" | "test";
+
+interface MnistOptions {
+  dataset: MnistDataset;
+  split: MnistSplit;
+  /** `--data DIR`: when given, the files must be there (or in DIR/<dataset>). */
+  dataDir?: string;
+  /** Keep only the first `limit` examples. */
+  limit?: number;
+  /** Overrides for tests: the download mirror (base URL ending in "/"), the cache dir, the expected md5s. */
+  mirror?: string;
+  cacheDir?: string;
+  checksums?: Record<string, string>;
+  /** false: never download (fail with a clear error instead). Default true. */
+  download?: boolean;
+  /** Download progress (default: downloadProgress(), on stderr). */
+  onDownload?: DownloadProgress;
+  /**
+   * false: no [0, 1] float copy of the pixels (`images` is then empty; read `pixels`). The
+   * standalone engine scales the bytes as it copies each batch: a quarter of the memory.
+   */
+  floats?: boolean;
+}
+
+interface MnistData {
+  /** count * rows * cols pixels, scaled to [0, 1] (empty when loaded with floats: false). */
+  images: Float32Array;
+  /** The same pixels as bytes 0..255: a view of the file's bytes, no copy. */
+  pixels: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  rows: number;
+  cols: number;
+}
+
+/** The base file names of one split: [images, labels]. */
+function mnistFileNames(split: MnistSplit): [string, string] {
+  return split === "train"
+    ? ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
+    : ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+}
+
+/** Known mirrors and md5s of the original .gz files. */
+const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, string> }> = {
+  mnist: {
+    mirror: "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    md5: {
+      "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+      "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+      "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+      "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+  },
+  fashion_mnist: {
+    mirror: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    md5: {
+      "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+      "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+      "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+  },
+};
+
+/** Rows and columns of every MNIST / Fashion-MNIST image. */
+const MNIST_SIDE = 28;
+
+/** The published files, uncompressed: size, and md5 where known (Fashion-MNIST's gz md5s are above). */
+const MNIST_RAW: Record<MnistDataset, Record<string, { bytes: number; md5?: string }>> = {
+  mnist: {
+    "train-images-idx3-ubyte": { bytes: 47040016, md5: "6bbc9ace898e44ae57da46a324031adb" },
+    "train-labels-idx1-ubyte": { bytes: 60008, md5: "a25bea736e30d166cdddb491f175f624" },
+    "t10k-images-idx3-ubyte": { bytes: 7840016, md5: "2646ac647ad5339dbf082846283269ea" },
+    "t10k-labels-idx1-ubyte": { bytes: 10008, md5: "27ae3e4e09519cfbb04c329615203637" },
+  },
+  fashion_mnist: {
+    "train-images-idx3-ubyte": { bytes: 47040016 },
+    "train-labels-idx1-ubyte": { bytes: 60008 },
+    "t10k-images-idx3-ubyte": { bytes: 7840016 },
+    "t10k-labels-idx1-ubyte": { bytes: 10008 },
+  },
+};
+
+/**
+ * Checks an idx file against the published one, once per file (a marker in the cache,
+ * ~/.cache/nnc/verified/, remembers its path, size and mtime): a file of the published
+ * size must have its md5 (a zeroed or altered copy is refused), a .gz its published md5; a file
+ * of another size is taken as a deliberate subset, except in nnc's own download cache.
+ */
+function verifyIdxFile(
+  path: string,
+  data: Buffer,
+  dataset: MnistDataset,
+  name: string,
+  inCache: boolean,
+): void {
+  const known = MNIST_RAW[dataset][name];
+  if (known === undefined) return;
+  let stamp: string;
+  try {
+    const st = statSync(path);
+    stamp = JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs });
+  } catch {
+    return;
+  }
+  const marker = join(
+    dirname(mnistCacheDir(dataset)),
+    "verified",
+    `${md5Hex(Buffer.from(resolve(path)))}-${name}`,
+  );
+  try {
+    if (readFileSync(marker, "utf8") === stamp) return;
+  } catch {
+    // not verified yet
+  }
+  const fix = inCache ? "delete it and run again to download it anew" : "replace it with the published file";
+  if (data.length !== known.bytes) {
+    if (inCache)
+      throw new Error(
+        `${path} is ${data.length} bytes uncompressed, but the published ${dataset} file is ${known.bytes}: ${fix}`,
+      );
+    return; // a subset or a file of one's own, given with --data or $NNC_DATA: used as it is
+  }
+  if (known.md5 !== undefined) {
+    const got = md5Hex(data);
+    if (got !== known.md5)
+      throw new Error(
+        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${known.md5} (corrupt or altered); ${fix}`,
+      );
+  } else if (path.endsWith(".gz")) {
+    const want = MNIST_SOURCES[dataset].md5[`${name}.gz`];
+    const got = md5Hex(readFileSync(path));
+    if (want !== undefined && got !== want)
+      throw new Error(
+        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${want} (corrupt or altered); ${fix}`,
+      );
+  }
+  try {
+    mkdirSync(dirname(marker), { recursive: true });
+    writeFileSync(marker, stamp);
+  } catch {
+    // no writable cache: verified again next time
+  }
+}
+
+/** The cache directory for a dataset: $XDG_CACHE_HOME/nnc/<dataset> or ~/.cache/nnc/<dataset>. */
+function mnistCacheDir(dataset: MnistDataset): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "nnc", dataset);
+}
+
+/** The path of `name` (uncompressed or .gz) in dir, or null. */
+function findIdxFile(dir: string, name: string): string | null {
+  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** The first directory among `dirs` holding both files of the split, or null. */
+function findMnistDir(dirs: string[], names: [string, string]): string | null {
+  for (const dir of dirs) {
+    if (findIdxFile(dir, names[0]) !== null && findIdxFile(dir, names[1]) !== null) return dir;
+  }
+  return null;
+}
+
+/** Reads an idx file, gunzipping it when it is gzipped (by magic bytes, whatever its name). */
+function readIdxFile(path: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      return gunzipSync(raw);
+    } catch (err) {
+      throw new Error(
+        `${path} is corrupt or truncated: gunzip failed (${(err as Error).message}); delete it and try again`,
+      );
+    }
+  }
+  return raw;
+}
+
+/**
+ * Parses an idx3 (images) file into [0, 1] floats (unless `floats` is false) and a view of its
+ * pixel bytes, checking the magic number and the size.
+ */
+function parseIdxImages(
+  buf: Buffer,
+  path: string,
+  limit?: number,
+  floats = true,
+): { images: Float32Array; pixels: Uint8Array; count: number; rows: number; cols: number } {
+  if (buf.length < 16)
+    throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 16-byte idx3 header`);
+  const magic = buf.readUInt32BE(0);
+  if (magic !== 0x00000803) {
+    throw new Error(
+      `${path} is not an idx3 image file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803`,
+    );
+  }
+  const total = buf.readUInt32BE(4);
+  const rows = buf.readUInt32BE(8);
+  const cols = buf.readUInt32BE(12);
+  const expected = 16 + total * rows * cols;
+  if (buf.length !== expected) {
+    throw new Error(
+      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} images of ${rows}x${cols}`,
+    );
+  }
+  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
+  const n = count * rows * cols;
+  const pixels = buf.subarray(16, 16 + n);
+  const images = new Float32Array(floats ? n : 0);
+  if (floats) for (let i = 0; i < n; i++) images[i] = pixels[i]! / 255;
+  return { images, pixels, count, rows, cols };
+}
+
+/** Parses an idx1 (labels) file, checking the magic number, the size and that labels are < classes. */
+function parseIdxLabels(buf: Buffer, path: string, limit?: number, classes = 10): Uint8Array {
+  if (buf.length < 8)
+    throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 8-byte idx1 header`);
+  const magic = buf.readUInt32BE(0);
+  if (magic !== 0x00000801) {
+    throw new Error(
+      `${path} is not an idx1 label file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801`,
+    );
+  }
+  const total = buf.readUInt32BE(4);
+  const expected = 8 + total;
+  if (buf.length !== expected) {
+    throw new Error(
+      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} labels`,
+    );
+  }
+  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
+  const labels = new Uint8Array(buf.subarray(8, 8 + count));
+  for (let i = 0; i < count; i++) {
+    if (labels[i] >= classes)
+      throw new Error(`${path} is corrupt: label ${labels[i]} at index ${i} is not a class 0-${classes - 1}`);
+  }
+  return labels;
+}
+
+/** md5 of a buffer, hex. */
+function md5Hex(data: Buffer): string {
+  return createHash("md5").update(data).digest("hex");
+}
+
+/** Writes data to path atomically: a temporary file in the same directory, then rename. */
+function writeFileAtomic(path: string, data: Buffer | Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean up
+    }
+    throw err;
+  }
+}
+
+/**
+ * Writes a model folder whole or not at all: every file into `dir.tmp-<pid>-<random>/`, then
+ * that folder renamed to `dir` (an existing `dir` is first renamed aside under a temporary name
+ * and removed after). A process killed at any point leaves `dir` as it was, absent, or complete,
+ * plus temporary folders the next run sweeps. `weights.bin` is float32: a model with a NaN or
+ * infinite weight (training diverged) is never written.
+ */
+function writeModelDir(dir: string, files: Record<string, Buffer | Uint8Array | string>): void {
+  const weights = files["weights.bin"];
+  if (weights !== undefined && typeof weights !== "string") {
+    const floats = new Float32Array(weights.buffer, weights.byteOffset, Math.floor(weights.byteLength / 4));
+    let bad = 0;
+    for (let i = 0; i < floats.length; i++) if (!Number.isFinite(floats[i]!)) bad++;
+    if (bad > 0) {
+      throw new Error(
+        `not saving the model in ${dir}: ${bad} of its ${floats.length} weights are NaN or infinite (training diverged); lower the learning rate`,
+      );
+    }
+  }
+  const suffix = () => `.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = `${dir}${suffix()}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
+    let old: string | null = null;
+    if (existsSync(dir)) {
+      old = `${dir}${suffix()}`;
+      renameSync(dir, old);
+    }
+    renameSync(tmp, dir);
+    if (old !== null) rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Called as a download goes: at its start (received 0) and as bytes arrive; total is null when the server does not say. */
+type DownloadProgress = (file: string, received: number, total: number | null) => void;
+
+/**
+ * The default download progress, on stderr: on a terminal one line redrawn in place
+ * ("downloading train-images-idx3-ubyte.gz: 4.2/9.9 MB (42%)"), otherwise one line per file.
+ */
+function downloadProgress(stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
+  let last = 0;
+  return (file, received, total) => {
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    const size =
+      total === null
+        ? `${mb(received)} MB`
+        : `${mb(received)}/${mb(total)} MB (${Math.floor((100 * received) / Math.max(total, 1))}%)`;
+    const done = total !== null && received >= total;
+    if (!stream.isTTY) {
+      if (received === 0) stream.write(`downloading ${file}${total === null ? "" : ` (${mb(total)} MB)`}\n`);
+      return;
+    }
+    const now = Date.now();
+    if (!done && received !== 0 && now - last < 100) return;
+    last = now;
+    stream.write(`\rdownloading ${file}: ${size}\x1b[K${done ? "\n" : ""}`);
+  };
+}
+
+/** Downloads url (following redirects) into memory, reporting progress as the bytes arrive. */
+async function fetchBytes(url: string, file: string, onProgress: DownloadProgress): Promise<Buffer> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(120_000), redirect: "follow" });
+  } catch (err) {
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    throw new Error(`cannot download ${url}: ${cause ?? (err as Error).message}`);
+  }
+  if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
+  const total = Number(response.headers.get("content-length")) || null;
+  onProgress(file, 0, total);
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  try {
+    if (response.body === null) {
+      chunks.push(new Uint8Array(await response.arrayBuffer()));
+      received = chunks[0]!.length;
+    } else {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        received += value.length;
+        onProgress(file, received, total);
+      }
+    }
+  } catch (err) {
+    throw new Error(`cannot download ${url}: ${(err as Error).message} after ${received} bytes`);
+  }
+  if (total === null) onProgress(file, received, received);
+  return Buffer.concat(chunks);
+}
+
+/** Downloads the .gz files of a split into dir, verifying each md5 and writing atomically. */
+async function downloadMnist(
+  names: string[],
+  dir: string,
+  mirror: string,
+  checksums: Record<string, string>,
+  onProgress: DownloadProgress = downloadProgress(),
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (const name of names) {
+    const file = `${name}.gz`;
+    const dest = join(dir, file);
+    if (existsSync(dest)) continue;
+    const url = mirror.endsWith("/") ? `${mirror}${file}` : `${mirror}/${file}`;
+    const data = await fetchBytes(url, file, onProgress);
+    const want = checksums[file];
+    const got = md5Hex(data);
+    if (want !== undefined && got !== want) {
+      throw new Error(
+        `checksum mismatch for ${file} downloaded from ${url}: md5 ${got}, expected ${want} (the file was not saved)`,
+      );
+    }
+    writeFileAtomic(dest, data);
+  }
+}
+
+/** Loads one split of MNIST or Fashion-MNIST, pixels scaled to [0, 1]. */
+async function loadMnist(opts: MnistOptions): Promise<MnistData> {
+  const names = mnistFileNames(opts.split);
+  const sub = opts.dataset;
+  let dir: string | null = null;
+  if (opts.dataDir !== undefined) {
+    const given = resolve(opts.dataDir);
+    dir = findMnistDir([given, join(given, sub)], names);
+    if (dir === null) {
+      const missing = names.filter((n) => findIdxFile(given, n) === null);
+      throw new Error(
+        `--data ${opts.dataDir}: ${missing.map((n) => `${n}(.gz)`).join(" and ")} not found there (nor in ${join(opts.dataDir, sub)})`,
+      );
+    }
+  }
+  const cacheDir = opts.cacheDir ?? mnistCacheDir(opts.dataset);
+  if (dir === null) {
+    const dirs: string[] = [];
+    const env = process.env.NNC_DATA;
+    if (env) dirs.push(resolve(env), join(resolve(env), sub));
+    dirs.push(cacheDir);
+    if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
+    dirs.push(resolve("..", "shared", "data", sub));
+    dir = findMnistDir(dirs, names);
+  }
+  if (dir === null) {
+    if (opts.download === false) {
+      throw new Error(
+        `${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`,
+      );
+    }
+    const source = MNIST_SOURCES[opts.dataset];
+    const mirror = opts.mirror ?? source.mirror;
+    const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
+    try {
+      await downloadMnist(
+        missing,
+        cacheDir,
+        mirror,
+        opts.checksums ?? source.md5,
+        opts.onDownload ?? downloadProgress(),
+      );
+    } catch (err) {
+      throw new Error(
+        `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
+      );
+    }
+    dir = cacheDir;
+  }
+  const imagesPath = findIdxFile(dir, names[0]) as string;
+  const labelsPath = findIdxFile(dir, names[1]) as string;
+  const imagesBuf = readIdxFile(imagesPath);
+  const labelsBuf = readIdxFile(labelsPath);
+  // nnc's own download cache holds the published files only (unless a test names its own md5s).
+  const inCache = resolve(dir) === resolve(cacheDir) && opts.checksums === undefined;
+  verifyIdxFile(imagesPath, imagesBuf, opts.dataset, names[0], inCache);
+  verifyIdxFile(labelsPath, labelsBuf, opts.dataset, names[1], inCache);
+  const img = parseIdxImages(imagesBuf, imagesPath, opts.limit, opts.floats !== false);
+  const labels = parseIdxLabels(labelsBuf, labelsPath, opts.limit);
+  const totalImages = imagesBuf.readUInt32BE(4);
+  const totalLabels = labelsBuf.readUInt32BE(4);
+  if (totalImages !== totalLabels) {
+    throw new Error(`${imagesPath} has ${totalImages} images but ${labelsPath} has ${totalLabels} labels`);
+  }
+  // What the model was checked against: 28x28 images, at least one example, some ink.
+  if (img.rows !== MNIST_SIDE || img.cols !== MNIST_SIDE) {
+    throw new Error(
+      `${imagesPath} holds ${img.rows}x${img.cols} images, but ${opts.dataset} images (and the model's input) are ${MNIST_SIDE}x${MNIST_SIDE}: this is not a ${opts.dataset} file`,
+    );
+  }
+  if (img.count === 0)
+    throw new Error(
+      `${imagesPath} holds no images: there is nothing to ${opts.split === "train" ? "train on" : "test on"}`,
+    );
+  let ink = 0;
+  for (let i = 0; i < img.pixels.length && ink === 0; i++) ink = img.pixels[i]!;
+  if (ink === 0)
+    throw new Error(
+      `${imagesPath} is blank: every pixel of its ${img.count} images is 0 (a corrupt or zeroed file); replace it`,
+    );
+  return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
+}
+
+/** The stream dropout masks draw from (reseeded by train()). */
+let random = new Random(0);
+
+// ==== Run as a program ====
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).catch((err: unknown) => {

@@ -51,6 +51,896 @@ import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
+// ==== The model: regularized ====
+
+/** Examples per training batch; every buffer is sized for one full batch. */
+const BATCH = 128;
+
+// input_1: input image(28, 28, 1) (line 4) -> [28, 28, 1]
+const input_1_out = allocF32(BATCH * 784);
+
+// flatten_1: flatten (line 5) -> [784]
+
+// dense_1: dense(512, activation: relu) (line 6) -> [512]
+const dense_1_kernel = allocF32(784 * 512); // dense_1/kernel [784, 512]
+const dense_1_kernel_grad = allocF32(784 * 512);
+const dense_1_bias = allocF32(512); // dense_1/bias [512]
+const dense_1_bias_grad = allocF32(512);
+const dense_1_out = allocF32(BATCH * 512);
+/** pre-activation */
+const dense_1_z = allocF32(BATCH * 512);
+/** dL/d(pre-activation) */
+const dense_1_dz = allocF32(BATCH * 512);
+const dense_1_grad = allocF32(BATCH * 512);
+
+// dropout_1: dropout(0.2) (line 7) -> [512]
+const dropout_1_out = allocF32(BATCH * 512);
+/** 0 or 1/(1-rate) per value */
+const dropout_1_mask = allocF32(BATCH * 512);
+const dropout_1_grad = allocF32(BATCH * 512);
+
+// dense_2: dense(512, regularizer: l2(0.001)) (line 8) -> [512]
+const dense_2_kernel = allocF32(512 * 512); // dense_2/kernel [512, 512]
+const dense_2_kernel_grad = allocF32(512 * 512);
+const dense_2_bias = allocF32(512); // dense_2/bias [512]
+const dense_2_bias_grad = allocF32(512);
+const dense_2_out = allocF32(BATCH * 512);
+const dense_2_grad = allocF32(BATCH * 512);
+
+// batch_norm_1: batch_norm (line 9) -> [512]
+const batch_norm_1_gamma = allocF32(512); // batch_norm_1/gamma [512]
+const batch_norm_1_gamma_grad = allocF32(512);
+const batch_norm_1_beta = allocF32(512); // batch_norm_1/beta [512]
+const batch_norm_1_beta_grad = allocF32(512);
+const batch_norm_1_moving_mean = allocF32(512); // batch_norm_1/moving_mean [512], not trained
+const batch_norm_1_moving_variance = allocF32(512); // batch_norm_1/moving_variance [512], not trained
+const batch_norm_1_out = allocF32(BATCH * 512);
+/** batch mean per channel */
+const batch_norm_1_mean = allocF32(512);
+/** 1 / sqrt(batch variance + epsilon) */
+const batch_norm_1_inv_std = allocF32(512);
+/** normalised input */
+const batch_norm_1_xhat = allocF32(BATCH * 512);
+const batch_norm_1_grad = allocF32(BATCH * 512);
+
+// relu_1: relu (line 10) -> [512]
+const relu_1_out = allocF32(BATCH * 512);
+const relu_1_grad = allocF32(BATCH * 512);
+
+// dropout_2: dropout(0.2) (line 11) -> [512]
+const dropout_2_out = allocF32(BATCH * 512);
+/** 0 or 1/(1-rate) per value */
+const dropout_2_mask = allocF32(BATCH * 512);
+const dropout_2_grad = allocF32(BATCH * 512);
+
+// dense_3: dense(10, activation: softmax) (line 12) -> [10]
+const dense_3_kernel = allocF32(512 * 10); // dense_3/kernel [512, 10]
+const dense_3_kernel_grad = allocF32(512 * 10);
+const dense_3_bias = allocF32(10); // dense_3/bias [10]
+const dense_3_bias_grad = allocF32(10);
+const dense_3_out = allocF32(BATCH * 10);
+/** pre-activation */
+const dense_3_z = allocF32(BATCH * 10);
+/** dL/d(pre-activation) */
+const dense_3_dz = allocF32(BATCH * 10);
+
+/** The labels of the current batch, one-hot: [n, 10]. */
+const target = allocF32(BATCH * 10);
+
+// ==== Forward and backward passes ====
+
+// dense_1: dense(512, activation: relu) (line 6)
+function dense_1_forward(n: number): void {
+  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 512])
+  gemm(false, false, n, 512, 784, input_1_out, dense_1_kernel, dense_1_z, false);
+  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
+  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 512);
+}
+
+// dense_1: dense(512, activation: relu) (line 6)
+function dense_1_backward(n: number): void {
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 512);
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 512, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 512);
+}
+
+// dropout_1: dropout(0.2) (line 7)
+function dropout_1_forward(n: number, training: boolean): void {
+  if (training) {
+    // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
+    for (let i = 0; i < n * 512; i++) {
+      dropout_1_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
+      dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
+    }
+  } else {
+    for (let i = 0; i < n * 512; i++) dropout_1_out[i] = dense_1_out[i];
+  }
+}
+
+// dropout_1: dropout(0.2) (line 7)
+function dropout_1_backward(n: number): void {
+  for (let i = 0; i < n * 512; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
+}
+
+// dense_2: dense(512, regularizer: l2(0.001)) (line 8)
+function dense_2_forward(n: number): void {
+  // dense_2_out = x · kernel + bias   ([n, 512] · [512, 512])
+  gemm(false, false, n, 512, 512, dropout_1_out, dense_2_kernel, dense_2_out, false);
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_out, dense_2_bias, n, 512);
+}
+
+// dense_2: dense(512, regularizer: l2(0.001)) (line 8)
+function dense_2_backward(n: number): void {
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 512, 512, n, dropout_1_out, dense_2_grad, dense_2_kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_grad, dense_2_bias_grad, n, 512);
+  gemm(false, true, n, 512, 512, dense_2_grad, dense_2_kernel, dropout_1_grad, false);
+}
+
+// batch_norm_1: batch_norm (line 9)
+function batch_norm_1_forward(n: number, training: boolean): void {
+  if (training) {
+    // statistics of this batch, per channel (biased variance), and the moving averages for inference
+    const rows = n;
+    batch_norm_1_mean.fill(0);
+    batch_norm_1_inv_std.fill(0);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < 512; c++) batch_norm_1_mean[c] += dense_2_out[r * 512 + c];
+    for (let c = 0; c < 512; c++) batch_norm_1_mean[c] /= rows;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < 512; c++) {
+        const d = dense_2_out[r * 512 + c] - batch_norm_1_mean[c];
+        batch_norm_1_inv_std[c] += d * d;
+      }
+    }
+    for (let c = 0; c < 512; c++) {
+      const variance = batch_norm_1_inv_std[c] / rows;
+      batch_norm_1_moving_mean[c] = batch_norm_1_moving_mean[c] * 0.99 + batch_norm_1_mean[c] * 0.01;
+      batch_norm_1_moving_variance[c] = batch_norm_1_moving_variance[c] * 0.99 + variance * 0.01;
+      batch_norm_1_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < 512; c++) {
+        const i = r * 512 + c;
+        batch_norm_1_xhat[i] = (dense_2_out[i] - batch_norm_1_mean[c]) * batch_norm_1_inv_std[c];
+        batch_norm_1_out[i] = batch_norm_1_gamma[c] * batch_norm_1_xhat[i] + batch_norm_1_beta[c];
+      }
+    }
+  } else {
+    // inference: the moving statistics
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < 512; c++) {
+        const i = r * 512 + c;
+        batch_norm_1_out[i] =
+          (batch_norm_1_gamma[c] * (dense_2_out[i] - batch_norm_1_moving_mean[c])) /
+            Math.sqrt(batch_norm_1_moving_variance[c] + 0.001) +
+          batch_norm_1_beta[c];
+      }
+    }
+  }
+}
+
+// batch_norm_1: batch_norm (line 9)
+function batch_norm_1_backward(n: number): void {
+  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
+  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
+  const rows = n;
+  batch_norm_1_gamma_grad.fill(0);
+  batch_norm_1_beta_grad.fill(0);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < 512; c++) {
+      const i = r * 512 + c;
+      batch_norm_1_gamma_grad[c] += batch_norm_1_grad[i] * batch_norm_1_xhat[i];
+      batch_norm_1_beta_grad[c] += batch_norm_1_grad[i];
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < 512; c++) {
+      const i = r * 512 + c;
+      dense_2_grad[i] =
+        ((batch_norm_1_gamma[c] * batch_norm_1_inv_std[c]) / rows) *
+        (rows * batch_norm_1_grad[i] -
+          batch_norm_1_beta_grad[c] -
+          batch_norm_1_xhat[i] * batch_norm_1_gamma_grad[c]);
+    }
+  }
+}
+
+// relu_1: relu (line 10)
+function relu_1_forward(n: number): void {
+  // relu
+  for (let i = 0; i < n * 512; i++) {
+    const z = batch_norm_1_out[i];
+    relu_1_out[i] = z > 0 ? z : 0;
+  }
+}
+
+// relu_1: relu (line 10)
+function relu_1_backward(n: number): void {
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(batch_norm_1_out, relu_1_grad, batch_norm_1_grad, n * 512);
+}
+
+// dropout_2: dropout(0.2) (line 11)
+function dropout_2_forward(n: number, training: boolean): void {
+  if (training) {
+    // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
+    for (let i = 0; i < n * 512; i++) {
+      dropout_2_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
+      dropout_2_out[i] = relu_1_out[i] * dropout_2_mask[i];
+    }
+  } else {
+    for (let i = 0; i < n * 512; i++) dropout_2_out[i] = relu_1_out[i];
+  }
+}
+
+// dropout_2: dropout(0.2) (line 11)
+function dropout_2_backward(n: number): void {
+  for (let i = 0; i < n * 512; i++) relu_1_grad[i] = dropout_2_grad[i] * dropout_2_mask[i];
+}
+
+// dense_3: dense(10, activation: softmax) (line 12)
+function dense_3_forward(n: number): void {
+  // dense_3_z = x · kernel + bias   ([n, 512] · [512, 10])
+  gemm(false, false, n, 10, 512, dropout_2_out, dense_3_kernel, dense_3_z, false);
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_3_z, dense_3_bias, n, 10);
+  // softmax over the last axis (10 values per row), shifted by the row maximum for stability
+  for (let row = 0; row < n; row++) {
+    const o = row * 10;
+    let max = -Infinity;
+    for (let j = 0; j < 10; j++) max = Math.max(max, dense_3_z[o + j]);
+    let sum = 0;
+    for (let j = 0; j < 10; j++) {
+      const e = Math.exp(dense_3_z[o + j] - max);
+      dense_3_out[o + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < 10; j++) dense_3_out[o + j] /= sum;
+  }
+}
+
+// dense_3: dense(10, activation: softmax) (line 12)
+function dense_3_backward(n: number): void {
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 512, 10, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_3_dz, dense_3_bias_grad, n, 10);
+  gemm(false, true, n, 512, 10, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
+}
+
+/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+function forward(n: number, training: boolean): void {
+  // flatten_1: flatten (line 5)
+  // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
+  dense_1_forward(n);
+  dropout_1_forward(n, training);
+  dense_2_forward(n);
+  batch_norm_1_forward(n, training);
+  relu_1_forward(n);
+  dropout_2_forward(n, training);
+  dense_3_forward(n);
+}
+
+/** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
+function backward(n: number): void {
+  dense_3_backward(n);
+  dropout_2_backward(n);
+  relu_1_backward(n);
+  batch_norm_1_backward(n);
+  dense_2_backward(n);
+  dropout_1_backward(n);
+  dense_1_backward(n);
+}
+
+// ==== Loss and metrics ====
+
+/** categorical_crossentropy: -sum(y * log(p)) per example, averaged over the batch (p clipped to [1e-7, 1 - 1e-7]). Writes the gradient for backward(). */
+function computeLoss(n: number): number {
+  let total = 0;
+  for (let k = 0; k < n * 10; k++) {
+    const p = dense_3_out[k];
+    const y = target[k];
+    if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
+    // softmax and cross-entropy together: dL/dz = (p - y) / n
+    dense_3_dz[k] = (p - y) / n;
+  }
+  return total / n;
+}
+
+/** Running sums behind the metrics: correct. */
+const METRIC_SLOTS = 1;
+
+/** Adds the batch's counts to sums (predictions in dense_3_out, labels in target). */
+function accumulateMetrics(n: number, sums: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const o = i * 10;
+    let best = 0;
+    for (let j = 1; j < 10; j++) if (dense_3_out[o + j] > dense_3_out[o + best]) best = j;
+    if (target[o + best] === 1) sums[0] += 1;
+  }
+}
+
+/** A metric's value from the sums over `count` examples. */
+function metricValue(name: string, sums: Float64Array, count: number): number {
+  switch (name) {
+    case "accuracy":
+      return sums[0]! / count;
+    default:
+      return NaN;
+  }
+}
+
+/** The weight penalties added to the loss (Keras: l1 * sum|w| + l2 * sum w²). */
+function regularizationPenalty(): number {
+  let penalty = 0;
+  // dense_2/kernel: l2(l2: 0.001)
+  for (let i = 0; i < dense_2_kernel.length; i++) penalty += 0.001 * dense_2_kernel[i] * dense_2_kernel[i];
+  return penalty;
+}
+
+/** Adds the penalties' gradients to the weight gradients. */
+function addRegularizationGradients(): void {
+  for (let i = 0; i < dense_2_kernel_grad.length; i++) dense_2_kernel_grad[i] += 0.002 * dense_2_kernel[i];
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight with its gradient and the optimizer's m, v. */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
+  [
+    {
+      name: "dense_1/kernel",
+      value: dense_1_kernel,
+      grad: dense_1_kernel_grad,
+      m: allocF32(dense_1_kernel.length),
+      v: allocF32(dense_1_kernel.length),
+    },
+    {
+      name: "dense_1/bias",
+      value: dense_1_bias,
+      grad: dense_1_bias_grad,
+      m: allocF32(dense_1_bias.length),
+      v: allocF32(dense_1_bias.length),
+    },
+    {
+      name: "dense_2/kernel",
+      value: dense_2_kernel,
+      grad: dense_2_kernel_grad,
+      m: allocF32(dense_2_kernel.length),
+      v: allocF32(dense_2_kernel.length),
+    },
+    {
+      name: "dense_2/bias",
+      value: dense_2_bias,
+      grad: dense_2_bias_grad,
+      m: allocF32(dense_2_bias.length),
+      v: allocF32(dense_2_bias.length),
+    },
+    {
+      name: "batch_norm_1/gamma",
+      value: batch_norm_1_gamma,
+      grad: batch_norm_1_gamma_grad,
+      m: allocF32(batch_norm_1_gamma.length),
+      v: allocF32(batch_norm_1_gamma.length),
+    },
+    {
+      name: "batch_norm_1/beta",
+      value: batch_norm_1_beta,
+      grad: batch_norm_1_beta_grad,
+      m: allocF32(batch_norm_1_beta.length),
+      v: allocF32(batch_norm_1_beta.length),
+    },
+    {
+      name: "dense_3/kernel",
+      value: dense_3_kernel,
+      grad: dense_3_kernel_grad,
+      m: allocF32(dense_3_kernel.length),
+      v: allocF32(dense_3_kernel.length),
+    },
+    {
+      name: "dense_3/bias",
+      value: dense_3_bias,
+      grad: dense_3_bias_grad,
+      m: allocF32(dense_3_bias.length),
+      v: allocF32(dense_3_bias.length),
+    },
+  ];
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/**
+ * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
+ * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
+ */
+function applyGradients(lr: number): void {
+  iterations++;
+  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
+  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
+  }
+}
+
+// ==== Weights: initialisation and saving ====
+
+/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
+const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
+  {
+    name: "dense_1/kernel",
+    shape: [784, 512],
+    value: dense_1_kernel,
+    initializer: { kind: "glorot_uniform", args: {} },
+  },
+  { name: "dense_1/bias", shape: [512], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
+  {
+    name: "dense_2/kernel",
+    shape: [512, 512],
+    value: dense_2_kernel,
+    initializer: { kind: "glorot_uniform", args: {} },
+  },
+  { name: "dense_2/bias", shape: [512], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
+  {
+    name: "batch_norm_1/gamma",
+    shape: [512],
+    value: batch_norm_1_gamma,
+    initializer: { kind: "ones", args: {} },
+  },
+  {
+    name: "batch_norm_1/beta",
+    shape: [512],
+    value: batch_norm_1_beta,
+    initializer: { kind: "zeros", args: {} },
+  },
+  {
+    name: "batch_norm_1/moving_mean",
+    shape: [512],
+    value: batch_norm_1_moving_mean,
+    initializer: { kind: "zeros", args: {} },
+  },
+  {
+    name: "batch_norm_1/moving_variance",
+    shape: [512],
+    value: batch_norm_1_moving_variance,
+    initializer: { kind: "ones", args: {} },
+  },
+  {
+    name: "dense_3/kernel",
+    shape: [512, 10],
+    value: dense_3_kernel,
+    initializer: { kind: "glorot_uniform", args: {} },
+  },
+  { name: "dense_3/bias", shape: [10], value: dense_3_bias, initializer: { kind: "zeros", args: {} } },
+];
+
+/** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
+function initializeWeights(seed: number): void {
+  for (const w of WEIGHTS)
+    fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
+}
+
+/** The Keras topology of the model (computed by nnc at compile time). */
+const MODEL_TOPOLOGY = {
+  class_name: "Model",
+  config: {
+    name: "regularized",
+    layers: [
+      {
+        class_name: "InputLayer",
+        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
+        name: "input_1",
+        inbound_nodes: [],
+      },
+      {
+        class_name: "Flatten",
+        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
+        name: "flatten_1",
+        inbound_nodes: [[["input_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "Dense",
+        config: {
+          name: "dense_1",
+          trainable: true,
+          dtype: "float32",
+          units: 512,
+          activation: "relu",
+          use_bias: true,
+          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
+          bias_initializer: { class_name: "Zeros", config: {} },
+          kernel_regularizer: null,
+          bias_regularizer: null,
+          activity_regularizer: null,
+          kernel_constraint: null,
+          bias_constraint: null,
+        },
+        name: "dense_1",
+        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "Dropout",
+        config: {
+          name: "dropout_1",
+          trainable: true,
+          dtype: "float32",
+          rate: 0.2,
+          noise_shape: null,
+          seed: null,
+        },
+        name: "dropout_1",
+        inbound_nodes: [[["dense_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "Dense",
+        config: {
+          name: "dense_2",
+          trainable: true,
+          dtype: "float32",
+          units: 512,
+          activation: "linear",
+          use_bias: true,
+          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
+          bias_initializer: { class_name: "Zeros", config: {} },
+          kernel_regularizer: { class_name: "L1L2", config: { l1: 0, l2: 0.001 } },
+          bias_regularizer: null,
+          activity_regularizer: null,
+          kernel_constraint: null,
+          bias_constraint: null,
+        },
+        name: "dense_2",
+        inbound_nodes: [[["dropout_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "BatchNormalization",
+        config: {
+          name: "batch_norm_1",
+          trainable: true,
+          dtype: "float32",
+          axis: -1,
+          momentum: 0.99,
+          epsilon: 0.001,
+          center: true,
+          scale: true,
+          beta_initializer: { class_name: "Zeros", config: {} },
+          gamma_initializer: { class_name: "Ones", config: {} },
+          moving_mean_initializer: { class_name: "Zeros", config: {} },
+          moving_variance_initializer: { class_name: "Ones", config: {} },
+          beta_regularizer: null,
+          gamma_regularizer: null,
+          beta_constraint: null,
+          gamma_constraint: null,
+        },
+        name: "batch_norm_1",
+        inbound_nodes: [[["dense_2", 0, 0, {}]]],
+      },
+      {
+        class_name: "ReLU",
+        config: { name: "relu_1", trainable: true, dtype: "float32", max_value: null },
+        name: "relu_1",
+        inbound_nodes: [[["batch_norm_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "Dropout",
+        config: {
+          name: "dropout_2",
+          trainable: true,
+          dtype: "float32",
+          rate: 0.2,
+          noise_shape: null,
+          seed: null,
+        },
+        name: "dropout_2",
+        inbound_nodes: [[["relu_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "Dense",
+        config: {
+          name: "dense_3",
+          trainable: true,
+          dtype: "float32",
+          units: 10,
+          activation: "softmax",
+          use_bias: true,
+          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
+          bias_initializer: { class_name: "Zeros", config: {} },
+          kernel_regularizer: null,
+          bias_regularizer: null,
+          activity_regularizer: null,
+          kernel_constraint: null,
+          bias_constraint: null,
+        },
+        name: "dense_3",
+        inbound_nodes: [[["dropout_2", 0, 0, {}]]],
+      },
+    ],
+    input_layers: [["input_1", 0, 0]],
+    output_layers: [["dense_3", 0, 0]],
+  },
+  keras_version: "tfjs-layers 4.22.0",
+  backend: "tensor_flow.js",
+};
+
+/**
+ * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
+ * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
+ */
+function saveModel(dir: string): void {
+  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
+  const bytes = new Float32Array(total);
+  let offset = 0;
+  for (const w of WEIGHTS) {
+    bytes.set(w.value, offset);
+    offset += w.value.length;
+  }
+  const modelJson = {
+    format: "layers-model",
+    generatedBy: "nnc 0.1.0",
+    convertedBy: null,
+    modelTopology: MODEL_TOPOLOGY,
+    weightsManifest: [
+      {
+        paths: ["weights.bin"],
+        weights: WEIGHTS.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })),
+      },
+    ],
+    userDefinedMetadata: {
+      sourceSha256: "2cd244f355833da60549d4fb505540ab95f42b6a3abcdfdc448b22961cf32604",
+      sourceFile: "examples/regularized.nn",
+      nncVersion: "0.1.0",
+      engine: "standalone",
+      backend: KERNELS,
+    },
+  };
+  writeModelDir(dir, {
+    "weights.bin": new Uint8Array(bytes.buffer),
+    "model.json": JSON.stringify(modelJson, null, 2),
+  });
+}
+
+// ==== Training ====
+
+/** The kernels this program was generated with. */
+const KERNELS = "ts";
+
+/** Values per example (the model's input shape [28, 28, 1]). */
+const EXAMPLE = 784;
+
+/** Writes the one-hot label of batch row b into target. */
+function setTarget(b: number, label: number): void {
+  target.fill(0, b * 10, (b + 1) * 10);
+  target[b * 10 + label] = 1;
+}
+
+/**
+ * Copies the examples order[from], order[from + 1], ... (n of them, wrapping around at count) into
+ * dst, and their one-hot labels into target. Pixel bytes become [0, 1] as they are copied (the data
+ * stays in bytes: a quarter of the memory), by kernelBytesToFloats.
+ */
+function gatherBatch(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  order: Int32Array,
+  from: number,
+  count: number,
+  n: number,
+  dst: Float32Array,
+): void {
+  for (let b = 0; b < n; b++) {
+    const k = order[(from + b) % count]!;
+    kernelBytesToFloats(pixels, k * EXAMPLE, dst, b * EXAMPLE, EXAMPLE);
+    setTarget(b, labels[k]!);
+  }
+}
+
+/** Loss and metrics over a whole data set, in batches, without training. */
+function evaluate(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  count: number,
+  progress?: (done: number) => void,
+): { loss: number; metrics: Record<string, number> } {
+  const sums = new Float64Array(METRIC_SLOTS);
+  let lossSum = 0;
+  for (let start = 0; start < count; start += BATCH) {
+    const n = Math.min(BATCH, count - start);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
+    forward(n, false);
+    lossSum += computeLoss(n) * n;
+    accumulateMetrics(n, sums);
+    progress?.(start + n);
+  }
+  const loss = lossSum / Math.max(count, 1) + regularizationPenalty();
+  const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
+  for (const name of ["accuracy"]) metrics[name] = metricValue(name, sums, count);
+  return { loss, metrics };
+}
+
+/** The error train() stops with when options.signal is aborted (Ctrl-C): nothing is evaluated or saved. */
+function aborted(signal: AbortSignal): unknown {
+  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
+}
+
+/**
+ * Trains the model (4 epochs of batches of 128 unless options say otherwise), evaluates it
+ * on the test set and saves it to `${options.outDir}/model/`.
+ */
+export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const files: string[] = [];
+  const addFile = (file: string): void => {
+    if (!files.includes(file)) files.push(file);
+  };
+  await initKernels();
+  try {
+    const seed = options.seed ?? 42;
+    const epochs = options.epochs ?? 4;
+    const trainSet = await loadMnist({
+      dataset: "mnist",
+      split: "train",
+      dataDir: options.dataDir,
+      limit: options.trainLimit,
+      floats: false,
+    });
+    const testSet = await loadMnist({
+      dataset: "mnist",
+      split: "test",
+      dataDir: options.dataDir,
+      limit: options.testLimit,
+      floats: false,
+    });
+    // The pixels go where kernelBytesToFloats reads them.
+    trainSet.pixels = kernelBytes(trainSet.pixels);
+    testSet.pixels = kernelBytes(testSet.pixels);
+    // validation on the test set
+    const trainCount = trainSet.count;
+    const validation = { pixels: testSet.pixels, labels: testSet.labels, count: testSet.count };
+    const stepsPerEpoch = Math.ceil(trainCount / BATCH);
+    mkdirSync(options.outDir, { recursive: true });
+
+    initializeWeights(seed);
+    random = new Random(hashSeed(seed, "dropout"));
+    const shuffleRandom = new Random(hashSeed(seed, "shuffle"));
+    const order = new Int32Array(trainCount);
+    for (let i = 0; i < trainCount; i++) order[i] = i;
+    const tensorboard = new KerasTensorBoard(join(options.outDir, "logs"), "epoch");
+    let baseLr = 0.001;
+    let lr = baseLr;
+    let stoppedEarly = false;
+    const history: EpochLogs[] = [];
+    const trainSums = new Float64Array(METRIC_SLOTS);
+    let trained = 0;
+    /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
+    let trainSeconds = 0;
+    hooks.onTrainBegin?.({
+      epochs,
+      stepsPerEpoch,
+      trainSamples: trainCount,
+      validationSamples: validation.count,
+    });
+
+    let lastYield = performance.now();
+    let epoch = 0;
+    for (; epoch < epochs && !stoppedEarly; epoch++) {
+      shuffleRandom.shuffle(order);
+      trainSums.fill(0);
+      let lossSum = 0;
+      let seen = 0;
+      let cursor = 0;
+      const epochStarted = performance.now();
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const n = Math.min(BATCH, trainCount - cursor);
+        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
+        cursor += n;
+        lr = baseLr;
+        forward(n, true);
+        const batchLoss = computeLoss(n) + regularizationPenalty();
+        backward(n);
+        addRegularizationGradients();
+        applyGradients(lr);
+        accumulateMetrics(n, trainSums);
+        lossSum += batchLoss * n;
+        seen += n;
+        trained += n;
+        hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });
+        tensorboard.batch({ loss: lossSum / seen, accuracy: metricValue("accuracy", trainSums, seen) }, lr);
+        // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
+        if (performance.now() - lastYield > 100) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+        if (options.signal?.aborted) throw aborted(options.signal);
+      }
+      trainSeconds += (performance.now() - epochStarted) / 1000;
+      const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
+      logs["accuracy"] = metricValue("accuracy", trainSums, seen);
+      const v = evaluate(validation.pixels, validation.labels, validation.count, (done) =>
+        hooks.onEvaluate?.("validation", done, validation.count),
+      );
+      logs.val_loss = v.loss;
+      logs["val_accuracy"] = v.metrics["accuracy"]!;
+      logs.lr = lr;
+      history.push(logs);
+      hooks.onEpochEnd?.(epoch, logs);
+      // tensorboard: this epoch's scalars as Keras writes them (train/ and validation/, epoch_loss, ...)
+      tensorboard.epoch(epoch, logs);
+      if (options.signal?.aborted) throw aborted(options.signal);
+    }
+
+    const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) =>
+      hooks.onEvaluate?.("test", done, testSet.count),
+    );
+    saveModel(join(options.outDir, "model"));
+    addFile(join("model", "model.json"));
+    addFile(join("model", "weights.bin"));
+    tensorboard.close();
+    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      engine: "standalone",
+      backend: KERNELS,
+      history,
+      epochs: history.length,
+      trainSamples: trainCount,
+      testLoss: test.loss,
+      testAccuracy: test.metrics.accuracy!,
+      testMetrics: test.metrics,
+      seconds,
+      samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
+      stoppedEarly,
+      files,
+    };
+  } finally {
+    shutdownKernels();
+  }
+}
+
+/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]` */
+async function main(argv: string[]): Promise<void> {
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const int = (name: string): number | undefined =>
+    flag(name) === undefined ? undefined : Number(flag(name));
+  const quiet = argv.includes("--quiet");
+  const result = await train(
+    {
+      dataDir: flag("--data"),
+      epochs: int("--epochs"),
+      trainLimit: int("--train-limit"),
+      testLimit: int("--test-limit"),
+      seed: int("--seed"),
+      outDir: flag("--out") ?? "runs/regularized",
+    },
+    {
+      onEpochEnd(epoch, logs) {
+        if (!quiet)
+          console.log(
+            `epoch ${epoch + 1}: ${Object.entries(logs)
+              .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+              .join(", ")}`,
+          );
+      },
+      log(message) {
+        if (!quiet) console.log(message);
+      },
+    },
+  );
+  console.log(
+    `test loss ${result.testLoss.toFixed(4)}, test accuracy ${(result.testAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s, ${result.samplesPerSecond.toFixed(0)} samples/s)`,
+  );
+}
+
+// ==== Appendix: the train() API types, the kernels, and the runtime copied from nnc ====
+
 // ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
 
 export interface RunOptions {
@@ -1242,896 +2132,10 @@ class KerasTensorBoard {
   }
 }
 
-// ==== The model: regularized ====
-
-/** Examples per training batch; every buffer is sized for one full batch. */
-const BATCH = 128;
-
-// input_1: input image(28, 28, 1) (line 4) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
-
-// flatten_1: flatten (line 5) -> [784]
-
-// dense_1: dense(512, activation: relu) (line 6) -> [512]
-const dense_1_kernel = allocF32(784 * 512); // dense_1/kernel [784, 512]
-const dense_1_kernel_grad = allocF32(784 * 512);
-const dense_1_bias = allocF32(512); // dense_1/bias [512]
-const dense_1_bias_grad = allocF32(512);
-const dense_1_out = allocF32(BATCH * 512);
-/** pre-activation */
-const dense_1_z = allocF32(BATCH * 512);
-/** dL/d(pre-activation) */
-const dense_1_dz = allocF32(BATCH * 512);
-const dense_1_grad = allocF32(BATCH * 512);
-
-// dropout_1: dropout(0.2) (line 7) -> [512]
-const dropout_1_out = allocF32(BATCH * 512);
-/** 0 or 1/(1-rate) per value */
-const dropout_1_mask = allocF32(BATCH * 512);
-const dropout_1_grad = allocF32(BATCH * 512);
-
-// dense_2: dense(512, regularizer: l2(0.001)) (line 8) -> [512]
-const dense_2_kernel = allocF32(512 * 512); // dense_2/kernel [512, 512]
-const dense_2_kernel_grad = allocF32(512 * 512);
-const dense_2_bias = allocF32(512); // dense_2/bias [512]
-const dense_2_bias_grad = allocF32(512);
-const dense_2_out = allocF32(BATCH * 512);
-const dense_2_grad = allocF32(BATCH * 512);
-
-// batch_norm_1: batch_norm (line 9) -> [512]
-const batch_norm_1_gamma = allocF32(512); // batch_norm_1/gamma [512]
-const batch_norm_1_gamma_grad = allocF32(512);
-const batch_norm_1_beta = allocF32(512); // batch_norm_1/beta [512]
-const batch_norm_1_beta_grad = allocF32(512);
-const batch_norm_1_moving_mean = allocF32(512); // batch_norm_1/moving_mean [512], not trained
-const batch_norm_1_moving_variance = allocF32(512); // batch_norm_1/moving_variance [512], not trained
-const batch_norm_1_out = allocF32(BATCH * 512);
-/** batch mean per channel */
-const batch_norm_1_mean = allocF32(512);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_1_inv_std = allocF32(512);
-/** normalised input */
-const batch_norm_1_xhat = allocF32(BATCH * 512);
-const batch_norm_1_grad = allocF32(BATCH * 512);
-
-// relu_1: relu (line 10) -> [512]
-const relu_1_out = allocF32(BATCH * 512);
-const relu_1_grad = allocF32(BATCH * 512);
-
-// dropout_2: dropout(0.2) (line 11) -> [512]
-const dropout_2_out = allocF32(BATCH * 512);
-/** 0 or 1/(1-rate) per value */
-const dropout_2_mask = allocF32(BATCH * 512);
-const dropout_2_grad = allocF32(BATCH * 512);
-
-// dense_3: dense(10, activation: softmax) (line 12) -> [10]
-const dense_3_kernel = allocF32(512 * 10); // dense_3/kernel [512, 10]
-const dense_3_kernel_grad = allocF32(512 * 10);
-const dense_3_bias = allocF32(10); // dense_3/bias [10]
-const dense_3_bias_grad = allocF32(10);
-const dense_3_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_3_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_3_dz = allocF32(BATCH * 10);
-
-/** The labels of the current batch, one-hot: [n, 10]. */
-const target = allocF32(BATCH * 10);
-
-// ==== Forward and backward passes ====
-
-// dense_1: dense(512, activation: relu) (line 6)
-function dense_1_forward(n: number): void {
-  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 512])
-  gemm(false, false, n, 512, 784, input_1_out, dense_1_kernel, dense_1_z, false);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 512);
-}
-
-// dense_1: dense(512, activation: relu) (line 6)
-function dense_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 512);
-  // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 512, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 512);
-}
-
-// dropout_1: dropout(0.2) (line 7)
-function dropout_1_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
-    for (let i = 0; i < n * 512; i++) {
-      dropout_1_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
-      dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 512; i++) dropout_1_out[i] = dense_1_out[i];
-  }
-}
-
-// dropout_1: dropout(0.2) (line 7)
-function dropout_1_backward(n: number): void {
-  for (let i = 0; i < n * 512; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
-}
-
-// dense_2: dense(512, regularizer: l2(0.001)) (line 8)
-function dense_2_forward(n: number): void {
-  // dense_2_out = x · kernel + bias   ([n, 512] · [512, 512])
-  gemm(false, false, n, 512, 512, dropout_1_out, dense_2_kernel, dense_2_out, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_2_out, dense_2_bias, n, 512);
-}
-
-// dense_2: dense(512, regularizer: l2(0.001)) (line 8)
-function dense_2_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 512, 512, n, dropout_1_out, dense_2_grad, dense_2_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_grad, dense_2_bias_grad, n, 512);
-  gemm(false, true, n, 512, 512, dense_2_grad, dense_2_kernel, dropout_1_grad, false);
-}
-
-// batch_norm_1: batch_norm (line 9)
-function batch_norm_1_forward(n: number, training: boolean): void {
-  if (training) {
-    // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n;
-    batch_norm_1_mean.fill(0);
-    batch_norm_1_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 512; c++) batch_norm_1_mean[c] += dense_2_out[r * 512 + c];
-    for (let c = 0; c < 512; c++) batch_norm_1_mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 512; c++) {
-        const d = dense_2_out[r * 512 + c] - batch_norm_1_mean[c];
-        batch_norm_1_inv_std[c] += d * d;
-      }
-    }
-    for (let c = 0; c < 512; c++) {
-      const variance = batch_norm_1_inv_std[c] / rows;
-      batch_norm_1_moving_mean[c] = batch_norm_1_moving_mean[c] * 0.99 + batch_norm_1_mean[c] * 0.01;
-      batch_norm_1_moving_variance[c] = batch_norm_1_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_1_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
-    }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 512; c++) {
-        const i = r * 512 + c;
-        batch_norm_1_xhat[i] = (dense_2_out[i] - batch_norm_1_mean[c]) * batch_norm_1_inv_std[c];
-        batch_norm_1_out[i] = batch_norm_1_gamma[c] * batch_norm_1_xhat[i] + batch_norm_1_beta[c];
-      }
-    }
-  } else {
-    // inference: the moving statistics
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 512; c++) {
-        const i = r * 512 + c;
-        batch_norm_1_out[i] =
-          (batch_norm_1_gamma[c] * (dense_2_out[i] - batch_norm_1_moving_mean[c])) /
-            Math.sqrt(batch_norm_1_moving_variance[c] + 0.001) +
-          batch_norm_1_beta[c];
-      }
-    }
-  }
-}
-
-// batch_norm_1: batch_norm (line 9)
-function batch_norm_1_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_1_gamma_grad.fill(0);
-  batch_norm_1_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      batch_norm_1_gamma_grad[c] += batch_norm_1_grad[i] * batch_norm_1_xhat[i];
-      batch_norm_1_beta_grad[c] += batch_norm_1_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      dense_2_grad[i] =
-        ((batch_norm_1_gamma[c] * batch_norm_1_inv_std[c]) / rows) *
-        (rows * batch_norm_1_grad[i] -
-          batch_norm_1_beta_grad[c] -
-          batch_norm_1_xhat[i] * batch_norm_1_gamma_grad[c]);
-    }
-  }
-}
-
-// relu_1: relu (line 10)
-function relu_1_forward(n: number): void {
-  // relu
-  for (let i = 0; i < n * 512; i++) {
-    const z = batch_norm_1_out[i];
-    relu_1_out[i] = z > 0 ? z : 0;
-  }
-}
-
-// relu_1: relu (line 10)
-function relu_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(batch_norm_1_out, relu_1_grad, batch_norm_1_grad, n * 512);
-}
-
-// dropout_2: dropout(0.2) (line 11)
-function dropout_2_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
-    for (let i = 0; i < n * 512; i++) {
-      dropout_2_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
-      dropout_2_out[i] = relu_1_out[i] * dropout_2_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 512; i++) dropout_2_out[i] = relu_1_out[i];
-  }
-}
-
-// dropout_2: dropout(0.2) (line 11)
-function dropout_2_backward(n: number): void {
-  for (let i = 0; i < n * 512; i++) relu_1_grad[i] = dropout_2_grad[i] * dropout_2_mask[i];
-}
-
-// dense_3: dense(10, activation: softmax) (line 12)
-function dense_3_forward(n: number): void {
-  // dense_3_z = x · kernel + bias   ([n, 512] · [512, 10])
-  gemm(false, false, n, 10, 512, dropout_2_out, dense_3_kernel, dense_3_z, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_3_z, dense_3_bias, n, 10);
-  // softmax over the last axis (10 values per row), shifted by the row maximum for stability
-  for (let row = 0; row < n; row++) {
-    const o = row * 10;
-    let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_3_z[o + j]);
-    let sum = 0;
-    for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_3_z[o + j] - max);
-      dense_3_out[o + j] = e;
-      sum += e;
-    }
-    for (let j = 0; j < 10; j++) dense_3_out[o + j] /= sum;
-  }
-}
-
-// dense_3: dense(10, activation: softmax) (line 12)
-function dense_3_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 512, 10, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_3_dz, dense_3_bias_grad, n, 10);
-  gemm(false, true, n, 512, 10, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
-}
-
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
-function forward(n: number, training: boolean): void {
-  // flatten_1: flatten (line 5)
-  // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  dropout_1_forward(n, training);
-  dense_2_forward(n);
-  batch_norm_1_forward(n, training);
-  relu_1_forward(n);
-  dropout_2_forward(n, training);
-  dense_3_forward(n);
-}
-
-/** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
-function backward(n: number): void {
-  dense_3_backward(n);
-  dropout_2_backward(n);
-  relu_1_backward(n);
-  batch_norm_1_backward(n);
-  dense_2_backward(n);
-  dropout_1_backward(n);
-  dense_1_backward(n);
-}
-
-// ==== Loss and metrics ====
-
-/** categorical_crossentropy: -sum(y * log(p)) per example, averaged over the batch (p clipped to [1e-7, 1 - 1e-7]). Writes the gradient for backward(). */
-function computeLoss(n: number): number {
-  let total = 0;
-  for (let k = 0; k < n * 10; k++) {
-    const p = dense_3_out[k];
-    const y = target[k];
-    if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
-    // softmax and cross-entropy together: dL/dz = (p - y) / n
-    dense_3_dz[k] = (p - y) / n;
-  }
-  return total / n;
-}
-
-/** Running sums behind the metrics: correct. */
-const METRIC_SLOTS = 1;
-
-/** Adds the batch's counts to sums (predictions in dense_3_out, labels in target). */
-function accumulateMetrics(n: number, sums: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    const o = i * 10;
-    let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_3_out[o + j] > dense_3_out[o + best]) best = j;
-    if (target[o + best] === 1) sums[0] += 1;
-  }
-}
-
-/** A metric's value from the sums over `count` examples. */
-function metricValue(name: string, sums: Float64Array, count: number): number {
-  switch (name) {
-    case "accuracy":
-      return sums[0]! / count;
-    default:
-      return NaN;
-  }
-}
-
-/** The weight penalties added to the loss (Keras: l1 * sum|w| + l2 * sum w²). */
-function regularizationPenalty(): number {
-  let penalty = 0;
-  // dense_2/kernel: l2(l2: 0.001)
-  for (let i = 0; i < dense_2_kernel.length; i++) penalty += 0.001 * dense_2_kernel[i] * dense_2_kernel[i];
-  return penalty;
-}
-
-/** Adds the penalties' gradients to the weight gradients. */
-function addRegularizationGradients(): void {
-  for (let i = 0; i < dense_2_kernel_grad.length; i++) dense_2_kernel_grad[i] += 0.002 * dense_2_kernel[i];
-}
-
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient and the optimizer's m, v. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
-  [
-    {
-      name: "dense_1/kernel",
-      value: dense_1_kernel,
-      grad: dense_1_kernel_grad,
-      m: allocF32(dense_1_kernel.length),
-      v: allocF32(dense_1_kernel.length),
-    },
-    {
-      name: "dense_1/bias",
-      value: dense_1_bias,
-      grad: dense_1_bias_grad,
-      m: allocF32(dense_1_bias.length),
-      v: allocF32(dense_1_bias.length),
-    },
-    {
-      name: "dense_2/kernel",
-      value: dense_2_kernel,
-      grad: dense_2_kernel_grad,
-      m: allocF32(dense_2_kernel.length),
-      v: allocF32(dense_2_kernel.length),
-    },
-    {
-      name: "dense_2/bias",
-      value: dense_2_bias,
-      grad: dense_2_bias_grad,
-      m: allocF32(dense_2_bias.length),
-      v: allocF32(dense_2_bias.length),
-    },
-    {
-      name: "batch_norm_1/gamma",
-      value: batch_norm_1_gamma,
-      grad: batch_norm_1_gamma_grad,
-      m: allocF32(batch_norm_1_gamma.length),
-      v: allocF32(batch_norm_1_gamma.length),
-    },
-    {
-      name: "batch_norm_1/beta",
-      value: batch_norm_1_beta,
-      grad: batch_norm_1_beta_grad,
-      m: allocF32(batch_norm_1_beta.length),
-      v: allocF32(batch_norm_1_beta.length),
-    },
-    {
-      name: "dense_3/kernel",
-      value: dense_3_kernel,
-      grad: dense_3_kernel_grad,
-      m: allocF32(dense_3_kernel.length),
-      v: allocF32(dense_3_kernel.length),
-    },
-    {
-      name: "dense_3/bias",
-      value: dense_3_bias,
-      grad: dense_3_bias_grad,
-      m: allocF32(dense_3_bias.length),
-      v: allocF32(dense_3_bias.length),
-    },
-  ];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/**
- * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
- * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
- */
-function applyGradients(lr: number): void {
-  iterations++;
-  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
-  // the kernels' adamUpdate runs the three lines below over a whole parameter
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
-  }
-}
-
-// ==== Weights: initialisation and saving ====
-
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "dense_1/kernel",
-    shape: [784, 512],
-    value: dense_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_1/bias", shape: [512], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_2/kernel",
-    shape: [512, 512],
-    value: dense_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_2/bias", shape: [512], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_1/gamma",
-    shape: [512],
-    value: batch_norm_1_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_1/beta",
-    shape: [512],
-    value: batch_norm_1_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_1/moving_mean",
-    shape: [512],
-    value: batch_norm_1_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_1/moving_variance",
-    shape: [512],
-    value: batch_norm_1_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_3/kernel",
-    shape: [512, 10],
-    value: dense_3_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_3/bias", shape: [10], value: dense_3_bias, initializer: { kind: "zeros", args: {} } },
-];
-
-/** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
-function initializeWeights(seed: number): void {
-  for (const w of WEIGHTS)
-    fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
-}
-
-/** The Keras topology of the model (computed by nnc at compile time). */
-const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "regularized",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 512,
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_1",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.2,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_1",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 512,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: { class_name: "L1L2", config: { l1: 0, l2: 0.001 } },
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["dropout_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_1",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_1",
-        inbound_nodes: [[["dense_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "ReLU",
-        config: { name: "relu_1", trainable: true, dtype: "float32", max_value: null },
-        name: "relu_1",
-        inbound_nodes: [[["batch_norm_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_2",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.2,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_2",
-        inbound_nodes: [[["relu_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_3",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_3",
-        inbound_nodes: [[["dropout_2", 0, 0, {}]]],
-      },
-    ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_3", 0, 0]],
-  },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
-};
-
-/**
- * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
- * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
- */
-function saveModel(dir: string): void {
-  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
-  const bytes = new Float32Array(total);
-  let offset = 0;
-  for (const w of WEIGHTS) {
-    bytes.set(w.value, offset);
-    offset += w.value.length;
-  }
-  const modelJson = {
-    format: "layers-model",
-    generatedBy: "nnc 0.1.0",
-    convertedBy: null,
-    modelTopology: MODEL_TOPOLOGY,
-    weightsManifest: [
-      {
-        paths: ["weights.bin"],
-        weights: WEIGHTS.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })),
-      },
-    ],
-    userDefinedMetadata: {
-      sourceSha256: "2cd244f355833da60549d4fb505540ab95f42b6a3abcdfdc448b22961cf32604",
-      sourceFile: "examples/regularized.nn",
-      nncVersion: "0.1.0",
-      engine: "standalone",
-      backend: KERNELS,
-    },
-  };
-  writeModelDir(dir, {
-    "weights.bin": new Uint8Array(bytes.buffer),
-    "model.json": JSON.stringify(modelJson, null, 2),
-  });
-}
-
-// ==== Training ====
-
-/** The kernels this program was generated with. */
-const KERNELS = "ts";
-
-/** Values per example (the model's input shape [28, 28, 1]). */
-const EXAMPLE = 784;
-
-/** Writes the one-hot label of batch row b into target. */
-function setTarget(b: number, label: number): void {
-  target.fill(0, b * 10, (b + 1) * 10);
-  target[b * 10 + label] = 1;
-}
-
-/**
- * Copies the examples order[from], order[from + 1], ... (n of them, wrapping around at count) into
- * dst, and their one-hot labels into target. Pixel bytes become [0, 1] as they are copied (the data
- * stays in bytes: a quarter of the memory), by kernelBytesToFloats.
- */
-function gatherBatch(
-  pixels: Uint8Array,
-  labels: Uint8Array,
-  order: Int32Array,
-  from: number,
-  count: number,
-  n: number,
-  dst: Float32Array,
-): void {
-  for (let b = 0; b < n; b++) {
-    const k = order[(from + b) % count]!;
-    kernelBytesToFloats(pixels, k * EXAMPLE, dst, b * EXAMPLE, EXAMPLE);
-    setTarget(b, labels[k]!);
-  }
-}
-
-/** Loss and metrics over a whole data set, in batches, without training. */
-function evaluate(
-  pixels: Uint8Array,
-  labels: Uint8Array,
-  count: number,
-  progress?: (done: number) => void,
-): { loss: number; metrics: Record<string, number> } {
-  const sums = new Float64Array(METRIC_SLOTS);
-  let lossSum = 0;
-  for (let start = 0; start < count; start += BATCH) {
-    const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
-    for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
-    forward(n, false);
-    lossSum += computeLoss(n) * n;
-    accumulateMetrics(n, sums);
-    progress?.(start + n);
-  }
-  const loss = lossSum / Math.max(count, 1) + regularizationPenalty();
-  const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
-  for (const name of ["accuracy"]) metrics[name] = metricValue(name, sums, count);
-  return { loss, metrics };
-}
-
-/** The error train() stops with when options.signal is aborted (Ctrl-C): nothing is evaluated or saved. */
-function aborted(signal: AbortSignal): unknown {
-  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
-}
-
-/**
- * Trains the model (4 epochs of batches of 128 unless options say otherwise), evaluates it
- * on the test set and saves it to `${options.outDir}/model/`.
- */
-export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const started = performance.now();
-  const files: string[] = [];
-  const addFile = (file: string): void => {
-    if (!files.includes(file)) files.push(file);
-  };
-  await initKernels();
-  try {
-    const seed = options.seed ?? 42;
-    const epochs = options.epochs ?? 4;
-    const trainSet = await loadMnist({
-      dataset: "mnist",
-      split: "train",
-      dataDir: options.dataDir,
-      limit: options.trainLimit,
-      floats: false,
-    });
-    const testSet = await loadMnist({
-      dataset: "mnist",
-      split: "test",
-      dataDir: options.dataDir,
-      limit: options.testLimit,
-      floats: false,
-    });
-    // The pixels go where kernelBytesToFloats reads them.
-    trainSet.pixels = kernelBytes(trainSet.pixels);
-    testSet.pixels = kernelBytes(testSet.pixels);
-    // validation on the test set
-    const trainCount = trainSet.count;
-    const validation = { pixels: testSet.pixels, labels: testSet.labels, count: testSet.count };
-    const stepsPerEpoch = Math.ceil(trainCount / BATCH);
-    mkdirSync(options.outDir, { recursive: true });
-
-    initializeWeights(seed);
-    random = new Random(hashSeed(seed, "dropout"));
-    const shuffleRandom = new Random(hashSeed(seed, "shuffle"));
-    const order = new Int32Array(trainCount);
-    for (let i = 0; i < trainCount; i++) order[i] = i;
-    const tensorboard = new KerasTensorBoard(join(options.outDir, "logs"), "epoch");
-    let baseLr = 0.001;
-    let lr = baseLr;
-    let stoppedEarly = false;
-    const history: EpochLogs[] = [];
-    const trainSums = new Float64Array(METRIC_SLOTS);
-    let trained = 0;
-    /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
-    let trainSeconds = 0;
-    hooks.onTrainBegin?.({
-      epochs,
-      stepsPerEpoch,
-      trainSamples: trainCount,
-      validationSamples: validation.count,
-    });
-
-    let lastYield = performance.now();
-    let epoch = 0;
-    for (; epoch < epochs && !stoppedEarly; epoch++) {
-      shuffleRandom.shuffle(order);
-      trainSums.fill(0);
-      let lossSum = 0;
-      let seen = 0;
-      let cursor = 0;
-      const epochStarted = performance.now();
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        const n = Math.min(BATCH, trainCount - cursor);
-        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
-        cursor += n;
-        lr = baseLr;
-        forward(n, true);
-        const batchLoss = computeLoss(n) + regularizationPenalty();
-        backward(n);
-        addRegularizationGradients();
-        applyGradients(lr);
-        accumulateMetrics(n, trainSums);
-        lossSum += batchLoss * n;
-        seen += n;
-        trained += n;
-        hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });
-        tensorboard.batch({ loss: lossSum / seen, accuracy: metricValue("accuracy", trainSums, seen) }, lr);
-        // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
-        if (performance.now() - lastYield > 100) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          lastYield = performance.now();
-        }
-        if (options.signal?.aborted) throw aborted(options.signal);
-      }
-      trainSeconds += (performance.now() - epochStarted) / 1000;
-      const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
-      logs["accuracy"] = metricValue("accuracy", trainSums, seen);
-      const v = evaluate(validation.pixels, validation.labels, validation.count, (done) =>
-        hooks.onEvaluate?.("validation", done, validation.count),
-      );
-      logs.val_loss = v.loss;
-      logs["val_accuracy"] = v.metrics["accuracy"]!;
-      logs.lr = lr;
-      history.push(logs);
-      hooks.onEpochEnd?.(epoch, logs);
-      // tensorboard: this epoch's scalars as Keras writes them (train/ and validation/, epoch_loss, ...)
-      tensorboard.epoch(epoch, logs);
-      if (options.signal?.aborted) throw aborted(options.signal);
-    }
-
-    const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) =>
-      hooks.onEvaluate?.("test", done, testSet.count),
-    );
-    saveModel(join(options.outDir, "model"));
-    addFile(join("model", "model.json"));
-    addFile(join("model", "weights.bin"));
-    tensorboard.close();
-    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      engine: "standalone",
-      backend: KERNELS,
-      history,
-      epochs: history.length,
-      trainSamples: trainCount,
-      testLoss: test.loss,
-      testAccuracy: test.metrics.accuracy!,
-      testMetrics: test.metrics,
-      seconds,
-      samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
-      stoppedEarly,
-      files,
-    };
-  } finally {
-    shutdownKernels();
-  }
-}
-
 /** The stream dropout masks draw from (reseeded by train()). */
 let random = new Random(0);
 
-/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]` */
-async function main(argv: string[]): Promise<void> {
-  const flag = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const int = (name: string): number | undefined =>
-    flag(name) === undefined ? undefined : Number(flag(name));
-  const quiet = argv.includes("--quiet");
-  const result = await train(
-    {
-      dataDir: flag("--data"),
-      epochs: int("--epochs"),
-      trainLimit: int("--train-limit"),
-      testLimit: int("--test-limit"),
-      seed: int("--seed"),
-      outDir: flag("--out") ?? "runs/regularized",
-    },
-    {
-      onEpochEnd(epoch, logs) {
-        if (!quiet)
-          console.log(
-            `epoch ${epoch + 1}: ${Object.entries(logs)
-              .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
-              .join(", ")}`,
-          );
-      },
-      log(message) {
-        if (!quiet) console.log(message);
-      },
-    },
-  );
-  console.log(
-    `test loss ${result.testLoss.toFixed(4)}, test accuracy ${(result.testAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s, ${result.samplesPerSecond.toFixed(0)} samples/s)`,
-  );
-}
+// ==== Run as a program ====
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).catch((err: unknown) => {

@@ -43,6 +43,546 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
+// ==== The model: twolayer ====
+
+/** Examples per training batch; every buffer is sized for one full batch. */
+const BATCH = 100;
+
+// input_1: input image(28, 28, 1) (line 5) -> [28, 28, 1]
+const input_1_out = allocF32(BATCH * 784);
+
+// flatten_1: flatten (line 6) -> [784]
+
+// dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7) -> [50]
+const dense_1_kernel = allocF32(784 * 50); // dense_1/kernel [784, 50]
+const dense_1_kernel_grad = allocF32(784 * 50);
+const dense_1_bias = allocF32(50); // dense_1/bias [50]
+const dense_1_bias_grad = allocF32(50);
+const dense_1_out = allocF32(BATCH * 50);
+/** pre-activation */
+const dense_1_z = allocF32(BATCH * 50);
+/** dL/d(pre-activation) */
+const dense_1_dz = allocF32(BATCH * 50);
+const dense_1_grad = allocF32(BATCH * 50);
+
+// dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8) -> [10]
+const dense_2_kernel = allocF32(50 * 10); // dense_2/kernel [50, 10]
+const dense_2_kernel_grad = allocF32(50 * 10);
+const dense_2_bias = allocF32(10); // dense_2/bias [10]
+const dense_2_bias_grad = allocF32(10);
+const dense_2_out = allocF32(BATCH * 10);
+/** pre-activation */
+const dense_2_z = allocF32(BATCH * 10);
+/** dL/d(pre-activation) */
+const dense_2_dz = allocF32(BATCH * 10);
+
+/** The labels of the current batch, one-hot: [n, 10]. */
+const target = allocF32(BATCH * 10);
+
+// ==== Helpers ====
+
+/** The logistic function 1 / (1 + e^-z). */
+function sigmoid(z: number): number {
+  return 1 / (1 + Math.exp(-z));
+}
+
+// ==== Forward and backward passes ====
+
+// dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7)
+function dense_1_forward(n: number): void {
+  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 50])
+  gemm(false, false, n, 50, 784, input_1_out, dense_1_kernel, dense_1_z, false);
+  // add the bias, then sigmoid
+  for (let r = 0; r < n; r++) {
+    const o = r * 50;
+    for (let j = 0; j < 50; j++) {
+      const z = dense_1_z[o + j] + dense_1_bias[j];
+      dense_1_z[o + j] = z;
+      dense_1_out[o + j] = sigmoid(z);
+    }
+  }
+}
+
+// dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7)
+function dense_1_backward(n: number): void {
+  // sigmoid backward
+  for (let i = 0; i < n * 50; i++) {
+    const a = dense_1_out[i];
+    const g = dense_1_grad[i];
+    dense_1_dz[i] = g * a * (1 - a);
+  }
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 50, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 50);
+}
+
+// dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8)
+function dense_2_forward(n: number): void {
+  // dense_2_z = x · kernel + bias   ([n, 50] · [50, 10])
+  gemm(false, false, n, 10, 50, dense_1_out, dense_2_kernel, dense_2_z, false);
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
+  // softmax over the last axis (10 values per row), shifted by the row maximum for stability
+  for (let row = 0; row < n; row++) {
+    const o = row * 10;
+    let max = -Infinity;
+    for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
+    let sum = 0;
+    for (let j = 0; j < 10; j++) {
+      const e = Math.exp(dense_2_z[o + j] - max);
+      dense_2_out[o + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
+  }
+}
+
+// dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8)
+function dense_2_backward(n: number): void {
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 50, 10, n, dense_1_out, dense_2_dz, dense_2_kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
+  gemm(false, true, n, 50, 10, dense_2_dz, dense_2_kernel, dense_1_grad, false);
+}
+
+/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+function forward(n: number, training: boolean): void {
+  // flatten_1: flatten (line 6)
+  // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
+  dense_1_forward(n);
+  dense_2_forward(n);
+  void training; // no layer behaves differently in training
+}
+
+/** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
+function backward(n: number): void {
+  dense_2_backward(n);
+  dense_1_backward(n);
+}
+
+// ==== Loss and metrics ====
+
+/** categorical_crossentropy: -sum(y * log(p)) per example, averaged over the batch (p clipped to [1e-7, 1 - 1e-7]). Writes the gradient for backward(). */
+function computeLoss(n: number): number {
+  let total = 0;
+  for (let k = 0; k < n * 10; k++) {
+    const p = dense_2_out[k];
+    const y = target[k];
+    if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
+    // softmax and cross-entropy together: dL/dz = (p - y) / n
+    dense_2_dz[k] = (p - y) / n;
+  }
+  return total / n;
+}
+
+/** Running sums behind the metrics: correct. */
+const METRIC_SLOTS = 1;
+
+/** Adds the batch's counts to sums (predictions in dense_2_out, labels in target). */
+function accumulateMetrics(n: number, sums: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const o = i * 10;
+    let best = 0;
+    for (let j = 1; j < 10; j++) if (dense_2_out[o + j] > dense_2_out[o + best]) best = j;
+    if (target[o + best] === 1) sums[0] += 1;
+  }
+}
+
+/** A metric's value from the sums over `count` examples. */
+function metricValue(name: string, sums: Float64Array, count: number): number {
+  switch (name) {
+    case "accuracy":
+      return sums[0]! / count;
+    default:
+      return NaN;
+  }
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight with its gradient. */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array }[] = [
+  { name: "dense_1/kernel", value: dense_1_kernel, grad: dense_1_kernel_grad },
+  { name: "dense_1/bias", value: dense_1_bias, grad: dense_1_bias_grad },
+  { name: "dense_2/kernel", value: dense_2_kernel, grad: dense_2_kernel_grad },
+  { name: "dense_2/bias", value: dense_2_bias, grad: dense_2_bias_grad },
+];
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/** sgd: w -= lr * g. */
+function applyGradients(lr: number): void {
+  iterations++;
+  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    sgdUpdate(p.value, p.grad, lr);
+  }
+}
+
+// ==== Weights: initialisation and saving ====
+
+/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
+const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
+  {
+    name: "dense_1/kernel",
+    shape: [784, 50],
+    value: dense_1_kernel,
+    initializer: { kind: "random_normal", args: { mean: 0, stddev: 0.01 } },
+  },
+  { name: "dense_1/bias", shape: [50], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
+  {
+    name: "dense_2/kernel",
+    shape: [50, 10],
+    value: dense_2_kernel,
+    initializer: { kind: "random_normal", args: { mean: 0, stddev: 0.01 } },
+  },
+  { name: "dense_2/bias", shape: [10], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
+];
+
+/** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
+function initializeWeights(seed: number): void {
+  for (const w of WEIGHTS)
+    fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
+}
+
+/** The Keras topology of the model (computed by nnc at compile time). */
+const MODEL_TOPOLOGY = {
+  class_name: "Model",
+  config: {
+    name: "twolayer",
+    layers: [
+      {
+        class_name: "InputLayer",
+        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
+        name: "input_1",
+        inbound_nodes: [],
+      },
+      {
+        class_name: "Flatten",
+        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
+        name: "flatten_1",
+        inbound_nodes: [[["input_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "Dense",
+        config: {
+          name: "dense_1",
+          trainable: true,
+          dtype: "float32",
+          units: 50,
+          activation: "sigmoid",
+          use_bias: true,
+          kernel_initializer: { class_name: "RandomNormal", config: { mean: 0, stddev: 0.01, seed: null } },
+          bias_initializer: { class_name: "Zeros", config: {} },
+          kernel_regularizer: null,
+          bias_regularizer: null,
+          activity_regularizer: null,
+          kernel_constraint: null,
+          bias_constraint: null,
+        },
+        name: "dense_1",
+        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
+      },
+      {
+        class_name: "Dense",
+        config: {
+          name: "dense_2",
+          trainable: true,
+          dtype: "float32",
+          units: 10,
+          activation: "softmax",
+          use_bias: true,
+          kernel_initializer: { class_name: "RandomNormal", config: { mean: 0, stddev: 0.01, seed: null } },
+          bias_initializer: { class_name: "Zeros", config: {} },
+          kernel_regularizer: null,
+          bias_regularizer: null,
+          activity_regularizer: null,
+          kernel_constraint: null,
+          bias_constraint: null,
+        },
+        name: "dense_2",
+        inbound_nodes: [[["dense_1", 0, 0, {}]]],
+      },
+    ],
+    input_layers: [["input_1", 0, 0]],
+    output_layers: [["dense_2", 0, 0]],
+  },
+  keras_version: "tfjs-layers 4.22.0",
+  backend: "tensor_flow.js",
+};
+
+/**
+ * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
+ * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
+ */
+function saveModel(dir: string): void {
+  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
+  const bytes = new Float32Array(total);
+  let offset = 0;
+  for (const w of WEIGHTS) {
+    bytes.set(w.value, offset);
+    offset += w.value.length;
+  }
+  const modelJson = {
+    format: "layers-model",
+    generatedBy: "nnc 0.1.0",
+    convertedBy: null,
+    modelTopology: MODEL_TOPOLOGY,
+    weightsManifest: [
+      {
+        paths: ["weights.bin"],
+        weights: WEIGHTS.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })),
+      },
+    ],
+    userDefinedMetadata: {
+      sourceSha256: "ad9e561ada185dc40ed31319d2ad8037d0c8f660a1d416b57748c0aaec89fd19",
+      sourceFile: "examples/twolayer.nn",
+      nncVersion: "0.1.0",
+      engine: "standalone",
+      backend: KERNELS,
+    },
+  };
+  writeModelDir(dir, {
+    "weights.bin": new Uint8Array(bytes.buffer),
+    "model.json": JSON.stringify(modelJson, null, 2),
+  });
+}
+
+// ==== Training ====
+
+/** The kernels this program was generated with. */
+const KERNELS = "ts";
+
+/** Values per example (the model's input shape [28, 28, 1]). */
+const EXAMPLE = 784;
+
+/** Writes the one-hot label of batch row b into target. */
+function setTarget(b: number, label: number): void {
+  target.fill(0, b * 10, (b + 1) * 10);
+  target[b * 10 + label] = 1;
+}
+
+/**
+ * Copies the examples order[from], order[from + 1], ... (n of them, wrapping around at count) into
+ * dst, and their one-hot labels into target. Pixel bytes become [0, 1] as they are copied (the data
+ * stays in bytes: a quarter of the memory), by kernelBytesToFloats.
+ */
+function gatherBatch(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  order: Int32Array,
+  from: number,
+  count: number,
+  n: number,
+  dst: Float32Array,
+): void {
+  for (let b = 0; b < n; b++) {
+    const k = order[(from + b) % count]!;
+    kernelBytesToFloats(pixels, k * EXAMPLE, dst, b * EXAMPLE, EXAMPLE);
+    setTarget(b, labels[k]!);
+  }
+}
+
+/** Loss and metrics over a whole data set, in batches, without training. */
+function evaluate(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  count: number,
+  progress?: (done: number) => void,
+): { loss: number; metrics: Record<string, number> } {
+  const sums = new Float64Array(METRIC_SLOTS);
+  let lossSum = 0;
+  for (let start = 0; start < count; start += BATCH) {
+    const n = Math.min(BATCH, count - start);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
+    forward(n, false);
+    lossSum += computeLoss(n) * n;
+    accumulateMetrics(n, sums);
+    progress?.(start + n);
+  }
+  const loss = lossSum / Math.max(count, 1);
+  const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
+  for (const name of ["accuracy"]) metrics[name] = metricValue(name, sums, count);
+  return { loss, metrics };
+}
+
+/** The error train() stops with when options.signal is aborted (Ctrl-C): nothing is evaluated or saved. */
+function aborted(signal: AbortSignal): unknown {
+  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
+}
+
+/**
+ * Trains the model (34 epochs of batches of 100 unless options say otherwise), evaluates it
+ * on the test set and saves it to `${options.outDir}/model/`.
+ */
+export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const files: string[] = [];
+  const addFile = (file: string): void => {
+    if (!files.includes(file)) files.push(file);
+  };
+  await initKernels();
+  try {
+    const seed = options.seed ?? 42;
+    const epochs = options.epochs ?? 34;
+    const trainSet = await loadMnist({
+      dataset: "mnist",
+      split: "train",
+      dataDir: options.dataDir,
+      limit: options.trainLimit,
+      floats: false,
+    });
+    const testSet = await loadMnist({
+      dataset: "mnist",
+      split: "test",
+      dataDir: options.dataDir,
+      limit: options.testLimit,
+      floats: false,
+    });
+    // The pixels go where kernelBytesToFloats reads them.
+    trainSet.pixels = kernelBytes(trainSet.pixels);
+    testSet.pixels = kernelBytes(testSet.pixels);
+    // validation on the test set
+    const trainCount = trainSet.count;
+    const validation = { pixels: testSet.pixels, labels: testSet.labels, count: testSet.count };
+    const stepsPerEpoch = Math.ceil(trainCount / BATCH);
+    mkdirSync(options.outDir, { recursive: true });
+
+    initializeWeights(seed);
+    const shuffleRandom = new Random(hashSeed(seed, "shuffle"));
+    const order = new Int32Array(trainCount);
+    for (let i = 0; i < trainCount; i++) order[i] = i;
+
+    let baseLr = 0.1;
+    let lr = baseLr;
+    let stoppedEarly = false;
+    const history: EpochLogs[] = [];
+    const trainSums = new Float64Array(METRIC_SLOTS);
+    let trained = 0;
+    /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
+    let trainSeconds = 0;
+    hooks.onTrainBegin?.({
+      epochs,
+      stepsPerEpoch,
+      trainSamples: trainCount,
+      validationSamples: validation.count,
+    });
+
+    let lastYield = performance.now();
+    let epoch = 0;
+    for (; epoch < epochs && !stoppedEarly; epoch++) {
+      shuffleRandom.shuffle(order);
+      trainSums.fill(0);
+      let lossSum = 0;
+      let seen = 0;
+      let cursor = 0;
+      const epochStarted = performance.now();
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const n = Math.min(BATCH, trainCount - cursor);
+        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
+        cursor += n;
+        lr = baseLr;
+        forward(n, true);
+        const batchLoss = computeLoss(n);
+        backward(n);
+        applyGradients(lr);
+        accumulateMetrics(n, trainSums);
+        lossSum += batchLoss * n;
+        seen += n;
+        trained += n;
+        hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });
+        // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
+        if (performance.now() - lastYield > 100) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+        if (options.signal?.aborted) throw aborted(options.signal);
+      }
+      trainSeconds += (performance.now() - epochStarted) / 1000;
+      const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
+      logs["accuracy"] = metricValue("accuracy", trainSums, seen);
+      const v = evaluate(validation.pixels, validation.labels, validation.count, (done) =>
+        hooks.onEvaluate?.("validation", done, validation.count),
+      );
+      logs.val_loss = v.loss;
+      logs["val_accuracy"] = v.metrics["accuracy"]!;
+      logs.lr = lr;
+      history.push(logs);
+      hooks.onEpochEnd?.(epoch, logs);
+
+      if (options.signal?.aborted) throw aborted(options.signal);
+    }
+
+    const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) =>
+      hooks.onEvaluate?.("test", done, testSet.count),
+    );
+    saveModel(join(options.outDir, "model"));
+    addFile(join("model", "model.json"));
+    addFile(join("model", "weights.bin"));
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      engine: "standalone",
+      backend: KERNELS,
+      history,
+      epochs: history.length,
+      trainSamples: trainCount,
+      testLoss: test.loss,
+      testAccuracy: test.metrics.accuracy!,
+      testMetrics: test.metrics,
+      seconds,
+      samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
+      stoppedEarly,
+      files,
+    };
+  } finally {
+    shutdownKernels();
+  }
+}
+
+/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]` */
+async function main(argv: string[]): Promise<void> {
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const int = (name: string): number | undefined =>
+    flag(name) === undefined ? undefined : Number(flag(name));
+  const quiet = argv.includes("--quiet");
+  const result = await train(
+    {
+      dataDir: flag("--data"),
+      epochs: int("--epochs"),
+      trainLimit: int("--train-limit"),
+      testLimit: int("--test-limit"),
+      seed: int("--seed"),
+      outDir: flag("--out") ?? "runs/twolayer",
+    },
+    {
+      onEpochEnd(epoch, logs) {
+        if (!quiet)
+          console.log(
+            `epoch ${epoch + 1}: ${Object.entries(logs)
+              .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+              .join(", ")}`,
+          );
+      },
+      log(message) {
+        if (!quiet) console.log(message);
+      },
+    },
+  );
+  console.log(
+    `test loss ${result.testLoss.toFixed(4)}, test accuracy ${(result.testAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s, ${result.samplesPerSecond.toFixed(0)} samples/s)`,
+  );
+}
+
+// ==== Appendix: the train() API types, the kernels, and the runtime copied from nnc ====
+
 // ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
 
 export interface RunOptions {
@@ -986,543 +1526,7 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
   return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
 }
 
-// ==== The model: twolayer ====
-
-/** Examples per training batch; every buffer is sized for one full batch. */
-const BATCH = 100;
-
-// input_1: input image(28, 28, 1) (line 5) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
-
-// flatten_1: flatten (line 6) -> [784]
-
-// dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7) -> [50]
-const dense_1_kernel = allocF32(784 * 50); // dense_1/kernel [784, 50]
-const dense_1_kernel_grad = allocF32(784 * 50);
-const dense_1_bias = allocF32(50); // dense_1/bias [50]
-const dense_1_bias_grad = allocF32(50);
-const dense_1_out = allocF32(BATCH * 50);
-/** pre-activation */
-const dense_1_z = allocF32(BATCH * 50);
-/** dL/d(pre-activation) */
-const dense_1_dz = allocF32(BATCH * 50);
-const dense_1_grad = allocF32(BATCH * 50);
-
-// dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8) -> [10]
-const dense_2_kernel = allocF32(50 * 10); // dense_2/kernel [50, 10]
-const dense_2_kernel_grad = allocF32(50 * 10);
-const dense_2_bias = allocF32(10); // dense_2/bias [10]
-const dense_2_bias_grad = allocF32(10);
-const dense_2_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_2_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_2_dz = allocF32(BATCH * 10);
-
-/** The labels of the current batch, one-hot: [n, 10]. */
-const target = allocF32(BATCH * 10);
-
-// ==== Helpers ====
-
-/** The logistic function 1 / (1 + e^-z). */
-function sigmoid(z: number): number {
-  return 1 / (1 + Math.exp(-z));
-}
-
-// ==== Forward and backward passes ====
-
-// dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7)
-function dense_1_forward(n: number): void {
-  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 50])
-  gemm(false, false, n, 50, 784, input_1_out, dense_1_kernel, dense_1_z, false);
-  // add the bias, then sigmoid
-  for (let r = 0; r < n; r++) {
-    const o = r * 50;
-    for (let j = 0; j < 50; j++) {
-      const z = dense_1_z[o + j] + dense_1_bias[j];
-      dense_1_z[o + j] = z;
-      dense_1_out[o + j] = sigmoid(z);
-    }
-  }
-}
-
-// dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7)
-function dense_1_backward(n: number): void {
-  // sigmoid backward
-  for (let i = 0; i < n * 50; i++) {
-    const a = dense_1_out[i];
-    const g = dense_1_grad[i];
-    dense_1_dz[i] = g * a * (1 - a);
-  }
-  // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 50, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 50);
-}
-
-// dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8)
-function dense_2_forward(n: number): void {
-  // dense_2_z = x · kernel + bias   ([n, 50] · [50, 10])
-  gemm(false, false, n, 10, 50, dense_1_out, dense_2_kernel, dense_2_z, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
-  // softmax over the last axis (10 values per row), shifted by the row maximum for stability
-  for (let row = 0; row < n; row++) {
-    const o = row * 10;
-    let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
-    let sum = 0;
-    for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_2_z[o + j] - max);
-      dense_2_out[o + j] = e;
-      sum += e;
-    }
-    for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
-  }
-}
-
-// dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8)
-function dense_2_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 50, 10, n, dense_1_out, dense_2_dz, dense_2_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
-  gemm(false, true, n, 50, 10, dense_2_dz, dense_2_kernel, dense_1_grad, false);
-}
-
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
-function forward(n: number, training: boolean): void {
-  // flatten_1: flatten (line 6)
-  // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  dense_2_forward(n);
-  void training; // no layer behaves differently in training
-}
-
-/** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
-function backward(n: number): void {
-  dense_2_backward(n);
-  dense_1_backward(n);
-}
-
-// ==== Loss and metrics ====
-
-/** categorical_crossentropy: -sum(y * log(p)) per example, averaged over the batch (p clipped to [1e-7, 1 - 1e-7]). Writes the gradient for backward(). */
-function computeLoss(n: number): number {
-  let total = 0;
-  for (let k = 0; k < n * 10; k++) {
-    const p = dense_2_out[k];
-    const y = target[k];
-    if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
-    // softmax and cross-entropy together: dL/dz = (p - y) / n
-    dense_2_dz[k] = (p - y) / n;
-  }
-  return total / n;
-}
-
-/** Running sums behind the metrics: correct. */
-const METRIC_SLOTS = 1;
-
-/** Adds the batch's counts to sums (predictions in dense_2_out, labels in target). */
-function accumulateMetrics(n: number, sums: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    const o = i * 10;
-    let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_2_out[o + j] > dense_2_out[o + best]) best = j;
-    if (target[o + best] === 1) sums[0] += 1;
-  }
-}
-
-/** A metric's value from the sums over `count` examples. */
-function metricValue(name: string, sums: Float64Array, count: number): number {
-  switch (name) {
-    case "accuracy":
-      return sums[0]! / count;
-    default:
-      return NaN;
-  }
-}
-
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array }[] = [
-  { name: "dense_1/kernel", value: dense_1_kernel, grad: dense_1_kernel_grad },
-  { name: "dense_1/bias", value: dense_1_bias, grad: dense_1_bias_grad },
-  { name: "dense_2/kernel", value: dense_2_kernel, grad: dense_2_kernel_grad },
-  { name: "dense_2/bias", value: dense_2_bias, grad: dense_2_bias_grad },
-];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/** sgd: w -= lr * g. */
-function applyGradients(lr: number): void {
-  iterations++;
-  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    sgdUpdate(p.value, p.grad, lr);
-  }
-}
-
-// ==== Weights: initialisation and saving ====
-
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "dense_1/kernel",
-    shape: [784, 50],
-    value: dense_1_kernel,
-    initializer: { kind: "random_normal", args: { mean: 0, stddev: 0.01 } },
-  },
-  { name: "dense_1/bias", shape: [50], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_2/kernel",
-    shape: [50, 10],
-    value: dense_2_kernel,
-    initializer: { kind: "random_normal", args: { mean: 0, stddev: 0.01 } },
-  },
-  { name: "dense_2/bias", shape: [10], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
-];
-
-/** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
-function initializeWeights(seed: number): void {
-  for (const w of WEIGHTS)
-    fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
-}
-
-/** The Keras topology of the model (computed by nnc at compile time). */
-const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "twolayer",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 50,
-          activation: "sigmoid",
-          use_bias: true,
-          kernel_initializer: { class_name: "RandomNormal", config: { mean: 0, stddev: 0.01, seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "RandomNormal", config: { mean: 0, stddev: 0.01, seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
-    ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_2", 0, 0]],
-  },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
-};
-
-/**
- * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
- * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
- */
-function saveModel(dir: string): void {
-  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
-  const bytes = new Float32Array(total);
-  let offset = 0;
-  for (const w of WEIGHTS) {
-    bytes.set(w.value, offset);
-    offset += w.value.length;
-  }
-  const modelJson = {
-    format: "layers-model",
-    generatedBy: "nnc 0.1.0",
-    convertedBy: null,
-    modelTopology: MODEL_TOPOLOGY,
-    weightsManifest: [
-      {
-        paths: ["weights.bin"],
-        weights: WEIGHTS.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })),
-      },
-    ],
-    userDefinedMetadata: {
-      sourceSha256: "ad9e561ada185dc40ed31319d2ad8037d0c8f660a1d416b57748c0aaec89fd19",
-      sourceFile: "examples/twolayer.nn",
-      nncVersion: "0.1.0",
-      engine: "standalone",
-      backend: KERNELS,
-    },
-  };
-  writeModelDir(dir, {
-    "weights.bin": new Uint8Array(bytes.buffer),
-    "model.json": JSON.stringify(modelJson, null, 2),
-  });
-}
-
-// ==== Training ====
-
-/** The kernels this program was generated with. */
-const KERNELS = "ts";
-
-/** Values per example (the model's input shape [28, 28, 1]). */
-const EXAMPLE = 784;
-
-/** Writes the one-hot label of batch row b into target. */
-function setTarget(b: number, label: number): void {
-  target.fill(0, b * 10, (b + 1) * 10);
-  target[b * 10 + label] = 1;
-}
-
-/**
- * Copies the examples order[from], order[from + 1], ... (n of them, wrapping around at count) into
- * dst, and their one-hot labels into target. Pixel bytes become [0, 1] as they are copied (the data
- * stays in bytes: a quarter of the memory), by kernelBytesToFloats.
- */
-function gatherBatch(
-  pixels: Uint8Array,
-  labels: Uint8Array,
-  order: Int32Array,
-  from: number,
-  count: number,
-  n: number,
-  dst: Float32Array,
-): void {
-  for (let b = 0; b < n; b++) {
-    const k = order[(from + b) % count]!;
-    kernelBytesToFloats(pixels, k * EXAMPLE, dst, b * EXAMPLE, EXAMPLE);
-    setTarget(b, labels[k]!);
-  }
-}
-
-/** Loss and metrics over a whole data set, in batches, without training. */
-function evaluate(
-  pixels: Uint8Array,
-  labels: Uint8Array,
-  count: number,
-  progress?: (done: number) => void,
-): { loss: number; metrics: Record<string, number> } {
-  const sums = new Float64Array(METRIC_SLOTS);
-  let lossSum = 0;
-  for (let start = 0; start < count; start += BATCH) {
-    const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
-    for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
-    forward(n, false);
-    lossSum += computeLoss(n) * n;
-    accumulateMetrics(n, sums);
-    progress?.(start + n);
-  }
-  const loss = lossSum / Math.max(count, 1);
-  const metrics: Record<string, number> = { accuracy: sums[0]! / Math.max(count, 1) };
-  for (const name of ["accuracy"]) metrics[name] = metricValue(name, sums, count);
-  return { loss, metrics };
-}
-
-/** The error train() stops with when options.signal is aborted (Ctrl-C): nothing is evaluated or saved. */
-function aborted(signal: AbortSignal): unknown {
-  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
-}
-
-/**
- * Trains the model (34 epochs of batches of 100 unless options say otherwise), evaluates it
- * on the test set and saves it to `${options.outDir}/model/`.
- */
-export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const started = performance.now();
-  const files: string[] = [];
-  const addFile = (file: string): void => {
-    if (!files.includes(file)) files.push(file);
-  };
-  await initKernels();
-  try {
-    const seed = options.seed ?? 42;
-    const epochs = options.epochs ?? 34;
-    const trainSet = await loadMnist({
-      dataset: "mnist",
-      split: "train",
-      dataDir: options.dataDir,
-      limit: options.trainLimit,
-      floats: false,
-    });
-    const testSet = await loadMnist({
-      dataset: "mnist",
-      split: "test",
-      dataDir: options.dataDir,
-      limit: options.testLimit,
-      floats: false,
-    });
-    // The pixels go where kernelBytesToFloats reads them.
-    trainSet.pixels = kernelBytes(trainSet.pixels);
-    testSet.pixels = kernelBytes(testSet.pixels);
-    // validation on the test set
-    const trainCount = trainSet.count;
-    const validation = { pixels: testSet.pixels, labels: testSet.labels, count: testSet.count };
-    const stepsPerEpoch = Math.ceil(trainCount / BATCH);
-    mkdirSync(options.outDir, { recursive: true });
-
-    initializeWeights(seed);
-    const shuffleRandom = new Random(hashSeed(seed, "shuffle"));
-    const order = new Int32Array(trainCount);
-    for (let i = 0; i < trainCount; i++) order[i] = i;
-
-    let baseLr = 0.1;
-    let lr = baseLr;
-    let stoppedEarly = false;
-    const history: EpochLogs[] = [];
-    const trainSums = new Float64Array(METRIC_SLOTS);
-    let trained = 0;
-    /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
-    let trainSeconds = 0;
-    hooks.onTrainBegin?.({
-      epochs,
-      stepsPerEpoch,
-      trainSamples: trainCount,
-      validationSamples: validation.count,
-    });
-
-    let lastYield = performance.now();
-    let epoch = 0;
-    for (; epoch < epochs && !stoppedEarly; epoch++) {
-      shuffleRandom.shuffle(order);
-      trainSums.fill(0);
-      let lossSum = 0;
-      let seen = 0;
-      let cursor = 0;
-      const epochStarted = performance.now();
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        const n = Math.min(BATCH, trainCount - cursor);
-        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
-        cursor += n;
-        lr = baseLr;
-        forward(n, true);
-        const batchLoss = computeLoss(n);
-        backward(n);
-        applyGradients(lr);
-        accumulateMetrics(n, trainSums);
-        lossSum += batchLoss * n;
-        seen += n;
-        trained += n;
-        hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });
-        // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
-        if (performance.now() - lastYield > 100) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          lastYield = performance.now();
-        }
-        if (options.signal?.aborted) throw aborted(options.signal);
-      }
-      trainSeconds += (performance.now() - epochStarted) / 1000;
-      const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
-      logs["accuracy"] = metricValue("accuracy", trainSums, seen);
-      const v = evaluate(validation.pixels, validation.labels, validation.count, (done) =>
-        hooks.onEvaluate?.("validation", done, validation.count),
-      );
-      logs.val_loss = v.loss;
-      logs["val_accuracy"] = v.metrics["accuracy"]!;
-      logs.lr = lr;
-      history.push(logs);
-      hooks.onEpochEnd?.(epoch, logs);
-
-      if (options.signal?.aborted) throw aborted(options.signal);
-    }
-
-    const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) =>
-      hooks.onEvaluate?.("test", done, testSet.count),
-    );
-    saveModel(join(options.outDir, "model"));
-    addFile(join("model", "model.json"));
-    addFile(join("model", "weights.bin"));
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      engine: "standalone",
-      backend: KERNELS,
-      history,
-      epochs: history.length,
-      trainSamples: trainCount,
-      testLoss: test.loss,
-      testAccuracy: test.metrics.accuracy!,
-      testMetrics: test.metrics,
-      seconds,
-      samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
-      stoppedEarly,
-      files,
-    };
-  } finally {
-    shutdownKernels();
-  }
-}
-
-/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]` */
-async function main(argv: string[]): Promise<void> {
-  const flag = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const int = (name: string): number | undefined =>
-    flag(name) === undefined ? undefined : Number(flag(name));
-  const quiet = argv.includes("--quiet");
-  const result = await train(
-    {
-      dataDir: flag("--data"),
-      epochs: int("--epochs"),
-      trainLimit: int("--train-limit"),
-      testLimit: int("--test-limit"),
-      seed: int("--seed"),
-      outDir: flag("--out") ?? "runs/twolayer",
-    },
-    {
-      onEpochEnd(epoch, logs) {
-        if (!quiet)
-          console.log(
-            `epoch ${epoch + 1}: ${Object.entries(logs)
-              .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
-              .join(", ")}`,
-          );
-      },
-      log(message) {
-        if (!quiet) console.log(message);
-      },
-    },
-  );
-  console.log(
-    `test loss ${result.testLoss.toFixed(4)}, test accuracy ${(result.testAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s, ${result.samplesPerSecond.toFixed(0)} samples/s)`,
-  );
-}
+// ==== Run as a program ====
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).catch((err: unknown) => {

@@ -467,20 +467,32 @@ export const internals = {
     })
     .join("\n");
 
+  // Top-down, as a tutorial reads: the model, its passes, loss, optimizer and training loop, then
+  // an appendix with the train() API types, the kernels and the runtime copied from nnc. Module-level
+  // code before the appendix only allocates buffers, so the kernels' memory is declared up front;
+  // everything else in the appendix is used from functions, which run after the module has loaded
+  // (the command-line entry point is the file's last statement).
+  const memoryDecl = /\/\*\* The memory every buffer lives in;[^\n]*\n(?:const kernelMemory = [^\n]*\n)(?:let kernelHeapTop = [^\n]*\n)/.exec(kernelCode);
+  const appendixKernels = memoryDecl ? kernelCode.replace(memoryDecl[0], "") : kernelCode;
+  const entry = /\nif \(process\.argv\[1\] && import\.meta\.url[\s\S]*$/.exec(loop);
+  const randomDecl = /\/\*\* The stream dropout masks draw from \(reseeded by train\(\)\)\. \*\/\nlet random = new Random\(0\);\n/.exec(loop);
+  let loopBody = entry ? loop.slice(0, entry.index) : loop;
+  if (randomDecl) loopBody = loopBody.replace(randomDecl[0], "");
   const program = [
     header,
     renderImports([...imports]) + (kernelImports.length ? "\n" + kernelImports.join("\n") : ""),
-    typesSection,
-    kernelCode,
-    "// ==== Shared runtime, copied from nnc's sources ====\n\n" + embedded.join("\n\n"),
-    `// ==== The model: ${comment(model.name).slice(3)} ====\n\n` + modelLines.join("\n"),
+    `// ==== The model: ${comment(model.name).slice(3)} ====\n\n` + (memoryDecl ? memoryDecl[0] + "\n" : "") + modelLines.join("\n"),
     helperCode.length ? "// ==== Helpers ====\n\n" + helperCode.join("\n\n") : "",
     "// ==== Forward and backward passes ====\n\n" + passes,
     "// ==== Loss and metrics ====\n\n" + lossSection + "\n\n" + metricsSection + (regSection ? "\n\n" + regSection : ""),
     "// ==== Optimizer ====\n\n" + optSection,
     "// ==== Weights: initialisation and saving ====\n\n" + weightTable + "\n\n" + saveSection,
-    "// ==== Training ====\n\n" + loop,
+    "// ==== Training ====\n\n" + loopBody,
     internals,
+    "// ==== Appendix: the train() API types, the kernels, and the runtime copied from nnc ====\n\n" + typesSection,
+    appendixKernels,
+    "// ==== Shared runtime, copied from nnc's sources ====\n\n" + embedded.join("\n\n") + (randomDecl ? "\n\n" + randomDecl[0] : ""),
+    entry ? "// ==== Run as a program ====\n" + entry[0] : "",
   ]
     .filter(Boolean)
     .join("\n\n");
