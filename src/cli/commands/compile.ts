@@ -42,8 +42,8 @@ export function registerCompile(program: Command): void {
     .option("--threads <n>", "standalone target: worker threads for the kernels", "1")
     .option(
       "--tfjs-package <name>",
-      "tfjs target: the package the program imports (@tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node or @tensorflow/tfjs)",
-      "@tensorflow/tfjs-node-gpu",
+      "tfjs target: the package the program imports (@tensorflow/tfjs, @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu)",
+      "@tensorflow/tfjs",
     )
     .addOption(limitOption())
     .action(async (file: string, opts: CompileFlags, cmd: Command) => {

@@ -611,6 +611,12 @@ async function main(argv: string[]): Promise<void> {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(
+      "usage: node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]",
+    );
+    return;
+  }
   const int = (name: string): number | undefined =>
     flag(name) === undefined ? undefined : Number(flag(name));
   const quiet = argv.includes("--quiet");

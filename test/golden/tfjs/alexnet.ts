@@ -8,9 +8,9 @@
 // so its losses follow `nnc run`'s closely, not bit for bit.
 //
 // Run: npx tsx alexnet.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]
-// It needs @tensorflow/tfjs-node-gpu (Linux x64, an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1).
+// It needs @tensorflow/tfjs.
 
-import * as tf from "@tensorflow/tfjs-node-gpu";
+import * as tf from "@tensorflow/tfjs";
 
 import { createHash } from "node:crypto";
 import {
@@ -361,24 +361,6 @@ export async function train(settings: Settings = SETTINGS): Promise<Record<strin
   );
   await saveModel(model, join(settings.outDir, "model"));
   return result;
-}
-
-/** `--name value` from the command line. */
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const limit = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  await train({
-    seed: Number(flag("--seed") ?? SETTINGS.seed),
-    epochs: Number(flag("--epochs") ?? SETTINGS.epochs),
-    trainLimit: limit(flag("--train-limit")),
-    testLimit: limit(flag("--test-limit")),
-    data: flag("--data"),
-    outDir: flag("--out") ?? SETTINGS.outDir,
-  });
 }
 
 // ------------------------------------------------------------ copied from nnc's runtime (shared with `nnc run`)
@@ -1031,4 +1013,37 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
       `${imagesPath} is blank: every pixel of its ${img.count} images is 0 (a corrupt or zeroed file); replace it`,
     );
   return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
+}
+
+/** `--name value` from the command line. */
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** The command line: `alexnet.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]`. */
+async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(
+      "usage: alexnet.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]",
+    );
+    return;
+  }
+  const limit = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  await train({
+    seed: Number(flag("--seed") ?? SETTINGS.seed),
+    epochs: Number(flag("--epochs") ?? SETTINGS.epochs),
+    trainLimit: limit(flag("--train-limit")),
+    testLimit: limit(flag("--test-limit")),
+    data: flag("--data"),
+    outDir: flag("--out") ?? SETTINGS.outDir,
+  });
+}
+
+// Last in the file, so that every class and constant above is initialised before it runs.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
 }
