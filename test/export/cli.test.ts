@@ -1,6 +1,6 @@
 // `nnc export` on a real run directory (a small CNN trained one short epoch by the standalone
 // engine): the ONNX file in ONNX Runtime, the safetensors file in PyTorch (Debian's python3-torch,
-// scripts/system-packages.txt), the tfjs folder in tf.loadLayersModel, each against the run's
+// .ci/run), the tfjs folder in tf.loadLayersModel, each against the run's
 // model as tf.loadLayersModel predicts it; and the command's errors.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 // The tfjs engine on WebGPU (Dawn, the `webgpu` package) matches the cpu backend, on the software
 // adapter every machine can have (NNC_WEBGPU_ADAPTER=software: Mesa's llvmpipe through Dawn's
-// OpenGL ES backend; scripts/system-packages.txt lists the Debian packages). The same code path
+// OpenGL ES backend; .ci/run lists the Debian packages). The same code path
 // runs on a real GPU's Vulkan adapter; `npm run gpu-check` times it there.
 //
 // Made deterministic as in test/tfjs/parity.test.ts: same initial weights (random.ts, seed 42),

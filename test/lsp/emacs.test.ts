@@ -1,4 +1,4 @@
-// A second real editor: Debian's Emacs (28, with elpa-eglot; scripts/system-packages.txt) in
+// A second real editor: Debian's Emacs (28, with elpa-eglot; .ci/run) in
 // batch mode runs eglot on `node bin/nnc.js lsp` (test/lsp/emacs/session.el), opens a broken
 // example, reads Flymake's diagnostics, a hover and completion-at-point's candidates, fixes the
 // file with an edit and sees the diagnostic go away; then shuts the server down.
@@ -13,7 +13,7 @@ const EMACS = "/usr/bin/emacs";
 
 describe("Emacs (eglot)", () => {
   it("shows nnc's diagnostics through Flymake, a hover and completions, and an edit clears the error", () => {
-    expect(existsSync(EMACS), "Emacs is missing: `bash scripts/system-deps.sh` installs emacs-nox and elpa-eglot (scripts/system-packages.txt)").toBe(true);
+    expect(existsSync(EMACS), "Emacs is missing: `bash .ci/run` installs emacs-nox and elpa-eglot (.ci/run)").toBe(true);
     const dir = mkdtempSync(join(tmpdir(), "nnc-emacs-"));
     try {
       const file = join(dir, "cnn.nn");

@@ -1,4 +1,4 @@
-// A real editor: Debian's Neovim (0.7.x, scripts/system-packages.txt) runs headless with its
+// A real editor: Debian's Neovim (0.7.x, .ci/run) runs headless with its
 // built-in LSP client started on `node bin/nnc.js lsp` (test/lsp/nvim/session.lua), opens a
 // broken example, reads vim.diagnostic.get(), a hover and a completion, applies the server's
 // quick fix, and sees the diagnostic go away; then stops the server.
@@ -13,7 +13,7 @@ const NVIM = "/usr/bin/nvim";
 
 describe("Neovim", () => {
   it("shows nnc's diagnostics, hover and completion, and a quick fix clears the error", () => {
-    expect(existsSync(NVIM), "Neovim is missing: `bash scripts/system-deps.sh` installs it (scripts/system-packages.txt)").toBe(true);
+    expect(existsSync(NVIM), "Neovim is missing: `bash .ci/run` installs it (.ci/run)").toBe(true);
     const dir = mkdtempSync(join(tmpdir(), "nnc-nvim-"));
     try {
       const file = join(dir, "cnn.nn");

@@ -78,7 +78,7 @@ function countPixels(png: Buffer, test: (r: number, g: number, b: number) => boo
 }
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/system-deps.sh installs Debian's chromium`).toBe(true);
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: .ci/run installs Debian's chromium`).toBe(true);
   mkdirSync(runsDir);
   server = spawn(process.execPath, [nnc, "serve", runsDir, "--port", "0"], {
     cwd: repo,

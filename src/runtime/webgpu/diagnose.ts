@@ -232,6 +232,6 @@ function noSoftware(probe: ProbeResult, env: NodeJS.ProcessEnv): string {
       : ", and there is no lavapipe Vulkan driver (mesa-vulkan-drivers)";
   return (
     `${head}: ${what}${vulkan}. ` +
-    `Install them (Debian/Ubuntu: \`apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri mesa-vulkan-drivers\`; nnc's scripts/system-deps.sh does).${dawnSaid(probe)}`
+    `Install them (Debian/Ubuntu: \`apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri mesa-vulkan-drivers\`; nnc's .ci/run does).${dawnSaid(probe)}`
   );
 }
