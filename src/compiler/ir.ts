@@ -109,7 +109,7 @@ export interface IRTraining {
   /** "onehot" for categorical losses/mse/..., "sparse" for sparse_categorical_crossentropy. */
   labels: "onehot" | "sparse";
   loss: IRRef<LossKind>;
-  /** Keras defaults filled, e.g. {kind: "adam", args: {lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7}}. */
+  /** The optimizer with Keras's defaults filled, e.g. {kind: "sgd", args: {lr: 0.01, momentum: 0, nesterov: false}}. */
   optimizer: IRRef<OptimizerKind>;
   /** A step-based learning-rate schedule (piecewise_constant, exponential_decay, inverse_time_decay), or null. */
   schedule: IRRef<ScheduleKind> | null;
@@ -164,7 +164,7 @@ const LINEAR: IRRef<ActivationKind> = Object.freeze({ kind: "linear", args: Obje
 
 /**
  * The activation a layer applies: the `activation` argument of a layer that takes one (dense,
- * conv2d), an activation layer's own function with its arguments (`leaky_relu(0.1)`), else linear.
+ * conv2d), an activation layer's own function with its arguments (`elu(0.5)`), else linear.
  */
 export function activationOf(layer: IRLayer): IRRef<ActivationKind> {
   const traits = lookup("layer", layer.kind)!.traits;

@@ -1,7 +1,6 @@
 // The catalog: every concept of the language, declared once. See types.ts for an entry's shape.
 //
-//   layers.ts      input, dense, conv2d, max_pool, avg_pool, flatten, reshape, dropout, batch_norm,
-//                  relu, sigmoid, tanh, softmax, elu, leaky_relu, prelu, add, concat
+//   layers.ts      every layer kind (the `layers` list at its end; grammar/catalog.md lists them)
 //   functions.ts   activations, initializers, regularizers
 //   training.ts    losses, metrics, optimizers, schedules, callbacks
 //   data.ts        datasets, augmentations, input shapes

@@ -39,7 +39,7 @@ function entry<N extends string, A = Record<never, never>>(
   doc: string,
   schema: Schema<A> = none as Schema<A>,
   positional: string[] = [],
-  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve">> = {},
+  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "stateSlots">> = {},
 ): CatalogEntry<N, A> {
   return { name, category, doc, schema, positional, aliases: {}, keras: KERAS[name], ...extra };
 }
@@ -80,15 +80,15 @@ const adamLike = obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), bet
 const lrAliases = { learning_rate: "lr" };
 const adamAliases = { learning_rate: "lr", beta_1: "beta1", beta_2: "beta2" };
 export const optimizers = [
-  entry("optimizer", "sgd", "Stochastic gradient descent, with optional (Nesterov) momentum.", obj({ lr: lr(0.01), momentum: num(0, { min: 0 }), nesterov: bool(false) }), ["lr"], { aliases: lrAliases }),
-  entry("optimizer", "adagrad", "Adagrad: per-weight rates scaled by accumulated squared gradients.", obj({ lr: lr(0.001), initial_accumulator_value: num(0.1, { min: 0 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
-  entry("optimizer", "adadelta", "Adadelta: adaptive rates from running averages of updates and gradients.", obj({ lr: lr(0.001), rho: num(0.95, { min: 0, max: 1 }), epsilon: eps }), ["lr"], { aliases: lrAliases }),
-  entry("optimizer", "rmsprop", "RMSprop: gradients divided by a running RMS of recent gradients.", obj({ lr: lr(0.001), rho: num(0.9, { min: 0, max: 1 }), momentum: num(0, { min: 0 }), epsilon: eps, centered: bool(false) }), ["lr"], { aliases: lrAliases }),
-  entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: adamAliases }),
+  entry("optimizer", "sgd", "Stochastic gradient descent, with optional (Nesterov) momentum.", obj({ lr: lr(0.01), momentum: num(0, { min: 0 }), nesterov: bool(false) }), ["lr"], { aliases: lrAliases, stateSlots: (a) => (Number(a.momentum) > 0 ? 1 : 0) }),
+  entry("optimizer", "adagrad", "Adagrad: per-weight rates scaled by accumulated squared gradients.", obj({ lr: lr(0.001), initial_accumulator_value: num(0.1, { min: 0 }), epsilon: eps }), ["lr"], { aliases: lrAliases, stateSlots: () => 1 }),
+  entry("optimizer", "adadelta", "Adadelta: adaptive rates from running averages of updates and gradients.", obj({ lr: lr(0.001), rho: num(0.95, { min: 0, max: 1 }), epsilon: eps }), ["lr"], { aliases: lrAliases, stateSlots: () => 2 }),
+  entry("optimizer", "rmsprop", "RMSprop: gradients divided by a running RMS of recent gradients.", obj({ lr: lr(0.001), rho: num(0.9, { min: 0, max: 1 }), momentum: num(0, { min: 0 }), epsilon: eps, centered: bool(false) }), ["lr"], { aliases: lrAliases, stateSlots: (a) => 1 + (Number(a.momentum) > 0 ? 1 : 0) + (a.centered === true ? 1 : 0) }),
+  entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: adamAliases, stateSlots: () => 2 }),
   entry("optimizer", "adamw", "AdamW: Adam with decoupled weight decay (each step first does w -= lr * weight_decay * w, as Keras does).",
-    obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), beta2: num(0.999, { min: 0, exMax: 1 }), epsilon: eps, weight_decay: num(0.004, { min: 0 }) }), ["lr"], { aliases: adamAliases }),
-  entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: adamAliases }),
-  entry("optimizer", "nadam", "Nadam: Adam with Nesterov momentum.", adamLike, ["lr"], { aliases: adamAliases }),
+    obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), beta2: num(0.999, { min: 0, exMax: 1 }), epsilon: eps, weight_decay: num(0.004, { min: 0 }) }), ["lr"], { aliases: adamAliases, stateSlots: () => 2 }),
+  entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: adamAliases, stateSlots: () => 2 }),
+  entry("optimizer", "nadam", "Nadam: Adam with Nesterov momentum.", adamLike, ["lr"], { aliases: adamAliases, stateSlots: () => 2 }),
 ] as const;
 
 // ------------------------------------------------------------------ schedules

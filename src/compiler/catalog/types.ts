@@ -47,6 +47,8 @@ export interface CatalogEntry<N extends string = string, A = Record<string, unkn
    * names, but an unknown name that matches one (ignoring case) is answered with the nnc name.
    */
   keras?: string[];
+  /** Optimizers: the per-weight state buffers the update keeps (Adam's m and v), for size estimates. */
+  stateSlots?(args: Record<string, unknown>): number;
   /**
    * Fills defaults that depend on other arguments (pool strides = pool size, monitor mode
    * `auto` -> min/max), after validation. Mutates and returns args.

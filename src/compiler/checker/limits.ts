@@ -4,6 +4,7 @@
 // memory). Past a limit the checker reports E312 (expansion) or E313 (size) where the file
 // asks for it, naming the limit, the value and the fix, instead of running out of time or
 // memory. Every limit can be raised: `--limit NAME=N` on the CLI, `limits` in CheckOptions.
+import { lookup } from "../catalog/index.js";
 import { totalmem } from "node:os";
 import type { Expr, Span } from "../../parser/ast.js";
 import type { IRModel, IRTraining } from "../ir.js";
@@ -173,12 +174,9 @@ function prod(s: readonly number[]): number {
   return p;
 }
 
-/** Optimizer slots per weight (Adam's m and v; momentum; accumulators). */
+/** Optimizer state buffers per weight, as the catalog entry declares them (Adam's m and v; momentum; accumulators). */
 function optimizerSlots(kind: string, args: Record<string, unknown>): number {
-  if (kind === "adam" || kind === "adamax" || kind === "nadam" || kind === "adadelta") return 2;
-  if (kind === "sgd") return Number(args.momentum ?? 0) > 0 ? 1 : 0;
-  if (kind === "rmsprop") return 1 + (Number(args.momentum ?? 0) > 0 ? 1 : 0) + (args.centered === true ? 1 : 0);
-  return 1;
+  return lookup("optimizer", kind)?.stateSlots?.(args) ?? 1;
 }
 
 /**
