@@ -1,7 +1,8 @@
 // ONNX export parity: models built from small .nn files (every layer kind nnc has) and from
 // TensorFlow.js itself (the activations and global poolings a tfjs model.json may hold), with
 // random weights, exported by nnc and run in ONNX Runtime (onnxruntime-web, wasm, in Node),
-// against tf.loadLayersModel's predictions of the same saved model, to 1e-5.
+// against tf.loadLayersModel's predictions of the same saved model, to 1e-5; and every per-feature
+// case (test/cases/), saved as a run saves it, against nnc's own standalone forward pass.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,6 +16,9 @@ import { buildModel, registerNncLayers } from "../../src/runtime/engines/tfjs/mo
 import { fileLoadHandler, fileSaveHandler } from "../../src/runtime/engines/tfjs/save.js";
 import { OnnxExportError, savedModelToOnnx } from "../../src/runtime/export/onnx.js";
 import { readSavedModel } from "../../src/runtime/export/saved-model.js";
+import { saveTfjsModel } from "../../src/runtime/engines/pytorch.js";
+import { N, allCases, classesOf, fill, relDiff } from "../cases/cases.js";
+import { loadInternals } from "../standalone/harness.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "nnc-onnx-"));
@@ -63,23 +67,13 @@ async function save(model: tf.LayersModel, name: string): Promise<string> {
   return dir;
 }
 
-/** Runs the exported model in ONNX Runtime and tf.loadLayersModel on the same inputs; returns the largest difference. */
-async function parity(dir: string, batch = 3, seed = 7, scale = 1): Promise<{ maxDiff: number; outputs: Float32Array; onnxOps: string[] }> {
+/** Exports a saved model with nnc and runs it in ONNX Runtime on `x` (NHWC, as the Keras model); checks the file's header and initializers. */
+async function onnxPredict(dir: string, x: Float32Array, shape: number[]): Promise<{ out: Float32Array; dims: readonly number[]; onnxOps: string[] }> {
   const saved = readSavedModel(dir);
   const bytes = savedModelToOnnx(saved, { producerVersion: "test" });
   const session = await ort.InferenceSession.create(bytes);
-  const model = await tf.loadLayersModel(fileLoadHandler(dir));
-  const shape = [batch, ...(model.inputs[0]!.shape.slice(1) as number[])];
-  const x = tf.randomUniform(shape, -scale, scale, "float32", seed);
-  const ref = (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
-  const feeds = { [session.inputNames[0]!]: new ort.Tensor("float32", x.dataSync() as Float32Array, shape) };
-  const result = await session.run(feeds);
+  const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor("float32", x, shape) });
   const out = result[session.outputNames[0]!]!;
-  expect(out.dims).toEqual((model.outputs[0]!.shape as (number | null)[]).map((d) => d ?? batch));
-  const got = out.data as Float32Array;
-  expect(got.length).toBe(ref.length);
-  let maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - got[i]!));
   const decoded = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number }) as any;
   expect(decoded.producerName).toBe("nnc");
   expect(decoded.opsetImport).toEqual([{ domain: "", version: 13 }]);
@@ -87,9 +81,23 @@ async function parity(dir: string, batch = 3, seed = 7, scale = 1): Promise<{ ma
   // every weight of the manifest is an initializer, under its model.json name
   const initializers = new Set(decoded.graph.initializer.map((t: any) => t.name));
   for (const w of saved.weights) expect(initializers.has(w.name), w.name).toBe(true);
+  await session.release();
+  return { out: out.data as Float32Array, dims: out.dims, onnxOps };
+}
+
+/** Runs the exported model in ONNX Runtime and tf.loadLayersModel on the same inputs; returns the largest difference. */
+async function parity(dir: string, batch = 3, seed = 7, scale = 1): Promise<{ maxDiff: number; outputs: Float32Array; onnxOps: string[] }> {
+  const model = await tf.loadLayersModel(fileLoadHandler(dir));
+  const shape = [batch, ...(model.inputs[0]!.shape.slice(1) as number[])];
+  const x = tf.randomUniform(shape, -scale, scale, "float32", seed);
+  const ref = (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+  const { out: got, dims, onnxOps } = await onnxPredict(dir, x.dataSync() as Float32Array, shape);
+  expect(dims).toEqual((model.outputs[0]!.shape as (number | null)[]).map((d) => d ?? batch));
+  expect(got.length).toBe(ref.length);
+  let maxDiff = 0;
+  for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - got[i]!));
   x.dispose();
   model.dispose();
-  await session.release();
   return { maxDiff, outputs: ref, onnxOps };
 }
 
@@ -179,6 +187,36 @@ describe("ONNX export matches tf.loadLayersModel to 1e-5", () => {
     expect(r2.maxDiff).toBeLessThan(1e-5);
     expect(r2.onnxOps).toEqual(expect.arrayContaining(["ReduceMax", "Conv", "Transpose"]));
   });
+});
+
+describe("every per-feature case (test/cases/) exports and predicts as nnc's standalone forward pass, to 1e-5", () => {
+  for (const c of allCases()) {
+    it(`${c.folder}/${c.name}`, async () => {
+      // the model as a run saves it: nnc's seeded initial weights after two training steps (biases,
+      // batch_norm's moving statistics and prelu's slopes off their initial values), written by the
+      // pytorch engine's writer (kerasTopology + weights.bin, as every engine saves)
+      const ir = c.ir;
+      const m = await loadInternals(ir);
+      m.initializeWeights(11);
+      const lr = Number(ir.training!.optimizer.args.lr);
+      for (let step = 0; step < 2; step++) {
+        fill(m, ir, N, 20 + step);
+        m.forward(N, true);
+        m.computeLoss(N);
+        m.backward(N);
+        m.addRegularizationGradients?.();
+        m.applyGradients(lr);
+      }
+      const dir = join(tmp, `case-${c.folder}-${c.name}`);
+      saveTfjsModel(dir, ir, ir.model, new Map(Object.entries(m.weights)));
+      const x = fill(m, ir, N);
+      m.forward(N, false);
+      const ours = m.output.slice(0, N * classesOf(ir));
+      const { out, dims } = await onnxPredict(dir, x, [N, ...ir.model.inputShape]);
+      expect(dims).toEqual([N, classesOf(ir)]);
+      expect(relDiff(out, ours)).toBeLessThan(1e-5);
+    });
+  }
 });
 
 describe("every example exports and runs the same in ONNX Runtime", () => {
