@@ -18,6 +18,7 @@ export const CASES_DIR = dirname(fileURLToPath(import.meta.url));
 export const FOLDERS = {
   layers: "layer",
   activations: "activation",
+  regularizers: "regularizer",
   optimizers: "optimizer",
   losses: "loss",
   schedules: "schedule",
@@ -69,6 +70,8 @@ export function kindsUsed(c: Case): Set<string> {
       return new Set(ir.model.layers.map((l) => l.kind));
     case "activations":
       return new Set(ir.model.layers.map((l) => ("activation" in l.args ? (l.args as { activation: { kind: string } }).activation.kind : l.kind)));
+    case "regularizers":
+      return new Set(ir.model.layers.flatMap((l) => l.weights.flatMap((w) => (w.regularizer ? [w.regularizer.kind] : []))));
     case "optimizers":
       return new Set([t.optimizer.kind]);
     case "losses":
@@ -78,6 +81,32 @@ export function kindsUsed(c: Case): Set<string> {
     case "callbacks":
       return new Set(t.callbacks.map((x) => x.kind));
   }
+}
+
+/** Each use of a catalog entry in a case's IR: its category, kind and resolved arguments (layers, the references in their arguments, training). */
+export function usesOf(c: Case): { category: string; kind: string; args: Record<string, unknown> }[] {
+  const out: { category: string; kind: string; args: Record<string, unknown> }[] = [];
+  for (const l of c.ir.model.layers) {
+    out.push({ category: "layer", kind: l.kind, args: l.args as Record<string, unknown> });
+    const props = (lookup("layer", l.kind)?.schema.properties ?? {}) as Record<string, { nncRef?: string }>;
+    for (const [name, value] of Object.entries(l.args as Record<string, unknown>)) {
+      const category = props[name]?.nncRef;
+      if (category && value !== null) out.push({ category, ...(value as { kind: string; args: Record<string, unknown> }) });
+    }
+  }
+  const t = c.ir.training;
+  if (t) {
+    out.push({ category: "optimizer", ...t.optimizer }, { category: "loss", ...t.loss });
+    if (t.schedule) out.push({ category: "schedule", ...t.schedule });
+    for (const cb of t.callbacks) out.push({ category: "callback", ...cb });
+  }
+  return out;
+}
+
+/** The finite values a parameter takes (an enum's strings, a boolean's two), or null for the rest. */
+export function enumValues(schema: { enum?: unknown[]; type?: unknown }): unknown[] | null {
+  if (Array.isArray(schema.enum)) return schema.enum;
+  return schema.type === "boolean" ? [true, false] : null;
 }
 
 // ---------------------------------------------------------------- the fixed batch

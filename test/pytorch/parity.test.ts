@@ -22,11 +22,12 @@ import { N, allCases, classesOf, fill, hasStochastic, relDiff, type Case } from 
 import { HERE, PYTHON } from "./python.js";
 
 /**
- * Cases `nnc compile --target pytorch` refuses, by `folder/name`: the message expected and the
- * word of the source line the diagnostic points at. A case missing here must compile.
+ * The entries `nnc compile --target pytorch` refuses, by `folder/kind` (every case of the kind): the
+ * message expected and the word the diagnostic points at, on the line that starts with `line`
+ * (never a comment). A case of any other kind must compile.
  */
-const REFUSED: Record<string, { message: RegExp; at: string }> = {
-  "callbacks/tensorboard": { message: /does not write TensorBoard event files/, at: "tensorboard" },
+const REFUSED: Record<string, { message: RegExp; at: string; line: string }> = {
+  "callbacks/tensorboard": { message: /does not write TensorBoard event files/, at: "tensorboard", line: "callbacks" },
 };
 
 /** Optimizer steps compared: 0 with dropout (forward only); three for optimizers (their state matters), else two. */
@@ -130,9 +131,8 @@ describe("PyTorch program = standalone engine, from nnc's initial weights, on ev
 
 describe("nnc compile --target pytorch refuses what the program cannot express, with a positioned E701", () => {
   for (const c of ALL) {
-    const key = `${c.folder}/${c.name}`;
-    const refusal = REFUSED[key];
-    it(`${key}: ${refusal ? "refused" : "compiles"}`, () => {
+    const refusal = REFUSED[`${c.folder}/${c.kind}`];
+    it(`${c.folder}/${c.name}: ${refusal ? "refused" : "compiles"}`, () => {
       if (!refusal) {
         expect(generatePytorch(c.ir, { sourceText: c.source })).toContain("class Model(nn.Module)");
         return;
@@ -149,7 +149,9 @@ describe("nnc compile --target pytorch refuses what the program cannot express, 
       expect(d!.code).toBe("E701");
       expect(d!.message).toMatch(refusal.message);
       expect(d!.hint).toBeTruthy();
-      expect(c.source.split("\n")[d!.span.startLine - 1]!.slice(d!.span.startColumn - 1)).toMatch(new RegExp(`^${refusal.at}\\b`));
+      const line = c.source.split("\n")[d!.span.startLine - 1]!;
+      expect(line).toMatch(new RegExp(`^\\s*${refusal.line}\\b`));
+      expect(line.slice(d!.span.startColumn - 1)).toMatch(new RegExp(`^${refusal.at}\\b`));
     });
   }
 });
