@@ -1,8 +1,8 @@
 // ONNX export parity: models built from small .nn files (every layer kind nnc has) and from
 // TensorFlow.js itself (the activations and global poolings a tfjs model.json may hold), with
 // random weights, exported by nnc and run in ONNX Runtime (onnxruntime-web, wasm, in Node),
-// against tf.loadLayersModel's predictions of the same saved model, to 1e-5; and every per-feature
-// case (test/cases/), saved as a run saves it, against nnc's own standalone forward pass.
+// against tf.loadLayersModel's predictions of the same saved model, to 1e-5; every per-feature case
+// of test/cases/ among them.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,9 +16,7 @@ import { buildModel, registerNncLayers } from "../../src/runtime/engines/tfjs/mo
 import { fileLoadHandler, fileSaveHandler } from "../../src/runtime/engines/tfjs/save.js";
 import { OnnxExportError, savedModelToOnnx } from "../../src/runtime/export/onnx.js";
 import { readSavedModel } from "../../src/runtime/export/saved-model.js";
-import { saveTfjsModel } from "../../src/runtime/engines/pytorch.js";
-import { N, allCases, classesOf, fill, relDiff } from "../cases/cases.js";
-import { loadInternals } from "../standalone/harness.js";
+import { allCases } from "../cases/cases.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "nnc-onnx-"));
@@ -102,13 +100,13 @@ async function parity(dir: string, batch = 3, seed = 7, scale = 1): Promise<{ ma
 }
 
 /** A model from a .nn file: tfjs engine build, random weights (or the seeded initial ones), saved as `nnc run` saves it. */
-async function fromNn(file: string, seed: number, randomize = true): Promise<string> {
+async function fromNn(file: string, seed: number, randomize = true, name?: string): Promise<string> {
   const text = readFileSync(file, "utf8");
   const { ir, diagnostics } = compileSource(text, file);
   expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
   const built = await buildModel(tf, ir!.model, seed);
   if (randomize) randomizeWeights(built.model, seed);
-  const dir = await save(built.model, ir!.model.name);
+  const dir = await save(built.model, name ?? ir!.model.name);
   built.model.dispose();
   return dir;
 }
@@ -189,32 +187,14 @@ describe("ONNX export matches tf.loadLayersModel to 1e-5", () => {
   });
 });
 
-describe("every per-feature case (test/cases/) exports and predicts as nnc's standalone forward pass, to 1e-5", () => {
-  for (const c of allCases()) {
+describe("every per-feature case (test/cases/) exports and predicts as the model nnc saved, to 1e-5", () => {
+  // The tfjs engine's model of the case with every weight random (batch_norm's moving statistics
+  // and prelu's slopes included), saved as `nnc run` saves it; the standalone forward pass equals
+  // that model's (test/cases/forward.test.ts, training.test.ts).
+  for (const [i, c] of allCases().entries()) {
     it(`${c.folder}/${c.name}`, async () => {
-      // the model as a run saves it: nnc's seeded initial weights after two training steps (biases,
-      // batch_norm's moving statistics and prelu's slopes off their initial values), written by the
-      // pytorch engine's writer (kerasTopology + weights.bin, as every engine saves)
-      const ir = c.ir;
-      const m = await loadInternals(ir);
-      m.initializeWeights(11);
-      const lr = Number(ir.training!.optimizer.args.lr);
-      for (let step = 0; step < 2; step++) {
-        fill(m, ir, N, 20 + step);
-        m.forward(N, true);
-        m.computeLoss(N);
-        m.backward(N);
-        m.addRegularizationGradients?.();
-        m.applyGradients(lr);
-      }
-      const dir = join(tmp, `case-${c.folder}-${c.name}`);
-      saveTfjsModel(dir, ir, ir.model, new Map(Object.entries(m.weights)));
-      const x = fill(m, ir, N);
-      m.forward(N, false);
-      const ours = m.output.slice(0, N * classesOf(ir));
-      const { out, dims } = await onnxPredict(dir, x, [N, ...ir.model.inputShape]);
-      expect(dims).toEqual([N, classesOf(ir)]);
-      expect(relDiff(out, ours)).toBeLessThan(1e-5);
+      const r = await parity(await fromNn(c.file, 100 + i, true, `case-${c.folder}-${c.name}`), 3, 9);
+      expect(r.maxDiff).toBeLessThan(1e-5);
     });
   }
 });
