@@ -8,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import { standaloneEngine } from "../../src/runtime/engines/standalone.js";
 import { initBackend } from "../../src/runtime/engines/tfjs/backends.js";
 import { createTfjsEngine } from "../../src/runtime/engines/tfjs/index.js";
-import { allCases, type Case } from "./cases.js";
-import { N, data, loadSaved, relDiff, standaloneForward, weightsOf, work } from "./engines.js";
+import { N, allCases, relDiff, standaloneForward, type Case } from "./cases.js";
+import { data, loadSaved, weightsOf, work } from "./engines.js";
 
 describe("both engines train every case to the same weights; saved models round-trip", () => {
   const run = async (c: Case, engine: "standalone" | "tfjs") => {
