@@ -1,26 +1,34 @@
-// `nnc run FILE --gpu --engine standalone` for dense networks: the standalone engine's training
-// step (forward, softmax + cross-entropy, backward, optimizer update) run as nnc's own WGSL
-// kernels (./wgsl.ts, ./runtime.ts) on WebGPU through Dawn (src/runtime/webgpu/dawn.ts), with the
-// standalone engine's initial weights (random.ts, bit-identical), its MNIST loader and its
-// checkpoint decisions, saving the model in the same TensorFlow.js layers format.
+// `nnc run FILE --gpu --engine standalone`: the standalone engine's training step (forward,
+// softmax + cross-entropy, backward, optimizer update) run as nnc's own WGSL kernels
+// (src/compiler/targets/standalone/kernels/webgpu/: wgsl.ts, runtime.ts) on WebGPU through Dawn
+// (src/runtime/webgpu/dawn.ts), with the standalone engine's initial weights (random.ts,
+// bit-identical), its MNIST loader, its shuffling and dropout streams and its checkpoint
+// decisions, saving the model in the same TensorFlow.js layers format.
 //
-// Covered (anything else is refused before training, naming what is not covered):
-//   layers     input, flatten, dense (activation relu, sigmoid, linear, or softmax on the last
-//              layer), dropout
+// Covered (anything else is refused before training, naming what is not covered; COVERED):
+//   layers     a chain of input, flatten, reshape (views of the same buffer), dense and conv2d
+//              (padding valid/same, any strides; with or without bias; activation linear, relu,
+//              sigmoid, tanh, elu, leaky_relu, softplus, or softmax on the last layer),
+//              max_pool and avg_pool (valid/same), those activations as layers, dropout
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output
 //              (no label smoothing, not from logits)
 //   optimizer  adam, sgd without momentum; no schedule, no regularizer, no augmentation
 //   metrics    accuracy; callbacks: checkpoint
-// Every product is a gemm specialised to its shapes, the bias/relu and their gradients and the
-// updates are elementwise kernels: nothing runs on the CPU but the shuffling, the dropout masks and
-// the loss/accuracy sums from the probabilities read back after each step.
+// Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
+// Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
+// kernels of their own, every size a constant in the shader: nothing runs on the CPU but the
+// shuffling, the dropout masks and the loss/accuracy sums from the probabilities read back after
+// each step.
 //
 // What differs from the CPU standalone engine: the order of float32 sums inside the products
-// (tiles of 16), and the random streams of shuffling and dropout (this engine's own, seeded).
-// With shuffling off and dropout 0 both train on the same batches from the same weights:
-// test/gpu/standalone-webgpu.test.ts compares their losses step by step.
+// (tiles of 4 x 4 per invocation) and float32 rather than float64 arithmetic inside the
+// elementwise kernels. The random streams are the CPU program's: the same shuffles and dropout
+// masks for the same seed, so both engines train on the same batches from the same weights:
+// test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
 import { join } from "node:path";
-import type { IR, IRLayer, IRRef } from "../../compiler/ir.js";
+import { activationOf, type IR, type IRLayer } from "../../compiler/ir.js";
+import { lookup } from "../../compiler/catalog/index.js";
+import { windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import { CliError } from "../../cli/errors.js";
 import { loadMnist } from "../data/mnist.js";
@@ -30,25 +38,49 @@ import { CheckpointDecider } from "../training/callbacks.js";
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
+import { WGSL_ACTIVATIONS, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
 
 const EPSILON = 1e-7;
 
-/** relu and sigmoid write their output to `a`; linear (and softmax, handled apart) leave it in `z`. */
-const hasOutput = (l: { activation: string }) => l.activation === "relu" || l.activation === "sigmoid";
-
-interface DenseLayer {
-  id: string;
-  inputs: number;
-  units: number;
-  activation: "relu" | "sigmoid" | "linear" | "softmax";
-  kernel: string;
-  bias: string;
-  /** Rate of a dropout layer right after this one (0: none). */
-  dropout: number;
+/** An elementwise activation the WGSL kernels have (linear: none). */
+interface Act {
+  kind: string;
+  alpha: number;
 }
 
-interface Plan {
-  layers: DenseLayer[];
+/** One step of the chain (views are no step: they share their input's buffer). */
+export type Step =
+  | {
+      op: "dense";
+      id: string;
+      /** Values per example in and out. */
+      in: number;
+      size: number;
+      act: Act;
+      kernel: string;
+      bias: string | null;
+    }
+  | {
+      op: "conv2d";
+      id: string;
+      in: number;
+      size: number;
+      act: Act;
+      kernel: string;
+      bias: string | null;
+      filters: number;
+      /** The geometry without the batch size. */
+      window: Omit<WindowShape, "n">;
+    }
+  | { op: "max_pool" | "avg_pool"; id: string; in: number; size: number; window: Omit<WindowShape, "n"> }
+  | { op: "activation"; id: string; in: number; size: number; act: Act }
+  | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number };
+
+export interface Plan {
+  /** Values per example of the input. */
+  inputSize: number;
+  /** The chain; the last step's output are the logits the softmax reads. */
+  steps: Step[];
   classes: number;
   optimizer:
     | {
@@ -68,53 +100,71 @@ interface Plan {
 }
 
 const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** The plan of a model this engine covers, or the reason it does not cover it. */
-export function denseWebgpuPlan(ir: IR): Plan | string {
+export const COVERED =
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, dropout, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, linear and softmax last; categorical cross-entropy; adam or plain sgd; accuracy; checkpoint";
+
+/** The activation of a layer, if the kernels have it (linear included), else null. */
+function actOf(l: IRLayer): Act | null {
+  const a = activationOf(l);
+  if (a.kind === "linear" || a.kind === "softmax" || WGSL_ACTIVATIONS[a.kind]) return { kind: a.kind, alpha: num(a.args.alpha, 0) };
+  return null;
+}
+
+/** The plan of a model this engine covers, or what it does not cover (a phrase: "the batch_norm layer batch_norm_1"). */
+export function webgpuPlan(ir: IR): Plan | string {
   const t = ir.training;
-  if (!t) return "the file has no train section";
-  if (ir.sweep) return "sweeps";
-  const layers: DenseLayer[] = [];
-  let width = 0;
+  if (!t) return "no train section";
+  if (ir.sweep) return "a sweep";
+  const steps: Step[] = [];
+  let inputSize = 0;
   let prev: string | null = null;
   for (const l of ir.model.layers) {
-    if (prev !== null && (l.inputs.length !== 1 || l.inputs[0] !== prev)) return `layer ${l.id} (only a chain of layers is covered)`;
+    if (prev !== null && (l.inputs.length !== 1 || l.inputs[0] !== prev)) return `the ${l.kind} layer ${l.id} (only a chain of layers is covered, no merges)`;
     prev = l.id;
-    if (l.kind === "input" || l.kind === "flatten") {
-      width = l.outputShape.reduce((a, b) => a * b, 1);
+    const traits = lookup("layer", l.kind)!.traits;
+    const inShape = l.inputs.length === 1 ? ir.model.layers.find((x) => x.id === l.inputs[0])!.outputShape : [];
+    const common = { id: l.id, in: size(inShape), size: size(l.outputShape) };
+    if (l.kind === "input") {
+      inputSize = common.size;
       continue;
     }
-    if (l.kind === "dropout") {
-      const last = layers.at(-1);
-      if (!last || last.activation === "softmax") return `dropout ${l.id} (covered only after a hidden dense layer)`;
-      last.dropout = num(l.args.rate, 0);
-      continue;
-    }
-    if (l.kind !== "dense") return `the ${l.kind} layer ${l.id}`;
-    const act = (l.args.activation as IRRef | null)?.kind ?? "linear";
-    if (act !== "relu" && act !== "sigmoid" && act !== "linear" && act !== "softmax") return `activation ${act} on ${l.id}`;
-    if (l.args.use_bias === false) return `dense without bias (${l.id})`;
-    if (l.weights.some((w) => w.regularizer)) return `regularizers (${l.id})`;
-    const kernel = l.weights.find((w) => w.role === "kernel");
-    const bias = l.weights.find((w) => w.role === "bias");
-    if (!kernel || !bias) return `dense ${l.id} without kernel and bias`;
-    const units = l.outputShape[0]!;
-    layers.push({
-      id: l.id,
-      inputs: width,
-      units,
-      activation: act,
-      kernel: kernel.name,
-      bias: bias.name,
-      dropout: 0,
-    });
-    width = units;
+    if (traits.view) continue;
+    const regularized = l.weights.find((w) => w.regularizer);
+    if (regularized) return `a ${regularized.regularizer!.kind} regularizer on ${regularized.name}`;
+    const act = actOf(l);
+    if (!act) return `the ${activationOf(l).kind} activation of ${l.id}`;
+    const weight = (role: string) => l.weights.find((w) => w.role === role)?.name ?? null;
+    if (l.kind === "dense") {
+      steps.push({ op: "dense", ...common, act, kernel: weight("kernel")!, bias: weight("bias") });
+    } else if (l.kind === "conv2d") {
+      const [KH, KW] = l.args.kernel_size;
+      const [SH, SW] = l.args.strides;
+      const g = windowGeometry(inShape, l.outputShape, [KH, KW], [SH, SW]);
+      steps.push({ op: "conv2d", ...common, act, kernel: weight("kernel")!, bias: weight("bias"), filters: l.outputShape[2]!, window: { ...g, KH, KW, SH, SW } });
+    } else if (l.kind === "max_pool" || l.kind === "avg_pool") {
+      const [KH, KW] = l.args.pool_size;
+      const [SH, SW] = l.args.strides;
+      steps.push({ op: l.kind, ...common, window: { ...windowGeometry(inShape, l.outputShape, [KH, KW], [SH, SW]), KH, KW, SH, SW } });
+    } else if (traits.activation) {
+      steps.push({ op: "activation", ...common, act });
+    } else if (traits.stochastic && l.kind === "dropout") {
+      const rate = l.args.rate;
+      steps.push({ op: "dropout", ...common, rate, keep: Number((1 - rate).toPrecision(12)) });
+    } else return `the ${l.kind} layer ${l.id}`;
   }
-  const last = layers.at(-1);
-  if (!last || last.activation !== "softmax") return "a model whose last layer is not dense with softmax";
-  if (layers.slice(0, -1).some((l) => l.activation === "softmax")) return "softmax before the last layer";
+  // The softmax that ends the model (a dense or conv2d layer's activation, or a softmax layer) is
+  // the loss kernel's: the chain ends with its logits.
+  const last = steps.at(-1);
+  if (!last || !("act" in last) || last.act.kind !== "softmax") return "a model that does not end with a softmax";
+  if (last.op === "activation") steps.pop();
+  else last.act = { kind: "linear", alpha: 0 };
+  const early = steps.find((s) => "act" in s && s.act.kind === "softmax");
+  if (early) return `a softmax before the last layer (${early.id})`;
+  if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
   if (t.loss.kind !== "categorical_crossentropy" && t.loss.kind !== "sparse_categorical_crossentropy") return `the ${t.loss.kind} loss`;
-  if (t.loss.args.from_logits === true || num(t.loss.args.label_smoothing, 0) !== 0) return "from_logits / label_smoothing";
+  if (t.loss.args.from_logits === true || num(t.loss.args.label_smoothing, 0) !== 0) return "a cross-entropy from logits or with label smoothing";
   if (t.schedule) return `the ${t.schedule.kind} schedule`;
   if (t.data.augment) return "augmentation";
   if (t.metrics.some((m) => m !== "accuracy")) return `metrics other than accuracy (${t.metrics.join(", ")})`;
@@ -136,12 +186,238 @@ export function denseWebgpuPlan(ir: IR): Plan | string {
   } else if (o.kind === "sgd" && num(o.args.momentum, 0) === 0) {
     optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01) };
   } else return `the ${o.kind} optimizer${o.kind === "sgd" ? " with momentum" : ""}`;
-  if (last.units !== t.data.classes) return `an output of ${last.units} units for ${t.data.classes} classes`;
-  return { layers, classes: t.data.classes, optimizer, checkpoint };
+  return { inputSize, steps, classes: t.data.classes, optimizer, checkpoint };
 }
 
-export const COVERED =
-  "input, flatten, dense (relu, sigmoid, linear, softmax last), dropout; categorical cross-entropy; adam or plain sgd; accuracy; checkpoint";
+/** The refusal of a model the engine does not cover: what it covers, what the model has, the alternatives. */
+export function notCoveredMessage(what: string): string {
+  return `--gpu --engine standalone does not cover ${what}; it covers ${COVERED}. Use --engine tfjs --gpu for this model, or the standalone engine on the CPU (without --gpu).`;
+}
+
+interface Param {
+  value: GpuTensor;
+  grad: GpuTensor;
+  m: GpuTensor | null;
+  v: GpuTensor | null;
+}
+
+interface StepBuffers {
+  /** The step's output (for a linear layer without activation: z itself). */
+  out: GpuTensor;
+  /** dL/d(out). */
+  dOut: GpuTensor;
+  /** Pre-activation and its gradient (layers with an activation). */
+  z: GpuTensor | null;
+  dz: GpuTensor | null;
+  /** conv2d: the patches (and, in the backward pass, their gradient). */
+  cols: GpuTensor | null;
+  /** max_pool: where each maximum came from; dropout: the mask. */
+  aux: GpuTensor | null;
+}
+
+/**
+ * The model on the GPU: its weights, gradients and optimizer state, and every activation buffer
+ * for up to `batch` rows, with the step's kernels. The training loop below drives it; so do the
+ * tests, against the CPU program's internals (test/standalone/harness.ts).
+ */
+export class GpuNet {
+  readonly params = new Map<string, Param>();
+  /** The input batch (n rows of plan.inputSize) and the one-hot targets. */
+  readonly x: GpuTensor;
+  readonly y: GpuTensor;
+  /** The softmax probabilities after forward(). */
+  readonly probs: GpuTensor;
+  private readonly bufs: StepBuffers[];
+  private readonly masks: (Float32Array | null)[];
+  /** The stream dropout masks draw from, as the CPU program's `random`. */
+  private random = new Random(0);
+  private iterations = 0;
+
+  constructor(
+    readonly plan: Plan,
+    readonly k: WebgpuKernels,
+    readonly batch: number,
+    initial: Map<string, Float32Array>,
+  ) {
+    const B = batch;
+    for (const s of plan.steps) {
+      if (s.op !== "dense" && s.op !== "conv2d") continue;
+      for (const name of [s.kernel, s.bias]) {
+        if (!name) continue;
+        const w = initial.get(name)!;
+        const adam = plan.optimizer.kind === "adam";
+        this.params.set(name, { value: k.tensor(w), grad: k.tensor(w.length), m: adam ? k.tensor(w.length) : null, v: adam ? k.tensor(w.length) : null });
+      }
+    }
+    this.x = k.tensor(B * plan.inputSize);
+    this.y = k.tensor(B * plan.classes);
+    this.probs = k.tensor(B * plan.classes);
+    this.bufs = plan.steps.map((s) => {
+      const activated = "act" in s && s.act.kind !== "linear";
+      const linear = s.op === "dense" || s.op === "conv2d";
+      const z = linear && activated ? k.tensor(B * s.size) : null;
+      const patches = s.op === "conv2d" ? B * s.window.OH * s.window.OW * s.window.KH * s.window.KW * s.window.C : 0;
+      return {
+        out: k.tensor(B * s.size),
+        dOut: k.tensor(B * s.size),
+        z,
+        dz: z ? k.tensor(B * s.size) : null,
+        cols: patches ? k.tensor(patches) : null,
+        aux: s.op === "max_pool" || s.op === "dropout" ? k.tensor(B * s.size) : null,
+      };
+    });
+    this.masks = plan.steps.map((s) => (s.op === "dropout" ? new Float32Array(B * s.size) : null));
+  }
+
+  /** Restarts the dropout stream (the CPU program's reseed()). */
+  reseed(seed: number): void {
+    this.random = new Random(seed);
+  }
+
+  private shape(w: Omit<WindowShape, "n">, n: number): WindowShape {
+    return { ...w, n };
+  }
+
+  private output(i: number): GpuTensor {
+    return i < 0 ? this.x : this.bufs[i]!.out;
+  }
+
+  /** The forward pass over n rows of x, then softmax and dL/d(logits) against y. */
+  forward(n: number, training: boolean): void {
+    const k = this.k;
+    this.plan.steps.forEach((s, i) => {
+      const b = this.bufs[i]!;
+      const input = this.output(i - 1);
+      switch (s.op) {
+        case "dense":
+        case "conv2d": {
+          const z = b.z ?? b.out;
+          let rows = n;
+          let width = s.in;
+          let x = input;
+          let units = s.size;
+          if (s.op === "conv2d") {
+            const w = this.shape(s.window, n);
+            k.kernelIm2col(input, b.cols!, w);
+            rows = n * w.OH * w.OW;
+            width = w.KH * w.KW * w.C;
+            x = b.cols!;
+            units = s.filters;
+          }
+          k.gemm(false, false, rows, units, width, x, this.params.get(s.kernel)!.value, z, false);
+          if (s.bias) k.kernelBiasAdd(z, this.params.get(s.bias)!.value, rows, units);
+          if (b.z) k.kernelActivation(s.act.kind, s.act.alpha, b.z, b.out, n * s.size);
+          break;
+        }
+        case "max_pool":
+          k.kernelMaxPool(input, b.out, b.aux!, this.shape(s.window, n));
+          break;
+        case "avg_pool":
+          k.kernelAvgPool(input, b.out, this.shape(s.window, n));
+          break;
+        case "activation":
+          k.kernelActivation(s.act.kind, s.act.alpha, input, b.out, n * s.size);
+          break;
+        case "dropout": {
+          if (!training) {
+            k.copy(input, b.out, n * s.size);
+            break;
+          }
+          // The CPU program's draw: one stream, layer after layer, value after value.
+          const mask = this.masks[i]!;
+          const scale = 1 / s.keep;
+          for (let j = 0; j < n * s.size; j++) mask[j] = this.random.next() < s.rate ? 0 : scale;
+          k.write(b.aux!, mask.subarray(0, n * s.size));
+          k.kernelMask(input, b.aux!, b.out, n * s.size);
+          break;
+        }
+      }
+    });
+    const last = this.plan.steps.length - 1;
+    k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, last >= 0 ? this.bufs[last]!.dOut : k.tensor(n * this.plan.classes), n, this.plan.classes);
+  }
+
+  /** The backward pass after forward(n, true): every weight's gradient. */
+  backward(n: number): void {
+    const k = this.k;
+    const steps = this.plan.steps;
+    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d");
+    for (let i = steps.length - 1; i >= 0 && i >= firstWeighted; i--) {
+      const s = steps[i]!;
+      const b = this.bufs[i]!;
+      const input = this.output(i - 1);
+      // dL/d(input) is needed when a layer with weights comes before this one.
+      const dIn = i > firstWeighted ? this.bufs[i - 1]!.dOut : null;
+      switch (s.op) {
+        case "dense":
+        case "conv2d": {
+          const dz = b.dz ?? b.dOut;
+          if (b.z) k.kernelActivationBackward(s.act.kind, s.act.alpha, b.z, b.out, b.dOut, dz, n * s.size);
+          const p = this.params.get(s.kernel)!;
+          if (s.op === "dense") {
+            k.gemm(true, false, s.in, s.size, n, input, dz, p.grad, false);
+            if (s.bias) k.kernelBiasGrad(dz, this.params.get(s.bias)!.grad, n, s.size);
+            if (dIn) k.gemm(false, true, n, s.in, s.size, dz, p.value, dIn, false);
+          } else {
+            const w = this.shape(s.window, n);
+            const rows = n * w.OH * w.OW;
+            const patch = w.KH * w.KW * w.C;
+            k.gemm(true, false, patch, s.filters, rows, b.cols!, dz, p.grad, false);
+            if (s.bias) k.kernelBiasGrad(dz, this.params.get(s.bias)!.grad, rows, s.filters);
+            if (dIn) {
+              // dPatches = dz · kernelᵀ into the patch buffer, gathered back onto the image
+              k.gemm(false, true, rows, patch, s.filters, dz, p.value, b.cols!, false);
+              k.kernelCol2im(b.cols!, dIn, w);
+            }
+          }
+          break;
+        }
+        case "max_pool":
+          if (dIn) k.kernelMaxPoolBackward(b.dOut, b.aux!, dIn, this.shape(s.window, n));
+          break;
+        case "avg_pool":
+          if (dIn) k.kernelAvgPoolBackward(b.dOut, dIn, this.shape(s.window, n));
+          break;
+        case "activation":
+          if (dIn) k.kernelActivationBackward(s.act.kind, s.act.alpha, input, b.out, b.dOut, dIn, n * s.size);
+          break;
+        case "dropout":
+          if (dIn) k.kernelMask(b.dOut, b.aux!, dIn, n * s.size);
+          break;
+      }
+    }
+  }
+
+  /** One optimizer step over every weight (lr: the learning rate of this step). */
+  update(lr: number): void {
+    this.iterations++;
+    const o = this.plan.optimizer;
+    for (const p of this.params.values()) {
+      if (o.kind === "adam") {
+        const lrT = (lr * Math.sqrt(1 - Math.pow(o.beta2, this.iterations))) / (1 - Math.pow(o.beta1, this.iterations));
+        this.k.adamUpdate(p.value, p.grad, p.m!, p.v!, lrT, o.beta1, o.beta2, o.epsilon);
+      } else this.k.sgdUpdate(p.value, p.grad, lr);
+    }
+  }
+
+  /** The logits of the last forward pass (n rows). */
+  async logits(n: number): Promise<Float32Array> {
+    const last = this.plan.steps.length - 1;
+    return (await this.k.read(this.output(last))).slice(0, n * this.plan.classes);
+  }
+
+  async weight(name: string): Promise<Float32Array> {
+    return this.k.read(this.params.get(name)!.value);
+  }
+
+  async gradient(name: string): Promise<Float32Array> {
+    return this.k.read(this.params.get(name)!.grad);
+  }
+
+  setWeight(name: string, value: Float32Array): void {
+    this.k.write(this.params.get(name)!.value, value);
+  }
+}
 
 interface Data {
   x: Float32Array;
@@ -194,134 +470,53 @@ export function createStandaloneWebgpuEngine(): Engine {
   return {
     name: "standalone",
     async train(ir: IR, options: RunOptions, hooks: TrainHooks): Promise<TrainResult> {
-      const plan = denseWebgpuPlan(ir);
-      if (typeof plan === "string") {
-        throw new CliError(
-          `--gpu --engine standalone covers dense networks only (${COVERED}); this model has ${plan}. Use --engine tfjs --gpu for it.`,
-          1,
-        );
-      }
+      const plan = webgpuPlan(ir);
+      if (typeof plan === "string") throw new CliError(notCoveredMessage(plan), 1);
       const dawn = await openDawn();
-      return trainDense(ir, plan, options, hooks, new WebgpuKernels(dawn.device));
+      return trainOnGpu(ir, plan, options, hooks, new WebgpuKernels(dawn.device));
     },
   };
 }
 
-async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainHooks, k: WebgpuKernels): Promise<TrainResult> {
+async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainHooks, k: WebgpuKernels): Promise<TrainResult> {
   const started = performance.now();
   const t = ir.training!;
   const seed = options.seed ?? t.seed;
   const epochs = options.epochs ?? t.epochs;
   const B = t.batchSize;
   const C = plan.classes;
+  const I = plan.inputSize;
   const { train, validation, test } = await loadData(ir, options);
   if (train.count === 0) throw new CliError("no training examples (check --train-limit and the validation split)", 2);
 
-  // Parameters, gradients and optimizer state on the GPU, from the standalone engine's initial weights.
-  const init = initialWeights(ir.model, seed);
-  const params = new Map<string, { value: GpuTensor; grad: GpuTensor; m: GpuTensor; v: GpuTensor }>();
-  for (const l of plan.layers) {
-    for (const name of [l.kernel, l.bias]) {
-      const w = init.get(name)!;
-      params.set(name, {
-        value: k.tensor(w),
-        grad: k.tensor(w.length),
-        m: k.tensor(w.length),
-        v: k.tensor(w.length),
-      });
-    }
-  }
-  // Activations for up to B rows; the pipelines are specialised per row count (B and the last, shorter batch).
-  const I = plan.layers[0]!.inputs;
-  const x = k.tensor(B * I);
-  const y = k.tensor(B * C);
-  const probs = k.tensor(B * C);
-  const acts = plan.layers.map((l) => ({
-    z: k.tensor(B * l.units),
-    a: k.tensor(B * l.units),
-    dz: k.tensor(B * l.units),
-    da: k.tensor(B * l.units),
-    mask: k.tensor(B * l.units),
-  }));
+  // The standalone engine's initial weights and random streams (its program's names for them).
+  const net = new GpuNet(plan, k, B, initialWeights(ir.model, seed));
+  net.reseed(hashSeed(seed, "dropout"));
+  const shuffleRng = new Random(hashSeed(seed, "shuffle"));
   const xBatch = new Float32Array(B * I);
   const yBatch = new Float32Array(B * C);
-  const masks = plan.layers.map((l) => (l.dropout > 0 ? new Float32Array(B * l.units) : null));
-  const dropoutRng = plan.layers.map((l) => new Random(hashSeed(seed, `${l.id}/dropout-webgpu`)));
-  const shuffleRng = new Random(hashSeed(seed, "shuffle-webgpu"));
 
+  /** Rows from..from+n of the data (through `order`, wrapping around as the CPU program's gatherBatch). */
   const fill = (d: Data, order: Int32Array | null, from: number, n: number) => {
     yBatch.fill(0, 0, n * C);
     for (let r = 0; r < n; r++) {
-      const e = order ? order[from + r]! : from + r;
+      const at = (from + r) % d.count;
+      const e = order ? order[at]! : at;
       xBatch.set(d.x.subarray(e * d.size, (e + 1) * d.size), r * I);
       yBatch[r * C + d.labels[e]!] = 1;
     }
-    k.write(x, xBatch.subarray(0, n * I));
-    k.write(y, yBatch.subarray(0, n * C));
-  };
-
-  const forward = (n: number, training: boolean) => {
-    let input = x;
-    plan.layers.forEach((l, i) => {
-      const s = acts[i]!;
-      const p = params;
-      k.gemm(false, false, n, l.units, l.inputs, input, p.get(l.kernel)!.value, s.z, false);
-      if (l.activation === "relu") k.kernelBiasRelu(s.z, s.a, p.get(l.bias)!.value, n, l.units);
-      else k.kernelBiasAdd(s.z, p.get(l.bias)!.value, n, l.units);
-      if (l.activation === "sigmoid") k.kernelSigmoid(s.z, s.a, n * l.units);
-      const out = hasOutput(l) ? s.a : s.z;
-      if (training && l.dropout > 0) {
-        const mask = masks[i]!;
-        const keep = 1 - l.dropout;
-        const rng = dropoutRng[i]!;
-        for (let j = 0; j < n * l.units; j++) mask[j] = rng.next() < keep ? 1 / keep : 0;
-        k.write(s.mask, mask.subarray(0, n * l.units));
-        k.kernelMul(out, s.mask, n * l.units);
-      }
-      input = out;
-    });
-    const last = acts.at(-1)!;
-    k.kernelSoftmaxCrossEntropy(last.z, y, probs, last.dz, n, C);
-  };
-
-  const backward = (n: number) => {
-    for (let i = plan.layers.length - 1; i >= 0; i--) {
-      const l = plan.layers[i]!;
-      const s = acts[i]!;
-      const prev = i > 0 ? acts[i - 1]! : null;
-      const input = prev ? (hasOutput(plan.layers[i - 1]!) ? prev.a : prev.z) : x;
-      k.gemm(true, false, l.inputs, l.units, n, input, s.dz, params.get(l.kernel)!.grad, false);
-      k.kernelBiasGrad(s.dz, params.get(l.bias)!.grad, n, l.units);
-      if (!prev) break;
-      const pl = plan.layers[i - 1]!;
-      // d(input) = dz · Wᵀ; through the previous layer's dropout mask and relu into its dz.
-      const target = hasOutput(pl) ? prev.da : prev.dz;
-      k.gemm(false, true, n, l.inputs, l.units, s.dz, params.get(l.kernel)!.value, target, false);
-      if (pl.dropout > 0) k.kernelMul(target, prev.mask, n * pl.units);
-      if (pl.activation === "relu") k.kernelReluBackward(prev.z, prev.da, prev.dz, n * pl.units);
-      if (pl.activation === "sigmoid") k.kernelSigmoidBackward(prev.z, prev.da, prev.dz, n * pl.units);
-    }
-  };
-
-  let step = 0;
-  const update = () => {
-    step++;
-    const o = plan.optimizer;
-    for (const p of params.values()) {
-      if (o.kind === "adam") {
-        const lrT = (o.lr * Math.sqrt(1 - Math.pow(o.beta2, step))) / (1 - Math.pow(o.beta1, step));
-        k.adamUpdate(p.value, p.grad, p.m, p.v, lrT, o.beta1, o.beta2, o.epsilon);
-      } else k.sgdUpdate(p.value, p.grad, o.lr);
-    }
+    k.write(net.x, xBatch.subarray(0, n * I));
+    k.write(net.y, yBatch.subarray(0, n * C));
   };
 
   /** Loss and correct count of the n rows just computed, from the probabilities read back. */
   const score = async (d: Data, order: Int32Array | null, from: number, n: number): Promise<[number, number]> => {
-    const p = await k.read(probs);
+    const p = await k.read(net.probs);
     let loss = 0;
     let correct = 0;
     for (let r = 0; r < n; r++) {
-      const label = d.labels[order ? order[from + r]! : from + r]!;
+      const at = (from + r) % d.count;
+      const label = d.labels[order ? order[at]! : at]!;
       loss -= Math.log(Math.min(Math.max(p[r * C + label]!, EPSILON), 1 - EPSILON));
       let best = 0;
       for (let j = 1; j < C; j++) if (p[r * C + j]! > p[r * C + best]!) best = j;
@@ -336,7 +531,7 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     for (let from = 0; from < d.count; from += B) {
       const n = Math.min(B, d.count - from);
       fill(d, null, from, n);
-      forward(n, false);
+      net.forward(n, false);
       const [l, c] = await score(d, null, from, n);
       loss += l;
       correct += c;
@@ -350,7 +545,7 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   const files: string[] = [];
   const save = async (dir: string, extra: Record<string, unknown> = {}) => {
     const weights = ir.model.layers.flatMap((l: IRLayer) => l.weights);
-    const values = await Promise.all(weights.map((w) => k.read(params.get(w.name)!.value)));
+    const values = await Promise.all(weights.map((w) => net.weight(w.name)));
     const total = values.reduce((s, v) => s + v.length, 0);
     const bytes = new Float32Array(total);
     let at = 0;
@@ -397,31 +592,30 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   });
   const checkpoint = plan.checkpoint ? new CheckpointDecider(plan.checkpoint as never) : null;
   const history: EpochLogs[] = [];
+  const lr = plan.optimizer.lr;
   let trainSeconds = 0;
   let trained = 0;
-  let cursor = train.count;
   for (let epoch = 0; epoch < epochs; epoch++) {
     const t0 = performance.now();
+    // As the CPU program: shuffled at each epoch's start, batches from the start of the order.
+    if (t.data.shuffle) shuffleRng.shuffle(order);
+    let cursor = 0;
     let lossSum = 0;
     let correct = 0;
     let seen = 0;
     for (let b = 0; b < stepsPerEpoch; b++) {
       if (options.signal?.aborted) throw options.signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
-      if (cursor >= train.count) {
-        if (t.data.shuffle) shuffleRng.shuffle(order);
-        cursor = 0;
-      }
-      const n = Math.min(B, train.count - cursor);
+      const n = t.stepsPerEpoch ? B : Math.min(B, train.count - cursor);
       fill(train, order, cursor, n);
-      forward(n, true);
-      backward(n);
-      update();
+      net.forward(n, true);
+      net.backward(n);
+      net.update(lr);
       const [l, c] = await score(train, order, cursor, n);
       cursor += n;
       lossSum += l;
       correct += c;
       seen += n;
-      hooks.onBatchEnd?.(step - 1, {
+      hooks.onBatchEnd?.(b, {
         loss: lossSum / seen,
         accuracy: correct / seen,
       });
@@ -434,7 +628,7 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       logs.val_loss = v.loss;
       logs.val_accuracy = v.accuracy;
     }
-    logs.lr = plan.optimizer.lr;
+    logs.lr = lr;
     history.push(logs);
     hooks.onEpochEnd?.(epoch, logs);
     if (checkpoint) {

@@ -27,7 +27,17 @@ import {
   sigmoidBackwardWgsl,
   sigmoidWgsl,
   softmaxCrossEntropyWgsl,
+  activationWgsl,
+  activationBackwardWgsl,
+  avgPoolBackwardWgsl,
+  avgPoolWgsl,
+  col2imWgsl,
+  im2colWgsl,
+  maskWgsl,
+  maxPoolBackwardWgsl,
+  maxPoolWgsl,
   type GemmShape,
+  type WindowShape,
 } from "./wgsl.js";
 
 /** A float32 array on the GPU. */
@@ -316,6 +326,111 @@ export class WebgpuKernels {
       [z.buffer, y.buffer, p.buffer, dz.buffer],
       elementwiseGrid(rows),
     );
+  }
+
+  /** a = act(z) over count items (alpha: elu's and leaky_relu's parameter). */
+  kernelActivation(kind: string, alpha: number, z: GpuTensor, a: GpuTensor, count: number): void {
+    WebgpuKernels.need(z, count, "z");
+    WebgpuKernels.need(a, count, "a");
+    this.run(
+      this.pipeline(`act ${kind} ${alpha} ${count}`, () => activationWgsl(kind, alpha, count)),
+      [z.buffer, a.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** dz = act'(z) * g (a: the activation's output). */
+  kernelActivationBackward(kind: string, alpha: number, z: GpuTensor, a: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
+    for (const [t, n] of [
+      [z, "z"],
+      [a, "a"],
+      [g, "g"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, count, n);
+    this.run(
+      this.pipeline(`actBackward ${kind} ${alpha} ${count}`, () => activationBackwardWgsl(kind, alpha, count)),
+      [z.buffer, a.buffer, g.buffer, dz.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** out = x * mask (dropout, both ways). */
+  kernelMask(x: GpuTensor, mask: GpuTensor, out: GpuTensor, count: number): void {
+    for (const [t, n] of [
+      [x, "x"],
+      [mask, "mask"],
+      [out, "out"],
+    ] as const)
+      WebgpuKernels.need(t, count, n);
+    this.run(this.pipeline(`mask ${count}`, () => maskWgsl(count)), [x.buffer, mask.buffer, out.buffer], elementwiseGrid(count));
+  }
+
+  /** dst[0, count) = src[0, count). */
+  copy(src: GpuTensor, dst: GpuTensor, count: number): void {
+    WebgpuKernels.need(src, count, "src");
+    WebgpuKernels.need(dst, count, "dst");
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, count * 4);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  private static windowKey(s: WindowShape): string {
+    return `${s.n} ${s.H}x${s.W}x${s.C} k${s.KH}x${s.KW} s${s.SH}x${s.SW} o${s.OH}x${s.OW} p${s.padTop},${s.padLeft}`;
+  }
+
+  /** cols[n * OH * OW, KH * KW * C] = the patches of x (kernelIm2col). */
+  kernelIm2col(x: GpuTensor, cols: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.OH * s.OW * s.KH * s.KW * s.C;
+    WebgpuKernels.need(x, s.n * s.H * s.W * s.C, "x");
+    WebgpuKernels.need(cols, count, "cols");
+    this.run(this.pipeline(`im2col ${WebgpuKernels.windowKey(s)}`, () => im2colWgsl(s)), [x.buffer, cols.buffer], elementwiseGrid(count));
+  }
+
+  /** dx = the patch gradients scattered back onto the image (kernelCol2im on a zeroed dx). */
+  kernelCol2im(cols: GpuTensor, dx: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.H * s.W * s.C;
+    WebgpuKernels.need(cols, s.n * s.OH * s.OW * s.KH * s.KW * s.C, "cols");
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(this.pipeline(`col2im ${WebgpuKernels.windowKey(s)}`, () => col2imWgsl(s)), [cols.buffer, dx.buffer], elementwiseGrid(count));
+  }
+
+  /** out = window maxima of x, arg = where each came from (flat indices into x). */
+  kernelMaxPool(x: GpuTensor, out: GpuTensor, arg: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.OH * s.OW * s.C;
+    WebgpuKernels.need(x, s.n * s.H * s.W * s.C, "x");
+    WebgpuKernels.need(out, count, "out");
+    WebgpuKernels.need(arg, count, "arg");
+    this.run(this.pipeline(`maxPool ${WebgpuKernels.windowKey(s)}`, () => maxPoolWgsl(s)), [x.buffer, out.buffer, arg.buffer], elementwiseGrid(count));
+  }
+
+  /** dx = each window's gradient at the position of its maximum. */
+  kernelMaxPoolBackward(g: GpuTensor, arg: GpuTensor, dx: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.H * s.W * s.C;
+    WebgpuKernels.need(g, s.n * s.OH * s.OW * s.C, "g");
+    WebgpuKernels.need(arg, s.n * s.OH * s.OW * s.C, "arg");
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(
+      this.pipeline(`maxPoolBackward ${WebgpuKernels.windowKey(s)}`, () => maxPoolBackwardWgsl(s)),
+      [g.buffer, arg.buffer, dx.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** out = window averages of x (padding left out). */
+  kernelAvgPool(x: GpuTensor, out: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.OH * s.OW * s.C;
+    WebgpuKernels.need(x, s.n * s.H * s.W * s.C, "x");
+    WebgpuKernels.need(out, count, "out");
+    this.run(this.pipeline(`avgPool ${WebgpuKernels.windowKey(s)}`, () => avgPoolWgsl(s)), [x.buffer, out.buffer], elementwiseGrid(count));
+  }
+
+  /** dx = each window's gradient spread evenly over its inputs. */
+  kernelAvgPoolBackward(g: GpuTensor, dx: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.H * s.W * s.C;
+    WebgpuKernels.need(g, s.n * s.OH * s.OW * s.C, "g");
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(this.pipeline(`avgPoolBackward ${WebgpuKernels.windowKey(s)}`, () => avgPoolBackwardWgsl(s)), [g.buffer, dx.buffer], elementwiseGrid(count));
   }
 
   /** Waits until the GPU has done everything submitted so far. */

@@ -218,3 +218,237 @@ export function sigmoidBackwardWgsl(count: number): string {
     `sigmoid backward over ${count}`,
   );
 }
+
+/**
+ * Activations as WGSL expressions, as the CPU program's (../../activations.ts): `forward` of z,
+ * `backward` of z, a (the output) and g (dL/da). Only those the GPU path covers.
+ */
+export const WGSL_ACTIVATIONS: Record<string, { forward: (alpha: number) => string; backward: (alpha: number) => string }> = {
+  relu: { forward: () => "select(0.0, z, z > 0.0)", backward: () => "select(0.0, g, z > 0.0)" },
+  sigmoid: { forward: () => "1.0 / (1.0 + exp(-z))", backward: () => "g * a * (1.0 - a)" },
+  tanh: { forward: () => "tanh(z)", backward: () => "g * (1.0 - a * a)" },
+  elu: {
+    forward: (alpha) => `select(${f32(alpha)} * (exp(z) - 1.0), z, z > 0.0)`,
+    backward: (alpha) => `select(g * (a + ${f32(alpha)}), g, z > 0.0)`,
+  },
+  leaky_relu: {
+    forward: (alpha) => `select(${f32(alpha)} * z, z, z > 0.0)`,
+    backward: (alpha) => `select(${f32(alpha)} * g, g, z > 0.0)`,
+  },
+  softplus: {
+    forward: () => "select(log(1.0 + exp(z)), z + log(1.0 + exp(-z)), z > 0.0)",
+    backward: () => "g / (1.0 + exp(-z))",
+  },
+};
+
+/** A float literal for WGSL (always with a decimal point or exponent). */
+function f32(x: number): string {
+  const s = String(Math.fround(x));
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/** a = act(z) over count items. */
+export function activationWgsl(kind: string, alpha: number, count: number): string {
+  const code = WGSL_ACTIVATIONS[kind];
+  if (!code) throw new RangeError(`WGSL kernel: no activation ${kind}`);
+  const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read_write> A: array<f32>;`;
+  return elementwise(count, bindings, `  let z = Z[i];\n  A[i] = ${code.forward(alpha)};`, `${kind} over ${count}`);
+}
+
+/** dz = act'(z) * g over count items (a: the forward output). */
+export function activationBackwardWgsl(kind: string, alpha: number, count: number): string {
+  const code = WGSL_ACTIVATIONS[kind];
+  if (!code) throw new RangeError(`WGSL kernel: no activation ${kind}`);
+  const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DZ: array<f32>;`;
+  return elementwise(
+    count,
+    bindings,
+    `  let z = Z[i];\n  let a = A[i];\n  let g = G[i];\n  DZ[i] = ${code.backward(alpha)};`,
+    `${kind} backward over ${count}`,
+  );
+}
+
+/** out = x * mask over count items (dropout forward, and its backward with x = dL/d(out)). */
+export function maskWgsl(count: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> mask: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`;
+  return elementwise(count, bindings, "  out[i] = x[i] * mask[i];", `out = x * mask over ${count}`);
+}
+
+/**
+ * Geometry of a 2-D window op (conv or pool) on NHWC images, as the CPU kernels take it
+ * (windowGeometry in ../../layers.ts): input H x W x C, window KH x KW, strides SH x SW, output
+ * OH x OW, and the padding before the first row and column.
+ */
+export interface WindowShape {
+  n: number;
+  H: number;
+  W: number;
+  C: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  OH: number;
+  OW: number;
+  padTop: number;
+  padLeft: number;
+}
+
+const i = (n: number) => `${n | 0}i`;
+
+function checkWindow(s: WindowShape): void {
+  for (const k of ["n", "H", "W", "C", "KH", "KW", "SH", "SW", "OH", "OW"] as const) checkSize(k, s[k]);
+}
+
+/** Decomposes flat index `i` of an [n, rows, cols, C] tensor into b, y, x, c (WGSL lines, i32). */
+function nhwc(rows: number, cols: number, C: number, y = "y", x = "x"): string {
+  return `  let ii = i32(i);
+  let c = ii % ${i(C)};
+  let ${x} = (ii / ${i(C)}) % ${i(cols)};
+  let ${y} = (ii / ${i(C * cols)}) % ${i(rows)};
+  let b = ii / ${i(C * cols * rows)};`;
+}
+
+/**
+ * im2col: cols[(b * OH + oy) * OW + ox, (ky * KW + kx) * C + c] = x[b, oy * SH - padTop + ky,
+ * ox * SW - padLeft + kx, c], 0 outside the image (kernelIm2col). One invocation per patch value.
+ */
+export function im2colWgsl(s: WindowShape): string {
+  checkWindow(s);
+  const patch = s.KH * s.KW * s.C;
+  const count = s.n * s.OH * s.OW * patch;
+  const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> cols: array<f32>;`;
+  const body = `  let ii = i32(i);
+  let k = ii % ${i(patch)};
+  let r = ii / ${i(patch)};
+  let c = k % ${i(s.C)};
+  let kx = (k / ${i(s.C)}) % ${i(s.KW)};
+  let ky = k / ${i(s.C * s.KW)};
+  let ox = r % ${i(s.OW)};
+  let oy = (r / ${i(s.OW)}) % ${i(s.OH)};
+  let b = r / ${i(s.OW * s.OH)};
+  let y = oy * ${i(s.SH)} - ${i(s.padTop)} + ky;
+  let x = ox * ${i(s.SW)} - ${i(s.padLeft)} + kx;
+  var v = 0.0;
+  if (y >= 0i && y < ${i(s.H)} && x >= 0i && x < ${i(s.W)}) { v = X[((b * ${i(s.H)} + y) * ${i(s.W)} + x) * ${i(s.C)} + c]; }
+  cols[i] = v;`;
+  return elementwise(count, bindings, body, `im2col: [${s.n} x ${s.H} x ${s.W} x ${s.C}] -> patches [${s.n * s.OH * s.OW} x ${patch}]`);
+}
+
+/**
+ * The loops over the output windows that hold input position (y, x), in increasing (oy, ox) order
+ * (the order in which the CPU kernels add their contributions): `body` sees oy, ox, ky, kx.
+ */
+function windowsOver(s: WindowShape, body: string): string {
+  return `  for (var ky = ${i(s.KH - 1)}; ky >= 0i; ky--) {
+    let ty = y + ${i(s.padTop)} - ky;
+    if (ty < 0i || ty % ${i(s.SH)} != 0i || ty / ${i(s.SH)} >= ${i(s.OH)}) { continue; }
+    let oy = ty / ${i(s.SH)};
+    for (var kx = ${i(s.KW - 1)}; kx >= 0i; kx--) {
+      let tx = x + ${i(s.padLeft)} - kx;
+      if (tx < 0i || tx % ${i(s.SW)} != 0i || tx / ${i(s.SW)} >= ${i(s.OW)}) { continue; }
+      let ox = tx / ${i(s.SW)};
+${body}
+    }
+  }`;
+}
+
+/**
+ * col2im: dx[b, y, x, c] = the sum of the patch gradients that read (y, x, c), added in the order
+ * kernelCol2im adds them (so the result is the CPU's, bit for bit). One invocation per input value.
+ */
+export function col2imWgsl(s: WindowShape): string {
+  checkWindow(s);
+  const patch = s.KH * s.KW * s.C;
+  const bindings = `@group(0) @binding(0) var<storage, read> cols: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;`;
+  const body = `${nhwc(s.H, s.W, s.C)}
+  var sum = 0.0;
+${windowsOver(s, `      sum = sum + cols[((b * ${i(s.OH)} + oy) * ${i(s.OW)} + ox) * ${i(patch)} + (ky * ${i(s.KW)} + kx) * ${i(s.C)} + c];`)}
+  dx[i] = sum;`;
+  return elementwise(s.n * s.H * s.W * s.C, bindings, body, `col2im: patches [${s.n * s.OH * s.OW} x ${patch}] -> [${s.n} x ${s.H} x ${s.W} x ${s.C}]`);
+}
+
+/** The window of output value i: b, oy, ox, c and the clipped input rows/columns [y0, y1) x [x0, x1). */
+function poolWindow(s: WindowShape): string {
+  return `${nhwc(s.OH, s.OW, s.C, "oy", "ox")}
+  let ys = oy * ${i(s.SH)} - ${i(s.padTop)};
+  let xs = ox * ${i(s.SW)} - ${i(s.padLeft)};
+  let y0 = max(ys, 0i);
+  let y1 = min(ys + ${i(s.KH)}, ${i(s.H)});
+  let x0 = max(xs, 0i);
+  let x1 = min(xs + ${i(s.KW)}, ${i(s.W)});`;
+}
+
+/**
+ * Max pooling: out = the window's maximum (the first one in row order on ties, as the CPU loop
+ * keeps it), arg = its flat index in x, as u32.
+ */
+export function maxPoolWgsl(s: WindowShape): string {
+  checkWindow(s);
+  const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> arg: array<u32>;`;
+  const body = `${poolWindow(s)}
+  var at = ((b * ${i(s.H)} + y0) * ${i(s.W)} + x0) * ${i(s.C)} + c;
+  var best = X[at];
+  for (var y = y0; y < y1; y++) {
+    for (var x = x0; x < x1; x++) {
+      let j = ((b * ${i(s.H)} + y) * ${i(s.W)} + x) * ${i(s.C)} + c;
+      if (X[j] > best) { best = X[j]; at = j; }
+    }
+  }
+  out[i] = best;
+  arg[i] = u32(at);`;
+  return elementwise(s.n * s.OH * s.OW * s.C, bindings, body, `${s.KH}x${s.KW} max pooling, stride ${s.SH}x${s.SW}, over [${s.n} x ${s.H} x ${s.W} x ${s.C}]`);
+}
+
+/** dx[j] = the sum of g over the windows whose maximum was x[j], in the CPU loop's order. */
+export function maxPoolBackwardWgsl(s: WindowShape): string {
+  checkWindow(s);
+  const bindings = `@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> arg: array<u32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;`;
+  const body = `${nhwc(s.H, s.W, s.C)}
+  var sum = 0.0;
+${windowsOver(s, `      let o = ((b * ${i(s.OH)} + oy) * ${i(s.OW)} + ox) * ${i(s.C)} + c;
+      if (arg[o] == i) { sum = sum + G[o]; }`)}
+  dx[i] = sum;`;
+  return elementwise(s.n * s.H * s.W * s.C, bindings, body, `max pooling backward over [${s.n} x ${s.H} x ${s.W} x ${s.C}]`);
+}
+
+/** Average pooling, the padding left out of the average (Keras). */
+export function avgPoolWgsl(s: WindowShape): string {
+  checkWindow(s);
+  const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;`;
+  const body = `${poolWindow(s)}
+  var sum = 0.0;
+  for (var y = y0; y < y1; y++) {
+    for (var x = x0; x < x1; x++) { sum = sum + X[((b * ${i(s.H)} + y) * ${i(s.W)} + x) * ${i(s.C)} + c]; }
+  }
+  out[i] = sum / f32((y1 - y0) * (x1 - x0));`;
+  return elementwise(s.n * s.OH * s.OW * s.C, bindings, body, `${s.KH}x${s.KW} average pooling, stride ${s.SH}x${s.SW}, over [${s.n} x ${s.H} x ${s.W} x ${s.C}]`);
+}
+
+/** dx[j] = the sum of g / (window size) over the windows holding x[j], in the CPU loop's order. */
+export function avgPoolBackwardWgsl(s: WindowShape): string {
+  checkWindow(s);
+  const bindings = `@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;`;
+  const body = `${nhwc(s.H, s.W, s.C)}
+  var sum = 0.0;
+${windowsOver(s, `      let ys = oy * ${i(s.SH)} - ${i(s.padTop)};
+      let xs = ox * ${i(s.SW)} - ${i(s.padLeft)};
+      let count = (min(ys + ${i(s.KH)}, ${i(s.H)}) - max(ys, 0i)) * (min(xs + ${i(s.KW)}, ${i(s.W)}) - max(xs, 0i));
+      sum = sum + G[((b * ${i(s.OH)} + oy) * ${i(s.OW)} + ox) * ${i(s.C)} + c] / f32(count);`)}
+  dx[i] = sum;`;
+  return elementwise(s.n * s.H * s.W * s.C, bindings, body, `average pooling backward over [${s.n} x ${s.H} x ${s.W} x ${s.C}]`);
+}
