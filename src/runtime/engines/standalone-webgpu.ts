@@ -10,9 +10,10 @@
 //              (padding valid/same, any strides; with or without bias; activation linear, relu,
 //              sigmoid, tanh, elu, leaky_relu, softplus, or softmax on the last layer),
 //              max_pool and avg_pool (valid/same), those activations as layers, dropout
-//   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output
-//              (no label smoothing, not from logits)
-//   optimizer  adam, sgd without momentum; no schedule, no regularizer, no augmentation
+//   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
+//              or from logits on a linear output (no label smoothing)
+//   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
+//   optimizer  adam, sgd without momentum; no schedule, no augmentation
 //   metrics    accuracy; callbacks: checkpoint
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
@@ -82,6 +83,8 @@ export interface Plan {
   /** The chain; the last step's output are the logits the softmax reads. */
   steps: Step[];
   classes: number;
+  /** The weights with an l1/l2 penalty (Keras: l1 * sum |w| + l2 * sum w², added to the loss). */
+  regularized: { name: string; l1: number; l2: number }[];
   optimizer:
     | {
         kind: "adam";
@@ -103,7 +106,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, dropout, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, linear and softmax last; categorical cross-entropy; adam or plain sgd; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, dropout, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, linear and softmax last; categorical cross-entropy (also from logits); adam or plain sgd; accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -117,11 +120,16 @@ export function webgpuPlan(ir: IR): Plan | string {
   const t = ir.training;
   if (!t) return "no train section";
   if (ir.sweep) return "a sweep";
+  const merge = ir.model.layers.find((l) => l.inputs.length > 1);
+  if (merge) return `the ${merge.kind} layer ${merge.id} (only a chain of layers is covered, no merges)`;
+  if (t.loss.kind !== "categorical_crossentropy" && t.loss.kind !== "sparse_categorical_crossentropy") return `the ${t.loss.kind} loss`;
+  if (num(t.loss.args.label_smoothing, 0) !== 0) return `the ${t.loss.kind} loss with label_smoothing`;
   const steps: Step[] = [];
+  const regularized: Plan["regularized"] = [];
   let inputSize = 0;
   let prev: string | null = null;
   for (const l of ir.model.layers) {
-    if (prev !== null && (l.inputs.length !== 1 || l.inputs[0] !== prev)) return `the ${l.kind} layer ${l.id} (only a chain of layers is covered, no merges)`;
+    if (prev !== null && l.inputs[0] !== prev) return `the ${l.kind} layer ${l.id} (only a chain of layers is covered: it does not read the layer before it)`;
     prev = l.id;
     const traits = lookup("layer", l.kind)!.traits;
     const inShape = l.inputs.length === 1 ? ir.model.layers.find((x) => x.id === l.inputs[0])!.outputShape : [];
@@ -131,8 +139,13 @@ export function webgpuPlan(ir: IR): Plan | string {
       continue;
     }
     if (traits.view) continue;
-    const regularized = l.weights.find((w) => w.regularizer);
-    if (regularized) return `a ${regularized.regularizer!.kind} regularizer on ${regularized.name}`;
+    for (const w of l.weights) {
+      const r = w.regularizer;
+      if (!r) continue;
+      const l1 = r.kind === "l1" || r.kind === "l1l2" ? num(r.args.l1, 0.01) : 0;
+      const l2 = r.kind === "l2" || r.kind === "l1l2" ? num(r.args.l2, 0.01) : 0;
+      regularized.push({ name: w.name, l1, l2 });
+    }
     const act = actOf(l);
     if (!act) return `the ${activationOf(l).kind} activation of ${l.id}`;
     const weight = (role: string) => l.weights.find((w) => w.role === role)?.name ?? null;
@@ -156,15 +169,19 @@ export function webgpuPlan(ir: IR): Plan | string {
   }
   // The softmax that ends the model (a dense or conv2d layer's activation, or a softmax layer) is
   // the loss kernel's: the chain ends with its logits.
+  // With a loss from logits the chain ends with them (a linear output), and the loss kernel's softmax is the loss's.
   const last = steps.at(-1);
-  if (!last || !("act" in last) || last.act.kind !== "softmax") return "a model that does not end with a softmax";
-  if (last.op === "activation") steps.pop();
-  else last.act = { kind: "linear", alpha: 0 };
+  const fromLogits = t.loss.args.from_logits === true;
+  if (fromLogits) {
+    if (last && "act" in last && last.act.kind !== "linear") return `a ${last.act.kind} output with a loss from logits`;
+  } else {
+    if (!last || !("act" in last) || last.act.kind !== "softmax") return "a model that does not end with a softmax";
+    if (last.op === "activation") steps.pop();
+    else last.act = { kind: "linear", alpha: 0 };
+  }
   const early = steps.find((s) => "act" in s && s.act.kind === "softmax");
   if (early) return `a softmax before the last layer (${early.id})`;
   if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
-  if (t.loss.kind !== "categorical_crossentropy" && t.loss.kind !== "sparse_categorical_crossentropy") return `the ${t.loss.kind} loss`;
-  if (t.loss.args.from_logits === true || num(t.loss.args.label_smoothing, 0) !== 0) return "a cross-entropy from logits or with label smoothing";
   if (t.schedule) return `the ${t.schedule.kind} schedule`;
   if (t.data.augment) return "augmentation";
   if (t.metrics.some((m) => m !== "accuracy")) return `metrics other than accuracy (${t.metrics.join(", ")})`;
@@ -186,7 +203,24 @@ export function webgpuPlan(ir: IR): Plan | string {
   } else if (o.kind === "sgd" && num(o.args.momentum, 0) === 0) {
     optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01) };
   } else return `the ${o.kind} optimizer${o.kind === "sgd" ? " with momentum" : ""}`;
-  return { inputSize, steps, classes: t.data.classes, optimizer, checkpoint };
+  return { inputSize, steps, classes: t.data.classes, regularized, optimizer, checkpoint };
+}
+
+/**
+ * The summed cross-entropy (probabilities clipped to [1e-7, 1 - 1e-7], as the CPU program's loss)
+ * and the count of rows whose largest probability is at the label, over n rows of `classes`.
+ */
+export function crossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number): [number, number] {
+  let loss = 0;
+  let correct = 0;
+  for (let r = 0; r < n; r++) {
+    const y = label(r);
+    loss -= Math.log(Math.min(Math.max(p[r * classes + y]!, EPSILON), 1 - EPSILON));
+    let best = 0;
+    for (let j = 1; j < classes; j++) if (p[r * classes + j]! > p[r * classes + best]!) best = j;
+    if (best === y) correct++;
+  }
+  return [loss, correct];
 }
 
 /** The refusal of a model the engine does not cover: what it covers, what the model has, the alternatives. */
@@ -232,6 +266,8 @@ export class GpuNet {
   /** The stream dropout masks draw from, as the CPU program's `random`. */
   private random = new Random(0);
   private iterations = 0;
+  /** The regularized weights' penalties, one slot each. */
+  private readonly penalties: GpuTensor | null;
 
   constructor(
     readonly plan: Plan,
@@ -267,6 +303,17 @@ export class GpuNet {
       };
     });
     this.masks = plan.steps.map((s) => (s.op === "dropout" ? new Float32Array(B * s.size) : null));
+    this.penalties = plan.regularized.length ? k.tensor(plan.regularized.length) : null;
+  }
+
+  /**
+   * The weights' penalty (0 without regularizers), of the weights as they are when it is called
+   * (before update(), as the CPU program adds it to the step's loss).
+   */
+  async penalty(): Promise<number> {
+    if (!this.penalties) return 0;
+    this.plan.regularized.forEach((r, slot) => this.k.kernelPenalty(this.params.get(r.name)!.value, this.penalties!, slot, r.l1, r.l2));
+    return (await this.k.read(this.penalties)).reduce((a, b) => a + b, 0);
   }
 
   /** Restarts the dropout stream (the CPU program's reseed()). */
@@ -337,7 +384,7 @@ export class GpuNet {
     k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, last >= 0 ? this.bufs[last]!.dOut : k.tensor(n * this.plan.classes), n, this.plan.classes);
   }
 
-  /** The backward pass after forward(n, true): every weight's gradient. */
+  /** The backward pass after forward(n, true): every weight's gradient, the regularizers' included. */
   backward(n: number): void {
     const k = this.k;
     const steps = this.plan.steps;
@@ -385,6 +432,10 @@ export class GpuNet {
           if (dIn) k.kernelMask(b.dOut, b.aux!, dIn, n * s.size);
           break;
       }
+    }
+    for (const r of this.plan.regularized) {
+      const p = this.params.get(r.name)!;
+      k.kernelRegularizerGrad(p.value, p.grad, r.l1, r.l2);
     }
   }
 
@@ -512,17 +563,10 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   /** Loss and correct count of the n rows just computed, from the probabilities read back. */
   const score = async (d: Data, order: Int32Array | null, from: number, n: number): Promise<[number, number]> => {
     const p = await k.read(net.probs);
-    let loss = 0;
-    let correct = 0;
-    for (let r = 0; r < n; r++) {
+    return crossEntropySums(p, (r) => {
       const at = (from + r) % d.count;
-      const label = d.labels[order ? order[at]! : at]!;
-      loss -= Math.log(Math.min(Math.max(p[r * C + label]!, EPSILON), 1 - EPSILON));
-      let best = 0;
-      for (let j = 1; j < C; j++) if (p[r * C + j]! > p[r * C + best]!) best = j;
-      if (best === label) correct++;
-    }
-    return [loss, correct];
+      return d.labels[order ? order[at]! : at]!;
+    }, n, C);
   };
 
   const evaluate = async (d: Data): Promise<{ loss: number; accuracy: number }> => {
@@ -537,7 +581,7 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       correct += c;
     }
     return {
-      loss: loss / Math.max(1, d.count),
+      loss: loss / Math.max(1, d.count) + (await net.penalty()),
       accuracy: correct / Math.max(1, d.count),
     };
   };
@@ -608,9 +652,11 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       const n = t.stepsPerEpoch ? B : Math.min(B, train.count - cursor);
       fill(train, order, cursor, n);
       net.forward(n, true);
+      const penalty = plan.regularized.length ? await net.penalty() : 0;
       net.backward(n);
       net.update(lr);
       const [l, c] = await score(train, order, cursor, n);
+      lossSum += penalty * n;
       cursor += n;
       lossSum += l;
       correct += c;

@@ -36,6 +36,8 @@ import {
   maskWgsl,
   maxPoolBackwardWgsl,
   maxPoolWgsl,
+  penaltyWgsl,
+  regularizerGradWgsl,
   type GemmShape,
   type WindowShape,
 } from "./wgsl.js";
@@ -431,6 +433,20 @@ export class WebgpuKernels {
     WebgpuKernels.need(g, s.n * s.OH * s.OW * s.C, "g");
     WebgpuKernels.need(dx, count, "dx");
     this.run(this.pipeline(`avgPoolBackward ${WebgpuKernels.windowKey(s)}`, () => avgPoolBackwardWgsl(s)), [g.buffer, dx.buffer], elementwiseGrid(count));
+  }
+
+  /** grad += l1 * sign(w) + 2 * l2 * w (a regularizer's gradient). */
+  kernelRegularizerGrad(w: GpuTensor, grad: GpuTensor, l1: number, l2: number): void {
+    const n = w.length;
+    WebgpuKernels.need(grad, n, "grad");
+    this.run(this.pipeline(`regularizerGrad ${n} ${l1} ${l2}`, () => regularizerGradWgsl(n, l1, l2)), [w.buffer, grad.buffer], elementwiseGrid(n));
+  }
+
+  /** out[slot] = l1 * sum |w| + l2 * sum w² (a regularizer's penalty). */
+  kernelPenalty(w: GpuTensor, out: GpuTensor, slot: number, l1: number, l2: number): void {
+    WebgpuKernels.need(out, slot + 1, "out");
+    const n = w.length;
+    this.run(this.pipeline(`penalty ${n} ${l1} ${l2} ${slot}`, () => penaltyWgsl(n, l1, l2, slot)), [w.buffer, out.buffer], [1, 1]);
   }
 
   /** Waits until the GPU has done everything submitted so far. */

@@ -452,3 +452,50 @@ ${windowsOver(s, `      let ys = oy * ${i(s.SH)} - ${i(s.padTop)};
   dx[i] = sum;`;
   return elementwise(s.n * s.H * s.W * s.C, bindings, body, `average pooling backward over [${s.n} x ${s.H} x ${s.W} x ${s.C}]`);
 }
+
+/** The terms of an l1/l2 penalty's gradient, as the CPU program writes them: l1 * sign(w) + 2 * l2 * w. */
+function penaltyTerms(l1: number, l2: number, gradient: boolean): string {
+  const terms: string[] = [];
+  if (l1) terms.push(gradient ? `${f32(l1)} * sign(w)` : `${f32(l1)} * abs(w)`);
+  if (l2) terms.push(gradient ? `${f32(2 * l2)} * w` : `${f32(l2)} * w * w`);
+  return terms.length ? terms.join(" + ") : "0.0";
+}
+
+/** grad += l1 * sign(w) + 2 * l2 * w over a weight of count values (a regularizer's gradient). */
+export function regularizerGradWgsl(count: number, l1: number, l2: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> W: array<f32>;
+@group(0) @binding(1) var<storage, read_write> grad: array<f32>;`;
+  return elementwise(count, bindings, `  let w = W[i];\n  grad[i] = grad[i] + ${penaltyTerms(l1, l2, true)};`, `regularizer gradient (l1 ${l1}, l2 ${l2}) over ${count}`);
+}
+
+/** Values a penalty's workgroup adds up in parallel before one invocation adds the partial sums. */
+export const PENALTY_GROUP = 64;
+
+/**
+ * out[slot] = l1 * sum |w| + l2 * sum w² over a weight of count values (Keras's penalty), in one
+ * workgroup: each invocation sums a strided part, the first adds the parts.
+ */
+export function penaltyWgsl(count: number, l1: number, l2: number, slot: number): string {
+  checkSize("count", count);
+  return `// regularizer penalty (l1 ${l1}, l2 ${l2}) over ${count} values, into out[${slot}]
+@group(0) @binding(0) var<storage, read> W: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+var<workgroup> part: array<f32, ${PENALTY_GROUP}>;
+
+@compute @workgroup_size(${PENALTY_GROUP})
+fn main(@builtin(local_invocation_id) lid: vec3u) {
+  var s = 0.0;
+  for (var i = lid.x; i < ${u(count)}; i += ${u(PENALTY_GROUP)}) {
+    let w = W[i];
+    s = s + ${penaltyTerms(l1, l2, false)};
+  }
+  part[lid.x] = s;
+  workgroupBarrier();
+  if (lid.x == 0u) {
+    var t = 0.0;
+    for (var j = 0u; j < ${u(PENALTY_GROUP)}; j++) { t = t + part[j]; }
+    out[${u(slot)}] = t;
+  }
+}
+`;
+}
