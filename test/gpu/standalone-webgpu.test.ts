@@ -12,8 +12,10 @@
 // 3. The command line: a run that saves a model tf.loadLayersModel reads, and a refusal.
 //
 // Tolerances (float32 sums in another order, float32 rather than float64 inside the elementwise
-// kernels): probabilities, loss and weights within 1e-4 (relative above 1); gradients within 1e-4
-// of the tensor's largest gradient. Each case logs what it measured.
+// kernels): probabilities, loss and weights within 1e-4 (relative above 1); gradients within 1e-5
+// of the model's largest gradient at the first step (not of each tensor's: the bias of a layer just
+// before batch_norm has a gradient that is zero but for rounding; nor of the second step's: a case
+// may fit its 3 rows in one step). Each case logs what it measured.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -51,16 +53,14 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
-/** max |a - b| / max |b| (a gradient's error against its own scale). */
-function scaledDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+const maxAbs = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (m: number, v) => Math.max(m, Math.abs(v as number)), 0) as number;
+
+/** max |a - b| / scale. */
+function scaledDiff(a: ArrayLike<number>, b: ArrayLike<number>, scale: number): number {
   expect(a.length).toBe(b.length);
   let d = 0;
-  let top = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    top = Math.max(top, Math.abs(b[i]!));
-  }
-  return d / top;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d / Math.max(scale, 1e-30);
 }
 
 /** The names the case's IR uses (layer kinds and ids, activations, regularizers, training entries). */
@@ -77,6 +77,7 @@ function namesIn(ir: IR): string[] {
 
 const N = 3;
 const TOLERANCE = 1e-4;
+const GRADIENT_TOLERANCE = 1e-5;
 
 describe("the per-feature cases on the GPU engine (software adapter) vs the CPU standalone program", () => {
   for (const c of allCases()) {
@@ -114,6 +115,7 @@ async function compareCase(c: Case, plan: Exclude<ReturnType<typeof webgpuPlan>,
   const fromLogits = ir.training!.loss.args.from_logits === true;
   const lr = plan.optimizer.lr;
   const measured = { output: 0, loss: 0, gradient: 0, weights: 0, inference: 0 };
+  let scale = 0;
   for (let step = 0; step < 2; step++) {
     m.reseed?.(123 + step);
     net.reseed(123 + step);
@@ -128,10 +130,13 @@ async function compareCase(c: Case, plan: Exclude<ReturnType<typeof webgpuPlan>,
     m.backward(N);
     m.addRegularizationGradients?.();
     net.backward(N);
-    for (const name of net.params.keys()) measured.gradient = Math.max(measured.gradient, scaledDiff(await net.gradient(name), m.grads[name]!));
+    // The first step's: a case can fit its 3 rows in one step, leaving gradients of rounding noise.
+    if (step === 0) scale = Math.max(...Object.values(m.grads).map(maxAbs));
+    for (const name of net.params.keys()) measured.gradient = Math.max(measured.gradient, scaledDiff(await net.gradient(name), m.grads[name]!, scale));
     m.applyGradients(lr);
     net.update(lr);
-    for (const name of net.params.keys()) measured.weights = Math.max(measured.weights, relDiff(await net.weight(name), m.weights[name]!));
+    // Every weight: the trainable ones and the state training moves (batch_norm's moving statistics).
+    for (const name of Object.keys(m.weights)) measured.weights = Math.max(measured.weights, relDiff(await net.weight(name), m.weights[name]!));
   }
   expect([...net.params.keys()].sort()).toEqual(Object.keys(m.grads).sort());
   m.forward(N, false);
@@ -142,7 +147,7 @@ async function compareCase(c: Case, plan: Exclude<ReturnType<typeof webgpuPlan>,
     `${c.folder}/${c.name}: |gpu - cpu| output ${measured.output.toExponential(1)}, loss ${measured.loss.toExponential(1)}, ` +
       `gradients ${measured.gradient.toExponential(1)} (of the largest), weights after 2 steps ${measured.weights.toExponential(1)}, inference ${measured.inference.toExponential(1)}`,
   );
-  for (const [what, v] of Object.entries(measured)) expect(v, what).toBeLessThan(TOLERANCE);
+  for (const [what, v] of Object.entries(measured)) expect(v, what).toBeLessThan(what === "gradient" ? GRADIENT_TOLERANCE : TOLERANCE);
   // The step did something: the weights moved.
   const name = [...net.params.keys()][0]!;
   expect(relDiff(await net.weight(name), initial.get(name)!)).toBeGreaterThan(1e-6);

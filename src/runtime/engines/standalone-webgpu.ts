@@ -9,7 +9,8 @@
 //   layers     a chain of input, flatten, reshape (views of the same buffer), dense and conv2d
 //              (padding valid/same, any strides; with or without bias; activation linear, relu,
 //              sigmoid, tanh, elu, leaky_relu, softplus, or softmax on the last layer),
-//              max_pool and avg_pool (valid/same), those activations as layers, dropout
+//              max_pool and avg_pool (valid/same), those activations as layers, dropout,
+//              batch_norm (batch statistics in training, moving ones at inference)
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output (no label smoothing)
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
@@ -75,7 +76,21 @@ export type Step =
     }
   | { op: "max_pool" | "avg_pool"; id: string; in: number; size: number; window: Omit<WindowShape, "n"> }
   | { op: "activation"; id: string; in: number; size: number; act: Act }
-  | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number };
+  | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number }
+  | {
+      op: "batch_norm";
+      id: string;
+      in: number;
+      size: number;
+      /** Channels (the last axis) and values per example of each. */
+      channels: number;
+      momentum: number;
+      epsilon: number;
+      gamma: string | null;
+      beta: string | null;
+      movingMean: string;
+      movingVariance: string;
+    };
 
 export interface Plan {
   /** Values per example of the input. */
@@ -106,7 +121,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, dropout, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, linear and softmax last; categorical cross-entropy (also from logits); adam or plain sgd; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, linear and softmax last; categorical cross-entropy (also from logits); adam or plain sgd; accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -165,6 +180,18 @@ export function webgpuPlan(ir: IR): Plan | string {
     } else if (traits.stochastic && l.kind === "dropout") {
       const rate = l.args.rate;
       steps.push({ op: "dropout", ...common, rate, keep: Number((1 - rate).toPrecision(12)) });
+    } else if (l.kind === "batch_norm") {
+      steps.push({
+        op: "batch_norm",
+        ...common,
+        channels: l.outputShape.at(-1)!,
+        momentum: l.args.momentum,
+        epsilon: l.args.epsilon,
+        gamma: weight("gamma"),
+        beta: weight("beta"),
+        movingMean: weight("moving_mean")!,
+        movingVariance: weight("moving_variance")!,
+      });
     } else return `the ${l.kind} layer ${l.id}`;
   }
   // The softmax that ends the model (a dense or conv2d layer's activation, or a softmax layer) is
@@ -245,8 +272,12 @@ interface StepBuffers {
   dz: GpuTensor | null;
   /** conv2d: the patches (and, in the backward pass, their gradient). */
   cols: GpuTensor | null;
-  /** max_pool: where each maximum came from; dropout: the mask. */
+  /** max_pool: where each maximum came from; dropout: the mask; batch_norm: the normalised input. */
   aux: GpuTensor | null;
+  /** batch_norm: the batch mean and 1/std per channel. */
+  stats: GpuTensor | null;
+  /** batch_norm without gamma or beta: where their (unused) gradients go. */
+  paramGrads: [GpuTensor | null, GpuTensor | null] | null;
 }
 
 /**
@@ -255,7 +286,10 @@ interface StepBuffers {
  * tests, against the CPU program's internals (test/standalone/harness.ts).
  */
 export class GpuNet {
+  /** The trainable weights. */
   readonly params = new Map<string, Param>();
+  /** The weights training updates without gradients (batch_norm's moving statistics). */
+  readonly state = new Map<string, GpuTensor>();
   /** The input batch (n rows of plan.inputSize) and the one-hot targets. */
   readonly x: GpuTensor;
   readonly y: GpuTensor;
@@ -277,8 +311,9 @@ export class GpuNet {
   ) {
     const B = batch;
     for (const s of plan.steps) {
-      if (s.op !== "dense" && s.op !== "conv2d") continue;
-      for (const name of [s.kernel, s.bias]) {
+      if (s.op === "batch_norm") for (const name of [s.movingMean, s.movingVariance]) this.state.set(name, k.tensor(initial.get(name)!));
+      const trainable = s.op === "dense" || s.op === "conv2d" ? [s.kernel, s.bias] : s.op === "batch_norm" ? [s.gamma, s.beta] : [];
+      for (const name of trainable) {
         if (!name) continue;
         const w = initial.get(name)!;
         const adam = plan.optimizer.kind === "adam";
@@ -299,7 +334,9 @@ export class GpuNet {
         z,
         dz: z ? k.tensor(B * s.size) : null,
         cols: patches ? k.tensor(patches) : null,
-        aux: s.op === "max_pool" || s.op === "dropout" ? k.tensor(B * s.size) : null,
+        aux: s.op === "max_pool" || s.op === "dropout" || s.op === "batch_norm" ? k.tensor(B * s.size) : null,
+        stats: s.op === "batch_norm" ? k.tensor(2 * s.channels) : null,
+        paramGrads: s.op === "batch_norm" ? [s.gamma ? null : k.tensor(s.channels), s.beta ? null : k.tensor(s.channels)] : null,
       };
     });
     this.masks = plan.steps.map((s) => (s.op === "dropout" ? new Float32Array(B * s.size) : null));
@@ -365,6 +402,16 @@ export class GpuNet {
         case "activation":
           k.kernelActivation(s.act.kind, s.act.alpha, input, b.out, n * s.size);
           break;
+        case "batch_norm": {
+          const rows = (n * s.size) / s.channels;
+          const gamma = s.gamma ? this.params.get(s.gamma)!.value : null;
+          const beta = s.beta ? this.params.get(s.beta)!.value : null;
+          const mm = this.state.get(s.movingMean)!;
+          const mv = this.state.get(s.movingVariance)!;
+          if (training) k.kernelBatchNorm(input, b.stats!, mm, mv, b.aux!, b.out, gamma, beta, rows, s.channels, s.momentum, s.epsilon);
+          else k.kernelBatchNormInference(input, mm, mv, b.out, gamma, beta, rows, s.channels, s.epsilon);
+          break;
+        }
         case "dropout": {
           if (!training) {
             k.copy(input, b.out, n * s.size);
@@ -388,7 +435,7 @@ export class GpuNet {
   backward(n: number): void {
     const k = this.k;
     const steps = this.plan.steps;
-    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d");
+    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d" || (s.op === "batch_norm" && (s.gamma || s.beta)));
     for (let i = steps.length - 1; i >= 0 && i >= firstWeighted; i--) {
       const s = steps[i]!;
       const b = this.bufs[i]!;
@@ -431,6 +478,21 @@ export class GpuNet {
         case "dropout":
           if (dIn) k.kernelMask(b.dOut, b.aux!, dIn, n * s.size);
           break;
+        case "batch_norm": {
+          const [dg, db] = b.paramGrads!;
+          k.kernelBatchNormBackward(
+            b.dOut,
+            b.aux!,
+            b.stats!,
+            s.gamma ? this.params.get(s.gamma)!.value : null,
+            dg ?? this.params.get(s.gamma!)!.grad,
+            db ?? this.params.get(s.beta!)!.grad,
+            dIn,
+            (n * s.size) / s.channels,
+            s.channels,
+          );
+          break;
+        }
       }
     }
     for (const r of this.plan.regularized) {
@@ -457,8 +519,9 @@ export class GpuNet {
     return (await this.k.read(this.output(last))).slice(0, n * this.plan.classes);
   }
 
+  /** A weight's values (trainable or not). */
   async weight(name: string): Promise<Float32Array> {
-    return this.k.read(this.params.get(name)!.value);
+    return this.k.read(this.params.get(name)?.value ?? this.state.get(name)!);
   }
 
   async gradient(name: string): Promise<Float32Array> {

@@ -38,6 +38,11 @@ import {
   maxPoolWgsl,
   penaltyWgsl,
   regularizerGradWgsl,
+  batchNormApplyWgsl,
+  batchNormBackwardWgsl,
+  batchNormGradWgsl,
+  batchNormInferenceWgsl,
+  batchNormStatsWgsl,
   type GemmShape,
   type WindowShape,
 } from "./wgsl.js";
@@ -447,6 +452,90 @@ export class WebgpuKernels {
     WebgpuKernels.need(out, slot + 1, "out");
     const n = w.length;
     this.run(this.pipeline(`penalty ${n} ${l1} ${l2} ${slot}`, () => penaltyWgsl(n, l1, l2, slot)), [w.buffer, out.buffer], [1, 1]);
+  }
+
+  /**
+   * batch_norm in training over rows x C: the batch statistics into stats (mean, then 1/std), the
+   * moving statistics updated, xhat and out = gamma * xhat + beta (gamma, beta: null when absent).
+   */
+  kernelBatchNorm(
+    x: GpuTensor,
+    stats: GpuTensor,
+    movingMean: GpuTensor,
+    movingVariance: GpuTensor,
+    xhat: GpuTensor,
+    out: GpuTensor,
+    gamma: GpuTensor | null,
+    beta: GpuTensor | null,
+    rows: number,
+    C: number,
+    momentum: number,
+    epsilon: number,
+  ): void {
+    for (const [t, n] of [
+      [x, "x"],
+      [xhat, "xhat"],
+      [out, "out"],
+    ] as const)
+      WebgpuKernels.need(t, rows * C, n);
+    WebgpuKernels.need(stats, 2 * C, "stats");
+    this.run(
+      this.pipeline(`batchNormStats ${rows}x${C} ${momentum} ${epsilon}`, () => batchNormStatsWgsl(rows, C, momentum, epsilon)),
+      [x.buffer, stats.buffer, movingMean.buffer, movingVariance.buffer],
+      elementwiseGrid(C),
+    );
+    const gb = [gamma, beta].filter((t): t is GpuTensor => t !== null).map((t) => t.buffer);
+    this.run(
+      this.pipeline(`batchNormApply ${rows}x${C} ${+!!gamma}${+!!beta}`, () => batchNormApplyWgsl(rows, C, !!gamma, !!beta)),
+      [x.buffer, stats.buffer, xhat.buffer, out.buffer, ...gb],
+      elementwiseGrid(rows * C),
+    );
+  }
+
+  /** batch_norm at inference: out = gamma * (x - moving mean) / sqrt(moving variance + epsilon) + beta. */
+  kernelBatchNormInference(
+    x: GpuTensor,
+    movingMean: GpuTensor,
+    movingVariance: GpuTensor,
+    out: GpuTensor,
+    gamma: GpuTensor | null,
+    beta: GpuTensor | null,
+    rows: number,
+    C: number,
+    epsilon: number,
+  ): void {
+    WebgpuKernels.need(x, rows * C, "x");
+    WebgpuKernels.need(out, rows * C, "out");
+    const gb = [gamma, beta].filter((t): t is GpuTensor => t !== null).map((t) => t.buffer);
+    this.run(
+      this.pipeline(`batchNormInference ${rows}x${C} ${epsilon} ${+!!gamma}${+!!beta}`, () => batchNormInferenceWgsl(rows, C, epsilon, !!gamma, !!beta)),
+      [x.buffer, movingMean.buffer, movingVariance.buffer, out.buffer, ...gb],
+      elementwiseGrid(rows * C),
+    );
+  }
+
+  /** batch_norm backward: dGamma, dBeta per channel, and dx when asked for. */
+  kernelBatchNormBackward(
+    g: GpuTensor,
+    xhat: GpuTensor,
+    stats: GpuTensor,
+    gamma: GpuTensor | null,
+    dGamma: GpuTensor,
+    dBeta: GpuTensor,
+    dx: GpuTensor | null,
+    rows: number,
+    C: number,
+  ): void {
+    WebgpuKernels.need(g, rows * C, "g");
+    WebgpuKernels.need(xhat, rows * C, "xhat");
+    this.run(this.pipeline(`batchNormGrad ${rows}x${C}`, () => batchNormGradWgsl(rows, C)), [g.buffer, xhat.buffer, dGamma.buffer, dBeta.buffer], elementwiseGrid(C));
+    if (!dx) return;
+    WebgpuKernels.need(dx, rows * C, "dx");
+    this.run(
+      this.pipeline(`batchNormBackward ${rows}x${C} ${+!!gamma}`, () => batchNormBackwardWgsl(rows, C, !!gamma)),
+      [g.buffer, xhat.buffer, stats.buffer, dGamma.buffer, dBeta.buffer, dx.buffer, ...(gamma ? [gamma.buffer] : [])],
+      elementwiseGrid(rows * C),
+    );
   }
 
   /** Waits until the GPU has done everything submitted so far. */

@@ -499,3 +499,104 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
 }
 `;
 }
+
+/** Bindings of optional per-channel gamma and beta (batch_norm without scale or center has none). */
+function gammaBeta(first: number, gamma: boolean, beta: boolean): { bindings: string; g: string; b: string } {
+  const lines: string[] = [];
+  let at = first;
+  if (gamma) lines.push(`@group(0) @binding(${at++}) var<storage, read> gamma: array<f32>;`);
+  if (beta) lines.push(`@group(0) @binding(${at++}) var<storage, read> beta: array<f32>;`);
+  return { bindings: lines.join("\n"), g: gamma ? "gamma[c]" : "1.0", b: beta ? " + beta[c]" : "" };
+}
+
+/**
+ * batch_norm's statistics in training, one invocation per channel over rows x C values (rows added
+ * in order, as the CPU loop does): stats[c] = the batch mean, stats[C + c] = 1 / sqrt(biased
+ * variance + epsilon); the moving mean and variance move by `momentum`.
+ */
+export function batchNormStatsWgsl(rows: number, C: number, momentum: number, epsilon: number): string {
+  checkSize("rows", rows);
+  const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> movingMean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> movingVariance: array<f32>;`;
+  const body = `  var s = 0.0;
+  for (var r = 0u; r < ${u(rows)}; r++) { s = s + X[r * ${u(C)} + i]; }
+  let mean = s / ${f32(rows)};
+  var q = 0.0;
+  for (var r = 0u; r < ${u(rows)}; r++) {
+    let d = X[r * ${u(C)} + i] - mean;
+    q = q + d * d;
+  }
+  let variance = q / ${f32(rows)};
+  movingMean[i] = movingMean[i] * ${f32(momentum)} + mean * ${f32(Number((1 - momentum).toPrecision(12)))};
+  movingVariance[i] = movingVariance[i] * ${f32(momentum)} + variance * ${f32(Number((1 - momentum).toPrecision(12)))};
+  stats[i] = mean;
+  stats[${u(C)} + i] = 1.0 / sqrt(variance + ${f32(epsilon)});`;
+  return elementwise(C, bindings, body, `batch_norm statistics of [${rows} x ${C}]`);
+}
+
+/** batch_norm in training: xhat = (x - mean) * invStd, out = gamma * xhat + beta. */
+export function batchNormApplyWgsl(rows: number, C: number, gamma: boolean, beta: boolean): string {
+  checkSize("C", C);
+  const gb = gammaBeta(4, gamma, beta);
+  const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> stats: array<f32>;
+@group(0) @binding(2) var<storage, read_write> xhat: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${gb.bindings}`;
+  const body = `  let c = i % ${u(C)};
+  let h = (X[i] - stats[c]) * stats[${u(C)} + c];
+  xhat[i] = h;
+  out[i] = ${gb.g} * h${gb.b};`;
+  return elementwise(rows * C, bindings, body, `batch_norm (batch statistics) over [${rows} x ${C}]`);
+}
+
+/** batch_norm at inference: out = gamma * (x - moving mean) / sqrt(moving variance + epsilon) + beta. */
+export function batchNormInferenceWgsl(rows: number, C: number, epsilon: number, gamma: boolean, beta: boolean): string {
+  checkSize("C", C);
+  const gb = gammaBeta(4, gamma, beta);
+  const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> movingMean: array<f32>;
+@group(0) @binding(2) var<storage, read> movingVariance: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${gb.bindings}`;
+  const body = `  let c = i % ${u(C)};
+  out[i] = (${gb.g} * (X[i] - movingMean[c])) / sqrt(movingVariance[c] + ${f32(epsilon)})${gb.b};`;
+  return elementwise(rows * C, bindings, body, `batch_norm (moving statistics) over [${rows} x ${C}]`);
+}
+
+/** batch_norm's parameter gradients, one invocation per channel: dGamma = sum g * xhat, dBeta = sum g. */
+export function batchNormGradWgsl(rows: number, C: number): string {
+  checkSize("rows", rows);
+  const bindings = `@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> xhat: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dGamma: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dBeta: array<f32>;`;
+  const body = `  var dg = 0.0;
+  var db = 0.0;
+  for (var r = 0u; r < ${u(rows)}; r++) {
+    let j = r * ${u(C)} + i;
+    dg = dg + G[j] * xhat[j];
+    db = db + G[j];
+  }
+  dGamma[i] = dg;
+  dBeta[i] = db;`;
+  return elementwise(C, bindings, body, `batch_norm gamma and beta gradients over [${rows} x ${C}]`);
+}
+
+/** batch_norm's input gradient: dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma). */
+export function batchNormBackwardWgsl(rows: number, C: number, gamma: boolean): string {
+  checkSize("C", C);
+  const gb = gammaBeta(6, gamma, false);
+  const bindings = `@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> xhat: array<f32>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> dGamma: array<f32>;
+@group(0) @binding(4) var<storage, read> dBeta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+${gb.bindings}`;
+  const body = `  let c = i % ${u(C)};
+  dx[i] = ((${gb.g} * stats[${u(C)} + c]) / ${f32(rows)}) * (${f32(rows)} * G[i] - dBeta[c] - xhat[i] * dGamma[c]);`;
+  return elementwise(rows * C, bindings, body, `batch_norm input gradient over [${rows} x ${C}]`);
+}
