@@ -389,8 +389,12 @@ export class GpuNet {
             units = s.filters;
           }
           k.gemm(false, false, rows, units, width, x, this.params.get(s.kernel)!.value, z, false);
-          if (s.bias) k.kernelBiasAdd(z, this.params.get(s.bias)!.value, rows, units);
-          if (b.z) k.kernelActivation(s.act.kind, s.act.alpha, b.z, b.out, n * s.size);
+          // bias and relu in one pass where both are there (the CPU program's biasRelu), else apart
+          if (s.bias && s.act.kind === "relu") k.kernelBiasRelu(z, b.out, this.params.get(s.bias)!.value, rows, units);
+          else {
+            if (s.bias) k.kernelBiasAdd(z, this.params.get(s.bias)!.value, rows, units);
+            if (b.z) k.kernelActivation(s.act.kind, s.act.alpha, b.z, b.out, n * s.size);
+          }
           break;
         }
         case "max_pool":
@@ -446,7 +450,8 @@ export class GpuNet {
         case "dense":
         case "conv2d": {
           const dz = b.dz ?? b.dOut;
-          if (b.z) k.kernelActivationBackward(s.act.kind, s.act.alpha, b.z, b.out, b.dOut, dz, n * s.size);
+          if (s.act.kind === "relu") k.kernelReluBackward(b.z!, b.dOut, dz, n * s.size);
+          else if (b.z) k.kernelActivationBackward(s.act.kind, s.act.alpha, b.z, b.out, b.dOut, dz, n * s.size);
           const p = this.params.get(s.kernel)!;
           if (s.op === "dense") {
             k.gemm(true, false, s.in, s.size, n, input, dz, p.grad, false);

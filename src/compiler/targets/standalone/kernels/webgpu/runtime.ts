@@ -21,11 +21,8 @@ import {
   elementwiseGrid,
   gemmGrid,
   gemmWgsl,
-  mulWgsl,
   reluBackwardWgsl,
   sgdWgsl,
-  sigmoidBackwardWgsl,
-  sigmoidWgsl,
   softmaxCrossEntropyWgsl,
   activationWgsl,
   activationBackwardWgsl,
@@ -278,43 +275,6 @@ export class WebgpuKernels {
       this.pipeline(`sgd ${n}`, () => sgdWgsl(n)),
       [value.buffer, grad.buffer, uniform],
       elementwiseGrid(n),
-    );
-  }
-
-  /** a = sigmoid(z). */
-  kernelSigmoid(z: GpuTensor, a: GpuTensor, count: number): void {
-    WebgpuKernels.need(z, count, "z");
-    WebgpuKernels.need(a, count, "a");
-    this.run(
-      this.pipeline(`sigmoid ${count}`, () => sigmoidWgsl(count)),
-      [z.buffer, a.buffer],
-      elementwiseGrid(count),
-    );
-  }
-
-  /** dz = g * s * (1 - s), s = sigmoid(z). */
-  kernelSigmoidBackward(z: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
-    for (const [t, n] of [
-      [z, "z"],
-      [g, "g"],
-      [dz, "dz"],
-    ] as const)
-      WebgpuKernels.need(t, count, n);
-    this.run(
-      this.pipeline(`sigmoidBackward ${count}`, () => sigmoidBackwardWgsl(count)),
-      [z.buffer, g.buffer, dz.buffer],
-      elementwiseGrid(count),
-    );
-  }
-
-  /** x *= mask, elementwise over count items (dropout). */
-  kernelMul(x: GpuTensor, mask: GpuTensor, count: number): void {
-    WebgpuKernels.need(x, count, "x");
-    WebgpuKernels.need(mask, count, "mask");
-    this.run(
-      this.pipeline(`mul ${count}`, () => mulWgsl(count)),
-      [x.buffer, mask.buffer],
-      elementwiseGrid(count),
     );
   }
 

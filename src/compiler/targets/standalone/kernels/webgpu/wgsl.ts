@@ -1,7 +1,8 @@
 // WGSL compute kernels of the standalone engine's GPU path: the same operations, with the same
-// meaning and argument order, as the CPU kernels of ../index.ts (gemm, bias/relu and their
-// gradients, Adam and SGD updates), each specialised to its static shapes the way the CPU
-// kernels are: the sizes are constants in the shader source, so a model's every product gets a
+// meaning and argument order, as the CPU kernels of ../index.ts (gemm, im2col/col2im, bias/relu
+// and their gradients, Adam and SGD updates) and as the CPU program's layer code (../../layers.ts:
+// pooling, activations, dropout, batch_norm, regularizers), each specialised to its static shapes
+// the way the CPU kernels are: the sizes are constants in the shader source, so a model's every product gets a
 // pipeline of its own, with no size uniforms and the loop bounds known to the shader compiler.
 //
 // Self-contained (no imports), so a generated program can embed it as the CPU kernels are.
@@ -17,6 +18,13 @@
 //   biasGrad    db[j] = sum over r of dz[r, j], rows summed in order, as the CPU loop does
 //   adam        Keras's Adam step in place (adamUpdate): lrT, beta1, beta2, epsilon in a uniform
 //   sgd         value -= lr * grad (sgdUpdate): lr in a uniform
+//   activation, activationBackward   a = act(z), dz = act'(z) * g (WGSL_ACTIVATIONS)
+//   mask        out = x * mask (dropout; the mask comes from the host's seeded stream)
+//   im2col, col2im   a convolution's patches and their gradient gathered back (one invocation
+//               per input value, adding in kernelCol2im's order: the same floats as the CPU)
+//   maxPool, maxPoolBackward, avgPool, avgPoolBackward   windows with "same"/"valid" padding
+//   batchNormStats, batchNormApply, batchNormInference, batchNormGrad, batchNormBackward
+//   regularizerGrad, penalty   an l1/l2 regularizer's gradient and its penalty (one workgroup)
 //
 // Elementwise kernels run 64 invocations per workgroup over a 2-D grid of workgroups (WebGPU
 // allows at most 65,535 per dimension): index = (wid.y * gridX + wid.x) * 64 + lid.x.
@@ -169,13 +177,6 @@ export function sgdWgsl(count: number): string {
   return elementwise(count, bindings, "  value[i] = value[i] - lr.x * grad[i];", `sgd over ${count}`);
 }
 
-/** x[i] *= mask[i] over count items (dropout's mask, forward and backward). */
-export function mulWgsl(count: number): string {
-  const bindings = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@group(0) @binding(1) var<storage, read> mask: array<f32>;`;
-  return elementwise(count, bindings, "  x[i] = x[i] * mask[i];", `multiply by a mask over ${count}`);
-}
-
 /**
  * Softmax over each row of logits z[rows x classes] into p, and the gradient of the batch-mean
  * categorical cross-entropy with one-hot targets y: dz = (p - y) / rows. One invocation per row.
@@ -197,26 +198,6 @@ export function softmaxCrossEntropyWgsl(rows: number, classes: number): string {
     dz[o + j] = (q - y[o + j]) / ${rows}.0;
   }`;
   return elementwise(rows, bindings, body, `softmax + cross-entropy gradient over [${rows} x ${classes}]`);
-}
-
-/** a = 1 / (1 + e^-z) over count items (after the bias). */
-export function sigmoidWgsl(count: number): string {
-  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read_write> a: array<f32>;`;
-  return elementwise(count, bindings, "  a[i] = 1.0 / (1.0 + exp(-z[i]));", `sigmoid over ${count}`);
-}
-
-/** dz = g * s * (1 - s), s = sigmoid(z) recomputed from z (a may hold dropout's masked values). */
-export function sigmoidBackwardWgsl(count: number): string {
-  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dz: array<f32>;`;
-  return elementwise(
-    count,
-    bindings,
-    "  let s = 1.0 / (1.0 + exp(-z[i]));\n  dz[i] = g[i] * s * (1.0 - s);",
-    `sigmoid backward over ${count}`,
-  );
 }
 
 /**
