@@ -8,13 +8,14 @@
 // Covered (anything else is refused before training, naming what is not covered; COVERED):
 //   layers     a chain of input, flatten, reshape (views of the same buffer), dense and conv2d
 //              (padding valid/same, any strides; with or without bias; activation linear, relu,
-//              sigmoid, tanh, elu, leaky_relu, softplus, or softmax on the last layer),
-//              max_pool and avg_pool (valid/same), those activations as layers, dropout,
+//              sigmoid, tanh, elu, leaky_relu, softplus, softmax),
+//              max_pool and avg_pool (valid/same), global_max_pool and global_avg_pool (one
+//              window over the image), those activations as layers, dropout,
 //              batch_norm (batch statistics in training, moving ones at inference)
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output (no label smoothing)
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
-//   optimizer  adam, sgd without momentum; no schedule, no augmentation
+//   optimizer  adam, sgd (with momentum, Nesterov); no schedule, no augmentation
 //   metrics    accuracy; callbacks: checkpoint
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
@@ -44,10 +45,11 @@ import { WGSL_ACTIVATIONS, type WindowShape } from "../../compiler/targets/stand
 
 const EPSILON = 1e-7;
 
-/** An elementwise activation the WGSL kernels have (linear: none). */
+/** An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last axis). */
 interface Act {
   kind: string;
   alpha: number;
+  width: number;
 }
 
 /** One step of the chain (views are no step: they share their input's buffer). */
@@ -108,7 +110,7 @@ export interface Plan {
         beta2: number;
         epsilon: number;
       }
-    | { kind: "sgd"; lr: number };
+    | { kind: "sgd"; lr: number; momentum: number; nesterov: boolean };
   checkpoint: {
     monitor: string;
     save_best_only: boolean;
@@ -121,12 +123,12 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, linear and softmax last; categorical cross-entropy (also from logits); adam or plain sgd; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, sgd (momentum, nesterov); accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
   const a = activationOf(l);
-  if (a.kind === "linear" || a.kind === "softmax" || WGSL_ACTIVATIONS[a.kind]) return { kind: a.kind, alpha: num(a.args.alpha, 0) };
+  if (a.kind === "linear" || a.kind === "softmax" || WGSL_ACTIVATIONS[a.kind]) return { kind: a.kind, alpha: num(a.args.alpha, 0), width: l.outputShape.at(-1)! };
   return null;
 }
 
@@ -175,6 +177,11 @@ export function webgpuPlan(ir: IR): Plan | string {
       const [KH, KW] = l.args.pool_size;
       const [SH, SW] = l.args.strides;
       steps.push({ op: l.kind, ...common, window: { ...windowGeometry(inShape, l.outputShape, [KH, KW], [SH, SW]), KH, KW, SH, SW } });
+    } else if (l.kind === "global_max_pool" || l.kind === "global_avg_pool") {
+      // one window over the whole image: [h, w, c] -> [c], the layout of [1, 1, c]
+      const [H, W, C] = inShape as [number, number, number];
+      const window = { H, W, C, KH: H, KW: W, SH: 1, SW: 1, OH: 1, OW: 1, padTop: 0, padLeft: 0 };
+      steps.push({ op: l.kind === "global_max_pool" ? "max_pool" : "avg_pool", ...common, window });
     } else if (traits.activation) {
       steps.push({ op: "activation", ...common, act });
     } else if (traits.stochastic && l.kind === "dropout") {
@@ -204,10 +211,8 @@ export function webgpuPlan(ir: IR): Plan | string {
   } else {
     if (!last || !("act" in last) || last.act.kind !== "softmax") return "a model that does not end with a softmax";
     if (last.op === "activation") steps.pop();
-    else last.act = { kind: "linear", alpha: 0 };
+    else last.act = { kind: "linear", alpha: 0, width: last.act.width };
   }
-  const early = steps.find((s) => "act" in s && s.act.kind === "softmax");
-  if (early) return `a softmax before the last layer (${early.id})`;
   if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
   if (t.schedule) return `the ${t.schedule.kind} schedule`;
   if (t.data.augment) return "augmentation";
@@ -227,9 +232,9 @@ export function webgpuPlan(ir: IR): Plan | string {
       beta2: num(o.args.beta2, 0.999),
       epsilon: num(o.args.epsilon, 1e-7),
     };
-  } else if (o.kind === "sgd" && num(o.args.momentum, 0) === 0) {
-    optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01) };
-  } else return `the ${o.kind} optimizer${o.kind === "sgd" ? " with momentum" : ""}`;
+  } else if (o.kind === "sgd") {
+    optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01), momentum: num(o.args.momentum, 0), nesterov: o.args.nesterov === true };
+  } else return `the ${o.kind} optimizer`;
   return { inputSize, steps, classes: t.data.classes, regularized, optimizer, checkpoint };
 }
 
@@ -316,8 +321,10 @@ export class GpuNet {
       for (const name of trainable) {
         if (!name) continue;
         const w = initial.get(name)!;
-        const adam = plan.optimizer.kind === "adam";
-        this.params.set(name, { value: k.tensor(w), grad: k.tensor(w.length), m: adam ? k.tensor(w.length) : null, v: adam ? k.tensor(w.length) : null });
+        const o = plan.optimizer;
+        // Adam's two moments; SGD's velocity (in m) with momentum.
+        const m = o.kind === "adam" || o.momentum > 0;
+        this.params.set(name, { value: k.tensor(w), grad: k.tensor(w.length), m: m ? k.tensor(w.length) : null, v: o.kind === "adam" ? k.tensor(w.length) : null });
       }
     }
     this.x = k.tensor(B * plan.inputSize);
@@ -362,6 +369,19 @@ export class GpuNet {
     return { ...w, n };
   }
 
+  /** a = act(z) over count values. */
+  private activate(act: Act, z: GpuTensor, a: GpuTensor, count: number): void {
+    if (act.kind === "softmax") this.k.kernelSoftmax(z, a, count / act.width, act.width);
+    else this.k.kernelActivation(act.kind, act.alpha, z, a, count);
+  }
+
+  /** dz = act'(z) * g over count values (a: the activation's output). */
+  private activateBackward(act: Act, z: GpuTensor, a: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
+    if (act.kind === "relu") this.k.kernelReluBackward(z, g, dz, count);
+    else if (act.kind === "softmax") this.k.kernelSoftmaxBackward(a, g, dz, count / act.width, act.width);
+    else this.k.kernelActivationBackward(act.kind, act.alpha, z, a, g, dz, count);
+  }
+
   private output(i: number): GpuTensor {
     return i < 0 ? this.x : this.bufs[i]!.out;
   }
@@ -393,7 +413,7 @@ export class GpuNet {
           if (s.bias && s.act.kind === "relu") k.kernelBiasRelu(z, b.out, this.params.get(s.bias)!.value, rows, units);
           else {
             if (s.bias) k.kernelBiasAdd(z, this.params.get(s.bias)!.value, rows, units);
-            if (b.z) k.kernelActivation(s.act.kind, s.act.alpha, b.z, b.out, n * s.size);
+            if (b.z) this.activate(s.act, b.z, b.out, n * s.size);
           }
           break;
         }
@@ -404,7 +424,7 @@ export class GpuNet {
           k.kernelAvgPool(input, b.out, this.shape(s.window, n));
           break;
         case "activation":
-          k.kernelActivation(s.act.kind, s.act.alpha, input, b.out, n * s.size);
+          this.activate(s.act, input, b.out, n * s.size);
           break;
         case "batch_norm": {
           const rows = (n * s.size) / s.channels;
@@ -450,8 +470,7 @@ export class GpuNet {
         case "dense":
         case "conv2d": {
           const dz = b.dz ?? b.dOut;
-          if (s.act.kind === "relu") k.kernelReluBackward(b.z!, b.dOut, dz, n * s.size);
-          else if (b.z) k.kernelActivationBackward(s.act.kind, s.act.alpha, b.z, b.out, b.dOut, dz, n * s.size);
+          if (b.z) this.activateBackward(s.act, b.z, b.out, b.dOut, dz, n * s.size);
           const p = this.params.get(s.kernel)!;
           if (s.op === "dense") {
             k.gemm(true, false, s.in, s.size, n, input, dz, p.grad, false);
@@ -478,7 +497,7 @@ export class GpuNet {
           if (dIn) k.kernelAvgPoolBackward(b.dOut, dIn, this.shape(s.window, n));
           break;
         case "activation":
-          if (dIn) k.kernelActivationBackward(s.act.kind, s.act.alpha, input, b.out, b.dOut, dIn, n * s.size);
+          if (dIn) this.activateBackward(s.act, input, b.out, b.dOut, dIn, n * s.size);
           break;
         case "dropout":
           if (dIn) k.kernelMask(b.dOut, b.aux!, dIn, n * s.size);
@@ -514,7 +533,8 @@ export class GpuNet {
       if (o.kind === "adam") {
         const lrT = (lr * Math.sqrt(1 - Math.pow(o.beta2, this.iterations))) / (1 - Math.pow(o.beta1, this.iterations));
         this.k.adamUpdate(p.value, p.grad, p.m!, p.v!, lrT, o.beta1, o.beta2, o.epsilon);
-      } else this.k.sgdUpdate(p.value, p.grad, lr);
+      } else if (o.momentum > 0) this.k.momentumUpdate(p.value, p.grad, p.m!, lr, o.momentum, o.nesterov);
+      else this.k.sgdUpdate(p.value, p.grad, lr);
     }
   }
 

@@ -35,6 +35,9 @@ import {
   maxPoolWgsl,
   penaltyWgsl,
   regularizerGradWgsl,
+  momentumWgsl,
+  softmaxRowsBackwardWgsl,
+  softmaxRowsWgsl,
   batchNormApplyWgsl,
   batchNormBackwardWgsl,
   batchNormGradWgsl,
@@ -495,6 +498,41 @@ export class WebgpuKernels {
       this.pipeline(`batchNormBackward ${rows}x${C} ${+!!gamma}`, () => batchNormBackwardWgsl(rows, C, !!gamma)),
       [g.buffer, xhat.buffer, stats.buffer, dGamma.buffer, dBeta.buffer, dx.buffer, ...(gamma ? [gamma.buffer] : [])],
       elementwiseGrid(rows * C),
+    );
+  }
+
+  /** a = softmax of each row of z[rows x width]. */
+  kernelSoftmax(z: GpuTensor, a: GpuTensor, rows: number, width: number): void {
+    WebgpuKernels.need(z, rows * width, "z");
+    WebgpuKernels.need(a, rows * width, "a");
+    this.run(this.pipeline(`softmax ${rows}x${width}`, () => softmaxRowsWgsl(rows, width)), [z.buffer, a.buffer], elementwiseGrid(rows));
+  }
+
+  /** dz = a * (g - sum(g * a)) per row (softmax backward). */
+  kernelSoftmaxBackward(a: GpuTensor, g: GpuTensor, dz: GpuTensor, rows: number, width: number): void {
+    for (const [t, n] of [
+      [a, "a"],
+      [g, "g"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, rows * width, n);
+    this.run(
+      this.pipeline(`softmaxBackward ${rows}x${width}`, () => softmaxRowsBackwardWgsl(rows, width)),
+      [a.buffer, g.buffer, dz.buffer],
+      elementwiseGrid(rows),
+    );
+  }
+
+  /** One step of SGD with momentum (Keras's), in place: velocity and value. */
+  momentumUpdate(value: GpuTensor, grad: GpuTensor, velocity: GpuTensor, lr: number, momentum: number, nesterov: boolean): void {
+    const n = value.length;
+    WebgpuKernels.need(grad, n, "grad");
+    WebgpuKernels.need(velocity, n, "velocity");
+    const uniform = this.uniformFor(value, [lr]);
+    this.run(
+      this.pipeline(`momentum ${n} ${momentum} ${+nesterov}`, () => momentumWgsl(n, momentum, nesterov)),
+      [value.buffer, grad.buffer, velocity.buffer, uniform],
+      elementwiseGrid(n),
     );
   }
 

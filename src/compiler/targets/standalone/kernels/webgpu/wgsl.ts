@@ -581,3 +581,46 @@ ${gb.bindings}`;
   dx[i] = ((${gb.g} * stats[${u(C)} + c]) / ${f32(rows)}) * (${f32(rows)} * G[i] - dBeta[c] - xhat[i] * dGamma[c]);`;
   return elementwise(rows * C, bindings, body, `batch_norm input gradient over [${rows} x ${C}]`);
 }
+
+/** Softmax over each row of `width` values (an activation inside the model), one invocation per row. */
+export function softmaxRowsWgsl(rows: number, width: number): string {
+  checkSize("width", width);
+  const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read_write> A: array<f32>;`;
+  const body = `  let o = i * ${u(width)};
+  var top = Z[o];
+  for (var j = 1u; j < ${u(width)}; j++) { top = max(top, Z[o + j]); }
+  var sum = 0.0;
+  for (var j = 0u; j < ${u(width)}; j++) { sum = sum + exp(Z[o + j] - top); }
+  for (var j = 0u; j < ${u(width)}; j++) { A[o + j] = exp(Z[o + j] - top) / sum; }`;
+  return elementwise(rows, bindings, body, `softmax over [${rows} x ${width}]`);
+}
+
+/** Softmax backward per row: dz_j = a_j * (g_j - sum_k g_k a_k). */
+export function softmaxRowsBackwardWgsl(rows: number, width: number): string {
+  checkSize("width", width);
+  const bindings = `@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DZ: array<f32>;`;
+  const body = `  let o = i * ${u(width)};
+  var dot = 0.0;
+  for (var j = 0u; j < ${u(width)}; j++) { dot = dot + G[o + j] * A[o + j]; }
+  for (var j = 0u; j < ${u(width)}; j++) { DZ[o + j] = A[o + j] * (G[o + j] - dot); }`;
+  return elementwise(rows, bindings, body, `softmax backward over [${rows} x ${width}]`);
+}
+
+/**
+ * SGD with momentum (Keras): v = momentum * v - lr * g; w += v, or with Nesterov
+ * w += momentum * v - lr * g. lr in a uniform (it may change from step to step).
+ */
+export function momentumWgsl(count: number, momentum: number, nesterov: boolean): string {
+  const bindings = `@group(0) @binding(0) var<storage, read_write> value: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(3) var<uniform> lr: vec4f;`;
+  const body = `  let g = grad[i];
+  let v = ${f32(momentum)} * velocity[i] - lr.x * g;
+  velocity[i] = v;
+  value[i] = value[i] + ${nesterov ? `${f32(momentum)} * v - lr.x * g` : "v"};`;
+  return elementwise(count, bindings, body, `sgd with momentum ${momentum}${nesterov ? " (Nesterov)" : ""} over ${count}`);
+}
