@@ -34,7 +34,8 @@ import {
 import { standaloneEngine } from "../../src/runtime/engines/standalone.js";
 import { fileLoadHandler } from "../../src/runtime/engines/tfjs/save.js";
 import { openDawn } from "../../src/runtime/webgpu/dawn.js";
-import { allCases, type Case } from "../cases/cases.js";
+import { allCases, casesIn, type Case } from "../cases/cases.js";
+import { writeSyntheticMnist } from "../helpers/data.js";
 import { loadInternals, seeded } from "../standalone/harness.js";
 import { dataDir, exampleIr, repoRoot, tempDir } from "../tfjs/helpers.js";
 
@@ -209,6 +210,35 @@ describe("whole runs on WebGPU (software adapter) vs the CPU standalone engine",
       expect(worstWeight).toBeLessThan(1e-4);
       expect(gpu.logs.val_loss!).toBeLessThan(gpu.steps[0]!); // it learned
     }, 180_000);
+  }
+});
+
+describe("whole runs of the per-feature cases of the training loop (schedules, callbacks) the GPU engine covers", () => {
+  // The cases' own runs (2 steps of 8 on synthetic data): the learning rate each step, the
+  // checkpoint decisions, the loss and the saved weights, as the CPU engine's.
+  for (const c of casesIn("schedules", "callbacks").filter((x) => typeof webgpuPlan(x.ir) !== "string")) {
+    it(`${c.folder}/${c.name}: the same losses, learning rates and weights as the CPU engine`, async () => {
+      const data = writeSyntheticMnist(join(tempDir(), "data"), { train: 64, test: 16 });
+      const run = async (engine: typeof standaloneEngine) => {
+        const steps: number[] = [];
+        const epochs: EpochLogs[] = [];
+        const out = tempDir();
+        const result = await engine.train(
+          c.ir,
+          { dataDir: data, epochs: 2, seed: 7, outDir: out, quiet: true, kernels: "ts" },
+          { onBatchEnd: (_s, l) => void steps.push(l.loss), onEpochEnd: (_e, l) => void epochs.push({ ...l }) },
+        );
+        return { steps, epochs, files: [...result.files].sort(), w: weights(out) };
+      };
+      const gpu = await run(createStandaloneWebgpuEngine());
+      const cpu = await run(standaloneEngine);
+      console.log(`${c.folder}/${c.name}: lr by epoch webgpu ${gpu.epochs.map((e) => e.lr).join(" ")} cpu ${cpu.epochs.map((e) => e.lr).join(" ")}`);
+      expect(gpu.steps.length).toBe(cpu.steps.length);
+      expect(relDiff(gpu.steps, cpu.steps)).toBeLessThan(1e-4);
+      expect(gpu.epochs.map((e) => e.lr)).toEqual(cpu.epochs.map((e) => e.lr));
+      expect(gpu.files).toEqual(cpu.files);
+      expect(relDiff(gpu.w, cpu.w)).toBeLessThan(1e-4);
+    }, 60_000);
   }
 });
 

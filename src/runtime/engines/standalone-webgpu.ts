@@ -15,7 +15,7 @@
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output (no label smoothing)
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
-//   optimizer  adam, sgd (with momentum, Nesterov); no schedule, no augmentation
+//   optimizer  adam, sgd (with momentum, Nesterov); learning-rate schedules; no augmentation
 //   metrics    accuracy; callbacks: checkpoint
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
@@ -37,7 +37,7 @@ import { CliError } from "../../cli/errors.js";
 import { loadMnist } from "../data/mnist.js";
 import { hashSeed, initialWeights, Random } from "../random.js";
 import { writeAtomic } from "../run/files.js";
-import { CheckpointDecider } from "../training/callbacks.js";
+import { CheckpointDecider, scheduledLearningRate } from "../training/callbacks.js";
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
@@ -123,7 +123,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, sgd (momentum, nesterov); accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, sgd (momentum, nesterov); schedules; accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -214,7 +214,6 @@ export function webgpuPlan(ir: IR): Plan | string {
     else last.act = { kind: "linear", alpha: 0, width: last.act.width };
   }
   if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
-  if (t.schedule) return `the ${t.schedule.kind} schedule`;
   if (t.data.augment) return "augmentation";
   if (t.metrics.some((m) => m !== "accuracy")) return `metrics other than accuracy (${t.metrics.join(", ")})`;
   let checkpoint: Plan["checkpoint"] = null;
@@ -724,7 +723,10 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   });
   const checkpoint = plan.checkpoint ? new CheckpointDecider(plan.checkpoint as never) : null;
   const history: EpochLogs[] = [];
-  const lr = plan.optimizer.lr;
+  // The learning rate of each step: the optimizer's, or its schedule's at the steps done so far (as the CPU program).
+  const baseLr = plan.optimizer.lr;
+  let lr = baseLr;
+  let iterations = 0;
   let trainSeconds = 0;
   let trained = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
@@ -739,10 +741,12 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       if (options.signal?.aborted) throw options.signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
       const n = t.stepsPerEpoch ? B : Math.min(B, train.count - cursor);
       fill(train, order, cursor, n);
+      lr = scheduledLearningRate(t.schedule, baseLr, iterations);
       net.forward(n, true);
       const penalty = plan.regularized.length ? await net.penalty() : 0;
       net.backward(n);
       net.update(lr);
+      iterations++;
       const [l, c] = await score(train, order, cursor, n);
       lossSum += penalty * n;
       cursor += n;
