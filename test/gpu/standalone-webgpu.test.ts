@@ -263,6 +263,39 @@ describe("nnc run --gpu --engine standalone", () => {
     expect((await y.sum().data())[0]).toBeCloseTo(1, 5);
   }, 150_000);
 
+  it("examples/cnn.nn: trains (3 steps), saves a model that tf.loadLayersModel reads and nnc evaluate scores as the GPU did", async () => {
+    const out = join(tempDir(), "run");
+    const r = spawnSync(
+      process.execPath,
+      ["bin/nnc.js", "run", "examples/cnn.nn", "--gpu", "--engine", "standalone", "--epochs", "1", "--train-limit", "384", "--test-limit", "100", "--data", dataDir().dir, "--json", "--out", out],
+      { cwd: repoRoot, encoding: "utf8", timeout: 150_000, env: { ...process.env, NNC_WEBGPU_ADAPTER: "software" } },
+    );
+    expect(r.stderr).toMatch(/standalone engine on WebGPU \(--engine standalone --gpu\)/);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect(report).toMatchObject({ engine: "standalone", backend: "webgpu", epochs: 1, trainSamples: 307 });
+    const [epoch] = JSON.parse(readFileSync(join(out, "history.json"), "utf8")).history;
+    expect(epoch.val_loss).toBeLessThan(epoch.loss); // it learned
+    await tf.setBackend("cpu");
+    const model = await tf.loadLayersModel(fileLoadHandler(join(out, "model")));
+    const y = model.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor;
+    expect(y.shape).toEqual([2, 10]);
+    expect((await y.sum().data())[0]).toBeCloseTo(2, 5);
+    // The saved model, evaluated on the CPU by nnc evaluate, scores what the GPU reported.
+    const e = spawnSync(process.execPath, ["bin/nnc.js", "evaluate", out, "--test-limit", "100", "--data", dataDir().dir, "--json"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(e.status).toBe(0);
+    const evaluated = JSON.parse(e.stdout.trim().split("\n").at(-1)!);
+    console.log(
+      `nnc run examples/cnn.nn --gpu --engine standalone, 3 steps: loss ${epoch.loss}, val_loss ${epoch.val_loss}; test loss ${report.testLoss} (nnc evaluate: ${evaluated.loss}), accuracy ${report.testAccuracy} (${evaluated.metrics.accuracy})`,
+    );
+    expect(Math.abs(evaluated.loss - report.testLoss) / report.testLoss).toBeLessThan(1e-4);
+    expect(evaluated.metrics.accuracy).toBe(report.testAccuracy);
+  }, 180_000);
+
   it("a model outside what it covers: exit 1 naming the layer and the alternatives, no stack trace", () => {
     expect(webgpuPlan(exampleIr("cnn"))).toMatchObject({ classes: 10, optimizer: { kind: "adam" } });
     const r = spawnSync(
