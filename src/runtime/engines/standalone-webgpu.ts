@@ -10,7 +10,7 @@
 //              (padding valid/same, any strides; with or without bias; activation linear, relu,
 //              sigmoid, tanh, elu, leaky_relu, softplus, softmax),
 //              max_pool and avg_pool (valid/same), global_max_pool and global_avg_pool (one
-//              window over the image), those activations as layers, dropout,
+//              window over the image), those activations as layers, prelu, dropout,
 //              batch_norm (batch statistics in training, moving ones at inference)
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output (no label smoothing)
@@ -79,6 +79,7 @@ export type Step =
   | { op: "max_pool" | "avg_pool"; id: string; in: number; size: number; window: Omit<WindowShape, "n"> }
   | { op: "activation"; id: string; in: number; size: number; act: Act }
   | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number }
+  | { op: "prelu"; id: string; in: number; size: number; alpha: string }
   | {
       op: "batch_norm";
       id: string;
@@ -123,7 +124,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, sgd (momentum, nesterov); schedules; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, sgd (momentum, nesterov); schedules; accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -187,6 +188,10 @@ export function webgpuPlan(ir: IR): Plan | string {
     } else if (traits.stochastic && l.kind === "dropout") {
       const rate = l.args.rate;
       steps.push({ op: "dropout", ...common, rate, keep: Number((1 - rate).toPrecision(12)) });
+    } else if (l.kind === "prelu") {
+      const alpha = l.weights.find((w) => w.role === "alpha")!;
+      if (common.size % size(alpha.shape) !== 0) return `the prelu layer ${l.id} (its alpha does not tile its input)`;
+      steps.push({ op: "prelu", ...common, alpha: alpha.name });
     } else if (l.kind === "batch_norm") {
       steps.push({
         op: "batch_norm",
@@ -316,7 +321,7 @@ export class GpuNet {
     const B = batch;
     for (const s of plan.steps) {
       if (s.op === "batch_norm") for (const name of [s.movingMean, s.movingVariance]) this.state.set(name, k.tensor(initial.get(name)!));
-      const trainable = s.op === "dense" || s.op === "conv2d" ? [s.kernel, s.bias] : s.op === "batch_norm" ? [s.gamma, s.beta] : [];
+      const trainable = s.op === "dense" || s.op === "conv2d" ? [s.kernel, s.bias] : s.op === "batch_norm" ? [s.gamma, s.beta] : s.op === "prelu" ? [s.alpha] : [];
       for (const name of trainable) {
         if (!name) continue;
         const w = initial.get(name)!;
@@ -425,6 +430,9 @@ export class GpuNet {
         case "activation":
           this.activate(s.act, input, b.out, n * s.size);
           break;
+        case "prelu":
+          k.kernelPrelu(input, this.params.get(s.alpha)!.value, b.out, n * s.size);
+          break;
         case "batch_norm": {
           const rows = (n * s.size) / s.channels;
           const gamma = s.gamma ? this.params.get(s.gamma)!.value : null;
@@ -458,7 +466,7 @@ export class GpuNet {
   backward(n: number): void {
     const k = this.k;
     const steps = this.plan.steps;
-    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d" || (s.op === "batch_norm" && (s.gamma || s.beta)));
+    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d" || s.op === "prelu" || (s.op === "batch_norm" && (s.gamma || s.beta)));
     for (let i = steps.length - 1; i >= 0 && i >= firstWeighted; i--) {
       const s = steps[i]!;
       const b = this.bufs[i]!;
@@ -501,6 +509,11 @@ export class GpuNet {
         case "dropout":
           if (dIn) k.kernelMask(b.dOut, b.aux!, dIn, n * s.size);
           break;
+        case "prelu": {
+          const p = this.params.get(s.alpha)!;
+          k.kernelPreluBackward(input, p.value, b.dOut, p.grad, dIn, n * s.size);
+          break;
+        }
         case "batch_norm": {
           const [dg, db] = b.paramGrads!;
           k.kernelBatchNormBackward(

@@ -36,6 +36,9 @@ import {
   penaltyWgsl,
   regularizerGradWgsl,
   momentumWgsl,
+  preluAlphaGradWgsl,
+  preluBackwardWgsl,
+  preluWgsl,
   softmaxRowsBackwardWgsl,
   softmaxRowsWgsl,
   batchNormApplyWgsl,
@@ -534,6 +537,26 @@ export class WebgpuKernels {
       [value.buffer, grad.buffer, velocity.buffer, uniform],
       elementwiseGrid(n),
     );
+  }
+
+  /** out = z > 0 ? z : alpha[i % A] * z (prelu). */
+  kernelPrelu(z: GpuTensor, alpha: GpuTensor, out: GpuTensor, count: number): void {
+    const A = alpha.length;
+    WebgpuKernels.need(z, count, "z");
+    WebgpuKernels.need(out, count, "out");
+    this.run(this.pipeline(`prelu ${count} ${A}`, () => preluWgsl(count, A)), [z.buffer, alpha.buffer, out.buffer], elementwiseGrid(count));
+  }
+
+  /** prelu backward: dAlpha (sums over the rows), and dx when asked for. */
+  kernelPreluBackward(z: GpuTensor, alpha: GpuTensor, g: GpuTensor, dAlpha: GpuTensor, dx: GpuTensor | null, count: number): void {
+    const A = alpha.length;
+    WebgpuKernels.need(z, count, "z");
+    WebgpuKernels.need(g, count, "g");
+    WebgpuKernels.need(dAlpha, A, "dAlpha");
+    this.run(this.pipeline(`preluAlphaGrad ${count} ${A}`, () => preluAlphaGradWgsl(count / A, A)), [z.buffer, g.buffer, dAlpha.buffer], elementwiseGrid(A));
+    if (!dx) return;
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(this.pipeline(`preluBackward ${count} ${A}`, () => preluBackwardWgsl(count, A)), [z.buffer, alpha.buffer, g.buffer, dx.buffer], elementwiseGrid(count));
   }
 
   /** Waits until the GPU has done everything submitted so far. */

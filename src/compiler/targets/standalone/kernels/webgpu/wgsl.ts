@@ -624,3 +624,37 @@ export function momentumWgsl(count: number, momentum: number, nesterov: boolean)
   value[i] = value[i] + ${nesterov ? `${f32(momentum)} * v - lr.x * g` : "v"};`;
   return elementwise(count, bindings, body, `sgd with momentum ${momentum}${nesterov ? " (Nesterov)" : ""} over ${count}`);
 }
+
+/** prelu: out = z > 0 ? z : alpha[i % A] * z over count values (alpha tiles the input). */
+export function preluWgsl(count: number, A: number): string {
+  checkSize("A", A);
+  const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read> alpha: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`;
+  return elementwise(count, bindings, `  let z = Z[i];\n  out[i] = select(alpha[i % ${u(A)}] * z, z, z > 0.0);`, `prelu over ${count} (${A} alphas)`);
+}
+
+/** prelu's input gradient: dx = z > 0 ? g : alpha * g. */
+export function preluBackwardWgsl(count: number, A: number): string {
+  checkSize("A", A);
+  const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read> alpha: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;`;
+  return elementwise(count, bindings, `  let g = G[i];\n  dx[i] = select(alpha[i % ${u(A)}] * g, g, Z[i] > 0.0);`, `prelu backward over ${count} (${A} alphas)`);
+}
+
+/** prelu's alpha gradient, one invocation per alpha: the sum of g * z where z <= 0, rows in order. */
+export function preluAlphaGradWgsl(rows: number, A: number): string {
+  checkSize("rows", rows);
+  const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dAlpha: array<f32>;`;
+  const body = `  var s = 0.0;
+  for (var r = 0u; r < ${u(rows)}; r++) {
+    let z = Z[r * ${u(A)} + i];
+    if (z <= 0.0) { s = s + G[r * ${u(A)} + i] * z; }
+  }
+  dAlpha[i] = s;`;
+  return elementwise(A, bindings, body, `prelu alpha gradient over [${rows} x ${A}]`);
+}
