@@ -15,7 +15,8 @@
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output (no label smoothing)
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
-//   optimizer  adam, sgd (with momentum, Nesterov); learning-rate schedules; no augmentation
+//   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
+//              nadam (WGSL update rules after the CPU program's); learning-rate schedules; no augmentation
 //   metrics    accuracy; callbacks: checkpoint
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
@@ -29,7 +30,7 @@
 // masks for the same seed, so both engines train on the same batches from the same weights:
 // test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
 import { join } from "node:path";
-import { activationOf, type IR, type IRLayer } from "../../compiler/ir.js";
+import { activationOf, type IR, type IRLayer, type IRTraining } from "../../compiler/ir.js";
 import { lookup } from "../../compiler/catalog/index.js";
 import { windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
@@ -41,9 +42,100 @@ import { CheckpointDecider, scheduledLearningRate } from "../training/callbacks.
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
-import { WGSL_ACTIVATIONS, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
+import { WGSL_ACTIVATIONS, wgslFloat, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
 
 const EPSILON = 1e-7;
+
+/**
+ * An optimizer as a WGSL update rule (updateRuleWgsl): its per-value state arrays and their initial
+ * values, the WGSL body (after the CPU program's applyGradients in targets/standalone/training.ts,
+ * constants baked in), and the per-step floats the host computes in float64 (t: the step, from 1).
+ */
+interface UpdateRule {
+  key: string;
+  state: string[];
+  init: number[];
+  body: string;
+  /** `memory`: the net's own record of what a rule carries from step to step on the host (nadam's product). */
+  floats: (lr: number, t: number, memory: Record<string, number>) => number[];
+}
+
+/** The update rules of the optimizers beyond adam and sgd, or null for one the GPU does not have. */
+function updateRule(o: IRTraining["optimizer"]): UpdateRule | null {
+  const a = o.args as Record<string, number | boolean>;
+  const f = (x: unknown) => wgslFloat(x as number);
+  const oneMinus = (x: unknown) => wgslFloat(Number((1 - (x as number)).toPrecision(12)));
+  switch (o.kind) {
+    case "adagrad":
+      return {
+        key: `adagrad ${a.initial_accumulator_value} ${a.epsilon}`,
+        state: ["accumulator"],
+        init: [a.initial_accumulator_value as number],
+        body: `  let s = accumulator[i] + g * g;
+  accumulator[i] = s;
+  value[i] = value[i] - (p[0].x * g) / (sqrt(s) + ${f(a.epsilon)});`,
+        floats: (lr) => [lr],
+      };
+    case "adadelta":
+      return {
+        key: `adadelta ${a.rho} ${a.epsilon}`,
+        state: ["accumulatedGrad", "accumulatedUpdate"],
+        init: [0, 0],
+        body: `  let ag = ${f(a.rho)} * accumulatedGrad[i] + ${oneMinus(a.rho)} * g * g;
+  accumulatedGrad[i] = ag;
+  let update = (sqrt(accumulatedUpdate[i] + ${f(a.epsilon)}) / sqrt(ag + ${f(a.epsilon)})) * g;
+  accumulatedUpdate[i] = ${f(a.rho)} * accumulatedUpdate[i] + ${oneMinus(a.rho)} * update * update;
+  value[i] = value[i] - p[0].x * update;`,
+        floats: (lr) => [lr],
+      };
+    case "rmsprop": {
+      const centered = a.centered === true;
+      const momentum = a.momentum as number;
+      const state = ["meanSquare", ...(centered ? ["meanGrad"] : []), ...(momentum ? ["moment"] : [])];
+      const lines = [`  let ms = ${f(a.rho)} * meanSquare[i] + ${oneMinus(a.rho)} * g * g;`, "  meanSquare[i] = ms;"];
+      if (centered) lines.push(`  let mg = ${f(a.rho)} * meanGrad[i] + ${oneMinus(a.rho)} * g;`, "  meanGrad[i] = mg;");
+      lines.push(`  let denom = sqrt(ms${centered ? " - mg * mg" : ""} + ${f(a.epsilon)});`);
+      if (momentum) lines.push(`  let mo = ${f(momentum)} * moment[i] + (p[0].x * g) / denom;`, "  moment[i] = mo;", "  value[i] = value[i] - mo;");
+      else lines.push("  value[i] = value[i] - (p[0].x * g) / denom;");
+      return { key: `rmsprop ${a.rho} ${a.epsilon} ${momentum} ${centered}`, state, init: state.map(() => 0), body: lines.join("\n"), floats: (lr) => [lr] };
+    }
+    case "adamax":
+      return {
+        key: `adamax ${a.beta1} ${a.beta2} ${a.epsilon}`,
+        state: ["m", "u"],
+        init: [0, 0],
+        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+  m[i] = m2;
+  let u2 = max(${f(a.beta2)} * u[i], abs(g));
+  u[i] = u2;
+  value[i] = value[i] - (p[0].x * m2) / (u2 + ${f(a.epsilon)});`,
+        floats: (lr, t) => [lr / (1 - Math.pow(a.beta1 as number, t))],
+      };
+    case "nadam": {
+      // Keras's momentum schedule, its running product kept on the host.
+      const b1 = a.beta1 as number;
+      return {
+        key: `nadam ${a.beta1} ${a.beta2} ${a.epsilon}`,
+        state: ["m", "v"],
+        init: [0, 0],
+        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+  m[i] = m2;
+  let v2 = ${f(a.beta2)} * v[i] + ${oneMinus(a.beta2)} * g * g;
+  v[i] = v2;
+  let mBar = p[0].y * g + p[0].z * m2;
+  value[i] = value[i] - (p[0].x * mBar) / (sqrt(v2 / p[0].w) + ${f(a.epsilon)});`,
+        floats: (lr, t, memory) => {
+          const mu = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * t));
+          const muNext = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * (t + 1)));
+          const product = (memory.product = (memory.product ?? 1) * mu);
+          return [lr, (1 - mu) / (1 - product), muNext / (1 - product * muNext), 1 - Math.pow(a.beta2 as number, t)];
+        },
+      };
+    }
+    default:
+      return null;
+  }
+}
 
 /** An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last axis). */
 interface Act {
@@ -110,8 +202,11 @@ export interface Plan {
         beta1: number;
         beta2: number;
         epsilon: number;
+        /** adamw's decoupled weight decay (0: adam). */
+        weightDecay: number;
       }
-    | { kind: "sgd"; lr: number; momentum: number; nesterov: boolean };
+    | { kind: "sgd"; lr: number; momentum: number; nesterov: boolean }
+    | ({ kind: "rule"; lr: number } & UpdateRule);
   checkpoint: {
     monitor: string;
     save_best_only: boolean;
@@ -124,7 +219,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, sgd (momentum, nesterov); schedules; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -228,16 +323,20 @@ export function webgpuPlan(ir: IR): Plan | string {
   }
   const o = t.optimizer;
   let optimizer: Plan["optimizer"];
-  if (o.kind === "adam") {
+  const rule = updateRule(o);
+  if (o.kind === "adam" || o.kind === "adamw") {
     optimizer = {
       kind: "adam",
       lr: num(o.args.lr, 1e-3),
       beta1: num(o.args.beta1, 0.9),
       beta2: num(o.args.beta2, 0.999),
       epsilon: num(o.args.epsilon, 1e-7),
+      weightDecay: o.kind === "adamw" ? num(o.args.weight_decay, 0) : 0,
     };
   } else if (o.kind === "sgd") {
     optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01), momentum: num(o.args.momentum, 0), nesterov: o.args.nesterov === true };
+  } else if (rule) {
+    optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
   } else return `the ${o.kind} optimizer`;
   return { inputSize, steps, classes: t.data.classes, regularized, optimizer, checkpoint };
 }
@@ -267,8 +366,11 @@ export function notCoveredMessage(what: string): string {
 interface Param {
   value: GpuTensor;
   grad: GpuTensor;
+  /** Adam's moments; SGD's velocity in m. */
   m: GpuTensor | null;
   v: GpuTensor | null;
+  /** An update rule's state arrays. */
+  state: GpuTensor[];
 }
 
 interface StepBuffers {
@@ -309,6 +411,8 @@ export class GpuNet {
   /** The stream dropout masks draw from, as the CPU program's `random`. */
   private random = new Random(0);
   private iterations = 0;
+  /** What the optimizer's update rule carries from step to step on the host. */
+  private readonly ruleMemory: Record<string, number> = {};
   /** The regularized weights' penalties, one slot each. */
   private readonly penalties: GpuTensor | null;
 
@@ -327,8 +431,14 @@ export class GpuNet {
         const w = initial.get(name)!;
         const o = plan.optimizer;
         // Adam's two moments; SGD's velocity (in m) with momentum.
-        const m = o.kind === "adam" || o.momentum > 0;
-        this.params.set(name, { value: k.tensor(w), grad: k.tensor(w.length), m: m ? k.tensor(w.length) : null, v: o.kind === "adam" ? k.tensor(w.length) : null });
+        const m = o.kind === "adam" || (o.kind === "sgd" && o.momentum > 0);
+        this.params.set(name, {
+          value: k.tensor(w),
+          grad: k.tensor(w.length),
+          m: m ? k.tensor(w.length) : null,
+          v: o.kind === "adam" ? k.tensor(w.length) : null,
+          state: o.kind === "rule" ? o.init.map((x) => k.tensor(new Float32Array(w.length).fill(x))) : [],
+        });
       }
     }
     this.x = k.tensor(B * plan.inputSize);
@@ -541,11 +651,16 @@ export class GpuNet {
   update(lr: number): void {
     this.iterations++;
     const o = this.plan.optimizer;
+    // A rule's per-step floats once for all weights (nadam's schedule advances once a step).
+    const floats = o.kind === "rule" ? o.floats(lr, this.iterations, this.ruleMemory) : [];
     for (const p of this.params.values()) {
       if (o.kind === "adam") {
+        // adamw: w -= lr * weight_decay * w first (decoupled), then the Adam step
+        if (o.weightDecay > 0) this.k.updateRule("decay", [], "  value[i] = value[i] - p[0].x * value[i];", p.value, p.grad, [], [lr * o.weightDecay]);
         const lrT = (lr * Math.sqrt(1 - Math.pow(o.beta2, this.iterations))) / (1 - Math.pow(o.beta1, this.iterations));
         this.k.adamUpdate(p.value, p.grad, p.m!, p.v!, lrT, o.beta1, o.beta2, o.epsilon);
-      } else if (o.momentum > 0) this.k.momentumUpdate(p.value, p.grad, p.m!, lr, o.momentum, o.nesterov);
+      } else if (o.kind === "rule") this.k.updateRule(o.key, o.state, o.body, p.value, p.grad, p.state, floats);
+      else if (o.momentum > 0) this.k.momentumUpdate(p.value, p.grad, p.m!, lr, o.momentum, o.nesterov);
       else this.k.sgdUpdate(p.value, p.grad, lr);
     }
   }

@@ -36,6 +36,7 @@ import {
   penaltyWgsl,
   regularizerGradWgsl,
   momentumWgsl,
+  updateRuleWgsl,
   preluAlphaGradWgsl,
   preluBackwardWgsl,
   preluWgsl,
@@ -557,6 +558,22 @@ export class WebgpuKernels {
     if (!dx) return;
     WebgpuKernels.need(dx, count, "dx");
     this.run(this.pipeline(`preluBackward ${count} ${A}`, () => preluBackwardWgsl(count, A)), [z.buffer, alpha.buffer, g.buffer, dx.buffer], elementwiseGrid(count));
+  }
+
+  /**
+   * An optimizer update rule (updateRuleWgsl) over a whole parameter: its state tensors in the
+   * rule's order, up to eight per-step floats. `key` names the rule with its constants.
+   */
+  updateRule(key: string, state: readonly string[], body: string, value: GpuTensor, grad: GpuTensor, stateTensors: GpuTensor[], floats: number[]): void {
+    const n = value.length;
+    WebgpuKernels.need(grad, n, "grad");
+    stateTensors.forEach((t, k) => WebgpuKernels.need(t, n, state[k]!));
+    const uniform = this.uniformFor(value, floats);
+    this.run(
+      this.pipeline(`update ${key} ${n}`, () => updateRuleWgsl(n, key, state, body)),
+      [value.buffer, grad.buffer, ...stateTensors.map((t) => t.buffer), uniform],
+      elementwiseGrid(n),
+    );
   }
 
   /** Waits until the GPU has done everything submitted so far. */

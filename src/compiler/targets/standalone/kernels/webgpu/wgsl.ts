@@ -658,3 +658,24 @@ export function preluAlphaGradWgsl(rows: number, A: number): string {
   dAlpha[i] = s;`;
   return elementwise(A, bindings, body, `prelu alpha gradient over [${rows} x ${A}]`);
 }
+
+/** A float constant as WGSL source (f32, always with a point or an exponent). */
+export const wgslFloat = f32;
+
+/**
+ * An optimizer's update over a weight of `count` values, in place: `value`, `grad` and the rule's
+ * per-value state arrays (bindings 2...), and eight per-step floats from the host in the uniform
+ * `p` (p[0].x ... p[1].w: the learning rate and whatever the rule's step computes there, in
+ * float64 as the CPU program does). `body` is WGSL over index i, with g = grad[i] defined. The
+ * rules are the engine's (src/runtime/engines/standalone-webgpu.ts), written after the CPU
+ * program's (../../training.ts), their constants baked in as the sizes are.
+ */
+export function updateRuleWgsl(count: number, name: string, state: readonly string[], body: string): string {
+  const bindings = [
+    "@group(0) @binding(0) var<storage, read_write> value: array<f32>;",
+    "@group(0) @binding(1) var<storage, read> grad: array<f32>;",
+    ...state.map((s, k) => `@group(0) @binding(${k + 2}) var<storage, read_write> ${s}: array<f32>;`),
+    `@group(0) @binding(${state.length + 2}) var<uniform> p: array<vec4f, 2>;`,
+  ].join("\n");
+  return elementwise(count, bindings, `  let g = grad[i];\n${body}`, `${name} over ${count}`);
+}
