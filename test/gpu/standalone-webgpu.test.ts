@@ -112,7 +112,7 @@ async function compareCase(c: Case, plan: Exclude<ReturnType<typeof webgpuPlan>,
   const labels = Array.from({ length: N }, () => Math.floor(r() * C));
   labels.forEach((y, b) => (m.target[b * C + y] = 1));
   kernels.write(net.x, m.input.subarray(0, N * plan.inputSize));
-  kernels.write(net.y, m.target.subarray(0, N * C));
+  net.setLabels((b) => labels[b]!, N);
   const fromLogits = ir.training!.loss.args.from_logits === true;
   const lr = plan.optimizer.lr;
   const measured = { output: 0, loss: 0, gradient: 0, weights: 0, inference: 0 };
@@ -126,7 +126,7 @@ async function compareCase(c: Case, plan: Exclude<ReturnType<typeof webgpuPlan>,
     const probs = (await kernels.read(net.probs)).slice(0, N * C);
     const gpuOut = fromLogits ? await net.logits(N) : probs;
     measured.output = Math.max(measured.output, relDiff(gpuOut, m.output.subarray(0, N * C)));
-    const gpuLoss = crossEntropySums(probs, (b) => labels[b]!, N, C)[0] / N + (await net.penalty());
+    const gpuLoss = crossEntropySums(probs, (b) => labels[b]!, N, C, plan.labelSmoothing)[0] / N + (await net.penalty());
     measured.loss = Math.max(measured.loss, Math.abs(gpuLoss - cpuLoss) / Math.max(1, Math.abs(cpuLoss)));
     m.backward(N);
     m.addRegularizationGradients?.();

@@ -13,7 +13,7 @@
 //              window over the image), those activations as layers, prelu, dropout,
 //              batch_norm (batch statistics in training, moving ones at inference)
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
-//              or from logits on a linear output (no label smoothing)
+//              or from logits on a linear output; label smoothing
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
 //   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
 //              nadam (WGSL update rules after the CPU program's); learning-rate schedules; no augmentation
@@ -32,7 +32,7 @@
 import { join } from "node:path";
 import { activationOf, type IR, type IRLayer, type IRTraining } from "../../compiler/ir.js";
 import { lookup } from "../../compiler/catalog/index.js";
-import { windowGeometry } from "../../compiler/targets/standalone/layers.js";
+import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import { CliError } from "../../cli/errors.js";
 import { loadMnist } from "../data/mnist.js";
@@ -193,6 +193,8 @@ export interface Plan {
   /** The chain; the last step's output are the logits the softmax reads. */
   steps: Step[];
   classes: number;
+  /** The cross-entropy's label smoothing (0: none). */
+  labelSmoothing: number;
   /** The weights with an l1/l2 penalty (Keras: l1 * sum |w| + l2 * sum w², added to the loss). */
   regularized: { name: string; l1: number; l2: number }[];
   optimizer:
@@ -219,7 +221,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits); adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits, label smoothing); adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -236,7 +238,6 @@ export function webgpuPlan(ir: IR): Plan | string {
   const merge = ir.model.layers.find((l) => l.inputs.length > 1);
   if (merge) return `the ${merge.kind} layer ${merge.id} (only a chain of layers is covered, no merges)`;
   if (t.loss.kind !== "categorical_crossentropy" && t.loss.kind !== "sparse_categorical_crossentropy") return `the ${t.loss.kind} loss`;
-  if (num(t.loss.args.label_smoothing, 0) !== 0) return `the ${t.loss.kind} loss with label_smoothing`;
   const steps: Step[] = [];
   const regularized: Plan["regularized"] = [];
   let inputSize = 0;
@@ -338,19 +339,31 @@ export function webgpuPlan(ir: IR): Plan | string {
   } else if (rule) {
     optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
   } else return `the ${o.kind} optimizer`;
-  return { inputSize, steps, classes: t.data.classes, regularized, optimizer, checkpoint };
+  return { inputSize, steps, classes: t.data.classes, labelSmoothing: num(t.loss.args.label_smoothing, 0), regularized, optimizer, checkpoint };
 }
 
 /**
- * The summed cross-entropy (probabilities clipped to [1e-7, 1 - 1e-7], as the CPU program's loss)
- * and the count of rows whose largest probability is at the label, over n rows of `classes`.
+ * Target j of a row whose label is `label`: one-hot, or with label smoothing ls
+ * (1 - ls) * onehot + ls / classes, the constants rounded as the CPU program prints them.
  */
-export function crossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number): [number, number] {
+export function targetValue(j: number, label: number, classes: number, labelSmoothing: number): number {
+  const y = j === label ? 1 : 0;
+  return labelSmoothing ? Number(fmt(1 - labelSmoothing)) * y + Number(fmt(labelSmoothing / classes)) : y;
+}
+
+/**
+ * The summed cross-entropy -sum y log p (p clipped to [1e-7, 1 - 1e-7], as the CPU program's loss;
+ * y: targetValue) and the count of rows whose largest probability is at the label, over n rows.
+ */
+export function crossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number, labelSmoothing = 0): [number, number] {
   let loss = 0;
   let correct = 0;
   for (let r = 0; r < n; r++) {
     const y = label(r);
-    loss -= Math.log(Math.min(Math.max(p[r * classes + y]!, EPSILON), 1 - EPSILON));
+    for (let j = 0; j < classes; j++) {
+      const t = targetValue(j, y, classes, labelSmoothing);
+      if (t !== 0) loss -= t * Math.log(Math.min(Math.max(p[r * classes + j]!, EPSILON), 1 - EPSILON));
+    }
     let best = 0;
     for (let j = 1; j < classes; j++) if (p[r * classes + j]! > p[r * classes + best]!) best = j;
     if (best === y) correct++;
@@ -408,6 +421,7 @@ export class GpuNet {
   readonly probs: GpuTensor;
   private readonly bufs: StepBuffers[];
   private readonly masks: (Float32Array | null)[];
+  private readonly targets: Float32Array;
   /** The stream dropout masks draw from, as the CPU program's `random`. */
   private random = new Random(0);
   private iterations = 0;
@@ -444,6 +458,7 @@ export class GpuNet {
     this.x = k.tensor(B * plan.inputSize);
     this.y = k.tensor(B * plan.classes);
     this.probs = k.tensor(B * plan.classes);
+    this.targets = new Float32Array(B * plan.classes);
     this.bufs = plan.steps.map((s) => {
       const activated = "act" in s && s.act.kind !== "linear";
       const linear = s.op === "dense" || s.op === "conv2d";
@@ -472,6 +487,17 @@ export class GpuNet {
     if (!this.penalties) return 0;
     this.plan.regularized.forEach((r, slot) => this.k.kernelPenalty(this.params.get(r.name)!.value, this.penalties!, slot, r.l1, r.l2));
     return (await this.k.read(this.penalties)).reduce((a, b) => a + b, 0);
+  }
+
+  /** Writes the targets of n rows (one-hot, or smoothed as the loss says) from their labels. */
+  setLabels(label: (row: number) => number, n: number): void {
+    const C = this.plan.classes;
+    const y = this.targets;
+    for (let r = 0; r < n; r++) {
+      const l = label(r);
+      for (let j = 0; j < C; j++) y[r * C + j] = targetValue(j, l, C, this.plan.labelSmoothing);
+    }
+    this.k.write(this.y, y.subarray(0, n * C));
   }
 
   /** Restarts the dropout stream (the CPU program's reseed()). */
@@ -760,28 +786,22 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   net.reseed(hashSeed(seed, "dropout"));
   const shuffleRng = new Random(hashSeed(seed, "shuffle"));
   const xBatch = new Float32Array(B * I);
-  const yBatch = new Float32Array(B * C);
 
   /** Rows from..from+n of the data (through `order`, wrapping around as the CPU program's gatherBatch). */
   const fill = (d: Data, order: Int32Array | null, from: number, n: number) => {
-    yBatch.fill(0, 0, n * C);
+    const example = (r: number) => (order ? order[(from + r) % d.count]! : (from + r) % d.count);
     for (let r = 0; r < n; r++) {
-      const at = (from + r) % d.count;
-      const e = order ? order[at]! : at;
+      const e = example(r);
       xBatch.set(d.x.subarray(e * d.size, (e + 1) * d.size), r * I);
-      yBatch[r * C + d.labels[e]!] = 1;
     }
     k.write(net.x, xBatch.subarray(0, n * I));
-    k.write(net.y, yBatch.subarray(0, n * C));
+    net.setLabels((r) => d.labels[example(r)]!, n);
   };
 
   /** Loss and correct count of the n rows just computed, from the probabilities read back. */
   const score = async (d: Data, order: Int32Array | null, from: number, n: number): Promise<[number, number]> => {
     const p = await k.read(net.probs);
-    return crossEntropySums(p, (r) => {
-      const at = (from + r) % d.count;
-      return d.labels[order ? order[at]! : at]!;
-    }, n, C);
+    return crossEntropySums(p, (r) => d.labels[order ? order[(from + r) % d.count]! : (from + r) % d.count]!, n, C, plan.labelSmoothing);
   };
 
   const evaluate = async (d: Data): Promise<{ loss: number; accuracy: number }> => {
