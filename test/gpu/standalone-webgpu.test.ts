@@ -26,8 +26,8 @@ import { WebgpuKernels } from "../../src/compiler/targets/standalone/kernels/web
 import type { EpochLogs } from "../../src/runtime/engine.js";
 import {
   createStandaloneWebgpuEngine,
-  crossEntropySums,
   GpuNet,
+  lossSums,
   notCoveredMessage,
   webgpuPlan,
 } from "../../src/runtime/engines/standalone-webgpu.js";
@@ -123,10 +123,10 @@ async function compareCase(c: Case, plan: Exclude<ReturnType<typeof webgpuPlan>,
     m.forward(N, true);
     net.forward(N, true);
     const cpuLoss = m.computeLoss(N) + (m.regularizationPenalty?.() ?? 0);
-    const probs = (await kernels.read(net.probs)).slice(0, N * C);
-    const gpuOut = fromLogits ? await net.logits(N) : probs;
+    const predictions = await net.predictions(N);
+    const gpuOut = fromLogits ? await net.logits(N) : predictions;
     measured.output = Math.max(measured.output, relDiff(gpuOut, m.output.subarray(0, N * C)));
-    const gpuLoss = crossEntropySums(probs, (b) => labels[b]!, N, C, plan.labelSmoothing)[0] / N + (await net.penalty());
+    const gpuLoss = lossSums(plan, predictions, (b) => labels[b]!, N)[0] / N + (await net.penalty());
     measured.loss = Math.max(measured.loss, Math.abs(gpuLoss - cpuLoss) / Math.max(1, Math.abs(cpuLoss)));
     m.backward(N);
     m.addRegularizationGradients?.();
@@ -142,7 +142,7 @@ async function compareCase(c: Case, plan: Exclude<ReturnType<typeof webgpuPlan>,
   expect([...net.params.keys()].sort()).toEqual(Object.keys(m.grads).sort());
   m.forward(N, false);
   net.forward(N, false);
-  const inference = fromLogits ? await net.logits(N) : (await kernels.read(net.probs)).slice(0, N * C);
+  const inference = fromLogits ? await net.logits(N) : await net.predictions(N);
   measured.inference = relDiff(inference, m.output.subarray(0, N * C));
   console.log(
     `${c.folder}/${c.name}: |gpu - cpu| output ${measured.output.toExponential(1)}, loss ${measured.loss.toExponential(1)}, ` +

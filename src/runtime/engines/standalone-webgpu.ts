@@ -13,7 +13,7 @@
 //              window over the image), those activations as layers, prelu, dropout,
 //              batch_norm (batch statistics in training, moving ones at inference)
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
-//              or from logits on a linear output; label smoothing
+//              or from logits on a linear output; label smoothing; mse, mae, huber on the output
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
 //   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
 //              nadam (WGSL update rules after the CPU program's); learning-rate schedules; no augmentation
@@ -42,7 +42,7 @@ import { CheckpointDecider, scheduledLearningRate } from "../training/callbacks.
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
-import { WGSL_ACTIVATIONS, wgslFloat, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
+import { WGSL_ACTIVATIONS, WGSL_ELEMENTWISE_LOSSES, wgslFloat, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
 
 const EPSILON = 1e-7;
 
@@ -193,8 +193,11 @@ export interface Plan {
   /** The chain; the last step's output are the logits the softmax reads. */
   steps: Step[];
   classes: number;
-  /** The cross-entropy's label smoothing (0: none). */
-  labelSmoothing: number;
+  /**
+   * The loss: cross-entropy on the softmax of the chain's last output (the loss kernel's), with its
+   * label smoothing (0: none); or an elementwise loss (mse, mae, huber) on the model's output.
+   */
+  loss: { kind: "crossentropy"; labelSmoothing: number } | { kind: string; delta: number };
   /** The weights with an l1/l2 penalty (Keras: l1 * sum |w| + l2 * sum w², added to the loss). */
   regularized: { name: string; l1: number; l2: number }[];
   optimizer:
@@ -221,7 +224,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits, label smoothing); adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits, label smoothing), mse, mae, huber; adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; checkpoint";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -237,7 +240,8 @@ export function webgpuPlan(ir: IR): Plan | string {
   if (ir.sweep) return "a sweep";
   const merge = ir.model.layers.find((l) => l.inputs.length > 1);
   if (merge) return `the ${merge.kind} layer ${merge.id} (only a chain of layers is covered, no merges)`;
-  if (t.loss.kind !== "categorical_crossentropy" && t.loss.kind !== "sparse_categorical_crossentropy") return `the ${t.loss.kind} loss`;
+  const crossEntropy = t.loss.kind === "categorical_crossentropy" || t.loss.kind === "sparse_categorical_crossentropy";
+  if (!crossEntropy && !WGSL_ELEMENTWISE_LOSSES[t.loss.kind]) return `the ${t.loss.kind} loss`;
   const steps: Step[] = [];
   const regularized: Plan["regularized"] = [];
   let inputSize = 0;
@@ -307,7 +311,9 @@ export function webgpuPlan(ir: IR): Plan | string {
   // With a loss from logits the chain ends with them (a linear output), and the loss kernel's softmax is the loss's.
   const last = steps.at(-1);
   const fromLogits = t.loss.args.from_logits === true;
-  if (fromLogits) {
+  if (!crossEntropy) {
+    // an elementwise loss reads the model's output as it is (its last activation stays in the chain)
+  } else if (fromLogits) {
     if (last && "act" in last && last.act.kind !== "linear") return `a ${last.act.kind} output with a loss from logits`;
   } else {
     if (!last || !("act" in last) || last.act.kind !== "softmax") return "a model that does not end with a softmax";
@@ -339,7 +345,8 @@ export function webgpuPlan(ir: IR): Plan | string {
   } else if (rule) {
     optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
   } else return `the ${o.kind} optimizer`;
-  return { inputSize, steps, classes: t.data.classes, labelSmoothing: num(t.loss.args.label_smoothing, 0), regularized, optimizer, checkpoint };
+  const loss: Plan["loss"] = crossEntropy ? { kind: "crossentropy", labelSmoothing: num(t.loss.args.label_smoothing, 0) } : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
+  return { inputSize, steps, classes: t.data.classes, loss, regularized, optimizer, checkpoint };
 }
 
 /**
@@ -369,6 +376,41 @@ export function crossEntropySums(p: Float32Array, label: (row: number) => number
     if (best === y) correct++;
   }
   return [loss, correct];
+}
+
+/** Label smoothing of the plan's loss (0: none, or not a cross-entropy). */
+export function smoothingOf(plan: Plan): number {
+  return "labelSmoothing" in plan.loss ? plan.loss.labelSmoothing : 0;
+}
+
+/**
+ * The plan's loss summed over n rows (each row's loss as the CPU program averages it: the
+ * cross-entropy per row, an elementwise loss's mean over the classes) and the count of rows whose
+ * largest prediction is at the label, from the predictions (GpuNet.predictions) read back.
+ */
+export function lossSums(plan: Plan, p: Float32Array, label: (row: number) => number, n: number): [number, number] {
+  const loss = plan.loss;
+  const C = plan.classes;
+  if ("labelSmoothing" in loss) return crossEntropySums(p, label, n, C, loss.labelSmoothing);
+  const d = loss.delta;
+  const term =
+    loss.kind === "mse"
+      ? (e: number) => e * e
+      : loss.kind === "mae"
+        ? (e: number) => Math.abs(e)
+        : (e: number) => (Math.abs(e) <= d ? 0.5 * e * e : d * (Math.abs(e) - Number(fmt(d / 2))));
+  let total = 0;
+  let correct = 0;
+  for (let r = 0; r < n; r++) {
+    const y = label(r);
+    let best = 0;
+    for (let j = 0; j < C; j++) {
+      total += term(p[r * C + j]! - (j === y ? 1 : 0)) / C;
+      if (p[r * C + j]! > p[r * C + best]!) best = j;
+    }
+    if (best === y) correct++;
+  }
+  return [total, correct];
 }
 
 /** The refusal of a model the engine does not cover: what it covers, what the model has, the alternatives. */
@@ -417,7 +459,7 @@ export class GpuNet {
   /** The input batch (n rows of plan.inputSize) and the one-hot targets. */
   readonly x: GpuTensor;
   readonly y: GpuTensor;
-  /** The softmax probabilities after forward(). */
+  /** The softmax probabilities after forward() (cross-entropy; else see predictions()). */
   readonly probs: GpuTensor;
   private readonly bufs: StepBuffers[];
   private readonly masks: (Float32Array | null)[];
@@ -495,7 +537,7 @@ export class GpuNet {
     const y = this.targets;
     for (let r = 0; r < n; r++) {
       const l = label(r);
-      for (let j = 0; j < C; j++) y[r * C + j] = targetValue(j, l, C, this.plan.labelSmoothing);
+      for (let j = 0; j < C; j++) y[r * C + j] = targetValue(j, l, C, smoothingOf(this.plan));
     }
     this.k.write(this.y, y.subarray(0, n * C));
   }
@@ -595,7 +637,10 @@ export class GpuNet {
       }
     });
     const last = this.plan.steps.length - 1;
-    k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, last >= 0 ? this.bufs[last]!.dOut : k.tensor(n * this.plan.classes), n, this.plan.classes);
+    const dOut = last >= 0 ? this.bufs[last]!.dOut : k.tensor(n * this.plan.classes);
+    const loss = this.plan.loss;
+    if ("labelSmoothing" in loss) k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
+    else k.kernelElementwiseLoss(loss.kind, loss.delta, this.output(last), this.y, dOut, n, this.plan.classes);
   }
 
   /** The backward pass after forward(n, true): every weight's gradient, the regularizers' included. */
@@ -689,6 +734,12 @@ export class GpuNet {
       else if (o.momentum > 0) this.k.momentumUpdate(p.value, p.grad, p.m!, lr, o.momentum, o.nesterov);
       else this.k.sgdUpdate(p.value, p.grad, lr);
     }
+  }
+
+  /** The model's predictions of the last forward pass: the softmax probabilities, or the output an elementwise loss reads. */
+  async predictions(n: number): Promise<Float32Array> {
+    if ("labelSmoothing" in this.plan.loss) return (await this.k.read(this.probs)).slice(0, n * this.plan.classes);
+    return this.logits(n);
   }
 
   /** The logits of the last forward pass (n rows). */
@@ -800,8 +851,7 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
 
   /** Loss and correct count of the n rows just computed, from the probabilities read back. */
   const score = async (d: Data, order: Int32Array | null, from: number, n: number): Promise<[number, number]> => {
-    const p = await k.read(net.probs);
-    return crossEntropySums(p, (r) => d.labels[order ? order[(from + r) % d.count]! : (from + r) % d.count]!, n, C, plan.labelSmoothing);
+    return lossSums(plan, await net.predictions(n), (r) => d.labels[order ? order[(from + r) % d.count]! : (from + r) % d.count]!, n);
   };
 
   const evaluate = async (d: Data): Promise<{ loss: number; accuracy: number }> => {

@@ -36,6 +36,7 @@ import {
   penaltyWgsl,
   regularizerGradWgsl,
   momentumWgsl,
+  elementwiseLossWgsl,
   updateRuleWgsl,
   preluAlphaGradWgsl,
   preluBackwardWgsl,
@@ -573,6 +574,21 @@ export class WebgpuKernels {
       this.pipeline(`update ${key} ${n}`, () => updateRuleWgsl(n, key, state, body)),
       [value.buffer, grad.buffer, ...stateTensors.map((t) => t.buffer), uniform],
       elementwiseGrid(n),
+    );
+  }
+
+  /** g = dL/dp of an elementwise loss (mse, mae, huber) over rows x classes, averaged. */
+  kernelElementwiseLoss(kind: string, delta: number, p: GpuTensor, y: GpuTensor, g: GpuTensor, rows: number, classes: number): void {
+    for (const [t, n] of [
+      [p, "p"],
+      [y, "y"],
+      [g, "g"],
+    ] as const)
+      WebgpuKernels.need(t, rows * classes, n);
+    this.run(
+      this.pipeline(`loss ${kind} ${delta} ${rows}x${classes}`, () => elementwiseLossWgsl(kind, delta, rows, classes)),
+      [p.buffer, y.buffer, g.buffer],
+      elementwiseGrid(rows * classes),
     );
   }
 

@@ -679,3 +679,25 @@ export function updateRuleWgsl(count: number, name: string, state: readonly stri
   ].join("\n");
   return elementwise(count, bindings, `  let g = grad[i];\n${body}`, `${name} over ${count}`);
 }
+
+/** The elementwise losses' gradients dL/dp of e = p - y, as the CPU program writes them. */
+export const WGSL_ELEMENTWISE_LOSSES: Record<string, (delta: number) => string> = {
+  mse: () => "2.0 * e",
+  mae: () => "sign(e)",
+  huber: (delta) => `select(${f32(delta)} * sign(e), e, abs(e) <= ${f32(delta)})`,
+};
+
+/** dL/d(output) of an elementwise loss averaged over rows x classes: g = grad(p - y) / (rows * classes). */
+export function elementwiseLossWgsl(kind: string, delta: number, rows: number, classes: number): string {
+  const grad = WGSL_ELEMENTWISE_LOSSES[kind];
+  if (!grad) throw new RangeError(`WGSL kernel: no loss ${kind}`);
+  const bindings = `@group(0) @binding(0) var<storage, read> P: array<f32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> G: array<f32>;`;
+  return elementwise(
+    rows * classes,
+    bindings,
+    `  let e = P[i] - Y[i];\n  G[i] = (${grad(delta)}) / ${f32(rows * classes)};`,
+    `${kind} loss gradient over [${rows} x ${classes}]`,
+  );
+}
