@@ -17,7 +17,8 @@
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
 //   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
 //              nadam (WGSL update rules after the CPU program's); learning-rate schedules; no augmentation
-//   metrics    accuracy; callbacks: checkpoint
+//   metrics    accuracy; callbacks: all (checkpoint, csv_logger, early_stopping with restore_best,
+//              reduce_on_plateau, tensorboard, terminate_on_nan), in the CPU program's order
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
 // kernels of their own, every size a constant in the shader: nothing runs on the CPU but the
@@ -29,7 +30,8 @@
 // elementwise kernels. The random streams are the CPU program's: the same shuffles and dropout
 // masks for the same seed, so both engines train on the same batches from the same weights:
 // test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { activationOf, type IR, type IRLayer, type IRTraining } from "../../compiler/ir.js";
 import { lookup } from "../../compiler/catalog/index.js";
 import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
@@ -38,7 +40,8 @@ import { CliError } from "../../cli/errors.js";
 import { loadMnist } from "../data/mnist.js";
 import { hashSeed, initialWeights, Random } from "../random.js";
 import { writeAtomic } from "../run/files.js";
-import { CheckpointDecider, scheduledLearningRate } from "../training/callbacks.js";
+import { CheckpointDecider, EarlyStopping, ReduceLROnPlateau, scheduledLearningRate, shouldTerminateOnNaN } from "../training/callbacks.js";
+import { KerasTensorBoard, type TensorBoardUpdateFreq } from "../tensorboard.js";
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
@@ -212,19 +215,13 @@ export interface Plan {
       }
     | { kind: "sgd"; lr: number; momentum: number; nesterov: boolean }
     | ({ kind: "rule"; lr: number } & UpdateRule);
-  checkpoint: {
-    monitor: string;
-    save_best_only: boolean;
-    mode?: string;
-    path: string;
-  } | null;
 }
 
 const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits, label smoothing), mse, mae, huber; adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; checkpoint";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits, label smoothing), mse, mae, huber; adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; every callback";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -323,11 +320,6 @@ export function webgpuPlan(ir: IR): Plan | string {
   if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
   if (t.data.augment) return "augmentation";
   if (t.metrics.some((m) => m !== "accuracy")) return `metrics other than accuracy (${t.metrics.join(", ")})`;
-  let checkpoint: Plan["checkpoint"] = null;
-  for (const c of t.callbacks) {
-    if (c.kind !== "checkpoint") return `the ${c.kind} callback`;
-    checkpoint = c.args as unknown as NonNullable<Plan["checkpoint"]>;
-  }
   const o = t.optimizer;
   let optimizer: Plan["optimizer"];
   const rule = updateRule(o);
@@ -346,7 +338,7 @@ export function webgpuPlan(ir: IR): Plan | string {
     optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
   } else return `the ${o.kind} optimizer`;
   const loss: Plan["loss"] = crossEntropy ? { kind: "crossentropy", labelSmoothing: num(t.loss.args.label_smoothing, 0) } : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
-  return { inputSize, steps, classes: t.data.classes, loss, regularized, optimizer, checkpoint };
+  return { inputSize, steps, classes: t.data.classes, loss, regularized, optimizer };
 }
 
 /**
@@ -464,6 +456,8 @@ export class GpuNet {
   private readonly bufs: StepBuffers[];
   private readonly masks: (Float32Array | null)[];
   private readonly targets: Float32Array;
+  /** early_stopping's best weights, by name. */
+  private best: Map<string, GpuTensor> | null = null;
   /** The stream dropout masks draw from, as the CPU program's `random`. */
   private random = new Random(0);
   private iterations = 0;
@@ -529,6 +523,25 @@ export class GpuNet {
     if (!this.penalties) return 0;
     this.plan.regularized.forEach((r, slot) => this.k.kernelPenalty(this.params.get(r.name)!.value, this.penalties!, slot, r.l1, r.l2));
     return (await this.k.read(this.penalties)).reduce((a, b) => a + b, 0);
+  }
+
+  /** Keeps a copy of every weight on the GPU (early_stopping's best epoch). */
+  snapshot(): void {
+    for (const [name, t] of this.allWeights()) {
+      const copy = (this.best ??= new Map()).get(name) ?? this.k.tensor(t.length);
+      this.best.set(name, copy);
+      this.k.copy(t, copy, t.length);
+    }
+  }
+
+  /** Puts the weights of the last snapshot() back. */
+  restore(): void {
+    if (!this.best) return;
+    for (const [name, t] of this.allWeights()) this.k.copy(this.best.get(name)!, t, t.length);
+  }
+
+  private allWeights(): [string, GpuTensor][] {
+    return [...[...this.params].map(([name, p]): [string, GpuTensor] => [name, p.value]), ...this.state];
   }
 
   /** Writes the targets of n rows (one-hot, or smoothed as the loss says) from their labels. */
@@ -919,15 +932,35 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     trainSamples: train.count,
     validationSamples: validation?.count ?? 0,
   });
-  const checkpoint = plan.checkpoint ? new CheckpointDecider(plan.checkpoint as never) : null;
+  // The callbacks, the first of each kind, decided at each epoch's end in the CPU program's order.
+  const callback = (kind: string) => t.callbacks.find((c) => c.kind === kind)?.args as Record<string, unknown> | undefined;
+  const checkpointArgs = callback("checkpoint");
+  const checkpoint = checkpointArgs ? new CheckpointDecider(checkpointArgs as never) : null;
+  const plateauArgs = callback("reduce_on_plateau");
+  const plateau = plateauArgs ? new ReduceLROnPlateau(plateauArgs as never) : null;
+  const earlyArgs = callback("early_stopping");
+  const early = earlyArgs ? new EarlyStopping(earlyArgs as never) : null;
+  const tensorboardArgs = callback("tensorboard");
+  const tensorboard = tensorboardArgs
+    ? new KerasTensorBoard(join(options.outDir, String(tensorboardArgs.dir ?? "logs")), String(tensorboardArgs.update_freq ?? "epoch") as TensorBoardUpdateFreq)
+    : null;
+  const csvArgs = callback("csv_logger");
+  const csvPath = csvArgs ? String(csvArgs.path ?? "log.csv") : null;
+  const csvRows: string[] = [];
+  if (csvPath) mkdirSync(dirname(join(options.outDir, csvPath)), { recursive: true });
+  const nanStop = t.callbacks.some((c) => c.kind === "terminate_on_nan");
+  const say = (message: string) => hooks.log?.(message);
+
   const history: EpochLogs[] = [];
-  // The learning rate of each step: the optimizer's, or its schedule's at the steps done so far (as the CPU program).
-  const baseLr = plan.optimizer.lr;
+  // The learning rate of each step: the optimizer's (reduce_on_plateau lowers it), or its
+  // schedule's at the steps done so far, as the CPU program.
+  let baseLr = plan.optimizer.lr;
   let lr = baseLr;
   let iterations = 0;
   let trainSeconds = 0;
   let trained = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) {
+  let stoppedEarly = false;
+  for (let epoch = 0; epoch < epochs && !stoppedEarly; epoch++) {
     const t0 = performance.now();
     // As the CPU program: shuffled at each epoch's start, batches from the start of the order.
     if (t.data.shuffle) shuffleRng.shuffle(order);
@@ -946,47 +979,72 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
       net.update(lr);
       iterations++;
       const [l, c] = await score(train, order, cursor, n);
-      lossSum += penalty * n;
+      const batchLoss = l / n + penalty;
       cursor += n;
-      lossSum += l;
+      lossSum += batchLoss * n;
       correct += c;
       seen += n;
       hooks.onBatchEnd?.(b, {
         loss: lossSum / seen,
         accuracy: correct / seen,
       });
+      tensorboard?.batch({ loss: lossSum / seen, ...(t.metrics.includes("accuracy") ? { accuracy: correct / seen } : {}) }, lr);
+      if (nanStop && shouldTerminateOnNaN(batchLoss)) {
+        say(`terminate_on_nan: the loss is ${batchLoss} at epoch ${epoch + 1}, step ${b + 1}; stopping`);
+        stoppedEarly = true;
+        break;
+      }
     }
     trainSeconds += (performance.now() - t0) / 1000;
     trained += seen;
-    const logs: EpochLogs = { loss: lossSum / seen, accuracy: correct / seen };
+    const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
+    if (t.metrics.includes("accuracy")) logs.accuracy = correct / Math.max(seen, 1);
     if (validation) {
       const v = await evaluate(validation);
       logs.val_loss = v.loss;
-      logs.val_accuracy = v.accuracy;
+      if (t.metrics.includes("accuracy")) logs.val_accuracy = v.accuracy;
     }
     logs.lr = lr;
     history.push(logs);
     hooks.onEpochEnd?.(epoch, logs);
+    tensorboard?.epoch(epoch, logs);
+    if (csvPath) {
+      // the whole file rewritten each epoch (atomically), as the CPU program does
+      const sep = String(csvArgs!.separator ?? ",");
+      if (csvRows.length === 0) csvRows.push(["epoch", ...Object.keys(logs)].join(sep));
+      csvRows.push([epoch, ...Object.values(logs)].join(sep));
+      writeAtomic(join(options.outDir, csvPath), csvRows.join("\n") + "\n");
+      if (!files.includes(csvPath)) files.push(csvPath);
+    }
     if (checkpoint) {
       const d = checkpoint.onEpochEnd(logs);
-      if (d.warning) hooks.log?.(d.warning);
-      if (d.save) {
-        if (d.message) hooks.log?.(d.message);
-        await save(plan.checkpoint!.path || "checkpoint", {
-          epoch: epoch + 1,
-          ...logs,
-        });
+      if (d.warning) say(d.warning);
+      if (d.message) say(d.message);
+      if (d.save) await save(String(checkpointArgs!.path ?? "checkpoint"), { epoch: epoch + 1, ...logs });
+    }
+    if (plateau) {
+      const d = plateau.onEpochEnd(logs, baseLr);
+      if (d.warning) say(d.warning);
+      if (d.message) say(d.message);
+      baseLr = d.lr;
+    }
+    if (early) {
+      const d = early.onEpochEnd(epoch, logs);
+      if (d.warning) say(d.warning);
+      if (d.snapshot && earlyArgs!.restore_best) net.snapshot();
+      if (d.stop) {
+        if (d.message) say(d.message);
+        if (d.restore && earlyArgs!.restore_best) net.restore();
+        stoppedEarly = true;
       }
     }
   }
-  const final =
-    validation === test && history.at(-1)?.val_loss !== undefined
-      ? {
-          loss: history.at(-1)!.val_loss!,
-          accuracy: history.at(-1)!.val_accuracy!,
-        }
-      : await evaluate(test);
+  const final = await evaluate(test);
   await save("model", { epochs: history.length });
+  if (tensorboard) {
+    tensorboard.close();
+    for (const path of tensorboard.paths) files.push(relative(options.outDir, path));
+  }
   return {
     engine: "standalone",
     backend: "webgpu",
@@ -998,7 +1056,7 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     testMetrics: { accuracy: final.accuracy },
     seconds: (performance.now() - started) / 1000,
     samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
-    stoppedEarly: false,
+    stoppedEarly,
     files,
   };
 }
