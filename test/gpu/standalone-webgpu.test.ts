@@ -213,11 +213,11 @@ describe("whole runs on WebGPU (software adapter) vs the CPU standalone engine",
   }
 });
 
-describe("whole runs of the training loop's per-feature cases (schedules, callbacks) vs the CPU engine", () => {
-  // The cases' own runs (2 epochs of 2 steps of 8 on synthetic data): the loss at each step, the
-  // learning rate of each epoch, the files the callbacks wrote, whether it stopped early, and the
-  // saved weights, as the CPU engine's.
-  for (const c of casesIn("schedules", "callbacks").filter((x) => typeof webgpuPlan(x.ir) !== "string")) {
+describe("whole runs of the training loop's per-feature cases (losses, schedules, callbacks) vs the CPU engine", () => {
+  // The cases' own runs (2 epochs of 2 steps of 8 on synthetic data): the loss at each step, each
+  // epoch's logs (learning rate, accuracy as the loss defines it), the files the callbacks wrote,
+  // whether it stopped early, and the saved weights, as the CPU engine's.
+  for (const c of casesIn("losses", "schedules", "callbacks").filter((x) => typeof webgpuPlan(x.ir) !== "string")) {
     it(`${c.folder}/${c.name}: the same losses, learning rates and weights as the CPU engine`, async () => {
       const data = writeSyntheticMnist(join(tempDir(), "data"), { train: 64, test: 16 });
       const run = async (engine: typeof standaloneEngine) => {
@@ -239,6 +239,9 @@ describe("whole runs of the training loop's per-feature cases (schedules, callba
       expect(gpu.steps.length).toBe(cpu.steps.length);
       expect(relDiff(gpu.steps, cpu.steps)).toBeLessThan(1e-4);
       expect(gpu.epochs.map((e) => e.lr)).toEqual(cpu.epochs.map((e) => e.lr));
+      // every epoch's logs (loss, accuracy: binary accuracy for the binary cross-entropy, validation), the same keys
+      expect(gpu.epochs.map((e) => Object.keys(e))).toEqual(cpu.epochs.map((e) => Object.keys(e)));
+      expect(relDiff(gpu.epochs.flatMap((e) => Object.values(e)), cpu.epochs.flatMap((e) => Object.values(e)))).toBeLessThan(1e-4);
       expect(gpu.files).toEqual(cpu.files);
       expect(gpu.epochs.length).toBe(cpu.epochs.length);
       expect(gpu.stoppedEarly).toBe(cpu.stoppedEarly);

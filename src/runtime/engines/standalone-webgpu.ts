@@ -13,7 +13,8 @@
 //              window over the image), those activations as layers, prelu, dropout,
 //              batch_norm (batch statistics in training, moving ones at inference)
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
-//              or from logits on a linear output; label smoothing; mse, mae, huber on the output
+//              or from logits on a linear output; binary_crossentropy on a sigmoid output or from
+//              logits; label smoothing; mse, mae, huber on the output
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
 //   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
 //              nadam (WGSL update rules after the CPU program's); learning-rate schedules; no augmentation
@@ -197,10 +198,20 @@ export interface Plan {
   steps: Step[];
   classes: number;
   /**
-   * The loss: cross-entropy on the softmax of the chain's last output (the loss kernel's), with its
-   * label smoothing (0: none); or an elementwise loss (mse, mae, huber) on the model's output.
+   * The loss: cross-entropy on the softmax (binary: sigmoid) of the chain's last output (the loss
+   * kernel's), with its label smoothing (0: none); or an elementwise loss (mse, mae, huber) on the
+   * model's output.
    */
-  loss: { kind: "crossentropy"; labelSmoothing: number } | { kind: string; delta: number };
+  loss:
+    | {
+        kind: "crossentropy";
+        /** Binary (sigmoid per output) rather than categorical (softmax per row). */
+        binary: boolean;
+        labelSmoothing: number;
+        /** Keras's binary accuracy (outputs thresholded at 0.5) as "accuracy". */
+        binaryAccuracy: boolean;
+      }
+    | { kind: string; delta: number };
   /** The weights with an l1/l2 penalty (Keras: l1 * sum |w| + l2 * sum w², added to the loss). */
   regularized: { name: string; l1: number; l2: number }[];
   optimizer:
@@ -221,7 +232,7 @@ const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical cross-entropy (also from logits, label smoothing), mse, mae, huber; adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; every callback";
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical and binary cross-entropy (also from logits, label smoothing), mse, mae, huber; adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; every callback";
 
 /** The activation of a layer, if the kernels have it (linear included), else null. */
 function actOf(l: IRLayer): Act | null {
@@ -237,7 +248,8 @@ export function webgpuPlan(ir: IR): Plan | string {
   if (ir.sweep) return "a sweep";
   const merge = ir.model.layers.find((l) => l.inputs.length > 1);
   if (merge) return `the ${merge.kind} layer ${merge.id} (only a chain of layers is covered, no merges)`;
-  const crossEntropy = t.loss.kind === "categorical_crossentropy" || t.loss.kind === "sparse_categorical_crossentropy";
+  const binary = t.loss.kind === "binary_crossentropy";
+  const crossEntropy = binary || t.loss.kind === "categorical_crossentropy" || t.loss.kind === "sparse_categorical_crossentropy";
   if (!crossEntropy && !WGSL_ELEMENTWISE_LOSSES[t.loss.kind]) return `the ${t.loss.kind} loss`;
   const steps: Step[] = [];
   const regularized: Plan["regularized"] = [];
@@ -303,17 +315,18 @@ export function webgpuPlan(ir: IR): Plan | string {
       });
     } else return `the ${l.kind} layer ${l.id}`;
   }
-  // The softmax that ends the model (a dense or conv2d layer's activation, or a softmax layer) is
-  // the loss kernel's: the chain ends with its logits.
-  // With a loss from logits the chain ends with them (a linear output), and the loss kernel's softmax is the loss's.
+  // The softmax (sigmoid for the binary cross-entropy) that ends the model, a dense or conv2d
+  // layer's activation or an activation layer, is the loss kernel's: the chain ends with its logits.
+  // With a loss from logits the chain ends with them (a linear output).
   const last = steps.at(-1);
   const fromLogits = t.loss.args.from_logits === true;
+  const squash = binary ? "sigmoid" : "softmax";
   if (!crossEntropy) {
     // an elementwise loss reads the model's output as it is (its last activation stays in the chain)
   } else if (fromLogits) {
-    if (last && "act" in last && last.act.kind !== "linear") return `a ${last.act.kind} output with a loss from logits`;
+    if (last && "act" in last && last.act.kind !== "linear") return `a ${last.act.kind} output with the ${t.loss.kind} loss from logits`;
   } else {
-    if (!last || !("act" in last) || last.act.kind !== "softmax") return "a model that does not end with a softmax";
+    if (!last || !("act" in last) || last.act.kind !== squash) return `a model that does not end with a ${squash} (the ${t.loss.kind} loss reads its probabilities)`;
     if (last.op === "activation") steps.pop();
     else last.act = { kind: "linear", alpha: 0, width: last.act.width };
   }
@@ -337,17 +350,20 @@ export function webgpuPlan(ir: IR): Plan | string {
   } else if (rule) {
     optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
   } else return `the ${o.kind} optimizer`;
-  const loss: Plan["loss"] = crossEntropy ? { kind: "crossentropy", labelSmoothing: num(t.loss.args.label_smoothing, 0) } : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
+  const loss: Plan["loss"] = crossEntropy
+    ? { kind: "crossentropy", binary, labelSmoothing: num(t.loss.args.label_smoothing, 0), binaryAccuracy: binary && t.metrics.includes("accuracy") }
+    : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
   return { inputSize, steps, classes: t.data.classes, loss, regularized, optimizer };
 }
 
 /**
  * Target j of a row whose label is `label`: one-hot, or with label smoothing ls
- * (1 - ls) * onehot + ls / classes, the constants rounded as the CPU program prints them.
+ * (1 - ls) * onehot + ls / classes (ls / 2 for the binary cross-entropy), the constants rounded
+ * as the CPU program prints them.
  */
-export function targetValue(j: number, label: number, classes: number, labelSmoothing: number): number {
+export function targetValue(j: number, label: number, classes: number, labelSmoothing: number, binary = false): number {
   const y = j === label ? 1 : 0;
-  return labelSmoothing ? Number(fmt(1 - labelSmoothing)) * y + Number(fmt(labelSmoothing / classes)) : y;
+  return labelSmoothing ? Number(fmt(1 - labelSmoothing)) * y + Number(fmt(labelSmoothing / (binary ? 2 : classes))) : y;
 }
 
 /**
@@ -370,6 +386,31 @@ export function crossEntropySums(p: Float32Array, label: (row: number) => number
   return [loss, correct];
 }
 
+/**
+ * The binary cross-entropy -(y log p + (1 - y) log(1 - p)) averaged over the classes, summed over
+ * n rows (p clipped as the CPU program does), and the rows' hits: Keras's binary accuracy (the
+ * share of outputs on the label's side of 0.5) when `binaryAccuracy`, else argmax hits.
+ */
+function binaryCrossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number, labelSmoothing: number, binaryAccuracy: boolean): [number, number] {
+  let loss = 0;
+  let hits = 0;
+  for (let r = 0; r < n; r++) {
+    const l = label(r);
+    let best = 0;
+    let rowHits = 0;
+    for (let j = 0; j < classes; j++) {
+      const q = p[r * classes + j]!;
+      const y = targetValue(j, l, classes, labelSmoothing, true);
+      const pc = Math.min(Math.max(q, EPSILON), 1 - EPSILON);
+      loss -= (y * Math.log(pc) + (1 - y) * Math.log(1 - pc)) / classes;
+      if ((q > 0.5 ? 1 : 0) === (j === l ? 1 : 0)) rowHits++;
+      if (q > p[r * classes + best]!) best = j;
+    }
+    hits += binaryAccuracy ? rowHits / classes : best === l ? 1 : 0;
+  }
+  return [loss, hits];
+}
+
 /** Label smoothing of the plan's loss (0: none, or not a cross-entropy). */
 export function smoothingOf(plan: Plan): number {
   return "labelSmoothing" in plan.loss ? plan.loss.labelSmoothing : 0;
@@ -383,6 +424,7 @@ export function smoothingOf(plan: Plan): number {
 export function lossSums(plan: Plan, p: Float32Array, label: (row: number) => number, n: number): [number, number] {
   const loss = plan.loss;
   const C = plan.classes;
+  if ("binary" in loss && loss.binary) return binaryCrossEntropySums(p, label, n, C, loss.labelSmoothing, loss.binaryAccuracy);
   if ("labelSmoothing" in loss) return crossEntropySums(p, label, n, C, loss.labelSmoothing);
   const d = loss.delta;
   const term =
@@ -550,7 +592,7 @@ export class GpuNet {
     const y = this.targets;
     for (let r = 0; r < n; r++) {
       const l = label(r);
-      for (let j = 0; j < C; j++) y[r * C + j] = targetValue(j, l, C, smoothingOf(this.plan));
+      for (let j = 0; j < C; j++) y[r * C + j] = targetValue(j, l, C, smoothingOf(this.plan), "binary" in this.plan.loss && this.plan.loss.binary);
     }
     this.k.write(this.y, y.subarray(0, n * C));
   }
@@ -652,7 +694,8 @@ export class GpuNet {
     const last = this.plan.steps.length - 1;
     const dOut = last >= 0 ? this.bufs[last]!.dOut : k.tensor(n * this.plan.classes);
     const loss = this.plan.loss;
-    if ("labelSmoothing" in loss) k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
+    if ("binary" in loss && loss.binary) k.kernelSigmoidCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
+    else if ("labelSmoothing" in loss) k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
     else k.kernelElementwiseLoss(loss.kind, loss.delta, this.output(last), this.y, dOut, n, this.plan.classes);
   }
 

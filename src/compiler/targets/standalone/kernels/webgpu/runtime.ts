@@ -36,6 +36,7 @@ import {
   penaltyWgsl,
   regularizerGradWgsl,
   momentumWgsl,
+  sigmoidCrossEntropyWgsl,
   elementwiseLossWgsl,
   updateRuleWgsl,
   preluAlphaGradWgsl,
@@ -588,6 +589,22 @@ export class WebgpuKernels {
     this.run(
       this.pipeline(`loss ${kind} ${delta} ${rows}x${classes}`, () => elementwiseLossWgsl(kind, delta, rows, classes)),
       [p.buffer, y.buffer, g.buffer],
+      elementwiseGrid(rows * classes),
+    );
+  }
+
+  /** p = sigmoid(z); dz = (p - y) / (rows * classes) (binary cross-entropy on a sigmoid output). */
+  kernelSigmoidCrossEntropy(z: GpuTensor, y: GpuTensor, p: GpuTensor, dz: GpuTensor, rows: number, classes: number): void {
+    for (const [t, n] of [
+      [z, "z"],
+      [y, "y"],
+      [p, "p"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, rows * classes, n);
+    this.run(
+      this.pipeline(`sigmoidCrossEntropy ${rows}x${classes}`, () => sigmoidCrossEntropyWgsl(rows, classes)),
+      [z.buffer, y.buffer, p.buffer, dz.buffer],
       elementwiseGrid(rows * classes),
     );
   }

@@ -701,3 +701,18 @@ export function elementwiseLossWgsl(kind: string, delta: number, rows: number, c
     `${kind} loss gradient over [${rows} x ${classes}]`,
   );
 }
+
+/**
+ * Sigmoid of each logit z into p, and the gradient of the binary cross-entropy averaged over
+ * rows x classes: dz = (p - y) / (rows * classes) (sigmoid and loss together, as the CPU program).
+ */
+export function sigmoidCrossEntropyWgsl(rows: number, classes: number): string {
+  const bindings = `@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> p: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dz: array<f32>;`;
+  const body = `  let q = 1.0 / (1.0 + exp(-z[i]));
+  p[i] = q;
+  dz[i] = (q - y[i]) / ${f32(rows * classes)};`;
+  return elementwise(rows * classes, bindings, body, `sigmoid + binary cross-entropy gradient over [${rows} x ${classes}]`);
+}
