@@ -1,33 +1,34 @@
-// `nnc run FILE --gpu --engine standalone`: the standalone engine's training step (forward,
-// softmax + cross-entropy, backward, optimizer update) run as nnc's own WGSL kernels
+// `nnc run FILE --gpu --engine standalone`: the standalone engine's training step (forward, loss,
+// backward, optimizer update) run as nnc's own WGSL kernels
 // (src/compiler/targets/standalone/kernels/webgpu/: wgsl.ts, runtime.ts) on WebGPU through Dawn
 // (src/runtime/webgpu/dawn.ts), with the standalone engine's initial weights (random.ts,
-// bit-identical), its MNIST loader, its shuffling and dropout streams and its checkpoint
-// decisions, saving the model in the same TensorFlow.js layers format.
+// bit-identical), its MNIST loader, its shuffling and dropout streams and its callbacks' decisions
+// (src/runtime/training/callbacks.ts), saving the model in the same TensorFlow.js layers format.
 //
 // Covered (anything else is refused before training, naming what is not covered; COVERED):
-//   layers     a chain of input, flatten, reshape (views of the same buffer), dense and conv2d
-//              (padding valid/same, any strides; with or without bias; activation linear, relu,
-//              sigmoid, tanh, elu, leaky_relu, softplus, softmax),
-//              max_pool and avg_pool (valid/same), global_max_pool and global_avg_pool (one
-//              window over the image), those activations as layers, prelu, dropout,
-//              batch_norm (batch statistics in training, moving ones at inference)
+//   layers     a chain (no merges) of input, flatten, reshape (views of the same buffer), dense
+//              and conv2d (padding valid/same, any strides; with or without bias; activation
+//              linear, relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax), max_pool and
+//              avg_pool (valid/same), global_max_pool and global_avg_pool (one window over the
+//              image), those activations as layers, prelu, dropout, batch_norm (batch statistics
+//              in training, moving ones at inference)
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output; binary_crossentropy on a sigmoid output or from
 //              logits; label smoothing; mse, mae, huber on the output
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
 //   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
-//              nadam (WGSL update rules after the CPU program's); learning-rate schedules; no augmentation
+//              nadam (WGSL update rules after the CPU program's); learning-rate schedules
 //   metrics    accuracy; callbacks: all (checkpoint, csv_logger, early_stopping with restore_best,
 //              reduce_on_plateau, tensorboard, terminate_on_nan), in the CPU program's order
+//   data       no augmentation
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
 // kernels of their own, every size a constant in the shader: nothing runs on the CPU but the
-// shuffling, the dropout masks and the loss/accuracy sums from the probabilities read back after
-// each step.
+// shuffling, the dropout masks, the targets and the loss/accuracy sums from the predictions read
+// back after each step.
 //
 // What differs from the CPU standalone engine: the order of float32 sums inside the products
-// (tiles of 4 x 4 per invocation) and float32 rather than float64 arithmetic inside the
+// (4 x 4 blocks per invocation) and float32 rather than float64 arithmetic inside the
 // elementwise kernels. The random streams are the CPU program's: the same shuffles and dropout
 // masks for the same seed, so both engines train on the same batches from the same weights:
 // test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
