@@ -499,6 +499,8 @@ export class GpuNet {
   private readonly bufs: StepBuffers[];
   private readonly masks: (Float32Array | null)[];
   private readonly targets: Float32Array;
+  /** Where dL/d(logits) goes when the chain is empty (the input is the logits): unused. */
+  private readonly inputGrad: GpuTensor;
   /** early_stopping's best weights, by name. */
   private best: Map<string, GpuTensor> | null = null;
   /** The stream dropout masks draw from, as the CPU program's `random`. */
@@ -538,6 +540,7 @@ export class GpuNet {
     this.y = k.tensor(B * plan.classes);
     this.probs = k.tensor(B * plan.classes);
     this.targets = new Float32Array(B * plan.classes);
+    this.inputGrad = k.tensor(B * plan.inputSize);
     this.bufs = plan.steps.map((s) => {
       const activated = "act" in s && s.act.kind !== "linear";
       const linear = s.op === "dense" || s.op === "conv2d";
@@ -693,7 +696,7 @@ export class GpuNet {
       }
     });
     const last = this.plan.steps.length - 1;
-    const dOut = last >= 0 ? this.bufs[last]!.dOut : k.tensor(n * this.plan.classes);
+    const dOut = last >= 0 ? this.bufs[last]!.dOut : this.inputGrad;
     const loss = this.plan.loss;
     if ("binary" in loss && loss.binary) k.kernelSigmoidCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
     else if ("labelSmoothing" in loss) k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
@@ -705,7 +708,8 @@ export class GpuNet {
     const k = this.k;
     const steps = this.plan.steps;
     const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d" || s.op === "prelu" || (s.op === "batch_norm" && (s.gamma || s.beta)));
-    for (let i = steps.length - 1; i >= 0 && i >= firstWeighted; i--) {
+    // (nothing to do in a model without weights: firstWeighted is -1)
+    for (let i = steps.length - 1; firstWeighted >= 0 && i >= firstWeighted; i--) {
       const s = steps[i]!;
       const b = this.bufs[i]!;
       const input = this.output(i - 1);
