@@ -60,160 +60,168 @@ import { gunzipSync } from "node:zlib";
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 128;
 
+/** The buffers of a max_pool layer (max_pool_1, max_pool_2, max_pool_3). */
+function max_pool_buffers(size: number) {
+  return {
+    out: allocF32(BATCH * size),
+    argmax: new Int32Array(BATCH * size),
+    grad: allocF32(BATCH * size),
+  };
+}
+
+/** The buffers of a dense layer (dense_1, dense_2, dense_3). */
+function dense_buffers(in_size: number, units: number) {
+  return {
+    kernel: allocF32(in_size * units),
+    kernel_grad: allocF32(in_size * units),
+    bias: allocF32(units),
+    bias_grad: allocF32(units),
+    out: allocF32(BATCH * units),
+    /** pre-activation */
+    z: allocF32(BATCH * units),
+    /** dL/d(pre-activation) */
+    dz: allocF32(BATCH * units),
+    grad: allocF32(BATCH * units),
+  };
+}
+
+/** The buffers of a dropout layer (dropout_1, dropout_2, dropout_3). */
+function dropout_buffers(size: number) {
+  return {
+    out: allocF32(BATCH * size),
+    /** 0 or 1/(1-rate) per value */
+    mask: allocF32(BATCH * size),
+    grad: allocF32(BATCH * size),
+  };
+}
+
 // input_1: input image(28, 28, 1) (line 4) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
+const input_1 = {
+  out: allocF32(BATCH * 784),
+};
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5) -> [28, 28, 16]
-const conv2d_1_kernel = allocF32(3 * 3 * 1 * 16); // conv2d_1/kernel [3, 3, 1, 16]
-const conv2d_1_kernel_grad = allocF32(3 * 3 * 1 * 16);
-const conv2d_1_bias = allocF32(16); // conv2d_1/bias [16]
-const conv2d_1_bias_grad = allocF32(16);
-const conv2d_1_out = allocF32(BATCH * 12544);
-/** im2col patches [n * 784, 9] */
-const conv2d_1_cols = allocF32(BATCH * 7056);
-/** pre-activation */
-const conv2d_1_z = allocF32(BATCH * 12544);
-/** dL/d(pre-activation) */
-const conv2d_1_dz = allocF32(BATCH * 12544);
-const conv2d_1_grad = allocF32(BATCH * 12544);
+const conv2d_1 = {
+  kernel: allocF32(3 * 3 * 1 * 16),
+  kernel_grad: allocF32(3 * 3 * 1 * 16),
+  bias: allocF32(16),
+  bias_grad: allocF32(16),
+  out: allocF32(BATCH * 12544),
+  /** im2col patches [n * 784, 9] */
+  cols: allocF32(BATCH * 7056),
+  /** pre-activation */
+  z: allocF32(BATCH * 12544),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 12544),
+  grad: allocF32(BATCH * 12544),
+};
 
 // max_pool_1: max_pool(2, padding: same) (line 6) -> [14, 14, 16]
-const max_pool_1_out = allocF32(BATCH * 3136);
-const max_pool_1_argmax = new Int32Array(BATCH * 3136);
-const max_pool_1_grad = allocF32(BATCH * 3136);
+const max_pool_1 = max_pool_buffers(3136);
 
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7) -> [14, 14, 32]
-const conv2d_2_kernel = allocF32(3 * 3 * 16 * 32); // conv2d_2/kernel [3, 3, 16, 32]
-const conv2d_2_kernel_grad = allocF32(3 * 3 * 16 * 32);
-const conv2d_2_bias = allocF32(32); // conv2d_2/bias [32]
-const conv2d_2_bias_grad = allocF32(32);
-const conv2d_2_out = allocF32(BATCH * 6272);
-/** im2col patches [n * 196, 144] */
-const conv2d_2_cols = allocF32(BATCH * 28224);
-/** pre-activation */
-const conv2d_2_z = allocF32(BATCH * 6272);
-/** dL/d(pre-activation) */
-const conv2d_2_dz = allocF32(BATCH * 6272);
-const conv2d_2_grad = allocF32(BATCH * 6272);
+const conv2d_2 = {
+  kernel: allocF32(3 * 3 * 16 * 32),
+  kernel_grad: allocF32(3 * 3 * 16 * 32),
+  bias: allocF32(32),
+  bias_grad: allocF32(32),
+  out: allocF32(BATCH * 6272),
+  /** im2col patches [n * 196, 144] */
+  cols: allocF32(BATCH * 28224),
+  /** pre-activation */
+  z: allocF32(BATCH * 6272),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 6272),
+  grad: allocF32(BATCH * 6272),
+};
 
 // max_pool_2: max_pool(2, padding: same) (line 8) -> [7, 7, 32]
-const max_pool_2_out = allocF32(BATCH * 1568);
-const max_pool_2_argmax = new Int32Array(BATCH * 1568);
-const max_pool_2_grad = allocF32(BATCH * 1568);
+const max_pool_2 = max_pool_buffers(1568);
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9) -> [7, 7, 64]
-const conv2d_3_kernel = allocF32(3 * 3 * 32 * 64); // conv2d_3/kernel [3, 3, 32, 64]
-const conv2d_3_kernel_grad = allocF32(3 * 3 * 32 * 64);
-const conv2d_3_bias = allocF32(64); // conv2d_3/bias [64]
-const conv2d_3_bias_grad = allocF32(64);
-const conv2d_3_out = allocF32(BATCH * 3136);
-/** im2col patches [n * 49, 288] */
-const conv2d_3_cols = allocF32(BATCH * 14112);
-/** pre-activation */
-const conv2d_3_z = allocF32(BATCH * 3136);
-/** dL/d(pre-activation) */
-const conv2d_3_dz = allocF32(BATCH * 3136);
-const conv2d_3_grad = allocF32(BATCH * 3136);
+const conv2d_3 = {
+  kernel: allocF32(3 * 3 * 32 * 64),
+  kernel_grad: allocF32(3 * 3 * 32 * 64),
+  bias: allocF32(64),
+  bias_grad: allocF32(64),
+  out: allocF32(BATCH * 3136),
+  /** im2col patches [n * 49, 288] */
+  cols: allocF32(BATCH * 14112),
+  /** pre-activation */
+  z: allocF32(BATCH * 3136),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 3136),
+  grad: allocF32(BATCH * 3136),
+};
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10) -> [7, 7, 128]
-const conv2d_4_kernel = allocF32(3 * 3 * 64 * 128); // conv2d_4/kernel [3, 3, 64, 128]
-const conv2d_4_kernel_grad = allocF32(3 * 3 * 64 * 128);
-const conv2d_4_bias = allocF32(128); // conv2d_4/bias [128]
-const conv2d_4_bias_grad = allocF32(128);
-const conv2d_4_out = allocF32(BATCH * 6272);
-/** im2col patches [n * 49, 576] */
-const conv2d_4_cols = allocF32(BATCH * 28224);
-/** pre-activation */
-const conv2d_4_z = allocF32(BATCH * 6272);
-/** dL/d(pre-activation) */
-const conv2d_4_dz = allocF32(BATCH * 6272);
-const conv2d_4_grad = allocF32(BATCH * 6272);
+const conv2d_4 = {
+  kernel: allocF32(3 * 3 * 64 * 128),
+  kernel_grad: allocF32(3 * 3 * 64 * 128),
+  bias: allocF32(128),
+  bias_grad: allocF32(128),
+  out: allocF32(BATCH * 6272),
+  /** im2col patches [n * 49, 576] */
+  cols: allocF32(BATCH * 28224),
+  /** pre-activation */
+  z: allocF32(BATCH * 6272),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 6272),
+  grad: allocF32(BATCH * 6272),
+};
 
 // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11) -> [7, 7, 256]
-const conv2d_5_kernel = allocF32(3 * 3 * 128 * 256); // conv2d_5/kernel [3, 3, 128, 256]
-const conv2d_5_kernel_grad = allocF32(3 * 3 * 128 * 256);
-const conv2d_5_bias = allocF32(256); // conv2d_5/bias [256]
-const conv2d_5_bias_grad = allocF32(256);
-const conv2d_5_out = allocF32(BATCH * 12544);
-/** im2col patches [n * 49, 1152] */
-const conv2d_5_cols = allocF32(BATCH * 56448);
-/** pre-activation */
-const conv2d_5_z = allocF32(BATCH * 12544);
-/** dL/d(pre-activation) */
-const conv2d_5_dz = allocF32(BATCH * 12544);
-const conv2d_5_grad = allocF32(BATCH * 12544);
+const conv2d_5 = {
+  kernel: allocF32(3 * 3 * 128 * 256),
+  kernel_grad: allocF32(3 * 3 * 128 * 256),
+  bias: allocF32(256),
+  bias_grad: allocF32(256),
+  out: allocF32(BATCH * 12544),
+  /** im2col patches [n * 49, 1152] */
+  cols: allocF32(BATCH * 56448),
+  /** pre-activation */
+  z: allocF32(BATCH * 12544),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 12544),
+  grad: allocF32(BATCH * 12544),
+};
 
 // max_pool_3: max_pool(2, padding: same) (line 12) -> [4, 4, 256]
-const max_pool_3_out = allocF32(BATCH * 4096);
-const max_pool_3_argmax = new Int32Array(BATCH * 4096);
-const max_pool_3_grad = allocF32(BATCH * 4096);
+const max_pool_3 = max_pool_buffers(4096);
 
 // flatten_1: flatten (line 13) -> [4096]
+// (no buffers of its own: its output is max_pool_3.out)
 
 // dense_1: dense(4096, activation: relu) (line 14) -> [4096]
-const dense_1_kernel = allocF32(4096 * 4096); // dense_1/kernel [4096, 4096]
-const dense_1_kernel_grad = allocF32(4096 * 4096);
-const dense_1_bias = allocF32(4096); // dense_1/bias [4096]
-const dense_1_bias_grad = allocF32(4096);
-const dense_1_out = allocF32(BATCH * 4096);
-/** pre-activation */
-const dense_1_z = allocF32(BATCH * 4096);
-/** dL/d(pre-activation) */
-const dense_1_dz = allocF32(BATCH * 4096);
-const dense_1_grad = allocF32(BATCH * 4096);
+const dense_1 = dense_buffers(4096, 4096);
 
 // dropout_1: dropout(0.4) (line 15) -> [4096]
-const dropout_1_out = allocF32(BATCH * 4096);
-/** 0 or 1/(1-rate) per value */
-const dropout_1_mask = allocF32(BATCH * 4096);
-const dropout_1_grad = allocF32(BATCH * 4096);
+const dropout_1 = dropout_buffers(4096);
 
 // dense_2: dense(2048, activation: relu) (line 16) -> [2048]
-const dense_2_kernel = allocF32(4096 * 2048); // dense_2/kernel [4096, 2048]
-const dense_2_kernel_grad = allocF32(4096 * 2048);
-const dense_2_bias = allocF32(2048); // dense_2/bias [2048]
-const dense_2_bias_grad = allocF32(2048);
-const dense_2_out = allocF32(BATCH * 2048);
-/** pre-activation */
-const dense_2_z = allocF32(BATCH * 2048);
-/** dL/d(pre-activation) */
-const dense_2_dz = allocF32(BATCH * 2048);
-const dense_2_grad = allocF32(BATCH * 2048);
+const dense_2 = dense_buffers(4096, 2048);
 
 // dropout_2: dropout(0.4) (line 17) -> [2048]
-const dropout_2_out = allocF32(BATCH * 2048);
-/** 0 or 1/(1-rate) per value */
-const dropout_2_mask = allocF32(BATCH * 2048);
-const dropout_2_grad = allocF32(BATCH * 2048);
+const dropout_2 = dropout_buffers(2048);
 
 // dense_3: dense(1024, activation: relu) (line 18) -> [1024]
-const dense_3_kernel = allocF32(2048 * 1024); // dense_3/kernel [2048, 1024]
-const dense_3_kernel_grad = allocF32(2048 * 1024);
-const dense_3_bias = allocF32(1024); // dense_3/bias [1024]
-const dense_3_bias_grad = allocF32(1024);
-const dense_3_out = allocF32(BATCH * 1024);
-/** pre-activation */
-const dense_3_z = allocF32(BATCH * 1024);
-/** dL/d(pre-activation) */
-const dense_3_dz = allocF32(BATCH * 1024);
-const dense_3_grad = allocF32(BATCH * 1024);
+const dense_3 = dense_buffers(2048, 1024);
 
 // dropout_3: dropout(0.4) (line 19) -> [1024]
-const dropout_3_out = allocF32(BATCH * 1024);
-/** 0 or 1/(1-rate) per value */
-const dropout_3_mask = allocF32(BATCH * 1024);
-const dropout_3_grad = allocF32(BATCH * 1024);
+const dropout_3 = dropout_buffers(1024);
 
 // dense_4: dense(10, activation: softmax) (line 20) -> [10]
-const dense_4_kernel = allocF32(1024 * 10); // dense_4/kernel [1024, 10]
-const dense_4_kernel_grad = allocF32(1024 * 10);
-const dense_4_bias = allocF32(10); // dense_4/bias [10]
-const dense_4_bias_grad = allocF32(10);
-const dense_4_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_4_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_4_dz = allocF32(BATCH * 10);
+const dense_4 = {
+  kernel: allocF32(1024 * 10),
+  kernel_grad: allocF32(1024 * 10),
+  bias: allocF32(10),
+  bias_grad: allocF32(10),
+  out: allocF32(BATCH * 10),
+  /** pre-activation */
+  z: allocF32(BATCH * 10),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 10),
+};
 
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
@@ -221,26 +229,18 @@ const target = allocF32(BATCH * 10);
 // ==== Forward and backward passes ====
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
-function conv2d_1_forward(n: number): void {
+function conv2d_1_forward(n: number, x: Float32Array): void {
+  const { cols, kernel, z, out, bias } = conv2d_1;
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*784, 9] · kernel [9, 16]
-  kernelIm2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
-  gemm(false, false, n * 784, 16, 9, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
+  kernelIm2col(x, cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
+  gemm(false, false, n * 784, 16, 9, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(conv2d_1_z, conv2d_1_out, conv2d_1_bias, n * 784, 16);
-}
-
-// conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
-function conv2d_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(conv2d_1_z, conv2d_1_grad, conv2d_1_dz, n * 12544);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 9, 16, n * 784, conv2d_1_cols, conv2d_1_dz, conv2d_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(conv2d_1_dz, conv2d_1_bias_grad, n * 784, 16);
+  kernelBiasRelu(z, out, bias, n * 784, 16);
 }
 
 // max_pool_1: max_pool(2, padding: same) (line 6)
-function max_pool_1_forward(n: number): void {
+function max_pool_1_forward(n: number, x: Float32Array): void {
+  const { out, argmax } = max_pool_1;
   // 2x2 max pooling, stride 2x2; remembers where each maximum came from
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < 14; oy++) {
@@ -250,63 +250,44 @@ function max_pool_1_forward(n: number): void {
         for (let c = 0; c < 16; c++) {
           const i = i0 + c;
           let at = i;
-          let best = conv2d_1_out[i];
+          let best = x[i];
           let v: number;
-          v = conv2d_1_out[i + 16];
+          v = x[i + 16];
           if (v > best) {
             best = v;
             at = i + 16;
           } // (+0, +1)
-          v = conv2d_1_out[i + 448];
+          v = x[i + 448];
           if (v > best) {
             best = v;
             at = i + 448;
           } // (+1, +0)
-          v = conv2d_1_out[i + 464];
+          v = x[i + 464];
           if (v > best) {
             best = v;
             at = i + 464;
           } // (+1, +1)
-          max_pool_1_out[o + c] = best;
-          max_pool_1_argmax[o + c] = at;
+          out[o + c] = best;
+          argmax[o + c] = at;
         }
       }
     }
   }
 }
 
-// max_pool_1: max_pool(2, padding: same) (line 6)
-function max_pool_1_backward(n: number): void {
-  // the gradient goes to the position of each window's maximum
-  conv2d_1_grad.fill(0, 0, n * 12544);
-  for (let i = 0; i < n * 3136; i++) conv2d_1_grad[max_pool_1_argmax[i]] += max_pool_1_grad[i];
-}
-
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
-function conv2d_2_forward(n: number): void {
+function conv2d_2_forward(n: number, x: Float32Array): void {
+  const { cols, kernel, z, out, bias } = conv2d_2;
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*196, 144] · kernel [144, 32]
-  kernelIm2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
-  gemm(false, false, n * 196, 32, 144, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
+  kernelIm2col(x, cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+  gemm(false, false, n * 196, 32, 144, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(conv2d_2_z, conv2d_2_out, conv2d_2_bias, n * 196, 32);
-}
-
-// conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
-function conv2d_2_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(conv2d_2_z, conv2d_2_grad, conv2d_2_dz, n * 6272);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 144, 32, n * 196, conv2d_2_cols, conv2d_2_dz, conv2d_2_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(conv2d_2_dz, conv2d_2_bias_grad, n * 196, 32);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 196, 144, 32, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
-  max_pool_1_grad.fill(0, 0, n * 3136);
-  kernelCol2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+  kernelBiasRelu(z, out, bias, n * 196, 32);
 }
 
 // max_pool_2: max_pool(2, padding: same) (line 8)
-function max_pool_2_forward(n: number): void {
+function max_pool_2_forward(n: number, x: Float32Array): void {
+  const { out, argmax } = max_pool_2;
   // 2x2 max pooling, stride 2x2; remembers where each maximum came from
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < 7; oy++) {
@@ -316,109 +297,64 @@ function max_pool_2_forward(n: number): void {
         for (let c = 0; c < 32; c++) {
           const i = i0 + c;
           let at = i;
-          let best = conv2d_2_out[i];
+          let best = x[i];
           let v: number;
-          v = conv2d_2_out[i + 32];
+          v = x[i + 32];
           if (v > best) {
             best = v;
             at = i + 32;
           } // (+0, +1)
-          v = conv2d_2_out[i + 448];
+          v = x[i + 448];
           if (v > best) {
             best = v;
             at = i + 448;
           } // (+1, +0)
-          v = conv2d_2_out[i + 480];
+          v = x[i + 480];
           if (v > best) {
             best = v;
             at = i + 480;
           } // (+1, +1)
-          max_pool_2_out[o + c] = best;
-          max_pool_2_argmax[o + c] = at;
+          out[o + c] = best;
+          argmax[o + c] = at;
         }
       }
     }
   }
 }
 
-// max_pool_2: max_pool(2, padding: same) (line 8)
-function max_pool_2_backward(n: number): void {
-  // the gradient goes to the position of each window's maximum
-  conv2d_2_grad.fill(0, 0, n * 6272);
-  for (let i = 0; i < n * 1568; i++) conv2d_2_grad[max_pool_2_argmax[i]] += max_pool_2_grad[i];
-}
-
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
-function conv2d_3_forward(n: number): void {
+function conv2d_3_forward(n: number, x: Float32Array): void {
+  const { cols, kernel, z, out, bias } = conv2d_3;
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 288] · kernel [288, 64]
-  kernelIm2col(max_pool_2_out, conv2d_3_cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
-  gemm(false, false, n * 49, 64, 288, conv2d_3_cols, conv2d_3_kernel, conv2d_3_z, false);
+  kernelIm2col(x, cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+  gemm(false, false, n * 49, 64, 288, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(conv2d_3_z, conv2d_3_out, conv2d_3_bias, n * 49, 64);
-}
-
-// conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
-function conv2d_3_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(conv2d_3_z, conv2d_3_grad, conv2d_3_dz, n * 3136);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 288, 64, n * 49, conv2d_3_cols, conv2d_3_dz, conv2d_3_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(conv2d_3_dz, conv2d_3_bias_grad, n * 49, 64);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 49, 288, 64, conv2d_3_dz, conv2d_3_kernel, conv2d_3_cols, false);
-  max_pool_2_grad.fill(0, 0, n * 1568);
-  kernelCol2im(conv2d_3_cols, max_pool_2_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelBiasRelu(z, out, bias, n * 49, 64);
 }
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
-function conv2d_4_forward(n: number): void {
+function conv2d_4_forward(n: number, x: Float32Array): void {
+  const { cols, kernel, z, out, bias } = conv2d_4;
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 576] · kernel [576, 128]
-  kernelIm2col(conv2d_3_out, conv2d_4_cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
-  gemm(false, false, n * 49, 128, 576, conv2d_4_cols, conv2d_4_kernel, conv2d_4_z, false);
+  kernelIm2col(x, cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+  gemm(false, false, n * 49, 128, 576, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(conv2d_4_z, conv2d_4_out, conv2d_4_bias, n * 49, 128);
-}
-
-// conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
-function conv2d_4_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(conv2d_4_z, conv2d_4_grad, conv2d_4_dz, n * 6272);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 576, 128, n * 49, conv2d_4_cols, conv2d_4_dz, conv2d_4_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(conv2d_4_dz, conv2d_4_bias_grad, n * 49, 128);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 49, 576, 128, conv2d_4_dz, conv2d_4_kernel, conv2d_4_cols, false);
-  conv2d_3_grad.fill(0, 0, n * 3136);
-  kernelCol2im(conv2d_4_cols, conv2d_3_grad, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelBiasRelu(z, out, bias, n * 49, 128);
 }
 
 // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
-function conv2d_5_forward(n: number): void {
+function conv2d_5_forward(n: number, x: Float32Array): void {
+  const { cols, kernel, z, out, bias } = conv2d_5;
   // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 1152] · kernel [1152, 256]
-  kernelIm2col(conv2d_4_out, conv2d_5_cols, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
-  gemm(false, false, n * 49, 256, 1152, conv2d_5_cols, conv2d_5_kernel, conv2d_5_z, false);
+  kernelIm2col(x, cols, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+  gemm(false, false, n * 49, 256, 1152, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(conv2d_5_z, conv2d_5_out, conv2d_5_bias, n * 49, 256);
-}
-
-// conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
-function conv2d_5_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(conv2d_5_z, conv2d_5_grad, conv2d_5_dz, n * 12544);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 1152, 256, n * 49, conv2d_5_cols, conv2d_5_dz, conv2d_5_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(conv2d_5_dz, conv2d_5_bias_grad, n * 49, 256);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 49, 1152, 256, conv2d_5_dz, conv2d_5_kernel, conv2d_5_cols, false);
-  conv2d_4_grad.fill(0, 0, n * 6272);
-  kernelCol2im(conv2d_5_cols, conv2d_4_grad, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+  kernelBiasRelu(z, out, bias, n * 49, 256);
 }
 
 // max_pool_3: max_pool(2, padding: same) (line 12)
-function max_pool_3_forward(n: number): void {
+function max_pool_3_forward(n: number, x_buf: Float32Array): void {
+  const { out, argmax } = max_pool_3;
   // 2x2 max pooling, stride 2x2; remembers where each maximum came from
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < 4; oy++) {
@@ -430,14 +366,14 @@ function max_pool_3_forward(n: number): void {
         const yEnd = Math.min(y0 + 2, 7);
         const xStart = Math.max(x0, 0);
         const xEnd = Math.min(x0 + 2, 7);
-        for (let c = 0; c < 256; c++) max_pool_3_out[o + c] = -Infinity;
+        for (let c = 0; c < 256; c++) out[o + c] = -Infinity;
         for (let y = yStart; y < yEnd; y++) {
           for (let x = xStart; x < xEnd; x++) {
             const i = ((b * 7 + y) * 7 + x) * 256;
             for (let c = 0; c < 256; c++) {
-              if (conv2d_5_out[i + c] > max_pool_3_out[o + c]) {
-                max_pool_3_out[o + c] = conv2d_5_out[i + c];
-                max_pool_3_argmax[o + c] = i + c;
+              if (x_buf[i + c] > out[o + c]) {
+                out[o + c] = x_buf[i + c];
+                argmax[o + c] = i + c;
               }
             }
           }
@@ -447,191 +383,220 @@ function max_pool_3_forward(n: number): void {
   }
 }
 
-// max_pool_3: max_pool(2, padding: same) (line 12)
-function max_pool_3_backward(n: number): void {
-  // the gradient goes to the position of each window's maximum
-  conv2d_5_grad.fill(0, 0, n * 12544);
-  for (let i = 0; i < n * 4096; i++) conv2d_5_grad[max_pool_3_argmax[i]] += max_pool_3_grad[i];
-}
-
-// dense_1: dense(4096, activation: relu) (line 14)
-function dense_1_forward(n: number): void {
-  // dense_1_z = x · kernel + bias   ([n, 4096] · [4096, 4096])
-  gemm(false, false, n, 4096, 4096, max_pool_3_out, dense_1_kernel, dense_1_z, false);
+// dense, forward: dense_1, dense_2, dense_3
+function dense_forward(
+  n: number,
+  x: Float32Array,
+  layer: typeof dense_1,
+  in_size: number,
+  units: number,
+): void {
+  const { z, kernel, out, bias } = layer;
+  // z = x · kernel + bias   ([n, in_size] · [in_size, units])
+  gemm(false, false, n, units, in_size, x, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 4096);
+  kernelBiasRelu(z, out, bias, n, units);
 }
 
-// dense_1: dense(4096, activation: relu) (line 14)
-function dense_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 4096);
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 4096, 4096, n, max_pool_3_out, dense_1_dz, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 4096);
-  gemm(false, true, n, 4096, 4096, dense_1_dz, dense_1_kernel, max_pool_3_grad, false);
-}
-
-// dropout_1: dropout(0.4) (line 15)
-function dropout_1_forward(n: number, training: boolean): void {
+// dropout, forward: dropout_1, dropout_2, dropout_3
+function dropout_forward(
+  n: number,
+  training: boolean,
+  x: Float32Array,
+  layer: typeof dropout_1,
+  size: number,
+): void {
+  const { mask, out } = layer;
   if (training) {
     // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
-    for (let i = 0; i < n * 4096; i++) {
-      dropout_1_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
-      dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
+    for (let i = 0; i < n * size; i++) {
+      mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
+      out[i] = x[i] * mask[i];
     }
   } else {
-    for (let i = 0; i < n * 4096; i++) dropout_1_out[i] = dense_1_out[i];
+    for (let i = 0; i < n * size; i++) out[i] = x[i];
   }
-}
-
-// dropout_1: dropout(0.4) (line 15)
-function dropout_1_backward(n: number): void {
-  for (let i = 0; i < n * 4096; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
-}
-
-// dense_2: dense(2048, activation: relu) (line 16)
-function dense_2_forward(n: number): void {
-  // dense_2_z = x · kernel + bias   ([n, 4096] · [4096, 2048])
-  gemm(false, false, n, 2048, 4096, dropout_1_out, dense_2_kernel, dense_2_z, false);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(dense_2_z, dense_2_out, dense_2_bias, n, 2048);
-}
-
-// dense_2: dense(2048, activation: relu) (line 16)
-function dense_2_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(dense_2_z, dense_2_grad, dense_2_dz, n * 2048);
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 4096, 2048, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 2048);
-  gemm(false, true, n, 4096, 2048, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
-}
-
-// dropout_2: dropout(0.4) (line 17)
-function dropout_2_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
-    for (let i = 0; i < n * 2048; i++) {
-      dropout_2_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
-      dropout_2_out[i] = dense_2_out[i] * dropout_2_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 2048; i++) dropout_2_out[i] = dense_2_out[i];
-  }
-}
-
-// dropout_2: dropout(0.4) (line 17)
-function dropout_2_backward(n: number): void {
-  for (let i = 0; i < n * 2048; i++) dense_2_grad[i] = dropout_2_grad[i] * dropout_2_mask[i];
-}
-
-// dense_3: dense(1024, activation: relu) (line 18)
-function dense_3_forward(n: number): void {
-  // dense_3_z = x · kernel + bias   ([n, 2048] · [2048, 1024])
-  gemm(false, false, n, 1024, 2048, dropout_2_out, dense_3_kernel, dense_3_z, false);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(dense_3_z, dense_3_out, dense_3_bias, n, 1024);
-}
-
-// dense_3: dense(1024, activation: relu) (line 18)
-function dense_3_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(dense_3_z, dense_3_grad, dense_3_dz, n * 1024);
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 2048, 1024, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_3_dz, dense_3_bias_grad, n, 1024);
-  gemm(false, true, n, 2048, 1024, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
-}
-
-// dropout_3: dropout(0.4) (line 19)
-function dropout_3_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.6, scaled by 1/0.6 so the expected sum is unchanged
-    for (let i = 0; i < n * 1024; i++) {
-      dropout_3_mask[i] = random.next() < 0.4 ? 0 : 1 / 0.6;
-      dropout_3_out[i] = dense_3_out[i] * dropout_3_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 1024; i++) dropout_3_out[i] = dense_3_out[i];
-  }
-}
-
-// dropout_3: dropout(0.4) (line 19)
-function dropout_3_backward(n: number): void {
-  for (let i = 0; i < n * 1024; i++) dense_3_grad[i] = dropout_3_grad[i] * dropout_3_mask[i];
 }
 
 // dense_4: dense(10, activation: softmax) (line 20)
-function dense_4_forward(n: number): void {
-  // dense_4_z = x · kernel + bias   ([n, 1024] · [1024, 10])
-  gemm(false, false, n, 10, 1024, dropout_3_out, dense_4_kernel, dense_4_z, false);
+function dense_4_forward(n: number, x: Float32Array): void {
+  const { z, kernel, bias, out } = dense_4;
+  // z = x · kernel + bias   ([n, 1024] · [1024, 10])
+  gemm(false, false, n, 10, 1024, x, kernel, z, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_4_z, dense_4_bias, n, 10);
+  kernelBiasAdd(z, bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
     let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_4_z[o + j]);
+    for (let j = 0; j < 10; j++) max = Math.max(max, z[o + j]);
     let sum = 0;
     for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_4_z[o + j] - max);
-      dense_4_out[o + j] = e;
+      const e = Math.exp(z[o + j] - max);
+      out[o + j] = e;
       sum += e;
     }
-    for (let j = 0; j < 10; j++) dense_4_out[o + j] /= sum;
+    for (let j = 0; j < 10; j++) out[o + j] /= sum;
   }
 }
 
-// dense_4: dense(10, activation: softmax) (line 20)
-function dense_4_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 1024, 10, n, dropout_3_out, dense_4_dz, dense_4_kernel_grad, false);
+// conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
+function conv2d_1_backward(n: number): void {
+  const { z, grad, dz, cols, kernel_grad, bias_grad } = conv2d_1;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 12544);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 9, 16, n * 784, cols, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_4_dz, dense_4_bias_grad, n, 10);
-  gemm(false, true, n, 1024, 10, dense_4_dz, dense_4_kernel, dropout_3_grad, false);
+  kernelBiasGrad(dz, bias_grad, n * 784, 16);
 }
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+// max_pool, backward: max_pool_1, max_pool_2, max_pool_3
+function max_pool_backward(
+  n: number,
+  dx: Float32Array,
+  layer: typeof max_pool_1,
+  in_size: number,
+  size: number,
+): void {
+  const { argmax, grad } = layer;
+  // the gradient goes to the position of each window's maximum
+  dx.fill(0, 0, n * in_size);
+  for (let i = 0; i < n * size; i++) dx[argmax[i]] += grad[i];
+}
+
+// conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
+function conv2d_2_backward(n: number, dx: Float32Array): void {
+  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_2;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 6272);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 144, 32, n * 196, cols, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n * 196, 32);
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 196, 144, 32, dz, kernel, cols, false);
+  dx.fill(0, 0, n * 3136);
+  kernelCol2im(cols, dx, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+}
+
+// conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
+function conv2d_3_backward(n: number, dx: Float32Array): void {
+  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_3;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 3136);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 288, 64, n * 49, cols, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n * 49, 64);
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 49, 288, 64, dz, kernel, cols, false);
+  dx.fill(0, 0, n * 1568);
+  kernelCol2im(cols, dx, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+}
+
+// conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
+function conv2d_4_backward(n: number, dx: Float32Array): void {
+  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_4;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 6272);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 576, 128, n * 49, cols, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n * 49, 128);
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 49, 576, 128, dz, kernel, cols, false);
+  dx.fill(0, 0, n * 3136);
+  kernelCol2im(cols, dx, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+}
+
+// conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
+function conv2d_5_backward(n: number, dx: Float32Array): void {
+  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_5;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 12544);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 1152, 256, n * 49, cols, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n * 49, 256);
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 49, 1152, 256, dz, kernel, cols, false);
+  dx.fill(0, 0, n * 6272);
+  kernelCol2im(cols, dx, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+}
+
+// dense, backward: dense_1, dense_2, dense_3
+function dense_backward(
+  n: number,
+  x: Float32Array,
+  dx: Float32Array,
+  layer: typeof dense_1,
+  units: number,
+  in_size: number,
+): void {
+  const { z, grad, dz, kernel_grad, bias_grad, kernel } = layer;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * units);
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, in_size, units, n, x, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n, units);
+  gemm(false, true, n, in_size, units, dz, kernel, dx, false);
+}
+
+// dropout, backward: dropout_1, dropout_2, dropout_3
+function dropout_backward(n: number, dx: Float32Array, layer: typeof dropout_1, size: number): void {
+  const { grad, mask } = layer;
+  for (let i = 0; i < n * size; i++) dx[i] = grad[i] * mask[i];
+}
+
+// dense_4: dense(10, activation: softmax) (line 20)
+function dense_4_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { dz, kernel_grad, bias_grad, kernel } = dense_4;
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 1024, 10, n, x, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n, 10);
+  gemm(false, true, n, 1024, 10, dz, kernel, dx, false);
+}
+
+/** Runs the network on the first n examples in input_1.out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
-  conv2d_1_forward(n);
-  max_pool_1_forward(n);
-  conv2d_2_forward(n);
-  max_pool_2_forward(n);
-  conv2d_3_forward(n);
-  conv2d_4_forward(n);
-  conv2d_5_forward(n);
-  max_pool_3_forward(n);
+  conv2d_1_forward(n, input_1.out);
+  max_pool_1_forward(n, conv2d_1.out);
+  conv2d_2_forward(n, max_pool_1.out);
+  max_pool_2_forward(n, conv2d_2.out);
+  conv2d_3_forward(n, max_pool_2.out);
+  conv2d_4_forward(n, conv2d_3.out);
+  conv2d_5_forward(n, conv2d_4.out);
+  max_pool_3_forward(n, conv2d_5.out);
   // flatten_1: flatten (line 13)
   // flatten: [4, 4, 256] -> [4096] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  dropout_1_forward(n, training);
-  dense_2_forward(n);
-  dropout_2_forward(n, training);
-  dense_3_forward(n);
-  dropout_3_forward(n, training);
-  dense_4_forward(n);
+  dense_forward(n, max_pool_3.out, dense_1, 4096, 4096);
+  dropout_forward(n, training, dense_1.out, dropout_1, 4096);
+  dense_forward(n, dropout_1.out, dense_2, 4096, 2048);
+  dropout_forward(n, training, dense_2.out, dropout_2, 2048);
+  dense_forward(n, dropout_2.out, dense_3, 2048, 1024);
+  dropout_forward(n, training, dense_3.out, dropout_3, 1024);
+  dense_4_forward(n, dropout_3.out);
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  dense_4_backward(n);
-  dropout_3_backward(n);
-  dense_3_backward(n);
-  dropout_2_backward(n);
-  dense_2_backward(n);
-  dropout_1_backward(n);
-  dense_1_backward(n);
-  max_pool_3_backward(n);
-  conv2d_5_backward(n);
-  conv2d_4_backward(n);
-  conv2d_3_backward(n);
-  max_pool_2_backward(n);
-  conv2d_2_backward(n);
-  max_pool_1_backward(n);
+  dense_4_backward(n, dropout_3.out, dropout_3.grad);
+  dropout_backward(n, dense_3.grad, dropout_3, 1024);
+  dense_backward(n, dropout_2.out, dropout_2.grad, dense_3, 1024, 2048);
+  dropout_backward(n, dense_2.grad, dropout_2, 2048);
+  dense_backward(n, dropout_1.out, dropout_1.grad, dense_2, 2048, 4096);
+  dropout_backward(n, dense_1.grad, dropout_1, 4096);
+  dense_backward(n, max_pool_3.out, max_pool_3.grad, dense_1, 4096, 4096);
+  max_pool_backward(n, conv2d_5.grad, max_pool_3, 12544, 4096);
+  conv2d_5_backward(n, conv2d_4.grad);
+  conv2d_4_backward(n, conv2d_3.grad);
+  conv2d_3_backward(n, max_pool_2.grad);
+  max_pool_backward(n, conv2d_2.grad, max_pool_2, 6272, 1568);
+  conv2d_2_backward(n, max_pool_1.grad);
+  max_pool_backward(n, conv2d_1.grad, max_pool_1, 12544, 3136);
   conv2d_1_backward(n);
 }
 
@@ -641,11 +606,11 @@ function backward(n: number): void {
 function computeLoss(n: number): number {
   let total = 0;
   for (let k = 0; k < n * 10; k++) {
-    const p = dense_4_out[k];
+    const p = dense_4.out[k];
     const y = target[k];
     if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
     // softmax and cross-entropy together: dL/dz = (p - y) / n
-    dense_4_dz[k] = (p - y) / n;
+    dense_4.dz[k] = (p - y) / n;
   }
   return total / n;
 }
@@ -653,12 +618,12 @@ function computeLoss(n: number): number {
 /** Running sums behind the metrics: correct. */
 const METRIC_SLOTS = 1;
 
-/** Adds the batch's counts to sums (predictions in dense_4_out, labels in target). */
+/** Adds the batch's counts to sums (predictions in dense_4.out, labels in target). */
 function accumulateMetrics(n: number, sums: Float64Array): void {
   for (let i = 0; i < n; i++) {
     const o = i * 10;
     let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_4_out[o + j] > dense_4_out[o + best]) best = j;
+    for (let j = 1; j < 10; j++) if (dense_4.out[o + j] > dense_4.out[o + best]) best = j;
     if (target[o + best] === 1) sums[0] += 1;
   }
 }
@@ -673,224 +638,53 @@ function metricValue(name: string, sums: Float64Array, count: number): number {
   }
 }
 
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient and the optimizer's m, v. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
-  [
-    {
-      name: "conv2d_1/kernel",
-      value: conv2d_1_kernel,
-      grad: conv2d_1_kernel_grad,
-      m: allocF32(conv2d_1_kernel.length),
-      v: allocF32(conv2d_1_kernel.length),
-    },
-    {
-      name: "conv2d_1/bias",
-      value: conv2d_1_bias,
-      grad: conv2d_1_bias_grad,
-      m: allocF32(conv2d_1_bias.length),
-      v: allocF32(conv2d_1_bias.length),
-    },
-    {
-      name: "conv2d_2/kernel",
-      value: conv2d_2_kernel,
-      grad: conv2d_2_kernel_grad,
-      m: allocF32(conv2d_2_kernel.length),
-      v: allocF32(conv2d_2_kernel.length),
-    },
-    {
-      name: "conv2d_2/bias",
-      value: conv2d_2_bias,
-      grad: conv2d_2_bias_grad,
-      m: allocF32(conv2d_2_bias.length),
-      v: allocF32(conv2d_2_bias.length),
-    },
-    {
-      name: "conv2d_3/kernel",
-      value: conv2d_3_kernel,
-      grad: conv2d_3_kernel_grad,
-      m: allocF32(conv2d_3_kernel.length),
-      v: allocF32(conv2d_3_kernel.length),
-    },
-    {
-      name: "conv2d_3/bias",
-      value: conv2d_3_bias,
-      grad: conv2d_3_bias_grad,
-      m: allocF32(conv2d_3_bias.length),
-      v: allocF32(conv2d_3_bias.length),
-    },
-    {
-      name: "conv2d_4/kernel",
-      value: conv2d_4_kernel,
-      grad: conv2d_4_kernel_grad,
-      m: allocF32(conv2d_4_kernel.length),
-      v: allocF32(conv2d_4_kernel.length),
-    },
-    {
-      name: "conv2d_4/bias",
-      value: conv2d_4_bias,
-      grad: conv2d_4_bias_grad,
-      m: allocF32(conv2d_4_bias.length),
-      v: allocF32(conv2d_4_bias.length),
-    },
-    {
-      name: "conv2d_5/kernel",
-      value: conv2d_5_kernel,
-      grad: conv2d_5_kernel_grad,
-      m: allocF32(conv2d_5_kernel.length),
-      v: allocF32(conv2d_5_kernel.length),
-    },
-    {
-      name: "conv2d_5/bias",
-      value: conv2d_5_bias,
-      grad: conv2d_5_bias_grad,
-      m: allocF32(conv2d_5_bias.length),
-      v: allocF32(conv2d_5_bias.length),
-    },
-    {
-      name: "dense_1/kernel",
-      value: dense_1_kernel,
-      grad: dense_1_kernel_grad,
-      m: allocF32(dense_1_kernel.length),
-      v: allocF32(dense_1_kernel.length),
-    },
-    {
-      name: "dense_1/bias",
-      value: dense_1_bias,
-      grad: dense_1_bias_grad,
-      m: allocF32(dense_1_bias.length),
-      v: allocF32(dense_1_bias.length),
-    },
-    {
-      name: "dense_2/kernel",
-      value: dense_2_kernel,
-      grad: dense_2_kernel_grad,
-      m: allocF32(dense_2_kernel.length),
-      v: allocF32(dense_2_kernel.length),
-    },
-    {
-      name: "dense_2/bias",
-      value: dense_2_bias,
-      grad: dense_2_bias_grad,
-      m: allocF32(dense_2_bias.length),
-      v: allocF32(dense_2_bias.length),
-    },
-    {
-      name: "dense_3/kernel",
-      value: dense_3_kernel,
-      grad: dense_3_kernel_grad,
-      m: allocF32(dense_3_kernel.length),
-      v: allocF32(dense_3_kernel.length),
-    },
-    {
-      name: "dense_3/bias",
-      value: dense_3_bias,
-      grad: dense_3_bias_grad,
-      m: allocF32(dense_3_bias.length),
-      v: allocF32(dense_3_bias.length),
-    },
-    {
-      name: "dense_4/kernel",
-      value: dense_4_kernel,
-      grad: dense_4_kernel_grad,
-      m: allocF32(dense_4_kernel.length),
-      v: allocF32(dense_4_kernel.length),
-    },
-    {
-      name: "dense_4/bias",
-      value: dense_4_bias,
-      grad: dense_4_bias_grad,
-      m: allocF32(dense_4_bias.length),
-      v: allocF32(dense_4_bias.length),
-    },
-  ];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/**
- * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
- * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
- */
-function applyGradients(lr: number): void {
-  iterations++;
-  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
-  // the kernels' adamUpdate runs the three lines below over a whole parameter
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
-  }
-}
-
 // ==== Weights: initialisation and saving ====
 
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "conv2d_1/kernel",
-    shape: [3, 3, 1, 16],
-    value: conv2d_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "conv2d_1/bias", shape: [16], value: conv2d_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "conv2d_2/kernel",
-    shape: [3, 3, 16, 32],
-    value: conv2d_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "conv2d_2/bias", shape: [32], value: conv2d_2_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "conv2d_3/kernel",
-    shape: [3, 3, 32, 64],
-    value: conv2d_3_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "conv2d_3/bias", shape: [64], value: conv2d_3_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "conv2d_4/kernel",
-    shape: [3, 3, 64, 128],
-    value: conv2d_4_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "conv2d_4/bias", shape: [128], value: conv2d_4_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "conv2d_5/kernel",
-    shape: [3, 3, 128, 256],
-    value: conv2d_5_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "conv2d_5/bias", shape: [256], value: conv2d_5_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_1/kernel",
-    shape: [4096, 4096],
-    value: dense_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_1/bias", shape: [4096], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_2/kernel",
-    shape: [4096, 2048],
-    value: dense_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_2/bias", shape: [2048], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_3/kernel",
-    shape: [2048, 1024],
-    value: dense_3_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_3/bias", shape: [1024], value: dense_3_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_4/kernel",
-    shape: [1024, 10],
-    value: dense_4_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_4/bias", shape: [10], value: dense_4_bias, initializer: { kind: "zeros", args: {} } },
+/** The initializers of the weights below (random.ts's fillInitializer reads them). */
+const GLOROT_UNIFORM: InitializerSpec = { kind: "glorot_uniform", args: {} };
+const ZEROS: InitializerSpec = { kind: "zeros", args: {} };
+
+/**
+ * Every weight in model.json order: TensorFlow.js name, shape, buffer, its gradient (null: not
+ * trained) and initializer.
+ */
+const WEIGHTS: {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array | null;
+  initializer: InitializerSpec;
+}[] = [
+  weight("conv2d_1/kernel", [3, 3, 1, 16], conv2d_1.kernel, conv2d_1.kernel_grad, GLOROT_UNIFORM),
+  weight("conv2d_1/bias", [16], conv2d_1.bias, conv2d_1.bias_grad, ZEROS),
+  weight("conv2d_2/kernel", [3, 3, 16, 32], conv2d_2.kernel, conv2d_2.kernel_grad, GLOROT_UNIFORM),
+  weight("conv2d_2/bias", [32], conv2d_2.bias, conv2d_2.bias_grad, ZEROS),
+  weight("conv2d_3/kernel", [3, 3, 32, 64], conv2d_3.kernel, conv2d_3.kernel_grad, GLOROT_UNIFORM),
+  weight("conv2d_3/bias", [64], conv2d_3.bias, conv2d_3.bias_grad, ZEROS),
+  weight("conv2d_4/kernel", [3, 3, 64, 128], conv2d_4.kernel, conv2d_4.kernel_grad, GLOROT_UNIFORM),
+  weight("conv2d_4/bias", [128], conv2d_4.bias, conv2d_4.bias_grad, ZEROS),
+  weight("conv2d_5/kernel", [3, 3, 128, 256], conv2d_5.kernel, conv2d_5.kernel_grad, GLOROT_UNIFORM),
+  weight("conv2d_5/bias", [256], conv2d_5.bias, conv2d_5.bias_grad, ZEROS),
+  weight("dense_1/kernel", [4096, 4096], dense_1.kernel, dense_1.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_1/bias", [4096], dense_1.bias, dense_1.bias_grad, ZEROS),
+  weight("dense_2/kernel", [4096, 2048], dense_2.kernel, dense_2.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_2/bias", [2048], dense_2.bias, dense_2.bias_grad, ZEROS),
+  weight("dense_3/kernel", [2048, 1024], dense_3.kernel, dense_3.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_3/bias", [1024], dense_3.bias, dense_3.bias_grad, ZEROS),
+  weight("dense_4/kernel", [1024, 10], dense_4.kernel, dense_4.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_4/bias", [10], dense_4.bias, dense_4.bias_grad, ZEROS),
 ];
+
+/** One entry of WEIGHTS. */
+function weight(
+  name: string,
+  shape: number[],
+  value: Float32Array,
+  grad: Float32Array | null,
+  initializer: InitializerSpec,
+) {
+  return { name, shape, value, grad, initializer };
+}
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
 function initializeWeights(seed: number): void {
@@ -898,316 +692,36 @@ function initializeWeights(seed: number): void {
     fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }
 
-/** The Keras topology of the model (computed by nnc at compile time). */
+/** The Keras topology of the model (computed by nnc at compile time), one layer per line. */
+// prettier-ignore
 const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "alexnet",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Conv2D",
-        config: {
-          name: "conv2d_1",
-          trainable: true,
-          dtype: "float32",
-          filters: 16,
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: "same",
-          data_format: "channels_last",
-          dilation_rate: [1, 1],
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "conv2d_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "MaxPooling2D",
-        config: {
-          name: "max_pool_1",
-          trainable: true,
-          dtype: "float32",
-          pool_size: [2, 2],
-          strides: [2, 2],
-          padding: "same",
-          data_format: "channels_last",
-        },
-        name: "max_pool_1",
-        inbound_nodes: [[["conv2d_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Conv2D",
-        config: {
-          name: "conv2d_2",
-          trainable: true,
-          dtype: "float32",
-          filters: 32,
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: "same",
-          data_format: "channels_last",
-          dilation_rate: [1, 1],
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "conv2d_2",
-        inbound_nodes: [[["max_pool_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "MaxPooling2D",
-        config: {
-          name: "max_pool_2",
-          trainable: true,
-          dtype: "float32",
-          pool_size: [2, 2],
-          strides: [2, 2],
-          padding: "same",
-          data_format: "channels_last",
-        },
-        name: "max_pool_2",
-        inbound_nodes: [[["conv2d_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Conv2D",
-        config: {
-          name: "conv2d_3",
-          trainable: true,
-          dtype: "float32",
-          filters: 64,
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: "same",
-          data_format: "channels_last",
-          dilation_rate: [1, 1],
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "conv2d_3",
-        inbound_nodes: [[["max_pool_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Conv2D",
-        config: {
-          name: "conv2d_4",
-          trainable: true,
-          dtype: "float32",
-          filters: 128,
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: "same",
-          data_format: "channels_last",
-          dilation_rate: [1, 1],
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "conv2d_4",
-        inbound_nodes: [[["conv2d_3", 0, 0, {}]]],
-      },
-      {
-        class_name: "Conv2D",
-        config: {
-          name: "conv2d_5",
-          trainable: true,
-          dtype: "float32",
-          filters: 256,
-          kernel_size: [3, 3],
-          strides: [1, 1],
-          padding: "same",
-          data_format: "channels_last",
-          dilation_rate: [1, 1],
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "conv2d_5",
-        inbound_nodes: [[["conv2d_4", 0, 0, {}]]],
-      },
-      {
-        class_name: "MaxPooling2D",
-        config: {
-          name: "max_pool_3",
-          trainable: true,
-          dtype: "float32",
-          pool_size: [2, 2],
-          strides: [2, 2],
-          padding: "same",
-          data_format: "channels_last",
-        },
-        name: "max_pool_3",
-        inbound_nodes: [[["conv2d_5", 0, 0, {}]]],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["max_pool_3", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 4096,
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_1",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.4,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_1",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 2048,
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["dropout_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_2",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.4,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_2",
-        inbound_nodes: [[["dense_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_3",
-          trainable: true,
-          dtype: "float32",
-          units: 1024,
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_3",
-        inbound_nodes: [[["dropout_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_3",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.4,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_3",
-        inbound_nodes: [[["dense_3", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_4",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_4",
-        inbound_nodes: [[["dropout_3", 0, 0, {}]]],
-      },
+  "class_name": "Model",
+  "config": {
+    "name": "alexnet",
+    "layers": [
+      {"class_name":"InputLayer","config":{"batch_input_shape":[null,28,28,1],"dtype":"float32","sparse":false,"name":"input_1"},"name":"input_1","inbound_nodes":[]},
+      {"class_name":"Conv2D","config":{"name":"conv2d_1","trainable":true,"dtype":"float32","filters":16,"kernel_size":[3,3],"strides":[1,1],"padding":"same","data_format":"channels_last","dilation_rate":[1,1],"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"conv2d_1","inbound_nodes":[[["input_1",0,0,{}]]]},
+      {"class_name":"MaxPooling2D","config":{"name":"max_pool_1","trainable":true,"dtype":"float32","pool_size":[2,2],"strides":[2,2],"padding":"same","data_format":"channels_last"},"name":"max_pool_1","inbound_nodes":[[["conv2d_1",0,0,{}]]]},
+      {"class_name":"Conv2D","config":{"name":"conv2d_2","trainable":true,"dtype":"float32","filters":32,"kernel_size":[3,3],"strides":[1,1],"padding":"same","data_format":"channels_last","dilation_rate":[1,1],"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"conv2d_2","inbound_nodes":[[["max_pool_1",0,0,{}]]]},
+      {"class_name":"MaxPooling2D","config":{"name":"max_pool_2","trainable":true,"dtype":"float32","pool_size":[2,2],"strides":[2,2],"padding":"same","data_format":"channels_last"},"name":"max_pool_2","inbound_nodes":[[["conv2d_2",0,0,{}]]]},
+      {"class_name":"Conv2D","config":{"name":"conv2d_3","trainable":true,"dtype":"float32","filters":64,"kernel_size":[3,3],"strides":[1,1],"padding":"same","data_format":"channels_last","dilation_rate":[1,1],"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"conv2d_3","inbound_nodes":[[["max_pool_2",0,0,{}]]]},
+      {"class_name":"Conv2D","config":{"name":"conv2d_4","trainable":true,"dtype":"float32","filters":128,"kernel_size":[3,3],"strides":[1,1],"padding":"same","data_format":"channels_last","dilation_rate":[1,1],"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"conv2d_4","inbound_nodes":[[["conv2d_3",0,0,{}]]]},
+      {"class_name":"Conv2D","config":{"name":"conv2d_5","trainable":true,"dtype":"float32","filters":256,"kernel_size":[3,3],"strides":[1,1],"padding":"same","data_format":"channels_last","dilation_rate":[1,1],"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"conv2d_5","inbound_nodes":[[["conv2d_4",0,0,{}]]]},
+      {"class_name":"MaxPooling2D","config":{"name":"max_pool_3","trainable":true,"dtype":"float32","pool_size":[2,2],"strides":[2,2],"padding":"same","data_format":"channels_last"},"name":"max_pool_3","inbound_nodes":[[["conv2d_5",0,0,{}]]]},
+      {"class_name":"Flatten","config":{"name":"flatten_1","trainable":true,"dtype":"float32","data_format":"channels_last"},"name":"flatten_1","inbound_nodes":[[["max_pool_3",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_1","trainable":true,"dtype":"float32","units":4096,"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_1","inbound_nodes":[[["flatten_1",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_1","trainable":true,"dtype":"float32","rate":0.4,"noise_shape":null,"seed":null},"name":"dropout_1","inbound_nodes":[[["dense_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_2","trainable":true,"dtype":"float32","units":2048,"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_2","inbound_nodes":[[["dropout_1",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_2","trainable":true,"dtype":"float32","rate":0.4,"noise_shape":null,"seed":null},"name":"dropout_2","inbound_nodes":[[["dense_2",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_3","trainable":true,"dtype":"float32","units":1024,"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_3","inbound_nodes":[[["dropout_2",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_3","trainable":true,"dtype":"float32","rate":0.4,"noise_shape":null,"seed":null},"name":"dropout_3","inbound_nodes":[[["dense_3",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_4","trainable":true,"dtype":"float32","units":10,"activation":"softmax","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_4","inbound_nodes":[[["dropout_3",0,0,{}]]]},
     ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_4", 0, 0]],
+    "input_layers": [["input_1",0,0]],
+    "output_layers": [["dense_4",0,0]],
   },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
+  "keras_version": "tfjs-layers 4.22.0",
+  "backend": "tensor_flow.js",
 };
 
 /**
@@ -1245,6 +759,41 @@ function saveModel(dir: string): void {
     "weights.bin": new Uint8Array(bytes.buffer),
     "model.json": JSON.stringify(modelJson, null, 2),
   });
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight (those of WEIGHTS with a gradient), with the optimizer's m, v. */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
+  WEIGHTS.flatMap((w) =>
+    w.grad
+      ? [
+          {
+            name: w.name,
+            value: w.value,
+            grad: w.grad,
+            m: allocF32(w.value.length),
+            v: allocF32(w.value.length),
+          },
+        ]
+      : [],
+  );
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/**
+ * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
+ * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
+ */
+function applyGradients(lr: number): void {
+  iterations++;
+  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
+  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
+  }
 }
 
 // ==== Training ====
@@ -1293,7 +842,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1.out, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -1380,7 +929,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
-        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
+        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1.out);
         cursor += n;
         lr = baseLr;
         forward(n, true);

@@ -51,77 +51,95 @@ import { gunzipSync } from "node:zlib";
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 128;
 
+/** The buffers of a max_pool layer (max_pool_1, max_pool_2). */
+function max_pool_buffers(size: number) {
+  return {
+    out: allocF32(BATCH * size),
+    argmax: new Int32Array(BATCH * size),
+    grad: allocF32(BATCH * size),
+  };
+}
+
 // input_1: input image(28, 28, 1) (line 3) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
+const input_1 = {
+  out: allocF32(BATCH * 784),
+};
 
 // conv2d_1: conv2d(8, kernel: 5, padding: same, activation: relu) (line 4) -> [28, 28, 8]
-const conv2d_1_kernel = allocF32(5 * 5 * 1 * 8); // conv2d_1/kernel [5, 5, 1, 8]
-const conv2d_1_kernel_grad = allocF32(5 * 5 * 1 * 8);
-const conv2d_1_bias = allocF32(8); // conv2d_1/bias [8]
-const conv2d_1_bias_grad = allocF32(8);
-const conv2d_1_out = allocF32(BATCH * 6272);
-/** im2col patches [n * 784, 25] */
-const conv2d_1_cols = allocF32(BATCH * 19600);
-/** pre-activation */
-const conv2d_1_z = allocF32(BATCH * 6272);
-/** dL/d(pre-activation) */
-const conv2d_1_dz = allocF32(BATCH * 6272);
-const conv2d_1_grad = allocF32(BATCH * 6272);
+const conv2d_1 = {
+  kernel: allocF32(5 * 5 * 1 * 8),
+  kernel_grad: allocF32(5 * 5 * 1 * 8),
+  bias: allocF32(8),
+  bias_grad: allocF32(8),
+  out: allocF32(BATCH * 6272),
+  /** im2col patches [n * 784, 25] */
+  cols: allocF32(BATCH * 19600),
+  /** pre-activation */
+  z: allocF32(BATCH * 6272),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 6272),
+  grad: allocF32(BATCH * 6272),
+};
 
 // max_pool_1: max_pool(2) (line 5) -> [14, 14, 8]
-const max_pool_1_out = allocF32(BATCH * 1568);
-const max_pool_1_argmax = new Int32Array(BATCH * 1568);
-const max_pool_1_grad = allocF32(BATCH * 1568);
+const max_pool_1 = max_pool_buffers(1568);
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6) -> [14, 14, 16]
-const conv2d_2_kernel = allocF32(5 * 5 * 8 * 16); // conv2d_2/kernel [5, 5, 8, 16]
-const conv2d_2_kernel_grad = allocF32(5 * 5 * 8 * 16);
-const conv2d_2_bias = allocF32(16); // conv2d_2/bias [16]
-const conv2d_2_bias_grad = allocF32(16);
-const conv2d_2_out = allocF32(BATCH * 3136);
-/** im2col patches [n * 196, 200] */
-const conv2d_2_cols = allocF32(BATCH * 39200);
-/** pre-activation */
-const conv2d_2_z = allocF32(BATCH * 3136);
-/** dL/d(pre-activation) */
-const conv2d_2_dz = allocF32(BATCH * 3136);
-const conv2d_2_grad = allocF32(BATCH * 3136);
+const conv2d_2 = {
+  kernel: allocF32(5 * 5 * 8 * 16),
+  kernel_grad: allocF32(5 * 5 * 8 * 16),
+  bias: allocF32(16),
+  bias_grad: allocF32(16),
+  out: allocF32(BATCH * 3136),
+  /** im2col patches [n * 196, 200] */
+  cols: allocF32(BATCH * 39200),
+  /** pre-activation */
+  z: allocF32(BATCH * 3136),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 3136),
+  grad: allocF32(BATCH * 3136),
+};
 
 // max_pool_2: max_pool(2) (line 7) -> [7, 7, 16]
-const max_pool_2_out = allocF32(BATCH * 784);
-const max_pool_2_argmax = new Int32Array(BATCH * 784);
-const max_pool_2_grad = allocF32(BATCH * 784);
+const max_pool_2 = max_pool_buffers(784);
 
 // flatten_1: flatten (line 8) -> [784]
+// (no buffers of its own: its output is max_pool_2.out)
 
 // dense_1: dense(100, activation: relu) (line 9) -> [100]
-const dense_1_kernel = allocF32(784 * 100); // dense_1/kernel [784, 100]
-const dense_1_kernel_grad = allocF32(784 * 100);
-const dense_1_bias = allocF32(100); // dense_1/bias [100]
-const dense_1_bias_grad = allocF32(100);
-const dense_1_out = allocF32(BATCH * 100);
-/** pre-activation */
-const dense_1_z = allocF32(BATCH * 100);
-/** dL/d(pre-activation) */
-const dense_1_dz = allocF32(BATCH * 100);
-const dense_1_grad = allocF32(BATCH * 100);
+const dense_1 = {
+  kernel: allocF32(784 * 100),
+  kernel_grad: allocF32(784 * 100),
+  bias: allocF32(100),
+  bias_grad: allocF32(100),
+  out: allocF32(BATCH * 100),
+  /** pre-activation */
+  z: allocF32(BATCH * 100),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 100),
+  grad: allocF32(BATCH * 100),
+};
 
 // dropout_1: dropout(0.25) (line 10) -> [100]
-const dropout_1_out = allocF32(BATCH * 100);
-/** 0 or 1/(1-rate) per value */
-const dropout_1_mask = allocF32(BATCH * 100);
-const dropout_1_grad = allocF32(BATCH * 100);
+const dropout_1 = {
+  out: allocF32(BATCH * 100),
+  /** 0 or 1/(1-rate) per value */
+  mask: allocF32(BATCH * 100),
+  grad: allocF32(BATCH * 100),
+};
 
 // dense_2: dense(10, activation: softmax) (line 11) -> [10]
-const dense_2_kernel = allocF32(100 * 10); // dense_2/kernel [100, 10]
-const dense_2_kernel_grad = allocF32(100 * 10);
-const dense_2_bias = allocF32(10); // dense_2/bias [10]
-const dense_2_bias_grad = allocF32(10);
-const dense_2_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_2_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_2_dz = allocF32(BATCH * 10);
+const dense_2 = {
+  kernel: allocF32(100 * 10),
+  kernel_grad: allocF32(100 * 10),
+  bias: allocF32(10),
+  bias_grad: allocF32(10),
+  out: allocF32(BATCH * 10),
+  /** pre-activation */
+  z: allocF32(BATCH * 10),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 10),
+};
 
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
@@ -129,26 +147,18 @@ const target = allocF32(BATCH * 10);
 // ==== Forward and backward passes ====
 
 // conv2d_1: conv2d(8, kernel: 5, padding: same, activation: relu) (line 4)
-function conv2d_1_forward(n: number): void {
+function conv2d_1_forward(n: number, x: Float32Array): void {
+  const { cols, kernel, z, out, bias } = conv2d_1;
   // 5x5 convolution, stride 1x1, padding 2/2: patches [n*784, 25] · kernel [25, 8]
-  kernelIm2col(input_1_out, conv2d_1_cols, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2);
-  gemm(false, false, n * 784, 8, 25, conv2d_1_cols, conv2d_1_kernel, conv2d_1_z, false);
+  kernelIm2col(x, cols, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2);
+  gemm(false, false, n * 784, 8, 25, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(conv2d_1_z, conv2d_1_out, conv2d_1_bias, n * 784, 8);
-}
-
-// conv2d_1: conv2d(8, kernel: 5, padding: same, activation: relu) (line 4)
-function conv2d_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(conv2d_1_z, conv2d_1_grad, conv2d_1_dz, n * 6272);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 25, 8, n * 784, conv2d_1_cols, conv2d_1_dz, conv2d_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(conv2d_1_dz, conv2d_1_bias_grad, n * 784, 8);
+  kernelBiasRelu(z, out, bias, n * 784, 8);
 }
 
 // max_pool_1: max_pool(2) (line 5)
-function max_pool_1_forward(n: number): void {
+function max_pool_1_forward(n: number, x: Float32Array): void {
+  const { out, argmax } = max_pool_1;
   // 2x2 max pooling, stride 2x2; remembers where each maximum came from
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < 14; oy++) {
@@ -158,63 +168,44 @@ function max_pool_1_forward(n: number): void {
         for (let c = 0; c < 8; c++) {
           const i = i0 + c;
           let at = i;
-          let best = conv2d_1_out[i];
+          let best = x[i];
           let v: number;
-          v = conv2d_1_out[i + 8];
+          v = x[i + 8];
           if (v > best) {
             best = v;
             at = i + 8;
           } // (+0, +1)
-          v = conv2d_1_out[i + 224];
+          v = x[i + 224];
           if (v > best) {
             best = v;
             at = i + 224;
           } // (+1, +0)
-          v = conv2d_1_out[i + 232];
+          v = x[i + 232];
           if (v > best) {
             best = v;
             at = i + 232;
           } // (+1, +1)
-          max_pool_1_out[o + c] = best;
-          max_pool_1_argmax[o + c] = at;
+          out[o + c] = best;
+          argmax[o + c] = at;
         }
       }
     }
   }
 }
 
-// max_pool_1: max_pool(2) (line 5)
-function max_pool_1_backward(n: number): void {
-  // the gradient goes to the position of each window's maximum
-  conv2d_1_grad.fill(0, 0, n * 6272);
-  for (let i = 0; i < n * 1568; i++) conv2d_1_grad[max_pool_1_argmax[i]] += max_pool_1_grad[i];
-}
-
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
-function conv2d_2_forward(n: number): void {
+function conv2d_2_forward(n: number, x: Float32Array): void {
+  const { cols, kernel, z, out, bias } = conv2d_2;
   // 5x5 convolution, stride 1x1, padding 2/2: patches [n*196, 200] · kernel [200, 16]
-  kernelIm2col(max_pool_1_out, conv2d_2_cols, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2);
-  gemm(false, false, n * 196, 16, 200, conv2d_2_cols, conv2d_2_kernel, conv2d_2_z, false);
+  kernelIm2col(x, cols, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2);
+  gemm(false, false, n * 196, 16, 200, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(conv2d_2_z, conv2d_2_out, conv2d_2_bias, n * 196, 16);
-}
-
-// conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
-function conv2d_2_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(conv2d_2_z, conv2d_2_grad, conv2d_2_dz, n * 3136);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 200, 16, n * 196, conv2d_2_cols, conv2d_2_dz, conv2d_2_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(conv2d_2_dz, conv2d_2_bias_grad, n * 196, 16);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 196, 200, 16, conv2d_2_dz, conv2d_2_kernel, conv2d_2_cols, false);
-  max_pool_1_grad.fill(0, 0, n * 1568);
-  kernelCol2im(conv2d_2_cols, max_pool_1_grad, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2);
+  kernelBiasRelu(z, out, bias, n * 196, 16);
 }
 
 // max_pool_2: max_pool(2) (line 7)
-function max_pool_2_forward(n: number): void {
+function max_pool_2_forward(n: number, x: Float32Array): void {
+  const { out, argmax } = max_pool_2;
   // 2x2 max pooling, stride 2x2; remembers where each maximum came from
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < 7; oy++) {
@@ -224,126 +215,165 @@ function max_pool_2_forward(n: number): void {
         for (let c = 0; c < 16; c++) {
           const i = i0 + c;
           let at = i;
-          let best = conv2d_2_out[i];
+          let best = x[i];
           let v: number;
-          v = conv2d_2_out[i + 16];
+          v = x[i + 16];
           if (v > best) {
             best = v;
             at = i + 16;
           } // (+0, +1)
-          v = conv2d_2_out[i + 224];
+          v = x[i + 224];
           if (v > best) {
             best = v;
             at = i + 224;
           } // (+1, +0)
-          v = conv2d_2_out[i + 240];
+          v = x[i + 240];
           if (v > best) {
             best = v;
             at = i + 240;
           } // (+1, +1)
-          max_pool_2_out[o + c] = best;
-          max_pool_2_argmax[o + c] = at;
+          out[o + c] = best;
+          argmax[o + c] = at;
         }
       }
     }
   }
 }
 
-// max_pool_2: max_pool(2) (line 7)
-function max_pool_2_backward(n: number): void {
-  // the gradient goes to the position of each window's maximum
-  conv2d_2_grad.fill(0, 0, n * 3136);
-  for (let i = 0; i < n * 784; i++) conv2d_2_grad[max_pool_2_argmax[i]] += max_pool_2_grad[i];
-}
-
 // dense_1: dense(100, activation: relu) (line 9)
-function dense_1_forward(n: number): void {
-  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 100])
-  gemm(false, false, n, 100, 784, max_pool_2_out, dense_1_kernel, dense_1_z, false);
+function dense_1_forward(n: number, x: Float32Array): void {
+  const { z, kernel, out, bias } = dense_1;
+  // z = x · kernel + bias   ([n, 784] · [784, 100])
+  gemm(false, false, n, 100, 784, x, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 100);
-}
-
-// dense_1: dense(100, activation: relu) (line 9)
-function dense_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 100);
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 784, 100, n, max_pool_2_out, dense_1_dz, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 100);
-  gemm(false, true, n, 784, 100, dense_1_dz, dense_1_kernel, max_pool_2_grad, false);
+  kernelBiasRelu(z, out, bias, n, 100);
 }
 
 // dropout_1: dropout(0.25) (line 10)
-function dropout_1_forward(n: number, training: boolean): void {
+function dropout_1_forward(n: number, training: boolean, x: Float32Array): void {
+  const { mask, out } = dropout_1;
   if (training) {
     // keep each value with probability 0.75, scaled by 1/0.75 so the expected sum is unchanged
     for (let i = 0; i < n * 100; i++) {
-      dropout_1_mask[i] = random.next() < 0.25 ? 0 : 1 / 0.75;
-      dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
+      mask[i] = random.next() < 0.25 ? 0 : 1 / 0.75;
+      out[i] = x[i] * mask[i];
     }
   } else {
-    for (let i = 0; i < n * 100; i++) dropout_1_out[i] = dense_1_out[i];
+    for (let i = 0; i < n * 100; i++) out[i] = x[i];
   }
 }
 
-// dropout_1: dropout(0.25) (line 10)
-function dropout_1_backward(n: number): void {
-  for (let i = 0; i < n * 100; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
-}
-
 // dense_2: dense(10, activation: softmax) (line 11)
-function dense_2_forward(n: number): void {
-  // dense_2_z = x · kernel + bias   ([n, 100] · [100, 10])
-  gemm(false, false, n, 10, 100, dropout_1_out, dense_2_kernel, dense_2_z, false);
+function dense_2_forward(n: number, x: Float32Array): void {
+  const { z, kernel, bias, out } = dense_2;
+  // z = x · kernel + bias   ([n, 100] · [100, 10])
+  gemm(false, false, n, 10, 100, x, kernel, z, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
+  kernelBiasAdd(z, bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
     let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
+    for (let j = 0; j < 10; j++) max = Math.max(max, z[o + j]);
     let sum = 0;
     for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_2_z[o + j] - max);
-      dense_2_out[o + j] = e;
+      const e = Math.exp(z[o + j] - max);
+      out[o + j] = e;
       sum += e;
     }
-    for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
+    for (let j = 0; j < 10; j++) out[o + j] /= sum;
   }
 }
 
-// dense_2: dense(10, activation: softmax) (line 11)
-function dense_2_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 100, 10, n, dropout_1_out, dense_2_dz, dense_2_kernel_grad, false);
+// conv2d_1: conv2d(8, kernel: 5, padding: same, activation: relu) (line 4)
+function conv2d_1_backward(n: number): void {
+  const { z, grad, dz, cols, kernel_grad, bias_grad } = conv2d_1;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 6272);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 25, 8, n * 784, cols, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
-  gemm(false, true, n, 100, 10, dense_2_dz, dense_2_kernel, dropout_1_grad, false);
+  kernelBiasGrad(dz, bias_grad, n * 784, 8);
 }
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+// max_pool, backward: max_pool_1, max_pool_2
+function max_pool_backward(
+  n: number,
+  dx: Float32Array,
+  layer: typeof max_pool_1,
+  in_size: number,
+  size: number,
+): void {
+  const { argmax, grad } = layer;
+  // the gradient goes to the position of each window's maximum
+  dx.fill(0, 0, n * in_size);
+  for (let i = 0; i < n * size; i++) dx[argmax[i]] += grad[i];
+}
+
+// conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
+function conv2d_2_backward(n: number, dx: Float32Array): void {
+  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_2;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 3136);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 200, 16, n * 196, cols, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n * 196, 16);
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 196, 200, 16, dz, kernel, cols, false);
+  dx.fill(0, 0, n * 1568);
+  kernelCol2im(cols, dx, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2);
+}
+
+// dense_1: dense(100, activation: relu) (line 9)
+function dense_1_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { z, grad, dz, kernel_grad, bias_grad, kernel } = dense_1;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 100);
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 784, 100, n, x, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n, 100);
+  gemm(false, true, n, 784, 100, dz, kernel, dx, false);
+}
+
+// dropout_1: dropout(0.25) (line 10)
+function dropout_1_backward(n: number, dx: Float32Array): void {
+  const { grad, mask } = dropout_1;
+  for (let i = 0; i < n * 100; i++) dx[i] = grad[i] * mask[i];
+}
+
+// dense_2: dense(10, activation: softmax) (line 11)
+function dense_2_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { dz, kernel_grad, bias_grad, kernel } = dense_2;
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 100, 10, n, x, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n, 10);
+  gemm(false, true, n, 100, 10, dz, kernel, dx, false);
+}
+
+/** Runs the network on the first n examples in input_1.out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
-  conv2d_1_forward(n);
-  max_pool_1_forward(n);
-  conv2d_2_forward(n);
-  max_pool_2_forward(n);
+  conv2d_1_forward(n, input_1.out);
+  max_pool_1_forward(n, conv2d_1.out);
+  conv2d_2_forward(n, max_pool_1.out);
+  max_pool_2_forward(n, conv2d_2.out);
   // flatten_1: flatten (line 8)
   // flatten: [7, 7, 16] -> [784] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  dropout_1_forward(n, training);
-  dense_2_forward(n);
+  dense_1_forward(n, max_pool_2.out);
+  dropout_1_forward(n, training, dense_1.out);
+  dense_2_forward(n, dropout_1.out);
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  dense_2_backward(n);
-  dropout_1_backward(n);
-  dense_1_backward(n);
-  max_pool_2_backward(n);
-  conv2d_2_backward(n);
-  max_pool_1_backward(n);
+  dense_2_backward(n, dropout_1.out, dropout_1.grad);
+  dropout_1_backward(n, dense_1.grad);
+  dense_1_backward(n, max_pool_2.out, max_pool_2.grad);
+  max_pool_backward(n, conv2d_2.grad, max_pool_2, 3136, 784);
+  conv2d_2_backward(n, max_pool_1.grad);
+  max_pool_backward(n, conv2d_1.grad, max_pool_1, 6272, 1568);
   conv2d_1_backward(n);
 }
 
@@ -353,11 +383,11 @@ function backward(n: number): void {
 function computeLoss(n: number): number {
   let total = 0;
   for (let k = 0; k < n * 10; k++) {
-    const p = dense_2_out[k];
+    const p = dense_2.out[k];
     const y = target[k];
     if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
     // softmax and cross-entropy together: dL/dz = (p - y) / n
-    dense_2_dz[k] = (p - y) / n;
+    dense_2.dz[k] = (p - y) / n;
   }
   return total / n;
 }
@@ -365,12 +395,12 @@ function computeLoss(n: number): number {
 /** Running sums behind the metrics: correct. */
 const METRIC_SLOTS = 1;
 
-/** Adds the batch's counts to sums (predictions in dense_2_out, labels in target). */
+/** Adds the batch's counts to sums (predictions in dense_2.out, labels in target). */
 function accumulateMetrics(n: number, sums: Float64Array): void {
   for (let i = 0; i < n; i++) {
     const o = i * 10;
     let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_2_out[o + j] > dense_2_out[o + best]) best = j;
+    for (let j = 1; j < 10; j++) if (dense_2.out[o + j] > dense_2.out[o + best]) best = j;
     if (target[o + best] === 1) sums[0] += 1;
   }
 }
@@ -385,119 +415,43 @@ function metricValue(name: string, sums: Float64Array, count: number): number {
   }
 }
 
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient and the optimizer's m, v. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
-  [
-    {
-      name: "conv2d_1/kernel",
-      value: conv2d_1_kernel,
-      grad: conv2d_1_kernel_grad,
-      m: allocF32(conv2d_1_kernel.length),
-      v: allocF32(conv2d_1_kernel.length),
-    },
-    {
-      name: "conv2d_1/bias",
-      value: conv2d_1_bias,
-      grad: conv2d_1_bias_grad,
-      m: allocF32(conv2d_1_bias.length),
-      v: allocF32(conv2d_1_bias.length),
-    },
-    {
-      name: "conv2d_2/kernel",
-      value: conv2d_2_kernel,
-      grad: conv2d_2_kernel_grad,
-      m: allocF32(conv2d_2_kernel.length),
-      v: allocF32(conv2d_2_kernel.length),
-    },
-    {
-      name: "conv2d_2/bias",
-      value: conv2d_2_bias,
-      grad: conv2d_2_bias_grad,
-      m: allocF32(conv2d_2_bias.length),
-      v: allocF32(conv2d_2_bias.length),
-    },
-    {
-      name: "dense_1/kernel",
-      value: dense_1_kernel,
-      grad: dense_1_kernel_grad,
-      m: allocF32(dense_1_kernel.length),
-      v: allocF32(dense_1_kernel.length),
-    },
-    {
-      name: "dense_1/bias",
-      value: dense_1_bias,
-      grad: dense_1_bias_grad,
-      m: allocF32(dense_1_bias.length),
-      v: allocF32(dense_1_bias.length),
-    },
-    {
-      name: "dense_2/kernel",
-      value: dense_2_kernel,
-      grad: dense_2_kernel_grad,
-      m: allocF32(dense_2_kernel.length),
-      v: allocF32(dense_2_kernel.length),
-    },
-    {
-      name: "dense_2/bias",
-      value: dense_2_bias,
-      grad: dense_2_bias_grad,
-      m: allocF32(dense_2_bias.length),
-      v: allocF32(dense_2_bias.length),
-    },
-  ];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/**
- * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
- * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
- */
-function applyGradients(lr: number): void {
-  iterations++;
-  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
-  // the kernels' adamUpdate runs the three lines below over a whole parameter
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
-  }
-}
-
 // ==== Weights: initialisation and saving ====
 
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "conv2d_1/kernel",
-    shape: [5, 5, 1, 8],
-    value: conv2d_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "conv2d_1/bias", shape: [8], value: conv2d_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "conv2d_2/kernel",
-    shape: [5, 5, 8, 16],
-    value: conv2d_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "conv2d_2/bias", shape: [16], value: conv2d_2_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_1/kernel",
-    shape: [784, 100],
-    value: dense_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_1/bias", shape: [100], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_2/kernel",
-    shape: [100, 10],
-    value: dense_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_2/bias", shape: [10], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
+/** The initializers of the weights below (random.ts's fillInitializer reads them). */
+const GLOROT_UNIFORM: InitializerSpec = { kind: "glorot_uniform", args: {} };
+const ZEROS: InitializerSpec = { kind: "zeros", args: {} };
+
+/**
+ * Every weight in model.json order: TensorFlow.js name, shape, buffer, its gradient (null: not
+ * trained) and initializer.
+ */
+const WEIGHTS: {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array | null;
+  initializer: InitializerSpec;
+}[] = [
+  weight("conv2d_1/kernel", [5, 5, 1, 8], conv2d_1.kernel, conv2d_1.kernel_grad, GLOROT_UNIFORM),
+  weight("conv2d_1/bias", [8], conv2d_1.bias, conv2d_1.bias_grad, ZEROS),
+  weight("conv2d_2/kernel", [5, 5, 8, 16], conv2d_2.kernel, conv2d_2.kernel_grad, GLOROT_UNIFORM),
+  weight("conv2d_2/bias", [16], conv2d_2.bias, conv2d_2.bias_grad, ZEROS),
+  weight("dense_1/kernel", [784, 100], dense_1.kernel, dense_1.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_1/bias", [100], dense_1.bias, dense_1.bias_grad, ZEROS),
+  weight("dense_2/kernel", [100, 10], dense_2.kernel, dense_2.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_2/bias", [10], dense_2.bias, dense_2.bias_grad, ZEROS),
 ];
+
+/** One entry of WEIGHTS. */
+function weight(
+  name: string,
+  shape: number[],
+  value: Float32Array,
+  grad: Float32Array | null,
+  initializer: InitializerSpec,
+) {
+  return { name, shape, value, grad, initializer };
+}
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
 function initializeWeights(seed: number): void {
@@ -505,161 +459,28 @@ function initializeWeights(seed: number): void {
     fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }
 
-/** The Keras topology of the model (computed by nnc at compile time). */
+/** The Keras topology of the model (computed by nnc at compile time), one layer per line. */
+// prettier-ignore
 const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "cnn",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Conv2D",
-        config: {
-          name: "conv2d_1",
-          trainable: true,
-          dtype: "float32",
-          filters: 8,
-          kernel_size: [5, 5],
-          strides: [1, 1],
-          padding: "same",
-          data_format: "channels_last",
-          dilation_rate: [1, 1],
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "conv2d_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "MaxPooling2D",
-        config: {
-          name: "max_pool_1",
-          trainable: true,
-          dtype: "float32",
-          pool_size: [2, 2],
-          strides: [2, 2],
-          padding: "valid",
-          data_format: "channels_last",
-        },
-        name: "max_pool_1",
-        inbound_nodes: [[["conv2d_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Conv2D",
-        config: {
-          name: "conv2d_2",
-          trainable: true,
-          dtype: "float32",
-          filters: 16,
-          kernel_size: [5, 5],
-          strides: [1, 1],
-          padding: "same",
-          data_format: "channels_last",
-          dilation_rate: [1, 1],
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "conv2d_2",
-        inbound_nodes: [[["max_pool_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "MaxPooling2D",
-        config: {
-          name: "max_pool_2",
-          trainable: true,
-          dtype: "float32",
-          pool_size: [2, 2],
-          strides: [2, 2],
-          padding: "valid",
-          data_format: "channels_last",
-        },
-        name: "max_pool_2",
-        inbound_nodes: [[["conv2d_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["max_pool_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 100,
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_1",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.25,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_1",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["dropout_1", 0, 0, {}]]],
-      },
+  "class_name": "Model",
+  "config": {
+    "name": "cnn",
+    "layers": [
+      {"class_name":"InputLayer","config":{"batch_input_shape":[null,28,28,1],"dtype":"float32","sparse":false,"name":"input_1"},"name":"input_1","inbound_nodes":[]},
+      {"class_name":"Conv2D","config":{"name":"conv2d_1","trainable":true,"dtype":"float32","filters":8,"kernel_size":[5,5],"strides":[1,1],"padding":"same","data_format":"channels_last","dilation_rate":[1,1],"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"conv2d_1","inbound_nodes":[[["input_1",0,0,{}]]]},
+      {"class_name":"MaxPooling2D","config":{"name":"max_pool_1","trainable":true,"dtype":"float32","pool_size":[2,2],"strides":[2,2],"padding":"valid","data_format":"channels_last"},"name":"max_pool_1","inbound_nodes":[[["conv2d_1",0,0,{}]]]},
+      {"class_name":"Conv2D","config":{"name":"conv2d_2","trainable":true,"dtype":"float32","filters":16,"kernel_size":[5,5],"strides":[1,1],"padding":"same","data_format":"channels_last","dilation_rate":[1,1],"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"conv2d_2","inbound_nodes":[[["max_pool_1",0,0,{}]]]},
+      {"class_name":"MaxPooling2D","config":{"name":"max_pool_2","trainable":true,"dtype":"float32","pool_size":[2,2],"strides":[2,2],"padding":"valid","data_format":"channels_last"},"name":"max_pool_2","inbound_nodes":[[["conv2d_2",0,0,{}]]]},
+      {"class_name":"Flatten","config":{"name":"flatten_1","trainable":true,"dtype":"float32","data_format":"channels_last"},"name":"flatten_1","inbound_nodes":[[["max_pool_2",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_1","trainable":true,"dtype":"float32","units":100,"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_1","inbound_nodes":[[["flatten_1",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_1","trainable":true,"dtype":"float32","rate":0.25,"noise_shape":null,"seed":null},"name":"dropout_1","inbound_nodes":[[["dense_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_2","trainable":true,"dtype":"float32","units":10,"activation":"softmax","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_2","inbound_nodes":[[["dropout_1",0,0,{}]]]},
     ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_2", 0, 0]],
+    "input_layers": [["input_1",0,0]],
+    "output_layers": [["dense_2",0,0]],
   },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
+  "keras_version": "tfjs-layers 4.22.0",
+  "backend": "tensor_flow.js",
 };
 
 /**
@@ -697,6 +518,41 @@ function saveModel(dir: string): void {
     "weights.bin": new Uint8Array(bytes.buffer),
     "model.json": JSON.stringify(modelJson, null, 2),
   });
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight (those of WEIGHTS with a gradient), with the optimizer's m, v. */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
+  WEIGHTS.flatMap((w) =>
+    w.grad
+      ? [
+          {
+            name: w.name,
+            value: w.value,
+            grad: w.grad,
+            m: allocF32(w.value.length),
+            v: allocF32(w.value.length),
+          },
+        ]
+      : [],
+  );
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/**
+ * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
+ * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
+ */
+function applyGradients(lr: number): void {
+  iterations++;
+  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
+  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
+  }
 }
 
 // ==== Training ====
@@ -745,7 +601,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1.out, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -837,7 +693,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
-        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
+        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1.out);
         cursor += n;
         lr = baseLr;
         forward(n, true);

@@ -64,1172 +64,420 @@ import { gunzipSync } from "node:zlib";
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 64;
 
+/** The buffers of a dense layer (dense_1, dense_2, ..., dense_7 (7 layers)). */
+function dense_buffers(in_size: number, units: number) {
+  return {
+    kernel: allocF32(in_size * units),
+    kernel_grad: allocF32(in_size * units),
+    bias: allocF32(units),
+    bias_grad: allocF32(units),
+    out: allocF32(BATCH * units),
+    grad: allocF32(BATCH * units),
+  };
+}
+
+/** The buffers of a leaky_relu layer (leaky_relu_1, leaky_relu_2, ..., leaky_relu_7 (7 layers)). */
+function leaky_relu_buffers(size: number) {
+  return {
+    out: allocF32(BATCH * size),
+    grad: allocF32(BATCH * size),
+  };
+}
+
+/** The buffers of a batch_norm layer (batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)). */
+function batch_norm_buffers(size: number) {
+  return {
+    gamma: allocF32(size),
+    gamma_grad: allocF32(size),
+    beta: allocF32(size),
+    beta_grad: allocF32(size),
+    moving_mean: allocF32(size),
+    moving_variance: allocF32(size),
+    out: allocF32(BATCH * size),
+    /** batch mean per channel */
+    mean: allocF32(size),
+    /** 1 / sqrt(batch variance + epsilon) */
+    inv_std: allocF32(size),
+    /** normalised input */
+    xhat: allocF32(BATCH * size),
+    grad: allocF32(BATCH * size),
+  };
+}
+
+/** The buffers of a dropout layer (dropout_1, dropout_2, ..., dropout_7 (7 layers)). */
+function dropout_buffers(size: number) {
+  return {
+    out: allocF32(BATCH * size),
+    /** 0 or 1/(1-rate) per value */
+    mask: allocF32(BATCH * size),
+    grad: allocF32(BATCH * size),
+  };
+}
+
 // input_1: input image(28, 28, 1) (line 11) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
+const input_1 = {
+  out: allocF32(BATCH * 784),
+};
 
 // flatten_1: flatten (line 12) -> [784]
+// (no buffers of its own: its output is input_1.out)
 
-// dense_1: dense(units) (line 4) -> [1024]
-const dense_1_kernel = allocF32(784 * 1024); // dense_1/kernel [784, 1024]
-const dense_1_kernel_grad = allocF32(784 * 1024);
-const dense_1_bias = allocF32(1024); // dense_1/bias [1024]
-const dense_1_bias_grad = allocF32(1024);
-const dense_1_out = allocF32(BATCH * 1024);
-const dense_1_grad = allocF32(BATCH * 1024);
+// dense_1: dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13 -> [1024]
+const dense_1 = dense_buffers(784, 1024);
 
-// leaky_relu_1: leaky_relu(0.1) (line 5) -> [1024]
-const leaky_relu_1_out = allocF32(BATCH * 1024);
-const leaky_relu_1_grad = allocF32(BATCH * 1024);
+// leaky_relu_1: leaky_relu(0.1) (line 5): hidden (line 14), 1st pass of the for at line 13 -> [1024]
+const leaky_relu_1 = leaky_relu_buffers(1024);
 
-// batch_norm_1: batch_norm (line 6) -> [1024]
-const batch_norm_1_gamma = allocF32(1024); // batch_norm_1/gamma [1024]
-const batch_norm_1_gamma_grad = allocF32(1024);
-const batch_norm_1_beta = allocF32(1024); // batch_norm_1/beta [1024]
-const batch_norm_1_beta_grad = allocF32(1024);
-const batch_norm_1_moving_mean = allocF32(1024); // batch_norm_1/moving_mean [1024], not trained
-const batch_norm_1_moving_variance = allocF32(1024); // batch_norm_1/moving_variance [1024], not trained
-const batch_norm_1_out = allocF32(BATCH * 1024);
-/** batch mean per channel */
-const batch_norm_1_mean = allocF32(1024);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_1_inv_std = allocF32(1024);
-/** normalised input */
-const batch_norm_1_xhat = allocF32(BATCH * 1024);
-const batch_norm_1_grad = allocF32(BATCH * 1024);
+// batch_norm_1: batch_norm (line 6): hidden (line 14), 1st pass of the for at line 13 -> [1024]
+const batch_norm_1 = batch_norm_buffers(1024);
 
-// dropout_1: dropout(0.5) (line 7) -> [1024]
-const dropout_1_out = allocF32(BATCH * 1024);
-/** 0 or 1/(1-rate) per value */
-const dropout_1_mask = allocF32(BATCH * 1024);
-const dropout_1_grad = allocF32(BATCH * 1024);
+// dropout_1: dropout(0.5) (line 7): hidden (line 14), 1st pass of the for at line 13 -> [1024]
+const dropout_1 = dropout_buffers(1024);
 
-// dense_2: dense(units) (line 4) -> [1024]
-const dense_2_kernel = allocF32(1024 * 1024); // dense_2/kernel [1024, 1024]
-const dense_2_kernel_grad = allocF32(1024 * 1024);
-const dense_2_bias = allocF32(1024); // dense_2/bias [1024]
-const dense_2_bias_grad = allocF32(1024);
-const dense_2_out = allocF32(BATCH * 1024);
-const dense_2_grad = allocF32(BATCH * 1024);
+// dense_2: dense(units = 1024) (line 4): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
+const dense_2 = dense_buffers(1024, 1024);
 
-// leaky_relu_2: leaky_relu(0.1) (line 5) -> [1024]
-const leaky_relu_2_out = allocF32(BATCH * 1024);
-const leaky_relu_2_grad = allocF32(BATCH * 1024);
+// leaky_relu_2: leaky_relu(0.1) (line 5): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
+const leaky_relu_2 = leaky_relu_buffers(1024);
 
-// batch_norm_2: batch_norm (line 6) -> [1024]
-const batch_norm_2_gamma = allocF32(1024); // batch_norm_2/gamma [1024]
-const batch_norm_2_gamma_grad = allocF32(1024);
-const batch_norm_2_beta = allocF32(1024); // batch_norm_2/beta [1024]
-const batch_norm_2_beta_grad = allocF32(1024);
-const batch_norm_2_moving_mean = allocF32(1024); // batch_norm_2/moving_mean [1024], not trained
-const batch_norm_2_moving_variance = allocF32(1024); // batch_norm_2/moving_variance [1024], not trained
-const batch_norm_2_out = allocF32(BATCH * 1024);
-/** batch mean per channel */
-const batch_norm_2_mean = allocF32(1024);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_2_inv_std = allocF32(1024);
-/** normalised input */
-const batch_norm_2_xhat = allocF32(BATCH * 1024);
-const batch_norm_2_grad = allocF32(BATCH * 1024);
+// batch_norm_2: batch_norm (line 6): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
+const batch_norm_2 = batch_norm_buffers(1024);
 
-// dropout_2: dropout(0.5) (line 7) -> [1024]
-const dropout_2_out = allocF32(BATCH * 1024);
-/** 0 or 1/(1-rate) per value */
-const dropout_2_mask = allocF32(BATCH * 1024);
-const dropout_2_grad = allocF32(BATCH * 1024);
+// dropout_2: dropout(0.5) (line 7): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
+const dropout_2 = dropout_buffers(1024);
 
-// dense_3: dense(units) (line 4) -> [512]
-const dense_3_kernel = allocF32(1024 * 512); // dense_3/kernel [1024, 512]
-const dense_3_kernel_grad = allocF32(1024 * 512);
-const dense_3_bias = allocF32(512); // dense_3/bias [512]
-const dense_3_bias_grad = allocF32(512);
-const dense_3_out = allocF32(BATCH * 512);
-const dense_3_grad = allocF32(BATCH * 512);
+// dense_3: dense(units = 512) (line 4): hidden (line 14), 3rd pass of the for at line 13 -> [512]
+const dense_3 = dense_buffers(1024, 512);
 
-// leaky_relu_3: leaky_relu(0.1) (line 5) -> [512]
-const leaky_relu_3_out = allocF32(BATCH * 512);
-const leaky_relu_3_grad = allocF32(BATCH * 512);
+// leaky_relu_3: leaky_relu(0.1) (line 5): hidden (line 14), 3rd pass of the for at line 13 -> [512]
+const leaky_relu_3 = leaky_relu_buffers(512);
 
-// batch_norm_3: batch_norm (line 6) -> [512]
-const batch_norm_3_gamma = allocF32(512); // batch_norm_3/gamma [512]
-const batch_norm_3_gamma_grad = allocF32(512);
-const batch_norm_3_beta = allocF32(512); // batch_norm_3/beta [512]
-const batch_norm_3_beta_grad = allocF32(512);
-const batch_norm_3_moving_mean = allocF32(512); // batch_norm_3/moving_mean [512], not trained
-const batch_norm_3_moving_variance = allocF32(512); // batch_norm_3/moving_variance [512], not trained
-const batch_norm_3_out = allocF32(BATCH * 512);
-/** batch mean per channel */
-const batch_norm_3_mean = allocF32(512);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_3_inv_std = allocF32(512);
-/** normalised input */
-const batch_norm_3_xhat = allocF32(BATCH * 512);
-const batch_norm_3_grad = allocF32(BATCH * 512);
+// batch_norm_3: batch_norm (line 6): hidden (line 14), 3rd pass of the for at line 13 -> [512]
+const batch_norm_3 = batch_norm_buffers(512);
 
-// dropout_3: dropout(0.5) (line 7) -> [512]
-const dropout_3_out = allocF32(BATCH * 512);
-/** 0 or 1/(1-rate) per value */
-const dropout_3_mask = allocF32(BATCH * 512);
-const dropout_3_grad = allocF32(BATCH * 512);
+// dropout_3: dropout(0.5) (line 7): hidden (line 14), 3rd pass of the for at line 13 -> [512]
+const dropout_3 = dropout_buffers(512);
 
-// dense_4: dense(units) (line 4) -> [256]
-const dense_4_kernel = allocF32(512 * 256); // dense_4/kernel [512, 256]
-const dense_4_kernel_grad = allocF32(512 * 256);
-const dense_4_bias = allocF32(256); // dense_4/bias [256]
-const dense_4_bias_grad = allocF32(256);
-const dense_4_out = allocF32(BATCH * 256);
-const dense_4_grad = allocF32(BATCH * 256);
+// dense_4: dense(units = 256) (line 4): hidden (line 14), 4th pass of the for at line 13 -> [256]
+const dense_4 = dense_buffers(512, 256);
 
-// leaky_relu_4: leaky_relu(0.1) (line 5) -> [256]
-const leaky_relu_4_out = allocF32(BATCH * 256);
-const leaky_relu_4_grad = allocF32(BATCH * 256);
+// leaky_relu_4: leaky_relu(0.1) (line 5): hidden (line 14), 4th pass of the for at line 13 -> [256]
+const leaky_relu_4 = leaky_relu_buffers(256);
 
-// batch_norm_4: batch_norm (line 6) -> [256]
-const batch_norm_4_gamma = allocF32(256); // batch_norm_4/gamma [256]
-const batch_norm_4_gamma_grad = allocF32(256);
-const batch_norm_4_beta = allocF32(256); // batch_norm_4/beta [256]
-const batch_norm_4_beta_grad = allocF32(256);
-const batch_norm_4_moving_mean = allocF32(256); // batch_norm_4/moving_mean [256], not trained
-const batch_norm_4_moving_variance = allocF32(256); // batch_norm_4/moving_variance [256], not trained
-const batch_norm_4_out = allocF32(BATCH * 256);
-/** batch mean per channel */
-const batch_norm_4_mean = allocF32(256);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_4_inv_std = allocF32(256);
-/** normalised input */
-const batch_norm_4_xhat = allocF32(BATCH * 256);
-const batch_norm_4_grad = allocF32(BATCH * 256);
+// batch_norm_4: batch_norm (line 6): hidden (line 14), 4th pass of the for at line 13 -> [256]
+const batch_norm_4 = batch_norm_buffers(256);
 
-// dropout_4: dropout(0.5) (line 7) -> [256]
-const dropout_4_out = allocF32(BATCH * 256);
-/** 0 or 1/(1-rate) per value */
-const dropout_4_mask = allocF32(BATCH * 256);
-const dropout_4_grad = allocF32(BATCH * 256);
+// dropout_4: dropout(0.5) (line 7): hidden (line 14), 4th pass of the for at line 13 -> [256]
+const dropout_4 = dropout_buffers(256);
 
-// dense_5: dense(units) (line 4) -> [128]
-const dense_5_kernel = allocF32(256 * 128); // dense_5/kernel [256, 128]
-const dense_5_kernel_grad = allocF32(256 * 128);
-const dense_5_bias = allocF32(128); // dense_5/bias [128]
-const dense_5_bias_grad = allocF32(128);
-const dense_5_out = allocF32(BATCH * 128);
-const dense_5_grad = allocF32(BATCH * 128);
+// dense_5: dense(units = 128) (line 4): hidden (line 14), 5th pass of the for at line 13 -> [128]
+const dense_5 = dense_buffers(256, 128);
 
-// leaky_relu_5: leaky_relu(0.1) (line 5) -> [128]
-const leaky_relu_5_out = allocF32(BATCH * 128);
-const leaky_relu_5_grad = allocF32(BATCH * 128);
+// leaky_relu_5: leaky_relu(0.1) (line 5): hidden (line 14), 5th pass of the for at line 13 -> [128]
+const leaky_relu_5 = leaky_relu_buffers(128);
 
-// batch_norm_5: batch_norm (line 6) -> [128]
-const batch_norm_5_gamma = allocF32(128); // batch_norm_5/gamma [128]
-const batch_norm_5_gamma_grad = allocF32(128);
-const batch_norm_5_beta = allocF32(128); // batch_norm_5/beta [128]
-const batch_norm_5_beta_grad = allocF32(128);
-const batch_norm_5_moving_mean = allocF32(128); // batch_norm_5/moving_mean [128], not trained
-const batch_norm_5_moving_variance = allocF32(128); // batch_norm_5/moving_variance [128], not trained
-const batch_norm_5_out = allocF32(BATCH * 128);
-/** batch mean per channel */
-const batch_norm_5_mean = allocF32(128);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_5_inv_std = allocF32(128);
-/** normalised input */
-const batch_norm_5_xhat = allocF32(BATCH * 128);
-const batch_norm_5_grad = allocF32(BATCH * 128);
+// batch_norm_5: batch_norm (line 6): hidden (line 14), 5th pass of the for at line 13 -> [128]
+const batch_norm_5 = batch_norm_buffers(128);
 
-// dropout_5: dropout(0.5) (line 7) -> [128]
-const dropout_5_out = allocF32(BATCH * 128);
-/** 0 or 1/(1-rate) per value */
-const dropout_5_mask = allocF32(BATCH * 128);
-const dropout_5_grad = allocF32(BATCH * 128);
+// dropout_5: dropout(0.5) (line 7): hidden (line 14), 5th pass of the for at line 13 -> [128]
+const dropout_5 = dropout_buffers(128);
 
-// dense_6: dense(units) (line 4) -> [64]
-const dense_6_kernel = allocF32(128 * 64); // dense_6/kernel [128, 64]
-const dense_6_kernel_grad = allocF32(128 * 64);
-const dense_6_bias = allocF32(64); // dense_6/bias [64]
-const dense_6_bias_grad = allocF32(64);
-const dense_6_out = allocF32(BATCH * 64);
-const dense_6_grad = allocF32(BATCH * 64);
+// dense_6: dense(units = 64) (line 4): hidden (line 14), 6th pass of the for at line 13 -> [64]
+const dense_6 = dense_buffers(128, 64);
 
-// leaky_relu_6: leaky_relu(0.1) (line 5) -> [64]
-const leaky_relu_6_out = allocF32(BATCH * 64);
-const leaky_relu_6_grad = allocF32(BATCH * 64);
+// leaky_relu_6: leaky_relu(0.1) (line 5): hidden (line 14), 6th pass of the for at line 13 -> [64]
+const leaky_relu_6 = leaky_relu_buffers(64);
 
-// batch_norm_6: batch_norm (line 6) -> [64]
-const batch_norm_6_gamma = allocF32(64); // batch_norm_6/gamma [64]
-const batch_norm_6_gamma_grad = allocF32(64);
-const batch_norm_6_beta = allocF32(64); // batch_norm_6/beta [64]
-const batch_norm_6_beta_grad = allocF32(64);
-const batch_norm_6_moving_mean = allocF32(64); // batch_norm_6/moving_mean [64], not trained
-const batch_norm_6_moving_variance = allocF32(64); // batch_norm_6/moving_variance [64], not trained
-const batch_norm_6_out = allocF32(BATCH * 64);
-/** batch mean per channel */
-const batch_norm_6_mean = allocF32(64);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_6_inv_std = allocF32(64);
-/** normalised input */
-const batch_norm_6_xhat = allocF32(BATCH * 64);
-const batch_norm_6_grad = allocF32(BATCH * 64);
+// batch_norm_6: batch_norm (line 6): hidden (line 14), 6th pass of the for at line 13 -> [64]
+const batch_norm_6 = batch_norm_buffers(64);
 
-// dropout_6: dropout(0.5) (line 7) -> [64]
-const dropout_6_out = allocF32(BATCH * 64);
-/** 0 or 1/(1-rate) per value */
-const dropout_6_mask = allocF32(BATCH * 64);
-const dropout_6_grad = allocF32(BATCH * 64);
+// dropout_6: dropout(0.5) (line 7): hidden (line 14), 6th pass of the for at line 13 -> [64]
+const dropout_6 = dropout_buffers(64);
 
-// dense_7: dense(units) (line 4) -> [32]
-const dense_7_kernel = allocF32(64 * 32); // dense_7/kernel [64, 32]
-const dense_7_kernel_grad = allocF32(64 * 32);
-const dense_7_bias = allocF32(32); // dense_7/bias [32]
-const dense_7_bias_grad = allocF32(32);
-const dense_7_out = allocF32(BATCH * 32);
-const dense_7_grad = allocF32(BATCH * 32);
+// dense_7: dense(units = 32) (line 4): hidden (line 14), 7th pass of the for at line 13 -> [32]
+const dense_7 = dense_buffers(64, 32);
 
-// leaky_relu_7: leaky_relu(0.1) (line 5) -> [32]
-const leaky_relu_7_out = allocF32(BATCH * 32);
-const leaky_relu_7_grad = allocF32(BATCH * 32);
+// leaky_relu_7: leaky_relu(0.1) (line 5): hidden (line 14), 7th pass of the for at line 13 -> [32]
+const leaky_relu_7 = leaky_relu_buffers(32);
 
-// batch_norm_7: batch_norm (line 6) -> [32]
-const batch_norm_7_gamma = allocF32(32); // batch_norm_7/gamma [32]
-const batch_norm_7_gamma_grad = allocF32(32);
-const batch_norm_7_beta = allocF32(32); // batch_norm_7/beta [32]
-const batch_norm_7_beta_grad = allocF32(32);
-const batch_norm_7_moving_mean = allocF32(32); // batch_norm_7/moving_mean [32], not trained
-const batch_norm_7_moving_variance = allocF32(32); // batch_norm_7/moving_variance [32], not trained
-const batch_norm_7_out = allocF32(BATCH * 32);
-/** batch mean per channel */
-const batch_norm_7_mean = allocF32(32);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_7_inv_std = allocF32(32);
-/** normalised input */
-const batch_norm_7_xhat = allocF32(BATCH * 32);
-const batch_norm_7_grad = allocF32(BATCH * 32);
+// batch_norm_7: batch_norm (line 6): hidden (line 14), 7th pass of the for at line 13 -> [32]
+const batch_norm_7 = batch_norm_buffers(32);
 
-// dropout_7: dropout(0.5) (line 7) -> [32]
-const dropout_7_out = allocF32(BATCH * 32);
-/** 0 or 1/(1-rate) per value */
-const dropout_7_mask = allocF32(BATCH * 32);
-const dropout_7_grad = allocF32(BATCH * 32);
+// dropout_7: dropout(0.5) (line 7): hidden (line 14), 7th pass of the for at line 13 -> [32]
+const dropout_7 = dropout_buffers(32);
 
 // dense_8: dense(10, activation: softmax) (line 16) -> [10]
-const dense_8_kernel = allocF32(32 * 10); // dense_8/kernel [32, 10]
-const dense_8_kernel_grad = allocF32(32 * 10);
-const dense_8_bias = allocF32(10); // dense_8/bias [10]
-const dense_8_bias_grad = allocF32(10);
-const dense_8_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_8_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_8_dz = allocF32(BATCH * 10);
+const dense_8 = {
+  kernel: allocF32(32 * 10),
+  kernel_grad: allocF32(32 * 10),
+  bias: allocF32(10),
+  bias_grad: allocF32(10),
+  out: allocF32(BATCH * 10),
+  /** pre-activation */
+  z: allocF32(BATCH * 10),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 10),
+};
 
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
 
 // ==== Forward and backward passes ====
 
-// dense_1: dense(units) (line 4)
-function dense_1_forward(n: number): void {
-  // dense_1_out = x · kernel + bias   ([n, 784] · [784, 1024])
-  gemm(false, false, n, 1024, 784, input_1_out, dense_1_kernel, dense_1_out, false);
+// dense(units) (line 4), forward: dense_1, dense_2, ..., dense_7 (7 layers)
+function dense_forward(
+  n: number,
+  x: Float32Array,
+  layer: typeof dense_1,
+  in_size: number,
+  units: number,
+): void {
+  const { out, kernel, bias } = layer;
+  // out = x · kernel + bias   ([n, in_size] · [in_size, units])
+  gemm(false, false, n, units, in_size, x, kernel, out, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_1_out, dense_1_bias, n, 1024);
+  kernelBiasAdd(out, bias, n, units);
 }
 
-// dense_1: dense(units) (line 4)
-function dense_1_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 1024, n, input_1_out, dense_1_grad, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_grad, dense_1_bias_grad, n, 1024);
-}
-
-// leaky_relu_1: leaky_relu(0.1) (line 5)
-function leaky_relu_1_forward(n: number): void {
+// leaky_relu(0.1) (line 5), forward: leaky_relu_1, leaky_relu_2, ..., leaky_relu_7 (7 layers)
+function leaky_relu_forward(n: number, x: Float32Array, layer: typeof leaky_relu_1, size: number): void {
+  const { out } = layer;
   // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(dense_1_out, leaky_relu_1_out, 0.1, n * 1024);
+  kernelLeakyRelu(x, out, 0.1, n * size);
 }
 
-// leaky_relu_1: leaky_relu(0.1) (line 5)
-function leaky_relu_1_backward(n: number): void {
-  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(dense_1_out, leaky_relu_1_grad, dense_1_grad, 0.1, n * 1024);
-}
-
-// batch_norm_1: batch_norm (line 6)
-function batch_norm_1_forward(n: number, training: boolean): void {
+// batch_norm (line 6), forward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
+function batch_norm_forward(
+  n: number,
+  training: boolean,
+  x: Float32Array,
+  layer: typeof batch_norm_1,
+  size: number,
+): void {
+  const { mean, inv_std, moving_mean, moving_variance, xhat, out, gamma, beta } = layer;
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
     const rows = n;
-    batch_norm_1_mean.fill(0);
-    batch_norm_1_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 1024; c++) batch_norm_1_mean[c] += leaky_relu_1_out[r * 1024 + c];
-    for (let c = 0; c < 1024; c++) batch_norm_1_mean[c] /= rows;
+    mean.fill(0);
+    inv_std.fill(0);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < size; c++) mean[c] += x[r * size + c];
+    for (let c = 0; c < size; c++) mean[c] /= rows;
     for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 1024; c++) {
-        const d = leaky_relu_1_out[r * 1024 + c] - batch_norm_1_mean[c];
-        batch_norm_1_inv_std[c] += d * d;
+      for (let c = 0; c < size; c++) {
+        const d = x[r * size + c] - mean[c];
+        inv_std[c] += d * d;
       }
     }
-    for (let c = 0; c < 1024; c++) {
-      const variance = batch_norm_1_inv_std[c] / rows;
-      batch_norm_1_moving_mean[c] = batch_norm_1_moving_mean[c] * 0.99 + batch_norm_1_mean[c] * 0.01;
-      batch_norm_1_moving_variance[c] = batch_norm_1_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_1_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
+    for (let c = 0; c < size; c++) {
+      const variance = inv_std[c] / rows;
+      moving_mean[c] = moving_mean[c] * 0.99 + mean[c] * 0.01;
+      moving_variance[c] = moving_variance[c] * 0.99 + variance * 0.01;
+      inv_std[c] = 1 / Math.sqrt(variance + 0.001);
     }
     for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 1024; c++) {
-        const i = r * 1024 + c;
-        batch_norm_1_xhat[i] = (leaky_relu_1_out[i] - batch_norm_1_mean[c]) * batch_norm_1_inv_std[c];
-        batch_norm_1_out[i] = batch_norm_1_gamma[c] * batch_norm_1_xhat[i] + batch_norm_1_beta[c];
+      for (let c = 0; c < size; c++) {
+        const i = r * size + c;
+        xhat[i] = (x[i] - mean[c]) * inv_std[c];
+        out[i] = gamma[c] * xhat[i] + beta[c];
       }
     }
   } else {
     // inference: the moving statistics
     for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 1024; c++) {
-        const i = r * 1024 + c;
-        batch_norm_1_out[i] =
-          (batch_norm_1_gamma[c] * (leaky_relu_1_out[i] - batch_norm_1_moving_mean[c])) /
-            Math.sqrt(batch_norm_1_moving_variance[c] + 0.001) +
-          batch_norm_1_beta[c];
+      for (let c = 0; c < size; c++) {
+        const i = r * size + c;
+        out[i] = (gamma[c] * (x[i] - moving_mean[c])) / Math.sqrt(moving_variance[c] + 0.001) + beta[c];
       }
     }
   }
 }
 
-// batch_norm_1: batch_norm (line 6)
-function batch_norm_1_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_1_gamma_grad.fill(0);
-  batch_norm_1_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 1024; c++) {
-      const i = r * 1024 + c;
-      batch_norm_1_gamma_grad[c] += batch_norm_1_grad[i] * batch_norm_1_xhat[i];
-      batch_norm_1_beta_grad[c] += batch_norm_1_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 1024; c++) {
-      const i = r * 1024 + c;
-      leaky_relu_1_grad[i] =
-        ((batch_norm_1_gamma[c] * batch_norm_1_inv_std[c]) / rows) *
-        (rows * batch_norm_1_grad[i] -
-          batch_norm_1_beta_grad[c] -
-          batch_norm_1_xhat[i] * batch_norm_1_gamma_grad[c]);
-    }
-  }
-}
-
-// dropout_1: dropout(0.5) (line 7)
-function dropout_1_forward(n: number, training: boolean): void {
+// dropout(0.5) (line 7), forward: dropout_1, dropout_2, ..., dropout_7 (7 layers)
+function dropout_forward(
+  n: number,
+  training: boolean,
+  x: Float32Array,
+  layer: typeof dropout_1,
+  size: number,
+): void {
+  const { mask, out } = layer;
   if (training) {
     // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 1024; i++) {
-      dropout_1_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      dropout_1_out[i] = batch_norm_1_out[i] * dropout_1_mask[i];
+    for (let i = 0; i < n * size; i++) {
+      mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
+      out[i] = x[i] * mask[i];
     }
   } else {
-    for (let i = 0; i < n * 1024; i++) dropout_1_out[i] = batch_norm_1_out[i];
+    for (let i = 0; i < n * size; i++) out[i] = x[i];
   }
-}
-
-// dropout_1: dropout(0.5) (line 7)
-function dropout_1_backward(n: number): void {
-  for (let i = 0; i < n * 1024; i++) batch_norm_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
-}
-
-// dense_2: dense(units) (line 4)
-function dense_2_forward(n: number): void {
-  // dense_2_out = x · kernel + bias   ([n, 1024] · [1024, 1024])
-  gemm(false, false, n, 1024, 1024, dropout_1_out, dense_2_kernel, dense_2_out, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_2_out, dense_2_bias, n, 1024);
-}
-
-// dense_2: dense(units) (line 4)
-function dense_2_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 1024, 1024, n, dropout_1_out, dense_2_grad, dense_2_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_grad, dense_2_bias_grad, n, 1024);
-  gemm(false, true, n, 1024, 1024, dense_2_grad, dense_2_kernel, dropout_1_grad, false);
-}
-
-// leaky_relu_2: leaky_relu(0.1) (line 5)
-function leaky_relu_2_forward(n: number): void {
-  // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(dense_2_out, leaky_relu_2_out, 0.1, n * 1024);
-}
-
-// leaky_relu_2: leaky_relu(0.1) (line 5)
-function leaky_relu_2_backward(n: number): void {
-  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(dense_2_out, leaky_relu_2_grad, dense_2_grad, 0.1, n * 1024);
-}
-
-// batch_norm_2: batch_norm (line 6)
-function batch_norm_2_forward(n: number, training: boolean): void {
-  if (training) {
-    // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n;
-    batch_norm_2_mean.fill(0);
-    batch_norm_2_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 1024; c++) batch_norm_2_mean[c] += leaky_relu_2_out[r * 1024 + c];
-    for (let c = 0; c < 1024; c++) batch_norm_2_mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 1024; c++) {
-        const d = leaky_relu_2_out[r * 1024 + c] - batch_norm_2_mean[c];
-        batch_norm_2_inv_std[c] += d * d;
-      }
-    }
-    for (let c = 0; c < 1024; c++) {
-      const variance = batch_norm_2_inv_std[c] / rows;
-      batch_norm_2_moving_mean[c] = batch_norm_2_moving_mean[c] * 0.99 + batch_norm_2_mean[c] * 0.01;
-      batch_norm_2_moving_variance[c] = batch_norm_2_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_2_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
-    }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 1024; c++) {
-        const i = r * 1024 + c;
-        batch_norm_2_xhat[i] = (leaky_relu_2_out[i] - batch_norm_2_mean[c]) * batch_norm_2_inv_std[c];
-        batch_norm_2_out[i] = batch_norm_2_gamma[c] * batch_norm_2_xhat[i] + batch_norm_2_beta[c];
-      }
-    }
-  } else {
-    // inference: the moving statistics
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 1024; c++) {
-        const i = r * 1024 + c;
-        batch_norm_2_out[i] =
-          (batch_norm_2_gamma[c] * (leaky_relu_2_out[i] - batch_norm_2_moving_mean[c])) /
-            Math.sqrt(batch_norm_2_moving_variance[c] + 0.001) +
-          batch_norm_2_beta[c];
-      }
-    }
-  }
-}
-
-// batch_norm_2: batch_norm (line 6)
-function batch_norm_2_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_2_gamma_grad.fill(0);
-  batch_norm_2_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 1024; c++) {
-      const i = r * 1024 + c;
-      batch_norm_2_gamma_grad[c] += batch_norm_2_grad[i] * batch_norm_2_xhat[i];
-      batch_norm_2_beta_grad[c] += batch_norm_2_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 1024; c++) {
-      const i = r * 1024 + c;
-      leaky_relu_2_grad[i] =
-        ((batch_norm_2_gamma[c] * batch_norm_2_inv_std[c]) / rows) *
-        (rows * batch_norm_2_grad[i] -
-          batch_norm_2_beta_grad[c] -
-          batch_norm_2_xhat[i] * batch_norm_2_gamma_grad[c]);
-    }
-  }
-}
-
-// dropout_2: dropout(0.5) (line 7)
-function dropout_2_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 1024; i++) {
-      dropout_2_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      dropout_2_out[i] = batch_norm_2_out[i] * dropout_2_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 1024; i++) dropout_2_out[i] = batch_norm_2_out[i];
-  }
-}
-
-// dropout_2: dropout(0.5) (line 7)
-function dropout_2_backward(n: number): void {
-  for (let i = 0; i < n * 1024; i++) batch_norm_2_grad[i] = dropout_2_grad[i] * dropout_2_mask[i];
-}
-
-// dense_3: dense(units) (line 4)
-function dense_3_forward(n: number): void {
-  // dense_3_out = x · kernel + bias   ([n, 1024] · [1024, 512])
-  gemm(false, false, n, 512, 1024, dropout_2_out, dense_3_kernel, dense_3_out, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_3_out, dense_3_bias, n, 512);
-}
-
-// dense_3: dense(units) (line 4)
-function dense_3_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 1024, 512, n, dropout_2_out, dense_3_grad, dense_3_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_3_grad, dense_3_bias_grad, n, 512);
-  gemm(false, true, n, 1024, 512, dense_3_grad, dense_3_kernel, dropout_2_grad, false);
-}
-
-// leaky_relu_3: leaky_relu(0.1) (line 5)
-function leaky_relu_3_forward(n: number): void {
-  // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(dense_3_out, leaky_relu_3_out, 0.1, n * 512);
-}
-
-// leaky_relu_3: leaky_relu(0.1) (line 5)
-function leaky_relu_3_backward(n: number): void {
-  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(dense_3_out, leaky_relu_3_grad, dense_3_grad, 0.1, n * 512);
-}
-
-// batch_norm_3: batch_norm (line 6)
-function batch_norm_3_forward(n: number, training: boolean): void {
-  if (training) {
-    // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n;
-    batch_norm_3_mean.fill(0);
-    batch_norm_3_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 512; c++) batch_norm_3_mean[c] += leaky_relu_3_out[r * 512 + c];
-    for (let c = 0; c < 512; c++) batch_norm_3_mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 512; c++) {
-        const d = leaky_relu_3_out[r * 512 + c] - batch_norm_3_mean[c];
-        batch_norm_3_inv_std[c] += d * d;
-      }
-    }
-    for (let c = 0; c < 512; c++) {
-      const variance = batch_norm_3_inv_std[c] / rows;
-      batch_norm_3_moving_mean[c] = batch_norm_3_moving_mean[c] * 0.99 + batch_norm_3_mean[c] * 0.01;
-      batch_norm_3_moving_variance[c] = batch_norm_3_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_3_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
-    }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 512; c++) {
-        const i = r * 512 + c;
-        batch_norm_3_xhat[i] = (leaky_relu_3_out[i] - batch_norm_3_mean[c]) * batch_norm_3_inv_std[c];
-        batch_norm_3_out[i] = batch_norm_3_gamma[c] * batch_norm_3_xhat[i] + batch_norm_3_beta[c];
-      }
-    }
-  } else {
-    // inference: the moving statistics
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 512; c++) {
-        const i = r * 512 + c;
-        batch_norm_3_out[i] =
-          (batch_norm_3_gamma[c] * (leaky_relu_3_out[i] - batch_norm_3_moving_mean[c])) /
-            Math.sqrt(batch_norm_3_moving_variance[c] + 0.001) +
-          batch_norm_3_beta[c];
-      }
-    }
-  }
-}
-
-// batch_norm_3: batch_norm (line 6)
-function batch_norm_3_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_3_gamma_grad.fill(0);
-  batch_norm_3_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      batch_norm_3_gamma_grad[c] += batch_norm_3_grad[i] * batch_norm_3_xhat[i];
-      batch_norm_3_beta_grad[c] += batch_norm_3_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      leaky_relu_3_grad[i] =
-        ((batch_norm_3_gamma[c] * batch_norm_3_inv_std[c]) / rows) *
-        (rows * batch_norm_3_grad[i] -
-          batch_norm_3_beta_grad[c] -
-          batch_norm_3_xhat[i] * batch_norm_3_gamma_grad[c]);
-    }
-  }
-}
-
-// dropout_3: dropout(0.5) (line 7)
-function dropout_3_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 512; i++) {
-      dropout_3_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      dropout_3_out[i] = batch_norm_3_out[i] * dropout_3_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 512; i++) dropout_3_out[i] = batch_norm_3_out[i];
-  }
-}
-
-// dropout_3: dropout(0.5) (line 7)
-function dropout_3_backward(n: number): void {
-  for (let i = 0; i < n * 512; i++) batch_norm_3_grad[i] = dropout_3_grad[i] * dropout_3_mask[i];
-}
-
-// dense_4: dense(units) (line 4)
-function dense_4_forward(n: number): void {
-  // dense_4_out = x · kernel + bias   ([n, 512] · [512, 256])
-  gemm(false, false, n, 256, 512, dropout_3_out, dense_4_kernel, dense_4_out, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_4_out, dense_4_bias, n, 256);
-}
-
-// dense_4: dense(units) (line 4)
-function dense_4_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 512, 256, n, dropout_3_out, dense_4_grad, dense_4_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_4_grad, dense_4_bias_grad, n, 256);
-  gemm(false, true, n, 512, 256, dense_4_grad, dense_4_kernel, dropout_3_grad, false);
-}
-
-// leaky_relu_4: leaky_relu(0.1) (line 5)
-function leaky_relu_4_forward(n: number): void {
-  // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(dense_4_out, leaky_relu_4_out, 0.1, n * 256);
-}
-
-// leaky_relu_4: leaky_relu(0.1) (line 5)
-function leaky_relu_4_backward(n: number): void {
-  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(dense_4_out, leaky_relu_4_grad, dense_4_grad, 0.1, n * 256);
-}
-
-// batch_norm_4: batch_norm (line 6)
-function batch_norm_4_forward(n: number, training: boolean): void {
-  if (training) {
-    // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n;
-    batch_norm_4_mean.fill(0);
-    batch_norm_4_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 256; c++) batch_norm_4_mean[c] += leaky_relu_4_out[r * 256 + c];
-    for (let c = 0; c < 256; c++) batch_norm_4_mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 256; c++) {
-        const d = leaky_relu_4_out[r * 256 + c] - batch_norm_4_mean[c];
-        batch_norm_4_inv_std[c] += d * d;
-      }
-    }
-    for (let c = 0; c < 256; c++) {
-      const variance = batch_norm_4_inv_std[c] / rows;
-      batch_norm_4_moving_mean[c] = batch_norm_4_moving_mean[c] * 0.99 + batch_norm_4_mean[c] * 0.01;
-      batch_norm_4_moving_variance[c] = batch_norm_4_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_4_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
-    }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 256; c++) {
-        const i = r * 256 + c;
-        batch_norm_4_xhat[i] = (leaky_relu_4_out[i] - batch_norm_4_mean[c]) * batch_norm_4_inv_std[c];
-        batch_norm_4_out[i] = batch_norm_4_gamma[c] * batch_norm_4_xhat[i] + batch_norm_4_beta[c];
-      }
-    }
-  } else {
-    // inference: the moving statistics
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 256; c++) {
-        const i = r * 256 + c;
-        batch_norm_4_out[i] =
-          (batch_norm_4_gamma[c] * (leaky_relu_4_out[i] - batch_norm_4_moving_mean[c])) /
-            Math.sqrt(batch_norm_4_moving_variance[c] + 0.001) +
-          batch_norm_4_beta[c];
-      }
-    }
-  }
-}
-
-// batch_norm_4: batch_norm (line 6)
-function batch_norm_4_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_4_gamma_grad.fill(0);
-  batch_norm_4_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 256; c++) {
-      const i = r * 256 + c;
-      batch_norm_4_gamma_grad[c] += batch_norm_4_grad[i] * batch_norm_4_xhat[i];
-      batch_norm_4_beta_grad[c] += batch_norm_4_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 256; c++) {
-      const i = r * 256 + c;
-      leaky_relu_4_grad[i] =
-        ((batch_norm_4_gamma[c] * batch_norm_4_inv_std[c]) / rows) *
-        (rows * batch_norm_4_grad[i] -
-          batch_norm_4_beta_grad[c] -
-          batch_norm_4_xhat[i] * batch_norm_4_gamma_grad[c]);
-    }
-  }
-}
-
-// dropout_4: dropout(0.5) (line 7)
-function dropout_4_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 256; i++) {
-      dropout_4_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      dropout_4_out[i] = batch_norm_4_out[i] * dropout_4_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 256; i++) dropout_4_out[i] = batch_norm_4_out[i];
-  }
-}
-
-// dropout_4: dropout(0.5) (line 7)
-function dropout_4_backward(n: number): void {
-  for (let i = 0; i < n * 256; i++) batch_norm_4_grad[i] = dropout_4_grad[i] * dropout_4_mask[i];
-}
-
-// dense_5: dense(units) (line 4)
-function dense_5_forward(n: number): void {
-  // dense_5_out = x · kernel + bias   ([n, 256] · [256, 128])
-  gemm(false, false, n, 128, 256, dropout_4_out, dense_5_kernel, dense_5_out, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_5_out, dense_5_bias, n, 128);
-}
-
-// dense_5: dense(units) (line 4)
-function dense_5_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 256, 128, n, dropout_4_out, dense_5_grad, dense_5_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_5_grad, dense_5_bias_grad, n, 128);
-  gemm(false, true, n, 256, 128, dense_5_grad, dense_5_kernel, dropout_4_grad, false);
-}
-
-// leaky_relu_5: leaky_relu(0.1) (line 5)
-function leaky_relu_5_forward(n: number): void {
-  // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(dense_5_out, leaky_relu_5_out, 0.1, n * 128);
-}
-
-// leaky_relu_5: leaky_relu(0.1) (line 5)
-function leaky_relu_5_backward(n: number): void {
-  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(dense_5_out, leaky_relu_5_grad, dense_5_grad, 0.1, n * 128);
-}
-
-// batch_norm_5: batch_norm (line 6)
-function batch_norm_5_forward(n: number, training: boolean): void {
-  if (training) {
-    // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n;
-    batch_norm_5_mean.fill(0);
-    batch_norm_5_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 128; c++) batch_norm_5_mean[c] += leaky_relu_5_out[r * 128 + c];
-    for (let c = 0; c < 128; c++) batch_norm_5_mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 128; c++) {
-        const d = leaky_relu_5_out[r * 128 + c] - batch_norm_5_mean[c];
-        batch_norm_5_inv_std[c] += d * d;
-      }
-    }
-    for (let c = 0; c < 128; c++) {
-      const variance = batch_norm_5_inv_std[c] / rows;
-      batch_norm_5_moving_mean[c] = batch_norm_5_moving_mean[c] * 0.99 + batch_norm_5_mean[c] * 0.01;
-      batch_norm_5_moving_variance[c] = batch_norm_5_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_5_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
-    }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 128; c++) {
-        const i = r * 128 + c;
-        batch_norm_5_xhat[i] = (leaky_relu_5_out[i] - batch_norm_5_mean[c]) * batch_norm_5_inv_std[c];
-        batch_norm_5_out[i] = batch_norm_5_gamma[c] * batch_norm_5_xhat[i] + batch_norm_5_beta[c];
-      }
-    }
-  } else {
-    // inference: the moving statistics
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 128; c++) {
-        const i = r * 128 + c;
-        batch_norm_5_out[i] =
-          (batch_norm_5_gamma[c] * (leaky_relu_5_out[i] - batch_norm_5_moving_mean[c])) /
-            Math.sqrt(batch_norm_5_moving_variance[c] + 0.001) +
-          batch_norm_5_beta[c];
-      }
-    }
-  }
-}
-
-// batch_norm_5: batch_norm (line 6)
-function batch_norm_5_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_5_gamma_grad.fill(0);
-  batch_norm_5_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 128; c++) {
-      const i = r * 128 + c;
-      batch_norm_5_gamma_grad[c] += batch_norm_5_grad[i] * batch_norm_5_xhat[i];
-      batch_norm_5_beta_grad[c] += batch_norm_5_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 128; c++) {
-      const i = r * 128 + c;
-      leaky_relu_5_grad[i] =
-        ((batch_norm_5_gamma[c] * batch_norm_5_inv_std[c]) / rows) *
-        (rows * batch_norm_5_grad[i] -
-          batch_norm_5_beta_grad[c] -
-          batch_norm_5_xhat[i] * batch_norm_5_gamma_grad[c]);
-    }
-  }
-}
-
-// dropout_5: dropout(0.5) (line 7)
-function dropout_5_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 128; i++) {
-      dropout_5_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      dropout_5_out[i] = batch_norm_5_out[i] * dropout_5_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 128; i++) dropout_5_out[i] = batch_norm_5_out[i];
-  }
-}
-
-// dropout_5: dropout(0.5) (line 7)
-function dropout_5_backward(n: number): void {
-  for (let i = 0; i < n * 128; i++) batch_norm_5_grad[i] = dropout_5_grad[i] * dropout_5_mask[i];
-}
-
-// dense_6: dense(units) (line 4)
-function dense_6_forward(n: number): void {
-  // dense_6_out = x · kernel + bias   ([n, 128] · [128, 64])
-  gemm(false, false, n, 64, 128, dropout_5_out, dense_6_kernel, dense_6_out, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_6_out, dense_6_bias, n, 64);
-}
-
-// dense_6: dense(units) (line 4)
-function dense_6_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 128, 64, n, dropout_5_out, dense_6_grad, dense_6_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_6_grad, dense_6_bias_grad, n, 64);
-  gemm(false, true, n, 128, 64, dense_6_grad, dense_6_kernel, dropout_5_grad, false);
-}
-
-// leaky_relu_6: leaky_relu(0.1) (line 5)
-function leaky_relu_6_forward(n: number): void {
-  // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(dense_6_out, leaky_relu_6_out, 0.1, n * 64);
-}
-
-// leaky_relu_6: leaky_relu(0.1) (line 5)
-function leaky_relu_6_backward(n: number): void {
-  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(dense_6_out, leaky_relu_6_grad, dense_6_grad, 0.1, n * 64);
-}
-
-// batch_norm_6: batch_norm (line 6)
-function batch_norm_6_forward(n: number, training: boolean): void {
-  if (training) {
-    // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n;
-    batch_norm_6_mean.fill(0);
-    batch_norm_6_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 64; c++) batch_norm_6_mean[c] += leaky_relu_6_out[r * 64 + c];
-    for (let c = 0; c < 64; c++) batch_norm_6_mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 64; c++) {
-        const d = leaky_relu_6_out[r * 64 + c] - batch_norm_6_mean[c];
-        batch_norm_6_inv_std[c] += d * d;
-      }
-    }
-    for (let c = 0; c < 64; c++) {
-      const variance = batch_norm_6_inv_std[c] / rows;
-      batch_norm_6_moving_mean[c] = batch_norm_6_moving_mean[c] * 0.99 + batch_norm_6_mean[c] * 0.01;
-      batch_norm_6_moving_variance[c] = batch_norm_6_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_6_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
-    }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 64; c++) {
-        const i = r * 64 + c;
-        batch_norm_6_xhat[i] = (leaky_relu_6_out[i] - batch_norm_6_mean[c]) * batch_norm_6_inv_std[c];
-        batch_norm_6_out[i] = batch_norm_6_gamma[c] * batch_norm_6_xhat[i] + batch_norm_6_beta[c];
-      }
-    }
-  } else {
-    // inference: the moving statistics
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 64; c++) {
-        const i = r * 64 + c;
-        batch_norm_6_out[i] =
-          (batch_norm_6_gamma[c] * (leaky_relu_6_out[i] - batch_norm_6_moving_mean[c])) /
-            Math.sqrt(batch_norm_6_moving_variance[c] + 0.001) +
-          batch_norm_6_beta[c];
-      }
-    }
-  }
-}
-
-// batch_norm_6: batch_norm (line 6)
-function batch_norm_6_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_6_gamma_grad.fill(0);
-  batch_norm_6_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 64; c++) {
-      const i = r * 64 + c;
-      batch_norm_6_gamma_grad[c] += batch_norm_6_grad[i] * batch_norm_6_xhat[i];
-      batch_norm_6_beta_grad[c] += batch_norm_6_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 64; c++) {
-      const i = r * 64 + c;
-      leaky_relu_6_grad[i] =
-        ((batch_norm_6_gamma[c] * batch_norm_6_inv_std[c]) / rows) *
-        (rows * batch_norm_6_grad[i] -
-          batch_norm_6_beta_grad[c] -
-          batch_norm_6_xhat[i] * batch_norm_6_gamma_grad[c]);
-    }
-  }
-}
-
-// dropout_6: dropout(0.5) (line 7)
-function dropout_6_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 64; i++) {
-      dropout_6_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      dropout_6_out[i] = batch_norm_6_out[i] * dropout_6_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 64; i++) dropout_6_out[i] = batch_norm_6_out[i];
-  }
-}
-
-// dropout_6: dropout(0.5) (line 7)
-function dropout_6_backward(n: number): void {
-  for (let i = 0; i < n * 64; i++) batch_norm_6_grad[i] = dropout_6_grad[i] * dropout_6_mask[i];
-}
-
-// dense_7: dense(units) (line 4)
-function dense_7_forward(n: number): void {
-  // dense_7_out = x · kernel + bias   ([n, 64] · [64, 32])
-  gemm(false, false, n, 32, 64, dropout_6_out, dense_7_kernel, dense_7_out, false);
-  // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_7_out, dense_7_bias, n, 32);
-}
-
-// dense_7: dense(units) (line 4)
-function dense_7_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 64, 32, n, dropout_6_out, dense_7_grad, dense_7_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_7_grad, dense_7_bias_grad, n, 32);
-  gemm(false, true, n, 64, 32, dense_7_grad, dense_7_kernel, dropout_6_grad, false);
-}
-
-// leaky_relu_7: leaky_relu(0.1) (line 5)
-function leaky_relu_7_forward(n: number): void {
-  // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(dense_7_out, leaky_relu_7_out, 0.1, n * 32);
-}
-
-// leaky_relu_7: leaky_relu(0.1) (line 5)
-function leaky_relu_7_backward(n: number): void {
-  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(dense_7_out, leaky_relu_7_grad, dense_7_grad, 0.1, n * 32);
-}
-
-// batch_norm_7: batch_norm (line 6)
-function batch_norm_7_forward(n: number, training: boolean): void {
-  if (training) {
-    // statistics of this batch, per channel (biased variance), and the moving averages for inference
-    const rows = n;
-    batch_norm_7_mean.fill(0);
-    batch_norm_7_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 32; c++) batch_norm_7_mean[c] += leaky_relu_7_out[r * 32 + c];
-    for (let c = 0; c < 32; c++) batch_norm_7_mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 32; c++) {
-        const d = leaky_relu_7_out[r * 32 + c] - batch_norm_7_mean[c];
-        batch_norm_7_inv_std[c] += d * d;
-      }
-    }
-    for (let c = 0; c < 32; c++) {
-      const variance = batch_norm_7_inv_std[c] / rows;
-      batch_norm_7_moving_mean[c] = batch_norm_7_moving_mean[c] * 0.99 + batch_norm_7_mean[c] * 0.01;
-      batch_norm_7_moving_variance[c] = batch_norm_7_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_7_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
-    }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 32; c++) {
-        const i = r * 32 + c;
-        batch_norm_7_xhat[i] = (leaky_relu_7_out[i] - batch_norm_7_mean[c]) * batch_norm_7_inv_std[c];
-        batch_norm_7_out[i] = batch_norm_7_gamma[c] * batch_norm_7_xhat[i] + batch_norm_7_beta[c];
-      }
-    }
-  } else {
-    // inference: the moving statistics
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < 32; c++) {
-        const i = r * 32 + c;
-        batch_norm_7_out[i] =
-          (batch_norm_7_gamma[c] * (leaky_relu_7_out[i] - batch_norm_7_moving_mean[c])) /
-            Math.sqrt(batch_norm_7_moving_variance[c] + 0.001) +
-          batch_norm_7_beta[c];
-      }
-    }
-  }
-}
-
-// batch_norm_7: batch_norm (line 6)
-function batch_norm_7_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_7_gamma_grad.fill(0);
-  batch_norm_7_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 32; c++) {
-      const i = r * 32 + c;
-      batch_norm_7_gamma_grad[c] += batch_norm_7_grad[i] * batch_norm_7_xhat[i];
-      batch_norm_7_beta_grad[c] += batch_norm_7_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 32; c++) {
-      const i = r * 32 + c;
-      leaky_relu_7_grad[i] =
-        ((batch_norm_7_gamma[c] * batch_norm_7_inv_std[c]) / rows) *
-        (rows * batch_norm_7_grad[i] -
-          batch_norm_7_beta_grad[c] -
-          batch_norm_7_xhat[i] * batch_norm_7_gamma_grad[c]);
-    }
-  }
-}
-
-// dropout_7: dropout(0.5) (line 7)
-function dropout_7_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 32; i++) {
-      dropout_7_mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      dropout_7_out[i] = batch_norm_7_out[i] * dropout_7_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 32; i++) dropout_7_out[i] = batch_norm_7_out[i];
-  }
-}
-
-// dropout_7: dropout(0.5) (line 7)
-function dropout_7_backward(n: number): void {
-  for (let i = 0; i < n * 32; i++) batch_norm_7_grad[i] = dropout_7_grad[i] * dropout_7_mask[i];
 }
 
 // dense_8: dense(10, activation: softmax) (line 16)
-function dense_8_forward(n: number): void {
-  // dense_8_z = x · kernel + bias   ([n, 32] · [32, 10])
-  gemm(false, false, n, 10, 32, dropout_7_out, dense_8_kernel, dense_8_z, false);
+function dense_8_forward(n: number, x: Float32Array): void {
+  const { z, kernel, bias, out } = dense_8;
+  // z = x · kernel + bias   ([n, 32] · [32, 10])
+  gemm(false, false, n, 10, 32, x, kernel, z, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_8_z, dense_8_bias, n, 10);
+  kernelBiasAdd(z, bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
     let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_8_z[o + j]);
+    for (let j = 0; j < 10; j++) max = Math.max(max, z[o + j]);
     let sum = 0;
     for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_8_z[o + j] - max);
-      dense_8_out[o + j] = e;
+      const e = Math.exp(z[o + j] - max);
+      out[o + j] = e;
       sum += e;
     }
-    for (let j = 0; j < 10; j++) dense_8_out[o + j] /= sum;
+    for (let j = 0; j < 10; j++) out[o + j] /= sum;
   }
 }
 
-// dense_8: dense(10, activation: softmax) (line 16)
-function dense_8_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 32, 10, n, dropout_7_out, dense_8_dz, dense_8_kernel_grad, false);
+// dense_1: dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13
+function dense_1_backward(n: number, x: Float32Array): void {
+  const { grad, kernel_grad, bias_grad } = dense_1;
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 1024, n, x, grad, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_8_dz, dense_8_bias_grad, n, 10);
-  gemm(false, true, n, 32, 10, dense_8_dz, dense_8_kernel, dropout_7_grad, false);
+  kernelBiasGrad(grad, bias_grad, n, 1024);
 }
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+// leaky_relu(0.1) (line 5), backward: leaky_relu_1, leaky_relu_2, ..., leaky_relu_7 (7 layers)
+function leaky_relu_backward(
+  n: number,
+  x: Float32Array,
+  dx: Float32Array,
+  layer: typeof leaky_relu_1,
+  size: number,
+): void {
+  const { grad } = layer;
+  // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
+  kernelLeakyReluBackward(x, grad, dx, 0.1, n * size);
+}
+
+// batch_norm (line 6), backward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
+function batch_norm_backward(n: number, dx: Float32Array, layer: typeof batch_norm_1, size: number): void {
+  const { gamma_grad, beta_grad, grad, xhat, gamma, inv_std } = layer;
+  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
+  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
+  const rows = n;
+  gamma_grad.fill(0);
+  beta_grad.fill(0);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < size; c++) {
+      const i = r * size + c;
+      gamma_grad[c] += grad[i] * xhat[i];
+      beta_grad[c] += grad[i];
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < size; c++) {
+      const i = r * size + c;
+      dx[i] = ((gamma[c] * inv_std[c]) / rows) * (rows * grad[i] - beta_grad[c] - xhat[i] * gamma_grad[c]);
+    }
+  }
+}
+
+// dropout(0.5) (line 7), backward: dropout_1, dropout_2, ..., dropout_7 (7 layers)
+function dropout_backward(n: number, dx: Float32Array, layer: typeof dropout_1, size: number): void {
+  const { grad, mask } = layer;
+  for (let i = 0; i < n * size; i++) dx[i] = grad[i] * mask[i];
+}
+
+// dense(units) (line 4), backward: dense_2, dense_3, ..., dense_7 (6 layers)
+function dense_backward(
+  n: number,
+  x: Float32Array,
+  dx: Float32Array,
+  layer: typeof dense_2,
+  in_size: number,
+  units: number,
+): void {
+  const { grad, kernel_grad, bias_grad, kernel } = layer;
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, in_size, units, n, x, grad, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(grad, bias_grad, n, units);
+  gemm(false, true, n, in_size, units, grad, kernel, dx, false);
+}
+
+// dense_8: dense(10, activation: softmax) (line 16)
+function dense_8_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { dz, kernel_grad, bias_grad, kernel } = dense_8;
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 32, 10, n, x, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n, 10);
+  gemm(false, true, n, 32, 10, dz, kernel, dx, false);
+}
+
+/** Runs the network on the first n examples in input_1.out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
   // flatten_1: flatten (line 12)
   // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  leaky_relu_1_forward(n);
-  batch_norm_1_forward(n, training);
-  dropout_1_forward(n, training);
-  dense_2_forward(n);
-  leaky_relu_2_forward(n);
-  batch_norm_2_forward(n, training);
-  dropout_2_forward(n, training);
-  dense_3_forward(n);
-  leaky_relu_3_forward(n);
-  batch_norm_3_forward(n, training);
-  dropout_3_forward(n, training);
-  dense_4_forward(n);
-  leaky_relu_4_forward(n);
-  batch_norm_4_forward(n, training);
-  dropout_4_forward(n, training);
-  dense_5_forward(n);
-  leaky_relu_5_forward(n);
-  batch_norm_5_forward(n, training);
-  dropout_5_forward(n, training);
-  dense_6_forward(n);
-  leaky_relu_6_forward(n);
-  batch_norm_6_forward(n, training);
-  dropout_6_forward(n, training);
-  dense_7_forward(n);
-  leaky_relu_7_forward(n);
-  batch_norm_7_forward(n, training);
-  dropout_7_forward(n, training);
-  dense_8_forward(n);
+  dense_forward(n, input_1.out, dense_1, 784, 1024);
+  leaky_relu_forward(n, dense_1.out, leaky_relu_1, 1024);
+  batch_norm_forward(n, training, leaky_relu_1.out, batch_norm_1, 1024);
+  dropout_forward(n, training, batch_norm_1.out, dropout_1, 1024);
+  dense_forward(n, dropout_1.out, dense_2, 1024, 1024);
+  leaky_relu_forward(n, dense_2.out, leaky_relu_2, 1024);
+  batch_norm_forward(n, training, leaky_relu_2.out, batch_norm_2, 1024);
+  dropout_forward(n, training, batch_norm_2.out, dropout_2, 1024);
+  dense_forward(n, dropout_2.out, dense_3, 1024, 512);
+  leaky_relu_forward(n, dense_3.out, leaky_relu_3, 512);
+  batch_norm_forward(n, training, leaky_relu_3.out, batch_norm_3, 512);
+  dropout_forward(n, training, batch_norm_3.out, dropout_3, 512);
+  dense_forward(n, dropout_3.out, dense_4, 512, 256);
+  leaky_relu_forward(n, dense_4.out, leaky_relu_4, 256);
+  batch_norm_forward(n, training, leaky_relu_4.out, batch_norm_4, 256);
+  dropout_forward(n, training, batch_norm_4.out, dropout_4, 256);
+  dense_forward(n, dropout_4.out, dense_5, 256, 128);
+  leaky_relu_forward(n, dense_5.out, leaky_relu_5, 128);
+  batch_norm_forward(n, training, leaky_relu_5.out, batch_norm_5, 128);
+  dropout_forward(n, training, batch_norm_5.out, dropout_5, 128);
+  dense_forward(n, dropout_5.out, dense_6, 128, 64);
+  leaky_relu_forward(n, dense_6.out, leaky_relu_6, 64);
+  batch_norm_forward(n, training, leaky_relu_6.out, batch_norm_6, 64);
+  dropout_forward(n, training, batch_norm_6.out, dropout_6, 64);
+  dense_forward(n, dropout_6.out, dense_7, 64, 32);
+  leaky_relu_forward(n, dense_7.out, leaky_relu_7, 32);
+  batch_norm_forward(n, training, leaky_relu_7.out, batch_norm_7, 32);
+  dropout_forward(n, training, batch_norm_7.out, dropout_7, 32);
+  dense_8_forward(n, dropout_7.out);
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  dense_8_backward(n);
-  dropout_7_backward(n);
-  batch_norm_7_backward(n);
-  leaky_relu_7_backward(n);
-  dense_7_backward(n);
-  dropout_6_backward(n);
-  batch_norm_6_backward(n);
-  leaky_relu_6_backward(n);
-  dense_6_backward(n);
-  dropout_5_backward(n);
-  batch_norm_5_backward(n);
-  leaky_relu_5_backward(n);
-  dense_5_backward(n);
-  dropout_4_backward(n);
-  batch_norm_4_backward(n);
-  leaky_relu_4_backward(n);
-  dense_4_backward(n);
-  dropout_3_backward(n);
-  batch_norm_3_backward(n);
-  leaky_relu_3_backward(n);
-  dense_3_backward(n);
-  dropout_2_backward(n);
-  batch_norm_2_backward(n);
-  leaky_relu_2_backward(n);
-  dense_2_backward(n);
-  dropout_1_backward(n);
-  batch_norm_1_backward(n);
-  leaky_relu_1_backward(n);
-  dense_1_backward(n);
+  dense_8_backward(n, dropout_7.out, dropout_7.grad);
+  dropout_backward(n, batch_norm_7.grad, dropout_7, 32);
+  batch_norm_backward(n, leaky_relu_7.grad, batch_norm_7, 32);
+  leaky_relu_backward(n, dense_7.out, dense_7.grad, leaky_relu_7, 32);
+  dense_backward(n, dropout_6.out, dropout_6.grad, dense_7, 64, 32);
+  dropout_backward(n, batch_norm_6.grad, dropout_6, 64);
+  batch_norm_backward(n, leaky_relu_6.grad, batch_norm_6, 64);
+  leaky_relu_backward(n, dense_6.out, dense_6.grad, leaky_relu_6, 64);
+  dense_backward(n, dropout_5.out, dropout_5.grad, dense_6, 128, 64);
+  dropout_backward(n, batch_norm_5.grad, dropout_5, 128);
+  batch_norm_backward(n, leaky_relu_5.grad, batch_norm_5, 128);
+  leaky_relu_backward(n, dense_5.out, dense_5.grad, leaky_relu_5, 128);
+  dense_backward(n, dropout_4.out, dropout_4.grad, dense_5, 256, 128);
+  dropout_backward(n, batch_norm_4.grad, dropout_4, 256);
+  batch_norm_backward(n, leaky_relu_4.grad, batch_norm_4, 256);
+  leaky_relu_backward(n, dense_4.out, dense_4.grad, leaky_relu_4, 256);
+  dense_backward(n, dropout_3.out, dropout_3.grad, dense_4, 512, 256);
+  dropout_backward(n, batch_norm_3.grad, dropout_3, 512);
+  batch_norm_backward(n, leaky_relu_3.grad, batch_norm_3, 512);
+  leaky_relu_backward(n, dense_3.out, dense_3.grad, leaky_relu_3, 512);
+  dense_backward(n, dropout_2.out, dropout_2.grad, dense_3, 1024, 512);
+  dropout_backward(n, batch_norm_2.grad, dropout_2, 1024);
+  batch_norm_backward(n, leaky_relu_2.grad, batch_norm_2, 1024);
+  leaky_relu_backward(n, dense_2.out, dense_2.grad, leaky_relu_2, 1024);
+  dense_backward(n, dropout_1.out, dropout_1.grad, dense_2, 1024, 1024);
+  dropout_backward(n, batch_norm_1.grad, dropout_1, 1024);
+  batch_norm_backward(n, leaky_relu_1.grad, batch_norm_1, 1024);
+  leaky_relu_backward(n, dense_1.out, dense_1.grad, leaky_relu_1, 1024);
+  dense_1_backward(n, input_1.out);
 }
 
 // ==== Loss and metrics ====
@@ -1238,11 +486,11 @@ function backward(n: number): void {
 function computeLoss(n: number): number {
   let total = 0;
   for (let k = 0; k < n * 10; k++) {
-    const p = dense_8_out[k];
+    const p = dense_8.out[k];
     const y = target[k];
     if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
     // softmax and cross-entropy together: dL/dz = (p - y) / n
-    dense_8_dz[k] = (p - y) / n;
+    dense_8.dz[k] = (p - y) / n;
   }
   return total / n;
 }
@@ -1250,12 +498,12 @@ function computeLoss(n: number): number {
 /** Running sums behind the metrics: correct. */
 const METRIC_SLOTS = 1;
 
-/** Adds the batch's counts to sums (predictions in dense_8_out, labels in target). */
+/** Adds the batch's counts to sums (predictions in dense_8.out, labels in target). */
 function accumulateMetrics(n: number, sums: Float64Array): void {
   for (let i = 0; i < n; i++) {
     const o = i * 10;
     let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_8_out[o + j] > dense_8_out[o + best]) best = j;
+    for (let j = 1; j < 10; j++) if (dense_8.out[o + j] > dense_8.out[o + best]) best = j;
     if (target[o + best] === 1) sums[0] += 1;
   }
 }
@@ -1270,469 +518,80 @@ function metricValue(name: string, sums: Float64Array, count: number): number {
   }
 }
 
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient and the optimizer's m, v. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
-  [
-    {
-      name: "dense_1/kernel",
-      value: dense_1_kernel,
-      grad: dense_1_kernel_grad,
-      m: allocF32(dense_1_kernel.length),
-      v: allocF32(dense_1_kernel.length),
-    },
-    {
-      name: "dense_1/bias",
-      value: dense_1_bias,
-      grad: dense_1_bias_grad,
-      m: allocF32(dense_1_bias.length),
-      v: allocF32(dense_1_bias.length),
-    },
-    {
-      name: "batch_norm_1/gamma",
-      value: batch_norm_1_gamma,
-      grad: batch_norm_1_gamma_grad,
-      m: allocF32(batch_norm_1_gamma.length),
-      v: allocF32(batch_norm_1_gamma.length),
-    },
-    {
-      name: "batch_norm_1/beta",
-      value: batch_norm_1_beta,
-      grad: batch_norm_1_beta_grad,
-      m: allocF32(batch_norm_1_beta.length),
-      v: allocF32(batch_norm_1_beta.length),
-    },
-    {
-      name: "dense_2/kernel",
-      value: dense_2_kernel,
-      grad: dense_2_kernel_grad,
-      m: allocF32(dense_2_kernel.length),
-      v: allocF32(dense_2_kernel.length),
-    },
-    {
-      name: "dense_2/bias",
-      value: dense_2_bias,
-      grad: dense_2_bias_grad,
-      m: allocF32(dense_2_bias.length),
-      v: allocF32(dense_2_bias.length),
-    },
-    {
-      name: "batch_norm_2/gamma",
-      value: batch_norm_2_gamma,
-      grad: batch_norm_2_gamma_grad,
-      m: allocF32(batch_norm_2_gamma.length),
-      v: allocF32(batch_norm_2_gamma.length),
-    },
-    {
-      name: "batch_norm_2/beta",
-      value: batch_norm_2_beta,
-      grad: batch_norm_2_beta_grad,
-      m: allocF32(batch_norm_2_beta.length),
-      v: allocF32(batch_norm_2_beta.length),
-    },
-    {
-      name: "dense_3/kernel",
-      value: dense_3_kernel,
-      grad: dense_3_kernel_grad,
-      m: allocF32(dense_3_kernel.length),
-      v: allocF32(dense_3_kernel.length),
-    },
-    {
-      name: "dense_3/bias",
-      value: dense_3_bias,
-      grad: dense_3_bias_grad,
-      m: allocF32(dense_3_bias.length),
-      v: allocF32(dense_3_bias.length),
-    },
-    {
-      name: "batch_norm_3/gamma",
-      value: batch_norm_3_gamma,
-      grad: batch_norm_3_gamma_grad,
-      m: allocF32(batch_norm_3_gamma.length),
-      v: allocF32(batch_norm_3_gamma.length),
-    },
-    {
-      name: "batch_norm_3/beta",
-      value: batch_norm_3_beta,
-      grad: batch_norm_3_beta_grad,
-      m: allocF32(batch_norm_3_beta.length),
-      v: allocF32(batch_norm_3_beta.length),
-    },
-    {
-      name: "dense_4/kernel",
-      value: dense_4_kernel,
-      grad: dense_4_kernel_grad,
-      m: allocF32(dense_4_kernel.length),
-      v: allocF32(dense_4_kernel.length),
-    },
-    {
-      name: "dense_4/bias",
-      value: dense_4_bias,
-      grad: dense_4_bias_grad,
-      m: allocF32(dense_4_bias.length),
-      v: allocF32(dense_4_bias.length),
-    },
-    {
-      name: "batch_norm_4/gamma",
-      value: batch_norm_4_gamma,
-      grad: batch_norm_4_gamma_grad,
-      m: allocF32(batch_norm_4_gamma.length),
-      v: allocF32(batch_norm_4_gamma.length),
-    },
-    {
-      name: "batch_norm_4/beta",
-      value: batch_norm_4_beta,
-      grad: batch_norm_4_beta_grad,
-      m: allocF32(batch_norm_4_beta.length),
-      v: allocF32(batch_norm_4_beta.length),
-    },
-    {
-      name: "dense_5/kernel",
-      value: dense_5_kernel,
-      grad: dense_5_kernel_grad,
-      m: allocF32(dense_5_kernel.length),
-      v: allocF32(dense_5_kernel.length),
-    },
-    {
-      name: "dense_5/bias",
-      value: dense_5_bias,
-      grad: dense_5_bias_grad,
-      m: allocF32(dense_5_bias.length),
-      v: allocF32(dense_5_bias.length),
-    },
-    {
-      name: "batch_norm_5/gamma",
-      value: batch_norm_5_gamma,
-      grad: batch_norm_5_gamma_grad,
-      m: allocF32(batch_norm_5_gamma.length),
-      v: allocF32(batch_norm_5_gamma.length),
-    },
-    {
-      name: "batch_norm_5/beta",
-      value: batch_norm_5_beta,
-      grad: batch_norm_5_beta_grad,
-      m: allocF32(batch_norm_5_beta.length),
-      v: allocF32(batch_norm_5_beta.length),
-    },
-    {
-      name: "dense_6/kernel",
-      value: dense_6_kernel,
-      grad: dense_6_kernel_grad,
-      m: allocF32(dense_6_kernel.length),
-      v: allocF32(dense_6_kernel.length),
-    },
-    {
-      name: "dense_6/bias",
-      value: dense_6_bias,
-      grad: dense_6_bias_grad,
-      m: allocF32(dense_6_bias.length),
-      v: allocF32(dense_6_bias.length),
-    },
-    {
-      name: "batch_norm_6/gamma",
-      value: batch_norm_6_gamma,
-      grad: batch_norm_6_gamma_grad,
-      m: allocF32(batch_norm_6_gamma.length),
-      v: allocF32(batch_norm_6_gamma.length),
-    },
-    {
-      name: "batch_norm_6/beta",
-      value: batch_norm_6_beta,
-      grad: batch_norm_6_beta_grad,
-      m: allocF32(batch_norm_6_beta.length),
-      v: allocF32(batch_norm_6_beta.length),
-    },
-    {
-      name: "dense_7/kernel",
-      value: dense_7_kernel,
-      grad: dense_7_kernel_grad,
-      m: allocF32(dense_7_kernel.length),
-      v: allocF32(dense_7_kernel.length),
-    },
-    {
-      name: "dense_7/bias",
-      value: dense_7_bias,
-      grad: dense_7_bias_grad,
-      m: allocF32(dense_7_bias.length),
-      v: allocF32(dense_7_bias.length),
-    },
-    {
-      name: "batch_norm_7/gamma",
-      value: batch_norm_7_gamma,
-      grad: batch_norm_7_gamma_grad,
-      m: allocF32(batch_norm_7_gamma.length),
-      v: allocF32(batch_norm_7_gamma.length),
-    },
-    {
-      name: "batch_norm_7/beta",
-      value: batch_norm_7_beta,
-      grad: batch_norm_7_beta_grad,
-      m: allocF32(batch_norm_7_beta.length),
-      v: allocF32(batch_norm_7_beta.length),
-    },
-    {
-      name: "dense_8/kernel",
-      value: dense_8_kernel,
-      grad: dense_8_kernel_grad,
-      m: allocF32(dense_8_kernel.length),
-      v: allocF32(dense_8_kernel.length),
-    },
-    {
-      name: "dense_8/bias",
-      value: dense_8_bias,
-      grad: dense_8_bias_grad,
-      m: allocF32(dense_8_bias.length),
-      v: allocF32(dense_8_bias.length),
-    },
-  ];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/**
- * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
- * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
- */
-function applyGradients(lr: number): void {
-  iterations++;
-  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
-  // the kernels' adamUpdate runs the three lines below over a whole parameter
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
-  }
-}
-
 // ==== Weights: initialisation and saving ====
 
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "dense_1/kernel",
-    shape: [784, 1024],
-    value: dense_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_1/bias", shape: [1024], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_1/gamma",
-    shape: [1024],
-    value: batch_norm_1_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_1/beta",
-    shape: [1024],
-    value: batch_norm_1_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_1/moving_mean",
-    shape: [1024],
-    value: batch_norm_1_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_1/moving_variance",
-    shape: [1024],
-    value: batch_norm_1_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_2/kernel",
-    shape: [1024, 1024],
-    value: dense_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_2/bias", shape: [1024], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_2/gamma",
-    shape: [1024],
-    value: batch_norm_2_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_2/beta",
-    shape: [1024],
-    value: batch_norm_2_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_2/moving_mean",
-    shape: [1024],
-    value: batch_norm_2_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_2/moving_variance",
-    shape: [1024],
-    value: batch_norm_2_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_3/kernel",
-    shape: [1024, 512],
-    value: dense_3_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_3/bias", shape: [512], value: dense_3_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_3/gamma",
-    shape: [512],
-    value: batch_norm_3_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_3/beta",
-    shape: [512],
-    value: batch_norm_3_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_3/moving_mean",
-    shape: [512],
-    value: batch_norm_3_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_3/moving_variance",
-    shape: [512],
-    value: batch_norm_3_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_4/kernel",
-    shape: [512, 256],
-    value: dense_4_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_4/bias", shape: [256], value: dense_4_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_4/gamma",
-    shape: [256],
-    value: batch_norm_4_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_4/beta",
-    shape: [256],
-    value: batch_norm_4_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_4/moving_mean",
-    shape: [256],
-    value: batch_norm_4_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_4/moving_variance",
-    shape: [256],
-    value: batch_norm_4_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_5/kernel",
-    shape: [256, 128],
-    value: dense_5_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_5/bias", shape: [128], value: dense_5_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_5/gamma",
-    shape: [128],
-    value: batch_norm_5_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_5/beta",
-    shape: [128],
-    value: batch_norm_5_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_5/moving_mean",
-    shape: [128],
-    value: batch_norm_5_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_5/moving_variance",
-    shape: [128],
-    value: batch_norm_5_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_6/kernel",
-    shape: [128, 64],
-    value: dense_6_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_6/bias", shape: [64], value: dense_6_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_6/gamma",
-    shape: [64],
-    value: batch_norm_6_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_6/beta",
-    shape: [64],
-    value: batch_norm_6_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_6/moving_mean",
-    shape: [64],
-    value: batch_norm_6_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_6/moving_variance",
-    shape: [64],
-    value: batch_norm_6_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_7/kernel",
-    shape: [64, 32],
-    value: dense_7_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_7/bias", shape: [32], value: dense_7_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_7/gamma",
-    shape: [32],
-    value: batch_norm_7_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_7/beta",
-    shape: [32],
-    value: batch_norm_7_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_7/moving_mean",
-    shape: [32],
-    value: batch_norm_7_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_7/moving_variance",
-    shape: [32],
-    value: batch_norm_7_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_8/kernel",
-    shape: [32, 10],
-    value: dense_8_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_8/bias", shape: [10], value: dense_8_bias, initializer: { kind: "zeros", args: {} } },
+/** The initializers of the weights below (random.ts's fillInitializer reads them). */
+const GLOROT_UNIFORM: InitializerSpec = { kind: "glorot_uniform", args: {} };
+const ZEROS: InitializerSpec = { kind: "zeros", args: {} };
+const ONES: InitializerSpec = { kind: "ones", args: {} };
+
+/**
+ * Every weight in model.json order: TensorFlow.js name, shape, buffer, its gradient (null: not
+ * trained) and initializer.
+ */
+const WEIGHTS: {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array | null;
+  initializer: InitializerSpec;
+}[] = [
+  weight("dense_1/kernel", [784, 1024], dense_1.kernel, dense_1.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_1/bias", [1024], dense_1.bias, dense_1.bias_grad, ZEROS),
+  weight("batch_norm_1/gamma", [1024], batch_norm_1.gamma, batch_norm_1.gamma_grad, ONES),
+  weight("batch_norm_1/beta", [1024], batch_norm_1.beta, batch_norm_1.beta_grad, ZEROS),
+  weight("batch_norm_1/moving_mean", [1024], batch_norm_1.moving_mean, null, ZEROS),
+  weight("batch_norm_1/moving_variance", [1024], batch_norm_1.moving_variance, null, ONES),
+  weight("dense_2/kernel", [1024, 1024], dense_2.kernel, dense_2.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_2/bias", [1024], dense_2.bias, dense_2.bias_grad, ZEROS),
+  weight("batch_norm_2/gamma", [1024], batch_norm_2.gamma, batch_norm_2.gamma_grad, ONES),
+  weight("batch_norm_2/beta", [1024], batch_norm_2.beta, batch_norm_2.beta_grad, ZEROS),
+  weight("batch_norm_2/moving_mean", [1024], batch_norm_2.moving_mean, null, ZEROS),
+  weight("batch_norm_2/moving_variance", [1024], batch_norm_2.moving_variance, null, ONES),
+  weight("dense_3/kernel", [1024, 512], dense_3.kernel, dense_3.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_3/bias", [512], dense_3.bias, dense_3.bias_grad, ZEROS),
+  weight("batch_norm_3/gamma", [512], batch_norm_3.gamma, batch_norm_3.gamma_grad, ONES),
+  weight("batch_norm_3/beta", [512], batch_norm_3.beta, batch_norm_3.beta_grad, ZEROS),
+  weight("batch_norm_3/moving_mean", [512], batch_norm_3.moving_mean, null, ZEROS),
+  weight("batch_norm_3/moving_variance", [512], batch_norm_3.moving_variance, null, ONES),
+  weight("dense_4/kernel", [512, 256], dense_4.kernel, dense_4.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_4/bias", [256], dense_4.bias, dense_4.bias_grad, ZEROS),
+  weight("batch_norm_4/gamma", [256], batch_norm_4.gamma, batch_norm_4.gamma_grad, ONES),
+  weight("batch_norm_4/beta", [256], batch_norm_4.beta, batch_norm_4.beta_grad, ZEROS),
+  weight("batch_norm_4/moving_mean", [256], batch_norm_4.moving_mean, null, ZEROS),
+  weight("batch_norm_4/moving_variance", [256], batch_norm_4.moving_variance, null, ONES),
+  weight("dense_5/kernel", [256, 128], dense_5.kernel, dense_5.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_5/bias", [128], dense_5.bias, dense_5.bias_grad, ZEROS),
+  weight("batch_norm_5/gamma", [128], batch_norm_5.gamma, batch_norm_5.gamma_grad, ONES),
+  weight("batch_norm_5/beta", [128], batch_norm_5.beta, batch_norm_5.beta_grad, ZEROS),
+  weight("batch_norm_5/moving_mean", [128], batch_norm_5.moving_mean, null, ZEROS),
+  weight("batch_norm_5/moving_variance", [128], batch_norm_5.moving_variance, null, ONES),
+  weight("dense_6/kernel", [128, 64], dense_6.kernel, dense_6.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_6/bias", [64], dense_6.bias, dense_6.bias_grad, ZEROS),
+  weight("batch_norm_6/gamma", [64], batch_norm_6.gamma, batch_norm_6.gamma_grad, ONES),
+  weight("batch_norm_6/beta", [64], batch_norm_6.beta, batch_norm_6.beta_grad, ZEROS),
+  weight("batch_norm_6/moving_mean", [64], batch_norm_6.moving_mean, null, ZEROS),
+  weight("batch_norm_6/moving_variance", [64], batch_norm_6.moving_variance, null, ONES),
+  weight("dense_7/kernel", [64, 32], dense_7.kernel, dense_7.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_7/bias", [32], dense_7.bias, dense_7.bias_grad, ZEROS),
+  weight("batch_norm_7/gamma", [32], batch_norm_7.gamma, batch_norm_7.gamma_grad, ONES),
+  weight("batch_norm_7/beta", [32], batch_norm_7.beta, batch_norm_7.beta_grad, ZEROS),
+  weight("batch_norm_7/moving_mean", [32], batch_norm_7.moving_mean, null, ZEROS),
+  weight("batch_norm_7/moving_variance", [32], batch_norm_7.moving_variance, null, ONES),
+  weight("dense_8/kernel", [32, 10], dense_8.kernel, dense_8.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_8/bias", [10], dense_8.bias, dense_8.bias_grad, ZEROS),
 ];
+
+/** One entry of WEIGHTS. */
+function weight(
+  name: string,
+  shape: number[],
+  value: Float32Array,
+  grad: Float32Array | null,
+  initializer: InitializerSpec,
+) {
+  return { name, shape, value, grad, initializer };
+}
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
 function initializeWeights(seed: number): void {
@@ -1740,484 +599,50 @@ function initializeWeights(seed: number): void {
     fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }
 
-/** The Keras topology of the model (computed by nnc at compile time). */
+/** The Keras topology of the model (computed by nnc at compile time), one layer per line. */
+// prettier-ignore
 const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "deep",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 1024,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "LeakyReLU",
-        config: { name: "leaky_relu_1", trainable: true, dtype: "float32", alpha: 0.1 },
-        name: "leaky_relu_1",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_1",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_1",
-        inbound_nodes: [[["leaky_relu_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_1",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.5,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_1",
-        inbound_nodes: [[["batch_norm_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 1024,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["dropout_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "LeakyReLU",
-        config: { name: "leaky_relu_2", trainable: true, dtype: "float32", alpha: 0.1 },
-        name: "leaky_relu_2",
-        inbound_nodes: [[["dense_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_2",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_2",
-        inbound_nodes: [[["leaky_relu_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_2",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.5,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_2",
-        inbound_nodes: [[["batch_norm_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_3",
-          trainable: true,
-          dtype: "float32",
-          units: 512,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_3",
-        inbound_nodes: [[["dropout_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "LeakyReLU",
-        config: { name: "leaky_relu_3", trainable: true, dtype: "float32", alpha: 0.1 },
-        name: "leaky_relu_3",
-        inbound_nodes: [[["dense_3", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_3",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_3",
-        inbound_nodes: [[["leaky_relu_3", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_3",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.5,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_3",
-        inbound_nodes: [[["batch_norm_3", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_4",
-          trainable: true,
-          dtype: "float32",
-          units: 256,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_4",
-        inbound_nodes: [[["dropout_3", 0, 0, {}]]],
-      },
-      {
-        class_name: "LeakyReLU",
-        config: { name: "leaky_relu_4", trainable: true, dtype: "float32", alpha: 0.1 },
-        name: "leaky_relu_4",
-        inbound_nodes: [[["dense_4", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_4",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_4",
-        inbound_nodes: [[["leaky_relu_4", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_4",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.5,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_4",
-        inbound_nodes: [[["batch_norm_4", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_5",
-          trainable: true,
-          dtype: "float32",
-          units: 128,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_5",
-        inbound_nodes: [[["dropout_4", 0, 0, {}]]],
-      },
-      {
-        class_name: "LeakyReLU",
-        config: { name: "leaky_relu_5", trainable: true, dtype: "float32", alpha: 0.1 },
-        name: "leaky_relu_5",
-        inbound_nodes: [[["dense_5", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_5",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_5",
-        inbound_nodes: [[["leaky_relu_5", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_5",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.5,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_5",
-        inbound_nodes: [[["batch_norm_5", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_6",
-          trainable: true,
-          dtype: "float32",
-          units: 64,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_6",
-        inbound_nodes: [[["dropout_5", 0, 0, {}]]],
-      },
-      {
-        class_name: "LeakyReLU",
-        config: { name: "leaky_relu_6", trainable: true, dtype: "float32", alpha: 0.1 },
-        name: "leaky_relu_6",
-        inbound_nodes: [[["dense_6", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_6",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_6",
-        inbound_nodes: [[["leaky_relu_6", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_6",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.5,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_6",
-        inbound_nodes: [[["batch_norm_6", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_7",
-          trainable: true,
-          dtype: "float32",
-          units: 32,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_7",
-        inbound_nodes: [[["dropout_6", 0, 0, {}]]],
-      },
-      {
-        class_name: "LeakyReLU",
-        config: { name: "leaky_relu_7", trainable: true, dtype: "float32", alpha: 0.1 },
-        name: "leaky_relu_7",
-        inbound_nodes: [[["dense_7", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_7",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_7",
-        inbound_nodes: [[["leaky_relu_7", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_7",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.5,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_7",
-        inbound_nodes: [[["batch_norm_7", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_8",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_8",
-        inbound_nodes: [[["dropout_7", 0, 0, {}]]],
-      },
+  "class_name": "Model",
+  "config": {
+    "name": "deep",
+    "layers": [
+      {"class_name":"InputLayer","config":{"batch_input_shape":[null,28,28,1],"dtype":"float32","sparse":false,"name":"input_1"},"name":"input_1","inbound_nodes":[]},
+      {"class_name":"Flatten","config":{"name":"flatten_1","trainable":true,"dtype":"float32","data_format":"channels_last"},"name":"flatten_1","inbound_nodes":[[["input_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_1","trainable":true,"dtype":"float32","units":1024,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_1","inbound_nodes":[[["flatten_1",0,0,{}]]]},
+      {"class_name":"LeakyReLU","config":{"name":"leaky_relu_1","trainable":true,"dtype":"float32","alpha":0.1},"name":"leaky_relu_1","inbound_nodes":[[["dense_1",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_1","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_1","inbound_nodes":[[["leaky_relu_1",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_1","trainable":true,"dtype":"float32","rate":0.5,"noise_shape":null,"seed":null},"name":"dropout_1","inbound_nodes":[[["batch_norm_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_2","trainable":true,"dtype":"float32","units":1024,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_2","inbound_nodes":[[["dropout_1",0,0,{}]]]},
+      {"class_name":"LeakyReLU","config":{"name":"leaky_relu_2","trainable":true,"dtype":"float32","alpha":0.1},"name":"leaky_relu_2","inbound_nodes":[[["dense_2",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_2","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_2","inbound_nodes":[[["leaky_relu_2",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_2","trainable":true,"dtype":"float32","rate":0.5,"noise_shape":null,"seed":null},"name":"dropout_2","inbound_nodes":[[["batch_norm_2",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_3","trainable":true,"dtype":"float32","units":512,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_3","inbound_nodes":[[["dropout_2",0,0,{}]]]},
+      {"class_name":"LeakyReLU","config":{"name":"leaky_relu_3","trainable":true,"dtype":"float32","alpha":0.1},"name":"leaky_relu_3","inbound_nodes":[[["dense_3",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_3","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_3","inbound_nodes":[[["leaky_relu_3",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_3","trainable":true,"dtype":"float32","rate":0.5,"noise_shape":null,"seed":null},"name":"dropout_3","inbound_nodes":[[["batch_norm_3",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_4","trainable":true,"dtype":"float32","units":256,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_4","inbound_nodes":[[["dropout_3",0,0,{}]]]},
+      {"class_name":"LeakyReLU","config":{"name":"leaky_relu_4","trainable":true,"dtype":"float32","alpha":0.1},"name":"leaky_relu_4","inbound_nodes":[[["dense_4",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_4","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_4","inbound_nodes":[[["leaky_relu_4",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_4","trainable":true,"dtype":"float32","rate":0.5,"noise_shape":null,"seed":null},"name":"dropout_4","inbound_nodes":[[["batch_norm_4",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_5","trainable":true,"dtype":"float32","units":128,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_5","inbound_nodes":[[["dropout_4",0,0,{}]]]},
+      {"class_name":"LeakyReLU","config":{"name":"leaky_relu_5","trainable":true,"dtype":"float32","alpha":0.1},"name":"leaky_relu_5","inbound_nodes":[[["dense_5",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_5","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_5","inbound_nodes":[[["leaky_relu_5",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_5","trainable":true,"dtype":"float32","rate":0.5,"noise_shape":null,"seed":null},"name":"dropout_5","inbound_nodes":[[["batch_norm_5",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_6","trainable":true,"dtype":"float32","units":64,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_6","inbound_nodes":[[["dropout_5",0,0,{}]]]},
+      {"class_name":"LeakyReLU","config":{"name":"leaky_relu_6","trainable":true,"dtype":"float32","alpha":0.1},"name":"leaky_relu_6","inbound_nodes":[[["dense_6",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_6","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_6","inbound_nodes":[[["leaky_relu_6",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_6","trainable":true,"dtype":"float32","rate":0.5,"noise_shape":null,"seed":null},"name":"dropout_6","inbound_nodes":[[["batch_norm_6",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_7","trainable":true,"dtype":"float32","units":32,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_7","inbound_nodes":[[["dropout_6",0,0,{}]]]},
+      {"class_name":"LeakyReLU","config":{"name":"leaky_relu_7","trainable":true,"dtype":"float32","alpha":0.1},"name":"leaky_relu_7","inbound_nodes":[[["dense_7",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_7","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_7","inbound_nodes":[[["leaky_relu_7",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_7","trainable":true,"dtype":"float32","rate":0.5,"noise_shape":null,"seed":null},"name":"dropout_7","inbound_nodes":[[["batch_norm_7",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_8","trainable":true,"dtype":"float32","units":10,"activation":"softmax","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_8","inbound_nodes":[[["dropout_7",0,0,{}]]]},
     ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_8", 0, 0]],
+    "input_layers": [["input_1",0,0]],
+    "output_layers": [["dense_8",0,0]],
   },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
+  "keras_version": "tfjs-layers 4.22.0",
+  "backend": "tensor_flow.js",
 };
 
 /**
@@ -2255,6 +680,41 @@ function saveModel(dir: string): void {
     "weights.bin": new Uint8Array(bytes.buffer),
     "model.json": JSON.stringify(modelJson, null, 2),
   });
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight (those of WEIGHTS with a gradient), with the optimizer's m, v. */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
+  WEIGHTS.flatMap((w) =>
+    w.grad
+      ? [
+          {
+            name: w.name,
+            value: w.value,
+            grad: w.grad,
+            m: allocF32(w.value.length),
+            v: allocF32(w.value.length),
+          },
+        ]
+      : [],
+  );
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/**
+ * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
+ * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
+ */
+function applyGradients(lr: number): void {
+  iterations++;
+  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
+  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
+  }
 }
 
 // ==== Training ====
@@ -2319,7 +779,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1.out, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -2427,7 +887,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         const n = Math.min(BATCH, trainCount - cursor);
         // gather the batch, then augment it on the fly into the input buffer
         gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, rawBatch);
-        augmentBatch(rawBatch, input_1_out, n, 28, 28, AUGMENT, augmentRandom);
+        augmentBatch(rawBatch, input_1.out, n, 28, 28, AUGMENT, augmentRandom);
         cursor += n;
         lr = baseLr;
         forward(n, true);

@@ -47,34 +47,35 @@ import { gunzipSync } from "node:zlib";
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 512;
 
+/** The buffers of a dense layer (dense_1, dense_2). */
+function dense_buffers(in_size: number, units: number) {
+  return {
+    kernel: allocF32(in_size * units),
+    kernel_grad: allocF32(in_size * units),
+    bias: allocF32(units),
+    bias_grad: allocF32(units),
+    out: allocF32(BATCH * units),
+    /** pre-activation */
+    z: allocF32(BATCH * units),
+    /** dL/d(pre-activation) */
+    dz: allocF32(BATCH * units),
+    grad: allocF32(BATCH * units),
+  };
+}
+
 // input_1: input image(28, 28, 1) (line 4) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
+const input_1 = {
+  out: allocF32(BATCH * 784),
+};
 
 // flatten_1: flatten (line 5) -> [784]
+// (no buffers of its own: its output is input_1.out)
 
 // dense_1: dense(512, activation: relu) (line 6) -> [512]
-const dense_1_kernel = allocF32(784 * 512); // dense_1/kernel [784, 512]
-const dense_1_kernel_grad = allocF32(784 * 512);
-const dense_1_bias = allocF32(512); // dense_1/bias [512]
-const dense_1_bias_grad = allocF32(512);
-const dense_1_out = allocF32(BATCH * 512);
-/** pre-activation */
-const dense_1_z = allocF32(BATCH * 512);
-/** dL/d(pre-activation) */
-const dense_1_dz = allocF32(BATCH * 512);
-const dense_1_grad = allocF32(BATCH * 512);
+const dense_1 = dense_buffers(784, 512);
 
 // dense_2: dense(10, activation: softmax) (line 7) -> [10]
-const dense_2_kernel = allocF32(512 * 10); // dense_2/kernel [512, 10]
-const dense_2_kernel_grad = allocF32(512 * 10);
-const dense_2_bias = allocF32(10); // dense_2/bias [10]
-const dense_2_bias_grad = allocF32(10);
-const dense_2_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_2_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_2_dz = allocF32(BATCH * 10);
-const dense_2_grad = allocF32(BATCH * 10);
+const dense_2 = dense_buffers(512, 10);
 
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
@@ -82,73 +83,77 @@ const target = allocF32(BATCH * 10);
 // ==== Forward and backward passes ====
 
 // dense_1: dense(512, activation: relu) (line 6)
-function dense_1_forward(n: number): void {
-  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 512])
-  gemm(false, false, n, 512, 784, input_1_out, dense_1_kernel, dense_1_z, false);
+function dense_1_forward(n: number, x: Float32Array): void {
+  const { z, kernel, out, bias } = dense_1;
+  // z = x · kernel + bias   ([n, 784] · [784, 512])
+  gemm(false, false, n, 512, 784, x, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 512);
-}
-
-// dense_1: dense(512, activation: relu) (line 6)
-function dense_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 512);
-  // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 512, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 512);
+  kernelBiasRelu(z, out, bias, n, 512);
 }
 
 // dense_2: dense(10, activation: softmax) (line 7)
-function dense_2_forward(n: number): void {
-  // dense_2_z = x · kernel + bias   ([n, 512] · [512, 10])
-  gemm(false, false, n, 10, 512, dense_1_out, dense_2_kernel, dense_2_z, false);
+function dense_2_forward(n: number, x: Float32Array): void {
+  const { z, kernel, bias, out } = dense_2;
+  // z = x · kernel + bias   ([n, 512] · [512, 10])
+  gemm(false, false, n, 10, 512, x, kernel, z, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
+  kernelBiasAdd(z, bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
     let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
+    for (let j = 0; j < 10; j++) max = Math.max(max, z[o + j]);
     let sum = 0;
     for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_2_z[o + j] - max);
-      dense_2_out[o + j] = e;
+      const e = Math.exp(z[o + j] - max);
+      out[o + j] = e;
       sum += e;
     }
-    for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
+    for (let j = 0; j < 10; j++) out[o + j] /= sum;
   }
 }
 
+// dense_1: dense(512, activation: relu) (line 6)
+function dense_1_backward(n: number, x: Float32Array): void {
+  const { z, grad, dz, kernel_grad, bias_grad } = dense_1;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 512);
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 512, n, x, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n, 512);
+}
+
 // dense_2: dense(10, activation: softmax) (line 7)
-function dense_2_backward(n: number): void {
+function dense_2_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { grad, out, dz, kernel_grad, bias_grad, kernel } = dense_2;
   // softmax backward: dz_j = a_j * (g_j - sum_k g_k a_k)
   for (let row = 0; row < n; row++) {
     const o = row * 10;
     let dot = 0;
-    for (let j = 0; j < 10; j++) dot += dense_2_grad[o + j] * dense_2_out[o + j];
-    for (let j = 0; j < 10; j++) dense_2_dz[o + j] = dense_2_out[o + j] * (dense_2_grad[o + j] - dot);
+    for (let j = 0; j < 10; j++) dot += grad[o + j] * out[o + j];
+    for (let j = 0; j < 10; j++) dz[o + j] = out[o + j] * (grad[o + j] - dot);
   }
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 512, 10, n, dense_1_out, dense_2_dz, dense_2_kernel_grad, false);
+  gemm(true, false, 512, 10, n, x, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
-  gemm(false, true, n, 512, 10, dense_2_dz, dense_2_kernel, dense_1_grad, false);
+  kernelBiasGrad(dz, bias_grad, n, 10);
+  gemm(false, true, n, 512, 10, dz, kernel, dx, false);
 }
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+/** Runs the network on the first n examples in input_1.out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
   // flatten_1: flatten (line 5)
   // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  dense_2_forward(n);
+  dense_1_forward(n, input_1.out);
+  dense_2_forward(n, dense_1.out);
   void training; // no layer behaves differently in training
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  dense_2_backward(n);
-  dense_1_backward(n);
+  dense_2_backward(n, dense_1.out, dense_1.grad);
+  dense_1_backward(n, input_1.out);
 }
 
 // ==== Loss and metrics ====
@@ -158,9 +163,9 @@ function computeLoss(n: number): number {
   let total = 0;
   const scale = 1 / (n * 10);
   for (let k = 0; k < n * 10; k++) {
-    const e = dense_2_out[k] - target[k];
+    const e = dense_2.out[k] - target[k];
     total += e * e;
-    dense_2_grad[k] = scale * (2 * e);
+    dense_2.grad[k] = scale * (2 * e);
   }
   return total * scale;
 }
@@ -168,12 +173,12 @@ function computeLoss(n: number): number {
 /** Running sums behind the metrics: correct. */
 const METRIC_SLOTS = 1;
 
-/** Adds the batch's counts to sums (predictions in dense_2_out, labels in target). */
+/** Adds the batch's counts to sums (predictions in dense_2.out, labels in target). */
 function accumulateMetrics(n: number, sums: Float64Array): void {
   for (let i = 0; i < n; i++) {
     const o = i * 10;
     let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_2_out[o + j] > dense_2_out[o + best]) best = j;
+    for (let j = 1; j < 10; j++) if (dense_2.out[o + j] > dense_2.out[o + best]) best = j;
     if (target[o + best] === 1) sums[0] += 1;
   }
 }
@@ -188,48 +193,39 @@ function metricValue(name: string, sums: Float64Array, count: number): number {
   }
 }
 
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array }[] = [
-  { name: "dense_1/kernel", value: dense_1_kernel, grad: dense_1_kernel_grad },
-  { name: "dense_1/bias", value: dense_1_bias, grad: dense_1_bias_grad },
-  { name: "dense_2/kernel", value: dense_2_kernel, grad: dense_2_kernel_grad },
-  { name: "dense_2/bias", value: dense_2_bias, grad: dense_2_bias_grad },
-];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/** sgd: w -= lr * g. */
-function applyGradients(lr: number): void {
-  iterations++;
-  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    sgdUpdate(p.value, p.grad, lr);
-  }
-}
-
 // ==== Weights: initialisation and saving ====
 
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "dense_1/kernel",
-    shape: [784, 512],
-    value: dense_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_1/bias", shape: [512], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_2/kernel",
-    shape: [512, 10],
-    value: dense_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_2/bias", shape: [10], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
+/** The initializers of the weights below (random.ts's fillInitializer reads them). */
+const GLOROT_UNIFORM: InitializerSpec = { kind: "glorot_uniform", args: {} };
+const ZEROS: InitializerSpec = { kind: "zeros", args: {} };
+
+/**
+ * Every weight in model.json order: TensorFlow.js name, shape, buffer, its gradient (null: not
+ * trained) and initializer.
+ */
+const WEIGHTS: {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array | null;
+  initializer: InitializerSpec;
+}[] = [
+  weight("dense_1/kernel", [784, 512], dense_1.kernel, dense_1.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_1/bias", [512], dense_1.bias, dense_1.bias_grad, ZEROS),
+  weight("dense_2/kernel", [512, 10], dense_2.kernel, dense_2.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_2/bias", [10], dense_2.bias, dense_2.bias_grad, ZEROS),
 ];
+
+/** One entry of WEIGHTS. */
+function weight(
+  name: string,
+  shape: number[],
+  value: Float32Array,
+  grad: Float32Array | null,
+  initializer: InitializerSpec,
+) {
+  return { name, shape, value, grad, initializer };
+}
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
 function initializeWeights(seed: number): void {
@@ -237,70 +233,23 @@ function initializeWeights(seed: number): void {
     fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }
 
-/** The Keras topology of the model (computed by nnc at compile time). */
+/** The Keras topology of the model (computed by nnc at compile time), one layer per line. */
+// prettier-ignore
 const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "mse_sgd",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 512,
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
+  "class_name": "Model",
+  "config": {
+    "name": "mse_sgd",
+    "layers": [
+      {"class_name":"InputLayer","config":{"batch_input_shape":[null,28,28,1],"dtype":"float32","sparse":false,"name":"input_1"},"name":"input_1","inbound_nodes":[]},
+      {"class_name":"Flatten","config":{"name":"flatten_1","trainable":true,"dtype":"float32","data_format":"channels_last"},"name":"flatten_1","inbound_nodes":[[["input_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_1","trainable":true,"dtype":"float32","units":512,"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_1","inbound_nodes":[[["flatten_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_2","trainable":true,"dtype":"float32","units":10,"activation":"softmax","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_2","inbound_nodes":[[["dense_1",0,0,{}]]]},
     ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_2", 0, 0]],
+    "input_layers": [["input_1",0,0]],
+    "output_layers": [["dense_2",0,0]],
   },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
+  "keras_version": "tfjs-layers 4.22.0",
+  "backend": "tensor_flow.js",
 };
 
 /**
@@ -338,6 +287,26 @@ function saveModel(dir: string): void {
     "weights.bin": new Uint8Array(bytes.buffer),
     "model.json": JSON.stringify(modelJson, null, 2),
   });
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight (those of WEIGHTS with a gradient). */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array }[] = WEIGHTS.flatMap((w) =>
+  w.grad ? [{ name: w.name, value: w.value, grad: w.grad }] : [],
+);
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/** sgd: w -= lr * g. */
+function applyGradients(lr: number): void {
+  iterations++;
+  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    sgdUpdate(p.value, p.grad, lr);
+  }
 }
 
 // ==== Training ====
@@ -386,7 +355,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1.out, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -472,7 +441,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
-        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
+        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1.out);
         cursor += n;
         lr = baseLr;
         forward(n, true);

@@ -49,34 +49,43 @@ import { gunzipSync } from "node:zlib";
 const BATCH = 64;
 
 // input_1: input image(28, 28, 1) (line 4) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
+const input_1 = {
+  out: allocF32(BATCH * 784),
+};
 
 // flatten_1: flatten (line 5) -> [784]
+// (no buffers of its own: its output is input_1.out)
 
 // dense_1: dense(256) (line 6) -> [256]
-const dense_1_kernel = allocF32(784 * 256); // dense_1/kernel [784, 256]
-const dense_1_kernel_grad = allocF32(784 * 256);
-const dense_1_bias = allocF32(256); // dense_1/bias [256]
-const dense_1_bias_grad = allocF32(256);
-const dense_1_out = allocF32(BATCH * 256);
-const dense_1_grad = allocF32(BATCH * 256);
+const dense_1 = {
+  kernel: allocF32(784 * 256),
+  kernel_grad: allocF32(784 * 256),
+  bias: allocF32(256),
+  bias_grad: allocF32(256),
+  out: allocF32(BATCH * 256),
+  grad: allocF32(BATCH * 256),
+};
 
 // prelu_1: prelu (line 7) -> [256]
-const prelu_1_alpha = allocF32(256); // prelu_1/alpha [256]
-const prelu_1_alpha_grad = allocF32(256);
-const prelu_1_out = allocF32(BATCH * 256);
-const prelu_1_grad = allocF32(BATCH * 256);
+const prelu_1 = {
+  alpha: allocF32(256),
+  alpha_grad: allocF32(256),
+  out: allocF32(BATCH * 256),
+  grad: allocF32(BATCH * 256),
+};
 
 // dense_2: dense(10, activation: softmax) (line 8) -> [10]
-const dense_2_kernel = allocF32(256 * 10); // dense_2/kernel [256, 10]
-const dense_2_kernel_grad = allocF32(256 * 10);
-const dense_2_bias = allocF32(10); // dense_2/bias [10]
-const dense_2_bias_grad = allocF32(10);
-const dense_2_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_2_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_2_dz = allocF32(BATCH * 10);
+const dense_2 = {
+  kernel: allocF32(256 * 10),
+  kernel_grad: allocF32(256 * 10),
+  bias: allocF32(10),
+  bias_grad: allocF32(10),
+  out: allocF32(BATCH * 10),
+  /** pre-activation */
+  z: allocF32(BATCH * 10),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 10),
+};
 
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
@@ -84,87 +93,93 @@ const target = allocF32(BATCH * 10);
 // ==== Forward and backward passes ====
 
 // dense_1: dense(256) (line 6)
-function dense_1_forward(n: number): void {
-  // dense_1_out = x · kernel + bias   ([n, 784] · [784, 256])
-  gemm(false, false, n, 256, 784, input_1_out, dense_1_kernel, dense_1_out, false);
+function dense_1_forward(n: number, x: Float32Array): void {
+  const { out, kernel, bias } = dense_1;
+  // out = x · kernel + bias   ([n, 784] · [784, 256])
+  gemm(false, false, n, 256, 784, x, kernel, out, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_1_out, dense_1_bias, n, 256);
-}
-
-// dense_1: dense(256) (line 6)
-function dense_1_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 256, n, input_1_out, dense_1_grad, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_grad, dense_1_bias_grad, n, 256);
+  kernelBiasAdd(out, bias, n, 256);
 }
 
 // prelu_1: prelu (line 7)
-function prelu_1_forward(n: number): void {
+function prelu_1_forward(n: number, x: Float32Array): void {
+  const { out, alpha } = prelu_1;
   // x if x > 0 else alpha * x, one learned alpha per input value
   for (let i = 0; i < n * 256; i++) {
-    const z = dense_1_out[i];
-    prelu_1_out[i] = z > 0 ? z : prelu_1_alpha[i % 256] * z;
-  }
-}
-
-// prelu_1: prelu (line 7)
-function prelu_1_backward(n: number): void {
-  // dAlpha = sum over the batch of g * x where x <= 0
-  prelu_1_alpha_grad.fill(0);
-  for (let i = 0; i < n * 256; i++) {
-    const z = dense_1_out[i];
-    const g = prelu_1_grad[i];
-    if (z <= 0) prelu_1_alpha_grad[i % 256] += g * z;
-    dense_1_grad[i] = z > 0 ? g : prelu_1_alpha[i % 256] * g;
+    const z = x[i];
+    out[i] = z > 0 ? z : alpha[i % 256] * z;
   }
 }
 
 // dense_2: dense(10, activation: softmax) (line 8)
-function dense_2_forward(n: number): void {
-  // dense_2_z = x · kernel + bias   ([n, 256] · [256, 10])
-  gemm(false, false, n, 10, 256, prelu_1_out, dense_2_kernel, dense_2_z, false);
+function dense_2_forward(n: number, x: Float32Array): void {
+  const { z, kernel, bias, out } = dense_2;
+  // z = x · kernel + bias   ([n, 256] · [256, 10])
+  gemm(false, false, n, 10, 256, x, kernel, z, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_2_z, dense_2_bias, n, 10);
+  kernelBiasAdd(z, bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
     let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_2_z[o + j]);
+    for (let j = 0; j < 10; j++) max = Math.max(max, z[o + j]);
     let sum = 0;
     for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_2_z[o + j] - max);
-      dense_2_out[o + j] = e;
+      const e = Math.exp(z[o + j] - max);
+      out[o + j] = e;
       sum += e;
     }
-    for (let j = 0; j < 10; j++) dense_2_out[o + j] /= sum;
+    for (let j = 0; j < 10; j++) out[o + j] /= sum;
+  }
+}
+
+// dense_1: dense(256) (line 6)
+function dense_1_backward(n: number, x: Float32Array): void {
+  const { grad, kernel_grad, bias_grad } = dense_1;
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 256, n, x, grad, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(grad, bias_grad, n, 256);
+}
+
+// prelu_1: prelu (line 7)
+function prelu_1_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { alpha_grad, grad, alpha } = prelu_1;
+  // dAlpha = sum over the batch of g * x where x <= 0
+  alpha_grad.fill(0);
+  for (let i = 0; i < n * 256; i++) {
+    const z = x[i];
+    const g = grad[i];
+    if (z <= 0) alpha_grad[i % 256] += g * z;
+    dx[i] = z > 0 ? g : alpha[i % 256] * g;
   }
 }
 
 // dense_2: dense(10, activation: softmax) (line 8)
-function dense_2_backward(n: number): void {
+function dense_2_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { dz, kernel_grad, bias_grad, kernel } = dense_2;
   // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 256, 10, n, prelu_1_out, dense_2_dz, dense_2_kernel_grad, false);
+  gemm(true, false, 256, 10, n, x, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_dz, dense_2_bias_grad, n, 10);
-  gemm(false, true, n, 256, 10, dense_2_dz, dense_2_kernel, prelu_1_grad, false);
+  kernelBiasGrad(dz, bias_grad, n, 10);
+  gemm(false, true, n, 256, 10, dz, kernel, dx, false);
 }
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+/** Runs the network on the first n examples in input_1.out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
   // flatten_1: flatten (line 5)
   // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  prelu_1_forward(n);
-  dense_2_forward(n);
+  dense_1_forward(n, input_1.out);
+  prelu_1_forward(n, dense_1.out);
+  dense_2_forward(n, prelu_1.out);
   void training; // no layer behaves differently in training
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  dense_2_backward(n);
-  prelu_1_backward(n);
-  dense_1_backward(n);
+  dense_2_backward(n, prelu_1.out, prelu_1.grad);
+  prelu_1_backward(n, dense_1.out, dense_1.grad);
+  dense_1_backward(n, input_1.out);
 }
 
 // ==== Loss and metrics ====
@@ -173,11 +188,11 @@ function backward(n: number): void {
 function computeLoss(n: number): number {
   let total = 0;
   for (let k = 0; k < n * 10; k++) {
-    const p = dense_2_out[k];
+    const p = dense_2.out[k];
     const y = target[k];
     if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
     // softmax and cross-entropy together: dL/dz = (p - y) / n
-    dense_2_dz[k] = (p - y) / n;
+    dense_2.dz[k] = (p - y) / n;
   }
   return total / n;
 }
@@ -185,12 +200,12 @@ function computeLoss(n: number): number {
 /** Running sums behind the metrics: correct. */
 const METRIC_SLOTS = 1;
 
-/** Adds the batch's counts to sums (predictions in dense_2_out, labels in target). */
+/** Adds the batch's counts to sums (predictions in dense_2.out, labels in target). */
 function accumulateMetrics(n: number, sums: Float64Array): void {
   for (let i = 0; i < n; i++) {
     const o = i * 10;
     let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_2_out[o + j] > dense_2_out[o + best]) best = j;
+    for (let j = 1; j < 10; j++) if (dense_2.out[o + j] > dense_2.out[o + best]) best = j;
     if (target[o + best] === 1) sums[0] += 1;
   }
 }
@@ -205,50 +220,40 @@ function metricValue(name: string, sums: Float64Array, count: number): number {
   }
 }
 
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array }[] = [
-  { name: "dense_1/kernel", value: dense_1_kernel, grad: dense_1_kernel_grad },
-  { name: "dense_1/bias", value: dense_1_bias, grad: dense_1_bias_grad },
-  { name: "prelu_1/alpha", value: prelu_1_alpha, grad: prelu_1_alpha_grad },
-  { name: "dense_2/kernel", value: dense_2_kernel, grad: dense_2_kernel_grad },
-  { name: "dense_2/bias", value: dense_2_bias, grad: dense_2_bias_grad },
-];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/** sgd: w -= lr * g. */
-function applyGradients(lr: number): void {
-  iterations++;
-  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    sgdUpdate(p.value, p.grad, lr);
-  }
-}
-
 // ==== Weights: initialisation and saving ====
 
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "dense_1/kernel",
-    shape: [784, 256],
-    value: dense_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_1/bias", shape: [256], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  { name: "prelu_1/alpha", shape: [256], value: prelu_1_alpha, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_2/kernel",
-    shape: [256, 10],
-    value: dense_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_2/bias", shape: [10], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
+/** The initializers of the weights below (random.ts's fillInitializer reads them). */
+const GLOROT_UNIFORM: InitializerSpec = { kind: "glorot_uniform", args: {} };
+const ZEROS: InitializerSpec = { kind: "zeros", args: {} };
+
+/**
+ * Every weight in model.json order: TensorFlow.js name, shape, buffer, its gradient (null: not
+ * trained) and initializer.
+ */
+const WEIGHTS: {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array | null;
+  initializer: InitializerSpec;
+}[] = [
+  weight("dense_1/kernel", [784, 256], dense_1.kernel, dense_1.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_1/bias", [256], dense_1.bias, dense_1.bias_grad, ZEROS),
+  weight("prelu_1/alpha", [256], prelu_1.alpha, prelu_1.alpha_grad, ZEROS),
+  weight("dense_2/kernel", [256, 10], dense_2.kernel, dense_2.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_2/bias", [10], dense_2.bias, dense_2.bias_grad, ZEROS),
 ];
+
+/** One entry of WEIGHTS. */
+function weight(
+  name: string,
+  shape: number[],
+  value: Float32Array,
+  grad: Float32Array | null,
+  initializer: InitializerSpec,
+) {
+  return { name, shape, value, grad, initializer };
+}
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
 function initializeWeights(seed: number): void {
@@ -256,84 +261,24 @@ function initializeWeights(seed: number): void {
     fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }
 
-/** The Keras topology of the model (computed by nnc at compile time). */
+/** The Keras topology of the model (computed by nnc at compile time), one layer per line. */
+// prettier-ignore
 const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "prelu_mlp",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 256,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "PReLU",
-        config: {
-          name: "prelu_1",
-          trainable: true,
-          dtype: "float32",
-          alpha_initializer: { class_name: "Zeros", config: {} },
-          alpha_regularizer: null,
-          alpha_constraint: null,
-          shared_axes: null,
-        },
-        name: "prelu_1",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["prelu_1", 0, 0, {}]]],
-      },
+  "class_name": "Model",
+  "config": {
+    "name": "prelu_mlp",
+    "layers": [
+      {"class_name":"InputLayer","config":{"batch_input_shape":[null,28,28,1],"dtype":"float32","sparse":false,"name":"input_1"},"name":"input_1","inbound_nodes":[]},
+      {"class_name":"Flatten","config":{"name":"flatten_1","trainable":true,"dtype":"float32","data_format":"channels_last"},"name":"flatten_1","inbound_nodes":[[["input_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_1","trainable":true,"dtype":"float32","units":256,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_1","inbound_nodes":[[["flatten_1",0,0,{}]]]},
+      {"class_name":"PReLU","config":{"name":"prelu_1","trainable":true,"dtype":"float32","alpha_initializer":{"class_name":"Zeros","config":{}},"alpha_regularizer":null,"alpha_constraint":null,"shared_axes":null},"name":"prelu_1","inbound_nodes":[[["dense_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_2","trainable":true,"dtype":"float32","units":10,"activation":"softmax","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_2","inbound_nodes":[[["prelu_1",0,0,{}]]]},
     ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_2", 0, 0]],
+    "input_layers": [["input_1",0,0]],
+    "output_layers": [["dense_2",0,0]],
   },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
+  "keras_version": "tfjs-layers 4.22.0",
+  "backend": "tensor_flow.js",
 };
 
 /**
@@ -371,6 +316,26 @@ function saveModel(dir: string): void {
     "weights.bin": new Uint8Array(bytes.buffer),
     "model.json": JSON.stringify(modelJson, null, 2),
   });
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight (those of WEIGHTS with a gradient). */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array }[] = WEIGHTS.flatMap((w) =>
+  w.grad ? [{ name: w.name, value: w.value, grad: w.grad }] : [],
+);
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/** sgd: w -= lr * g. */
+function applyGradients(lr: number): void {
+  iterations++;
+  // the kernels' loop: value[i] -= lr * grad[i] (an index loop: for-of allocates an iterator until optimized)
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    sgdUpdate(p.value, p.grad, lr);
+  }
 }
 
 // ==== Training ====
@@ -419,7 +384,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1.out, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -505,7 +470,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
-        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
+        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1.out);
         cursor += n;
         lr = baseLr;
         forward(n, true);

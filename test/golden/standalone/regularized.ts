@@ -56,73 +56,90 @@ import { gunzipSync } from "node:zlib";
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 128;
 
+/** The buffers of a dropout layer (dropout_1, dropout_2). */
+function dropout_buffers() {
+  return {
+    out: allocF32(BATCH * 512),
+    /** 0 or 1/(1-rate) per value */
+    mask: allocF32(BATCH * 512),
+    grad: allocF32(BATCH * 512),
+  };
+}
+
 // input_1: input image(28, 28, 1) (line 4) -> [28, 28, 1]
-const input_1_out = allocF32(BATCH * 784);
+const input_1 = {
+  out: allocF32(BATCH * 784),
+};
 
 // flatten_1: flatten (line 5) -> [784]
+// (no buffers of its own: its output is input_1.out)
 
 // dense_1: dense(512, activation: relu) (line 6) -> [512]
-const dense_1_kernel = allocF32(784 * 512); // dense_1/kernel [784, 512]
-const dense_1_kernel_grad = allocF32(784 * 512);
-const dense_1_bias = allocF32(512); // dense_1/bias [512]
-const dense_1_bias_grad = allocF32(512);
-const dense_1_out = allocF32(BATCH * 512);
-/** pre-activation */
-const dense_1_z = allocF32(BATCH * 512);
-/** dL/d(pre-activation) */
-const dense_1_dz = allocF32(BATCH * 512);
-const dense_1_grad = allocF32(BATCH * 512);
+const dense_1 = {
+  kernel: allocF32(784 * 512),
+  kernel_grad: allocF32(784 * 512),
+  bias: allocF32(512),
+  bias_grad: allocF32(512),
+  out: allocF32(BATCH * 512),
+  /** pre-activation */
+  z: allocF32(BATCH * 512),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 512),
+  grad: allocF32(BATCH * 512),
+};
 
 // dropout_1: dropout(0.2) (line 7) -> [512]
-const dropout_1_out = allocF32(BATCH * 512);
-/** 0 or 1/(1-rate) per value */
-const dropout_1_mask = allocF32(BATCH * 512);
-const dropout_1_grad = allocF32(BATCH * 512);
+const dropout_1 = dropout_buffers();
 
 // dense_2: dense(512, regularizer: l2(0.001)) (line 8) -> [512]
-const dense_2_kernel = allocF32(512 * 512); // dense_2/kernel [512, 512]
-const dense_2_kernel_grad = allocF32(512 * 512);
-const dense_2_bias = allocF32(512); // dense_2/bias [512]
-const dense_2_bias_grad = allocF32(512);
-const dense_2_out = allocF32(BATCH * 512);
-const dense_2_grad = allocF32(BATCH * 512);
+const dense_2 = {
+  kernel: allocF32(512 * 512),
+  kernel_grad: allocF32(512 * 512),
+  bias: allocF32(512),
+  bias_grad: allocF32(512),
+  out: allocF32(BATCH * 512),
+  grad: allocF32(BATCH * 512),
+};
 
 // batch_norm_1: batch_norm (line 9) -> [512]
-const batch_norm_1_gamma = allocF32(512); // batch_norm_1/gamma [512]
-const batch_norm_1_gamma_grad = allocF32(512);
-const batch_norm_1_beta = allocF32(512); // batch_norm_1/beta [512]
-const batch_norm_1_beta_grad = allocF32(512);
-const batch_norm_1_moving_mean = allocF32(512); // batch_norm_1/moving_mean [512], not trained
-const batch_norm_1_moving_variance = allocF32(512); // batch_norm_1/moving_variance [512], not trained
-const batch_norm_1_out = allocF32(BATCH * 512);
-/** batch mean per channel */
-const batch_norm_1_mean = allocF32(512);
-/** 1 / sqrt(batch variance + epsilon) */
-const batch_norm_1_inv_std = allocF32(512);
-/** normalised input */
-const batch_norm_1_xhat = allocF32(BATCH * 512);
-const batch_norm_1_grad = allocF32(BATCH * 512);
+const batch_norm_1 = {
+  gamma: allocF32(512),
+  gamma_grad: allocF32(512),
+  beta: allocF32(512),
+  beta_grad: allocF32(512),
+  moving_mean: allocF32(512),
+  moving_variance: allocF32(512),
+  out: allocF32(BATCH * 512),
+  /** batch mean per channel */
+  mean: allocF32(512),
+  /** 1 / sqrt(batch variance + epsilon) */
+  inv_std: allocF32(512),
+  /** normalised input */
+  xhat: allocF32(BATCH * 512),
+  grad: allocF32(BATCH * 512),
+};
 
 // relu_1: relu (line 10) -> [512]
-const relu_1_out = allocF32(BATCH * 512);
-const relu_1_grad = allocF32(BATCH * 512);
+const relu_1 = {
+  out: allocF32(BATCH * 512),
+  grad: allocF32(BATCH * 512),
+};
 
 // dropout_2: dropout(0.2) (line 11) -> [512]
-const dropout_2_out = allocF32(BATCH * 512);
-/** 0 or 1/(1-rate) per value */
-const dropout_2_mask = allocF32(BATCH * 512);
-const dropout_2_grad = allocF32(BATCH * 512);
+const dropout_2 = dropout_buffers();
 
 // dense_3: dense(10, activation: softmax) (line 12) -> [10]
-const dense_3_kernel = allocF32(512 * 10); // dense_3/kernel [512, 10]
-const dense_3_kernel_grad = allocF32(512 * 10);
-const dense_3_bias = allocF32(10); // dense_3/bias [10]
-const dense_3_bias_grad = allocF32(10);
-const dense_3_out = allocF32(BATCH * 10);
-/** pre-activation */
-const dense_3_z = allocF32(BATCH * 10);
-/** dL/d(pre-activation) */
-const dense_3_dz = allocF32(BATCH * 10);
+const dense_3 = {
+  kernel: allocF32(512 * 10),
+  kernel_grad: allocF32(512 * 10),
+  bias: allocF32(10),
+  bias_grad: allocF32(10),
+  out: allocF32(BATCH * 10),
+  /** pre-activation */
+  z: allocF32(BATCH * 10),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 10),
+};
 
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
@@ -130,85 +147,64 @@ const target = allocF32(BATCH * 10);
 // ==== Forward and backward passes ====
 
 // dense_1: dense(512, activation: relu) (line 6)
-function dense_1_forward(n: number): void {
-  // dense_1_z = x · kernel + bias   ([n, 784] · [784, 512])
-  gemm(false, false, n, 512, 784, input_1_out, dense_1_kernel, dense_1_z, false);
+function dense_1_forward(n: number, x: Float32Array): void {
+  const { z, kernel, out, bias } = dense_1;
+  // z = x · kernel + bias   ([n, 784] · [784, 512])
+  gemm(false, false, n, 512, 784, x, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(dense_1_z, dense_1_out, dense_1_bias, n, 512);
+  kernelBiasRelu(z, out, bias, n, 512);
 }
 
-// dense_1: dense(512, activation: relu) (line 6)
-function dense_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(dense_1_z, dense_1_grad, dense_1_dz, n * 512);
-  // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 512, n, input_1_out, dense_1_dz, dense_1_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_1_dz, dense_1_bias_grad, n, 512);
-}
-
-// dropout_1: dropout(0.2) (line 7)
-function dropout_1_forward(n: number, training: boolean): void {
+// dropout, forward: dropout_1, dropout_2
+function dropout_forward(n: number, training: boolean, x: Float32Array, layer: typeof dropout_1): void {
+  const { mask, out } = layer;
   if (training) {
     // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
     for (let i = 0; i < n * 512; i++) {
-      dropout_1_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
-      dropout_1_out[i] = dense_1_out[i] * dropout_1_mask[i];
+      mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
+      out[i] = x[i] * mask[i];
     }
   } else {
-    for (let i = 0; i < n * 512; i++) dropout_1_out[i] = dense_1_out[i];
+    for (let i = 0; i < n * 512; i++) out[i] = x[i];
   }
 }
 
-// dropout_1: dropout(0.2) (line 7)
-function dropout_1_backward(n: number): void {
-  for (let i = 0; i < n * 512; i++) dense_1_grad[i] = dropout_1_grad[i] * dropout_1_mask[i];
-}
-
 // dense_2: dense(512, regularizer: l2(0.001)) (line 8)
-function dense_2_forward(n: number): void {
-  // dense_2_out = x · kernel + bias   ([n, 512] · [512, 512])
-  gemm(false, false, n, 512, 512, dropout_1_out, dense_2_kernel, dense_2_out, false);
+function dense_2_forward(n: number, x: Float32Array): void {
+  const { out, kernel, bias } = dense_2;
+  // out = x · kernel + bias   ([n, 512] · [512, 512])
+  gemm(false, false, n, 512, 512, x, kernel, out, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_2_out, dense_2_bias, n, 512);
-}
-
-// dense_2: dense(512, regularizer: l2(0.001)) (line 8)
-function dense_2_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 512, 512, n, dropout_1_out, dense_2_grad, dense_2_kernel_grad, false);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_2_grad, dense_2_bias_grad, n, 512);
-  gemm(false, true, n, 512, 512, dense_2_grad, dense_2_kernel, dropout_1_grad, false);
+  kernelBiasAdd(out, bias, n, 512);
 }
 
 // batch_norm_1: batch_norm (line 9)
-function batch_norm_1_forward(n: number, training: boolean): void {
+function batch_norm_1_forward(n: number, training: boolean, x: Float32Array): void {
+  const { mean, inv_std, moving_mean, moving_variance, xhat, out, gamma, beta } = batch_norm_1;
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
     const rows = n;
-    batch_norm_1_mean.fill(0);
-    batch_norm_1_inv_std.fill(0);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < 512; c++) batch_norm_1_mean[c] += dense_2_out[r * 512 + c];
-    for (let c = 0; c < 512; c++) batch_norm_1_mean[c] /= rows;
+    mean.fill(0);
+    inv_std.fill(0);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < 512; c++) mean[c] += x[r * 512 + c];
+    for (let c = 0; c < 512; c++) mean[c] /= rows;
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < 512; c++) {
-        const d = dense_2_out[r * 512 + c] - batch_norm_1_mean[c];
-        batch_norm_1_inv_std[c] += d * d;
+        const d = x[r * 512 + c] - mean[c];
+        inv_std[c] += d * d;
       }
     }
     for (let c = 0; c < 512; c++) {
-      const variance = batch_norm_1_inv_std[c] / rows;
-      batch_norm_1_moving_mean[c] = batch_norm_1_moving_mean[c] * 0.99 + batch_norm_1_mean[c] * 0.01;
-      batch_norm_1_moving_variance[c] = batch_norm_1_moving_variance[c] * 0.99 + variance * 0.01;
-      batch_norm_1_inv_std[c] = 1 / Math.sqrt(variance + 0.001);
+      const variance = inv_std[c] / rows;
+      moving_mean[c] = moving_mean[c] * 0.99 + mean[c] * 0.01;
+      moving_variance[c] = moving_variance[c] * 0.99 + variance * 0.01;
+      inv_std[c] = 1 / Math.sqrt(variance + 0.001);
     }
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < 512; c++) {
         const i = r * 512 + c;
-        batch_norm_1_xhat[i] = (dense_2_out[i] - batch_norm_1_mean[c]) * batch_norm_1_inv_std[c];
-        batch_norm_1_out[i] = batch_norm_1_gamma[c] * batch_norm_1_xhat[i] + batch_norm_1_beta[c];
+        xhat[i] = (x[i] - mean[c]) * inv_std[c];
+        out[i] = gamma[c] * xhat[i] + beta[c];
       }
     }
   } else {
@@ -216,126 +212,133 @@ function batch_norm_1_forward(n: number, training: boolean): void {
     for (let r = 0; r < n; r++) {
       for (let c = 0; c < 512; c++) {
         const i = r * 512 + c;
-        batch_norm_1_out[i] =
-          (batch_norm_1_gamma[c] * (dense_2_out[i] - batch_norm_1_moving_mean[c])) /
-            Math.sqrt(batch_norm_1_moving_variance[c] + 0.001) +
-          batch_norm_1_beta[c];
+        out[i] = (gamma[c] * (x[i] - moving_mean[c])) / Math.sqrt(moving_variance[c] + 0.001) + beta[c];
       }
     }
   }
 }
 
-// batch_norm_1: batch_norm (line 9)
-function batch_norm_1_backward(n: number): void {
-  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
-  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  batch_norm_1_gamma_grad.fill(0);
-  batch_norm_1_beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      batch_norm_1_gamma_grad[c] += batch_norm_1_grad[i] * batch_norm_1_xhat[i];
-      batch_norm_1_beta_grad[c] += batch_norm_1_grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      dense_2_grad[i] =
-        ((batch_norm_1_gamma[c] * batch_norm_1_inv_std[c]) / rows) *
-        (rows * batch_norm_1_grad[i] -
-          batch_norm_1_beta_grad[c] -
-          batch_norm_1_xhat[i] * batch_norm_1_gamma_grad[c]);
-    }
-  }
-}
-
 // relu_1: relu (line 10)
-function relu_1_forward(n: number): void {
+function relu_1_forward(n: number, x: Float32Array): void {
+  const { out } = relu_1;
   // relu
   for (let i = 0; i < n * 512; i++) {
-    const z = batch_norm_1_out[i];
-    relu_1_out[i] = z > 0 ? z : 0;
+    const z = x[i];
+    out[i] = z > 0 ? z : 0;
   }
-}
-
-// relu_1: relu (line 10)
-function relu_1_backward(n: number): void {
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(batch_norm_1_out, relu_1_grad, batch_norm_1_grad, n * 512);
-}
-
-// dropout_2: dropout(0.2) (line 11)
-function dropout_2_forward(n: number, training: boolean): void {
-  if (training) {
-    // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
-    for (let i = 0; i < n * 512; i++) {
-      dropout_2_mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
-      dropout_2_out[i] = relu_1_out[i] * dropout_2_mask[i];
-    }
-  } else {
-    for (let i = 0; i < n * 512; i++) dropout_2_out[i] = relu_1_out[i];
-  }
-}
-
-// dropout_2: dropout(0.2) (line 11)
-function dropout_2_backward(n: number): void {
-  for (let i = 0; i < n * 512; i++) relu_1_grad[i] = dropout_2_grad[i] * dropout_2_mask[i];
 }
 
 // dense_3: dense(10, activation: softmax) (line 12)
-function dense_3_forward(n: number): void {
-  // dense_3_z = x · kernel + bias   ([n, 512] · [512, 10])
-  gemm(false, false, n, 10, 512, dropout_2_out, dense_3_kernel, dense_3_z, false);
+function dense_3_forward(n: number, x: Float32Array): void {
+  const { z, kernel, bias, out } = dense_3;
+  // z = x · kernel + bias   ([n, 512] · [512, 10])
+  gemm(false, false, n, 10, 512, x, kernel, z, false);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(dense_3_z, dense_3_bias, n, 10);
+  kernelBiasAdd(z, bias, n, 10);
   // softmax over the last axis (10 values per row), shifted by the row maximum for stability
   for (let row = 0; row < n; row++) {
     const o = row * 10;
     let max = -Infinity;
-    for (let j = 0; j < 10; j++) max = Math.max(max, dense_3_z[o + j]);
+    for (let j = 0; j < 10; j++) max = Math.max(max, z[o + j]);
     let sum = 0;
     for (let j = 0; j < 10; j++) {
-      const e = Math.exp(dense_3_z[o + j] - max);
-      dense_3_out[o + j] = e;
+      const e = Math.exp(z[o + j] - max);
+      out[o + j] = e;
       sum += e;
     }
-    for (let j = 0; j < 10; j++) dense_3_out[o + j] /= sum;
+    for (let j = 0; j < 10; j++) out[o + j] /= sum;
   }
 }
 
-// dense_3: dense(10, activation: softmax) (line 12)
-function dense_3_backward(n: number): void {
-  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
-  gemm(true, false, 512, 10, n, dropout_2_out, dense_3_dz, dense_3_kernel_grad, false);
+// dense_1: dense(512, activation: relu) (line 6)
+function dense_1_backward(n: number, x: Float32Array): void {
+  const { z, grad, dz, kernel_grad, bias_grad } = dense_1;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(z, grad, dz, n * 512);
+  // dKernel = xᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 784, 512, n, x, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dense_3_dz, dense_3_bias_grad, n, 10);
-  gemm(false, true, n, 512, 10, dense_3_dz, dense_3_kernel, dropout_2_grad, false);
+  kernelBiasGrad(dz, bias_grad, n, 512);
 }
 
-/** Runs the network on the first n examples in input_1_out; training turns on dropout and batch statistics. */
+// dropout, backward: dropout_1, dropout_2
+function dropout_backward(n: number, dx: Float32Array, layer: typeof dropout_1): void {
+  const { grad, mask } = layer;
+  for (let i = 0; i < n * 512; i++) dx[i] = grad[i] * mask[i];
+}
+
+// dense_2: dense(512, regularizer: l2(0.001)) (line 8)
+function dense_2_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { grad, kernel_grad, bias_grad, kernel } = dense_2;
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 512, 512, n, x, grad, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(grad, bias_grad, n, 512);
+  gemm(false, true, n, 512, 512, grad, kernel, dx, false);
+}
+
+// batch_norm_1: batch_norm (line 9)
+function batch_norm_1_backward(n: number, dx: Float32Array): void {
+  const { gamma_grad, beta_grad, grad, xhat, gamma, inv_std } = batch_norm_1;
+  // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
+  // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
+  const rows = n;
+  gamma_grad.fill(0);
+  beta_grad.fill(0);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < 512; c++) {
+      const i = r * 512 + c;
+      gamma_grad[c] += grad[i] * xhat[i];
+      beta_grad[c] += grad[i];
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < 512; c++) {
+      const i = r * 512 + c;
+      dx[i] = ((gamma[c] * inv_std[c]) / rows) * (rows * grad[i] - beta_grad[c] - xhat[i] * gamma_grad[c]);
+    }
+  }
+}
+
+// relu_1: relu (line 10)
+function relu_1_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { grad } = relu_1;
+  // relu backward: dz = z > 0 ? g : 0
+  kernelReluBackward(x, grad, dx, n * 512);
+}
+
+// dense_3: dense(10, activation: softmax) (line 12)
+function dense_3_backward(n: number, x: Float32Array, dx: Float32Array): void {
+  const { dz, kernel_grad, bias_grad, kernel } = dense_3;
+  // dKernel = xᵀ · dz; dBias = column sums of dz; dx = dz · kernelᵀ
+  gemm(true, false, 512, 10, n, x, dz, kernel_grad, false);
+  // dBias[j] = sum over the rows of dz[r, j]
+  kernelBiasGrad(dz, bias_grad, n, 10);
+  gemm(false, true, n, 512, 10, dz, kernel, dx, false);
+}
+
+/** Runs the network on the first n examples in input_1.out; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
   // flatten_1: flatten (line 5)
   // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  dense_1_forward(n);
-  dropout_1_forward(n, training);
-  dense_2_forward(n);
-  batch_norm_1_forward(n, training);
-  relu_1_forward(n);
-  dropout_2_forward(n, training);
-  dense_3_forward(n);
+  dense_1_forward(n, input_1.out);
+  dropout_forward(n, training, dense_1.out, dropout_1);
+  dense_2_forward(n, dropout_1.out);
+  batch_norm_1_forward(n, training, dense_2.out);
+  relu_1_forward(n, batch_norm_1.out);
+  dropout_forward(n, training, relu_1.out, dropout_2);
+  dense_3_forward(n, dropout_2.out);
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
 function backward(n: number): void {
-  dense_3_backward(n);
-  dropout_2_backward(n);
-  relu_1_backward(n);
-  batch_norm_1_backward(n);
-  dense_2_backward(n);
-  dropout_1_backward(n);
-  dense_1_backward(n);
+  dense_3_backward(n, dropout_2.out, dropout_2.grad);
+  dropout_backward(n, relu_1.grad, dropout_2);
+  relu_1_backward(n, batch_norm_1.out, batch_norm_1.grad);
+  batch_norm_1_backward(n, dense_2.grad);
+  dense_2_backward(n, dropout_1.out, dropout_1.grad);
+  dropout_backward(n, dense_1.grad, dropout_1);
+  dense_1_backward(n, input_1.out);
 }
 
 // ==== Loss and metrics ====
@@ -344,11 +347,11 @@ function backward(n: number): void {
 function computeLoss(n: number): number {
   let total = 0;
   for (let k = 0; k < n * 10; k++) {
-    const p = dense_3_out[k];
+    const p = dense_3.out[k];
     const y = target[k];
     if (y !== 0) total -= y * Math.log(Math.min(Math.max(p, 1e-7), 0.9999999));
     // softmax and cross-entropy together: dL/dz = (p - y) / n
-    dense_3_dz[k] = (p - y) / n;
+    dense_3.dz[k] = (p - y) / n;
   }
   return total / n;
 }
@@ -356,12 +359,12 @@ function computeLoss(n: number): number {
 /** Running sums behind the metrics: correct. */
 const METRIC_SLOTS = 1;
 
-/** Adds the batch's counts to sums (predictions in dense_3_out, labels in target). */
+/** Adds the batch's counts to sums (predictions in dense_3.out, labels in target). */
 function accumulateMetrics(n: number, sums: Float64Array): void {
   for (let i = 0; i < n; i++) {
     const o = i * 10;
     let best = 0;
-    for (let j = 1; j < 10; j++) if (dense_3_out[o + j] > dense_3_out[o + best]) best = j;
+    for (let j = 1; j < 10; j++) if (dense_3.out[o + j] > dense_3.out[o + best]) best = j;
     if (target[o + best] === 1) sums[0] += 1;
   }
 }
@@ -380,145 +383,55 @@ function metricValue(name: string, sums: Float64Array, count: number): number {
 function regularizationPenalty(): number {
   let penalty = 0;
   // dense_2/kernel: l2(l2: 0.001)
-  for (let i = 0; i < dense_2_kernel.length; i++) penalty += 0.001 * dense_2_kernel[i] * dense_2_kernel[i];
+  for (let i = 0; i < dense_2.kernel.length; i++) penalty += 0.001 * dense_2.kernel[i] * dense_2.kernel[i];
   return penalty;
 }
 
 /** Adds the penalties' gradients to the weight gradients. */
 function addRegularizationGradients(): void {
-  for (let i = 0; i < dense_2_kernel_grad.length; i++) dense_2_kernel_grad[i] += 0.002 * dense_2_kernel[i];
-}
-
-// ==== Optimizer ====
-
-/** Every trainable weight with its gradient and the optimizer's m, v. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
-  [
-    {
-      name: "dense_1/kernel",
-      value: dense_1_kernel,
-      grad: dense_1_kernel_grad,
-      m: allocF32(dense_1_kernel.length),
-      v: allocF32(dense_1_kernel.length),
-    },
-    {
-      name: "dense_1/bias",
-      value: dense_1_bias,
-      grad: dense_1_bias_grad,
-      m: allocF32(dense_1_bias.length),
-      v: allocF32(dense_1_bias.length),
-    },
-    {
-      name: "dense_2/kernel",
-      value: dense_2_kernel,
-      grad: dense_2_kernel_grad,
-      m: allocF32(dense_2_kernel.length),
-      v: allocF32(dense_2_kernel.length),
-    },
-    {
-      name: "dense_2/bias",
-      value: dense_2_bias,
-      grad: dense_2_bias_grad,
-      m: allocF32(dense_2_bias.length),
-      v: allocF32(dense_2_bias.length),
-    },
-    {
-      name: "batch_norm_1/gamma",
-      value: batch_norm_1_gamma,
-      grad: batch_norm_1_gamma_grad,
-      m: allocF32(batch_norm_1_gamma.length),
-      v: allocF32(batch_norm_1_gamma.length),
-    },
-    {
-      name: "batch_norm_1/beta",
-      value: batch_norm_1_beta,
-      grad: batch_norm_1_beta_grad,
-      m: allocF32(batch_norm_1_beta.length),
-      v: allocF32(batch_norm_1_beta.length),
-    },
-    {
-      name: "dense_3/kernel",
-      value: dense_3_kernel,
-      grad: dense_3_kernel_grad,
-      m: allocF32(dense_3_kernel.length),
-      v: allocF32(dense_3_kernel.length),
-    },
-    {
-      name: "dense_3/bias",
-      value: dense_3_bias,
-      grad: dense_3_bias_grad,
-      m: allocF32(dense_3_bias.length),
-      v: allocF32(dense_3_bias.length),
-    },
-  ];
-
-/** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;
-
-/**
- * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
- * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
- */
-function applyGradients(lr: number): void {
-  iterations++;
-  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
-  // the kernels' adamUpdate runs the three lines below over a whole parameter
-  for (let k = 0; k < PARAMS.length; k++) {
-    const p = PARAMS[k]!;
-    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
-  }
+  for (let i = 0; i < dense_2.kernel_grad.length; i++) dense_2.kernel_grad[i] += 0.002 * dense_2.kernel[i];
 }
 
 // ==== Weights: initialisation and saving ====
 
-/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-  {
-    name: "dense_1/kernel",
-    shape: [784, 512],
-    value: dense_1_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_1/bias", shape: [512], value: dense_1_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "dense_2/kernel",
-    shape: [512, 512],
-    value: dense_2_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_2/bias", shape: [512], value: dense_2_bias, initializer: { kind: "zeros", args: {} } },
-  {
-    name: "batch_norm_1/gamma",
-    shape: [512],
-    value: batch_norm_1_gamma,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "batch_norm_1/beta",
-    shape: [512],
-    value: batch_norm_1_beta,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_1/moving_mean",
-    shape: [512],
-    value: batch_norm_1_moving_mean,
-    initializer: { kind: "zeros", args: {} },
-  },
-  {
-    name: "batch_norm_1/moving_variance",
-    shape: [512],
-    value: batch_norm_1_moving_variance,
-    initializer: { kind: "ones", args: {} },
-  },
-  {
-    name: "dense_3/kernel",
-    shape: [512, 10],
-    value: dense_3_kernel,
-    initializer: { kind: "glorot_uniform", args: {} },
-  },
-  { name: "dense_3/bias", shape: [10], value: dense_3_bias, initializer: { kind: "zeros", args: {} } },
+/** The initializers of the weights below (random.ts's fillInitializer reads them). */
+const GLOROT_UNIFORM: InitializerSpec = { kind: "glorot_uniform", args: {} };
+const ZEROS: InitializerSpec = { kind: "zeros", args: {} };
+const ONES: InitializerSpec = { kind: "ones", args: {} };
+
+/**
+ * Every weight in model.json order: TensorFlow.js name, shape, buffer, its gradient (null: not
+ * trained) and initializer.
+ */
+const WEIGHTS: {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array | null;
+  initializer: InitializerSpec;
+}[] = [
+  weight("dense_1/kernel", [784, 512], dense_1.kernel, dense_1.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_1/bias", [512], dense_1.bias, dense_1.bias_grad, ZEROS),
+  weight("dense_2/kernel", [512, 512], dense_2.kernel, dense_2.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_2/bias", [512], dense_2.bias, dense_2.bias_grad, ZEROS),
+  weight("batch_norm_1/gamma", [512], batch_norm_1.gamma, batch_norm_1.gamma_grad, ONES),
+  weight("batch_norm_1/beta", [512], batch_norm_1.beta, batch_norm_1.beta_grad, ZEROS),
+  weight("batch_norm_1/moving_mean", [512], batch_norm_1.moving_mean, null, ZEROS),
+  weight("batch_norm_1/moving_variance", [512], batch_norm_1.moving_variance, null, ONES),
+  weight("dense_3/kernel", [512, 10], dense_3.kernel, dense_3.kernel_grad, GLOROT_UNIFORM),
+  weight("dense_3/bias", [10], dense_3.bias, dense_3.bias_grad, ZEROS),
 ];
+
+/** One entry of WEIGHTS. */
+function weight(
+  name: string,
+  shape: number[],
+  value: Float32Array,
+  grad: Float32Array | null,
+  initializer: InitializerSpec,
+) {
+  return { name, shape, value, grad, initializer };
+}
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
 function initializeWeights(seed: number): void {
@@ -526,145 +439,28 @@ function initializeWeights(seed: number): void {
     fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }
 
-/** The Keras topology of the model (computed by nnc at compile time). */
+/** The Keras topology of the model (computed by nnc at compile time), one layer per line. */
+// prettier-ignore
 const MODEL_TOPOLOGY = {
-  class_name: "Model",
-  config: {
-    name: "regularized",
-    layers: [
-      {
-        class_name: "InputLayer",
-        config: { batch_input_shape: [null, 28, 28, 1], dtype: "float32", sparse: false, name: "input_1" },
-        name: "input_1",
-        inbound_nodes: [],
-      },
-      {
-        class_name: "Flatten",
-        config: { name: "flatten_1", trainable: true, dtype: "float32", data_format: "channels_last" },
-        name: "flatten_1",
-        inbound_nodes: [[["input_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_1",
-          trainable: true,
-          dtype: "float32",
-          units: 512,
-          activation: "relu",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_1",
-        inbound_nodes: [[["flatten_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_1",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.2,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_1",
-        inbound_nodes: [[["dense_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_2",
-          trainable: true,
-          dtype: "float32",
-          units: 512,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: { class_name: "L1L2", config: { l1: 0, l2: 0.001 } },
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_2",
-        inbound_nodes: [[["dropout_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "BatchNormalization",
-        config: {
-          name: "batch_norm_1",
-          trainable: true,
-          dtype: "float32",
-          axis: -1,
-          momentum: 0.99,
-          epsilon: 0.001,
-          center: true,
-          scale: true,
-          beta_initializer: { class_name: "Zeros", config: {} },
-          gamma_initializer: { class_name: "Ones", config: {} },
-          moving_mean_initializer: { class_name: "Zeros", config: {} },
-          moving_variance_initializer: { class_name: "Ones", config: {} },
-          beta_regularizer: null,
-          gamma_regularizer: null,
-          beta_constraint: null,
-          gamma_constraint: null,
-        },
-        name: "batch_norm_1",
-        inbound_nodes: [[["dense_2", 0, 0, {}]]],
-      },
-      {
-        class_name: "ReLU",
-        config: { name: "relu_1", trainable: true, dtype: "float32", max_value: null },
-        name: "relu_1",
-        inbound_nodes: [[["batch_norm_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dropout",
-        config: {
-          name: "dropout_2",
-          trainable: true,
-          dtype: "float32",
-          rate: 0.2,
-          noise_shape: null,
-          seed: null,
-        },
-        name: "dropout_2",
-        inbound_nodes: [[["relu_1", 0, 0, {}]]],
-      },
-      {
-        class_name: "Dense",
-        config: {
-          name: "dense_3",
-          trainable: true,
-          dtype: "float32",
-          units: 10,
-          activation: "softmax",
-          use_bias: true,
-          kernel_initializer: { class_name: "GlorotUniform", config: { seed: null } },
-          bias_initializer: { class_name: "Zeros", config: {} },
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-        name: "dense_3",
-        inbound_nodes: [[["dropout_2", 0, 0, {}]]],
-      },
+  "class_name": "Model",
+  "config": {
+    "name": "regularized",
+    "layers": [
+      {"class_name":"InputLayer","config":{"batch_input_shape":[null,28,28,1],"dtype":"float32","sparse":false,"name":"input_1"},"name":"input_1","inbound_nodes":[]},
+      {"class_name":"Flatten","config":{"name":"flatten_1","trainable":true,"dtype":"float32","data_format":"channels_last"},"name":"flatten_1","inbound_nodes":[[["input_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_1","trainable":true,"dtype":"float32","units":512,"activation":"relu","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_1","inbound_nodes":[[["flatten_1",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_1","trainable":true,"dtype":"float32","rate":0.2,"noise_shape":null,"seed":null},"name":"dropout_1","inbound_nodes":[[["dense_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_2","trainable":true,"dtype":"float32","units":512,"activation":"linear","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":{"class_name":"L1L2","config":{"l1":0,"l2":0.001}},"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_2","inbound_nodes":[[["dropout_1",0,0,{}]]]},
+      {"class_name":"BatchNormalization","config":{"name":"batch_norm_1","trainable":true,"dtype":"float32","axis":-1,"momentum":0.99,"epsilon":0.001,"center":true,"scale":true,"beta_initializer":{"class_name":"Zeros","config":{}},"gamma_initializer":{"class_name":"Ones","config":{}},"moving_mean_initializer":{"class_name":"Zeros","config":{}},"moving_variance_initializer":{"class_name":"Ones","config":{}},"beta_regularizer":null,"gamma_regularizer":null,"beta_constraint":null,"gamma_constraint":null},"name":"batch_norm_1","inbound_nodes":[[["dense_2",0,0,{}]]]},
+      {"class_name":"ReLU","config":{"name":"relu_1","trainable":true,"dtype":"float32","max_value":null},"name":"relu_1","inbound_nodes":[[["batch_norm_1",0,0,{}]]]},
+      {"class_name":"Dropout","config":{"name":"dropout_2","trainable":true,"dtype":"float32","rate":0.2,"noise_shape":null,"seed":null},"name":"dropout_2","inbound_nodes":[[["relu_1",0,0,{}]]]},
+      {"class_name":"Dense","config":{"name":"dense_3","trainable":true,"dtype":"float32","units":10,"activation":"softmax","use_bias":true,"kernel_initializer":{"class_name":"GlorotUniform","config":{"seed":null}},"bias_initializer":{"class_name":"Zeros","config":{}},"kernel_regularizer":null,"bias_regularizer":null,"activity_regularizer":null,"kernel_constraint":null,"bias_constraint":null},"name":"dense_3","inbound_nodes":[[["dropout_2",0,0,{}]]]},
     ],
-    input_layers: [["input_1", 0, 0]],
-    output_layers: [["dense_3", 0, 0]],
+    "input_layers": [["input_1",0,0]],
+    "output_layers": [["dense_3",0,0]],
   },
-  keras_version: "tfjs-layers 4.22.0",
-  backend: "tensor_flow.js",
+  "keras_version": "tfjs-layers 4.22.0",
+  "backend": "tensor_flow.js",
 };
 
 /**
@@ -702,6 +498,41 @@ function saveModel(dir: string): void {
     "weights.bin": new Uint8Array(bytes.buffer),
     "model.json": JSON.stringify(modelJson, null, 2),
   });
+}
+
+// ==== Optimizer ====
+
+/** Every trainable weight (those of WEIGHTS with a gradient), with the optimizer's m, v. */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array }[] =
+  WEIGHTS.flatMap((w) =>
+    w.grad
+      ? [
+          {
+            name: w.name,
+            value: w.value,
+            grad: w.grad,
+            m: allocF32(w.value.length),
+            v: allocF32(w.value.length),
+          },
+        ]
+      : [],
+  );
+
+/** Optimizer steps taken so far (Keras's optimizer.iterations). */
+let iterations = 0;
+
+/**
+ * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
+ * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
+ */
+function applyGradients(lr: number): void {
+  iterations++;
+  const lrT = (lr * Math.sqrt(1 - Math.pow(0.999, iterations))) / (1 - Math.pow(0.9, iterations));
+  // the kernels' adamUpdate runs the three lines below over a whole parameter
+  for (let k = 0; k < PARAMS.length; k++) {
+    const p = PARAMS[k]!;
+    adamUpdate(p.value, p.grad, p.m, p.v, lrT, 0.9, 0.999, 1e-7);
+  }
 }
 
 // ==== Training ====
@@ -750,7 +581,7 @@ function evaluate(
   let lossSum = 0;
   for (let start = 0; start < count; start += BATCH) {
     const n = Math.min(BATCH, count - start);
-    kernelBytesToFloats(pixels, start * EXAMPLE, input_1_out, 0, n * EXAMPLE);
+    kernelBytesToFloats(pixels, start * EXAMPLE, input_1.out, 0, n * EXAMPLE);
     for (let b = 0; b < n; b++) setTarget(b, labels[start + b]!);
     forward(n, false);
     lossSum += computeLoss(n) * n;
@@ -837,7 +668,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       const epochStarted = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         const n = Math.min(BATCH, trainCount - cursor);
-        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1_out);
+        gatherBatch(trainSet.pixels, trainSet.labels, order, cursor, trainCount, n, input_1.out);
         cursor += n;
         lr = baseLr;
         forward(n, true);
