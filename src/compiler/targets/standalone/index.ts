@@ -61,6 +61,11 @@ export interface StandaloneOptions {
    * steps) so that gradients and updates can be checked against finite differences and tfjs.
    */
   exposeInternals?: boolean;
+  /**
+   * Format the program with prettier (default true). The standalone engine, which transpiles it
+   * at once, skips it: formatting is for readers, and it is most of the generation's time.
+   */
+  format?: boolean;
 }
 
 export { comment, lit } from "../code.js";
@@ -644,7 +649,7 @@ export const internals = {
   ]
     .filter(Boolean)
     .join("\n\n");
-  return prettier.format(program, { parser: "typescript", printWidth: 110 });
+  return options.format === false ? program : prettier.format(program, { parser: "typescript", printWidth: 110 });
 }
 
 function regularizationSection(ws: WeightBuffer[]): string {
