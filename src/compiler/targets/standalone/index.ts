@@ -330,6 +330,7 @@ ${comment(`Source: ${src.file} (sha256 ${src.sha256})`)}
   const flatNames = new RegExp(`\\b(?:${[...external.keys()].sort((a, b) => b.length - a.length).join("|") || "(?!)"})\\b`, "g");
   const externalize = (text: string): string => text.replace(flatNames, (name) => external.get(name)!);
   const order = [...plans.values()];
+  const planByV = new Map(order.map((p) => [p.v, p]));
   const withBuffers = order.filter((p) => p.fields.length > 0);
   const modelLines: string[] = [];
   modelLines.push(`/** Examples per training batch; every buffer is sized for one full batch. */
@@ -358,10 +359,10 @@ const BATCH = ${BATCH};`);
       declarationOf.set(d.instances[0]!.v, d.body);
       continue;
     }
-    const kind = order.find((p) => p.v === d.instances[0]!.v)!.layer.kind;
+    const kind = planByV.get(d.instances[0]!.v)!.layer.kind;
     const name = uniqueName(`${kind}_buffers`);
     modelLines.push("");
-    modelLines.push(`/** The buffers of a ${kind} layer (${listOf(d.instances.map((i) => order.find((p) => p.v === i.v)!.layer.id))}). */
+    modelLines.push(`/** The buffers of a ${kind} layer (${listOf(d.instances.map((i) => planByV.get(i.v)!.layer.id))}). */
 function ${name}(${d.params.map((p) => `${p.name}: number`).join(", ")}) {
   return ${d.body};
 }`);
@@ -419,7 +420,7 @@ const probabilities = allocF32(BATCH * ${C});`);
   const callOf = { forward: new Map<string, string>(), backward: new Map<string, string>() };
   for (const pass of ["forward", "backward"] as const) {
     for (const f of outline(passInstances(pass))) {
-      const firstPlan = order.find((p) => p.v === f.instances[0]!.v)!;
+      const firstPlan = planByV.get(f.instances[0]!.v)!;
       const many = f.instances.length > 1;
       const name = many ? uniqueName(`${firstPlan.layer.kind}_${pass}`) : uniqueName(`${firstPlan.v}_${pass}`);
       const args = [
@@ -430,9 +431,9 @@ const probabilities = allocF32(BATCH * ${C});`);
         ...f.params.map((p) => `${p.name}: number`),
       ];
       const src = firstPlan.layer.source;
-      const sameLine = f.instances.every((i) => order.find((p) => p.v === i.v)!.layer.source.line === src.line);
+      const sameLine = f.instances.every((i) => planByV.get(i.v)!.layer.source.line === src.line);
       const title = many
-        ? comment(`${sameLine ? `${src.text} (line ${src.line})` : firstPlan.layer.kind}, ${pass === "forward" ? "forward" : "backward"}: ${listOf(f.instances.map((i) => order.find((p) => p.v === i.v)!.layer.id))}`)
+        ? comment(`${sameLine ? `${src.text} (line ${src.line})` : firstPlan.layer.kind}, ${pass === "forward" ? "forward" : "backward"}: ${listOf(f.instances.map((i) => planByV.get(i.v)!.layer.id))}`)
         : comment(`${firstPlan.layer.id}: ${describeSource(src)}`);
       const unpack = f.ownUsed.length ? `const ${destructure(f.ownUsed)} = ${many ? "layer" : firstPlan.v};\n` : "";
       layerFunctions.push(`${title}\nfunction ${name}(${args.join(", ")}): void {\n${unpack}${f.body}\n}`);
