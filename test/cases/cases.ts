@@ -138,8 +138,9 @@ export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** The standalone program's forward pass (inference) on the fixed batch, from nnc's seeded initial weights or `weights`. */
-export async function standaloneForward(ir: IR, weights: Record<string, Float32Array> | null): Promise<{ out: Float32Array; x: Float32Array; m: Internals }> {
-  const m = await loadInternals(ir);
+/** The standalone forward pass (inference) of a fixed batch; `loaded`: a program already loaded for `ir`. */
+export async function standaloneForward(ir: IR, weights: Record<string, Float32Array> | null, loaded?: Internals): Promise<{ out: Float32Array; x: Float32Array; m: Internals }> {
+  const m = loaded ?? (await loadInternals(ir));
   m.initializeWeights(11);
   if (weights) for (const [name, w] of Object.entries(weights)) m.weights[name]!.set(w);
   const x = fill(m, ir, N);
