@@ -211,6 +211,12 @@ export interface Plan {
         labelSmoothing: number;
         /** Keras's binary accuracy (outputs thresholded at 0.5) as "accuracy". */
         binaryAccuracy: boolean;
+        /**
+         * The probability that binary accuracy thresholds: 0.5, or sigmoid(0.5) when the model
+         * outputs logits (Keras thresholds the model's output, the logit, at 0.5, as the CPU
+         * program does; the GPU reads back probabilities).
+         */
+        threshold: number;
       }
     | { kind: string; delta: number };
   /** The weights with an l1/l2 penalty (Keras: l1 * sum |w| + l2 * sum w², added to the loss). */
@@ -352,7 +358,7 @@ export function webgpuPlan(ir: IR): Plan | string {
     optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
   } else return `the ${o.kind} optimizer`;
   const loss: Plan["loss"] = crossEntropy
-    ? { kind: "crossentropy", binary, labelSmoothing: num(t.loss.args.label_smoothing, 0), binaryAccuracy: binary && t.metrics.includes("accuracy") }
+    ? { kind: "crossentropy", binary, labelSmoothing: num(t.loss.args.label_smoothing, 0), binaryAccuracy: binary && t.metrics.includes("accuracy"), threshold: fromLogits ? 1 / (1 + Math.exp(-0.5)) : 0.5 }
     : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
   return { inputSize, steps, classes: t.data.classes, loss, regularized, optimizer };
 }
@@ -390,9 +396,9 @@ export function crossEntropySums(p: Float32Array, label: (row: number) => number
 /**
  * The binary cross-entropy -(y log p + (1 - y) log(1 - p)) averaged over the classes, summed over
  * n rows (p clipped as the CPU program does), and the rows' hits: Keras's binary accuracy (the
- * share of outputs on the label's side of 0.5) when `binaryAccuracy`, else argmax hits.
+ * share of outputs on the label's side of `threshold`) when `binaryAccuracy`, else argmax hits.
  */
-function binaryCrossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number, labelSmoothing: number, binaryAccuracy: boolean): [number, number] {
+function binaryCrossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number, labelSmoothing: number, binaryAccuracy: boolean, threshold: number): [number, number] {
   let loss = 0;
   let hits = 0;
   for (let r = 0; r < n; r++) {
@@ -404,7 +410,7 @@ function binaryCrossEntropySums(p: Float32Array, label: (row: number) => number,
       const y = targetValue(j, l, classes, labelSmoothing, true);
       const pc = Math.min(Math.max(q, EPSILON), 1 - EPSILON);
       loss -= (y * Math.log(pc) + (1 - y) * Math.log(1 - pc)) / classes;
-      if ((q > 0.5 ? 1 : 0) === (j === l ? 1 : 0)) rowHits++;
+      if ((q > threshold ? 1 : 0) === (j === l ? 1 : 0)) rowHits++;
       if (q > p[r * classes + best]!) best = j;
     }
     hits += binaryAccuracy ? rowHits / classes : best === l ? 1 : 0;
@@ -425,7 +431,7 @@ export function smoothingOf(plan: Plan): number {
 export function lossSums(plan: Plan, p: Float32Array, label: (row: number) => number, n: number): [number, number] {
   const loss = plan.loss;
   const C = plan.classes;
-  if ("binary" in loss && loss.binary) return binaryCrossEntropySums(p, label, n, C, loss.labelSmoothing, loss.binaryAccuracy);
+  if ("binary" in loss && loss.binary) return binaryCrossEntropySums(p, label, n, C, loss.labelSmoothing, loss.binaryAccuracy, loss.threshold);
   if ("labelSmoothing" in loss) return crossEntropySums(p, label, n, C, loss.labelSmoothing);
   const d = loss.delta;
   const term =
