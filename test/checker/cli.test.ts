@@ -105,12 +105,14 @@ describe("nnc compile code options", () => {
     expect(plain.stdout).toContain('import * as tf from "@tensorflow/tfjs";');
   });
 
-  it("--kernels simd emits WebAssembly kernels; the default ts kernels do not", async () => {
-    const simd = await run("compile", join(root, "examples/twolayer.nn"), "--kernels", "simd", "-o", "-");
+  it("the default simd kernels (as nnc run trains) are WebAssembly; --kernels ts, the teaching mode, is not", async () => {
+    const simd = await run("compile", join(root, "examples/twolayer.nn"), "-o", "-");
     expect(simd.code).toBe(0);
     expect(simd.stdout).toContain("WebAssembly");
-    const ts = await run("compile", join(root, "examples/twolayer.nn"), "-o", "-");
+    expect(simd.stdout).toContain('const KERNELS = "simd";');
+    const ts = await run("compile", join(root, "examples/twolayer.nn"), "--kernels", "ts", "-o", "-");
     expect(ts.stdout).not.toContain("WebAssembly");
+    expect(ts.stdout).toContain('const KERNELS = "ts";');
   });
 
   it("rejects a bad --kernels, --threads or --tfjs-package with exit 2 and one line", async () => {

@@ -1,5 +1,7 @@
-// Golden generated programs for every example (test/golden/standalone/<name>.ts; update with
-// `npx vitest run -u` and review the diff), and one `tsc --strict --noEmit` over all of them.
+// Golden generated programs for every example as `nnc compile` writes them (simd kernels, its
+// default: test/golden/standalone/<name>.ts), the teaching mode (--kernels ts) of a dense and a
+// convolutional one (test/golden/standalone/ts/<name>.ts); update with `npx vitest run -u` and
+// review the diff. One `tsc --strict --noEmit` runs over all of them.
 import { execFileSync } from "node:child_process";
 import {
   mkdtempSync,
@@ -23,14 +25,14 @@ const examples = readdirSync(join(root, "examples"))
   .sort();
 const generated = new Map<string, string>();
 
-async function generate(file: string): Promise<string> {
+async function generate(file: string, kernels: "simd" | "ts" = "simd"): Promise<string> {
   const text = readFileSync(join(root, "examples", file), "utf8");
   const { ir, diagnostics } = compileSource(text, `examples/${file}`);
   if (!ir)
     throw new Error(
       `examples/${file} does not check: ${JSON.stringify(diagnostics)}`,
     );
-  return generateStandalone(ir, { sourceText: text });
+  return generateStandalone(ir, { sourceText: text, kernels });
 }
 
 describe("golden standalone programs", () => {
@@ -47,6 +49,15 @@ describe("golden standalone programs", () => {
           file.replace(/\.nn$/, ".ts"),
         ),
       );
+    });
+  }
+
+  // The teaching mode's loops, which the simd goldens do not show.
+  for (const file of ["mlp.nn", "cnn.nn"]) {
+    it(`${file} with --kernels ts`, async () => {
+      const code = await generate(file, "ts");
+      generated.set(`ts_${file}`, code);
+      await expect(code).toMatchFileSnapshot(join(root, "test", "golden", "standalone", "ts", file.replace(/\.nn$/, ".ts")));
     });
   }
 
@@ -85,7 +96,7 @@ describe("golden standalone programs", () => {
         writeFileSync(path, code);
         files.push(path);
       }
-      expect(files.length).toBe(examples.length + 6 + 6);
+      expect(files.length).toBe(examples.length + 2 + 6 + 6);
       const tsc = join(root, "node_modules", ".bin", "tsc");
       const args = [
         "--ignoreConfig",

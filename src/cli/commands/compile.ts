@@ -38,7 +38,7 @@ export function registerCompile(program: Command): void {
     .option("--target <target>", "standalone (no dependencies), tfjs, or pytorch (a Python program, DistributedDataParallel-ready)", "standalone")
     .option("--emit <what>", "code (a TypeScript program) or ir (the checked IR as JSON)", "code")
     .option("-o, --out <path>", "output file (`-`: stdout); default FILE.ts beside the input, stdout for --emit ir")
-    .option("--kernels <mode>", "standalone target: ts (readable TypeScript loops) or simd (WebAssembly SIMD)", "ts")
+    .option("--kernels <mode>", "standalone target: simd (WebAssembly SIMD, as nnc run trains) or ts (readable TypeScript loops, for reading)", "simd")
     .option("--threads <n>", "standalone target: worker threads for the kernels", "1")
     .option(
       "--tfjs-package <name>",

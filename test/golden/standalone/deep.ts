@@ -61,6 +61,10 @@ import { gunzipSync } from "node:zlib";
 
 // ==== The model: deep ====
 
+/** The memory every buffer lives in; shared, so growing it never detaches earlier views. */
+const kernelMemory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
+let kernelHeapTop = 1024; // the first KiB stays unused
+
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 64;
 
@@ -2274,7 +2278,7 @@ function saveModel(dir: string): void {
 // ==== Training ====
 
 /** The kernels this program was generated with. */
-const KERNELS = "ts";
+const KERNELS = "simd";
 
 /** Values per example (the model's input shape [28, 28, 1]). */
 const EXAMPLE = 784;
@@ -2391,7 +2395,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       limit: testLimit,
       floats: false,
     });
-    // The pixels go where kernelBytesToFloats reads them.
+    // The pixels go where kernelBytesToFloats reads them (the kernels' WebAssembly memory).
     trainSet.pixels = kernelBytes(trainSet.pixels);
     testSet.pixels = kernelBytes(testSet.pixels);
     // validation on the test set
@@ -2837,8 +2841,170 @@ export interface TrainResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kernels: plain TypeScript, one thread.
+// Kernels: WebAssembly SIMD (f32x4), 1 thread.
+// All float buffers live in one shared WebAssembly.Memory (kernelMemory), so that the
+// WebAssembly kernels and the worker threads work on them in place, without copies.
 // ---------------------------------------------------------------------------------------------
+
+const GEMM_KC = 256;
+const GEMM_MC = 128;
+const GEMM_NC = 1024;
+const GEMM_MR = 4;
+const GEMM_NR = 8;
+const GEMM_STRIDED_A_MAX_N = 8;
+/** Layout of the control block shared with the workers (Int32 indices). */
+const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
+const KERNEL_CTL_STOP = 1; // 1: workers exit
+const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange
+const KERNEL_CTL_DONE = 3; // parts finished
+const KERNEL_CTL_PARTS = 4; // parts in the job
+const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)
+const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
+const KERNEL_MAX_PARTS = 8;
+const KERNEL_CTL_INTS = 64;
+
+const KERNEL_THREADS = 1;
+/** Products of fewer flops (2*M*N*K) than this run on the main thread alone. */
+const GEMM_PARALLEL_MIN_FLOPS = 2000000;
+/** The least work (flops) of one part of a product split across threads. */
+const GEMM_PART_MIN_FLOPS = 4000000;
+
+/** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
+function gemmEvenness(units: number, parts: number): number {
+  const p = Math.min(parts, units);
+  return units / (p * Math.ceil(units / p));
+}
+
+/** Reserves `bytes` bytes (16-byte aligned) in kernelMemory and returns their byte offset. */
+function kernelAllocBytes(bytes: number): number {
+  const at = kernelHeapTop;
+  kernelHeapTop = Math.ceil((at + bytes) / 16) * 16;
+  const missing = kernelHeapTop - kernelMemory.buffer.byteLength;
+  if (missing > 0) kernelMemory.grow(Math.ceil(missing / 65536));
+  return at;
+}
+
+/** Allocates a zero-filled float buffer in kernelMemory. All buffers are allocated once, at setup. */
+function allocF32(n: number): Float32Array {
+  const at = kernelAllocBytes(n * 4); // may grow the memory: read .buffer after it
+  return new Float32Array(kernelMemory.buffer, at, n);
+}
+
+/** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
+interface GemmKernelExports {
+  pack_a(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
+  pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
+  kernel(
+    ap: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    mc: number,
+    nc: number,
+    kc: number,
+    accumulate: number,
+    tile: number,
+  ): void;
+  kernel_strided(
+    a: number,
+    ps: number,
+    ks: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    mc: number,
+    nc: number,
+    kc: number,
+    accumulate: number,
+    tile: number,
+  ): void;
+  /** args: the byte address of [lrT, beta1, 1 - beta1, beta2, 1 - beta2, epsilon] (f32). */
+  adam(value: number, grad: number, m: number, v: number, n: number, args: number): void;
+  bias_add(z: number, bias: number, rows: number, cols: number): void;
+  bias_grad(dz: number, db: number, rows: number, cols: number): void;
+  /** args: the byte address of [alpha] (f32). */
+  leaky_relu(z: number, a: number, count: number, args: number): void;
+  /** args: the byte address of [alpha] (f32). */
+  leaky_relu_backward(z: number, g: number, dz: number, count: number, args: number): void;
+  bytes_to_floats(src: number, dst: number, n: number): void;
+}
+
+/** The gemm kernels, emitted by nnc as WebAssembly (4 x 8 register tile of f32x4 accumulators, f32x4.relaxed_madd). */
+const GEMM_WASM_BASE64 =
+  "AGFzbQEAAAABWQpgBn9/f39/fwBgBn9/f39/fwBgCX9/f39/f39/fwBgC39/f39/f39/f39/AGAGf39/f39/AGAEf39/fwBgBH9/f38AYAR/f39/AGAFf39/f38AYAN/f38AAg8BA2VudgNtZW0CAwGAgAIDCwoAAQIDBAUGBwgJB4ABCgZwYWNrX2EAAAZwYWNrX2IAAQZrZXJuZWwAAg5rZXJuZWxfc3RyaWRlZAADBGFkYW0ABAhiaWFzX2FkZAAFCWJpYXNfZ3JhZAAGCmxlYWt5X3JlbHUABxNsZWFreV9yZWx1X2JhY2t3YXJkAAgPYnl0ZXNfdG9fZmxvYXRzAAkKwB8KgQMBCH8gAUEAbCEKIAFBAWwhCyABQQJsIQwgAUEDbCENQQAhBgJAA0AgBiADTg0BIAAgBiABbGohByADIAZrIQggCEEETgRAIAFBBEYEQEEAIQkCQANAIAkgBE4NASAFIAf9AAQA/QsEACAFQRBqIQUgByACaiEHIAlBAWohCQwACwsFQQAhCQJAA0AgCSAETg0BIAUgByAKaioCADgCACAFIAcgC2oqAgA4AgQgBSAHIAxqKgIAOAIIIAUgByANaioCADgCDCAFQRBqIQUgByACaiEHIAlBAWohCQwACwsLBUEAIQkCQANAIAkgBE4NASAFQQAgCEgEfSAHIApqKgIABUMAAAAACzgCACAFQQEgCEgEfSAHIAtqKgIABUMAAAAACzgCBCAFQQIgCEgEfSAHIAxqKgIABUMAAAAACzgCCCAFQQMgCEgEfSAHIA1qKgIABUMAAAAACzgCDCAFQRBqIQUgByACaiEHIAlBAWohCQwACwsLIAZBBGohBgwACwsLyQQBDH8gAUEAbCEKIAFBAWwhCyABQQJsIQwgAUEDbCENIAFBBGwhDiABQQVsIQ8gAUEGbCEQIAFBB2whEUEAIQYCQANAIAYgA04NASAAIAYgAWxqIQcgAyAGayEIIAhBCE4EQCABQQRGBEBBACEJAkADQCAJIARODQEgBSAH/QAEAP0LBAAgBSAH/QAEEP0LBBAgBUEgaiEFIAcgAmohByAJQQFqIQkMAAsLBUEAIQkCQANAIAkgBE4NASAFIAcgCmoqAgA4AgAgBSAHIAtqKgIAOAIEIAUgByAMaioCADgCCCAFIAcgDWoqAgA4AgwgBSAHIA5qKgIAOAIQIAUgByAPaioCADgCFCAFIAcgEGoqAgA4AhggBSAHIBFqKgIAOAIcIAVBIGohBSAHIAJqIQcgCUEBaiEJDAALCwsFQQAhCQJAA0AgCSAETg0BIAVBACAISAR9IAcgCmoqAgAFQwAAAAALOAIAIAVBASAISAR9IAcgC2oqAgAFQwAAAAALOAIEIAVBAiAISAR9IAcgDGoqAgAFQwAAAAALOAIIIAVBAyAISAR9IAcgDWoqAgAFQwAAAAALOAIMIAVBBCAISAR9IAcgDmoqAgAFQwAAAAALOAIQIAVBBSAISAR9IAcgD2oqAgAFQwAAAAALOAIUIAVBBiAISAR9IAcgEGoqAgAFQwAAAAALOAIYIAVBByAISAR9IAcgEWoqAgAFQwAAAAALOAIcIAVBIGohBSAHIAJqIQcgCUEBaiEJDAALCwsgBkEIaiEGDAALCwuNBwMNfwt7AX8gASEOQQAhCQJAA0AgCSAFTg0BIAAhD0EAIQoCQANAIAogBE4NAf0MAAAAAAAAAAAAAAAAAAAAACEW/QwAAAAAAAAAAAAAAAAAAAAAIRf9DAAAAAAAAAAAAAAAAAAAAAAhGP0MAAAAAAAAAAAAAAAAAAAAACEZ/QwAAAAAAAAAAAAAAAAAAAAAIRr9DAAAAAAAAAAAAAAAAAAAAAAhG/0MAAAAAAAAAAAAAAAAAAAAACEc/QwAAAAAAAAAAAAAAAAAAAAAIR0gDyELIA4hDCAGIQ0CQANAIA1BAUgNASAM/QAEACEeIAz9AAQQIR8gC/0JAgAhICAgIB4gFv2FAiEWICAgHyAX/YUCIRcgC/0JAgQhICAgIB4gGP2FAiEYICAgHyAZ/YUCIRkgC/0JAgghICAgIB4gGv2FAiEaICAgHyAb/YUCIRsgC/0JAgwhICAgIB4gHP2FAiEcICAgHyAd/YUCIR0gC0EQaiELIAxBIGohDCANQQFrIQ0MAAsLIAIgCiADbGogCUEEbGohECAEIAprIREgBSAJayESIBFBBE4gEkEITnEEQCAHBEAgECAQ/QAEACAW/eQB/QsEACAQIBD9AAQQIBf95AH9CwQQIBAgA2ohECAQIBD9AAQAIBj95AH9CwQAIBAgEP0ABBAgGf3kAf0LBBAgECADaiEQIBAgEP0ABAAgGv3kAf0LBAAgECAQ/QAEECAb/eQB/QsEECAQIANqIRAgECAQ/QAEACAc/eQB/QsEACAQIBD9AAQQIB395AH9CwQQBSAQIBb9CwQAIBAgF/0LBBAgECADaiEQIBAgGP0LBAAgECAZ/QsEECAQIANqIRAgECAa/QsEACAQIBv9CwQQIBAgA2ohECAQIBz9CwQAIBAgHf0LBBALBSAIIBb9CwQAIAggF/0LBBAgCCAY/QsEICAIIBn9CwQwIAggGv0LBEAgCCAb/QsEUCAIIBz9CwRgIAggHf0LBHBBACETAkADQCATIBFBBCARQQRIG04NAUEAIRQCQANAIBQgEkEIIBJBCEgbTg0BIBAgEyADbGogFEEEbGohFSAVIAggE0EgbGogFEEEbGoqAgAgFSoCAEMAAAAAIAcbkjgCACAUQQFqIRQMAAsLIBNBAWohEwwACwsLIA8gBkEQbGohDyAKQQRqIQoMAAsLIA4gBkEgbGohDiAJQQhqIQkMAAsLC/sHAw1/C3sFfyADIRBBACELAkADQCALIAdODQEgACERQQAhDAJAA0AgDCAGTg0B/QwAAAAAAAAAAAAAAAAAAAAAIRj9DAAAAAAAAAAAAAAAAAAAAAAhGf0MAAAAAAAAAAAAAAAAAAAAACEa/QwAAAAAAAAAAAAAAAAAAAAAIRv9DAAAAAAAAAAAAAAAAAAAAAAhHP0MAAAAAAAAAAAAAAAAAAAAACEd/QwAAAAAAAAAAAAAAAAAAAAAIR79DAAAAAAAAAAAAAAAAAAAAAAhHyAAIAwgAWxqIQ1BACAGIAxrQQFrIiNBACAjSBsgAWwhJEEBIAYgDGtBAWsiI0EBICNIGyABbCElQQIgBiAMa0EBayIjQQIgI0gbIAFsISZBAyAGIAxrQQFrIiNBAyAjSBsgAWwhJyAQIQ4gCCEPAkADQCAPQQFIDQEgDv0ABAAhICAO/QAEECEhIA0gJGr9CQIAISIgIiAgIBj9hQIhGCAiICEgGf2FAiEZIA0gJWr9CQIAISIgIiAgIBr9hQIhGiAiICEgG/2FAiEbIA0gJmr9CQIAISIgIiAgIBz9hQIhHCAiICEgHf2FAiEdIA0gJ2r9CQIAISIgIiAgIB79hQIhHiAiICEgH/2FAiEfIA0gAmohDSAOQSBqIQ4gD0EBayEPDAALCyAEIAwgBWxqIAtBBGxqIRIgBiAMayETIAcgC2shFCATQQROIBRBCE5xBEAgCQRAIBIgEv0ABAAgGP3kAf0LBAAgEiAS/QAEECAZ/eQB/QsEECASIAVqIRIgEiAS/QAEACAa/eQB/QsEACASIBL9AAQQIBv95AH9CwQQIBIgBWohEiASIBL9AAQAIBz95AH9CwQAIBIgEv0ABBAgHf3kAf0LBBAgEiAFaiESIBIgEv0ABAAgHv3kAf0LBAAgEiAS/QAEECAf/eQB/QsEEAUgEiAY/QsEACASIBn9CwQQIBIgBWohEiASIBr9CwQAIBIgG/0LBBAgEiAFaiESIBIgHP0LBAAgEiAd/QsEECASIAVqIRIgEiAe/QsEACASIB/9CwQQCwUgCiAY/QsEACAKIBn9CwQQIAogGv0LBCAgCiAb/QsEMCAKIBz9CwRAIAogHf0LBFAgCiAe/QsEYCAKIB/9CwRwQQAhFQJAA0AgFSATQQQgE0EESBtODQFBACEWAkADQCAWIBRBCCAUQQhIG04NASASIBUgBWxqIBZBBGxqIRcgFyAKIBVBIGxqIBZBBGxqKgIAIBcqAgBDAAAAACAJG5I4AgAgFkEBaiEWDAALCyAVQQFqIRUMAAsLCyARIAhBEGxqIREgDEEEaiEMDAALCyAQIAhBIGxqIRAgC0EIaiELDAALCwuKAwUGfQN/A3sDfQZ7IAUqAgAhBiAFKgIEIQcgBSoCCCEIIAUqAgwhCSAFKgIQIQogBSoCFCELIAb9EyEVIAf9EyEWIAj9EyEXIAn9EyEYIAr9EyEZIAv9EyEaIARBfHEhDUEAIQwCQANAIAwgDU4NASAMQQRsIQ4gASAOav0ABAAhDyAWIAIgDmr9AAQA/eYBIBcgD/3mAf3kASEQIBggAyAOav0ABAD95gEgGSAP/eYBIA/95gH95AEhESACIA5qIBD9CwQAIAMgDmogEf0LBAAgACAOaiAAIA5q/QAEACAVIBD95gEgEf3jASAa/eQB/ecB/eUB/QsEACAMQQRqIQwMAAsLIA0hDAJAA0AgDCAETg0BIAxBBGwhDiABIA5qKgIAIRIgByACIA5qKgIAlCAIIBKUkiETIAkgAyAOaioCAJQgCiASlCASlJIhFCACIA5qIBM4AgAgAyAOaiAUOAIAIAAgDmogACAOaioCACAGIBOUIBSRIAuSlZM4AgAgDEEBaiEMDAALCwt8AgN/AnsgA0EEbCEG/QwAAAAAAAAAAAAAAAAAAAAAIQhBACEEAkADQCAEIAJODQFBACEFAkADQCAFIAZODQEgACAFaiAAIAVq/QAEACABIAVq/QAEAP3kASIH/QsEACAFQRBqIQUMAAsLIAAgBmohACAEQQFqIQQMAAsLC5kBAQN/IANBBGwhBkEAIQUCQANAIAUgBk4NASABIAVq/QwAAAAAAAAAAAAAAAAAAAAA/QsEACAFQRBqIQUMAAsLQQAhBAJAA0AgBCACTg0BQQAhBQJAA0AgBSAGTg0BIAEgBWogASAFav0ABAAgACAFav0ABAD95AH9CwQAIAVBEGohBQwACwsgACAGaiEAIARBAWohBAwACwsLbgICfwN7IAJBBGwhBf0MAAAAAAAAAAAAAAAAAAAAACEGIAMqAgD9EyEHQQAhBAJAA0AgBCAFTg0BIAEgBGogACAEav0ABAAiCCAHIAj95gEgACAEav0ABAAgBv1E/VL9CwQAIARBEGohBAwACwsLbgICfwN7IANBBGwhBv0MAAAAAAAAAAAAAAAAAAAAACEHIAQqAgD9EyEIQQAhBQJAA0AgBSAGTg0BIAIgBWogASAFav0ABAAiCSAIIAn95gEgACAFav0ABAAgB/1E/VL9CwQAIAVBEGohBQwACwsL4QECAn8De0MAAH9D/RMhByACQXBxIQRBACEDAkADQCADIARODQEgACADav0ABAAhBSAF/YkBIQYgASADQQRsaiAG/akB/fsBIAf95wH9CwQAIAEgA0EEbGogBv2qAf37ASAH/ecB/QsEECAF/YoBIQYgASADQQRsaiAG/akB/fsBIAf95wH9CwQgIAEgA0EEbGogBv2qAf37ASAH/ecB/QsEMCADQRBqIQMMAAsLIAQhAwJAA0AgAyACTg0BIAEgA0EEbGogACADai0AALNDAAB/Q5U4AgAgA0EBaiEDDAALCws=";
+/** The same kernels with f32x4.mul and f32x4.add, where relaxed SIMD is not available. */
+const GEMM_WASM_PLAIN_BASE64 =
+  "AGFzbQEAAAABWQpgBn9/f39/fwBgBn9/f39/fwBgCX9/f39/f39/fwBgC39/f39/f39/f39/AGAGf39/f39/AGAEf39/fwBgBH9/f38AYAR/f39/AGAFf39/f38AYAN/f38AAg8BA2VudgNtZW0CAwGAgAIDCwoAAQIDBAUGBwgJB4ABCgZwYWNrX2EAAAZwYWNrX2IAAQZrZXJuZWwAAg5rZXJuZWxfc3RyaWRlZAADBGFkYW0ABAhiaWFzX2FkZAAFCWJpYXNfZ3JhZAAGCmxlYWt5X3JlbHUABxNsZWFreV9yZWx1X2JhY2t3YXJkAAgPYnl0ZXNfdG9fZmxvYXRzAAkK8B8KgQMBCH8gAUEAbCEKIAFBAWwhCyABQQJsIQwgAUEDbCENQQAhBgJAA0AgBiADTg0BIAAgBiABbGohByADIAZrIQggCEEETgRAIAFBBEYEQEEAIQkCQANAIAkgBE4NASAFIAf9AAQA/QsEACAFQRBqIQUgByACaiEHIAlBAWohCQwACwsFQQAhCQJAA0AgCSAETg0BIAUgByAKaioCADgCACAFIAcgC2oqAgA4AgQgBSAHIAxqKgIAOAIIIAUgByANaioCADgCDCAFQRBqIQUgByACaiEHIAlBAWohCQwACwsLBUEAIQkCQANAIAkgBE4NASAFQQAgCEgEfSAHIApqKgIABUMAAAAACzgCACAFQQEgCEgEfSAHIAtqKgIABUMAAAAACzgCBCAFQQIgCEgEfSAHIAxqKgIABUMAAAAACzgCCCAFQQMgCEgEfSAHIA1qKgIABUMAAAAACzgCDCAFQRBqIQUgByACaiEHIAlBAWohCQwACwsLIAZBBGohBgwACwsLyQQBDH8gAUEAbCEKIAFBAWwhCyABQQJsIQwgAUEDbCENIAFBBGwhDiABQQVsIQ8gAUEGbCEQIAFBB2whEUEAIQYCQANAIAYgA04NASAAIAYgAWxqIQcgAyAGayEIIAhBCE4EQCABQQRGBEBBACEJAkADQCAJIARODQEgBSAH/QAEAP0LBAAgBSAH/QAEEP0LBBAgBUEgaiEFIAcgAmohByAJQQFqIQkMAAsLBUEAIQkCQANAIAkgBE4NASAFIAcgCmoqAgA4AgAgBSAHIAtqKgIAOAIEIAUgByAMaioCADgCCCAFIAcgDWoqAgA4AgwgBSAHIA5qKgIAOAIQIAUgByAPaioCADgCFCAFIAcgEGoqAgA4AhggBSAHIBFqKgIAOAIcIAVBIGohBSAHIAJqIQcgCUEBaiEJDAALCwsFQQAhCQJAA0AgCSAETg0BIAVBACAISAR9IAcgCmoqAgAFQwAAAAALOAIAIAVBASAISAR9IAcgC2oqAgAFQwAAAAALOAIEIAVBAiAISAR9IAcgDGoqAgAFQwAAAAALOAIIIAVBAyAISAR9IAcgDWoqAgAFQwAAAAALOAIMIAVBBCAISAR9IAcgDmoqAgAFQwAAAAALOAIQIAVBBSAISAR9IAcgD2oqAgAFQwAAAAALOAIUIAVBBiAISAR9IAcgEGoqAgAFQwAAAAALOAIYIAVBByAISAR9IAcgEWoqAgAFQwAAAAALOAIcIAVBIGohBSAHIAJqIQcgCUEBaiEJDAALCwsgBkEIaiEGDAALCwulBwMNfwt7AX8gASEOQQAhCQJAA0AgCSAFTg0BIAAhD0EAIQoCQANAIAogBE4NAf0MAAAAAAAAAAAAAAAAAAAAACEW/QwAAAAAAAAAAAAAAAAAAAAAIRf9DAAAAAAAAAAAAAAAAAAAAAAhGP0MAAAAAAAAAAAAAAAAAAAAACEZ/QwAAAAAAAAAAAAAAAAAAAAAIRr9DAAAAAAAAAAAAAAAAAAAAAAhG/0MAAAAAAAAAAAAAAAAAAAAACEc/QwAAAAAAAAAAAAAAAAAAAAAIR0gDyELIA4hDCAGIQ0CQANAIA1BAUgNASAM/QAEACEeIAz9AAQQIR8gC/0JAgAhICAWICAgHv3mAf3kASEWIBcgICAf/eYB/eQBIRcgC/0JAgQhICAYICAgHv3mAf3kASEYIBkgICAf/eYB/eQBIRkgC/0JAgghICAaICAgHv3mAf3kASEaIBsgICAf/eYB/eQBIRsgC/0JAgwhICAcICAgHv3mAf3kASEcIB0gICAf/eYB/eQBIR0gC0EQaiELIAxBIGohDCANQQFrIQ0MAAsLIAIgCiADbGogCUEEbGohECAEIAprIREgBSAJayESIBFBBE4gEkEITnEEQCAHBEAgECAQ/QAEACAW/eQB/QsEACAQIBD9AAQQIBf95AH9CwQQIBAgA2ohECAQIBD9AAQAIBj95AH9CwQAIBAgEP0ABBAgGf3kAf0LBBAgECADaiEQIBAgEP0ABAAgGv3kAf0LBAAgECAQ/QAEECAb/eQB/QsEECAQIANqIRAgECAQ/QAEACAc/eQB/QsEACAQIBD9AAQQIB395AH9CwQQBSAQIBb9CwQAIBAgF/0LBBAgECADaiEQIBAgGP0LBAAgECAZ/QsEECAQIANqIRAgECAa/QsEACAQIBv9CwQQIBAgA2ohECAQIBz9CwQAIBAgHf0LBBALBSAIIBb9CwQAIAggF/0LBBAgCCAY/QsEICAIIBn9CwQwIAggGv0LBEAgCCAb/QsEUCAIIBz9CwRgIAggHf0LBHBBACETAkADQCATIBFBBCARQQRIG04NAUEAIRQCQANAIBQgEkEIIBJBCEgbTg0BIBAgEyADbGogFEEEbGohFSAVIAggE0EgbGogFEEEbGoqAgAgFSoCAEMAAAAAIAcbkjgCACAUQQFqIRQMAAsLIBNBAWohEwwACwsLIA8gBkEQbGohDyAKQQRqIQoMAAsLIA4gBkEgbGohDiAJQQhqIQkMAAsLC5MIAw1/C3sFfyADIRBBACELAkADQCALIAdODQEgACERQQAhDAJAA0AgDCAGTg0B/QwAAAAAAAAAAAAAAAAAAAAAIRj9DAAAAAAAAAAAAAAAAAAAAAAhGf0MAAAAAAAAAAAAAAAAAAAAACEa/QwAAAAAAAAAAAAAAAAAAAAAIRv9DAAAAAAAAAAAAAAAAAAAAAAhHP0MAAAAAAAAAAAAAAAAAAAAACEd/QwAAAAAAAAAAAAAAAAAAAAAIR79DAAAAAAAAAAAAAAAAAAAAAAhHyAAIAwgAWxqIQ1BACAGIAxrQQFrIiNBACAjSBsgAWwhJEEBIAYgDGtBAWsiI0EBICNIGyABbCElQQIgBiAMa0EBayIjQQIgI0gbIAFsISZBAyAGIAxrQQFrIiNBAyAjSBsgAWwhJyAQIQ4gCCEPAkADQCAPQQFIDQEgDv0ABAAhICAO/QAEECEhIA0gJGr9CQIAISIgGCAiICD95gH95AEhGCAZICIgIf3mAf3kASEZIA0gJWr9CQIAISIgGiAiICD95gH95AEhGiAbICIgIf3mAf3kASEbIA0gJmr9CQIAISIgHCAiICD95gH95AEhHCAdICIgIf3mAf3kASEdIA0gJ2r9CQIAISIgHiAiICD95gH95AEhHiAfICIgIf3mAf3kASEfIA0gAmohDSAOQSBqIQ4gD0EBayEPDAALCyAEIAwgBWxqIAtBBGxqIRIgBiAMayETIAcgC2shFCATQQROIBRBCE5xBEAgCQRAIBIgEv0ABAAgGP3kAf0LBAAgEiAS/QAEECAZ/eQB/QsEECASIAVqIRIgEiAS/QAEACAa/eQB/QsEACASIBL9AAQQIBv95AH9CwQQIBIgBWohEiASIBL9AAQAIBz95AH9CwQAIBIgEv0ABBAgHf3kAf0LBBAgEiAFaiESIBIgEv0ABAAgHv3kAf0LBAAgEiAS/QAEECAf/eQB/QsEEAUgEiAY/QsEACASIBn9CwQQIBIgBWohEiASIBr9CwQAIBIgG/0LBBAgEiAFaiESIBIgHP0LBAAgEiAd/QsEECASIAVqIRIgEiAe/QsEACASIB/9CwQQCwUgCiAY/QsEACAKIBn9CwQQIAogGv0LBCAgCiAb/QsEMCAKIBz9CwRAIAogHf0LBFAgCiAe/QsEYCAKIB/9CwRwQQAhFQJAA0AgFSATQQQgE0EESBtODQFBACEWAkADQCAWIBRBCCAUQQhIG04NASASIBUgBWxqIBZBBGxqIRcgFyAKIBVBIGxqIBZBBGxqKgIAIBcqAgBDAAAAACAJG5I4AgAgFkEBaiEWDAALCyAVQQFqIRUMAAsLCyARIAhBEGxqIREgDEEEaiEMDAALCyAQIAhBIGxqIRAgC0EIaiELDAALCwuKAwUGfQN/A3sDfQZ7IAUqAgAhBiAFKgIEIQcgBSoCCCEIIAUqAgwhCSAFKgIQIQogBSoCFCELIAb9EyEVIAf9EyEWIAj9EyEXIAn9EyEYIAr9EyEZIAv9EyEaIARBfHEhDUEAIQwCQANAIAwgDU4NASAMQQRsIQ4gASAOav0ABAAhDyAWIAIgDmr9AAQA/eYBIBcgD/3mAf3kASEQIBggAyAOav0ABAD95gEgGSAP/eYBIA/95gH95AEhESACIA5qIBD9CwQAIAMgDmogEf0LBAAgACAOaiAAIA5q/QAEACAVIBD95gEgEf3jASAa/eQB/ecB/eUB/QsEACAMQQRqIQwMAAsLIA0hDAJAA0AgDCAETg0BIAxBBGwhDiABIA5qKgIAIRIgByACIA5qKgIAlCAIIBKUkiETIAkgAyAOaioCAJQgCiASlCASlJIhFCACIA5qIBM4AgAgAyAOaiAUOAIAIAAgDmogACAOaioCACAGIBOUIBSRIAuSlZM4AgAgDEEBaiEMDAALCwt8AgN/AnsgA0EEbCEG/QwAAAAAAAAAAAAAAAAAAAAAIQhBACEEAkADQCAEIAJODQFBACEFAkADQCAFIAZODQEgACAFaiAAIAVq/QAEACABIAVq/QAEAP3kASIH/QsEACAFQRBqIQUMAAsLIAAgBmohACAEQQFqIQQMAAsLC5kBAQN/IANBBGwhBkEAIQUCQANAIAUgBk4NASABIAVq/QwAAAAAAAAAAAAAAAAAAAAA/QsEACAFQRBqIQUMAAsLQQAhBAJAA0AgBCACTg0BQQAhBQJAA0AgBSAGTg0BIAEgBWogASAFav0ABAAgACAFav0ABAD95AH9CwQAIAVBEGohBQwACwsgACAGaiEAIARBAWohBAwACwsLbgICfwN7IAJBBGwhBf0MAAAAAAAAAAAAAAAAAAAAACEGIAMqAgD9EyEHQQAhBAJAA0AgBCAFTg0BIAEgBGogACAEav0ABAAiCCAHIAj95gEgACAEav0ABAAgBv1E/VL9CwQAIARBEGohBAwACwsLbgICfwN7IANBBGwhBv0MAAAAAAAAAAAAAAAAAAAAACEHIAQqAgD9EyEIQQAhBQJAA0AgBSAGTg0BIAIgBWogASAFav0ABAAiCSAIIAn95gEgACAFav0ABAAgB/1E/VL9CwQAIAVBEGohBQwACwsL4QECAn8De0MAAH9D/RMhByACQXBxIQRBACEDAkADQCADIARODQEgACADav0ABAAhBSAF/YkBIQYgASADQQRsaiAG/akB/fsBIAf95wH9CwQAIAEgA0EEbGogBv2qAf37ASAH/ecB/QsEECAF/YoBIQYgASADQQRsaiAG/akB/fsBIAf95wH9CwQgIAEgA0EEbGogBv2qAf37ASAH/ecB/QsEMCADQRBqIQMMAAsLIAQhAwJAA0AgAyACTg0BIAEgA0EEbGogACADai0AALNDAAB/Q5U4AgAgA0EBaiEDDAALCws=";
+
+/**
+ * The kernel module, with fused multiply-add if this runtime compiles relaxed SIMD: standard in
+ * V8 since 11.4 (Node 22); Node 20 has it behind a V8 flag, which must be set before the module is
+ * compiled (it applies to the whole process, worker threads included). NNC_FMA=0 picks the
+ * plain kernels (products then round as on a machine without FMA).
+ */
+async function compileKernelModule(): Promise<WebAssembly.Module> {
+  if (process.env.NNC_FMA === "0") {
+    kernelState.fma = false;
+    return WebAssembly.compile(Buffer.from(GEMM_WASM_PLAIN_BASE64, "base64"));
+  }
+  const fma = Buffer.from(GEMM_WASM_BASE64, "base64");
+  try {
+    return await WebAssembly.compile(fma);
+  } catch {
+    try {
+      const v8 = await import("node:v8");
+      v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+      return await WebAssembly.compile(fma);
+    } catch {
+      kernelState.fma = false;
+      return WebAssembly.compile(Buffer.from(GEMM_WASM_PLAIN_BASE64, "base64"));
+    }
+  }
+}
+
+/** Per-thread scratch: packed panels of A and B, and one output tile for the edges. */
+interface KernelScratch {
+  ap: number;
+  bp: number;
+  tile: number;
+}
+
+const kernelState = {
+  wasm: null as GemmKernelExports | null,
+  module: null as WebAssembly.Module | null,
+  /** Whether the gemm kernel multiplies and adds in one relaxed-SIMD instruction. */
+  fma: true,
+  workers: [] as import("node:worker_threads").Worker[],
+  scratch: [] as KernelScratch[],
+  ctlAt: 0,
+  ctl: new Int32Array(0),
+  job: new Uint32Array(0),
+  heap: new Float32Array(0),
+  /** The scratch for a whole packed op(A) (kernelPackedA): its byte address and size. */
+  packedAt: 0,
+  packedBytes: 0,
+};
+for (let t = 0; t < KERNEL_THREADS; t++) {
+  kernelState.scratch.push({
+    ap: kernelAllocBytes(128 * GEMM_KC * 4),
+    bp: kernelAllocBytes(1024 * GEMM_KC * 4),
+    tile: kernelAllocBytes(GEMM_MR * GEMM_NR * 4),
+  });
+}
+kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);
+
+/**
+ * The byte address of a scratch region of at least `bytes` for a packed op(A). It grows to the
+ * largest product's size over the first training step, then is reused.
+ */
+function kernelPackedA(bytes: number): number {
+  if (bytes > kernelState.packedBytes) {
+    kernelState.packedAt = kernelAllocBytes(bytes);
+    kernelState.packedBytes = bytes;
+  }
+  return kernelState.packedAt;
+}
 
 /**
  * C[i0..i1, j0..j1] = (or += when accumulate) op(A) * op(B) for that block of C, reading
@@ -2992,39 +3158,232 @@ function gemmTile(
   }
 }
 
-/** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
-function allocF32(n: number): Float32Array {
-  return new Float32Array(n);
-}
-
 /**
- * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
- * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
- * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
+ * C[i0..i1, j0..j1] (=|+=) op(A) * op(B) with the WebAssembly kernels: cache blocking in the
+ * GotoBLAS style. For each block of GEMM_KC steps of k and GEMM_NC columns, op(B) is packed into
+ * panels of GEMM_NR columns (scratch bp); for each block of GEMM_MC rows, op(A) is packed into
+ * panels of GEMM_MR rows (scratch ap); the kernel then runs the register tile over the panels.
+ * When op(B) has few columns, each element of A is used only a few times: the kernel then reads
+ * A in place (kernel_strided) rather than paying for packing it.
+ * All addresses are byte offsets into kernelMemory.
  */
-function gemm(
+function gemmRange(
+  k: GemmKernelExports,
+  ap: number,
+  bp: number,
+  tile: number,
   transA: boolean,
   transB: boolean,
   M: number,
   N: number,
   K: number,
-  A: Float32Array,
-  B: Float32Array,
-  C: Float32Array,
+  a: number,
+  b: number,
+  c: number,
   accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+  pa: number,
 ): void {
-  if (K === 0) {
-    if (!accumulate) C.fill(0, 0, M * N);
-    return;
+  const ars = transA ? 4 : K * 4;
+  const acs = transA ? M * 4 : 4;
+  const brs = transB ? K * 4 : 4;
+  const bks = transB ? 4 : N * 4;
+  const ldc = N * 4;
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    const kc = Math.min(GEMM_KC, K - pc);
+    const acc = accumulate || pc > 0 ? 1 : 0;
+    for (let jc = j0; jc < j1; jc += GEMM_NC) {
+      const nc = Math.min(GEMM_NC, j1 - jc);
+      k.pack_b(b + pc * bks + jc * brs, brs, bks, nc, kc, bp);
+      for (let ic = i0; ic < i1; ic += GEMM_MC) {
+        const mc = Math.min(GEMM_MC, i1 - ic);
+        if (N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N)) {
+          k.kernel_strided(
+            a + ic * ars + pc * acs,
+            ars,
+            acs,
+            bp,
+            c + ic * ldc + jc * 4,
+            ldc,
+            mc,
+            nc,
+            kc,
+            acc,
+            tile,
+          );
+        } else if (pa !== 0) {
+          // op(A) packed once for the whole product (gemmPackA): this block's panels
+          k.kernel(
+            pa + (pc * gemmPaddedRows(M) + ic * kc) * 4,
+            bp,
+            c + ic * ldc + jc * 4,
+            ldc,
+            mc,
+            nc,
+            kc,
+            acc,
+            tile,
+          );
+        } else {
+          k.pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
+          k.kernel(ap, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
+        }
+      }
+    }
   }
-  gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
+}
+
+/** Rows of op(A) rounded up to whole panels of GEMM_MR. */
+function gemmPaddedRows(M: number): number {
+  return Math.ceil(M / GEMM_MR) * GEMM_MR;
+}
+
+/** Whether the product packs op(A) (rather than reading it in place, when op(B) is narrow). */
+function gemmPacksA(transA: boolean, N: number): boolean {
+  return !(N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N));
+}
+
+/**
+ * Packs all of op(A) [M x K] at byte address pa, block by block as gemmRange reads it: the
+ * block of rows ic.. of the k block pc.. at floats pc * gemmPaddedRows(M) + ic * kc.
+ */
+function gemmPackA(k: GemmKernelExports, transA: boolean, M: number, K: number, a: number, pa: number): void {
+  const ars = transA ? 4 : K * 4;
+  const acs = transA ? M * 4 : 4;
+  const rows = gemmPaddedRows(M);
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    const kc = Math.min(GEMM_KC, K - pc);
+    for (let ic = 0; ic < M; ic += GEMM_MC) {
+      k.pack_a(
+        a + ic * ars + pc * acs,
+        ars,
+        acs,
+        Math.min(GEMM_MC, M - ic),
+        kc,
+        pa + (pc * rows + ic * kc) * 4,
+      );
+    }
+  }
+}
+
+/**
+ * Claims the next part of job gen (returns its index), or returns -1 when none is left or
+ * the job is no longer the current one (the generation in NEXT changed).
+ */
+function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
+  for (;;) {
+    const cur = Atomics.load(ctl, KERNEL_CTL_NEXT);
+    if (cur >>> 8 !== gen || (cur & 255) >= parts) return -1;
+    if (Atomics.compareExchange(ctl, KERNEL_CTL_NEXT, cur, cur + 1) === cur) return cur & 255;
+  }
+}
+
+/** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
+function kernelWorkerSource(): string {
+  return [
+    '\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker\'s "error" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n',
+    gemmTile.toString(),
+    kernelClaim.toString(),
+    gemmRange.toString(),
+    gemmPaddedRows.toString(),
+    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
+  ].join("\n");
+}
+
+/** Compiles the WebAssembly kernels and starts the worker threads. Call once, before training. */
+async function initKernels(): Promise<void> {
+  if (kernelState.wasm === null) {
+    kernelState.module = await compileKernelModule();
+    const instance = await WebAssembly.instantiate(kernelState.module, { env: { mem: kernelMemory } });
+    kernelState.wasm = instance.exports as unknown as GemmKernelExports;
+  }
+  if (KERNEL_THREADS > 1 && kernelState.workers.length === 0) {
+    const { Worker } = await import("node:worker_threads");
+    kernelState.ctl = new Int32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
+    kernelState.job = new Uint32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
+    const source = kernelWorkerSource();
+    for (let t = 1; t < KERNEL_THREADS; t++) {
+      const worker = new Worker(source, {
+        eval: true,
+        workerData: {
+          memory: kernelMemory,
+          module: kernelState.module,
+          tid: t,
+          scratch: kernelState.scratch[t],
+          ctlAt: kernelState.ctlAt,
+        },
+      });
+      worker.unref(); // never keeps the process alive
+      kernelState.workers.push(worker);
+    }
+  }
+}
+
+/** Stops the worker threads. */
+function shutdownKernels(): void {
+  if (kernelState.workers.length > 0) {
+    Atomics.store(kernelState.ctl, KERNEL_CTL_STOP, 1);
+    Atomics.add(kernelState.ctl, KERNEL_CTL_GEN, 1);
+    Atomics.notify(kernelState.ctl, KERNEL_CTL_GEN);
+    for (const worker of kernelState.workers) void worker.terminate();
+    kernelState.workers = [];
+  }
+}
+
+/** Whether the array is a view of kernelMemory (allocF32) rather than an ordinary Float32Array. */
+function kernelShared(x: Float32Array | Uint8Array): boolean {
+  return x.buffer instanceof SharedArrayBuffer;
+}
+
+/** Runs C[i0..i1, j0..j1] of the product on this thread with thread t's scratch. */
+function gemmPart(
+  t: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  b: number,
+  c: number,
+  accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+  pa: number,
+): void {
+  const s = kernelState.scratch[t]!;
+  gemmRange(
+    kernelState.wasm!,
+    s.ap,
+    s.bp,
+    s.tile,
+    transA,
+    transB,
+    M,
+    N,
+    K,
+    a,
+    b,
+    c,
+    accumulate,
+    i0,
+    i1,
+    j0,
+    j1,
+    pa,
+  );
 }
 
 /**
  * One Adam step over a parameter, in place (Keras's equations): m = beta1*m + (1-beta1)*g;
  * v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon).
  */
-function adamUpdate(
+function adamUpdateTs(
   value: Float32Array,
   grad: Float32Array,
   m: Float32Array,
@@ -3045,8 +3404,14 @@ function adamUpdate(
   }
 }
 
+/**
+ * The float arguments of the WebAssembly adam, sgd and leaky_relu, passed through memory: a call from
+ * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
+ */
+const kernelFloatArgs = allocF32(6);
+
 /** z[r, j] += bias[j], over rows x cols. */
-function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+function kernelBiasAddTs(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) z[o + j] += bias[j];
@@ -3054,7 +3419,7 @@ function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: 
 }
 
 /** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
-function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+function kernelBiasGradTs(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
   db.fill(0);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -3063,7 +3428,7 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
 }
 
 /** leaky_relu: a = z > 0 ? z : alpha * z, over count values. */
-function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+function kernelLeakyReluTs(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
   for (let i = 0; i < count; i++) {
     const v = z[i];
     a[i] = v > 0 ? v : alpha * v;
@@ -3071,7 +3436,7 @@ function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count:
 }
 
 /** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values. */
-function kernelLeakyReluBackward(
+function kernelLeakyReluBackwardTs(
   z: Float32Array,
   g: Float32Array,
   dz: Float32Array,
@@ -3085,7 +3450,7 @@ function kernelLeakyReluBackward(
  * Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values. For every byte v,
  * v * (1 / 255) rounds to the same float32 as v / 255.
  */
-function kernelBytesToFloats(
+function kernelBytesToFloatsTs(
   src: Uint8Array,
   srcAt: number,
   dst: Float32Array,
@@ -3096,16 +3461,218 @@ function kernelBytesToFloats(
   for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
 }
 
-/** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
-function kernelBytes(x: Uint8Array): Uint8Array {
-  return x;
+/** z[r, j] += bias[j], over rows x cols (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4). */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(z) && kernelShared(bias)) {
+    wasm.bias_add(z.byteOffset, bias.byteOffset, rows, cols);
+    return;
+  }
+  kernelBiasAddTs(z, bias, rows, cols);
 }
 
-/** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
-async function initKernels(): Promise<void> {}
+/** db[j] = sum over rows r of dz[r, j] (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(dz) && kernelShared(db)) {
+    wasm.bias_grad(dz.byteOffset, db.byteOffset, rows, cols);
+    return;
+  }
+  kernelBiasGradTs(dz, db, rows, cols);
+}
 
-/** Releases the kernels' resources (nothing to release here). */
-function shutdownKernels(): void {}
+/** leaky_relu: a = z > 0 ? z : alpha * z, over count values (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4). */
+function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(a)) {
+    kernelFloatArgs[0] = alpha;
+    wasm.leaky_relu(z.byteOffset, a.byteOffset, count, kernelFloatArgs.byteOffset);
+    return;
+  }
+  kernelLeakyReluTs(z, a, alpha, count);
+}
+
+/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4). */
+function kernelLeakyReluBackward(
+  z: Float32Array,
+  g: Float32Array,
+  dz: Float32Array,
+  alpha: number,
+  count: number,
+): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(g) && kernelShared(dz)) {
+    kernelFloatArgs[0] = alpha;
+    wasm.leaky_relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count, kernelFloatArgs.byteOffset);
+    return;
+  }
+  kernelLeakyReluBackwardTs(z, g, dz, alpha, count);
+}
+
+/** Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes). */
+function kernelBytesToFloats(
+  src: Uint8Array,
+  srcAt: number,
+  dst: Float32Array,
+  dstAt: number,
+  n: number,
+): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(src) && kernelShared(dst)) {
+    wasm.bytes_to_floats(src.byteOffset + srcAt, dst.byteOffset + dstAt * 4, n);
+    return;
+  }
+  kernelBytesToFloatsTs(src, srcAt, dst, dstAt, n);
+}
+
+/**
+ * A copy of data bytes (a data set's pixels) in the kernels' memory, where the WebAssembly
+ * kernelBytesToFloats can read them. Made once per data set, before training.
+ */
+function kernelBytes(x: Uint8Array): Uint8Array {
+  const at = kernelAllocBytes(x.length); // may grow the memory: read .buffer after it
+  const copy = new Uint8Array(kernelMemory.buffer, at, x.length);
+  copy.set(x);
+  return copy;
+}
+/**
+ * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
+ * value -= lrT * m / (sqrt(v) + epsilon). Runs as WebAssembly SIMD on allocF32 buffers.
+ */
+function adamUpdate(
+  value: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  lrT: number,
+  beta1: number,
+  beta2: number,
+  epsilon: number,
+): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(value) && kernelShared(grad) && kernelShared(m) && kernelShared(v)) {
+    const args = kernelFloatArgs;
+    args[0] = lrT;
+    args[1] = beta1;
+    args[2] = 1 - beta1;
+    args[3] = beta2;
+    args[4] = 1 - beta2;
+    args[5] = epsilon;
+    wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, args.byteOffset);
+    return;
+  }
+  adamUpdateTs(value, grad, m, v, lrT, beta1, beta2, epsilon);
+}
+
+/**
+ * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
+ * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
+ * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
+ */
+function gemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  accumulate: boolean,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) C.fill(0, 0, M * N);
+    return;
+  }
+  if (kernelState.wasm === null || !kernelShared(A) || !kernelShared(B) || !kernelShared(C)) {
+    // Before initKernels, or arrays not from allocF32: the plain TypeScript path.
+    gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
+    return;
+  }
+  const a = A.byteOffset,
+    b = B.byteOffset,
+    c = C.byteOffset;
+  const T = kernelState.workers.length + 1;
+  if (T === 1 || 2 * M * N * K < GEMM_PARALLEL_MIN_FLOPS) {
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N, 0);
+    return;
+  }
+  // Split C into parts, by columns in multiples of GEMM_NR or by rows in multiples of GEMM_MR.
+  // Every thread, this one included, claims parts until none is left, so a worker that the OS has
+  // not scheduled yet never holds up the product.
+  const job = kernelState.job,
+    ctl = kernelState.ctl;
+  // As many parts as the work allows, each of at least GEMM_PART_MIN_FLOPS (every part packs
+  // its own panels: a fixed cost), up to 8 per thread: the thread that finishes first then waits
+  // at most for one small part, where two large parts per thread left it idle for a quarter of
+  // the product whenever a worker started late.
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor((2 * M * N * K) / GEMM_PART_MIN_FLOPS)));
+  // By columns where there are enough, unless rows split more evenly (50 columns in 2 parts of
+  // whole 8-column panels are 32 + 18; 100 rows are 52 + 48). Never the other way: a column
+  // split packs op(A) once on this thread before the parts start (below), a row split packs in
+  // parallel, each part its own panels.
+  const byColumns =
+    (N >= T * GEMM_NR * 2 || N >= M) &&
+    gemmEvenness(Math.ceil(M / GEMM_MR), wanted) <= gemmEvenness(Math.ceil(N / GEMM_NR), wanted) + 0.05;
+  const extent = byColumns ? N : M;
+  const unit = byColumns ? GEMM_NR : GEMM_MR;
+  const parts = Math.max(1, Math.min(wanted, Math.ceil(extent / unit)));
+  const per = Math.ceil(extent / unit / parts) * unit;
+  // Parts that split the columns all read the whole of op(A): pack it once, here, rather than
+  // once per part.
+  let pa = 0;
+  if (byColumns && parts > 1 && gemmPacksA(transA, N)) {
+    pa = kernelPackedA(gemmPaddedRows(M) * K * 4);
+    gemmPackA(kernelState.wasm!, transA, M, K, a, pa);
+  }
+  const J = KERNEL_CTL_JOB;
+  job[J] = transA ? 1 : 0;
+  job[J + 1] = transB ? 1 : 0;
+  job[J + 2] = M;
+  job[J + 3] = N;
+  job[J + 4] = K;
+  job[J + 5] = a;
+  job[J + 6] = b;
+  job[J + 7] = c;
+  job[J + 8] = accumulate ? 1 : 0;
+  job[J + 9] = pa;
+  for (let t = 0; t < parts; t++) {
+    const lo = Math.min(extent, t * per),
+      hi = Math.min(extent, (t + 1) * per);
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = byColumns ? 0 : lo;
+    job[R + 1] = byColumns ? M : hi;
+    job[R + 2] = byColumns ? lo : 0;
+    job[R + 3] = byColumns ? hi : N;
+  }
+  // The job is written before NEXT opens it (tagged with its generation): a part claimed with
+  // that tag is always of this job, and a late worker still on the previous job claims nothing.
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    const R = KERNEL_CTL_RANGES + 4 * part;
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], pa);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  // Wait for the parts the workers claimed.
+  let spins = 0;
+  for (
+    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
+    done < parts;
+    done = Atomics.load(ctl, KERNEL_CTL_DONE)
+  ) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
+    throw new Error("nnc kernels: a worker thread failed in a matrix product");
+}
 
 // ==== Shared runtime, copied from nnc's sources ====
 

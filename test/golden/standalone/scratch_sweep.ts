@@ -46,6 +46,10 @@ import { gunzipSync } from "node:zlib";
 
 // ==== The model: scratch ====
 
+/** The memory every buffer lives in; shared, so growing it never detaches earlier views. */
+const kernelMemory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
+let kernelHeapTop = 1024; // the first KiB stays unused
+
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 128;
 
@@ -352,7 +356,7 @@ function saveModel(dir: string): void {
 // ==== Training ====
 
 /** The kernels this program was generated with. */
-const KERNELS = "ts";
+const KERNELS = "simd";
 
 /** Values per example (the model's input shape [28, 28, 1]). */
 const EXAMPLE = 784;
@@ -453,7 +457,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       limit: testLimit,
       floats: false,
     });
-    // The pixels go where kernelBytesToFloats reads them.
+    // The pixels go where kernelBytesToFloats reads them (the kernels' WebAssembly memory).
     trainSet.pixels = kernelBytes(trainSet.pixels);
     testSet.pixels = kernelBytes(testSet.pixels);
     // validation_split: the last 0.2 of the training examples (as Keras takes them), before shuffling
@@ -827,8 +831,168 @@ export interface TrainResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kernels: plain TypeScript, one thread.
+// Kernels: WebAssembly SIMD (f32x4), 1 thread.
+// All float buffers live in one shared WebAssembly.Memory (kernelMemory), so that the
+// WebAssembly kernels and the worker threads work on them in place, without copies.
 // ---------------------------------------------------------------------------------------------
+
+const GEMM_KC = 256;
+const GEMM_MC = 128;
+const GEMM_NC = 1024;
+const GEMM_MR = 4;
+const GEMM_NR = 8;
+const GEMM_STRIDED_A_MAX_N = 8;
+/** Layout of the control block shared with the workers (Int32 indices). */
+const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
+const KERNEL_CTL_STOP = 1; // 1: workers exit
+const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange
+const KERNEL_CTL_DONE = 3; // parts finished
+const KERNEL_CTL_PARTS = 4; // parts in the job
+const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)
+const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
+const KERNEL_MAX_PARTS = 8;
+const KERNEL_CTL_INTS = 64;
+
+const KERNEL_THREADS = 1;
+/** Products of fewer flops (2*M*N*K) than this run on the main thread alone. */
+const GEMM_PARALLEL_MIN_FLOPS = 2000000;
+/** The least work (flops) of one part of a product split across threads. */
+const GEMM_PART_MIN_FLOPS = 4000000;
+
+/** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
+function gemmEvenness(units: number, parts: number): number {
+  const p = Math.min(parts, units);
+  return units / (p * Math.ceil(units / p));
+}
+
+/** Reserves `bytes` bytes (16-byte aligned) in kernelMemory and returns their byte offset. */
+function kernelAllocBytes(bytes: number): number {
+  const at = kernelHeapTop;
+  kernelHeapTop = Math.ceil((at + bytes) / 16) * 16;
+  const missing = kernelHeapTop - kernelMemory.buffer.byteLength;
+  if (missing > 0) kernelMemory.grow(Math.ceil(missing / 65536));
+  return at;
+}
+
+/** Allocates a zero-filled float buffer in kernelMemory. All buffers are allocated once, at setup. */
+function allocF32(n: number): Float32Array {
+  const at = kernelAllocBytes(n * 4); // may grow the memory: read .buffer after it
+  return new Float32Array(kernelMemory.buffer, at, n);
+}
+
+/** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
+interface GemmKernelExports {
+  pack_a(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
+  pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
+  kernel(
+    ap: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    mc: number,
+    nc: number,
+    kc: number,
+    accumulate: number,
+    tile: number,
+  ): void;
+  kernel_strided(
+    a: number,
+    ps: number,
+    ks: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    mc: number,
+    nc: number,
+    kc: number,
+    accumulate: number,
+    tile: number,
+  ): void;
+  /** args: the byte address of [lr] (f32). */
+  sgd(value: number, grad: number, n: number, args: number): void;
+  bias_relu(z: number, a: number, bias: number, rows: number, cols: number): void;
+  bias_add(z: number, bias: number, rows: number, cols: number): void;
+  relu_backward(z: number, g: number, dz: number, count: number): void;
+  bias_grad(dz: number, db: number, rows: number, cols: number): void;
+  bytes_to_floats(src: number, dst: number, n: number): void;
+}
+
+/** The gemm kernels, emitted by nnc as WebAssembly (4 x 8 register tile of f32x4 accumulators, f32x4.relaxed_madd). */
+const GEMM_WASM_BASE64 =
+  "AGFzbQEAAAABVwpgBn9/f39/fwBgBn9/f39/fwBgCX9/f39/f39/fwBgC39/f39/f39/f39/AGAEf39/fwBgBX9/f39/AGAEf39/fwBgBH9/f38AYAR/f39/AGADf39/AAIPAQNlbnYDbWVtAgMBgIACAwsKAAECAwQFBgcICQd4CgZwYWNrX2EAAAZwYWNrX2IAAQZrZXJuZWwAAg5rZXJuZWxfc3RyaWRlZAADA3NnZAAECWJpYXNfcmVsdQAFCGJpYXNfYWRkAAYNcmVsdV9iYWNrd2FyZAAHCWJpYXNfZ3JhZAAID2J5dGVzX3RvX2Zsb2F0cwAJCu4dCoEDAQh/IAFBAGwhCiABQQFsIQsgAUECbCEMIAFBA2whDUEAIQYCQANAIAYgA04NASAAIAYgAWxqIQcgAyAGayEIIAhBBE4EQCABQQRGBEBBACEJAkADQCAJIARODQEgBSAH/QAEAP0LBAAgBUEQaiEFIAcgAmohByAJQQFqIQkMAAsLBUEAIQkCQANAIAkgBE4NASAFIAcgCmoqAgA4AgAgBSAHIAtqKgIAOAIEIAUgByAMaioCADgCCCAFIAcgDWoqAgA4AgwgBUEQaiEFIAcgAmohByAJQQFqIQkMAAsLCwVBACEJAkADQCAJIARODQEgBUEAIAhIBH0gByAKaioCAAVDAAAAAAs4AgAgBUEBIAhIBH0gByALaioCAAVDAAAAAAs4AgQgBUECIAhIBH0gByAMaioCAAVDAAAAAAs4AgggBUEDIAhIBH0gByANaioCAAVDAAAAAAs4AgwgBUEQaiEFIAcgAmohByAJQQFqIQkMAAsLCyAGQQRqIQYMAAsLC8kEAQx/IAFBAGwhCiABQQFsIQsgAUECbCEMIAFBA2whDSABQQRsIQ4gAUEFbCEPIAFBBmwhECABQQdsIRFBACEGAkADQCAGIANODQEgACAGIAFsaiEHIAMgBmshCCAIQQhOBEAgAUEERgRAQQAhCQJAA0AgCSAETg0BIAUgB/0ABAD9CwQAIAUgB/0ABBD9CwQQIAVBIGohBSAHIAJqIQcgCUEBaiEJDAALCwVBACEJAkADQCAJIARODQEgBSAHIApqKgIAOAIAIAUgByALaioCADgCBCAFIAcgDGoqAgA4AgggBSAHIA1qKgIAOAIMIAUgByAOaioCADgCECAFIAcgD2oqAgA4AhQgBSAHIBBqKgIAOAIYIAUgByARaioCADgCHCAFQSBqIQUgByACaiEHIAlBAWohCQwACwsLBUEAIQkCQANAIAkgBE4NASAFQQAgCEgEfSAHIApqKgIABUMAAAAACzgCACAFQQEgCEgEfSAHIAtqKgIABUMAAAAACzgCBCAFQQIgCEgEfSAHIAxqKgIABUMAAAAACzgCCCAFQQMgCEgEfSAHIA1qKgIABUMAAAAACzgCDCAFQQQgCEgEfSAHIA5qKgIABUMAAAAACzgCECAFQQUgCEgEfSAHIA9qKgIABUMAAAAACzgCFCAFQQYgCEgEfSAHIBBqKgIABUMAAAAACzgCGCAFQQcgCEgEfSAHIBFqKgIABUMAAAAACzgCHCAFQSBqIQUgByACaiEHIAlBAWohCQwACwsLIAZBCGohBgwACwsLjQcDDX8LewF/IAEhDkEAIQkCQANAIAkgBU4NASAAIQ9BACEKAkADQCAKIARODQH9DAAAAAAAAAAAAAAAAAAAAAAhFv0MAAAAAAAAAAAAAAAAAAAAACEX/QwAAAAAAAAAAAAAAAAAAAAAIRj9DAAAAAAAAAAAAAAAAAAAAAAhGf0MAAAAAAAAAAAAAAAAAAAAACEa/QwAAAAAAAAAAAAAAAAAAAAAIRv9DAAAAAAAAAAAAAAAAAAAAAAhHP0MAAAAAAAAAAAAAAAAAAAAACEdIA8hCyAOIQwgBiENAkADQCANQQFIDQEgDP0ABAAhHiAM/QAEECEfIAv9CQIAISAgICAeIBb9hQIhFiAgIB8gF/2FAiEXIAv9CQIEISAgICAeIBj9hQIhGCAgIB8gGf2FAiEZIAv9CQIIISAgICAeIBr9hQIhGiAgIB8gG/2FAiEbIAv9CQIMISAgICAeIBz9hQIhHCAgIB8gHf2FAiEdIAtBEGohCyAMQSBqIQwgDUEBayENDAALCyACIAogA2xqIAlBBGxqIRAgBCAKayERIAUgCWshEiARQQROIBJBCE5xBEAgBwRAIBAgEP0ABAAgFv3kAf0LBAAgECAQ/QAEECAX/eQB/QsEECAQIANqIRAgECAQ/QAEACAY/eQB/QsEACAQIBD9AAQQIBn95AH9CwQQIBAgA2ohECAQIBD9AAQAIBr95AH9CwQAIBAgEP0ABBAgG/3kAf0LBBAgECADaiEQIBAgEP0ABAAgHP3kAf0LBAAgECAQ/QAEECAd/eQB/QsEEAUgECAW/QsEACAQIBf9CwQQIBAgA2ohECAQIBj9CwQAIBAgGf0LBBAgECADaiEQIBAgGv0LBAAgECAb/QsEECAQIANqIRAgECAc/QsEACAQIB39CwQQCwUgCCAW/QsEACAIIBf9CwQQIAggGP0LBCAgCCAZ/QsEMCAIIBr9CwRAIAggG/0LBFAgCCAc/QsEYCAIIB39CwRwQQAhEwJAA0AgEyARQQQgEUEESBtODQFBACEUAkADQCAUIBJBCCASQQhIG04NASAQIBMgA2xqIBRBBGxqIRUgFSAIIBNBIGxqIBRBBGxqKgIAIBUqAgBDAAAAACAHG5I4AgAgFEEBaiEUDAALCyATQQFqIRMMAAsLCyAPIAZBEGxqIQ8gCkEEaiEKDAALCyAOIAZBIGxqIQ4gCUEIaiEJDAALCwv7BwMNfwt7BX8gAyEQQQAhCwJAA0AgCyAHTg0BIAAhEUEAIQwCQANAIAwgBk4NAf0MAAAAAAAAAAAAAAAAAAAAACEY/QwAAAAAAAAAAAAAAAAAAAAAIRn9DAAAAAAAAAAAAAAAAAAAAAAhGv0MAAAAAAAAAAAAAAAAAAAAACEb/QwAAAAAAAAAAAAAAAAAAAAAIRz9DAAAAAAAAAAAAAAAAAAAAAAhHf0MAAAAAAAAAAAAAAAAAAAAACEe/QwAAAAAAAAAAAAAAAAAAAAAIR8gACAMIAFsaiENQQAgBiAMa0EBayIjQQAgI0gbIAFsISRBASAGIAxrQQFrIiNBASAjSBsgAWwhJUECIAYgDGtBAWsiI0ECICNIGyABbCEmQQMgBiAMa0EBayIjQQMgI0gbIAFsIScgECEOIAghDwJAA0AgD0EBSA0BIA79AAQAISAgDv0ABBAhISANICRq/QkCACEiICIgICAY/YUCIRggIiAhIBn9hQIhGSANICVq/QkCACEiICIgICAa/YUCIRogIiAhIBv9hQIhGyANICZq/QkCACEiICIgICAc/YUCIRwgIiAhIB39hQIhHSANICdq/QkCACEiICIgICAe/YUCIR4gIiAhIB/9hQIhHyANIAJqIQ0gDkEgaiEOIA9BAWshDwwACwsgBCAMIAVsaiALQQRsaiESIAYgDGshEyAHIAtrIRQgE0EETiAUQQhOcQRAIAkEQCASIBL9AAQAIBj95AH9CwQAIBIgEv0ABBAgGf3kAf0LBBAgEiAFaiESIBIgEv0ABAAgGv3kAf0LBAAgEiAS/QAEECAb/eQB/QsEECASIAVqIRIgEiAS/QAEACAc/eQB/QsEACASIBL9AAQQIB395AH9CwQQIBIgBWohEiASIBL9AAQAIB795AH9CwQAIBIgEv0ABBAgH/3kAf0LBBAFIBIgGP0LBAAgEiAZ/QsEECASIAVqIRIgEiAa/QsEACASIBv9CwQQIBIgBWohEiASIBz9CwQAIBIgHf0LBBAgEiAFaiESIBIgHv0LBAAgEiAf/QsEEAsFIAogGP0LBAAgCiAZ/QsEECAKIBr9CwQgIAogG/0LBDAgCiAc/QsEQCAKIB39CwRQIAogHv0LBGAgCiAf/QsEcEEAIRUCQANAIBUgE0EEIBNBBEgbTg0BQQAhFgJAA0AgFiAUQQggFEEISBtODQEgEiAVIAVsaiAWQQRsaiEXIBcgCiAVQSBsaiAWQQRsaioCACAXKgIAQwAAAAAgCRuSOAIAIBZBAWohFgwACwsgFUEBaiEVDAALCwsgESAIQRBsaiERIAxBBGohDAwACwsgECAIQSBsaiEQIAtBCGohCwwACwsLoQEDAX0CfwF7IAMqAgAhBCAE/RMhByACQXxxIQZBACEFAkADQCAFIAZODQEgACAFQQRsaiAAIAVBBGxq/QAEACAHIAEgBUEEbGr9AAQA/eYB/eUB/QsEACAFQQRqIQUMAAsLIAYhBQJAA0AgBSACTg0BIAAgBUEEbGogACAFQQRsaioCACAEIAEgBUEEbGoqAgCUkzgCACAFQQFqIQUMAAsLC5YBAgN/AnsgBEEEbCEH/QwAAAAAAAAAAAAAAAAAAAAAIQlBACEFAkADQCAFIANODQFBACEGAkADQCAGIAdODQEgACAGaiAAIAZq/QAEACACIAZq/QAEAP3kASII/QsEACABIAZqIAggCCAJ/UT9Tv0LBAAgBkEQaiEGDAALCyAAIAdqIQAgASAHaiEBIAVBAWohBQwACwsLfAIDfwJ7IANBBGwhBv0MAAAAAAAAAAAAAAAAAAAAACEIQQAhBAJAA0AgBCACTg0BQQAhBQJAA0AgBSAGTg0BIAAgBWogACAFav0ABAAgASAFav0ABAD95AEiB/0LBAAgBUEQaiEFDAALCyAAIAZqIQAgBEEBaiEEDAALCwtcAgJ/AXsgA0EEbCEF/QwAAAAAAAAAAAAAAAAAAAAAIQZBACEEAkADQCAEIAVODQEgAiAEaiABIARq/QAEACAAIARq/QAEACAG/UT9Tv0LBAAgBEEQaiEEDAALCwuZAQEDfyADQQRsIQZBACEFAkADQCAFIAZODQEgASAFav0MAAAAAAAAAAAAAAAAAAAAAP0LBAAgBUEQaiEFDAALC0EAIQQCQANAIAQgAk4NAUEAIQUCQANAIAUgBk4NASABIAVqIAEgBWr9AAQAIAAgBWr9AAQA/eQB/QsEACAFQRBqIQUMAAsLIAAgBmohACAEQQFqIQQMAAsLC+EBAgJ/A3tDAAB/Q/0TIQcgAkFwcSEEQQAhAwJAA0AgAyAETg0BIAAgA2r9AAQAIQUgBf2JASEGIAEgA0EEbGogBv2pAf37ASAH/ecB/QsEACABIANBBGxqIAb9qgH9+wEgB/3nAf0LBBAgBf2KASEGIAEgA0EEbGogBv2pAf37ASAH/ecB/QsEICABIANBBGxqIAb9qgH9+wEgB/3nAf0LBDAgA0EQaiEDDAALCyAEIQMCQANAIAMgAk4NASABIANBBGxqIAAgA2otAACzQwAAf0OVOAIAIANBAWohAwwACwsL";
+/** The same kernels with f32x4.mul and f32x4.add, where relaxed SIMD is not available. */
+const GEMM_WASM_PLAIN_BASE64 =
+  "AGFzbQEAAAABVwpgBn9/f39/fwBgBn9/f39/fwBgCX9/f39/f39/fwBgC39/f39/f39/f39/AGAEf39/fwBgBX9/f39/AGAEf39/fwBgBH9/f38AYAR/f39/AGADf39/AAIPAQNlbnYDbWVtAgMBgIACAwsKAAECAwQFBgcICQd4CgZwYWNrX2EAAAZwYWNrX2IAAQZrZXJuZWwAAg5rZXJuZWxfc3RyaWRlZAADA3NnZAAECWJpYXNfcmVsdQAFCGJpYXNfYWRkAAYNcmVsdV9iYWNrd2FyZAAHCWJpYXNfZ3JhZAAID2J5dGVzX3RvX2Zsb2F0cwAJCp4eCoEDAQh/IAFBAGwhCiABQQFsIQsgAUECbCEMIAFBA2whDUEAIQYCQANAIAYgA04NASAAIAYgAWxqIQcgAyAGayEIIAhBBE4EQCABQQRGBEBBACEJAkADQCAJIARODQEgBSAH/QAEAP0LBAAgBUEQaiEFIAcgAmohByAJQQFqIQkMAAsLBUEAIQkCQANAIAkgBE4NASAFIAcgCmoqAgA4AgAgBSAHIAtqKgIAOAIEIAUgByAMaioCADgCCCAFIAcgDWoqAgA4AgwgBUEQaiEFIAcgAmohByAJQQFqIQkMAAsLCwVBACEJAkADQCAJIARODQEgBUEAIAhIBH0gByAKaioCAAVDAAAAAAs4AgAgBUEBIAhIBH0gByALaioCAAVDAAAAAAs4AgQgBUECIAhIBH0gByAMaioCAAVDAAAAAAs4AgggBUEDIAhIBH0gByANaioCAAVDAAAAAAs4AgwgBUEQaiEFIAcgAmohByAJQQFqIQkMAAsLCyAGQQRqIQYMAAsLC8kEAQx/IAFBAGwhCiABQQFsIQsgAUECbCEMIAFBA2whDSABQQRsIQ4gAUEFbCEPIAFBBmwhECABQQdsIRFBACEGAkADQCAGIANODQEgACAGIAFsaiEHIAMgBmshCCAIQQhOBEAgAUEERgRAQQAhCQJAA0AgCSAETg0BIAUgB/0ABAD9CwQAIAUgB/0ABBD9CwQQIAVBIGohBSAHIAJqIQcgCUEBaiEJDAALCwVBACEJAkADQCAJIARODQEgBSAHIApqKgIAOAIAIAUgByALaioCADgCBCAFIAcgDGoqAgA4AgggBSAHIA1qKgIAOAIMIAUgByAOaioCADgCECAFIAcgD2oqAgA4AhQgBSAHIBBqKgIAOAIYIAUgByARaioCADgCHCAFQSBqIQUgByACaiEHIAlBAWohCQwACwsLBUEAIQkCQANAIAkgBE4NASAFQQAgCEgEfSAHIApqKgIABUMAAAAACzgCACAFQQEgCEgEfSAHIAtqKgIABUMAAAAACzgCBCAFQQIgCEgEfSAHIAxqKgIABUMAAAAACzgCCCAFQQMgCEgEfSAHIA1qKgIABUMAAAAACzgCDCAFQQQgCEgEfSAHIA5qKgIABUMAAAAACzgCECAFQQUgCEgEfSAHIA9qKgIABUMAAAAACzgCFCAFQQYgCEgEfSAHIBBqKgIABUMAAAAACzgCGCAFQQcgCEgEfSAHIBFqKgIABUMAAAAACzgCHCAFQSBqIQUgByACaiEHIAlBAWohCQwACwsLIAZBCGohBgwACwsLpQcDDX8LewF/IAEhDkEAIQkCQANAIAkgBU4NASAAIQ9BACEKAkADQCAKIARODQH9DAAAAAAAAAAAAAAAAAAAAAAhFv0MAAAAAAAAAAAAAAAAAAAAACEX/QwAAAAAAAAAAAAAAAAAAAAAIRj9DAAAAAAAAAAAAAAAAAAAAAAhGf0MAAAAAAAAAAAAAAAAAAAAACEa/QwAAAAAAAAAAAAAAAAAAAAAIRv9DAAAAAAAAAAAAAAAAAAAAAAhHP0MAAAAAAAAAAAAAAAAAAAAACEdIA8hCyAOIQwgBiENAkADQCANQQFIDQEgDP0ABAAhHiAM/QAEECEfIAv9CQIAISAgFiAgIB795gH95AEhFiAXICAgH/3mAf3kASEXIAv9CQIEISAgGCAgIB795gH95AEhGCAZICAgH/3mAf3kASEZIAv9CQIIISAgGiAgIB795gH95AEhGiAbICAgH/3mAf3kASEbIAv9CQIMISAgHCAgIB795gH95AEhHCAdICAgH/3mAf3kASEdIAtBEGohCyAMQSBqIQwgDUEBayENDAALCyACIAogA2xqIAlBBGxqIRAgBCAKayERIAUgCWshEiARQQROIBJBCE5xBEAgBwRAIBAgEP0ABAAgFv3kAf0LBAAgECAQ/QAEECAX/eQB/QsEECAQIANqIRAgECAQ/QAEACAY/eQB/QsEACAQIBD9AAQQIBn95AH9CwQQIBAgA2ohECAQIBD9AAQAIBr95AH9CwQAIBAgEP0ABBAgG/3kAf0LBBAgECADaiEQIBAgEP0ABAAgHP3kAf0LBAAgECAQ/QAEECAd/eQB/QsEEAUgECAW/QsEACAQIBf9CwQQIBAgA2ohECAQIBj9CwQAIBAgGf0LBBAgECADaiEQIBAgGv0LBAAgECAb/QsEECAQIANqIRAgECAc/QsEACAQIB39CwQQCwUgCCAW/QsEACAIIBf9CwQQIAggGP0LBCAgCCAZ/QsEMCAIIBr9CwRAIAggG/0LBFAgCCAc/QsEYCAIIB39CwRwQQAhEwJAA0AgEyARQQQgEUEESBtODQFBACEUAkADQCAUIBJBCCASQQhIG04NASAQIBMgA2xqIBRBBGxqIRUgFSAIIBNBIGxqIBRBBGxqKgIAIBUqAgBDAAAAACAHG5I4AgAgFEEBaiEUDAALCyATQQFqIRMMAAsLCyAPIAZBEGxqIQ8gCkEEaiEKDAALCyAOIAZBIGxqIQ4gCUEIaiEJDAALCwuTCAMNfwt7BX8gAyEQQQAhCwJAA0AgCyAHTg0BIAAhEUEAIQwCQANAIAwgBk4NAf0MAAAAAAAAAAAAAAAAAAAAACEY/QwAAAAAAAAAAAAAAAAAAAAAIRn9DAAAAAAAAAAAAAAAAAAAAAAhGv0MAAAAAAAAAAAAAAAAAAAAACEb/QwAAAAAAAAAAAAAAAAAAAAAIRz9DAAAAAAAAAAAAAAAAAAAAAAhHf0MAAAAAAAAAAAAAAAAAAAAACEe/QwAAAAAAAAAAAAAAAAAAAAAIR8gACAMIAFsaiENQQAgBiAMa0EBayIjQQAgI0gbIAFsISRBASAGIAxrQQFrIiNBASAjSBsgAWwhJUECIAYgDGtBAWsiI0ECICNIGyABbCEmQQMgBiAMa0EBayIjQQMgI0gbIAFsIScgECEOIAghDwJAA0AgD0EBSA0BIA79AAQAISAgDv0ABBAhISANICRq/QkCACEiIBggIiAg/eYB/eQBIRggGSAiICH95gH95AEhGSANICVq/QkCACEiIBogIiAg/eYB/eQBIRogGyAiICH95gH95AEhGyANICZq/QkCACEiIBwgIiAg/eYB/eQBIRwgHSAiICH95gH95AEhHSANICdq/QkCACEiIB4gIiAg/eYB/eQBIR4gHyAiICH95gH95AEhHyANIAJqIQ0gDkEgaiEOIA9BAWshDwwACwsgBCAMIAVsaiALQQRsaiESIAYgDGshEyAHIAtrIRQgE0EETiAUQQhOcQRAIAkEQCASIBL9AAQAIBj95AH9CwQAIBIgEv0ABBAgGf3kAf0LBBAgEiAFaiESIBIgEv0ABAAgGv3kAf0LBAAgEiAS/QAEECAb/eQB/QsEECASIAVqIRIgEiAS/QAEACAc/eQB/QsEACASIBL9AAQQIB395AH9CwQQIBIgBWohEiASIBL9AAQAIB795AH9CwQAIBIgEv0ABBAgH/3kAf0LBBAFIBIgGP0LBAAgEiAZ/QsEECASIAVqIRIgEiAa/QsEACASIBv9CwQQIBIgBWohEiASIBz9CwQAIBIgHf0LBBAgEiAFaiESIBIgHv0LBAAgEiAf/QsEEAsFIAogGP0LBAAgCiAZ/QsEECAKIBr9CwQgIAogG/0LBDAgCiAc/QsEQCAKIB39CwRQIAogHv0LBGAgCiAf/QsEcEEAIRUCQANAIBUgE0EEIBNBBEgbTg0BQQAhFgJAA0AgFiAUQQggFEEISBtODQEgEiAVIAVsaiAWQQRsaiEXIBcgCiAVQSBsaiAWQQRsaioCACAXKgIAQwAAAAAgCRuSOAIAIBZBAWohFgwACwsgFUEBaiEVDAALCwsgESAIQRBsaiERIAxBBGohDAwACwsgECAIQSBsaiEQIAtBCGohCwwACwsLoQEDAX0CfwF7IAMqAgAhBCAE/RMhByACQXxxIQZBACEFAkADQCAFIAZODQEgACAFQQRsaiAAIAVBBGxq/QAEACAHIAEgBUEEbGr9AAQA/eYB/eUB/QsEACAFQQRqIQUMAAsLIAYhBQJAA0AgBSACTg0BIAAgBUEEbGogACAFQQRsaioCACAEIAEgBUEEbGoqAgCUkzgCACAFQQFqIQUMAAsLC5YBAgN/AnsgBEEEbCEH/QwAAAAAAAAAAAAAAAAAAAAAIQlBACEFAkADQCAFIANODQFBACEGAkADQCAGIAdODQEgACAGaiAAIAZq/QAEACACIAZq/QAEAP3kASII/QsEACABIAZqIAggCCAJ/UT9Tv0LBAAgBkEQaiEGDAALCyAAIAdqIQAgASAHaiEBIAVBAWohBQwACwsLfAIDfwJ7IANBBGwhBv0MAAAAAAAAAAAAAAAAAAAAACEIQQAhBAJAA0AgBCACTg0BQQAhBQJAA0AgBSAGTg0BIAAgBWogACAFav0ABAAgASAFav0ABAD95AEiB/0LBAAgBUEQaiEFDAALCyAAIAZqIQAgBEEBaiEEDAALCwtcAgJ/AXsgA0EEbCEF/QwAAAAAAAAAAAAAAAAAAAAAIQZBACEEAkADQCAEIAVODQEgAiAEaiABIARq/QAEACAAIARq/QAEACAG/UT9Tv0LBAAgBEEQaiEEDAALCwuZAQEDfyADQQRsIQZBACEFAkADQCAFIAZODQEgASAFav0MAAAAAAAAAAAAAAAAAAAAAP0LBAAgBUEQaiEFDAALC0EAIQQCQANAIAQgAk4NAUEAIQUCQANAIAUgBk4NASABIAVqIAEgBWr9AAQAIAAgBWr9AAQA/eQB/QsEACAFQRBqIQUMAAsLIAAgBmohACAEQQFqIQQMAAsLC+EBAgJ/A3tDAAB/Q/0TIQcgAkFwcSEEQQAhAwJAA0AgAyAETg0BIAAgA2r9AAQAIQUgBf2JASEGIAEgA0EEbGogBv2pAf37ASAH/ecB/QsEACABIANBBGxqIAb9qgH9+wEgB/3nAf0LBBAgBf2KASEGIAEgA0EEbGogBv2pAf37ASAH/ecB/QsEICABIANBBGxqIAb9qgH9+wEgB/3nAf0LBDAgA0EQaiEDDAALCyAEIQMCQANAIAMgAk4NASABIANBBGxqIAAgA2otAACzQwAAf0OVOAIAIANBAWohAwwACwsL";
+
+/**
+ * The kernel module, with fused multiply-add if this runtime compiles relaxed SIMD: standard in
+ * V8 since 11.4 (Node 22); Node 20 has it behind a V8 flag, which must be set before the module is
+ * compiled (it applies to the whole process, worker threads included). NNC_FMA=0 picks the
+ * plain kernels (products then round as on a machine without FMA).
+ */
+async function compileKernelModule(): Promise<WebAssembly.Module> {
+  if (process.env.NNC_FMA === "0") {
+    kernelState.fma = false;
+    return WebAssembly.compile(Buffer.from(GEMM_WASM_PLAIN_BASE64, "base64"));
+  }
+  const fma = Buffer.from(GEMM_WASM_BASE64, "base64");
+  try {
+    return await WebAssembly.compile(fma);
+  } catch {
+    try {
+      const v8 = await import("node:v8");
+      v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+      return await WebAssembly.compile(fma);
+    } catch {
+      kernelState.fma = false;
+      return WebAssembly.compile(Buffer.from(GEMM_WASM_PLAIN_BASE64, "base64"));
+    }
+  }
+}
+
+/** Per-thread scratch: packed panels of A and B, and one output tile for the edges. */
+interface KernelScratch {
+  ap: number;
+  bp: number;
+  tile: number;
+}
+
+const kernelState = {
+  wasm: null as GemmKernelExports | null,
+  module: null as WebAssembly.Module | null,
+  /** Whether the gemm kernel multiplies and adds in one relaxed-SIMD instruction. */
+  fma: true,
+  workers: [] as import("node:worker_threads").Worker[],
+  scratch: [] as KernelScratch[],
+  ctlAt: 0,
+  ctl: new Int32Array(0),
+  job: new Uint32Array(0),
+  heap: new Float32Array(0),
+  /** The scratch for a whole packed op(A) (kernelPackedA): its byte address and size. */
+  packedAt: 0,
+  packedBytes: 0,
+};
+for (let t = 0; t < KERNEL_THREADS; t++) {
+  kernelState.scratch.push({
+    ap: kernelAllocBytes(128 * GEMM_KC * 4),
+    bp: kernelAllocBytes(1024 * GEMM_KC * 4),
+    tile: kernelAllocBytes(GEMM_MR * GEMM_NR * 4),
+  });
+}
+kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);
+
+/**
+ * The byte address of a scratch region of at least `bytes` for a packed op(A). It grows to the
+ * largest product's size over the first training step, then is reused.
+ */
+function kernelPackedA(bytes: number): number {
+  if (bytes > kernelState.packedBytes) {
+    kernelState.packedAt = kernelAllocBytes(bytes);
+    kernelState.packedBytes = bytes;
+  }
+  return kernelState.packedAt;
+}
 
 /**
  * C[i0..i1, j0..j1] = (or += when accumulate) op(A) * op(B) for that block of C, reading
@@ -982,42 +1146,252 @@ function gemmTile(
   }
 }
 
-/** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
-function allocF32(n: number): Float32Array {
-  return new Float32Array(n);
-}
-
 /**
- * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
- * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
- * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
+ * C[i0..i1, j0..j1] (=|+=) op(A) * op(B) with the WebAssembly kernels: cache blocking in the
+ * GotoBLAS style. For each block of GEMM_KC steps of k and GEMM_NC columns, op(B) is packed into
+ * panels of GEMM_NR columns (scratch bp); for each block of GEMM_MC rows, op(A) is packed into
+ * panels of GEMM_MR rows (scratch ap); the kernel then runs the register tile over the panels.
+ * When op(B) has few columns, each element of A is used only a few times: the kernel then reads
+ * A in place (kernel_strided) rather than paying for packing it.
+ * All addresses are byte offsets into kernelMemory.
  */
-function gemm(
+function gemmRange(
+  k: GemmKernelExports,
+  ap: number,
+  bp: number,
+  tile: number,
   transA: boolean,
   transB: boolean,
   M: number,
   N: number,
   K: number,
-  A: Float32Array,
-  B: Float32Array,
-  C: Float32Array,
+  a: number,
+  b: number,
+  c: number,
   accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+  pa: number,
 ): void {
-  if (K === 0) {
-    if (!accumulate) C.fill(0, 0, M * N);
-    return;
+  const ars = transA ? 4 : K * 4;
+  const acs = transA ? M * 4 : 4;
+  const brs = transB ? K * 4 : 4;
+  const bks = transB ? 4 : N * 4;
+  const ldc = N * 4;
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    const kc = Math.min(GEMM_KC, K - pc);
+    const acc = accumulate || pc > 0 ? 1 : 0;
+    for (let jc = j0; jc < j1; jc += GEMM_NC) {
+      const nc = Math.min(GEMM_NC, j1 - jc);
+      k.pack_b(b + pc * bks + jc * brs, brs, bks, nc, kc, bp);
+      for (let ic = i0; ic < i1; ic += GEMM_MC) {
+        const mc = Math.min(GEMM_MC, i1 - ic);
+        if (N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N)) {
+          k.kernel_strided(
+            a + ic * ars + pc * acs,
+            ars,
+            acs,
+            bp,
+            c + ic * ldc + jc * 4,
+            ldc,
+            mc,
+            nc,
+            kc,
+            acc,
+            tile,
+          );
+        } else if (pa !== 0) {
+          // op(A) packed once for the whole product (gemmPackA): this block's panels
+          k.kernel(
+            pa + (pc * gemmPaddedRows(M) + ic * kc) * 4,
+            bp,
+            c + ic * ldc + jc * 4,
+            ldc,
+            mc,
+            nc,
+            kc,
+            acc,
+            tile,
+          );
+        } else {
+          k.pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
+          k.kernel(ap, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
+        }
+      }
+    }
   }
-  gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
+}
+
+/** Rows of op(A) rounded up to whole panels of GEMM_MR. */
+function gemmPaddedRows(M: number): number {
+  return Math.ceil(M / GEMM_MR) * GEMM_MR;
+}
+
+/** Whether the product packs op(A) (rather than reading it in place, when op(B) is narrow). */
+function gemmPacksA(transA: boolean, N: number): boolean {
+  return !(N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N));
+}
+
+/**
+ * Packs all of op(A) [M x K] at byte address pa, block by block as gemmRange reads it: the
+ * block of rows ic.. of the k block pc.. at floats pc * gemmPaddedRows(M) + ic * kc.
+ */
+function gemmPackA(k: GemmKernelExports, transA: boolean, M: number, K: number, a: number, pa: number): void {
+  const ars = transA ? 4 : K * 4;
+  const acs = transA ? M * 4 : 4;
+  const rows = gemmPaddedRows(M);
+  for (let pc = 0; pc < K; pc += GEMM_KC) {
+    const kc = Math.min(GEMM_KC, K - pc);
+    for (let ic = 0; ic < M; ic += GEMM_MC) {
+      k.pack_a(
+        a + ic * ars + pc * acs,
+        ars,
+        acs,
+        Math.min(GEMM_MC, M - ic),
+        kc,
+        pa + (pc * rows + ic * kc) * 4,
+      );
+    }
+  }
+}
+
+/**
+ * Claims the next part of job gen (returns its index), or returns -1 when none is left or
+ * the job is no longer the current one (the generation in NEXT changed).
+ */
+function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
+  for (;;) {
+    const cur = Atomics.load(ctl, KERNEL_CTL_NEXT);
+    if (cur >>> 8 !== gen || (cur & 255) >= parts) return -1;
+    if (Atomics.compareExchange(ctl, KERNEL_CTL_NEXT, cur, cur + 1) === cur) return cur & 255;
+  }
+}
+
+/** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
+function kernelWorkerSource(): string {
+  return [
+    '\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker\'s "error" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n',
+    gemmTile.toString(),
+    kernelClaim.toString(),
+    gemmRange.toString(),
+    gemmPaddedRows.toString(),
+    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
+  ].join("\n");
+}
+
+/** Compiles the WebAssembly kernels and starts the worker threads. Call once, before training. */
+async function initKernels(): Promise<void> {
+  if (kernelState.wasm === null) {
+    kernelState.module = await compileKernelModule();
+    const instance = await WebAssembly.instantiate(kernelState.module, { env: { mem: kernelMemory } });
+    kernelState.wasm = instance.exports as unknown as GemmKernelExports;
+  }
+  if (KERNEL_THREADS > 1 && kernelState.workers.length === 0) {
+    const { Worker } = await import("node:worker_threads");
+    kernelState.ctl = new Int32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
+    kernelState.job = new Uint32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
+    const source = kernelWorkerSource();
+    for (let t = 1; t < KERNEL_THREADS; t++) {
+      const worker = new Worker(source, {
+        eval: true,
+        workerData: {
+          memory: kernelMemory,
+          module: kernelState.module,
+          tid: t,
+          scratch: kernelState.scratch[t],
+          ctlAt: kernelState.ctlAt,
+        },
+      });
+      worker.unref(); // never keeps the process alive
+      kernelState.workers.push(worker);
+    }
+  }
+}
+
+/** Stops the worker threads. */
+function shutdownKernels(): void {
+  if (kernelState.workers.length > 0) {
+    Atomics.store(kernelState.ctl, KERNEL_CTL_STOP, 1);
+    Atomics.add(kernelState.ctl, KERNEL_CTL_GEN, 1);
+    Atomics.notify(kernelState.ctl, KERNEL_CTL_GEN);
+    for (const worker of kernelState.workers) void worker.terminate();
+    kernelState.workers = [];
+  }
+}
+
+/** Whether the array is a view of kernelMemory (allocF32) rather than an ordinary Float32Array. */
+function kernelShared(x: Float32Array | Uint8Array): boolean {
+  return x.buffer instanceof SharedArrayBuffer;
+}
+
+/** Runs C[i0..i1, j0..j1] of the product on this thread with thread t's scratch. */
+function gemmPart(
+  t: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  b: number,
+  c: number,
+  accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+  pa: number,
+): void {
+  const s = kernelState.scratch[t]!;
+  gemmRange(
+    kernelState.wasm!,
+    s.ap,
+    s.bp,
+    s.tile,
+    transA,
+    transB,
+    M,
+    N,
+    K,
+    a,
+    b,
+    c,
+    accumulate,
+    i0,
+    i1,
+    j0,
+    j1,
+    pa,
+  );
 }
 
 /** Plain SGD over one parameter, in place: value -= lr * grad. */
-function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
+function sgdUpdateTs(value: Float32Array, grad: Float32Array, lr: number): void {
   const n = value.length;
   for (let i = 0; i < n; i++) value[i] -= lr * grad[i];
 }
 
+/**
+ * The float arguments of the WebAssembly adam, sgd and leaky_relu, passed through memory: a call from
+ * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
+ */
+const kernelFloatArgs = allocF32(6);
+
+/** Plain SGD over one parameter, in place: value -= lr * grad; WebAssembly SIMD on allocF32 buffers. */
+function sgdUpdate(value: Float32Array, grad: Float32Array, lr: number): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(value) && kernelShared(grad)) {
+    kernelFloatArgs[0] = lr;
+    wasm.sgd(value.byteOffset, grad.byteOffset, value.length, kernelFloatArgs.byteOffset);
+    return;
+  }
+  sgdUpdateTs(value, grad, lr);
+}
+
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
-function kernelBiasRelu(
+function kernelBiasReluTs(
   z: Float32Array,
   a: Float32Array,
   bias: Float32Array,
@@ -1035,7 +1409,7 @@ function kernelBiasRelu(
 }
 
 /** z[r, j] += bias[j], over rows x cols. */
-function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+function kernelBiasAddTs(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) z[o + j] += bias[j];
@@ -1043,12 +1417,12 @@ function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: 
 }
 
 /** relu backward: dz = z > 0 ? g : 0, over count values. */
-function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+function kernelReluBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
   for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
 }
 
 /** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
-function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+function kernelBiasGradTs(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
   db.fill(0);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -1060,7 +1434,7 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
  * Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values. For every byte v,
  * v * (1 / 255) rounds to the same float32 as v / 255.
  */
-function kernelBytesToFloats(
+function kernelBytesToFloatsTs(
   src: Uint8Array,
   srcAt: number,
   dst: Float32Array,
@@ -1071,16 +1445,187 @@ function kernelBytesToFloats(
   for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
 }
 
-/** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
-function kernelBytes(x: Uint8Array): Uint8Array {
-  return x;
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4). */
+function kernelBiasRelu(
+  z: Float32Array,
+  a: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(z) && kernelShared(a) && kernelShared(bias)) {
+    wasm.bias_relu(z.byteOffset, a.byteOffset, bias.byteOffset, rows, cols);
+    return;
+  }
+  kernelBiasReluTs(z, a, bias, rows, cols);
 }
 
-/** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
-async function initKernels(): Promise<void> {}
+/** z[r, j] += bias[j], over rows x cols (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4). */
+function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(z) && kernelShared(bias)) {
+    wasm.bias_add(z.byteOffset, bias.byteOffset, rows, cols);
+    return;
+  }
+  kernelBiasAddTs(z, bias, rows, cols);
+}
 
-/** Releases the kernels' resources (nothing to release here). */
-function shutdownKernels(): void {}
+/** relu backward: dz = z > 0 ? g : 0, over count values (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4). */
+function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(g) && kernelShared(dz)) {
+    wasm.relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count);
+    return;
+  }
+  kernelReluBackwardTs(z, g, dz, count);
+}
+
+/** db[j] = sum over rows r of dz[r, j] (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4). */
+function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && cols % 4 === 0 && kernelShared(dz) && kernelShared(db)) {
+    wasm.bias_grad(dz.byteOffset, db.byteOffset, rows, cols);
+    return;
+  }
+  kernelBiasGradTs(dz, db, rows, cols);
+}
+
+/** Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes). */
+function kernelBytesToFloats(
+  src: Uint8Array,
+  srcAt: number,
+  dst: Float32Array,
+  dstAt: number,
+  n: number,
+): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(src) && kernelShared(dst)) {
+    wasm.bytes_to_floats(src.byteOffset + srcAt, dst.byteOffset + dstAt * 4, n);
+    return;
+  }
+  kernelBytesToFloatsTs(src, srcAt, dst, dstAt, n);
+}
+
+/**
+ * A copy of data bytes (a data set's pixels) in the kernels' memory, where the WebAssembly
+ * kernelBytesToFloats can read them. Made once per data set, before training.
+ */
+function kernelBytes(x: Uint8Array): Uint8Array {
+  const at = kernelAllocBytes(x.length); // may grow the memory: read .buffer after it
+  const copy = new Uint8Array(kernelMemory.buffer, at, x.length);
+  copy.set(x);
+  return copy;
+}
+/**
+ * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
+ * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
+ * likewise op(B) = B stored [K x N] or, when transB, B stored [N x K].
+ */
+function gemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  accumulate: boolean,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) C.fill(0, 0, M * N);
+    return;
+  }
+  if (kernelState.wasm === null || !kernelShared(A) || !kernelShared(B) || !kernelShared(C)) {
+    // Before initKernels, or arrays not from allocF32: the plain TypeScript path.
+    gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
+    return;
+  }
+  const a = A.byteOffset,
+    b = B.byteOffset,
+    c = C.byteOffset;
+  const T = kernelState.workers.length + 1;
+  if (T === 1 || 2 * M * N * K < GEMM_PARALLEL_MIN_FLOPS) {
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N, 0);
+    return;
+  }
+  // Split C into parts, by columns in multiples of GEMM_NR or by rows in multiples of GEMM_MR.
+  // Every thread, this one included, claims parts until none is left, so a worker that the OS has
+  // not scheduled yet never holds up the product.
+  const job = kernelState.job,
+    ctl = kernelState.ctl;
+  // As many parts as the work allows, each of at least GEMM_PART_MIN_FLOPS (every part packs
+  // its own panels: a fixed cost), up to 8 per thread: the thread that finishes first then waits
+  // at most for one small part, where two large parts per thread left it idle for a quarter of
+  // the product whenever a worker started late.
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor((2 * M * N * K) / GEMM_PART_MIN_FLOPS)));
+  // By columns where there are enough, unless rows split more evenly (50 columns in 2 parts of
+  // whole 8-column panels are 32 + 18; 100 rows are 52 + 48). Never the other way: a column
+  // split packs op(A) once on this thread before the parts start (below), a row split packs in
+  // parallel, each part its own panels.
+  const byColumns =
+    (N >= T * GEMM_NR * 2 || N >= M) &&
+    gemmEvenness(Math.ceil(M / GEMM_MR), wanted) <= gemmEvenness(Math.ceil(N / GEMM_NR), wanted) + 0.05;
+  const extent = byColumns ? N : M;
+  const unit = byColumns ? GEMM_NR : GEMM_MR;
+  const parts = Math.max(1, Math.min(wanted, Math.ceil(extent / unit)));
+  const per = Math.ceil(extent / unit / parts) * unit;
+  // Parts that split the columns all read the whole of op(A): pack it once, here, rather than
+  // once per part.
+  let pa = 0;
+  if (byColumns && parts > 1 && gemmPacksA(transA, N)) {
+    pa = kernelPackedA(gemmPaddedRows(M) * K * 4);
+    gemmPackA(kernelState.wasm!, transA, M, K, a, pa);
+  }
+  const J = KERNEL_CTL_JOB;
+  job[J] = transA ? 1 : 0;
+  job[J + 1] = transB ? 1 : 0;
+  job[J + 2] = M;
+  job[J + 3] = N;
+  job[J + 4] = K;
+  job[J + 5] = a;
+  job[J + 6] = b;
+  job[J + 7] = c;
+  job[J + 8] = accumulate ? 1 : 0;
+  job[J + 9] = pa;
+  for (let t = 0; t < parts; t++) {
+    const lo = Math.min(extent, t * per),
+      hi = Math.min(extent, (t + 1) * per);
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = byColumns ? 0 : lo;
+    job[R + 1] = byColumns ? M : hi;
+    job[R + 2] = byColumns ? lo : 0;
+    job[R + 3] = byColumns ? hi : N;
+  }
+  // The job is written before NEXT opens it (tagged with its generation): a part claimed with
+  // that tag is always of this job, and a late worker still on the previous job claims nothing.
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    const R = KERNEL_CTL_RANGES + 4 * part;
+    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], pa);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  // Wait for the parts the workers claimed.
+  let spins = 0;
+  for (
+    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
+    done < parts;
+    done = Atomics.load(ctl, KERNEL_CTL_DONE)
+  ) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
+    throw new Error("nnc kernels: a worker thread failed in a matrix product");
+}
 
 // ==== Shared runtime, copied from nnc's sources ====
 
