@@ -3,7 +3,7 @@
 //
 // Trains the model from scratch with nothing but Node.js: forward and backward passes written
 // out for this model's shapes, adam updates, the MNIST loader and the training
-// loop. Run it with `node program.js --data DIR --epochs N --out DIR`, or import it and call
+// loop. Run it with `npx tsx deep.ts --data DIR --epochs N --out DIR`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).
 //
 // The .nn file it was compiled from:
@@ -2705,7 +2705,7 @@ function fieldsOf(object: object): Record<string, number | boolean> {
   );
 }
 
-/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]` */
+/** npx tsx deep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -2713,7 +2713,7 @@ async function main(argv: string[]): Promise<void> {
   };
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(
-      "usage: node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]",
+      "usage: npx tsx deep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]",
     );
     return;
   }

@@ -3,7 +3,7 @@
 //
 // Trains the model from scratch with nothing but Node.js: forward and backward passes written
 // out for this model's shapes, sgd updates, the MNIST loader and the training
-// loop. Run it with `node program.js --data DIR --epochs N --out DIR`, or import it and call
+// loop. Run it with `npx tsx scratch_sweep.ts --data DIR --epochs N --out DIR`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).
 //
 // The .nn file it was compiled from:
@@ -695,7 +695,7 @@ function restoreTrainingBuffers(dir: string, order: Int32Array): void {
   new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
 }
 
-/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]` */
+/** npx tsx scratch_sweep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -703,7 +703,7 @@ async function main(argv: string[]): Promise<void> {
   };
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(
-      "usage: node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]",
+      "usage: npx tsx scratch_sweep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]",
     );
     return;
   }

@@ -1160,11 +1160,11 @@ function flag(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** The command line: `regularized.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]`. */
+/** The command line: `npx tsx regularized.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]`. */
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     console.log(
-      "usage: regularized.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]",
+      "usage: npx tsx regularized.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]",
     );
     return;
   }

@@ -17,7 +17,7 @@ import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
 import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
 import { lookup } from "../../catalog/index.js";
-import { comment, lit } from "../code.js";
+import { comment, commentText, lit, programCommand } from "../code.js";
 import { kerasTopology } from "../keras.js";
 import { fingerprint } from "../../fingerprint.js";
 import { OPTIMIZERS, LOSSES, METRICS, SUPPORTED_METRICS } from "./training.js";
@@ -61,6 +61,8 @@ export interface StandaloneOptions {
    * steps) so that gradients and updates can be checked against finite differences and tfjs.
    */
   exposeInternals?: boolean;
+  /** The command that runs the written program (`node model.js`), for its header and --help; default `npx tsx <name>.ts`. */
+  command?: string;
 }
 
 export { comment, lit } from "../code.js";
@@ -286,7 +288,7 @@ ${comment(`Source: ${src.file} (sha256 ${src.sha256})`)}
 //
 // Trains the model from scratch with nothing but Node.js: forward and backward passes written
 // out for this model's shapes, ${training.optimizer.kind} updates, the MNIST loader and the training
-// loop. Run it with \`node program.js --data DIR --epochs N --out DIR\`, or import it and call
+// loop. Run it with \`${commentText(programCommand(ir.source.file, options.command))} --data DIR --epochs N --out DIR\`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).${quoted}`;
 
   const typesSection = TYPES_SECTION;
@@ -429,6 +431,7 @@ function saveModel(dir: string): void {
     regularized: regularized.length > 0,
     dropout: model.layers.some((l) => l.kind === "dropout"),
     kernels: options.kernels ?? "ts",
+    command: programCommand(ir.source.file, options.command),
   });
 
   const helperCode: string[] = [];
@@ -627,6 +630,8 @@ interface LoopInfo {
   regularized: boolean;
   dropout: boolean;
   kernels: string;
+  /** The command that runs the program (its usage line). */
+  command: string;
 }
 
 function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
@@ -762,6 +767,7 @@ const rawBatch = allocF32(BATCH * EXAMPLE);\n\n`
   const metricLogs = metricNames.map((m) => `logs[${lit(m)}] = metricValue(${lit(m)}, trainSums, seen);`).join("\n");
   const valMetricLogs = metricNames.map((m) => `logs[${lit("val_" + m)}] = v.metrics[${lit(m)}]!;`).join("\n");
 
+  const usage = `${info.command} [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]`;
   const text = `/** The kernels this program was generated with. */
 const KERNELS = ${lit(info.kernels)};
 
@@ -1073,14 +1079,14 @@ function fieldsOf(object: object): Record<string, number | boolean> {
 ${info.dropout ? `/** The stream dropout masks draw from (reseeded by train()). */
 let random = new Random(0);
 
-` : ""}/** \`node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]\` */
+` : ""}/** ${commentText(usage)} */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
   if (argv.includes("--help") || argv.includes("-h")) {
-    console.log("usage: node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]");
+    console.log(${lit(`usage: ${usage}`)});
     return;
   }
   const int = (name: string): number | undefined => (flag(name) === undefined ? undefined : Number(flag(name)));
