@@ -248,13 +248,18 @@ describe("nnc run", () => {
     expect(request).toEqual({ engine: "tfjs", backend: "webgpu", gpu: true });
   });
 
-  it("on Ctrl-C stops, removes unfinished files, writes nothing more and exits 130", async () => {
+  it("on Ctrl-C stops, removes unfinished files, writes the completed epochs' history, curves and result.json, and exits 130", async () => {
     useEngine({ interruptAtEpoch: 1 });
     const dir = join(tmp, "interrupted");
     expect(await run(nnFile, "--out", dir, "--json")).toBe(130);
     expect(err.text).toMatch(/interrupted: stopping after this batch/);
-    expect(err.text).toMatch(/interrupted: removed 1 unfinished file; nothing was written/);
-    expect(existsSync(dir)).toBe(false);
+    // this engine leaves no resume/ state, so there is no model of the finished epoch to save
+    expect(err.text).toContain(`interrupted after epoch 1 of 3: removed 1 unfinished file; history, curves and result.json are in ${dir}\n`);
+    expect(readdirSync(dir)).toEqual(expect.arrayContaining(["curves.png", "curves.svg", "history.csv", "history.json", "result.json", "summary.txt"]));
+    expect(readdirSync(join(dir, "model"))).toEqual([]); // the fake engine's unfinished file removed
+    const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
+    expect(result).toMatchObject({ epochs: 1, interrupted: { epochsPlanned: 3, model: false }, testAccuracy: null });
+    expect(JSON.parse(readFileSync(join(dir, "history.json"), "utf8")).history).toHaveLength(1);
     expect(out.text).toBe("");
     expect(process.listenerCount("SIGINT")).toBe(0);
   });
@@ -376,7 +381,14 @@ describe("Ctrl-C on a real run (a child process)", () => {
     expect(stderr).not.toMatch(/epoch 3\/200/);
     const left = existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]) : [];
     expect(left.filter((f) => /\.tmp-/.test(f))).toEqual([]);
-    expect(left).not.toContain("history.json");
+    // the finished epochs' history and result.json; the standalone engine's last finished model too
+    const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
+    const done = result.epochs as number;
+    expect(done).toBeGreaterThanOrEqual(1);
+    expect(result.interrupted).toEqual({ epochsPlanned: 200, model: slug === "standalone" });
+    expect(stderr).toContain(`interrupted after epoch ${done} of 200`);
+    expect(JSON.parse(readFileSync(join(dir, "history.json"), "utf8")).history).toHaveLength(done);
+    expect(left.includes(join("model", "weights.bin"))).toBe(slug === "standalone");
     // whatever the checkpoint callback finished writing is whole
     if (left.includes(join("checkpoint", "model.json"))) {
       const manifest = JSON.parse(readFileSync(join(dir, "checkpoint", "model.json"), "utf8"));

@@ -20,13 +20,20 @@ export interface RunOptions {
   quiet?: boolean;
   /** Aborted on Ctrl-C: the engine stops at the next batch and writes nothing half-done. */
   signal?: AbortSignal;
+  /**
+   * standalone engine only: continue the run in outDir from its resume/ folder (written after
+   * every epoch: weights, optimizer state, random streams, callbacks, history) instead of
+   * starting anew.
+   */
+  resume?: boolean;
 }
 
 /** Per-epoch logs, Keras names: loss, accuracy, val_loss, val_accuracy, lr, ... */
 export type EpochLogs = Record<string, number>;
 
 export interface TrainHooks {
-  onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void;
+  /** initialEpoch: the epochs already done (a resumed run starts after them). */
+  onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number; initialEpoch?: number }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
   /** Progress of an evaluation pass (the validation set after each epoch, the test set at the end): examples done of total. */

@@ -32,6 +32,17 @@ export class Random {
     this.state[0] = seed >>> 0;
   }
 
+  /** Where the stream is (its state and the spare normal), to continue it later with setState. */
+  getState(): [number, number | null] {
+    return [this.state[0]!, this.spare];
+  }
+
+  /** Continues the stream from a getState() value: the draws that follow are the ones that followed then. */
+  setState(state: [number, number | null]): void {
+    this.state[0] = state[0] >>> 0;
+    this.spare = state[1];
+  }
+
   /** Uniform in [0, 1) (mulberry32). */
   next(): number {
     let t = (this.state[0]! + 0x6d2b79f5) >>> 0;

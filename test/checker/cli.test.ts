@@ -1,5 +1,5 @@
 // `nnc summary` and `nnc compile --emit ir` through the CLI's main(), in-process.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -105,12 +105,32 @@ describe("nnc compile code options", () => {
     expect(plain.stdout).toContain('import * as tf from "@tensorflow/tfjs";');
   });
 
-  it("--kernels simd emits WebAssembly kernels; the default ts kernels do not", async () => {
-    const simd = await run("compile", join(root, "examples/twolayer.nn"), "--kernels", "simd", "-o", "-");
+  it("the default simd kernels (as nnc run trains) are WebAssembly; --kernels ts, the teaching mode, is not", async () => {
+    const simd = await run("compile", join(root, "examples/twolayer.nn"), "-o", "-");
     expect(simd.code).toBe(0);
     expect(simd.stdout).toContain("WebAssembly");
-    const ts = await run("compile", join(root, "examples/twolayer.nn"), "-o", "-");
+    expect(simd.stdout).toContain('const KERNELS = "simd";');
+    const ts = await run("compile", join(root, "examples/twolayer.nn"), "--kernels", "ts", "-o", "-");
     expect(ts.stdout).not.toContain("WebAssembly");
+    expect(ts.stdout).toContain('const KERNELS = "ts";');
+  });
+
+  it("-o picks the language by its extension: .js is JavaScript with the comments and `node FILE` in the header; another extension is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nnc-compile-js-"));
+    try {
+      const js = await run("compile", join(root, "examples/twolayer.nn"), "--target", "tfjs", "-o", join(dir, "two.js"));
+      expect(js.code).toBe(0);
+      const text = readFileSync(join(dir, "two.js"), "utf8");
+      expect(text).toContain("// Run: node two.js [--data DIR]");
+      expect(text).toContain("/** The model of `model twolayer`");
+      expect(text).not.toMatch(/: (number|string|Promise<void>)\b[,)=]/);
+      const bad = await run("compile", join(root, "examples/twolayer.nn"), "-o", join(dir, "two.mjs"));
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("the standalone target writes TypeScript (.ts, run with npx tsx) or JavaScript (.js, run with node); name it e.g. -o two.js");
+      expect(existsSync(join(dir, "two.mjs"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("rejects a bad --kernels, --threads or --tfjs-package with exit 2 and one line", async () => {

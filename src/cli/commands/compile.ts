@@ -1,9 +1,11 @@
 // `nnc compile FILE [--target standalone|tfjs|pytorch] [--emit code|ir] [-o, --out PATH]`
 //   --emit code (default): a TypeScript program for the target, written to FILE.ts beside the
-//   input unless --out says otherwise; --emit ir: the JSON IR, printed to stdout unless --out.
+//   input unless --out says otherwise (`-o model.js`: JavaScript that plain `node` runs; the
+//   pytorch target writes .py); --emit ir: the JSON IR, printed to stdout unless --out.
 //   `--out -` prints to stdout. Files are written to a temporary name and renamed, so an
 //   interrupted or failed compile never leaves a half-written file.
 import type { Command } from "commander";
+import { basename, extname } from "node:path";
 // The targets (and prettier) load only when code is generated, to keep `nnc check` and
 // `nnc --help` quick to start.
 import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE } from "../errors.js";
@@ -38,7 +40,7 @@ export function registerCompile(program: Command): void {
     .option("--target <target>", "standalone (no dependencies), tfjs, or pytorch (a Python program, DistributedDataParallel-ready)", "standalone")
     .option("--emit <what>", "code (a TypeScript program) or ir (the checked IR as JSON)", "code")
     .option("-o, --out <path>", "output file (`-`: stdout); default FILE.ts beside the input, stdout for --emit ir")
-    .option("--kernels <mode>", "standalone target: ts (readable TypeScript loops) or simd (WebAssembly SIMD)", "ts")
+    .option("--kernels <mode>", "standalone target: simd (WebAssembly SIMD, as nnc run trains) or ts (readable TypeScript loops, for reading)", "simd")
     .option("--threads <n>", "standalone target: worker threads for the kernels", "1")
     .option(
       "--tfjs-package <name>",
@@ -70,6 +72,19 @@ export function registerCompile(program: Command): void {
       if (!TFJS_PACKAGES.includes(opts.tfjsPackage as TfjsPackage)) {
         throw new CliError(`unknown --tfjs-package \`${opts.tfjsPackage}\`: use ${TFJS_PACKAGES.join(", ")}`, EXIT_USAGE);
       }
+      // The program's language follows the file name: .ts or .js (.py for the pytorch target).
+      const out = opts.out ?? (opts.emit === "ir" ? "-" : defaultOutPath(file, opts.target === "pytorch" ? ".py" : ".ts"));
+      const ext = out === "-" ? (opts.target === "pytorch" ? ".py" : ".ts") : extname(out);
+      if (opts.emit === "code" && !(opts.target === "pytorch" ? [".py"] : [".ts", ".js"]).includes(ext)) {
+        throw new CliError(
+          opts.target === "pytorch"
+            ? `-o ${out}: the pytorch target writes a Python program; name it with .py (e.g. -o ${basename(out, ext)}.py)`
+            : `-o ${out}: the ${opts.target} target writes TypeScript (.ts, run with npx tsx) or JavaScript (.js, run with node); name it e.g. -o ${basename(out, ext)}.js`,
+          EXIT_USAGE,
+        );
+      }
+      // what runs the written program, for its header and --help
+      const command = out === "-" ? undefined : `${ext === ".js" ? "node" : "npx tsx"} ${basename(out)}`;
       const { ir, text } = compileFileOrFail(file, opts.limit);
       let output: string;
       if (opts.emit === "ir") {
@@ -93,16 +108,18 @@ export function registerCompile(program: Command): void {
                   sourceText: text,
                   kernels: opts.kernels,
                   threads,
+                  command,
                 })
               : await (await import("../../compiler/targets/tfjs/index.js")).generateTfjs(ir, {
                   package: opts.tfjsPackage as TfjsPackage,
+                  command,
                 });
+          if (ext === ".js") output = await (await import("../../compiler/targets/javascript.js")).toJavaScript(output);
         } catch (err) {
           const why = err instanceof Error ? err.message : String(err);
           throw new CliError(`cannot generate the ${opts.target} program for ${file}: ${why}`, EXIT_DIAGNOSTICS);
         }
       }
-      const out = opts.out ?? (opts.emit === "ir" ? "-" : defaultOutPath(file, opts.target === "pytorch" ? ".py" : ".ts"));
       if (out === "-") {
         process.stdout.write(output);
         return;

@@ -1,6 +1,6 @@
 // `nnc run FILE [--engine auto|standalone|tfjs|pytorch] [--nproc N] [--backend auto|cpu|wasm|node|gpu|webgpu] [--gpu]
 //               [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N]
-//               [--kernels ts|simd] [--out DIR] [--json] [--quiet] [--continue-on-nan] [--limit NAME=N]
+//               [--kernels ts|simd] [--out DIR | --resume RUN_DIR] [--json] [--quiet] [--continue-on-nan] [--limit NAME=N]
 //               [--serve [--port N] [--host ADDR]]`
 // Flags are parsed and validated here; src/runtime/run/ does the work.
 import { InvalidArgumentError, Option, type Command } from "commander";
@@ -54,6 +54,7 @@ interface RunFlags {
   host: string;
   limit?: Partial<Limits>;
   continueOnNan?: boolean;
+  resume?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -78,6 +79,7 @@ export function registerRun(program: Command): void {
     .option("--seed <n>", "override the file's seed", integer("--seed", 0, 0xffffffff))
     .addOption(new Option("--kernels <mode>", "standalone engine kernels").choices(["ts", "simd"]))
     .option("--out <dir>", "run directory (default runs/<model>-<YYYYMMDD-HHMMSS>)")
+    .option("--resume <run_dir>", "continue that run (stopped, or finished: with a larger --epochs) from its last finished epoch, in place; standalone engine")
     .option("--json", "print one JSON object with the results as the last line of stdout")
     .option("--quiet", "no progress bar: one line per epoch on stderr")
     .option("--serve", "show the training live in a browser (nnc serve on this run), and keep serving after it")
@@ -129,6 +131,7 @@ export function registerRun(program: Command): void {
               : undefined,
             ...(flags.limit ? { limits: flags.limit } : {}),
             continueOnNaN: Boolean(flags.continueOnNan),
+            ...(flags.resume !== undefined ? { resume: flags.resume } : {}),
           },
           runDeps,
         );

@@ -51,3 +51,14 @@ export function pyStr(text: string): string {
   }
   return out + '"';
 }
+
+/**
+ * The command that runs a generated TypeScript or JavaScript program, as its header and --help
+ * show it: `command` when the caller knows the file written (`node model.js`, `npx tsx model.ts`),
+ * else `npx tsx <name>.ts` for the default output name of the .nn file (examples/mlp.nn -> mlp.ts).
+ */
+export function programCommand(sourceFile: string, command?: string): string {
+  if (command !== undefined) return command;
+  const name = sourceFile.split(/[\\/]/).pop()!.replace(/\.nn$/, "");
+  return `npx tsx ${name}.ts`;
+}

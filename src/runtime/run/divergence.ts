@@ -32,9 +32,14 @@ export class DivergenceGuard implements TrainHooks {
     this.controller.abort(Object.assign(new Error(divergenceMessage(this.diverged)), { name: "AbortError" }));
   }
 
-  onTrainBegin(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void {
+  onTrainBegin(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number; initialEpoch?: number }): void {
     this.steps = info.stepsPerEpoch;
+    this.epoch = info.initialEpoch ?? 0;
     this.inner.onTrainBegin?.(info);
+  }
+
+  onEvaluate(phase: "validation" | "test", done: number, total: number): void {
+    this.inner.onEvaluate?.(phase, done, total);
   }
 
   onBatchEnd(step: number, logs: { loss: number; accuracy?: number }): void {

@@ -134,6 +134,10 @@ export function teeHooks(a: TrainHooks, b: TrainHooks): TrainHooks {
       a.onEpochEnd?.(epoch, logs);
       b.onEpochEnd?.(epoch, logs);
     },
+    onEvaluate: (phase, done, total) => {
+      a.onEvaluate?.(phase, done, total);
+      b.onEvaluate?.(phase, done, total);
+    },
     log: (message) => {
       a.log?.(message);
       b.log?.(message);

@@ -5,8 +5,8 @@
 // temporary files and exits 130.
 import { existsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { dirname, join, relative } from "node:path";
-import type { Engine, EpochLogs, RunOptions, TrainResult } from "../engine.js";
+import { dirname, join, relative, resolve } from "node:path";
+import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import type { IR, IRTraining, IRValue } from "../../compiler/ir.js";
 import type { CompileOptions, CompileResult } from "../../compiler/index.js";
 import type { Limits } from "../../compiler/checker/limits.js";
@@ -23,6 +23,9 @@ import { DivergenceGuard, divergenceMessage, EXIT_DIVERGED } from "./divergence.
 import { summaryText } from "./summary.js";
 import { callbackPaths, pathProblem } from "../../compiler/checker/paths.js";
 import { bytesText, STANDALONE_MAX_MEMORY_BYTES, trainingSize } from "../../compiler/checker/limits.js";
+import { fingerprint } from "../../compiler/fingerprint.js";
+import { writeModelDir } from "../data/mnist.js";
+import { readResumeState, removeResumeState, resumeModelFiles, type ResumeState } from "./resume.js";
 
 export interface RunRequest {
   file: string;
@@ -48,6 +51,8 @@ export interface RunRequest {
   continueOnNaN?: boolean;
   /** Raised checker limits (`--limit NAME=N`). */
   limits?: Partial<Limits>;
+  /** `--resume RUN_DIR`: continue that run (standalone engine) from its resume/ state. */
+  resume?: string;
 }
 
 export interface RunDeps {
@@ -91,6 +96,10 @@ export interface RunReport {
   seconds: number;
   samplesPerSecond: number;
   stoppedEarly: boolean;
+  /** Ctrl-C (or SIGTERM, SIGHUP) stopped the run after `epochs` of `epochsPlanned` epochs: no test pass; the model is the last finished epoch's. */
+  interrupted?: { epochsPlanned: number; model: boolean };
+  /** The run continued an earlier one (`nnc run --resume`) after this many epochs. */
+  resumedAfter?: number;
   outDir: string;
   files: string[];
   /** How the model is evaluated (what `nnc evaluate RUN_DIR` reads): data set, labels, loss, metrics. */
@@ -158,7 +167,8 @@ function runBytes(ir: IR): number {
   const model = (m: IR["model"]) => m.params.total * 4 + 64 * 1024;
   const checkpoints = ir.training?.callbacks.filter((c) => c.kind === "checkpoint").length ?? 0;
   const variants = ir.sweep?.variants.reduce((n, v) => n + model(v.model) * (1 + checkpoints), 0) ?? 0;
-  return model(ir.model) * (1 + checkpoints) + variants + 16 * 2 ** 20;
+  // (+ resume/: the weights again and the optimizer's slots, about two more copies)
+  return model(ir.model) * (3 + checkpoints) + variants + 16 * 2 ** 20;
 }
 
 /** Runs `nnc run`; returns the exit code (0, 1 on diagnostics/failed run, 130 on Ctrl-C). */
@@ -189,8 +199,11 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     if (problem !== null) throw new RunError(`${req.file}: \`${arg}\` of \`${kind}\` must be a path inside the run directory; "${value}" ${problem}`, 1);
   }
 
+  // --resume: the run directory's state must be this model's and training's, on the standalone engine
+  const resumed = req.resume === undefined ? null : checkResume(req, ir);
+
   // 2. run directory and Ctrl-C
-  const outDir = req.out ?? defaultRunDir(ir.model.name);
+  const outDir = req.resume ?? req.out ?? defaultRunDir(ir.model.name);
   const existed = existsSync(outDir);
   let absOut: string;
   try {
@@ -207,6 +220,9 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     if (!existed) removeIfEmpty(absOut);
     throw new RunError((err as Error).message, 2);
   }
+  // a new run in an old run's directory must not leave that run's state to be resumed
+  if (resumed === null) removeResumeState(absOut);
+  else stderr.write(`resuming ${outDir} after epoch ${resumed.epoch} of ${req.epochs ?? resumed.epochs}\n`);
   const controller = new AbortController();
   let interrupts = 0;
   /** The exit code of the first signal: 130 for SIGINT, 128 + its number for SIGTERM and SIGHUP. */
@@ -243,8 +259,20 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     kernels: req.kernels,
     quiet: req.quiet,
     signal: controller.signal,
+    // a resumed run goes on with the settings it was started with (checkResume refused others)
+    ...(resumed
+      ? {
+          epochs: req.epochs ?? resumed.epochs,
+          trainLimit: resumed.trainLimit ?? undefined,
+          testLimit: req.testLimit ?? resumed.testLimit ?? undefined,
+          seed: resumed.seed,
+          kernels: resumed.kernels,
+          resume: true,
+        }
+      : {}),
   });
-  const engineRequest = { engine: req.engine, backend: req.backend, gpu: req.gpu, nproc: req.nproc };
+  // only the standalone engine resumes (checkResume refused an explicit other one)
+  const engineRequest = { engine: resumed ? ("standalone" as const) : req.engine, backend: req.backend, gpu: req.gpu, nproc: req.nproc };
 
   let lastReason = "";
   const choose = async (variant: IR, options: RunOptions): Promise<EngineChoice> => {
@@ -271,6 +299,8 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     return choice;
   };
 
+  /** The final training (not a sweep's variant), once it has started: what a Ctrl-C'd run saves from. */
+  let final: { ir: IR; choice: EngineChoice; options: RunOptions; started: number; completed: EpochLogs[]; trainSamples: number } | null = null;
   const train = async (engine: Engine, variant: IR, options: RunOptions, prefix: string): Promise<TrainResult> => {
     const reporter = new ProgressReporter({ interactive, stream: stderr, prefix });
     // events.jsonl in the variant's own directory: what `nnc serve` streams while it trains
@@ -282,7 +312,15 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     const guard = req.continueOnNaN ? null : new DivergenceGuard(reporter);
     const signal = guard ? AbortSignal.any([controller.signal, guard.controller.signal]) : controller.signal;
     try {
-      const result = await engine.train(variant, { ...options, signal }, teeHooks(guard ?? reporter, events));
+      // the final training's finished epochs, for a Ctrl-C
+      const collect: TrainHooks =
+        final !== null && final.options === options
+          ? {
+              onTrainBegin: (info) => void (final!.trainSamples = info.trainSamples),
+              onEpochEnd: (_epoch, logs) => void final!.completed.push({ ...logs }),
+            }
+          : {};
+      const result = await engine.train(variant, { ...options, signal }, teeHooks(teeHooks(guard ?? reporter, events), collect));
       if (controller.signal.aborted) throw new Interrupted();
       if (guard?.diverged) throw new RunError(`${prefix}${divergenceMessage(guard.diverged)}`, EXIT_DIVERGED);
       return result;
@@ -356,37 +394,16 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     // 4. train
     const options = baseOptions(absOut);
     const choice = await choose(finalIr, options);
+    final = { ir: finalIr, choice, options, started: performance.now(), completed: [], trainSamples: 0 };
     const result = await train(choice.engine, finalIr, options, "");
 
     // 5. files and report
     const mine = writeRunFiles(absOut, finalIr, result);
     const files = [...new Set([...result.files, ...mine, ...(sweepReport ? ["sweep.json"] : []), "result.json"])];
-    const report: RunReport = {
-      file: req.file,
-      model: finalIr.model.name,
-      engine: result.engine,
-      backend: result.backend,
-      reason: choice.reason,
-      epochs: result.epochs,
-      trainSamples: result.trainSamples,
-      testAccuracy: finiteOrNull(result.testAccuracy),
-      testLoss: finiteOrNull(result.testLoss),
-      testMetrics: Object.fromEntries(Object.entries(result.testMetrics).map(([k, v]) => [k, finiteOrNull(v)])),
-      seconds: result.seconds,
-      samplesPerSecond: result.samplesPerSecond,
-      stoppedEarly: result.stoppedEarly,
-      outDir: req.out ?? (relative(process.cwd(), absOut) || "."),
-      files,
-      evaluation: {
-        dataset: finalIr.training!.data.dataset,
-        classes: finalIr.training!.data.classes,
-        labels: finalIr.training!.labels,
-        loss: finalIr.training!.loss,
-        metrics: finalIr.training!.metrics,
-        testLimit: req.testLimit ?? null,
-      },
+    const report = runReport(req, finalIr, choice, result, options, relative(process.cwd(), absOut) || ".", files, {
       ...(sweepReport ? { sweep: sweepReport } : {}),
-    };
+      ...(resumed ? { resumedAfter: resumed.epoch } : {}),
+    });
     writeAtomic(join(absOut, "result.json"), `${JSON.stringify(report, null, 2)}\n`);
     log.events?.end("done");
     if (req.json) {
@@ -406,11 +423,26 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
     if (err instanceof Interrupted || controller.signal.aborted) {
       log.events?.end("interrupted");
       const removed = removeTempFiles(absOut);
+      // the completed epochs' history, curves, result.json and model
+      let saved: ReturnType<typeof saveInterrupted> = null;
+      if (final !== null) {
+        try {
+          saved = saveInterrupted(req, absOut, relative(process.cwd(), absOut) || ".", final, resumed);
+        } catch (e) {
+          stderr.write(`interrupted: the completed epochs could not be saved: ${(e as Error).message}\n`);
+        }
+      }
       if (!existed) removeLonelyEventLogs(absOut);
       const gone = !existed && removeIfEmpty(absOut);
-      stderr.write(
-        `interrupted: ${removed.length ? `removed ${removed.length} unfinished file${removed.length === 1 ? "" : "s"}; ` : ""}${gone ? `nothing was written` : `finished files are in ${outDir}`}\n`,
-      );
+      const unfinished = removed.length ? `removed ${removed.length} unfinished file${removed.length === 1 ? "" : "s"}; ` : "";
+      if (saved !== null) {
+        stderr.write(
+          `interrupted after epoch ${saved.epochs} of ${saved.planned}: ${unfinished}history, curves${saved.model ? ", the model of epoch " + saved.epochs : ""} and result.json are in ${outDir}\n` +
+            (saved.model ? `continue it with: nnc run ${req.file} --resume ${outDir}\n` : ""),
+        );
+      } else {
+        stderr.write(`interrupted: ${unfinished}${gone ? `nothing was written` : `finished files are in ${outDir}`}\n`);
+      }
       return signalExit;
     }
     log.events?.end("failed", (err as Error)?.message);
@@ -425,6 +457,153 @@ export async function runFile(req: RunRequest, deps: RunDeps): Promise<number> {
   } finally {
     if (deps.handleSigint !== false) for (const [s, h] of handlers) process.removeListener(s, h);
   }
+}
+
+/** The --json object and result.json of a run. */
+function runReport(
+  req: RunRequest,
+  ir: IR,
+  choice: EngineChoice,
+  result: TrainResult,
+  options: RunOptions,
+  outDir: string,
+  files: string[],
+  extra: Partial<RunReport>,
+): RunReport {
+  const training = ir.training!;
+  return {
+    file: req.file,
+    model: ir.model.name,
+    engine: result.engine,
+    backend: result.backend,
+    reason: choice.reason,
+    epochs: result.epochs,
+    trainSamples: result.trainSamples,
+    testAccuracy: finiteOrNull(result.testAccuracy),
+    testLoss: finiteOrNull(result.testLoss),
+    testMetrics: Object.fromEntries(Object.entries(result.testMetrics).map(([k, v]) => [k, finiteOrNull(v)])),
+    seconds: result.seconds,
+    samplesPerSecond: result.samplesPerSecond,
+    stoppedEarly: result.stoppedEarly,
+    ...extra,
+    outDir: req.resume ?? req.out ?? outDir,
+    files,
+    evaluation: {
+      dataset: training.data.dataset,
+      classes: training.data.classes,
+      labels: training.labels,
+      loss: training.loss,
+      metrics: training.metrics,
+      testLimit: options.testLimit ?? null,
+    },
+  };
+}
+
+/**
+ * `nnc run --resume RUN_DIR`: the state in RUN_DIR/resume/, checked against this run (the same
+ * model and training, the standalone engine, settings that do not change the result, epochs left
+ * to train). Throws a usage error (exit 2) naming what differs.
+ */
+function checkResume(req: RunRequest, ir: IR): ResumeState {
+  const dir = req.resume!;
+  const refuse = (message: string) => new RunError(`--resume: ${message}`, 2);
+  if (req.out !== undefined && resolve(req.out) !== resolve(dir)) throw refuse(`the run goes on in ${dir} itself; drop --out ${req.out}`);
+  if (req.engine === "tfjs" || req.engine === "pytorch") {
+    throw refuse(`only the standalone engine can resume a run (it saves the training state after every epoch); the ${req.engine} engine cannot yet. Drop --engine ${req.engine} (or use --engine standalone)`);
+  }
+  if (req.gpu) throw refuse(`only the standalone engine on the CPU can resume a run; drop --gpu`);
+  if (ir.sweep !== null) throw refuse(`${req.file} is a sweep, and a sweep cannot be resumed; run it anew`);
+  if (!existsSync(dir)) throw refuse(`${dir} does not exist`);
+  let state: ResumeState | null;
+  try {
+    state = readResumeState(dir);
+  } catch (err) {
+    throw refuse((err as Error).message);
+  }
+  if (state === null) {
+    throw refuse(
+      `${dir} has no ${join("resume", "state.json")}, so there is nothing to continue (the standalone engine writes it after every epoch: this run stopped before its first epoch ended, or another engine trained it)`,
+    );
+  }
+  const mine = fingerprint(ir);
+  if (state.fingerprint.model !== mine.model) {
+    throw refuse(`${dir} was trained from a different model than ${ir.model.name} in ${req.file} (its layers or their settings differ); resume it with the .nn file it was made from, or start a new run`);
+  }
+  if (state.fingerprint.training !== mine.training) {
+    throw refuse(
+      `${dir} was trained with a different train section than ${req.file}'s (data, loss, optimizer, schedule, callbacks, metrics, batch or seed; only the epochs may change); resume it with the .nn file it was made from, or start a new run`,
+    );
+  }
+  if (req.seed !== undefined && req.seed !== state.seed) throw refuse(`${dir} was trained with seed ${state.seed}; drop --seed ${req.seed}`);
+  if (req.trainLimit !== undefined && req.trainLimit !== state.trainLimit) {
+    throw refuse(`${dir} was trained on ${state.trainLimit === null ? "all the training examples" : `--train-limit ${state.trainLimit}`}; drop --train-limit ${req.trainLimit}`);
+  }
+  if (req.kernels !== undefined && req.kernels !== state.kernels) {
+    throw refuse(`${dir} was trained with --kernels ${state.kernels} (other kernels round differently); drop --kernels ${req.kernels}`);
+  }
+  if (state.stoppedEarly) throw refuse(`${dir} stopped early after epoch ${state.epoch} (a callback ended it), so there is nothing to continue`);
+  const epochs = req.epochs ?? state.epochs;
+  if (state.epoch >= epochs) {
+    throw refuse(
+      `${dir} has already trained ${state.epoch} epoch${state.epoch === 1 ? "" : "s"}${req.epochs === undefined ? ", all it was asked for" : ""}; to train further, add --epochs N with N > ${state.epoch}`,
+    );
+  }
+  return state;
+}
+
+/**
+ * After a Ctrl-C: the history, curves, summary and result.json (marked interrupted) of the epochs
+ * the final training finished, and the model of the last of them (from resume/, which the
+ * standalone program writes after every epoch; another engine's interrupted run has no model).
+ * null when no epoch finished.
+ */
+function saveInterrupted(
+  req: RunRequest,
+  absOut: string,
+  outDir: string,
+  final: { ir: IR; choice: EngineChoice; options: RunOptions; started: number; completed: EpochLogs[]; trainSamples: number },
+  resumed: ResumeState | null,
+): { epochs: number; planned: number; model: boolean } | null {
+  const before = resumed?.epoch ?? 0;
+  let state: (ResumeState & { trained?: number; trainSeconds?: number; kernels: string }) | null = null;
+  try {
+    state = final.choice.engine.name === "standalone" ? readResumeState(absOut) : null;
+  } catch {
+    state = null;
+  }
+  // resume/ is this run's when it holds every epoch the hooks saw finish
+  if (state !== null && state.epoch !== before + final.completed.length) state = null;
+  const history = state?.history ?? [...(resumed?.history ?? []), ...final.completed];
+  if (history.length === 0 || history.length === before) return null;
+  const planned = final.options.epochs ?? final.ir.training!.epochs;
+  const result: TrainResult = {
+    engine: final.choice.engine.name,
+    backend: state?.kernels ?? final.options.kernels ?? final.options.backend ?? "",
+    history,
+    epochs: history.length,
+    trainSamples: final.trainSamples,
+    testLoss: NaN,
+    testAccuracy: NaN,
+    testMetrics: {},
+    seconds: (performance.now() - final.started) / 1000,
+    samplesPerSecond: state?.trained && state.trainSeconds ? state.trained / state.trainSeconds : 0,
+    stoppedEarly: false,
+    files: [],
+  };
+  const files = writeRunFiles(absOut, final.ir, result);
+  const model = state !== null;
+  if (model) {
+    writeModelDir(join(absOut, "model"), resumeModelFiles(absOut));
+    files.push(join("model", "model.json"), join("model", "weights.bin"));
+    for (const f of ["state.json", "model.json", "weights.bin", "optimizer.bin", "order.bin"]) files.push(join("resume", f));
+  }
+  files.push("result.json");
+  const report = runReport(req, final.ir, final.choice, result, final.options, outDir, files, {
+    interrupted: { epochsPlanned: planned, model },
+    ...(resumed ? { resumedAfter: resumed.epoch } : {}),
+  });
+  writeAtomic(join(absOut, "result.json"), `${JSON.stringify(report, null, 2)}\n`);
+  return { epochs: history.length, planned, model };
 }
 
 /** The sweep's table: one row per variant, its parameter values and metric, the best marked. */

@@ -135,14 +135,15 @@ export class ProgressReporter implements TrainHooks {
     if (live) this.draw(live, true);
   }
 
-  onTrainBegin(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void {
+  onTrainBegin(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number; initialEpoch?: number }): void {
     this.epochs = info.epochs;
     this.steps = info.stepsPerEpoch;
     this.trainSamples = info.trainSamples;
-    this.currentEpoch = 0;
+    this.currentEpoch = info.initialEpoch ?? 0;
     this.training = true;
+    const from = this.currentEpoch > 0 ? ` (resumed after epoch ${this.currentEpoch})` : "";
     this.stream.write(
-      `${this.prefix}training on ${info.trainSamples} samples${info.validationSamples ? `, validating on ${info.validationSamples}` : ""}: ${info.epochs} epoch${info.epochs === 1 ? "" : "s"} of ${info.stepsPerEpoch} steps\n`,
+      `${this.prefix}training on ${info.trainSamples} samples${info.validationSamples ? `, validating on ${info.validationSamples}` : ""}: ${info.epochs} epoch${info.epochs === 1 ? "" : "s"} of ${info.stepsPerEpoch} steps${from}\n`,
     );
     this.epochStart = this.now();
     this.draw(this.epochLine(0, {}), true);

@@ -3,7 +3,7 @@
 //
 // Trains the model from scratch with nothing but Node.js: forward and backward passes written
 // out for this model's shapes, adam updates, the MNIST loader and the training
-// loop. Run it with `node program.js --data DIR --epochs N --out DIR`, or import it and call
+// loop. Run it with `npx tsx mlp.ts --data DIR --epochs N --out DIR`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).
 //
 // The .nn file it was compiled from:
@@ -45,6 +45,10 @@ import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
 // ==== The model: mlp ====
+
+/** The memory every buffer lives in; shared, so growing it never detaches earlier views. */
+const kernelMemory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
+let kernelHeapTop = 1024; // the first KiB stays unused
 
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 128;
@@ -284,10 +288,10 @@ const MODEL_TOPOLOGY = {
 };
 
 /**
- * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
- * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
+ * The model in TensorFlow.js layers format: model.json and weights.bin (float32, little-endian,
+ * in WEIGHTS order).
  */
-function saveModel(dir: string): void {
+function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
   const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
   const bytes = new Float32Array(total);
   let offset = 0;
@@ -314,10 +318,12 @@ function saveModel(dir: string): void {
       backend: KERNELS,
     },
   };
-  writeModelDir(dir, {
-    "weights.bin": new Uint8Array(bytes.buffer),
-    "model.json": JSON.stringify(modelJson, null, 2),
-  });
+  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": new Uint8Array(bytes.buffer) };
+}
+
+/** Saves the model into dir (model.json, weights.bin), the folder written whole or not at all (writeModelDir). */
+function saveModel(dir: string): void {
+  writeModelDir(dir, modelFiles());
 }
 
 // ==== Optimizer ====
@@ -341,6 +347,18 @@ const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float3
 /** Optimizer steps taken so far (Keras's optimizer.iterations). */
 let iterations = 0;
 
+/** The optimizer's per-weight state (m, v of every weight), saved in resume/ with its counters. */
+const OPTIMIZER_SLOTS: Float32Array[] = PARAMS.flatMap((p) => [p.m, p.v]);
+
+/** The optimizer's counters, saved in resume/ so that a resumed run continues exactly. */
+function optimizerCounters(): Record<string, number> {
+  return { iterations };
+}
+
+function restoreOptimizerCounters(counters: Record<string, number>): void {
+  iterations = counters.iterations!;
+}
+
 /**
  * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
  * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon).
@@ -358,7 +376,7 @@ function applyGradients(lr: number): void {
 // ==== Training ====
 
 /** The kernels this program was generated with. */
-const KERNELS = "ts";
+const KERNELS = "simd";
 
 /** Values per example (the model's input shape [28, 28, 1]). */
 const EXAMPLE = 784;
@@ -432,23 +450,34 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   };
   await initKernels();
   try {
-    const seed = options.seed ?? 42;
-    const epochs = options.epochs ?? 10;
+    // options.resume: continue from resume/, which the last finished epoch left (weights, optimizer,
+    // random streams, callbacks, history), so that the run ends as an uninterrupted one would.
+    const resumeDir = join(options.outDir, "resume");
+    const resumed = options.resume ? readTrainingState(resumeDir) : null;
+    const seed = options.seed ?? resumed?.seed ?? 42;
+    const epochs = options.epochs ?? resumed?.epochs ?? 10;
+    const trainLimit = options.trainLimit ?? resumed?.trainLimit ?? undefined;
+    const testLimit = options.testLimit ?? resumed?.testLimit ?? undefined;
+    if (resumed && (seed !== resumed.seed || (trainLimit ?? null) !== resumed.trainLimit)) {
+      throw new Error(
+        `cannot resume: ${resumeDir} was trained with seed ${resumed.seed} and train limit ${resumed.trainLimit ?? "none"}, not ${seed} and ${trainLimit ?? "none"}`,
+      );
+    }
     const trainSet = await loadMnist({
       dataset: "mnist",
       split: "train",
       dataDir: options.dataDir,
-      limit: options.trainLimit,
+      limit: trainLimit,
       floats: false,
     });
     const testSet = await loadMnist({
       dataset: "mnist",
       split: "test",
       dataDir: options.dataDir,
-      limit: options.testLimit,
+      limit: testLimit,
       floats: false,
     });
-    // The pixels go where kernelBytesToFloats reads them.
+    // The pixels go where kernelBytesToFloats reads them (the kernels' WebAssembly memory).
     trainSet.pixels = kernelBytes(trainSet.pixels);
     testSet.pixels = kernelBytes(testSet.pixels);
     // validation on the test set
@@ -471,15 +500,30 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     let trained = 0;
     /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
     let trainSeconds = 0;
+    let epoch = 0;
+    if (resumed) {
+      restoreTrainingBuffers(resumeDir, order);
+      restoreOptimizerCounters(resumed.optimizer);
+      epoch = resumed.epoch;
+      baseLr = resumed.baseLr;
+      stoppedEarly = resumed.stoppedEarly;
+      history.push(...resumed.history);
+      trained = resumed.trained;
+      trainSeconds = resumed.trainSeconds;
+      for (const file of resumed.files) addFile(file);
+      shuffleRandom.setState(resumed.random["shuffle"]!);
+      random.setState(resumed.random["dropout"]!);
+      Object.assign(checkpoint, resumed.callbacks["checkpoint"]);
+    }
     hooks.onTrainBegin?.({
       epochs,
       stepsPerEpoch,
       trainSamples: trainCount,
       validationSamples: validation.count,
+      initialEpoch: epoch,
     });
 
     let lastYield = performance.now();
-    let epoch = 0;
     for (; epoch < epochs && !stoppedEarly; epoch++) {
       shuffleRandom.shuffle(order);
       trainSums.fill(0);
@@ -529,6 +573,37 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
           addFile(join("checkpoint", "weights.bin"));
         }
       }
+      // resume/: all it takes to continue after this epoch (nnc run --resume)
+      try {
+        saveTrainingState(
+          resumeDir,
+          {
+            format: "nnc-resume",
+            fingerprint: FINGERPRINT,
+            epoch: epoch + 1,
+            epochs,
+            seed,
+            trainLimit: trainLimit ?? null,
+            testLimit: testLimit ?? null,
+            kernels: KERNELS,
+            stoppedEarly,
+            baseLr,
+            optimizer: optimizerCounters(),
+            random: { shuffle: shuffleRandom.getState(), dropout: random.getState() },
+            callbacks: { checkpoint: fieldsOf(checkpoint) },
+            history,
+            csvRows: [],
+            trained,
+            trainSeconds,
+            files,
+          },
+          order,
+        );
+        for (const file of ["state.json", "model.json", "weights.bin", "optimizer.bin", "order.bin"])
+          addFile(join("resume", file));
+      } catch (err) {
+        say(`resume/ not updated after epoch ${epoch + 1}: ${(err as Error).message}`);
+      }
       if (options.signal?.aborted) throw aborted(options.signal);
     }
 
@@ -558,7 +633,103 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   }
 }
 
-/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]` */
+// ==== Resuming a run: resume/, written after every epoch ====
+
+/** What makes a run this one (sha256 of the model, and of the training section but its epochs): resume/ must carry the same. */
+const FINGERPRINT = {
+  model: "95029c30c3f55c0e16c89a3a97bf909a5e2b19c8b2eabfb70aeb058b1219ded8",
+  training: "7ced2ae5831b3fca6266e5fe9eacfd3d11774800accac270232127dd7a0b732b",
+};
+
+/** state.json keeps NaN and ±Infinity (a best value before any epoch, a NaN loss) as strings. */
+function stateJson(state: TrainingState): string {
+  return JSON.stringify(
+    state,
+    (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v),
+    2,
+  );
+}
+
+/** Float32 arrays end to end, as bytes. */
+function floatBytes(arrays: Float32Array[]): Uint8Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** Fills Float32 arrays end to end from a file of floats. */
+function readFloats(path: string, arrays: Float32Array[]): void {
+  const bytes = readFileSync(path);
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let offset = 0;
+  for (const a of arrays) {
+    a.set(floats.subarray(offset, offset + a.length));
+    offset += a.length;
+  }
+  if (offset !== floats.length)
+    throw new Error(`${path} holds ${floats.length} values; this model's state has ${offset}`);
+}
+
+/** Writes dir (resume/) whole or not at all: the model, the optimizer's slots, the shuffled order and state.json. */
+function saveTrainingState(dir: string, state: TrainingState, order: Int32Array): void {
+  writeModelDir(dir, {
+    ...modelFiles(),
+    "optimizer.bin": floatBytes(OPTIMIZER_SLOTS),
+    "order.bin": new Uint8Array(order.buffer, order.byteOffset, order.byteLength),
+    "state.json": stateJson(state),
+  });
+}
+
+/** Reads dir/state.json (resume/) and checks that it is a state of this model and training. */
+function readTrainingState(dir: string): TrainingState {
+  let state: TrainingState;
+  try {
+    state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8"), (_key, v: unknown) =>
+      v === "NaN" || v === "Infinity" || v === "-Infinity" ? Number(v) : v,
+    ) as TrainingState;
+  } catch (err) {
+    throw new Error(`cannot resume: ${join(dir, "state.json")} cannot be read (${(err as Error).message})`);
+  }
+  if (state.format !== "nnc-resume")
+    throw new Error(`cannot resume: ${join(dir, "state.json")} is not a training state`);
+  if (state.fingerprint.model !== FINGERPRINT.model)
+    throw new Error(`cannot resume: ${dir} is the state of a different model`);
+  if (state.fingerprint.training !== FINGERPRINT.training)
+    throw new Error(`cannot resume: ${dir} is the state of a different training section`);
+  if (state.kernels !== KERNELS)
+    throw new Error(
+      `cannot resume: ${dir} was trained with the ${state.kernels} kernels and this program has the ${KERNELS} kernels (the result would differ)`,
+    );
+  return state;
+}
+
+/** Sets the weights, the optimizer's slots and the shuffled order from dir (resume/). */
+function restoreTrainingBuffers(dir: string, order: Int32Array): void {
+  readFloats(
+    join(dir, "weights.bin"),
+    WEIGHTS.map((w) => w.value),
+  );
+  readFloats(join(dir, "optimizer.bin"), OPTIMIZER_SLOTS);
+  const saved = readFileSync(join(dir, "order.bin"));
+  if (saved.byteLength !== order.byteLength)
+    throw new Error(
+      `cannot resume: ${dir} shuffled ${saved.byteLength / 4} examples; this run has ${order.length}`,
+    );
+  new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
+}
+
+/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
+function fieldsOf(object: object): Record<string, number | boolean> {
+  return Object.fromEntries(
+    Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"),
+  );
+}
+
+/** npx tsx mlp.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -566,7 +737,7 @@ async function main(argv: string[]): Promise<void> {
   };
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(
-      "usage: node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]",
+      "usage: npx tsx mlp.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]",
     );
     return;
   }
@@ -581,6 +752,8 @@ async function main(argv: string[]): Promise<void> {
       testLimit: int("--test-limit"),
       seed: int("--seed"),
       outDir: flag("--out") ?? "runs/mlp",
+      // --resume: continue the run in --out from its resume/ folder (written after every epoch)
+      resume: argv.includes("--resume"),
     },
     {
       onEpochEnd(epoch, logs) {
@@ -602,4 +775,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainHooks, TrainResult, gemmTile, allocF32, gemm, adamUpdate, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, initKernels, shutdownKernels, InitializerSpec, Random, hashSeed, computeFans, numberArg, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelFloatArgs, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, numberArg, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, random

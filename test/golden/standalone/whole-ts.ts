@@ -3,7 +3,7 @@
 //
 // Trains the model from scratch with nothing but Node.js: forward and backward passes written
 // out for this model's shapes, adam updates, the MNIST loader and the training
-// loop. Run it with `node program.js --data DIR --epochs N --out DIR`, or import it and call
+// loop. Run it with `npx tsx deep.ts --data DIR --epochs N --out DIR`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).
 //
 // The .nn file it was compiled from:
@@ -646,10 +646,10 @@ const MODEL_TOPOLOGY = {
 };
 
 /**
- * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
- * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
+ * The model in TensorFlow.js layers format: model.json and weights.bin (float32, little-endian,
+ * in WEIGHTS order).
  */
-function saveModel(dir: string): void {
+function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
   const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
   const bytes = new Float32Array(total);
   let offset = 0;
@@ -676,10 +676,12 @@ function saveModel(dir: string): void {
       backend: KERNELS,
     },
   };
-  writeModelDir(dir, {
-    "weights.bin": new Uint8Array(bytes.buffer),
-    "model.json": JSON.stringify(modelJson, null, 2),
-  });
+  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": new Uint8Array(bytes.buffer) };
+}
+
+/** Saves the model into dir (model.json, weights.bin), the folder written whole or not at all (writeModelDir). */
+function saveModel(dir: string): void {
+  writeModelDir(dir, modelFiles());
 }
 
 // ==== Optimizer ====
@@ -702,6 +704,18 @@ const PARAMS: { name: string; value: Float32Array; grad: Float32Array; m: Float3
 
 /** Optimizer steps taken so far (Keras's optimizer.iterations). */
 let iterations = 0;
+
+/** The optimizer's per-weight state (m, v of every weight), saved in resume/ with its counters. */
+const OPTIMIZER_SLOTS: Float32Array[] = PARAMS.flatMap((p) => [p.m, p.v]);
+
+/** The optimizer's counters, saved in resume/ so that a resumed run continues exactly. */
+function optimizerCounters(): Record<string, number> {
+  return { iterations };
+}
+
+function restoreOptimizerCounters(counters: Record<string, number>): void {
+  iterations = counters.iterations!;
+}
 
 /**
  * adam (beta1 0.9, beta2 0.999, epsilon 1e-7), Keras's form: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
@@ -810,20 +824,31 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   };
   await initKernels();
   try {
-    const seed = options.seed ?? 42;
-    const epochs = options.epochs ?? 1000;
+    // options.resume: continue from resume/, which the last finished epoch left (weights, optimizer,
+    // random streams, callbacks, history), so that the run ends as an uninterrupted one would.
+    const resumeDir = join(options.outDir, "resume");
+    const resumed = options.resume ? readTrainingState(resumeDir) : null;
+    const seed = options.seed ?? resumed?.seed ?? 42;
+    const epochs = options.epochs ?? resumed?.epochs ?? 1000;
+    const trainLimit = options.trainLimit ?? resumed?.trainLimit ?? undefined;
+    const testLimit = options.testLimit ?? resumed?.testLimit ?? undefined;
+    if (resumed && (seed !== resumed.seed || (trainLimit ?? null) !== resumed.trainLimit)) {
+      throw new Error(
+        `cannot resume: ${resumeDir} was trained with seed ${resumed.seed} and train limit ${resumed.trainLimit ?? "none"}, not ${seed} and ${trainLimit ?? "none"}`,
+      );
+    }
     const trainSet = await loadMnist({
       dataset: "mnist",
       split: "train",
       dataDir: options.dataDir,
-      limit: options.trainLimit,
+      limit: trainLimit,
       floats: false,
     });
     const testSet = await loadMnist({
       dataset: "mnist",
       split: "test",
       dataDir: options.dataDir,
-      limit: options.testLimit,
+      limit: testLimit,
       floats: false,
     });
     // The pixels go where kernelBytesToFloats reads them.
@@ -867,15 +892,33 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     let trained = 0;
     /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
     let trainSeconds = 0;
+    let epoch = 0;
+    if (resumed) {
+      restoreTrainingBuffers(resumeDir, order);
+      restoreOptimizerCounters(resumed.optimizer);
+      epoch = resumed.epoch;
+      baseLr = resumed.baseLr;
+      stoppedEarly = resumed.stoppedEarly;
+      history.push(...resumed.history);
+      trained = resumed.trained;
+      trainSeconds = resumed.trainSeconds;
+      for (const file of resumed.files) addFile(file);
+      shuffleRandom.setState(resumed.random["shuffle"]!);
+      random.setState(resumed.random["dropout"]!);
+      augmentStream.setState(resumed.random["augment"]!);
+      Object.assign(plateau, resumed.callbacks["reduce_on_plateau"]);
+      Object.assign(earlyStopping, resumed.callbacks["early_stopping"]);
+      Object.assign(checkpoint, resumed.callbacks["checkpoint"]);
+    }
     hooks.onTrainBegin?.({
       epochs,
       stepsPerEpoch,
       trainSamples: trainCount,
       validationSamples: validation.count,
+      initialEpoch: epoch,
     });
 
     let lastYield = performance.now();
-    let epoch = 0;
     for (; epoch < epochs && !stoppedEarly; epoch++) {
       shuffleRandom.shuffle(order);
       trainSums.fill(0);
@@ -945,6 +988,52 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
           stoppedEarly = true;
         }
       }
+      // resume/: all it takes to continue after this epoch (nnc run --resume)
+      try {
+        saveTrainingState(
+          resumeDir,
+          {
+            format: "nnc-resume",
+            fingerprint: FINGERPRINT,
+            epoch: epoch + 1,
+            epochs,
+            seed,
+            trainLimit: trainLimit ?? null,
+            testLimit: testLimit ?? null,
+            kernels: KERNELS,
+            stoppedEarly,
+            baseLr,
+            optimizer: optimizerCounters(),
+            random: {
+              shuffle: shuffleRandom.getState(),
+              dropout: random.getState(),
+              augment: augmentStream.getState(),
+            },
+            callbacks: {
+              reduce_on_plateau: fieldsOf(plateau),
+              early_stopping: fieldsOf(earlyStopping),
+              checkpoint: fieldsOf(checkpoint),
+            },
+            history,
+            csvRows: [],
+            trained,
+            trainSeconds,
+            files,
+          },
+          order,
+        );
+        for (const file of [
+          "state.json",
+          "model.json",
+          "weights.bin",
+          "optimizer.bin",
+          "order.bin",
+          "best.bin",
+        ])
+          addFile(join("resume", file));
+      } catch (err) {
+        say(`resume/ not updated after epoch ${epoch + 1}: ${(err as Error).message}`);
+      }
       if (options.signal?.aborted) throw aborted(options.signal);
     }
 
@@ -974,7 +1063,105 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   }
 }
 
-/** `node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]` */
+// ==== Resuming a run: resume/, written after every epoch ====
+
+/** What makes a run this one (sha256 of the model, and of the training section but its epochs): resume/ must carry the same. */
+const FINGERPRINT = {
+  model: "6dbab17a3c85eecd2da7bc605e096eb5a0f32c865153d811703423909c392fb1",
+  training: "db9259d72ecce4db87fdef7e19b7713bb0e038e6b18c59069219d888242f7d47",
+};
+
+/** state.json keeps NaN and ±Infinity (a best value before any epoch, a NaN loss) as strings. */
+function stateJson(state: TrainingState): string {
+  return JSON.stringify(
+    state,
+    (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v),
+    2,
+  );
+}
+
+/** Float32 arrays end to end, as bytes. */
+function floatBytes(arrays: Float32Array[]): Uint8Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** Fills Float32 arrays end to end from a file of floats. */
+function readFloats(path: string, arrays: Float32Array[]): void {
+  const bytes = readFileSync(path);
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let offset = 0;
+  for (const a of arrays) {
+    a.set(floats.subarray(offset, offset + a.length));
+    offset += a.length;
+  }
+  if (offset !== floats.length)
+    throw new Error(`${path} holds ${floats.length} values; this model's state has ${offset}`);
+}
+
+/** Writes dir (resume/) whole or not at all: the model, the optimizer's slots, the shuffled order and state.json. */
+function saveTrainingState(dir: string, state: TrainingState, order: Int32Array): void {
+  writeModelDir(dir, {
+    ...modelFiles(),
+    "optimizer.bin": floatBytes(OPTIMIZER_SLOTS),
+    "best.bin": floatBytes(bestWeights),
+    "order.bin": new Uint8Array(order.buffer, order.byteOffset, order.byteLength),
+    "state.json": stateJson(state),
+  });
+}
+
+/** Reads dir/state.json (resume/) and checks that it is a state of this model and training. */
+function readTrainingState(dir: string): TrainingState {
+  let state: TrainingState;
+  try {
+    state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8"), (_key, v: unknown) =>
+      v === "NaN" || v === "Infinity" || v === "-Infinity" ? Number(v) : v,
+    ) as TrainingState;
+  } catch (err) {
+    throw new Error(`cannot resume: ${join(dir, "state.json")} cannot be read (${(err as Error).message})`);
+  }
+  if (state.format !== "nnc-resume")
+    throw new Error(`cannot resume: ${join(dir, "state.json")} is not a training state`);
+  if (state.fingerprint.model !== FINGERPRINT.model)
+    throw new Error(`cannot resume: ${dir} is the state of a different model`);
+  if (state.fingerprint.training !== FINGERPRINT.training)
+    throw new Error(`cannot resume: ${dir} is the state of a different training section`);
+  if (state.kernels !== KERNELS)
+    throw new Error(
+      `cannot resume: ${dir} was trained with the ${state.kernels} kernels and this program has the ${KERNELS} kernels (the result would differ)`,
+    );
+  return state;
+}
+
+/** Sets the weights, the optimizer's slots, the best epoch's weights and the shuffled order from dir (resume/). */
+function restoreTrainingBuffers(dir: string, order: Int32Array): void {
+  readFloats(
+    join(dir, "weights.bin"),
+    WEIGHTS.map((w) => w.value),
+  );
+  readFloats(join(dir, "optimizer.bin"), OPTIMIZER_SLOTS);
+  readFloats(join(dir, "best.bin"), bestWeights);
+  const saved = readFileSync(join(dir, "order.bin"));
+  if (saved.byteLength !== order.byteLength)
+    throw new Error(
+      `cannot resume: ${dir} shuffled ${saved.byteLength / 4} examples; this run has ${order.length}`,
+    );
+  new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
+}
+
+/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
+function fieldsOf(object: object): Record<string, number | boolean> {
+  return Object.fromEntries(
+    Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"),
+  );
+}
+
+/** npx tsx deep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -982,7 +1169,7 @@ async function main(argv: string[]): Promise<void> {
   };
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(
-      "usage: node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]",
+      "usage: npx tsx deep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]",
     );
     return;
   }
@@ -997,6 +1184,8 @@ async function main(argv: string[]): Promise<void> {
       testLimit: int("--test-limit"),
       seed: int("--seed"),
       outDir: flag("--out") ?? "runs/deep",
+      // --resume: continue the run in --out from its resume/ folder (written after every epoch)
+      resume: argv.includes("--resume"),
     },
     {
       onEpochEnd(epoch, logs) {
@@ -1035,16 +1224,55 @@ export interface RunOptions {
   quiet?: boolean;
   /** Aborting stops training at the next batch. */
   signal?: AbortSignal;
+  /** Continue the run in outDir from its resume/ folder (written after every epoch) instead of starting anew. */
+  resume?: boolean;
 }
 
 export type EpochLogs = Record<string, number>;
 
+/**
+ * resume/state.json: where training stood when an epoch ended. With the weights (weights.bin), the
+ * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, for early_stopping's
+ * restore_best, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
+ * the run exactly where it stopped.
+ */
+export interface TrainingState {
+  format: "nnc-resume";
+  /** The model's and the training section's fingerprints (FINGERPRINT). */
+  fingerprint: { model: string; training: string };
+  /** Epochs finished, of the epochs the run was asked for. */
+  epoch: number;
+  epochs: number;
+  seed: number;
+  trainLimit: number | null;
+  testLimit: number | null;
+  kernels: string;
+  stoppedEarly: boolean;
+  /** The learning rate the schedule starts from (reduce_on_plateau lowers it). */
+  baseLr: number;
+  /** The optimizer's counters (iterations, ...). */
+  optimizer: Record<string, number>;
+  /** Each random stream's position: shuffle, dropout, augment. */
+  random: Record<string, [number, number | null]>;
+  /** The callbacks' counters and best values. */
+  callbacks: Record<string, Record<string, number | boolean>>;
+  history: EpochLogs[];
+  /** csv_logger's rows so far. */
+  csvRows: string[];
+  /** Examples trained on, and seconds spent training, so far. */
+  trained: number;
+  trainSeconds: number;
+  files: string[];
+}
+
 export interface TrainHooks {
+  /** initialEpoch: the epochs already done (a resumed run starts after them). */
   onTrainBegin?(info: {
     epochs: number;
     stepsPerEpoch: number;
     trainSamples: number;
     validationSamples: number;
+    initialEpoch?: number;
   }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
@@ -1360,6 +1588,17 @@ class Random {
 
   constructor(seed: number) {
     this.state[0] = seed >>> 0;
+  }
+
+  /** Where the stream is (its state and the spare normal), to continue it later with setState. */
+  getState(): [number, number | null] {
+    return [this.state[0]!, this.spare];
+  }
+
+  /** Continues the stream from a getState() value: the draws that follow are the ones that followed then. */
+  setState(state: [number, number | null]): void {
+    this.state[0] = state[0] >>> 0;
+    this.spare = state[1];
   }
 
   /** Uniform in [0, 1) (mulberry32). */

@@ -317,6 +317,17 @@ class Random {
     this.state[0] = seed >>> 0;
   }
 
+  /** Where the stream is (its state and the spare normal), to continue it later with setState. */
+  getState(): [number, number | null] {
+    return [this.state[0]!, this.spare];
+  }
+
+  /** Continues the stream from a getState() value: the draws that follow are the ones that followed then. */
+  setState(state: [number, number | null]): void {
+    this.state[0] = state[0] >>> 0;
+    this.spare = state[1];
+  }
+
   /** Uniform in [0, 1) (mulberry32). */
   next(): number {
     let t = (this.state[0]! + 0x6d2b79f5) >>> 0;
@@ -947,11 +958,11 @@ function flag(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** The command line: `cnn.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]`. */
+/** The command line: `npx tsx cnn.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]`. */
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     console.log(
-      "usage: cnn.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]",
+      "usage: npx tsx cnn.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]",
     );
     return;
   }

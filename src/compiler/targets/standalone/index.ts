@@ -17,8 +17,9 @@ import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
 import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
 import { lookup } from "../../catalog/index.js";
-import { comment, lit } from "../code.js";
+import { comment, commentText, lit, programCommand } from "../code.js";
 import { kerasTopology } from "../keras.js";
+import { fingerprint } from "../../fingerprint.js";
 import { OPTIMIZERS, LOSSES, METRICS, SUPPORTED_METRICS } from "./training.js";
 import { destructure, outline } from "./outline.js";
 
@@ -66,6 +67,8 @@ export interface StandaloneOptions {
    * at once, skips it: formatting is for readers, and it is most of the generation's time.
    */
   format?: boolean;
+  /** The command that runs the written program (`node model.js`), for its header and --help; default `npx tsx <name>.ts`. */
+  command?: string;
 }
 
 export { comment, lit } from "../code.js";
@@ -263,7 +266,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   // ---- sections ----------------------------------------------------------------------------
   const cbKindsUsed = new Set(training.callbacks.map((c) => c.kind));
   const imports: ModuleImport[] = [
-    { from: "node:fs", named: new Map([["mkdirSync", "mkdirSync"]]), namespace: null, defaultName: null },
+    { from: "node:fs", named: new Map([["mkdirSync", "mkdirSync"], ["readFileSync", "readFileSync"]]), namespace: null, defaultName: null },
     {
       from: "node:path",
       named: new Map([
@@ -317,7 +320,7 @@ ${comment(`Source: ${src.file} (sha256 ${src.sha256})`)}
 //
 // Trains the model from scratch with nothing but Node.js: forward and backward passes written
 // out for this model's shapes, ${training.optimizer.kind} updates, the MNIST loader and the training
-// loop. Run it with \`node program.js --data DIR --epochs N --out DIR\`, or import it and call
+// loop. Run it with \`${commentText(programCommand(ir.source.file, options.command))} --data DIR --epochs N --out DIR\`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).${quoted}`;
 
   const typesSection = TYPES_SECTION;
@@ -540,10 +543,10 @@ function initializeWeights(seed: number): void {
 const MODEL_TOPOLOGY = ${topologyText};
 
 /**
- * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
- * little-endian, in WEIGHTS order), the folder written whole or not at all (writeModelDir).
+ * The model in TensorFlow.js layers format: model.json and weights.bin (float32, little-endian,
+ * in WEIGHTS order).
  */
-function saveModel(dir: string): void {
+function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
   const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
   const bytes = new Float32Array(total);
   let offset = 0;
@@ -567,7 +570,12 @@ function saveModel(dir: string): void {
       backend: KERNELS,
     },
   };
-  writeModelDir(dir, { "weights.bin": new Uint8Array(bytes.buffer), "model.json": JSON.stringify(modelJson, null, 2) });
+  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": new Uint8Array(bytes.buffer) };
+}
+
+/** Saves the model into dir (model.json, weights.bin), the folder written whole or not at all (writeModelDir). */
+function saveModel(dir: string): void {
+  writeModelDir(dir, modelFiles());
 }`;
 
   kernelHas("kernelBytesToFloats"); // the training loop's batches: pixel bytes to floats
@@ -577,6 +585,7 @@ function saveModel(dir: string): void {
     regularized: regularized.length > 0,
     dropout: model.layers.some((l) => l.kind === "dropout"),
     kernels: options.kernels ?? "ts",
+    command: programCommand(ir.source.file, options.command),
   });
 
   const helperCode: string[] = [];
@@ -703,12 +712,50 @@ export interface RunOptions {
   quiet?: boolean;
   /** Aborting stops training at the next batch. */
   signal?: AbortSignal;
+  /** Continue the run in outDir from its resume/ folder (written after every epoch) instead of starting anew. */
+  resume?: boolean;
 }
 
 export type EpochLogs = Record<string, number>;
 
+/**
+ * resume/state.json: where training stood when an epoch ended. With the weights (weights.bin), the
+ * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, for early_stopping's
+ * restore_best, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
+ * the run exactly where it stopped.
+ */
+export interface TrainingState {
+  format: "nnc-resume";
+  /** The model's and the training section's fingerprints (FINGERPRINT). */
+  fingerprint: { model: string; training: string };
+  /** Epochs finished, of the epochs the run was asked for. */
+  epoch: number;
+  epochs: number;
+  seed: number;
+  trainLimit: number | null;
+  testLimit: number | null;
+  kernels: string;
+  stoppedEarly: boolean;
+  /** The learning rate the schedule starts from (reduce_on_plateau lowers it). */
+  baseLr: number;
+  /** The optimizer's counters (iterations, ...). */
+  optimizer: Record<string, number>;
+  /** Each random stream's position: shuffle, dropout, augment. */
+  random: Record<string, [number, number | null]>;
+  /** The callbacks' counters and best values. */
+  callbacks: Record<string, Record<string, number | boolean>>;
+  history: EpochLogs[];
+  /** csv_logger's rows so far. */
+  csvRows: string[];
+  /** Examples trained on, and seconds spent training, so far. */
+  trained: number;
+  trainSeconds: number;
+  files: string[];
+}
+
 export interface TrainHooks {
-  onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number }): void;
+  /** initialEpoch: the epochs already done (a resumed run starts after them). */
+  onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number; initialEpoch?: number }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
   /** Progress of an evaluation pass: examples done of total. */
@@ -737,6 +784,8 @@ interface LoopInfo {
   regularized: boolean;
   dropout: boolean;
   kernels: string;
+  /** The command that runs the program (its usage line). */
+  command: string;
 }
 
 function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
@@ -825,6 +874,18 @@ ${restoreBest ? "    if (decision.restore) for (let k = 0; k < WEIGHTS.length; k
   }
 }`);
   }
+  // resume/: the random streams, callbacks and buffers the loop has (what a resumed run restores)
+  const streams: [string, string][] = [
+    ...(t.data.shuffle ? [["shuffle", "shuffleRandom"] as [string, string]] : []),
+    ...(info.dropout ? [["dropout", "random"] as [string, string]] : []),
+    ...(aug ? [["augment", "augmentStream"] as [string, string]] : []),
+  ];
+  const stateful: [string, string][] = [
+    ...(plateau ? [["reduce_on_plateau", "plateau"] as [string, string]] : []),
+    ...(early ? [["early_stopping", "earlyStopping"] as [string, string]] : []),
+    ...(checkpoint ? [["checkpoint", "checkpoint"] as [string, string]] : []),
+    ...(tensorboard ? [["tensorboard", "tensorboard"] as [string, string]] : []),
+  ];
   const snapshotBuffers = restoreBest
     ? `/** The best epoch's weights, for early_stopping(restore_best: true). */
 const bestWeights = WEIGHTS.map((w) => allocF32(w.value.length));\n\n`
@@ -860,6 +921,7 @@ const rawBatch = allocF32(BATCH * EXAMPLE);\n\n`
   const metricLogs = metricNames.map((m) => `logs[${lit(m)}] = metricValue(${lit(m)}, trainSums, seen);`).join("\n");
   const valMetricLogs = metricNames.map((m) => `logs[${lit("val_" + m)}] = v.metrics[${lit(m)}]!;`).join("\n");
 
+  const usage = `${info.command} [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet]`;
   const text = `/** The kernels this program was generated with. */
 const KERNELS = ${lit(info.kernels)};
 
@@ -927,10 +989,19 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   };
   await initKernels();
   try {
-    const seed = options.seed ?? ${t.seed};
-    const epochs = options.epochs ?? ${t.epochs};
-    const trainSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "train", dataDir: options.dataDir, limit: options.trainLimit, floats: false });
-    const testSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "test", dataDir: options.dataDir, limit: options.testLimit, floats: false });
+    // options.resume: continue from resume/, which the last finished epoch left (weights, optimizer,
+    // random streams, callbacks, history), so that the run ends as an uninterrupted one would.
+    const resumeDir = join(options.outDir, "resume");
+    const resumed = options.resume ? readTrainingState(resumeDir) : null;
+    const seed = options.seed ?? resumed?.seed ?? ${t.seed};
+    const epochs = options.epochs ?? resumed?.epochs ?? ${t.epochs};
+    const trainLimit = options.trainLimit ?? resumed?.trainLimit ?? undefined;
+    const testLimit = options.testLimit ?? resumed?.testLimit ?? undefined;
+    if (resumed && (seed !== resumed.seed || (trainLimit ?? null) !== resumed.trainLimit)) {
+      throw new Error(\`cannot resume: \${resumeDir} was trained with seed \${resumed.seed} and train limit \${resumed.trainLimit ?? "none"}, not \${seed} and \${trainLimit ?? "none"}\`);
+    }
+    const trainSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "train", dataDir: options.dataDir, limit: trainLimit, floats: false });
+    const testSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "test", dataDir: options.dataDir, limit: testLimit, floats: false });
     // The pixels go where kernelBytesToFloats reads them${info.kernels === "simd" ? " (the kernels' WebAssembly memory)" : ""}.
     trainSet.pixels = kernelBytes(trainSet.pixels);
     testSet.pixels = kernelBytes(testSet.pixels);
@@ -952,10 +1023,23 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
     let trained = 0;
     /** Seconds spent in training steps (not loading, validation or saving): the throughput's denominator. */
     let trainSeconds = 0;
-    hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: ${hasValidation ? "validation.count" : "0"} });
+    let epoch = 0;
+    if (resumed) {
+      restoreTrainingBuffers(resumeDir, order);
+      restoreOptimizerCounters(resumed.optimizer);
+      epoch = resumed.epoch;
+      baseLr = resumed.baseLr;
+      stoppedEarly = resumed.stoppedEarly;
+      history.push(...resumed.history);
+      trained = resumed.trained;
+      trainSeconds = resumed.trainSeconds;
+      for (const file of resumed.files) addFile(file);${streams.map(([k, v]) => `
+      ${v}.setState(resumed.random[${lit(k)}]!);`).join("")}${stateful.map(([k, v]) => `
+      Object.assign(${v}, resumed.callbacks[${lit(k)}]);`).join("")}${csv ? "\n      csvRows.push(...resumed.csvRows);" : ""}
+    }
+    hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: ${hasValidation ? "validation.count" : "0"}, initialEpoch: epoch });
 
     let lastYield = performance.now();
-    let epoch = 0;
     for (; epoch < epochs && !stoppedEarly; epoch++) {
       ${t.data.shuffle ? "shuffleRandom.shuffle(order);" : "// (no shuffling: the data section says shuffle: false)"}
       trainSums.fill(0);
@@ -1013,6 +1097,36 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
       ${epochEnd.join("\n      ")}
+      // resume/: all it takes to continue after this epoch (nnc run --resume)
+      try {
+        saveTrainingState(
+          resumeDir,
+          {
+            format: "nnc-resume",
+            fingerprint: FINGERPRINT,
+            epoch: epoch + 1,
+            epochs,
+            seed,
+            trainLimit: trainLimit ?? null,
+            testLimit: testLimit ?? null,
+            kernels: KERNELS,
+            stoppedEarly,
+            baseLr,
+            optimizer: optimizerCounters(),
+            random: { ${streams.map(([k, v]) => `${k}: ${v}.getState()`).join(", ")} },
+            callbacks: { ${stateful.map(([k, v]) => `${k}: fieldsOf(${v})`).join(", ")} },
+            history,
+            csvRows: ${csv ? "csvRows" : "[]"},
+            trained,
+            trainSeconds,
+            files,
+          },
+          order,
+        );
+        for (const file of ["state.json", "model.json", "weights.bin", "optimizer.bin", "order.bin"${restoreBest ? ', "best.bin"' : ""}]) addFile(join("resume", file));
+      } catch (err) {
+        say(\`resume/ not updated after epoch \${epoch + 1}: \${(err as Error).message}\`);
+      }
       if (options.signal?.aborted) throw aborted(options.signal);
     }
 
@@ -1040,17 +1154,93 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
   }
 }
 
+// ==== Resuming a run: resume/, written after every epoch ====
+
+/** What makes a run this one (sha256 of the model, and of the training section but its epochs): resume/ must carry the same. */
+const FINGERPRINT = ${lit(fingerprint(ir))};
+
+/** state.json keeps NaN and ±Infinity (a best value before any epoch, a NaN loss) as strings. */
+function stateJson(state: TrainingState): string {
+  return JSON.stringify(state, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2);
+}
+
+/** Float32 arrays end to end, as bytes. */
+function floatBytes(arrays: Float32Array[]): Uint8Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** Fills Float32 arrays end to end from a file of floats. */
+function readFloats(path: string, arrays: Float32Array[]): void {
+  const bytes = readFileSync(path);
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let offset = 0;
+  for (const a of arrays) {
+    a.set(floats.subarray(offset, offset + a.length));
+    offset += a.length;
+  }
+  if (offset !== floats.length) throw new Error(\`\${path} holds \${floats.length} values; this model's state has \${offset}\`);
+}
+
+/** Writes dir (resume/) whole or not at all: the model, the optimizer's slots, the shuffled order and state.json. */
+function saveTrainingState(dir: string, state: TrainingState, order: Int32Array): void {
+  writeModelDir(dir, {
+    ...modelFiles(),
+    "optimizer.bin": floatBytes(OPTIMIZER_SLOTS),${restoreBest ? `
+    "best.bin": floatBytes(bestWeights),` : ""}
+    "order.bin": new Uint8Array(order.buffer, order.byteOffset, order.byteLength),
+    "state.json": stateJson(state),
+  });
+}
+
+/** Reads dir/state.json (resume/) and checks that it is a state of this model and training. */
+function readTrainingState(dir: string): TrainingState {
+  let state: TrainingState;
+  try {
+    state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8"), (_key, v: unknown) =>
+      v === "NaN" || v === "Infinity" || v === "-Infinity" ? Number(v) : v,
+    ) as TrainingState;
+  } catch (err) {
+    throw new Error(\`cannot resume: \${join(dir, "state.json")} cannot be read (\${(err as Error).message})\`);
+  }
+  if (state.format !== "nnc-resume") throw new Error(\`cannot resume: \${join(dir, "state.json")} is not a training state\`);
+  if (state.fingerprint.model !== FINGERPRINT.model) throw new Error(\`cannot resume: \${dir} is the state of a different model\`);
+  if (state.fingerprint.training !== FINGERPRINT.training) throw new Error(\`cannot resume: \${dir} is the state of a different training section\`);
+  if (state.kernels !== KERNELS) throw new Error(\`cannot resume: \${dir} was trained with the \${state.kernels} kernels and this program has the \${KERNELS} kernels (the result would differ)\`);
+  return state;
+}
+
+/** Sets the weights, the optimizer's slots${restoreBest ? ", the best epoch's weights" : ""} and the shuffled order from dir (resume/). */
+function restoreTrainingBuffers(dir: string, order: Int32Array): void {
+  readFloats(join(dir, "weights.bin"), WEIGHTS.map((w) => w.value));
+  readFloats(join(dir, "optimizer.bin"), OPTIMIZER_SLOTS);${restoreBest ? `
+  readFloats(join(dir, "best.bin"), bestWeights);` : ""}
+  const saved = readFileSync(join(dir, "order.bin"));
+  if (saved.byteLength !== order.byteLength) throw new Error(\`cannot resume: \${dir} shuffled \${saved.byteLength / 4} examples; this run has \${order.length}\`);
+  new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
+}
+${stateful.length ? `
+/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
+function fieldsOf(object: object): Record<string, number | boolean> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"));
+}
+` : ""}
 ${info.dropout ? `/** The stream dropout masks draw from (reseeded by train()). */
 let random = new Random(0);
 
-` : ""}/** \`node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]\` */
+` : ""}/** ${commentText(usage)} */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
   if (argv.includes("--help") || argv.includes("-h")) {
-    console.log("usage: node program.js [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]");
+    console.log(${lit(`usage: ${usage}`)});
     return;
   }
   const int = (name: string): number | undefined => (flag(name) === undefined ? undefined : Number(flag(name)));
@@ -1063,6 +1253,8 @@ async function main(argv: string[]): Promise<void> {
       testLimit: int("--test-limit"),
       seed: int("--seed"),
       outDir: flag("--out") ?? ${lit(`runs/${ir.model.name}`)},
+      // --resume: continue the run in --out from its resume/ folder (written after every epoch)
+      resume: argv.includes("--resume"),
     },
     {
       onEpochEnd(epoch, logs) {

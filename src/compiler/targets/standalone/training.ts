@@ -243,7 +243,8 @@ export interface ParamBuffers {
 /** kernel: whether the kernel runtime defines a function (e.g. "adamUpdate"). */
 type OptimizerEmitter = (opt: IRRef, params: ParamBuffers[], kernel: (name: string) => boolean) => string;
 
-function paramTable(params: ParamBuffers[], state: string[]): string {
+/** counters: the optimizer's scalar state besides `iterations` (nadam's momentumProduct). */
+function paramTable(params: ParamBuffers[], state: string[], counters: string[] = []): string {
   void params; // the trainable weights are those of WEIGHTS with a gradient
   const fields = state.map((s) => `${s}: Float32Array`).join("; ");
   return `/** Every trainable weight (those of WEIGHTS with a gradient)${state.length ? `, with the optimizer's ${state.join(", ")}` : ""}. */
@@ -252,7 +253,19 @@ const PARAMS: { name: string; value: Float32Array; grad: Float32Array${fields ? 
 );
 
 /** Optimizer steps taken so far (Keras's optimizer.iterations). */
-let iterations = 0;`;
+let iterations = 0;
+
+/** The optimizer's per-weight state${state.length ? ` (${state.join(", ")} of every weight)` : " (none: plain sgd keeps none)"}, saved in resume/ with its counters. */
+const OPTIMIZER_SLOTS: Float32Array[] = ${state.length ? `PARAMS.flatMap((p) => [${state.map((s) => `p.${s}`).join(", ")}])` : "[]"};
+
+/** The optimizer's counters, saved in resume/ so that a resumed run continues exactly. */
+function optimizerCounters(): Record<string, number> {
+  return { ${["iterations", ...counters].join(", ")} };
+}
+
+function restoreOptimizerCounters(counters: Record<string, number>): void {
+${["iterations", ...counters].map((c) => `  ${c} = counters.${c}!;`).join("\n")}
+}`;
 }
 
 
@@ -434,7 +447,7 @@ function applyGradients(lr: number): void {
     const b1 = (opt.args.beta1 as number);
     const b2 = (opt.args.beta2 as number);
     const eps = (opt.args.epsilon as number);
-    return `${paramTable(params, ["m", "v"])}
+    return `${paramTable(params, ["m", "v"], ["momentumProduct"])}
 
 /** The product of the momentum schedule so far (Keras's m_schedule). */
 let momentumProduct = 1;
