@@ -533,7 +533,7 @@ ${grad.join("\n")}
 }`;
 }
 
-const TYPES_SECTION = `// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
+export const TYPES_SECTION = `// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
 
 export interface RunOptions {
   /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */

@@ -9,7 +9,6 @@ import type { IRModel } from "../../../compiler/ir.js";
 import { kerasLayers, kerasTopology } from "../../../compiler/targets/keras.js";
 import { initialWeights } from "../../random.js";
 import type { Tf } from "./backends.js";
-import { registerAvgPoolGradient } from "./kernels.js";
 
 type Layer = tfTypes.layers.Layer;
 
@@ -23,7 +22,6 @@ export interface BuiltModel {
 /** Builds the tf.LayersModel of an IR model from its Keras topology and sets its initial weights from `seed`. */
 export async function buildModel(tf: Tf, irModel: IRModel, seed: number): Promise<BuiltModel> {
   registerNncLayers(tf);
-  registerAvgPoolGradient(tf);
   const model = await tf.models.modelFromJSON({ modelTopology: kerasTopology(irModel) } as unknown as tfTypes.ModelAndWeightsConfig);
   const chains = new Map<string, Layer[]>();
   for (const layer of irModel.layers) chains.set(layer.id, kerasLayers(layer).map((k) => model.getLayer(k.config.name as string)));
