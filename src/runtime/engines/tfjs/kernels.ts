@@ -1,10 +1,10 @@
-// Kernels nnc adds to a tfjs backend that lacks them (the AvgPool gradient fix, which every tfjs
-// program with same-padded average pooling needs, lives in src/runtime/training/tfjs.ts). tfjs-backend-wasm has no
-// Conv2DBackpropFilter (the gradient of a convolution's kernel), so on its own it cannot train a
-// conv2d layer; this registers one, in plain JavaScript over the wasm backend's memory, so the
-// rest of the network still runs in wasm (XNNPACK). The loops follow tfjs-backend-cpu's
-// Conv2DBackpropFilter (NHWC; dilations 1, which is all tfjs's gradient of conv2d asks for)
-// with the reduction reordered so the innermost loop walks contiguous memory.
+// Kernels nnc adds to a tfjs backend that lacks them (the AvgPool gradient fix, which any tfjs
+// program with same-padded average pooling needs, is in src/runtime/training/tfjs.ts).
+// tfjs-backend-wasm has no Conv2DBackpropFilter (the gradient of a convolution's kernel), so on
+// its own it cannot train a conv2d layer; this registers one, in plain JavaScript over the wasm
+// backend's memory, so the rest of the network still runs in wasm (XNNPACK). The loops follow
+// tfjs-backend-cpu's Conv2DBackpropFilter (NHWC; dilations 1, which is all tfjs's gradient of
+// conv2d asks for) with the reduction reordered so the innermost loop walks contiguous memory.
 import type * as tfTypes from "@tensorflow/tfjs";
 import type { Tf } from "./backends.js";
 
