@@ -1,7 +1,7 @@
 // `nnc compile --target tfjs`: golden programs for every example, `tsc --strict --noEmit` over
 // all of them at once, and the mlp program actually training one batch on the cpu backend.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { transform } from "esbuild";
@@ -10,6 +10,7 @@ import { generateTfjs } from "../../src/compiler/targets/tfjs/index.js";
 import type { IR, IRRef, IRTraining, IRValue } from "../../src/compiler/ir.js";
 import { dataDir, exampleIr, exampleNames, fixtureIr, repoRoot, tempDir } from "./helpers.js";
 import type { EpochLogs } from "../../src/runtime/engine.js";
+import { createTfjsEngine, initBackend } from "../../src/runtime/engines/tfjs/index.js";
 import type { TrainingProgram as TfjsProgram } from "../../src/runtime/engines/program.js";
 
 const goldenDir = join(repoRoot, "test/golden/tfjs");
@@ -123,7 +124,7 @@ describe("tfjs target", () => {
     expect(code).not.toContain('from "@tensorflow/tfjs";');
   });
 
-  it("the program runs as its header says (npx tsx mlp.ts ...): --help prints its usage, a run prints its epochs and test line and saves the model", async () => {
+  it("the program runs as its header says (npx tsx mlp.ts ...): --help prints its usage, a run prints its epochs and test line and saves the weights nnc run --engine tfjs saves", async () => {
     mkdirSync(runDir, { recursive: true });
     const file = join(runDir, "mlp.ts");
     writeFileSync(file, await generateTfjs(exampleIr("mlp")));
@@ -138,6 +139,13 @@ describe("tfjs target", () => {
     expect(r.stdout).toMatch(/^epoch 1: loss \d/m);
     expect(r.stdout).toMatch(/^test loss \d+\.\d+, test accuracy \d/m);
     expect(existsSync(join(out, "model/model.json"))).toBe(true);
+    // One tfjs path: `nnc run --engine tfjs` runs this very program, so on the same backend (cpu)
+    // it trains to the same weights, byte for byte.
+    const ir = exampleIr("mlp");
+    const engine = createTfjsEngine({ choice: await initBackend(ir, "cpu") });
+    const viaEngine = tempDir();
+    await engine.train(ir, { dataDir: dataDir().dir, epochs: 1, trainLimit: 128, testLimit: 100, outDir: viaEngine }, {});
+    expect(readFileSync(join(viaEngine, "model/weights.bin")).equals(readFileSync(join(out, "model/weights.bin")))).toBe(true);
   }, 120_000);
 
   for (const [label, make] of [
