@@ -20,7 +20,8 @@ import type { IR } from "../../src/compiler/ir.js";
 import type { EpochLogs } from "../../src/runtime/engine.js";
 import { initBackend, type BackendChoice } from "../../src/runtime/engines/tfjs/backends.js";
 import { buildModel } from "../../src/runtime/engines/tfjs/model.js";
-import { fileLoadHandler, loadTfjsProgram } from "../../src/runtime/engines/tfjs/index.js";
+import { loadTfjsProgram } from "../../src/runtime/engines/tfjs/index.js";
+import { fileLoadHandler } from "../../src/runtime/engines/tfjs/save.js";
 import { dataDir, exampleIr, repoRoot, tempDir } from "../tfjs/helpers.js";
 
 process.env.NNC_WEBGPU_ADAPTER = "software";

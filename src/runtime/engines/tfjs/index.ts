@@ -5,13 +5,10 @@
 // "@tensorflow/tfjs"` is answered with the tfjs module whose backend this engine initialised.
 import type { Engine, RunOptions, TrainHooks, TrainResult } from "../../engine.js";
 import type { IR } from "../../../compiler/ir.js";
-import { generateTfjs } from "../../../compiler/targets/tfjs/index.js";
-import { loadProgram } from "../program.js";
 import { initBackend, type BackendChoice } from "./backends.js";
 
 export { initBackend, BackendError, type BackendChoice } from "./backends.js";
 export { buildModel, registerNncLayers } from "./model.js";
-export { fileLoadHandler, fileSaveHandler } from "./save.js";
 
 export interface TfjsEngineConfig {
   /** A backend already initialised (selectEngine does this, to report problems before training). */
@@ -22,6 +19,9 @@ export interface TfjsEngineConfig {
 
 /** Generates and loads the tfjs program for `ir`, its `tf` being `choice.tf`. */
 export async function loadTfjsProgram(ir: IR, choice: BackendChoice) {
+  // Loaded when a tfjs run starts: select.ts imports this module for every run.
+  const { generateTfjs } = await import("../../../compiler/targets/tfjs/index.js");
+  const { loadProgram } = await import("../program.js");
   const source = await generateTfjs(ir, { package: "@tensorflow/tfjs" });
   return loadProgram(source, `nnc-tfjs-${ir.model.name}`, { "@tensorflow/tfjs": choice.tf });
 }
