@@ -1,7 +1,7 @@
 // `nnc evaluate RUN_DIR`: the run's saved model (model/model.json, loaded by tf.loadLayersModel on
 // tfjs's cpu backend) on the test set of the data set it was trained on (result.json's
 // `evaluation`: data set, labels, loss, metrics), with the losses and metrics of the tfjs engine
-// (engines/tfjs/losses.ts), a confusion matrix, per-class precision and recall, and optionally a
+// (training/tfjs.ts), a confusion matrix, per-class precision and recall, and optionally a
 // PNG grid of the misclassified test images (true and predicted class under each).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { IRRef } from "../compiler/ir.js";
 import type { LossKind } from "../compiler/catalog/kinds.js";
 import { loadMnist, type MnistDataset } from "./data/mnist.js";
-import { makeLoss, metricSums } from "./engines/tfjs/losses.js";
+import { makeLoss, metricSums } from "./training/tfjs.js";
 import { DIGIT_NAMES, FASHION_NAMES, loadModel } from "./predict.js";
 import { writeAtomic } from "./run/files.js";
 import { svgToPng } from "./run/plots.js";
@@ -94,7 +94,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
   const test = await loadMnist({ dataset: settings.dataset, split: "test", dataDir: options.dataDir, limit: options.testLimit });
   const n = test.count;
   const inputShape = loaded.inputShape;
-  const lossFn = makeLoss(tf, settings.loss as IRRef<LossKind>, classes);
+  const lossFn = makeLoss(settings.loss as IRRef<LossKind>, classes);
   const sums: Record<string, [number, number]> = {};
   let lossSum = 0;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
@@ -113,7 +113,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     const p = model.predict(x) as tf.Tensor;
     const loss = lossFn(y, p);
     lossSum += loss.dataSync()[0]! * b;
-    for (const [m, [s, c]] of Object.entries(await metricSums(tf, settings.metrics, settings.labels, classes, y, p, settings.loss.kind === "binary_crossentropy"))) {
+    for (const [m, [s, c]] of Object.entries(await metricSums(settings.metrics, settings.labels, classes, y, p, settings.loss.kind === "binary_crossentropy"))) {
       const acc = (sums[m] ??= [0, 0]);
       acc[0] += s;
       acc[1] += c;

@@ -13,13 +13,15 @@
 // vs tfjs-cpu's loops): about 1e-7 relative per operation, amplified a little by Adam's division
 // by sqrt(v). A wrong gradient or kernel shows up far above 1e-3 within five steps.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileSource } from "../../src/compiler/index.js";
 import type { IR } from "../../src/compiler/ir.js";
 import type { EpochLogs } from "../../src/runtime/engine.js";
 import { initBackend, type BackendChoice } from "../../src/runtime/engines/tfjs/backends.js";
 import { buildModel } from "../../src/runtime/engines/tfjs/model.js";
-import { trainTfjs } from "../../src/runtime/engines/tfjs/train.js";
+import { loadTfjsProgram } from "../../src/runtime/engines/tfjs/index.js";
+import { fileLoadHandler } from "../../src/runtime/engines/tfjs/save.js";
 import { dataDir, exampleIr, repoRoot, tempDir } from "../tfjs/helpers.js";
 
 process.env.NNC_WEBGPU_ADAPTER = "software";
@@ -70,15 +72,16 @@ async function train(choice: BackendChoice, ir: IR, data: string): Promise<{ ste
   await choice.tf.setBackend(choice.backend);
   const steps: number[] = [];
   let logs: EpochLogs = {};
-  const r = await trainTfjs(
-    ir,
+  const outDir = tempDir();
+  const program = await loadTfjsProgram(ir, choice);
+  await program.train(
     {
       dataDir: data,
       trainLimit: STEPS * BATCH,
       testLimit: 64,
       epochs: 1,
       seed: 42,
-      outDir: tempDir(),
+      outDir,
       quiet: true,
     },
     {
@@ -89,10 +92,11 @@ async function train(choice: BackendChoice, ir: IR, data: string): Promise<{ ste
       },
       onEpochEnd: (_e, l) => void (logs = l),
     },
-    choice,
   );
-  const weights = await Promise.all(r.trainer.built.model.getWeights().map(async (w) => (await w.data()) as Float32Array));
-  r.trainer.built.model.dispose();
+  // The weights it saved (the program disposes its model when train() returns).
+  const saved = await choice.tf.loadLayersModel(fileLoadHandler(join(outDir, "model")));
+  const weights = await Promise.all(saved.getWeights().map(async (w) => (await w.data()) as Float32Array));
+  saved.dispose();
   return { steps, logs, weights };
 }
 

@@ -4,8 +4,9 @@ import { describe, expect, it, beforeAll } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { buildModel } from "../../src/runtime/engines/tfjs/model.js";
 import { initialWeights } from "../../src/runtime/random.js";
-import { makeOptimizer } from "../../src/runtime/engines/tfjs/optimizers.js";
+import { adadelta, adagrad, adam, adamax, nadam, rmsprop, sgd, type Optimizer } from "../../src/runtime/training/tfjs.js";
 import { defaultRef } from "../../src/compiler/checker/args.js";
+import { kerasLayers } from "../../src/compiler/targets/keras.js";
 import { exampleIr, exampleNames, fixtureIr } from "./helpers.js";
 
 beforeAll(async () => {
@@ -47,12 +48,14 @@ describe("tfjs model from IR", () => {
 
   it("allkinds (fixture): every layer kind, elu(0.5) and leaky_relu as layer arguments, user-named layers", async () => {
     const ir = fixtureIr("allkinds");
-    const { model, chains } = await buildModel(tf, ir.model, 3);
+    const { model } = await buildModel(tf, ir.model, 3);
+    /** The tfjs layers that compute an IR layer, in order (its Keras layers, as model.json names them). */
+    const chain = (id: string) => kerasLayers(ir.model.layers.find((l) => l.id === id)!).map((k) => model.getLayer(k.config.name as string).getClassName());
     expect(model.countParams()).toBe(ir.model.params.total);
     expect(model.weights.map((w) => w.originalName).sort()).toEqual(ir.model.layers.flatMap((l) => l.weights.map((w) => w.name)).sort());
     // tfjs has no elu(alpha) / leaky_relu activation string: they follow the layer as their own tfjs layer.
-    expect(chains.get("conv2d_1")!.map((l) => l.getClassName())).toEqual(["Conv2D", "ELU"]);
-    expect(chains.get("a")!.map((l) => l.getClassName())).toEqual(["Dense", "LeakyReLU"]);
+    expect(chain("conv2d_1")).toEqual(["Conv2D", "ELU"]);
+    expect(chain("a")).toEqual(["Dense", "LeakyReLU"]);
     const out = model.predict(tf.ones([2, 28, 28, 1])) as tf.Tensor;
     expect(out.shape).toEqual([2, 10]);
     expect(Array.from(out.sum(-1).dataSync()).every((v) => Math.abs(v - 1) < 1e-5)).toBe(true);
@@ -71,7 +74,9 @@ describe("optimizers follow Keras's rules", () => {
   // One weight, gradient 0.5 then -0.25; expected values computed by hand from keras/src/optimizers.
   const run = (kind: string, args: Record<string, number | boolean>, lrs = [0.1, 0.1]) => {
     const v = tf.variable(tf.tensor1d([1]));
-    const opt = makeOptimizer(tf, { kind, args: { ...defaultRef("optimizer", kind).args, ...args } } as never);
+    // The functions the tfjs program calls (adamw is adam with weight_decay).
+    const make: Record<string, (a: never) => Optimizer> = { sgd, adam, adamw: adam, nadam, adamax, rmsprop, adagrad, adadelta };
+    const opt = make[kind]!({ ...defaultRef("optimizer", kind).args, ...args } as never);
     [0.5, -0.25].forEach((g, i) => opt.apply([v], [tf.tensor1d([g])], lrs[i]!));
     const out = v.dataSync()[0]!;
     opt.dispose();

@@ -1,7 +1,7 @@
 // `nnc compile --target tfjs`: golden programs for every example, `tsc --strict --noEmit` over
 // all of them at once, and the mlp program actually training one batch on the cpu backend.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { transform } from "esbuild";
@@ -9,6 +9,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { generateTfjs } from "../../src/compiler/targets/tfjs/index.js";
 import type { IR, IRRef, IRTraining, IRValue } from "../../src/compiler/ir.js";
 import { dataDir, exampleIr, exampleNames, fixtureIr, repoRoot, tempDir } from "./helpers.js";
+import type { EpochLogs } from "../../src/runtime/engine.js";
+import { createTfjsEngine, initBackend } from "../../src/runtime/engines/tfjs/index.js";
+import type { TrainingProgram as TfjsProgram } from "../../src/runtime/engines/program.js";
 
 const goldenDir = join(repoRoot, "test/golden/tfjs");
 
@@ -129,6 +132,30 @@ describe("tfjs target", () => {
     expect(code).not.toContain('from "@tensorflow/tfjs";');
   });
 
+  it("the program runs as its header says (npx tsx mlp.ts ...): --help prints its usage, a run prints its epochs and test line and saves the weights nnc run --engine tfjs saves", async () => {
+    mkdirSync(runDir, { recursive: true });
+    const file = join(runDir, "mlp.ts");
+    writeFileSync(file, await generateTfjs(exampleIr("mlp")));
+    const tsx = join(repoRoot, "node_modules/.bin/tsx");
+    const help = spawnSync(tsx, [file, "--help"], { cwd: runDir, encoding: "utf8" });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npx tsx mlp\.ts \[--data DIR\] \[--epochs N\]/);
+    const out = tempDir();
+    const args = [file, "--data", dataDir().dir, "--epochs", "1", "--train-limit", "128", "--test-limit", "100", "--out", out];
+    const r = spawnSync(tsx, args, { cwd: runDir, encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^epoch 1: loss \d/m);
+    expect(r.stdout).toMatch(/^test loss \d+\.\d+, test accuracy \d/m);
+    expect(existsSync(join(out, "model/model.json"))).toBe(true);
+    // One tfjs path: `nnc run --engine tfjs` runs this very program, so on the same backend (cpu)
+    // it trains to the same weights, byte for byte.
+    const ir = exampleIr("mlp");
+    const engine = createTfjsEngine({ choice: await initBackend(ir, "cpu") });
+    const viaEngine = tempDir();
+    await engine.train(ir, { dataDir: dataDir().dir, epochs: 1, trainLimit: 128, testLimit: 100, outDir: viaEngine }, {});
+    expect(readFileSync(join(viaEngine, "model/weights.bin")).equals(readFileSync(join(out, "model/weights.bin")))).toBe(true);
+  }, 120_000);
+
   for (const [label, make] of [
     ["mlp", () => exampleIr("mlp")],
     ["mlp with nadam, a schedule, csv_logger, terminate_on_nan and early_stopping", () => variants().variant_nadam_schedule],
@@ -140,33 +167,24 @@ describe("tfjs target", () => {
       mkdirSync(runDir, { recursive: true });
       const file = join(runDir, `${label.split(" ")[0]}-${label.length}.mjs`);
       writeFileSync(file, js);
-      const mod = (await import(pathToFileURL(file).href)) as {
-        train(s: {
-          seed: number;
-          epochs: number;
-          trainLimit?: number;
-          testLimit?: number;
-          data?: string;
-          outDir: string;
-        }): Promise<Record<string, number>>;
-      };
+      const mod = (await import(pathToFileURL(file).href)) as { train: TfjsProgram["train"] };
       const tf = await import("@tensorflow/tfjs");
       await tf.setBackend("cpu");
       const out = tempDir();
-      const logs: string[] = [];
-      const log = console.log;
-      console.log = (...a: unknown[]) => void logs.push(a.join(" "));
-      let result: Record<string, number>;
-      try {
-        // 128 examples at batch 128: exactly one training step.
-        result = await mod.train({ seed: 42, epochs: 1, trainLimit: 128, testLimit: 200, data: dataDir().dir, outDir: out });
-      } finally {
-        console.log = log;
-      }
+      const epochs: EpochLogs[] = [];
+      // 128 examples at batch 128: exactly one training step.
+      const result = await mod.train(
+        { seed: 42, epochs: 1, trainLimit: 128, testLimit: 200, dataDir: dataDir().dir, outDir: out },
+        { onEpochEnd: (_epoch, logs) => void epochs.push(logs) },
+      );
       expect(tf.getBackend()).toBe("cpu");
-      expect(Number.isFinite(result.loss)).toBe(true);
-      expect(result.accuracy).toBeGreaterThanOrEqual(0);
-      expect(logs.some((l) => l.startsWith("epoch 1/1: loss"))).toBe(true);
+      expect(result.engine).toBe("tfjs");
+      expect(result.backend).toBe("cpu");
+      expect(Number.isFinite(result.testLoss)).toBe(true);
+      expect(result.testAccuracy).toBeGreaterThanOrEqual(0);
+      expect(epochs).toHaveLength(1);
+      expect(Number.isFinite(epochs[0]!.loss)).toBe(true);
+      expect(result.files).toContain("model/model.json");
       expect(existsSync(join(out, "model/model.json"))).toBe(true);
       expect(existsSync(join(out, "model/weights.bin"))).toBe(true);
       if (label === "mlp") expect(existsSync(join(out, "checkpoint/model.json"))).toBe(true);

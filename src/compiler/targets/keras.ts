@@ -1,9 +1,10 @@
 // The one Keras mapping: every IR layer, activation, initializer and regularizer in Keras terms
 // (class name + config, as a TensorFlow.js layers-format model.json stores them). Read by
 //   - the model.json topology writer (kerasTopology, below; embedded by the standalone target),
-//   - the tfjs engine (src/runtime/engines/tfjs/model.ts builds its tf.LayersModel from this
-//     topology with tfjs's own deserializer, so the model it trains is the model it saves),
-//   - the tfjs target (src/compiler/targets/tfjs/, which prints each layer as a tf.layers call).
+//   - the tfjs target (src/compiler/targets/tfjs/, which prints each layer as a tf.layers call: the
+//     program the tfjs engine runs, and whose saved model.json carries this topology),
+//   - src/runtime/engines/tfjs/model.ts (a tf.LayersModel from this topology with tfjs's own
+//     deserializer: the model tf.loadLayersModel reads back).
 // Each table is typed by the catalog's kinds: an entry without a Keras mapping fails the typecheck.
 //
 // Axes: nnc counts a layer's axes without the batch dimension (`concat(a, b, axis: 0)` joins

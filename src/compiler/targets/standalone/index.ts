@@ -323,7 +323,7 @@ ${comment(`Source: ${src.file} (sha256 ${src.sha256})`)}
 // loop. Run it with \`${commentText(programCommand(ir.source.file, options.command))} --data DIR --epochs N --out DIR\`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).${quoted}`;
 
-  const typesSection = TYPES_SECTION;
+  const apiTypes = typesSection(true);
 
   // ---- model constants and buffers: one object per layer (`dense_2.kernel`, `dense_2.out`, ...)
   // The layer code is written with flat names (`dense_2_kernel`); the rest of the program uses the
@@ -652,7 +652,7 @@ export const internals = {
     externalize("// ==== Optimizer ====\n\n" + optSection),
     externalize("// ==== Training ====\n\n" + loopBody),
     externalize(internals),
-    "// ==== Appendix: the train() API types, the kernels, and the runtime copied from nnc ====\n\n" + typesSection,
+    "// ==== Appendix: the train() API types, the kernels, and the runtime copied from nnc ====\n\n" + apiTypes,
     appendixKernels,
     "// ==== Shared runtime, copied from nnc's sources ====\n\n" + embedded.join("\n\n") + (randomDecl ? "\n\n" + randomDecl[0] : ""),
     entry ? "// ==== Run as a program ====\n" + entry[0] : "",
@@ -696,29 +696,11 @@ ${grad.join("\n")}
 }`;
 }
 
-const TYPES_SECTION = `// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
-
-export interface RunOptions {
-  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
-  dataDir?: string;
-  epochs?: number;
-  trainLimit?: number;
-  testLimit?: number;
-  seed?: number;
-  /** The run directory; the trained model goes to \`\${outDir}/model/\`. */
-  outDir: string;
-  backend?: string;
-  kernels?: string;
-  quiet?: boolean;
-  /** Aborting stops training at the next batch. */
-  signal?: AbortSignal;
-  /** Continue the run in outDir from its resume/ folder (written after every epoch) instead of starting anew. */
+const RESUME_OPTION = `  /** Continue the run in outDir from its resume/ folder (written after every epoch) instead of starting anew. */
   resume?: boolean;
-}
+`;
 
-export type EpochLogs = Record<string, number>;
-
-/**
+const TRAINING_STATE = `/**
  * resume/state.json: where training stood when an epoch ended. With the weights (weights.bin), the
  * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, for early_stopping's
  * restore_best, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
@@ -753,7 +735,34 @@ export interface TrainingState {
   files: string[];
 }
 
-export interface TrainHooks {
+`;
+
+/**
+ * The train() API's types, declared by every program that exports train() (the standalone and the
+ * tfjs target's); `resume`: the program can continue a run from its resume/ folder (standalone).
+ */
+export function typesSection(resume: boolean): string {
+  return `// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
+
+export interface RunOptions {
+  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
+  dataDir?: string;
+  epochs?: number;
+  trainLimit?: number;
+  testLimit?: number;
+  seed?: number;
+  /** The run directory; the trained model goes to \`\${outDir}/model/\`. */
+  outDir: string;
+  backend?: string;
+  kernels?: string;
+  quiet?: boolean;
+  /** Aborting stops training at the next batch. */
+  signal?: AbortSignal;
+${resume ? RESUME_OPTION : ""}}
+
+export type EpochLogs = Record<string, number>;
+
+${resume ? TRAINING_STATE : ""}export interface TrainHooks {
   /** initialEpoch: the epochs already done (a resumed run starts after them). */
   onTrainBegin?(info: { epochs: number; stepsPerEpoch: number; trainSamples: number; validationSamples: number; initialEpoch?: number }): void;
   onBatchEnd?(step: number, logs: { loss: number; accuracy?: number }): void;
@@ -777,6 +786,7 @@ export interface TrainResult {
   stoppedEarly: boolean;
   files: string[];
 }`;
+}
 
 interface LoopInfo {
   C: number;

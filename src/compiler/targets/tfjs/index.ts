@@ -1,17 +1,18 @@
-// The tfjs target: IR -> a readable, prettier-formatted TypeScript program that builds the model
-// with tf.layers (same layer and weight names as `nnc run --engine tfjs`), starts from the same
-// initial weights (nnc's seeded initializers, copied in from src/runtime/random.ts), reads MNIST,
-// shuffles and augments exactly as nnc does (src/runtime/data/*.ts, copied in), and trains with
-// the same settings: tfjs's optimizers and model.trainOnBatch, plus nnc's schedules and callbacks
-// (src/runtime/training/callbacks.ts, copied in). What differs from `nnc run --engine tfjs`, on
-// purpose, so the program stays idiomatic tfjs: dropout masks come from tfjs's own random
-// stream, and Adam/Adamax use tfjs's update (epsilon added to the bias-corrected sqrt(v)).
+// The tfjs target: IR -> a readable, prettier-formatted TypeScript program, the one `nnc run
+// --engine tfjs` runs (src/runtime/engines/tfjs generates, transpiles and calls its exported
+// `train(options, hooks)`). It builds the model with tf.layers from the one Keras mapping (keras.ts:
+// layer and weight names as in model.json), starts from nnc's seeded initial weights (random.ts),
+// reads, shuffles and augments MNIST as nnc does (data/*.ts), and trains with nnc's own batch loop:
+// Keras's optimizers, losses, metrics, penalties and the training-mode forward pass
+// (training/tfjs.ts), schedules and callbacks (training/callbacks.ts); each piece copied in from
+// its embeddable module under src/runtime, only those the model uses.
 //
 // The program imports only the chosen tfjs package and node:* modules.
 import prettier from "prettier";
 import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
 import { embedRuntime, renderImports, type ModuleImport } from "../standalone/embed.js";
-import { TFJS_FACTORY, kerasLayers, tfjsArgs, type KerasLayer } from "../keras.js";
+import { TFJS_FACTORY, kerasLayers, regularizerFactors, tfjsArgs, type KerasLayer } from "../keras.js";
+import { typesSection } from "../standalone/index.js";
 import type { LossKind, OptimizerKind } from "../../catalog/kinds.js";
 
 export interface TfjsTargetOptions {
@@ -102,44 +103,6 @@ export function setInitialWeights(model: tf.LayersModel, seed: number): void {
 `;
 }
 
-function optimizerSource(ref: IRRef<OptimizerKind>): { expr: string; extra: string } {
-  const a = ref.args as Record<string, number & boolean>;
-  const lr = a.lr;
-  const adamArgs = () => `${num(lr)}, ${num(a.beta1)}, ${num(a.beta2)}, ${num(a.epsilon)}`;
-  const eps = () => num(a.epsilon);
-  switch (ref.kind) {
-    case "sgd": {
-      const m = a.momentum;
-      return {
-        expr: m > 0 ? `tf.train.momentum(${num(lr)}, ${num(m)}, ${a.nesterov})` : `tf.train.sgd(${num(lr)})`,
-        extra: "",
-      };
-    }
-    case "adam":
-      return { expr: `tf.train.adam(${adamArgs()})`, extra: "" };
-    case "adamax":
-      return { expr: `tf.train.adamax(${adamArgs()})`, extra: "" };
-    case "rmsprop":
-      return {
-        expr: `tf.train.rmsprop(${num(lr)}, ${num(a.rho)}, ${num(a.momentum)}, ${eps()}, ${a.centered})`,
-        extra: "",
-      };
-    case "adagrad":
-      return { expr: `tf.train.adagrad(${num(lr)}, ${num(a.initial_accumulator_value)})`, extra: "" };
-    case "adadelta":
-      return { expr: `tf.train.adadelta(${num(lr)}, ${num(a.rho)}, ${eps()})`, extra: "" };
-    case "nadam":
-      return { expr: `new Nadam(${adamArgs()})`, extra: NADAM };
-    case "adamw":
-      return { expr: `new AdamW(${adamArgs()}, ${num(a.weight_decay)})`, extra: ADAMW };
-    default: {
-      const missing: never = ref.kind; // a catalog optimizer this target cannot print fails the typecheck
-      throw new Error(`internal: the tfjs target has no optimizer "${String(missing)}"`);
-    }
-  }
-}
-
-/** Whether the model needs ELU with alpha != 1, which tfjs's ELU layer refuses. */
 function usesEluAlpha(ir: IR): boolean {
   return ir.model.layers.some((l) => kerasLayers(l).some((k) => k.className === "ELU" && k.config.alpha !== 1));
 }
@@ -168,136 +131,508 @@ class ELU extends tf.layers.Layer {
 tf.serialization.registerClass(ELU);
 `;
 
-const ADAMW = `
-/** AdamW (Keras's update rule: decoupled weight decay, then Adam), which TensorFlow.js does not provide. */
-class AdamW extends tf.Optimizer {
-  static className = "AdamW";
-  private step = 0;
-  private readonly slots = new Map<string, [tf.Variable, tf.Variable]>();
 
-  constructor(
-    public learningRate: number,
-    private readonly beta1: number,
-    private readonly beta2: number,
-    private readonly epsilon: number,
-    private readonly weightDecay: number,
-  ) {
-    super();
-  }
+/** Each optimizer as the program creates it: the function of src/runtime/training/tfjs.ts with Keras's update rule. */
+const OPTIMIZER_FUNCTION: Record<OptimizerKind, { fn: string; args: string[] }> = {
+  sgd: { fn: "sgd", args: ["momentum", "nesterov"] },
+  adam: { fn: "adam", args: ["beta1", "beta2", "epsilon"] },
+  adamw: { fn: "adam", args: ["beta1", "beta2", "epsilon", "weight_decay"] },
+  nadam: { fn: "nadam", args: ["beta1", "beta2", "epsilon"] },
+  adamax: { fn: "adamax", args: ["beta1", "beta2", "epsilon"] },
+  rmsprop: { fn: "rmsprop", args: ["rho", "momentum", "epsilon", "centered"] },
+  adagrad: { fn: "adagrad", args: ["initial_accumulator_value", "epsilon"] },
+  adadelta: { fn: "adadelta", args: ["rho", "epsilon"] },
+};
 
-  applyGradients(gradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
-    const list = Array.isArray(gradients) ? gradients : Object.entries(gradients).map(([name, tensor]) => ({ name, tensor }));
-    this.step++;
-    const t = this.step;
-    // Keras: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); w -= alpha * m / (sqrt(v) + eps)
-    const alpha = (this.learningRate * Math.sqrt(1 - Math.pow(this.beta2, t))) / (1 - Math.pow(this.beta1, t));
-    tf.tidy(() => {
-      for (const { name, tensor: g } of list) {
-        const w = tf.engine().registeredVariables[name]!;
-        let s = this.slots.get(name);
-        if (!s) {
-          s = [tf.variable(tf.zerosLike(w), false), tf.variable(tf.zerosLike(w), false)];
-          this.slots.set(name, s);
-        }
-        const [m, v] = s;
-        w.assign(w.sub(w.mul(this.learningRate * this.weightDecay))); // decoupled weight decay
-        m.assign(m.add(g.sub(m).mul(1 - this.beta1)));
-        v.assign(v.add(g.square().sub(v).mul(1 - this.beta2)));
-        w.assign(w.sub(m.mul(alpha).div(v.sqrt().add(this.epsilon))));
-      }
-    });
-  }
-
-  getConfig(): tf.serialization.ConfigDict {
-    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay };
-  }
+function optimizerSource(ref: IRRef<OptimizerKind>): { expr: string; fn: string } {
+  const { fn, args } = OPTIMIZER_FUNCTION[ref.kind];
+  const a = ref.args as Record<string, unknown>;
+  return { fn, expr: `${fn}({ ${args.map((k) => `${k}: ${typeof a[k] === "number" ? num(a[k] as number) : String(a[k])}`).join(", ")} })` };
 }
-`;
 
-const NADAM = `
-/** Nadam (Keras 3's update rule), which TensorFlow.js does not provide. */
-class Nadam extends tf.Optimizer {
-  static className = "Nadam";
-  private step = 0;
-  private uProduct = 1;
-  private readonly slots = new Map<string, [tf.Variable, tf.Variable]>();
+/** The loss as the program creates it (src/runtime/training/tfjs.ts, Keras's semantics). */
+const LOSS_FUNCTION: { [K in LossKind]: (a: Record<string, unknown>) => string } = {
+  categorical_crossentropy: (a) => `categoricalCrossentropy(${a.from_logits === true}, ${num(Number(a.label_smoothing ?? 0))}, CLASSES)`,
+  sparse_categorical_crossentropy: (a) => `sparseCategoricalCrossentropy(${a.from_logits === true}, CLASSES)`,
+  binary_crossentropy: (a) => `binaryCrossentropy(${a.from_logits === true}, ${num(Number(a.label_smoothing ?? 0))})`,
+  mse: () => "meanSquaredError()",
+  mae: () => "meanAbsoluteError()",
+  huber: (a) => `huber(${num(Number(a.delta))})`,
+};
 
-  constructor(
-    public learningRate: number,
-    private readonly beta1: number,
-    private readonly beta2: number,
-    private readonly epsilon: number,
-  ) {
-    super();
-  }
+/** Names the forward pass keeps for itself; a layer id equal to one gets a trailing underscore. */
+const FORWARD_NAMES = new Set(["model", "input", "training", "random", "tf"]);
 
-  applyGradients(gradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
-    const list = Array.isArray(gradients) ? gradients : Object.entries(gradients).map(([name, tensor]) => ({ name, tensor }));
-    this.step++;
-    const t = this.step;
-    const uT = this.beta1 * (1 - 0.5 * Math.pow(0.96, 0.004 * t));
-    const uT1 = this.beta1 * (1 - 0.5 * Math.pow(0.96, 0.004 * (t + 1)));
-    const uProductT = this.uProduct * uT;
-    this.uProduct = uProductT;
-    const uProductT1 = uProductT * uT1;
-    const beta2Power = Math.pow(this.beta2, t);
-    tf.tidy(() => {
-      for (const { name, tensor: g } of list) {
-        const v = tf.engine().registeredVariables[name]!;
-        let s = this.slots.get(name);
-        if (!s) {
-          s = [tf.variable(tf.zerosLike(v), false), tf.variable(tf.zerosLike(v), false)];
-          this.slots.set(name, s);
-        }
-        const [m, u] = s;
-        m.assign(m.add(g.sub(m).mul(1 - this.beta1)));
-        u.assign(u.add(g.square().sub(u).mul(1 - this.beta2)));
-        const mHat = m.mul(uT1 / (1 - uProductT1)).add(g.mul((1 - uT) / (1 - uProductT)));
-        const vHat = u.div(1 - beta2Power);
-        v.assign(v.sub(mHat.mul(this.learningRate).div(vHat.sqrt().add(this.epsilon))));
-      }
-    });
-  }
-
-  getConfig(): tf.serialization.ConfigDict {
-    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
-  }
-}
-`;
-
-function lossSource(ref: IRRef<LossKind>, classes: number): string {
-  const a = ref.args as Record<string, number & boolean>;
-  const fromLogits = a.from_logits === true;
-  const smoothing = a.label_smoothing ?? 0;
-  switch (ref.kind) {
-    case "categorical_crossentropy":
-      if (fromLogits || smoothing > 0) {
-        return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, ${fromLogits ? "p" : "p.clipByValue(1e-7, 1 - 1e-7).log()"}, undefined, ${num(smoothing)})`;
-      }
-      return `"categoricalCrossentropy"`;
-    case "sparse_categorical_crossentropy":
-      if (fromLogits)
-        return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y.reshape([-1]).toInt(), ${classes}), p)`;
-      return `"sparseCategoricalCrossentropy"`;
-    case "binary_crossentropy":
-      if (fromLogits || smoothing > 0) {
-        return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.sigmoidCrossEntropy(y, ${fromLogits ? "p" : "p.clipByValue(1e-7, 1 - 1e-7).div(tf.sub(1, p.clipByValue(1e-7, 1 - 1e-7))).log()"}, undefined, ${num(smoothing)})`;
-      }
-      return `"binaryCrossentropy"`;
-    case "mse":
-      return `"meanSquaredError"`;
-    case "mae":
-      return `"meanAbsoluteError"`;
-    case "huber":
-      return `(y: tf.Tensor, p: tf.Tensor) => tf.losses.huberLoss(y, p, undefined, ${num(a.delta)})`;
-    default: {
-      const missing: never = ref.kind;
-      throw new Error(`internal: the tfjs target has no loss "${String(missing)}"`);
+/** The forward pass, layer by layer, with the training-mode pieces tfjs's layers lack (seeded dropout, batch_norm without gamma/beta). */
+function forwardSource(ir: IR): { code: string; embeds: string[] } {
+  const m = ir.model;
+  const file = ir.source.file.split("/").pop()!;
+  const lines: string[] = [];
+  const embeds: string[] = [];
+  const names = new Map<string, string>();
+  for (const layer of m.layers) {
+    if (layer.kind === "input") {
+      names.set(layer.id, "input");
+      continue;
     }
+    let v = ident(layer.id);
+    if (FORWARD_NAMES.has(v)) v += "_";
+    names.set(layer.id, v);
+    const ins = layer.inputs.map((i) => names.get(i)!);
+    lines.push(comment(layer, file));
+    if (layer.kind === "dropout") {
+      if (layer.args.rate > 0) {
+        embeds.push("dropout");
+        lines.push(`const ${v} = training && random ? dropout(${ins[0]}, ${num(layer.args.rate)}, random) : ${ins[0]};`);
+      } else lines.push(`const ${v} = ${ins[0]};`);
+      continue;
+    }
+    const keras = kerasLayers(layer).map((k) => lit(k.config.name as string));
+    let x = ins.length === 1 ? ins[0]! : `[${ins.join(", ")}]`;
+    for (const k of keras) x = `model.getLayer(${k}).apply(${x}, { training })`;
+    if (layer.kind === "batch_norm" && !(layer.args.center && layer.args.scale)) {
+      embeds.push("batchNormTraining");
+      const { epsilon, momentum, center, scale } = layer.args;
+      lines.push(
+        `const ${v} = training ? batchNormTraining(model.getLayer(${keras[0]}), ${ins[0]}, { epsilon: ${num(epsilon)}, momentum: ${num(momentum)}, center: ${center}, scale: ${scale} }) : (${x} as tf.Tensor);`,
+      );
+      continue;
+    }
+    lines.push(`const ${v} = ${x} as tf.Tensor;`);
   }
+  const stochastic = m.layers.some((l) => l.kind === "dropout" && l.args.rate > 0);
+  const notes = [
+    ...(stochastic ? ["dropout masks come from `random`, the one seeded dropout stream (the standalone engine's)"] : []),
+    ...(embeds.includes("batchNormTraining") ? ["batch_norm without gamma or beta normalises with the batch's statistics itself (tfjs's layer cannot)"] : []),
+  ];
+  const code = `
+/** The forward pass, layer by layer${notes.length ? `. In training, ${notes.join("; ")}` : ""}. */
+function forward(model: tf.LayersModel, input: tf.Tensor, training: boolean${stochastic ? ", random?: Random" : ""}): tf.Tensor {
+  ${lines.join("\n")}
+  return ${names.get(m.outputs[0]!)};
+}
+`;
+  return { code, embeds };
 }
 
-/** Callback configs as literals, in the shape callbacks.ts's classes take. */
+function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<string, string[]> } {
+  const embeds: Record<string, string[]> = {
+    "random.ts": ["Random", "hashSeed", "initialWeights", "WeightedModel"],
+    "data/mnist.ts": ["loadMnist"],
+    "training/tfjs.ts": ["metricSums", "saveModel", "LossFn", "Optimizer"],
+  };
+  const addEmbed = (mod: string, name: string) => (embeds[mod] ??= []).push(name);
+  const opt = optimizerSource(t.optimizer);
+  addEmbed("training/tfjs.ts", opt.fn);
+  addEmbed("training/tfjs.ts", LOSS_FUNCTION[t.loss.kind](t.loss.args as Record<string, unknown>).replace(/\(.*$/, ""));
+  const forward = forwardSource(ir);
+  for (const name of forward.embeds) addEmbed("training/tfjs.ts", name);
+  const stochastic = ir.model.layers.some((l) => l.kind === "dropout" && l.args.rate > 0);
+  const schedule = t.schedule;
+  const callbacks = t.callbacks;
+  const args = (r: IRRef) => r.args as Record<string, unknown>;
+  const plateau = callbacks.filter((c) => c.kind === "reduce_on_plateau");
+  const stopping = callbacks.filter((c) => c.kind === "early_stopping");
+  const checkpoints = callbacks.filter((c) => c.kind === "checkpoint");
+  const csv = callbacks.filter((c) => c.kind === "csv_logger");
+  const nan = callbacks.some((c) => c.kind === "terminate_on_nan");
+  const tensorboard = callbacks.find((c) => c.kind === "tensorboard");
+  const restoreBest = stopping.some((s) => args(s).restore_best);
+  if (schedule) addEmbed("training/callbacks.ts", "scheduledLearningRate");
+  if (plateau.length) addEmbed("training/callbacks.ts", "ReduceLROnPlateau");
+  if (stopping.length) addEmbed("training/callbacks.ts", "EarlyStopping");
+  if (checkpoints.length) addEmbed("training/callbacks.ts", "CheckpointDecider");
+  if (nan) addEmbed("training/callbacks.ts", "shouldTerminateOnNaN");
+  if (t.data.augment) addEmbed("data/augment.ts", "augmentBatch");
+  if (t.data.augment) addEmbed("data/augment.ts", "AugmentConfig");
+  if (tensorboard) addEmbed("tensorboard.ts", "KerasTensorBoard");
+  const penalties = ir.model.layers.flatMap((l) =>
+    l.weights.flatMap((w) => {
+      const { l1, l2 } = regularizerFactors(w.regularizer);
+      return l1 > 0 || l2 > 0 ? [{ weight: w.name, l1, l2 }] : [];
+    }),
+  );
+  if (penalties.length) addEmbed("training/tfjs.ts", "penalty");
+  const avgPoolSame = ir.model.layers.some((l) => l.kind === "avg_pool" && l.args.padding === "same");
+  if (avgPoolSame) addEmbed("training/tfjs.ts", "registerAvgPoolGradient");
+  const trainable = ir.model.layers.flatMap((l) => l.weights.filter((w) => w.trainable).map((w) => w.name));
+
+  const lr0 = num(t.optimizer.args.lr as number);
+  const sparse = t.labels === "sparse";
+  const [h, w, c] = t.data.exampleShape.length === 3 ? t.data.exampleShape : [28, 28, 1];
+  const validation = t.data.validation;
+  const binary = t.loss.kind === "binary_crossentropy";
+  const penaltyArg = penalties.length ? ", penalties" : "";
+  const code = `
+const SEED = ${t.seed};
+const EPOCHS = ${t.epochs};
+const BATCH_SIZE = ${t.batchSize};
+const CLASSES = ${t.data.classes};
+const INPUT_SHAPE = ${lit(t.data.exampleShape)};
+/** The metrics of the train section${binary ? " (accuracy is binary accuracy with binary_crossentropy, as in Keras)" : ""}. */
+const METRICS = ${lit(t.metrics)};
+/** The optimizer's initial learning rate. */
+const LR = ${lr0};
+${schedule ? `const SCHEDULE = ${lit(schedule)};` : ""}
+${t.data.augment ? `const AUGMENT: AugmentConfig = ${lit(t.data.augment)};` : ""}
+/** The weights the optimizer updates. */
+const TRAINABLE = ${lit(trainable)};
+${penalties.length ? `/** L1/L2 penalties added to the loss, per weight (Keras's regularizers). */\nconst PENALTIES = ${lit(penalties)};` : ""}
+
+interface Examples {
+  images: Float32Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+/** One batch: the examples order[from..to) as tensors (${sparse ? "labels as class indices" : "labels one-hot"})${t.data.augment ? ", augmented when \`augment\` is given" : ""}. */
+function batch(d: Examples, order: ArrayLike<number>, from: number, to: number${t.data.augment ? ", augment?: (xs: Float32Array, n: number) => void" : ""}): { x: tf.Tensor; y: tf.Tensor } {
+  const n = to - from;
+  const size = ${h! * w! * c!};
+  const xs = new Float32Array(n * size);
+  const ys = new Float32Array(${sparse ? "n" : "n * CLASSES"});
+  for (let i = 0; i < n; i++) {
+    const k = order[from + i]!;
+    xs.set(d.images.subarray(k * size, (k + 1) * size), i * size);
+    ${sparse ? "ys[i] = d.labels[k]!;" : "ys[i * CLASSES + d.labels[k]!] = 1;"}
+  }
+  ${t.data.augment ? "augment?.(xs, n);" : ""}
+  return { x: tf.tensor(xs, [n, ...INPUT_SHAPE]), y: tf.tensor(ys, [n, ${sparse ? "1" : "CLASSES"}]) };
+}
+${forward.code}
+/** Loss (with the penalties, as Keras reports it) and metrics of a data set in inference mode, 500 examples at a time. */
+async function evaluate(model: tf.LayersModel, d: Examples, loss: LossFn${penalties.length ? ", penalties: Penalties" : ""}, progress?: (done: number) => void): Promise<Record<string, number>> {
+  const order = Int32Array.from({ length: d.count }, (_, i) => i);
+  let lossSum = 0;
+  const sums: Record<string, [number, number]> = {};
+  for (let from = 0; from < d.count; from += 500) {
+    const to = Math.min(d.count, from + 500);
+    const { x, y } = batch(d, order, from, to);
+    const out = tf.tidy(() => forward(model, x, false));
+    const l = loss(y, out);
+    lossSum += (await l.data())[0]! * (to - from);
+    for (const [m, [s, c]] of Object.entries(await metricSums(METRICS, ${lit(t.labels)}, CLASSES, y, out${binary ? ", true" : ""}))) {
+      const acc = (sums[m] ??= [0, 0]);
+      acc[0] += s;
+      acc[1] += c;
+    }
+    tf.dispose([x, y, out, l]);
+    progress?.(to);
+  }
+  ${
+    penalties.length
+      ? `const p = penalty(penalties);
+  const logs: Record<string, number> = { loss: lossSum / Math.max(1, d.count) + (await p.data())[0]! };
+  p.dispose();`
+      : "const logs: Record<string, number> = { loss: lossSum / Math.max(1, d.count) };"
+  }
+  for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
+  return logs;
+}
+${penalties.length ? "\ntype Penalties = { variable: tf.Variable; l1: number; l2: number }[];\n" : ""}
+/** What model.json records about the model (userDefinedMetadata). */
+function metadata(extra: Record<string, unknown>) {
+  return { sourceSha256: ${lit(ir.source.sha256)}, sourceFile: ${lit(ir.source.file)}, nncVersion: ${lit(ir.nncVersion)}, engine: "tfjs", backend: tf.getBackend(), ...extra };
+}
+
+/** The error train() stops with when options.signal is aborted (Ctrl-C): nothing is evaluated or saved. */
+function aborted(signal: AbortSignal): unknown {
+  return signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
+}
+
+/**
+ * Trains the model (${t.epochs} epochs of batches of ${t.batchSize} unless options say otherwise) with nnc's own
+ * batch loop (not model.fit, so that schedules, callbacks, penalties, optimizers and dropout behave
+ * exactly as in \`nnc run\`'s standalone engine), evaluates it on the test set and saves it to
+ * \`\${options.outDir}/model/\`.
+ */
+export async function train(options: RunOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const say = (message: string): void => hooks.log?.(message);
+  const seed = options.seed ?? SEED;
+  const epochs = options.epochs ?? EPOCHS;
+  const all = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "train", dataDir: options.dataDir, limit: options.trainLimit });
+  const testSet: Examples = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "test", dataDir: options.dataDir, limit: options.testLimit });
+  ${
+    validation.kind === "split"
+      ? `// validation_split: the last ${validation.fraction} of the training examples, as Keras takes them.
+  const splitAt = Math.floor(all.count * (1 - ${validation.fraction}));
+  const size = all.rows * all.cols;
+  const trainSet: Examples = { images: all.images.subarray(0, splitAt * size), labels: all.labels.subarray(0, splitAt), count: splitAt };
+  const validationSet: Examples = { images: all.images.subarray(splitAt * size), labels: all.labels.subarray(splitAt), count: all.count - splitAt };`
+      : validation.kind === "test"
+        ? `const trainSet: Examples = all;
+  const validationSet: Examples = testSet; // validation: test`
+        : `const trainSet: Examples = all;`
+  }
+  const n = trainSet.count;
+  if (n === 0) throw new Error("no training examples (check --train-limit and the validation split)");
+  ${avgPoolSame ? "registerAvgPoolGradient(); // tfjs's AvgPoolGrad is wrong at the borders with padding same" : ""}
+
+  const model = buildModel();
+  setInitialWeights(model, seed);
+  const variables = new Map(model.weights.map((w) => [w.originalName, w.read() as tf.Variable]));
+  const trainable = TRAINABLE.map((name) => variables.get(name)!);
+  ${penalties.length ? "const penalties: Penalties = PENALTIES.map((p) => ({ ...p, variable: variables.get(p.weight)! }));" : ""}
+  const loss = ${LOSS_FUNCTION[t.loss.kind](t.loss.args as Record<string, unknown>)};
+  const optimizer = ${opt.expr};
+  ${stochastic ? `const random = new Random(hashSeed(seed, "dropout"));` : ""}
+  ${t.data.shuffle ? `const shuffleRandom = new Random(hashSeed(seed, "shuffle"));` : ""}
+  ${
+    t.data.augment
+      ? `const augmentRandom = new Random(hashSeed(seed, "augment"));
+  let augmented = new Float32Array(0);
+  const augment = (xs: Float32Array, count: number): void => {
+    if (augmented.length < xs.length) augmented = new Float32Array(xs.length);
+    augmentBatch(xs, augmented, count, ${h}, ${w}, AUGMENT, () => augmentRandom.next(), ${c});
+    xs.set(augmented.subarray(0, xs.length));
+  };`
+      : ""
+  }
+  ${plateau.map((p, i) => `const plateau${i} = new ReduceLROnPlateau(${callbackArgs(p)});`).join("\n")}
+  ${stopping.map((p, i) => `const stopping${i} = new EarlyStopping(${callbackArgs(p)});`).join("\n")}
+  ${checkpoints.map((p, i) => `const checkpoint${i} = new CheckpointDecider(${callbackArgs(p)});`).join("\n")}
+  ${csv.map((p, i) => `const csv${i} = { file: join(options.outDir, ${lit(args(p).path ?? "log.csv")}), header: null as string[] | null };`).join("\n")}
+  ${tensorboard ? `const board = new KerasTensorBoard(join(options.outDir, ${lit(args(tensorboard).dir ?? "logs")}), ${lit(args(tensorboard).update_freq ?? "epoch")});` : ""}
+  ${restoreBest ? "let best: Map<string, tf.Tensor> | null = null; // early_stopping's best weights" : ""}
+
+  const stepsPerEpoch = ${t.stepsPerEpoch ?? "Math.ceil(n / BATCH_SIZE)"};
+  hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: n, validationSamples: ${validation.kind === "none" ? "0" : "validationSet.count"} });
+  const files: string[] = [];
+  const addFile = (file: string): void => {
+    if (!files.includes(file)) files.push(file);
+  };
+  const history: EpochLogs[] = [];
+  ${plateau.length ? "let lr = LR; // reduce_on_plateau's current rate (scales the schedule)" : "const lr = LR;"}
+  let step = 0;
+  ${nan || stopping.length ? "let" : "const"} stoppedEarly = false;
+  let trainSeconds = 0;
+  let samplesSeen = 0;
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  let cursor = n; // position in \`order\`; reshuffled when exhausted
+  ${validation.kind === "test" ? "// With \`validation: test\`, the last epoch's validation logs are the test logs (same weights).\n  let lastValidation: Record<string, number> | null = null;" : ""}
+  try {
+    training: for (let epoch = 0; epoch < epochs; epoch++) {
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let seen = 0;
+      const sums: Record<string, [number, number]> = {};
+      ${validation.kind === "test" ? "lastValidation = null;" : ""}
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        if (options.signal?.aborted) throw aborted(options.signal);
+        if (cursor >= n) {
+          ${t.data.shuffle ? "shuffleRandom.shuffle(order);" : "// (no shuffling: the data section says shuffle: false)"}
+          cursor = 0;
+        }
+        const to = Math.min(n, cursor + BATCH_SIZE);
+        const { x, y } = batch(trainSet, order, cursor, to${t.data.augment ? ", augment" : ""});
+        const size = to - cursor;
+        cursor = to;
+        const stepLr = ${schedule ? "scheduledLearningRate(SCHEDULE, LR, step) * (lr / LR)" : "lr"};
+        let out: tf.Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const o = forward(model, x, true${stochastic ? ", random" : ""});
+          out = tf.keep(o);
+          ${penalties.length ? "return loss(y, o).add(penalty(penalties)) as tf.Scalar;" : "return loss(y, o);"}
+        }, trainable);
+        optimizer.apply(trainable, trainable.map((v) => grads[v.name]!), stepLr);
+        const batchLoss = (await value.data())[0]!;
+        const batchMetrics = await metricSums(METRICS, ${lit(t.labels)}, CLASSES, y, out!${binary ? ", true" : ""});
+        tf.dispose([x, y, value, out!, ...Object.values(grads)]);
+        seen += size;
+        lossSum += batchLoss * size;
+        for (const [m, [s, c]] of Object.entries(batchMetrics)) {
+          const acc = (sums[m] ??= [0, 0]);
+          acc[0] += s;
+          acc[1] += c;
+        }
+        // Keras's semantics: the epoch's running means so far.
+        hooks.onBatchEnd?.(step, { loss: lossSum / seen, ...(sums.accuracy ? { accuracy: sums.accuracy[0] / Math.max(1, sums.accuracy[1]) } : {}) });
+        ${
+          tensorboard
+            ? `const running: Record<string, number> = { loss: lossSum / seen };
+        for (const [m, [s, c]] of Object.entries(sums)) running[m] = s / Math.max(1, c);
+        board.batch(running, stepLr);`
+            : ""
+        }
+        step++;
+        ${
+          nan
+            ? `if (shouldTerminateOnNaN(batchLoss)) {
+          say(\`terminate_on_nan: batch \${b + 1} of epoch \${epoch + 1} has loss \${batchLoss}; stopping\`);
+          stoppedEarly = true;
+          trainSeconds += (performance.now() - epochStart) / 1000;
+          samplesSeen += seen;
+          break training;
+        }`
+            : ""
+        }
+        // Let Ctrl-C (options.signal) and progress output through between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      trainSeconds += (performance.now() - epochStart) / 1000;
+      samplesSeen += seen;
+
+      const logs: EpochLogs = { loss: lossSum / Math.max(1, seen) };
+      for (const [m, [s, c]] of Object.entries(sums)) logs[m] = c > 0 ? s / c : 0;
+      ${
+        validation.kind === "none"
+          ? ""
+          : `if (validationSet.count > 0) {
+        const v = await evaluate(model, validationSet, loss${penaltyArg}, (done) => hooks.onEvaluate?.("validation", done, validationSet.count));
+        for (const [k, value] of Object.entries(v)) logs[\`val_\${k}\`] = value;
+        ${validation.kind === "test" ? "lastValidation = v;" : ""}
+      }`
+      }
+      logs.lr = ${schedule ? "scheduledLearningRate(SCHEDULE, LR, Math.max(0, step - 1)) * (lr / LR)" : "lr"};
+      history.push(logs);
+      ${plateau
+        .map(
+          (_, i) => `{
+        const r = plateau${i}.onEpochEnd(logs, lr);
+        if (r.warning) say(r.warning);
+        if (r.message) say(r.message);
+        lr = r.lr;
+      }`,
+        )
+        .join("\n")}
+      ${checkpoints
+        .map((p, i) => {
+          const path = String(args(p).path ?? "checkpoint");
+          return `{
+        const r = checkpoint${i}.onEpochEnd(logs);
+        if (r.warning) say(r.warning);
+        if (r.save) {
+          if (r.message) say(r.message);
+          for (const f of await saveModel(model, join(options.outDir, ${lit(path)}), metadata({ epoch: epoch + 1, ...logs }))) addFile(${lit(path + "/")} + f);
+        }
+      }`;
+        })
+        .join("\n")}
+      ${csv
+        .map((p, i) => {
+          const sep = lit(args(p).separator ?? ",");
+          return `{
+        const keys = ["epoch", ...Object.keys(logs)];
+        mkdirSync(dirname(csv${i}.file), { recursive: true });
+        if (csv${i}.header === null) {
+          csv${i}.header = keys;
+          ${args(p).append ? `if (!existsSync(csv${i}.file)) ` : ""}writeFileSync(csv${i}.file, keys.join(${sep}) + "\\n");
+        }
+        appendFileSync(csv${i}.file, csv${i}.header.map((k) => (k === "epoch" ? String(epoch) : String(logs[k] ?? ""))).join(${sep}) + "\\n");
+        addFile(${lit(args(p).path ?? "log.csv")});
+      }`;
+        })
+        .join("\n")}
+      ${tensorboard ? "board.epoch(epoch, logs);" : ""}
+      hooks.onEpochEnd?.(epoch, logs);
+      ${stopping
+        .map((s, i) => {
+          const restore = Boolean(args(s).restore_best);
+          return `{
+        const d = stopping${i}.onEpochEnd(epoch, logs);
+        if (d.warning) say(d.warning);
+        ${
+          restore
+            ? `if (d.snapshot) {
+          if (best) tf.dispose([...best.values()]);
+          best = new Map(model.weights.map((w) => [w.originalName, tf.clone(w.read())]));
+        }`
+            : ""
+        }
+        if (d.stop) {
+          if (d.message) say(d.message);
+          ${
+            restore
+              ? `if (d.restore && best) {
+            for (const w of model.weights) w.write(best.get(w.originalName)!);
+            ${validation.kind === "test" ? "lastValidation = null;" : ""}
+          }`
+              : ""
+          }
+          stoppedEarly = true;
+        }
+      }`;
+        })
+        .join("\n")}
+      ${stopping.length ? "if (stoppedEarly) break;" : ""}
+    }
+    ${tensorboard ? "for (const path of board.paths) addFile(relative(options.outDir, path));" : ""}
+
+    const test = ${validation.kind === "test" ? "lastValidation ?? " : ""}(await evaluate(model, testSet, loss${penaltyArg}, (done) => hooks.onEvaluate?.("test", done, testSet.count)));
+    for (const f of await saveModel(model, join(options.outDir, "model"), metadata({ epochs: history.length }))) addFile(\`model/\${f}\`);
+    const { loss: testLoss, ...testMetrics } = test;
+    return {
+      engine: "tfjs",
+      backend: tf.getBackend(),
+      history,
+      epochs: history.length,
+      trainSamples: n,
+      testLoss: testLoss!,
+      testAccuracy: testMetrics.accuracy ?? NaN,
+      testMetrics,
+      seconds: (performance.now() - started) / 1000,
+      samplesPerSecond: trainSeconds > 0 ? samplesSeen / trainSeconds : 0,
+      stoppedEarly,
+      files,
+    };
+  } finally {
+    // The weights and the optimizer's state are freed: a sweep trains several models in one process.
+    optimizer.dispose();
+    ${restoreBest ? "if (best) tf.dispose([...best.values()]);" : ""}
+    ${tensorboard ? "board.close();" : ""}
+    model.dispose();
+  }
+}
+`;
+  const sayDef = "  const say = (message: string): void => hooks.log?.(message);\n";
+  return { code: /\bsay\(/.test(code.replace(sayDef, "")) ? code : code.replace(sayDef, ""), embeds };
+}
+
+const MAIN = (usage: string, outDir: string) => `
+/** The command line: \`${usage}\`. */
+async function main(argv: string[]): Promise<void> {
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(${lit(`usage: ${usage}`)});
+    return;
+  }
+  const int = (name: string): number | undefined => (flag(name) === undefined ? undefined : Number(flag(name)));
+  const quiet = argv.includes("--quiet");
+  const result = await train(
+    {
+      dataDir: flag("--data"),
+      epochs: int("--epochs"),
+      trainLimit: int("--train-limit"),
+      testLimit: int("--test-limit"),
+      seed: int("--seed"),
+      outDir: flag("--out") ?? ${lit(outDir)},
+    },
+    {
+      onEpochEnd(epoch, logs) {
+        if (!quiet) console.log(\`epoch \${epoch + 1}: \${Object.entries(logs).map(([k, v]) => \`\${k} \${v.toPrecision(4)}\`).join(", ")}\`);
+      },
+      log(message) {
+        if (!quiet) console.log(message);
+      },
+    },
+  );
+  console.log(
+    \`test loss \${result.testLoss.toFixed(4)}, test accuracy \${(result.testAccuracy * 100).toFixed(2)}% (\${result.seconds.toFixed(1)} s, \${result.samplesPerSecond.toFixed(0)} samples/s)\`,
+  );
+}
+
+// Last in the file, so that every class and constant above is initialised before it runs.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
+`;
 function callbackArgs(ref: IRRef): string {
   const keys: Record<string, string[]> = {
     reduce_on_plateau: ["monitor", "factor", "patience", "min_delta", "cooldown", "min_lr", "mode"],
@@ -308,309 +643,6 @@ function callbackArgs(ref: IRRef): string {
   return lit(Object.fromEntries((keys[ref.kind] ?? Object.keys(a)).map((k) => [k, a[k]])));
 }
 
-function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<string, string[]>; extra: string } {
-  const embeds: Record<string, string[]> = { "random.ts": ["Random", "hashSeed"], "data/mnist.ts": ["loadMnist", "writeFileAtomic"] };
-  const addEmbed = (mod: string, name: string) => (embeds[mod] ??= []).push(name);
-  const opt = optimizerSource(t.optimizer);
-  const schedule = t.schedule;
-  const callbacks = t.callbacks;
-  const plateau = callbacks.filter((c) => c.kind === "reduce_on_plateau");
-  const stopping = callbacks.filter((c) => c.kind === "early_stopping");
-  const checkpoints = callbacks.filter((c) => c.kind === "checkpoint");
-  const csv = callbacks.filter((c) => c.kind === "csv_logger");
-  const nan = callbacks.some((c) => c.kind === "terminate_on_nan");
-  const tensorboard = callbacks.filter((c) => c.kind === "tensorboard");
-  const changesLr = schedule !== null || plateau.length > 0;
-  if (schedule) addEmbed("training/callbacks.ts", "scheduledLearningRate");
-  if (plateau.length) addEmbed("training/callbacks.ts", "ReduceLROnPlateau");
-  if (stopping.length) addEmbed("training/callbacks.ts", "EarlyStopping");
-  if (checkpoints.length) addEmbed("training/callbacks.ts", "CheckpointDecider");
-  if (nan) addEmbed("training/callbacks.ts", "shouldTerminateOnNaN");
-  if (t.data.augment) addEmbed("data/augment.ts", "augmentBatch");
-  if (tensorboard.length) addEmbed("tensorboard.ts", "KerasTensorBoard");
-  embeds["random.ts"]!.push("initialWeights", "WeightedModel");
-
-  const metricNames = ["loss", ...t.metrics];
-  // The learning rate of the last step (for TensorBoard's learning_rate).
-  const baseLr = num(t.optimizer.args.lr as number);
-  const lrNow = schedule ? `scheduledLearningRate(SCHEDULE, ${baseLr}, Math.max(0, step - 1)) * (lr / ${baseLr})` : changesLr ? "lr" : baseLr;
-  const sparse = t.labels === "sparse";
-  const [h, w, c] = t.data.exampleShape.length === 3 ? t.data.exampleShape : [28, 28, 1];
-  const validation = t.data.validation;
-  const code = `
-/** The training settings of \`train ${ir.model.name}\` (command-line flags override some). */
-export interface Settings {
-  seed: number;
-  epochs: number;
-  /** Keep only the first N training / test examples. */
-  trainLimit?: number;
-  testLimit?: number;
-  /** Where the MNIST idx files are (else $NNC_DATA, the cache, ../shared/data, then download). */
-  data?: string;
-  /** The run directory: the trained model goes to \`\${outDir}/model/\`. */
-  outDir: string;
-}
-
-export const SETTINGS: Settings = { seed: ${t.seed}, epochs: ${t.epochs}, outDir: ${lit(`runs/${ir.model.name}-tfjs`)} };
-const BATCH_SIZE = ${t.batchSize};
-const CLASSES = ${t.data.classes};
-const INPUT_SHAPE = ${lit(t.data.exampleShape)};
-const METRICS = ${lit(t.metrics)};
-${schedule ? `const SCHEDULE = ${lit(schedule)};` : ""}
-${t.data.augment ? `const AUGMENT: AugmentConfig = ${lit(t.data.augment)};` : ""}
-
-interface Examples {
-  images: Float32Array;
-  labels: Uint8Array;
-  count: number;
-}
-
-/** One batch: the examples order[from..to) as tensors${t.data.augment ? ", augmented" : ""}. */
-function batch(d: Examples, order: ArrayLike<number>, from: number, to: number${t.data.augment ? ", rng?: () => number" : ""}): { x: tf.Tensor; y: tf.Tensor } {
-  const n = to - from;
-  const size = ${h! * w! * c!};
-  ${t.data.augment ? "let" : "const"} xs = new Float32Array(n * size);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = order[from + i]!;
-    xs.set(d.images.subarray(k * size, (k + 1) * size), i * size);
-    labels[i] = d.labels[k]!;
-  }
-  ${
-    t.data.augment
-      ? `if (rng) {
-    const out = new Float32Array(xs.length);
-    augmentBatch(xs, out, n, ${h}, ${w}, AUGMENT, rng, ${c});
-    xs = out;
-  }`
-      : ""
-  }
-  const x = tf.tensor(xs, [n, ...INPUT_SHAPE]);
-  const y = ${sparse ? "tf.tensor(Float32Array.from(labels), [n, 1])" : `tf.oneHot(tf.tensor1d(labels, "int32"), CLASSES, 1, 0, "float32")`};
-  return { x, y };
-}
-
-/** Loss${t.metrics.length ? " and metrics" : ""} of a data set, in inference mode. */
-async function evaluate(model: tf.LayersModel, d: Examples): Promise<Record<string, number>> {
-  const order = Array.from({ length: d.count }, (_, i) => i);
-  const { x, y } = batch(d, order, 0, d.count);
-  const results = model.evaluate(x, y, { batchSize: 500 });
-  const values = await Promise.all((Array.isArray(results) ? results : [results]).map((r) => r.data()));
-  tf.dispose([x, y, results]);
-  return Object.fromEntries(${lit(metricNames)}.map((name, i) => [name, values[i]![0]!]));
-}
-
-/** Saves the model in TensorFlow.js layers format (model.json + weights.bin), each file written atomically. */
-async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      mkdirSync(dir, { recursive: true });
-      const weights = Buffer.from(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
-      writeFileAtomic(join(dir, "weights.bin"), weights);
-      const json = {
-        format: "layers-model",
-        generatedBy: artifacts.generatedBy,
-        convertedBy: null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ["weights.bin"], weights: artifacts.weightSpecs }],
-        userDefinedMetadata: { sourceFile: ${lit(ir.source.file)}, sourceSha256: ${lit(ir.source.sha256)}, nncVersion: ${lit(ir.nncVersion)} },
-      };
-      writeFileAtomic(join(dir, "model.json"), JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: weights.byteLength } };
-    }),
-  );
-}
-${
-  changesLr
-    ? `
-/** tfjs optimizers read \`learningRate\` at every step; SGD and momentum keep it as a tensor. */
-function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
-  if (o.setLearningRate) o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
-`
-    : ""
-}
-/** Trains the model as \`nnc run ${commentText(ir.source.file)} --engine tfjs\` does; returns the test ${t.metrics.length ? "loss and metrics" : "loss"}. */
-export async function train(settings: Settings = SETTINGS): Promise<Record<string, number>> {
-  const dataset = ${lit(t.data.dataset)};
-  const all = await loadMnist({ dataset, split: "train", dataDir: settings.data, limit: settings.trainLimit });
-  const test = await loadMnist({ dataset, split: "test", dataDir: settings.data, limit: settings.testLimit });
-  ${
-    validation.kind === "split"
-      ? `// validation_split: the last ${validation.fraction} of the training examples, as Keras takes them.
-  const splitAt = Math.floor(all.count * (1 - ${validation.fraction}));
-  const size = all.rows * all.cols;
-  const trainSet: Examples = { images: all.images.subarray(0, splitAt * size), labels: all.labels.subarray(0, splitAt), count: splitAt };
-  const validationSet: Examples | null = { images: all.images.subarray(splitAt * size), labels: all.labels.subarray(splitAt), count: all.count - splitAt };`
-      : validation.kind === "test"
-        ? `const trainSet: Examples = all;
-  const validationSet: Examples | null = test;`
-        : `const trainSet: Examples = all;
-  const validationSet: Examples | null = null;`
-  }
-
-  const model = buildModel();
-  setInitialWeights(model, settings.seed);
-  const optimizer = ${opt.expr};
-  model.compile({ optimizer, loss: ${lossSource(t.loss, t.data.classes)}, metrics: METRICS });
-  ${plateau.map((p, i) => `const plateau${i} = new ReduceLROnPlateau(${callbackArgs(p)});`).join("\n")}
-  ${stopping.map((p, i) => `const stopping${i} = new EarlyStopping(${callbackArgs(p)});`).join("\n")}
-  ${checkpoints.map((p, i) => `const checkpoint${i} = new CheckpointDecider(${callbackArgs(p)});`).join("\n")}
-  ${stopping.some((s) => (s.args as Record<string, unknown>).restore_best) ? "let best: tf.Tensor[] | null = null;" : ""}
-  ${tensorboard.length ? `const board = new KerasTensorBoard(join(settings.outDir, ${lit((tensorboard[0]!.args as Record<string, unknown>).dir ?? "logs")}), ${lit((tensorboard[0]!.args as Record<string, unknown>).update_freq ?? "epoch")});` : ""}
-  ${csv.map((p, i) => `const csv${i} = join(settings.outDir, ${lit((p.args as Record<string, unknown>).path ?? "log.csv")});`).join("\n")}
-
-  const n = trainSet.count;
-  const steps = ${t.stepsPerEpoch ?? "Math.ceil(n / BATCH_SIZE)"};
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  const shuffleRng = new Random(hashSeed(settings.seed, "shuffle"));
-  ${t.data.augment ? `const augmentRng = new Random(hashSeed(settings.seed, "augment"));` : ""}
-  ${changesLr ? `let lr = ${num(t.optimizer.args.lr as number)}; // reduce_on_plateau's rate` : ""}
-  let cursor = n;
-  ${schedule ? "let step = 0; // optimizer steps taken, for the schedule" : ""}
-  training: for (let epoch = 0; epoch < settings.epochs; epoch++) {
-    const started = Date.now();
-    const sums: Record<string, number> = {};
-    let seen = 0;
-    for (let b = 0; b < steps; b++) {
-      if (cursor >= n) {
-        ${t.data.shuffle ? "shuffleRng.shuffle(order);" : ""}
-        cursor = 0;
-      }
-      const to = Math.min(n, cursor + BATCH_SIZE);
-      const { x, y } = batch(trainSet, order, cursor, to${t.data.augment ? ", () => augmentRng.next()" : ""});
-      ${
-        changesLr
-          ? schedule
-            ? `setLearningRate(optimizer, scheduledLearningRate(SCHEDULE, ${num(t.optimizer.args.lr as number)}, step) * (lr / ${num(t.optimizer.args.lr as number)}));`
-            : "setLearningRate(optimizer, lr);"
-          : ""
-      }
-      const result = await model.trainOnBatch(x, y);
-      const values = Array.isArray(result) ? result : [result];
-      tf.dispose([x, y]);
-      ${lit(metricNames)}.forEach((name, i) => (sums[name] = (sums[name] ?? 0) + values[i]! * (to - cursor)));
-      seen += to - cursor;
-      cursor = to;
-      ${schedule ? "step++;" : ""}
-      ${tensorboard.length ? `board.batch(Object.fromEntries(Object.entries(sums).map(([name, sum]) => [name, sum / seen])), ${lrNow});` : ""}
-      ${
-        nan
-          ? `if (shouldTerminateOnNaN(values[0]!)) {
-        console.log(\`terminate_on_nan: batch \${b + 1} of epoch \${epoch + 1} has loss \${values[0]}; stopping\`);
-        break training;
-      }`
-          : ""
-      }
-    }
-    const logs: Record<string, number> = {};
-    for (const [name, sum] of Object.entries(sums)) logs[name] = sum / seen;
-    if (validationSet) for (const [name, value] of Object.entries(await evaluate(model, validationSet))) logs[\`val_\${name}\`] = value;
-    console.log(
-      \`epoch \${epoch + 1}/\${settings.epochs}: \` +
-        Object.entries(logs).map(([k, v]) => \`\${k} \${v.toFixed(4)}\`).join(", ") +
-        \` (\${((Date.now() - started) / 1000).toFixed(1)} s)\`,
-    );
-    ${tensorboard.length ? `board.epoch(epoch, { ...logs, lr: ${lrNow} });` : ""}
-    ${plateau
-      .map(
-        (_, i) => `{
-      const r = plateau${i}.onEpochEnd(logs, lr);
-      if (r.message) console.log(r.message);
-      lr = r.lr;
-    }`,
-      )
-      .join("\n")}
-    ${checkpoints
-      .map(
-        (p, i) => `{
-      const r = checkpoint${i}.onEpochEnd(logs);
-      if (r.save) {
-        if (r.message) console.log(r.message);
-        await saveModel(model, join(settings.outDir, ${lit((p.args as Record<string, unknown>).path ?? "checkpoint")}));
-      }
-    }`,
-      )
-      .join("\n")}
-    ${csv
-      .map(
-        (p, i) => `{
-      const sep = ${lit((p.args as Record<string, unknown>).separator ?? ",")};
-      mkdirSync(dirname(csv${i}), { recursive: true });
-      if (epoch === 0${(p.args as Record<string, unknown>).append ? ` && !existsSync(csv${i})` : ""}) writeFileSync(csv${i}, ["epoch", ...Object.keys(logs)].join(sep) + "\\n");
-      appendFileSync(csv${i}, [epoch, ...Object.values(logs)].join(sep) + "\\n");
-    }`,
-      )
-      .join("\n")}
-    ${stopping
-      .map((s, i) => {
-        const restore = Boolean((s.args as Record<string, unknown>).restore_best);
-        return `{
-      const d = stopping${i}.onEpochEnd(epoch, logs);
-      ${
-        restore
-          ? `if (d.snapshot) {
-        if (best) tf.dispose(best);
-        best = model.getWeights().map((w) => w.clone());
-      }`
-          : ""
-      }
-      if (d.stop) {
-        if (d.message) console.log(d.message);
-        ${restore ? "if (d.restore && best) model.setWeights(best);" : ""}
-        break training;
-      }
-    }`;
-      })
-      .join("\n")}
-  }
-
-  ${tensorboard.length ? "board.close();" : ""}
-  const result = await evaluate(model, test);
-  console.log("test: " + Object.entries(result).map(([k, v]) => \`\${k} \${v.toFixed(4)}\`).join(", "));
-  await saveModel(model, join(settings.outDir, "model"));
-  return result;
-}
-`;
-  return { code, embeds, extra: opt.extra };
-}
-
-const MAIN = (usage: string) => `
-/** \`--name value\` from the command line. */
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-/** The command line: \`${usage}\`. */
-async function main(): Promise<void> {
-  if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    console.log(${lit(`usage: ${usage}`)});
-    return;
-  }
-  const limit = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  await train({
-    seed: Number(flag("--seed") ?? SETTINGS.seed),
-    epochs: Number(flag("--epochs") ?? SETTINGS.epochs),
-    trainLimit: limit(flag("--train-limit")),
-    testLimit: limit(flag("--test-limit")),
-    data: flag("--data"),
-    outDir: flag("--out") ?? SETTINGS.outDir,
-  });
-}
-
-// Last in the file, so that every class and constant above is initialised before it runs.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
-}
-`;
-
-/** Sweeps: `nnc run` trains every variant and then the best; this program trains one. */
 function sweepNote(ir: IR): string {
   if (!ir.sweep) return "";
   const params = commentText(ir.sweep.parameters.map((p) => `${p.name} in ${JSON.stringify(p.values)}`).join(", "));
@@ -625,66 +657,51 @@ function sweepNote(ir: IR): string {
   );
 }
 
+
 export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Promise<string> {
   const pkg = options.package ?? "@tensorflow/tfjs";
   if (!ir.training) throw new Error(`${ir.source.file} has no train section: the tfjs target emits a training program`);
   const t = ir.training;
-  const { code: trainCode, embeds, extra } = trainSource(ir, t);
-  if (t.data.augment) (embeds["data/augment.ts"] ??= []).push("AugmentConfig");
+  const { code: trainCode, embeds } = trainSource(ir, t);
   const pieces: { label: string; code: string; imports: ModuleImport[] }[] = [];
   for (const [mod, names] of Object.entries(embeds)) {
     const e = embedRuntime(mod, names);
     pieces.push({ label: `src/runtime/${mod}`, code: e.code, imports: e.imports });
   }
+  const csv = t.callbacks.some((c) => c.kind === "csv_logger");
+  const tensorboard = t.callbacks.some((c) => c.kind === "tensorboard");
+  const named = (from: string, names: string[]): ModuleImport => ({ from, named: new Map(names.map((n) => [n, n])), namespace: null, defaultName: null });
   const own: ModuleImport[] = [
-    {
-      from: "node:fs",
-      named: new Map(
-        ["mkdirSync", ...(t.callbacks.some((c) => c.kind === "csv_logger") ? ["appendFileSync", "existsSync", "writeFileSync"] : [])].map(
-          (n) => [n, n],
-        ),
-      ),
-      namespace: null,
-      defaultName: null,
-    },
-    {
-      from: "node:path",
-      named: new Map(["join", ...(t.callbacks.some((c) => c.kind === "csv_logger") ? ["dirname"] : [])].map((n) => [n, n])),
-      namespace: null,
-      defaultName: null,
-    },
-    { from: "node:url", named: new Map([["pathToFileURL", "pathToFileURL"]]), namespace: null, defaultName: null },
+    ...(csv ? [named("node:fs", ["appendFileSync", "existsSync", "mkdirSync", "writeFileSync"])] : []),
+    named("node:path", ["join", ...(csv ? ["dirname"] : []), ...(tensorboard ? ["relative"] : [])]),
+    named("node:url", ["pathToFileURL"]),
   ];
+  // The embedded runtime uses `tf` from @tensorflow/tfjs: here, the program's own import (of `pkg`).
+  const imports = [...own, ...pieces.flatMap((p) => p.imports)].filter((imp) => imp.from !== "@tensorflow/tfjs");
   const file = commentText(ir.source.file);
-  const hasDropout = ir.model.layers.some((l) => l.kind === "dropout");
-  const differences = [
-    ...(hasDropout ? ["dropout masks come from TensorFlow.js's own random stream"] : []),
-    t.optimizer.kind === "nadam"
-      ? "Nadam (absent from tfjs) is written below as a tf.Optimizer"
-      : `the ${t.optimizer.kind} update is tfjs's own (tf.train)`,
-  ];
-  const usage = `${commentText(programCommand(ir.source.file, options.command))} [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR]`;
+  const usage = `${commentText(programCommand(ir.source.file, options.command))} [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--quiet]`;
   const header = `// ${ir.model.name}: TensorFlow.js training program for \`model ${ir.model.name}\` of ${file},
 // generated by nnc ${ir.nncVersion} (\`nnc compile ${file} --target tfjs\`; source sha256 ${ir.source.sha256.slice(0, 12)}).
 //
-// It builds the same model as \`nnc run ${file} --engine tfjs\` (same layer and weight names),
-// starts from the same initial weights, reads${t.data.augment ? ", shuffles and augments" : " and shuffles"} the data in the same order
-// and trains with the same settings. But ${differences.join(";\n// and ")};
-// so its losses follow \`nnc run\`'s closely, not bit for bit.
+// This is the program \`nnc run ${file} --engine tfjs\` runs.
+// It builds the model with tf.layers (layer and weight names as in model.json), starts from
+// nnc's seeded initial weights, reads${t.data.augment ? ", shuffles and augments" : " and shuffles"} the data as nnc does, and trains
+// with nnc's own batch loop and Keras's optimizers and losses. It exports \`train(options, hooks)\`,
+// which the engine calls on the tfjs backend it chose, and runs from the command line.
 //
 // Run: ${usage}
 // It needs ${pkg}${pkg === "@tensorflow/tfjs-node-gpu" ? " (Linux x64, an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1)" : ""}.${sweepNote(ir)}`;
   const program = [
     header,
     `import * as tf from ${lit(pkg)};`,
-    renderImports([...own, ...pieces.flatMap((p) => p.imports)]),
+    renderImports(imports),
     usesEluAlpha(ir) ? ELU_CLASS : "",
     modelSource(ir),
-    extra,
     trainCode,
+    typesSection(false),
     `// ${"-".repeat(60)} copied from nnc's runtime (shared with \`nnc run\`)`,
     ...pieces.map((p) => `// ---- ${p.label}\n\n${p.code}`),
-    MAIN(usage),
+    MAIN(usage, `runs/${ir.model.name}-tfjs`),
   ].join("\n\n");
   return prettier.format(program, { parser: "typescript", printWidth: 110 });
 }

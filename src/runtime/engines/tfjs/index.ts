@@ -1,20 +1,29 @@
-// The TensorFlow.js engine (`nnc run --engine tfjs`): builds a tf.LayersModel from the IR
-// (model.ts) and trains it with nnc's own loop (train.ts) on the backend chosen by
-// `--backend` / `--gpu` (backends.ts).
+// The TensorFlow.js engine (`nnc run --engine tfjs`): generates the model's tfjs program (the tfjs
+// target, src/compiler/targets/tfjs: the program `nnc compile --target tfjs` writes), transpiles
+// and runs it in-process (../program.ts) and calls its exported train(options, hooks) on the
+// backend chosen by `--backend` / `--gpu` (backends.ts): the program's `import * as tf from
+// "@tensorflow/tfjs"` is answered with the tfjs module whose backend this engine initialised.
 import type { Engine, RunOptions, TrainHooks, TrainResult } from "../../engine.js";
 import type { IR } from "../../../compiler/ir.js";
 import { initBackend, type BackendChoice } from "./backends.js";
-import { trainTfjs } from "./train.js";
 
 export { initBackend, BackendError, type BackendChoice } from "./backends.js";
 export { buildModel, registerNncLayers } from "./model.js";
-export { fileLoadHandler, fileSaveHandler } from "./save.js";
 
 export interface TfjsEngineConfig {
   /** A backend already initialised (selectEngine does this, to report problems before training). */
   choice?: BackendChoice;
   /** `--gpu`. */
   gpu?: boolean;
+}
+
+/** Generates and loads the tfjs program for `ir`, its `tf` being `choice.tf`. */
+export async function loadTfjsProgram(ir: IR, choice: BackendChoice) {
+  // Loaded when a tfjs run starts: select.ts imports this module for every run.
+  const { generateTfjs } = await import("../../../compiler/targets/tfjs/index.js");
+  const { loadProgram } = await import("../program.js");
+  const source = await generateTfjs(ir, { package: "@tensorflow/tfjs" });
+  return loadProgram(source, `nnc-tfjs-${ir.model.name}`, { "@tensorflow/tfjs": choice.tf });
 }
 
 export function createTfjsEngine(config: TfjsEngineConfig = {}): Engine & { choice?: BackendChoice } {
@@ -25,10 +34,8 @@ export function createTfjsEngine(config: TfjsEngineConfig = {}): Engine & { choi
       const choice = engine.choice ?? (await initBackend(ir, options.backend ?? "auto", config.gpu ?? false));
       engine.choice = choice;
       if (!options.quiet && !config.choice) hooks.log?.(`tfjs backend: ${choice.backend} (${choice.reason})`);
-      const { trainer, stepLosses: _s, ...result } = await trainTfjs(ir, options, hooks, choice);
-      // Free the weights: a sweep trains several models in one process.
-      trainer.built.model.dispose();
-      return result;
+      const program = await loadTfjsProgram(ir, choice);
+      return program.train(options, hooks);
     },
   };
   return engine;

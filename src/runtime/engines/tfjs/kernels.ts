@@ -1,9 +1,10 @@
-// Kernels nnc adds to a tfjs backend that lacks them. tfjs-backend-wasm has no
-// Conv2DBackpropFilter (the gradient of a convolution's kernel), so on its own it cannot train a
-// conv2d layer; this registers one, in plain JavaScript over the wasm backend's memory, so the
-// rest of the network still runs in wasm (XNNPACK). The loops follow tfjs-backend-cpu's
-// Conv2DBackpropFilter (NHWC; dilations 1, which is all tfjs's gradient of conv2d asks for)
-// with the reduction reordered so the innermost loop walks contiguous memory.
+// Kernels nnc adds to a tfjs backend that lacks them (the AvgPool gradient fix, which any tfjs
+// program with same-padded average pooling needs, is in src/runtime/training/tfjs.ts).
+// tfjs-backend-wasm has no Conv2DBackpropFilter (the gradient of a convolution's kernel), so on
+// its own it cannot train a conv2d layer; this registers one, in plain JavaScript over the wasm
+// backend's memory, so the rest of the network still runs in wasm (XNNPACK). The loops follow
+// tfjs-backend-cpu's Conv2DBackpropFilter (NHWC; dilations 1, which is all tfjs's gradient of
+// conv2d asks for) with the reduction reordered so the innermost loop walks contiguous memory.
 import type * as tfTypes from "@tensorflow/tfjs";
 import type { Tf } from "./backends.js";
 
@@ -119,47 +120,3 @@ export function registerWasmKernels(tf: Tf): void {
     }) as unknown as tfTypes.KernelFunc,
   });
 }
-
-/**
- * The gradient of average pooling with `padding: same`, made consistent with its forward pass.
- * tfjs's AvgPool excludes the padding from each window's mean (as TensorFlow does), but its
- * AvgPoolGrad kernels (cpu, webgpu) divide every window's gradient by the full window size, so
- * border windows get too little gradient. nnc scales dy by (window size / values in the window)
- * before the kernel runs, so the tfjs engine's gradient is the true one (the standalone engine's,
- * checked against finite differences). Registered once per process; valid padding is unchanged.
- */
-export function registerAvgPoolGradient(tf: Tf): void {
-  if (avgPoolGradientRegistered.has(tf)) return;
-  avgPoolGradientRegistered.add(tf);
-  tf.registerGradient({
-    kernelName: "AvgPool",
-    inputsToSave: ["x"],
-    gradFunc: (dy: tfTypes.Tensor | tfTypes.Tensor[], saved: tfTypes.Tensor[], attrs: tfTypes.NamedAttrMap) => {
-      const [x] = saved as [tfTypes.Tensor4D];
-      const { filterSize, strides, pad } = attrs as unknown as { filterSize: [number, number] | number; strides: [number, number] | number; pad: "valid" | "same" | number };
-      const g = dy as tfTypes.Tensor4D;
-      return {
-        x: () => {
-          let scaled = g;
-          if (pad === "same") {
-            const info = tf.backend_util.computePool2DInfo(x.shape, filterSize, strides, 1, pad);
-            const { outHeight, outWidth, inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
-            const factor = new Float32Array(outHeight * outWidth);
-            for (let oy = 0; oy < outHeight; oy++) {
-              const y0 = oy * strideHeight - info.padInfo.top;
-              const rows = Math.min(y0 + filterHeight, inHeight) - Math.max(y0, 0);
-              for (let ox = 0; ox < outWidth; ox++) {
-                const x0 = ox * strideWidth - info.padInfo.left;
-                const cols = Math.min(x0 + filterWidth, inWidth) - Math.max(x0, 0);
-                factor[oy * outWidth + ox] = (filterHeight * filterWidth) / (rows * cols);
-              }
-            }
-            scaled = tf.mul(g, tf.tensor4d(factor, [1, outHeight, outWidth, 1]));
-          }
-          return tf.engine().runKernel("AvgPoolGrad", { dy: scaled, input: x }, { filterSize, strides, pad } as never) as tfTypes.Tensor;
-        },
-      };
-    },
-  });
-}
-const avgPoolGradientRegistered = new WeakSet<object>();

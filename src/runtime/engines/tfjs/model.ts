@@ -1,34 +1,28 @@
 // IR model -> tf.LayersModel, built by tfjs's own deserializer from the Keras topology that nnc
-// saves as model.json (src/compiler/targets/keras.ts): the model the engine trains is, layer for
-// layer, the model `tf.loadLayersModel` reads back. Layer names are the IR layer ids, so weight
-// names are `${id}/${role}` (dense_1/kernel, batch_norm_1/moving_mean, prelu_1/alpha).
-// Initial weights come from src/runtime/random.ts (initialWeights), the same values the
-// standalone engine starts from.
+// saves as model.json (src/compiler/targets/keras.ts): the model `tf.loadLayersModel` reads back,
+// with nnc's initial weights (src/runtime/random.ts, the standalone engine's values). The tfjs
+// program (src/compiler/targets/tfjs), which the tfjs engine runs, builds the same model with
+// tf.layers calls from the same mapping; the per-feature tests compare both with the standalone
+// forward pass. Layer names are the IR layer ids, so weight names are `${id}/${role}`.
 import type * as tfTypes from "@tensorflow/tfjs";
 import type { IRModel } from "../../../compiler/ir.js";
-import { kerasLayers, kerasTopology } from "../../../compiler/targets/keras.js";
+import { kerasTopology } from "../../../compiler/targets/keras.js";
 import { initialWeights } from "../../random.js";
 import type { Tf } from "./backends.js";
-import { registerAvgPoolGradient } from "./kernels.js";
 
 type Layer = tfTypes.layers.Layer;
 
 export interface BuiltModel {
   model: tfTypes.LayersModel;
-  /** For each IR layer id, the tfjs layers that compute it, in order (a layer, then maybe its separate activation). */
-  chains: Map<string, Layer[]>;
   ir: IRModel;
 }
 
 /** Builds the tf.LayersModel of an IR model from its Keras topology and sets its initial weights from `seed`. */
 export async function buildModel(tf: Tf, irModel: IRModel, seed: number): Promise<BuiltModel> {
   registerNncLayers(tf);
-  registerAvgPoolGradient(tf);
   const model = await tf.models.modelFromJSON({ modelTopology: kerasTopology(irModel) } as unknown as tfTypes.ModelAndWeightsConfig);
-  const chains = new Map<string, Layer[]>();
-  for (const layer of irModel.layers) chains.set(layer.id, kerasLayers(layer).map((k) => model.getLayer(k.config.name as string)));
   setInitialWeights(tf, model, irModel, seed);
-  return { model, chains, ir: irModel };
+  return { model, ir: irModel };
 }
 
 /** Sets every weight named in the IR from random.ts's initialWeights (the standalone engine's values). */
