@@ -72,7 +72,7 @@ const conv2d_1_grad = allocF32(BATCH * 25088);
 
 // max_pool_1: max_pool(2) (line 7) -> [14, 14, 32]
 const max_pool_1_out = allocF32(BATCH * 6272);
-const max_pool_1_argmax = new Int32Array(BATCH * 6272);
+const max_pool_1_argmax = allocI32(BATCH * 6272);
 const max_pool_1_grad = allocF32(BATCH * 6272);
 
 // conv2d_2: conv2d(64, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 8) -> [14, 14, 64]
@@ -91,7 +91,7 @@ const conv2d_2_grad = allocF32(BATCH * 12544);
 
 // max_pool_2: max_pool(2) (line 9) -> [7, 7, 64]
 const max_pool_2_out = allocF32(BATCH * 3136);
-const max_pool_2_argmax = new Int32Array(BATCH * 3136);
+const max_pool_2_argmax = allocI32(BATCH * 3136);
 const max_pool_2_grad = allocF32(BATCH * 3136);
 
 // flatten_1: flatten (line 10) -> [3136]
@@ -151,45 +151,15 @@ function conv2d_1_backward(n: number): void {
 
 // max_pool_1: max_pool(2) (line 7)
 function max_pool_1_forward(n: number): void {
-  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < 14; oy++) {
-      for (let ox = 0; ox < 14; ox++) {
-        const o = ((b * 14 + oy) * 14 + ox) * 32;
-        const i0 = ((b * 28 + oy * 2) * 28 + ox * 2) * 32; // the window's top-left value
-        for (let c = 0; c < 32; c++) {
-          const i = i0 + c;
-          let at = i;
-          let best = conv2d_1_out[i];
-          let v: number;
-          v = conv2d_1_out[i + 32];
-          if (v > best) {
-            best = v;
-            at = i + 32;
-          } // (+0, +1)
-          v = conv2d_1_out[i + 896];
-          if (v > best) {
-            best = v;
-            at = i + 896;
-          } // (+1, +0)
-          v = conv2d_1_out[i + 928];
-          if (v > best) {
-            best = v;
-            at = i + 928;
-          } // (+1, +1)
-          max_pool_1_out[o + c] = best;
-          max_pool_1_argmax[o + c] = at;
-        }
-      }
-    }
-  }
+  // 2x2 max pooling, stride 2x2: [28, 28, 32] -> [14, 14, 32]; max_pool_1_argmax remembers where each maximum came from
+  kernelMaxPool(conv2d_1_out, max_pool_1_out, max_pool_1_argmax, n, 28, 28, 32, 2, 2, 2, 2, 14, 14, 0, 0);
 }
 
 // max_pool_1: max_pool(2) (line 7)
 function max_pool_1_backward(n: number): void {
   // the gradient goes to the position of each window's maximum
   conv2d_1_grad.fill(0, 0, n * 25088);
-  for (let i = 0; i < n * 6272; i++) conv2d_1_grad[max_pool_1_argmax[i]] += max_pool_1_grad[i];
+  kernelMaxPoolBackward(max_pool_1_grad, max_pool_1_argmax, conv2d_1_grad, n * 6272);
 }
 
 // conv2d_2: conv2d(64, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 8)
@@ -217,45 +187,15 @@ function conv2d_2_backward(n: number): void {
 
 // max_pool_2: max_pool(2) (line 9)
 function max_pool_2_forward(n: number): void {
-  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < 7; oy++) {
-      for (let ox = 0; ox < 7; ox++) {
-        const o = ((b * 7 + oy) * 7 + ox) * 64;
-        const i0 = ((b * 14 + oy * 2) * 14 + ox * 2) * 64; // the window's top-left value
-        for (let c = 0; c < 64; c++) {
-          const i = i0 + c;
-          let at = i;
-          let best = conv2d_2_out[i];
-          let v: number;
-          v = conv2d_2_out[i + 64];
-          if (v > best) {
-            best = v;
-            at = i + 64;
-          } // (+0, +1)
-          v = conv2d_2_out[i + 896];
-          if (v > best) {
-            best = v;
-            at = i + 896;
-          } // (+1, +0)
-          v = conv2d_2_out[i + 960];
-          if (v > best) {
-            best = v;
-            at = i + 960;
-          } // (+1, +1)
-          max_pool_2_out[o + c] = best;
-          max_pool_2_argmax[o + c] = at;
-        }
-      }
-    }
-  }
+  // 2x2 max pooling, stride 2x2: [14, 14, 64] -> [7, 7, 64]; max_pool_2_argmax remembers where each maximum came from
+  kernelMaxPool(conv2d_2_out, max_pool_2_out, max_pool_2_argmax, n, 14, 14, 64, 2, 2, 2, 2, 7, 7, 0, 0);
 }
 
 // max_pool_2: max_pool(2) (line 9)
 function max_pool_2_backward(n: number): void {
   // the gradient goes to the position of each window's maximum
   conv2d_2_grad.fill(0, 0, n * 12544);
-  for (let i = 0; i < n * 3136; i++) conv2d_2_grad[max_pool_2_argmax[i]] += max_pool_2_grad[i];
+  kernelMaxPoolBackward(max_pool_2_grad, max_pool_2_argmax, conv2d_2_grad, n * 3136);
 }
 
 // dense_1: dense(1024, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 11)
@@ -1362,6 +1302,69 @@ function kernelBytesToFloats(
 /** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
 function kernelBytes(x: Uint8Array): Uint8Array {
   return x;
+}
+
+/**
+ * Max pooling over an NHWC batch x[n, h, w, c] -> out[n, oh, ow, c]: each output is the largest
+ * value of its ph x pw window at (oy*sh - padTop, ox*sw - padLeft), positions outside the image
+ * left out; arg gets the index in x it came from (the first one, in window order, on ties).
+ */
+function kernelMaxPool(
+  x: Float32Array,
+  out: Float32Array,
+  arg: Int32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  ph: number,
+  pw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - padTop;
+      const yStart = Math.max(y0, 0),
+        yEnd = Math.min(y0 + ph, h);
+      for (let ox = 0; ox < ow; ox++, o += c) {
+        const x0 = ox * sw - padLeft;
+        const xStart = Math.max(x0, 0),
+          xEnd = Math.min(x0 + pw, w);
+        for (let ch = 0; ch < c; ch++) {
+          // the running maximum starts at the window's first position in the image
+          let at = ((b * h + yStart) * w + xStart) * c + ch;
+          let best = x[at];
+          for (let y = yStart; y < yEnd; y++) {
+            for (let xx = xStart; xx < xEnd; xx++) {
+              const i = ((b * h + y) * w + xx) * c + ch;
+              if (x[i] > best) {
+                best = x[i];
+                at = i;
+              }
+            }
+          }
+          out[o + ch] = best;
+          arg[o + ch] = at;
+        }
+      }
+    }
+  }
+}
+
+/** Max pooling backward: dx[arg[i]] += g[i], each window's gradient to where its maximum was. */
+function kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dx[arg[i]] += g[i];
+}
+
+/** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
+function allocI32(n: number): Int32Array {
+  return new Int32Array(n);
 }
 
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */

@@ -181,7 +181,8 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         return name;
       },
       intBuffer(name, sizeExpr) {
-        plan.buffers.push(`const ${name} = new Int32Array(${sizeExpr});`);
+        kernelHas("allocI32");
+        plan.buffers.push(`const ${name} = allocI32(${sizeExpr});`);
         return name;
       },
       weight(role) {
