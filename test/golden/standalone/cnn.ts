@@ -1309,6 +1309,48 @@ function kernelMaxPool(
   padTop: number,
   padLeft: number,
 ): void {
+  const rowStride = w * c; // from one row of the image to the next
+  if (
+    ph === 2 &&
+    pw === 2 &&
+    sh === 2 &&
+    sw === 2 &&
+    padTop === 0 &&
+    padLeft === 0 &&
+    2 * oh <= h &&
+    2 * ow <= w
+  ) {
+    // The common case, 2x2 windows side by side inside the image: the window's four positions are
+    // fixed offsets from its top-left one, and the maximum stays in a local variable.
+    let o = 0;
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++, o += c) {
+          const first = ((b * h + 2 * oy) * w + 2 * ox) * c;
+          for (let ch = 0; ch < c; ch++) {
+            const i = first + ch;
+            let at = i;
+            let best = x[i];
+            if (x[i + c] > best) {
+              best = x[i + c];
+              at = i + c;
+            }
+            if (x[i + rowStride] > best) {
+              best = x[i + rowStride];
+              at = i + rowStride;
+            }
+            if (x[i + rowStride + c] > best) {
+              best = x[i + rowStride + c];
+              at = i + rowStride + c;
+            }
+            out[o + ch] = best;
+            arg[o + ch] = at;
+          }
+        }
+      }
+    }
+    return;
+  }
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
@@ -1319,13 +1361,14 @@ function kernelMaxPool(
         const x0 = ox * sw - padLeft;
         const xStart = Math.max(x0, 0),
           xEnd = Math.min(x0 + pw, w);
+        // the window's first position in the image
+        const first = ((b * h + yStart) * w + xStart) * c;
         for (let ch = 0; ch < c; ch++) {
-          // the running maximum starts at the window's first position in the image
-          let at = ((b * h + yStart) * w + xStart) * c + ch;
+          // the running maximum starts there
+          let at = first + ch;
           let best = x[at];
-          for (let y = yStart; y < yEnd; y++) {
-            for (let xx = xStart; xx < xEnd; xx++) {
-              const i = ((b * h + y) * w + xx) * c + ch;
+          for (let y = yStart, row = at; y < yEnd; y++, row += rowStride) {
+            for (let xx = xStart, i = row; xx < xEnd; xx++, i += c) {
               if (x[i] > best) {
                 best = x[i];
                 at = i;
