@@ -13,11 +13,16 @@
 //
 // Flags: --models mlp,cnn  --threads 1,2  --rounds N (default 3)  --scale X (steps x X)
 //        --python PATH (default /usr/bin/python3)  --blas DIR (put DIR first on the PyTorch
-//        process's LD_LIBRARY_PATH: a libblas.so.3 there replaces the system's)  --out FILE
+//        process's LD_LIBRARY_PATH: a libblas.so.3 there replaces the system's)
+//        --omp-wait passive|active (OMP_WAIT_POLICY of the PyTorch process; default: unset)  --out FILE
 //
 // Debian's python3-torch multiplies dense layers through the system's libblas.so.3; with only
 // libblas3 installed that is the reference BLAS, several times slower than OpenBLAS. The report
 // names the BLAS the PyTorch process loaded (bench/peer-pytorch.py reads /proc/self/maps).
+// On a machine with more runnable threads than cores, PyTorch's OpenMP threads spin at every
+// barrier for a partner that is not running (libgomp's default wait policy): at 2 threads on a
+// loaded 2-core machine its steps took 15 times as long as at 1 thread; --omp-wait passive avoids
+// that (and is recorded in the results).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -83,6 +88,7 @@ export async function benchPeers(argv: string[]): Promise<void> {
   const scale = Number(opt("scale", "1"));
   const python = opt("python", "/usr/bin/python3");
   const blas = opt("blas", "");
+  const ompWait = opt("omp-wait", "");
   const log = (line: string) => process.stderr.write(line + "\n");
 
   const probe = spawnSync(python, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
@@ -120,6 +126,7 @@ export async function benchPeers(argv: string[]): Promise<void> {
     // OpenBLAS tuning meant for nnc's machine setup, not PyTorch's
     delete pythonEnv.OPENBLAS_CORETYPE;
     delete pythonEnv.OPENBLAS_L2_SIZE;
+    if (ompWait) pythonEnv.OMP_WAIT_POLICY = ompWait.toUpperCase();
     if (blas) pythonEnv.LD_LIBRARY_PATH = [resolve(blas), pythonEnv.LD_LIBRARY_PATH].filter(Boolean).join(":");
 
     for (let round = 1; round <= rounds; round++) {
@@ -190,7 +197,7 @@ export async function benchPeers(argv: string[]): Promise<void> {
       "are those of a shared machine, and the CPU-time ratio is the steadier one).\n",
   );
   const blasUsed = [...new Set(rows.flatMap((r) => r.blas ?? []))];
-  console.log(`PyTorch ${probe.stdout.trim()} loaded: ${blasUsed.join(", ") || "no BLAS library"}`);
+  console.log(`PyTorch ${probe.stdout.trim()} loaded: ${blasUsed.join(", ") || "no BLAS library"}; OMP_WAIT_POLICY ${ompWait || "unset"}`);
   if (blasUsed.some((b) => b.includes("/blas/libblas.so"))) {
     console.log("  (that is the reference BLAS of Debian's libblas3: PyTorch's dense products run far below its usual speed;\n" +
       "   install libopenblas0-pthread, or unpack its .deb and pass --blas <dir holding its libblas.so.3>)");
@@ -205,6 +212,7 @@ export async function benchPeers(argv: string[]): Promise<void> {
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, torch: probe.stdout.trim(), loadAverageAtStart: loadavg() },
     flags: argv,
     pytorchBlas: blasUsed,
+    ompWaitPolicy: ompWait || "default (unset)",
     steps: Object.fromEntries(models.map((m) => [m, Math.max(10, Math.round((STEPS[m] ?? 100) * scale))])),
     summary,
     rounds: rows,
