@@ -15,6 +15,9 @@ const CASES: Geo[] = [
   [1, 9, 8, 3, 3, 2, 2, 3, 4, 3, 0, 0], // valid, asymmetric
   [2, 5, 5, 1, 5, 5, 1, 1, 5, 5, 2, 2], // window as large as the image, one channel
   [1, 4, 6, 7, 2, 3, 1, 2, 3, 3, 0, 0], // overlapping rows, 7 channels
+  [2, 8, 6, 4, 2, 2, 2, 2, 4, 3, 0, 0], // 2x2 side by side, 4 channels (the fixed-offset loops)
+  [1, 9, 7, 12, 2, 2, 2, 2, 4, 3, 0, 0], // valid 2x2 on odd sizes: the last row and column unused
+  [2, 6, 6, 5, 2, 2, 2, 2, 3, 3, 0, 0], // 2x2 side by side, 5 channels (the general loops)
 ];
 
 /** Inputs with ties (values on a coarse grid), negatives, and both signs of zero. */

@@ -551,7 +551,8 @@ const at4 = (base: number, index: number[]) => [...op.get(base), ...index, ...op
  * out = the largest value of each window (the positions inside the image), arg = its element
  * index in x. The running maximum starts at the window's first position and is replaced only by
  * a greater value (f32x4.gt, false for NaN), as in the TypeScript loop: the same values and
- * indices, ties to the first. Four channels at a time, then the remaining ones one by one.
+ * indices, ties to the first. Four channels at a time, then the remaining ones one by one; 2x2
+ * windows side by side inside the image read their four positions at fixed offsets.
  */
 function buildMaxPool(): Func {
   const f = new Func("max_pool", new Array<typeof I32>(15).fill(I32));
@@ -564,6 +565,50 @@ function buildMaxPool(): Func {
     op.get(c), op.i32(-4), op.i32And(), op.set(c4),
     // iota = [0, 1, 2, 3]
     op.v128Zero(), op.i32(1), op.i32x4ReplaceLane(1), op.i32(2), op.i32x4ReplaceLane(2), op.i32(3), op.i32x4ReplaceLane(3), op.set(iota),
+  );
+  // 2x2 windows side by side inside the image (pool 2 on even sizes), channels a multiple of 4:
+  // the window's four positions are fixed offsets from its top-left one.
+  const [h, w, ph, pw, sh, sw, oh, ow, padTop, padLeft] = [4, 5, 7, 8, 9, 10, 11, 12, 13, 14];
+  const is = (p: number, v: number) => [...op.get(p), ...op.i32(v), ...op.i32Eq()];
+  const and = op.i32And();
+  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), o = f.local(I32), first = f.local(I32), pa = f.local(I32), rs = f.local(I32);
+  const offC = f.local(V128), offR = f.local(V128), offRC = f.local(V128), base = f.local(V128);
+  /** Compares the position at byte address `addr` (index base + off) with the running maximum. */
+  const candidate = (addr: number[], off: number) => [
+    ...addr, ...op.v128Load(), ...op.set(v),
+    ...op.get(v), ...op.get(best), ...op.f32x4Gt(), ...op.set(m),
+    ...op.get(v), ...op.get(best), ...op.get(m), ...op.v128Bitselect(), ...op.set(best),
+    ...op.get(base), ...op.get(off), ...op.i32x4Add(), ...op.get(idx), ...op.get(m), ...op.v128Bitselect(), ...op.set(idx),
+  ];
+  f.emit(
+    is(ph, 2), is(pw, 2), and, is(sh, 2), and, is(sw, 2), and, is(padTop, 0), and, is(padLeft, 0), and,
+    op.get(oh), op.get(oh), op.i32Add(), op.get(h), op.i32LeS(), and,
+    op.get(ow), op.get(ow), op.i32Add(), op.get(w), op.i32LeS(), and,
+    op.get(c), op.i32(3), op.i32And(), op.i32Eqz(), and,
+    op.if(),
+    // rs: bytes from one image row to the next; the index offsets of the other three positions
+    op.get(w), op.get(c), op.i32Mul(), op.i32(4), op.i32Mul(), op.set(rs),
+    op.get(c), op.i32x4Splat(), op.set(offC),
+    op.get(w), op.get(c), op.i32Mul(), op.i32x4Splat(), op.set(offR),
+    op.get(w), op.get(c), op.i32Mul(), op.get(c), op.i32Add(), op.i32x4Splat(), op.set(offRC),
+    op.i32(0), op.set(o),
+    forLoop(b, op.i32(0), op.get(3), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
+      // first = ((b*h + 2*oy)*w + 2*ox)*c
+      ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(oy), ...op.i32Add(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
+      ...op.get(ox), ...op.get(ox), ...op.i32Add(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
+      ...forLoop(ch, op.i32(0), op.get(c), op.i32(4), [
+        ...at4(x, [...op.get(first), ...op.get(ch), ...op.i32Add()]), ...op.tee(pa), ...op.v128Load(), ...op.set(best),
+        ...op.get(first), ...op.get(ch), ...op.i32Add(), ...op.i32x4Splat(), ...op.get(iota), ...op.i32x4Add(), ...op.tee(base), ...op.set(idx),
+        ...candidate([...op.get(pa), ...op.get(c), ...op.i32(4), ...op.i32Mul(), ...op.i32Add()], offC),
+        ...candidate([...op.get(pa), ...op.get(rs), ...op.i32Add()], offR),
+        ...candidate([...op.get(pa), ...op.get(rs), ...op.i32Add(), ...op.get(c), ...op.i32(4), ...op.i32Mul(), ...op.i32Add()], offRC),
+        ...at4(out, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.get(best), ...op.v128Store(),
+        ...at4(arg, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.get(idx), ...op.v128Store(),
+      ]),
+      ...op.get(o), ...op.get(c), ...op.i32Add(), ...op.set(o),
+    ]))),
+    op.return(),
+    op.end(),
   );
   f.emit(poolLoops(f, 3, (l) => [
     ...forLoop(ch, op.i32(0), op.get(c4), op.i32(4), [
