@@ -7,7 +7,7 @@
 //   paths     cpu            --engine standalone                 (the CPU reference)
 //             tfjs-node-gpu  --engine tfjs --backend gpu         (CUDA; only when installed)
 //             webgpu         --engine tfjs --backend webgpu      (Dawn; NNC_WEBGPU_ADAPTER applies)
-//             standalone-webgpu  --engine standalone --gpu       (nnc's WGSL kernels; dense networks)
+//             standalone-webgpu  --engine standalone --gpu       (nnc's WGSL kernels; dense and convolutional chains)
 //
 // Flags: --models mlp,cnn (example names or .nn files)  --paths cpu,webgpu,...  --train-limit N --test-limit N (a short run,
 // e.g. on the software adapter; the accuracy check is then a loose one)  --data DIR  --out FILE
@@ -28,7 +28,7 @@ import { adapterKind, describeAdapter, probeAdapters } from "../src/runtime/webg
 import { diagnoseNoAdapter, hasVulkanLoader, vulkanDrivers } from "../src/runtime/webgpu/diagnose.js";
 import { isInstalled } from "../src/runtime/engines/tfjs/backends.js";
 import { compileSource } from "../src/compiler/index.js";
-import { denseWebgpuPlan } from "../src/runtime/engines/standalone-webgpu.js";
+import { webgpuPlan } from "../src/runtime/engines/standalone-webgpu.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The checkout (examples/ and bench/results/ are under it); NNC_ROOT where this file runs bundled (scripts/gpu-check-pack.sh). */
@@ -83,8 +83,8 @@ const PATHS: GpuPath[] = [
     request: { engine: "standalone", backend: "auto", gpu: true },
     absent: (file) => {
       const { ir } = compileSource(readFileSync(file, "utf8"), file);
-      const plan = ir ? denseWebgpuPlan(ir) : "errors";
-      return typeof plan === "string" ? `not covered: the model has ${plan} (dense networks only)` : null;
+      const plan = ir ? webgpuPlan(ir) : "errors";
+      return typeof plan === "string" ? `not covered: ${plan}` : null;
     },
   },
 ];

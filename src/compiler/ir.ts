@@ -20,6 +20,48 @@ export interface IRSource {
   column: number;
   /** The trimmed text of that source line. */
   text: string;
+  /**
+   * For a layer made inside a block or a loop: the expansions it came out of, outermost first
+   * (absent for a layer written directly in the model body).
+   */
+  via?: IRExpansion[];
+}
+
+/**
+ * One level of expansion: a block call (the line of the call, its arguments as written values),
+ * or one pass of a `for` (the loop variable's value) or of a `repeat`; `pass` counts from 1.
+ */
+export type IRExpansion =
+  | { kind: "block"; name: string; line: number; args: Record<string, string> }
+  | { kind: "for"; line: number; variable: string; value: string; pass: number; passes: number }
+  | { kind: "repeat"; line: number; pass: number; passes: number };
+
+/** "1st", "2nd", "3rd", "11th", ... */
+function ordinal(k: number): string {
+  const tens = k % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : (["th", "st", "nd", "rd"][k % 10] ?? "th");
+  return `${k}${suffix}`;
+}
+
+/**
+ * Where a layer came from, in words, for comments in generated code: its line's text with the
+ * block parameters and loop variables it uses shown with their values, then the expansions,
+ * innermost first, e.g. `dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13`.
+ */
+export function describeSource(source: IRSource): string {
+  const via = source.via ?? [];
+  const values = new Map<string, string>();
+  for (const e of via) {
+    if (e.kind === "block") for (const [k, v] of Object.entries(e.args)) values.set(k, v);
+    else if (e.kind === "for") values.set(e.variable, e.value);
+  }
+  // A name used as a value (not an argument name `x:`, a call `f(` or an object key) shows its value.
+  const text = values.size === 0 ? source.text : source.text.replace(/\b[A-Za-z_][A-Za-z0-9_]*\b(?!\s*[:(])/g, (name) => (values.has(name) ? `${name} = ${values.get(name)}` : name));
+  const where = [...via].reverse().map((e) => {
+    if (e.kind === "block") return `${e.name} (line ${e.line})`;
+    return `${ordinal(e.pass)} pass of the ${e.kind} at line ${e.line}`;
+  });
+  return `${text} (line ${source.line})${where.length ? `: ${where.join(", ")}` : ""}`;
 }
 
 export interface IRWeight {

@@ -2,8 +2,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { kerasTopology } from "../../src/compiler/targets/keras.js";
-import { casesIn } from "./cases.js";
-import { N, relDiff, standaloneForward } from "./engines.js";
+import { N, casesIn, relDiff, standaloneForward } from "./cases.js";
+import "./engines.js";
 
 describe("forward: standalone vs the Keras model of nnc's topology", () => {
   for (const c of casesIn("layers", "activations")) {

@@ -1,12 +1,11 @@
 // Per-feature cases: the standalone target's backward pass against central finite differences.
 import { describe, expect, it } from "vitest";
 import { gradientCheck, loadInternals } from "../standalone/harness.js";
-import { casesIn } from "./cases.js";
-import { N, fill, hasStochastic } from "./engines.js";
+import { N, casesIn, fill, hasStochastic } from "./cases.js";
 describe("gradients (standalone backward vs finite differences)", () => {
   // Dropout draws a new mask per pass, so finite differences cannot see its gradient here; its
   // fixed-mask gradient is checked in test/standalone/gradients.test.ts.
-  for (const c of casesIn("layers", "activations", "losses").filter((x) => !hasStochastic(x.ir))) {
+  for (const c of casesIn("layers", "activations", "regularizers", "losses").filter((x) => !hasStochastic(x.ir))) {
     it(`${c.folder}/${c.name}`, async () => {
       const m = await loadInternals(c.ir);
       m.initializeWeights(3);

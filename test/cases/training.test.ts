@@ -8,8 +8,9 @@ import { describe, expect, it } from "vitest";
 import { standaloneEngine } from "../../src/runtime/engines/standalone.js";
 import { initBackend } from "../../src/runtime/engines/tfjs/backends.js";
 import { createTfjsEngine } from "../../src/runtime/engines/tfjs/index.js";
-import { allCases, type Case } from "./cases.js";
-import { N, data, loadSaved, relDiff, standaloneForward, weightsOf, work } from "./engines.js";
+import { loadInternals } from "../standalone/harness.js";
+import { N, allCases, relDiff, standaloneForward, type Case } from "./cases.js";
+import { data, loadSaved, weightsOf, work } from "./engines.js";
 
 describe("both engines train every case to the same weights; saved models round-trip", () => {
   const run = async (c: Case, engine: "standalone" | "tfjs") => {
@@ -39,8 +40,10 @@ describe("both engines train every case to the same weights; saved models round-
       });
       for (const [k, v] of Object.entries(a.result.testMetrics)) expect(Math.abs(v - b.result.testMetrics[k]!), `test ${k}`).toBeLessThan(1e-3);
       // Round trip: each saved model predicts as the standalone forward pass with its weights.
+      // (one program, loaded once, given each model's weights in turn)
+      const program = await loadInternals(c.ir);
       for (const saved of [a.model, b.model]) {
-        const { out, x } = await standaloneForward(c.ir, weightsOf(saved));
+        const { out, x } = await standaloneForward(c.ir, weightsOf(saved), program);
         const theirs = (saved.predict(tf.tensor(x, [N, 28, 28, 1])) as tf.Tensor).dataSync();
         expect(relDiff(out, theirs)).toBeLessThan(1e-5);
       }

@@ -1,7 +1,8 @@
 // ONNX export parity: models built from small .nn files (every layer kind nnc has) and from
 // TensorFlow.js itself (the activations and global poolings a tfjs model.json may hold), with
 // random weights, exported by nnc and run in ONNX Runtime (onnxruntime-web, wasm, in Node),
-// against tf.loadLayersModel's predictions of the same saved model, to 1e-5.
+// against tf.loadLayersModel's predictions of the same saved model, to 1e-5; every per-feature case
+// of test/cases/ among them.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,6 +16,7 @@ import { buildModel, registerNncLayers } from "../../src/runtime/engines/tfjs/mo
 import { fileLoadHandler, fileSaveHandler } from "../../src/runtime/engines/tfjs/save.js";
 import { OnnxExportError, savedModelToOnnx } from "../../src/runtime/export/onnx.js";
 import { readSavedModel } from "../../src/runtime/export/saved-model.js";
+import { allCases } from "../cases/cases.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "nnc-onnx-"));
@@ -63,23 +65,13 @@ async function save(model: tf.LayersModel, name: string): Promise<string> {
   return dir;
 }
 
-/** Runs the exported model in ONNX Runtime and tf.loadLayersModel on the same inputs; returns the largest difference. */
-async function parity(dir: string, batch = 3, seed = 7, scale = 1): Promise<{ maxDiff: number; outputs: Float32Array; onnxOps: string[] }> {
+/** Exports a saved model with nnc and runs it in ONNX Runtime on `x` (NHWC, as the Keras model); checks the file's header and initializers. */
+async function onnxPredict(dir: string, x: Float32Array, shape: number[]): Promise<{ out: Float32Array; dims: readonly number[]; onnxOps: string[] }> {
   const saved = readSavedModel(dir);
   const bytes = savedModelToOnnx(saved, { producerVersion: "test" });
   const session = await ort.InferenceSession.create(bytes);
-  const model = await tf.loadLayersModel(fileLoadHandler(dir));
-  const shape = [batch, ...(model.inputs[0]!.shape.slice(1) as number[])];
-  const x = tf.randomUniform(shape, -scale, scale, "float32", seed);
-  const ref = (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
-  const feeds = { [session.inputNames[0]!]: new ort.Tensor("float32", x.dataSync() as Float32Array, shape) };
-  const result = await session.run(feeds);
+  const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor("float32", x, shape) });
   const out = result[session.outputNames[0]!]!;
-  expect(out.dims).toEqual((model.outputs[0]!.shape as (number | null)[]).map((d) => d ?? batch));
-  const got = out.data as Float32Array;
-  expect(got.length).toBe(ref.length);
-  let maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - got[i]!));
   const decoded = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number }) as any;
   expect(decoded.producerName).toBe("nnc");
   expect(decoded.opsetImport).toEqual([{ domain: "", version: 13 }]);
@@ -87,20 +79,34 @@ async function parity(dir: string, batch = 3, seed = 7, scale = 1): Promise<{ ma
   // every weight of the manifest is an initializer, under its model.json name
   const initializers = new Set(decoded.graph.initializer.map((t: any) => t.name));
   for (const w of saved.weights) expect(initializers.has(w.name), w.name).toBe(true);
+  await session.release();
+  return { out: out.data as Float32Array, dims: out.dims, onnxOps };
+}
+
+/** Runs the exported model in ONNX Runtime and tf.loadLayersModel on the same inputs; returns the largest difference. */
+async function parity(dir: string, batch = 3, seed = 7, scale = 1): Promise<{ maxDiff: number; outputs: Float32Array; onnxOps: string[] }> {
+  const model = await tf.loadLayersModel(fileLoadHandler(dir));
+  const shape = [batch, ...(model.inputs[0]!.shape.slice(1) as number[])];
+  const x = tf.randomUniform(shape, -scale, scale, "float32", seed);
+  const ref = (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+  const { out: got, dims, onnxOps } = await onnxPredict(dir, x.dataSync() as Float32Array, shape);
+  expect(dims).toEqual((model.outputs[0]!.shape as (number | null)[]).map((d) => d ?? batch));
+  expect(got.length).toBe(ref.length);
+  let maxDiff = 0;
+  for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - got[i]!));
   x.dispose();
   model.dispose();
-  await session.release();
   return { maxDiff, outputs: ref, onnxOps };
 }
 
 /** A model from a .nn file: tfjs engine build, random weights (or the seeded initial ones), saved as `nnc run` saves it. */
-async function fromNn(file: string, seed: number, randomize = true): Promise<string> {
+async function fromNn(file: string, seed: number, randomize = true, name?: string): Promise<string> {
   const text = readFileSync(file, "utf8");
   const { ir, diagnostics } = compileSource(text, file);
   expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
   const built = await buildModel(tf, ir!.model, seed);
   if (randomize) randomizeWeights(built.model, seed);
-  const dir = await save(built.model, ir!.model.name);
+  const dir = await save(built.model, name ?? ir!.model.name);
   built.model.dispose();
   return dir;
 }
@@ -179,6 +185,18 @@ describe("ONNX export matches tf.loadLayersModel to 1e-5", () => {
     expect(r2.maxDiff).toBeLessThan(1e-5);
     expect(r2.onnxOps).toEqual(expect.arrayContaining(["ReduceMax", "Conv", "Transpose"]));
   });
+});
+
+describe("every per-feature case (test/cases/) exports and predicts as the model nnc saved, to 1e-5", () => {
+  // The tfjs engine's model of the case with every weight random (batch_norm's moving statistics
+  // and prelu's slopes included), saved as `nnc run` saves it; the standalone forward pass equals
+  // that model's (test/cases/forward.test.ts, training.test.ts).
+  for (const [i, c] of allCases().entries()) {
+    it(`${c.folder}/${c.name}`, async () => {
+      const r = await parity(await fromNn(c.file, 100 + i, true, `case-${c.folder}-${c.name}`), 3, 9);
+      expect(r.maxDiff).toBeLessThan(1e-5);
+    });
+  }
 });
 
 describe("every example exports and runs the same in ONNX Runtime", () => {

@@ -37,7 +37,7 @@ describe("npm run gpu-check", () => {
     expect(r.stdout).toMatch(/^mlp +tfjs \+ WebGPU \(Dawn\) +\d+ +\d+\.\d\d +\d+\.\d\d% +ok$/m);
     expect(r.stdout).toMatch(/^small_cnn +tfjs \+ WebGPU \(Dawn\) +\d+ +\d+\.\d\d +\d+\.\d\d% +ok$/m);
     expect(r.stdout).toMatch(/^mlp +standalone \+ WebGPU \(nnc's WGSL\) +\d+ +\d+\.\d\d +\d+\.\d\d% +ok$/m);
-    expect(r.stdout).toMatch(/^small_cnn +standalone \+ WebGPU \(nnc's WGSL\) +not covered/m);
+    expect(r.stdout).toMatch(/^small_cnn +standalone \+ WebGPU \(nnc's WGSL\) +\d+ +\d+\.\d\d +\d+\.\d\d% +ok$/m);
     expect(r.stdout).toMatch(/gpu-check passed \(on the software adapter\)/);
     const report = JSON.parse(readFileSync(out, "utf8"));
     expect(report).toMatchObject({
@@ -58,8 +58,10 @@ describe("npm run gpu-check", () => {
       expect(gpu.backend).toBe("webgpu");
       expect(gpu.check.pass).toBe(true);
     }
-    const standalone = report.runs.find((x: { model: string; path: string }) => x.model === "mlp" && x.path === "standalone-webgpu");
-    expect(standalone).toMatchObject({ status: "ok", backend: "webgpu", check: { pass: true } });
+    for (const model of ["mlp", "test/gpu/fixtures/small_cnn.nn"]) {
+      const standalone = report.runs.find((x: { model: string; path: string }) => x.model === model && x.path === "standalone-webgpu");
+      expect(standalone).toMatchObject({ status: "ok", backend: "webgpu", check: { pass: true } });
+    }
   }, 180_000);
 
   it("a failing GPU path fails the check (exit 1), naming it", () => {

@@ -3,12 +3,15 @@
 // WebGPU adapter (NNC_WEBGPU_ADAPTER=software: Mesa's llvmpipe through Dawn). Every kernel the GPU
 // side has, on the shapes of the seed models (mlp's dense layers forward and backward) and on
 // awkward ones (sizes not multiples of the 16 x 16 tile, one element, a grid over 65,535
-// workgroups), then three whole dense training steps composed from them.
+// workgroups), im2col/col2im on cnn's convolutions and padded, strided ones, then three whole
+// dense training steps composed from them. The layers without a CPU kernel function (pooling,
+// batch_norm, dropout, activations) are compared through whole models: every per-feature case in
+// test/gpu/standalone-webgpu.test.ts.
 //
 // Tolerances: gemm sums in another order (tiles of 16, fused multiply-adds) than the CPU loops, so
 // each element is compared within 2e-6 of the sum of |a_ik * b_kj| over k (float32 rounding grows
-// with that sum; measured: at most 2.8e-7 of it). Elementwise kernels and the bias gradient (rows added
-// in the same order) must match exactly. Adam: the TypeScript loop computes in float64 and rounds
+// with that sum; measured: at most 2.8e-7 of it). Elementwise kernels, the bias gradient (rows added
+// in the same order), im2col and col2im (contributions added in kernelCol2im's order) must match exactly. Adam: the TypeScript loop computes in float64 and rounds
 // on store, the GPU in float32: within 1e-6 relative (measured: 1.9e-7 at most, after 3 steps).
 import { beforeAll, describe, expect, it } from "vitest";
 import { WebgpuKernels, type GpuTensor } from "../../src/compiler/targets/standalone/kernels/webgpu/runtime.js";
@@ -166,6 +169,43 @@ describe("WGSL elementwise kernels vs the CPU ones (exact)", () => {
     const r = await gpu.read(out);
     expectSame(r, c, "dz");
   }, 60_000);
+});
+
+describe("WGSL im2col and col2im vs the CPU ones (exact)", () => {
+  // [n, H, W, C, KH, KW, SH, SW, padding]: cnn's two convolutions (5x5 same), valid 3x3, same with
+  // stride 2 and an even kernel (uneven padding), a 1x1 image.
+  const shapes: [number, number, number, number, number, number, number, number, "same" | "valid"][] = [
+    [4, 28, 28, 1, 5, 5, 1, 1, "same"],
+    [2, 14, 14, 8, 5, 5, 1, 1, "same"],
+    [3, 9, 7, 2, 3, 3, 1, 1, "valid"],
+    [2, 11, 10, 3, 4, 4, 2, 2, "same"],
+    [1, 1, 1, 1, 1, 1, 1, 1, "valid"],
+  ];
+  for (const [n, H, W, C, KH, KW, SH, SW, padding] of shapes) {
+    it(`${KH}x${KW} stride ${SH}x${SW} ${padding} over [${n} x ${H} x ${W} x ${C}]`, async () => {
+      const OH = padding === "same" ? Math.ceil(H / SH) : Math.floor((H - KH) / SH) + 1;
+      const OW = padding === "same" ? Math.ceil(W / SW) : Math.floor((W - KW) / SW) + 1;
+      const padTop = Math.floor(Math.max((OH - 1) * SH + KH - H, 0) / 2);
+      const padLeft = Math.floor(Math.max((OW - 1) * SW + KW - W, 0) / 2);
+      const shape = { n, H, W, C, KH, KW, SH, SW, OH, OW, padTop, padLeft };
+      const args = [n, H, W, C, KH, KW, SH, SW, OH, OW, padTop, padLeft] as const;
+      const x = data(n * H * W * C, H * 31 + C);
+      const patches = n * OH * OW * KH * KW * C;
+      const dcols = data(patches, KH * 17 + W);
+      const gCols = gpu.tensor(patches);
+      gpu.kernelIm2col(gpu.tensor(x), gCols, shape);
+      const gDx = gpu.tensor(x.length);
+      gpu.kernelCol2im(gpu.tensor(dcols), gDx, shape);
+      for (const k of [ts, simd]) {
+        const cols = k.allocF32(patches);
+        k.kernelIm2col(cpuArray(k, x), cols, ...args);
+        expectSame(await gpu.read(gCols), cols, "cols");
+        const dx = k.allocF32(x.length);
+        k.kernelCol2im(cpuArray(k, dcols), dx, ...args);
+        expectSame(await gpu.read(gDx), dx, "dx");
+      }
+    }, 60_000);
+  }
 });
 
 describe("WGSL optimizer updates vs the CPU ones", () => {

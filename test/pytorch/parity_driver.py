@@ -1,6 +1,7 @@
 # Test driver (test/pytorch/parity.test.ts): for each case folder, imports the generated PyTorch
 # program, loads nnc's initial weights, writes the forward outputs (inference) and the weights
-# after `steps` training steps taken with the program's own train_step and Optimizer.
+# after one training step per learning rate of case.json's `lrs`, taken with the program's own
+# train_step and Optimizer.
 import importlib.util
 import json
 import os
@@ -30,11 +31,11 @@ for i, case in enumerate(sys.argv[1:]):
     with torch.no_grad():
         out = model(x)
     prog.write_safetensors(os.path.join(case, "forward.safetensors"), {"out": out})
-    if cfg["steps"] > 0:
+    if cfg["lrs"]:
         model.train()
         state = prog.tensors_of(model)
         optimizer = prog.Optimizer([state[a] for _, a, _ in prog.WEIGHTS if state[a].requires_grad])
-        for _ in range(cfg["steps"]):
-            prog.train_step(model, model, optimizer, x, y, x.shape[0], 1, cfg["lr"])
+        for lr in cfg["lrs"]:
+            prog.train_step(model, model, optimizer, x, y, x.shape[0], 1, lr)
         prog.write_safetensors(os.path.join(case, "after.safetensors"), prog.weights_of(model))
     print(f"ok {case}", flush=True)

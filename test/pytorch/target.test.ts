@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { catalog } from "../../src/compiler/catalog/index.js";
+import { compileSource } from "../../src/compiler/index.js";
+import { pytorchDiagnostics } from "../../src/compiler/targets/pytorch/index.js";
 import { PY_LAYERS } from "../../src/compiler/targets/pytorch/layers.js";
 import { PY_INITIALIZERS, PY_LOSSES, PY_OPTIMIZERS, PY_SCHEDULES } from "../../src/compiler/targets/pytorch/training.js";
 import { samePadding } from "../../src/compiler/targets/pytorch/layers.js";
@@ -101,6 +103,28 @@ train m {
     expect(r.stderr).toMatch(/TensorBoard/);
     expect(r.stderr).toMatch(/the pytorch target cannot express this file/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("points at the entry in the train section, never at a comment, a string or a name that spells it", () => {
+    const source = `# tensorboard: a model called tensorboard
+model tensorboard {
+  input image(28, 28, 1)
+  flatten
+  dense(10, activation: softmax)
+}
+
+train tensorboard {  # tensorboard
+  data      mnist(validation_split: 0.1)
+  loss      categorical_crossentropy
+  optimizer sgd
+  callbacks [csv_logger(path: "tensorboard#1.csv"),
+             tensorboard(dir: "tb")]
+}
+`;
+    const { ir } = compileSource(source, "tb.nn");
+    const [d, ...more] = pytorchDiagnostics(ir!, source);
+    expect(more).toEqual([]);
+    expect([d!.span.startLine, d!.span.startColumn, d!.span.endColumn]).toEqual([13, 14, 25]);
   });
 });
 

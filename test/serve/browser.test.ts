@@ -156,7 +156,9 @@ describe("nnc serve in Chromium", () => {
       "examples/mlp.nn",
       "--epochs",
       "2",
-      ...(process.env.NNC_SCREENSHOTS ? [] : ["--train-limit", "5000"]),
+      // epochs long enough (about a second each here, more under load) that the server's 250 ms
+      // poll and this test's 50 ms one both see epoch 1 on its own before epoch 2 arrives
+      ...(process.env.NNC_SCREENSHOTS ? [] : ["--train-limit", "15000"]),
       "--test-limit",
       "1000",
       "--out",

@@ -39,7 +39,7 @@ function entry<N extends string, A = Record<never, never>>(
   doc: string,
   schema: Schema<A> = none as Schema<A>,
   positional: string[] = [],
-  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "stateSlots">> = {},
+  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "stateSlots" | "setsLearningRate">> = {},
 ): CatalogEntry<N, A> {
   return { name, category, doc, schema, positional, aliases: {}, keras: KERAS[name], ...extra };
 }
@@ -107,7 +107,7 @@ const modeSchema = oneOf(["auto", "min", "max"], "auto");
 export const callbacks = [
   entry("callback", "reduce_on_plateau", "Multiplies the lr by `factor` when `monitor` has not improved for `patience` epochs (may also be written as the schedule).",
     obj({ monitor: monitor("val_loss"), factor: num(0.1, { exMin: 0, exMax: 1 }), patience: int(10, 0), min_delta: num(1e-4, { min: 0 }), cooldown: int(0, 0), min_lr: num(0, { min: 0 }), mode: modeSchema }),
-    [], { resolve: resolveMode }),
+    [], { resolve: resolveMode, setsLearningRate: true }),
   entry("callback", "early_stopping", "Stops training when `monitor` has not improved for `patience` epochs.",
     obj({ monitor: monitor("val_loss"), patience: int(0, 0), min_delta: num(0, { min: 0 }), restore_best: bool(false), mode: modeSchema }),
     [], { aliases: { restore_best_weights: "restore_best" }, resolve: resolveMode }),

@@ -47,6 +47,11 @@ export interface CatalogEntry<N extends string = string, A = Record<string, unkn
    * names, but an unknown name that matches one (ignoring case) is answered with the nnc name.
    */
   keras?: string[];
+  /**
+   * Callbacks: it sets the learning rate once per epoch, so it may also be written as the
+   * `schedule`, and it excludes a step schedule and a second one of its kind.
+   */
+  setsLearningRate?: boolean;
   /** Optimizers: the per-weight state buffers the update keeps (Adam's m and v), for size estimates. */
   stateSlots?(args: Record<string, unknown>): number;
   /**

@@ -13,12 +13,12 @@
 // Layer source positions: the layer's own step in the text. For a layer from a block that is
 // the line inside the block (e.g. `dense(units)`), not the call site.
 import type { BlockDecl, InputStmt, ModelDecl, Span, Step, Stmt } from "../../parser/ast.js";
-import type { IRLayer, IRModel, IRRef, IRValue, IRWeight } from "../ir.js";
+import type { IRExpansion, IRLayer, IRModel, IRRef, IRValue, IRWeight } from "../ir.js";
 import { fromKerasName, isShapeError, lookup, names, type LayerEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { bindArgs, defaultRef } from "./args.js";
 import type { Reporter } from "./report.js";
-import { evaluate, type V, type VArg } from "./values.js";
+import { describe, evaluate, type V, type VArg } from "./values.js";
 import { countText, DEFAULT_LIMITS, LIMIT_WORDS, raiseHint, type Limits } from "./limits.js";
 
 export interface Tensor {
@@ -117,6 +117,9 @@ function prod(s: readonly number[]): number {
 }
 const fmt = (s: number[]): string => `[${s.join(", ")}]`;
 
+/** A value as the user would write it, for `source.via` (names without their backquotes). */
+const shown = (v: V): string => describe(v).replace(/`/g, "");
+
 export class ModelBuilder {
   private layers: IRLayer[] = [];
   /** By layer id; also the set of ids taken. */
@@ -132,6 +135,8 @@ export class ModelBuilder {
   private stopped = false;
   /** Statements and loop iterations run so far (the `steps` limit). */
   private steps = 0;
+  /** The block calls and loop passes being expanded, outermost first (layers' `source.via`; shared, never mutated). */
+  private via: IRExpansion[] = [];
 
   constructor(
     private readonly r: Reporter,
@@ -194,13 +199,16 @@ export class ModelBuilder {
         if (it.items.length > this.limits.loop) {
           return this.overLimit("loop", s.iterable.span.startLine === s.iterable.span.endLine ? s.iterable.span : keyword(s.span, 3), `this \`for\` runs over ${countText(it.items.length)} items`, "loop over fewer items", env, it.items.length);
         }
-        for (const item of it.items) {
+        for (const [index, item] of it.items.entries()) {
           if (this.stopped) return;
           if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
           const scope = new Map(env.scope);
           scope.set(s.variable, item);
           const inner: Env = { ...env, scope };
+          const outer = this.via;
+          this.via = [...outer, { kind: "for", line: s.span.startLine, variable: s.variable, value: shown(item), pass: index + 1, passes: it.items.length }];
           this.stmts(s.body, inner);
+          this.via = outer;
           env.current = inner.current;
         }
         return;
@@ -217,7 +225,10 @@ export class ModelBuilder {
         }
         for (let i = 0; i < c.v && !this.stopped; i++) {
           if (++this.steps > this.limits.steps) return this.overLimit("steps", headSpan(s), "expanding this model takes too many statements and loop iterations", "use fewer or shorter loops (loops within loops multiply)", env);
+          const outer = this.via;
+          this.via = [...outer, { kind: "repeat", line: s.span.startLine, pass: i + 1, passes: c.v }];
           this.stmts(s.body, env);
+          this.via = outer;
         }
         return;
       }
@@ -458,7 +469,10 @@ export class ModelBuilder {
     const inner: Env = { scope, tensors: new Map(), current: cur, inBlock: true, blockStack: [...env.blockStack, block.name] };
     const failedBefore = this.failed;
     this.failed = false;
+    const outer = this.via;
+    this.via = [...outer, { kind: "block", name: block.name, line: step.nameSpan.startLine, args: Object.fromEntries([...scope].map(([k, v]) => [k, shown(v)])) }];
     this.r.withContext(() => `in \`${block.name}\` called at line ${step.nameSpan.startLine}`, () => this.stmts(block.body, inner));
+    this.via = outer;
     const failed = this.failed;
     this.failed = failedBefore || failed;
     if (failed) return null;
@@ -529,7 +543,7 @@ export class ModelBuilder {
   private source(span: Span): IRLayer["source"] {
     let text = this.trimmedLines[span.startLine - 1];
     if (text === undefined) text = this.trimmedLines[span.startLine - 1] = (this.sourceLines[span.startLine - 1] ?? "").trim();
-    return { line: span.startLine, column: span.startColumn, text };
+    return this.via.length ? { line: span.startLine, column: span.startColumn, text, via: this.via } : { line: span.startLine, column: span.startColumn, text };
   }
 
   /** Keeps the layers the output depends on (warning about the others), totals params and FLOPs. */

@@ -3,7 +3,7 @@
 // its training (classes, loss vs final activation, monitors, schedules vs reduce_on_plateau).
 import type { ModelDecl, Span, TrainDecl } from "../../parser/ast.js";
 import { activationOf, layerById, passesValuesThrough, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
-import { allNames, augmentations, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
+import { allNames, augmentations, catalog, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
 import type { BuiltModel } from "./model.js";
@@ -28,8 +28,6 @@ export interface CheckedTraining {
   /** The `batch` setting's value, when written. */
   batchSpan?: Span;
 }
-
-const STEP_SCHEDULES = new Set(["piecewise_constant", "exponential_decay", "inverse_time_decay"]);
 
 export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter): CheckedTraining | null {
   const empty = new Map<string, V>();
@@ -126,12 +124,13 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
   if (schedV) {
     const v = schedV.v;
     const name = v.t === "name" ? v.name : v.t === "call" ? v.callee : undefined;
-    if (name !== undefined && lookup("callback", name)?.name === "reduce_on_plateau") {
+    if (name !== undefined && lookup("callback", name)?.setsLearningRate) {
       const cb = checkCallback(v, r);
       if (cb) callbacks.push({ ...cb, offset: v.span.startOffset, span: calleeSpan(v) });
       else ok = false;
     } else {
-      const s = resolveRef(v, "schedule", "`schedule`", r, false, ["reduce_on_plateau"]);
+      const perEpoch = catalog.callback.filter((c) => c.setsLearningRate).map((c) => c.name);
+      const s = resolveRef(v, "schedule", "`schedule`", r, false, perEpoch);
       if (isInvalid(s) || s === null) ok = false;
       else {
         schedule = s;
@@ -222,18 +221,20 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
       }
     }
   }
-  const plateau = callbacks.filter((c) => c.kind === "reduce_on_plateau");
-  if (schedule !== null && STEP_SCHEDULES.has(schedule.kind) && plateau.length > 0 && schedV) {
+  // Callbacks that set the learning rate per epoch exclude a (per-step) schedule and each other.
+  const lrSetters = callbacks.filter((c) => lookup("callback", c.kind)?.setsLearningRate);
+  if (schedule !== null && lrSetters.length > 0 && schedV) {
     r.error(
       "E505",
-      plateau[0].span,
-      `\`reduce_on_plateau\` and the schedule \`${schedule.kind}\` (line ${schedV.keySpan.startLine}) would both set the learning rate`,
+      lrSetters[0].span,
+      `\`${lrSetters[0].kind}\` and the schedule \`${schedule.kind}\` (line ${schedV.keySpan.startLine}) would both set the learning rate`,
       "keep one of them",
     );
     ok = false;
   }
-  if (plateau.length > 1) {
-    r.error("E505", plateau[1].span, "`reduce_on_plateau` is given twice; both would set the learning rate", "keep one of them");
+  if (lrSetters.length > 1) {
+    const [a, b] = lrSetters as [(typeof lrSetters)[0], (typeof lrSetters)[0]];
+    r.error("E505", b.span, a.kind === b.kind ? `\`${b.kind}\` is given twice; both would set the learning rate` : `\`${a.kind}\` and \`${b.kind}\` would both set the learning rate`, "keep one of them");
     ok = false;
   }
 
@@ -470,15 +471,16 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
   const trainSamples = Math.floor(dataset.trainSamples * (1 - split));
   const steps = t.epochs * (t.stepsPerEpoch ?? Math.ceil(trainSamples / t.batchSize));
   for (const l of model.layers) {
-    if (l.kind !== "batch_norm") continue;
+    // layers keeping moving averages of what they see in training (batch_norm's statistics)
+    if (!lookup("layer", l.kind)?.traits.stateful || !("momentum" in l.args)) continue;
     const left = Math.pow(l.args.momentum, steps);
     if (left <= 0.05) continue;
     const enough = Math.floor(Math.pow(0.01, 1 / steps) * 100) / 100;
     r.warning(
       "W608",
       info.get(l.id)!.nameSpan,
-      `\`batch_norm\` (momentum ${l.args.momentum}) keeps ${Math.round(left * 100)}% of its initial moving mean and variance after this run's ${steps} training steps: the trained model is evaluated with statistics that have not settled`,
-      enough > 0 ? `lower the momentum (\`batch_norm(momentum: ${enough})\` settles within ${steps} steps) or train for more steps` : "train for more steps",
+      `\`${l.kind}\` (momentum ${l.args.momentum}) keeps ${Math.round(left * 100)}% of its initial moving mean and variance after this run's ${steps} training steps: the trained model is evaluated with statistics that have not settled`,
+      enough > 0 ? `lower the momentum (\`${l.kind}(momentum: ${enough})\` settles within ${steps} steps) or train for more steps` : "train for more steps",
     );
   }
   return ok;

@@ -1,7 +1,8 @@
 // Picks the engine and backend for `nnc run` and says why.
 //
 //   --engine standalone        the standalone engine; with --gpu its WGSL kernels on WebGPU (dense
-//                              networks: src/runtime/engines/standalone-webgpu.ts); --backend is refused
+//                              and convolutional chains: src/runtime/engines/standalone-webgpu.ts);
+//                              --backend is refused
 //   --engine tfjs              the tfjs engine on --backend (default auto) or --gpu
 //   --engine auto (default)    tfjs when --gpu is given, when --backend names a tfjs backend, or
 //                              when @tensorflow/tfjs-node is installed (libtensorflow is fast);
@@ -84,12 +85,10 @@ export async function selectEngine(
 
   if (request.engine === "standalone") {
     if (request.gpu && backend === "auto") {
-      // The standalone engine's own WGSL kernels on WebGPU (dense networks; kernels/webgpu/).
+      // The standalone engine's own WGSL kernels on WebGPU (kernels/webgpu/), for the models they cover.
       const gpu = await import("./standalone-webgpu.js");
-      const plan = gpu.denseWebgpuPlan(ir);
-      if (typeof plan === "string") {
-        throw new CliError(`--gpu --engine standalone covers dense networks only (${gpu.COVERED}); this model has ${plan}. Use --engine tfjs --gpu for it.`, 1);
-      }
+      const plan = gpu.webgpuPlan(ir);
+      if (typeof plan === "string") throw new CliError(gpu.notCoveredMessage(plan), 1);
       const dawn = await (await import("../webgpu/dawn.js")).openDawn();
       return { engine: gpu.createStandaloneWebgpuEngine(), reason: `standalone engine on WebGPU (--engine standalone --gpu): nnc's WGSL kernels on ${dawn.name}` };
     }

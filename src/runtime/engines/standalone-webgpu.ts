@@ -1,55 +1,220 @@
-// `nnc run FILE --gpu --engine standalone` for dense networks: the standalone engine's training
-// step (forward, softmax + cross-entropy, backward, optimizer update) run as nnc's own WGSL
-// kernels (./wgsl.ts, ./runtime.ts) on WebGPU through Dawn (src/runtime/webgpu/dawn.ts), with the
-// standalone engine's initial weights (random.ts, bit-identical), its MNIST loader and its
-// checkpoint decisions, saving the model in the same TensorFlow.js layers format.
+// `nnc run FILE --gpu --engine standalone`: the standalone engine's training step (forward, loss,
+// backward, optimizer update) run as nnc's own WGSL kernels
+// (src/compiler/targets/standalone/kernels/webgpu/: wgsl.ts, runtime.ts) on WebGPU through Dawn
+// (src/runtime/webgpu/dawn.ts), with the standalone engine's initial weights (random.ts,
+// bit-identical), its MNIST loader, its shuffling and dropout streams and its callbacks' decisions
+// (src/runtime/training/callbacks.ts), saving the model in the same TensorFlow.js layers format.
 //
-// Covered (anything else is refused before training, naming what is not covered):
-//   layers     input, flatten, dense (activation relu, sigmoid, linear, or softmax on the last
-//              layer), dropout
-//   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output
-//              (no label smoothing, not from logits)
-//   optimizer  adam, sgd without momentum; no schedule, no regularizer, no augmentation
-//   metrics    accuracy; callbacks: checkpoint
-// Every product is a gemm specialised to its shapes, the bias/relu and their gradients and the
-// updates are elementwise kernels: nothing runs on the CPU but the shuffling, the dropout masks and
-// the loss/accuracy sums from the probabilities read back after each step.
+// Covered (anything else is refused before training, naming what is not covered; COVERED):
+//   layers     a chain (no merges) of input, flatten, reshape (views of the same buffer), dense
+//              and conv2d (padding valid/same, any strides; with or without bias; activation
+//              linear, relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax), max_pool and
+//              avg_pool (valid/same), global_max_pool and global_avg_pool (one window over the
+//              image), those activations as layers, prelu, dropout, batch_norm (batch statistics
+//              in training, moving ones at inference)
+//   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
+//              or from logits on a linear output; binary_crossentropy on a sigmoid output or from
+//              logits; label smoothing; mse, mae, huber on the output
+//   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
+//   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
+//              nadam (WGSL update rules after the CPU program's); learning-rate schedules
+//   metrics    accuracy; callbacks: all (checkpoint, csv_logger, early_stopping with restore_best,
+//              reduce_on_plateau, tensorboard, terminate_on_nan), in the CPU program's order
+//   data       no augmentation
+// Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
+// Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
+// kernels of their own, every size a constant in the shader: nothing runs on the CPU but the
+// shuffling, the dropout masks, the targets and the loss/accuracy sums from the predictions read
+// back after each step.
 //
 // What differs from the CPU standalone engine: the order of float32 sums inside the products
-// (tiles of 16), and the random streams of shuffling and dropout (this engine's own, seeded).
-// With shuffling off and dropout 0 both train on the same batches from the same weights:
-// test/gpu/standalone-webgpu.test.ts compares their losses step by step.
-import { join } from "node:path";
-import type { IR, IRLayer, IRRef } from "../../compiler/ir.js";
+// (4 x 4 blocks per invocation) and float32 rather than float64 arithmetic inside the
+// elementwise kernels. The random streams are the CPU program's: the same shuffles and dropout
+// masks for the same seed, so both engines train on the same batches from the same weights:
+// test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
+import { mkdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { activationOf, type IR, type IRLayer, type IRTraining } from "../../compiler/ir.js";
+import { lookup } from "../../compiler/catalog/index.js";
+import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import { CliError } from "../../cli/errors.js";
 import { loadMnist } from "../data/mnist.js";
 import { hashSeed, initialWeights, Random } from "../random.js";
 import { writeAtomic } from "../run/files.js";
-import { CheckpointDecider } from "../training/callbacks.js";
+import { CheckpointDecider, EarlyStopping, ReduceLROnPlateau, scheduledLearningRate, shouldTerminateOnNaN } from "../training/callbacks.js";
+import { KerasTensorBoard, type TensorBoardUpdateFreq } from "../tensorboard.js";
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
+import { WGSL_ACTIVATIONS, WGSL_ELEMENTWISE_LOSSES, wgslFloat, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
 
 const EPSILON = 1e-7;
 
-/** relu and sigmoid write their output to `a`; linear (and softmax, handled apart) leave it in `z`. */
-const hasOutput = (l: { activation: string }) => l.activation === "relu" || l.activation === "sigmoid";
-
-interface DenseLayer {
-  id: string;
-  inputs: number;
-  units: number;
-  activation: "relu" | "sigmoid" | "linear" | "softmax";
-  kernel: string;
-  bias: string;
-  /** Rate of a dropout layer right after this one (0: none). */
-  dropout: number;
+/**
+ * An optimizer as a WGSL update rule (updateRuleWgsl): its per-value state arrays and their initial
+ * values, the WGSL body (after the CPU program's applyGradients in targets/standalone/training.ts,
+ * constants baked in), and the per-step floats the host computes in float64 (t: the step, from 1).
+ */
+interface UpdateRule {
+  key: string;
+  state: string[];
+  init: number[];
+  body: string;
+  /** `memory`: the net's own record of what a rule carries from step to step on the host (nadam's product). */
+  floats: (lr: number, t: number, memory: Record<string, number>) => number[];
 }
 
-interface Plan {
-  layers: DenseLayer[];
+/** The update rules of the optimizers beyond adam and sgd, or null for one the GPU does not have. */
+function updateRule(o: IRTraining["optimizer"]): UpdateRule | null {
+  const a = o.args as Record<string, number | boolean>;
+  const f = (x: unknown) => wgslFloat(x as number);
+  const oneMinus = (x: unknown) => wgslFloat(Number((1 - (x as number)).toPrecision(12)));
+  switch (o.kind) {
+    case "adagrad":
+      return {
+        key: `adagrad ${a.initial_accumulator_value} ${a.epsilon}`,
+        state: ["accumulator"],
+        init: [a.initial_accumulator_value as number],
+        body: `  let s = accumulator[i] + g * g;
+  accumulator[i] = s;
+  value[i] = value[i] - (p[0].x * g) / (sqrt(s) + ${f(a.epsilon)});`,
+        floats: (lr) => [lr],
+      };
+    case "adadelta":
+      return {
+        key: `adadelta ${a.rho} ${a.epsilon}`,
+        state: ["accumulatedGrad", "accumulatedUpdate"],
+        init: [0, 0],
+        body: `  let ag = ${f(a.rho)} * accumulatedGrad[i] + ${oneMinus(a.rho)} * g * g;
+  accumulatedGrad[i] = ag;
+  let update = (sqrt(accumulatedUpdate[i] + ${f(a.epsilon)}) / sqrt(ag + ${f(a.epsilon)})) * g;
+  accumulatedUpdate[i] = ${f(a.rho)} * accumulatedUpdate[i] + ${oneMinus(a.rho)} * update * update;
+  value[i] = value[i] - p[0].x * update;`,
+        floats: (lr) => [lr],
+      };
+    case "rmsprop": {
+      const centered = a.centered === true;
+      const momentum = a.momentum as number;
+      const state = ["meanSquare", ...(centered ? ["meanGrad"] : []), ...(momentum ? ["moment"] : [])];
+      const lines = [`  let ms = ${f(a.rho)} * meanSquare[i] + ${oneMinus(a.rho)} * g * g;`, "  meanSquare[i] = ms;"];
+      if (centered) lines.push(`  let mg = ${f(a.rho)} * meanGrad[i] + ${oneMinus(a.rho)} * g;`, "  meanGrad[i] = mg;");
+      lines.push(`  let denom = sqrt(ms${centered ? " - mg * mg" : ""} + ${f(a.epsilon)});`);
+      if (momentum) lines.push(`  let mo = ${f(momentum)} * moment[i] + (p[0].x * g) / denom;`, "  moment[i] = mo;", "  value[i] = value[i] - mo;");
+      else lines.push("  value[i] = value[i] - (p[0].x * g) / denom;");
+      return { key: `rmsprop ${a.rho} ${a.epsilon} ${momentum} ${centered}`, state, init: state.map(() => 0), body: lines.join("\n"), floats: (lr) => [lr] };
+    }
+    case "adamax":
+      return {
+        key: `adamax ${a.beta1} ${a.beta2} ${a.epsilon}`,
+        state: ["m", "u"],
+        init: [0, 0],
+        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+  m[i] = m2;
+  let u2 = max(${f(a.beta2)} * u[i], abs(g));
+  u[i] = u2;
+  value[i] = value[i] - (p[0].x * m2) / (u2 + ${f(a.epsilon)});`,
+        floats: (lr, t) => [lr / (1 - Math.pow(a.beta1 as number, t))],
+      };
+    case "nadam": {
+      // Keras's momentum schedule, its running product kept on the host.
+      const b1 = a.beta1 as number;
+      return {
+        key: `nadam ${a.beta1} ${a.beta2} ${a.epsilon}`,
+        state: ["m", "v"],
+        init: [0, 0],
+        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+  m[i] = m2;
+  let v2 = ${f(a.beta2)} * v[i] + ${oneMinus(a.beta2)} * g * g;
+  v[i] = v2;
+  let mBar = p[0].y * g + p[0].z * m2;
+  value[i] = value[i] - (p[0].x * mBar) / (sqrt(v2 / p[0].w) + ${f(a.epsilon)});`,
+        floats: (lr, t, memory) => {
+          const mu = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * t));
+          const muNext = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * (t + 1)));
+          const product = (memory.product = (memory.product ?? 1) * mu);
+          return [lr, (1 - mu) / (1 - product), muNext / (1 - product * muNext), 1 - Math.pow(a.beta2 as number, t)];
+        },
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/** An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last axis). */
+interface Act {
+  kind: string;
+  alpha: number;
+  width: number;
+}
+
+/** One step of the chain (views are no step: they share their input's buffer). */
+export type Step =
+  | {
+      op: "dense";
+      id: string;
+      /** Values per example in and out. */
+      in: number;
+      size: number;
+      act: Act;
+      kernel: string;
+      bias: string | null;
+    }
+  | {
+      op: "conv2d";
+      id: string;
+      in: number;
+      size: number;
+      act: Act;
+      kernel: string;
+      bias: string | null;
+      filters: number;
+      /** The geometry without the batch size. */
+      window: Omit<WindowShape, "n">;
+    }
+  | { op: "max_pool" | "avg_pool"; id: string; in: number; size: number; window: Omit<WindowShape, "n"> }
+  | { op: "activation"; id: string; in: number; size: number; act: Act }
+  | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number }
+  | { op: "prelu"; id: string; in: number; size: number; alpha: string }
+  | {
+      op: "batch_norm";
+      id: string;
+      in: number;
+      size: number;
+      /** Channels (the last axis) and values per example of each. */
+      channels: number;
+      momentum: number;
+      epsilon: number;
+      gamma: string | null;
+      beta: string | null;
+      movingMean: string;
+      movingVariance: string;
+    };
+
+export interface Plan {
+  /** Values per example of the input. */
+  inputSize: number;
+  /** The chain; the last step's output are the logits the softmax reads. */
+  steps: Step[];
   classes: number;
+  /**
+   * The loss: cross-entropy on the softmax (binary: sigmoid) of the chain's last output (the loss
+   * kernel's), with its label smoothing (0: none); or an elementwise loss (mse, mae, huber) on the
+   * model's output.
+   */
+  loss:
+    | {
+        kind: "crossentropy";
+        /** Binary (sigmoid per output) rather than categorical (softmax per row). */
+        binary: boolean;
+        labelSmoothing: number;
+        /** Keras's binary accuracy (outputs thresholded at 0.5) as "accuracy". */
+        binaryAccuracy: boolean;
+      }
+    | { kind: string; delta: number };
+  /** The weights with an l1/l2 penalty (Keras: l1 * sum |w| + l2 * sum w², added to the loss). */
+  regularized: { name: string; l1: number; l2: number }[];
   optimizer:
     | {
         kind: "adam";
@@ -57,91 +222,606 @@ interface Plan {
         beta1: number;
         beta2: number;
         epsilon: number;
+        /** adamw's decoupled weight decay (0: adam). */
+        weightDecay: number;
       }
-    | { kind: "sgd"; lr: number };
-  checkpoint: {
-    monitor: string;
-    save_best_only: boolean;
-    mode?: string;
-    path: string;
-  } | null;
+    | { kind: "sgd"; lr: number; momentum: number; nesterov: boolean }
+    | ({ kind: "rule"; lr: number } & UpdateRule);
 }
 
 const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** The plan of a model this engine covers, or the reason it does not cover it. */
-export function denseWebgpuPlan(ir: IR): Plan | string {
+export const COVERED =
+  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical and binary cross-entropy (also from logits, label smoothing), mse, mae, huber; adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; every callback";
+
+/** The activation of a layer, if the kernels have it (linear included), else null. */
+function actOf(l: IRLayer): Act | null {
+  const a = activationOf(l);
+  if (a.kind === "linear" || a.kind === "softmax" || WGSL_ACTIVATIONS[a.kind]) return { kind: a.kind, alpha: num(a.args.alpha, 0), width: l.outputShape.at(-1)! };
+  return null;
+}
+
+/** The plan of a model this engine covers, or what it does not cover (a phrase: "the batch_norm layer batch_norm_1"). */
+export function webgpuPlan(ir: IR): Plan | string {
   const t = ir.training;
-  if (!t) return "the file has no train section";
-  if (ir.sweep) return "sweeps";
-  const layers: DenseLayer[] = [];
-  let width = 0;
+  if (!t) return "no train section";
+  if (ir.sweep) return "a sweep";
+  const merge = ir.model.layers.find((l) => l.inputs.length > 1);
+  if (merge) return `the ${merge.kind} layer ${merge.id} (only a chain of layers is covered, no merges)`;
+  const binary = t.loss.kind === "binary_crossentropy";
+  const crossEntropy = binary || t.loss.kind === "categorical_crossentropy" || t.loss.kind === "sparse_categorical_crossentropy";
+  if (!crossEntropy && !WGSL_ELEMENTWISE_LOSSES[t.loss.kind]) return `the ${t.loss.kind} loss`;
+  const steps: Step[] = [];
+  const regularized: Plan["regularized"] = [];
+  let inputSize = 0;
   let prev: string | null = null;
   for (const l of ir.model.layers) {
-    if (prev !== null && (l.inputs.length !== 1 || l.inputs[0] !== prev)) return `layer ${l.id} (only a chain of layers is covered)`;
+    if (prev !== null && l.inputs[0] !== prev) return `the ${l.kind} layer ${l.id} (only a chain of layers is covered: it does not read the layer before it)`;
     prev = l.id;
-    if (l.kind === "input" || l.kind === "flatten") {
-      width = l.outputShape.reduce((a, b) => a * b, 1);
+    const traits = lookup("layer", l.kind)!.traits;
+    const inShape = l.inputs.length === 1 ? ir.model.layers.find((x) => x.id === l.inputs[0])!.outputShape : [];
+    const common = { id: l.id, in: size(inShape), size: size(l.outputShape) };
+    if (l.kind === "input") {
+      inputSize = common.size;
       continue;
     }
-    if (l.kind === "dropout") {
-      const last = layers.at(-1);
-      if (!last || last.activation === "softmax") return `dropout ${l.id} (covered only after a hidden dense layer)`;
-      last.dropout = num(l.args.rate, 0);
-      continue;
+    if (traits.view) continue;
+    for (const w of l.weights) {
+      const r = w.regularizer;
+      if (!r) continue;
+      const l1 = r.kind === "l1" || r.kind === "l1l2" ? num(r.args.l1, 0.01) : 0;
+      const l2 = r.kind === "l2" || r.kind === "l1l2" ? num(r.args.l2, 0.01) : 0;
+      regularized.push({ name: w.name, l1, l2 });
     }
-    if (l.kind !== "dense") return `the ${l.kind} layer ${l.id}`;
-    const act = (l.args.activation as IRRef | null)?.kind ?? "linear";
-    if (act !== "relu" && act !== "sigmoid" && act !== "linear" && act !== "softmax") return `activation ${act} on ${l.id}`;
-    if (l.args.use_bias === false) return `dense without bias (${l.id})`;
-    if (l.weights.some((w) => w.regularizer)) return `regularizers (${l.id})`;
-    const kernel = l.weights.find((w) => w.role === "kernel");
-    const bias = l.weights.find((w) => w.role === "bias");
-    if (!kernel || !bias) return `dense ${l.id} without kernel and bias`;
-    const units = l.outputShape[0]!;
-    layers.push({
-      id: l.id,
-      inputs: width,
-      units,
-      activation: act,
-      kernel: kernel.name,
-      bias: bias.name,
-      dropout: 0,
-    });
-    width = units;
+    const act = actOf(l);
+    if (!act) return `the ${activationOf(l).kind} activation of ${l.id}`;
+    const weight = (role: string) => l.weights.find((w) => w.role === role)?.name ?? null;
+    if (l.kind === "dense") {
+      steps.push({ op: "dense", ...common, act, kernel: weight("kernel")!, bias: weight("bias") });
+    } else if (l.kind === "conv2d") {
+      const [KH, KW] = l.args.kernel_size;
+      const [SH, SW] = l.args.strides;
+      const g = windowGeometry(inShape, l.outputShape, [KH, KW], [SH, SW]);
+      steps.push({ op: "conv2d", ...common, act, kernel: weight("kernel")!, bias: weight("bias"), filters: l.outputShape[2]!, window: { ...g, KH, KW, SH, SW } });
+    } else if (l.kind === "max_pool" || l.kind === "avg_pool") {
+      const [KH, KW] = l.args.pool_size;
+      const [SH, SW] = l.args.strides;
+      steps.push({ op: l.kind, ...common, window: { ...windowGeometry(inShape, l.outputShape, [KH, KW], [SH, SW]), KH, KW, SH, SW } });
+    } else if (l.kind === "global_max_pool" || l.kind === "global_avg_pool") {
+      // one window over the whole image: [h, w, c] -> [c], the layout of [1, 1, c]
+      const [H, W, C] = inShape as [number, number, number];
+      const window = { H, W, C, KH: H, KW: W, SH: 1, SW: 1, OH: 1, OW: 1, padTop: 0, padLeft: 0 };
+      steps.push({ op: l.kind === "global_max_pool" ? "max_pool" : "avg_pool", ...common, window });
+    } else if (traits.activation) {
+      steps.push({ op: "activation", ...common, act });
+    } else if (traits.stochastic && l.kind === "dropout") {
+      const rate = l.args.rate;
+      steps.push({ op: "dropout", ...common, rate, keep: Number((1 - rate).toPrecision(12)) });
+    } else if (l.kind === "prelu") {
+      const alpha = l.weights.find((w) => w.role === "alpha")!;
+      if (common.size % size(alpha.shape) !== 0) return `the prelu layer ${l.id} (its alpha does not tile its input)`;
+      steps.push({ op: "prelu", ...common, alpha: alpha.name });
+    } else if (l.kind === "batch_norm") {
+      steps.push({
+        op: "batch_norm",
+        ...common,
+        channels: l.outputShape.at(-1)!,
+        momentum: l.args.momentum,
+        epsilon: l.args.epsilon,
+        gamma: weight("gamma"),
+        beta: weight("beta"),
+        movingMean: weight("moving_mean")!,
+        movingVariance: weight("moving_variance")!,
+      });
+    } else return `the ${l.kind} layer ${l.id}`;
   }
-  const last = layers.at(-1);
-  if (!last || last.activation !== "softmax") return "a model whose last layer is not dense with softmax";
-  if (layers.slice(0, -1).some((l) => l.activation === "softmax")) return "softmax before the last layer";
-  if (t.loss.kind !== "categorical_crossentropy" && t.loss.kind !== "sparse_categorical_crossentropy") return `the ${t.loss.kind} loss`;
-  if (t.loss.args.from_logits === true || num(t.loss.args.label_smoothing, 0) !== 0) return "from_logits / label_smoothing";
-  if (t.schedule) return `the ${t.schedule.kind} schedule`;
+  // The softmax (sigmoid for the binary cross-entropy) that ends the model, a dense or conv2d
+  // layer's activation or an activation layer, is the loss kernel's: the chain ends with its logits.
+  // With a loss from logits the chain ends with them (a linear output).
+  const last = steps.at(-1);
+  const fromLogits = t.loss.args.from_logits === true;
+  const squash = binary ? "sigmoid" : "softmax";
+  if (!crossEntropy) {
+    // an elementwise loss reads the model's output as it is (its last activation stays in the chain)
+  } else if (fromLogits) {
+    if (last && "act" in last && last.act.kind !== "linear") return `a ${last.act.kind} output with the ${t.loss.kind} loss from logits`;
+  } else {
+    if (!last || !("act" in last) || last.act.kind !== squash) return `a model that does not end with a ${squash} (the ${t.loss.kind} loss reads its probabilities)`;
+    if (last.op === "activation") steps.pop();
+    else last.act = { kind: "linear", alpha: 0, width: last.act.width };
+  }
+  if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
   if (t.data.augment) return "augmentation";
   if (t.metrics.some((m) => m !== "accuracy")) return `metrics other than accuracy (${t.metrics.join(", ")})`;
-  let checkpoint: Plan["checkpoint"] = null;
-  for (const c of t.callbacks) {
-    if (c.kind !== "checkpoint") return `the ${c.kind} callback`;
-    checkpoint = c.args as unknown as NonNullable<Plan["checkpoint"]>;
-  }
   const o = t.optimizer;
   let optimizer: Plan["optimizer"];
-  if (o.kind === "adam") {
+  const rule = updateRule(o);
+  if (o.kind === "adam" || o.kind === "adamw") {
     optimizer = {
       kind: "adam",
       lr: num(o.args.lr, 1e-3),
       beta1: num(o.args.beta1, 0.9),
       beta2: num(o.args.beta2, 0.999),
       epsilon: num(o.args.epsilon, 1e-7),
+      weightDecay: o.kind === "adamw" ? num(o.args.weight_decay, 0) : 0,
     };
-  } else if (o.kind === "sgd" && num(o.args.momentum, 0) === 0) {
-    optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01) };
-  } else return `the ${o.kind} optimizer${o.kind === "sgd" ? " with momentum" : ""}`;
-  if (last.units !== t.data.classes) return `an output of ${last.units} units for ${t.data.classes} classes`;
-  return { layers, classes: t.data.classes, optimizer, checkpoint };
+  } else if (o.kind === "sgd") {
+    optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01), momentum: num(o.args.momentum, 0), nesterov: o.args.nesterov === true };
+  } else if (rule) {
+    optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
+  } else return `the ${o.kind} optimizer`;
+  const loss: Plan["loss"] = crossEntropy
+    ? { kind: "crossentropy", binary, labelSmoothing: num(t.loss.args.label_smoothing, 0), binaryAccuracy: binary && t.metrics.includes("accuracy") }
+    : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
+  return { inputSize, steps, classes: t.data.classes, loss, regularized, optimizer };
 }
 
-export const COVERED =
-  "input, flatten, dense (relu, sigmoid, linear, softmax last), dropout; categorical cross-entropy; adam or plain sgd; accuracy; checkpoint";
+/**
+ * Target j of a row whose label is `label`: one-hot, or with label smoothing ls
+ * (1 - ls) * onehot + ls / classes (ls / 2 for the binary cross-entropy), the constants rounded
+ * as the CPU program prints them.
+ */
+export function targetValue(j: number, label: number, classes: number, labelSmoothing: number, binary = false): number {
+  const y = j === label ? 1 : 0;
+  return labelSmoothing ? Number(fmt(1 - labelSmoothing)) * y + Number(fmt(labelSmoothing / (binary ? 2 : classes))) : y;
+}
+
+/**
+ * The summed cross-entropy -sum y log p (p clipped to [1e-7, 1 - 1e-7], as the CPU program's loss;
+ * y: targetValue) and the count of rows whose largest probability is at the label, over n rows.
+ */
+export function crossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number, labelSmoothing = 0): [number, number] {
+  let loss = 0;
+  let correct = 0;
+  for (let r = 0; r < n; r++) {
+    const y = label(r);
+    for (let j = 0; j < classes; j++) {
+      const t = targetValue(j, y, classes, labelSmoothing);
+      if (t !== 0) loss -= t * Math.log(Math.min(Math.max(p[r * classes + j]!, EPSILON), 1 - EPSILON));
+    }
+    let best = 0;
+    for (let j = 1; j < classes; j++) if (p[r * classes + j]! > p[r * classes + best]!) best = j;
+    if (best === y) correct++;
+  }
+  return [loss, correct];
+}
+
+/**
+ * The binary cross-entropy -(y log p + (1 - y) log(1 - p)) averaged over the classes, summed over
+ * n rows (p clipped as the CPU program does), and the rows' hits: Keras's binary accuracy (the
+ * share of outputs on the label's side of 0.5) when `binaryAccuracy`, else argmax hits.
+ */
+function binaryCrossEntropySums(p: Float32Array, label: (row: number) => number, n: number, classes: number, labelSmoothing: number, binaryAccuracy: boolean): [number, number] {
+  let loss = 0;
+  let hits = 0;
+  for (let r = 0; r < n; r++) {
+    const l = label(r);
+    let best = 0;
+    let rowHits = 0;
+    for (let j = 0; j < classes; j++) {
+      const q = p[r * classes + j]!;
+      const y = targetValue(j, l, classes, labelSmoothing, true);
+      const pc = Math.min(Math.max(q, EPSILON), 1 - EPSILON);
+      loss -= (y * Math.log(pc) + (1 - y) * Math.log(1 - pc)) / classes;
+      if ((q > 0.5 ? 1 : 0) === (j === l ? 1 : 0)) rowHits++;
+      if (q > p[r * classes + best]!) best = j;
+    }
+    hits += binaryAccuracy ? rowHits / classes : best === l ? 1 : 0;
+  }
+  return [loss, hits];
+}
+
+/** Label smoothing of the plan's loss (0: none, or not a cross-entropy). */
+export function smoothingOf(plan: Plan): number {
+  return "labelSmoothing" in plan.loss ? plan.loss.labelSmoothing : 0;
+}
+
+/**
+ * The plan's loss summed over n rows (each row's loss as the CPU program averages it: the
+ * cross-entropy per row, an elementwise loss's mean over the classes) and the count of rows whose
+ * largest prediction is at the label, from the predictions (GpuNet.predictions) read back.
+ */
+export function lossSums(plan: Plan, p: Float32Array, label: (row: number) => number, n: number): [number, number] {
+  const loss = plan.loss;
+  const C = plan.classes;
+  if ("binary" in loss && loss.binary) return binaryCrossEntropySums(p, label, n, C, loss.labelSmoothing, loss.binaryAccuracy);
+  if ("labelSmoothing" in loss) return crossEntropySums(p, label, n, C, loss.labelSmoothing);
+  const d = loss.delta;
+  const term =
+    loss.kind === "mse"
+      ? (e: number) => e * e
+      : loss.kind === "mae"
+        ? (e: number) => Math.abs(e)
+        : (e: number) => (Math.abs(e) <= d ? 0.5 * e * e : d * (Math.abs(e) - Number(fmt(d / 2))));
+  let total = 0;
+  let correct = 0;
+  for (let r = 0; r < n; r++) {
+    const y = label(r);
+    let best = 0;
+    for (let j = 0; j < C; j++) {
+      total += term(p[r * C + j]! - (j === y ? 1 : 0)) / C;
+      if (p[r * C + j]! > p[r * C + best]!) best = j;
+    }
+    if (best === y) correct++;
+  }
+  return [total, correct];
+}
+
+/** The refusal of a model the engine does not cover: what it covers, what the model has, the alternatives. */
+export function notCoveredMessage(what: string): string {
+  return `--gpu --engine standalone does not cover ${what}; it covers ${COVERED}. Use --engine tfjs --gpu for this model, or the standalone engine on the CPU (without --gpu).`;
+}
+
+interface Param {
+  value: GpuTensor;
+  grad: GpuTensor;
+  /** Adam's moments; SGD's velocity in m. */
+  m: GpuTensor | null;
+  v: GpuTensor | null;
+  /** An update rule's state arrays. */
+  state: GpuTensor[];
+}
+
+interface StepBuffers {
+  /** The step's output (for a linear layer without activation: z itself). */
+  out: GpuTensor;
+  /** dL/d(out). */
+  dOut: GpuTensor;
+  /** Pre-activation and its gradient (layers with an activation). */
+  z: GpuTensor | null;
+  dz: GpuTensor | null;
+  /** conv2d: the patches (and, in the backward pass, their gradient). */
+  cols: GpuTensor | null;
+  /** max_pool: where each maximum came from; dropout: the mask; batch_norm: the normalised input. */
+  aux: GpuTensor | null;
+  /** batch_norm: the batch mean and 1/std per channel. */
+  stats: GpuTensor | null;
+  /** batch_norm without gamma or beta: where their (unused) gradients go. */
+  paramGrads: [GpuTensor | null, GpuTensor | null] | null;
+}
+
+/**
+ * The model on the GPU: its weights, gradients and optimizer state, and every activation buffer
+ * for up to `batch` rows, with the step's kernels. The training loop below drives it; so do the
+ * tests, against the CPU program's internals (test/standalone/harness.ts).
+ */
+export class GpuNet {
+  /** The trainable weights. */
+  readonly params = new Map<string, Param>();
+  /** The weights training updates without gradients (batch_norm's moving statistics). */
+  readonly state = new Map<string, GpuTensor>();
+  /** The input batch (n rows of plan.inputSize) and the one-hot targets. */
+  readonly x: GpuTensor;
+  readonly y: GpuTensor;
+  /** The softmax probabilities after forward() (cross-entropy; else see predictions()). */
+  readonly probs: GpuTensor;
+  private readonly bufs: StepBuffers[];
+  private readonly masks: (Float32Array | null)[];
+  private readonly targets: Float32Array;
+  /** Where dL/d(logits) goes when the chain is empty (the input is the logits): unused. */
+  private readonly inputGrad: GpuTensor;
+  /** early_stopping's best weights, by name. */
+  private best: Map<string, GpuTensor> | null = null;
+  /** The stream dropout masks draw from, as the CPU program's `random`. */
+  private random = new Random(0);
+  private iterations = 0;
+  /** What the optimizer's update rule carries from step to step on the host. */
+  private readonly ruleMemory: Record<string, number> = {};
+  /** The regularized weights' penalties, one slot each. */
+  private readonly penalties: GpuTensor | null;
+
+  constructor(
+    readonly plan: Plan,
+    readonly k: WebgpuKernels,
+    readonly batch: number,
+    initial: Map<string, Float32Array>,
+  ) {
+    const B = batch;
+    for (const s of plan.steps) {
+      if (s.op === "batch_norm") for (const name of [s.movingMean, s.movingVariance]) this.state.set(name, k.tensor(initial.get(name)!));
+      const trainable = s.op === "dense" || s.op === "conv2d" ? [s.kernel, s.bias] : s.op === "batch_norm" ? [s.gamma, s.beta] : s.op === "prelu" ? [s.alpha] : [];
+      for (const name of trainable) {
+        if (!name) continue;
+        const w = initial.get(name)!;
+        const o = plan.optimizer;
+        // Adam's two moments; SGD's velocity (in m) with momentum.
+        const m = o.kind === "adam" || (o.kind === "sgd" && o.momentum > 0);
+        this.params.set(name, {
+          value: k.tensor(w),
+          grad: k.tensor(w.length),
+          m: m ? k.tensor(w.length) : null,
+          v: o.kind === "adam" ? k.tensor(w.length) : null,
+          state: o.kind === "rule" ? o.init.map((x) => k.tensor(new Float32Array(w.length).fill(x))) : [],
+        });
+      }
+    }
+    this.x = k.tensor(B * plan.inputSize);
+    this.y = k.tensor(B * plan.classes);
+    this.probs = k.tensor(B * plan.classes);
+    this.targets = new Float32Array(B * plan.classes);
+    this.inputGrad = k.tensor(B * plan.inputSize);
+    this.bufs = plan.steps.map((s) => {
+      const activated = "act" in s && s.act.kind !== "linear";
+      const linear = s.op === "dense" || s.op === "conv2d";
+      const z = linear && activated ? k.tensor(B * s.size) : null;
+      const patches = s.op === "conv2d" ? B * s.window.OH * s.window.OW * s.window.KH * s.window.KW * s.window.C : 0;
+      return {
+        out: k.tensor(B * s.size),
+        dOut: k.tensor(B * s.size),
+        z,
+        dz: z ? k.tensor(B * s.size) : null,
+        cols: patches ? k.tensor(patches) : null,
+        aux: s.op === "max_pool" || s.op === "dropout" || s.op === "batch_norm" ? k.tensor(B * s.size) : null,
+        stats: s.op === "batch_norm" ? k.tensor(2 * s.channels) : null,
+        paramGrads: s.op === "batch_norm" ? [s.gamma ? null : k.tensor(s.channels), s.beta ? null : k.tensor(s.channels)] : null,
+      };
+    });
+    this.masks = plan.steps.map((s) => (s.op === "dropout" ? new Float32Array(B * s.size) : null));
+    this.penalties = plan.regularized.length ? k.tensor(plan.regularized.length) : null;
+  }
+
+  /**
+   * The weights' penalty (0 without regularizers), of the weights as they are when it is called
+   * (before update(), as the CPU program adds it to the step's loss).
+   */
+  async penalty(): Promise<number> {
+    if (!this.penalties) return 0;
+    this.plan.regularized.forEach((r, slot) => this.k.kernelPenalty(this.params.get(r.name)!.value, this.penalties!, slot, r.l1, r.l2));
+    return (await this.k.read(this.penalties)).reduce((a, b) => a + b, 0);
+  }
+
+  /** Keeps a copy of every weight on the GPU (early_stopping's best epoch). */
+  snapshot(): void {
+    for (const [name, t] of this.allWeights()) {
+      const copy = (this.best ??= new Map()).get(name) ?? this.k.tensor(t.length);
+      this.best.set(name, copy);
+      this.k.copy(t, copy, t.length);
+    }
+  }
+
+  /** Puts the weights of the last snapshot() back. */
+  restore(): void {
+    if (!this.best) return;
+    for (const [name, t] of this.allWeights()) this.k.copy(this.best.get(name)!, t, t.length);
+  }
+
+  private allWeights(): [string, GpuTensor][] {
+    return [...[...this.params].map(([name, p]): [string, GpuTensor] => [name, p.value]), ...this.state];
+  }
+
+  /** Writes the targets of n rows (one-hot, or smoothed as the loss says) from their labels. */
+  setLabels(label: (row: number) => number, n: number): void {
+    const C = this.plan.classes;
+    const y = this.targets;
+    for (let r = 0; r < n; r++) {
+      const l = label(r);
+      for (let j = 0; j < C; j++) y[r * C + j] = targetValue(j, l, C, smoothingOf(this.plan), "binary" in this.plan.loss && this.plan.loss.binary);
+    }
+    this.k.write(this.y, y.subarray(0, n * C));
+  }
+
+  /** Restarts the dropout stream (the CPU program's reseed()). */
+  reseed(seed: number): void {
+    this.random = new Random(seed);
+  }
+
+  private shape(w: Omit<WindowShape, "n">, n: number): WindowShape {
+    return { ...w, n };
+  }
+
+  /** a = act(z) over count values. */
+  private activate(act: Act, z: GpuTensor, a: GpuTensor, count: number): void {
+    if (act.kind === "softmax") this.k.kernelSoftmax(z, a, count / act.width, act.width);
+    else this.k.kernelActivation(act.kind, act.alpha, z, a, count);
+  }
+
+  /** dz = act'(z) * g over count values (a: the activation's output). */
+  private activateBackward(act: Act, z: GpuTensor, a: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
+    if (act.kind === "relu") this.k.kernelReluBackward(z, g, dz, count);
+    else if (act.kind === "softmax") this.k.kernelSoftmaxBackward(a, g, dz, count / act.width, act.width);
+    else this.k.kernelActivationBackward(act.kind, act.alpha, z, a, g, dz, count);
+  }
+
+  private output(i: number): GpuTensor {
+    return i < 0 ? this.x : this.bufs[i]!.out;
+  }
+
+  /** The forward pass over n rows of x, then softmax and dL/d(logits) against y. */
+  forward(n: number, training: boolean): void {
+    const k = this.k;
+    this.plan.steps.forEach((s, i) => {
+      const b = this.bufs[i]!;
+      const input = this.output(i - 1);
+      switch (s.op) {
+        case "dense":
+        case "conv2d": {
+          const z = b.z ?? b.out;
+          let rows = n;
+          let width = s.in;
+          let x = input;
+          let units = s.size;
+          if (s.op === "conv2d") {
+            const w = this.shape(s.window, n);
+            k.kernelIm2col(input, b.cols!, w);
+            rows = n * w.OH * w.OW;
+            width = w.KH * w.KW * w.C;
+            x = b.cols!;
+            units = s.filters;
+          }
+          k.gemm(false, false, rows, units, width, x, this.params.get(s.kernel)!.value, z, false);
+          // bias and relu in one pass where both are there (the CPU program's biasRelu), else apart
+          if (s.bias && s.act.kind === "relu") k.kernelBiasRelu(z, b.out, this.params.get(s.bias)!.value, rows, units);
+          else {
+            if (s.bias) k.kernelBiasAdd(z, this.params.get(s.bias)!.value, rows, units);
+            if (b.z) this.activate(s.act, b.z, b.out, n * s.size);
+          }
+          break;
+        }
+        case "max_pool":
+          k.kernelMaxPool(input, b.out, b.aux!, this.shape(s.window, n));
+          break;
+        case "avg_pool":
+          k.kernelAvgPool(input, b.out, this.shape(s.window, n));
+          break;
+        case "activation":
+          this.activate(s.act, input, b.out, n * s.size);
+          break;
+        case "prelu":
+          k.kernelPrelu(input, this.params.get(s.alpha)!.value, b.out, n * s.size);
+          break;
+        case "batch_norm": {
+          const rows = (n * s.size) / s.channels;
+          const gamma = s.gamma ? this.params.get(s.gamma)!.value : null;
+          const beta = s.beta ? this.params.get(s.beta)!.value : null;
+          const mm = this.state.get(s.movingMean)!;
+          const mv = this.state.get(s.movingVariance)!;
+          if (training) k.kernelBatchNorm(input, b.stats!, mm, mv, b.aux!, b.out, gamma, beta, rows, s.channels, s.momentum, s.epsilon);
+          else k.kernelBatchNormInference(input, mm, mv, b.out, gamma, beta, rows, s.channels, s.epsilon);
+          break;
+        }
+        case "dropout": {
+          if (!training) {
+            k.copy(input, b.out, n * s.size);
+            break;
+          }
+          // The CPU program's draw: one stream, layer after layer, value after value.
+          const mask = this.masks[i]!;
+          const scale = 1 / s.keep;
+          for (let j = 0; j < n * s.size; j++) mask[j] = this.random.next() < s.rate ? 0 : scale;
+          k.write(b.aux!, mask.subarray(0, n * s.size));
+          k.kernelMask(input, b.aux!, b.out, n * s.size);
+          break;
+        }
+      }
+    });
+    const last = this.plan.steps.length - 1;
+    const dOut = last >= 0 ? this.bufs[last]!.dOut : this.inputGrad;
+    const loss = this.plan.loss;
+    if ("binary" in loss && loss.binary) k.kernelSigmoidCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
+    else if ("labelSmoothing" in loss) k.kernelSoftmaxCrossEntropy(this.output(last), this.y, this.probs, dOut, n, this.plan.classes);
+    else k.kernelElementwiseLoss(loss.kind, loss.delta, this.output(last), this.y, dOut, n, this.plan.classes);
+  }
+
+  /** The backward pass after forward(n, true): every weight's gradient, the regularizers' included. */
+  backward(n: number): void {
+    const k = this.k;
+    const steps = this.plan.steps;
+    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d" || s.op === "prelu" || (s.op === "batch_norm" && (s.gamma || s.beta)));
+    // (nothing to do in a model without weights: firstWeighted is -1)
+    for (let i = steps.length - 1; firstWeighted >= 0 && i >= firstWeighted; i--) {
+      const s = steps[i]!;
+      const b = this.bufs[i]!;
+      const input = this.output(i - 1);
+      // dL/d(input) is needed when a layer with weights comes before this one.
+      const dIn = i > firstWeighted ? this.bufs[i - 1]!.dOut : null;
+      switch (s.op) {
+        case "dense":
+        case "conv2d": {
+          const dz = b.dz ?? b.dOut;
+          if (b.z) this.activateBackward(s.act, b.z, b.out, b.dOut, dz, n * s.size);
+          const p = this.params.get(s.kernel)!;
+          if (s.op === "dense") {
+            k.gemm(true, false, s.in, s.size, n, input, dz, p.grad, false);
+            if (s.bias) k.kernelBiasGrad(dz, this.params.get(s.bias)!.grad, n, s.size);
+            if (dIn) k.gemm(false, true, n, s.in, s.size, dz, p.value, dIn, false);
+          } else {
+            const w = this.shape(s.window, n);
+            const rows = n * w.OH * w.OW;
+            const patch = w.KH * w.KW * w.C;
+            k.gemm(true, false, patch, s.filters, rows, b.cols!, dz, p.grad, false);
+            if (s.bias) k.kernelBiasGrad(dz, this.params.get(s.bias)!.grad, rows, s.filters);
+            if (dIn) {
+              // dPatches = dz · kernelᵀ into the patch buffer, gathered back onto the image
+              k.gemm(false, true, rows, patch, s.filters, dz, p.value, b.cols!, false);
+              k.kernelCol2im(b.cols!, dIn, w);
+            }
+          }
+          break;
+        }
+        case "max_pool":
+          if (dIn) k.kernelMaxPoolBackward(b.dOut, b.aux!, dIn, this.shape(s.window, n));
+          break;
+        case "avg_pool":
+          if (dIn) k.kernelAvgPoolBackward(b.dOut, dIn, this.shape(s.window, n));
+          break;
+        case "activation":
+          if (dIn) this.activateBackward(s.act, input, b.out, b.dOut, dIn, n * s.size);
+          break;
+        case "dropout":
+          if (dIn) k.kernelMask(b.dOut, b.aux!, dIn, n * s.size);
+          break;
+        case "prelu": {
+          const p = this.params.get(s.alpha)!;
+          k.kernelPreluBackward(input, p.value, b.dOut, p.grad, dIn, n * s.size);
+          break;
+        }
+        case "batch_norm": {
+          const [dg, db] = b.paramGrads!;
+          k.kernelBatchNormBackward(
+            b.dOut,
+            b.aux!,
+            b.stats!,
+            s.gamma ? this.params.get(s.gamma)!.value : null,
+            dg ?? this.params.get(s.gamma!)!.grad,
+            db ?? this.params.get(s.beta!)!.grad,
+            dIn,
+            (n * s.size) / s.channels,
+            s.channels,
+          );
+          break;
+        }
+      }
+    }
+    for (const r of this.plan.regularized) {
+      const p = this.params.get(r.name)!;
+      k.kernelRegularizerGrad(p.value, p.grad, r.l1, r.l2);
+    }
+  }
+
+  /** One optimizer step over every weight (lr: the learning rate of this step). */
+  update(lr: number): void {
+    this.iterations++;
+    const o = this.plan.optimizer;
+    // A rule's per-step floats once for all weights (nadam's schedule advances once a step).
+    const floats = o.kind === "rule" ? o.floats(lr, this.iterations, this.ruleMemory) : [];
+    for (const p of this.params.values()) {
+      if (o.kind === "adam") {
+        // adamw: w -= lr * weight_decay * w first (decoupled), then the Adam step
+        if (o.weightDecay > 0) this.k.updateRule("decay", [], "  value[i] = value[i] - p[0].x * value[i];", p.value, p.grad, [], [lr * o.weightDecay]);
+        const lrT = (lr * Math.sqrt(1 - Math.pow(o.beta2, this.iterations))) / (1 - Math.pow(o.beta1, this.iterations));
+        this.k.adamUpdate(p.value, p.grad, p.m!, p.v!, lrT, o.beta1, o.beta2, o.epsilon);
+      } else if (o.kind === "rule") this.k.updateRule(o.key, o.state, o.body, p.value, p.grad, p.state, floats);
+      else if (o.momentum > 0) this.k.momentumUpdate(p.value, p.grad, p.m!, lr, o.momentum, o.nesterov);
+      else this.k.sgdUpdate(p.value, p.grad, lr);
+    }
+  }
+
+  /** The model's predictions of the last forward pass: the softmax probabilities, or the output an elementwise loss reads. */
+  async predictions(n: number): Promise<Float32Array> {
+    if ("labelSmoothing" in this.plan.loss) return (await this.k.read(this.probs)).slice(0, n * this.plan.classes);
+    return this.logits(n);
+  }
+
+  /** The logits of the last forward pass (n rows). */
+  async logits(n: number): Promise<Float32Array> {
+    const last = this.plan.steps.length - 1;
+    return (await this.k.read(this.output(last))).slice(0, n * this.plan.classes);
+  }
+
+  /** A weight's values (trainable or not). */
+  async weight(name: string): Promise<Float32Array> {
+    return this.k.read(this.params.get(name)?.value ?? this.state.get(name)!);
+  }
+
+  async gradient(name: string): Promise<Float32Array> {
+    return this.k.read(this.params.get(name)!.grad);
+  }
+
+  setWeight(name: string, value: Float32Array): void {
+    this.k.write(this.params.get(name)!.value, value);
+  }
+}
 
 interface Data {
   x: Float32Array;
@@ -194,140 +874,45 @@ export function createStandaloneWebgpuEngine(): Engine {
   return {
     name: "standalone",
     async train(ir: IR, options: RunOptions, hooks: TrainHooks): Promise<TrainResult> {
-      const plan = denseWebgpuPlan(ir);
-      if (typeof plan === "string") {
-        throw new CliError(
-          `--gpu --engine standalone covers dense networks only (${COVERED}); this model has ${plan}. Use --engine tfjs --gpu for it.`,
-          1,
-        );
-      }
+      const plan = webgpuPlan(ir);
+      if (typeof plan === "string") throw new CliError(notCoveredMessage(plan), 1);
       const dawn = await openDawn();
-      return trainDense(ir, plan, options, hooks, new WebgpuKernels(dawn.device));
+      return trainOnGpu(ir, plan, options, hooks, new WebgpuKernels(dawn.device));
     },
   };
 }
 
-async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainHooks, k: WebgpuKernels): Promise<TrainResult> {
+async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainHooks, k: WebgpuKernels): Promise<TrainResult> {
   const started = performance.now();
   const t = ir.training!;
   const seed = options.seed ?? t.seed;
   const epochs = options.epochs ?? t.epochs;
   const B = t.batchSize;
   const C = plan.classes;
+  const I = plan.inputSize;
   const { train, validation, test } = await loadData(ir, options);
   if (train.count === 0) throw new CliError("no training examples (check --train-limit and the validation split)", 2);
 
-  // Parameters, gradients and optimizer state on the GPU, from the standalone engine's initial weights.
-  const init = initialWeights(ir.model, seed);
-  const params = new Map<string, { value: GpuTensor; grad: GpuTensor; m: GpuTensor; v: GpuTensor }>();
-  for (const l of plan.layers) {
-    for (const name of [l.kernel, l.bias]) {
-      const w = init.get(name)!;
-      params.set(name, {
-        value: k.tensor(w),
-        grad: k.tensor(w.length),
-        m: k.tensor(w.length),
-        v: k.tensor(w.length),
-      });
-    }
-  }
-  // Activations for up to B rows; the pipelines are specialised per row count (B and the last, shorter batch).
-  const I = plan.layers[0]!.inputs;
-  const x = k.tensor(B * I);
-  const y = k.tensor(B * C);
-  const probs = k.tensor(B * C);
-  const acts = plan.layers.map((l) => ({
-    z: k.tensor(B * l.units),
-    a: k.tensor(B * l.units),
-    dz: k.tensor(B * l.units),
-    da: k.tensor(B * l.units),
-    mask: k.tensor(B * l.units),
-  }));
+  // The standalone engine's initial weights and random streams (its program's names for them).
+  const net = new GpuNet(plan, k, B, initialWeights(ir.model, seed));
+  net.reseed(hashSeed(seed, "dropout"));
+  const shuffleRng = new Random(hashSeed(seed, "shuffle"));
   const xBatch = new Float32Array(B * I);
-  const yBatch = new Float32Array(B * C);
-  const masks = plan.layers.map((l) => (l.dropout > 0 ? new Float32Array(B * l.units) : null));
-  const dropoutRng = plan.layers.map((l) => new Random(hashSeed(seed, `${l.id}/dropout-webgpu`)));
-  const shuffleRng = new Random(hashSeed(seed, "shuffle-webgpu"));
 
+  /** Rows from..from+n of the data (through `order`, wrapping around as the CPU program's gatherBatch). */
   const fill = (d: Data, order: Int32Array | null, from: number, n: number) => {
-    yBatch.fill(0, 0, n * C);
+    const example = (r: number) => (order ? order[(from + r) % d.count]! : (from + r) % d.count);
     for (let r = 0; r < n; r++) {
-      const e = order ? order[from + r]! : from + r;
+      const e = example(r);
       xBatch.set(d.x.subarray(e * d.size, (e + 1) * d.size), r * I);
-      yBatch[r * C + d.labels[e]!] = 1;
     }
-    k.write(x, xBatch.subarray(0, n * I));
-    k.write(y, yBatch.subarray(0, n * C));
-  };
-
-  const forward = (n: number, training: boolean) => {
-    let input = x;
-    plan.layers.forEach((l, i) => {
-      const s = acts[i]!;
-      const p = params;
-      k.gemm(false, false, n, l.units, l.inputs, input, p.get(l.kernel)!.value, s.z, false);
-      if (l.activation === "relu") k.kernelBiasRelu(s.z, s.a, p.get(l.bias)!.value, n, l.units);
-      else k.kernelBiasAdd(s.z, p.get(l.bias)!.value, n, l.units);
-      if (l.activation === "sigmoid") k.kernelSigmoid(s.z, s.a, n * l.units);
-      const out = hasOutput(l) ? s.a : s.z;
-      if (training && l.dropout > 0) {
-        const mask = masks[i]!;
-        const keep = 1 - l.dropout;
-        const rng = dropoutRng[i]!;
-        for (let j = 0; j < n * l.units; j++) mask[j] = rng.next() < keep ? 1 / keep : 0;
-        k.write(s.mask, mask.subarray(0, n * l.units));
-        k.kernelMul(out, s.mask, n * l.units);
-      }
-      input = out;
-    });
-    const last = acts.at(-1)!;
-    k.kernelSoftmaxCrossEntropy(last.z, y, probs, last.dz, n, C);
-  };
-
-  const backward = (n: number) => {
-    for (let i = plan.layers.length - 1; i >= 0; i--) {
-      const l = plan.layers[i]!;
-      const s = acts[i]!;
-      const prev = i > 0 ? acts[i - 1]! : null;
-      const input = prev ? (hasOutput(plan.layers[i - 1]!) ? prev.a : prev.z) : x;
-      k.gemm(true, false, l.inputs, l.units, n, input, s.dz, params.get(l.kernel)!.grad, false);
-      k.kernelBiasGrad(s.dz, params.get(l.bias)!.grad, n, l.units);
-      if (!prev) break;
-      const pl = plan.layers[i - 1]!;
-      // d(input) = dz · Wᵀ; through the previous layer's dropout mask and relu into its dz.
-      const target = hasOutput(pl) ? prev.da : prev.dz;
-      k.gemm(false, true, n, l.inputs, l.units, s.dz, params.get(l.kernel)!.value, target, false);
-      if (pl.dropout > 0) k.kernelMul(target, prev.mask, n * pl.units);
-      if (pl.activation === "relu") k.kernelReluBackward(prev.z, prev.da, prev.dz, n * pl.units);
-      if (pl.activation === "sigmoid") k.kernelSigmoidBackward(prev.z, prev.da, prev.dz, n * pl.units);
-    }
-  };
-
-  let step = 0;
-  const update = () => {
-    step++;
-    const o = plan.optimizer;
-    for (const p of params.values()) {
-      if (o.kind === "adam") {
-        const lrT = (o.lr * Math.sqrt(1 - Math.pow(o.beta2, step))) / (1 - Math.pow(o.beta1, step));
-        k.adamUpdate(p.value, p.grad, p.m, p.v, lrT, o.beta1, o.beta2, o.epsilon);
-      } else k.sgdUpdate(p.value, p.grad, o.lr);
-    }
+    k.write(net.x, xBatch.subarray(0, n * I));
+    net.setLabels((r) => d.labels[example(r)]!, n);
   };
 
   /** Loss and correct count of the n rows just computed, from the probabilities read back. */
   const score = async (d: Data, order: Int32Array | null, from: number, n: number): Promise<[number, number]> => {
-    const p = await k.read(probs);
-    let loss = 0;
-    let correct = 0;
-    for (let r = 0; r < n; r++) {
-      const label = d.labels[order ? order[from + r]! : from + r]!;
-      loss -= Math.log(Math.min(Math.max(p[r * C + label]!, EPSILON), 1 - EPSILON));
-      let best = 0;
-      for (let j = 1; j < C; j++) if (p[r * C + j]! > p[r * C + best]!) best = j;
-      if (best === label) correct++;
-    }
-    return [loss, correct];
+    return lossSums(plan, await net.predictions(n), (r) => d.labels[order ? order[(from + r) % d.count]! : (from + r) % d.count]!, n);
   };
 
   const evaluate = async (d: Data): Promise<{ loss: number; accuracy: number }> => {
@@ -336,13 +921,13 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     for (let from = 0; from < d.count; from += B) {
       const n = Math.min(B, d.count - from);
       fill(d, null, from, n);
-      forward(n, false);
+      net.forward(n, false);
       const [l, c] = await score(d, null, from, n);
       loss += l;
       correct += c;
     }
     return {
-      loss: loss / Math.max(1, d.count),
+      loss: loss / Math.max(1, d.count) + (await net.penalty()),
       accuracy: correct / Math.max(1, d.count),
     };
   };
@@ -350,7 +935,7 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   const files: string[] = [];
   const save = async (dir: string, extra: Record<string, unknown> = {}) => {
     const weights = ir.model.layers.flatMap((l: IRLayer) => l.weights);
-    const values = await Promise.all(weights.map((w) => k.read(params.get(w.name)!.value)));
+    const values = await Promise.all(weights.map((w) => net.weight(w.name)));
     const total = values.reduce((s, v) => s + v.length, 0);
     const bytes = new Float32Array(total);
     let at = 0;
@@ -395,68 +980,119 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     trainSamples: train.count,
     validationSamples: validation?.count ?? 0,
   });
-  const checkpoint = plan.checkpoint ? new CheckpointDecider(plan.checkpoint as never) : null;
+  // The callbacks, the first of each kind, decided at each epoch's end in the CPU program's order.
+  const callback = (kind: string) => t.callbacks.find((c) => c.kind === kind)?.args as Record<string, unknown> | undefined;
+  const checkpointArgs = callback("checkpoint");
+  const checkpoint = checkpointArgs ? new CheckpointDecider(checkpointArgs as never) : null;
+  const plateauArgs = callback("reduce_on_plateau");
+  const plateau = plateauArgs ? new ReduceLROnPlateau(plateauArgs as never) : null;
+  const earlyArgs = callback("early_stopping");
+  const early = earlyArgs ? new EarlyStopping(earlyArgs as never) : null;
+  const tensorboardArgs = callback("tensorboard");
+  const tensorboard = tensorboardArgs
+    ? new KerasTensorBoard(join(options.outDir, String(tensorboardArgs.dir ?? "logs")), String(tensorboardArgs.update_freq ?? "epoch") as TensorBoardUpdateFreq)
+    : null;
+  const csvArgs = callback("csv_logger");
+  const csvPath = csvArgs ? String(csvArgs.path ?? "log.csv") : null;
+  const csvRows: string[] = [];
+  if (csvPath) mkdirSync(dirname(join(options.outDir, csvPath)), { recursive: true });
+  const nanStop = t.callbacks.some((c) => c.kind === "terminate_on_nan");
+  const say = (message: string) => hooks.log?.(message);
+
   const history: EpochLogs[] = [];
+  // The learning rate of each step: the optimizer's (reduce_on_plateau lowers it), or its
+  // schedule's at the steps done so far, as the CPU program.
+  let baseLr = plan.optimizer.lr;
+  let lr = baseLr;
+  let iterations = 0;
   let trainSeconds = 0;
   let trained = 0;
-  let cursor = train.count;
-  for (let epoch = 0; epoch < epochs; epoch++) {
+  let stoppedEarly = false;
+  for (let epoch = 0; epoch < epochs && !stoppedEarly; epoch++) {
     const t0 = performance.now();
+    // As the CPU program: shuffled at each epoch's start, batches from the start of the order.
+    if (t.data.shuffle) shuffleRng.shuffle(order);
+    let cursor = 0;
     let lossSum = 0;
     let correct = 0;
     let seen = 0;
     for (let b = 0; b < stepsPerEpoch; b++) {
       if (options.signal?.aborted) throw options.signal.reason ?? Object.assign(new Error("training aborted"), { name: "AbortError" });
-      if (cursor >= train.count) {
-        if (t.data.shuffle) shuffleRng.shuffle(order);
-        cursor = 0;
-      }
-      const n = Math.min(B, train.count - cursor);
+      const n = t.stepsPerEpoch ? B : Math.min(B, train.count - cursor);
       fill(train, order, cursor, n);
-      forward(n, true);
-      backward(n);
-      update();
+      lr = scheduledLearningRate(t.schedule, baseLr, iterations);
+      net.forward(n, true);
+      const penalty = plan.regularized.length ? await net.penalty() : 0;
+      net.backward(n);
+      net.update(lr);
+      iterations++;
       const [l, c] = await score(train, order, cursor, n);
+      const batchLoss = l / n + penalty;
       cursor += n;
-      lossSum += l;
+      lossSum += batchLoss * n;
       correct += c;
       seen += n;
-      hooks.onBatchEnd?.(step - 1, {
+      hooks.onBatchEnd?.(b, {
         loss: lossSum / seen,
         accuracy: correct / seen,
       });
+      tensorboard?.batch({ loss: lossSum / seen, ...(t.metrics.includes("accuracy") ? { accuracy: correct / seen } : {}) }, lr);
+      if (nanStop && shouldTerminateOnNaN(batchLoss)) {
+        say(`terminate_on_nan: the loss is ${batchLoss} at epoch ${epoch + 1}, step ${b + 1}; stopping`);
+        stoppedEarly = true;
+        break;
+      }
     }
     trainSeconds += (performance.now() - t0) / 1000;
     trained += seen;
-    const logs: EpochLogs = { loss: lossSum / seen, accuracy: correct / seen };
+    const logs: EpochLogs = { loss: lossSum / Math.max(seen, 1) };
+    if (t.metrics.includes("accuracy")) logs.accuracy = correct / Math.max(seen, 1);
     if (validation) {
       const v = await evaluate(validation);
       logs.val_loss = v.loss;
-      logs.val_accuracy = v.accuracy;
+      if (t.metrics.includes("accuracy")) logs.val_accuracy = v.accuracy;
     }
-    logs.lr = plan.optimizer.lr;
+    logs.lr = lr;
     history.push(logs);
     hooks.onEpochEnd?.(epoch, logs);
+    tensorboard?.epoch(epoch, logs);
+    if (csvPath) {
+      // the whole file rewritten each epoch (atomically), as the CPU program does
+      const sep = String(csvArgs!.separator ?? ",");
+      if (csvRows.length === 0) csvRows.push(["epoch", ...Object.keys(logs)].join(sep));
+      csvRows.push([epoch, ...Object.values(logs)].join(sep));
+      writeAtomic(join(options.outDir, csvPath), csvRows.join("\n") + "\n");
+      if (!files.includes(csvPath)) files.push(csvPath);
+    }
     if (checkpoint) {
       const d = checkpoint.onEpochEnd(logs);
-      if (d.warning) hooks.log?.(d.warning);
-      if (d.save) {
-        if (d.message) hooks.log?.(d.message);
-        await save(plan.checkpoint!.path || "checkpoint", {
-          epoch: epoch + 1,
-          ...logs,
-        });
+      if (d.warning) say(d.warning);
+      if (d.message) say(d.message);
+      if (d.save) await save(String(checkpointArgs!.path ?? "checkpoint"), { epoch: epoch + 1, ...logs });
+    }
+    if (plateau) {
+      const d = plateau.onEpochEnd(logs, baseLr);
+      if (d.warning) say(d.warning);
+      if (d.message) say(d.message);
+      baseLr = d.lr;
+    }
+    if (early) {
+      const d = early.onEpochEnd(epoch, logs);
+      if (d.warning) say(d.warning);
+      if (d.snapshot && earlyArgs!.restore_best) net.snapshot();
+      if (d.stop) {
+        if (d.message) say(d.message);
+        if (d.restore && earlyArgs!.restore_best) net.restore();
+        stoppedEarly = true;
       }
     }
   }
-  const final =
-    validation === test && history.at(-1)?.val_loss !== undefined
-      ? {
-          loss: history.at(-1)!.val_loss!,
-          accuracy: history.at(-1)!.val_accuracy!,
-        }
-      : await evaluate(test);
+  const final = await evaluate(test);
   await save("model", { epochs: history.length });
+  if (tensorboard) {
+    tensorboard.close();
+    for (const path of tensorboard.paths) files.push(relative(options.outDir, path));
+  }
   return {
     engine: "standalone",
     backend: "webgpu",
@@ -468,7 +1104,7 @@ async function trainDense(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     testMetrics: { accuracy: final.accuracy },
     seconds: (performance.now() - started) / 1000,
     samplesPerSecond: trained / Math.max(trainSeconds, 1e-9),
-    stoppedEarly: false,
+    stoppedEarly,
     files,
   };
 }

@@ -33,7 +33,9 @@ export async function loadStandaloneProgram(
   ir: IR,
   settings: { mode: "ts" | "simd"; threads: number; exposeInternals?: boolean },
 ): Promise<StandaloneProgram & Record<string, unknown>> {
-  const source = await generateStandalone(ir, { kernels: settings.mode, threads: settings.threads, exposeInternals: settings.exposeInternals });
+  // Not formatted: esbuild reads it as well either way, and prettier would be most of the time
+  // the generation takes (a second or so per program). `nnc compile` writes the formatted text.
+  const source = await generateStandalone(ir, { kernels: settings.mode, threads: settings.threads, exposeInternals: settings.exposeInternals, format: false });
   // CommonJS: `import` lines and `await import("node:...")` become require() (Node built-ins
   // only; a dynamic import() would need a loader the Function has not got), and the program's
   // `import.meta.url` check for running as a script is false.

@@ -49,12 +49,41 @@ const CALLBACKS: Record<CallbackKind, { supported: true } | { supported: false; 
   },
 };
 
-/** The span of the first line of the source matching `pattern` (1-based), else line 1. */
-function spanOf(source: string | undefined, pattern: RegExp): Diagnostic["span"] {
+/** A line's code: its comment (`#` to the end, outside a string) cut, its strings' contents blanked (offsets kept). */
+function codeOf(line: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (!inString && ch === "#") break;
+    if (ch === '"') inString = !inString;
+    else if (inString && ch === "\\" && i + 1 < line.length) {
+      out += "  ";
+      i++;
+      continue;
+    }
+    out += inString && ch !== '"' ? " " : ch;
+  }
+  return out;
+}
+
+/**
+ * The span of the first match of `pattern` in the source's code (comments and strings left out;
+ * after the first match of `after`, e.g. the train section's `{`, when given), 1-based; else line 1.
+ */
+function spanOf(source: string | undefined, pattern: RegExp, after?: RegExp): Diagnostic["span"] {
   const lines = (source ?? "").split("\n");
   let offset = 0;
+  let searching = after === undefined;
   for (let i = 0; i < lines.length; i++) {
-    const m = pattern.exec(lines[i]!);
+    let code = codeOf(lines[i]!);
+    if (!searching) {
+      const start = after!.exec(code);
+      // blank the line up to the end of `after`, and search the rest
+      if (start) code = " ".repeat(start.index + start[0].length) + code.slice(start.index + start[0].length);
+      searching = start !== null;
+    }
+    const m = searching ? pattern.exec(code) : null;
     if (m) {
       return { startOffset: offset + m.index, endOffset: offset + m.index + m[0].length, startLine: i + 1, startColumn: m.index + 1, endLine: i + 1, endColumn: m.index + m[0].length + 1 };
     }
@@ -66,12 +95,12 @@ function spanOf(source: string | undefined, pattern: RegExp): Diagnostic["span"]
 /** Every IR entry the target cannot express, as positioned diagnostics (empty: the program can be generated). */
 export function pytorchDiagnostics(ir: IR, sourceText?: string, hostWritesTensorboard = false): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const err = (pattern: RegExp, message: string, hint: string): void => {
-    out.push({ severity: "error", code: "E701", message, hint, span: spanOf(sourceText, pattern), file: ir.source.file });
+  const err = (pattern: RegExp, message: string, hint: string, inTrain = true): void => {
+    out.push({ severity: "error", code: "E701", message, hint, span: spanOf(sourceText, pattern, inTrain ? /^\s*train\b[^{]*\{/ : undefined), file: ir.source.file });
   };
   const t = ir.training;
   if (t === null) {
-    err(/\bmodel\b/, `the pytorch target generates a training program, and ${ir.source.file} has no train section`, `add \`train ${ir.model.name} { ... }\``);
+    err(/\bmodel\b/, `the pytorch target generates a training program, and ${ir.source.file} has no train section`, `add \`train ${ir.model.name} { ... }\``, false);
     return out;
   }
   for (const cb of t.callbacks) {

@@ -11,7 +11,7 @@
 // through lit() (JSON string literals) or through comment() (as // comments, with line
 // terminators removed), so no .nn text can change what the program does.
 import prettier from "prettier";
-import { activationOf, type IR, type IRLayer, type IRRef, type IRTraining } from "../../ir.js";
+import { activationOf, describeSource, type IR, type IRLayer, type IRRef, type IRTraining } from "../../ir.js";
 import { HELPERS, ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
@@ -20,6 +20,7 @@ import { lookup } from "../../catalog/index.js";
 import { comment, lit } from "../code.js";
 import { kerasTopology } from "../keras.js";
 import { OPTIMIZERS, LOSSES, METRICS, SUPPORTED_METRICS } from "./training.js";
+import { destructure, outline } from "./outline.js";
 
 export { kerasTopology } from "../keras.js";
 
@@ -60,6 +61,11 @@ export interface StandaloneOptions {
    * steps) so that gradients and updates can be checked against finite differences and tfjs.
    */
   exposeInternals?: boolean;
+  /**
+   * Format the program with prettier (default true). The standalone engine, which transpiles it
+   * at once, skips it: formatting is for readers, and it is most of the generation's time.
+   */
+  format?: boolean;
 }
 
 export { comment, lit } from "../code.js";
@@ -69,6 +75,9 @@ function identifierFor(id: string, used: Set<string>): string {
   let v = id.replace(/[^A-Za-z0-9_]/g, "_");
   if (!/^[A-Za-z_]/.test(v)) v = "l_" + v;
   v = v.toLowerCase();
+  // The layer's buffer object is named after it: an id that does not end in a number (a name the
+  // user chose: `a`, `target`, `gemm`) gets `_layer`, so that it never takes a name of the program.
+  if (!/_\d+$/.test(v)) v = `${v}_layer`;
   let candidate = v;
   for (let k = 2; used.has(candidate); k++) candidate = `${v}_${k}`;
   used.add(candidate);
@@ -76,6 +85,25 @@ function identifierFor(id: string, used: Set<string>): string {
 }
 
 const prod = (shape: number[]): number => shape.reduce((p, d) => p * d, 1);
+
+/**
+ * The numbers of a layer that have a name, for the parameters of a function shared by layers of
+ * one kind (./outline.ts): its numeric arguments, then its size per example, its input's, and
+ * its channels (the last axis).
+ */
+function namedNumbers(layer: IRLayer): [string, number][] {
+  const named: [string, number][] = [];
+  for (const [k, v] of Object.entries(layer.args)) if (typeof v === "number") named.push([k, v]);
+  named.push(["size", prod(layer.outputShape)]);
+  if (layer.inputShapes[0]) named.push(["in_size", prod(layer.inputShapes[0])]);
+  named.push(["channels", layer.outputShape[layer.outputShape.length - 1] ?? 1]);
+  return named;
+}
+
+/** "dense_1, dense_2, dense_3" or, for many, "dense_1, dense_2, ..., dense_7 (7 layers)". */
+function listOf(ids: string[]): string {
+  return ids.length <= 4 ? ids.join(", ") : `${ids[0]}, ${ids[1]}, ..., ${ids[ids.length - 1]} (${ids.length} layers)`;
+}
 
 interface WeightBuffer {
   name: string;
@@ -96,7 +124,8 @@ interface LayerPlan {
   consumers: number;
   needsGrad: boolean;
   code?: LayerCode;
-  buffers: string[];
+  /** The layer's own buffers, fields of its buffer object `v` (weights first, in IR order). */
+  fields: { role: string; init: string; note?: string }[];
 }
 
 export async function generateStandalone(ir: IR, options: StandaloneOptions = {}): Promise<string> {
@@ -149,7 +178,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
       grad: null,
       consumers: consumers.get(layer.id) ?? 0,
       needsGrad: needsGrad.get(layer.id) ?? false,
-      buffers: [],
+      fields: [],
     };
     plans.set(layer.id, plan);
     const emitter = LAYER_EMITTERS[layer.kind];
@@ -177,12 +206,12 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
       fused: layerFused,
       needsGrad: plan.needsGrad,
       buffer(name, sizeExpr, note) {
-        plan.buffers.push(`${note ? `/** ${note} */\n` : ""}const ${name} = allocF32(${sizeExpr});`);
+        plan.fields.push({ role: name.slice(v.length + 1), init: `allocF32(${sizeExpr})`, note });
         return name;
       },
       intBuffer(name, sizeExpr) {
         kernelHas("allocI32");
-        plan.buffers.push(`const ${name} = allocI32(${sizeExpr});`);
+        plan.fields.push({ role: name.slice(v.length + 1), init: `allocI32(${sizeExpr})` });
         return name;
       },
       weight(role) {
@@ -192,6 +221,8 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         const grad = w.trainable ? `${v}_${role}_grad` : null;
         if (!weights.some((x) => x.name === w.name)) {
           weights.push({ name: w.name, shape: w.shape, value, grad, trainable: w.trainable, initializer: w.initializer, regularizer: w.regularizer });
+          plan.fields.push({ role, init: `allocF32(${w.shape.join(" * ")})` });
+          if (grad) plan.fields.push({ role: `${role}_grad`, init: `allocF32(${w.shape.join(" * ")})` });
         }
         return { value, grad: grad ?? `${v}_${role}_unused` };
       },
@@ -209,9 +240,10 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     if (code.alias) {
       plan.out = code.alias;
     } else {
-      plan.buffers.unshift(`const ${plan.out} = allocF32(BATCH * ${size});`);
+      const weightFields = layer.weights.reduce((k, w) => k + (w.trainable ? 2 : 1), 0);
+      plan.fields.splice(weightFields, 0, { role: "out", init: `allocF32(BATCH * ${size})` });
     }
-    if (plan.grad && plan.grad === `${v}_grad`) plan.buffers.push(`const ${plan.grad} = allocF32(BATCH * ${size});`);
+    if (plan.grad && plan.grad === `${v}_grad`) plan.fields.push({ role: "grad", init: `allocF32(BATCH * ${size})` });
     // A view whose input feeds several layers: copy its gradient back.
     if (isView && plan.grad === `${v}_grad` && inputs[0]!.grad) {
       code.backward = `for (let i = 0; i < n * ${size}; i++) ${inputs[0]!.grad}[i] ${inputs[0]!.acc ? "+=" : "="} ${plan.grad}[i];`;
@@ -291,19 +323,59 @@ ${comment(`Source: ${src.file} (sha256 ${src.sha256})`)}
 
   const typesSection = TYPES_SECTION;
 
-  // ---- model constants and buffers
+  // ---- model constants and buffers: one object per layer (`dense_2.kernel`, `dense_2.out`, ...)
+  // The layer code is written with flat names (`dense_2_kernel`); the rest of the program uses the
+  // objects' fields.
+  const external = new Map<string, string>();
+  for (const plan of plans.values()) for (const f of plan.fields) external.set(`${plan.v}_${f.role}`, `${plan.v}.${f.role}`);
+  const flatNames = new RegExp(`\\b(?:${[...external.keys()].sort((a, b) => b.length - a.length).join("|") || "(?!)"})\\b`, "g");
+  const externalize = (text: string): string => text.replace(flatNames, (name) => external.get(name)!);
+  const order = [...plans.values()];
+  const planByV = new Map(order.map((p) => [p.v, p]));
+  const withBuffers = order.filter((p) => p.fields.length > 0);
   const modelLines: string[] = [];
   modelLines.push(`/** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = ${BATCH};`);
-  for (const plan of plans.values()) {
+  const declarations = outline(
+    withBuffers.map((plan) => ({
+      v: plan.v,
+      text: `{\n${plan.fields.map((f) => `${f.note ? `/** ${f.note} */\n` : ""}${f.role}: ${f.init},`).join("\n")}\n}`,
+      roles: new Map(),
+      inputRoles: new Set(),
+      named: namedNumbers(plan.layer),
+      kind: plan.layer.kind,
+      shapeKey: "",
+    })),
+  );
+  const declarationOf = new Map<string, string>();
+  const functionNames = new Set<string>();
+  const uniqueName = (base: string): string => {
+    let name = base;
+    for (let k = 2; functionNames.has(name); k++) name = `${base}_${k}`;
+    functionNames.add(name);
+    return name;
+  };
+  for (const d of declarations) {
+    if (d.instances.length === 1) {
+      declarationOf.set(d.instances[0]!.v, d.body);
+      continue;
+    }
+    const kind = planByV.get(d.instances[0]!.v)!.layer.kind;
+    const name = uniqueName(`${kind}_buffers`);
+    modelLines.push("");
+    modelLines.push(`/** The buffers of a ${kind} layer (${listOf(d.instances.map((i) => planByV.get(i.v)!.layer.id))}). */
+function ${name}(${d.params.map((p) => `${p.name}: number`).join(", ")}) {
+  return ${d.body};
+}`);
+    d.instances.forEach((inst, i) => declarationOf.set(inst.v, `${name}(${d.params.map((p) => p.values[i]).join(", ")})`));
+  }
+  for (const plan of order) {
     const l = plan.layer;
     modelLines.push("");
-    modelLines.push(`${comment(`${l.id}: ${l.source.text} (line ${l.source.line}) -> [${l.outputShape.join(", ")}]`)}`);
-    for (const w of weights.filter((x) => l.weights.some((iw) => iw.name === x.name))) {
-      modelLines.push(`const ${w.value} = allocF32(${w.shape.join(" * ")}); // ${lit(w.name).slice(1, -1)} [${w.shape.join(", ")}]${w.trainable ? "" : ", not trained"}`);
-      if (w.grad) modelLines.push(`const ${w.grad} = allocF32(${w.shape.join(" * ")});`);
-    }
-    modelLines.push(...plan.buffers);
+    modelLines.push(comment(`${l.id}: ${describeSource(l.source)} -> [${l.outputShape.join(", ")}]`));
+    const decl = declarationOf.get(plan.v);
+    if (decl) modelLines.push(`const ${plan.v} = ${decl};`);
+    else if (plan.out !== `${plan.v}_out`) modelLines.push(`// (no buffers of its own: its output is ${externalize(plan.out)})`);
   }
   modelLines.push("");
   modelLines.push(`/** The labels of the current batch, one-hot: [n, ${C}]. */
@@ -316,43 +388,95 @@ const probabilities = allocF32(BATCH * ${C});`);
     modelLines.push(`const ${lossGrad} = allocF32(BATCH * ${C});`);
   }
 
-  // ---- forward and backward
-  const order = [...plans.values()];
-  // Each layer's pass is a function of its own (small functions are what V8 optimises best);
-  // forward() and backward() call them in order.
+  // ---- forward and backward: a function per distinct layer code (./outline.ts), called per layer
+  const passInstances = (pass: "forward" | "backward") =>
+    order
+      .filter((plan) => plan.code && plan.code[pass] && !/^\/\/[^\n]*$/.test(plan.code[pass]))
+      .map((plan) => {
+        const roles = new Map<string, string>();
+        const inputRoles = new Set<string>();
+        const many = plan.layer.inputs.length > 1;
+        plan.layer.inputs.forEach((id, k) => {
+          const p = plans.get(id)!;
+          const suffix = many ? String(k + 1) : "";
+          if (!roles.has(p.out)) roles.set(p.out, `x${suffix}`);
+          inputRoles.add(`x${suffix}`);
+          if (p.needsGrad && p.grad && !roles.has(p.grad)) {
+            roles.set(p.grad, `dx${suffix}`);
+            inputRoles.add(`dx${suffix}`);
+          }
+        });
+        for (const f of plan.fields) roles.set(`${plan.v}_${f.role}`, f.role);
+        return {
+          v: plan.v,
+          text: plan.code![pass],
+          roles,
+          inputRoles,
+          named: namedNumbers(plan.layer),
+          kind: plan.layer.kind,
+          shapeKey: plan.fields.map((f) => `${f.role}:${f.init.startsWith("new Int32Array") ? "i" : "f"}`).join(","),
+        };
+      });
   const layerFunctions: string[] = [];
+  const callOf = { forward: new Map<string, string>(), backward: new Map<string, string>() };
+  for (const pass of ["forward", "backward"] as const) {
+    for (const f of outline(passInstances(pass))) {
+      const firstPlan = planByV.get(f.instances[0]!.v)!;
+      const many = f.instances.length > 1;
+      const name = many ? uniqueName(`${firstPlan.layer.kind}_${pass}`) : uniqueName(`${firstPlan.v}_${pass}`);
+      const args = [
+        "n: number",
+        ...(f.usesTraining ? ["training: boolean"] : []),
+        ...f.inputsUsed.map((u) => `${u.name}: Float32Array`),
+        ...(many && f.ownUsed.length ? [`layer: typeof ${firstPlan.v}`] : []),
+        ...f.params.map((p) => `${p.name}: number`),
+      ];
+      const src = firstPlan.layer.source;
+      const sameLine = f.instances.every((i) => planByV.get(i.v)!.layer.source.line === src.line);
+      const title = many
+        ? comment(`${sameLine ? `${src.text} (line ${src.line})` : firstPlan.layer.kind}, ${pass === "forward" ? "forward" : "backward"}: ${listOf(f.instances.map((i) => planByV.get(i.v)!.layer.id))}`)
+        : comment(`${firstPlan.layer.id}: ${describeSource(src)}`);
+      const unpack = f.ownUsed.length ? `const ${destructure(f.ownUsed)} = ${many ? "layer" : firstPlan.v};\n` : "";
+      layerFunctions.push(`${title}\nfunction ${name}(${args.join(", ")}): void {\n${unpack}${f.body}\n}`);
+      f.instances.forEach((inst, i) => {
+        const byRole = new Map([...inst.roles].map(([flat, role]) => [role, flat]));
+        const callArgs = [
+          "n",
+          ...(f.usesTraining ? ["training"] : []),
+          ...f.inputsUsed.map((u) => externalize(byRole.get(u.role)!)),
+          ...(many && f.ownUsed.length ? [inst.v] : []),
+          ...f.params.map((p) => p.values[i]!),
+        ];
+        callOf[pass].set(inst.v, `${name}(${callArgs.join(", ")});`);
+      });
+    }
+  }
   const forwardCalls: string[] = [];
   const backwardCalls: string[] = [];
   for (const plan of order) {
     if (!plan.code) continue;
-    const src = plan.layer.source;
-    const title = comment(`${plan.layer.id}: ${src.text} (line ${src.line})`);
     const fwd = plan.code.forward;
     if (fwd && /^\/\/[^\n]*$/.test(fwd)) {
       // Only a remark (flatten, reshape): nothing to run.
-      forwardCalls.push(`${title}\n${fwd}`);
-    } else if (fwd) {
-      const usesTraining = /\btraining\b/.test(fwd);
-      layerFunctions.push(`${title}\nfunction ${plan.v}_forward(n: number${usesTraining ? ", training: boolean" : ""}): void {\n${fwd}\n}`);
-      forwardCalls.push(`${plan.v}_forward(n${usesTraining ? ", training" : ""});`);
+      forwardCalls.push(`${comment(`${plan.layer.id}: ${plan.layer.source.text} (line ${plan.layer.source.line})`)}\n${fwd}`);
     }
-    if (plan.code.backward) {
-      layerFunctions.push(`${title}\nfunction ${plan.v}_backward(n: number): void {\n${plan.code.backward}\n}`);
-      backwardCalls.unshift(`${plan.v}_backward(n);`);
-    }
+    const call = callOf.forward.get(plan.v);
+    if (call) forwardCalls.push(call);
+    const back = callOf.backward.get(plan.v);
+    if (back) backwardCalls.unshift(back);
   }
   const zeroFirst = order.filter((p) => p.consumers > 1 && p.needsGrad && p.grad);
   if (zeroFirst.length > 0) {
     backwardCalls.unshift(
       `// these tensors feed several layers: their gradients are sums, so start from zero\n` +
-        zeroFirst.map((p) => `${p.grad}.fill(0, 0, n * ${p.size});`).join("\n"),
+        zeroFirst.map((p) => `${externalize(p.grad!)}.fill(0, 0, n * ${p.size});`).join("\n"),
     );
   }
   const passes = `${layerFunctions.join("\n\n")}
 
-/** Runs the network on the first n examples in ${plans.get(model.layers[0]!.id)!.out}; training turns on dropout and batch statistics. */
+/** Runs the network on the first n examples in ${externalize(plans.get(model.layers[0]!.id)!.out)}; training turns on dropout and batch statistics. */
 function forward(n: number, training: boolean): void {
-${forwardCalls.join("\n")}${forwardCalls.some((c) => c.includes("training")) ? "" : "\nvoid training; // no layer behaves differently in training"}
+${forwardCalls.join("\n")}${forwardCalls.some((c) => /\(n, training\b/.test(c)) ? "" : "\nvoid training; // no layer behaves differently in training"}
 }
 
 /** Backpropagation: from the loss gradient to every weight's gradient (call after computeLoss). */
@@ -373,18 +497,48 @@ ${backwardCalls.join("\n")}
   const optSection = optimizer(training.optimizer, trainable, kernelHas);
 
   // ---- weights table, initialisation and saving
-  const weightTable = `/** Every weight in model.json order: TensorFlow.js name, shape, buffer and initializer. */
-const WEIGHTS: { name: string; shape: number[]; value: Float32Array; initializer: InitializerSpec }[] = [
-${weights.map((w) => `  { name: ${lit(w.name)}, shape: [${w.shape.join(", ")}], value: ${w.value}, initializer: ${lit(w.initializer)} },`).join("\n")}
+  // One line per weight: the initializers it uses are named once, above the table.
+  const initializers = new Map<string, string>();
+  for (const w of weights) {
+    const key = lit(w.initializer);
+    if (!initializers.has(key)) {
+      const base = w.initializer.kind.toUpperCase();
+      const taken = new Set(initializers.values());
+      let name = base;
+      for (let k = 2; taken.has(name); k++) name = `${base}_${k}`;
+      initializers.set(key, name);
+    }
+  }
+  const weightTable = `/** The initializers of the weights below (random.ts's fillInitializer reads them). */
+${[...initializers].map(([spec, name]) => `const ${name}: InitializerSpec = ${spec};`).join("\n")}
+
+/**
+ * Every weight in model.json order: TensorFlow.js name, shape, buffer, its gradient (null: not
+ * trained) and initializer.
+ */
+const WEIGHTS: { name: string; shape: number[]; value: Float32Array; grad: Float32Array | null; initializer: InitializerSpec }[] = [
+${weights.map((w) => `  weight(${lit(w.name)}, [${w.shape.join(", ")}], ${w.value}, ${w.grad ?? "null"}, ${initializers.get(lit(w.initializer))}),`).join("\n")}
 ];
+
+/** One entry of WEIGHTS. */
+function weight(name: string, shape: number[], value: Float32Array, grad: Float32Array | null, initializer: InitializerSpec) {
+  return { name, shape, value, grad, initializer };
+}
 
 /** Sets every weight from the seed: weight w draws from Random(hashSeed(seed, w.name)), as in the tfjs engine. */
 function initializeWeights(seed: number): void {
   for (const w of WEIGHTS) fillInitializer(w.initializer, w.shape, new Random(hashSeed(seed, w.name)), w.value);
 }`;
   const topology = kerasTopology(ir.model);
-  const saveSection = `/** The Keras topology of the model (computed by nnc at compile time). */
-const MODEL_TOPOLOGY = ${lit(topology)};
+  // Data, not code: compact JSON with a line per layer (prettier would give every value a line).
+  const topologyText = (function print(value: unknown, indent: string): string {
+    if (Array.isArray(value)) return `[\n${value.map((v) => `${indent}  ${lit(v)},`).join("\n")}\n${indent}]`;
+    const entries = Object.entries(value as Record<string, unknown>);
+    return `{\n${entries.map(([k, v]) => `${indent}  ${lit(k)}: ${k === "config" || k === "layers" ? print(v, indent + "  ") : lit(v)},`).join("\n")}\n${indent}}`;
+  })(topology, "");
+  const saveSection = `/** The Keras topology of the model (computed by nnc at compile time), one layer per line. */
+// prettier-ignore
+const MODEL_TOPOLOGY = ${topologyText};
 
 /**
  * Saves the weights in TensorFlow.js layers format: dir/model.json and dir/weights.bin (float32,
@@ -485,11 +639,11 @@ export const internals = {
     `// ==== The model: ${comment(model.name).slice(3)} ====\n\n` + (memoryDecl ? memoryDecl[0] + "\n" : "") + modelLines.join("\n"),
     helperCode.length ? "// ==== Helpers ====\n\n" + helperCode.join("\n\n") : "",
     "// ==== Forward and backward passes ====\n\n" + passes,
-    "// ==== Loss and metrics ====\n\n" + lossSection + "\n\n" + metricsSection + (regSection ? "\n\n" + regSection : ""),
-    "// ==== Optimizer ====\n\n" + optSection,
-    "// ==== Weights: initialisation and saving ====\n\n" + weightTable + "\n\n" + saveSection,
-    "// ==== Training ====\n\n" + loopBody,
-    internals,
+    externalize("// ==== Loss and metrics ====\n\n" + lossSection + "\n\n" + metricsSection + (regSection ? "\n\n" + regSection : "")),
+    externalize("// ==== Weights: initialisation and saving ====\n\n" + weightTable) + "\n\n" + saveSection,
+    externalize("// ==== Optimizer ====\n\n" + optSection),
+    externalize("// ==== Training ====\n\n" + loopBody),
+    externalize(internals),
     "// ==== Appendix: the train() API types, the kernels, and the runtime copied from nnc ====\n\n" + typesSection,
     appendixKernels,
     "// ==== Shared runtime, copied from nnc's sources ====\n\n" + embedded.join("\n\n") + (randomDecl ? "\n\n" + randomDecl[0] : ""),
@@ -497,7 +651,7 @@ export const internals = {
   ]
     .filter(Boolean)
     .join("\n\n");
-  return prettier.format(program, { parser: "typescript", printWidth: 110 });
+  return options.format === false ? program : prettier.format(program, { parser: "typescript", printWidth: 110 });
 }
 
 function regularizationSection(ws: WeightBuffer[]): string {

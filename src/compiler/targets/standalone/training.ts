@@ -244,16 +244,12 @@ export interface ParamBuffers {
 type OptimizerEmitter = (opt: IRRef, params: ParamBuffers[], kernel: (name: string) => boolean) => string;
 
 function paramTable(params: ParamBuffers[], state: string[]): string {
+  void params; // the trainable weights are those of WEIGHTS with a gradient
   const fields = state.map((s) => `${s}: Float32Array`).join("; ");
-  return `/** Every trainable weight with its gradient${state.length ? ` and the optimizer's ${state.join(", ")}` : ""}. */
-const PARAMS: { name: string; value: Float32Array; grad: Float32Array${fields ? "; " + fields : ""} }[] = [
-${params
-  .map(
-    (p) =>
-      `  { name: ${lit(p.name)}, value: ${p.value}, grad: ${p.grad}${state.map((s) => `, ${s}: allocF32(${p.value}.length)`).join("")} },`,
-  )
-  .join("\n")}
-];
+  return `/** Every trainable weight (those of WEIGHTS with a gradient)${state.length ? `, with the optimizer's ${state.join(", ")}` : ""}. */
+const PARAMS: { name: string; value: Float32Array; grad: Float32Array${fields ? "; " + fields : ""} }[] = WEIGHTS.flatMap((w) =>
+  w.grad ? [{ name: w.name, value: w.value, grad: w.grad${state.map((s) => `, ${s}: allocF32(w.value.length)`).join("")} }] : [],
+);
 
 /** Optimizer steps taken so far (Keras's optimizer.iterations). */
 let iterations = 0;`;

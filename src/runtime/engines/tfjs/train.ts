@@ -123,7 +123,9 @@ export class Trainer {
     return tf.tidy(() => {
       let total = tf.scalar(0);
       for (const p of this.penalties) {
-        if (p.l1 > 0) total = total.add(p.variable.abs().sum().mul(p.l1));
+        // |w| as w * sign(w): its gradient is sign(w), 0 at w = 0 as in TensorFlow, PyTorch and the
+        // standalone program (tfjs's abs() has gradient -1 at 0, which moves zero-initialized biases)
+        if (p.l1 > 0) total = total.add(p.variable.mul(p.variable.sign()).sum().mul(p.l1));
         if (p.l2 > 0) total = total.add(p.variable.square().sum().mul(p.l2));
       }
       return total as tfTypes.Scalar;

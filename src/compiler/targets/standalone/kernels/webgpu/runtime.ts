@@ -21,13 +21,36 @@ import {
   elementwiseGrid,
   gemmGrid,
   gemmWgsl,
-  mulWgsl,
   reluBackwardWgsl,
   sgdWgsl,
-  sigmoidBackwardWgsl,
-  sigmoidWgsl,
   softmaxCrossEntropyWgsl,
+  activationWgsl,
+  activationBackwardWgsl,
+  avgPoolBackwardWgsl,
+  avgPoolWgsl,
+  col2imWgsl,
+  im2colWgsl,
+  maskWgsl,
+  maxPoolBackwardWgsl,
+  maxPoolWgsl,
+  penaltyWgsl,
+  regularizerGradWgsl,
+  momentumWgsl,
+  sigmoidCrossEntropyWgsl,
+  elementwiseLossWgsl,
+  updateRuleWgsl,
+  preluAlphaGradWgsl,
+  preluBackwardWgsl,
+  preluWgsl,
+  softmaxRowsBackwardWgsl,
+  softmaxRowsWgsl,
+  batchNormApplyWgsl,
+  batchNormBackwardWgsl,
+  batchNormGradWgsl,
+  batchNormInferenceWgsl,
+  batchNormStatsWgsl,
   type GemmShape,
+  type WindowShape,
 } from "./wgsl.js";
 
 /** A float32 array on the GPU. */
@@ -264,43 +287,6 @@ export class WebgpuKernels {
     );
   }
 
-  /** a = sigmoid(z). */
-  kernelSigmoid(z: GpuTensor, a: GpuTensor, count: number): void {
-    WebgpuKernels.need(z, count, "z");
-    WebgpuKernels.need(a, count, "a");
-    this.run(
-      this.pipeline(`sigmoid ${count}`, () => sigmoidWgsl(count)),
-      [z.buffer, a.buffer],
-      elementwiseGrid(count),
-    );
-  }
-
-  /** dz = g * s * (1 - s), s = sigmoid(z). */
-  kernelSigmoidBackward(z: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
-    for (const [t, n] of [
-      [z, "z"],
-      [g, "g"],
-      [dz, "dz"],
-    ] as const)
-      WebgpuKernels.need(t, count, n);
-    this.run(
-      this.pipeline(`sigmoidBackward ${count}`, () => sigmoidBackwardWgsl(count)),
-      [z.buffer, g.buffer, dz.buffer],
-      elementwiseGrid(count),
-    );
-  }
-
-  /** x *= mask, elementwise over count items (dropout). */
-  kernelMul(x: GpuTensor, mask: GpuTensor, count: number): void {
-    WebgpuKernels.need(x, count, "x");
-    WebgpuKernels.need(mask, count, "mask");
-    this.run(
-      this.pipeline(`mul ${count}`, () => mulWgsl(count)),
-      [x.buffer, mask.buffer],
-      elementwiseGrid(count),
-    );
-  }
-
   /** p = softmax of each row of z[rows x classes]; dz = (p - y) / rows (cross-entropy, one-hot y). */
   kernelSoftmaxCrossEntropy(z: GpuTensor, y: GpuTensor, p: GpuTensor, dz: GpuTensor, rows: number, classes: number): void {
     for (const [t, n] of [
@@ -315,6 +301,311 @@ export class WebgpuKernels {
       this.pipeline(key, () => softmaxCrossEntropyWgsl(rows, classes)),
       [z.buffer, y.buffer, p.buffer, dz.buffer],
       elementwiseGrid(rows),
+    );
+  }
+
+  /** a = act(z) over count items (alpha: elu's and leaky_relu's parameter). */
+  kernelActivation(kind: string, alpha: number, z: GpuTensor, a: GpuTensor, count: number): void {
+    WebgpuKernels.need(z, count, "z");
+    WebgpuKernels.need(a, count, "a");
+    this.run(
+      this.pipeline(`act ${kind} ${alpha} ${count}`, () => activationWgsl(kind, alpha, count)),
+      [z.buffer, a.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** dz = act'(z) * g (a: the activation's output). */
+  kernelActivationBackward(kind: string, alpha: number, z: GpuTensor, a: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
+    for (const [t, n] of [
+      [z, "z"],
+      [a, "a"],
+      [g, "g"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, count, n);
+    this.run(
+      this.pipeline(`actBackward ${kind} ${alpha} ${count}`, () => activationBackwardWgsl(kind, alpha, count)),
+      [z.buffer, a.buffer, g.buffer, dz.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** out = x * mask (dropout, both ways). */
+  kernelMask(x: GpuTensor, mask: GpuTensor, out: GpuTensor, count: number): void {
+    for (const [t, n] of [
+      [x, "x"],
+      [mask, "mask"],
+      [out, "out"],
+    ] as const)
+      WebgpuKernels.need(t, count, n);
+    this.run(this.pipeline(`mask ${count}`, () => maskWgsl(count)), [x.buffer, mask.buffer, out.buffer], elementwiseGrid(count));
+  }
+
+  /** dst[0, count) = src[0, count). */
+  copy(src: GpuTensor, dst: GpuTensor, count: number): void {
+    WebgpuKernels.need(src, count, "src");
+    WebgpuKernels.need(dst, count, "dst");
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, count * 4);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  private static windowKey(s: WindowShape): string {
+    return `${s.n} ${s.H}x${s.W}x${s.C} k${s.KH}x${s.KW} s${s.SH}x${s.SW} o${s.OH}x${s.OW} p${s.padTop},${s.padLeft}`;
+  }
+
+  /** cols[n * OH * OW, KH * KW * C] = the patches of x (kernelIm2col). */
+  kernelIm2col(x: GpuTensor, cols: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.OH * s.OW * s.KH * s.KW * s.C;
+    WebgpuKernels.need(x, s.n * s.H * s.W * s.C, "x");
+    WebgpuKernels.need(cols, count, "cols");
+    this.run(this.pipeline(`im2col ${WebgpuKernels.windowKey(s)}`, () => im2colWgsl(s)), [x.buffer, cols.buffer], elementwiseGrid(count));
+  }
+
+  /** dx = the patch gradients scattered back onto the image (kernelCol2im on a zeroed dx). */
+  kernelCol2im(cols: GpuTensor, dx: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.H * s.W * s.C;
+    WebgpuKernels.need(cols, s.n * s.OH * s.OW * s.KH * s.KW * s.C, "cols");
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(this.pipeline(`col2im ${WebgpuKernels.windowKey(s)}`, () => col2imWgsl(s)), [cols.buffer, dx.buffer], elementwiseGrid(count));
+  }
+
+  /** out = window maxima of x, arg = where each came from (flat indices into x). */
+  kernelMaxPool(x: GpuTensor, out: GpuTensor, arg: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.OH * s.OW * s.C;
+    WebgpuKernels.need(x, s.n * s.H * s.W * s.C, "x");
+    WebgpuKernels.need(out, count, "out");
+    WebgpuKernels.need(arg, count, "arg");
+    this.run(this.pipeline(`maxPool ${WebgpuKernels.windowKey(s)}`, () => maxPoolWgsl(s)), [x.buffer, out.buffer, arg.buffer], elementwiseGrid(count));
+  }
+
+  /** dx = each window's gradient at the position of its maximum. */
+  kernelMaxPoolBackward(g: GpuTensor, arg: GpuTensor, dx: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.H * s.W * s.C;
+    WebgpuKernels.need(g, s.n * s.OH * s.OW * s.C, "g");
+    WebgpuKernels.need(arg, s.n * s.OH * s.OW * s.C, "arg");
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(
+      this.pipeline(`maxPoolBackward ${WebgpuKernels.windowKey(s)}`, () => maxPoolBackwardWgsl(s)),
+      [g.buffer, arg.buffer, dx.buffer],
+      elementwiseGrid(count),
+    );
+  }
+
+  /** out = window averages of x (padding left out). */
+  kernelAvgPool(x: GpuTensor, out: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.OH * s.OW * s.C;
+    WebgpuKernels.need(x, s.n * s.H * s.W * s.C, "x");
+    WebgpuKernels.need(out, count, "out");
+    this.run(this.pipeline(`avgPool ${WebgpuKernels.windowKey(s)}`, () => avgPoolWgsl(s)), [x.buffer, out.buffer], elementwiseGrid(count));
+  }
+
+  /** dx = each window's gradient spread evenly over its inputs. */
+  kernelAvgPoolBackward(g: GpuTensor, dx: GpuTensor, s: WindowShape): void {
+    const count = s.n * s.H * s.W * s.C;
+    WebgpuKernels.need(g, s.n * s.OH * s.OW * s.C, "g");
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(this.pipeline(`avgPoolBackward ${WebgpuKernels.windowKey(s)}`, () => avgPoolBackwardWgsl(s)), [g.buffer, dx.buffer], elementwiseGrid(count));
+  }
+
+  /** grad += l1 * sign(w) + 2 * l2 * w (a regularizer's gradient). */
+  kernelRegularizerGrad(w: GpuTensor, grad: GpuTensor, l1: number, l2: number): void {
+    const n = w.length;
+    WebgpuKernels.need(grad, n, "grad");
+    this.run(this.pipeline(`regularizerGrad ${n} ${l1} ${l2}`, () => regularizerGradWgsl(n, l1, l2)), [w.buffer, grad.buffer], elementwiseGrid(n));
+  }
+
+  /** out[slot] = l1 * sum |w| + l2 * sum w² (a regularizer's penalty). */
+  kernelPenalty(w: GpuTensor, out: GpuTensor, slot: number, l1: number, l2: number): void {
+    WebgpuKernels.need(out, slot + 1, "out");
+    const n = w.length;
+    this.run(this.pipeline(`penalty ${n} ${l1} ${l2} ${slot}`, () => penaltyWgsl(n, l1, l2, slot)), [w.buffer, out.buffer], [1, 1]);
+  }
+
+  /**
+   * batch_norm in training over rows x C: the batch statistics into stats (mean, then 1/std), the
+   * moving statistics updated, xhat and out = gamma * xhat + beta (gamma, beta: null when absent).
+   */
+  kernelBatchNorm(
+    x: GpuTensor,
+    stats: GpuTensor,
+    movingMean: GpuTensor,
+    movingVariance: GpuTensor,
+    xhat: GpuTensor,
+    out: GpuTensor,
+    gamma: GpuTensor | null,
+    beta: GpuTensor | null,
+    rows: number,
+    C: number,
+    momentum: number,
+    epsilon: number,
+  ): void {
+    for (const [t, n] of [
+      [x, "x"],
+      [xhat, "xhat"],
+      [out, "out"],
+    ] as const)
+      WebgpuKernels.need(t, rows * C, n);
+    WebgpuKernels.need(stats, 2 * C, "stats");
+    this.run(
+      this.pipeline(`batchNormStats ${rows}x${C} ${momentum} ${epsilon}`, () => batchNormStatsWgsl(rows, C, momentum, epsilon)),
+      [x.buffer, stats.buffer, movingMean.buffer, movingVariance.buffer],
+      elementwiseGrid(C),
+    );
+    const gb = [gamma, beta].filter((t): t is GpuTensor => t !== null).map((t) => t.buffer);
+    this.run(
+      this.pipeline(`batchNormApply ${rows}x${C} ${+!!gamma}${+!!beta}`, () => batchNormApplyWgsl(rows, C, !!gamma, !!beta)),
+      [x.buffer, stats.buffer, xhat.buffer, out.buffer, ...gb],
+      elementwiseGrid(rows * C),
+    );
+  }
+
+  /** batch_norm at inference: out = gamma * (x - moving mean) / sqrt(moving variance + epsilon) + beta. */
+  kernelBatchNormInference(
+    x: GpuTensor,
+    movingMean: GpuTensor,
+    movingVariance: GpuTensor,
+    out: GpuTensor,
+    gamma: GpuTensor | null,
+    beta: GpuTensor | null,
+    rows: number,
+    C: number,
+    epsilon: number,
+  ): void {
+    WebgpuKernels.need(x, rows * C, "x");
+    WebgpuKernels.need(out, rows * C, "out");
+    const gb = [gamma, beta].filter((t): t is GpuTensor => t !== null).map((t) => t.buffer);
+    this.run(
+      this.pipeline(`batchNormInference ${rows}x${C} ${epsilon} ${+!!gamma}${+!!beta}`, () => batchNormInferenceWgsl(rows, C, epsilon, !!gamma, !!beta)),
+      [x.buffer, movingMean.buffer, movingVariance.buffer, out.buffer, ...gb],
+      elementwiseGrid(rows * C),
+    );
+  }
+
+  /** batch_norm backward: dGamma, dBeta per channel, and dx when asked for. */
+  kernelBatchNormBackward(
+    g: GpuTensor,
+    xhat: GpuTensor,
+    stats: GpuTensor,
+    gamma: GpuTensor | null,
+    dGamma: GpuTensor,
+    dBeta: GpuTensor,
+    dx: GpuTensor | null,
+    rows: number,
+    C: number,
+  ): void {
+    WebgpuKernels.need(g, rows * C, "g");
+    WebgpuKernels.need(xhat, rows * C, "xhat");
+    this.run(this.pipeline(`batchNormGrad ${rows}x${C}`, () => batchNormGradWgsl(rows, C)), [g.buffer, xhat.buffer, dGamma.buffer, dBeta.buffer], elementwiseGrid(C));
+    if (!dx) return;
+    WebgpuKernels.need(dx, rows * C, "dx");
+    this.run(
+      this.pipeline(`batchNormBackward ${rows}x${C} ${+!!gamma}`, () => batchNormBackwardWgsl(rows, C, !!gamma)),
+      [g.buffer, xhat.buffer, stats.buffer, dGamma.buffer, dBeta.buffer, dx.buffer, ...(gamma ? [gamma.buffer] : [])],
+      elementwiseGrid(rows * C),
+    );
+  }
+
+  /** a = softmax of each row of z[rows x width]. */
+  kernelSoftmax(z: GpuTensor, a: GpuTensor, rows: number, width: number): void {
+    WebgpuKernels.need(z, rows * width, "z");
+    WebgpuKernels.need(a, rows * width, "a");
+    this.run(this.pipeline(`softmax ${rows}x${width}`, () => softmaxRowsWgsl(rows, width)), [z.buffer, a.buffer], elementwiseGrid(rows));
+  }
+
+  /** dz = a * (g - sum(g * a)) per row (softmax backward). */
+  kernelSoftmaxBackward(a: GpuTensor, g: GpuTensor, dz: GpuTensor, rows: number, width: number): void {
+    for (const [t, n] of [
+      [a, "a"],
+      [g, "g"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, rows * width, n);
+    this.run(
+      this.pipeline(`softmaxBackward ${rows}x${width}`, () => softmaxRowsBackwardWgsl(rows, width)),
+      [a.buffer, g.buffer, dz.buffer],
+      elementwiseGrid(rows),
+    );
+  }
+
+  /** One step of SGD with momentum (Keras's), in place: velocity and value. */
+  momentumUpdate(value: GpuTensor, grad: GpuTensor, velocity: GpuTensor, lr: number, momentum: number, nesterov: boolean): void {
+    const n = value.length;
+    WebgpuKernels.need(grad, n, "grad");
+    WebgpuKernels.need(velocity, n, "velocity");
+    const uniform = this.uniformFor(value, [lr]);
+    this.run(
+      this.pipeline(`momentum ${n} ${momentum} ${+nesterov}`, () => momentumWgsl(n, momentum, nesterov)),
+      [value.buffer, grad.buffer, velocity.buffer, uniform],
+      elementwiseGrid(n),
+    );
+  }
+
+  /** out = z > 0 ? z : alpha[i % A] * z (prelu). */
+  kernelPrelu(z: GpuTensor, alpha: GpuTensor, out: GpuTensor, count: number): void {
+    const A = alpha.length;
+    WebgpuKernels.need(z, count, "z");
+    WebgpuKernels.need(out, count, "out");
+    this.run(this.pipeline(`prelu ${count} ${A}`, () => preluWgsl(count, A)), [z.buffer, alpha.buffer, out.buffer], elementwiseGrid(count));
+  }
+
+  /** prelu backward: dAlpha (sums over the rows), and dx when asked for. */
+  kernelPreluBackward(z: GpuTensor, alpha: GpuTensor, g: GpuTensor, dAlpha: GpuTensor, dx: GpuTensor | null, count: number): void {
+    const A = alpha.length;
+    WebgpuKernels.need(z, count, "z");
+    WebgpuKernels.need(g, count, "g");
+    WebgpuKernels.need(dAlpha, A, "dAlpha");
+    this.run(this.pipeline(`preluAlphaGrad ${count} ${A}`, () => preluAlphaGradWgsl(count / A, A)), [z.buffer, g.buffer, dAlpha.buffer], elementwiseGrid(A));
+    if (!dx) return;
+    WebgpuKernels.need(dx, count, "dx");
+    this.run(this.pipeline(`preluBackward ${count} ${A}`, () => preluBackwardWgsl(count, A)), [z.buffer, alpha.buffer, g.buffer, dx.buffer], elementwiseGrid(count));
+  }
+
+  /**
+   * An optimizer update rule (updateRuleWgsl) over a whole parameter: its state tensors in the
+   * rule's order, up to eight per-step floats. `key` names the rule with its constants.
+   */
+  updateRule(key: string, state: readonly string[], body: string, value: GpuTensor, grad: GpuTensor, stateTensors: GpuTensor[], floats: number[]): void {
+    const n = value.length;
+    WebgpuKernels.need(grad, n, "grad");
+    stateTensors.forEach((t, k) => WebgpuKernels.need(t, n, state[k]!));
+    const uniform = this.uniformFor(value, floats);
+    this.run(
+      this.pipeline(`update ${key} ${n}`, () => updateRuleWgsl(n, key, state, body)),
+      [value.buffer, grad.buffer, ...stateTensors.map((t) => t.buffer), uniform],
+      elementwiseGrid(n),
+    );
+  }
+
+  /** g = dL/dp of an elementwise loss (mse, mae, huber) over rows x classes, averaged. */
+  kernelElementwiseLoss(kind: string, delta: number, p: GpuTensor, y: GpuTensor, g: GpuTensor, rows: number, classes: number): void {
+    for (const [t, n] of [
+      [p, "p"],
+      [y, "y"],
+      [g, "g"],
+    ] as const)
+      WebgpuKernels.need(t, rows * classes, n);
+    this.run(
+      this.pipeline(`loss ${kind} ${delta} ${rows}x${classes}`, () => elementwiseLossWgsl(kind, delta, rows, classes)),
+      [p.buffer, y.buffer, g.buffer],
+      elementwiseGrid(rows * classes),
+    );
+  }
+
+  /** p = sigmoid(z); dz = (p - y) / (rows * classes) (binary cross-entropy on a sigmoid output). */
+  kernelSigmoidCrossEntropy(z: GpuTensor, y: GpuTensor, p: GpuTensor, dz: GpuTensor, rows: number, classes: number): void {
+    for (const [t, n] of [
+      [z, "z"],
+      [y, "y"],
+      [p, "p"],
+      [dz, "dz"],
+    ] as const)
+      WebgpuKernels.need(t, rows * classes, n);
+    this.run(
+      this.pipeline(`sigmoidCrossEntropy ${rows}x${classes}`, () => sigmoidCrossEntropyWgsl(rows, classes)),
+      [z.buffer, y.buffer, p.buffer, dz.buffer],
+      elementwiseGrid(rows * classes),
     );
   }
 
