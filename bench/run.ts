@@ -15,6 +15,7 @@
 // mlp,cnn  --quick (gemm only on a few shapes, 30 steps, 1 s warm-up, 4 s timed)
 // --no-gemm  --no-train  --threads 1,2 (gemm thread counts)  --train-threads 1,2 (simd engine
 // runs; NNC_THREADS of the standalone engine)  --out FILE
+// --peers: instead, nnc side by side with PyTorch (bench/peers.ts, its own flags)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -58,6 +59,12 @@ function log(line: string): void {
 }
 
 async function main(): Promise<void> {
+  if (flag("peers")) {
+    // nnc side by side with PyTorch (bench/peers.ts), instead of the rest
+    const { benchPeers } = await import("./peers.js");
+    await benchPeers(argv);
+    return;
+  }
   const started = new Date();
   const report: Record<string, unknown> = {
     date: started.toISOString(),

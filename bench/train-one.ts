@@ -1,6 +1,7 @@
 // One training-throughput measurement, in its own process (so that peak RSS is its own):
 //   node --import ./bin/register.mjs bench/train-one.ts --model mlp --engine standalone --kernels simd [--steps 100] [--seconds 15]
 //   node --import ./bin/register.mjs bench/train-one.ts --model cnn --engine tfjs --backend wasm
+//   ... --model deep --file /tmp/deep.nn   (a .nn file other than examples/<model>.nn)
 // Trains the example for at most --steps batches (or until --seconds of steady-state time have
 // passed), timing the steps after a warm-up (--warmup steps and --warmup-seconds of training) from
 // the engine's per-batch hook; the gaps at epoch ends (validation, shuffling) are not counted.
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   const outDir = mkdtempSync(join(tmpdir(), "nnc-bench-run-"));
   try {
     const { compileSource } = (await import(join(root, "src/compiler/index.ts"))) as typeof import("../src/compiler/index.js");
-    const file = join(root, "examples", `${model}.nn`);
+    const file = arg("file") ?? join(root, "examples", `${model}.nn`);
     const { ir, diagnostics } = compileSource(readFileSync(file, "utf8"), file);
     if (!ir || !ir.training) throw new Error(`${model}.nn does not compile: ${JSON.stringify(diagnostics.slice(0, 2))}`);
     const batch = ir.training.batchSize;

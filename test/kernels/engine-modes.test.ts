@@ -11,7 +11,8 @@ import type { Internals } from "../standalone/harness.js";
 const root = resolve(import.meta.dirname, "../..");
 
 async function load(model: string, mode: "ts" | "simd", threads: number): Promise<{ t: Internals; done(): void }> {
-  const file = join(root, "examples", `${model}.nn`);
+  // an example's name, or a .nn file under the repository
+  const file = model.endsWith(".nn") ? join(root, model) : join(root, "examples", `${model}.nn`);
   const { ir } = compileSource(readFileSync(file, "utf8"), file);
   if (!ir) throw new Error(`${model}.nn does not compile`);
   const t = (await loadStandaloneProgram(ir, { mode, threads, exposeInternals: true })).internals as Internals;
@@ -50,6 +51,10 @@ describe("generated program: same numbers in every kernel mode", () => {
     ["twolayer", 100],
     ["mlp", 64],
     ["cnn", 16],
+    // pooling with padding (windows cut at the edges), and average pooling, on 2 channels
+    ["test/cases/layers/max_pool-same.nn", 8],
+    ["test/cases/layers/avg_pool.nn", 8],
+    ["test/cases/layers/avg_pool-same.nn", 8],
   ] as const) {
     it(`${model}: forward output, loss and every gradient (ts vs simd/1 vs simd/2)`, async () => {
       const ref = await load(model, "ts", 1);

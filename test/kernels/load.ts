@@ -32,6 +32,11 @@ export interface KernelRuntime {
   kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void;
   kernelBytesToFloats(src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number): void;
   kernelBytes(x: Uint8Array): Uint8Array;
+  allocI32(n: number): Int32Array;
+  kernelMaxPool(x: Float32Array, out: Float32Array, arg: Int32Array, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+  kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void;
+  kernelAvgPool(x: Float32Array, out: Float32Array, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+  kernelAvgPoolBackward(g: Float32Array, dx: Float32Array, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
   /** The shared-memory runtimes' state (simd, or threads > 1). */
@@ -44,7 +49,7 @@ export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
   const state = /\bconst kernelState\b/.test(ts) ? ", kernelState" : "";
-  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, initKernels, shutdownKernels${state} };\n`;
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

@@ -59,7 +59,7 @@ const BATCH = 128;
 function max_pool_buffers(size: number) {
   return {
     out: allocF32(BATCH * size),
-    argmax: new Int32Array(BATCH * size),
+    argmax: allocI32(BATCH * size),
     grad: allocF32(BATCH * size),
   };
 }
@@ -162,39 +162,9 @@ function conv2d_1_forward(n: number, x: Float32Array): void {
 
 // max_pool_1: max_pool(2) (line 5)
 function max_pool_1_forward(n: number, x: Float32Array): void {
-  const { out, argmax } = max_pool_1;
-  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < 14; oy++) {
-      for (let ox = 0; ox < 14; ox++) {
-        const o = ((b * 14 + oy) * 14 + ox) * 8;
-        const i0 = ((b * 28 + oy * 2) * 28 + ox * 2) * 8; // the window's top-left value
-        for (let c = 0; c < 8; c++) {
-          const i = i0 + c;
-          let at = i;
-          let best = x[i];
-          let v: number;
-          v = x[i + 8];
-          if (v > best) {
-            best = v;
-            at = i + 8;
-          } // (+0, +1)
-          v = x[i + 224];
-          if (v > best) {
-            best = v;
-            at = i + 224;
-          } // (+1, +0)
-          v = x[i + 232];
-          if (v > best) {
-            best = v;
-            at = i + 232;
-          } // (+1, +1)
-          out[o + c] = best;
-          argmax[o + c] = at;
-        }
-      }
-    }
-  }
+  const { argmax, out } = max_pool_1;
+  // 2x2 max pooling, stride 2x2: [28, 28, 8] -> [14, 14, 8]; argmax remembers where each maximum came from
+  kernelMaxPool(x, out, argmax, n, 28, 28, 8, 2, 2, 2, 2, 14, 14, 0, 0);
 }
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
@@ -209,39 +179,9 @@ function conv2d_2_forward(n: number, x: Float32Array): void {
 
 // max_pool_2: max_pool(2) (line 7)
 function max_pool_2_forward(n: number, x: Float32Array): void {
-  const { out, argmax } = max_pool_2;
-  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < 7; oy++) {
-      for (let ox = 0; ox < 7; ox++) {
-        const o = ((b * 7 + oy) * 7 + ox) * 16;
-        const i0 = ((b * 14 + oy * 2) * 14 + ox * 2) * 16; // the window's top-left value
-        for (let c = 0; c < 16; c++) {
-          const i = i0 + c;
-          let at = i;
-          let best = x[i];
-          let v: number;
-          v = x[i + 16];
-          if (v > best) {
-            best = v;
-            at = i + 16;
-          } // (+0, +1)
-          v = x[i + 224];
-          if (v > best) {
-            best = v;
-            at = i + 224;
-          } // (+1, +0)
-          v = x[i + 240];
-          if (v > best) {
-            best = v;
-            at = i + 240;
-          } // (+1, +1)
-          out[o + c] = best;
-          argmax[o + c] = at;
-        }
-      }
-    }
-  }
+  const { argmax, out } = max_pool_2;
+  // 2x2 max pooling, stride 2x2: [14, 14, 16] -> [7, 7, 16]; argmax remembers where each maximum came from
+  kernelMaxPool(x, out, argmax, n, 14, 14, 16, 2, 2, 2, 2, 7, 7, 0, 0);
 }
 
 // dense_1: dense(100, activation: relu) (line 9)
@@ -308,10 +248,10 @@ function max_pool_backward(
   in_size: number,
   size: number,
 ): void {
-  const { argmax, grad } = layer;
+  const { grad, argmax } = layer;
   // the gradient goes to the position of each window's maximum
   dx.fill(0, 0, n * in_size);
-  for (let i = 0; i < n * size; i++) dx[argmax[i]] += grad[i];
+  kernelMaxPoolBackward(grad, argmax, dx, n * size);
 }
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
@@ -963,4 +903,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelIm2colTs, kernelCol2imTs, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, numberArg, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelIm2colTs, kernelCol2imTs, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelMaxPoolTs, kernelMaxPoolBackwardTs, kernelMaxPool, kernelMaxPoolBackward, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, numberArg, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, random

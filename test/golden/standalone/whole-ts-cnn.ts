@@ -55,7 +55,7 @@ const BATCH = 128;
 function max_pool_buffers(size: number) {
   return {
     out: allocF32(BATCH * size),
-    argmax: new Int32Array(BATCH * size),
+    argmax: allocI32(BATCH * size),
     grad: allocF32(BATCH * size),
   };
 }
@@ -158,39 +158,9 @@ function conv2d_1_forward(n: number, x: Float32Array): void {
 
 // max_pool_1: max_pool(2) (line 5)
 function max_pool_1_forward(n: number, x: Float32Array): void {
-  const { out, argmax } = max_pool_1;
-  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < 14; oy++) {
-      for (let ox = 0; ox < 14; ox++) {
-        const o = ((b * 14 + oy) * 14 + ox) * 8;
-        const i0 = ((b * 28 + oy * 2) * 28 + ox * 2) * 8; // the window's top-left value
-        for (let c = 0; c < 8; c++) {
-          const i = i0 + c;
-          let at = i;
-          let best = x[i];
-          let v: number;
-          v = x[i + 8];
-          if (v > best) {
-            best = v;
-            at = i + 8;
-          } // (+0, +1)
-          v = x[i + 224];
-          if (v > best) {
-            best = v;
-            at = i + 224;
-          } // (+1, +0)
-          v = x[i + 232];
-          if (v > best) {
-            best = v;
-            at = i + 232;
-          } // (+1, +1)
-          out[o + c] = best;
-          argmax[o + c] = at;
-        }
-      }
-    }
-  }
+  const { argmax, out } = max_pool_1;
+  // 2x2 max pooling, stride 2x2: [28, 28, 8] -> [14, 14, 8]; argmax remembers where each maximum came from
+  kernelMaxPool(x, out, argmax, n, 28, 28, 8, 2, 2, 2, 2, 14, 14, 0, 0);
 }
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
@@ -205,39 +175,9 @@ function conv2d_2_forward(n: number, x: Float32Array): void {
 
 // max_pool_2: max_pool(2) (line 7)
 function max_pool_2_forward(n: number, x: Float32Array): void {
-  const { out, argmax } = max_pool_2;
-  // 2x2 max pooling, stride 2x2; remembers where each maximum came from
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < 7; oy++) {
-      for (let ox = 0; ox < 7; ox++) {
-        const o = ((b * 7 + oy) * 7 + ox) * 16;
-        const i0 = ((b * 14 + oy * 2) * 14 + ox * 2) * 16; // the window's top-left value
-        for (let c = 0; c < 16; c++) {
-          const i = i0 + c;
-          let at = i;
-          let best = x[i];
-          let v: number;
-          v = x[i + 16];
-          if (v > best) {
-            best = v;
-            at = i + 16;
-          } // (+0, +1)
-          v = x[i + 224];
-          if (v > best) {
-            best = v;
-            at = i + 224;
-          } // (+1, +0)
-          v = x[i + 240];
-          if (v > best) {
-            best = v;
-            at = i + 240;
-          } // (+1, +1)
-          out[o + c] = best;
-          argmax[o + c] = at;
-        }
-      }
-    }
-  }
+  const { argmax, out } = max_pool_2;
+  // 2x2 max pooling, stride 2x2: [14, 14, 16] -> [7, 7, 16]; argmax remembers where each maximum came from
+  kernelMaxPool(x, out, argmax, n, 14, 14, 16, 2, 2, 2, 2, 7, 7, 0, 0);
 }
 
 // dense_1: dense(100, activation: relu) (line 9)
@@ -304,10 +244,10 @@ function max_pool_backward(
   in_size: number,
   size: number,
 ): void {
-  const { argmax, grad } = layer;
+  const { grad, argmax } = layer;
   // the gradient goes to the position of each window's maximum
   dx.fill(0, 0, n * in_size);
-  for (let i = 0; i < n * size; i++) dx[argmax[i]] += grad[i];
+  kernelMaxPoolBackward(grad, argmax, dx, n * size);
 }
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
@@ -1402,6 +1342,112 @@ function kernelBytesToFloats(
 /** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
 function kernelBytes(x: Uint8Array): Uint8Array {
   return x;
+}
+
+/**
+ * Max pooling over an NHWC batch x[n, h, w, c] -> out[n, oh, ow, c]: each output is the largest
+ * value of its ph x pw window at (oy*sh - padTop, ox*sw - padLeft), positions outside the image
+ * left out; arg gets the index in x it came from (the first one, in window order, on ties).
+ */
+function kernelMaxPool(
+  x: Float32Array,
+  out: Float32Array,
+  arg: Int32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  ph: number,
+  pw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const rowStride = w * c; // from one row of the image to the next
+  if (
+    ph === 2 &&
+    pw === 2 &&
+    sh === 2 &&
+    sw === 2 &&
+    padTop === 0 &&
+    padLeft === 0 &&
+    2 * oh <= h &&
+    2 * ow <= w
+  ) {
+    // The common case, 2x2 windows side by side inside the image: the window's four positions are
+    // fixed offsets from its top-left one, and the maximum stays in a local variable.
+    let o = 0;
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++, o += c) {
+          const first = ((b * h + 2 * oy) * w + 2 * ox) * c;
+          for (let ch = 0; ch < c; ch++) {
+            const i = first + ch;
+            let at = i;
+            let best = x[i];
+            if (x[i + c] > best) {
+              best = x[i + c];
+              at = i + c;
+            }
+            if (x[i + rowStride] > best) {
+              best = x[i + rowStride];
+              at = i + rowStride;
+            }
+            if (x[i + rowStride + c] > best) {
+              best = x[i + rowStride + c];
+              at = i + rowStride + c;
+            }
+            out[o + ch] = best;
+            arg[o + ch] = at;
+          }
+        }
+      }
+    }
+    return;
+  }
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - padTop;
+      const yStart = Math.max(y0, 0),
+        yEnd = Math.min(y0 + ph, h);
+      for (let ox = 0; ox < ow; ox++, o += c) {
+        const x0 = ox * sw - padLeft;
+        const xStart = Math.max(x0, 0),
+          xEnd = Math.min(x0 + pw, w);
+        // the window's first position in the image
+        const first = ((b * h + yStart) * w + xStart) * c;
+        for (let ch = 0; ch < c; ch++) {
+          // the running maximum starts there
+          let at = first + ch;
+          let best = x[at];
+          for (let y = yStart, row = at; y < yEnd; y++, row += rowStride) {
+            for (let xx = xStart, i = row; xx < xEnd; xx++, i += c) {
+              if (x[i] > best) {
+                best = x[i];
+                at = i;
+              }
+            }
+          }
+          out[o + ch] = best;
+          arg[o + ch] = at;
+        }
+      }
+    }
+  }
+}
+
+/** Max pooling backward: dx[arg[i]] += g[i], each window's gradient to where its maximum was. */
+function kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dx[arg[i]] += g[i];
+}
+
+/** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
+function allocI32(n: number): Int32Array {
+  return new Int32Array(n);
 }
 
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */

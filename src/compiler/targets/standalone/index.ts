@@ -213,7 +213,8 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         return name;
       },
       intBuffer(name, sizeExpr) {
-        plan.fields.push({ role: name.slice(v.length + 1), init: `new Int32Array(${sizeExpr})` });
+        kernelHas("allocI32");
+        plan.fields.push({ role: name.slice(v.length + 1), init: `allocI32(${sizeExpr})` });
         return name;
       },
       weight(role) {

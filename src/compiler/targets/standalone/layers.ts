@@ -309,101 +309,27 @@ function pool(kind: "max" | "avg"): LayerEmitter<"max_pool" | "avg_pool"> {
     const [PH, PW] = ctx.layer.args.pool_size;
     const [SH, SW] = ctx.layer.args.strides;
     const g = windowGeometry(x.shape, ctx.shape, [PH, PW], [SH, SW]);
-    const { H, W, C, OH, OW, padTop, padLeft } = g;
-    const loops = (body: string) => `for (let b = 0; b < n; b++) {
-  for (let oy = 0; oy < ${OH}; oy++) {
-    for (let ox = 0; ox < ${OW}; ox++) {
-      const o = ((b * ${OH} + oy) * ${OW} + ox) * ${C};
-      const y0 = ${padTop ? `oy * ${SH} - ${padTop}` : `oy * ${SH}`};
-      const x0 = ${padLeft ? `ox * ${SW} - ${padLeft}` : `ox * ${SW}`};
-      const yStart = Math.max(y0, 0);
-      const yEnd = Math.min(y0 + ${PH}, ${H});
-      const xStart = Math.max(x0, 0);
-      const xEnd = Math.min(x0 + ${PW}, ${W});
-${body}
-    }
-  }
-}`;
-    // Every window inside the input (no padding, none cut off at the edges), as with pool 2 on even
-    // sizes: the window's positions are fixed offsets, unrolled, and the maximum stays in a register.
-    const inside = padTop === 0 && padLeft === 0 && (OH - 1) * SH + PH <= H && (OW - 1) * SW + PW <= W && PH * PW <= 16;
-    if (kind === "max" && inside) {
-      const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
-      const others: string[] = [];
-      for (let dy = 0; dy < PH; dy++) {
-        for (let dx = 0; dx < PW; dx++) {
-          if (dy === 0 && dx === 0) continue;
-          const off = (dy * W + dx) * C;
-          others.push(`        v = ${x.out}[i + ${off}]; if (v > best) { best = v; at = i + ${off}; } // (+${dy}, +${dx})`);
-        }
-      }
-      const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}; remembers where each maximum came from
-for (let b = 0; b < n; b++) {
-  for (let oy = 0; oy < ${OH}; oy++) {
-    for (let ox = 0; ox < ${OW}; ox++) {
-      const o = ((b * ${OH} + oy) * ${OW} + ox) * ${C};
-      const i0 = ((b * ${H} + oy * ${SH}) * ${W} + ox * ${SW}) * ${C}; // the window's top-left value
-      for (let c = 0; c < ${C}; c++) {
-        const i = i0 + c;
-        let at = i;
-        let best = ${x.out}[i];
-        let v: number;
-${others.join("\n")}
-        ${ctx.out}[o + c] = best;
-        ${arg}[o + c] = at;
-      }
-    }
-  }
-}`;
-      const backward =
-        x.grad && ctx.grad
-          ? `// the gradient goes to the position of each window's maximum
-${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});
-`}for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[${arg}[i]] += ${ctx.grad}[i];`
-          : "";
-      return { forward, backward };
-    }
+    // the kernels' window arguments: n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft
+    const geo = `n, ${g.H}, ${g.W}, ${g.C}, ${PH}, ${PW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}`;
+    const padding = g.padTop || g.padLeft ? `, padding ${g.padTop}/${g.padLeft}` : "";
+    const zero = x.grad && !x.acc ? `${x.grad}.fill(0, 0, n * ${x.size});\n` : "";
     if (kind === "max") {
       const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
-      const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}; remembers where each maximum came from
-${loops(`      for (let c = 0; c < ${C}; c++) ${ctx.out}[o + c] = -Infinity;
-      for (let y = yStart; y < yEnd; y++) {
-        for (let x = xStart; x < xEnd; x++) {
-          const i = ((b * ${H} + y) * ${W} + x) * ${C};
-          for (let c = 0; c < ${C}; c++) {
-            if (${x.out}[i + c] > ${ctx.out}[o + c]) {
-              ${ctx.out}[o + c] = ${x.out}[i + c];
-              ${arg}[o + c] = i + c;
-            }
-          }
-        }
-      }`)}`;
+      const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}${padding}: [${g.H}, ${g.W}, ${g.C}] -> [${g.OH}, ${g.OW}, ${g.C}]; ${arg} remembers where each maximum came from
+${ctx.helper("maxPool")}(${x.out}, ${ctx.out}, ${arg}, ${geo});`;
       const backward =
         x.grad && ctx.grad
           ? `// the gradient goes to the position of each window's maximum
-${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});\n`}for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[${arg}[i]] += ${ctx.grad}[i];`
+${zero}${ctx.helper("maxPoolBackward")}(${ctx.grad}, ${arg}, ${x.grad}, n * ${ctx.size});`
           : "";
       return { forward, backward };
     }
-    const forward = `// ${PH}x${PW} average pooling, stride ${SH}x${SW} (padding excluded from the average)
-${loops(`      const count = (yEnd - yStart) * (xEnd - xStart);
-      for (let c = 0; c < ${C}; c++) {
-        let sum = 0;
-        for (let y = yStart; y < yEnd; y++) {
-          for (let x = xStart; x < xEnd; x++) sum += ${x.out}[((b * ${H} + y) * ${W} + x) * ${C} + c];
-        }
-        ${ctx.out}[o + c] = sum / count;
-      }`)}`;
+    const forward = `// ${PH}x${PW} average pooling, stride ${SH}x${SW}${padding} (padding excluded from the average): [${g.H}, ${g.W}, ${g.C}] -> [${g.OH}, ${g.OW}, ${g.C}]
+${ctx.helper("avgPool")}(${x.out}, ${ctx.out}, ${geo});`;
     const backward =
       x.grad && ctx.grad
         ? `// each window spreads its gradient evenly over its inputs
-${x.acc ? "" : `${x.grad}.fill(0, 0, n * ${x.size});\n`}${loops(`      const count = (yEnd - yStart) * (xEnd - xStart);
-      for (let c = 0; c < ${C}; c++) {
-        const g = ${ctx.grad}[o + c] / count;
-        for (let y = yStart; y < yEnd; y++) {
-          for (let x = xStart; x < xEnd; x++) ${x.grad}[((b * ${H} + y) * ${W} + x) * ${C} + c] += g;
-        }
-      }`)}`
+${zero}${ctx.helper("avgPoolBackward")}(${ctx.grad}, ${x.grad}, ${geo});`
         : "";
     return { forward, backward };
   };

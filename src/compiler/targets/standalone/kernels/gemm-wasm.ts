@@ -10,7 +10,7 @@
 //
 // (ps: byte stride between consecutive rows of a panel, ks: byte stride along k.)
 
-import { F32, forLoop, Func, I32, op, V128, encodeModule } from "./wasm-encoder.js";
+import { F32, F64, forLoop, Func, I32, op, V128, encodeModule } from "./wasm-encoder.js";
 
 export interface GemmWasmShape {
   /** Rows of the register tile. */
@@ -490,6 +490,218 @@ function buildIm2col(name: string, adjoint: boolean): Func {
   return f;
 }
 
+/**
+ * The window loops of a pooling function with parameters (x, out|grad, [arg,] n, h, w, c, ph, pw,
+ * sh, sw, oh, ow, padTop, padLeft) from index `geo` on (n at geo): for each output (b, oy, ox),
+ * the window's rows [yStart, yEnd) and columns [xStart, xEnd) inside the image, `first` (the
+ * element index of the window's first position in the image) and `o` (the output's element index,
+ * advanced by c after each window) are set before `body` runs.
+ */
+function poolLoops(f: Func, geo: number, body: (l: PoolLocals) => number[]): number[] {
+  const [n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft] = Array.from({ length: 12 }, (_, k) => geo + k) as [number, number, number, number, number, number, number, number, number, number, number, number];
+  const l: PoolLocals = {
+    h, w, c,
+    b: f.local(I32), oy: f.local(I32), ox: f.local(I32), y0: f.local(I32), yStart: f.local(I32), yEnd: f.local(I32),
+    x0: f.local(I32), xStart: f.local(I32), xEnd: f.local(I32), first: f.local(I32), o: f.local(I32), y: f.local(I32), xx: f.local(I32),
+  };
+  // max(a, 0) and min(a, b) with select(a, b, cond) = cond ? a : b
+  const max0 = (a: number) => [...op.get(a), ...op.i32(0), ...op.get(a), ...op.i32(0), ...op.i32GtS(), ...op.select()];
+  const minOf = (a: number[], b: number[]) => [...a, ...b, ...a, ...b, ...op.i32LtS(), ...op.select()];
+  const oxBody = [
+    ...op.get(l.ox), ...op.get(sw), ...op.i32Mul(), ...op.get(padLeft), ...op.i32Sub(), ...op.set(l.x0),
+    ...max0(l.x0), ...op.set(l.xStart),
+    ...minOf([...op.get(l.x0), ...op.get(pw), ...op.i32Add()], op.get(w)), ...op.set(l.xEnd),
+    // first = ((b*h + yStart)*w + xStart)*c
+    ...op.get(l.b), ...op.get(h), ...op.i32Mul(), ...op.get(l.yStart), ...op.i32Add(), ...op.get(w), ...op.i32Mul(), ...op.get(l.xStart), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(l.first),
+    ...body(l),
+    ...op.get(l.o), ...op.get(c), ...op.i32Add(), ...op.set(l.o),
+  ];
+  const oyBody = [
+    ...op.get(l.oy), ...op.get(sh), ...op.i32Mul(), ...op.get(padTop), ...op.i32Sub(), ...op.set(l.y0),
+    ...max0(l.y0), ...op.set(l.yStart),
+    ...minOf([...op.get(l.y0), ...op.get(ph), ...op.i32Add()], op.get(h)), ...op.set(l.yEnd),
+    ...forLoop(l.ox, op.i32(0), op.get(ow), op.i32(1), oxBody),
+  ];
+  return [
+    ...op.i32(0), ...op.set(l.o),
+    ...forLoop(l.b, op.i32(0), op.get(n), op.i32(1), forLoop(l.oy, op.i32(0), op.get(oh), op.i32(1), oyBody)),
+  ];
+}
+
+interface PoolLocals {
+  h: number; w: number; c: number;
+  b: number; oy: number; ox: number; y0: number; yStart: number; yEnd: number;
+  x0: number; xStart: number; xEnd: number; first: number; o: number; y: number; xx: number;
+}
+
+/** for y in [yStart, yEnd), xx in [xStart, xEnd): i = ((b*h + y)*w + xx)*c + ch; body. */
+function windowLoops(l: PoolLocals, i: number, ch: number, body: number[]): number[] {
+  return forLoop(l.y, op.get(l.yStart), op.get(l.yEnd), op.i32(1), forLoop(l.xx, op.get(l.xStart), op.get(l.xEnd), op.i32(1), [
+    ...op.get(l.b), ...op.get(l.h), ...op.i32Mul(), ...op.get(l.y), ...op.i32Add(), ...op.get(l.w), ...op.i32Mul(), ...op.get(l.xx), ...op.i32Add(),
+    ...op.get(l.c), ...op.i32Mul(), ...op.get(ch), ...op.i32Add(), ...op.set(i),
+    ...body,
+  ]));
+}
+
+/** Byte address base + 4 * element index. */
+const at4 = (base: number, index: number[]) => [...op.get(base), ...index, ...op.i32(4), ...op.i32Mul(), ...op.i32Add()];
+
+/**
+ * max_pool(x, out, arg, n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft) over an NHWC batch:
+ * out = the largest value of each window (the positions inside the image), arg = its element
+ * index in x. The running maximum starts at the window's first position and is replaced only by
+ * a greater value (f32x4.gt, false for NaN), as in the TypeScript loop: the same values and
+ * indices, ties to the first. Four channels at a time, then the remaining ones one by one; 2x2
+ * windows side by side inside the image read their four positions at fixed offsets.
+ */
+function buildMaxPool(): Func {
+  const f = new Func("max_pool", new Array<typeof I32>(15).fill(I32));
+  const [x, out, arg] = [0, 1, 2];
+  const c = 6;
+  const ch = f.local(I32), c4 = f.local(I32), i = f.local(I32), sat = f.local(I32);
+  const iota = f.local(V128), best = f.local(V128), idx = f.local(V128), v = f.local(V128), m = f.local(V128);
+  const sbest = f.local(F32), sv = f.local(F32);
+  f.emit(
+    op.get(c), op.i32(-4), op.i32And(), op.set(c4),
+    // iota = [0, 1, 2, 3]
+    op.v128Zero(), op.i32(1), op.i32x4ReplaceLane(1), op.i32(2), op.i32x4ReplaceLane(2), op.i32(3), op.i32x4ReplaceLane(3), op.set(iota),
+  );
+  // 2x2 windows side by side inside the image (pool 2 on even sizes), channels a multiple of 4:
+  // the window's four positions are fixed offsets from its top-left one.
+  const [h, w, ph, pw, sh, sw, oh, ow, padTop, padLeft] = [4, 5, 7, 8, 9, 10, 11, 12, 13, 14];
+  const is = (p: number, v: number) => [...op.get(p), ...op.i32(v), ...op.i32Eq()];
+  const and = op.i32And();
+  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), o = f.local(I32), first = f.local(I32), pa = f.local(I32), rs = f.local(I32);
+  const offC = f.local(V128), offR = f.local(V128), offRC = f.local(V128), base = f.local(V128);
+  /** Compares the position at byte address `addr` (index base + off) with the running maximum. */
+  const candidate = (addr: number[], off: number) => [
+    ...addr, ...op.v128Load(), ...op.set(v),
+    ...op.get(v), ...op.get(best), ...op.f32x4Gt(), ...op.set(m),
+    ...op.get(v), ...op.get(best), ...op.get(m), ...op.v128Bitselect(), ...op.set(best),
+    ...op.get(base), ...op.get(off), ...op.i32x4Add(), ...op.get(idx), ...op.get(m), ...op.v128Bitselect(), ...op.set(idx),
+  ];
+  f.emit(
+    is(ph, 2), is(pw, 2), and, is(sh, 2), and, is(sw, 2), and, is(padTop, 0), and, is(padLeft, 0), and,
+    op.get(oh), op.get(oh), op.i32Add(), op.get(h), op.i32LeS(), and,
+    op.get(ow), op.get(ow), op.i32Add(), op.get(w), op.i32LeS(), and,
+    op.get(c), op.i32(3), op.i32And(), op.i32Eqz(), and,
+    op.if(),
+    // rs: bytes from one image row to the next; the index offsets of the other three positions
+    op.get(w), op.get(c), op.i32Mul(), op.i32(4), op.i32Mul(), op.set(rs),
+    op.get(c), op.i32x4Splat(), op.set(offC),
+    op.get(w), op.get(c), op.i32Mul(), op.i32x4Splat(), op.set(offR),
+    op.get(w), op.get(c), op.i32Mul(), op.get(c), op.i32Add(), op.i32x4Splat(), op.set(offRC),
+    op.i32(0), op.set(o),
+    forLoop(b, op.i32(0), op.get(3), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
+      // first = ((b*h + 2*oy)*w + 2*ox)*c
+      ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(oy), ...op.i32Add(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
+      ...op.get(ox), ...op.get(ox), ...op.i32Add(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
+      ...forLoop(ch, op.i32(0), op.get(c), op.i32(4), [
+        ...at4(x, [...op.get(first), ...op.get(ch), ...op.i32Add()]), ...op.tee(pa), ...op.v128Load(), ...op.set(best),
+        ...op.get(first), ...op.get(ch), ...op.i32Add(), ...op.i32x4Splat(), ...op.get(iota), ...op.i32x4Add(), ...op.tee(base), ...op.set(idx),
+        ...candidate([...op.get(pa), ...op.get(c), ...op.i32(4), ...op.i32Mul(), ...op.i32Add()], offC),
+        ...candidate([...op.get(pa), ...op.get(rs), ...op.i32Add()], offR),
+        ...candidate([...op.get(pa), ...op.get(rs), ...op.i32Add(), ...op.get(c), ...op.i32(4), ...op.i32Mul(), ...op.i32Add()], offRC),
+        ...at4(out, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.get(best), ...op.v128Store(),
+        ...at4(arg, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.get(idx), ...op.v128Store(),
+      ]),
+      ...op.get(o), ...op.get(c), ...op.i32Add(), ...op.set(o),
+    ]))),
+    op.return(),
+    op.end(),
+  );
+  f.emit(poolLoops(f, 3, (l) => [
+    ...forLoop(ch, op.i32(0), op.get(c4), op.i32(4), [
+      ...at4(x, [...op.get(l.first), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(), ...op.set(best),
+      ...op.get(l.first), ...op.get(ch), ...op.i32Add(), ...op.i32x4Splat(), ...op.get(iota), ...op.i32x4Add(), ...op.set(idx),
+      ...windowLoops(l, i, ch, [
+        ...at4(x, op.get(i)), ...op.v128Load(), ...op.set(v),
+        ...op.get(v), ...op.get(best), ...op.f32x4Gt(), ...op.set(m),
+        ...op.get(v), ...op.get(best), ...op.get(m), ...op.v128Bitselect(), ...op.set(best),
+        ...op.get(i), ...op.i32x4Splat(), ...op.get(iota), ...op.i32x4Add(), ...op.get(idx), ...op.get(m), ...op.v128Bitselect(), ...op.set(idx),
+      ]),
+      ...at4(out, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(best), ...op.v128Store(),
+      ...at4(arg, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(idx), ...op.v128Store(),
+    ]),
+    ...forLoop(ch, op.get(c4), op.get(c), op.i32(1), [
+      ...op.get(l.first), ...op.get(ch), ...op.i32Add(), ...op.set(sat),
+      ...at4(x, op.get(sat)), ...op.f32Load(), ...op.set(sbest),
+      ...windowLoops(l, i, ch, [
+        ...at4(x, op.get(i)), ...op.f32Load(), ...op.tee(sv), ...op.get(sbest), ...op.f32Gt(),
+        ...op.if(), ...op.get(sv), ...op.set(sbest), ...op.get(i), ...op.set(sat), ...op.end(),
+      ]),
+      ...at4(out, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(sbest), ...op.f32Store(),
+      ...at4(arg, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(sat), ...op.i32Store(),
+    ]),
+  ]));
+  return f;
+}
+
+/** max_pool_backward(g, arg, dx, count): dx[arg[i]] += g[i] for i < count (f32 adds, as the TypeScript loop rounds them). */
+function buildMaxPoolBackward(): Func {
+  const f = new Func("max_pool_backward", [I32, I32, I32, I32]);
+  const [g, arg, dx, count] = [0, 1, 2, 3];
+  const i = f.local(I32), a = f.local(I32);
+  f.emit(forLoop(i, op.i32(0), op.get(count), op.i32(1), [
+    ...at4(dx, [...op.get(arg), ...op.get(i), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.i32Load()]), ...op.tee(a),
+    ...op.get(a), ...op.f32Load(), ...at4(g, op.get(i)), ...op.f32Load(), ...op.f32Add(),
+    ...op.f32Store(),
+  ]));
+  return f;
+}
+
+/**
+ * avg_pool(x, out, n, h, w, c, ...) and avg_pool_backward(g, dx, n, h, w, c, ...), padding
+ * excluded from the average: out = (sum of the window's values) / count; dx += g / count over
+ * each window. In f64, as the TypeScript loops compute (a JavaScript number), summed in the same
+ * order and rounded to f32 once at the store: the same floats. Two channels at a time (f64x2),
+ * then the last one alone.
+ */
+function buildAvgPool(backward: boolean): Func {
+  const f = new Func(backward ? "avg_pool_backward" : "avg_pool", new Array<typeof I32>(14).fill(I32));
+  const [src, dst] = [0, 1];
+  const c = 5;
+  const ch = f.local(I32), c2 = f.local(I32), i = f.local(I32);
+  const cnt = f.local(V128), s = f.local(V128);
+  const scnt = f.local(F64), ss = f.local(F64);
+  f.emit(op.get(c), op.i32(-2), op.i32And(), op.set(c2));
+  f.emit(poolLoops(f, 2, (l) => [
+    // count = (yEnd - yStart) * (xEnd - xStart)
+    ...op.get(l.yEnd), ...op.get(l.yStart), ...op.i32Sub(), ...op.get(l.xEnd), ...op.get(l.xStart), ...op.i32Sub(), ...op.i32Mul(),
+    ...op.f64ConvertI32S(), ...op.tee(scnt), ...op.f64x2Splat(), ...op.set(cnt),
+    ...forLoop(ch, op.i32(0), op.get(c2), op.i32(2), backward
+      ? [
+          // s = g[o + ch .. +2] / count; dx[i] = f32(dx[i] + s) over the window
+          ...at4(src, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.v128Load64Zero(), ...op.f64x2PromoteLowF32x4(), ...op.get(cnt), ...op.f64x2Div(), ...op.set(s),
+          ...windowLoops(l, i, ch, [
+            ...at4(dst, op.get(i)),
+            ...at4(dst, op.get(i)), ...op.v128Load64Zero(), ...op.f64x2PromoteLowF32x4(), ...op.get(s), ...op.f64x2Add(), ...op.f32x4DemoteF64x2Zero(),
+            ...op.v128Store64Lane0(),
+          ]),
+        ]
+      : [
+          ...op.v128Zero(), ...op.set(s),
+          ...windowLoops(l, i, ch, [...op.get(s), ...at4(src, op.get(i)), ...op.v128Load64Zero(), ...op.f64x2PromoteLowF32x4(), ...op.f64x2Add(), ...op.set(s)]),
+          ...at4(dst, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(s), ...op.get(cnt), ...op.f64x2Div(), ...op.f32x4DemoteF64x2Zero(), ...op.v128Store64Lane0(),
+        ]),
+    ...forLoop(ch, op.get(c2), op.get(c), op.i32(1), backward
+      ? [
+          ...at4(src, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.f32Load(), ...op.f64PromoteF32(), ...op.get(scnt), ...op.f64Div(), ...op.set(ss),
+          ...windowLoops(l, i, ch, [
+            ...at4(dst, op.get(i)),
+            ...at4(dst, op.get(i)), ...op.f32Load(), ...op.f64PromoteF32(), ...op.get(ss), ...op.f64Add(), ...op.f32DemoteF64(),
+            ...op.f32Store(),
+          ]),
+        ]
+      : [
+          ...op.f64Zero(), ...op.set(ss),
+          ...windowLoops(l, i, ch, [...op.get(ss), ...at4(src, op.get(i)), ...op.f32Load(), ...op.f64PromoteF32(), ...op.f64Add(), ...op.set(ss)]),
+          ...at4(dst, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(ss), ...op.get(scnt), ...op.f64Div(), ...op.f32DemoteF64(), ...op.f32Store(),
+        ]),
+  ]));
+  return f;
+}
+
 /** Functions of the module besides the gemm ones, each left out when false (default: all in). */
 export interface GemmWasmExtras {
   adam?: boolean;
@@ -503,6 +715,10 @@ export interface GemmWasmExtras {
   leakyRelu?: boolean;
   leakyReluBackward?: boolean;
   bytesToFloats?: boolean;
+  maxPool?: boolean;
+  maxPoolBackward?: boolean;
+  avgPool?: boolean;
+  avgPoolBackward?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -525,5 +741,9 @@ export function buildGemmWasm(
   if (extras.leakyRelu !== false) funcs.push(buildLeakyRelu(false));
   if (extras.leakyReluBackward !== false) funcs.push(buildLeakyRelu(true));
   if (extras.bytesToFloats !== false) funcs.push(buildBytesToFloats());
+  if (extras.maxPool !== false) funcs.push(buildMaxPool());
+  if (extras.maxPoolBackward !== false) funcs.push(buildMaxPoolBackward());
+  if (extras.avgPool !== false) funcs.push(buildAvgPool(false));
+  if (extras.avgPoolBackward !== false) funcs.push(buildAvgPool(true));
   return encodeModule(funcs, memory);
 }

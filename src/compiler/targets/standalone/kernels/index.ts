@@ -37,6 +37,15 @@
 //       bytes to [0, 1]), and kernelBytes(x): where it reads from, a copy of x in kernelMemory in
 //       simd mode (WebAssembly converts 16 bytes at a time, dividing in float32: the same floats
 //       as the ts loop), x itself otherwise.
+//   kernelMaxPool(x, out, arg, n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft): max pooling
+//       over an NHWC batch (windows at (oy*sh - padTop, ox*sw - padLeft), positions outside the
+//       image left out), arg = the index in x of each maximum (the first on ties);
+//       kernelMaxPoolBackward(g, arg, dx, count): dx[arg[i]] += g[i];
+//       kernelAvgPool(x, out, n, h, w, ...) / kernelAvgPoolBackward(g, dx, n, h, w, ...): the mean
+//       of each window (padding excluded) and its adjoint (adds onto dx). WebAssembly in simd mode,
+//       the same floats as the TypeScript loops (the averages in f64, as JavaScript computes them).
+//   allocI32(n: number): Int32Array   a zero-filled int buffer (the argmax of max pooling), in
+//       kernelMemory in the shared-memory modes, so that the WebAssembly kernels can write it.
 //   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the others above are emitted only when
 //   options.uses names them: the generator passes the ones the model calls, so a program holds
 //   no dead code.)
@@ -79,8 +88,11 @@ export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 /** The elementwise kernels around a layer's product (bias, relu, leaky_relu and their gradients). */
 const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelLeakyRelu", "kernelLeakyReluBackward", "kernelBytesToFloats"] as const;
 
+/** Pooling over windows of an NHWC batch, forward and backward. */
+const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
+
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
-export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES] as const;
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, "allocI32"] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -396,6 +408,218 @@ function kernelBiasGradTs(dz: Float32Array, db: Float32Array, rows: number, cols
 `,
 };
 
+/** The pooling kernels in TypeScript (the WebAssembly ones compute the same floats). */
+const POOL_TS: Record<(typeof POOL_NAMES)[number], string> = {
+  kernelMaxPool: `
+/**
+ * Max pooling over an NHWC batch x[n, h, w, c] -> out[n, oh, ow, c]: each output is the largest
+ * value of its ph x pw window at (oy*sh - padTop, ox*sw - padLeft), positions outside the image
+ * left out; arg gets the index in x it came from (the first one, in window order, on ties).
+ */
+function kernelMaxPoolTs(
+  x: Float32Array,
+  out: Float32Array,
+  arg: Int32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  ph: number,
+  pw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const rowStride = w * c; // from one row of the image to the next
+  if (ph === 2 && pw === 2 && sh === 2 && sw === 2 && padTop === 0 && padLeft === 0 && 2 * oh <= h && 2 * ow <= w) {
+    // The common case, 2x2 windows side by side inside the image: the window's four positions are
+    // fixed offsets from its top-left one, and the maximum stays in a local variable.
+    let o = 0;
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++, o += c) {
+          const first = ((b * h + 2 * oy) * w + 2 * ox) * c;
+          for (let ch = 0; ch < c; ch++) {
+            const i = first + ch;
+            let at = i;
+            let best = x[i];
+            if (x[i + c] > best) {
+              best = x[i + c];
+              at = i + c;
+            }
+            if (x[i + rowStride] > best) {
+              best = x[i + rowStride];
+              at = i + rowStride;
+            }
+            if (x[i + rowStride + c] > best) {
+              best = x[i + rowStride + c];
+              at = i + rowStride + c;
+            }
+            out[o + ch] = best;
+            arg[o + ch] = at;
+          }
+        }
+      }
+    }
+    return;
+  }
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - padTop;
+      const yStart = Math.max(y0, 0), yEnd = Math.min(y0 + ph, h);
+      for (let ox = 0; ox < ow; ox++, o += c) {
+        const x0 = ox * sw - padLeft;
+        const xStart = Math.max(x0, 0), xEnd = Math.min(x0 + pw, w);
+        // the window's first position in the image
+        const first = ((b * h + yStart) * w + xStart) * c;
+        for (let ch = 0; ch < c; ch++) {
+          // the running maximum starts there
+          let at = first + ch;
+          let best = x[at];
+          for (let y = yStart, row = at; y < yEnd; y++, row += rowStride) {
+            for (let xx = xStart, i = row; xx < xEnd; xx++, i += c) {
+              if (x[i] > best) {
+                best = x[i];
+                at = i;
+              }
+            }
+          }
+          out[o + ch] = best;
+          arg[o + ch] = at;
+        }
+      }
+    }
+  }
+}
+`,
+  kernelMaxPoolBackward: `
+/** Max pooling backward: dx[arg[i]] += g[i], each window's gradient to where its maximum was. */
+function kernelMaxPoolBackwardTs(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) dx[arg[i]] += g[i];
+}
+`,
+  kernelAvgPool: `
+/**
+ * Average pooling over an NHWC batch x[n, h, w, c] -> out[n, oh, ow, c]: the mean of each ph x pw
+ * window at (oy*sh - padTop, ox*sw - padLeft) over its positions inside the image (padding is
+ * excluded from the average).
+ */
+function kernelAvgPoolTs(
+  x: Float32Array,
+  out: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  ph: number,
+  pw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - padTop;
+      const yStart = Math.max(y0, 0), yEnd = Math.min(y0 + ph, h);
+      for (let ox = 0; ox < ow; ox++, o += c) {
+        const x0 = ox * sw - padLeft;
+        const xStart = Math.max(x0, 0), xEnd = Math.min(x0 + pw, w);
+        const count = (yEnd - yStart) * (xEnd - xStart);
+        for (let ch = 0; ch < c; ch++) {
+          let sum = 0;
+          for (let y = yStart; y < yEnd; y++) {
+            for (let xx = xStart; xx < xEnd; xx++) sum += x[((b * h + y) * w + xx) * c + ch];
+          }
+          out[o + ch] = sum / count;
+        }
+      }
+    }
+  }
+}
+`,
+  kernelAvgPoolBackward: `
+/** Average pooling backward: each window spreads its gradient evenly over its positions (adds onto dx). */
+function kernelAvgPoolBackwardTs(
+  g: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  ph: number,
+  pw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - padTop;
+      const yStart = Math.max(y0, 0), yEnd = Math.min(y0 + ph, h);
+      for (let ox = 0; ox < ow; ox++, o += c) {
+        const x0 = ox * sw - padLeft;
+        const xStart = Math.max(x0, 0), xEnd = Math.min(x0 + pw, w);
+        const count = (yEnd - yStart) * (xEnd - xStart);
+        for (let ch = 0; ch < c; ch++) {
+          const share = g[o + ch] / count;
+          for (let y = yStart; y < yEnd; y++) {
+            for (let xx = xStart; xx < xEnd; xx++) dx[((b * h + y) * w + xx) * c + ch] += share;
+          }
+        }
+      }
+    }
+  }
+}
+`,
+};
+
+const WINDOW_PARAMS = "n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number";
+const WINDOW_ARGS = "n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft";
+
+/** The pooling kernels' entry points: in simd mode WebAssembly on kernelMemory's buffers, else (or for other arrays) the TypeScript loops. */
+function poolWrappers(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
+  const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, wasmCall: string, shared: string[]) =>
+    uses.has(name)
+      ? `
+/** ${doc}${simd ? " (WebAssembly on allocF32/allocI32 buffers)" : ""}. */
+function ${name}(${params}): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && ${shared.map((a) => `kernelShared(${a})`).join(" && ")}) {
+    wasm.${wasmCall};
+    return;
+  }` : ""}
+  ${name}Ts(${args});
+}
+`
+      : "";
+  return [
+    wrap("kernelMaxPool", "Max pooling: out = each window's maximum, arg = where it was (see kernelMaxPoolTs)",
+      `x: Float32Array, out: Float32Array, arg: Int32Array, ${WINDOW_PARAMS}`, `x, out, arg, ${WINDOW_ARGS}`,
+      `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS})`, ["x", "out", "arg"]),
+    wrap("kernelMaxPoolBackward", "Max pooling backward: dx[arg[i]] += g[i]",
+      "g: Float32Array, arg: Int32Array, dx: Float32Array, count: number", "g, arg, dx, count",
+      "max_pool_backward(g.byteOffset, arg.byteOffset, dx.byteOffset, count)", ["g", "arg", "dx"]),
+    wrap("kernelAvgPool", "Average pooling, padding excluded (see kernelAvgPoolTs)",
+      `x: Float32Array, out: Float32Array, ${WINDOW_PARAMS}`, `x, out, ${WINDOW_ARGS}`,
+      `avg_pool(x.byteOffset, out.byteOffset, ${WINDOW_ARGS})`, ["x", "out"]),
+    wrap("kernelAvgPoolBackward", "Average pooling backward: adds g / count onto each window of dx",
+      `g: Float32Array, dx: Float32Array, ${WINDOW_PARAMS}`, `g, dx, ${WINDOW_ARGS}`,
+      `avg_pool_backward(g.byteOffset, dx.byteOffset, ${WINDOW_ARGS})`, ["g", "dx"]),
+  ].join("");
+}
+
 function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
   return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
@@ -428,7 +652,14 @@ function gemm(
 
 ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function adamUpdate(") : ""}${uses.has("sgdUpdate") ? SGD_TS.replace("function sgdUpdateTs(", "function sgdUpdate(") : ""}${uses.has("kernelIm2col") ? IM2COL_TS.replace("function kernelIm2colTs(", "function kernelIm2col(") : ""}${uses.has("kernelCol2im") ? COL2IM_TS.replace("function kernelCol2imTs(", "function kernelCol2im(") : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k))
     .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
-    .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}
+    .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}${POOL_NAMES.filter((k) => uses.has(k))
+    .map((k) => POOL_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
+    .join("")}${uses.has("allocI32") ? `
+/** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
+function allocI32(n: number): Int32Array {
+  return new Int32Array(n);
+}
+` : ""}
 /** Prepares the kernels (nothing to do for plain TypeScript on one thread). */
 async function initKernels(): Promise<void> {}
 
@@ -541,6 +772,10 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
     leakyRelu: uses.has("kernelLeakyRelu"),
     leakyReluBackward: uses.has("kernelLeakyReluBackward"),
     bytesToFloats: uses.has("kernelBytesToFloats"),
+    maxPool: uses.has("kernelMaxPool"),
+    maxPoolBackward: uses.has("kernelMaxPoolBackward"),
+    avgPool: uses.has("kernelAvgPool"),
+    avgPoolBackward: uses.has("kernelAvgPoolBackward"),
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -652,7 +887,13 @@ function allocF32(n: number): Float32Array {
   const at = kernelAllocBytes(n * 4); // may grow the memory: read .buffer after it
   return new Float32Array(kernelMemory.buffer, at, n);
 }
-
+${uses.has("allocI32") ? `
+/** Allocates a zero-filled int buffer (the argmax of max pooling) in kernelMemory, once, at setup. */
+function allocI32(n: number): Int32Array {
+  const at = kernelAllocBytes(n * 4); // may grow the memory: read .buffer after it
+  return new Int32Array(kernelMemory.buffer, at, n);
+}
+` : ""}
 ${simd ? `/** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
 interface GemmKernelExports {
   pack_a(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
@@ -674,6 +915,10 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelLeakyReluBackward") ? `  /** args: the byte address of [alpha] (f32). */
   leaky_relu_backward(z: number, g: number, dz: number, count: number, args: number): void;
 ` : ""}${uses.has("kernelBytesToFloats") ? `  bytes_to_floats(src: number, dst: number, n: number): void;
+` : ""}${uses.has("kernelMaxPool") ? `  max_pool(x: number, out: number, arg: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
+` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators${shape.fma ? ", f32x4.relaxed_madd" : ""}). */
@@ -809,7 +1054,7 @@ function shutdownKernels(): void {
 }
 
 /** Whether the array is a view of kernelMemory (allocF32) rather than an ordinary Float32Array. */
-function kernelShared(x: Float32Array | Uint8Array): boolean {
+function kernelShared(x: Float32Array | Uint8Array | Int32Array): boolean {
   return x.buffer instanceof SharedArrayBuffer;
 }
 
@@ -908,7 +1153,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;

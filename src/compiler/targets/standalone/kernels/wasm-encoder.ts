@@ -4,8 +4,9 @@
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 export function uleb(n: number): number[] {
   const out: number[] = [];
@@ -64,6 +65,7 @@ export const op = {
     return [0x43, ...b];
   },
   i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
+  i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
   f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
   i32Load8U: (offset = 0) => [0x2d, 0, ...uleb(offset)],
@@ -79,6 +81,8 @@ export const op = {
   i32Sub: () => [0x6b],
   i32Mul: () => [0x6c],
   i32Shl: () => [0x74],
+  i32And: () => [0x71],
+  i32Or: () => [0x72],
   select: () => [0x1b],
   f32Add: () => [0x92],
   f32Mul: () => [0x94],
@@ -98,6 +102,27 @@ export const op = {
   f32Sub: () => [0x93],
   f32Div: () => [0x95],
   f32Sqrt: () => [0x91],
+  f32Gt: () => [0x5e],
+  f64Add: () => [0xa0],
+  f64Div: () => [0xa3],
+  f64ConvertI32S: () => [0xb7],
+  f64PromoteF32: () => [0xbb],
+  f32DemoteF64: () => [0xb6],
+  f64Zero: () => [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
+  i32x4Splat: () => [0xfd, ...uleb(0x11)],
+  i32x4ReplaceLane: (lane: number) => [0xfd, ...uleb(0x1c), lane],
+  i32x4Add: () => [0xfd, ...uleb(0xae)],
+  f64x2Splat: () => [0xfd, ...uleb(0x14)],
+  f64x2Add: () => [0xfd, ...uleb(0xf0)],
+  f64x2Div: () => [0xfd, ...uleb(0xf3)],
+  /** Two f32 (8 bytes) into the low half of a vector, the high half zero. */
+  v128Load64Zero: (offset = 0) => [0xfd, ...uleb(0x5d), 3, ...uleb(offset)],
+  /** The low 8 bytes of a vector (two f32) to memory. */
+  v128Store64Lane0: (offset = 0) => [0xfd, ...uleb(0x5b), 3, ...uleb(offset), 0],
+  /** The two low f32 lanes widened to f64x2 (exactly). */
+  f64x2PromoteLowF32x4: () => [0xfd, ...uleb(0x5f)],
+  /** f64x2 rounded to the two low f32 lanes (to nearest even, as a store to a Float32Array), the high ones zero. */
+  f32x4DemoteF64x2Zero: () => [0xfd, ...uleb(0x5e)],
   f32x4Gt: () => [0xfd, ...uleb(0x44)],
   i16x8ExtendLowI8x16U: () => [0xfd, ...uleb(0x89)],
   i16x8ExtendHighI8x16U: () => [0xfd, ...uleb(0x8a)],

@@ -1,0 +1,139 @@
+// The pooling kernels: the TypeScript loops against the straightforward definitions, and the
+// WebAssembly ones (simd) against the TypeScript loops, bit for bit (values, argmax indices,
+// gradients), on the seed CNN's shapes, padded windows, overlapping windows and channel counts
+// that are not a multiple of 4 (the vector loops' tails).
+import { describe, expect, it } from "vitest";
+import { loadKernels, type KernelRuntime } from "./load.js";
+
+type Geo = [n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number];
+
+const CASES: Geo[] = [
+  [3, 28, 28, 8, 2, 2, 2, 2, 14, 14, 0, 0], // cnn max_pool_1
+  [3, 14, 14, 16, 2, 2, 2, 2, 7, 7, 0, 0], // cnn max_pool_2
+  [2, 7, 7, 5, 2, 2, 2, 2, 4, 4, 0, 0], // same padding on an odd size (pad 0/0, windows cut at the edge), odd channels
+  [2, 6, 5, 6, 3, 3, 1, 1, 6, 5, 1, 1], // same, stride 1: padded, overlapping windows
+  [1, 9, 8, 3, 3, 2, 2, 3, 4, 3, 0, 0], // valid, asymmetric
+  [2, 5, 5, 1, 5, 5, 1, 1, 5, 5, 2, 2], // window as large as the image, one channel
+  [1, 4, 6, 7, 2, 3, 1, 2, 3, 3, 0, 0], // overlapping rows, 7 channels
+  [2, 8, 6, 4, 2, 2, 2, 2, 4, 3, 0, 0], // 2x2 side by side, 4 channels (the fixed-offset loops)
+  [1, 9, 7, 12, 2, 2, 2, 2, 4, 3, 0, 0], // valid 2x2 on odd sizes: the last row and column unused
+  [2, 6, 6, 5, 2, 2, 2, 2, 3, 3, 0, 0], // 2x2 side by side, 5 channels (the general loops)
+];
+
+/** Inputs with ties (values on a coarse grid), negatives, and both signs of zero. */
+function fill(x: Float32Array, seed: number): void {
+  let s = seed >>> 0;
+  for (let i = 0; i < x.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    const r = s / 4294967296;
+    x[i] = r < 0.05 ? -0 : r < 0.1 ? 0 : Math.round((r - 0.5) * 16) / 4 + (i % 7) * 1e-3 * (r < 0.5 ? 1 : 0);
+  }
+}
+
+function window(g: Geo, oy: number, ox: number): { ys: number[]; xs: number[] } {
+  const [, h, w, , ph, pw, sh, sw, , , pt, pl] = g;
+  const ys: number[] = [], xs: number[] = [];
+  for (let y = oy * sh - pt; y < oy * sh - pt + ph; y++) if (y >= 0 && y < h) ys.push(y);
+  for (let x = ox * sw - pl; x < ox * sw - pl + pw; x++) if (x >= 0 && x < w) xs.push(x);
+  return { ys, xs };
+}
+
+/** The definitions: max (first on ties, in window order) with its index, mean, and their adjoints. */
+function reference(g: Geo, x: Float32Array, dOut: Float32Array) {
+  const [n, h, w, c, , , , , oh, ow] = g;
+  const size = n * oh * ow * c;
+  const max = new Float32Array(size), arg = new Int32Array(size), avg = new Float32Array(size);
+  const dxMax = new Float32Array(x.length), dxAvg = new Float32Array(x.length);
+  let o = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++, o += c) {
+        const { ys, xs } = window(g, oy, ox);
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity, at = -1, sum = 0;
+          for (const y of ys)
+            for (const xx of xs) {
+              const i = ((b * h + y) * w + xx) * c + ch;
+              if (at < 0 || x[i]! > best) {
+                best = x[i]!;
+                at = i;
+              }
+              sum += x[i]!;
+            }
+          max[o + ch] = best;
+          arg[o + ch] = at;
+          avg[o + ch] = sum / (ys.length * xs.length);
+          dxMax[at] += dOut[o + ch]!;
+          for (const y of ys) for (const xx of xs) dxAvg[((b * h + y) * w + xx) * c + ch] += dOut[o + ch]! / (ys.length * xs.length);
+        }
+      }
+  return { max, arg, avg, dxMax, dxAvg };
+}
+
+/** Runs the four kernels on buffers of the runtime k (garbage in the outputs first; dx starts at 0.25). */
+function run(k: KernelRuntime, g: Geo, x0: Float32Array, d0: Float32Array) {
+  const [n, h, w, c, , , , , oh, ow] = g;
+  const size = n * oh * ow * c;
+  const x = k.allocF32(x0.length);
+  x.set(x0);
+  const dOut = k.allocF32(size);
+  dOut.set(d0);
+  const max = k.allocF32(size).fill(7), avg = k.allocF32(size).fill(7);
+  const arg = k.allocI32(size).fill(-5);
+  const dxMax = k.allocF32(n * h * w * c).fill(0.25), dxAvg = k.allocF32(n * h * w * c).fill(0.25);
+  k.kernelMaxPool(x, max, arg, ...g);
+  k.kernelMaxPoolBackward(dOut, arg, dxMax, size);
+  k.kernelAvgPool(x, avg, ...g);
+  k.kernelAvgPoolBackward(dOut, dxAvg, ...g);
+  return { max, arg, avg, dxMax, dxAvg };
+}
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+describe("pooling kernels", () => {
+  for (const g of CASES) {
+    it(`${g.join(",")}: ts matches the definitions, simd matches ts bit for bit`, async () => {
+      const [n, h, w, c, , , , , oh, ow] = g;
+      const x = new Float32Array(n * h * w * c);
+      fill(x, 17 + c);
+      const dOut = new Float32Array(n * oh * ow * c);
+      for (let i = 0; i < dOut.length; i++) dOut[i] = Math.sin(i * 0.7) * 3 + 0.1;
+      const ref = reference(g, x, dOut);
+
+      const ts = await loadKernels({ mode: "ts", threads: 1 });
+      const t = run(ts, g, x, dOut);
+      expect(Array.from(t.max)).toEqual(Array.from(ref.max));
+      expect(Array.from(t.arg)).toEqual(Array.from(ref.arg));
+      expect(Array.from(t.avg)).toEqual(Array.from(ref.avg));
+      for (let i = 0; i < x.length; i++) {
+        expect(Math.abs(t.dxMax[i]! - (0.25 + ref.dxMax[i]!))).toBeLessThan(1e-5);
+        expect(Math.abs(t.dxAvg[i]! - (0.25 + ref.dxAvg[i]!))).toBeLessThan(1e-5);
+      }
+      ts.shutdownKernels();
+
+      const simd = await loadKernels({ mode: "simd", threads: 1 });
+      const s = run(simd, g, x, dOut);
+      expect(bits(s.max)).toEqual(bits(t.max));
+      expect(Array.from(s.arg)).toEqual(Array.from(t.arg));
+      expect(bits(s.avg)).toEqual(bits(t.avg));
+      expect(bits(s.dxMax)).toEqual(bits(t.dxMax));
+      expect(bits(s.dxAvg)).toEqual(bits(t.dxAvg));
+      simd.shutdownKernels();
+    });
+  }
+
+  it("a NaN is never a window's maximum unless it comes first (as in the TypeScript loop), in both modes", async () => {
+    const g: Geo = [1, 2, 2, 4, 2, 2, 2, 2, 1, 1, 0, 0];
+    const x = Float32Array.from([NaN, 1, 2, 3, 5, NaN, 0, 1, -1, 4, NaN, 9, 0, 0, 0, NaN]);
+    const dOut = Float32Array.from([1, 2, 3, 4]);
+    for (const mode of ["ts", "simd"] as const) {
+      const k = await loadKernels({ mode, threads: 1 });
+      const r = run(k, g, x, dOut);
+      // channel 0 starts at NaN (position 0) and stays; the others skip their NaN
+      expect(Number.isNaN(r.max[0]!)).toBe(true);
+      expect(Array.from(r.max.subarray(1))).toEqual([4, 2, 9]);
+      expect(Array.from(r.arg)).toEqual([0, 9, 2, 11]);
+      k.shutdownKernels();
+    }
+  });
+});
