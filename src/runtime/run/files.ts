@@ -16,19 +16,39 @@ import { dirname, join, resolve } from "node:path";
 
 const inFlight = new Set<string>();
 
-/** Writes `data` to `path` via `path.tmp-<pid>-<random>` and rename; creates the parent folder. */
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+/** How writeAtomic treats what is around the file. */
+export interface WriteAtomicOptions {
+  /** Create the parent folder when missing (default true: run directories); false: fail, naming it. */
+  mkdir?: boolean;
+  /** Give the new file the permission bits of the file it replaces (an edited source file). */
+  keepMode?: boolean;
+}
+
+/**
+ * The one atomic file writer: `data` goes to `path.tmp-<pid>-<random>` in the same folder, then a
+ * rename puts it in place, so `path` is never half-written; the temporary file is removed on
+ * failure (and by removeInFlight on Ctrl-C). Throws "cannot write PATH: <why in words>".
+ */
+export function writeAtomic(path: string, data: string | Uint8Array, options: WriteAtomicOptions = {}): void {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   inFlight.add(tmp);
   try {
-    writeFileSync(tmp, data);
+    if (options.mkdir !== false) mkdirSync(dirname(path), { recursive: true });
+    let mode: number | undefined;
+    if (options.keepMode) {
+      try {
+        mode = statSync(path).mode & 0o777;
+      } catch {
+        mode = undefined; // a new file
+      }
+    }
+    writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
     renameSync(tmp, path);
   } catch (err) {
     try {
       unlinkSync(tmp);
     } catch {
-      // already gone
+      // never created, or already gone
     }
     throw new Error(`cannot write ${path}: ${fsErrorWords(err, path)}`);
   } finally {
