@@ -18,6 +18,7 @@ export const CASES_DIR = dirname(fileURLToPath(import.meta.url));
 export const FOLDERS = {
   layers: "layer",
   activations: "activation",
+  initializers: "initializer",
   regularizers: "regularizer",
   optimizers: "optimizer",
   losses: "loss",
@@ -70,6 +71,8 @@ export function kindsUsed(c: Case): Set<string> {
       return new Set(ir.model.layers.map((l) => l.kind));
     case "activations":
       return new Set(ir.model.layers.map((l) => ("activation" in l.args ? (l.args as { activation: { kind: string } }).activation.kind : l.kind)));
+    case "initializers":
+      return new Set(ir.model.layers.flatMap((l) => l.weights.map((w) => w.initializer.kind)));
     case "regularizers":
       return new Set(ir.model.layers.flatMap((l) => l.weights.flatMap((w) => (w.regularizer ? [w.regularizer.kind] : []))));
     case "optimizers":
