@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { compileSource } from "../src/compiler/index.js";
 import { format } from "../src/compiler/format.js";
 import { parse } from "../src/parser/index.js";
-import type { Diagnostic } from "../src/compiler/diagnostics.js";
+import type { Diagnostic } from "../src/parser/diagnostics.js";
 
 const root = join(fileURLToPath(new URL(".", import.meta.url)), "..");
 

@@ -1,19 +1,8 @@
-// Errors the CLI reports as one paragraph and an exit code, never as a stack trace.
+// The CLI's exit status. The errors it reports as one paragraph and an exit code (CliError, the
+// EXIT_* codes) live in src/runtime/errors.ts, since the runtime throws them too.
+import { EXIT_OK } from "../runtime/errors.js";
 
-/** Exit codes (DESIGN.md): 0 ok, 1 diagnostics found / run failed, 2 usage or I/O problem. */
-export const EXIT_OK = 0;
-export const EXIT_DIAGNOSTICS = 1;
-export const EXIT_USAGE = 2;
-
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT_USAGE,
-  ) {
-    super(message);
-    this.name = "CliError";
-  }
-}
+export { CliError, EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE } from "../runtime/errors.js";
 
 /**
  * The exit code a command's action asks for (it returns normally; `main` reads this after the

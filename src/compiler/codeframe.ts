@@ -1,6 +1,6 @@
 // Rendering diagnostics for people (a code frame with a caret under the span) and for
 // editors (DESIGN.md's JSON shape). Pure functions: no I/O, no colours unless asked.
-import type { Diagnostic } from "./diagnostics.js";
+import type { Diagnostic } from "../parser/diagnostics.js";
 
 /** DESIGN.md: `nnc check --format json` prints an array of these. Lines and columns are 1-based. */
 export interface JsonDiagnostic {

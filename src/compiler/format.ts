@@ -23,7 +23,7 @@ import type {
   TrainStmt,
 } from "../parser/ast.js";
 import { parse } from "../parser/index.js";
-import { hasErrors, type Diagnostic } from "./diagnostics.js";
+import { hasErrors, type Diagnostic } from "../parser/diagnostics.js";
 
 export const WIDTH = 120;
 const INDENT = "  ";

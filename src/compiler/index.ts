@@ -6,7 +6,7 @@
 // that names a broken block).
 import type { IR } from "./ir.js";
 import type { Decl, Program } from "../parser/ast.js";
-import { hasErrors, type Diagnostic } from "./diagnostics.js";
+import { hasErrors, type Diagnostic } from "../parser/diagnostics.js";
 import { parse } from "../parser/index.js";
 import { checkProgram, type CheckTrace } from "./checker/index.js";
 import type { Limits } from "./checker/limits.js";

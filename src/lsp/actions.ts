@@ -5,7 +5,7 @@
 //   "named arguments are written with `:`"   -> `kernel=5` becomes `kernel: 5`
 //   "remove the extra `,`"                   -> remove it
 import { CodeActionKind, type CodeAction, type Range, type TextEdit } from "vscode-languageserver";
-import type { Diagnostic } from "../compiler/diagnostics.js";
+import type { Diagnostic } from "../parser/diagnostics.js";
 import type { Analysis } from "./analysis.js";
 import { toLspDiagnostic, toRange } from "./diagnostics.js";
 

@@ -3,7 +3,7 @@
 // of the server reads the latest analysis of its document; nothing else runs the compiler.
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { InputStmt, Program, Span, Step } from "../parser/ast.js";
-import type { Diagnostic } from "../compiler/diagnostics.js";
+import type { Diagnostic } from "../parser/diagnostics.js";
 import type { IR, IRLayer } from "../compiler/ir.js";
 import type { CheckTrace } from "../compiler/checker/index.js";
 import { compileSource } from "../compiler/index.js";

@@ -9,7 +9,7 @@ import {
   type Range,
 } from "vscode-languageserver";
 import type { Span } from "../parser/ast.js";
-import type { Diagnostic } from "../compiler/diagnostics.js";
+import type { Diagnostic } from "../parser/diagnostics.js";
 import type { Analysis } from "./analysis.js";
 import { shapeText } from "./describe.js";
 

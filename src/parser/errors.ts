@@ -13,7 +13,7 @@
 import type { IParserErrorMessageProvider, IToken } from "chevrotain";
 import { EOF } from "./chevrotain.js";
 import { endLineOf, tokenWords } from "./lexer.js";
-import { suggest } from "../compiler/suggest.js";
+import { suggest } from "./suggest.js";
 
 export interface SyntaxMessage {
   code: string;

@@ -9,7 +9,7 @@
 // parser recovers, so one call reports all of a file's syntax errors (up to MAX_ERRORS).
 import type { IToken } from "chevrotain";
 import type { Comment, Program, Span } from "./ast.js";
-import type { Diagnostic } from "../compiler/diagnostics.js";
+import type { Diagnostic } from "./diagnostics.js";
 import { endLineOf, lex, tokenSpan } from "./lexer.js";
 import { parseTokens } from "./parser.js";
 import { AstBuilder } from "./build-ast.js";

@@ -2,11 +2,20 @@
 // starts from (src/runtime/random.ts: the standalone program embeds it, the tfjs and PyTorch programs
 // load its values) have the distribution Keras defines for that initializer, on the case's dense
 // kernel of 784 x 64 values (fan_in 784, fan_out 64; ones: the output kernel). The other case tests (parity, ONNX, training)
-// iterate these cases too.
-import { describe, expect, it } from "vitest";
+// iterate these cases too. The PyTorch program's own initialize() (what `python3 model.py` starts
+// from without --init) is held to the same distributions.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import type { InitializerKind } from "../../src/compiler/catalog/kinds.js";
+import type { IRWeight } from "../../src/compiler/ir.js";
+import { generatePytorch } from "../../src/compiler/targets/pytorch/index.js";
 import { initialWeights } from "../../src/runtime/random.js";
-import { casesIn } from "./cases.js";
+import { readSafetensors } from "../../src/runtime/safetensors.js";
+import { PYTHON } from "../pytorch/python.js";
+import { casesIn, type Case } from "./cases.js";
 
 interface Stats {
   mean: number;
@@ -88,20 +97,24 @@ const EXPECTED: Record<InitializerKind, Expectation> = {
   lecun_uniform: varianceScaling(1, "fan_in", "uniform"),
 };
 
+/** Every weight with a constant initializer, and every weight of 4,096 values or more (for statistics), against EXPECTED. */
+function checkCase(c: Case, weights: Map<string, Float32Array>): void {
+  const all: IRWeight[] = c.ir.model.layers.flatMap((l) => l.weights);
+  expect(all.some((w) => w.role === "kernel" && w.initializer.kind === c.kind), `a kernel of ${c.file} uses ${c.kind}`).toBe(true);
+  for (const w of all.filter((x) => ["zeros", "ones", "constant"].includes(x.initializer.kind) || x.shape.reduce((a, b) => a * b, 1) >= 4096)) {
+    const expectation = EXPECTED[w.initializer.kind as InitializerKind];
+    expect(expectation, `no expectation for ${w.initializer.kind}: add it to EXPECTED`).toBeDefined();
+    const fans = { fanIn: w.shape[0]!, fanOut: w.shape[1] ?? w.shape[0]! };
+    const values = weights.get(w.name)!;
+    expect(values, `${c.name}: ${w.name}`).toBeDefined();
+    expectation(stats(values), w.initializer.args as Args, fans, values.length);
+  }
+}
+
 describe("initializers: the initial weights have Keras's distribution", () => {
   for (const c of casesIn("initializers")) {
     it(`initializers/${c.name}`, () => {
-      const weights = initialWeights(c.ir.model, c.ir.training!.seed);
-      const all = c.ir.model.layers.flatMap((l) => l.weights);
-      expect(all.some((w) => w.role === "kernel" && w.initializer.kind === c.kind), `a kernel of ${c.file} uses ${c.kind}`).toBe(true);
-      // every weight with a constant initializer, and every weight of 4,096 values or more (for statistics)
-      for (const w of all.filter((x) => ["zeros", "ones", "constant"].includes(x.initializer.kind) || weights.get(x.name)!.length >= 4096)) {
-        const expectation = EXPECTED[w.initializer.kind as InitializerKind];
-        expect(expectation, `no expectation for ${w.initializer.kind}: add it to EXPECTED`).toBeDefined();
-        const fans = { fanIn: w.shape[0]!, fanOut: w.shape[1] ?? w.shape[0]! };
-        const values = weights.get(w.name)!;
-        expectation(stats(values), w.initializer.args as Args, fans, values.length);
-      }
+      checkCase(c, initialWeights(c.ir.model, c.ir.training!.seed));
     });
   }
 
@@ -113,4 +126,39 @@ describe("initializers: the initial weights have Keras's distribution", () => {
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
     expect(Buffer.from(a.buffer).equals(Buffer.from(other.buffer))).toBe(false);
   });
+});
+
+describe("initializers: the PyTorch program's own initialize() draws the same distributions", () => {
+  const work = mkdtempSync(join(tmpdir(), "nnc-init-py-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const cases = casesIn("initializers");
+  let drawn: Map<string, Map<string, Float32Array>> | null = null;
+  /** One Python process for every case: Model(), initialize(model, seed), weights_of() as safetensors. */
+  const draw = (): Map<string, Map<string, Float32Array>> => {
+    if (drawn) return drawn;
+    for (const c of cases) writeFileSync(join(work, `${c.name}.py`), generatePytorch(c.ir, { sourceText: c.source }));
+    const script = [
+      "import importlib.util, sys",
+      "for name in sys.argv[2:]:",
+      "    spec = importlib.util.spec_from_file_location(name, f'{sys.argv[1]}/{name}.py')",
+      "    prog = importlib.util.module_from_spec(spec)",
+      "    spec.loader.exec_module(prog)",
+      "    model = prog.Model()",
+      "    prog.initialize(model, 7)",
+      "    prog.write_safetensors(f'{sys.argv[1]}/{name}.safetensors', prog.weights_of(model))",
+    ].join("\n");
+    execFileSync(PYTHON, ["-c", script, work, ...cases.map((c) => c.name)], { stdio: ["ignore", "ignore", "pipe"], timeout: 120_000 });
+    drawn = new Map(
+      cases.map((c) => {
+        const { weights } = readSafetensors(readFileSync(join(work, `${c.name}.safetensors`)));
+        return [c.name, new Map(weights.map((w) => [w.name, w.data as Float32Array]))];
+      }),
+    );
+    return drawn;
+  };
+  for (const c of cases) {
+    it(`initializers/${c.name} (PyTorch)`, () => {
+      checkCase(c, draw().get(c.name)!);
+    }, 120_000);
+  }
 });

@@ -1,6 +1,6 @@
 // The text form of diagnostics in golden files: one line per diagnostic with its exact span,
 // severity, code and message, then its hint indented.
-import type { Diagnostic } from "../../src/compiler/diagnostics.js";
+import type { Diagnostic } from "../../src/parser/diagnostics.js";
 
 export function formatGoldenDiagnostics(diagnostics: readonly Diagnostic[]): string {
   const lines: string[] = [];

@@ -1,8 +1,8 @@
 // Rendering diagnostics (code frame, JSON) and did-you-mean suggestions.
 import { describe, expect, it } from "vitest";
 import { countSummary, renderDiagnostic, toJson } from "../../src/compiler/codeframe.js";
-import { didYouMean, editDistance, suggest } from "../../src/compiler/suggest.js";
-import type { Diagnostic } from "../../src/compiler/diagnostics.js";
+import { didYouMean, editDistance, suggest } from "../../src/parser/suggest.js";
+import type { Diagnostic } from "../../src/parser/diagnostics.js";
 import type { Span } from "../../src/parser/ast.js";
 import { parse } from "../../src/parser/index.js";
 

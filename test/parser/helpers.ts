@@ -1,5 +1,5 @@
 // Shared by the parser and formatter tests.
-import type { Diagnostic } from "../../src/compiler/diagnostics.js";
+import type { Diagnostic } from "../../src/parser/diagnostics.js";
 
 /** The AST with every span (and span-like field) removed, for structural comparison. */
 export function stripSpans<T>(x: T): T {

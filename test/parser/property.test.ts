@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse } from "../../src/parser/index.js";
 import { format } from "../../src/compiler/format.js";
-import type { Diagnostic } from "../../src/compiler/diagnostics.js";
+import type { Diagnostic } from "../../src/parser/diagnostics.js";
 import { stripSpans } from "./helpers.js";
 
 const EXAMPLES_DIR = join(__dirname, "..", "..", "examples");

@@ -7,7 +7,7 @@ import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE, setExitCode } from "../errors.j
 import { compileSource } from "../../compiler/index.js";
 import type { Limits } from "../../compiler/checker/limits.js";
 import { limitOption } from "../limit-option.js";
-import { hasErrors, type Diagnostic } from "../../compiler/diagnostics.js";
+import { hasErrors, type Diagnostic } from "../../parser/diagnostics.js";
 import { countSummary, renderDiagnostics, toJson, type JsonDiagnostic } from "../../compiler/codeframe.js";
 
 /** Larger files are refused (E905): no real .nn file comes near this. */

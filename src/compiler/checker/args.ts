@@ -6,7 +6,7 @@ import type { Span } from "../../parser/ast.js";
 import type { ErrorObject } from "ajv";
 import type { IRRef, IRValue } from "../ir.js";
 import { allNames, categoryWords, fromKerasName, lookup, paramSchemas, validator, valueCategories, type CatalogEntry, type Category } from "../catalog/index.js";
-import { didYouMean, suggest } from "../suggest.js";
+import { didYouMean, suggest } from "../../parser/suggest.js";
 import type { Reporter } from "./report.js";
 import { describe, plain, spanAt, type V, type VArg } from "./values.js";
 

@@ -11,10 +11,10 @@
 // inside the block (not the call site).
 import { createHash } from "node:crypto";
 import type { BlockDecl, ModelDecl, Program, Span, TrainDecl } from "../../parser/ast.js";
-import type { Diagnostic } from "../diagnostics.js";
+import type { Diagnostic } from "../../parser/diagnostics.js";
 import type { IR, IRModel, IRSweep, IRValue } from "../ir.js";
 import { lookup } from "../catalog/index.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../parser/suggest.js";
 import { NNC_VERSION } from "../../version.js";
 import { checkUnusedBlock, ModelBuilder, type BuiltModel, type CheckTrace } from "./model.js";
 import { Reporter } from "./report.js";

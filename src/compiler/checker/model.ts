@@ -15,7 +15,7 @@
 import type { BlockDecl, InputStmt, ModelDecl, Span, Step, Stmt } from "../../parser/ast.js";
 import type { IRExpansion, IRLayer, IRModel, IRRef, IRValue, IRWeight } from "../ir.js";
 import { fromKerasName, isShapeError, lookup, names, type LayerEntry } from "../catalog/index.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../parser/suggest.js";
 import { bindArgs, defaultRef } from "./args.js";
 import type { Reporter } from "./report.js";
 import { describe, evaluate, type V, type VArg } from "./values.js";

@@ -1,7 +1,7 @@
 // Collects the checker's diagnostics: deduplicated (a block expanded twice reports a mistake
 // in its body once), positioned on the offending token, sorted by position at the end.
 import type { Span } from "../../parser/ast.js";
-import type { Diagnostic, Severity } from "../diagnostics.js";
+import type { Diagnostic, Severity } from "../../parser/diagnostics.js";
 
 export class Reporter {
   readonly diagnostics: Diagnostic[] = [];

@@ -4,7 +4,7 @@
 import type { ModelDecl, Span, TrainDecl } from "../../parser/ast.js";
 import { activationOf, layerById, passesValuesThrough, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
 import { allNames, augmentations, catalog, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../parser/suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
 import type { BuiltModel } from "./model.js";
 import { callbackPaths, pathProblem } from "./paths.js";

@@ -3,7 +3,7 @@
 // is reported where it was written.
 import type { Expr, Span } from "../../parser/ast.js";
 import type { Reporter } from "./report.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../parser/suggest.js";
 
 export interface VArg { name?: string; nameSpan?: Span; value: V; span: Span }
 

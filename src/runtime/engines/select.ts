@@ -13,7 +13,7 @@
 // reported at once (as a CliError: one paragraph, non-zero exit, no stack trace).
 import type { Engine, RunOptions } from "../engine.js";
 import type { IR } from "../../compiler/ir.js";
-import { CliError } from "../../cli/errors.js";
+import { CliError } from "../errors.js";
 import { BACKEND_NAMES, initBackend, isInstalled } from "./tfjs/backends.js";
 import { createTfjsEngine } from "./tfjs/index.js";
 

@@ -38,7 +38,7 @@ import { activationOf, type IR, type IRLayer, type IRTraining } from "../../comp
 import { lookup } from "../../compiler/catalog/index.js";
 import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
-import { CliError } from "../../cli/errors.js";
+import { CliError } from "../errors.js";
 import { loadMnist } from "../data/mnist.js";
 import { hashSeed, initialWeights, Random } from "../random.js";
 import { writeAtomic } from "../run/files.js";

@@ -11,7 +11,7 @@ import type { IR, IRTraining, IRValue } from "../../compiler/ir.js";
 import type { CompileOptions, CompileResult } from "../../compiler/index.js";
 import type { Limits } from "../../compiler/checker/limits.js";
 import type { EngineChoice } from "../engines/select.js";
-import { hasErrors } from "../../compiler/diagnostics.js";
+import { hasErrors } from "../../parser/diagnostics.js";
 import { countSummary, renderDiagnostics } from "../../compiler/codeframe.js";
 import { checkWritable, createRunDir, defaultRunDir, removeIfEmpty, removeTempFiles, sweepStaleTemps, writeAtomic } from "./files.js";
 import { historyCsv, historyJson } from "./history.js";

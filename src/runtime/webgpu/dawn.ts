@@ -20,7 +20,7 @@
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import { CliError, EXIT_DIAGNOSTICS } from "../../cli/errors.js";
+import { CliError, EXIT_DIAGNOSTICS } from "../errors.js";
 import { diagnoseNoAdapter } from "./diagnose.js";
 
 export type AdapterKind = "gpu" | "software";

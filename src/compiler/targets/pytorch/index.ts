@@ -8,7 +8,7 @@
 //
 // What the target cannot express (an IR entry without a PyTorch implementation here) is refused
 // with a positioned diagnostic (PytorchTargetError), never dropped: see UNSUPPORTED below.
-import type { Diagnostic } from "../../diagnostics.js";
+import type { Diagnostic } from "../../../parser/diagnostics.js";
 import type { CallbackKind, LossKind } from "../../catalog/kinds.js";
 import type { IR, IRLayer, IRRef } from "../../ir.js";
 import { activationOf } from "../../ir.js";

@@ -286,6 +286,25 @@ def truncated_normal(shape, mean, stddev, g):
         t[bad] = torch.randn(count, generator=g)
 
 
+def variance_scaling(shape, scale, mode, distribution, g):
+    """Keras's VarianceScaling on a weight of Keras's shape: variance = scale / fan, where a kernel
+    [..., inputs, outputs] has fan_in = inputs * receptive field, fan_out = outputs * receptive field
+    (the product of the leading dimensions) and fan_avg their mean. "uniform" draws on
+    +-sqrt(3 * variance); "truncated_normal" draws a normal truncated at two standard deviations,
+    its stddev divided by 0.8796..., the stddev of a unit normal so truncated."""
+    if len(shape) == 1:
+        fan_in = fan_out = shape[0]
+    else:
+        receptive_field = math.prod(shape[:-2])
+        fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
+    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    variance = scale / max(1, fan)
+    if distribution == "uniform":
+        limit = math.sqrt(3 * variance)
+        return uniform(shape, -limit, limit, g)
+    return truncated_normal(shape, 0.0, math.sqrt(variance) / 0.8796256610342398, g)
+
+
 def piecewise_constant(boundaries, values, step):
     for boundary, value in zip(boundaries, values):
         if step <= boundary:

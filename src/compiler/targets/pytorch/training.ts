@@ -6,7 +6,7 @@
 // here is the step the other engines take.
 import type { InitializerArgs, InitializerKind, LossArgs, LossKind, OptimizerArgs, OptimizerKind, ScheduleArgs, ScheduleKind } from "../../catalog/kinds.js";
 import type { IRRef, IRWeight } from "../../ir.js";
-import { computeFans } from "../../../runtime/random.js";
+import { pyStr } from "../code.js";
 import { pyBool, pyNum } from "./layers.js";
 
 const EPS = 1e-7;
@@ -224,21 +224,12 @@ export function pySchedule(s: IRRef<ScheduleKind> | null): string {
 
 // ------------------------------------------------------------------ initializers
 
-/** The Keras initializers as Python calls on (shape, generator), their fans computed here. */
-type InitEmitter<K extends InitializerKind> = (args: InitializerArgs<K>, shape: number[]) => string;
+/** The Keras initializers as Python calls on (shape, generator); the variance-scaling ones compute their fans in the program. */
+type InitEmitter<K extends InitializerKind> = (args: InitializerArgs<K>) => string;
 
-function varianceScaling(scale: number, mode: "fan_in" | "fan_avg", uniform: boolean): (args: unknown, shape: number[]) => string {
-  return (_a, shape) => {
-    const { fanIn, fanOut } = computeFans(shape);
-    const fan = mode === "fan_in" ? fanIn : (fanIn + fanOut) / 2;
-    const variance = scale / Math.max(1, fan);
-    if (uniform) {
-      const limit = Math.sqrt(3 * variance);
-      return `uniform(shape, ${c(-limit)}, ${c(limit)}, g)`;
-    }
-    // a unit normal truncated at two standard deviations has stddev 0.8796...: Keras corrects for it
-    return `truncated_normal(shape, 0.0, ${c(Math.sqrt(variance) / 0.8796256610342398)}, g)`;
-  };
+/** Keras's VarianceScaling, computed by the program's variance_scaling() on the weight's Keras shape. */
+function varianceScaling(scale: number, mode: "fan_in" | "fan_avg", uniform: boolean): () => string {
+  return () => `variance_scaling(shape, ${c(scale)}, ${pyStr(mode)}, ${pyStr(uniform ? "uniform" : "truncated_normal")}, g)`;
 }
 
 export const PY_INITIALIZERS: { [K in InitializerKind]: InitEmitter<K> } = {
@@ -257,7 +248,7 @@ export const PY_INITIALIZERS: { [K in InitializerKind]: InitEmitter<K> } = {
 };
 
 export function pyInitializer(w: IRWeight): string {
-  return (PY_INITIALIZERS[w.initializer.kind] as InitEmitter<InitializerKind>)(w.initializer.args as never, w.shape);
+  return (PY_INITIALIZERS[w.initializer.kind] as InitEmitter<InitializerKind>)(w.initializer.args as never);
 }
 
 export { pyBool };

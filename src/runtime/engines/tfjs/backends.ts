@@ -13,7 +13,7 @@
 // why. Failures are BackendError: one paragraph for the user, no stack trace.
 import { createRequire } from "node:module";
 import type { IR, IRModel } from "../../../compiler/ir.js";
-import { CliError } from "../../../cli/errors.js";
+import { CliError } from "../../errors.js";
 import { registerWasmKernels } from "./kernels.js";
 import { exposeAsNavigatorGpu, openDawn, type DawnDevice } from "../../webgpu/dawn.js";
 

@@ -4,7 +4,7 @@
 //   E3xx argument values        E4xx shapes
 //   E5xx training section       W6xx warnings (likely mistakes)
 //   E9xx input/output problems (unreadable file, ...)
-import type { Span } from "../parser/ast.js";
+import type { Span } from "./ast.js";
 
 export type Severity = "error" | "warning" | "info";
 
