@@ -298,10 +298,7 @@ export function featureIRs(): IR[] {
           { kind: "dense", args: { units: 10, activation: ref("softmax") } },
         ],
         {
-          loss: ref(
-            kind === "adagrad" ? "huber" : kind === "adadelta" ? "mae" : "mse",
-            { delta: 1 },
-          ),
+          loss: kind === "adagrad" ? ref("huber", { delta: 1 }) : ref(kind === "adadelta" ? "mae" : "mse"),
           optimizer: ref(kind, { lr: 0.01 }),
           schedule: ref("inverse_time_decay", {
             decay_steps: 5,

@@ -7,7 +7,8 @@ import { pathToFileURL } from "node:url";
 import { transform } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateTfjs } from "../../src/compiler/targets/tfjs/index.js";
-import type { IR, IRRef, IRTraining, IRValue } from "../../src/compiler/ir.js";
+import type { IR } from "../../src/compiler/ir.js";
+import { compileSource } from "../../src/compiler/index.js";
 import { dataDir, exampleIr, exampleNames, fixtureIr, repoRoot, tempDir } from "./helpers.js";
 import type { EpochLogs } from "../../src/runtime/engine.js";
 import { createTfjsEngine, initBackend } from "../../src/runtime/engines/tfjs/index.js";
@@ -15,59 +16,90 @@ import type { TrainingProgram as TfjsProgram } from "../../src/runtime/engines/p
 
 const goldenDir = join(repoRoot, "test/golden/tfjs");
 
-const ref = (kind: string, args: Record<string, IRValue> = {}): IRRef => ({ kind, args });
-/** Settings no example uses, so that every branch of the generator is type-checked (and one runs). */
+/**
+ * Settings no example uses, so that every branch of the generator is type-checked (and one runs):
+ * an example's source with its train section (and, for one, a model line) rewritten, checked by
+ * the real checker: no test builds IR by hand.
+ */
 function variants(): Record<string, IR> {
-  const edit = (name: string, f: (ir: IR, t: IRTraining) => void): IR => {
-    const ir: IR = JSON.parse(JSON.stringify(exampleIr(name)));
-    f(ir, ir.training!);
+  const edit = (name: string, train: string, model: [string, string] | null = null): IR => {
+    let text = readFileSync(join(repoRoot, "examples", `${name}.nn`), "utf8");
+    if (model) {
+      if (!text.includes(model[0])) throw new Error(`examples/${name}.nn has no line ${model[0]}`);
+      text = text.replace(model[0], model[1]);
+    }
+    text = text.replace(/^train \w+ \{[\s\S]*?^\}/m, `train ${name} {\n${train}\n}`);
+    const file = `examples/${name}.nn (variant)`;
+    const { ir, diagnostics } = compileSource(text, file);
+    const errors = diagnostics.filter((d) => d.severity === "error");
+    if (!ir || errors.length > 0) throw new Error(`${file} does not check: ${errors.map((d) => `${d.code} ${d.message}`).join("; ")}`);
     return ir;
   };
   return {
-    variant_nadam_schedule: edit("mlp", (_ir, t) => {
-      t.optimizer = ref("nadam", { lr: 0.002, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
-      t.schedule = ref("exponential_decay", { decay_steps: 10, decay_rate: 0.5, staircase: false });
-      t.callbacks = [
-        ref("csv_logger", { path: "log.csv", separator: ";", append: true }),
-        ref("terminate_on_nan"),
-        ref("early_stopping", { monitor: "val_accuracy", patience: 2, min_delta: 0, mode: "max", restore_best: false }),
-      ];
-    }),
-    variant_sparse_momentum: edit("twolayer", (ir, t) => {
-      t.labels = "sparse";
-      t.loss = ref("sparse_categorical_crossentropy", { from_logits: false });
-      t.optimizer = ref("sgd", { lr: 0.1, momentum: 0.9, nesterov: true });
-      t.schedule = ref("piecewise_constant", { boundaries: [100], values: [0.1, 0.01] });
-      t.data.validation = { kind: "none" };
-      ir.model.layers[2]!.args.kernel_regularizer = ref("l1l2", { l1: 1e-5, l2: 1e-4 });
-    }),
-    variant_losses: edit("prelu_mlp", (_ir, t) => {
-      t.loss = ref("categorical_crossentropy", { from_logits: false, label_smoothing: 0.1 });
-      t.optimizer = ref("rmsprop", { lr: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: true });
-      t.schedule = ref("reduce_on_plateau", {
-        monitor: "val_loss",
-        factor: 0.5,
-        patience: 1,
-        min_delta: 0,
-        cooldown: 0,
-        min_lr: 0,
-        mode: "min",
-      });
-    }),
-    variant_huber: edit("mse_sgd", (_ir, t) => {
-      t.loss = ref("huber", { delta: 1 });
-      t.optimizer = ref("adadelta", { lr: 1, rho: 0.95, epsilon: 1e-7 });
-      t.metrics = ["accuracy", "mse", "precision"];
-    }),
-    variant_bce_logits: edit("mse_sgd", (_ir, t) => {
-      t.loss = ref("binary_crossentropy", { from_logits: true, label_smoothing: 0 });
-      t.optimizer = ref("adamax", { lr: 0.002, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
-    }),
+    variant_nadam_schedule: edit(
+      "mlp",
+      `  data      mnist(validation: test)
+  loss      categorical_crossentropy
+  optimizer nadam(lr: 0.002)
+  schedule  exponential_decay(decay_steps: 10, decay_rate: 0.5)
+  metrics   [accuracy]
+  callbacks [csv_logger(path: "log.csv", separator: ";", append: true), terminate_on_nan, early_stopping(monitor: val_accuracy, patience: 2, mode: max, restore_best: false)]
+  epochs    10
+  batch     128`,
+    ),
+    variant_sparse_momentum: edit(
+      "twolayer",
+      `  data      mnist
+  loss      sparse_categorical_crossentropy
+  optimizer sgd(lr: 0.1, momentum: 0.9, nesterov: true)
+  schedule  piecewise_constant(boundaries: [100], values: [0.1, 0.01])
+  metrics   [accuracy]
+  epochs    34
+  batch     100`,
+      [
+        "dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros)",
+        "dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros, regularizer: l1l2(l1: 1e-5, l2: 1e-4))",
+      ],
+    ),
+    variant_losses: edit(
+      "prelu_mlp",
+      `  data      mnist(validation: test)
+  loss      categorical_crossentropy(label_smoothing: 0.1)
+  optimizer rmsprop(lr: 0.001, centered: true)
+  metrics   [accuracy]
+  callbacks [reduce_on_plateau(monitor: val_loss, factor: 0.5, patience: 1)]
+  epochs    9
+  batch     64`,
+    ),
+    variant_huber: edit(
+      "mse_sgd",
+      `  data      mnist(validation: test)
+  loss      huber(delta: 1)
+  optimizer adadelta(lr: 1)
+  metrics   [accuracy, mse, precision]
+  epochs    50
+  batch     512`,
+    ),
+    variant_bce_logits: edit(
+      "mse_sgd",
+      `  data      mnist(validation: test)
+  loss      binary_crossentropy(from_logits: true)
+  optimizer adamax(lr: 0.002)
+  metrics   [accuracy]
+  epochs    50
+  batch     512`,
+      ["dense(10, activation: softmax)", "dense(10)"],
+    ),
     variant_allkinds: fixtureIr("allkinds"),
-    variant_adagrad: edit("cnn", (_ir, t) => {
-      t.optimizer = ref("adagrad", { lr: 0.01, initial_accumulator_value: 0.1, epsilon: 1e-7 });
-      t.loss = ref("mae");
-    }),
+    variant_adagrad: edit(
+      "cnn",
+      `  data      mnist(validation_split: 0.2)
+  loss      mae
+  optimizer adagrad(lr: 0.01)
+  metrics   [accuracy]
+  epochs    10
+  batch     128`,
+    ),
   };
 }
 // Generated code must resolve @tensorflow/tfjs from the repository's node_modules.

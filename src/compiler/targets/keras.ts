@@ -11,6 +11,7 @@
 // along height); Keras counts the batch as axis 0. `kerasAxis` converts; negative axes agree.
 import type { ActivationKind, InitializerArgs, InitializerKind, LayerKind, RegularizerKind } from "../catalog/kinds.js";
 import type { IRLayer, IRLayerOf, IRModel, IRRef, IRValue } from "../ir.js";
+import { checkIRModel } from "../ir-check.js";
 
 export type Json = IRValue;
 export type JsonObject = { [key: string]: Json };
@@ -237,6 +238,7 @@ export function kerasLayers(layer: IRLayer): KerasLayer[] {
 
 /** The `modelTopology` of model.json (a functional Keras "Model") for an IR model. */
 export function kerasTopology(model: IRModel): JsonObject {
+  checkIRModel(model, "Keras topology writer");
   /** The Keras layer whose output stands for each IR layer's output. */
   const outputOf = new Map<string, string>();
   const layers: Json[] = [];

@@ -1683,14 +1683,6 @@ function computeFans(shape: number[]): { fanIn: number; fanOut: number } {
   };
 }
 
-function numberArg(args: Record<string, unknown>, names: string[], fallback: number): number {
-  for (const name of names) {
-    const v = args[name];
-    if (typeof v === "number") return v;
-  }
-  return fallback;
-}
-
 /**
  * Fills `out` with an initializer's values for a tensor of `shape`, drawing from `rng`.
  * Keras semantics and defaults: random_normal(mean 0, stddev 0.05), random_uniform(-0.05, 0.05),
@@ -1721,23 +1713,23 @@ function fillInitializer(init: InitializerSpec, shape: number[], rng: Random, ou
       out.fill(1);
       return;
     case "constant":
-      out.fill(numberArg(a, ["value", "constant"], 0));
+      out.fill(a.value as number);
       return;
     case "random_normal": {
-      const mean = numberArg(a, ["mean"], 0);
-      const stddev = numberArg(a, ["stddev", "std"], 0.05);
+      const mean = a.mean as number;
+      const stddev = a.stddev as number;
       for (let i = 0; i < n; i++) out[i] = rng.normal(mean, stddev);
       return;
     }
     case "random_uniform": {
-      const lo = numberArg(a, ["minval", "min"], -0.05);
-      const hi = numberArg(a, ["maxval", "max"], 0.05);
+      const lo = a.minval as number;
+      const hi = a.maxval as number;
       for (let i = 0; i < n; i++) out[i] = rng.uniform(lo, hi);
       return;
     }
     case "truncated_normal": {
-      const mean = numberArg(a, ["mean"], 0);
-      const stddev = numberArg(a, ["stddev", "std"], 0.05);
+      const mean = a.mean as number;
+      const stddev = a.stddev as number;
       for (let i = 0; i < n; i++) out[i] = rng.truncatedNormal(mean, stddev);
       return;
     }

@@ -12,6 +12,7 @@ import type { Diagnostic } from "../../../parser/diagnostics.js";
 import type { CallbackKind, LossKind } from "../../catalog/kinds.js";
 import type { IR, IRLayer, IRRef } from "../../ir.js";
 import { activationOf } from "../../ir.js";
+import { checkIR } from "../../ir-check.js";
 import { hashComment, pyStr } from "../code.js";
 import { pyActivation, pyLayer, pyNum, pyBool } from "./layers.js";
 import { pyInitializer, pyLoss, pyOptimizer, pySchedule } from "./training.js";
@@ -162,6 +163,7 @@ function indent(text: string, n: number): string {
 
 /** The generated Python program for `ir`. Throws PytorchTargetError for what the target cannot express. */
 export function generatePytorch(ir: IR, options: PytorchOptions = {}): string {
+  checkIR(ir, "pytorch target");
   const diagnostics = pytorchDiagnostics(ir, options.sourceText, options.hostWritesTensorboard === true);
   if (diagnostics.length > 0) throw new PytorchTargetError(diagnostics);
   const t = ir.training!;

@@ -22,6 +22,7 @@ import { kerasTopology } from "../keras.js";
 import { fingerprint } from "../../fingerprint.js";
 import { OPTIMIZERS, LOSSES, METRICS, SUPPORTED_METRICS } from "./training.js";
 import { destructure, outline } from "./outline.js";
+import { checkIR } from "../../ir-check.js";
 
 export { kerasTopology } from "../keras.js";
 
@@ -132,6 +133,7 @@ interface LayerPlan {
 }
 
 export async function generateStandalone(ir: IR, options: StandaloneOptions = {}): Promise<string> {
+  checkIR(ir, "standalone target");
   const training = ir.training;
   if (!training) throw new Error("standalone target: the file has no train section to compile");
   const model = ir.model;

@@ -23,6 +23,7 @@ export interface TfjsTargetOptions {
 }
 
 import { comment as lineComment, commentText, lit, programCommand } from "../code.js";
+import { checkIR } from "../../ir-check.js";
 const num = (v: number): string => (Number.isInteger(v) || Math.abs(v) >= 1e-3 ? String(v) : v.toExponential());
 const ident = (id: string): string => id.replace(/[^A-Za-z0-9_$]/g, "_").replace(/^(\d)/, "_$1");
 
@@ -659,6 +660,7 @@ function sweepNote(ir: IR): string {
 
 
 export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Promise<string> {
+  checkIR(ir, "tfjs target");
   const pkg = options.package ?? "@tensorflow/tfjs";
   if (!ir.training) throw new Error(`${ir.source.file} has no train section: the tfjs target emits a training program`);
   const t = ir.training;
