@@ -35,20 +35,28 @@ function entry<N extends string, A = Record<never, never>>(
   doc: string,
   schema: Schema<A> = none as Schema<A>,
   positional: string[] = [],
-  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve">> = {},
+  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "deepAlternatives">> = {},
 ): CatalogEntry<N, A> {
   return { name, category, doc, schema, positional, aliases: {}, keras: KERAS[name], ...extra };
 }
 
 // ------------------------------------------------------------------ activations
+/** An activation that is also a layer of the same name (an activation layer), documented by `layerDoc`. */
+function withLayer<E extends CatalogEntry<string, unknown>>(e: E, layerDoc: string): E & { layer: string } {
+  return { ...e, layer: layerDoc };
+}
+
 export const activations = [
   entry("activation", "linear", "Identity: f(x) = x (no activation).", none, [], { names: ["none"] }),
-  entry("activation", "relu", "Rectified linear unit: max(x, 0)."),
-  entry("activation", "sigmoid", "Logistic function 1 / (1 + exp(-x)), in (0, 1)."),
-  entry("activation", "tanh", "Hyperbolic tangent, in (-1, 1)."),
-  entry("activation", "softmax", "exp(x) / sum(exp(x)) over the last axis: a probability distribution."),
-  entry("activation", "elu", "x if x > 0 else alpha * (exp(x) - 1).", obj({ alpha: num(1.0) }), ["alpha"]),
-  entry("activation", "leaky_relu", "x if x > 0 else alpha * x (Keras default alpha 0.3).", obj({ alpha: num(0.3, { min: 0 }) }), ["alpha"]),
+  withLayer(entry("activation", "relu", "Rectified linear unit: max(x, 0)."), "Activation layer: max(x, 0)."),
+  withLayer(entry("activation", "sigmoid", "Logistic function 1 / (1 + exp(-x)), in (0, 1).", none, [], { deepAlternatives: ["relu", "leaky_relu"] }), "Activation layer: 1 / (1 + exp(-x))."),
+  withLayer(entry("activation", "tanh", "Hyperbolic tangent, in (-1, 1)."), "Activation layer: hyperbolic tangent."),
+  withLayer(entry("activation", "softmax", "exp(x) / sum(exp(x)) over the last axis: a probability distribution."), "Activation layer: exp(x) / sum(exp(x)) over the last axis."),
+  withLayer(entry("activation", "elu", "x if x > 0 else alpha * (exp(x) - 1).", obj({ alpha: num(1.0) }), ["alpha"]), "Activation layer: x if x > 0 else alpha * (exp(x) - 1)."),
+  withLayer(
+    entry("activation", "leaky_relu", "x if x > 0 else alpha * x (Keras default alpha 0.3).", obj({ alpha: num(0.3, { min: 0 }) }), ["alpha"]),
+    "Activation layer: x if x > 0 else alpha * x (Keras default alpha 0.3).",
+  ),
   entry("activation", "softplus", "log(1 + exp(x)), a smooth relu."),
 ] as const;
 
