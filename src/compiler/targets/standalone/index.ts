@@ -12,7 +12,7 @@
 // terminators removed), so no .nn text can change what the program does.
 import prettier from "prettier";
 import { activationOf, describeSource, type IR, type IRLayer, type IRRef, type IRTraining } from "../../ir.js";
-import { HELPERS, ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
+import { HELPERS, ACTIVATIONS, elementwise } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
 import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
@@ -39,7 +39,7 @@ const CALLBACKS = ["reduce_on_plateau", "early_stopping", "checkpoint", "csv_log
  */
 export const STANDALONE_SUPPORT: Record<string, string[]> = {
   layer: Object.keys(LAYER_EMITTERS),
-  activation: [...Object.keys(ACTIVATIONS), ...ROW_ACTIVATIONS],
+  activation: Object.keys(ACTIVATIONS),
   loss: Object.keys(LOSSES),
   optimizer: Object.keys(OPTIMIZERS),
   metric: SUPPORTED_METRICS,
@@ -593,7 +593,7 @@ function saveModel(dir: string): void {
   const actHelpers = new Set<string>();
   for (const l of model.layers) {
     const act = activationOf(l);
-    for (const h of ACTIVATIONS[act.kind]?.helpers ?? []) actHelpers.add(h);
+    for (const h of elementwise(act.kind)?.helpers ?? []) actHelpers.add(h);
   }
   if (fromLogits && loss.kind === "binary_crossentropy") actHelpers.add("sigmoid");
   for (const h of actHelpers) helperCode.push(HELPERS[h]!);
