@@ -84,7 +84,7 @@ for (const cat of categories) {
 
 /**
  * The nnc name of an entry that Keras or PyTorch spell `name` (`MaxPooling2D` -> `max_pool`,
- * `BatchNorm2d` -> `batch_norm`), ignoring case, or undefined.
+ * `Linear` -> `dense`), ignoring case, or undefined.
  */
 export function fromKerasName(category: Category, name: string): string | undefined {
   return kerasNames.get(category)!.get(name.toLowerCase());

@@ -1,6 +1,6 @@
 // The train section: settings resolved against the catalog (data, loss, optimizer, schedule,
 // callbacks, metrics, budget), the sweep, and the consistency checks between the model and
-// its training (classes, loss vs final activation, monitors, schedules vs reduce_on_plateau).
+// its training (classes, loss vs final activation, monitors, step schedules vs callbacks setting the rate per epoch).
 import type { ModelDecl, Span, TrainDecl } from "../../parser/ast.js";
 import { activationOf, layerById, passesValuesThrough, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
 import { allNames, augmentations, catalog, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
@@ -471,7 +471,7 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
   const trainSamples = Math.floor(dataset.trainSamples * (1 - split));
   const steps = t.epochs * (t.stepsPerEpoch ?? Math.ceil(trainSamples / t.batchSize));
   for (const l of model.layers) {
-    // layers keeping moving averages of what they see in training (batch_norm's statistics)
+    // layers keeping moving averages of what they see in training (the catalog's stateful trait)
     if (!lookup("layer", l.kind)?.traits.stateful || !("momentum" in l.args)) continue;
     const left = Math.pow(l.args.momentum, steps);
     if (left <= 0.05) continue;
