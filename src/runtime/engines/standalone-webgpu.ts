@@ -16,8 +16,8 @@
 //              or from logits on a linear output; binary_crossentropy on a sigmoid output or from
 //              logits; label smoothing; the elementwise losses of WGSL_ELEMENTWISE_LOSSES
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
-//   optimizer  Adam (and AdamW) and SGD (momentum, Nesterov) kernels of their own, the others as
-//              WGSL update rules after the CPU program's (updateRule); learning-rate schedules
+//   optimizer  every one (OPTIMIZER_PLANS): Adam, AdamW and SGD (momentum, Nesterov) as kernels of
+//              their own, the others as WGSL update rules after the CPU program's; schedules
 //   metrics    accuracy; callbacks: all, in the CPU program's order (src/runtime/training/callbacks.ts)
 //   data       no augmentation
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
@@ -34,9 +34,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { activationOf, type IR, type IRLayer, type IRLayerOf, type IRTraining } from "../../compiler/ir.js";
-import { activations, layers, optimizers } from "../../compiler/catalog/index.js";
+import { activations, layers } from "../../compiler/catalog/index.js";
 import { eachActivationLayer } from "../../compiler/catalog/layers.js";
-import type { ActivationKind, LayerKind } from "../../compiler/catalog/kinds.js";
+import type { ActivationKind, LayerKind, OptimizerKind } from "../../compiler/catalog/kinds.js";
 import { elementwise, numArgs } from "../../compiler/targets/standalone/activations.js";
 import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
@@ -67,82 +67,97 @@ interface UpdateRule {
   floats: (lr: number, t: number, memory: Record<string, number>) => number[];
 }
 
-/** The update rules of the optimizers beyond adam and sgd, or null for one the GPU does not have. */
-function updateRule(o: IRTraining["optimizer"]): UpdateRule | null {
-  const a = o.args as Record<string, number | boolean>;
-  const f = (x: unknown) => wgslFloat(x as number);
-  const oneMinus = (x: unknown) => wgslFloat(Number((1 - (x as number)).toPrecision(12)));
-  switch (o.kind) {
-    case "adagrad":
-      return {
-        key: `adagrad ${a.initial_accumulator_value} ${a.epsilon}`,
-        state: ["accumulator"],
-        init: [a.initial_accumulator_value as number],
-        body: `  let s = accumulator[i] + g * g;
+type OptimizerArgs = Record<string, number | boolean>;
+const f = (x: unknown) => wgslFloat(x as number);
+const oneMinus = (x: unknown) => wgslFloat(Number((1 - (x as number)).toPrecision(12)));
+const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
+
+/** Keras's Adam (AdamW with a decoupled weight decay), a kernel of its own. */
+const adamPlan =
+  (decay: boolean) =>
+  (a: OptimizerArgs): Plan["optimizer"] => ({
+    kind: "adam",
+    lr: num(a.lr, 1e-3),
+    beta1: num(a.beta1, 0.9),
+    beta2: num(a.beta2, 0.999),
+    epsilon: num(a.epsilon, 1e-7),
+    weightDecay: decay ? num(a.weight_decay, 0) : 0,
+  });
+
+/** An optimizer run as a WGSL update rule. */
+const rulePlan =
+  (rule: (a: OptimizerArgs) => UpdateRule) =>
+  (a: OptimizerArgs): Plan["optimizer"] => ({ kind: "rule", lr: num(a.lr, 0.001), ...rule(a) });
+
+/** Every optimizer kind as the GPU runs it: a kernel of its own (Adam, SGD) or a WGSL update rule. A kind without an entry fails the typecheck. */
+const OPTIMIZER_PLANS: { [K in OptimizerKind]: (args: OptimizerArgs) => Plan["optimizer"] } = {
+  sgd: (a) => ({ kind: "sgd", lr: num(a.lr, 0.01), momentum: num(a.momentum, 0), nesterov: a.nesterov === true }),
+  adam: adamPlan(false),
+  adamw: adamPlan(true),
+  adagrad: rulePlan((a) => ({
+    key: `adagrad ${a.initial_accumulator_value} ${a.epsilon}`,
+    state: ["accumulator"],
+    init: [a.initial_accumulator_value as number],
+    body: `  let s = accumulator[i] + g * g;
   accumulator[i] = s;
   value[i] = value[i] - (p[0].x * g) / (sqrt(s) + ${f(a.epsilon)});`,
-        floats: (lr) => [lr],
-      };
-    case "adadelta":
-      return {
-        key: `adadelta ${a.rho} ${a.epsilon}`,
-        state: ["accumulatedGrad", "accumulatedUpdate"],
-        init: [0, 0],
-        body: `  let ag = ${f(a.rho)} * accumulatedGrad[i] + ${oneMinus(a.rho)} * g * g;
+    floats: (lr) => [lr],
+  })),
+  adadelta: rulePlan((a) => ({
+    key: `adadelta ${a.rho} ${a.epsilon}`,
+    state: ["accumulatedGrad", "accumulatedUpdate"],
+    init: [0, 0],
+    body: `  let ag = ${f(a.rho)} * accumulatedGrad[i] + ${oneMinus(a.rho)} * g * g;
   accumulatedGrad[i] = ag;
   let update = (sqrt(accumulatedUpdate[i] + ${f(a.epsilon)}) / sqrt(ag + ${f(a.epsilon)})) * g;
   accumulatedUpdate[i] = ${f(a.rho)} * accumulatedUpdate[i] + ${oneMinus(a.rho)} * update * update;
   value[i] = value[i] - p[0].x * update;`,
-        floats: (lr) => [lr],
-      };
-    case "rmsprop": {
-      const centered = a.centered === true;
-      const momentum = a.momentum as number;
-      const state = ["meanSquare", ...(centered ? ["meanGrad"] : []), ...(momentum ? ["moment"] : [])];
-      const lines = [`  let ms = ${f(a.rho)} * meanSquare[i] + ${oneMinus(a.rho)} * g * g;`, "  meanSquare[i] = ms;"];
-      if (centered) lines.push(`  let mg = ${f(a.rho)} * meanGrad[i] + ${oneMinus(a.rho)} * g;`, "  meanGrad[i] = mg;");
-      lines.push(`  let denom = sqrt(ms${centered ? " - mg * mg" : ""} + ${f(a.epsilon)});`);
-      if (momentum) lines.push(`  let mo = ${f(momentum)} * moment[i] + (p[0].x * g) / denom;`, "  moment[i] = mo;", "  value[i] = value[i] - mo;");
-      else lines.push("  value[i] = value[i] - (p[0].x * g) / denom;");
-      return { key: `rmsprop ${a.rho} ${a.epsilon} ${momentum} ${centered}`, state, init: state.map(() => 0), body: lines.join("\n"), floats: (lr) => [lr] };
-    }
-    case "adamax":
-      return {
-        key: `adamax ${a.beta1} ${a.beta2} ${a.epsilon}`,
-        state: ["m", "u"],
-        init: [0, 0],
-        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+    floats: (lr) => [lr],
+  })),
+  rmsprop: rulePlan((a) => {
+    const centered = a.centered === true;
+    const momentum = a.momentum as number;
+    const state = ["meanSquare", ...(centered ? ["meanGrad"] : []), ...(momentum ? ["moment"] : [])];
+    const lines = [`  let ms = ${f(a.rho)} * meanSquare[i] + ${oneMinus(a.rho)} * g * g;`, "  meanSquare[i] = ms;"];
+    if (centered) lines.push(`  let mg = ${f(a.rho)} * meanGrad[i] + ${oneMinus(a.rho)} * g;`, "  meanGrad[i] = mg;");
+    lines.push(`  let denom = sqrt(ms${centered ? " - mg * mg" : ""} + ${f(a.epsilon)});`);
+    if (momentum) lines.push(`  let mo = ${f(momentum)} * moment[i] + (p[0].x * g) / denom;`, "  moment[i] = mo;", "  value[i] = value[i] - mo;");
+    else lines.push("  value[i] = value[i] - (p[0].x * g) / denom;");
+    return { key: `rmsprop ${a.rho} ${a.epsilon} ${momentum} ${centered}`, state, init: state.map(() => 0), body: lines.join("\n"), floats: (lr) => [lr] };
+  }),
+  adamax: rulePlan((a) => ({
+    key: `adamax ${a.beta1} ${a.beta2} ${a.epsilon}`,
+    state: ["m", "u"],
+    init: [0, 0],
+    body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
   m[i] = m2;
   let u2 = max(${f(a.beta2)} * u[i], abs(g));
   u[i] = u2;
   value[i] = value[i] - (p[0].x * m2) / (u2 + ${f(a.epsilon)});`,
-        floats: (lr, t) => [lr / (1 - Math.pow(a.beta1 as number, t))],
-      };
-    case "nadam": {
-      // Keras's momentum schedule, its running product kept on the host.
-      const b1 = a.beta1 as number;
-      return {
-        key: `nadam ${a.beta1} ${a.beta2} ${a.epsilon}`,
-        state: ["m", "v"],
-        init: [0, 0],
-        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+    floats: (lr, t) => [lr / (1 - Math.pow(a.beta1 as number, t))],
+  })),
+  nadam: rulePlan((a) => {
+    // Keras's momentum schedule, its running product kept on the host.
+    const b1 = a.beta1 as number;
+    return {
+      key: `nadam ${a.beta1} ${a.beta2} ${a.epsilon}`,
+      state: ["m", "v"],
+      init: [0, 0],
+      body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
   m[i] = m2;
   let v2 = ${f(a.beta2)} * v[i] + ${oneMinus(a.beta2)} * g * g;
   v[i] = v2;
   let mBar = p[0].y * g + p[0].z * m2;
   value[i] = value[i] - (p[0].x * mBar) / (sqrt(v2 / p[0].w) + ${f(a.epsilon)});`,
-        floats: (lr, t, memory) => {
-          const mu = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * t));
-          const muNext = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * (t + 1)));
-          const product = (memory.product = (memory.product ?? 1) * mu);
-          return [lr, (1 - mu) / (1 - product), muNext / (1 - product * muNext), 1 - Math.pow(a.beta2 as number, t)];
-        },
-      };
-    }
-    default:
-      return null;
-  }
-}
+      floats: (lr, t, memory) => {
+        const mu = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * t));
+        const muNext = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * (t + 1)));
+        const product = (memory.product = (memory.product ?? 1) * mu);
+        return [lr, (1 - mu) / (1 - product), muNext / (1 - product * muNext), 1 - Math.pow(a.beta2 as number, t)];
+      },
+    };
+  }),
+};
 
 /**
  * An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last
@@ -240,7 +255,6 @@ export interface Plan {
     | ({ kind: "rule"; lr: number } & UpdateRule);
 }
 
-const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** The activation of a layer, if the kernels have it (linear and softmax included), else null. */
@@ -327,9 +341,6 @@ const LAYER_STEPS: { [K in LayerKind]: LayerSteps<K> } = {
   concat: merge,
 };
 
-/** The optimizers beyond those with an update rule of their own (updateRule). */
-const OWN_OPTIMIZERS = "adam, adamw, sgd (momentum, nesterov)";
-
 /** What the engine covers, from its tables (for the refusal of a model it does not). */
 export const COVERED = ((): string => {
   const layerKinds = layers.filter((e) => !("notCovered" in LAYER_STEPS[e.name]));
@@ -337,13 +348,12 @@ export const COVERED = ((): string => {
     const code = elementwise(a.name);
     return !code || code.wgsl || a.name === "linear";
   });
-  const rules = optimizers.filter((o) => updateRule({ kind: o.name, args: {} } as IRTraining["optimizer"]) !== null);
   return [
     `layers ${layerKinds.filter((e) => !e.traits.activation).map((e) => e.name).join(", ")}`,
     `activations ${activationKinds.map((a) => a.name).join(", ")} (also as layers)`,
     "l1/l2 regularizers",
     `categorical and binary cross-entropy (also from logits, label smoothing), ${Object.keys(WGSL_ELEMENTWISE_LOSSES).join(", ")}`,
-    `${OWN_OPTIMIZERS}, ${rules.map((o) => o.name).join(", ")}`,
+    `optimizers ${Object.keys(OPTIMIZER_PLANS).join(", ")}`,
     "schedules",
     "accuracy",
     "every callback",
@@ -403,23 +413,7 @@ export function webgpuPlan(ir: IR): Plan | string {
   if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
   if (t.data.augment) return "augmentation";
   if (t.metrics.some((m) => m !== "accuracy")) return `metrics other than accuracy (${t.metrics.join(", ")})`;
-  const o = t.optimizer;
-  let optimizer: Plan["optimizer"];
-  const rule = updateRule(o);
-  if (o.kind === "adam" || o.kind === "adamw") {
-    optimizer = {
-      kind: "adam",
-      lr: num(o.args.lr, 1e-3),
-      beta1: num(o.args.beta1, 0.9),
-      beta2: num(o.args.beta2, 0.999),
-      epsilon: num(o.args.epsilon, 1e-7),
-      weightDecay: o.kind === "adamw" ? num(o.args.weight_decay, 0) : 0,
-    };
-  } else if (o.kind === "sgd") {
-    optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01), momentum: num(o.args.momentum, 0), nesterov: o.args.nesterov === true };
-  } else if (rule) {
-    optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
-  } else return `the ${o.kind} optimizer`;
+  const optimizer = OPTIMIZER_PLANS[t.optimizer.kind](t.optimizer.args as OptimizerArgs);
   const loss: Plan["loss"] = crossEntropy
     ? { kind: "crossentropy", binary, labelSmoothing: num(t.loss.args.label_smoothing, 0), binaryAccuracy: binary && t.metrics.includes("accuracy"), threshold: fromLogits ? 1 / (1 + Math.exp(-0.5)) : 0.5 }
     : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
