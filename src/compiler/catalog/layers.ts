@@ -1,6 +1,6 @@
 // Layers: shape rule, weights (Keras layouts), FLOPs per sample.
 // FLOPs: a multiply-add counts 2 (dense, conv2d); element-wise layers count one per element
-// (activations, pooling window reads, add), normalisation two per element; reshapes count 0.
+// (activations, pooling window reads, add), batch_norm two per element; reshapes count 0.
 import type { CatalogEntry, LayerEntry, ShapeError, WeightSpec } from "./types.js";
 import { activations } from "./functions.js";
 import { bool, int, num, obj, oneOf, pair, ref, list, none, type Schema } from "./schema.js";
