@@ -90,6 +90,11 @@ export function fromKerasName(category: Category, name: string): string | undefi
   return kerasNames.get(category)!.get(name.toLowerCase());
 }
 
+/** How a typical use writes an entry of a category (`l2(1e-4)`), for hints: the first entry's `example`, else its first name. */
+export function exampleOf(category: Category): string {
+  return catalog[category].find((e) => e.example !== undefined)?.example ?? catalog[category][0]?.name ?? "";
+}
+
 /** The canonical names of a category (for did-you-mean and messages). */
 export function names(category: Category): string[] {
   return catalog[category].map((e) => e.name);

@@ -62,6 +62,11 @@ export interface CatalogEntry<N extends string = string, A = Record<string, unkn
    * use in hidden layers instead, which the checker's W601 suggests.
    */
   deepAlternatives?: readonly string[];
+  /**
+   * The entry as a typical use writes it (`l2(1e-4)`): the first entry of a category with
+   * one is that category's example in the checker's hints (exampleOf in index.ts).
+   */
+  example?: string;
   /** Optimizers: the per-weight state buffers the update keeps (Adam's m and v), for size estimates. */
   stateSlots?(args: Record<string, unknown>): number;
   /**

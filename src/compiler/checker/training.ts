@@ -3,7 +3,7 @@
 // its training (classes, loss vs final activation, monitors, step schedules vs callbacks setting the rate per epoch).
 import type { ModelDecl, Span, TrainDecl } from "../../parser/ast.js";
 import { activationOf, layerById, passesValuesThrough, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
-import { allNames, augmentations, catalog, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
+import { allNames, augmentations, catalog, exampleOf, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
 import { didYouMean } from "../suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
 import type { BuiltModel } from "./model.js";
@@ -268,13 +268,15 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
   return { training, sweep, sweepMonitor, lossSpan: calleeSpan(lossV!.v), dataSpan: calleeSpan(dataV!.v), ...(batchV ? { batchSpan: batchV.v.span } : {}) };
 }
 
-/** The name of a call (`adam` in `adam(lr: 1e-3)`), or the whole value. */
+/** The span of a call's name (`mnist` in `mnist(validation: test)`), or of the whole value. */
 function calleeSpan(v: V): Span {
   return v.t === "call" ? v.calleeSpan : v.span;
 }
 
+/** A value for a required setting, for the hint when it is missing: its category's example. */
 function requiredExample(name: string): string {
-  return name === "data" ? "mnist(validation: test)" : name === "loss" ? "categorical_crossentropy" : "adam";
+  const category = lookup("setting", name)?.valueCategory;
+  return category ? exampleOf(category) : "";
 }
 
 /** Metric names as they appear in the logs: loss, accuracy, ... and val_* with validation data. */
