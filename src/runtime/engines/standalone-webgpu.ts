@@ -8,7 +8,7 @@
 // Covered (anything else is refused before training, naming what is not covered; COVERED lists
 // what is, read off the tables below):
 //   layers     a chain (no merges) of the layer kinds LAYER_STEPS turns into steps: views share
-//              their input's buffer; normalisation uses batch statistics in training, moving
+//              their input's buffer; batch_norm uses batch statistics in training, moving
 //              ones at inference; dense and conv2d (padding valid/same, any strides, with or
 //              without bias) and activation layers apply the activations that have WGSL forms
 //              (wgsl in the standalone target's activations.ts), softmax and linear
@@ -33,7 +33,7 @@
 // test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
 import { mkdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { activationOf, type IR, type IRLayer, type IRLayerOf, type IRTraining } from "../../compiler/ir.js";
+import { activationOf, type IR, type IRLayer, type IRLayerOf } from "../../compiler/ir.js";
 import { activations, layers } from "../../compiler/catalog/index.js";
 import { eachActivationLayer } from "../../compiler/catalog/layers.js";
 import type { ActivationKind, LayerKind, OptimizerKind } from "../../compiler/catalog/kinds.js";
