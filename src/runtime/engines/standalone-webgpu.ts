@@ -36,7 +36,7 @@ import { dirname, join, relative } from "node:path";
 import { activationOf, type IR, type IRLayer, type IRLayerOf } from "../../compiler/ir.js";
 import { activations, layers } from "../../compiler/catalog/index.js";
 import { eachActivationLayer } from "../../compiler/catalog/layers.js";
-import type { ActivationKind, LayerKind, OptimizerKind } from "../../compiler/catalog/kinds.js";
+import type { ActivationKind, CallbackKind, LayerKind, OptimizerKind } from "../../compiler/catalog/kinds.js";
 import { elementwise, numArgs } from "../../compiler/targets/standalone/activations.js";
 import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
@@ -1044,7 +1044,7 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     validationSamples: validation?.count ?? 0,
   });
   // The callbacks, the first of each kind, decided at each epoch's end in the CPU program's order.
-  const callback = (kind: string) => t.callbacks.find((c) => c.kind === kind)?.args as Record<string, unknown> | undefined;
+  const callback = (kind: CallbackKind) => t.callbacks.find((c) => c.kind === kind)?.args as Record<string, unknown> | undefined;
   const checkpointArgs = callback("checkpoint");
   const checkpoint = checkpointArgs ? new CheckpointDecider(checkpointArgs as never) : null;
   const plateauArgs = callback("reduce_on_plateau");
