@@ -155,7 +155,7 @@ export interface IRTraining {
   optimizer: IRRef<OptimizerKind>;
   /** A step-based learning-rate schedule (piecewise_constant, exponential_decay, inverse_time_decay), or null. */
   schedule: IRRef<ScheduleKind> | null;
-  /** early_stopping, checkpoint, reduce_on_plateau, csv_logger, tensorboard, terminate_on_nan, in source order. */
+  /** The callbacks (a per-epoch learning-rate callback written as the `schedule` among them), in source order. */
   callbacks: IRRef<CallbackKind>[];
   /** e.g. ["accuracy"]; the loss is always logged as "loss". */
   metrics: MetricKind[];

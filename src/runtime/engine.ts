@@ -38,7 +38,7 @@ export interface TrainHooks {
   onEpochEnd?(epoch: number, logs: EpochLogs): void;
   /** Progress of an evaluation pass (the validation set after each epoch, the test set at the end): examples done of total. */
   onEvaluate?(phase: "validation" | "test", done: number, total: number): void;
-  /** A line for the user (e.g. "reduce_on_plateau: lr 1e-3 -> 5e-4"). */
+  /** A line for the user (e.g. a callback's "lr 1e-3 -> 5e-4"). */
   log?(message: string): void;
 }
 

@@ -19,7 +19,7 @@ const datasetSchema = obj({
 export const datasets: DatasetEntry[] = [
   {
     name: "mnist", category: "dataset", doc: "MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 grey, 10 classes.",
-    schema: datasetSchema, positional: [], aliases: { val_split: "validation_split" },
+    schema: datasetSchema, positional: [], aliases: { val_split: "validation_split" }, example: "mnist(validation: test)",
     classes: 10, exampleShape: [28, 28, 1], trainSamples: 60000, testSamples: 10000,
   },
   {

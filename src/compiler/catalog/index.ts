@@ -84,10 +84,15 @@ for (const cat of categories) {
 
 /**
  * The nnc name of an entry that Keras or PyTorch spell `name` (`MaxPooling2D` -> `max_pool`,
- * `BatchNorm2d` -> `batch_norm`), ignoring case, or undefined.
+ * `Linear` -> `dense`), ignoring case, or undefined.
  */
 export function fromKerasName(category: Category, name: string): string | undefined {
   return kerasNames.get(category)!.get(name.toLowerCase());
+}
+
+/** How a typical use writes an entry of a category (`l2(1e-4)`), for hints: the first entry's `example`, else its first name. */
+export function exampleOf(category: Category): string {
+  return catalog[category].find((e) => e.example !== undefined)?.example ?? catalog[category][0]?.name ?? "";
 }
 
 /** The canonical names of a category (for did-you-mean and messages). */

@@ -14,6 +14,8 @@ type ArgsIn<L extends readonly CatalogEntry<string, unknown>[], K> = ArgsOfEntry
 
 export type LayerKind = KindOf<typeof layers>;
 export type ActivationKind = KindOf<typeof activations>;
+/** The activations that are also layers (their catalog entry has a `layer` doc): one implementation applies each. */
+export type ActivationLayerKind = Extract<Entries<typeof activations>, { layer: string }>["name"];
 export type InitializerKind = KindOf<typeof initializers>;
 export type RegularizerKind = KindOf<typeof regularizers>;
 export type LossKind = KindOf<typeof losses>;

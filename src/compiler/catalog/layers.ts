@@ -1,7 +1,8 @@
 // Layers: shape rule, weights (Keras layouts), FLOPs per sample.
 // FLOPs: a multiply-add counts 2 (dense, conv2d); element-wise layers count one per element
 // (activations, pooling window reads, add), batch_norm two per element; reshapes count 0.
-import type { LayerEntry, ShapeError, WeightSpec } from "./types.js";
+import type { CatalogEntry, LayerEntry, ShapeError, WeightSpec } from "./types.js";
+import { activations } from "./functions.js";
 import { bool, int, num, obj, oneOf, pair, ref, list, none, type Schema } from "./schema.js";
 
 const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
@@ -251,27 +252,37 @@ export const batch_norm = layer({
   flops: (_i, out) => 2 * prod(out),
 });
 
-function activationLayer<N extends string, A = Record<never, never>>(name: N, doc: string, keras: string[], schema: Schema<A> = none as Schema<A>, positional: string[] = []) {
+/** The activations that are also layers (`relu` on a line of its own): their entries in functions.ts carry `layer`, that layer's doc. */
+type LayerActivation = Extract<(typeof activations)[number], { layer: string }>;
+/** The layer entry of such an activation, typed by its name and arguments. */
+type ActivationLayerEntry<E> = E extends CatalogEntry<infer N, infer A> ? LayerEntry<N, A> : never;
+
+/** An activation layer: the activation's name, Keras spellings, schema and positional parameters, applied to its input. */
+function activationLayer(a: LayerActivation): ActivationLayerEntry<LayerActivation> {
   return layer({
-    name,
-    doc,
-    keras,
-    schema,
-    positional,
+    name: a.name,
+    doc: a.layer,
+    keras: a.keras,
+    schema: a.schema as Schema<unknown>,
+    positional: a.positional,
     arity: "one",
-    traits: { activation: name },
+    traits: { activation: a.name },
     shape: identityShape,
     weights: noWeights,
     flops: perElement,
-  });
+  }) as ActivationLayerEntry<LayerActivation>;
 }
 
-export const relu = activationLayer("relu", "Activation layer: max(x, 0).", ["ReLU"]);
-export const sigmoid = activationLayer("sigmoid", "Activation layer: 1 / (1 + exp(-x)).", ["Sigmoid"]);
-export const tanh = activationLayer("tanh", "Activation layer: hyperbolic tangent.", ["Tanh"]);
-export const softmax = activationLayer("softmax", "Activation layer: exp(x) / sum(exp(x)) over the last axis.", ["Softmax"]);
-export const elu = activationLayer("elu", "Activation layer: x if x > 0 else alpha * (exp(x) - 1).", ["ELU"], obj({ alpha: num(1.0) }), ["alpha"]);
-export const leaky_relu = activationLayer("leaky_relu", "Activation layer: x if x > 0 else alpha * x (Keras default alpha 0.3).", ["LeakyReLU"], obj({ alpha: num(0.3, { min: 0 }) }), ["alpha"]);
+/** The activation layers, one per activation whose catalog entry has a `layer` doc, in the activations' order. */
+export const activationLayers = activations.filter((a): a is LayerActivation => "layer" in a && a.layer !== undefined).map(activationLayer);
+
+/**
+ * One value for every activation layer, for a target's table of layer kinds (`{...eachActivationLayer(emitter), dense, ...}`):
+ * the activation layers share one implementation, which applies the layer's activation.
+ */
+export function eachActivationLayer<V>(value: V): Record<LayerActivation["name"], V> {
+  return Object.fromEntries(activationLayers.map((l) => [l.name, value])) as Record<LayerActivation["name"], V>;
+}
 
 export const prelu = layer({
   name: "prelu", keras: ["PReLU"], doc: "Parametric ReLU: x if x > 0 else alpha * x, with one learned alpha per input element.",
@@ -336,5 +347,5 @@ export const concat = layer({
 /** Every layer kind, in the order the reference lists them. `LayerKind` is read off this list. */
 export const layers = [
   input, dense, conv2d, max_pool, avg_pool, global_avg_pool, global_max_pool, flatten, reshape, dropout, batch_norm,
-  relu, sigmoid, tanh, softmax, elu, leaky_relu, prelu, add, concat,
+  ...activationLayers, prelu, add, concat,
 ] as const;

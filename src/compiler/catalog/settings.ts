@@ -2,6 +2,10 @@
 // `schema` describes the value; settings whose value names a catalog entry say which category.
 import type { CatalogEntry, Category } from "./types.js";
 import { bool, int } from "./schema.js";
+import { callbacks } from "./training.js";
+
+/** The callbacks that set the learning rate once per epoch, which may also be written as the schedule. */
+const perEpochSchedules = callbacks.filter((c) => c.setsLearningRate).map((c) => c.name);
 
 export interface SettingEntry extends CatalogEntry {
   /** The value names an entry of this category (`loss categorical_crossentropy`). */
@@ -19,8 +23,8 @@ export const settings: SettingEntry[] = [
   setting("data", "The dataset and its validation data and augmentation: `mnist(validation_split: 0.2)`.", { type: "object" }, { valueCategory: "dataset", required: true }),
   setting("loss", "The loss to minimise: `categorical_crossentropy`.", { type: "object" }, { valueCategory: "loss", required: true }),
   setting("optimizer", "The optimizer, with Keras defaults: `adam`, `sgd(lr: 0.1, momentum: 0.9)`.", { type: "object" }, { valueCategory: "optimizer", required: true }),
-  setting("schedule", "A learning-rate schedule (per step), or reduce_on_plateau (per epoch).", { type: "object" }, { valueCategory: "schedule" }),
-  setting("callbacks", "A list of callbacks: early_stopping, checkpoint, reduce_on_plateau, csv_logger, tensorboard, terminate_on_nan.", { type: "array" }, { valueCategory: "callback", isList: true }),
+  setting("schedule", `A learning-rate schedule (per step), or ${perEpochSchedules.join(" or ")} (per epoch).`, { type: "object" }, { valueCategory: "schedule" }),
+  setting("callbacks", `A list of callbacks: ${callbacks.map((c) => c.name).join(", ")}.`, { type: "array" }, { valueCategory: "callback", isList: true }),
   setting("metrics", "Metrics logged besides the loss: `[accuracy]`.", { type: "array", default: [] }, { valueCategory: "metric", isList: true }),
   setting("epochs", "Passes over the training data (default 1).", int(1, 1)),
   setting("batch", "Examples per training step (default 32).", int(32, 1), { names: ["batch_size"] }),

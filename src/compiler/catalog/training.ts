@@ -39,7 +39,7 @@ function entry<N extends string, A = Record<never, never>>(
   doc: string,
   schema: Schema<A> = none as Schema<A>,
   positional: string[] = [],
-  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "stateSlots" | "setsLearningRate">> = {},
+  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "stateSlots" | "setsLearningRate" | "example">> = {},
 ): CatalogEntry<N, A> {
   return { name, category, doc, schema, positional, aliases: {}, keras: KERAS[name], ...extra };
 }
@@ -56,7 +56,7 @@ export function resolveMode(args: Record<string, unknown>): Record<string, unkno
 // ------------------------------------------------------------------ losses
 const fromLogits = bool(false);
 export const losses = [
-  entry("loss", "categorical_crossentropy", "Cross-entropy between one-hot labels and predicted class probabilities.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), []),
+  entry("loss", "categorical_crossentropy", "Cross-entropy between one-hot labels and predicted class probabilities.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), [], { example: "categorical_crossentropy" }),
   entry("loss", "sparse_categorical_crossentropy", "Cross-entropy with integer class labels (no one-hot encoding).", obj({ from_logits: fromLogits }), []),
   entry("loss", "binary_crossentropy", "Per-output binary cross-entropy, for sigmoid outputs.", obj({ from_logits: fromLogits, label_smoothing: num(0, { min: 0, max: 1 }) }), []),
   entry("loss", "mse", "Mean squared error between one-hot labels and outputs.", none, [], { names: ["mean_squared_error"] }),
@@ -66,7 +66,7 @@ export const losses = [
 
 // ------------------------------------------------------------------ metrics
 export const metrics = [
-  entry("metric", "accuracy", "Fraction of examples whose highest output is the true class; with `binary_crossentropy`, Keras's binary accuracy (the fraction of outputs on the right side of 0.5), on every engine.", none, [], { names: ["acc"] }),
+  entry("metric", "accuracy", "Fraction of examples whose highest output is the true class; with `binary_crossentropy`, Keras's binary accuracy (the fraction of outputs on the right side of 0.5), on every engine.", none, [], { names: ["acc"], example: "accuracy" }),
   entry("metric", "precision", "True positives / predicted positives (one-vs-rest, thresholded at 0.5)."),
   entry("metric", "recall", "True positives / actual positives (one-vs-rest, thresholded at 0.5)."),
   entry("metric", "mse", "Mean squared error between labels and outputs.", none, [], { names: ["mean_squared_error"] }),
@@ -84,7 +84,7 @@ export const optimizers = [
   entry("optimizer", "adagrad", "Adagrad: per-weight rates scaled by accumulated squared gradients.", obj({ lr: lr(0.001), initial_accumulator_value: num(0.1, { min: 0 }), epsilon: eps }), ["lr"], { aliases: lrAliases, stateSlots: () => 1 }),
   entry("optimizer", "adadelta", "Adadelta: adaptive rates from running averages of updates and gradients.", obj({ lr: lr(0.001), rho: num(0.95, { min: 0, max: 1 }), epsilon: eps }), ["lr"], { aliases: lrAliases, stateSlots: () => 2 }),
   entry("optimizer", "rmsprop", "RMSprop: gradients divided by a running RMS of recent gradients.", obj({ lr: lr(0.001), rho: num(0.9, { min: 0, max: 1 }), momentum: num(0, { min: 0 }), epsilon: eps, centered: bool(false) }), ["lr"], { aliases: lrAliases, stateSlots: (a) => 1 + (Number(a.momentum) > 0 ? 1 : 0) + (a.centered === true ? 1 : 0) }),
-  entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: adamAliases, stateSlots: () => 2 }),
+  entry("optimizer", "adam", "Adam: momentum plus per-weight adaptive rates.", adamLike, ["lr"], { aliases: adamAliases, stateSlots: () => 2, example: "adam(lr: 1e-3)" }),
   entry("optimizer", "adamw", "AdamW: Adam with decoupled weight decay (each step first does w -= lr * weight_decay * w, as Keras does).",
     obj({ lr: lr(0.001), beta1: num(0.9, { min: 0, exMax: 1 }), beta2: num(0.999, { min: 0, exMax: 1 }), epsilon: eps, weight_decay: num(0.004, { min: 0 }) }), ["lr"], { aliases: adamAliases, stateSlots: () => 2 }),
   entry("optimizer", "adamax", "Adamax: Adam with the infinity norm.", adamLike, ["lr"], { aliases: adamAliases, stateSlots: () => 2 }),
@@ -97,7 +97,8 @@ export const schedules = [
   entry("schedule", "piecewise_constant", "lr = values[i] while step < boundaries[i] (steps); values has one more entry than boundaries.",
     obj({ boundaries: list({ type: "integer", minimum: 1 }, undefined, 1), values: list({ type: "number", exclusiveMinimum: 0 }, undefined, 2) }, ["boundaries", "values"]), ["boundaries", "values"]),
   entry("schedule", "exponential_decay", "lr = lr0 * decay_rate ^ (step / decay_steps) (floored with staircase).",
-    obj({ decay_steps: int(undefined, 1), decay_rate: num(undefined, { exMin: 0 }), staircase: bool(false) }, ["decay_steps", "decay_rate"]), ["decay_steps", "decay_rate"]),
+    obj({ decay_steps: int(undefined, 1), decay_rate: num(undefined, { exMin: 0 }), staircase: bool(false) }, ["decay_steps", "decay_rate"]), ["decay_steps", "decay_rate"],
+    { example: "exponential_decay(decay_steps: 1000, decay_rate: 0.9)" }),
   entry("schedule", "inverse_time_decay", "lr = lr0 / (1 + decay_rate * step / decay_steps) (floored with staircase).",
     obj({ decay_steps: int(undefined, 1), decay_rate: num(undefined, { min: 0 }), staircase: bool(false) }, ["decay_steps", "decay_rate"]), ["decay_steps", "decay_rate"]),
 ] as const;
@@ -110,7 +111,7 @@ export const callbacks = [
     [], { resolve: resolveMode, setsLearningRate: true }),
   entry("callback", "early_stopping", "Stops training when `monitor` has not improved for `patience` epochs.",
     obj({ monitor: monitor("val_loss"), patience: int(0, 0), min_delta: num(0, { min: 0 }), restore_best: bool(false), mode: modeSchema }),
-    [], { aliases: { restore_best_weights: "restore_best" }, resolve: resolveMode }),
+    [], { aliases: { restore_best_weights: "restore_best" }, resolve: resolveMode, example: "early_stopping(monitor: val_loss, patience: 3)" }),
   entry("callback", "checkpoint", "Saves the model (tfjs layers format) after each epoch, or only when `monitor` improves.",
     obj({ monitor: monitor("val_loss"), save_best_only: bool(false), mode: modeSchema, path: str("checkpoint") }),
     [], { names: ["model_checkpoint"], aliases: { filepath: "path" }, resolve: resolveMode }),

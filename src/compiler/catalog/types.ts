@@ -52,6 +52,21 @@ export interface CatalogEntry<N extends string = string, A = Record<string, unkn
    * `schedule`, and it excludes a step schedule and a second one of its kind.
    */
   setsLearningRate?: boolean;
+  /**
+   * Activations: also a layer of the same name applying it (an activation layer, `relu` on a line
+   * of its own), with this doc. catalog/layers.ts derives those layers from it.
+   */
+  layer?: string;
+  /**
+   * Activations whose gradients vanish through a deep stack of them (sigmoid): the activations to
+   * use in hidden layers instead, which the checker's W601 suggests.
+   */
+  deepAlternatives?: readonly string[];
+  /**
+   * The entry as a typical use writes it (`l2(1e-4)`): the first entry of a category with
+   * one is that category's example in the checker's hints (exampleOf in index.ts).
+   */
+  example?: string;
   /** Optimizers: the per-weight state buffers the update keeps (Adam's m and v), for size estimates. */
   stateSlots?(args: Record<string, unknown>): number;
   /**
@@ -71,7 +86,7 @@ export interface LayerTraits {
   activation?: string;
   /** Random in training, identity at inference (dropout): needs the seeded stream and a training flag. */
   stochastic?: boolean;
-  /** Keeps non-trainable state updated during training (batch_norm's moving statistics). */
+  /** Keeps non-trainable state updated during training (batch normalisation's moving statistics). */
   stateful?: boolean;
 }
 

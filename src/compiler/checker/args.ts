@@ -5,7 +5,7 @@
 import type { Span } from "../../parser/ast.js";
 import type { ErrorObject } from "ajv";
 import type { IRRef, IRValue } from "../ir.js";
-import { allNames, categoryWords, fromKerasName, lookup, paramSchemas, validator, valueCategories, type CatalogEntry, type Category } from "../catalog/index.js";
+import { allNames, categoryWords, exampleOf, fromKerasName, lookup, paramSchemas, validator, valueCategories, type CatalogEntry, type Category } from "../catalog/index.js";
 import { didYouMean, suggest } from "../../parser/suggest.js";
 import type { Reporter } from "./report.js";
 import { describe, plain, spanAt, type V, type VArg } from "./values.js";
@@ -208,7 +208,7 @@ export function defaultRef(category: Category, name: string): IRRef {
 const defaultRefs = new Map<Category, Map<string, IRRef>>();
 
 /**
- * Resolves a value naming a catalog entry of `category` (`he_normal`, `l2(1e-4)`, `adam(lr: 1e-3)`)
+ * Resolves a value naming a catalog entry of `category` (`he_normal`, `l2(1e-4)`)
  * to an IRRef. `none` resolves to null where `allowNone`. Returns INVALID after reporting.
  */
 export function resolveRef(v: V, category: Category, what: string | (() => string), r: Reporter, allowNone = false, extraNames: string[] = []): IRRef | null | typeof INVALID {
@@ -246,25 +246,6 @@ function article(word: string): string {
 function listNames(names: string[]): string {
   const shown = names.slice(0, 12).map((n) => `\`${n}\``).join(", ");
   return names.length > 12 ? `${shown}, ...` : shown;
-}
-
-function exampleOf(category: Category): string {
-  switch (category) {
-    case "activation": return "relu";
-    case "initializer": return "he_normal";
-    case "regularizer": return "l2(1e-4)";
-    case "loss": return "categorical_crossentropy";
-    case "optimizer": return "adam(lr: 1e-3)";
-    case "schedule": return "exponential_decay(decay_steps: 1000, decay_rate: 0.9)";
-    case "callback": return "early_stopping(monitor: val_loss, patience: 3)";
-    case "metric": return "accuracy";
-    case "dataset": return "mnist(validation: test)";
-    default: return catalogFirst(category);
-  }
-}
-
-function catalogFirst(category: Category): string {
-  return allNames(category)[0] ?? "";
 }
 
 /** A source value as JSON for a parameter with schema `schema`. */

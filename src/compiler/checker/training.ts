@@ -1,9 +1,9 @@
 // The train section: settings resolved against the catalog (data, loss, optimizer, schedule,
 // callbacks, metrics, budget), the sweep, and the consistency checks between the model and
-// its training (classes, loss vs final activation, monitors, schedules vs reduce_on_plateau).
+// its training (classes, loss vs final activation, monitors, step schedules vs callbacks setting the rate per epoch).
 import type { ModelDecl, Span, TrainDecl } from "../../parser/ast.js";
 import { activationOf, layerById, passesValuesThrough, type IRAugment, type IRData, type IRModel, type IRRef, type IRTraining, type IRValue } from "../ir.js";
-import { allNames, augmentations, catalog, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
+import { allNames, augmentations, catalog, exampleOf, lookup, names, settings, type SettingEntry } from "../catalog/index.js";
 import { didYouMean } from "../../parser/suggest.js";
 import { bindArgs, checkValue, defaultValue, isInvalid, resolveRef } from "./args.js";
 import type { BuiltModel } from "./model.js";
@@ -268,13 +268,15 @@ export function checkTraining(decl: TrainDecl, modelDecl: ModelDecl, r: Reporter
   return { training, sweep, sweepMonitor, lossSpan: calleeSpan(lossV!.v), dataSpan: calleeSpan(dataV!.v), ...(batchV ? { batchSpan: batchV.v.span } : {}) };
 }
 
-/** The name of a call (`adam` in `adam(lr: 1e-3)`), or the whole value. */
+/** The span of a call's name (`mnist` in `mnist(validation: test)`), or of the whole value. */
 function calleeSpan(v: V): Span {
   return v.t === "call" ? v.calleeSpan : v.span;
 }
 
+/** A value for a required setting, for the hint when it is missing: its category's example. */
 function requiredExample(name: string): string {
-  return name === "data" ? "mnist(validation: test)" : name === "loss" ? "categorical_crossentropy" : "adam";
+  const category = lookup("setting", name)?.valueCategory;
+  return category ? exampleOf(category) : "";
 }
 
 /** Metric names as they appear in the logs: loss, accuracy, ... and val_* with validation data. */
@@ -471,7 +473,7 @@ export function checkModelAgainstTraining(built: BuiltModel, ct: CheckedTraining
   const trainSamples = Math.floor(dataset.trainSamples * (1 - split));
   const steps = t.epochs * (t.stepsPerEpoch ?? Math.ceil(trainSamples / t.batchSize));
   for (const l of model.layers) {
-    // layers keeping moving averages of what they see in training (batch_norm's statistics)
+    // layers keeping moving averages of what they see in training (the catalog's stateful trait)
     if (!lookup("layer", l.kind)?.traits.stateful || !("momentum" in l.args)) continue;
     const left = Math.pow(l.args.momentum, steps);
     if (left <= 0.05) continue;

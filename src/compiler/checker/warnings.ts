@@ -1,5 +1,5 @@
 // W6xx: likely mistakes that are not errors.
-//   W601 sigmoid in a deep stack (vanishing gradients)
+//   W601 sigmoid (an activation with catalog deepAlternatives) in a deep stack (vanishing gradients)
 //   W602 dropout after the last layer with weights (drops predictions)
 //   W603 softmax followed by a cross-entropy on logits (in training.ts)
 //   W604 a layer whose output is never used (in model.ts)
@@ -22,8 +22,11 @@ export function modelWarnings(built: BuiltModel, r: Reporter): void {
   if (weighted >= 4) {
     for (const l of model.layers) {
       if (l.id === final.layerId) continue;
-      if (activationOf(l).kind === "sigmoid") {
-        r.warning("W601", span(l), `\`sigmoid\` in a network ${weighted} layers deep: gradients vanish through stacked sigmoids`, "use `relu` (or `leaky_relu`) in hidden layers");
+      const kind = activationOf(l).kind;
+      const [instead, ...also] = lookup("activation", kind)?.deepAlternatives ?? [];
+      if (instead !== undefined) {
+        const or = also.length ? ` (or ${also.map((a) => `\`${a}\``).join(", ")})` : "";
+        r.warning("W601", span(l), `\`${kind}\` in a network ${weighted} layers deep: gradients vanish through stacked ${kind}s`, `use \`${instead}\`${or} in hidden layers`);
         break;
       }
     }

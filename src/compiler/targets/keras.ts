@@ -10,6 +10,7 @@
 // Axes: nnc counts a layer's axes without the batch dimension (`concat(a, b, axis: 0)` joins
 // along height); Keras counts the batch as axis 0. `kerasAxis` converts; negative axes agree.
 import type { ActivationKind, InitializerArgs, InitializerKind, LayerKind, RegularizerKind } from "../catalog/kinds.js";
+import { eachActivationLayer } from "../catalog/layers.js";
 import type { IRLayer, IRLayerOf, IRModel, IRRef, IRValue } from "../ir.js";
 import { checkIRModel } from "../ir-check.js";
 
@@ -50,36 +51,35 @@ export const KERAS_VERSION = "tfjs-layers 4.22.0";
 
 // ------------------------------------------------------------------ activations
 
+const base = (name: string): JsonObject => ({ name, trainable: true, dtype: "float32" });
+
 /**
- * The Keras activation string of each activation, or null where Keras's string would compute
- * something else (leaky_relu: Keras has no such string; elu: only alpha 1): such an activation
- * on dense/conv2d is saved as a linear layer followed by an activation layer of its own.
+ * Each activation in Keras terms: `string`, its Keras activation string, or null where Keras's
+ * string would compute something else (Keras has no string taking leaky relu's alpha; elu's
+ * string has alpha 1 only): such an activation on dense/conv2d is saved as a linear layer
+ * followed by an activation layer of its own; `layer`, that activation layer (the default: an
+ * `Activation` layer with the string).
  */
-const KERAS_ACTIVATION: { [K in ActivationKind]: (args: Record<string, IRValue>) => string | null } = {
-  linear: () => "linear",
-  relu: () => "relu",
-  sigmoid: () => "sigmoid",
-  tanh: () => "tanh",
-  softmax: () => "softmax",
-  softplus: () => "softplus",
-  elu: (a) => (a.alpha === 1 ? "elu" : null),
-  leaky_relu: () => null,
+const KERAS_ACTIVATION: { [K in ActivationKind]: { string: (args: Record<string, IRValue>) => string | null; layer?: (name: string, args: Record<string, IRValue>) => KerasLayer } } = {
+  linear: { string: () => "linear" },
+  relu: { string: () => "relu", layer: (name) => ({ className: "ReLU", config: { ...base(name), max_value: null } }) },
+  sigmoid: { string: () => "sigmoid" },
+  tanh: { string: () => "tanh" },
+  softmax: { string: () => "softmax", layer: (name) => ({ className: "Softmax", config: { ...base(name), axis: -1 } }) },
+  softplus: { string: () => "softplus" },
+  elu: { string: (a) => (a.alpha === 1 ? "elu" : null), layer: (name, a) => ({ className: "ELU", config: { ...base(name), alpha: a.alpha as number } }) },
+  leaky_relu: { string: () => null, layer: (name, a) => ({ className: "LeakyReLU", config: { ...base(name), alpha: a.alpha as number } }) },
 };
 
 /** The Keras string for an activation, or null when it needs a layer of its own. */
 export function kerasActivationString(act: IRRef<ActivationKind>): string | null {
-  return KERAS_ACTIVATION[act.kind](act.args);
+  return KERAS_ACTIVATION[act.kind].string(act.args);
 }
-
-const base = (name: string): JsonObject => ({ name, trainable: true, dtype: "float32" });
 
 /** The activation as a layer of its own (an activation layer, or the one after a dense/conv2d). */
 export function kerasActivationLayer(name: string, act: IRRef<ActivationKind>): KerasLayer {
-  if (act.kind === "leaky_relu") return { className: "LeakyReLU", config: { ...base(name), alpha: act.args.alpha as number } };
-  if (act.kind === "elu") return { className: "ELU", config: { ...base(name), alpha: act.args.alpha as number } };
-  if (act.kind === "relu") return { className: "ReLU", config: { ...base(name), max_value: null } };
-  if (act.kind === "softmax") return { className: "Softmax", config: { ...base(name), axis: -1 } };
-  return { className: "Activation", config: { ...base(name), activation: kerasActivationString(act)! } };
+  const layer = KERAS_ACTIVATION[act.kind].layer;
+  return layer ? layer(name, act.args) : { className: "Activation", config: { ...base(name), activation: kerasActivationString(act)! } };
 }
 
 // ------------------------------------------------------------------ initializers, regularizers
@@ -203,12 +203,7 @@ const KERAS_LAYER: { [K in LayerKind]: (layer: IRLayerOf<K>) => KerasLayer } = {
       gamma_constraint: null,
     },
   }),
-  relu: activationLayer,
-  sigmoid: activationLayer,
-  tanh: activationLayer,
-  softmax: activationLayer,
-  elu: activationLayer,
-  leaky_relu: activationLayer,
+  ...eachActivationLayer(activationLayer),
   prelu: (l) => ({
     className: "PReLU",
     config: {

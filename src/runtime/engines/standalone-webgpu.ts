@@ -5,21 +5,20 @@
 // bit-identical), its MNIST loader, its shuffling and dropout streams and its callbacks' decisions
 // (src/runtime/training/callbacks.ts), saving the model in the same TensorFlow.js layers format.
 //
-// Covered (anything else is refused before training, naming what is not covered; COVERED):
-//   layers     a chain (no merges) of input, flatten, reshape (views of the same buffer), dense
-//              and conv2d (padding valid/same, any strides; with or without bias; activation
-//              linear, relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax), max_pool and
-//              avg_pool (valid/same), global_max_pool and global_avg_pool (one window over the
-//              image), those activations as layers, prelu, dropout, batch_norm (batch statistics
-//              in training, moving ones at inference)
+// Covered (anything else is refused before training, naming what is not covered; COVERED lists
+// what is, read off the tables below):
+//   layers     a chain (no merges) of the layer kinds LAYER_STEPS turns into steps: views share
+//              their input's buffer; batch_norm uses batch statistics in training, moving
+//              ones at inference; dense and conv2d (padding valid/same, any strides, with or
+//              without bias) and activation layers apply the activations that have WGSL forms
+//              (wgsl in the standalone target's activations.ts), softmax and linear
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output; binary_crossentropy on a sigmoid output or from
-//              logits; label smoothing; mse, mae, huber on the output
+//              logits; label smoothing; the elementwise losses of WGSL_ELEMENTWISE_LOSSES
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
-//   optimizer  adam, adamw, sgd (with momentum, Nesterov), rmsprop, adagrad, adadelta, adamax,
-//              nadam (WGSL update rules after the CPU program's); learning-rate schedules
-//   metrics    accuracy; callbacks: all (checkpoint, csv_logger, early_stopping with restore_best,
-//              reduce_on_plateau, tensorboard, terminate_on_nan), in the CPU program's order
+//   optimizer  every one (OPTIMIZER_PLANS): Adam, AdamW and SGD (momentum, Nesterov) as kernels of
+//              their own, the others as WGSL update rules after the CPU program's; schedules
+//   metrics    accuracy; callbacks: all, in the CPU program's order (src/runtime/training/callbacks.ts)
 //   data       no augmentation
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
@@ -34,8 +33,11 @@
 // test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
 import { mkdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { activationOf, type IR, type IRLayer, type IRTraining } from "../../compiler/ir.js";
-import { lookup } from "../../compiler/catalog/index.js";
+import { activationOf, type IR, type IRLayer, type IRLayerOf } from "../../compiler/ir.js";
+import { activations, layers } from "../../compiler/catalog/index.js";
+import { eachActivationLayer } from "../../compiler/catalog/layers.js";
+import type { ActivationKind, CallbackKind, LayerKind, OptimizerKind } from "../../compiler/catalog/kinds.js";
+import { elementwise, numArgs } from "../../compiler/targets/standalone/activations.js";
 import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import { CliError } from "../errors.js";
@@ -47,7 +49,7 @@ import { KerasTensorBoard, type TensorBoardUpdateFreq } from "../tensorboard.js"
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
-import { WGSL_ACTIVATIONS, WGSL_ELEMENTWISE_LOSSES, wgslFloat, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
+import { WGSL_ELEMENTWISE_LOSSES, wgslFloat, type WindowShape } from "../../compiler/targets/standalone/kernels/webgpu/wgsl.js";
 
 const EPSILON = 1e-7;
 
@@ -65,88 +67,106 @@ interface UpdateRule {
   floats: (lr: number, t: number, memory: Record<string, number>) => number[];
 }
 
-/** The update rules of the optimizers beyond adam and sgd, or null for one the GPU does not have. */
-function updateRule(o: IRTraining["optimizer"]): UpdateRule | null {
-  const a = o.args as Record<string, number | boolean>;
-  const f = (x: unknown) => wgslFloat(x as number);
-  const oneMinus = (x: unknown) => wgslFloat(Number((1 - (x as number)).toPrecision(12)));
-  switch (o.kind) {
-    case "adagrad":
-      return {
-        key: `adagrad ${a.initial_accumulator_value} ${a.epsilon}`,
-        state: ["accumulator"],
-        init: [a.initial_accumulator_value as number],
-        body: `  let s = accumulator[i] + g * g;
+type OptimizerArgs = Record<string, number | boolean>;
+const f = (x: unknown) => wgslFloat(x as number);
+const oneMinus = (x: unknown) => wgslFloat(Number((1 - (x as number)).toPrecision(12)));
+const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
+
+/** Keras's Adam (AdamW with a decoupled weight decay), a kernel of its own. */
+const adamPlan =
+  (decay: boolean) =>
+  (a: OptimizerArgs): Plan["optimizer"] => ({
+    kind: "adam",
+    lr: num(a.lr, 1e-3),
+    beta1: num(a.beta1, 0.9),
+    beta2: num(a.beta2, 0.999),
+    epsilon: num(a.epsilon, 1e-7),
+    weightDecay: decay ? num(a.weight_decay, 0) : 0,
+  });
+
+/** An optimizer run as a WGSL update rule. */
+const rulePlan =
+  (rule: (a: OptimizerArgs) => UpdateRule) =>
+  (a: OptimizerArgs): Plan["optimizer"] => ({ kind: "rule", lr: num(a.lr, 0.001), ...rule(a) });
+
+/** Every optimizer kind as the GPU runs it: a kernel of its own (Adam, SGD) or a WGSL update rule. A kind without an entry fails the typecheck. */
+const OPTIMIZER_PLANS: { [K in OptimizerKind]: (args: OptimizerArgs) => Plan["optimizer"] } = {
+  sgd: (a) => ({ kind: "sgd", lr: num(a.lr, 0.01), momentum: num(a.momentum, 0), nesterov: a.nesterov === true }),
+  adam: adamPlan(false),
+  adamw: adamPlan(true),
+  adagrad: rulePlan((a) => ({
+    key: `adagrad ${a.initial_accumulator_value} ${a.epsilon}`,
+    state: ["accumulator"],
+    init: [a.initial_accumulator_value as number],
+    body: `  let s = accumulator[i] + g * g;
   accumulator[i] = s;
   value[i] = value[i] - (p[0].x * g) / (sqrt(s) + ${f(a.epsilon)});`,
-        floats: (lr) => [lr],
-      };
-    case "adadelta":
-      return {
-        key: `adadelta ${a.rho} ${a.epsilon}`,
-        state: ["accumulatedGrad", "accumulatedUpdate"],
-        init: [0, 0],
-        body: `  let ag = ${f(a.rho)} * accumulatedGrad[i] + ${oneMinus(a.rho)} * g * g;
+    floats: (lr) => [lr],
+  })),
+  adadelta: rulePlan((a) => ({
+    key: `adadelta ${a.rho} ${a.epsilon}`,
+    state: ["accumulatedGrad", "accumulatedUpdate"],
+    init: [0, 0],
+    body: `  let ag = ${f(a.rho)} * accumulatedGrad[i] + ${oneMinus(a.rho)} * g * g;
   accumulatedGrad[i] = ag;
   let update = (sqrt(accumulatedUpdate[i] + ${f(a.epsilon)}) / sqrt(ag + ${f(a.epsilon)})) * g;
   accumulatedUpdate[i] = ${f(a.rho)} * accumulatedUpdate[i] + ${oneMinus(a.rho)} * update * update;
   value[i] = value[i] - p[0].x * update;`,
-        floats: (lr) => [lr],
-      };
-    case "rmsprop": {
-      const centered = a.centered === true;
-      const momentum = a.momentum as number;
-      const state = ["meanSquare", ...(centered ? ["meanGrad"] : []), ...(momentum ? ["moment"] : [])];
-      const lines = [`  let ms = ${f(a.rho)} * meanSquare[i] + ${oneMinus(a.rho)} * g * g;`, "  meanSquare[i] = ms;"];
-      if (centered) lines.push(`  let mg = ${f(a.rho)} * meanGrad[i] + ${oneMinus(a.rho)} * g;`, "  meanGrad[i] = mg;");
-      lines.push(`  let denom = sqrt(ms${centered ? " - mg * mg" : ""} + ${f(a.epsilon)});`);
-      if (momentum) lines.push(`  let mo = ${f(momentum)} * moment[i] + (p[0].x * g) / denom;`, "  moment[i] = mo;", "  value[i] = value[i] - mo;");
-      else lines.push("  value[i] = value[i] - (p[0].x * g) / denom;");
-      return { key: `rmsprop ${a.rho} ${a.epsilon} ${momentum} ${centered}`, state, init: state.map(() => 0), body: lines.join("\n"), floats: (lr) => [lr] };
-    }
-    case "adamax":
-      return {
-        key: `adamax ${a.beta1} ${a.beta2} ${a.epsilon}`,
-        state: ["m", "u"],
-        init: [0, 0],
-        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+    floats: (lr) => [lr],
+  })),
+  rmsprop: rulePlan((a) => {
+    const centered = a.centered === true;
+    const momentum = a.momentum as number;
+    const state = ["meanSquare", ...(centered ? ["meanGrad"] : []), ...(momentum ? ["moment"] : [])];
+    const lines = [`  let ms = ${f(a.rho)} * meanSquare[i] + ${oneMinus(a.rho)} * g * g;`, "  meanSquare[i] = ms;"];
+    if (centered) lines.push(`  let mg = ${f(a.rho)} * meanGrad[i] + ${oneMinus(a.rho)} * g;`, "  meanGrad[i] = mg;");
+    lines.push(`  let denom = sqrt(ms${centered ? " - mg * mg" : ""} + ${f(a.epsilon)});`);
+    if (momentum) lines.push(`  let mo = ${f(momentum)} * moment[i] + (p[0].x * g) / denom;`, "  moment[i] = mo;", "  value[i] = value[i] - mo;");
+    else lines.push("  value[i] = value[i] - (p[0].x * g) / denom;");
+    return { key: `rmsprop ${a.rho} ${a.epsilon} ${momentum} ${centered}`, state, init: state.map(() => 0), body: lines.join("\n"), floats: (lr) => [lr] };
+  }),
+  adamax: rulePlan((a) => ({
+    key: `adamax ${a.beta1} ${a.beta2} ${a.epsilon}`,
+    state: ["m", "u"],
+    init: [0, 0],
+    body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
   m[i] = m2;
   let u2 = max(${f(a.beta2)} * u[i], abs(g));
   u[i] = u2;
   value[i] = value[i] - (p[0].x * m2) / (u2 + ${f(a.epsilon)});`,
-        floats: (lr, t) => [lr / (1 - Math.pow(a.beta1 as number, t))],
-      };
-    case "nadam": {
-      // Keras's momentum schedule, its running product kept on the host.
-      const b1 = a.beta1 as number;
-      return {
-        key: `nadam ${a.beta1} ${a.beta2} ${a.epsilon}`,
-        state: ["m", "v"],
-        init: [0, 0],
-        body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
+    floats: (lr, t) => [lr / (1 - Math.pow(a.beta1 as number, t))],
+  })),
+  nadam: rulePlan((a) => {
+    // Keras's momentum schedule, its running product kept on the host.
+    const b1 = a.beta1 as number;
+    return {
+      key: `nadam ${a.beta1} ${a.beta2} ${a.epsilon}`,
+      state: ["m", "v"],
+      init: [0, 0],
+      body: `  let m2 = ${f(a.beta1)} * m[i] + ${oneMinus(a.beta1)} * g;
   m[i] = m2;
   let v2 = ${f(a.beta2)} * v[i] + ${oneMinus(a.beta2)} * g * g;
   v[i] = v2;
   let mBar = p[0].y * g + p[0].z * m2;
   value[i] = value[i] - (p[0].x * mBar) / (sqrt(v2 / p[0].w) + ${f(a.epsilon)});`,
-        floats: (lr, t, memory) => {
-          const mu = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * t));
-          const muNext = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * (t + 1)));
-          const product = (memory.product = (memory.product ?? 1) * mu);
-          return [lr, (1 - mu) / (1 - product), muNext / (1 - product * muNext), 1 - Math.pow(a.beta2 as number, t)];
-        },
-      };
-    }
-    default:
-      return null;
-  }
-}
+      floats: (lr, t, memory) => {
+        const mu = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * t));
+        const muNext = b1 * (1 - 0.5 * Math.pow(0.96, 0.004 * (t + 1)));
+        const product = (memory.product = (memory.product ?? 1) * mu);
+        return [lr, (1 - mu) / (1 - product), muNext / (1 - product * muNext), 1 - Math.pow(a.beta2 as number, t)];
+      },
+    };
+  }),
+};
 
-/** An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last axis). */
+/**
+ * An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last
+ * axis), with its WGSL expressions (the standalone target's activations.ts) for the others.
+ */
 interface Act {
-  kind: string;
-  alpha: number;
+  kind: ActivationKind;
   width: number;
+  wgsl: { forward: string; backward: string } | null;
 }
 
 /** One step of the chain (views are no step: they share their input's buffer). */
@@ -235,20 +255,112 @@ export interface Plan {
     | ({ kind: "rule"; lr: number } & UpdateRule);
 }
 
-const num = (v: unknown, fallback: number): number => (typeof v === "number" ? v : fallback);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-export const COVERED =
-  "input, flatten, reshape, dense, conv2d, max_pool, avg_pool, global_max_pool, global_avg_pool, prelu, dropout, batch_norm, activations relu, sigmoid, tanh, elu, leaky_relu, softplus, softmax, linear; l1/l2 regularizers; categorical and binary cross-entropy (also from logits, label smoothing), mse, mae, huber; adam, adamw, sgd (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam; schedules; accuracy; every callback";
-
-/** The activation of a layer, if the kernels have it (linear included), else null. */
+/** The activation of a layer, if the kernels have it (linear and softmax included), else null. */
 function actOf(l: IRLayer): Act | null {
   const a = activationOf(l);
-  if (a.kind === "linear" || a.kind === "softmax" || WGSL_ACTIVATIONS[a.kind]) return { kind: a.kind, alpha: num(a.args.alpha, 0), width: l.outputShape.at(-1)! };
-  return null;
+  const width = l.outputShape.at(-1)!;
+  const code = elementwise(a.kind);
+  if (a.kind === "linear" || !code) return { kind: a.kind, width, wgsl: null };
+  if (!code.wgsl) return null;
+  const args = numArgs(a.args);
+  return { kind: a.kind, width, wgsl: { forward: code.wgsl.forward(args), backward: code.wgsl.backward(args) } };
 }
 
-/** The plan of a model this engine covers, or what it does not cover (a phrase: "the batch_norm layer batch_norm_1"). */
+/** What a layer's entry in LAYER_STEPS reads. */
+interface LayerInChain<K extends LayerKind> {
+  l: IRLayerOf<K>;
+  /** The layer's id and values per example in and out. */
+  common: { id: string; in: number; size: number };
+  inShape: number[];
+  /** Its activation (linear for a layer without one). */
+  act: Act;
+  /** The name of its weight of a role, or null. */
+  weight(role: string): string | null;
+}
+
+/** A layer kind this engine does not cover: why, for the refusal. */
+interface NotCovered {
+  notCovered: string;
+}
+
+/** A covered layer kind's steps: none for a view (it shares its input's buffer) or the model's input, one step, or what it does not cover. */
+type LayerSteps<K extends LayerKind> = ((x: LayerInChain<K>) => Step | null | string) | NotCovered;
+
+const noStep = () => null;
+const pooling = <K extends "max_pool" | "avg_pool">(x: LayerInChain<K>): Step => {
+  const [KH, KW] = x.l.args.pool_size;
+  const [SH, SW] = x.l.args.strides;
+  return { op: x.l.kind, ...x.common, window: { ...windowGeometry(x.inShape, x.l.outputShape, [KH, KW], [SH, SW]), KH, KW, SH, SW } };
+};
+/** One window over the whole image: [h, w, c] -> [c], the layout of [1, 1, c]. */
+const globalPooling =
+  (op: "max_pool" | "avg_pool") =>
+  <K extends LayerKind>(x: LayerInChain<K>): Step => {
+    const [H, W, C] = x.inShape as [number, number, number];
+    return { op, ...x.common, window: { H, W, C, KH: H, KW: W, SH: 1, SW: 1, OH: 1, OW: 1, padTop: 0, padLeft: 0 } };
+  };
+const merge: NotCovered = { notCovered: "merges (only a chain of layers is covered)" };
+
+/** Every layer kind: the steps it becomes on the GPU, or that it is not covered. A kind without an entry fails the typecheck. */
+const LAYER_STEPS: { [K in LayerKind]: LayerSteps<K> } = {
+  input: noStep,
+  flatten: noStep,
+  reshape: noStep,
+  dense: (x) => ({ op: "dense", ...x.common, act: x.act, kernel: x.weight("kernel")!, bias: x.weight("bias") }),
+  conv2d: (x) => {
+    const [KH, KW] = x.l.args.kernel_size;
+    const [SH, SW] = x.l.args.strides;
+    const g = windowGeometry(x.inShape, x.l.outputShape, [KH, KW], [SH, SW]);
+    return { op: "conv2d", ...x.common, act: x.act, kernel: x.weight("kernel")!, bias: x.weight("bias"), filters: x.l.outputShape[2]!, window: { ...g, KH, KW, SH, SW } };
+  },
+  max_pool: pooling,
+  avg_pool: pooling,
+  global_max_pool: globalPooling("max_pool"),
+  global_avg_pool: globalPooling("avg_pool"),
+  ...eachActivationLayer((x: Pick<LayerInChain<LayerKind>, "common" | "act">): Step => ({ op: "activation", ...x.common, act: x.act })),
+  prelu: (x) => {
+    const alpha = x.l.weights.find((w) => w.role === "alpha")!;
+    if (x.common.size % size(alpha.shape) !== 0) return `the prelu layer ${x.l.id} (its alpha does not tile its input)`;
+    return { op: "prelu", ...x.common, alpha: alpha.name };
+  },
+  dropout: (x) => ({ op: "dropout", ...x.common, rate: x.l.args.rate, keep: Number((1 - x.l.args.rate).toPrecision(12)) }),
+  batch_norm: (x) => ({
+    op: "batch_norm",
+    ...x.common,
+    channels: x.l.outputShape.at(-1)!,
+    momentum: x.l.args.momentum,
+    epsilon: x.l.args.epsilon,
+    gamma: x.weight("gamma"),
+    beta: x.weight("beta"),
+    movingMean: x.weight("moving_mean")!,
+    movingVariance: x.weight("moving_variance")!,
+  }),
+  add: merge,
+  concat: merge,
+};
+
+/** What the engine covers, from its tables (for the refusal of a model it does not). */
+export const COVERED = ((): string => {
+  const layerKinds = layers.filter((e) => !("notCovered" in LAYER_STEPS[e.name]));
+  const activationKinds = activations.filter((a) => {
+    const code = elementwise(a.name);
+    return !code || code.wgsl || a.name === "linear";
+  });
+  return [
+    `layers ${layerKinds.filter((e) => !e.traits.activation).map((e) => e.name).join(", ")}`,
+    `activations ${activationKinds.map((a) => a.name).join(", ")} (also as layers)`,
+    "l1/l2 regularizers",
+    `categorical and binary cross-entropy (also from logits, label smoothing), ${Object.keys(WGSL_ELEMENTWISE_LOSSES).join(", ")}`,
+    `optimizers ${Object.keys(OPTIMIZER_PLANS).join(", ")}`,
+    "schedules",
+    "accuracy",
+    "every callback",
+  ].join("; ");
+})();
+
+/** The plan of a model this engine covers, or what it does not cover (a phrase: "the mape loss"). */
 export function webgpuPlan(ir: IR): Plan | string {
   const t = ir.training;
   if (!t) return "no train section";
@@ -265,14 +377,9 @@ export function webgpuPlan(ir: IR): Plan | string {
   for (const l of ir.model.layers) {
     if (prev !== null && l.inputs[0] !== prev) return `the ${l.kind} layer ${l.id} (only a chain of layers is covered: it does not read the layer before it)`;
     prev = l.id;
-    const traits = lookup("layer", l.kind)!.traits;
     const inShape = l.inputs.length === 1 ? ir.model.layers.find((x) => x.id === l.inputs[0])!.outputShape : [];
     const common = { id: l.id, in: size(inShape), size: size(l.outputShape) };
-    if (l.kind === "input") {
-      inputSize = common.size;
-      continue;
-    }
-    if (traits.view) continue;
+    if (l.inputs.length === 0) inputSize = common.size;
     for (const w of l.weights) {
       const r = w.regularizer;
       if (!r) continue;
@@ -282,45 +389,11 @@ export function webgpuPlan(ir: IR): Plan | string {
     }
     const act = actOf(l);
     if (!act) return `the ${activationOf(l).kind} activation of ${l.id}`;
-    const weight = (role: string) => l.weights.find((w) => w.role === role)?.name ?? null;
-    if (l.kind === "dense") {
-      steps.push({ op: "dense", ...common, act, kernel: weight("kernel")!, bias: weight("bias") });
-    } else if (l.kind === "conv2d") {
-      const [KH, KW] = l.args.kernel_size;
-      const [SH, SW] = l.args.strides;
-      const g = windowGeometry(inShape, l.outputShape, [KH, KW], [SH, SW]);
-      steps.push({ op: "conv2d", ...common, act, kernel: weight("kernel")!, bias: weight("bias"), filters: l.outputShape[2]!, window: { ...g, KH, KW, SH, SW } });
-    } else if (l.kind === "max_pool" || l.kind === "avg_pool") {
-      const [KH, KW] = l.args.pool_size;
-      const [SH, SW] = l.args.strides;
-      steps.push({ op: l.kind, ...common, window: { ...windowGeometry(inShape, l.outputShape, [KH, KW], [SH, SW]), KH, KW, SH, SW } });
-    } else if (l.kind === "global_max_pool" || l.kind === "global_avg_pool") {
-      // one window over the whole image: [h, w, c] -> [c], the layout of [1, 1, c]
-      const [H, W, C] = inShape as [number, number, number];
-      const window = { H, W, C, KH: H, KW: W, SH: 1, SW: 1, OH: 1, OW: 1, padTop: 0, padLeft: 0 };
-      steps.push({ op: l.kind === "global_max_pool" ? "max_pool" : "avg_pool", ...common, window });
-    } else if (traits.activation) {
-      steps.push({ op: "activation", ...common, act });
-    } else if (traits.stochastic && l.kind === "dropout") {
-      const rate = l.args.rate;
-      steps.push({ op: "dropout", ...common, rate, keep: Number((1 - rate).toPrecision(12)) });
-    } else if (l.kind === "prelu") {
-      const alpha = l.weights.find((w) => w.role === "alpha")!;
-      if (common.size % size(alpha.shape) !== 0) return `the prelu layer ${l.id} (its alpha does not tile its input)`;
-      steps.push({ op: "prelu", ...common, alpha: alpha.name });
-    } else if (l.kind === "batch_norm") {
-      steps.push({
-        op: "batch_norm",
-        ...common,
-        channels: l.outputShape.at(-1)!,
-        momentum: l.args.momentum,
-        epsilon: l.args.epsilon,
-        gamma: weight("gamma"),
-        beta: weight("beta"),
-        movingMean: weight("moving_mean")!,
-        movingVariance: weight("moving_variance")!,
-      });
-    } else return `the ${l.kind} layer ${l.id}`;
+    const entry = LAYER_STEPS[l.kind] as LayerSteps<LayerKind>;
+    if ("notCovered" in entry) return `the ${l.kind} layer ${l.id} (${entry.notCovered})`;
+    const step = entry({ l, common, inShape, act, weight: (role) => l.weights.find((w) => w.role === role)?.name ?? null });
+    if (typeof step === "string") return step;
+    if (step) steps.push(step);
   }
   // The softmax (sigmoid for the binary cross-entropy) that ends the model, a dense or conv2d
   // layer's activation or an activation layer, is the loss kernel's: the chain ends with its logits.
@@ -335,28 +408,12 @@ export function webgpuPlan(ir: IR): Plan | string {
   } else {
     if (!last || !("act" in last) || last.act.kind !== squash) return `a model that does not end with a ${squash} (the ${t.loss.kind} loss reads its probabilities)`;
     if (last.op === "activation") steps.pop();
-    else last.act = { kind: "linear", alpha: 0, width: last.act.width };
+    else last.act = { kind: "linear", width: last.act.width, wgsl: null };
   }
   if ((steps.at(-1)?.size ?? inputSize) !== t.data.classes) return `an output of ${steps.at(-1)?.size ?? inputSize} values for ${t.data.classes} classes`;
   if (t.data.augment) return "augmentation";
   if (t.metrics.some((m) => m !== "accuracy")) return `metrics other than accuracy (${t.metrics.join(", ")})`;
-  const o = t.optimizer;
-  let optimizer: Plan["optimizer"];
-  const rule = updateRule(o);
-  if (o.kind === "adam" || o.kind === "adamw") {
-    optimizer = {
-      kind: "adam",
-      lr: num(o.args.lr, 1e-3),
-      beta1: num(o.args.beta1, 0.9),
-      beta2: num(o.args.beta2, 0.999),
-      epsilon: num(o.args.epsilon, 1e-7),
-      weightDecay: o.kind === "adamw" ? num(o.args.weight_decay, 0) : 0,
-    };
-  } else if (o.kind === "sgd") {
-    optimizer = { kind: "sgd", lr: num(o.args.lr, 0.01), momentum: num(o.args.momentum, 0), nesterov: o.args.nesterov === true };
-  } else if (rule) {
-    optimizer = { kind: "rule", lr: num(o.args.lr, 0.001), ...rule };
-  } else return `the ${o.kind} optimizer`;
+  const optimizer = OPTIMIZER_PLANS[t.optimizer.kind](t.optimizer.args as OptimizerArgs);
   const loss: Plan["loss"] = crossEntropy
     ? { kind: "crossentropy", binary, labelSmoothing: num(t.loss.args.label_smoothing, 0), binaryAccuracy: binary && t.metrics.includes("accuracy"), threshold: fromLogits ? 1 / (1 + Math.exp(-0.5)) : 0.5 }
     : { kind: t.loss.kind, delta: num(t.loss.args.delta, 1) };
@@ -619,14 +676,14 @@ export class GpuNet {
   /** a = act(z) over count values. */
   private activate(act: Act, z: GpuTensor, a: GpuTensor, count: number): void {
     if (act.kind === "softmax") this.k.kernelSoftmax(z, a, count / act.width, act.width);
-    else this.k.kernelActivation(act.kind, act.alpha, z, a, count);
+    else this.k.kernelActivation(act.kind, act.wgsl!.forward, z, a, count);
   }
 
   /** dz = act'(z) * g over count values (a: the activation's output). */
   private activateBackward(act: Act, z: GpuTensor, a: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
     if (act.kind === "relu") this.k.kernelReluBackward(z, g, dz, count);
     else if (act.kind === "softmax") this.k.kernelSoftmaxBackward(a, g, dz, count / act.width, act.width);
-    else this.k.kernelActivationBackward(act.kind, act.alpha, z, a, g, dz, count);
+    else this.k.kernelActivationBackward(act.kind, act.wgsl!.backward, z, a, g, dz, count);
   }
 
   private output(i: number): GpuTensor {
@@ -987,7 +1044,7 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     validationSamples: validation?.count ?? 0,
   });
   // The callbacks, the first of each kind, decided at each epoch's end in the CPU program's order.
-  const callback = (kind: string) => t.callbacks.find((c) => c.kind === kind)?.args as Record<string, unknown> | undefined;
+  const callback = (kind: CallbackKind) => t.callbacks.find((c) => c.kind === kind)?.args as Record<string, unknown> | undefined;
   const checkpointArgs = callback("checkpoint");
   const checkpoint = checkpointArgs ? new CheckpointDecider(checkpointArgs as never) : null;
   const plateauArgs = callback("reduce_on_plateau");
@@ -1006,7 +1063,7 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
   const say = (message: string) => hooks.log?.(message);
 
   const history: EpochLogs[] = [];
-  // The learning rate of each step: the optimizer's (reduce_on_plateau lowers it), or its
+  // The learning rate of each step: the optimizer's (a plateau callback lowers it), or its
   // schedule's at the steps done so far, as the CPU program.
   let baseLr = plan.optimizer.lr;
   let lr = baseLr;

@@ -7,7 +7,7 @@
 //
 // Optimizers follow Keras 3's update rules (keras/src/optimizers/*.py), not tf.train's: tfjs's
 // Adam adds epsilon to the bias-corrected sqrt(v), has no Nadam or AdamW, and fixes the learning
-// rate at construction, while nnc changes it every step (schedules, reduce_on_plateau). They match
+// rate at construction, while nnc changes it every step (schedules, callbacks). They match
 // the standalone program's update rules.
 import * as tf from "@tensorflow/tfjs";
 import { writeModelDir } from "../data/mnist.js";

@@ -12,6 +12,7 @@
 import type { ActivationKind, LayerKind } from "../../catalog/kinds.js";
 import type { IRLayer, IRLayerOf, IRRef, IRValue } from "../../ir.js";
 import { activationOf } from "../../ir.js";
+import { eachActivationLayer } from "../../catalog/layers.js";
 
 /** A Python float literal (repr-like: integers get ".0", exponents kept). */
 export function pyNum(x: number): string {
@@ -141,12 +142,7 @@ export const PY_LAYERS: { [K in LayerKind]: (layer: IRLayerOf<K>, ctx: LayerCont
       forward: `self.${ctx.attr}(${ctx.inputs[0]})`,
     };
   },
-  relu: activationLayer,
-  sigmoid: activationLayer,
-  tanh: activationLayer,
-  softmax: activationLayer,
-  elu: activationLayer,
-  leaky_relu: activationLayer,
+  ...eachActivationLayer(activationLayer),
   prelu: (l, ctx) => ({ module: `PReLU(${tuple(l.inputShapes[0]!)})`, forward: `self.${ctx.attr}(${ctx.inputs[0]})` }),
   add: (_l, ctx) => ({ module: null, forward: ctx.inputs.join(" + ") }),
   concat: (l, ctx) => ({ module: null, forward: `torch.cat([${ctx.inputs.join(", ")}], dim=${torchAxis(l.args.axis, l.outputShape.length)})` }),

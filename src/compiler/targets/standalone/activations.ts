@@ -1,17 +1,41 @@
-// Elementwise activations of the standalone target: for each, the forward value as an expression of
-// `z` (the pre-activation) and the backward dL/dz as an expression of `z`, `a` (the activation's
-// output) and `g` (dL/da). Softmax works on rows of the last axis and is written out in
-// layers.ts. Keras definitions and defaults.
+// The activations of the standalone target, one entry per catalog activation (a kind without one
+// fails the typecheck), with every form the target computes it in:
+//   forward, backward   the CPU program's loop body: the value as an expression of `z` (the
+//                       pre-activation), and dL/dz as an expression of `z`, `a` (the activation's
+//                       output) and `g` (dL/da)
+//   kernel              the kernel runtime's functions doing the same over a whole buffer (in
+//                       WebAssembly SIMD in simd mode), and the numbers they take after the buffers
+//   wgsl                the same expressions in WGSL, for the GPU path (kernels/webgpu/); absent
+//                       where the GPU path lacks the activation
+// Softmax works on rows of the last axis (`rows`): its loops are written out in layers.ts and its
+// WGSL kernels are kernels/webgpu/'s softmaxRows. Keras definitions and defaults.
+import type { ActivationKind } from "../../catalog/kinds.js";
+import { wgslFloat } from "./kernels/webgpu/wgsl.js";
 
-export interface ActivationCode {
-  forward: (args: Record<string, number>) => string;
-  backward: (args: Record<string, number>) => string;
+type Args = Record<string, number>;
+
+export interface ElementwiseActivation {
+  rows?: false;
+  forward: (args: Args) => string;
+  backward: (args: Args) => string;
   /** Helper functions the expressions call, emitted once into the program. */
   helpers?: string[];
+  /**
+   * The kernel runtime's functions computing `forward` (a = f(z)) and `backward` (dz = f'(z) g,
+   * assigned, not accumulated) over count values, called as (z, a, ...numbers, count) and
+   * (z, g, dz, ...numbers, count).
+   */
+  kernel?: { forward?: string; backward?: string; numbers: (args: Args) => number[] };
+  /** WGSL expressions of z (forward) and of z, a and g (backward), constants baked in. */
+  wgsl?: { forward: (args: Args) => string; backward: (args: Args) => string };
 }
 
-const SELU_ALPHA = 1.6732632423543772;
-const SELU_SCALE = 1.0507009873554805;
+/** An activation over rows of the last axis (softmax). */
+export interface RowActivation {
+  rows: true;
+}
+
+export type ActivationCode = ElementwiseActivation | RowActivation;
 
 export const HELPERS: Record<string, string> = {
   sigmoid: `/** The logistic function 1 / (1 + e^-z). */
@@ -22,61 +46,64 @@ function sigmoid(z: number): number {
 function softplus(z: number): number {
   return z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
 }`,
-  erf: `/** The error function (Abramowitz-Stegun 7.1.26, |error| < 1.5e-7). */
-function erf(x: number): number {
-  const s = x < 0 ? -1 : 1;
-  const t = 1 / (1 + 0.3275911 * Math.abs(x));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
-  return s * y;
-}`,
 };
 
-export const ACTIVATIONS: Record<string, ActivationCode> = {
+const f32 = (x: number | undefined): string => wgslFloat(x as number);
+
+export const ACTIVATIONS: { [K in ActivationKind]: ActivationCode } = {
   linear: { forward: () => "z", backward: () => "g" },
-  relu: { forward: () => "z > 0 ? z : 0", backward: () => "z > 0 ? g : 0" },
-  relu6: { forward: () => "z > 0 ? (z < 6 ? z : 6) : 0", backward: () => "z > 0 && z < 6 ? g : 0" },
-  sigmoid: { forward: () => "sigmoid(z)", backward: () => "g * a * (1 - a)", helpers: ["sigmoid"] },
-  hard_sigmoid: {
-    forward: () => "Math.max(0, Math.min(1, 0.2 * z + 0.5))",
-    backward: () => "z > -2.5 && z < 2.5 ? 0.2 * g : 0",
+  relu: {
+    forward: () => "z > 0 ? z : 0",
+    backward: () => "z > 0 ? g : 0",
+    kernel: { backward: "reluBackward", numbers: () => [] },
+    wgsl: { forward: () => "select(0.0, z, z > 0.0)", backward: () => "select(0.0, g, z > 0.0)" },
   },
-  tanh: { forward: () => "Math.tanh(z)", backward: () => "g * (1 - a * a)" },
+  sigmoid: {
+    forward: () => "sigmoid(z)",
+    backward: () => "g * a * (1 - a)",
+    helpers: ["sigmoid"],
+    wgsl: { forward: () => "1.0 / (1.0 + exp(-z))", backward: () => "g * a * (1.0 - a)" },
+  },
+  tanh: {
+    forward: () => "Math.tanh(z)",
+    backward: () => "g * (1 - a * a)",
+    wgsl: { forward: () => "tanh(z)", backward: () => "g * (1.0 - a * a)" },
+  },
+  softmax: { rows: true },
   elu: {
-    forward: (p) => `z > 0 ? z : ${p.alpha ?? 1} * Math.expm1(z)`,
-    backward: (p) => `z > 0 ? g : g * (a + ${p.alpha ?? 1})`,
-  },
-  selu: {
-    forward: () => `z > 0 ? ${SELU_SCALE} * z : ${SELU_SCALE * SELU_ALPHA} * Math.expm1(z)`,
-    backward: () => `z > 0 ? ${SELU_SCALE} * g : g * (a + ${SELU_SCALE * SELU_ALPHA})`,
+    forward: (p) => `z > 0 ? z : ${p.alpha} * Math.expm1(z)`,
+    backward: (p) => `z > 0 ? g : g * (a + ${p.alpha})`,
+    wgsl: {
+      forward: (p) => `select(${f32(p.alpha)} * (exp(z) - 1.0), z, z > 0.0)`,
+      backward: (p) => `select(g * (a + ${f32(p.alpha)}), g, z > 0.0)`,
+    },
   },
   leaky_relu: {
-    forward: (p) => `z > 0 ? z : ${p.alpha ?? 0.3} * z`,
-    backward: (p) => `z > 0 ? g : ${p.alpha ?? 0.3} * g`,
+    forward: (p) => `z > 0 ? z : ${p.alpha} * z`,
+    backward: (p) => `z > 0 ? g : ${p.alpha} * g`,
+    kernel: { forward: "leakyRelu", backward: "leakyReluBackward", numbers: (p) => [p.alpha!] },
+    wgsl: {
+      forward: (p) => `select(${f32(p.alpha)} * z, z, z > 0.0)`,
+      backward: (p) => `select(${f32(p.alpha)} * g, g, z > 0.0)`,
+    },
   },
-  softplus: { forward: () => "softplus(z)", backward: () => "g * sigmoid(z)", helpers: ["softplus", "sigmoid"] },
-  softsign: { forward: () => "z / (1 + Math.abs(z))", backward: () => "g / ((1 + Math.abs(z)) * (1 + Math.abs(z)))" },
-  swish: {
-    forward: () => "z * sigmoid(z)",
-    backward: () => "g * (sigmoid(z) + a * (1 - sigmoid(z)))",
-    helpers: ["sigmoid"],
-  },
-  exponential: { forward: () => "Math.exp(z)", backward: () => "g * a" },
-  gelu: {
-    forward: () => "0.5 * z * (1 + erf(z / Math.SQRT2))",
-    backward: () => "g * (0.5 * (1 + erf(z / Math.SQRT2)) + (z * Math.exp(-0.5 * z * z)) / Math.sqrt(2 * Math.PI))",
-    helpers: ["erf"],
-  },
-  mish: {
-    forward: () => "z * Math.tanh(softplus(z))",
-    backward: () =>
-      "g * (Math.tanh(softplus(z)) + z * sigmoid(z) * (1 - Math.tanh(softplus(z)) * Math.tanh(softplus(z))))",
+  softplus: {
+    forward: () => "softplus(z)",
+    backward: () => "g * sigmoid(z)",
     helpers: ["softplus", "sigmoid"],
+    wgsl: { forward: () => "select(log(1.0 + exp(z)), z + log(1.0 + exp(-z)), z > 0.0)", backward: () => "g / (1.0 + exp(-z))" },
   },
 };
 
-/** Activations handled specially (row-wise). */
-export const ROW_ACTIVATIONS = new Set(["softmax"]);
+/** The elementwise form of an activation, or undefined for one over rows (softmax). */
+export function elementwise(kind: ActivationKind): ElementwiseActivation | undefined {
+  const code = ACTIVATIONS[kind];
+  return code.rows ? undefined : code;
+}
 
-export function isKnownActivation(kind: string): boolean {
-  return kind in ACTIVATIONS || ROW_ACTIVATIONS.has(kind);
+/** An activation's numeric arguments (alpha), for the code templates. */
+export function numArgs(args: Record<string, unknown>): Args {
+  const out: Args = {};
+  for (const [k, v] of Object.entries(args)) if (typeof v === "number") out[k] = v;
+  return out;
 }

@@ -7,7 +7,9 @@
 // output, `X_grad` dL/d(output). A gradient written to an input's buffer is either assigned or,
 // when that input feeds several layers, accumulated (its buffer is zeroed first).
 import { activationOf, type IRLayerOf, type IRRef, type LayerKind } from "../../ir.js";
-import { ACTIVATIONS, ROW_ACTIVATIONS } from "./activations.js";
+import type { ActivationKind, ActivationLayerKind } from "../../catalog/kinds.js";
+import { elementwise, numArgs } from "./activations.js";
+import { eachActivationLayer } from "../../catalog/layers.js";
 
 export interface InputRef {
   /** Output buffer of the input layer. */
@@ -57,16 +59,6 @@ export interface LayerCode {
 
 export type LayerEmitter<K extends LayerKind = LayerKind> = (ctx: LayerContext<K>) => LayerCode;
 
-/** The activation layers (relu, softmax, leaky_relu, ...): one emitter applies the catalog's activation. */
-type ActivationLayerKind = "relu" | "sigmoid" | "tanh" | "softmax" | "elu" | "leaky_relu";
-
-/** An activation's numeric arguments (alpha), for the code templates. */
-function numArgs(args: Record<string, unknown>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(args)) if (typeof v === "number") out[k] = v;
-  return out;
-}
-
 /** A computed constant printed without float noise. */
 export const num = (x: number): string => String(Number(x.toPrecision(12)));
 
@@ -79,7 +71,7 @@ function times(perSample: number): string {
 
 /** a = act(z) over n examples of `perSample` values (rows of `width` for softmax). */
 export function activationForward(
-  act: IRRef,
+  act: IRRef<ActivationKind>,
   z: string,
   a: string,
   perSample: number,
@@ -88,12 +80,13 @@ export function activationForward(
   kernel?: (helper: string) => string,
 ): string {
   const count = times(perSample);
-  if (act.kind === "leaky_relu" && kernel) {
-    const alpha = act.args.alpha as number;
-    return `// leaky_relu: out = z > 0 ? z : ${alpha} * z
-${kernel("leakyRelu")}(${z}, ${a}, ${alpha}, ${count});`;
+  const code = elementwise(act.kind);
+  if (code?.kernel?.forward && kernel) {
+    const args = numArgs(act.args);
+    return `// ${act.kind}: out = ${code.forward(args)}
+${kernel(code.kernel.forward)}(${[z, a, ...code.kernel.numbers(args), count].join(", ")});`;
   }
-  if (ROW_ACTIVATIONS.has(act.kind)) {
+  if (!code) {
     return `// softmax over the last axis (${width} values per row), shifted by the row maximum for stability
 for (let row = 0; row < ${times(perSample / width)}; row++) {
   const o = row * ${width};
@@ -108,8 +101,6 @@ for (let row = 0; row < ${times(perSample / width)}; row++) {
   for (let j = 0; j < ${width}; j++) ${a}[o + j] /= sum;
 }`;
   }
-  const code = ACTIVATIONS[act.kind];
-  if (!code) throw new Error(`standalone: no implementation of activation "${act.kind}"`);
   return `// ${act.kind}
 for (let i = 0; i < ${count}; i++) {
   const z = ${z}[i];
@@ -119,7 +110,7 @@ for (let i = 0; i < ${count}; i++) {
 
 /** dz (=|+=) act'(z) * g over n examples of `perSample` values. */
 export function activationBackward(
-  act: IRRef,
+  act: IRRef<ActivationKind>,
   z: string,
   a: string,
   g: string,
@@ -131,16 +122,13 @@ export function activationBackward(
   kernel?: (helper: string) => string,
 ): string {
   const count = times(perSample);
-  if (act.kind === "leaky_relu" && !acc && kernel) {
-    const alpha = act.args.alpha as number;
-    return `// leaky_relu backward: dz = z > 0 ? g : ${alpha} * g
-${kernel("leakyReluBackward")}(${z}, ${g}, ${dz}, ${alpha}, ${count});`;
+  const code = elementwise(act.kind);
+  if (code?.kernel?.backward && !acc && kernel) {
+    const args = numArgs(act.args);
+    return `// ${act.kind} backward: dz = ${code.backward(args)}
+${kernel(code.kernel.backward)}(${[z, g, dz, ...code.kernel.numbers(args), count].join(", ")});`;
   }
-  if (act.kind === "relu" && !acc && kernel) {
-    return `// relu backward: dz = z > 0 ? g : 0
-${kernel("reluBackward")}(${z}, ${g}, ${dz}, ${count});`;
-  }
-  if (ROW_ACTIVATIONS.has(act.kind)) {
+  if (!code) {
     return `// softmax backward: dz_j = a_j * (g_j - sum_k g_k a_k)
 for (let row = 0; row < ${times(perSample / width)}; row++) {
   const o = row * ${width};
@@ -149,8 +137,6 @@ for (let row = 0; row < ${times(perSample / width)}; row++) {
   for (let j = 0; j < ${width}; j++) ${dz}[o + j] ${assign(acc)} ${a}[o + j] * (${g}[o + j] - dot);
 }`;
   }
-  const code = ACTIVATIONS[act.kind];
-  if (!code) throw new Error(`standalone: no implementation of activation "${act.kind}"`);
   const expr = code.backward(numArgs(act.args));
   const decls: string[] = [];
   if (/\bz\b/.test(expr)) decls.push(`const z = ${z}[i];`);
@@ -164,7 +150,7 @@ for (let i = 0; i < ${count}; i++) {
 }
 
 /** The part shared by dense and conv2d: activation buffers around a linear map. */
-function linearWithActivation(ctx: LayerContext): { z: string; dz: string | null; act: IRRef; actForward: string; actBackward: string } {
+function linearWithActivation(ctx: LayerContext): { z: string; dz: string | null; act: IRRef<ActivationKind>; actForward: string; actBackward: string } {
   const act = activationOf(ctx.layer);
   const width = ctx.shape[ctx.shape.length - 1]!;
   if (act.kind === "linear") {
@@ -190,8 +176,8 @@ ${ctx.helper("biasGrad")}(${dz}, ${db}, ${rows}, ${cols});`;
  * Adds the bias to z and, for an elementwise activation, applies it in the same pass
  * (a = act(z + b)); returns the code and whether the activation was done.
  */
-function biasAndActivation(ctx: LayerContext, act: IRRef, z: string, a: string, b: string, rows: string, cols: number): { code: string; activated: boolean } {
-  const code = ACTIVATIONS[act.kind];
+function biasAndActivation(ctx: LayerContext, act: IRRef<ActivationKind>, z: string, a: string, b: string, rows: string, cols: number): { code: string; activated: boolean } {
+  const code = elementwise(act.kind);
   if (act.kind === "linear" || !code) return { code: biasForward(ctx, z, b, rows, cols), activated: false };
   if (act.kind === "relu") {
     return {
@@ -585,12 +571,7 @@ export const LAYER_EMITTERS: { [K in LayerKind]: (ctx: LayerContext<K>) => Layer
   reshape: view,
   dropout,
   batch_norm: batchNorm,
-  relu: activationLayer,
-  sigmoid: activationLayer,
-  tanh: activationLayer,
-  softmax: activationLayer,
-  elu: activationLayer,
-  leaky_relu: activationLayer,
+  ...eachActivationLayer(activationLayer),
   prelu,
   add,
   concat,

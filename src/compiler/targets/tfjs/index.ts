@@ -9,11 +9,11 @@
 //
 // The program imports only the chosen tfjs package and node:* modules.
 import prettier from "prettier";
-import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
+import type { IR, IRLayer, IRLayerOf, IRRef, IRTraining } from "../../ir.js";
 import { embedRuntime, renderImports, type ModuleImport } from "../standalone/embed.js";
 import { TFJS_FACTORY, kerasLayers, regularizerFactors, tfjsArgs, type KerasLayer } from "../keras.js";
 import { typesSection } from "../standalone/index.js";
-import type { LossKind, OptimizerKind } from "../../catalog/kinds.js";
+import type { LayerKind, LossKind, OptimizerKind } from "../../catalog/kinds.js";
 
 export interface TfjsTargetOptions {
   /** The tfjs package the program imports. */
@@ -164,12 +164,51 @@ const LOSS_FUNCTION: { [K in LossKind]: (a: Record<string, unknown>) => string }
 /** Names the forward pass keeps for itself; a layer id equal to one gets a trailing underscore. */
 const FORWARD_NAMES = new Set(["model", "input", "training", "random", "tf"]);
 
-/** The forward pass, layer by layer, with the training-mode pieces tfjs's layers lack (seeded dropout, batch_norm without gamma/beta). */
-function forwardSource(ir: IR): { code: string; embeds: string[] } {
+/** What a layer's training-mode forward needs beyond tfjs's own layer: its line, the embedded function it calls, and why. */
+interface TrainingForward {
+  line: string;
+  embed?: string;
+  /** For the forward's doc comment. */
+  note?: string;
+  /** It draws from `random`, the seeded dropout stream. */
+  random?: boolean;
+}
+
+/**
+ * The layer kinds whose forward in training tfjs's layer cannot compute as nnc does: for a layer
+ * (`v` its output's name, `x` its input's, `keras` its Keras layers' names, `applied` their
+ * `apply` chain), the line that does, or null where tfjs's layer does. The others apply their
+ * Keras layers.
+ */
+const TRAINING_FORWARD: { [K in LayerKind]?: (layer: IRLayerOf<K>, v: string, x: string, keras: string[], applied: string) => TrainingForward | null } = {
+  dropout: (l, v, x) =>
+    l.args.rate > 0
+      ? {
+          line: `const ${v} = training && random ? dropout(${x}, ${num(l.args.rate)}, random) : ${x};`,
+          embed: "dropout",
+          note: "dropout masks come from `random`, the one seeded dropout stream (the standalone engine's)",
+          random: true,
+        }
+      : { line: `const ${v} = ${x};` },
+  batch_norm: (l, v, x, keras, applied) => {
+    if (l.args.center && l.args.scale) return null;
+    const { epsilon, momentum, center, scale } = l.args;
+    return {
+      line: `const ${v} = training ? batchNormTraining(model.getLayer(${keras[0]}), ${x}, { epsilon: ${num(epsilon)}, momentum: ${num(momentum)}, center: ${center}, scale: ${scale} }) : (${applied} as tf.Tensor);`,
+      embed: "batchNormTraining",
+      note: "batch_norm without gamma or beta normalises with the batch's statistics itself (tfjs's layer cannot)",
+    };
+  },
+};
+
+/** The forward pass, layer by layer, with the training-mode pieces tfjs's layers lack (TRAINING_FORWARD). */
+function forwardSource(ir: IR): { code: string; embeds: string[]; random: boolean } {
   const m = ir.model;
   const file = ir.source.file.split("/").pop()!;
   const lines: string[] = [];
   const embeds: string[] = [];
+  const notes = new Map<string, string>();
+  let random = false;
   const names = new Map<string, string>();
   for (const layer of m.layers) {
     if (layer.kind === "input") {
@@ -181,39 +220,30 @@ function forwardSource(ir: IR): { code: string; embeds: string[] } {
     names.set(layer.id, v);
     const ins = layer.inputs.map((i) => names.get(i)!);
     lines.push(comment(layer, file));
-    if (layer.kind === "dropout") {
-      if (layer.args.rate > 0) {
-        embeds.push("dropout");
-        lines.push(`const ${v} = training && random ? dropout(${ins[0]}, ${num(layer.args.rate)}, random) : ${ins[0]};`);
-      } else lines.push(`const ${v} = ${ins[0]};`);
-      continue;
-    }
     const keras = kerasLayers(layer).map((k) => lit(k.config.name as string));
     let x = ins.length === 1 ? ins[0]! : `[${ins.join(", ")}]`;
     for (const k of keras) x = `model.getLayer(${k}).apply(${x}, { training })`;
-    if (layer.kind === "batch_norm" && !(layer.args.center && layer.args.scale)) {
-      embeds.push("batchNormTraining");
-      const { epsilon, momentum, center, scale } = layer.args;
-      lines.push(
-        `const ${v} = training ? batchNormTraining(model.getLayer(${keras[0]}), ${ins[0]}, { epsilon: ${num(epsilon)}, momentum: ${num(momentum)}, center: ${center}, scale: ${scale} }) : (${x} as tf.Tensor);`,
-      );
+    const own = TRAINING_FORWARD[layer.kind] as ((l: IRLayer, v: string, x: string, keras: string[], applied: string) => TrainingForward | null) | undefined;
+    const special = own?.(layer, v, ins[0]!, keras, x);
+    if (special) {
+      lines.push(special.line);
+      if (special.embed && !embeds.includes(special.embed)) embeds.push(special.embed);
+      if (special.note) notes.set(layer.kind, special.note);
+      random ||= special.random === true;
       continue;
     }
     lines.push(`const ${v} = ${x} as tf.Tensor;`);
   }
-  const stochastic = m.layers.some((l) => l.kind === "dropout" && l.args.rate > 0);
-  const notes = [
-    ...(stochastic ? ["dropout masks come from `random`, the one seeded dropout stream (the standalone engine's)"] : []),
-    ...(embeds.includes("batchNormTraining") ? ["batch_norm without gamma or beta normalises with the batch's statistics itself (tfjs's layer cannot)"] : []),
-  ];
+  // in the table's order
+  const said = Object.keys(TRAINING_FORWARD).flatMap((k) => notes.get(k) ?? []);
   const code = `
-/** The forward pass, layer by layer${notes.length ? `. In training, ${notes.join("; ")}` : ""}. */
-function forward(model: tf.LayersModel, input: tf.Tensor, training: boolean${stochastic ? ", random?: Random" : ""}): tf.Tensor {
+/** The forward pass, layer by layer${said.length ? `. In training, ${said.join("; ")}` : ""}. */
+function forward(model: tf.LayersModel, input: tf.Tensor, training: boolean${random ? ", random?: Random" : ""}): tf.Tensor {
   ${lines.join("\n")}
   return ${names.get(m.outputs[0]!)};
 }
 `;
-  return { code, embeds };
+  return { code, embeds, random };
 }
 
 function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<string, string[]> } {
@@ -228,7 +258,7 @@ function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<stri
   addEmbed("training/tfjs.ts", LOSS_FUNCTION[t.loss.kind](t.loss.args as Record<string, unknown>).replace(/\(.*$/, ""));
   const forward = forwardSource(ir);
   for (const name of forward.embeds) addEmbed("training/tfjs.ts", name);
-  const stochastic = ir.model.layers.some((l) => l.kind === "dropout" && l.args.rate > 0);
+  const stochastic = forward.random;
   const schedule = t.schedule;
   const callbacks = t.callbacks;
   const args = (r: IRRef) => r.args as Record<string, unknown>;

@@ -13,6 +13,7 @@
 // why. Failures are BackendError: one paragraph for the user, no stack trace.
 import { createRequire } from "node:module";
 import type { IR, IRModel } from "../../../compiler/ir.js";
+import { kerasLayers, type KerasClass } from "../../../compiler/targets/keras.js";
 import { CliError } from "../../errors.js";
 import { registerWasmKernels } from "./kernels.js";
 import { exposeAsNavigatorGpu, openDawn, type DawnDevice } from "../../webgpu/dawn.js";
@@ -159,22 +160,25 @@ async function useWebgpu(): Promise<{ tf: Tf; adapter: string }> {
 let webgpuRegistered = false;
 
 /**
- * Kernels that training a layer kind needs beyond the elementwise/matmul basics every backend
- * has. Only what some backend is known to lack matters: tfjs-wasm in Node ships no
- * Conv2DBackpropFilter (the gradient of a convolution's kernel), so it could not train conv2d;
- * nnc registers one (kernels.ts), and this check guards against any other gap.
+ * Kernels that training a tf.layers class (the Keras mapping's, keras.ts) needs beyond the
+ * elementwise/matmul basics every backend has. Only what some backend is known to lack matters:
+ * tfjs-wasm in Node ships no Conv2DBackpropFilter (the gradient of a convolution's kernel), so it
+ * could not train Conv2D; nnc registers one (kernels.ts), and this check guards against any other gap.
  */
-const TRAINING_KERNELS: Record<string, string[]> = {
-  conv2d: ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],
-  max_pool: ["MaxPool", "MaxPoolGrad"],
-  avg_pool: ["AvgPool", "AvgPoolGrad"],
-  batch_norm: ["Rsqrt"],
-  dense: ["BatchMatMul"],
+const TRAINING_KERNELS: Partial<Record<KerasClass, string[]>> = {
+  Conv2D: ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],
+  MaxPooling2D: ["MaxPool", "MaxPoolGrad"],
+  AveragePooling2D: ["AvgPool", "AvgPoolGrad"],
+  BatchNormalization: ["Rsqrt"],
+  Dense: ["BatchMatMul"],
 };
 
+/** The kernels training `model` needs (TRAINING_KERNELS of its Keras layers), each with the kind of the first layer needing it. */
 export function kernelsNeeded(model: IRModel): Map<string, string> {
   const need = new Map<string, string>();
-  for (const layer of model.layers) for (const k of TRAINING_KERNELS[layer.kind] ?? []) if (!need.has(k)) need.set(k, layer.kind);
+  for (const layer of model.layers) {
+    for (const keras of kerasLayers(layer)) for (const k of TRAINING_KERNELS[keras.className] ?? []) if (!need.has(k)) need.set(k, layer.kind);
+  }
   return need;
 }
 

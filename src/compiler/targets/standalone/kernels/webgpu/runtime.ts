@@ -304,19 +304,19 @@ export class WebgpuKernels {
     );
   }
 
-  /** a = act(z) over count items (alpha: elu's and leaky_relu's parameter). */
-  kernelActivation(kind: string, alpha: number, z: GpuTensor, a: GpuTensor, count: number): void {
+  /** a = act(z) over count items, `forward` the activation as a WGSL expression of z (label: its name, for the shader). */
+  kernelActivation(label: string, forward: string, z: GpuTensor, a: GpuTensor, count: number): void {
     WebgpuKernels.need(z, count, "z");
     WebgpuKernels.need(a, count, "a");
     this.run(
-      this.pipeline(`act ${kind} ${alpha} ${count}`, () => activationWgsl(kind, alpha, count)),
+      this.pipeline(`act ${forward} ${count}`, () => activationWgsl(label, forward, count)),
       [z.buffer, a.buffer],
       elementwiseGrid(count),
     );
   }
 
-  /** dz = act'(z) * g (a: the activation's output). */
-  kernelActivationBackward(kind: string, alpha: number, z: GpuTensor, a: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
+  /** dz = act'(z) * g, `backward` a WGSL expression of z, a (the activation's output) and g. */
+  kernelActivationBackward(label: string, backward: string, z: GpuTensor, a: GpuTensor, g: GpuTensor, dz: GpuTensor, count: number): void {
     for (const [t, n] of [
       [z, "z"],
       [a, "a"],
@@ -325,7 +325,7 @@ export class WebgpuKernels {
     ] as const)
       WebgpuKernels.need(t, count, n);
     this.run(
-      this.pipeline(`actBackward ${kind} ${alpha} ${count}`, () => activationBackwardWgsl(kind, alpha, count)),
+      this.pipeline(`actBackward ${backward} ${count}`, () => activationBackwardWgsl(label, backward, count)),
       [z.buffer, a.buffer, g.buffer, dz.buffer],
       elementwiseGrid(count),
     );

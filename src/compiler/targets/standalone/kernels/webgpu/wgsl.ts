@@ -18,7 +18,7 @@
 //   biasGrad    db[j] = sum over r of dz[r, j], rows summed in order, as the CPU loop does
 //   adam        Keras's Adam step in place (adamUpdate): lrT, beta1, beta2, epsilon in a uniform
 //   sgd         value -= lr * grad (sgdUpdate): lr in a uniform
-//   activation, activationBackward   a = act(z), dz = act'(z) * g (WGSL_ACTIVATIONS)
+//   activation, activationBackward   a = act(z), dz = act'(z) * g (the expressions are the caller's)
 //   mask        out = x * mask (dropout; the mask comes from the host's seeded stream)
 //   im2col, col2im   a convolution's patches and their gradient gathered back (one invocation
 //               per input value, adding in kernelCol2im's order: the same floats as the CPU)
@@ -200,47 +200,24 @@ export function softmaxCrossEntropyWgsl(rows: number, classes: number): string {
   return elementwise(rows, bindings, body, `softmax + cross-entropy gradient over [${rows} x ${classes}]`);
 }
 
-/**
- * Activations as WGSL expressions, as the CPU program's (../../activations.ts): `forward` of z,
- * `backward` of z, a (the output) and g (dL/da). Only those the GPU path covers.
- */
-export const WGSL_ACTIVATIONS: Record<string, { forward: (alpha: number) => string; backward: (alpha: number) => string }> = {
-  relu: { forward: () => "select(0.0, z, z > 0.0)", backward: () => "select(0.0, g, z > 0.0)" },
-  sigmoid: { forward: () => "1.0 / (1.0 + exp(-z))", backward: () => "g * a * (1.0 - a)" },
-  tanh: { forward: () => "tanh(z)", backward: () => "g * (1.0 - a * a)" },
-  elu: {
-    forward: (alpha) => `select(${f32(alpha)} * (exp(z) - 1.0), z, z > 0.0)`,
-    backward: (alpha) => `select(g * (a + ${f32(alpha)}), g, z > 0.0)`,
-  },
-  leaky_relu: {
-    forward: (alpha) => `select(${f32(alpha)} * z, z, z > 0.0)`,
-    backward: (alpha) => `select(${f32(alpha)} * g, g, z > 0.0)`,
-  },
-  softplus: {
-    forward: () => "select(log(1.0 + exp(z)), z + log(1.0 + exp(-z)), z > 0.0)",
-    backward: () => "g / (1.0 + exp(-z))",
-  },
-};
-
 /** A float literal for WGSL (always with a decimal point or exponent). */
 function f32(x: number): string {
   const s = String(Math.fround(x));
   return /[.e]/.test(s) ? s : `${s}.0`;
 }
 
-/** a = act(z) over count items. */
-export function activationWgsl(kind: string, alpha: number, count: number): string {
-  const code = WGSL_ACTIVATIONS[kind];
-  if (!code) throw new RangeError(`WGSL kernel: no activation ${kind}`);
+/**
+ * a = act(z) over count items, `forward` the activation as a WGSL expression of z (the standalone
+ * target's activations.ts holds them), `label` its name for the shader's comment.
+ */
+export function activationWgsl(label: string, forward: string, count: number): string {
   const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
 @group(0) @binding(1) var<storage, read_write> A: array<f32>;`;
-  return elementwise(count, bindings, `  let z = Z[i];\n  A[i] = ${code.forward(alpha)};`, `${kind} over ${count}`);
+  return elementwise(count, bindings, `  let z = Z[i];\n  A[i] = ${forward};`, `${label} over ${count}`);
 }
 
-/** dz = act'(z) * g over count items (a: the forward output). */
-export function activationBackwardWgsl(kind: string, alpha: number, count: number): string {
-  const code = WGSL_ACTIVATIONS[kind];
-  if (!code) throw new RangeError(`WGSL kernel: no activation ${kind}`);
+/** dz = act'(z) * g over count items, `backward` a WGSL expression of z, a (the forward output) and g. */
+export function activationBackwardWgsl(label: string, backward: string, count: number): string {
   const bindings = `@group(0) @binding(0) var<storage, read> Z: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> G: array<f32>;
@@ -248,8 +225,8 @@ export function activationBackwardWgsl(kind: string, alpha: number, count: numbe
   return elementwise(
     count,
     bindings,
-    `  let z = Z[i];\n  let a = A[i];\n  let g = G[i];\n  DZ[i] = ${code.backward(alpha)};`,
-    `${kind} backward over ${count}`,
+    `  let z = Z[i];\n  let a = A[i];\n  let g = G[i];\n  DZ[i] = ${backward};`,
+    `${label} backward over ${count}`,
   );
 }
 
