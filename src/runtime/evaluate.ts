@@ -10,7 +10,9 @@ import * as tf from "@tensorflow/tfjs";
 import type { IRRef } from "../compiler/ir.js";
 import type { LossKind } from "../compiler/catalog/kinds.js";
 import { loadMnist, type MnistDataset } from "./data/mnist.js";
-import { makeLoss, metricSums } from "./training/tfjs.js";
+import { CLASSES, lossCall } from "../compiler/targets/tfjs/index.js";
+import * as tfjsTraining from "./training/tfjs.js";
+import { metricSums, type LossFn } from "./training/tfjs.js";
 import { DIGIT_NAMES, FASHION_NAMES, loadModel } from "./predict.js";
 import { writeAtomic } from "./run/files.js";
 import { svgToPng } from "./run/plots.js";
@@ -94,7 +96,9 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
   const test = await loadMnist({ dataset: settings.dataset, split: "test", dataDir: options.dataDir, limit: options.testLimit });
   const n = test.count;
   const inputShape = loaded.inputShape;
-  const lossFn = makeLoss(settings.loss as IRRef<LossKind>, classes);
+  // the loss as the tfjs program builds it (the tfjs target's one loss table)
+  const call = lossCall(settings.loss as IRRef<LossKind>);
+  const lossFn = (tfjsTraining[call.fn] as (...args: unknown[]) => LossFn)(...call.args.map((x) => (x === CLASSES ? classes : x)));
   const sums: Record<string, [number, number]> = {};
   let lossSum = 0;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));

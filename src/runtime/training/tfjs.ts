@@ -79,29 +79,6 @@ export function huber(delta: number): LossFn {
     });
 }
 
-/** The loss a train section names (`nnc evaluate`; the tfjs program calls its loss directly). */
-export function makeLoss(ref: { kind: string; args: Record<string, unknown> }, classes: number): LossFn {
-  const a = ref.args;
-  const fromLogits = a.from_logits === true;
-  const smoothing = Number(a.label_smoothing ?? 0);
-  switch (ref.kind) {
-    case "categorical_crossentropy":
-      return categoricalCrossentropy(fromLogits, smoothing, classes);
-    case "sparse_categorical_crossentropy":
-      return sparseCategoricalCrossentropy(fromLogits, classes);
-    case "binary_crossentropy":
-      return binaryCrossentropy(fromLogits, smoothing);
-    case "mse":
-      return meanSquaredError();
-    case "mae":
-      return meanAbsoluteError();
-    case "huber":
-      return huber(Number(a.delta));
-    default:
-      throw new Error(`internal: no tfjs loss "${ref.kind}"`);
-  }
-}
-
 /**
  * Per-batch metric sums (so epoch values are exact means over examples): for each metric name,
  * [sum over the batch, count]. precision/recall return [true positives, predicted or actual

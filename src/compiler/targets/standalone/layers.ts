@@ -387,7 +387,7 @@ const view: LayerEmitter<"flatten" | "reshape"> = (ctx) => {
 
 const dropout: LayerEmitter<"dropout"> = (ctx) => {
   const x = ctx.inputs[0]!;
-  const rate = Number(ctx.layer.args.rate ?? 0.5);
+  const rate = Number(ctx.layer.args.rate);
   const mask = ctx.buffer(`${ctx.v}_mask`, `BATCH * ${ctx.size}`, "0 or 1/(1-rate) per value");
   const keep = 1 - rate;
   const forward = `if (training) {
@@ -408,8 +408,8 @@ const batchNorm: LayerEmitter<"batch_norm"> = (ctx) => {
   const x = ctx.inputs[0]!;
   const C = ctx.shape[ctx.shape.length - 1]!;
   const rowsPerSample = ctx.size / C;
-  const momentum = Number(ctx.layer.args.momentum ?? 0.99);
-  const eps = Number(ctx.layer.args.epsilon ?? 1e-3);
+  const momentum = Number(ctx.layer.args.momentum);
+  const eps = Number(ctx.layer.args.epsilon);
   const roles = new Set(ctx.layer.weights.map((w) => w.role));
   const gamma = roles.has("gamma") ? ctx.weight("gamma") : null;
   const beta = roles.has("beta") ? ctx.weight("beta") : null;

@@ -27,7 +27,7 @@ const num = (x: number): string => String(Number(x.toPrecision(12)));
 import { lit } from "../code.js";
 
 function smoothing(loss: IRRef, C: number, binary: boolean): string {
-  const ls = Number(loss.args.label_smoothing ?? 0);
+  const ls = Number(loss.args.label_smoothing);
   if (!ls) return "";
   return binary
     ? `const y = ${num(1 - ls)} * yRaw + ${num(ls / 2)}; // label_smoothing ${ls}`
@@ -149,7 +149,7 @@ function computeLoss(n: number): number {
   mse: elementwise("mse: mean of (p - y)²", "e * e", "2 * e"),
   mae: elementwise("mae: mean of |p - y|", "Math.abs(e)", "Math.sign(e)"),
   huber: (q) => {
-    const d = Number(q.loss.args.delta ?? 1);
+    const d = Number(q.loss.args.delta);
     return elementwise(
       `huber (delta ${d}): e²/2 where |e| <= ${d}, else ${d} * (|e| - ${num(d / 2)})`,
       `Math.abs(e) <= ${d} ? 0.5 * e * e : ${d} * (Math.abs(e) - ${num(d / 2)})`,

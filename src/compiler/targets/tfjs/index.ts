@@ -13,7 +13,7 @@ import type { IR, IRLayer, IRLayerOf, IRRef, IRTraining } from "../../ir.js";
 import { embedRuntime, renderImports, type ModuleImport } from "../standalone/embed.js";
 import { TFJS_FACTORY, kerasLayers, regularizerFactors, tfjsArgs, type KerasLayer } from "../keras.js";
 import { typesSection } from "../standalone/index.js";
-import type { LayerKind, LossKind, OptimizerKind } from "../../catalog/kinds.js";
+import type { LayerKind, LossArgs, LossKind, OptimizerKind } from "../../catalog/kinds.js";
 
 export interface TfjsTargetOptions {
   /** The tfjs package the program imports. */
@@ -151,15 +151,35 @@ function optimizerSource(ref: IRRef<OptimizerKind>): { expr: string; fn: string 
   return { fn, expr: `${fn}({ ${args.map((k) => `${k}: ${typeof a[k] === "number" ? num(a[k] as number) : String(a[k])}`).join(", ")} })` };
 }
 
-/** The loss as the program creates it (src/runtime/training/tfjs.ts, Keras's semantics). */
-const LOSS_FUNCTION: { [K in LossKind]: (a: Record<string, unknown>) => string } = {
-  categorical_crossentropy: (a) => `categoricalCrossentropy(${a.from_logits === true}, ${num(Number(a.label_smoothing ?? 0))}, CLASSES)`,
-  sparse_categorical_crossentropy: (a) => `sparseCategoricalCrossentropy(${a.from_logits === true}, CLASSES)`,
-  binary_crossentropy: (a) => `binaryCrossentropy(${a.from_logits === true}, ${num(Number(a.label_smoothing ?? 0))})`,
-  mse: () => "meanSquaredError()",
-  mae: () => "meanAbsoluteError()",
-  huber: (a) => `huber(${num(Number(a.delta))})`,
+/** Where a loss function takes the number of classes (the program's CLASSES constant). */
+export const CLASSES = Symbol("CLASSES");
+
+/**
+ * Each loss as a call of its function in src/runtime/training/tfjs.ts (Keras's semantics): the tfjs
+ * program writes the call, `nnc evaluate` makes it (lossCall). The one loss table of tfjs.
+ */
+export const TFJS_LOSSES: { [K in LossKind]: (a: LossArgs<K>) => { fn: TfjsLossFunction; args: (number | boolean | typeof CLASSES)[] } } = {
+  categorical_crossentropy: (a) => ({ fn: "categoricalCrossentropy", args: [a.from_logits, a.label_smoothing, CLASSES] }),
+  sparse_categorical_crossentropy: (a) => ({ fn: "sparseCategoricalCrossentropy", args: [a.from_logits, CLASSES] }),
+  binary_crossentropy: (a) => ({ fn: "binaryCrossentropy", args: [a.from_logits, a.label_smoothing] }),
+  mse: () => ({ fn: "meanSquaredError", args: [] }),
+  mae: () => ({ fn: "meanAbsoluteError", args: [] }),
+  huber: (a) => ({ fn: "huber", args: [a.delta] }),
 };
+
+/** The names of the loss functions of src/runtime/training/tfjs.ts. */
+export type TfjsLossFunction = "categoricalCrossentropy" | "sparseCategoricalCrossentropy" | "binaryCrossentropy" | "meanSquaredError" | "meanAbsoluteError" | "huber";
+
+/** A loss's function and arguments, from the IR's resolved loss. */
+export function lossCall(loss: IRRef<LossKind>): { fn: TfjsLossFunction; args: (number | boolean | typeof CLASSES)[] } {
+  return (TFJS_LOSSES[loss.kind] as (a: unknown) => ReturnType<typeof lossCall>)(loss.args);
+}
+
+/** The loss as the program creates it, e.g. `categoricalCrossentropy(false, 0, CLASSES)`. */
+function lossSource(loss: IRRef<LossKind>): { fn: string; expr: string } {
+  const { fn, args } = lossCall(loss);
+  return { fn, expr: `${fn}(${args.map((x) => (x === CLASSES ? "CLASSES" : typeof x === "number" ? num(x) : String(x))).join(", ")})` };
+}
 
 /** Names the forward pass keeps for itself; a layer id equal to one gets a trailing underscore. */
 const FORWARD_NAMES = new Set(["model", "input", "training", "random", "tf"]);
@@ -255,7 +275,7 @@ function trainSource(ir: IR, t: IRTraining): { code: string; embeds: Record<stri
   const addEmbed = (mod: string, name: string) => (embeds[mod] ??= []).push(name);
   const opt = optimizerSource(t.optimizer);
   addEmbed("training/tfjs.ts", opt.fn);
-  addEmbed("training/tfjs.ts", LOSS_FUNCTION[t.loss.kind](t.loss.args as Record<string, unknown>).replace(/\(.*$/, ""));
+  addEmbed("training/tfjs.ts", lossSource(t.loss).fn);
   const forward = forwardSource(ir);
   for (const name of forward.embeds) addEmbed("training/tfjs.ts", name);
   const stochastic = forward.random;
@@ -405,7 +425,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   const variables = new Map(model.weights.map((w) => [w.originalName, w.read() as tf.Variable]));
   const trainable = TRAINABLE.map((name) => variables.get(name)!);
   ${penalties.length ? "const penalties: Penalties = PENALTIES.map((p) => ({ ...p, variable: variables.get(p.weight)! }));" : ""}
-  const loss = ${LOSS_FUNCTION[t.loss.kind](t.loss.args as Record<string, unknown>)};
+  const loss = ${lossSource(t.loss).expr};
   const optimizer = ${opt.expr};
   ${stochastic ? `const random = new Random(hashSeed(seed, "dropout"));` : ""}
   ${t.data.shuffle ? `const shuffleRandom = new Random(hashSeed(seed, "shuffle"));` : ""}
