@@ -26,7 +26,7 @@ export async function load(url, context, nextLoad) {
     const out = await transform(source, {
       loader: "ts",
       format: "esm",
-      target: "node20",
+      target: "node20.10", // keeps import attributes (`with { type: "json" }`)
       sourcemap: "inline",
       sourcefile: path,
     });

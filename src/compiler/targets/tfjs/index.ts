@@ -108,29 +108,6 @@ function usesEluAlpha(ir: IR): boolean {
   return ir.model.layers.some((l) => kerasLayers(l).some((k) => k.className === "ELU" && k.config.alpha !== 1));
 }
 
-const ELU_CLASS = `
-/** ELU with any alpha (tfjs's own ELU layer accepts only alpha 1); saved as Keras's "ELU". */
-class ELU extends tf.layers.Layer {
-  static className = "ELU";
-  readonly alpha: number;
-
-  constructor(args: { name?: string; alpha: number }) {
-    super(args);
-    this.alpha = args.alpha;
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    // relu(x) + alpha * (exp(min(x, 0)) - 1)
-    return tf.tidy(() => tf.add(tf.relu(x), tf.mul(this.alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1))));
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), alpha: this.alpha };
-  }
-}
-tf.serialization.registerClass(ELU);
-`;
 
 
 /** Each optimizer as the program creates it: the function of src/runtime/training/tfjs.ts with Keras's update rule. */
@@ -715,6 +692,7 @@ export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Pro
   if (!ir.training) throw new Error(`${ir.source.file} has no train section: the tfjs target emits a training program`);
   const t = ir.training;
   const { code: trainCode, embeds } = trainSource(ir, t);
+  if (usesEluAlpha(ir)) embeds["training/tfjs-layers.ts"] = ["eluLayer"];
   const pieces: { label: string; code: string; imports: ModuleImport[] }[] = [];
   for (const [mod, names] of Object.entries(embeds)) {
     const e = embedRuntime(mod, names);
@@ -747,7 +725,7 @@ export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Pro
     header,
     `import * as tf from ${lit(pkg)};`,
     renderImports(imports),
-    usesEluAlpha(ir) ? ELU_CLASS : "",
+    usesEluAlpha(ir) ? "/** ELU with any alpha (tfjs's own ELU layer accepts only alpha 1); saved as Keras's \"ELU\". */\nconst ELU = eluLayer(tf);" : "",
     modelSource(ir),
     trainCode,
     typesSection(false),

@@ -9,6 +9,7 @@ import type { IRModel } from "../../../compiler/ir.js";
 import { kerasTopology } from "../../../compiler/targets/keras.js";
 import { initialWeights } from "../../random.js";
 import type { Tf } from "./backends.js";
+import { eluLayer } from "../../training/tfjs-layers.js";
 
 type Layer = tfTypes.layers.Layer;
 
@@ -54,31 +55,9 @@ export function registerNncLayers(tf: Tf): void {
 }
 
 const eluClasses = new WeakMap<object, new (args: { name?: string; alpha: number }) => Layer>();
+/** The ELU class registered with this tfjs module (src/runtime/training/tfjs-layers.ts), made once per module. */
 function eluClass(tf: Tf): new (args: { name?: string; alpha: number }) => Layer {
   let C = eluClasses.get(tf);
-  if (C) return C;
-  class ELU extends tf.layers.Layer {
-    static className = "ELU";
-    readonly alpha: number;
-    constructor(args: { name?: string; alpha: number }) {
-      super(args);
-      this.alpha = args.alpha;
-    }
-    override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      // relu(x) + alpha * (exp(min(x, 0)) - 1): x above 0, alpha * (e^x - 1) below, differentiable ops only.
-      return tf.tidy(() => tf.add(tf.relu(x), tf.mul(this.alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1))));
-    }
-    override computeOutputShape(shape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape | tfTypes.Shape[] {
-      return shape;
-    }
-    override getConfig(): tfTypes.serialization.ConfigDict {
-      return { ...super.getConfig(), alpha: this.alpha };
-    }
-  }
-  tf.serialization.registerClass(ELU);
-  C = ELU as unknown as new (args: { name?: string; alpha: number }) => Layer;
-  eluClasses.set(tf, C);
+  if (!C) eluClasses.set(tf, (C = eluLayer(tf) as unknown as new (args: { name?: string; alpha: number }) => Layer));
   return C;
 }
-
