@@ -92,7 +92,10 @@ const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackwar
 const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
 
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
-export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, "allocI32"] as const;
+/** The direct convolution's kernels (kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad). */
+const CONV_NAMES = ["kernelConv2dForward", "kernelConv2dFilterGrad", "kernelConv2dInputGrad"] as const;
+
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "allocI32"] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -620,6 +623,138 @@ function ${name}(${params}): void {
   ].join("");
 }
 
+
+const CONV_GEO_PARAMS = "n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number";
+const CONV_GEO_ARGS = "n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f";
+
+/**
+ * The direct convolution, in TypeScript (the reference loops) and, in simd mode, the wrappers
+ * that run it as WebAssembly (conv_fwd, conv_dw, pad_copy in gemm-wasm.ts) on allocF32 buffers.
+ * The input is first copied into a zero-bordered buffer (xpad, [n, hp, wp, c]) so that every
+ * window is in bounds; koff lists, per kernel tap (ky, kx, ch) in the kernel's order, the byte
+ * offset of that tap from the window's corner in xpad. No patch matrix is written.
+ */
+function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
+  if (!CONV_NAMES.some((k) => uses.has(k))) return "";
+  const wasmIf = (cond: string, body: string) =>
+    simd
+      ? `const wasm = kernelState.wasm;
+  if (wasm !== null && ${cond}) {
+    ${body}
+    return;
+  }
+  `
+      : "";
+  const shared = (names: string[]) => names.map((a) => `kernelShared(${a})`).join(" && ");
+  return `
+/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
+function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
+  return Math.max(pad + size, (out - 1) * stride + k);
+}
+
+/** Copies each [h, w, c] image of src into the [hp, wp, c] image of dst at (top, left); dst's border stays zero. */
+function kernelPadCopyTs(src: Float32Array, dst: Float32Array, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void {
+  const row = w * c;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      let s = (b * h + y) * row;
+      const d = ((b * hp + y + top) * wp + left) * c;
+      for (let i = 0; i < row; i++) dst[d + i] = src[s++];
+    }
+  }
+}
+
+/** koff[(ky*kw + kx)*c + ch] = the byte offset of tap (ky, kx, ch) from a window's corner in an image of width wp. */
+function kernelConvOffsets(koff: Int32Array, kh: number, kw: number, c: number, wp: number): void {
+  let t = 0;
+  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ch = 0; ch < c; ch++) koff[t++] = ((ky * wp + kx) * c + ch) * 4;
+}
+
+/**
+ * out[(b, oy, ox), j] (=|+=) sum over taps t of xpad[corner(b, oy, ox) + koff[t]] * kernel[t, j]:
+ * the convolution of the padded batch, with f output channels, in plain loops (sums in f64).
+ */
+function kernelConvPaddedTs(xpad: Float32Array, koff: Int32Array, kernel: Float32Array, out: Float32Array, accumulate: boolean, n: number, hp: number, wp: number, c: number, taps: number, sh: number, sw: number, oh: number, ow: number, f: number): void {
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const corner = ((b * hp + oy * sh) * wp + ox * sw) * c;
+        for (let j = 0; j < f; j++) {
+          let s = 0;
+          for (let t = 0; t < taps; t++) s += xpad[corner + (koff[t] >> 2)] * kernel[t * f + j];
+          out[o + j] = accumulate ? out[o + j] + s : s;
+        }
+        o += f;
+      }
+    }
+  }
+}
+
+/**
+ * Convolution forward, direct: z[n*oh*ow, f] = x (NHWC, windows at (oy*sh - padTop, ox*sw -
+ * padLeft), zeros outside) · kernel [kh, kw, c, f]. xpad ([n, hp, wp, c], hp and wp from
+ * kernelConvPadded) and koff (kh*kw*c ints) are the layer's scratch; conv_dw reads them after.
+ */
+function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, ${CONV_GEO_PARAMS}): void {
+  const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+  kernelConvOffsets(koff, kh, kw, c, wp);
+  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])}`, `wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
+    wasm.conv_fwd(xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, 0, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
+  kernelConvPaddedTs(xpad, koff, kernel, z, false, n, hp, wp, c, kh * kw * c, sh, sw, oh, ow, f);
+}
+
+/**
+ * Convolution kernel gradient, direct: dkernel[t, j] = sum over (b, oy, ox) of the window's tap t
+ * times dz[(b, oy, ox), j], reading the padded input and offsets kernelConv2dForward left in xpad
+ * and koff (so it runs after the forward pass of the same batch).
+ */
+function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, ${CONV_GEO_PARAMS}): void {
+  const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+  const taps = kh * kw * c;
+  ${wasmIf(`f % 8 === 0 && ${shared(["xpad", "koff", "dz", "dkernel"])}`, `dkernel.fill(0, 0, taps * f);
+    wasm.conv_dw(xpad.byteOffset, koff.byteOffset, dz.byteOffset, dkernel.byteOffset, n, 0, taps, f, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4);`)}for (let t = 0; t < taps; t++) {
+    const tap = koff[t] >> 2;
+    for (let j = 0; j < f; j++) {
+      let s = 0;
+      let o = j;
+      for (let b = 0; b < n; b++) {
+        for (let oy = 0; oy < oh; oy++) {
+          for (let ox = 0; ox < ow; ox++) {
+            s += xpad[((b * hp + oy * sh) * wp + ox * sw) * c + tap] * dz[o];
+            o += f;
+          }
+        }
+      }
+      dkernel[t * f + j] = s;
+    }
+  }
+}
+
+/**
+ * Convolution input gradient, direct (stride 1): dx (=|+=) the convolution of dz, zero-padded
+ * into dzpad ([n, h + kh - 1, w + kw - 1, f], dz at (kh - 1 - padTop, kw - 1 - padLeft)), with
+ * the kernel turned around: wflip[ky, kx, j, ch] = kernel[kh-1-ky, kw-1-kx, ch, j]. dkoff
+ * (kh*kw*f ints) and wflip (kh*kw*f*c floats) are scratch.
+ */
+function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, ${CONV_GEO_PARAMS}): void {
+  const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
+      for (let ch = 0; ch < c; ch++) {
+        const src = ((ky * kw + kx) * c + ch) * f, dst = (((kh - 1 - ky) * kw + (kw - 1 - kx)) * f) * c + ch;
+        for (let j = 0; j < f; j++) wflip[dst + j * c] = kernel[src + j];
+      }
+  kernelConvOffsets(dkoff, kh, kw, f, wq);
+  ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
+    wasm.conv_fwd(dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, 0, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`)}void sh;
+  void sw;
+  kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
+  kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
+}
+`;
+}
+
 function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
   return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
@@ -654,7 +789,7 @@ ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function a
     .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
     .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}${POOL_NAMES.filter((k) => uses.has(k))
     .map((k) => POOL_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
-    .join("")}${uses.has("allocI32") ? `
+    .join("")}${convKernels(false, uses)}${uses.has("allocI32") ? `
 /** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
 function allocI32(n: number): Int32Array {
   return new Int32Array(n);
@@ -776,6 +911,7 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
     maxPoolBackward: uses.has("kernelMaxPoolBackward"),
     avgPool: uses.has("kernelAvgPool"),
     avgPoolBackward: uses.has("kernelAvgPoolBackward"),
+    conv: CONV_NAMES.some((k) => uses.has(k)),
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -919,6 +1055,9 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
 ` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
+  conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
+  pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
 ` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators${shape.fma ? ", f32x4.relaxed_madd" : ""}). */
@@ -1153,7 +1292,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${convKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
