@@ -9,6 +9,7 @@ type Geo = [n: number, h: number, w: number, c: number, kh: number, kw: number, 
 const CASES: { name: string; geo: Geo }[] = [
   { name: "cnn conv1 (28x28x1 -> 8, 5x5 same)", geo: [3, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 8] },
   { name: "cnn conv2 (14x14x8 -> 16, 5x5 same)", geo: [2, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] },
+  { name: "cnn conv2, 16 images (in parts across the threads)", geo: [16, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] },
   { name: "3x2 kernel, asymmetric padding, 8 -> 24", geo: [2, 6, 7, 8, 3, 2, 1, 1, 6, 7, 1, 0, 24] },
   { name: "valid, stride 2", geo: [2, 9, 7, 3, 3, 3, 2, 2, 4, 3, 0, 0, 8] },
   { name: "5 filters (not a multiple of 8: the loops)", geo: [2, 5, 6, 8, 3, 3, 1, 1, 5, 6, 1, 1, 5] },

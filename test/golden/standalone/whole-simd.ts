@@ -1026,6 +1026,8 @@ const GEMM_KC = 256;
 const GEMM_MC = 128;
 const GEMM_NC = 1024;
 const GEMM_MR = 4;
+/** Rows of the direct convolution's register tile: the unit its jobs are split in. */
+const KERNEL_CONV_MR = 4;
 const GEMM_NR = 8;
 const GEMM_STRIDED_A_MAX_N = 8;
 /** Layout of the control block shared with the workers (Int32 indices). */
@@ -1035,7 +1037,8 @@ const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed wi
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or a direct convolution's arguments
+const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = 8;
 const KERNEL_CTL_INTS = 64;
@@ -1525,12 +1528,13 @@ function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
 /** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
 function kernelWorkerSource(): string {
   return [
-    '\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker\'s "error" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n',
+    "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's \"error\" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or a direct convolution's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n",
     gemmTile.toString(),
     kernelClaim.toString(),
     gemmRange.toString(),
     gemmPaddedRows.toString(),
-    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
+    kernelConvPart.toString(),
+    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      if (job[KERNEL_CTL_KIND] !== 0) kernelConvPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R);\n      else gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
   ].join("\n");
 }
 
@@ -1859,6 +1863,131 @@ function kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Arra
   kernelMaxPoolBackwardTs(g, arg, dx, count);
 }
 
+/**
+ * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), split across the threads by rows
+ * when the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS).
+ */
+function kernelConvForwardRows(
+  wasm: GemmKernelExports,
+  x: number,
+  koff: number,
+  w: number,
+  out: number,
+  rows: number,
+  f: number,
+  taps: number,
+  oh: number,
+  ow: number,
+  img: number,
+  row: number,
+  col: number,
+  accumulate: number,
+): void {
+  const flops = 2 * rows * taps * f;
+  if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+    wasm.conv_fwd(x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, accumulate);
+    return;
+  }
+  const job = kernelState.job,
+    J = KERNEL_CTL_JOB;
+  job[J] = x;
+  job[J + 1] = koff;
+  job[J + 2] = w;
+  job[J + 3] = out;
+  job[J + 4] = f;
+  job[J + 5] = taps;
+  job[J + 6] = oh;
+  job[J + 7] = ow;
+  job[J + 8] = img;
+  job[J + 9] = row;
+  job[J + 10] = col;
+  job[J + 11] = accumulate;
+  kernelConvJob(wasm, 1, rows, flops);
+}
+
+/** Runs one part of a direct-convolution job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB. */
+function kernelConvPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, R: number): void {
+  const J = KERNEL_CTL_JOB;
+  if (kind === 1)
+    wasm.conv_fwd(
+      job[J],
+      job[J + 1],
+      job[J + 2],
+      job[J + 3],
+      job[R],
+      job[R + 1],
+      job[J + 4],
+      job[J + 5],
+      job[J + 6],
+      job[J + 7],
+      job[J + 8],
+      job[J + 9],
+      job[J + 10],
+      job[J + 11],
+    );
+  else
+    wasm.conv_dw(
+      job[J],
+      job[J + 1],
+      job[J + 2],
+      job[J + 3],
+      job[J + 4],
+      job[R],
+      job[R + 1],
+      job[J + 5],
+      job[J + 6],
+      job[J + 7],
+      job[J + 8],
+      job[J + 9],
+      job[J + 10],
+    );
+}
+
+/**
+ * Splits a direct-convolution job (kind 1: conv_fwd's output rows; 2: conv_dw's kernel taps, so
+ * that every part writes its own rows of the kernel gradient and nothing is summed afterwards)
+ * into parts of whole register tiles (KERNEL_CONV_MR rows or taps), as many as gemm would make
+ * of the same flops (each at least GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as
+ * gemm runs its parts: every thread, this one included, claims parts until none is left.
+ */
+function kernelConvJob(wasm: GemmKernelExports, kind: number, extent: number, flops: number): void {
+  const job = kernelState.job,
+    ctl = kernelState.ctl;
+  const T = kernelState.workers.length + 1;
+  const units = Math.ceil(extent / KERNEL_CONV_MR);
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
+  const parts = Math.max(1, Math.min(wanted, units));
+  const per = Math.ceil(units / parts) * KERNEL_CONV_MR;
+  for (let t = 0; t < parts; t++) {
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = Math.min(extent, t * per);
+    job[R + 1] = Math.min(extent, (t + 1) * per);
+  }
+  job[KERNEL_CTL_KIND] = kind;
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    kernelConvPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  let spins = 0;
+  for (
+    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
+    done < parts;
+    done = Atomics.load(ctl, KERNEL_CTL_DONE)
+  ) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
+    throw new Error("nnc kernels: a worker thread failed in a convolution");
+}
+
 /** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
 function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
   return Math.max(pad + size, (out - 1) * stride + k);
@@ -1970,12 +2099,12 @@ function kernelConv2dForward(
     kernelShared(z)
   ) {
     wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
-    wasm.conv_fwd(
+    kernelConvForwardRows(
+      wasm,
       xpad.byteOffset,
       koff.byteOffset,
       kernel.byteOffset,
       z.byteOffset,
-      0,
       n * oh * ow,
       f,
       kh * kw * c,
@@ -2029,21 +2158,32 @@ function kernelConv2dFilterGrad(
     kernelShared(dkernel)
   ) {
     dkernel.fill(0, 0, taps * f);
-    wasm.conv_dw(
-      xpad.byteOffset,
-      koff.byteOffset,
-      dz.byteOffset,
-      dkernel.byteOffset,
-      n,
-      0,
-      taps,
-      f,
-      oh,
-      ow,
-      hp * wp * c * 4,
-      sh * wp * c * 4,
-      sw * c * 4,
-    );
+    const x0 = xpad.byteOffset,
+      k0 = koff.byteOffset,
+      g0 = dz.byteOffset,
+      d0 = dkernel.byteOffset,
+      img = hp * wp * c * 4,
+      row = sh * wp * c * 4,
+      col = sw * c * 4;
+    const flops = 2 * n * oh * ow * taps * f;
+    if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+      wasm.conv_dw(x0, k0, g0, d0, n, 0, taps, f, oh, ow, img, row, col);
+    } else {
+      const job = kernelState.job,
+        J = KERNEL_CTL_JOB;
+      job[J] = x0;
+      job[J + 1] = k0;
+      job[J + 2] = g0;
+      job[J + 3] = d0;
+      job[J + 4] = n;
+      job[J + 5] = f;
+      job[J + 6] = oh;
+      job[J + 7] = ow;
+      job[J + 8] = img;
+      job[J + 9] = row;
+      job[J + 10] = col;
+      kernelConvJob(wasm, 2, taps, flops);
+    }
     return;
   }
   for (let t = 0; t < taps; t++) {
@@ -2115,12 +2255,12 @@ function kernelConv2dInputGrad(
     kernelShared(dx)
   ) {
     wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
-    wasm.conv_fwd(
+    kernelConvForwardRows(
+      wasm,
       dzpad.byteOffset,
       dkoff.byteOffset,
       wflip.byteOffset,
       dx.byteOffset,
-      0,
       n * h * w,
       c,
       kh * kw * f,
@@ -2313,6 +2453,7 @@ function gemm(
   job[J + 7] = c;
   job[J + 8] = accumulate ? 1 : 0;
   job[J + 9] = pa;
+  job[KERNEL_CTL_KIND] = 0;
   for (let t = 0; t < parts; t++) {
     const lo = Math.min(extent, t * per),
       hi = Math.min(extent, (t + 1) * per);

@@ -58,7 +58,7 @@
 // allocF32, gemm, initKernels, shutdownKernels, and everything starting with `kernel` or `gemm`
 // (kernelMemory, kernelState, gemmTile, gemmRange, GEMM_*, ...).
 
-import { buildGemmWasm, DEFAULT_SHAPE, type GemmWasmShape } from "./gemm-wasm.js";
+import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, type GemmWasmShape } from "./gemm-wasm.js";
 
 export type KernelMode = "ts" | "simd";
 
@@ -646,7 +646,82 @@ function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
   `
       : "";
   const shared = (names: string[]) => names.map((a) => `kernelShared(${a})`).join(" && ");
-  return `
+  const threaded = simd
+    ? `
+/**
+ * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), split across the threads by rows
+ * when the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS).
+ */
+function kernelConvForwardRows(wasm: GemmKernelExports, x: number, koff: number, w: number, out: number, rows: number, f: number, taps: number, oh: number, ow: number, img: number, row: number, col: number, accumulate: number): void {
+  const flops = 2 * rows * taps * f;
+  if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+    wasm.conv_fwd(x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, accumulate);
+    return;
+  }
+  const job = kernelState.job, J = KERNEL_CTL_JOB;
+  job[J] = x;
+  job[J + 1] = koff;
+  job[J + 2] = w;
+  job[J + 3] = out;
+  job[J + 4] = f;
+  job[J + 5] = taps;
+  job[J + 6] = oh;
+  job[J + 7] = ow;
+  job[J + 8] = img;
+  job[J + 9] = row;
+  job[J + 10] = col;
+  job[J + 11] = accumulate;
+  kernelConvJob(wasm, 1, rows, flops);
+}
+
+/** Runs one part of a direct-convolution job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB. */
+function kernelConvPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, R: number): void {
+  const J = KERNEL_CTL_JOB;
+  if (kind === 1) wasm.conv_fwd(job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
+  else wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);
+}
+
+/**
+ * Splits a direct-convolution job (kind 1: conv_fwd's output rows; 2: conv_dw's kernel taps, so
+ * that every part writes its own rows of the kernel gradient and nothing is summed afterwards)
+ * into parts of whole register tiles (KERNEL_CONV_MR rows or taps), as many as gemm would make
+ * of the same flops (each at least GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as
+ * gemm runs its parts: every thread, this one included, claims parts until none is left.
+ */
+function kernelConvJob(wasm: GemmKernelExports, kind: number, extent: number, flops: number): void {
+  const job = kernelState.job, ctl = kernelState.ctl;
+  const T = kernelState.workers.length + 1;
+  const units = Math.ceil(extent / KERNEL_CONV_MR);
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
+  const parts = Math.max(1, Math.min(wanted, units));
+  const per = Math.ceil(units / parts) * KERNEL_CONV_MR;
+  for (let t = 0; t < parts; t++) {
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = Math.min(extent, t * per);
+    job[R + 1] = Math.min(extent, (t + 1) * per);
+  }
+  job[KERNEL_CTL_KIND] = kind;
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    kernelConvPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  let spins = 0;
+  for (let done = Atomics.load(ctl, KERNEL_CTL_DONE); done < parts; done = Atomics.load(ctl, KERNEL_CTL_DONE)) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) throw new Error("nnc kernels: a worker thread failed in a convolution");
+}
+`
+    : "";
+  return `${threaded}
 /** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
 function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
   return Math.max(pad + size, (out - 1) * stride + k);
@@ -700,7 +775,7 @@ function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Arr
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   kernelConvOffsets(koff, kh, kw, c, wp);
   ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])}`, `wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
-    wasm.conv_fwd(xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, 0, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
+    kernelConvForwardRows(wasm, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
   kernelConvPaddedTs(xpad, koff, kernel, z, false, n, hp, wp, c, kh * kw * c, sh, sw, oh, ow, f);
 }
 
@@ -713,7 +788,25 @@ function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float3
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   const taps = kh * kw * c;
   ${wasmIf(`f % 8 === 0 && ${shared(["xpad", "koff", "dz", "dkernel"])}`, `dkernel.fill(0, 0, taps * f);
-    wasm.conv_dw(xpad.byteOffset, koff.byteOffset, dz.byteOffset, dkernel.byteOffset, n, 0, taps, f, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4);`)}for (let t = 0; t < taps; t++) {
+    const x0 = xpad.byteOffset, k0 = koff.byteOffset, g0 = dz.byteOffset, d0 = dkernel.byteOffset, img = hp * wp * c * 4, row = sh * wp * c * 4, col = sw * c * 4;
+    const flops = 2 * n * oh * ow * taps * f;
+    if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+      wasm.conv_dw(x0, k0, g0, d0, n, 0, taps, f, oh, ow, img, row, col);
+    } else {
+      const job = kernelState.job, J = KERNEL_CTL_JOB;
+      job[J] = x0;
+      job[J + 1] = k0;
+      job[J + 2] = g0;
+      job[J + 3] = d0;
+      job[J + 4] = n;
+      job[J + 5] = f;
+      job[J + 6] = oh;
+      job[J + 7] = ow;
+      job[J + 8] = img;
+      job[J + 9] = row;
+      job[J + 10] = col;
+      kernelConvJob(wasm, 2, taps, flops);
+    }`)}for (let t = 0; t < taps; t++) {
     const tap = koff[t] >> 2;
     for (let j = 0; j < f; j++) {
       let s = 0;
@@ -747,7 +840,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
       }
   kernelConvOffsets(dkoff, kh, kw, f, wq);
   ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
-    wasm.conv_fwd(dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, 0, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`)}void sh;
+    kernelConvForwardRows(wasm, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`)}void sh;
   void sw;
   kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
   kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
@@ -894,6 +987,8 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
   const { KC, MC, NC } = blocking;
   const { MR, NR } = shape;
   const simd = mode === "simd";
+  /** Whether the program runs direct convolutions on the WebAssembly kernels (and their jobs on the workers). */
+  const conv = simd && CONV_NAMES.some((k) => uses.has(k));
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
     adam: uses.has("adamUpdate"),
@@ -929,7 +1024,9 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
 const GEMM_KC = ${KC};
 const GEMM_MC = ${MC};
 const GEMM_NC = ${NC};` : ""}
-const GEMM_MR = ${MR};
+const GEMM_MR = ${MR};${conv ? `
+/** Rows of the direct convolution's register tile: the unit its jobs are split in. */
+const KERNEL_CONV_MR = ${CONV_MR};` : ""}
 const GEMM_NR = ${NR};${simd ? `
 const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` : ""}
 /** Layout of the control block shared with the workers (Int32 indices). */
@@ -939,7 +1036,8 @@ const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed wi
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${conv ? `; or a direct convolution's arguments
+const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};
@@ -970,7 +1068,7 @@ for (;;) {
     try {
       ${
         simd
-          ? `gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
+          ? `${conv ? "if (job[KERNEL_CTL_KIND] !== 0) kernelConvPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
           : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
       gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
       }
@@ -1153,7 +1251,7 @@ function kernelWorkerSource(): string {
     ${JSON.stringify(constants)},
     gemmTile.toString(),
     kernelClaim.toString(),
-    ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : ""}
+    ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : ""}${conv ? "kernelConvPart.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
 }
@@ -1472,7 +1570,8 @@ function gemm(
   job[J + 6] = b;
   job[J + 7] = c;
   job[J + 8] = accumulate ? 1 : 0;
-  job[J + 9] = pa;
+  job[J + 9] = pa;${conv ? `
+  job[KERNEL_CTL_KIND] = 0;` : ""}
   for (let t = 0; t < parts; t++) {
     const lo = Math.min(extent, t * per), hi = Math.min(extent, (t + 1) * per);
     const R = KERNEL_CTL_RANGES + 4 * t;
