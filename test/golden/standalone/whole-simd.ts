@@ -2044,20 +2044,30 @@ function kernelConvPaddedTs(
   ow: number,
   f: number,
 ): void {
+  const acc = kernelConvSums(f);
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
         const corner = ((b * hp + oy * sh) * wp + ox * sw) * c;
-        for (let j = 0; j < f; j++) {
-          let s = 0;
-          for (let t = 0; t < taps; t++) s += xpad[corner + (koff[t] >> 2)] * kernel[t * f + j];
-          out[o + j] = accumulate ? out[o + j] + s : s;
+        acc.fill(0, 0, f);
+        for (let t = 0; t < taps; t++) {
+          const v = xpad[corner + (koff[t] >> 2)];
+          const k = t * f;
+          for (let j = 0; j < f; j++) acc[j] += v * kernel[k + j];
         }
+        for (let j = 0; j < f; j++) out[o + j] = accumulate ? out[o + j] + acc[j] : acc[j];
         o += f;
       }
     }
   }
+}
+
+/** The f64 running sums of the TypeScript convolution loops: grown once to the largest need, then reused (the step allocates nothing). */
+let kernelConvAcc = new Float64Array(0);
+function kernelConvSums(size: number): Float64Array {
+  if (kernelConvAcc.length < size) kernelConvAcc = new Float64Array(size);
+  return kernelConvAcc;
 }
 
 /**
@@ -2186,22 +2196,23 @@ function kernelConv2dFilterGrad(
     }
     return;
   }
-  for (let t = 0; t < taps; t++) {
-    const tap = koff[t] >> 2;
-    for (let j = 0; j < f; j++) {
-      let s = 0;
-      let o = j;
-      for (let b = 0; b < n; b++) {
-        for (let oy = 0; oy < oh; oy++) {
-          for (let ox = 0; ox < ow; ox++) {
-            s += xpad[((b * hp + oy * sh) * wp + ox * sw) * c + tap] * dz[o];
-            o += f;
-          }
+  const acc = kernelConvSums(taps * f);
+  acc.fill(0, 0, taps * f);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const corner = ((b * hp + oy * sh) * wp + ox * sw) * c;
+        for (let t = 0; t < taps; t++) {
+          const v = xpad[corner + (koff[t] >> 2)];
+          const k = t * f;
+          for (let j = 0; j < f; j++) acc[k + j] += v * dz[o + j];
         }
+        o += f;
       }
-      dkernel[t * f + j] = s;
     }
   }
+  for (let i = 0; i < taps * f; i++) dkernel[i] = acc[i];
 }
 
 /**

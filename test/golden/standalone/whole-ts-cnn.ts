@@ -72,9 +72,8 @@ const conv2d_1 = {
   bias: allocF32(8),
   bias_grad: allocF32(8),
   out: allocF32(BATCH * 6272),
-  /** the input with a zero border [n, 32, 32, 1] */
-  xpad: allocF32(BATCH * 1024),
-  koff: allocI32(25),
+  /** im2col patches [n * 784, 25] */
+  cols: allocF32(BATCH * 19600),
   /** pre-activation */
   z: allocF32(BATCH * 6272),
   /** dL/d(pre-activation) */
@@ -92,18 +91,12 @@ const conv2d_2 = {
   bias: allocF32(16),
   bias_grad: allocF32(16),
   out: allocF32(BATCH * 3136),
-  /** the input with a zero border [n, 18, 18, 8] */
-  xpad: allocF32(BATCH * 2592),
-  koff: allocI32(200),
+  /** im2col patches [n * 196, 200] */
+  cols: allocF32(BATCH * 39200),
   /** pre-activation */
   z: allocF32(BATCH * 3136),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 3136),
-  /** dz with a zero border [n, 18, 18, 16] */
-  dzpad: allocF32(BATCH * 5184),
-  dkoff: allocI32(400),
-  /** the kernel turned around [5, 5, 16, 8] */
-  wflip: allocF32(3200),
   grad: allocF32(BATCH * 3136),
 };
 
@@ -155,9 +148,10 @@ const target = allocF32(BATCH * 10);
 
 // conv2d_1: conv2d(8, kernel: 5, padding: same, activation: relu) (line 4)
 function conv2d_1_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_1;
-  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [25, 8]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 8);
+  const { cols, kernel, z, out, bias } = conv2d_1;
+  // 5x5 convolution, stride 1x1, padding 2/2: patches [n*784, 25] · kernel [25, 8]
+  kernelIm2col(x, cols, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2);
+  gemm(false, false, n * 784, 8, 25, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 784, 8);
 }
@@ -171,9 +165,10 @@ function max_pool_1_forward(n: number, x: Float32Array): void {
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
 function conv2d_2_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_2;
-  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [200, 16]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16);
+  const { cols, kernel, z, out, bias } = conv2d_2;
+  // 5x5 convolution, stride 1x1, padding 2/2: patches [n*196, 200] · kernel [200, 16]
+  kernelIm2col(x, cols, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2);
+  gemm(false, false, n * 196, 16, 200, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 196, 16);
 }
@@ -232,11 +227,11 @@ function dense_2_forward(n: number, x: Float32Array): void {
 
 // conv2d_1: conv2d(8, kernel: 5, padding: same, activation: relu) (line 4)
 function conv2d_1_backward(n: number): void {
-  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad } = conv2d_1;
+  const { z, grad, dz, cols, kernel_grad, bias_grad } = conv2d_1;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 6272);
-  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
-  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 8);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 25, 8, n * 784, cols, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 784, 8);
 }
@@ -257,36 +252,17 @@ function max_pool_backward(
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
 function conv2d_2_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_2;
+  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_2;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 3136);
-  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
-  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 200, 16, n * 196, cols, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 196, 16);
-  // dx = dz (zero-bordered) convolved with the kernel turned around
-  kernelConv2dInputGrad(
-    dz,
-    dzpad,
-    dkoff,
-    wflip,
-    kernel,
-    dx,
-    false,
-    n,
-    14,
-    14,
-    8,
-    5,
-    5,
-    1,
-    1,
-    14,
-    14,
-    2,
-    2,
-    16,
-  );
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 196, 200, 16, dz, kernel, cols, false);
+  dx.fill(0, 0, n * 1568);
+  kernelCol2im(cols, dx, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2);
 }
 
 // dense_1: dense(100, activation: relu) (line 9)
@@ -1221,6 +1197,93 @@ function adamUpdate(
   }
 }
 
+/**
+ * im2col over an NHWC batch: row (b, oy, ox) of cols holds the kh x kw x c window at
+ * (oy*sh - padTop, ox*sw - padLeft), zeros outside the image. Each row of a window is one
+ * contiguous run of x, so it is copied in one loop.
+ */
+function kernelIm2col(
+  x: Float32Array,
+  cols: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y < 0 || y >= h || kx1 <= kx0) {
+            cols.fill(0, p, p + row);
+          } else {
+            const start = p + kx0 * c,
+              end = p + kx1 * c;
+            cols.fill(0, p, start);
+            let src = ((b * h + y) * w + x0 + kx0) * c;
+            for (let q = start; q < end; q++) cols[q] = x[src++];
+            cols.fill(0, end, p + row);
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
+/** col2im, the adjoint of im2col: adds each row of cols back onto its window of dx. */
+function kernelCol2im(
+  cols: Float32Array,
+  dx: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const row = kw * c;
+  let p = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - padLeft;
+        const kx0 = Math.max(0, -x0),
+          kx1 = Math.min(kw, w - x0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh - padTop + ky;
+          if (y >= 0 && y < h && kx1 > kx0) {
+            let dst = ((b * h + y) * w + x0 + kx0) * c;
+            const end = p + kx1 * c;
+            for (let q = p + kx0 * c; q < end; q++) dx[dst++] += cols[q];
+          }
+          p += row;
+        }
+      }
+    }
+  }
+}
+
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
 function kernelBiasRelu(
   z: Float32Array,
@@ -1380,201 +1443,6 @@ function kernelMaxPool(
 /** Max pooling backward: dx[arg[i]] += g[i], each window's gradient to where its maximum was. */
 function kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void {
   for (let i = 0; i < count; i++) dx[arg[i]] += g[i];
-}
-
-/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
-function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
-  return Math.max(pad + size, (out - 1) * stride + k);
-}
-
-/** Copies each [h, w, c] image of src into the [hp, wp, c] image of dst at (top, left); dst's border stays zero. */
-function kernelPadCopyTs(
-  src: Float32Array,
-  dst: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  hp: number,
-  wp: number,
-  top: number,
-  left: number,
-): void {
-  const row = w * c;
-  for (let b = 0; b < n; b++) {
-    for (let y = 0; y < h; y++) {
-      let s = (b * h + y) * row;
-      const d = ((b * hp + y + top) * wp + left) * c;
-      for (let i = 0; i < row; i++) dst[d + i] = src[s++];
-    }
-  }
-}
-
-/** koff[(ky*kw + kx)*c + ch] = the byte offset of tap (ky, kx, ch) from a window's corner in an image of width wp. */
-function kernelConvOffsets(koff: Int32Array, kh: number, kw: number, c: number, wp: number): void {
-  let t = 0;
-  for (let ky = 0; ky < kh; ky++)
-    for (let kx = 0; kx < kw; kx++) for (let ch = 0; ch < c; ch++) koff[t++] = ((ky * wp + kx) * c + ch) * 4;
-}
-
-/**
- * out[(b, oy, ox), j] (=|+=) sum over taps t of xpad[corner(b, oy, ox) + koff[t]] * kernel[t, j]:
- * the convolution of the padded batch, with f output channels, in plain loops (sums in f64).
- */
-function kernelConvPaddedTs(
-  xpad: Float32Array,
-  koff: Int32Array,
-  kernel: Float32Array,
-  out: Float32Array,
-  accumulate: boolean,
-  n: number,
-  hp: number,
-  wp: number,
-  c: number,
-  taps: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  f: number,
-): void {
-  let o = 0;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const corner = ((b * hp + oy * sh) * wp + ox * sw) * c;
-        for (let j = 0; j < f; j++) {
-          let s = 0;
-          for (let t = 0; t < taps; t++) s += xpad[corner + (koff[t] >> 2)] * kernel[t * f + j];
-          out[o + j] = accumulate ? out[o + j] + s : s;
-        }
-        o += f;
-      }
-    }
-  }
-}
-
-/**
- * Convolution forward, direct: z[n*oh*ow, f] = x (NHWC, windows at (oy*sh - padTop, ox*sw -
- * padLeft), zeros outside) · kernel [kh, kw, c, f]. xpad ([n, hp, wp, c], hp and wp from
- * kernelConvPadded) and koff (kh*kw*c ints) are the layer's scratch; conv_dw reads them after.
- */
-function kernelConv2dForward(
-  x: Float32Array,
-  xpad: Float32Array,
-  koff: Int32Array,
-  kernel: Float32Array,
-  z: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-  f: number,
-): void {
-  const hp = kernelConvPadded(h, kh, sh, oh, padTop),
-    wp = kernelConvPadded(w, kw, sw, ow, padLeft);
-  kernelConvOffsets(koff, kh, kw, c, wp);
-  kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
-  kernelConvPaddedTs(xpad, koff, kernel, z, false, n, hp, wp, c, kh * kw * c, sh, sw, oh, ow, f);
-}
-
-/**
- * Convolution kernel gradient, direct: dkernel[t, j] = sum over (b, oy, ox) of the window's tap t
- * times dz[(b, oy, ox), j], reading the padded input and offsets kernelConv2dForward left in xpad
- * and koff (so it runs after the forward pass of the same batch).
- */
-function kernelConv2dFilterGrad(
-  xpad: Float32Array,
-  koff: Int32Array,
-  dz: Float32Array,
-  dkernel: Float32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-  f: number,
-): void {
-  const hp = kernelConvPadded(h, kh, sh, oh, padTop),
-    wp = kernelConvPadded(w, kw, sw, ow, padLeft);
-  const taps = kh * kw * c;
-  for (let t = 0; t < taps; t++) {
-    const tap = koff[t] >> 2;
-    for (let j = 0; j < f; j++) {
-      let s = 0;
-      let o = j;
-      for (let b = 0; b < n; b++) {
-        for (let oy = 0; oy < oh; oy++) {
-          for (let ox = 0; ox < ow; ox++) {
-            s += xpad[((b * hp + oy * sh) * wp + ox * sw) * c + tap] * dz[o];
-            o += f;
-          }
-        }
-      }
-      dkernel[t * f + j] = s;
-    }
-  }
-}
-
-/**
- * Convolution input gradient, direct (stride 1): dx (=|+=) the convolution of dz, zero-padded
- * into dzpad ([n, h + kh - 1, w + kw - 1, f], dz at (kh - 1 - padTop, kw - 1 - padLeft)), with
- * the kernel turned around: wflip[ky, kx, j, ch] = kernel[kh-1-ky, kw-1-kx, ch, j]. dkoff
- * (kh*kw*f ints) and wflip (kh*kw*f*c floats) are scratch.
- */
-function kernelConv2dInputGrad(
-  dz: Float32Array,
-  dzpad: Float32Array,
-  dkoff: Int32Array,
-  wflip: Float32Array,
-  kernel: Float32Array,
-  dx: Float32Array,
-  accumulate: boolean,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-  f: number,
-): void {
-  const hq = h + kh - 1,
-    wq = w + kw - 1,
-    top = kh - 1 - padTop,
-    left = kw - 1 - padLeft;
-  for (let ky = 0; ky < kh; ky++)
-    for (let kx = 0; kx < kw; kx++)
-      for (let ch = 0; ch < c; ch++) {
-        const src = ((ky * kw + kx) * c + ch) * f,
-          dst = ((kh - 1 - ky) * kw + (kw - 1 - kx)) * f * c + ch;
-        for (let j = 0; j < f; j++) wflip[dst + j * c] = kernel[src + j];
-      }
-  kernelConvOffsets(dkoff, kh, kw, f, wq);
-  void sh;
-  void sw;
-  kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
-  kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
 }
 
 /** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */

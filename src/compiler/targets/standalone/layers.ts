@@ -36,6 +36,8 @@ export interface LayerContextBase {
   fused: boolean;
   /** Whether any gradient is needed at this layer (false: forward only). */
   needsGrad: boolean;
+  /** The kernel mode the program is generated for (some layers pick their kernels by it: conv2dDirect). */
+  kernels: "ts" | "simd";
   /** Declares a buffer; returns its name. */
   buffer(name: string, size: string, comment?: string): string;
   /** Declares a non-float buffer, e.g. argmax indices. */
@@ -262,16 +264,18 @@ export function windowGeometry(
 /**
  * Whether a conv2d layer runs as a direct convolution (kernelConv2dForward / FilterGrad /
  * InputGrad: windows read in place from a zero-bordered copy of the input, no patch matrix)
- * rather than im2col + gemm. The direct kernels' register tile is 8 output channels wide, so the
- * filters must be a multiple of 8; the input gradient runs as a convolution of dz with the kernel
- * turned around, which needs stride 1 and input channels a multiple of 8 (only when the input
- * takes a gradient). The narrow products of small convolutions are where im2col costs most (the
- * patch matrix is kh*kw times the input, written and read again every step) and where gemm's
- * packing pays least; up to 64 filters. Measured on examples/cnn.nn (bench/README.md).
+ * rather than im2col + gemm. Only with the WebAssembly kernels: in plain TypeScript, im2col and
+ * gemm's 4 x 4 blocked loops train examples/cnn.nn 2.3x faster than the direct loops (344 vs 151
+ * samples/s), with WebAssembly the direct convolution 1.7x faster than im2col (bench/README.md).
+ * The direct kernels' register tile is 8 output channels wide, so the filters must be a multiple
+ * of 8; the input gradient runs as a convolution of dz with the kernel turned around, which needs
+ * stride 1 and input channels a multiple of 8 (only when the input takes a gradient). Narrow
+ * convolutions are where im2col costs most (the patch matrix is kh*kw times the input, written and
+ * read again every step) and where gemm's packing pays least: up to 64 filters.
  */
-export function conv2dDirect(inShape: number[], filters: number, strides: [number, number], inputGrad: boolean): boolean {
+export function conv2dDirect(kernels: "ts" | "simd", inShape: number[], filters: number, strides: [number, number], inputGrad: boolean): boolean {
   const C = inShape[2]!;
-  if (filters % 8 !== 0 || filters > 64) return false;
+  if (kernels !== "simd" || filters % 8 !== 0 || filters > 64) return false;
   return !inputGrad || (C % 8 === 0 && strides[0] === 1 && strides[1] === 1);
 }
 
@@ -324,7 +328,7 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
 
 const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
   const x = ctx.inputs[0]!;
-  if (conv2dDirect(x.shape, ctx.shape[2]!, ctx.layer.args.strides, x.grad !== null)) return conv2dDirectEmitter(ctx);
+  if (conv2dDirect(ctx.kernels, x.shape, ctx.shape[2]!, ctx.layer.args.strides, x.grad !== null)) return conv2dDirectEmitter(ctx);
   const [KH, KW] = ctx.layer.args.kernel_size;
   const [SH, SW] = ctx.layer.args.strides;
   const g = windowGeometry(x.shape, ctx.shape, [KH, KW], [SH, SW]);
