@@ -266,7 +266,7 @@ export function windowGeometry(
  * InputGrad: windows read in place from a zero-bordered copy of the input, no patch matrix)
  * rather than im2col + gemm. Only with the WebAssembly kernels: in plain TypeScript, im2col and
  * gemm's 4 x 4 blocked loops train examples/cnn.nn 2.3x faster than the direct loops (344 vs 151
- * samples/s), with WebAssembly the direct convolution 1.7x faster than im2col (bench/README.md).
+ * samples/s); with WebAssembly the direct convolution trains it 1.7 to 1.95x faster (bench/README.md).
  * The direct kernels' register tile is 8 output channels wide, so the filters must be a multiple
  * of 8; the input gradient runs as a convolution of dz with the kernel turned around, which needs
  * stride 1 and input channels a multiple of 8 (only when the input takes a gradient). Narrow

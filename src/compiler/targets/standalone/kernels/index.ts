@@ -44,6 +44,16 @@
 //       kernelAvgPool(x, out, n, h, w, ...) / kernelAvgPoolBackward(g, dx, n, h, w, ...): the mean
 //       of each window (padding excluded) and its adjoint (adds onto dx). WebAssembly in simd mode,
 //       the same floats as the TypeScript loops (the averages in f64, as JavaScript computes them).
+//   kernelConv2dForward(x, xpad, koff, kernel, z, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop,
+//       padLeft, f), kernelConv2dFilterGrad(xpad, koff, dz, dkernel, ...same geometry),
+//       kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, accumulate, ...same geometry):
+//       the direct convolution (no patch matrix): x is copied into xpad with a zero border, and
+//       each output's window is read in place through koff (a byte offset per kernel tap); the
+//       kernel gradient reads the xpad and koff the forward pass left; the input gradient (stride
+//       1) convolves dz, zero-bordered in dzpad, with the kernel turned around (wflip). In simd
+//       mode WebAssembly (conv_fwd, conv_dw, pad_copy: f a multiple of 8; for the input gradient
+//       c too), split across the threads as gemm splits its products; the TypeScript loops
+//       otherwise (sums in f64). The generator calls them only in simd mode (conv2dDirect).
 //   allocI32(n: number): Int32Array   a zero-filled int buffer (the argmax of max pooling), in
 //       kernelMemory in the shared-memory modes, so that the WebAssembly kernels can write it.
 //   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the others above are emitted only when
