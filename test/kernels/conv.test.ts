@@ -12,6 +12,8 @@ const CASES: { name: string; geo: Geo }[] = [
   { name: "cnn conv2, 16 images (in parts across the threads)", geo: [16, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] },
   { name: "3x2 kernel, asymmetric padding, 8 -> 24", geo: [2, 6, 7, 8, 3, 2, 1, 1, 6, 7, 1, 0, 24] },
   { name: "valid, stride 2", geo: [2, 9, 7, 3, 3, 3, 2, 2, 4, 3, 0, 0, 8] },
+  { name: "valid, stride 1, 8 -> 16 (input gradient through the full border)", geo: [2, 7, 6, 8, 3, 3, 1, 1, 5, 4, 0, 0, 16] },
+  { name: "same, even kernel (padding 0 before, 1 after)", geo: [2, 6, 6, 8, 2, 2, 1, 1, 6, 6, 0, 0, 8] },
   { name: "5 filters (not a multiple of 8: the loops)", geo: [2, 5, 6, 8, 3, 3, 1, 1, 5, 6, 1, 1, 5] },
   { name: "kernel larger than the image", geo: [1, 4, 4, 8, 5, 5, 1, 1, 4, 4, 2, 2, 8] },
 ];
