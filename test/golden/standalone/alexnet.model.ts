@@ -156,18 +156,12 @@ const conv2d_3 = {
   bias: allocF32(64),
   bias_grad: allocF32(64),
   out: allocF32(BATCH * 3136),
-  /** the input with a zero border [n, 9, 9, 32] */
-  xpad: allocF32(BATCH * 2592),
-  koff: allocI32(288),
+  /** im2col patches [n * 49, 288] */
+  cols: allocF32(BATCH * 14112),
   /** pre-activation */
   z: allocF32(BATCH * 3136),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 3136),
-  /** dz with a zero border [n, 9, 9, 64] */
-  dzpad: allocF32(BATCH * 5184),
-  dkoff: allocI32(576),
-  /** the kernel turned around [3, 3, 64, 32] */
-  wflip: allocF32(18432),
   grad: allocF32(BATCH * 3136),
 };
 
@@ -279,9 +273,10 @@ function max_pool_2_forward(n: number, x: Float32Array): void {
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_3;
-  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [288, 64]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
+  const { cols, kernel, z, out, bias } = conv2d_3;
+  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 288] · kernel [288, 64]
+  kernelIm2col(x, cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+  gemm(false, false, n * 49, 64, 288, cols, kernel, z, false);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 49, 64);
 }
@@ -431,15 +426,17 @@ function conv2d_2_backward(n: number, dx: Float32Array): void {
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_3;
+  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_3;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 3136);
-  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
-  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
+  // dKernel = patchesᵀ · dz; dBias = column sums of dz
+  gemm(true, false, 288, 64, n * 49, cols, dz, kernel_grad, false);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 49, 64);
-  // dx = dz (zero-bordered) convolved with the kernel turned around
-  kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, false, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
+  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
+  gemm(false, true, n * 49, 288, 64, dz, kernel, cols, false);
+  dx.fill(0, 0, n * 1568);
+  kernelCol2im(cols, dx, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
 }
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)

@@ -656,8 +656,9 @@ function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
   `
       : "";
   const shared = (names: string[]) => names.map((a) => `kernelShared(${a})`).join(" && ");
+  const fwd = uses.has("kernelConv2dForward"), dw = uses.has("kernelConv2dFilterGrad"), dx = uses.has("kernelConv2dInputGrad");
   const threaded = simd
-    ? `
+    ? `${fwd || dx ? `
 /**
  * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), split across the threads by rows
  * when the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS).
@@ -683,7 +684,7 @@ function kernelConvForwardRows(wasm: GemmKernelExports, x: number, koff: number,
   job[J + 11] = accumulate;
   kernelConvJob(wasm, 1, rows, flops);
 }
-
+` : ""}
 /** Runs one part of a direct-convolution job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB. */
 function kernelConvPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, R: number): void {
   const J = KERNEL_CTL_JOB;
@@ -732,12 +733,12 @@ function kernelConvJob(wasm: GemmKernelExports, kind: number, extent: number, fl
 `
     : "";
   return `${threaded}
-/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
+${fwd || dw ? `/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
 function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
   return Math.max(pad + size, (out - 1) * stride + k);
 }
-
-/** Copies each [h, w, c] image of src into the [hp, wp, c] image of dst at (top, left); dst's border stays zero. */
+` : ""}
+${fwd || dx ? `/** Copies each [h, w, c] image of src into the [hp, wp, c] image of dst at (top, left); dst's border stays zero. */
 function kernelPadCopyTs(src: Float32Array, dst: Float32Array, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void {
   const row = w * c;
   for (let b = 0; b < n; b++) {
@@ -748,14 +749,14 @@ function kernelPadCopyTs(src: Float32Array, dst: Float32Array, n: number, h: num
     }
   }
 }
-
-/** koff[(ky*kw + kx)*c + ch] = the byte offset of tap (ky, kx, ch) from a window's corner in an image of width wp. */
+` : ""}
+${fwd || dx ? `/** koff[(ky*kw + kx)*c + ch] = the byte offset of tap (ky, kx, ch) from a window's corner in an image of width wp. */
 function kernelConvOffsets(koff: Int32Array, kh: number, kw: number, c: number, wp: number): void {
   let t = 0;
   for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ch = 0; ch < c; ch++) koff[t++] = ((ky * wp + kx) * c + ch) * 4;
 }
-
-/**
+` : ""}
+${fwd || dx ? `/**
  * out[(b, oy, ox), j] (=|+=) sum over taps t of xpad[corner(b, oy, ox) + koff[t]] * kernel[t, j]:
  * the convolution of the padded batch, with f output channels, in plain loops (sums in f64).
  */
@@ -778,7 +779,7 @@ function kernelConvPaddedTs(xpad: Float32Array, koff: Int32Array, kernel: Float3
     }
   }
 }
-
+` : ""}
 /** The f64 running sums of the TypeScript convolution loops: grown once to the largest need, then reused (the step allocates nothing). */
 let kernelConvAcc = new Float64Array(0);
 function kernelConvSums(size: number): Float64Array {
@@ -786,7 +787,7 @@ function kernelConvSums(size: number): Float64Array {
   return kernelConvAcc;
 }
 
-/**
+${fwd ? `/**
  * Convolution forward, direct: z[n*oh*ow, f] = x (NHWC, windows at (oy*sh - padTop, ox*sw -
  * padLeft), zeros outside) · kernel [kh, kw, c, f]. xpad ([n, hp, wp, c], hp and wp from
  * kernelConvPadded) and koff (kh*kw*c ints) are the layer's scratch; conv_dw reads them after.
@@ -798,8 +799,8 @@ function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Arr
     kernelConvForwardRows(wasm, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
   kernelConvPaddedTs(xpad, koff, kernel, z, false, n, hp, wp, c, kh * kw * c, sh, sw, oh, ow, f);
 }
-
-/**
+` : ""}
+${dw ? `/**
  * Convolution kernel gradient, direct: dkernel[t, j] = sum over (b, oy, ox) of the window's tap t
  * times dz[(b, oy, ox), j], reading the padded input and offsets kernelConv2dForward left in xpad
  * and koff (so it runs after the forward pass of the same batch).
@@ -844,8 +845,8 @@ function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float3
   }
   for (let i = 0; i < taps * f; i++) dkernel[i] = acc[i];
 }
-
-/**
+` : ""}
+${dx ? `/**
  * Convolution input gradient, direct (stride 1): dx (=|+=) the convolution of dz, zero-padded
  * into dzpad ([n, h + kh - 1, w + kw - 1, f], dz at (kh - 1 - padTop, kw - 1 - padLeft)), with
  * the kernel turned around: wflip[ky, kx, j, ch] = kernel[kh-1-ky, kw-1-kx, ch, j]. dkoff
@@ -865,7 +866,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
   void sw;
   kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
   kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
-}
+}` : ""}
 `;
 }
 
