@@ -50,7 +50,9 @@ describe("generated program: same numbers in every kernel mode", () => {
   for (const [model, n] of [
     ["twolayer", 100],
     ["mlp", 64],
+    // simd runs cnn's convolutions directly (kernelConv2d*), ts with im2col and gemm
     ["cnn", 16],
+    ["test/cases/layers/conv2d-direct.nn", 8],
     // pooling with padding (windows cut at the edges), and average pooling, on 2 channels
     ["test/cases/layers/max_pool-same.nn", 8],
     ["test/cases/layers/avg_pool.nn", 8],

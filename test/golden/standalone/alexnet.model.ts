@@ -111,8 +111,9 @@ const conv2d_1 = {
   bias: allocF32(16),
   bias_grad: allocF32(16),
   out: allocF32(BATCH * 12544),
-  /** im2col patches [n * 784, 9] */
-  cols: allocF32(BATCH * 7056),
+  /** the input with a zero border [n, 30, 30, 1] */
+  xpad: allocF32(BATCH * 900),
+  koff: allocI32(9),
   /** pre-activation */
   z: allocF32(BATCH * 12544),
   /** dL/d(pre-activation) */
@@ -130,12 +131,18 @@ const conv2d_2 = {
   bias: allocF32(32),
   bias_grad: allocF32(32),
   out: allocF32(BATCH * 6272),
-  /** im2col patches [n * 196, 144] */
-  cols: allocF32(BATCH * 28224),
+  /** the input with a zero border [n, 16, 16, 16] */
+  xpad: allocF32(BATCH * 4096),
+  koff: allocI32(144),
   /** pre-activation */
   z: allocF32(BATCH * 6272),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 6272),
+  /** dz with a zero border [n, 16, 16, 32] */
+  dzpad: allocF32(BATCH * 8192),
+  dkoff: allocI32(288),
+  /** the kernel turned around [3, 3, 32, 16] */
+  wflip: allocF32(4608),
   grad: allocF32(BATCH * 6272),
 };
 
@@ -234,10 +241,9 @@ const target = allocF32(BATCH * 10);
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
 function conv2d_1_forward(n: number, x: Float32Array): void {
-  const { cols, kernel, z, out, bias } = conv2d_1;
-  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*784, 9] · kernel [9, 16]
-  kernelIm2col(x, cols, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1);
-  gemm(false, false, n * 784, 16, 9, cols, kernel, z, false);
+  const { xpad, koff, kernel, z, out, bias } = conv2d_1;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [9, 16]
+  kernelConv2dForward(x, xpad, koff, kernel, z, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1, 16);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 784, 16);
 }
@@ -251,10 +257,9 @@ function max_pool_1_forward(n: number, x: Float32Array): void {
 
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
 function conv2d_2_forward(n: number, x: Float32Array): void {
-  const { cols, kernel, z, out, bias } = conv2d_2;
-  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*196, 144] · kernel [144, 32]
-  kernelIm2col(x, cols, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
-  gemm(false, false, n * 196, 32, 144, cols, kernel, z, false);
+  const { xpad, koff, kernel, z, out, bias } = conv2d_2;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [144, 32]
+  kernelConv2dForward(x, xpad, koff, kernel, z, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1, 32);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 196, 32);
 }
@@ -362,11 +367,11 @@ function dense_4_forward(n: number, x: Float32Array): void {
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
 function conv2d_1_backward(n: number): void {
-  const { z, grad, dz, cols, kernel_grad, bias_grad } = conv2d_1;
+  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad } = conv2d_1;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 12544);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 9, 16, n * 784, cols, dz, kernel_grad, false);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1, 16);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 784, 16);
 }
@@ -387,17 +392,36 @@ function max_pool_backward(
 
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
 function conv2d_2_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_2;
+  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_2;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 6272);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 144, 32, n * 196, cols, dz, kernel_grad, false);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1, 32);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 196, 32);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 196, 144, 32, dz, kernel, cols, false);
-  dx.fill(0, 0, n * 3136);
-  kernelCol2im(cols, dx, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1);
+  // dx = dz (zero-bordered) convolved with the kernel turned around
+  kernelConv2dInputGrad(
+    dz,
+    dzpad,
+    dkoff,
+    wflip,
+    kernel,
+    dx,
+    false,
+    n,
+    14,
+    14,
+    16,
+    3,
+    3,
+    1,
+    1,
+    14,
+    14,
+    1,
+    1,
+    32,
+  );
 }
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
@@ -1115,4 +1139,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelIm2colTs, kernelCol2imTs, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelMaxPoolTs, kernelMaxPoolBackwardTs, kernelMaxPool, kernelMaxPoolBackward, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelIm2colTs, kernelCol2imTs, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelMaxPoolTs, kernelMaxPoolBackwardTs, kernelMaxPool, kernelMaxPoolBackward, kernelConvForwardRows, kernelConvPart, kernelConvJob, kernelConvPadded, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, random

@@ -78,8 +78,9 @@ const conv2d_1 = {
   bias: allocF32(32),
   bias_grad: allocF32(32),
   out: allocF32(BATCH * 25088),
-  /** im2col patches [n * 784, 25] */
-  cols: allocF32(BATCH * 19600),
+  /** the input with a zero border [n, 32, 32, 1] */
+  xpad: allocF32(BATCH * 1024),
+  koff: allocI32(25),
   /** pre-activation */
   z: allocF32(BATCH * 25088),
   /** dL/d(pre-activation) */
@@ -154,10 +155,9 @@ const target = allocF32(BATCH * 10);
 
 // conv2d_1: conv2d(32, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 6)
 function conv2d_1_forward(n: number, x: Float32Array): void {
-  const { cols, kernel, z, out, bias } = conv2d_1;
-  // 5x5 convolution, stride 1x1, padding 2/2: patches [n*784, 25] · kernel [25, 32]
-  kernelIm2col(x, cols, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2);
-  gemm(false, false, n * 784, 32, 25, cols, kernel, z, false);
+  const { xpad, koff, kernel, z, out, bias } = conv2d_1;
+  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [25, 32]
+  kernelConv2dForward(x, xpad, koff, kernel, z, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 32);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 784, 32);
 }
@@ -233,11 +233,11 @@ function dense_2_forward(n: number, x: Float32Array): void {
 
 // conv2d_1: conv2d(32, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 6)
 function conv2d_1_backward(n: number): void {
-  const { z, grad, dz, cols, kernel_grad, bias_grad } = conv2d_1;
+  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad } = conv2d_1;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 25088);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 25, 32, n * 784, cols, dz, kernel_grad, false);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 32);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 784, 32);
 }
@@ -900,4 +900,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelIm2colTs, kernelCol2imTs, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelMaxPoolTs, kernelMaxPoolBackwardTs, kernelMaxPool, kernelMaxPoolBackward, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelIm2colTs, kernelCol2imTs, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelMaxPoolTs, kernelMaxPoolBackwardTs, kernelMaxPool, kernelMaxPoolBackward, kernelConvForwardRows, kernelConvPart, kernelConvJob, kernelConvPadded, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, random

@@ -219,6 +219,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
       shape: layer.outputShape,
       fused: layerFused,
       needsGrad: plan.needsGrad,
+      kernels: options.kernels ?? "ts",
       buffer(name, sizeExpr, note) {
         plan.fields.push({ role: name.slice(v.length + 1), init: `allocF32(${sizeExpr})`, note });
         return name;

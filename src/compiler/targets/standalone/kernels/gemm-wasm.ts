@@ -702,6 +702,200 @@ function buildAvgPool(backward: boolean): Func {
   return f;
 }
 
+const i32DivU = () => [0x6e];
+
+/** Rows of the direct convolution's register tile (x 8 columns). */
+export const CONV_MR = 4;
+
+/**
+ * conv_fwd(x, koff, w, out, m0, m1, n, k, oh, ow, imgBytes, rowBytes, colBytes, accumulate): the
+ * direct ("implicit im2col") convolution over a zero-padded NHWC batch x, for output rows m0..m1
+ * (row i = (b, oy, ox), b = i / (oh*ow)): out[i, j] (=|+=) sum over kk < k of
+ * x[row(i) + koff[kk]] * w[kk, j], where row(i) = b*imgBytes + oy*rowBytes + ox*colBytes (bytes)
+ * and koff (i32 byte offsets, one per (ky, kx, c) in the kernel's order) places each kernel tap in
+ * the window. w is the kernel as stored, [k, n] row-major, read in place (n a multiple of 8: one
+ * register tile of MR x 8 outputs is two f32x4 per row). No patch matrix is ever written: each
+ * tile reads its MR windows straight from the padded image.
+ */
+function buildConvForward(MR: number, fma: boolean): Func {
+  const f = new Func("conv_fwd", new Array<typeof I32>(14).fill(I32));
+  const [x, koff, w, out, m0, m1, n, k, oh, ow, imgBytes, rowBytes, colBytes, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const NV = 2;
+  const i0 = f.local(I32), j0 = f.local(I32), rows = f.local(I32), ohw = f.local(I32), ldc = f.local(I32), kEnd = f.local(I32);
+  const b = f.local(I32), rem = f.local(I32), kp = f.local(I32), bp = f.local(I32), ko = f.local(I32), cp = f.local(I32);
+  const offs: number[] = [];
+  for (let r = 0; r < MR; r++) offs.push(f.local(I32));
+  const acc: number[][] = [];
+  for (let r = 0; r < MR; r++) acc.push([f.local(V128), f.local(V128)]);
+  const bv = [f.local(V128), f.local(V128)];
+  const av = f.local(V128);
+  f.emit(op.get(oh), op.get(ow), op.i32Mul(), op.set(ohw), op.get(n), op.i32(4), op.i32Mul(), op.set(ldc));
+  f.emit(op.get(koff), op.get(k), op.i32(4), op.i32Mul(), op.i32Add(), op.set(kEnd));
+  // The window corner of the next row, (b, oy, ox) -> caddr, stepped row by row (no division in
+  // the loops: TurboFan compiles this kernel several times slower with an i32.div_u in its loop).
+  const coy = f.local(I32), cox = f.local(I32), cimg = f.local(I32), caddr = f.local(I32);
+  f.emit(
+    op.get(m0), op.get(ohw), i32DivU(), op.set(b),
+    op.get(m0), op.get(b), op.get(ohw), op.i32Mul(), op.i32Sub(), op.set(rem),
+    op.get(rem), op.get(ow), i32DivU(), op.set(coy),
+    op.get(rem), op.get(coy), op.get(ow), op.i32Mul(), op.i32Sub(), op.set(cox),
+    op.get(x), op.get(b), op.get(imgBytes), op.i32Mul(), op.i32Add(), op.set(cimg),
+    op.get(cimg), op.get(coy), op.get(rowBytes), op.i32Mul(), op.i32Add(), op.get(cox), op.get(colBytes), op.i32Mul(), op.i32Add(), op.set(caddr),
+  );
+  const tile: number[] = [];
+  // rows = m1 - i0; the windows of the tile's rows (a row past m1 repeats the one before)
+  tile.push(...op.get(m1), ...op.get(i0), ...op.i32Sub(), ...op.set(rows));
+  for (let r = 0; r < MR; r++) {
+    if (r === 0) tile.push(...op.get(caddr), ...op.set(offs[0]!));
+    else tile.push(...op.get(caddr), ...op.get(offs[r - 1]!), ...op.i32(r), ...op.get(rows), ...op.i32LtS(), ...op.select(), ...op.set(offs[r]!));
+    tile.push(
+      // next row: ox + 1, or the next output row, or the next image
+      ...op.get(caddr), ...op.get(colBytes), ...op.i32Add(), ...op.set(caddr),
+      ...op.get(cox), ...op.i32(1), ...op.i32Add(), ...op.tee(cox), ...op.get(ow), ...op.i32Eq(),
+      ...op.if(),
+      ...op.i32(0), ...op.set(cox),
+      ...op.get(coy), ...op.i32(1), ...op.i32Add(), ...op.tee(coy), ...op.get(oh), ...op.i32Eq(),
+      ...op.if(), ...op.i32(0), ...op.set(coy), ...op.get(cimg), ...op.get(imgBytes), ...op.i32Add(), ...op.set(cimg), ...op.end(),
+      ...op.get(cimg), ...op.get(coy), ...op.get(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(caddr),
+      ...op.end(),
+    );
+  }
+  const panel: number[] = [];
+  for (let r = 0; r < MR; r++) for (let q = 0; q < NV; q++) panel.push(...op.v128Zero(), ...op.set(acc[r]![q]!));
+  panel.push(...op.get(w), ...op.get(j0), ...op.i32Add(), ...op.set(bp), ...op.get(koff), ...op.set(kp));
+  const step: number[] = [...op.get(kp), ...op.i32Load(), ...op.set(ko)];
+  for (let q = 0; q < NV; q++) step.push(...op.get(bp), ...op.v128Load(q * 16), ...op.set(bv[q]!));
+  for (let r = 0; r < MR; r++) {
+    step.push(...op.get(offs[r]!), ...op.get(ko), ...op.i32Add(), ...op.v128Load32Splat(), ...op.set(av));
+    for (let q = 0; q < NV; q++) {
+      if (fma) step.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
+      else step.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+    }
+  }
+  step.push(...op.get(kp), ...op.i32(4), ...op.i32Add(), ...op.set(kp), ...op.get(bp), ...op.get(ldc), ...op.i32Add(), ...op.set(bp));
+  panel.push(
+    ...op.block(), ...op.loop(),
+    ...op.get(kp), ...op.get(kEnd), ...op.i32GeS(), ...op.brIf(1),
+    ...step,
+    ...op.br(0),
+    ...op.end(), ...op.end(),
+  );
+  // cp = out + i0*ldc + j0; rows past m1 are not stored
+  panel.push(...op.get(out), ...op.get(i0), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(j0), ...op.i32Add(), ...op.set(cp));
+  for (let r = 0; r < MR; r++) {
+    const add: number[] = [], put: number[] = [];
+    for (let q = 0; q < NV; q++) {
+      add.push(...op.get(cp), ...op.get(cp), ...op.v128Load(q * 16), ...op.get(acc[r]![q]!), ...op.f32x4Add(), ...op.v128Store(q * 16));
+      put.push(...op.get(cp), ...op.get(acc[r]![q]!), ...op.v128Store(q * 16));
+    }
+    panel.push(
+      ...op.i32(r), ...op.get(rows), ...op.i32LtS(), ...op.if(),
+      ...op.get(accumulate), ...op.if(), ...add, ...op.else(), ...put, ...op.end(),
+      ...op.end(),
+      ...op.get(cp), ...op.get(ldc), ...op.i32Add(), ...op.set(cp),
+    );
+  }
+  tile.push(...forLoop(j0, op.i32(0), op.get(ldc), op.i32(NV * 16), panel));
+  f.emit(forLoop(i0, op.get(m0), op.get(m1), op.i32(MR), tile));
+  return f;
+}
+
+/**
+ * conv_dw(x, koff, dz, dw, images, k0, k1, n, oh, ow, imgBytes, rowBytes, colBytes): the kernel
+ * gradient of conv_fwd, rows k0..k1 of dw [k, n] (n a multiple of 8): dw[kk, j] += sum over the
+ * images b and outputs (oy, ox) of x[row(b, oy, ox) + koff[kk]] * dz[(b, oy, ox), j]. Image by
+ * image (its padded input and its dz stay in cache), in tiles of MR taps x 8 columns: each image's
+ * sum is formed in registers, then added onto dw.
+ */
+function buildConvFilterGrad(MR: number, fma: boolean): Func {
+  const f = new Func("conv_dw", new Array<typeof I32>(13).fill(I32));
+  const [x, koff, dz, dw, images, k0, k1, n, oh, ow, imgBytes, rowBytes, colBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const NV = 2;
+  const bi = f.local(I32), kt = f.local(I32), j0 = f.local(I32), rows = f.local(I32), ldc = f.local(I32), xb = f.local(I32), dzb = f.local(I32);
+  const oy = f.local(I32), p = f.local(I32), pEnd = f.local(I32), dzp = f.local(I32), dp = f.local(I32), imgDz = f.local(I32);
+  const ko: number[] = [];
+  for (let r = 0; r < MR; r++) ko.push(f.local(I32));
+  const acc: number[][] = [];
+  for (let r = 0; r < MR; r++) acc.push([f.local(V128), f.local(V128)]);
+  const bv = [f.local(V128), f.local(V128)];
+  const av = f.local(V128);
+  f.emit(op.get(n), op.i32(4), op.i32Mul(), op.set(ldc), op.get(oh), op.get(ow), op.i32Mul(), op.get(ldc), op.i32Mul(), op.set(imgDz));
+  // the inner loop: one output position (p in the padded image, dzp in dz) per step
+  const step: number[] = [];
+  for (let q = 0; q < NV; q++) step.push(...op.get(dzp), ...op.v128Load(q * 16), ...op.set(bv[q]!));
+  for (let r = 0; r < MR; r++) {
+    step.push(...op.get(p), ...op.get(ko[r]!), ...op.i32Add(), ...op.v128Load32Splat(), ...op.set(av));
+    for (let q = 0; q < NV; q++) {
+      if (fma) step.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
+      else step.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+    }
+  }
+  step.push(...op.get(p), ...op.get(colBytes), ...op.i32Add(), ...op.set(p), ...op.get(dzp), ...op.get(ldc), ...op.i32Add(), ...op.set(dzp));
+  const rowLoop = [
+    ...op.get(xb), ...op.get(oy), ...op.get(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(p),
+    ...op.get(p), ...op.get(ow), ...op.get(colBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(pEnd),
+    ...op.block(), ...op.loop(),
+    ...op.get(p), ...op.get(pEnd), ...op.i32GeS(), ...op.brIf(1),
+    ...step,
+    ...op.br(0),
+    ...op.end(), ...op.end(),
+  ];
+  const panel: number[] = [];
+  for (let r = 0; r < MR; r++) for (let q = 0; q < NV; q++) panel.push(...op.v128Zero(), ...op.set(acc[r]![q]!));
+  panel.push(...op.get(dzb), ...op.get(j0), ...op.i32Add(), ...op.set(dzp));
+  panel.push(...forLoop(oy, op.i32(0), op.get(oh), op.i32(1), rowLoop));
+  // dw[kt + r, j0..] += acc[r] for the taps that exist
+  panel.push(...op.get(dw), ...op.get(kt), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(j0), ...op.i32Add(), ...op.set(dp));
+  for (let r = 0; r < MR; r++) {
+    const add: number[] = [];
+    for (let q = 0; q < NV; q++) add.push(...op.get(dp), ...op.get(dp), ...op.v128Load(q * 16), ...op.get(acc[r]![q]!), ...op.f32x4Add(), ...op.v128Store(q * 16));
+    panel.push(...op.i32(r), ...op.get(rows), ...op.i32LtS(), ...op.if(), ...add, ...op.end(), ...op.get(dp), ...op.get(ldc), ...op.i32Add(), ...op.set(dp));
+  }
+  const tile: number[] = [...op.get(k1), ...op.get(kt), ...op.i32Sub(), ...op.set(rows)];
+  for (let r = 0; r < MR; r++) {
+    // ko[r] = koff[r < rows ? kt + r : k1 - 1]
+    tile.push(
+      ...op.get(koff),
+      ...op.get(kt), ...op.i32(r), ...op.i32Add(), ...op.get(k1), ...op.i32(1), ...op.i32Sub(), ...op.i32(r), ...op.get(rows), ...op.i32LtS(), ...op.select(),
+      ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.i32Load(), ...op.set(ko[r]!),
+    );
+  }
+  tile.push(...forLoop(j0, op.i32(0), op.get(ldc), op.i32(NV * 16), panel));
+  f.emit(
+    op.get(x), op.set(xb), op.get(dz), op.set(dzb),
+    forLoop(bi, op.i32(0), op.get(images), op.i32(1), [
+      ...forLoop(kt, op.get(k0), op.get(k1), op.i32(MR), tile),
+      ...op.get(xb), ...op.get(imgBytes), ...op.i32Add(), ...op.set(xb),
+      ...op.get(dzb), ...op.get(imgDz), ...op.i32Add(), ...op.set(dzb),
+    ]),
+  );
+  return f;
+}
+
+/**
+ * pad_copy(src, dst, n, h, w, c, hp, wp, top, left): copies each [h, w, c] image of src into the
+ * [hp, wp, c] image of dst at (top, left), row by row (4 floats at a time, then the tail). The
+ * border of dst is not written: it stays as allocated, zero.
+ */
+function buildPadCopy(): Func {
+  const f = new Func("pad_copy", new Array<typeof I32>(10).fill(I32));
+  const [src, dst, n, h, w, c, hp, wp, top, left] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const b = f.local(I32), y = f.local(I32), i = f.local(I32), len = f.local(I32), len4 = f.local(I32), d = f.local(I32), dstRow = f.local(I32), dstImg = f.local(I32);
+  f.emit(op.get(w), op.get(c), op.i32Mul(), op.i32(4), op.i32Mul(), op.set(len), op.get(len), op.i32(-16), i32And(), op.set(len4));
+  f.emit(op.get(wp), op.get(c), op.i32Mul(), op.i32(4), op.i32Mul(), op.set(dstRow), op.get(hp), op.get(dstRow), op.i32Mul(), op.set(dstImg));
+  const row = [
+    // d = dst + b*dstImg + (y + top)*dstRow + left*c*4
+    ...op.get(dst), ...op.get(b), ...op.get(dstImg), ...op.i32Mul(), ...op.i32Add(),
+    ...op.get(y), ...op.get(top), ...op.i32Add(), ...op.get(dstRow), ...op.i32Mul(), ...op.i32Add(),
+    ...op.get(left), ...op.get(c), ...op.i32Mul(), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.set(d),
+    ...forLoop(i, op.i32(0), op.get(len4), op.i32(16), [...op.get(d), ...op.get(i), ...op.i32Add(), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.v128Store()]),
+    ...forLoop(i, op.get(len4), op.get(len), op.i32(4), [...op.get(d), ...op.get(i), ...op.i32Add(), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.f32Load(), ...op.f32Store()]),
+    ...op.get(src), ...op.get(len), ...op.i32Add(), ...op.set(src),
+  ];
+  f.emit(forLoop(b, op.i32(0), op.get(n), op.i32(1), forLoop(y, op.i32(0), op.get(h), op.i32(1), row)));
+  return f;
+}
+
 /** Functions of the module besides the gemm ones, each left out when false (default: all in). */
 export interface GemmWasmExtras {
   adam?: boolean;
@@ -719,6 +913,8 @@ export interface GemmWasmExtras {
   maxPoolBackward?: boolean;
   avgPool?: boolean;
   avgPoolBackward?: boolean;
+  /** conv_fwd, conv_dw and pad_copy: the direct convolution (kernelConv2d*). */
+  conv?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -745,5 +941,6 @@ export function buildGemmWasm(
   if (extras.maxPoolBackward !== false) funcs.push(buildMaxPoolBackward());
   if (extras.avgPool !== false) funcs.push(buildAvgPool(false));
   if (extras.avgPoolBackward !== false) funcs.push(buildAvgPool(true));
+  if (extras.conv !== false) funcs.push(buildConvForward(CONV_MR, shape.fma ?? false), buildConvFilterGrad(CONV_MR, shape.fma ?? false), buildPadCopy());
   return encodeModule(funcs, memory);
 }

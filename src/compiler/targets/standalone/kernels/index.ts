@@ -44,6 +44,16 @@
 //       kernelAvgPool(x, out, n, h, w, ...) / kernelAvgPoolBackward(g, dx, n, h, w, ...): the mean
 //       of each window (padding excluded) and its adjoint (adds onto dx). WebAssembly in simd mode,
 //       the same floats as the TypeScript loops (the averages in f64, as JavaScript computes them).
+//   kernelConv2dForward(x, xpad, koff, kernel, z, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop,
+//       padLeft, f), kernelConv2dFilterGrad(xpad, koff, dz, dkernel, ...same geometry),
+//       kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, accumulate, ...same geometry):
+//       the direct convolution (no patch matrix): x is copied into xpad with a zero border, and
+//       each output's window is read in place through koff (a byte offset per kernel tap); the
+//       kernel gradient reads the xpad and koff the forward pass left; the input gradient (stride
+//       1) convolves dz, zero-bordered in dzpad, with the kernel turned around (wflip). In simd
+//       mode WebAssembly (conv_fwd, conv_dw, pad_copy: f a multiple of 8; for the input gradient
+//       c too), split across the threads as gemm splits its products; the TypeScript loops
+//       otherwise (sums in f64). The generator calls them only in simd mode (conv2dDirect).
 //   allocI32(n: number): Int32Array   a zero-filled int buffer (the argmax of max pooling), in
 //       kernelMemory in the shared-memory modes, so that the WebAssembly kernels can write it.
 //   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the others above are emitted only when
@@ -58,7 +68,7 @@
 // allocF32, gemm, initKernels, shutdownKernels, and everything starting with `kernel` or `gemm`
 // (kernelMemory, kernelState, gemmTile, gemmRange, GEMM_*, ...).
 
-import { buildGemmWasm, DEFAULT_SHAPE, type GemmWasmShape } from "./gemm-wasm.js";
+import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, type GemmWasmShape } from "./gemm-wasm.js";
 
 export type KernelMode = "ts" | "simd";
 
@@ -92,7 +102,10 @@ const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackwar
 const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
 
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
-export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, "allocI32"] as const;
+/** The direct convolution's kernels (kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad). */
+const CONV_NAMES = ["kernelConv2dForward", "kernelConv2dFilterGrad", "kernelConv2dInputGrad"] as const;
+
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "allocI32"] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -620,6 +633,243 @@ function ${name}(${params}): void {
   ].join("");
 }
 
+
+const CONV_GEO_PARAMS = "n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number";
+const CONV_GEO_ARGS = "n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f";
+
+/**
+ * The direct convolution, in TypeScript (the reference loops) and, in simd mode, the wrappers
+ * that run it as WebAssembly (conv_fwd, conv_dw, pad_copy in gemm-wasm.ts) on allocF32 buffers.
+ * The input is first copied into a zero-bordered buffer (xpad, [n, hp, wp, c]) so that every
+ * window is in bounds; koff lists, per kernel tap (ky, kx, ch) in the kernel's order, the byte
+ * offset of that tap from the window's corner in xpad. No patch matrix is written.
+ */
+function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
+  if (!CONV_NAMES.some((k) => uses.has(k))) return "";
+  const wasmIf = (cond: string, body: string) =>
+    simd
+      ? `const wasm = kernelState.wasm;
+  if (wasm !== null && ${cond}) {
+    ${body}
+    return;
+  }
+  `
+      : "";
+  const shared = (names: string[]) => names.map((a) => `kernelShared(${a})`).join(" && ");
+  const fwd = uses.has("kernelConv2dForward"), dw = uses.has("kernelConv2dFilterGrad"), dx = uses.has("kernelConv2dInputGrad");
+  const threaded = simd
+    ? `${fwd || dx ? `
+/**
+ * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), split across the threads by rows
+ * when the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS).
+ */
+function kernelConvForwardRows(wasm: GemmKernelExports, x: number, koff: number, w: number, out: number, rows: number, f: number, taps: number, oh: number, ow: number, img: number, row: number, col: number, accumulate: number): void {
+  const flops = 2 * rows * taps * f;
+  if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+    wasm.conv_fwd(x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, accumulate);
+    return;
+  }
+  const job = kernelState.job, J = KERNEL_CTL_JOB;
+  job[J] = x;
+  job[J + 1] = koff;
+  job[J + 2] = w;
+  job[J + 3] = out;
+  job[J + 4] = f;
+  job[J + 5] = taps;
+  job[J + 6] = oh;
+  job[J + 7] = ow;
+  job[J + 8] = img;
+  job[J + 9] = row;
+  job[J + 10] = col;
+  job[J + 11] = accumulate;
+  kernelConvJob(wasm, 1, rows, flops);
+}
+` : ""}
+/** Runs one part of a direct-convolution job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB. */
+function kernelConvPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, R: number): void {
+  const J = KERNEL_CTL_JOB;
+  if (kind === 1) wasm.conv_fwd(job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
+  else wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);
+}
+
+/**
+ * Splits a direct-convolution job (kind 1: conv_fwd's output rows; 2: conv_dw's kernel taps, so
+ * that every part writes its own rows of the kernel gradient and nothing is summed afterwards)
+ * into parts of whole register tiles (KERNEL_CONV_MR rows or taps), as many as gemm would make
+ * of the same flops (each at least GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as
+ * gemm runs its parts: every thread, this one included, claims parts until none is left.
+ */
+function kernelConvJob(wasm: GemmKernelExports, kind: number, extent: number, flops: number): void {
+  const job = kernelState.job, ctl = kernelState.ctl;
+  const T = kernelState.workers.length + 1;
+  const units = Math.ceil(extent / KERNEL_CONV_MR);
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
+  const parts = Math.max(1, Math.min(wanted, units));
+  const per = Math.ceil(units / parts) * KERNEL_CONV_MR;
+  for (let t = 0; t < parts; t++) {
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = Math.min(extent, t * per);
+    job[R + 1] = Math.min(extent, (t + 1) * per);
+  }
+  job[KERNEL_CTL_KIND] = kind;
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    kernelConvPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  let spins = 0;
+  for (let done = Atomics.load(ctl, KERNEL_CTL_DONE); done < parts; done = Atomics.load(ctl, KERNEL_CTL_DONE)) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) throw new Error("nnc kernels: a worker thread failed in a convolution");
+}
+`
+    : "";
+  return `${threaded}
+${fwd || dw ? `/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
+function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
+  return Math.max(pad + size, (out - 1) * stride + k);
+}
+` : ""}
+${fwd || dx ? `/** Copies each [h, w, c] image of src into the [hp, wp, c] image of dst at (top, left); dst's border stays zero. */
+function kernelPadCopyTs(src: Float32Array, dst: Float32Array, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void {
+  const row = w * c;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      let s = (b * h + y) * row;
+      const d = ((b * hp + y + top) * wp + left) * c;
+      for (let i = 0; i < row; i++) dst[d + i] = src[s++];
+    }
+  }
+}
+` : ""}
+${fwd || dx ? `/** koff[(ky*kw + kx)*c + ch] = the byte offset of tap (ky, kx, ch) from a window's corner in an image of width wp. */
+function kernelConvOffsets(koff: Int32Array, kh: number, kw: number, c: number, wp: number): void {
+  let t = 0;
+  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ch = 0; ch < c; ch++) koff[t++] = ((ky * wp + kx) * c + ch) * 4;
+}
+` : ""}
+${fwd || dx ? `/**
+ * out[(b, oy, ox), j] (=|+=) sum over taps t of xpad[corner(b, oy, ox) + koff[t]] * kernel[t, j]:
+ * the convolution of the padded batch, with f output channels, in plain loops (sums in f64).
+ */
+function kernelConvPaddedTs(xpad: Float32Array, koff: Int32Array, kernel: Float32Array, out: Float32Array, accumulate: boolean, n: number, hp: number, wp: number, c: number, taps: number, sh: number, sw: number, oh: number, ow: number, f: number): void {
+  const acc = kernelConvSums(f);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const corner = ((b * hp + oy * sh) * wp + ox * sw) * c;
+        acc.fill(0, 0, f);
+        for (let t = 0; t < taps; t++) {
+          const v = xpad[corner + (koff[t] >> 2)];
+          const k = t * f;
+          for (let j = 0; j < f; j++) acc[j] += v * kernel[k + j];
+        }
+        for (let j = 0; j < f; j++) out[o + j] = accumulate ? out[o + j] + acc[j] : acc[j];
+        o += f;
+      }
+    }
+  }
+}
+` : ""}
+/** The f64 running sums of the TypeScript convolution loops: grown once to the largest need, then reused (the step allocates nothing). */
+let kernelConvAcc = new Float64Array(0);
+function kernelConvSums(size: number): Float64Array {
+  if (kernelConvAcc.length < size) kernelConvAcc = new Float64Array(size);
+  return kernelConvAcc;
+}
+
+${fwd ? `/**
+ * Convolution forward, direct: z[n*oh*ow, f] = x (NHWC, windows at (oy*sh - padTop, ox*sw -
+ * padLeft), zeros outside) · kernel [kh, kw, c, f]. xpad ([n, hp, wp, c], hp and wp from
+ * kernelConvPadded) and koff (kh*kw*c ints) are the layer's scratch; conv_dw reads them after.
+ */
+function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, ${CONV_GEO_PARAMS}): void {
+  const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+  kernelConvOffsets(koff, kh, kw, c, wp);
+  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])}`, `wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
+    kernelConvForwardRows(wasm, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
+  kernelConvPaddedTs(xpad, koff, kernel, z, false, n, hp, wp, c, kh * kw * c, sh, sw, oh, ow, f);
+}
+` : ""}
+${dw ? `/**
+ * Convolution kernel gradient, direct: dkernel[t, j] = sum over (b, oy, ox) of the window's tap t
+ * times dz[(b, oy, ox), j], reading the padded input and offsets kernelConv2dForward left in xpad
+ * and koff (so it runs after the forward pass of the same batch).
+ */
+function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, ${CONV_GEO_PARAMS}): void {
+  const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+  const taps = kh * kw * c;
+  ${wasmIf(`f % 8 === 0 && ${shared(["xpad", "koff", "dz", "dkernel"])}`, `dkernel.fill(0, 0, taps * f);
+    const x0 = xpad.byteOffset, k0 = koff.byteOffset, g0 = dz.byteOffset, d0 = dkernel.byteOffset, img = hp * wp * c * 4, row = sh * wp * c * 4, col = sw * c * 4;
+    const flops = 2 * n * oh * ow * taps * f;
+    if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+      wasm.conv_dw(x0, k0, g0, d0, n, 0, taps, f, oh, ow, img, row, col);
+    } else {
+      const job = kernelState.job, J = KERNEL_CTL_JOB;
+      job[J] = x0;
+      job[J + 1] = k0;
+      job[J + 2] = g0;
+      job[J + 3] = d0;
+      job[J + 4] = n;
+      job[J + 5] = f;
+      job[J + 6] = oh;
+      job[J + 7] = ow;
+      job[J + 8] = img;
+      job[J + 9] = row;
+      job[J + 10] = col;
+      kernelConvJob(wasm, 2, taps, flops);
+    }`)}const acc = kernelConvSums(taps * f);
+  acc.fill(0, 0, taps * f);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const corner = ((b * hp + oy * sh) * wp + ox * sw) * c;
+        for (let t = 0; t < taps; t++) {
+          const v = xpad[corner + (koff[t] >> 2)];
+          const k = t * f;
+          for (let j = 0; j < f; j++) acc[k + j] += v * dz[o + j];
+        }
+        o += f;
+      }
+    }
+  }
+  for (let i = 0; i < taps * f; i++) dkernel[i] = acc[i];
+}
+` : ""}
+${dx ? `/**
+ * Convolution input gradient, direct (stride 1): dx (=|+=) the convolution of dz, zero-padded
+ * into dzpad ([n, h + kh - 1, w + kw - 1, f], dz at (kh - 1 - padTop, kw - 1 - padLeft)), with
+ * the kernel turned around: wflip[ky, kx, j, ch] = kernel[kh-1-ky, kw-1-kx, ch, j]. dkoff
+ * (kh*kw*f ints) and wflip (kh*kw*f*c floats) are scratch.
+ */
+function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, ${CONV_GEO_PARAMS}): void {
+  const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
+      for (let ch = 0; ch < c; ch++) {
+        const src = ((ky * kw + kx) * c + ch) * f, dst = (((kh - 1 - ky) * kw + (kw - 1 - kx)) * f) * c + ch;
+        for (let j = 0; j < f; j++) wflip[dst + j * c] = kernel[src + j];
+      }
+  kernelConvOffsets(dkoff, kh, kw, f, wq);
+  ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
+    kernelConvForwardRows(wasm, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`)}void sh;
+  void sw;
+  kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
+  kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
+}` : ""}
+`;
+}
+
 function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
   return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
@@ -654,7 +904,7 @@ ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function a
     .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
     .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}${POOL_NAMES.filter((k) => uses.has(k))
     .map((k) => POOL_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
-    .join("")}${uses.has("allocI32") ? `
+    .join("")}${convKernels(false, uses)}${uses.has("allocI32") ? `
 /** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
 function allocI32(n: number): Int32Array {
   return new Int32Array(n);
@@ -759,6 +1009,8 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
   const { KC, MC, NC } = blocking;
   const { MR, NR } = shape;
   const simd = mode === "simd";
+  /** Whether the program runs direct convolutions on the WebAssembly kernels (and their jobs on the workers). */
+  const conv = simd && CONV_NAMES.some((k) => uses.has(k));
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
     adam: uses.has("adamUpdate"),
@@ -776,6 +1028,7 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
     maxPoolBackward: uses.has("kernelMaxPoolBackward"),
     avgPool: uses.has("kernelAvgPool"),
     avgPoolBackward: uses.has("kernelAvgPoolBackward"),
+    conv: CONV_NAMES.some((k) => uses.has(k)),
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -793,7 +1046,9 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
 const GEMM_KC = ${KC};
 const GEMM_MC = ${MC};
 const GEMM_NC = ${NC};` : ""}
-const GEMM_MR = ${MR};
+const GEMM_MR = ${MR};${conv ? `
+/** Rows of the direct convolution's register tile: the unit its jobs are split in. */
+const KERNEL_CONV_MR = ${CONV_MR};` : ""}
 const GEMM_NR = ${NR};${simd ? `
 const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` : ""}
 /** Layout of the control block shared with the workers (Int32 indices). */
@@ -803,7 +1058,8 @@ const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed wi
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${conv ? `; or a direct convolution's arguments
+const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};
@@ -834,7 +1090,7 @@ for (;;) {
     try {
       ${
         simd
-          ? `gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
+          ? `${conv ? "if (job[KERNEL_CTL_KIND] !== 0) kernelConvPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
           : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
       gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
       }
@@ -919,6 +1175,9 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
 ` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
+  conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
+  pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
 ` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators${shape.fma ? ", f32x4.relaxed_madd" : ""}). */
@@ -1014,7 +1273,7 @@ function kernelWorkerSource(): string {
     ${JSON.stringify(constants)},
     gemmTile.toString(),
     kernelClaim.toString(),
-    ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : ""}
+    ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : ""}${conv ? "kernelConvPart.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
 }
@@ -1153,7 +1412,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${convKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
@@ -1333,7 +1592,8 @@ function gemm(
   job[J + 6] = b;
   job[J + 7] = c;
   job[J + 8] = accumulate ? 1 : 0;
-  job[J + 9] = pa;
+  job[J + 9] = pa;${conv ? `
+  job[KERNEL_CTL_KIND] = 0;` : ""}
   for (let t = 0; t < parts; t++) {
     const lo = Math.min(extent, t * per), hi = Math.min(extent, (t + 1) * per);
     const R = KERNEL_CTL_RANGES + 4 * t;

@@ -1,0 +1,133 @@
+// The direct convolution (kernelConv2dForward / FilterGrad / InputGrad) against the definitions
+// in double-precision loops, in both kernel modes: ts (the plain loops) and simd (WebAssembly
+// conv_fwd / conv_dw / pad_copy where the channel counts allow, the loops otherwise).
+import { describe, expect, it } from "vitest";
+import { loadKernels, type KernelRuntime } from "./load.js";
+
+type Geo = [n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number];
+
+const CASES: { name: string; geo: Geo }[] = [
+  { name: "cnn conv1 (28x28x1 -> 8, 5x5 same)", geo: [3, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 8] },
+  { name: "cnn conv2 (14x14x8 -> 16, 5x5 same)", geo: [2, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] },
+  { name: "cnn conv2, 16 images (in parts across the threads)", geo: [16, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] },
+  { name: "3x2 kernel, asymmetric padding, 8 -> 24", geo: [2, 6, 7, 8, 3, 2, 1, 1, 6, 7, 1, 0, 24] },
+  { name: "valid, stride 2", geo: [2, 9, 7, 3, 3, 3, 2, 2, 4, 3, 0, 0, 8] },
+  { name: "valid, stride 1, 8 -> 16 (input gradient through the full border)", geo: [2, 7, 6, 8, 3, 3, 1, 1, 5, 4, 0, 0, 16] },
+  { name: "same, even kernel (padding 0 before, 1 after)", geo: [2, 6, 6, 8, 2, 2, 1, 1, 6, 6, 0, 0, 8] },
+  { name: "5 filters (not a multiple of 8: the loops)", geo: [2, 5, 6, 8, 3, 3, 1, 1, 5, 6, 1, 1, 5] },
+  { name: "kernel larger than the image", geo: [1, 4, 4, 8, 5, 5, 1, 1, 4, 4, 2, 2, 8] },
+];
+
+const padded = (size: number, k: number, s: number, out: number, pad: number) => Math.max(pad + size, (out - 1) * s + k);
+/** x at (b, y, x, ch), 0 outside the image. */
+const at = (x: ArrayLike<number>, g: Geo, b: number, y: number, xx: number, ch: number) => {
+  const [, h, w, c] = g;
+  return y >= 0 && y < h && xx >= 0 && xx < w ? x[((b * h + y) * w + xx) * c + ch]! : 0;
+};
+
+function refForward(x: Float32Array, kernel: Float32Array, g: Geo): Float64Array {
+  const [n, , , c, kh, kw, sh, sw, oh, ow, pt, pl, f] = g;
+  const z = new Float64Array(n * oh * ow * f);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let j = 0; j < f; j++) {
+          let s = 0;
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++)
+              for (let ch = 0; ch < c; ch++) s += at(x, g, b, oy * sh - pt + ky, ox * sw - pl + kx, ch) * kernel[((ky * kw + kx) * c + ch) * f + j]!;
+          z[((b * oh + oy) * ow + ox) * f + j] = s;
+        }
+  return z;
+}
+
+function refFilterGrad(x: Float32Array, dz: Float32Array, g: Geo): Float64Array {
+  const [n, , , c, kh, kw, sh, sw, oh, ow, pt, pl, f] = g;
+  const dk = new Float64Array(kh * kw * c * f);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++)
+            for (let ch = 0; ch < c; ch++) {
+              const v = at(x, g, b, oy * sh - pt + ky, ox * sw - pl + kx, ch);
+              for (let j = 0; j < f; j++) dk[((ky * kw + kx) * c + ch) * f + j] += v * dz[((b * oh + oy) * ow + ox) * f + j]!;
+            }
+  return dk;
+}
+
+function refInputGrad(dz: Float32Array, kernel: Float32Array, g: Geo): Float64Array {
+  const [n, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, f] = g;
+  const dx = new Float64Array(n * h * w * c);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) {
+            const y = oy * sh - pt + ky, xx = ox * sw - pl + kx;
+            if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
+            for (let ch = 0; ch < c; ch++)
+              for (let j = 0; j < f; j++) dx[((b * h + y) * w + xx) * c + ch] += dz[((b * oh + oy) * ow + ox) * f + j]! * kernel[((ky * kw + kx) * c + ch) * f + j]!;
+          }
+  return dx;
+}
+
+/** The largest error relative to the value (plus a floor for sums that cancel), as test/kernels/gemm.test.ts measures it. */
+function worst(got: ArrayLike<number>, want: Float64Array, terms: number): number {
+  let e = 0;
+  for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i]! - want[i]!) / (Math.abs(want[i]!) + Math.sqrt(terms) * 1e-2 + 1e-6));
+  return e;
+}
+
+function fill(a: Float32Array, seed: number): Float32Array {
+  for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37 + seed) + 0.01 * ((i * 7) % 13);
+  return a;
+}
+
+for (const cfg of [
+  { mode: "ts", threads: 1 },
+  { mode: "simd", threads: 1 },
+  { mode: "simd", threads: 2 },
+] as const) {
+  describe(`direct convolution ${cfg.mode}/${cfg.threads}t`, () => {
+    for (const { name, geo } of CASES) {
+      it(name, async () => {
+        const k: KernelRuntime = await loadKernels(cfg);
+        try {
+          const [n, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, f] = geo;
+          const taps = kh * kw * c;
+          const x = fill(k.allocF32(n * h * w * c), 1);
+          const kernel = fill(k.allocF32(taps * f), 2);
+          const xpad = k.allocF32(n * padded(h, kh, sh, oh, pt) * padded(w, kw, sw, ow, pl) * c);
+          const koff = k.allocI32(taps);
+          const z = k.allocF32(n * oh * ow * f).fill(7); // garbage that must be overwritten
+          k.kernelConv2dForward(x, xpad, koff, kernel, z, ...geo);
+          expect(worst(z, refForward(x, kernel, geo), taps), "forward").toBeLessThan(1e-4);
+          // twice: the padded buffer's border must still be zero
+          k.kernelConv2dForward(x, xpad, koff, kernel, z, ...geo);
+          expect(worst(z, refForward(x, kernel, geo), taps), "forward again").toBeLessThan(1e-4);
+
+          const dz = fill(k.allocF32(n * oh * ow * f), 3);
+          const dk = k.allocF32(taps * f).fill(5);
+          k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo);
+          expect(worst(dk, refFilterGrad(x, dz, geo), n * oh * ow), "kernel gradient").toBeLessThan(1e-4);
+
+          if (sh === 1 && sw === 1) {
+            const dzpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f);
+            const dkoff = k.allocI32(kh * kw * f);
+            const wflip = k.allocF32(taps * f);
+            const dx = k.allocF32(n * h * w * c).fill(9);
+            const want = refInputGrad(dz, kernel, geo);
+            k.kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, false, ...geo);
+            expect(worst(dx, want, kh * kw * f), "input gradient").toBeLessThan(1e-4);
+            // accumulate: adds onto dx
+            k.kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, true, ...geo);
+            expect(worst(dx, want.map((v) => 2 * v), 2 * kh * kw * f), "input gradient, accumulated").toBeLessThan(1e-4);
+          }
+        } finally {
+          k.shutdownKernels();
+        }
+      });
+    }
+  });
+}
