@@ -918,6 +918,56 @@ function shutdownKernels(): void {}
 `;
 }
 
+/**
+ * The simd runtimes' TypeScript matrix multiply, for what the WebAssembly kernels cannot take
+ * (before initKernels, or arrays not from allocF32): one dot product per output, summed along k in
+ * the order gemmTile sums (so the same floats), without its register blocking.
+ */
+const GEMM_FALLBACK = `
+/**
+ * C[i0..i1, j0..j1] = (or += when accumulate) op(A) * op(B) for that block of C, reading
+ * op(A)[i, k] = A[aOff + i * ars + k * acs] and op(B)[k, j] = B[bOff + k * brs + j * bcs], so
+ * that one loop nest serves every transposition. C is row-major with N columns from cOff.
+ */
+function gemmTile(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  aOff: number,
+  B: Float32Array,
+  bOff: number,
+  C: Float32Array,
+  cOff: number,
+  accumulate: boolean,
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+): void {
+  const ars = transA ? 1 : K;
+  const acs = transA ? M : 1;
+  const brs = transB ? 1 : N;
+  const bcs = transB ? K : 1;
+  for (let i = i0; i < i1; i++) {
+    for (let j = j0; j < j1; j++) {
+      let sum = 0;
+      let pa = aOff + i * ars;
+      let pb = bOff + j * bcs;
+      for (let k = 0; k < K; k++) {
+        sum += A[pa] * B[pb];
+        pa += acs;
+        pb += brs;
+      }
+      const at = cOff + i * N + j;
+      C[at] = accumulate ? C[at] + sum : sum;
+    }
+  }
+}
+`;
+
 /** The blocked driver over the wasm kernels; self-contained so that workers can run it too. */
 const GEMM_RANGE_WASM = `
 /**
@@ -980,6 +1030,10 @@ function gemmRange(
 function gemmPaddedRows(M: number): number {
   return Math.ceil(M / GEMM_MR) * GEMM_MR;
 }
+`;
+
+/** Packing op(A) once for a product whose columns are split across threads. */
+const GEMM_PACK_A_WASM = `
 
 /** Whether the product packs op(A) (rather than reading it in place, when op(B) is narrow). */
 function gemmPacksA(transA: boolean, N: number): boolean {
@@ -1011,6 +1065,10 @@ function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntim
   const simd = mode === "simd";
   /** Whether the program runs direct convolutions on the WebAssembly kernels (and their jobs on the workers). */
   const conv = simd && CONV_NAMES.some((k) => uses.has(k));
+  // Worker threads (a pool, a control block, products split into parts) only with threads > 1,
+  // or with the direct convolutions (their wrappers split jobs across the pool when it has
+  // workers); the "ts" mode on one thread is tsSingleThread, so a runtime without a pool is simd.
+  const pool = threads > 1 || conv;
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
     adam: uses.has("adamUpdate"),
@@ -1050,7 +1108,7 @@ const GEMM_MR = ${MR};${conv ? `
 /** Rows of the direct convolution's register tile: the unit its jobs are split in. */
 const KERNEL_CONV_MR = ${CONV_MR};` : ""}
 const GEMM_NR = ${NR};${simd ? `
-const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` : ""}
+const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` : ""}${pool ? `
 /** Layout of the control block shared with the workers (Int32 indices). */
 const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
 const KERNEL_CTL_STOP = 1; // 1: workers exit
@@ -1062,7 +1120,7 @@ const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, pack
 const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
-const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};
+const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
 `;
 
   const workerMain = `
@@ -1110,9 +1168,9 @@ for (;;) {
 // ---------------------------------------------------------------------------------------------
 // Kernels: ${title}.
 // All float buffers live in one shared WebAssembly.Memory (kernelMemory), so that the
-// ${simd ? "WebAssembly kernels and the " : ""}worker threads work on them in place, without copies.
+// ${[simd ? "WebAssembly kernels" : "", pool ? "worker threads" : ""].filter(Boolean).join(" and the ")} work on them in place, without copies.
 // ---------------------------------------------------------------------------------------------
-${constants}
+${constants}${pool ? `
 const KERNEL_THREADS = ${threads};
 /** Products of fewer flops (2*M*N*K) than this run on the main thread alone. */
 const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
@@ -1124,7 +1182,7 @@ function gemmEvenness(units: number, parts: number): number {
   const p = Math.min(parts, units);
   return units / (p * Math.ceil(units / p));
 }
-
+` : ""}
 /** The memory every buffer lives in; shared, so growing it never detaches earlier views. */
 const kernelMemory = new WebAssembly.Memory({ initial: 16, maximum: 32768, shared: true });
 let kernelHeapTop = 1024; // the first KiB stays unused
@@ -1210,38 +1268,46 @@ async function compileKernelModule(): Promise<WebAssembly.Module> {
     }
   }
 }
-` : ""}` : ""}
+` : ""}` : ""}${pool ? `
 /** Per-thread scratch: packed panels of A and B, and one output tile for the edges. */
 interface KernelScratch {
   ap: number;
   bp: number;
   tile: number;
 }
-
+` : ""}
 const kernelState = {
-  ${simd ? "wasm: null as GemmKernelExports | null," : ""}
-  ${simd ? "module: null as WebAssembly.Module | null," : ""}
-  ${simd ? `/** Whether the gemm kernel multiplies and adds in one relaxed-SIMD instruction. */
-  fma: ${shape.fma ? "true" : "false"},` : ""}
-  workers: [] as import("node:worker_threads").Worker[],
+  ${[
+    simd ? "wasm: null as GemmKernelExports | null," : "",
+    simd && pool ? "module: null as WebAssembly.Module | null," : "",
+    simd ? `/** Whether the gemm kernel multiplies and adds in one relaxed-SIMD instruction. */
+  fma: ${shape.fma ? "true" : "false"},` : "",
+    pool ? `workers: [] as import("node:worker_threads").Worker[],
   scratch: [] as KernelScratch[],
   ctlAt: 0,
   ctl: new Int32Array(0),
   job: new Uint32Array(0),
-  heap: new Float32Array(0),
-  ${simd ? `/** The scratch for a whole packed op(A) (kernelPackedA): its byte address and size. */
+  heap: new Float32Array(0),` : "",
+    simd && pool ? `/** The scratch for a whole packed op(A) (kernelPackedA): its byte address and size. */
   packedAt: 0,
-  packedBytes: 0,` : ""}
+  packedBytes: 0,` : "",
+  ].filter(Boolean).join("\n  ")}
 };
-${simd ? `for (let t = 0; t < KERNEL_THREADS; t++) {
+${simd && pool ? `for (let t = 0; t < KERNEL_THREADS; t++) {
   kernelState.scratch.push({
     ap: kernelAllocBytes(${mcPad} * GEMM_KC * 4),
     bp: kernelAllocBytes(${ncPad} * GEMM_KC * 4),
     tile: kernelAllocBytes(GEMM_MR * GEMM_NR * 4),
   });
-}` : ""}
-kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);
-${simd ? `
+}` : ""}${simd && !pool ? `
+/** The gemm's scratch (byte addresses): packed panels of A and B, and one output tile for the edges. */
+const kernelScratch = {
+  ap: kernelAllocBytes(${mcPad} * GEMM_KC * 4),
+  bp: kernelAllocBytes(${ncPad} * GEMM_KC * 4),
+  tile: kernelAllocBytes(GEMM_MR * GEMM_NR * 4),
+};` : ""}
+${pool ? "kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);" : ""}
+${simd && pool ? `
 /**
  * The byte address of a scratch region of at least \`bytes\` for a packed op(A). It grows to the
  * largest product's size over the first training step, then is reused.
@@ -1253,8 +1319,7 @@ function kernelPackedA(bytes: number): number {
   }
   return kernelState.packedAt;
 }
-` : ""}${GEMM_TILE}${simd ? GEMM_RANGE_WASM : ""}
-
+` : ""}${simd ? GEMM_FALLBACK : GEMM_TILE}${simd ? GEMM_RANGE_WASM : ""}${simd && pool ? GEMM_PACK_A_WASM : ""}${pool ? `
 /**
  * Claims the next part of job gen (returns its index), or returns -1 when none is left or
  * the job is no longer the current one (the generation in NEXT changed).
@@ -1271,21 +1336,21 @@ function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
 function kernelWorkerSource(): string {
   return [
     ${JSON.stringify(constants)},
-    gemmTile.toString(),
-    kernelClaim.toString(),
-    ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : ""}${conv ? "kernelConvPart.toString()," : ""}
+    ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : "gemmTile.toString(),"}
+    kernelClaim.toString(),${conv ? "\n    kernelConvPart.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
 }
-
-/** Compiles the WebAssembly kernels and starts the worker threads. Call once, before training. */
+` : ""}
+/** Compiles the WebAssembly kernels${pool ? " and starts the worker threads" : ""}. Call once, before training. */
 async function initKernels(): Promise<void> {
   ${simd ? `if (kernelState.wasm === null) {
-    kernelState.module = ${shape.fma ? "await compileKernelModule()" : `await WebAssembly.compile(Buffer.from(GEMM_WASM_BASE64, "base64"))`};
-    const instance = await WebAssembly.instantiate(kernelState.module, { env: { mem: kernelMemory } });
+    const module = ${shape.fma ? "await compileKernelModule()" : `await WebAssembly.compile(Buffer.from(GEMM_WASM_BASE64, "base64"))`};${pool ? `
+    kernelState.module = module;` : ""}
+    const instance = await WebAssembly.instantiate(module, { env: { mem: kernelMemory } });
     kernelState.wasm = instance.exports as unknown as GemmKernelExports;
   }` : ""}
-  if (KERNEL_THREADS > 1 && kernelState.workers.length === 0) {
+  ${pool ? `if (KERNEL_THREADS > 1 && kernelState.workers.length === 0) {
     const { Worker } = await import("node:worker_threads");
     kernelState.ctl = new Int32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
     kernelState.job = new Uint32Array(kernelMemory.buffer, kernelState.ctlAt, KERNEL_CTL_INTS);
@@ -1298,9 +1363,9 @@ async function initKernels(): Promise<void> {
       worker.unref(); // never keeps the process alive
       kernelState.workers.push(worker);
     }
-  }
+  }` : ""}
 }
-
+${pool ? `
 /** Stops the worker threads. */
 function shutdownKernels(): void {
   if (kernelState.workers.length > 0) {
@@ -1311,13 +1376,16 @@ function shutdownKernels(): void {
     kernelState.workers = [];
   }
 }
-
+` : `
+/** Releases the kernels' resources (nothing to release: they run on this thread). */
+function shutdownKernels(): void {}
+`}
 /** Whether the array is a view of kernelMemory (allocF32) rather than an ordinary Float32Array. */
 function kernelShared(x: Float32Array | Uint8Array | Int32Array): boolean {
   return x.buffer instanceof SharedArrayBuffer;
 }
 
-/** Runs C[i0..i1, j0..j1] of the product on this thread with thread t's scratch. */
+${pool ? `/** Runs C[i0..i1, j0..j1] of the product on this thread with thread t's scratch. */
 function gemmPart(
   t: number,
   transA: boolean,
@@ -1343,7 +1411,7 @@ function gemmPart(
   const heap = kernelState.heap;
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
-
+` : ""}
 ${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate") || uses.has("kernelLeakyRelu") || uses.has("kernelLeakyReluBackward")) ? `
 /**
  * The float arguments of the WebAssembly adam, sgd and leaky_relu, passed through memory: a call from
@@ -1550,7 +1618,11 @@ function gemm(
     gemmTile(transA, transB, M, N, K, A, 0, B, 0, C, 0, accumulate, 0, M, 0, N);
     return;
   }
-  const a = A.byteOffset, b = B.byteOffset, c = C.byteOffset;
+  const a = A.byteOffset, b = B.byteOffset, c = C.byteOffset;${pool ? "" : `
+  const { ap, bp, tile } = kernelScratch;
+  gemmRange(kernelState.wasm!, ap, bp, tile, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N, 0);
+}
+`}${pool ? `
   const T = kernelState.workers.length + 1;
   if (T === 1 || 2 * M * N * K < GEMM_PARALLEL_MIN_FLOPS) {
     gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N, 0);
@@ -1624,5 +1696,5 @@ function gemm(
   }
   if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) throw new Error("nnc kernels: a worker thread failed in a matrix product");
 }
-`;
+` : ""}`;
 }
