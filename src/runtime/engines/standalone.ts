@@ -4,6 +4,7 @@
 import { availableParallelism } from "node:os";
 import type { IR } from "../../compiler/ir.js";
 import { generateStandalone } from "../../compiler/targets/standalone/index.js";
+import { loadMnist } from "../data/mnist.js";
 import type { Engine, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import { loadProgram } from "./program.js";
 
@@ -33,10 +34,23 @@ export async function loadStandaloneProgram(
   return loadProgram(source, `nnc-standalone-${ir.model.name}`);
 }
 
+/**
+ * The program reads the idx files where nnc keeps them and never downloads (as the PyTorch
+ * program): nnc's loader finds them first (--data DIR, $NNC_DATA, the cache dir, ...), downloads
+ * them into the cache dir when they are nowhere, and checks that files of the published size are
+ * the published ones. Reading one example of each split is enough for that.
+ */
+async function prepareData(ir: IR, options: RunOptions): Promise<void> {
+  const dataset = ir.training?.data.dataset;
+  if (dataset === undefined) return;
+  for (const split of ["train", "test"] as const) await loadMnist({ dataset, split, dataDir: options.dataDir, limit: 1 });
+}
+
 export const standaloneEngine: Engine = {
   name: "standalone",
   async train(ir: IR, options: RunOptions, hooks: TrainHooks): Promise<TrainResult> {
     const settings = kernelSettings(options);
+    await prepareData(ir, options);
     const program = await loadStandaloneProgram(ir, settings);
     return program.train(options, hooks);
   },

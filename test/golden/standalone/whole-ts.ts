@@ -43,19 +43,9 @@
 //     batch     64
 //   }
 
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
@@ -837,14 +827,14 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         `cannot resume: ${resumeDir} was trained with seed ${resumed.seed} and train limit ${resumed.trainLimit ?? "none"}, not ${seed} and ${trainLimit ?? "none"}`,
       );
     }
-    const trainSet = await loadMnist({
+    const trainSet = loadLocalMnist({
       dataset: "mnist",
       split: "train",
       dataDir: options.dataDir,
       limit: trainLimit,
       floats: false,
     });
-    const testSet = await loadMnist({
+    const testSet = loadLocalMnist({
       dataset: "mnist",
       split: "test",
       dataDir: options.dataDir,
@@ -1211,7 +1201,7 @@ async function main(argv: string[]): Promise<void> {
 // ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
 
 export interface RunOptions {
-  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
+  /** Where the MNIST idx files are; else $NNC_DATA, nnc's cache dir (`nnc run` downloads into it), ../shared/data. */
   dataDir?: string;
   epochs?: number;
   trainLimit?: number;
@@ -1756,26 +1746,21 @@ type MnistDataset = "mnist" | "fashion_mnist";
 
 type MnistSplit = "train" | "test";
 
-interface MnistOptions {
+/** One split of a dataset, and where to read it from. */
+interface MnistSplitOptions {
   dataset: MnistDataset;
   split: MnistSplit;
   /** `--data DIR`: when given, the files must be there (or in DIR/<dataset>). */
   dataDir?: string;
   /** Keep only the first `limit` examples. */
   limit?: number;
-  /** Overrides for tests: the download mirror (base URL ending in "/"), the cache dir, the expected md5s. */
-  mirror?: string;
-  cacheDir?: string;
-  checksums?: Record<string, string>;
-  /** false: never download (fail with a clear error instead). Default true. */
-  download?: boolean;
-  /** Download progress (default: downloadProgress(), on stderr). */
-  onDownload?: DownloadProgress;
   /**
    * false: no [0, 1] float copy of the pixels (`images` is then empty; read `pixels`). The
    * standalone engine scales the bytes as it copies each batch: a quarter of the memory.
    */
   floats?: boolean;
+  /** Overrides for tests: the cache dir. */
+  cacheDir?: string;
 }
 
 interface MnistData {
@@ -1796,108 +1781,8 @@ function mnistFileNames(split: MnistSplit): [string, string] {
     : ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 }
 
-/** Known mirrors and md5s of the original .gz files. */
-const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, string> }> = {
-  mnist: {
-    mirror: "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    md5: {
-      "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-      "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-      "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-      "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-    },
-  },
-  fashion_mnist: {
-    mirror: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    md5: {
-      "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-      "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-      "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-    },
-  },
-};
-
 /** Rows and columns of every MNIST / Fashion-MNIST image. */
 const MNIST_SIDE = 28;
-
-/** The published files, uncompressed: size, and md5 where known (Fashion-MNIST's gz md5s are above). */
-const MNIST_RAW: Record<MnistDataset, Record<string, { bytes: number; md5?: string }>> = {
-  mnist: {
-    "train-images-idx3-ubyte": { bytes: 47040016, md5: "6bbc9ace898e44ae57da46a324031adb" },
-    "train-labels-idx1-ubyte": { bytes: 60008, md5: "a25bea736e30d166cdddb491f175f624" },
-    "t10k-images-idx3-ubyte": { bytes: 7840016, md5: "2646ac647ad5339dbf082846283269ea" },
-    "t10k-labels-idx1-ubyte": { bytes: 10008, md5: "27ae3e4e09519cfbb04c329615203637" },
-  },
-  fashion_mnist: {
-    "train-images-idx3-ubyte": { bytes: 47040016 },
-    "train-labels-idx1-ubyte": { bytes: 60008 },
-    "t10k-images-idx3-ubyte": { bytes: 7840016 },
-    "t10k-labels-idx1-ubyte": { bytes: 10008 },
-  },
-};
-
-/**
- * Checks an idx file against the published one, once per file (a marker in the cache,
- * ~/.cache/nnc/verified/, remembers its path, size and mtime): a file of the published
- * size must have its md5 (a zeroed or altered copy is refused), a .gz its published md5; a file
- * of another size is taken as a deliberate subset, except in nnc's own download cache.
- */
-function verifyIdxFile(
-  path: string,
-  data: Buffer,
-  dataset: MnistDataset,
-  name: string,
-  inCache: boolean,
-): void {
-  const known = MNIST_RAW[dataset][name];
-  if (known === undefined) return;
-  let stamp: string;
-  try {
-    const st = statSync(path);
-    stamp = JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs });
-  } catch {
-    return;
-  }
-  const marker = join(
-    dirname(mnistCacheDir(dataset)),
-    "verified",
-    `${md5Hex(Buffer.from(resolve(path)))}-${name}`,
-  );
-  try {
-    if (readFileSync(marker, "utf8") === stamp) return;
-  } catch {
-    // not verified yet
-  }
-  const fix = inCache ? "delete it and run again to download it anew" : "replace it with the published file";
-  if (data.length !== known.bytes) {
-    if (inCache)
-      throw new Error(
-        `${path} is ${data.length} bytes uncompressed, but the published ${dataset} file is ${known.bytes}: ${fix}`,
-      );
-    return; // a subset or a file of one's own, given with --data or $NNC_DATA: used as it is
-  }
-  if (known.md5 !== undefined) {
-    const got = md5Hex(data);
-    if (got !== known.md5)
-      throw new Error(
-        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${known.md5} (corrupt or altered); ${fix}`,
-      );
-  } else if (path.endsWith(".gz")) {
-    const want = MNIST_SOURCES[dataset].md5[`${name}.gz`];
-    const got = md5Hex(readFileSync(path));
-    if (want !== undefined && got !== want)
-      throw new Error(
-        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${want} (corrupt or altered); ${fix}`,
-      );
-  }
-  try {
-    mkdirSync(dirname(marker), { recursive: true });
-    writeFileSync(marker, stamp);
-  } catch {
-    // no writable cache: verified again next time
-  }
-}
 
 /** The cache directory for a dataset: $XDG_CACHE_HOME/nnc/<dataset> or ~/.cache/nnc/<dataset>. */
 function mnistCacheDir(dataset: MnistDataset): string {
@@ -2002,27 +1887,6 @@ function parseIdxLabels(buf: Buffer, path: string, limit?: number, classes = 10)
   return labels;
 }
 
-/** md5 of a buffer, hex. */
-function md5Hex(data: Buffer): string {
-  return createHash("md5").update(data).digest("hex");
-}
-
-/** Writes data to path atomically: a temporary file in the same directory, then rename. */
-function writeFileAtomic(path: string, data: Buffer | Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-    throw err;
-  }
-}
-
 /**
  * Writes a model folder whole or not at all: every file into `dir.tmp-<pid>-<random>/`, then
  * that folder renamed to `dir` (an existing `dir` is first renamed aside under a temporary name
@@ -2060,151 +1924,52 @@ function writeModelDir(dir: string, files: Record<string, Buffer | Uint8Array | 
   }
 }
 
-/** Called as a download goes: at its start (received 0) and as bytes arrive; total is null when the server does not say. */
-type DownloadProgress = (file: string, received: number, total: number | null) => void;
-
 /**
- * The default download progress, on stderr: on a terminal one line redrawn in place
- * ("downloading train-images-idx3-ubyte.gz: 4.2/9.9 MB (42%)"), otherwise one line per file.
+ * The folder holding both files of the split, without downloading: opts.dataDir (or
+ * dataDir/<dataset>), which must hold them, else the first of $NNC_DATA (or $NNC_DATA/<dataset>),
+ * the cache dir, /usr/share/datasets/fashion-mnist (for fashion_mnist) and
+ * ../shared/data/<dataset> that does; null when none does.
  */
-function downloadProgress(stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
-  let last = 0;
-  return (file, received, total) => {
-    const mb = (n: number) => (n / 1e6).toFixed(1);
-    const size =
-      total === null
-        ? `${mb(received)} MB`
-        : `${mb(received)}/${mb(total)} MB (${Math.floor((100 * received) / Math.max(total, 1))}%)`;
-    const done = total !== null && received >= total;
-    if (!stream.isTTY) {
-      if (received === 0) stream.write(`downloading ${file}${total === null ? "" : ` (${mb(total)} MB)`}\n`);
-      return;
-    }
-    const now = Date.now();
-    if (!done && received !== 0 && now - last < 100) return;
-    last = now;
-    stream.write(`\rdownloading ${file}: ${size}\x1b[K${done ? "\n" : ""}`);
-  };
-}
-
-/** Downloads url (following redirects) into memory, reporting progress as the bytes arrive. */
-async function fetchBytes(url: string, file: string, onProgress: DownloadProgress): Promise<Buffer> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(120_000), redirect: "follow" });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`cannot download ${url}: ${cause ?? (err as Error).message}`);
-  }
-  if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
-  const total = Number(response.headers.get("content-length")) || null;
-  onProgress(file, 0, total);
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  try {
-    if (response.body === null) {
-      chunks.push(new Uint8Array(await response.arrayBuffer()));
-      received = chunks[0]!.length;
-    } else {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunks.push(value);
-        received += value.length;
-        onProgress(file, received, total);
-      }
-    }
-  } catch (err) {
-    throw new Error(`cannot download ${url}: ${(err as Error).message} after ${received} bytes`);
-  }
-  if (total === null) onProgress(file, received, received);
-  return Buffer.concat(chunks);
-}
-
-/** Downloads the .gz files of a split into dir, verifying each md5 and writing atomically. */
-async function downloadMnist(
-  names: string[],
-  dir: string,
-  mirror: string,
-  checksums: Record<string, string>,
-  onProgress: DownloadProgress = downloadProgress(),
-): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  for (const name of names) {
-    const file = `${name}.gz`;
-    const dest = join(dir, file);
-    if (existsSync(dest)) continue;
-    const url = mirror.endsWith("/") ? `${mirror}${file}` : `${mirror}/${file}`;
-    const data = await fetchBytes(url, file, onProgress);
-    const want = checksums[file];
-    const got = md5Hex(data);
-    if (want !== undefined && got !== want) {
-      throw new Error(
-        `checksum mismatch for ${file} downloaded from ${url}: md5 ${got}, expected ${want} (the file was not saved)`,
-      );
-    }
-    writeFileAtomic(dest, data);
-  }
-}
-
-/** Loads one split of MNIST or Fashion-MNIST, pixels scaled to [0, 1]. */
-async function loadMnist(opts: MnistOptions): Promise<MnistData> {
+function findMnist(opts: MnistSplitOptions): string | null {
   const names = mnistFileNames(opts.split);
   const sub = opts.dataset;
-  let dir: string | null = null;
   if (opts.dataDir !== undefined) {
     const given = resolve(opts.dataDir);
-    dir = findMnistDir([given, join(given, sub)], names);
+    const dir = findMnistDir([given, join(given, sub)], names);
     if (dir === null) {
       const missing = names.filter((n) => findIdxFile(given, n) === null);
       throw new Error(
         `--data ${opts.dataDir}: ${missing.map((n) => `${n}(.gz)`).join(" and ")} not found there (nor in ${join(opts.dataDir, sub)})`,
       );
     }
+    return dir;
   }
-  const cacheDir = opts.cacheDir ?? mnistCacheDir(opts.dataset);
-  if (dir === null) {
-    const dirs: string[] = [];
-    const env = process.env.NNC_DATA;
-    if (env) dirs.push(resolve(env), join(resolve(env), sub));
-    dirs.push(cacheDir);
-    if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
-    dirs.push(resolve("..", "shared", "data", sub));
-    dir = findMnistDir(dirs, names);
-  }
-  if (dir === null) {
-    if (opts.download === false) {
-      throw new Error(
-        `${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`,
-      );
-    }
-    const source = MNIST_SOURCES[opts.dataset];
-    const mirror = opts.mirror ?? source.mirror;
-    const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
-    try {
-      await downloadMnist(
-        missing,
-        cacheDir,
-        mirror,
-        opts.checksums ?? source.md5,
-        opts.onDownload ?? downloadProgress(),
-      );
-    } catch (err) {
-      throw new Error(
-        `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
-      );
-    }
-    dir = cacheDir;
-  }
+  const dirs: string[] = [];
+  const env = process.env.NNC_DATA;
+  if (env) dirs.push(resolve(env), join(resolve(env), sub));
+  dirs.push(opts.cacheDir ?? mnistCacheDir(opts.dataset));
+  if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
+  dirs.push(resolve("..", "shared", "data", sub));
+  return findMnistDir(dirs, names);
+}
+
+/**
+ * Reads one split from dir (found by findMnist) and checks what the model needs: idx headers and
+ * sizes, as many labels as images, 28x28 images, at least one, some ink. `verify`, when given,
+ * sees each file's bytes before they are parsed.
+ */
+function readMnist(
+  dir: string,
+  opts: MnistSplitOptions,
+  verify?: (path: string, data: Buffer, name: string) => void,
+): MnistData {
+  const names = mnistFileNames(opts.split);
   const imagesPath = findIdxFile(dir, names[0]) as string;
   const labelsPath = findIdxFile(dir, names[1]) as string;
   const imagesBuf = readIdxFile(imagesPath);
   const labelsBuf = readIdxFile(labelsPath);
-  // nnc's own download cache holds the published files only (unless a test names its own md5s).
-  const inCache = resolve(dir) === resolve(cacheDir) && opts.checksums === undefined;
-  verifyIdxFile(imagesPath, imagesBuf, opts.dataset, names[0], inCache);
-  verifyIdxFile(labelsPath, labelsBuf, opts.dataset, names[1], inCache);
+  verify?.(imagesPath, imagesBuf, names[0]);
+  verify?.(labelsPath, labelsBuf, names[1]);
   const img = parseIdxImages(imagesBuf, imagesPath, opts.limit, opts.floats !== false);
   const labels = parseIdxLabels(labelsBuf, labelsPath, opts.limit);
   const totalImages = imagesBuf.readUInt32BE(4);
@@ -2229,6 +1994,20 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
       `${imagesPath} is blank: every pixel of its ${img.count} images is 0 (a corrupt or zeroed file); replace it`,
     );
   return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
+}
+
+/**
+ * Loads one split from local files, never downloading (what a generated program does; `nnc run`
+ * downloads the files into the cache dir first, with loadMnist, when they are nowhere else).
+ */
+function loadLocalMnist(opts: MnistSplitOptions): MnistData {
+  const dir = findMnist(opts);
+  if (dir === null) {
+    throw new Error(
+      `${opts.dataset} ${opts.split} files (${mnistFileNames(opts.split).join(", ")}, gzipped or not) not found; pass --data DIR or set $NNC_DATA (\`nnc run\` downloads them into ${opts.cacheDir ?? mnistCacheDir(opts.dataset)})`,
+    );
+  }
+  return readMnist(dir, opts);
 }
 
 // ---- On-the-fly image augmentation (from src/runtime/data/augment.ts)

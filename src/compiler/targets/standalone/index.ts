@@ -299,7 +299,9 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     embedded.push(`// ---- ${title} (from src/runtime/${file})\n\n${e.code}`);
   };
   embed("random.ts", ["Random", "hashSeed", "fillInitializer"], "Seeded random numbers and weight initializers");
-  embed("data/mnist.ts", ["loadMnist", "writeFileAtomic", "writeModelDir"], "MNIST / Fashion-MNIST idx loader");
+  // The program reads the idx files where nnc keeps them; nnc (not the program) downloads them.
+  const mnistNames = ["loadLocalMnist", "writeModelDir", ...(cbKindsUsed.has("csv_logger") ? ["writeFileAtomic"] : [])];
+  embed("data/mnist.ts", mnistNames, "MNIST / Fashion-MNIST idx loader");
   const augment = training.data.augment;
   if (augment) embed("data/augment.ts", ["augmentBatch"], "On-the-fly image augmentation");
   const cbKinds = new Set(training.callbacks.map((c) => c.kind));
@@ -332,7 +334,7 @@ ${comment(`Source: ${src.file} (sha256 ${src.sha256})`)}
 // loop. Run it with \`${commentText(programCommand(ir.source.file, options.command))} --data DIR --epochs N --out DIR\`, or import it and call
 // train(options, hooks). Trained weights are saved in TensorFlow.js layers format (model/).${quoted}`;
 
-  const apiTypes = typesSection(true);
+  const apiTypes = typesSection(true, true);
 
   // ---- model constants and buffers: one object per layer (`dense_2.kernel`, `dense_2.out`, ...)
   // The layer code is written with flat names (`dense_2_kernel`); the rest of the program uses the
@@ -748,13 +750,14 @@ export interface TrainingState {
 
 /**
  * The train() API's types, declared by every program that exports train() (the standalone and the
- * tfjs target's); `resume`: the program can continue a run from its resume/ folder (standalone).
+ * tfjs target's); `resume`: the program can continue a run from its resume/ folder (standalone);
+ * `localData`: it reads the idx files where nnc keeps them and never downloads (standalone).
  */
-export function typesSection(resume: boolean): string {
+export function typesSection(resume: boolean, localData = false): string {
   return `// ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
 
 export interface RunOptions {
-  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
+  /** Where the MNIST idx files are; else $NNC_DATA, ${localData ? "nnc's cache dir (\`nnc run\` downloads into it), ../shared/data" : "the cache dir, ../shared/data, then download"}. */
   dataDir?: string;
   epochs?: number;
   trainLimit?: number;
@@ -1019,8 +1022,8 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     if (resumed && (seed !== resumed.seed || (trainLimit ?? null) !== resumed.trainLimit)) {
       throw new Error(\`cannot resume: \${resumeDir} was trained with seed \${resumed.seed} and train limit \${resumed.trainLimit ?? "none"}, not \${seed} and \${trainLimit ?? "none"}\`);
     }
-    const trainSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "train", dataDir: options.dataDir, limit: trainLimit, floats: false });
-    const testSet = await loadMnist({ dataset: ${lit(t.data.dataset)}, split: "test", dataDir: options.dataDir, limit: testLimit, floats: false });
+    const trainSet = loadLocalMnist({ dataset: ${lit(t.data.dataset)}, split: "train", dataDir: options.dataDir, limit: trainLimit, floats: false });
+    const testSet = loadLocalMnist({ dataset: ${lit(t.data.dataset)}, split: "test", dataDir: options.dataDir, limit: testLimit, floats: false });
     // The pixels go where kernelBytesToFloats reads them${info.kernels === "simd" ? " (the kernels' WebAssembly memory)" : ""}.
     trainSet.pixels = kernelBytes(trainSet.pixels);
     testSet.pixels = kernelBytes(testSet.pixels);
