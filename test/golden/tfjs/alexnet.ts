@@ -767,26 +767,32 @@ type MnistDataset = "mnist" | "fashion_mnist";
 
 type MnistSplit = "train" | "test";
 
-interface MnistOptions {
+/** One split of a dataset, and where to read it from. */
+interface MnistSplitOptions {
   dataset: MnistDataset;
   split: MnistSplit;
   /** `--data DIR`: when given, the files must be there (or in DIR/<dataset>). */
   dataDir?: string;
   /** Keep only the first `limit` examples. */
   limit?: number;
-  /** Overrides for tests: the download mirror (base URL ending in "/"), the cache dir, the expected md5s. */
-  mirror?: string;
-  cacheDir?: string;
-  checksums?: Record<string, string>;
-  /** false: never download (fail with a clear error instead). Default true. */
-  download?: boolean;
-  /** Download progress (default: downloadProgress(), on stderr). */
-  onDownload?: DownloadProgress;
   /**
    * false: no [0, 1] float copy of the pixels (`images` is then empty; read `pixels`). The
    * standalone engine scales the bytes as it copies each batch: a quarter of the memory.
    */
   floats?: boolean;
+  /** Overrides for tests: the cache dir. */
+  cacheDir?: string;
+}
+
+/** loadMnist's options: the split, and how to download it where it is not found. */
+interface MnistOptions extends MnistSplitOptions {
+  /** Overrides for tests: the download mirror (base URL ending in "/"), the expected md5s. */
+  mirror?: string;
+  checksums?: Record<string, string>;
+  /** false: never download (fail with a clear error instead). Default true. */
+  download?: boolean;
+  /** Download progress (default: downloadProgress(), on stderr). */
+  onDownload?: DownloadProgress;
 }
 
 interface MnistData {
@@ -1122,63 +1128,52 @@ async function downloadMnist(
   }
 }
 
-/** Loads one split of MNIST or Fashion-MNIST, pixels scaled to [0, 1]. */
-async function loadMnist(opts: MnistOptions): Promise<MnistData> {
+/**
+ * The folder holding both files of the split, without downloading: opts.dataDir (or
+ * dataDir/<dataset>), which must hold them, else the first of $NNC_DATA (or $NNC_DATA/<dataset>),
+ * the cache dir, /usr/share/datasets/fashion-mnist (for fashion_mnist) and
+ * ../shared/data/<dataset> that does; null when none does.
+ */
+function findMnist(opts: MnistSplitOptions): string | null {
   const names = mnistFileNames(opts.split);
   const sub = opts.dataset;
-  let dir: string | null = null;
   if (opts.dataDir !== undefined) {
     const given = resolve(opts.dataDir);
-    dir = findMnistDir([given, join(given, sub)], names);
+    const dir = findMnistDir([given, join(given, sub)], names);
     if (dir === null) {
       const missing = names.filter((n) => findIdxFile(given, n) === null);
       throw new Error(
         `--data ${opts.dataDir}: ${missing.map((n) => `${n}(.gz)`).join(" and ")} not found there (nor in ${join(opts.dataDir, sub)})`,
       );
     }
+    return dir;
   }
-  const cacheDir = opts.cacheDir ?? mnistCacheDir(opts.dataset);
-  if (dir === null) {
-    const dirs: string[] = [];
-    const env = process.env.NNC_DATA;
-    if (env) dirs.push(resolve(env), join(resolve(env), sub));
-    dirs.push(cacheDir);
-    if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
-    dirs.push(resolve("..", "shared", "data", sub));
-    dir = findMnistDir(dirs, names);
-  }
-  if (dir === null) {
-    if (opts.download === false) {
-      throw new Error(
-        `${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`,
-      );
-    }
-    const source = MNIST_SOURCES[opts.dataset];
-    const mirror = opts.mirror ?? source.mirror;
-    const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
-    try {
-      await downloadMnist(
-        missing,
-        cacheDir,
-        mirror,
-        opts.checksums ?? source.md5,
-        opts.onDownload ?? downloadProgress(),
-      );
-    } catch (err) {
-      throw new Error(
-        `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
-      );
-    }
-    dir = cacheDir;
-  }
+  const dirs: string[] = [];
+  const env = process.env.NNC_DATA;
+  if (env) dirs.push(resolve(env), join(resolve(env), sub));
+  dirs.push(opts.cacheDir ?? mnistCacheDir(opts.dataset));
+  if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
+  dirs.push(resolve("..", "shared", "data", sub));
+  return findMnistDir(dirs, names);
+}
+
+/**
+ * Reads one split from dir (found by findMnist) and checks what the model needs: idx headers and
+ * sizes, as many labels as images, 28x28 images, at least one, some ink. `verify`, when given,
+ * sees each file's bytes before they are parsed.
+ */
+function readMnist(
+  dir: string,
+  opts: MnistSplitOptions,
+  verify?: (path: string, data: Buffer, name: string) => void,
+): MnistData {
+  const names = mnistFileNames(opts.split);
   const imagesPath = findIdxFile(dir, names[0]) as string;
   const labelsPath = findIdxFile(dir, names[1]) as string;
   const imagesBuf = readIdxFile(imagesPath);
   const labelsBuf = readIdxFile(labelsPath);
-  // nnc's own download cache holds the published files only (unless a test names its own md5s).
-  const inCache = resolve(dir) === resolve(cacheDir) && opts.checksums === undefined;
-  verifyIdxFile(imagesPath, imagesBuf, opts.dataset, names[0], inCache);
-  verifyIdxFile(labelsPath, labelsBuf, opts.dataset, names[1], inCache);
+  verify?.(imagesPath, imagesBuf, names[0]);
+  verify?.(labelsPath, labelsBuf, names[1]);
   const img = parseIdxImages(imagesBuf, imagesPath, opts.limit, opts.floats !== false);
   const labels = parseIdxLabels(labelsBuf, labelsPath, opts.limit);
   const totalImages = imagesBuf.readUInt32BE(4);
@@ -1203,6 +1198,44 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
       `${imagesPath} is blank: every pixel of its ${img.count} images is 0 (a corrupt or zeroed file); replace it`,
     );
   return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
+}
+
+/**
+ * Loads one split of MNIST or Fashion-MNIST, pixels scaled to [0, 1]: from local files
+ * (findMnist), else downloaded into the cache dir; files of the published size must be the
+ * published ones (verifyIdxFile).
+ */
+async function loadMnist(opts: MnistOptions): Promise<MnistData> {
+  const names = mnistFileNames(opts.split);
+  const cacheDir = opts.cacheDir ?? mnistCacheDir(opts.dataset);
+  let dir = findMnist({ ...opts, cacheDir });
+  if (dir === null) {
+    if (opts.download === false) {
+      throw new Error(
+        `${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`,
+      );
+    }
+    const source = MNIST_SOURCES[opts.dataset];
+    const mirror = opts.mirror ?? source.mirror;
+    const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
+    try {
+      await downloadMnist(
+        missing,
+        cacheDir,
+        mirror,
+        opts.checksums ?? source.md5,
+        opts.onDownload ?? downloadProgress(),
+      );
+    } catch (err) {
+      throw new Error(
+        `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
+      );
+    }
+    dir = cacheDir;
+  }
+  // nnc's own download cache holds the published files only (unless a test names its own md5s).
+  const inCache = resolve(dir) === resolve(cacheDir) && opts.checksums === undefined;
+  return readMnist(dir, opts, (path, data, name) => verifyIdxFile(path, data, opts.dataset, name, inCache));
 }
 
 // ---- src/runtime/training/tfjs.ts
