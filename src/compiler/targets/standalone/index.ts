@@ -382,11 +382,16 @@ function ${name}(${d.params.map((p) => `${p.name}: number`).join(", ")}) {
 }`);
     d.instances.forEach((inst, i) => declarationOf.set(inst.v, `${name}(${d.params.map((p) => p.values[i]).join(", ")})`));
   }
+  // One paragraph per block call (or loop pass) whose layers each take one line.
+  let paragraph: string | null = null;
   for (const plan of order) {
     const l = plan.layer;
-    modelLines.push("");
-    modelLines.push(comment(`${l.id}: ${describeSource(l.source)} -> [${l.outputShape.join(", ")}]`));
     const decl = declarationOf.get(plan.v);
+    const oneLine = decl === undefined || !decl.includes("\n");
+    const via = l.source.via?.length && oneLine ? JSON.stringify(l.source.via) : null;
+    if (via === null || via !== paragraph) modelLines.push("");
+    paragraph = via;
+    modelLines.push(comment(`${l.id}: ${describeSource(l.source)} -> [${l.outputShape.join(", ")}]`));
     if (decl) modelLines.push(`const ${plan.v} = ${decl};`);
     else if (plan.out !== `${plan.v}_out`) modelLines.push(`// (no buffers of its own: its output is ${externalize(plan.out)})`);
   }
