@@ -42,4 +42,17 @@ describe("emitted kernels", () => {
     expect(src).not.toMatch(/WebAssembly|Worker|SharedArrayBuffer|Atomics/);
     expect(src).toMatch(/function gemm\(/);
   });
+
+  it("one function per kernel: the TypeScript fallbacks are inlined, and one thread has no worker pool", () => {
+    for (const mode of ["ts", "simd"] as const) {
+      for (const threads of [1, 2]) {
+        const src = kernelSource({ mode, threads });
+        expect(src, `${mode}/${threads}`).not.toMatch(/function \w+Ts\(|\w+Ts\(/);
+        for (const name of ["kernelBiasAdd", "adamUpdate", "kernelIm2col", "kernelMaxPool"]) {
+          expect(src.split(`function ${name}(`).length, `${mode}/${threads} ${name}`).toBe(2);
+        }
+        if (mode === "simd") expect(/Worker|Atomics|KERNEL_CTL_/.test(src), `${mode}/${threads}`).toBe(threads > 1);
+      }
+    }
+  });
 });

@@ -948,8 +948,11 @@ function gemmTile(
 }
 `;
 
-/** The blocked driver over the wasm kernels; self-contained so that workers can run it too. */
-const GEMM_RANGE_WASM = `
+/**
+ * The blocked driver over the wasm kernels; self-contained so that workers can run it too. With
+ * packedA (threads > 1), it can read an op(A) packed once for the whole product (pa).
+ */
+const gemmRangeWasm = (packedA: boolean): string => `
 /**
  * C[i0..i1, j0..j1] (=|+=) op(A) * op(B) with the WebAssembly kernels: cache blocking in the
  * GotoBLAS style. For each block of GEMM_KC steps of k and GEMM_NC columns, op(B) is packed into
@@ -976,8 +979,8 @@ function gemmRange(
   i0: number,
   i1: number,
   j0: number,
-  j1: number,
-  pa: number,
+  j1: number,${packedA ? `
+  pa: number,` : ""}
 ): void {
   const ars = transA ? 4 : K * 4;
   const acs = transA ? M * 4 : 4;
@@ -994,10 +997,10 @@ function gemmRange(
         const mc = Math.min(GEMM_MC, i1 - ic);
         if (N <= GEMM_STRIDED_A_MAX_N || (!transA && N <= 2 * GEMM_STRIDED_A_MAX_N)) {
           k.kernel_strided(a + ic * ars + pc * acs, ars, acs, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
-        } else if (pa !== 0) {
+        }${packedA ? ` else if (pa !== 0) {
           // op(A) packed once for the whole product (gemmPackA): this block's panels
           k.kernel(pa + (pc * gemmPaddedRows(M) + ic * kc) * 4, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
-        } else {
+        }` : ""} else {
           k.pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
           k.kernel(ap, bp, c + ic * ldc + jc * 4, ldc, mc, nc, kc, acc, tile);
         }
@@ -1005,12 +1008,12 @@ function gemmRange(
     }
   }
 }
-
+${packedA ? `
 /** Rows of op(A) rounded up to whole panels of GEMM_MR. */
 function gemmPaddedRows(M: number): number {
   return Math.ceil(M / GEMM_MR) * GEMM_MR;
 }
-`;
+` : ""}`;
 
 /** Packing op(A) once for a product whose columns are split across threads. */
 const GEMM_PACK_A_WASM = `
@@ -1037,7 +1040,54 @@ function gemmPackA(k: GemmKernelExports, transA: boolean, M: number, K: number, 
 }
 `;
 
+/** A top-level function of the emitted text: its doc comment, name, parameter names and body lines. */
+const FUNCTION_TEXT = /\n(\/\*\*(?:[^*]|\*(?!\/))*\*\/)\n(?:\/\/[^\n]*\n)*function (\w+)\(([^)]*(?:\([^)]*\)[^)]*)*)\): void \{\n([\s\S]*?)\n\}\n/g;
+
+function paramNames(params: string): string[] {
+  return params
+    .split(",")
+    .map((p) => p.trim().replace(/[?]?:[\s\S]*$/, ""))
+    .filter(Boolean);
+}
+
+/**
+ * One function per kernel: a kernel whose last statement calls its TypeScript fallback with its own
+ * parameters (\`kernelBiasAddTs(z, bias, rows, cols);\`, after the WebAssembly fast path) gets the
+ * fallback's body in place of the call, and the fallback is not emitted on its own. Where the
+ * kernel's comment pointed to the fallback's ("see kernelIm2colTs"), it takes that comment.
+ */
+export function inlineFallbacks(text: string): string {
+  const fallbacks = new Map<string, { doc: string; params: string[]; body: string; whole: string }>();
+  for (const m of text.matchAll(FUNCTION_TEXT)) {
+    if (m[2]!.endsWith("Ts")) fallbacks.set(m[2]!.slice(0, -2), { doc: m[1]!, params: paramNames(m[3]!), body: m[4]!, whole: m[0] });
+  }
+  let out = text;
+  for (const m of text.matchAll(FUNCTION_TEXT)) {
+    const name = m[2]!;
+    const fb = fallbacks.get(name);
+    if (!fb) continue;
+    const params = paramNames(m[3]!);
+    const call = `\n  ${name}Ts(${fb.params.join(", ")});`;
+    if (!m[4]!.endsWith(call.slice(1)) || params.join() !== fb.params.join()) continue;
+    // The fallback is called once, here, and nowhere else (the kernel would otherwise lose its body's only other user).
+    if (out.split(`${name}Ts(`).length !== 3) continue;
+    const see = new RegExp(`\\s*\\(see ${name}Ts\\)`);
+    let doc = m[1]!;
+    if (see.test(doc)) {
+      const note = doc.replace(/^\/\*\*\s*/, "").replace(/\s*\*\/$/, "").replace(see, "").replace(/^[^;(]*[;(]?\s*/, "").replace(/\)?\.?$/, "");
+      doc = note ? fb.doc.replace(/\s*\*\/$/, "").replace(/^\/\*\* (.*)$/, "/**\n * $1") + `\n * ${note[0]!.toUpperCase()}${note.slice(1)}.\n */` : fb.doc;
+    }
+    const merged = `\n${doc}\nfunction ${name}(${m[3]!}): void {\n${m[4]!.slice(0, -call.length + 1)}${fb.body}\n}\n`;
+    out = out.replace(m[0], merged).replace(fb.whole, "\n");
+  }
+  return out;
+}
+
 function emitSharedRuntime(mode: KernelMode, threads: number, opts: KernelRuntimeOptions, uses: ReadonlySet<KernelFunction>): string {
+  return inlineFallbacks(emitSharedRuntimeText(mode, threads, opts, uses));
+}
+
+function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRuntimeOptions, uses: ReadonlySet<KernelFunction>): string {
   const shape = opts.shape ?? DEFAULT_SHAPE;
   const blocking = opts.blocking ?? DEFAULT_BLOCKING;
   const { KC, MC, NC } = blocking;
@@ -1299,7 +1349,7 @@ function kernelPackedA(bytes: number): number {
   }
   return kernelState.packedAt;
 }
-` : ""}${simd ? GEMM_FALLBACK : GEMM_TILE}${simd ? GEMM_RANGE_WASM : ""}${simd && pool ? GEMM_PACK_A_WASM : ""}${pool ? `
+` : ""}${simd ? GEMM_FALLBACK : GEMM_TILE}${simd ? gemmRangeWasm(pool) : ""}${simd && pool ? GEMM_PACK_A_WASM : ""}${pool ? `
 /**
  * Claims the next part of job gen (returns its index), or returns -1 when none is left or
  * the job is no longer the current one (the generation in NEXT changed).
@@ -1600,7 +1650,7 @@ function gemm(
   }
   const a = A.byteOffset, b = B.byteOffset, c = C.byteOffset;${pool ? "" : `
   const { ap, bp, tile } = kernelScratch;
-  gemmRange(kernelState.wasm!, ap, bp, tile, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N, 0);
+  gemmRange(kernelState.wasm!, ap, bp, tile, transA, transB, M, N, K, a, b, c, accumulate, 0, M, 0, N);
 }
 `}${pool ? `
   const T = kernelState.workers.length + 1;
