@@ -797,61 +797,61 @@ function readIdxFile(path: string): Buffer {
 }
 
 /**
- * Parses an idx3 (images) file into [0, 1] floats (unless `floats` is false) and a view of its
- * pixel bytes, checking the magic number and the size.
+ * Checks an idx file's header and size (idx3 images: magic 0x803, [count, rows, cols]; idx1
+ * labels: magic 0x801, [count]) and returns its dimensions and a view of its first `limit` items.
  */
+function parseIdx(
+  buf: Buffer,
+  path: string,
+  images: boolean,
+  limit?: number,
+): { dims: number[]; count: number; data: Uint8Array } {
+  const header = images ? 16 : 8;
+  const [idx, kind, magicWanted] = images ? ["idx3", "image", 0x803] : ["idx1", "label", 0x801];
+  if (buf.length < header)
+    throw new Error(
+      `${path} is truncated: ${buf.length} bytes, shorter than the ${header}-byte ${idx} header`,
+    );
+  const magic = buf.readUInt32BE(0);
+  if (magic !== magicWanted) {
+    const hex = (v: number) => `0x${v.toString(16).padStart(8, "0")}`;
+    throw new Error(
+      `${path} is not an ${idx} ${kind} file: magic number ${hex(magic)}, expected ${hex(magicWanted)}`,
+    );
+  }
+  const dims: number[] = [];
+  for (let at = 4; at < header; at += 4) dims.push(buf.readUInt32BE(at));
+  const [total, rows = 1, cols = 1] = dims as [number, number?, number?];
+  const expected = header + total * rows * cols;
+  if (buf.length !== expected) {
+    const items = images ? `${total} images of ${rows}x${cols}` : `${total} labels`;
+    throw new Error(
+      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${items}`,
+    );
+  }
+  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
+  return { dims, count, data: buf.subarray(header, header + count * rows * cols) };
+}
+
+/** Parses an idx3 (images) file into [0, 1] floats (unless `floats` is false) and a view of its pixel bytes. */
 function parseIdxImages(
   buf: Buffer,
   path: string,
   limit?: number,
   floats = true,
 ): { images: Float32Array; pixels: Uint8Array; count: number; rows: number; cols: number } {
-  if (buf.length < 16)
-    throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 16-byte idx3 header`);
-  const magic = buf.readUInt32BE(0);
-  if (magic !== 0x00000803) {
-    throw new Error(
-      `${path} is not an idx3 image file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000803`,
-    );
-  }
-  const total = buf.readUInt32BE(4);
-  const rows = buf.readUInt32BE(8);
-  const cols = buf.readUInt32BE(12);
-  const expected = 16 + total * rows * cols;
-  if (buf.length !== expected) {
-    throw new Error(
-      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} images of ${rows}x${cols}`,
-    );
-  }
-  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
-  const n = count * rows * cols;
-  const pixels = buf.subarray(16, 16 + n);
-  const images = new Float32Array(floats ? n : 0);
-  if (floats) for (let i = 0; i < n; i++) images[i] = pixels[i]! / 255;
-  return { images, pixels, count, rows, cols };
+  const { dims, count, data: pixels } = parseIdx(buf, path, true, limit);
+  const images = new Float32Array(floats ? pixels.length : 0);
+  if (floats) for (let i = 0; i < pixels.length; i++) images[i] = pixels[i]! / 255;
+  return { images, pixels, count, rows: dims[1]!, cols: dims[2]! };
 }
 
-/** Parses an idx1 (labels) file, checking the magic number, the size and that labels are < classes. */
+/** Parses an idx1 (labels) file, checking that labels are < classes. */
 function parseIdxLabels(buf: Buffer, path: string, limit?: number, classes = 10): Uint8Array {
-  if (buf.length < 8)
-    throw new Error(`${path} is truncated: ${buf.length} bytes, shorter than the 8-byte idx1 header`);
-  const magic = buf.readUInt32BE(0);
-  if (magic !== 0x00000801) {
-    throw new Error(
-      `${path} is not an idx1 label file: magic number 0x${magic.toString(16).padStart(8, "0")}, expected 0x00000801`,
-    );
-  }
-  const total = buf.readUInt32BE(4);
-  const expected = 8 + total;
-  if (buf.length !== expected) {
-    throw new Error(
-      `${path} is ${buf.length < expected ? "truncated" : "corrupt"}: ${buf.length} bytes, expected ${expected} for ${total} labels`,
-    );
-  }
-  const count = limit !== undefined && limit >= 0 ? Math.min(limit, total) : total;
-  const labels = new Uint8Array(buf.subarray(8, 8 + count));
+  const { count, data } = parseIdx(buf, path, false, limit);
+  const labels = new Uint8Array(data);
   for (let i = 0; i < count; i++) {
-    if (labels[i] >= classes)
+    if (labels[i]! >= classes)
       throw new Error(`${path} is corrupt: label ${labels[i]} at index ${i} is not a class 0-${classes - 1}`);
   }
   return labels;

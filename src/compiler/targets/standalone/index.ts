@@ -563,13 +563,6 @@ const MODEL_TOPOLOGY = ${topologyText};
  * in WEIGHTS order).
  */
 function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
-  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
-  const bytes = new Float32Array(total);
-  let offset = 0;
-  for (const w of WEIGHTS) {
-    bytes.set(w.value, offset);
-    offset += w.value.length;
-  }
   const modelJson = {
     format: "layers-model",
     generatedBy: ${lit(`nnc ${ir.nncVersion}`)},
@@ -586,7 +579,19 @@ function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
       backend: KERNELS,
     },
   };
-  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": new Uint8Array(bytes.buffer) };
+  const weights = floatBytes(WEIGHTS.map((w) => w.value));
+  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": weights };
+}
+
+/** Float32 arrays end to end, as bytes. */
+function floatBytes(arrays: Float32Array[]): Uint8Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return new Uint8Array(out.buffer);
 }
 
 /** Saves the model into dir (model.json, weights.bin), the folder written whole or not at all (writeModelDir). */
@@ -1189,17 +1194,6 @@ const FINGERPRINT = ${lit(fingerprint(ir))};
 /** state.json keeps NaN and ±Infinity (a best value before any epoch, a NaN loss) as strings. */
 function stateJson(state: TrainingState): string {
   return JSON.stringify(state, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2);
-}
-
-/** Float32 arrays end to end, as bytes. */
-function floatBytes(arrays: Float32Array[]): Uint8Array {
-  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let offset = 0;
-  for (const a of arrays) {
-    out.set(a, offset);
-    offset += a.length;
-  }
-  return new Uint8Array(out.buffer);
 }
 
 /** Fills Float32 arrays end to end from a file of floats. */
