@@ -43,19 +43,9 @@
 //     batch     64
 //   }
 
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
@@ -128,85 +118,64 @@ const input_1 = {
 
 // dense_1: dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const dense_1 = dense_buffers(784, 1024);
-
 // leaky_relu_1: leaky_relu(0.1) (line 5): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const leaky_relu_1 = leaky_relu_buffers(1024);
-
 // batch_norm_1: batch_norm (line 6): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const batch_norm_1 = batch_norm_buffers(1024);
-
 // dropout_1: dropout(0.5) (line 7): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const dropout_1 = dropout_buffers(1024);
 
 // dense_2: dense(units = 1024) (line 4): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const dense_2 = dense_buffers(1024, 1024);
-
 // leaky_relu_2: leaky_relu(0.1) (line 5): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const leaky_relu_2 = leaky_relu_buffers(1024);
-
 // batch_norm_2: batch_norm (line 6): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const batch_norm_2 = batch_norm_buffers(1024);
-
 // dropout_2: dropout(0.5) (line 7): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const dropout_2 = dropout_buffers(1024);
 
 // dense_3: dense(units = 512) (line 4): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const dense_3 = dense_buffers(1024, 512);
-
 // leaky_relu_3: leaky_relu(0.1) (line 5): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const leaky_relu_3 = leaky_relu_buffers(512);
-
 // batch_norm_3: batch_norm (line 6): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const batch_norm_3 = batch_norm_buffers(512);
-
 // dropout_3: dropout(0.5) (line 7): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const dropout_3 = dropout_buffers(512);
 
 // dense_4: dense(units = 256) (line 4): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const dense_4 = dense_buffers(512, 256);
-
 // leaky_relu_4: leaky_relu(0.1) (line 5): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const leaky_relu_4 = leaky_relu_buffers(256);
-
 // batch_norm_4: batch_norm (line 6): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const batch_norm_4 = batch_norm_buffers(256);
-
 // dropout_4: dropout(0.5) (line 7): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const dropout_4 = dropout_buffers(256);
 
 // dense_5: dense(units = 128) (line 4): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const dense_5 = dense_buffers(256, 128);
-
 // leaky_relu_5: leaky_relu(0.1) (line 5): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const leaky_relu_5 = leaky_relu_buffers(128);
-
 // batch_norm_5: batch_norm (line 6): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const batch_norm_5 = batch_norm_buffers(128);
-
 // dropout_5: dropout(0.5) (line 7): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const dropout_5 = dropout_buffers(128);
 
 // dense_6: dense(units = 64) (line 4): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const dense_6 = dense_buffers(128, 64);
-
 // leaky_relu_6: leaky_relu(0.1) (line 5): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const leaky_relu_6 = leaky_relu_buffers(64);
-
 // batch_norm_6: batch_norm (line 6): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const batch_norm_6 = batch_norm_buffers(64);
-
 // dropout_6: dropout(0.5) (line 7): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const dropout_6 = dropout_buffers(64);
 
 // dense_7: dense(units = 32) (line 4): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const dense_7 = dense_buffers(64, 32);
-
 // leaky_relu_7: leaky_relu(0.1) (line 5): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const leaky_relu_7 = leaky_relu_buffers(32);
-
 // batch_norm_7: batch_norm (line 6): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const batch_norm_7 = batch_norm_buffers(32);
-
 // dropout_7: dropout(0.5) (line 7): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const dropout_7 = dropout_buffers(32);
 
@@ -654,13 +623,6 @@ const MODEL_TOPOLOGY = {
  * in WEIGHTS order).
  */
 function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
-  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
-  const bytes = new Float32Array(total);
-  let offset = 0;
-  for (const w of WEIGHTS) {
-    bytes.set(w.value, offset);
-    offset += w.value.length;
-  }
   const modelJson = {
     format: "layers-model",
     generatedBy: "nnc 0.1.0",
@@ -680,7 +642,19 @@ function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
       backend: KERNELS,
     },
   };
-  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": new Uint8Array(bytes.buffer) };
+  const weights = floatBytes(WEIGHTS.map((w) => w.value));
+  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": weights };
+}
+
+/** Float32 arrays end to end, as bytes. */
+function floatBytes(arrays: Float32Array[]): Uint8Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return new Uint8Array(out.buffer);
 }
 
 /** Saves the model into dir (model.json, weights.bin), the folder written whole or not at all (writeModelDir). */
@@ -841,14 +815,14 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         `cannot resume: ${resumeDir} was trained with seed ${resumed.seed} and train limit ${resumed.trainLimit ?? "none"}, not ${seed} and ${trainLimit ?? "none"}`,
       );
     }
-    const trainSet = await loadMnist({
+    const trainSet = loadLocalMnist({
       dataset: "mnist",
       split: "train",
       dataDir: options.dataDir,
       limit: trainLimit,
       floats: false,
     });
-    const testSet = await loadMnist({
+    const testSet = loadLocalMnist({
       dataset: "mnist",
       split: "test",
       dataDir: options.dataDir,
@@ -1084,17 +1058,6 @@ function stateJson(state: TrainingState): string {
   );
 }
 
-/** Float32 arrays end to end, as bytes. */
-function floatBytes(arrays: Float32Array[]): Uint8Array {
-  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let offset = 0;
-  for (const a of arrays) {
-    out.set(a, offset);
-    offset += a.length;
-  }
-  return new Uint8Array(out.buffer);
-}
-
 /** Fills Float32 arrays end to end from a file of floats. */
 function readFloats(path: string, arrays: Float32Array[]): void {
   const bytes = readFileSync(path);
@@ -1211,4 +1174,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelFloatArgs, kernelBiasAddTs, kernelBiasGradTs, kernelLeakyReluTs, kernelLeakyReluBackwardTs, kernelBytesToFloatsTs, kernelBiasAdd, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelBiasAdd, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, random

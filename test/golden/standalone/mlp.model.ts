@@ -28,19 +28,9 @@
 //     batch     128
 //   }
 
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
@@ -292,13 +282,6 @@ const MODEL_TOPOLOGY = {
  * in WEIGHTS order).
  */
 function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
-  const total = WEIGHTS.reduce((sum, w) => sum + w.value.length, 0);
-  const bytes = new Float32Array(total);
-  let offset = 0;
-  for (const w of WEIGHTS) {
-    bytes.set(w.value, offset);
-    offset += w.value.length;
-  }
   const modelJson = {
     format: "layers-model",
     generatedBy: "nnc 0.1.0",
@@ -318,7 +301,19 @@ function modelFiles(): { "model.json": string; "weights.bin": Uint8Array } {
       backend: KERNELS,
     },
   };
-  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": new Uint8Array(bytes.buffer) };
+  const weights = floatBytes(WEIGHTS.map((w) => w.value));
+  return { "model.json": JSON.stringify(modelJson, null, 2), "weights.bin": weights };
+}
+
+/** Float32 arrays end to end, as bytes. */
+function floatBytes(arrays: Float32Array[]): Uint8Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return new Uint8Array(out.buffer);
 }
 
 /** Saves the model into dir (model.json, weights.bin), the folder written whole or not at all (writeModelDir). */
@@ -463,14 +458,14 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         `cannot resume: ${resumeDir} was trained with seed ${resumed.seed} and train limit ${resumed.trainLimit ?? "none"}, not ${seed} and ${trainLimit ?? "none"}`,
       );
     }
-    const trainSet = await loadMnist({
+    const trainSet = loadLocalMnist({
       dataset: "mnist",
       split: "train",
       dataDir: options.dataDir,
       limit: trainLimit,
       floats: false,
     });
-    const testSet = await loadMnist({
+    const testSet = loadLocalMnist({
       dataset: "mnist",
       split: "test",
       dataDir: options.dataDir,
@@ -650,17 +645,6 @@ function stateJson(state: TrainingState): string {
   );
 }
 
-/** Float32 arrays end to end, as bytes. */
-function floatBytes(arrays: Float32Array[]): Uint8Array {
-  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let offset = 0;
-  for (const a of arrays) {
-    out.set(a, offset);
-    offset += a.length;
-  }
-  return new Uint8Array(out.buffer);
-}
-
 /** Fills Float32 arrays end to end from a file of floats. */
 function readFloats(path: string, arrays: Float32Array[]): void {
   const bytes = readFileSync(path);
@@ -775,4 +759,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, adamUpdateTs, kernelFloatArgs, kernelBiasReluTs, kernelBiasAddTs, kernelReluBackwardTs, kernelBiasGradTs, kernelBytesToFloatsTs, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistOptions, MnistData, mnistFileNames, MNIST_SOURCES, MNIST_SIDE, MNIST_RAW, verifyIdxFile, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdxImages, parseIdxLabels, md5Hex, writeFileAtomic, writeModelDir, DownloadProgress, downloadProgress, fetchBytes, downloadMnist, loadMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, random

@@ -30,19 +30,9 @@
 //     batch     128
 //   }
 
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 
@@ -632,14 +622,14 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         `cannot resume: ${resumeDir} was trained with seed ${resumed.seed} and train limit ${resumed.trainLimit ?? "none"}, not ${seed} and ${trainLimit ?? "none"}`,
       );
     }
-    const trainSet = await loadMnist({
+    const trainSet = loadLocalMnist({
       dataset: "mnist",
       split: "train",
       dataDir: options.dataDir,
       limit: trainLimit,
       floats: false,
     });
-    const testSet = await loadMnist({
+    const testSet = loadLocalMnist({
       dataset: "mnist",
       split: "test",
       dataDir: options.dataDir,
@@ -925,7 +915,7 @@ async function main(argv: string[]): Promise<void> {
 // ==== The train() API (the same shapes as nnc's RunOptions, TrainHooks and TrainResult) ====
 
 export interface RunOptions {
-  /** Where the MNIST idx files are; else $NNC_DATA, the cache dir, ../shared/data, then download. */
+  /** Where the MNIST idx files are; else $NNC_DATA, nnc's cache dir (`nnc run` downloads into it), ../shared/data. */
   dataDir?: string;
   epochs?: number;
   trainLimit?: number;
@@ -1248,8 +1238,6 @@ function kernelPackedA(bytes: number): number {
  * C[i0..i1, j0..j1] = (or += when accumulate) op(A) * op(B) for that block of C, reading
  * op(A)[i, k] = A[aOff + i * ars + k * acs] and op(B)[k, j] = B[bOff + k * brs + j * bcs], so
  * that one loop nest serves every transposition. C is row-major with N columns from cOff.
- * Blocks of 4 x 4 outputs are accumulated in 16 local variables (registers): each step along k
- * loads 4 values of A and 4 of B and does 16 multiply-adds.
  */
 function gemmTile(
   transA: boolean,
@@ -1273,114 +1261,7 @@ function gemmTile(
   const acs = transA ? M : 1;
   const brs = transB ? 1 : N;
   const bcs = transB ? K : 1;
-  let i = i0;
-  for (; i + 4 <= i1; i += 4) {
-    let j = j0;
-    for (; j + 4 <= j1; j += 4) {
-      let c00 = 0,
-        c01 = 0,
-        c02 = 0,
-        c03 = 0;
-      let c10 = 0,
-        c11 = 0,
-        c12 = 0,
-        c13 = 0;
-      let c20 = 0,
-        c21 = 0,
-        c22 = 0,
-        c23 = 0;
-      let c30 = 0,
-        c31 = 0,
-        c32 = 0,
-        c33 = 0;
-      let pa = aOff + i * ars;
-      let pb = bOff + j * bcs;
-      for (let k = 0; k < K; k++) {
-        const a0 = A[pa],
-          a1 = A[pa + ars],
-          a2 = A[pa + 2 * ars],
-          a3 = A[pa + 3 * ars];
-        const b0 = B[pb],
-          b1 = B[pb + bcs],
-          b2 = B[pb + 2 * bcs],
-          b3 = B[pb + 3 * bcs];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
-        pa += acs;
-        pb += brs;
-      }
-      const r0 = cOff + i * N + j,
-        r1 = r0 + N,
-        r2 = r1 + N,
-        r3 = r2 + N;
-      if (accumulate) {
-        C[r0] += c00;
-        C[r0 + 1] += c01;
-        C[r0 + 2] += c02;
-        C[r0 + 3] += c03;
-        C[r1] += c10;
-        C[r1 + 1] += c11;
-        C[r1 + 2] += c12;
-        C[r1 + 3] += c13;
-        C[r2] += c20;
-        C[r2 + 1] += c21;
-        C[r2 + 2] += c22;
-        C[r2 + 3] += c23;
-        C[r3] += c30;
-        C[r3 + 1] += c31;
-        C[r3 + 2] += c32;
-        C[r3 + 3] += c33;
-      } else {
-        C[r0] = c00;
-        C[r0 + 1] = c01;
-        C[r0 + 2] = c02;
-        C[r0 + 3] = c03;
-        C[r1] = c10;
-        C[r1 + 1] = c11;
-        C[r1 + 2] = c12;
-        C[r1 + 3] = c13;
-        C[r2] = c20;
-        C[r2 + 1] = c21;
-        C[r2 + 2] = c22;
-        C[r2 + 3] = c23;
-        C[r3] = c30;
-        C[r3 + 1] = c31;
-        C[r3 + 2] = c32;
-        C[r3 + 3] = c33;
-      }
-    }
-    // Leftover columns (fewer than 4) of these 4 rows.
-    for (; j < j1; j++) {
-      for (let r = i; r < i + 4; r++) {
-        let sum = 0;
-        let pa = aOff + r * ars;
-        let pb = bOff + j * bcs;
-        for (let k = 0; k < K; k++) {
-          sum += A[pa] * B[pb];
-          pa += acs;
-          pb += brs;
-        }
-        const at = cOff + r * N + j;
-        C[at] = accumulate ? C[at] + sum : sum;
-      }
-    }
-  }
-  // Leftover rows (fewer than 4): one dot product per output.
-  for (; i < i1; i++) {
+  for (let i = i0; i < i1; i++) {
     for (let j = j0; j < j1; j++) {
       let sum = 0;
       let pa = aOff + i * ars;
@@ -1523,10 +1404,9 @@ function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
 function kernelWorkerSource(): string {
   return [
     "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's \"error\" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or a direct convolution's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n",
-    gemmTile.toString(),
-    kernelClaim.toString(),
     gemmRange.toString(),
     gemmPaddedRows.toString(),
+    kernelClaim.toString(),
     kernelConvPart.toString(),
     '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      if (job[KERNEL_CTL_KIND] !== 0) kernelConvPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R);\n      else gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
   ].join("\n");
@@ -1535,8 +1415,9 @@ function kernelWorkerSource(): string {
 /** Compiles the WebAssembly kernels and starts the worker threads. Call once, before training. */
 async function initKernels(): Promise<void> {
   if (kernelState.wasm === null) {
-    kernelState.module = await compileKernelModule();
-    const instance = await WebAssembly.instantiate(kernelState.module, { env: { mem: kernelMemory } });
+    const module = await compileKernelModule();
+    kernelState.module = module;
+    const instance = await WebAssembly.instantiate(module, { env: { mem: kernelMemory } });
     kernelState.wasm = instance.exports as unknown as GemmKernelExports;
   }
   if (KERNEL_THREADS > 1 && kernelState.workers.length === 0) {
@@ -1619,97 +1500,18 @@ function gemmPart(
 }
 
 /**
- * One Adam step over a parameter, in place (Keras's equations): m = beta1*m + (1-beta1)*g;
- * v = beta2*v + (1-beta2)*g*g; value -= lrT * m / (sqrt(v) + epsilon).
- */
-function adamUpdateTs(
-  value: Float32Array,
-  grad: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  lrT: number,
-  beta1: number,
-  beta2: number,
-  epsilon: number,
-): void {
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
-  const n = value.length;
-  for (let i = 0; i < n; i++) {
-    const g = grad[i];
-    m[i] = beta1 * m[i] + c1 * g;
-    v[i] = beta2 * v[i] + c2 * g * g;
-    value[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
-  }
-}
-
-/**
  * The float arguments of the WebAssembly adam, sgd and leaky_relu, passed through memory: a call from
  * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
  */
 const kernelFloatArgs = allocF32(6);
 
-/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols. */
-function kernelBiasReluTs(
-  z: Float32Array,
-  a: Float32Array,
-  bias: Float32Array,
-  rows: number,
-  cols: number,
-): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) {
-      const v = z[o + j] + bias[j];
-      z[o + j] = v;
-      a[o + j] = v > 0 ? v : 0;
-    }
-  }
-}
-
-/** z[r, j] += bias[j], over rows x cols. */
-function kernelBiasAddTs(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
-  }
-}
-
-/** relu backward: dz = z > 0 ? g : 0, over count values. */
-function kernelReluBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
-  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
-}
-
-/** db[j] = sum over rows r of dz[r, j] (the bias gradient). */
-function kernelBiasGradTs(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
-  db.fill(0);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
-  }
-}
-
-/**
- * Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values. For every byte v,
- * v * (1 / 255) rounds to the same float32 as v / 255.
- */
-function kernelBytesToFloatsTs(
-  src: Uint8Array,
-  srcAt: number,
-  dst: Float32Array,
-  dstAt: number,
-  n: number,
-): void {
-  const scale = 1 / 255;
-  for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
-}
-
 /**
  * Max pooling over an NHWC batch x[n, h, w, c] -> out[n, oh, ow, c]: each output is the largest
  * value of its ph x pw window at (oy*sh - padTop, ox*sw - padLeft), positions outside the image
  * left out; arg gets the index in x it came from (the first one, in window order, on ties).
+ * WebAssembly on allocF32/allocI32 buffers.
  */
-function kernelMaxPoolTs(
+function kernelMaxPool(
   x: Float32Array,
   out: Float32Array,
   arg: Int32Array,
@@ -1726,6 +1528,27 @@ function kernelMaxPoolTs(
   padTop: number,
   padLeft: number,
 ): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && kernelShared(x) && kernelShared(out) && kernelShared(arg)) {
+    wasm.max_pool(
+      x.byteOffset,
+      out.byteOffset,
+      arg.byteOffset,
+      n,
+      h,
+      w,
+      c,
+      ph,
+      pw,
+      sh,
+      sw,
+      oh,
+      ow,
+      padTop,
+      padLeft,
+    );
+    return;
+  }
   const rowStride = w * c; // from one row of the image to the next
   if (
     ph === 2 &&
@@ -1800,53 +1623,6 @@ function kernelMaxPoolTs(
   }
 }
 
-/** Max pooling backward: dx[arg[i]] += g[i], each window's gradient to where its maximum was. */
-function kernelMaxPoolBackwardTs(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void {
-  for (let i = 0; i < count; i++) dx[arg[i]] += g[i];
-}
-
-/** Max pooling: out = each window's maximum, arg = where it was (see kernelMaxPoolTs) (WebAssembly on allocF32/allocI32 buffers). */
-function kernelMaxPool(
-  x: Float32Array,
-  out: Float32Array,
-  arg: Int32Array,
-  n: number,
-  h: number,
-  w: number,
-  c: number,
-  ph: number,
-  pw: number,
-  sh: number,
-  sw: number,
-  oh: number,
-  ow: number,
-  padTop: number,
-  padLeft: number,
-): void {
-  const wasm = kernelState.wasm;
-  if (wasm !== null && kernelShared(x) && kernelShared(out) && kernelShared(arg)) {
-    wasm.max_pool(
-      x.byteOffset,
-      out.byteOffset,
-      arg.byteOffset,
-      n,
-      h,
-      w,
-      c,
-      ph,
-      pw,
-      sh,
-      sw,
-      oh,
-      ow,
-      padTop,
-      padLeft,
-    );
-    return;
-  }
-  kernelMaxPoolTs(x, out, arg, n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft);
-}
-
 /** Max pooling backward: dx[arg[i]] += g[i] (WebAssembly on allocF32/allocI32 buffers). */
 function kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void {
   const wasm = kernelState.wasm;
@@ -1854,7 +1630,7 @@ function kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Arra
     wasm.max_pool_backward(g.byteOffset, arg.byteOffset, dx.byteOffset, count);
     return;
   }
-  kernelMaxPoolBackwardTs(g, arg, dx, count);
+  for (let i = 0; i < count; i++) dx[arg[i]] += g[i];
 }
 
 /**
@@ -2297,7 +2073,14 @@ function kernelBiasRelu(
     wasm.bias_relu(z.byteOffset, a.byteOffset, bias.byteOffset, rows, cols);
     return;
   }
-  kernelBiasReluTs(z, a, bias, rows, cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = z[o + j] + bias[j];
+      z[o + j] = v;
+      a[o + j] = v > 0 ? v : 0;
+    }
+  }
 }
 
 /** z[r, j] += bias[j], over rows x cols (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4). */
@@ -2307,7 +2090,10 @@ function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: 
     wasm.bias_add(z.byteOffset, bias.byteOffset, rows, cols);
     return;
   }
-  kernelBiasAddTs(z, bias, rows, cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) z[o + j] += bias[j];
+  }
 }
 
 /** relu backward: dz = z > 0 ? g : 0, over count values (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4). */
@@ -2317,7 +2103,7 @@ function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, 
     wasm.relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count);
     return;
   }
-  kernelReluBackwardTs(z, g, dz, count);
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
 }
 
 /** db[j] = sum over rows r of dz[r, j] (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4). */
@@ -2327,7 +2113,11 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
     wasm.bias_grad(dz.byteOffset, db.byteOffset, rows, cols);
     return;
   }
-  kernelBiasGradTs(dz, db, rows, cols);
+  db.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) db[j] += dz[o + j];
+  }
 }
 
 /** Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes). */
@@ -2343,7 +2133,8 @@ function kernelBytesToFloats(
     wasm.bytes_to_floats(src.byteOffset + srcAt, dst.byteOffset + dstAt * 4, n);
     return;
   }
-  kernelBytesToFloatsTs(src, srcAt, dst, dstAt, n);
+  const scale = 1 / 255;
+  for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
 }
 
 /**
@@ -2382,7 +2173,15 @@ function adamUpdate(
     wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, args.byteOffset);
     return;
   }
-  adamUpdateTs(value, grad, m, v, lrT, beta1, beta2, epsilon);
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const n = value.length;
+  for (let i = 0; i < n; i++) {
+    const g = grad[i];
+    m[i] = beta1 * m[i] + c1 * g;
+    v[i] = beta2 * v[i] + c2 * g * g;
+    value[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsilon);
+  }
 }
 
 /**
@@ -2685,26 +2484,21 @@ type MnistDataset = "mnist" | "fashion_mnist";
 
 type MnistSplit = "train" | "test";
 
-interface MnistOptions {
+/** One split of a dataset, and where to read it from. */
+interface MnistSplitOptions {
   dataset: MnistDataset;
   split: MnistSplit;
   /** `--data DIR`: when given, the files must be there (or in DIR/<dataset>). */
   dataDir?: string;
   /** Keep only the first `limit` examples. */
   limit?: number;
-  /** Overrides for tests: the download mirror (base URL ending in "/"), the cache dir, the expected md5s. */
-  mirror?: string;
-  cacheDir?: string;
-  checksums?: Record<string, string>;
-  /** false: never download (fail with a clear error instead). Default true. */
-  download?: boolean;
-  /** Download progress (default: downloadProgress(), on stderr). */
-  onDownload?: DownloadProgress;
   /**
    * false: no [0, 1] float copy of the pixels (`images` is then empty; read `pixels`). The
    * standalone engine scales the bytes as it copies each batch: a quarter of the memory.
    */
   floats?: boolean;
+  /** Overrides for tests: the cache dir. */
+  cacheDir?: string;
 }
 
 interface MnistData {
@@ -2725,108 +2519,8 @@ function mnistFileNames(split: MnistSplit): [string, string] {
     : ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 }
 
-/** Known mirrors and md5s of the original .gz files. */
-const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, string> }> = {
-  mnist: {
-    mirror: "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    md5: {
-      "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-      "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-      "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-      "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-    },
-  },
-  fashion_mnist: {
-    mirror: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    md5: {
-      "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-      "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-      "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-      "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
-    },
-  },
-};
-
 /** Rows and columns of every MNIST / Fashion-MNIST image. */
 const MNIST_SIDE = 28;
-
-/** The published files, uncompressed: size, and md5 where known (Fashion-MNIST's gz md5s are above). */
-const MNIST_RAW: Record<MnistDataset, Record<string, { bytes: number; md5?: string }>> = {
-  mnist: {
-    "train-images-idx3-ubyte": { bytes: 47040016, md5: "6bbc9ace898e44ae57da46a324031adb" },
-    "train-labels-idx1-ubyte": { bytes: 60008, md5: "a25bea736e30d166cdddb491f175f624" },
-    "t10k-images-idx3-ubyte": { bytes: 7840016, md5: "2646ac647ad5339dbf082846283269ea" },
-    "t10k-labels-idx1-ubyte": { bytes: 10008, md5: "27ae3e4e09519cfbb04c329615203637" },
-  },
-  fashion_mnist: {
-    "train-images-idx3-ubyte": { bytes: 47040016 },
-    "train-labels-idx1-ubyte": { bytes: 60008 },
-    "t10k-images-idx3-ubyte": { bytes: 7840016 },
-    "t10k-labels-idx1-ubyte": { bytes: 10008 },
-  },
-};
-
-/**
- * Checks an idx file against the published one, once per file (a marker in the cache,
- * ~/.cache/nnc/verified/, remembers its path, size and mtime): a file of the published
- * size must have its md5 (a zeroed or altered copy is refused), a .gz its published md5; a file
- * of another size is taken as a deliberate subset, except in nnc's own download cache.
- */
-function verifyIdxFile(
-  path: string,
-  data: Buffer,
-  dataset: MnistDataset,
-  name: string,
-  inCache: boolean,
-): void {
-  const known = MNIST_RAW[dataset][name];
-  if (known === undefined) return;
-  let stamp: string;
-  try {
-    const st = statSync(path);
-    stamp = JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs });
-  } catch {
-    return;
-  }
-  const marker = join(
-    dirname(mnistCacheDir(dataset)),
-    "verified",
-    `${md5Hex(Buffer.from(resolve(path)))}-${name}`,
-  );
-  try {
-    if (readFileSync(marker, "utf8") === stamp) return;
-  } catch {
-    // not verified yet
-  }
-  const fix = inCache ? "delete it and run again to download it anew" : "replace it with the published file";
-  if (data.length !== known.bytes) {
-    if (inCache)
-      throw new Error(
-        `${path} is ${data.length} bytes uncompressed, but the published ${dataset} file is ${known.bytes}: ${fix}`,
-      );
-    return; // a subset or a file of one's own, given with --data or $NNC_DATA: used as it is
-  }
-  if (known.md5 !== undefined) {
-    const got = md5Hex(data);
-    if (got !== known.md5)
-      throw new Error(
-        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${known.md5} (corrupt or altered); ${fix}`,
-      );
-  } else if (path.endsWith(".gz")) {
-    const want = MNIST_SOURCES[dataset].md5[`${name}.gz`];
-    const got = md5Hex(readFileSync(path));
-    if (want !== undefined && got !== want)
-      throw new Error(
-        `${path} is not the published ${dataset} file: its md5 is ${got}, expected ${want} (corrupt or altered); ${fix}`,
-      );
-  }
-  try {
-    mkdirSync(dirname(marker), { recursive: true });
-    writeFileSync(marker, stamp);
-  } catch {
-    // no writable cache: verified again next time
-  }
-}
 
 /** The cache directory for a dataset: $XDG_CACHE_HOME/nnc/<dataset> or ~/.cache/nnc/<dataset>. */
 function mnistCacheDir(dataset: MnistDataset): string {
@@ -2931,27 +2625,6 @@ function parseIdxLabels(buf: Buffer, path: string, limit?: number, classes = 10)
   return labels;
 }
 
-/** md5 of a buffer, hex. */
-function md5Hex(data: Buffer): string {
-  return createHash("md5").update(data).digest("hex");
-}
-
-/** Writes data to path atomically: a temporary file in the same directory, then rename. */
-function writeFileAtomic(path: string, data: Buffer | Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-    throw err;
-  }
-}
-
 /**
  * Writes a model folder whole or not at all: every file into `dir.tmp-<pid>-<random>/`, then
  * that folder renamed to `dir` (an existing `dir` is first renamed aside under a temporary name
@@ -2989,151 +2662,52 @@ function writeModelDir(dir: string, files: Record<string, Buffer | Uint8Array | 
   }
 }
 
-/** Called as a download goes: at its start (received 0) and as bytes arrive; total is null when the server does not say. */
-type DownloadProgress = (file: string, received: number, total: number | null) => void;
-
 /**
- * The default download progress, on stderr: on a terminal one line redrawn in place
- * ("downloading train-images-idx3-ubyte.gz: 4.2/9.9 MB (42%)"), otherwise one line per file.
+ * The folder holding both files of the split, without downloading: opts.dataDir (or
+ * dataDir/<dataset>), which must hold them, else the first of $NNC_DATA (or $NNC_DATA/<dataset>),
+ * the cache dir, /usr/share/datasets/fashion-mnist (for fashion_mnist) and
+ * ../shared/data/<dataset> that does; null when none does.
  */
-function downloadProgress(stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
-  let last = 0;
-  return (file, received, total) => {
-    const mb = (n: number) => (n / 1e6).toFixed(1);
-    const size =
-      total === null
-        ? `${mb(received)} MB`
-        : `${mb(received)}/${mb(total)} MB (${Math.floor((100 * received) / Math.max(total, 1))}%)`;
-    const done = total !== null && received >= total;
-    if (!stream.isTTY) {
-      if (received === 0) stream.write(`downloading ${file}${total === null ? "" : ` (${mb(total)} MB)`}\n`);
-      return;
-    }
-    const now = Date.now();
-    if (!done && received !== 0 && now - last < 100) return;
-    last = now;
-    stream.write(`\rdownloading ${file}: ${size}\x1b[K${done ? "\n" : ""}`);
-  };
-}
-
-/** Downloads url (following redirects) into memory, reporting progress as the bytes arrive. */
-async function fetchBytes(url: string, file: string, onProgress: DownloadProgress): Promise<Buffer> {
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(120_000), redirect: "follow" });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`cannot download ${url}: ${cause ?? (err as Error).message}`);
-  }
-  if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
-  const total = Number(response.headers.get("content-length")) || null;
-  onProgress(file, 0, total);
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  try {
-    if (response.body === null) {
-      chunks.push(new Uint8Array(await response.arrayBuffer()));
-      received = chunks[0]!.length;
-    } else {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunks.push(value);
-        received += value.length;
-        onProgress(file, received, total);
-      }
-    }
-  } catch (err) {
-    throw new Error(`cannot download ${url}: ${(err as Error).message} after ${received} bytes`);
-  }
-  if (total === null) onProgress(file, received, received);
-  return Buffer.concat(chunks);
-}
-
-/** Downloads the .gz files of a split into dir, verifying each md5 and writing atomically. */
-async function downloadMnist(
-  names: string[],
-  dir: string,
-  mirror: string,
-  checksums: Record<string, string>,
-  onProgress: DownloadProgress = downloadProgress(),
-): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  for (const name of names) {
-    const file = `${name}.gz`;
-    const dest = join(dir, file);
-    if (existsSync(dest)) continue;
-    const url = mirror.endsWith("/") ? `${mirror}${file}` : `${mirror}/${file}`;
-    const data = await fetchBytes(url, file, onProgress);
-    const want = checksums[file];
-    const got = md5Hex(data);
-    if (want !== undefined && got !== want) {
-      throw new Error(
-        `checksum mismatch for ${file} downloaded from ${url}: md5 ${got}, expected ${want} (the file was not saved)`,
-      );
-    }
-    writeFileAtomic(dest, data);
-  }
-}
-
-/** Loads one split of MNIST or Fashion-MNIST, pixels scaled to [0, 1]. */
-async function loadMnist(opts: MnistOptions): Promise<MnistData> {
+function findMnist(opts: MnistSplitOptions): string | null {
   const names = mnistFileNames(opts.split);
   const sub = opts.dataset;
-  let dir: string | null = null;
   if (opts.dataDir !== undefined) {
     const given = resolve(opts.dataDir);
-    dir = findMnistDir([given, join(given, sub)], names);
+    const dir = findMnistDir([given, join(given, sub)], names);
     if (dir === null) {
       const missing = names.filter((n) => findIdxFile(given, n) === null);
       throw new Error(
         `--data ${opts.dataDir}: ${missing.map((n) => `${n}(.gz)`).join(" and ")} not found there (nor in ${join(opts.dataDir, sub)})`,
       );
     }
+    return dir;
   }
-  const cacheDir = opts.cacheDir ?? mnistCacheDir(opts.dataset);
-  if (dir === null) {
-    const dirs: string[] = [];
-    const env = process.env.NNC_DATA;
-    if (env) dirs.push(resolve(env), join(resolve(env), sub));
-    dirs.push(cacheDir);
-    if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
-    dirs.push(resolve("..", "shared", "data", sub));
-    dir = findMnistDir(dirs, names);
-  }
-  if (dir === null) {
-    if (opts.download === false) {
-      throw new Error(
-        `${opts.dataset} ${opts.split} files (${names.join(", ")}) not found; pass --data DIR or set $NNC_DATA`,
-      );
-    }
-    const source = MNIST_SOURCES[opts.dataset];
-    const mirror = opts.mirror ?? source.mirror;
-    const missing = names.filter((n) => findIdxFile(cacheDir, n) === null);
-    try {
-      await downloadMnist(
-        missing,
-        cacheDir,
-        mirror,
-        opts.checksums ?? source.md5,
-        opts.onDownload ?? downloadProgress(),
-      );
-    } catch (err) {
-      throw new Error(
-        `${(err as Error).message}\n(${opts.dataset} was not found locally; pass --data DIR or set $NNC_DATA to a folder with the idx files)`,
-      );
-    }
-    dir = cacheDir;
-  }
+  const dirs: string[] = [];
+  const env = process.env.NNC_DATA;
+  if (env) dirs.push(resolve(env), join(resolve(env), sub));
+  dirs.push(opts.cacheDir ?? mnistCacheDir(opts.dataset));
+  if (opts.dataset === "fashion_mnist") dirs.push("/usr/share/datasets/fashion-mnist");
+  dirs.push(resolve("..", "shared", "data", sub));
+  return findMnistDir(dirs, names);
+}
+
+/**
+ * Reads one split from dir (found by findMnist) and checks what the model needs: idx headers and
+ * sizes, as many labels as images, 28x28 images, at least one, some ink. `verify`, when given,
+ * sees each file's bytes before they are parsed.
+ */
+function readMnist(
+  dir: string,
+  opts: MnistSplitOptions,
+  verify?: (path: string, data: Buffer, name: string) => void,
+): MnistData {
+  const names = mnistFileNames(opts.split);
   const imagesPath = findIdxFile(dir, names[0]) as string;
   const labelsPath = findIdxFile(dir, names[1]) as string;
   const imagesBuf = readIdxFile(imagesPath);
   const labelsBuf = readIdxFile(labelsPath);
-  // nnc's own download cache holds the published files only (unless a test names its own md5s).
-  const inCache = resolve(dir) === resolve(cacheDir) && opts.checksums === undefined;
-  verifyIdxFile(imagesPath, imagesBuf, opts.dataset, names[0], inCache);
-  verifyIdxFile(labelsPath, labelsBuf, opts.dataset, names[1], inCache);
+  verify?.(imagesPath, imagesBuf, names[0]);
+  verify?.(labelsPath, labelsBuf, names[1]);
   const img = parseIdxImages(imagesBuf, imagesPath, opts.limit, opts.floats !== false);
   const labels = parseIdxLabels(labelsBuf, labelsPath, opts.limit);
   const totalImages = imagesBuf.readUInt32BE(4);
@@ -3158,6 +2732,20 @@ async function loadMnist(opts: MnistOptions): Promise<MnistData> {
       `${imagesPath} is blank: every pixel of its ${img.count} images is 0 (a corrupt or zeroed file); replace it`,
     );
   return { images: img.images, pixels: img.pixels, labels, count: img.count, rows: img.rows, cols: img.cols };
+}
+
+/**
+ * Loads one split from local files, never downloading (what a generated program does; `nnc run`
+ * downloads the files into the cache dir first, with loadMnist, when they are nowhere else).
+ */
+function loadLocalMnist(opts: MnistSplitOptions): MnistData {
+  const dir = findMnist(opts);
+  if (dir === null) {
+    throw new Error(
+      `${opts.dataset} ${opts.split} files (${mnistFileNames(opts.split).join(", ")}, gzipped or not) not found; pass --data DIR or set $NNC_DATA (\`nnc run\` downloads them into ${opts.cacheDir ?? mnistCacheDir(opts.dataset)})`,
+    );
+  }
+  return readMnist(dir, opts);
 }
 
 /** The stream dropout masks draw from (reseeded by train()). */

@@ -1005,10 +1005,13 @@ function gemmTile(
   const acs = transA ? M : 1;
   const brs = transB ? 1 : N;
   const bcs = transB ? K : 1;
-  let i = i0;
-  for (; i + 4 <= i1; i += 4) {
-    let j = j0;
-    for (; j + 4 <= j1; j += 4) {
+  // Unless accumulating, the block starts at 0: every sum below is then added to C.
+  if (!accumulate) for (let r = i0; r < i1; r++) C.fill(0, cOff + r * N + j0, cOff + r * N + j1);
+  // The rows and columns of whole 4 x 4 blocks.
+  const i4 = i0 + ((i1 - i0) & ~3);
+  const j4 = j0 + ((j1 - j0) & ~3);
+  for (let i = i0; i < i4; i += 4) {
+    for (let j = j0; j < j4; j += 4) {
       let c00 = 0,
         c01 = 0,
         c02 = 0,
@@ -1059,61 +1062,27 @@ function gemmTile(
         r1 = r0 + N,
         r2 = r1 + N,
         r3 = r2 + N;
-      if (accumulate) {
-        C[r0] += c00;
-        C[r0 + 1] += c01;
-        C[r0 + 2] += c02;
-        C[r0 + 3] += c03;
-        C[r1] += c10;
-        C[r1 + 1] += c11;
-        C[r1 + 2] += c12;
-        C[r1 + 3] += c13;
-        C[r2] += c20;
-        C[r2 + 1] += c21;
-        C[r2 + 2] += c22;
-        C[r2 + 3] += c23;
-        C[r3] += c30;
-        C[r3 + 1] += c31;
-        C[r3 + 2] += c32;
-        C[r3 + 3] += c33;
-      } else {
-        C[r0] = c00;
-        C[r0 + 1] = c01;
-        C[r0 + 2] = c02;
-        C[r0 + 3] = c03;
-        C[r1] = c10;
-        C[r1 + 1] = c11;
-        C[r1 + 2] = c12;
-        C[r1 + 3] = c13;
-        C[r2] = c20;
-        C[r2 + 1] = c21;
-        C[r2 + 2] = c22;
-        C[r2 + 3] = c23;
-        C[r3] = c30;
-        C[r3 + 1] = c31;
-        C[r3 + 2] = c32;
-        C[r3 + 3] = c33;
-      }
-    }
-    // Leftover columns (fewer than 4) of these 4 rows.
-    for (; j < j1; j++) {
-      for (let r = i; r < i + 4; r++) {
-        let sum = 0;
-        let pa = aOff + r * ars;
-        let pb = bOff + j * bcs;
-        for (let k = 0; k < K; k++) {
-          sum += A[pa] * B[pb];
-          pa += acs;
-          pb += brs;
-        }
-        const at = cOff + r * N + j;
-        C[at] = accumulate ? C[at] + sum : sum;
-      }
+      C[r0] += c00;
+      C[r0 + 1] += c01;
+      C[r0 + 2] += c02;
+      C[r0 + 3] += c03;
+      C[r1] += c10;
+      C[r1 + 1] += c11;
+      C[r1 + 2] += c12;
+      C[r1 + 3] += c13;
+      C[r2] += c20;
+      C[r2 + 1] += c21;
+      C[r2 + 2] += c22;
+      C[r2 + 3] += c23;
+      C[r3] += c30;
+      C[r3 + 1] += c31;
+      C[r3 + 2] += c32;
+      C[r3 + 3] += c33;
     }
   }
-  // Leftover rows (fewer than 4): one dot product per output.
-  for (; i < i1; i++) {
-    for (let j = j0; j < j1; j++) {
+  // The edges, fewer than 4 columns (of those rows) or rows left: one dot product per output.
+  for (let i = i0; i < i1; i++) {
+    for (let j = i < i4 ? j4 : j0; j < j1; j++) {
       let sum = 0;
       let pa = aOff + i * ars;
       let pb = bOff + j * bcs;
@@ -1122,8 +1091,7 @@ function gemmTile(
         pa += acs;
         pb += brs;
       }
-      const at = cOff + i * N + j;
-      C[at] = accumulate ? C[at] + sum : sum;
+      C[cOff + i * N + j] += sum;
     }
   }
 }

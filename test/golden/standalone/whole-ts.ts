@@ -114,85 +114,64 @@ const input_1 = {
 
 // dense_1: dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const dense_1 = dense_buffers(784, 1024);
-
 // leaky_relu_1: leaky_relu(0.1) (line 5): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const leaky_relu_1 = leaky_relu_buffers(1024);
-
 // batch_norm_1: batch_norm (line 6): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const batch_norm_1 = batch_norm_buffers(1024);
-
 // dropout_1: dropout(0.5) (line 7): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const dropout_1 = dropout_buffers(1024);
 
 // dense_2: dense(units = 1024) (line 4): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const dense_2 = dense_buffers(1024, 1024);
-
 // leaky_relu_2: leaky_relu(0.1) (line 5): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const leaky_relu_2 = leaky_relu_buffers(1024);
-
 // batch_norm_2: batch_norm (line 6): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const batch_norm_2 = batch_norm_buffers(1024);
-
 // dropout_2: dropout(0.5) (line 7): hidden (line 14), 2nd pass of the for at line 13 -> [1024]
 const dropout_2 = dropout_buffers(1024);
 
 // dense_3: dense(units = 512) (line 4): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const dense_3 = dense_buffers(1024, 512);
-
 // leaky_relu_3: leaky_relu(0.1) (line 5): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const leaky_relu_3 = leaky_relu_buffers(512);
-
 // batch_norm_3: batch_norm (line 6): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const batch_norm_3 = batch_norm_buffers(512);
-
 // dropout_3: dropout(0.5) (line 7): hidden (line 14), 3rd pass of the for at line 13 -> [512]
 const dropout_3 = dropout_buffers(512);
 
 // dense_4: dense(units = 256) (line 4): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const dense_4 = dense_buffers(512, 256);
-
 // leaky_relu_4: leaky_relu(0.1) (line 5): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const leaky_relu_4 = leaky_relu_buffers(256);
-
 // batch_norm_4: batch_norm (line 6): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const batch_norm_4 = batch_norm_buffers(256);
-
 // dropout_4: dropout(0.5) (line 7): hidden (line 14), 4th pass of the for at line 13 -> [256]
 const dropout_4 = dropout_buffers(256);
 
 // dense_5: dense(units = 128) (line 4): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const dense_5 = dense_buffers(256, 128);
-
 // leaky_relu_5: leaky_relu(0.1) (line 5): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const leaky_relu_5 = leaky_relu_buffers(128);
-
 // batch_norm_5: batch_norm (line 6): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const batch_norm_5 = batch_norm_buffers(128);
-
 // dropout_5: dropout(0.5) (line 7): hidden (line 14), 5th pass of the for at line 13 -> [128]
 const dropout_5 = dropout_buffers(128);
 
 // dense_6: dense(units = 64) (line 4): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const dense_6 = dense_buffers(128, 64);
-
 // leaky_relu_6: leaky_relu(0.1) (line 5): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const leaky_relu_6 = leaky_relu_buffers(64);
-
 // batch_norm_6: batch_norm (line 6): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const batch_norm_6 = batch_norm_buffers(64);
-
 // dropout_6: dropout(0.5) (line 7): hidden (line 14), 6th pass of the for at line 13 -> [64]
 const dropout_6 = dropout_buffers(64);
 
 // dense_7: dense(units = 32) (line 4): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const dense_7 = dense_buffers(64, 32);
-
 // leaky_relu_7: leaky_relu(0.1) (line 5): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const leaky_relu_7 = leaky_relu_buffers(32);
-
 // batch_norm_7: batch_norm (line 6): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const batch_norm_7 = batch_norm_buffers(32);
-
 // dropout_7: dropout(0.5) (line 7): hidden (line 14), 7th pass of the for at line 13 -> [32]
 const dropout_7 = dropout_buffers(32);
 
@@ -1313,10 +1292,13 @@ function gemmTile(
   const acs = transA ? M : 1;
   const brs = transB ? 1 : N;
   const bcs = transB ? K : 1;
-  let i = i0;
-  for (; i + 4 <= i1; i += 4) {
-    let j = j0;
-    for (; j + 4 <= j1; j += 4) {
+  // Unless accumulating, the block starts at 0: every sum below is then added to C.
+  if (!accumulate) for (let r = i0; r < i1; r++) C.fill(0, cOff + r * N + j0, cOff + r * N + j1);
+  // The rows and columns of whole 4 x 4 blocks.
+  const i4 = i0 + ((i1 - i0) & ~3);
+  const j4 = j0 + ((j1 - j0) & ~3);
+  for (let i = i0; i < i4; i += 4) {
+    for (let j = j0; j < j4; j += 4) {
       let c00 = 0,
         c01 = 0,
         c02 = 0,
@@ -1367,61 +1349,27 @@ function gemmTile(
         r1 = r0 + N,
         r2 = r1 + N,
         r3 = r2 + N;
-      if (accumulate) {
-        C[r0] += c00;
-        C[r0 + 1] += c01;
-        C[r0 + 2] += c02;
-        C[r0 + 3] += c03;
-        C[r1] += c10;
-        C[r1 + 1] += c11;
-        C[r1 + 2] += c12;
-        C[r1 + 3] += c13;
-        C[r2] += c20;
-        C[r2 + 1] += c21;
-        C[r2 + 2] += c22;
-        C[r2 + 3] += c23;
-        C[r3] += c30;
-        C[r3 + 1] += c31;
-        C[r3 + 2] += c32;
-        C[r3 + 3] += c33;
-      } else {
-        C[r0] = c00;
-        C[r0 + 1] = c01;
-        C[r0 + 2] = c02;
-        C[r0 + 3] = c03;
-        C[r1] = c10;
-        C[r1 + 1] = c11;
-        C[r1 + 2] = c12;
-        C[r1 + 3] = c13;
-        C[r2] = c20;
-        C[r2 + 1] = c21;
-        C[r2 + 2] = c22;
-        C[r2 + 3] = c23;
-        C[r3] = c30;
-        C[r3 + 1] = c31;
-        C[r3 + 2] = c32;
-        C[r3 + 3] = c33;
-      }
-    }
-    // Leftover columns (fewer than 4) of these 4 rows.
-    for (; j < j1; j++) {
-      for (let r = i; r < i + 4; r++) {
-        let sum = 0;
-        let pa = aOff + r * ars;
-        let pb = bOff + j * bcs;
-        for (let k = 0; k < K; k++) {
-          sum += A[pa] * B[pb];
-          pa += acs;
-          pb += brs;
-        }
-        const at = cOff + r * N + j;
-        C[at] = accumulate ? C[at] + sum : sum;
-      }
+      C[r0] += c00;
+      C[r0 + 1] += c01;
+      C[r0 + 2] += c02;
+      C[r0 + 3] += c03;
+      C[r1] += c10;
+      C[r1 + 1] += c11;
+      C[r1 + 2] += c12;
+      C[r1 + 3] += c13;
+      C[r2] += c20;
+      C[r2 + 1] += c21;
+      C[r2 + 2] += c22;
+      C[r2 + 3] += c23;
+      C[r3] += c30;
+      C[r3 + 1] += c31;
+      C[r3 + 2] += c32;
+      C[r3 + 3] += c33;
     }
   }
-  // Leftover rows (fewer than 4): one dot product per output.
-  for (; i < i1; i++) {
-    for (let j = j0; j < j1; j++) {
+  // The edges, fewer than 4 columns (of those rows) or rows left: one dot product per output.
+  for (let i = i0; i < i1; i++) {
+    for (let j = i < i4 ? j4 : j0; j < j1; j++) {
       let sum = 0;
       let pa = aOff + i * ars;
       let pb = bOff + j * bcs;
@@ -1430,8 +1378,7 @@ function gemmTile(
         pa += acs;
         pb += brs;
       }
-      const at = cOff + i * N + j;
-      C[at] = accumulate ? C[at] + sum : sum;
+      C[cOff + i * N + j] += sum;
     }
   }
 }
