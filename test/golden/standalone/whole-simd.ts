@@ -2519,6 +2519,12 @@ function mnistFileNames(split: MnistSplit): [string, string] {
     : ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 }
 
+/** Where the original .gz files are published. */
+const MNIST_MIRRORS: Record<MnistDataset, string> = {
+  mnist: "https://storage.googleapis.com/cvdf-datasets/mnist/",
+  fashion_mnist: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+};
+
 /** Rows and columns of every MNIST / Fashion-MNIST image. */
 const MNIST_SIDE = 28;
 
@@ -2742,7 +2748,7 @@ function loadLocalMnist(opts: MnistSplitOptions): MnistData {
   const dir = findMnist(opts);
   if (dir === null) {
     throw new Error(
-      `${opts.dataset} ${opts.split} files (${mnistFileNames(opts.split).join(", ")}, gzipped or not) not found; pass --data DIR or set $NNC_DATA (\`nnc run\` downloads them into ${opts.cacheDir ?? mnistCacheDir(opts.dataset)})`,
+      `${opts.dataset} ${opts.split} files (${mnistFileNames(opts.split).join(", ")}, gzipped or not) not found; pass --data DIR or set $NNC_DATA (\`nnc run\` downloads them into ${opts.cacheDir ?? mnistCacheDir(opts.dataset)}; they are also at ${MNIST_MIRRORS[opts.dataset]}<name>.gz)`,
     );
   }
   return readMnist(dir, opts);

@@ -719,10 +719,16 @@ function mnistFileNames(split: MnistSplit): [string, string] {
     : ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 }
 
+/** Where the original .gz files are published. */
+const MNIST_MIRRORS: Record<MnistDataset, string> = {
+  mnist: "https://storage.googleapis.com/cvdf-datasets/mnist/",
+  fashion_mnist: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+};
+
 /** Known mirrors and md5s of the original .gz files. */
 const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, string> }> = {
   mnist: {
-    mirror: "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    mirror: MNIST_MIRRORS.mnist,
     md5: {
       "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
       "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -731,7 +737,7 @@ const MNIST_SOURCES: Record<MnistDataset, { mirror: string; md5: Record<string, 
     },
   },
   fashion_mnist: {
-    mirror: "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    mirror: MNIST_MIRRORS.fashion_mnist,
     md5: {
       "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
       "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
