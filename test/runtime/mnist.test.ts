@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { downloadProgress, loadMnist, MNIST_SOURCES } from "../../src/runtime/data/mnist.js";
+import { downloadProgress, loadLocalMnist, loadMnist, MNIST_SOURCES } from "../../src/runtime/data/mnist.js";
 import { idxImages, idxLabels, mnistDir, syntheticDigits, writeSyntheticMnist } from "../helpers/data.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "nnc-mnist-"));
@@ -124,6 +124,38 @@ describe("loadMnist on synthetic idx files", () => {
     await expect(loadMnist({ dataset: "mnist", split: "test", dataDir: dir })).rejects.toThrow(
       /has 10 images but .* has 3 labels/,
     );
+  });
+});
+
+describe("loadLocalMnist (what a generated program copies: never downloads)", () => {
+  it("reads the files where they are, as loadMnist does", async () => {
+    const dir = writeSyntheticMnist(join(tmp, "syn-local"), { train: 20, test: 10 });
+    const local = loadLocalMnist({ dataset: "mnist", split: "train", dataDir: dir });
+    const loaded = await loadMnist({ dataset: "mnist", split: "train", dataDir: dir });
+    expect(local.count).toBe(20);
+    expect(Array.from(local.labels)).toEqual(Array.from(loaded.labels));
+    expect(Array.from(local.images.subarray(0, 784))).toEqual(Array.from(loaded.images.subarray(0, 784)));
+  });
+
+  it("without the files, says where to point it and where the files are published", () => {
+    const empty = mkdtempSync(join(tmp, "no-data-"));
+    const cwd = process.cwd();
+    const env = process.env.NNC_DATA;
+    delete process.env.NNC_DATA;
+    process.chdir(empty); // no ../shared/data from here
+    try {
+      for (const [dataset, mirror] of [["mnist", "https://storage.googleapis.com/cvdf-datasets/mnist/"], ["fashion_mnist", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]] as const) {
+        expect(() => loadLocalMnist({ dataset, split: "test", cacheDir: empty })).toThrow(
+          `${dataset} test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, gzipped or not) not found; pass --data DIR or set $NNC_DATA (\`nnc run\` downloads them into ${empty}; they are also at ${mirror}<name>.gz)`,
+        );
+        expect(MNIST_SOURCES[dataset].mirror).toBe(mirror);
+      }
+    } finally {
+      process.chdir(cwd);
+      if (env !== undefined) process.env.NNC_DATA = env;
+    }
+    // a --data folder without them: that folder is named
+    expect(() => loadLocalMnist({ dataset: "mnist", split: "test", dataDir: empty })).toThrow(`--data ${empty}: t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) not found there`);
   });
 });
 
