@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { IRRef } from "../compiler/ir.js";
 import type { LossKind } from "../compiler/catalog/kinds.js";
 import { loadMnist, type MnistDataset } from "./data/mnist.js";
-import { CLASSES, lossCall } from "../compiler/targets/tfjs/index.js";
+import { CLASSES, lossCall } from "../compiler/targets/tfjs/losses.js";
 import * as tfjsTraining from "./training/tfjs.js";
 import { metricSums, type LossFn } from "./training/tfjs.js";
 import { DIGIT_NAMES, FASHION_NAMES, loadModel } from "./predict.js";

@@ -267,8 +267,8 @@ export function conv2dDirect(kernels: "ts" | "simd", inShape: number[], filters:
   return !inputGrad || (C % 8 === 0 && strides[0] === 1 && strides[1] === 1);
 }
 
-/** The direct convolution (see conv2dDirect): the same layer as conv2d's im2col path, other kernels. */
-const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
+/** What both conv2d emitters read of the layer: its input, window, geometry, sizes and weights. */
+function conv2dShapes(ctx: Parameters<LayerEmitter<"conv2d">>[0]) {
   const x = ctx.inputs[0]!;
   const [KH, KW] = ctx.layer.args.kernel_size;
   const [SH, SW] = ctx.layer.args.strides;
@@ -279,6 +279,12 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
   const kernel = ctx.weight("kernel");
   const hasBias = ctx.layer.weights.some((w) => w.role === "bias");
   const bias = hasBias ? ctx.weight("bias") : null;
+  return { x, KH, KW, SH, SW, g, F, patch, rows, kernel, bias };
+}
+
+/** The direct convolution (see conv2dDirect): the same layer as conv2d's im2col path, other kernels. */
+const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
+  const { x, KH, KW, SH, SW, g, F, patch, rows, kernel, bias } = conv2dShapes(ctx);
   // the padded extent the windows read (kernelConvPadded in the kernel runtime)
   const HP = Math.max(g.padTop + g.H, (g.OH - 1) * SH + KH);
   const WP = Math.max(g.padLeft + g.W, (g.OW - 1) * SW + KW);
@@ -315,17 +321,8 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
 };
 
 const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
-  const x = ctx.inputs[0]!;
-  if (conv2dDirect(ctx.kernels, x.shape, ctx.shape[2]!, ctx.layer.args.strides, x.grad !== null)) return conv2dDirectEmitter(ctx);
-  const [KH, KW] = ctx.layer.args.kernel_size;
-  const [SH, SW] = ctx.layer.args.strides;
-  const g = windowGeometry(x.shape, ctx.shape, [KH, KW], [SH, SW]);
-  const F = ctx.shape[2]!;
-  const patch = KH * KW * g.C;
-  const rows = g.OH * g.OW;
-  const kernel = ctx.weight("kernel");
-  const hasBias = ctx.layer.weights.some((w) => w.role === "bias");
-  const bias = hasBias ? ctx.weight("bias") : null;
+  const { x, KH, KW, SH, SW, g, F, patch, rows, kernel, bias } = conv2dShapes(ctx);
+  if (conv2dDirect(ctx.kernels, x.shape, F, [SH, SW], x.grad !== null)) return conv2dDirectEmitter(ctx);
   const im2col = ctx.helper("im2col");
   const cols = ctx.buffer(`${ctx.v}_cols`, `BATCH * ${rows * patch}`, `im2col patches [n * ${rows}, ${patch}]`);
   const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);

@@ -13,7 +13,8 @@ import type { IR, IRLayer, IRLayerOf, IRRef, IRTraining } from "../../ir.js";
 import { embedRuntime, renderImports, type ModuleImport } from "../standalone/embed.js";
 import { TFJS_FACTORY, kerasLayers, regularizerFactors, tfjsArgs, type KerasLayer } from "../keras.js";
 import { typesSection } from "../standalone/index.js";
-import type { LayerKind, LossArgs, LossKind, OptimizerKind } from "../../catalog/kinds.js";
+import type { LayerKind, LossKind, OptimizerKind } from "../../catalog/kinds.js";
+import { CLASSES, lossCall } from "./losses.js";
 
 export interface TfjsTargetOptions {
   /** The tfjs package the program imports. */
@@ -126,30 +127,6 @@ function optimizerSource(ref: IRRef<OptimizerKind>): { expr: string; fn: string 
   const { fn, args } = OPTIMIZER_FUNCTION[ref.kind];
   const a = ref.args as Record<string, unknown>;
   return { fn, expr: `${fn}({ ${args.map((k) => `${k}: ${typeof a[k] === "number" ? num(a[k] as number) : String(a[k])}`).join(", ")} })` };
-}
-
-/** Where a loss function takes the number of classes (the program's CLASSES constant). */
-export const CLASSES = Symbol("CLASSES");
-
-/**
- * Each loss as a call of its function in src/runtime/training/tfjs.ts (Keras's semantics): the tfjs
- * program writes the call, `nnc evaluate` makes it (lossCall). The one loss table of tfjs.
- */
-export const TFJS_LOSSES: { [K in LossKind]: (a: LossArgs<K>) => { fn: TfjsLossFunction; args: (number | boolean | typeof CLASSES)[] } } = {
-  categorical_crossentropy: (a) => ({ fn: "categoricalCrossentropy", args: [a.from_logits, a.label_smoothing, CLASSES] }),
-  sparse_categorical_crossentropy: (a) => ({ fn: "sparseCategoricalCrossentropy", args: [a.from_logits, CLASSES] }),
-  binary_crossentropy: (a) => ({ fn: "binaryCrossentropy", args: [a.from_logits, a.label_smoothing] }),
-  mse: () => ({ fn: "meanSquaredError", args: [] }),
-  mae: () => ({ fn: "meanAbsoluteError", args: [] }),
-  huber: (a) => ({ fn: "huber", args: [a.delta] }),
-};
-
-/** The names of the loss functions of src/runtime/training/tfjs.ts. */
-export type TfjsLossFunction = "categoricalCrossentropy" | "sparseCategoricalCrossentropy" | "binaryCrossentropy" | "meanSquaredError" | "meanAbsoluteError" | "huber";
-
-/** A loss's function and arguments, from the IR's resolved loss. */
-export function lossCall(loss: IRRef<LossKind>): { fn: TfjsLossFunction; args: (number | boolean | typeof CLASSES)[] } {
-  return (TFJS_LOSSES[loss.kind] as (a: unknown) => ReturnType<typeof lossCall>)(loss.args);
 }
 
 /** The loss as the program creates it, e.g. `categoricalCrossentropy(false, 0, CLASSES)`. */
