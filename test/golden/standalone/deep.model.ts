@@ -58,18 +58,6 @@ let kernelHeapTop = 1024; // the first KiB stays unused
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 64;
 
-/** The buffers of a dense layer (dense_1, dense_2, ..., dense_7 (7 layers)). */
-function dense_buffers(in_size: number, units: number) {
-  return {
-    kernel: allocF32(in_size * units),
-    kernel_grad: allocF32(in_size * units),
-    bias: allocF32(units),
-    bias_grad: allocF32(units),
-    out: allocF32(BATCH * units),
-    grad: allocF32(BATCH * units),
-  };
-}
-
 /** The buffers of a leaky_relu layer (leaky_relu_1, leaky_relu_2, ..., leaky_relu_7 (7 layers)). */
 function leaky_relu_buffers(size: number) {
   return {
@@ -108,6 +96,18 @@ function dropout_buffers(size: number) {
   };
 }
 
+/** The buffers of a dense layer (dense_2, dense_3, ..., dense_7 (6 layers)). */
+function dense_buffers(in_size: number, units: number) {
+  return {
+    kernel: allocF32(in_size * units),
+    kernel_grad: allocF32(in_size * units),
+    bias: allocF32(units),
+    bias_grad: allocF32(units),
+    out: allocF32(BATCH * units),
+    grad: allocF32(BATCH * units),
+  };
+}
+
 // input_1: input image(28, 28, 1) (line 11) -> [28, 28, 1]
 const input_1 = {
   out: allocF32(BATCH * 784),
@@ -117,7 +117,17 @@ const input_1 = {
 // (no buffers of its own: its output is input_1.out)
 
 // dense_1: dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13 -> [1024]
-const dense_1 = dense_buffers(784, 1024);
+const dense_1 = {
+  kernel: allocF32(784 * 1024),
+  kernel_grad: allocF32(784 * 1024),
+  bias: allocF32(1024),
+  bias_grad: allocF32(1024),
+  out: allocF32(BATCH * 1024),
+  /** x's non-zero values, listed by kernelSparseGemm */
+  csr: allocI32(Math.max(BATCH, 784) + 1 + 2 * BATCH * 784),
+  grad: allocF32(BATCH * 1024),
+};
+
 // leaky_relu_1: leaky_relu(0.1) (line 5): hidden (line 14), 1st pass of the for at line 13 -> [1024]
 const leaky_relu_1 = leaky_relu_buffers(1024);
 // batch_norm_1: batch_norm (line 6): hidden (line 14), 1st pass of the for at line 13 -> [1024]
@@ -197,19 +207,13 @@ const target = allocF32(BATCH * 10);
 
 // ==== Forward and backward passes ====
 
-// dense(units) (line 4), forward: dense_1, dense_2, ..., dense_7 (7 layers)
-function dense_forward(
-  n: number,
-  x: Float32Array,
-  layer: typeof dense_1,
-  in_size: number,
-  units: number,
-): void {
-  const { out, kernel, bias } = layer;
-  // out = x · kernel + bias   ([n, in_size] · [in_size, units])
-  gemm(false, false, n, units, in_size, x, kernel, out, false);
+// dense_1: dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13
+function dense_1_forward(n: number, x: Float32Array): void {
+  const { out, kernel, csr, bias } = dense_1;
+  // out = x · kernel + bias   ([n, 784] · [784, 1024]), over x's non-zero values
+  kernelSparseGemm(false, n, 1024, 784, x, kernel, out, csr);
   // add the bias: z[r, j] += bias[j]
-  kernelBiasAdd(out, bias, n, units);
+  kernelBiasAdd(out, bias, n, 1024);
 }
 
 // leaky_relu(0.1) (line 5), forward: leaky_relu_1, leaky_relu_2, ..., leaky_relu_7 (7 layers)
@@ -285,6 +289,21 @@ function dropout_forward(
   }
 }
 
+// dense(units) (line 4), forward: dense_2, dense_3, ..., dense_7 (6 layers)
+function dense_forward(
+  n: number,
+  x: Float32Array,
+  layer: typeof dense_2,
+  in_size: number,
+  units: number,
+): void {
+  const { out, kernel, bias } = layer;
+  // out = x · kernel + bias   ([n, in_size] · [in_size, units])
+  gemm(false, false, n, units, in_size, x, kernel, out, false);
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(out, bias, n, units);
+}
+
 // dense_8: dense(10, activation: softmax) (line 16)
 function dense_8_forward(n: number, x: Float32Array): void {
   const { z, kernel, bias, out } = dense_8;
@@ -309,9 +328,9 @@ function dense_8_forward(n: number, x: Float32Array): void {
 
 // dense_1: dense(units = 1024) (line 4): hidden (line 14), 1st pass of the for at line 13
 function dense_1_backward(n: number, x: Float32Array): void {
-  const { grad, kernel_grad, bias_grad } = dense_1;
+  const { grad, kernel_grad, csr, bias_grad } = dense_1;
   // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 1024, n, x, grad, kernel_grad, false);
+  kernelSparseGemm(true, 784, 1024, n, x, grad, kernel_grad, csr);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(grad, bias_grad, n, 1024);
 }
@@ -389,7 +408,7 @@ function dense_8_backward(n: number, x: Float32Array, dx: Float32Array): void {
 function forward(n: number, training: boolean): void {
   // flatten_1: flatten (line 12)
   // flatten: [28, 28, 1] -> [784] shares the input's buffer (row-major)
-  dense_forward(n, input_1.out, dense_1, 784, 1024);
+  dense_1_forward(n, input_1.out);
   leaky_relu_forward(n, dense_1.out, leaky_relu_1, 1024);
   batch_norm_forward(n, training, leaky_relu_1.out, batch_norm_1, 1024);
   dropout_forward(n, training, batch_norm_1.out, dropout_1, 1024);
@@ -1174,4 +1193,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelBiasAdd, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, random

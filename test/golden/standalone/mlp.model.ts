@@ -62,6 +62,8 @@ const dense_1 = {
   z: allocF32(BATCH * 512),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 512),
+  /** x's non-zero values, listed by kernelSparseGemm */
+  csr: allocI32(Math.max(BATCH, 784) + 1 + 2 * BATCH * 784),
   grad: allocF32(BATCH * 512),
 };
 
@@ -93,9 +95,9 @@ const target = allocF32(BATCH * 10);
 
 // dense_1: dense(512, activation: relu) (line 6)
 function dense_1_forward(n: number, x: Float32Array): void {
-  const { z, kernel, out, bias } = dense_1;
-  // z = x · kernel + bias   ([n, 784] · [784, 512])
-  gemm(false, false, n, 512, 784, x, kernel, z, false);
+  const { z, kernel, csr, out, bias } = dense_1;
+  // z = x · kernel + bias   ([n, 784] · [784, 512]), over x's non-zero values
+  kernelSparseGemm(false, n, 512, 784, x, kernel, z, csr);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n, 512);
 }
@@ -138,11 +140,11 @@ function dense_2_forward(n: number, x: Float32Array): void {
 
 // dense_1: dense(512, activation: relu) (line 6)
 function dense_1_backward(n: number, x: Float32Array): void {
-  const { z, grad, dz, kernel_grad, bias_grad } = dense_1;
+  const { z, grad, dz, kernel_grad, csr, bias_grad } = dense_1;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 512);
   // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 512, n, x, dz, kernel_grad, false);
+  kernelSparseGemm(true, 784, 512, n, x, dz, kernel_grad, csr);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n, 512);
 }
@@ -759,4 +761,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, random

@@ -41,22 +41,6 @@ let kernelHeapTop = 1024; // the first KiB stays unused
 /** Examples per training batch; every buffer is sized for one full batch. */
 const BATCH = 512;
 
-/** The buffers of a dense layer (dense_1, dense_2). */
-function dense_buffers(in_size: number, units: number) {
-  return {
-    kernel: allocF32(in_size * units),
-    kernel_grad: allocF32(in_size * units),
-    bias: allocF32(units),
-    bias_grad: allocF32(units),
-    out: allocF32(BATCH * units),
-    /** pre-activation */
-    z: allocF32(BATCH * units),
-    /** dL/d(pre-activation) */
-    dz: allocF32(BATCH * units),
-    grad: allocF32(BATCH * units),
-  };
-}
-
 // input_1: input image(28, 28, 1) (line 4) -> [28, 28, 1]
 const input_1 = {
   out: allocF32(BATCH * 784),
@@ -66,10 +50,34 @@ const input_1 = {
 // (no buffers of its own: its output is input_1.out)
 
 // dense_1: dense(512, activation: relu) (line 6) -> [512]
-const dense_1 = dense_buffers(784, 512);
+const dense_1 = {
+  kernel: allocF32(784 * 512),
+  kernel_grad: allocF32(784 * 512),
+  bias: allocF32(512),
+  bias_grad: allocF32(512),
+  out: allocF32(BATCH * 512),
+  /** pre-activation */
+  z: allocF32(BATCH * 512),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 512),
+  /** x's non-zero values, listed by kernelSparseGemm */
+  csr: allocI32(Math.max(BATCH, 784) + 1 + 2 * BATCH * 784),
+  grad: allocF32(BATCH * 512),
+};
 
 // dense_2: dense(10, activation: softmax) (line 7) -> [10]
-const dense_2 = dense_buffers(512, 10);
+const dense_2 = {
+  kernel: allocF32(512 * 10),
+  kernel_grad: allocF32(512 * 10),
+  bias: allocF32(10),
+  bias_grad: allocF32(10),
+  out: allocF32(BATCH * 10),
+  /** pre-activation */
+  z: allocF32(BATCH * 10),
+  /** dL/d(pre-activation) */
+  dz: allocF32(BATCH * 10),
+  grad: allocF32(BATCH * 10),
+};
 
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
@@ -78,9 +86,9 @@ const target = allocF32(BATCH * 10);
 
 // dense_1: dense(512, activation: relu) (line 6)
 function dense_1_forward(n: number, x: Float32Array): void {
-  const { z, kernel, out, bias } = dense_1;
-  // z = x · kernel + bias   ([n, 784] · [784, 512])
-  gemm(false, false, n, 512, 784, x, kernel, z, false);
+  const { z, kernel, csr, out, bias } = dense_1;
+  // z = x · kernel + bias   ([n, 784] · [784, 512]), over x's non-zero values
+  kernelSparseGemm(false, n, 512, 784, x, kernel, z, csr);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n, 512);
 }
@@ -109,11 +117,11 @@ function dense_2_forward(n: number, x: Float32Array): void {
 
 // dense_1: dense(512, activation: relu) (line 6)
 function dense_1_backward(n: number, x: Float32Array): void {
-  const { z, grad, dz, kernel_grad, bias_grad } = dense_1;
+  const { z, grad, dz, kernel_grad, csr, bias_grad } = dense_1;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 512);
   // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 512, n, x, dz, kernel_grad, false);
+  kernelSparseGemm(true, 784, 512, n, x, dz, kernel_grad, csr);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n, 512);
 }
@@ -694,4 +702,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist

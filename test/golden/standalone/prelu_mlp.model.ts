@@ -57,6 +57,8 @@ const dense_1 = {
   bias: allocF32(256),
   bias_grad: allocF32(256),
   out: allocF32(BATCH * 256),
+  /** x's non-zero values, listed by kernelSparseGemm */
+  csr: allocI32(Math.max(BATCH, 784) + 1 + 2 * BATCH * 784),
   grad: allocF32(BATCH * 256),
 };
 
@@ -88,9 +90,9 @@ const target = allocF32(BATCH * 10);
 
 // dense_1: dense(256) (line 6)
 function dense_1_forward(n: number, x: Float32Array): void {
-  const { out, kernel, bias } = dense_1;
-  // out = x · kernel + bias   ([n, 784] · [784, 256])
-  gemm(false, false, n, 256, 784, x, kernel, out, false);
+  const { out, kernel, csr, bias } = dense_1;
+  // out = x · kernel + bias   ([n, 784] · [784, 256]), over x's non-zero values
+  kernelSparseGemm(false, n, 256, 784, x, kernel, out, csr);
   // add the bias: z[r, j] += bias[j]
   kernelBiasAdd(out, bias, n, 256);
 }
@@ -129,9 +131,9 @@ function dense_2_forward(n: number, x: Float32Array): void {
 
 // dense_1: dense(256) (line 6)
 function dense_1_backward(n: number, x: Float32Array): void {
-  const { grad, kernel_grad, bias_grad } = dense_1;
+  const { grad, kernel_grad, csr, bias_grad } = dense_1;
   // dKernel = xᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 784, 256, n, x, grad, kernel_grad, false);
+  kernelSparseGemm(true, 784, 256, n, x, grad, kernel_grad, csr);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(grad, bias_grad, n, 256);
 }
@@ -723,4 +725,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelBiasAdd, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist

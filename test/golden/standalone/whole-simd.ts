@@ -1021,7 +1021,7 @@ const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed wi
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or a direct convolution's arguments
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or another job's arguments
 const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = 8;
@@ -1403,12 +1403,12 @@ function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
 /** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
 function kernelWorkerSource(): string {
   return [
-    "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's \"error\" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or a direct convolution's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n",
+    "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's \"error\" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or another job's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n",
     gemmRange.toString(),
     gemmPaddedRows.toString(),
     kernelClaim.toString(),
-    kernelConvPart.toString(),
-    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      if (job[KERNEL_CTL_KIND] !== 0) kernelConvPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R);\n      else gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
+    kernelJobPart.toString(),
+    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
   ].join("\n");
 }
 
@@ -1634,6 +1634,107 @@ function kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Arra
 }
 
 /**
+ * Runs one part of a job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB;
+ * panel: this thread's scratch for sparse_rows.
+ */
+function kernelJobPart(
+  wasm: GemmKernelExports,
+  job: Uint32Array,
+  kind: number,
+  R: number,
+  panel: number,
+): void {
+  const J = KERNEL_CTL_JOB;
+  if (kind === 1)
+    wasm.conv_fwd(
+      job[J],
+      job[J + 1],
+      job[J + 2],
+      job[J + 3],
+      job[R],
+      job[R + 1],
+      job[J + 4],
+      job[J + 5],
+      job[J + 6],
+      job[J + 7],
+      job[J + 8],
+      job[J + 9],
+      job[J + 10],
+      job[J + 11],
+    );
+  else if (kind === 2)
+    wasm.conv_dw(
+      job[J],
+      job[J + 1],
+      job[J + 2],
+      job[J + 3],
+      job[J + 4],
+      job[R],
+      job[R + 1],
+      job[J + 5],
+      job[J + 6],
+      job[J + 7],
+      job[J + 8],
+      job[J + 9],
+      job[J + 10],
+    );
+  void panel;
+}
+
+/**
+ * Splits a job into parts of whole units (a register tile's rows, taps or columns; the last part
+ * takes what is left of the extent), as many as gemm would make of the same flops (each at least
+ * GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as gemm runs its parts: every thread,
+ * this one included, claims parts until none is left. The kinds and what they split:
+ * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
+ * kernel gradient: nothing is summed afterwards).
+ */
+function kernelSplitJob(
+  wasm: GemmKernelExports,
+  kind: number,
+  extent: number,
+  unit: number,
+  flops: number,
+): void {
+  const job = kernelState.job,
+    ctl = kernelState.ctl;
+  const T = kernelState.workers.length + 1;
+  const units = Math.ceil(extent / unit);
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
+  const parts = Math.max(1, Math.min(wanted, units));
+  const per = Math.ceil(units / parts) * unit;
+  for (let t = 0; t < parts; t++) {
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = Math.min(extent, t * per);
+    job[R + 1] = Math.min(extent, (t + 1) * per);
+  }
+  job[KERNEL_CTL_KIND] = kind;
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  const panel = kernelState.scratch[0]!.bp;
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  let spins = 0;
+  for (
+    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
+    done < parts;
+    done = Atomics.load(ctl, KERNEL_CTL_DONE)
+  ) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
+    throw new Error("nnc kernels: a worker thread failed in a job");
+}
+
+/**
  * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), split across the threads by rows
  * when the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS).
  */
@@ -1672,90 +1773,7 @@ function kernelConvForwardRows(
   job[J + 9] = row;
   job[J + 10] = col;
   job[J + 11] = accumulate;
-  kernelConvJob(wasm, 1, rows, flops);
-}
-
-/** Runs one part of a direct-convolution job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB. */
-function kernelConvPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, R: number): void {
-  const J = KERNEL_CTL_JOB;
-  if (kind === 1)
-    wasm.conv_fwd(
-      job[J],
-      job[J + 1],
-      job[J + 2],
-      job[J + 3],
-      job[R],
-      job[R + 1],
-      job[J + 4],
-      job[J + 5],
-      job[J + 6],
-      job[J + 7],
-      job[J + 8],
-      job[J + 9],
-      job[J + 10],
-      job[J + 11],
-    );
-  else
-    wasm.conv_dw(
-      job[J],
-      job[J + 1],
-      job[J + 2],
-      job[J + 3],
-      job[J + 4],
-      job[R],
-      job[R + 1],
-      job[J + 5],
-      job[J + 6],
-      job[J + 7],
-      job[J + 8],
-      job[J + 9],
-      job[J + 10],
-    );
-}
-
-/**
- * Splits a direct-convolution job (kind 1: conv_fwd's output rows; 2: conv_dw's kernel taps, so
- * that every part writes its own rows of the kernel gradient and nothing is summed afterwards)
- * into parts of whole register tiles (KERNEL_CONV_MR rows or taps), as many as gemm would make
- * of the same flops (each at least GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as
- * gemm runs its parts: every thread, this one included, claims parts until none is left.
- */
-function kernelConvJob(wasm: GemmKernelExports, kind: number, extent: number, flops: number): void {
-  const job = kernelState.job,
-    ctl = kernelState.ctl;
-  const T = kernelState.workers.length + 1;
-  const units = Math.ceil(extent / KERNEL_CONV_MR);
-  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
-  const parts = Math.max(1, Math.min(wanted, units));
-  const per = Math.ceil(units / parts) * KERNEL_CONV_MR;
-  for (let t = 0; t < parts; t++) {
-    const R = KERNEL_CTL_RANGES + 4 * t;
-    job[R] = Math.min(extent, t * per);
-    job[R + 1] = Math.min(extent, (t + 1) * per);
-  }
-  job[KERNEL_CTL_KIND] = kind;
-  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
-  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
-  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
-  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
-  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
-  Atomics.notify(ctl, KERNEL_CTL_GEN);
-  for (;;) {
-    const part = kernelClaim(ctl, gen, parts);
-    if (part < 0) break;
-    kernelConvPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part);
-    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
-  }
-  let spins = 0;
-  for (
-    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
-    done < parts;
-    done = Atomics.load(ctl, KERNEL_CTL_DONE)
-  ) {
-    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
-  }
-  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
-    throw new Error("nnc kernels: a worker thread failed in a convolution");
+  kernelSplitJob(wasm, 1, rows, KERNEL_CONV_MR, flops);
 }
 
 /** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
@@ -1962,7 +1980,7 @@ function kernelConv2dFilterGrad(
       job[J + 8] = img;
       job[J + 9] = row;
       job[J + 10] = col;
-      kernelConvJob(wasm, 2, taps, flops);
+      kernelSplitJob(wasm, 2, taps, KERNEL_CONV_MR, flops);
     }
     return;
   }

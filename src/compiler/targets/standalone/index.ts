@@ -224,9 +224,9 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         plan.fields.push({ role: name.slice(v.length + 1), init: `allocF32(${sizeExpr})`, note });
         return name;
       },
-      intBuffer(name, sizeExpr) {
+      intBuffer(name, sizeExpr, note) {
         kernelHas("allocI32");
-        plan.fields.push({ role: name.slice(v.length + 1), init: `allocI32(${sizeExpr})` });
+        plan.fields.push({ role: name.slice(v.length + 1), init: `allocI32(${sizeExpr})`, note });
         return name;
       },
       weight(role) {

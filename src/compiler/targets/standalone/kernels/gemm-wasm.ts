@@ -896,6 +896,149 @@ function buildPadCopy(): Func {
   return f;
 }
 
+/**
+ * Columns of the blocks sparse_rows holds in registers: four f32x4 (with eight, V8 spills them:
+ * 13 GFLOP/s on the mlp's first layer against 19 with four, 12 with two; bench/gemm.ts --sparse).
+ */
+export const SPARSE_NC = 16;
+
+/**
+ * csr_rows(a, rows, cols, rs, cs, ptr, ent): lists the non-zero values of a [rows x cols] matrix
+ * read at a + r*rs + k*cs (bytes; so that a stored matrix and its transpose are both read in
+ * place), row by row: ent gets 8 bytes per value, k*SPARSE_NC*4 (the byte offset of the row of B
+ * it multiplies in sparse_rows's packed panel; i32) and the value (f32); ptr[r] (i32) the address
+ * in ent where row r's values start, ptr[rows] where they end. ent must hold rows*cols entries.
+ * A contiguous row (cs = 4) is read four values at a time: four zeros cost one test.
+ */
+function buildCsrRows(): Func {
+  const f = new Func("csr_rows", new Array<typeof I32>(7).fill(I32));
+  const [a, rows, cols, rs, cs, ptr, ent] = [0, 1, 2, 3, 4, 5, 6];
+  const r = f.local(I32), k = f.local(I32), p = f.local(I32), e = f.local(I32), v = f.local(F32), k4 = f.local(I32);
+  /** Value k of the row (at p): listed when it is not zero; then p steps to the next. */
+  const value = [
+    ...op.get(p), ...op.f32Load(), ...op.tee(v), ...op.f32(0), ...op.f32Ne(),
+    ...op.if(),
+    ...op.get(e), ...op.get(k), ...op.i32(SPARSE_NC * 4), ...op.i32Mul(), ...op.i32Store(),
+    ...op.get(e), ...op.get(v), ...op.f32Store(4),
+    ...op.get(e), ...op.i32(8), ...op.i32Add(), ...op.set(e),
+    ...op.end(),
+    ...op.get(p), ...op.get(cs), ...op.i32Add(), ...op.set(p),
+  ];
+  // A contiguous row (cs = 4) is read four values at a time, and a group of four zeros skipped at once.
+  const groups = [
+    ...op.get(cs), ...op.i32(4), ...op.i32Eq(), ...op.if(),
+    ...op.block(), ...op.loop(),
+    ...op.get(k), ...op.i32(4), ...op.i32Add(), ...op.get(cols), ...op.i32GtS(), ...op.brIf(1),
+    ...op.get(p), ...op.v128Load(), ...op.v128AnyTrue(),
+    ...op.if(),
+    ...op.get(k), ...op.i32(4), ...op.i32Add(), ...op.set(k4),
+    ...forLoop(k, op.get(k), op.get(k4), op.i32(1), value),
+    ...op.else(),
+    ...op.get(k), ...op.i32(4), ...op.i32Add(), ...op.set(k),
+    ...op.get(p), ...op.i32(16), ...op.i32Add(), ...op.set(p),
+    ...op.end(),
+    ...op.br(0),
+    ...op.end(), ...op.end(),
+    ...op.end(),
+  ];
+  const row = [
+    ...op.get(ptr), ...op.get(r), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.get(e), ...op.i32Store(),
+    ...op.get(a), ...op.get(r), ...op.get(rs), ...op.i32Mul(), ...op.i32Add(), ...op.set(p),
+    ...op.i32(0), ...op.set(k),
+    ...groups,
+    ...forLoop(k, op.get(k), op.get(cols), op.i32(1), value),
+  ];
+  f.emit(
+    op.get(ent), op.set(e),
+    forLoop(r, op.i32(0), op.get(rows), op.i32(1), row),
+    op.get(ptr), op.get(rows), op.i32(4), op.i32Mul(), op.i32Add(), op.get(e), op.i32Store(),
+  );
+  return f;
+}
+
+/**
+ * sparse_rows(ptr, b, c, rows, kb, n, accumulate, panel, j0, j1): columns j0..j1 of C [rows x n]
+ * (=|+=) the sparse rows csr_rows listed times B [kb x n]: C[r, j] = sum over row r's entries
+ * (k, x) of x * B[k, j]. Columns in blocks of SPARSE_NC (j0 a multiple of it): each block of B is
+ * first copied into panel [kb x SPARSE_NC] (contiguous, so that it stays in cache: rows of B read
+ * in place sit a power of two apart and would fall in the same few cache sets), then every row
+ * of C sums its entries' rows of the panel in SPARSE_NC / 4 f32x4 registers. The last n % SPARSE_NC
+ * columns (when j1 = n) go four, then one at a time, reading B in place.
+ */
+function buildSparseRows(fma: boolean): Func {
+  const f = new Func("sparse_rows", new Array<typeof I32>(10).fill(I32));
+  const [ptr, b, c, rows, kb, n, accumulate, panel, j0, j1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const NV = SPARSE_NC / 4;
+  const r = f.local(I32), e = f.local(I32), e0 = f.local(I32), e1 = f.local(I32), jb = f.local(I32), jEnd = f.local(I32), ldc = f.local(I32), cp = f.local(I32), bp = f.local(I32), k = f.local(I32), src = f.local(I32);
+  const av = f.local(V128), sacc = f.local(F32);
+  const acc: number[] = [];
+  for (let q = 0; q < NV; q++) acc.push(f.local(V128));
+  /** Row r: its entries e0..e1 and cp, the address of C[r, jb]. */
+  const rowStart = [
+    ...op.get(ptr), ...op.get(r), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.tee(e),
+    ...op.i32Load(), ...op.set(e0), ...op.get(e), ...op.i32Load(4), ...op.set(e1),
+    ...op.get(c), ...op.get(r), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(jb), ...op.i32Add(), ...op.set(cp),
+  ];
+  /** Columns from jb in blocks of nv f32x4 while a whole block fits before jEnd, every row of C per block; B from the panel (packed) or in place. */
+  const blocks = (nv: number, packed: boolean): number[] => {
+    const init: number[] = [], step: number[] = [], store: number[] = [], pack: number[] = [];
+    for (let q = 0; q < nv; q++) {
+      init.push(
+        ...op.get(accumulate), ...op.if(),
+        ...op.get(cp), ...op.v128Load(q * 16), ...op.set(acc[q]!),
+        ...op.else(), ...op.v128Zero(), ...op.set(acc[q]!), ...op.end(),
+      );
+      if (fma) step.push(...op.get(av), ...op.get(bp), ...op.v128Load(q * 16), ...op.get(acc[q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[q]!));
+      else step.push(...op.get(acc[q]!), ...op.get(av), ...op.get(bp), ...op.v128Load(q * 16), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[q]!));
+      store.push(...op.get(cp), ...op.get(acc[q]!), ...op.v128Store(q * 16));
+      pack.push(...op.get(e), ...op.get(src), ...op.v128Load(q * 16), ...op.v128Store(q * 16));
+    }
+    // bp: the panel's row (offset k*SPARSE_NC*4 from csr_rows), or B's row in place (k*n*4 + jb*4)
+    const rowOf = packed
+      ? [...op.get(panel), ...op.get(e), ...op.i32Load(), ...op.i32Add()]
+      : [...op.get(b), ...op.get(e), ...op.i32Load(), ...op.i32(Math.log2(SPARSE_NC * 4)), ...op.i32ShrU(), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(jb), ...op.i32Add()];
+    const entry = [...op.get(e), ...op.v128Load32Splat(4), ...op.set(av), ...rowOf, ...op.set(bp), ...step];
+    // the panel: row k of the block of B at panel + k*SPARSE_NC*4 (e and src walk the panel and B)
+    const packBlock = packed
+      ? [
+          ...op.get(b), ...op.get(jb), ...op.i32Add(), ...op.set(src), ...op.get(panel), ...op.set(e),
+          ...forLoop(k, op.i32(0), op.get(kb), op.i32(1), [
+            ...pack,
+            ...op.get(e), ...op.i32(SPARSE_NC * 4), ...op.i32Add(), ...op.set(e),
+            ...op.get(src), ...op.get(ldc), ...op.i32Add(), ...op.set(src),
+          ]),
+        ]
+      : [];
+    return [
+      ...op.block(), ...op.loop(),
+      ...op.get(jb), ...op.i32(nv * 16), ...op.i32Add(), ...op.get(jEnd), ...op.i32GtS(), ...op.brIf(1),
+      ...packBlock,
+      ...forLoop(r, op.i32(0), op.get(rows), op.i32(1), [...rowStart, ...init, ...forLoop(e, op.get(e0), op.get(e1), op.i32(8), entry), ...store]),
+      ...op.get(jb), ...op.i32(nv * 16), ...op.i32Add(), ...op.set(jb),
+      ...op.br(0),
+      ...op.end(), ...op.end(),
+    ];
+  };
+  // the last n % 4 columns, one at a time
+  const tail = forLoop(jb, op.get(jb), op.get(jEnd), op.i32(4), forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
+    ...rowStart,
+    ...op.get(cp), ...op.f32Load(), ...op.f32(0), ...op.get(accumulate), ...op.select(), ...op.set(sacc),
+    ...forLoop(e, op.get(e0), op.get(e1), op.i32(8), [
+      ...op.get(sacc),
+      ...op.get(e), ...op.f32Load(4),
+      ...op.get(b), ...op.get(e), ...op.i32Load(), ...op.i32(Math.log2(SPARSE_NC * 4)), ...op.i32ShrU(), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(jb), ...op.i32Add(), ...op.f32Load(),
+      ...op.f32Mul(), ...op.f32Add(), ...op.set(sacc),
+    ]),
+    ...op.get(cp), ...op.get(sacc), ...op.f32Store(),
+  ]));
+  f.emit(
+    op.get(n), op.i32(4), op.i32Mul(), op.set(ldc),
+    op.get(j0), op.i32(4), op.i32Mul(), op.set(jb), op.get(j1), op.i32(4), op.i32Mul(), op.set(jEnd),
+    blocks(NV, true), blocks(1, false), tail,
+  );
+  return f;
+}
+
 /** Functions of the module besides the gemm ones, each left out when false (default: all in). */
 export interface GemmWasmExtras {
   adam?: boolean;
@@ -915,6 +1058,8 @@ export interface GemmWasmExtras {
   avgPoolBackward?: boolean;
   /** conv_fwd, conv_dw and pad_copy: the direct convolution (kernelConv2d*). */
   conv?: boolean;
+  /** csr_rows and sparse_rows: products that skip the zeros of their left operand (kernelSparseGemm). */
+  sparse?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -942,5 +1087,6 @@ export function buildGemmWasm(
   if (extras.avgPool !== false) funcs.push(buildAvgPool(false));
   if (extras.avgPoolBackward !== false) funcs.push(buildAvgPool(true));
   if (extras.conv !== false) funcs.push(buildConvForward(CONV_MR, shape.fma ?? false), buildConvFilterGrad(CONV_MR, shape.fma ?? false), buildPadCopy());
+  if (extras.sparse !== false) funcs.push(buildCsrRows(), buildSparseRows(shape.fma ?? false));
   return encodeModule(funcs, memory);
 }

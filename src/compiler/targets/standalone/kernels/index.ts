@@ -54,6 +54,12 @@
 //       mode WebAssembly (conv_fwd, conv_dw, pad_copy: f a multiple of 8; for the input gradient
 //       c too), split across the threads as gemm splits its products; the TypeScript loops
 //       otherwise (sums in f64). The generator calls them only in simd mode (conv2dDirect).
+//   kernelSparseGemm(transA, M, N, K, A, B, C, csr): C[M x N] = op(A) · B (B [K x N] row-major),
+//       skipping the zeros of op(A): WebAssembly lists op(A)'s non-zero values row by row into the
+//       int scratch csr (csr_rows; M + 1 + 2*M*K ints) and sums only the rows of B they multiply
+//       (sparse_rows), split across the threads by columns. For a layer whose input is the data
+//       (MNIST: about 19% of the pixels are not zero). When more than a third of op(A) is not zero,
+//       or before initKernels, it is gemm. The generator calls it only in simd mode.
 //   allocI32(n: number): Int32Array   a zero-filled int buffer (the argmax of max pooling), in
 //       kernelMemory in the shared-memory modes, so that the WebAssembly kernels can write it.
 //   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the others above are emitted only when
@@ -68,7 +74,7 @@
 // allocF32, gemm, initKernels, shutdownKernels, and everything starting with `kernel` or `gemm`
 // (kernelMemory, kernelState, gemmTile, gemmRange, GEMM_*, ...).
 
-import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, type GemmWasmShape } from "./gemm-wasm.js";
+import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, SPARSE_NC, type GemmWasmShape } from "./gemm-wasm.js";
 
 export type KernelMode = "ts" | "simd";
 
@@ -105,7 +111,7 @@ const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "
 /** The direct convolution's kernels (kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad). */
 const CONV_NAMES = ["kernelConv2dForward", "kernelConv2dFilterGrad", "kernelConv2dInputGrad"] as const;
 
-export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "allocI32"] as const;
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "kernelSparseGemm", "allocI32"] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -662,54 +668,9 @@ function kernelConvForwardRows(wasm: GemmKernelExports, x: number, koff: number,
   job[J + 9] = row;
   job[J + 10] = col;
   job[J + 11] = accumulate;
-  kernelConvJob(wasm, 1, rows, flops);
+  kernelSplitJob(wasm, 1, rows, KERNEL_CONV_MR, flops);
 }
 ` : ""}
-/** Runs one part of a direct-convolution job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB. */
-function kernelConvPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, R: number): void {
-  const J = KERNEL_CTL_JOB;
-  if (kind === 1) wasm.conv_fwd(job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
-  else wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);
-}
-
-/**
- * Splits a direct-convolution job (kind 1: conv_fwd's output rows; 2: conv_dw's kernel taps, so
- * that every part writes its own rows of the kernel gradient and nothing is summed afterwards)
- * into parts of whole register tiles (KERNEL_CONV_MR rows or taps), as many as gemm would make
- * of the same flops (each at least GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as
- * gemm runs its parts: every thread, this one included, claims parts until none is left.
- */
-function kernelConvJob(wasm: GemmKernelExports, kind: number, extent: number, flops: number): void {
-  const job = kernelState.job, ctl = kernelState.ctl;
-  const T = kernelState.workers.length + 1;
-  const units = Math.ceil(extent / KERNEL_CONV_MR);
-  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
-  const parts = Math.max(1, Math.min(wanted, units));
-  const per = Math.ceil(units / parts) * KERNEL_CONV_MR;
-  for (let t = 0; t < parts; t++) {
-    const R = KERNEL_CTL_RANGES + 4 * t;
-    job[R] = Math.min(extent, t * per);
-    job[R + 1] = Math.min(extent, (t + 1) * per);
-  }
-  job[KERNEL_CTL_KIND] = kind;
-  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
-  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
-  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
-  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
-  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
-  Atomics.notify(ctl, KERNEL_CTL_GEN);
-  for (;;) {
-    const part = kernelClaim(ctl, gen, parts);
-    if (part < 0) break;
-    kernelConvPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part);
-    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
-  }
-  let spins = 0;
-  for (let done = Atomics.load(ctl, KERNEL_CTL_DONE); done < parts; done = Atomics.load(ctl, KERNEL_CTL_DONE)) {
-    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
-  }
-  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) throw new Error("nnc kernels: a worker thread failed in a convolution");
-}
 `
     : "";
   return `${threaded}
@@ -806,7 +767,7 @@ function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float3
       job[J + 8] = img;
       job[J + 9] = row;
       job[J + 10] = col;
-      kernelConvJob(wasm, 2, taps, flops);
+      kernelSplitJob(wasm, 2, taps, KERNEL_CONV_MR, flops);
     }`)}const acc = kernelConvSums(taps * f);
   acc.fill(0, 0, taps * f);
   let o = 0;
@@ -850,6 +811,117 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
 `;
 }
 
+/**
+ * The jobs other than matrix products that the WebAssembly kernels split across the threads
+ * (direct convolutions, products that skip zeros): one part's runner, which the workers run too,
+ * and the split.
+ */
+function jobKernels(conv: boolean, sparse: boolean): string {
+  const kinds = [
+    conv ? `if (kind === 1) wasm.conv_fwd(job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
+  else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);` : "",
+    sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);` : "",
+  ].filter(Boolean);
+  return `
+/**
+ * Runs one part of a job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB;
+ * panel: this thread's scratch for sparse_rows.
+ */
+function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, R: number, panel: number): void {
+  const J = KERNEL_CTL_JOB;
+  ${kinds.join("\n  else ")}${sparse ? "" : "\n  void panel;"}
+}
+
+/**
+ * Splits a job into parts of whole units (a register tile's rows, taps or columns; the last part
+ * takes what is left of the extent), as many as gemm would make of the same flops (each at least
+ * GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as gemm runs its parts: every thread,
+ * this one included, claims parts until none is left. The kinds and what they split:${conv ? `
+ * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
+ * kernel gradient: nothing is summed afterwards)${sparse ? ";" : "."}` : ""}${sparse ? `
+ * 3: sparse_rows's columns (every part packs its own blocks of B).` : ""}
+ */
+function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, unit: number, flops: number): void {
+  const job = kernelState.job, ctl = kernelState.ctl;
+  const T = kernelState.workers.length + 1;
+  const units = Math.ceil(extent / unit);
+  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
+  const parts = Math.max(1, Math.min(wanted, units));
+  const per = Math.ceil(units / parts) * unit;
+  for (let t = 0; t < parts; t++) {
+    const R = KERNEL_CTL_RANGES + 4 * t;
+    job[R] = Math.min(extent, t * per);
+    job[R + 1] = Math.min(extent, (t + 1) * per);
+  }
+  job[KERNEL_CTL_KIND] = kind;
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  const panel = kernelState.scratch[0]!.bp;
+  for (;;) {
+    const part = kernelClaim(ctl, gen, parts);
+    if (part < 0) break;
+    kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
+    Atomics.add(ctl, KERNEL_CTL_DONE, 1);
+  }
+  let spins = 0;
+  for (let done = Atomics.load(ctl, KERNEL_CTL_DONE); done < parts; done = Atomics.load(ctl, KERNEL_CTL_DONE)) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) throw new Error("nnc kernels: a worker thread failed in a job");
+}
+`;
+}
+
+/**
+ * kernelSparseGemm: the product that skips the zeros of its left operand (csr_rows and
+ * sparse_rows in gemm-wasm.ts), for a layer whose input is the data. In simd mode on allocF32
+ * buffers; gemm otherwise.
+ */
+function sparseKernel(simd: boolean, pool: boolean, uses: ReadonlySet<KernelFunction>): string {
+  if (!uses.has("kernelSparseGemm")) return "";
+  const panel = pool ? "kernelState.scratch[0]!.bp" : "kernelScratch.bp";
+  return `
+/**
+ * C[M x N] = op(A)[M x K] · B[K x N], skipping the zeros of op(A) (op(A) = A, stored [M x K], or
+ * when transA its transpose, A stored [K x M]; B and C row-major)${simd ? `: csr_rows lists the
+ * non-zero values of each row of op(A) in csr (M + 1 + 2*M*K ints), then sparse_rows sums, for
+ * every row of C, only the rows of B they multiply, column block by column block${pool ? " (split across the threads by columns)" : ""}.
+ * A layer's input that is data is mostly zeros (MNIST: about 19% of the pixels are not): its
+ * products then cost a fraction of gemm's. When more than a third of op(A) is not zero, gemm is
+ * faster and runs instead` : ` (in plain TypeScript, gemm itself)`}.
+ */
+function kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, csr: Int32Array): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && K * KERNEL_SPARSE_NC * 4 <= GEMM_NC * GEMM_KC * 4 && kernelShared(A) && kernelShared(B) && kernelShared(C) && kernelShared(csr)) {
+    const ptr = csr.byteOffset, entries = ptr + (M + 1) * 4;
+    wasm.csr_rows(A.byteOffset, M, K, transA ? 4 : K * 4, transA ? M * 4 : 4, ptr, entries);
+    const nonZero = (csr[M] - entries) / 8;
+    if (3 * nonZero <= M * K) {
+      ${pool ? `const flops = 2 * nonZero * N;
+      if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+        wasm.sparse_rows(ptr, B.byteOffset, C.byteOffset, M, K, N, 0, ${panel}, 0, N);
+      } else {
+        const job = kernelState.job, J = KERNEL_CTL_JOB;
+        job[J] = ptr;
+        job[J + 1] = B.byteOffset;
+        job[J + 2] = C.byteOffset;
+        job[J + 3] = M;
+        job[J + 4] = K;
+        job[J + 5] = N;
+        kernelSplitJob(wasm, 3, N, KERNEL_SPARSE_NC, flops);
+      }` : `wasm.sparse_rows(ptr, B.byteOffset, C.byteOffset, M, K, N, 0, ${panel}, 0, N);`}
+      return;
+    }
+  }
+  ` : ""}gemm(transA, false, M, N, K, A, B, C, false);
+}
+`;
+}
+
 function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
   return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
@@ -884,7 +956,7 @@ ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function a
     .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
     .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}${POOL_NAMES.filter((k) => uses.has(k))
     .map((k) => POOL_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
-    .join("")}${convKernels(false, uses)}${uses.has("allocI32") ? `
+    .join("")}${convKernels(false, uses)}${sparseKernel(false, false, uses)}${uses.has("allocI32") ? `
 /** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
 function allocI32(n: number): Int32Array {
   return new Int32Array(n);
@@ -1095,6 +1167,8 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
   const simd = mode === "simd";
   /** Whether the program runs direct convolutions on the WebAssembly kernels (and their jobs on the workers). */
   const conv = simd && CONV_NAMES.some((k) => uses.has(k));
+  /** Whether it runs products that skip zeros (kernelSparseGemm: WebAssembly, jobs split by columns). */
+  const sparse = simd && uses.has("kernelSparseGemm");
   // Worker threads (a pool, a control block, products split into parts) only with threads > 1,
   // or with the direct convolutions (their wrappers split jobs across the pool when it has
   // workers); the "ts" mode on one thread is tsSingleThread, so a runtime without a pool is simd.
@@ -1117,6 +1191,7 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     avgPool: uses.has("kernelAvgPool"),
     avgPoolBackward: uses.has("kernelAvgPoolBackward"),
     conv: CONV_NAMES.some((k) => uses.has(k)),
+    sparse: uses.has("kernelSparseGemm"),
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -1136,7 +1211,9 @@ const GEMM_MC = ${MC};
 const GEMM_NC = ${NC};` : ""}
 const GEMM_MR = ${MR};${conv ? `
 /** Rows of the direct convolution's register tile: the unit its jobs are split in. */
-const KERNEL_CONV_MR = ${CONV_MR};` : ""}
+const KERNEL_CONV_MR = ${CONV_MR};` : ""}${sparse ? `
+/** Columns of sparse_rows's blocks (its panel of B holds K x KERNEL_SPARSE_NC floats): the unit its jobs are split in. */
+const KERNEL_SPARSE_NC = ${SPARSE_NC};` : ""}
 const GEMM_NR = ${NR};${simd ? `
 const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` : ""}${pool ? `
 /** Layout of the control block shared with the workers (Int32 indices). */
@@ -1146,8 +1223,8 @@ const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed wi
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${conv ? `; or a direct convolution's arguments
-const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps` : ""}
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${conv || sparse ? `; or another job's arguments
+const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps" : ""}${sparse ? "; 3: sparse_rows, parts of columns" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
@@ -1178,7 +1255,7 @@ for (;;) {
     try {
       ${
         simd
-          ? `${conv ? "if (job[KERNEL_CTL_KIND] !== 0) kernelConvPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
+          ? `${conv || sparse ? "if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
           : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
       gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
       }
@@ -1266,6 +1343,8 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
   conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
   pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
+` : ""}${sparse ? `  csr_rows(a: number, rows: number, cols: number, rs: number, cs: number, ptr: number, ent: number): void;
+  sparse_rows(ptr: number, b: number, c: number, rows: number, kb: number, n: number, accumulate: number, panel: number, j0: number, j1: number): void;
 ` : ""}}
 
 /** The gemm kernels, emitted by nnc as WebAssembly (${MR} x ${NR} register tile of f32x4 accumulators${shape.fma ? ", f32x4.relaxed_madd" : ""}). */
@@ -1367,7 +1446,7 @@ function kernelWorkerSource(): string {
   return [
     ${JSON.stringify(constants)},
     ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : "gemmTile.toString(),"}
-    kernelClaim.toString(),${conv ? "\n    kernelConvPart.toString()," : ""}
+    kernelClaim.toString(),${conv || sparse ? "\n    kernelJobPart.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
 }
@@ -1510,7 +1589,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${convKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse) ? jobKernels(conv, sparse) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
@@ -1694,7 +1773,7 @@ function gemm(
   job[J + 6] = b;
   job[J + 7] = c;
   job[J + 8] = accumulate ? 1 : 0;
-  job[J + 9] = pa;${conv ? `
+  job[J + 9] = pa;${conv || sparse ? `
   job[KERNEL_CTL_KIND] = 0;` : ""}
   for (let t = 0; t < parts; t++) {
     const lo = Math.min(extent, t * per), hi = Math.min(extent, (t + 1) * per);

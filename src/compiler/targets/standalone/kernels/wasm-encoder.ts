@@ -81,6 +81,7 @@ export const op = {
   i32Sub: () => [0x6b],
   i32Mul: () => [0x6c],
   i32Shl: () => [0x74],
+  i32ShrU: () => [0x76],
   i32And: () => [0x71],
   i32Or: () => [0x72],
   select: () => [0x1b],
@@ -103,6 +104,7 @@ export const op = {
   f32Div: () => [0x95],
   f32Sqrt: () => [0x91],
   f32Gt: () => [0x5e],
+  f32Ne: () => [0x5c],
   f64Add: () => [0xa0],
   f64Div: () => [0xa3],
   f64ConvertI32S: () => [0xb7],
@@ -130,6 +132,8 @@ export const op = {
   i32x4ExtendHighI16x8U: () => [0xfd, ...uleb(0xaa)],
   f32x4ConvertI32x4U: () => [0xfd, ...uleb(0xfb)],
   v128And: () => [0xfd, ...uleb(0x4e)],
+  /** 1 when any bit of the vector is set. */
+  v128AnyTrue: () => [0xfd, ...uleb(0x53)],
   v128Bitselect: () => [0xfd, ...uleb(0x52)],
 };
 
