@@ -216,7 +216,7 @@ function dense_forward(
 function leaky_relu_forward(n: number, x: Float32Array, layer: typeof leaky_relu_1, size: number): void {
   const { out } = layer;
   // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(x, out, 0.1, n * size);
+  kernelPiecewiseLinear(x, out, 0.1, n * size);
 }
 
 // batch_norm (line 6), forward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -326,7 +326,7 @@ function leaky_relu_backward(
 ): void {
   const { grad } = layer;
   // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(x, grad, dx, 0.1, n * size);
+  kernelPiecewiseLinearBackward(x, grad, dx, 0.1, n * size);
 }
 
 // batch_norm (line 6), backward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -1174,4 +1174,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelBiasAdd, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelBiasAdd, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, random

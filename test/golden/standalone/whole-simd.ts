@@ -1500,7 +1500,7 @@ function gemmPart(
 }
 
 /**
- * The float arguments of the WebAssembly adam, sgd and leaky_relu, passed through memory: a call from
+ * The float arguments of the WebAssembly adam, sgd and piecewise_linear, passed through memory: a call from
  * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
  */
 const kernelFloatArgs = allocF32(6);

@@ -212,7 +212,7 @@ function dense_forward(
 function leaky_relu_forward(n: number, x: Float32Array, layer: typeof leaky_relu_1, size: number): void {
   const { out } = layer;
   // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(x, out, 0.1, n * size);
+  kernelPiecewiseLinear(x, out, 0.1, n * size);
 }
 
 // batch_norm (line 6), forward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -322,7 +322,7 @@ function leaky_relu_backward(
 ): void {
   const { grad } = layer;
   // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(x, grad, dx, 0.1, n * size);
+  kernelPiecewiseLinearBackward(x, grad, dx, 0.1, n * size);
 }
 
 // batch_norm (line 6), backward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -1453,23 +1453,23 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
   }
 }
 
-/** leaky_relu: a = z > 0 ? z : alpha * z, over count values. */
-function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+/** Piecewise linear, slope 1 above zero: a = z > 0 ? z : slope * z, over count values. */
+function kernelPiecewiseLinear(z: Float32Array, a: Float32Array, slope: number, count: number): void {
   for (let i = 0; i < count; i++) {
     const v = z[i];
-    a[i] = v > 0 ? v : alpha * v;
+    a[i] = v > 0 ? v : slope * v;
   }
 }
 
-/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values. */
-function kernelLeakyReluBackward(
+/** Piecewise linear's backward: dz = z > 0 ? g : slope * g, over count values. */
+function kernelPiecewiseLinearBackward(
   z: Float32Array,
   g: Float32Array,
   dz: Float32Array,
-  alpha: number,
+  slope: number,
   count: number,
 ): void {
-  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : alpha * g[i];
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : slope * g[i];
 }
 
 /**
