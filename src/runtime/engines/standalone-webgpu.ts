@@ -739,8 +739,8 @@ export class GpuNet {
           const beta = s.beta ? this.params.get(s.beta)!.value : null;
           const mm = this.state.get(s.movingMean)!;
           const mv = this.state.get(s.movingVariance)!;
-          if (training) k.kernelBatchNorm(input, b.stats!, mm, mv, b.aux!, b.out, gamma, beta, rows, s.channels, s.momentum, s.epsilon);
-          else k.kernelBatchNormInference(input, mm, mv, b.out, gamma, beta, rows, s.channels, s.epsilon);
+          if (training) k.kernelChannelNormalize(input, b.stats!, mm, mv, b.aux!, b.out, gamma, beta, rows, s.channels, s.momentum, s.epsilon);
+          else k.kernelChannelNormalizeMeanVariance(input, mm, mv, b.out, gamma, beta, rows, s.channels, s.epsilon);
           break;
         }
         case "dropout": {
@@ -821,7 +821,7 @@ export class GpuNet {
         }
         case "batch_norm": {
           const [dg, db] = b.paramGrads!;
-          k.kernelBatchNormBackward(
+          k.kernelChannelNormalizeBackward(
             b.dOut,
             b.aux!,
             b.stats!,
