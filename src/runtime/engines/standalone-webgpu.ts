@@ -341,10 +341,10 @@ const LAYER_STEPS: { [K in LayerKind]: LayerSteps<K> } = {
   concat: merge,
 };
 
-/** What the engine covers, from its tables (for the refusal of a model it does not). */
 /** Every callback kind, run by the CPU program's runner (src/runtime/training/callbacks.ts): a kind without a factory fails the typecheck. */
 const CALLBACKS: Record<CallbackKind, CallbackFactory> = CALLBACK_FACTORIES;
 
+/** What the engine covers, from its tables (for the refusal of a model it does not). */
 export const COVERED = ((): string => {
   const layerKinds = layers.filter((e) => !("notCovered" in LAYER_STEPS[e.name]));
   const activationKinds = activations.filter((a) => {
