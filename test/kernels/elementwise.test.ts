@@ -57,12 +57,12 @@ for (const cfg of [
         const want = new Float32Array(cols);
         for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) want[j] += g[r * cols + j]!;
         expect(Array.from(db)).toEqual(Array.from(want));
-        // leaky_relu and its gradient (alpha * z rounds in float32 in simd mode: within 1 ulp)
+        // the piecewise-linear kernel and its gradient (slope * z rounds in float32 in simd mode: within 1 ulp)
         const la = k.allocF32(count).fill(9);
-        z[1] = NaN; // a NaN input stays NaN through leaky_relu
-        k.kernelLeakyRelu(z, la, 0.1, count);
+        z[1] = NaN; // a NaN input stays NaN through it
+        k.kernelPiecewiseLinear(z, la, 0.1, count);
         const ldz = k.allocF32(count).fill(9);
-        k.kernelLeakyReluBackward(z, g, ldz, 0.1, count);
+        k.kernelPiecewiseLinearBackward(z, g, ldz, 0.1, count);
         for (let i = 0; i < count; i++) {
           const zi = z[i]!;
           const fa = zi > 0 ? zi : 0.1 * zi;

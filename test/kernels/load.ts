@@ -28,8 +28,8 @@ export interface KernelRuntime {
   kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void;
   kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void;
-  kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void;
-  kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void;
+  kernelPiecewiseLinear(z: Float32Array, a: Float32Array, slope: number, count: number): void;
+  kernelPiecewiseLinearBackward(z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number): void;
   kernelBytesToFloats(src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number): void;
   kernelBytes(x: Uint8Array): Uint8Array;
   allocI32(n: number): Int32Array;
@@ -53,7 +53,7 @@ export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
   const state = /\bconst kernelState\b/.test(ts) ? ", kernelState" : "";
-  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, initKernels, shutdownKernels${state} };\n`;
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

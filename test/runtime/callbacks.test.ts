@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { callbacks as catalogCallbacks } from "../../src/compiler/catalog/index.js";
+import { callbackFactoryName } from "../../src/compiler/targets/standalone/index.js";
 import {
+  CALLBACK_FACTORIES,
+  CallbackRunner,
   CheckpointDecider,
   EarlyStopping,
   exponentialDecay,
@@ -147,5 +151,80 @@ describe("CheckpointDecider", () => {
 describe("terminate_on_nan", () => {
   it("flags NaN and infinite losses only", () => {
     expect([0.3, NaN, Infinity, -Infinity, 0].map(shouldTerminateOnNaN)).toEqual([false, true, true, true, false]);
+  });
+});
+
+describe("CallbackRunner (both standalone engines run the callbacks through it)", () => {
+  it("has a factory for every catalog callback, in the catalog's order, named as the standalone target embeds it", () => {
+    expect(Object.keys(CALLBACK_FACTORIES)).toEqual(catalogCallbacks.map((c) => c.name));
+    for (const [kind, factory] of Object.entries(CALLBACK_FACTORIES)) expect(factory.name).toBe(callbackFactoryName(kind));
+  });
+
+  const make = (refs: { kind: string; args: Record<string, unknown> }[]) => {
+    const said: string[] = [];
+    const calls: string[] = [];
+    const runner = new CallbackRunner(refs, CALLBACK_FACTORIES, {
+      say: (m) => said.push(m),
+      snapshotWeights: () => calls.push("snapshot"),
+      restoreWeights: () => calls.push("restore"),
+      saveModel: (dir, epoch) => void calls.push(`save ${dir} ${epoch}`),
+      writeText: (path, text) => void calls.push(`write ${path} ${JSON.stringify(text)}`),
+    });
+    return { runner, said, calls };
+  };
+  const plateau = { kind: "reduce_on_plateau", args: { monitor: "val_loss", factor: 0.5, patience: 1, min_delta: 0, cooldown: 0, min_lr: 0, mode: "min" } };
+  const early = { kind: "early_stopping", args: { monitor: "val_loss", patience: 1, min_delta: 0, restore_best: true, mode: "min" } };
+  const checkpoint = { kind: "checkpoint", args: { monitor: "val_loss", save_best_only: true, mode: "min", path: "ckpt" } };
+  const csv = { kind: "csv_logger", args: { path: "log.csv", separator: ";", append: false } };
+
+  it("decides at an epoch's end in a fixed order (loggers, checkpoint, learning rate, stop), whatever the section's order", async () => {
+    const { runner, said, calls } = make([early, plateau, csv, checkpoint]);
+    expect(await runner.onEpochEnd(0, { loss: 1, val_loss: 1 }, 0.1)).toEqual({ lr: 0.1, stop: false });
+    const d = await runner.onEpochEnd(1, { loss: 1, val_loss: 2 }, 0.1);
+    expect(d).toEqual({ lr: 0.05, stop: true });
+    expect(calls).toEqual([
+      `write log.csv "epoch;loss;val_loss\\n0;1;1\\n"`,
+      "save ckpt 0",
+      "snapshot",
+      `write log.csv "epoch;loss;val_loss\\n0;1;1\\n1;1;2\\n"`,
+      "restore",
+    ]);
+    expect(said[0]).toMatch(/^checkpoint: val_loss improved from Infinity to 1\.0000, saving$/);
+    expect(said[1]).toMatch(/^reduce_on_plateau: val_loss has not improved for 1 epochs; lr 0\.1 -> 0\.05$/);
+    expect(said[2]).toMatch(/^early_stopping: val_loss has not improved for 1 epochs .*restoring the weights of epoch 1$/);
+  });
+
+  it("runs the first of each kind only", async () => {
+    const second = { ...plateau, args: { ...plateau.args, factor: 0.1 } };
+    const { runner } = make([plateau, second]);
+    await runner.onEpochEnd(0, { val_loss: 1 }, 1);
+    expect((await runner.onEpochEnd(1, { val_loss: 1 }, 1)).lr).toBe(0.5);
+  });
+
+  it("keeps the state resume/ needs, in the catalog's order, and continues from it exactly", async () => {
+    const epochs = [3, 2, 2.5, 2.4, 2.6, 1];
+    const run = async (from: number, to: number, r: ReturnType<typeof make>, lr: number) => {
+      for (let e = from; e < to; e++) lr = (await r.runner.onEpochEnd(e, { val_loss: epochs[e]! }, lr)).lr;
+      return lr;
+    };
+    const whole = make([checkpoint, csv, plateau]);
+    const lrWhole = await run(0, epochs.length, whole, 1);
+    const first = make([checkpoint, csv, plateau]);
+    const lrHalf = await run(0, 3, first, 1);
+    const saved = JSON.parse(JSON.stringify({ state: first.runner.state(), lines: first.runner.lines() }));
+    expect(Object.keys(saved.state)).toEqual(["reduce_on_plateau", "checkpoint"]);
+    const resumed = make([checkpoint, csv, plateau]);
+    resumed.runner.restore(saved.state, saved.lines);
+    expect(await run(3, epochs.length, resumed, lrHalf)).toBe(lrWhole);
+    expect(resumed.runner.state()).toEqual(whole.runner.state());
+    expect(resumed.runner.lines()).toEqual(whole.runner.lines());
+    expect(resumed.said).toEqual(whole.said.slice(first.said.length));
+  });
+
+  it("terminate_on_nan stops at a batch whose loss is not finite, saying where", () => {
+    const { runner, said } = make([{ kind: "terminate_on_nan", args: {} }]);
+    expect(runner.onBatchEnd(0, 3, 0.5)).toBe(false);
+    expect(runner.onBatchEnd(1, 4, NaN)).toBe(true);
+    expect(said).toEqual(["terminate_on_nan: the loss is NaN at epoch 2, step 5; stopping"]);
   });
 });

@@ -1,6 +1,6 @@
 // Losses, metrics, optimizers, learning-rate schedules and callbacks: the values of a train
 // section's settings. Optimizer defaults are Keras's.
-import type { CatalogEntry } from "./types.js";
+import type { CallbackNeeds, CatalogEntry } from "./types.js";
 import { bool, int, list, monitor, none, num, obj, oneOf, str, type Schema } from "./schema.js";
 
 /** How Keras and PyTorch spell these entries (see CatalogEntry.keras). */
@@ -42,6 +42,18 @@ function entry<N extends string, A = Record<never, never>>(
   extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "stateSlots" | "setsLearningRate" | "example">> = {},
 ): CatalogEntry<N, A> {
   return { name, category, doc, schema, positional, aliases: {}, keras: KERAS[name], ...extra };
+}
+
+/** A callback's entry: what running it asks of an engine (`needs`) is required, so a new callback says it. */
+function callback<N extends string, A = Record<never, never>>(
+  name: N,
+  doc: string,
+  schema: Schema<A> = none as Schema<A>,
+  positional: string[] = [],
+  needs: CallbackNeeds,
+  extra: Partial<Pick<CatalogEntry, "aliases" | "names" | "resolve" | "setsLearningRate" | "example">> = {},
+): CatalogEntry<N, A> {
+  return { ...entry("callback", name, doc, schema, positional, extra), callbackNeeds: needs };
 }
 
 /** `auto` monitor mode resolved as Keras does: max for accuracy-like metrics, else min. */
@@ -106,18 +118,18 @@ export const schedules = [
 // ------------------------------------------------------------------ callbacks
 const modeSchema = oneOf(["auto", "min", "max"], "auto");
 export const callbacks = [
-  entry("callback", "reduce_on_plateau", "Multiplies the lr by `factor` when `monitor` has not improved for `patience` epochs (may also be written as the schedule).",
+  callback("reduce_on_plateau", "Multiplies the lr by `factor` when `monitor` has not improved for `patience` epochs (may also be written as the schedule).",
     obj({ monitor: monitor("val_loss"), factor: num(0.1, { exMin: 0, exMax: 1 }), patience: int(10, 0), min_delta: num(1e-4, { min: 0 }), cooldown: int(0, 0), min_lr: num(0, { min: 0 }), mode: modeSchema }),
-    [], { resolve: resolveMode, setsLearningRate: true }),
-  entry("callback", "early_stopping", "Stops training when `monitor` has not improved for `patience` epochs.",
+    [], {}, { resolve: resolveMode, setsLearningRate: true }),
+  callback("early_stopping", "Stops training when `monitor` has not improved for `patience` epochs.",
     obj({ monitor: monitor("val_loss"), patience: int(0, 0), min_delta: num(0, { min: 0 }), restore_best: bool(false), mode: modeSchema }),
-    [], { aliases: { restore_best_weights: "restore_best" }, resolve: resolveMode, example: "early_stopping(monitor: val_loss, patience: 3)" }),
-  entry("callback", "checkpoint", "Saves the model (tfjs layers format) after each epoch, or only when `monitor` improves.",
+    [], { bestWeights: (a) => a.restore_best === true }, { aliases: { restore_best_weights: "restore_best" }, resolve: resolveMode, example: "early_stopping(monitor: val_loss, patience: 3)" }),
+  callback("checkpoint", "Saves the model (tfjs layers format) after each epoch, or only when `monitor` improves.",
     obj({ monitor: monitor("val_loss"), save_best_only: bool(false), mode: modeSchema, path: str("checkpoint") }),
-    [], { names: ["model_checkpoint"], aliases: { filepath: "path" }, resolve: resolveMode }),
-  entry("callback", "csv_logger", "Writes one CSV row of logs per epoch to `path` in the run directory.",
-    obj({ path: str("log.csv"), separator: str(","), append: bool(false) }), ["path"], { aliases: { filename: "path" } }),
-  entry("callback", "tensorboard", "Writes TensorBoard event files as Keras does: `dir`/train and `dir`/validation runs with the same tags (epoch_loss, ...), the learning rate, and per-batch scalars with `update_freq: batch`.",
-    obj({ dir: str("logs"), update_freq: oneOf(["epoch", "batch"], "epoch") }), ["dir"], { aliases: { log_dir: "dir" } }),
-  entry("callback", "terminate_on_nan", "Stops training as soon as the loss becomes NaN or infinite."),
+    [], { savesModel: true }, { names: ["model_checkpoint"], aliases: { filepath: "path" }, resolve: resolveMode }),
+  callback("csv_logger", "Writes one CSV row of logs per epoch to `path` in the run directory.",
+    obj({ path: str("log.csv"), separator: str(","), append: bool(false) }), ["path"], { textFiles: true }, { aliases: { filename: "path" } }),
+  callback("tensorboard", "Writes TensorBoard event files as Keras does: `dir`/train and `dir`/validation runs with the same tags (epoch_loss, ...), the learning rate, and per-batch scalars with `update_freq: batch`.",
+    obj({ dir: str("logs"), update_freq: oneOf(["epoch", "batch"], "epoch") }), ["dir"], { batches: "logs", eventFiles: true }, { aliases: { log_dir: "dir" } }),
+  callback("terminate_on_nan", "Stops training as soon as the loss becomes NaN or infinite.", none, [], { batches: "loss" }),
 ] as const;

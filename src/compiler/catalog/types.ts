@@ -52,6 +52,8 @@ export interface CatalogEntry<N extends string = string, A = Record<string, unkn
    * `schedule`, and it excludes a step schedule and a second one of its kind.
    */
   setsLearningRate?: boolean;
+  /** Callbacks: what running one asks of an engine (see CallbackNeeds). */
+  callbackNeeds?: CallbackNeeds;
   /**
    * Activations: also a layer of the same name applying it (an activation layer, `relu` on a line
    * of its own), with this doc. catalog/layers.ts derives those layers from it.
@@ -74,6 +76,24 @@ export interface CatalogEntry<N extends string = string, A = Record<string, unkn
    * `auto` -> min/max), after validation. Mutates and returns args.
    */
   resolve?(args: Record<string, unknown>): Record<string, unknown>;
+}
+
+/**
+ * What a callback asks of the engine that runs it, beyond each epoch's logs: the CallbackHost
+ * members src/runtime/training/callbacks.ts's runner calls for it, which the standalone program
+ * then carries (the GPU engine has them all).
+ */
+export interface CallbackNeeds {
+  /** It also runs after every batch, on the batch's loss (`loss`) or on the running logs too (`logs`). */
+  batches?: "loss" | "logs";
+  /** It keeps a copy of the best weights, given its resolved arguments (snapshotWeights, restoreWeights). */
+  bestWeights?: (args: Record<string, unknown>) => boolean;
+  /** It saves the model into the run directory (saveModel). */
+  savesModel?: true;
+  /** It writes text files of the run directory (writeText). */
+  textFiles?: true;
+  /** It writes TensorBoard event files (eventFiles). */
+  eventFiles?: true;
 }
 
 /** What targets need to know about a layer kind without testing its name. */

@@ -5,6 +5,9 @@
 //     program the tfjs engine runs, and whose saved model.json carries this topology),
 //   - src/runtime/engines/tfjs/model.ts (a tf.LayersModel from this topology with tfjs's own
 //     deserializer: the model tf.loadLayersModel reads back).
+// A layer whose tf.layers class cannot compute its training-mode forward as nnc does carries that
+// forward too (`trainingForward`: the tfjs program's line for it), so the tfjs target has one
+// place per layer.
 // Each table is typed by the catalog's kinds: an entry without a Keras mapping fails the typecheck.
 //
 // Axes: nnc counts a layer's axes without the batch dimension (`concat(a, b, axis: 0)` joins
@@ -155,8 +158,32 @@ function pool(className: "MaxPooling2D" | "AveragePooling2D") {
 
 const activationLayer = (l: IRLayer): KerasLayer => kerasActivationLayer(l.id, { kind: l.kind as ActivationKind, args: l.args as Record<string, IRValue> });
 
+/** A number as the tfjs program writes it (exponent form below 1e-3). */
+export const tfjsNum = (v: number): string => (Number.isInteger(v) || Math.abs(v) >= 1e-3 ? String(v) : v.toExponential());
+
+/** What a layer's training-mode forward needs in the tfjs program beyond its tf.layers class: its line, the embedded function it calls, and why. */
+export interface TrainingForward {
+  line: string;
+  /** A function of src/runtime/training/tfjs.ts the line calls. */
+  embed?: string;
+  /** For the forward's doc comment. */
+  note?: string;
+  /** It draws from `random`, the seeded dropout stream. */
+  random?: boolean;
+}
+
+/**
+ * For a layer (`v` its output's name in the tfjs program's forward, `x` its input's, `keras` its
+ * Keras layers' names as literals, `applied` their `apply` chain): the line computing it in
+ * training, or null where its tf.layers class does.
+ */
+type TrainingForwardFn<K extends LayerKind> = (layer: IRLayerOf<K>, v: string, x: string, keras: string[], applied: string) => TrainingForward | null;
+
+/** A layer kind in Keras terms, with its tfjs training-mode forward where tf.layers falls short of nnc. */
+type KerasLayerEntry<K extends LayerKind> = ((layer: IRLayerOf<K>) => KerasLayer) | { layer: (layer: IRLayerOf<K>) => KerasLayer; trainingForward: TrainingForwardFn<K> };
+
 /** Every layer kind in Keras terms (the layer's own Keras layer; see kerasLayers for the split activation). */
-const KERAS_LAYER: { [K in LayerKind]: (layer: IRLayerOf<K>) => KerasLayer } = {
+const KERAS_LAYER: { [K in LayerKind]: KerasLayerEntry<K> } = {
   input: (l) => ({ className: "InputLayer", config: { batch_input_shape: [null, ...l.args.shape], dtype: "float32", sparse: false, name: l.id } }),
   dense: (l) => ({ className: "Dense", config: { ...base(l.id), units: l.args.units, ...weighted(l) } }),
   conv2d: (l) => {
@@ -183,26 +210,48 @@ const KERAS_LAYER: { [K in LayerKind]: (layer: IRLayerOf<K>) => KerasLayer } = {
   global_max_pool: (l) => ({ className: "GlobalMaxPooling2D", config: { ...base(l.id), data_format: "channels_last" } }),
   flatten: (l) => ({ className: "Flatten", config: { ...base(l.id), data_format: "channels_last" } }),
   reshape: (l) => ({ className: "Reshape", config: { ...base(l.id), target_shape: l.outputShape } }),
-  dropout: (l) => ({ className: "Dropout", config: { ...base(l.id), rate: l.args.rate, noise_shape: null, seed: null } }),
-  batch_norm: (l) => ({
-    className: "BatchNormalization",
-    config: {
-      ...base(l.id),
-      axis: -1,
-      momentum: l.args.momentum,
-      epsilon: l.args.epsilon,
-      center: l.args.center,
-      scale: l.args.scale,
-      beta_initializer: { class_name: "Zeros", config: {} },
-      gamma_initializer: { class_name: "Ones", config: {} },
-      moving_mean_initializer: { class_name: "Zeros", config: {} },
-      moving_variance_initializer: { class_name: "Ones", config: {} },
-      beta_regularizer: null,
-      gamma_regularizer: null,
-      beta_constraint: null,
-      gamma_constraint: null,
+  dropout: {
+    layer: (l) => ({ className: "Dropout", config: { ...base(l.id), rate: l.args.rate, noise_shape: null, seed: null } }),
+    trainingForward: (l, v, x) =>
+      l.args.rate > 0
+        ? {
+            line: `const ${v} = training && random ? dropout(${x}, ${tfjsNum(l.args.rate)}, random) : ${x};`,
+            embed: "dropout",
+            note: "dropout masks come from `random`, the one seeded dropout stream (the standalone engine's)",
+            random: true,
+          }
+        : { line: `const ${v} = ${x};` },
+  },
+  batch_norm: {
+    layer: (l) => ({
+      className: "BatchNormalization",
+      config: {
+        ...base(l.id),
+        axis: -1,
+        momentum: l.args.momentum,
+        epsilon: l.args.epsilon,
+        center: l.args.center,
+        scale: l.args.scale,
+        beta_initializer: { class_name: "Zeros", config: {} },
+        gamma_initializer: { class_name: "Ones", config: {} },
+        moving_mean_initializer: { class_name: "Zeros", config: {} },
+        moving_variance_initializer: { class_name: "Ones", config: {} },
+        beta_regularizer: null,
+        gamma_regularizer: null,
+        beta_constraint: null,
+        gamma_constraint: null,
+      },
+    }),
+    trainingForward: (l, v, x, keras, applied) => {
+      if (l.args.center && l.args.scale) return null;
+      const { epsilon, momentum, center, scale } = l.args;
+      return {
+        line: `const ${v} = training ? batchNormTraining(model.getLayer(${keras[0]}), ${x}, { epsilon: ${tfjsNum(epsilon)}, momentum: ${tfjsNum(momentum)}, center: ${center}, scale: ${scale} }) : (${applied} as tf.Tensor);`,
+        embed: "batchNormTraining",
+        note: "batch_norm without gamma or beta normalises with the batch's statistics itself (tfjs's layer cannot)",
+      };
     },
-  }),
+  },
   ...eachActivationLayer(activationLayer),
   prelu: (l) => ({
     className: "PReLU",
@@ -224,11 +273,22 @@ const KERAS_LAYER: { [K in LayerKind]: (layer: IRLayerOf<K>) => KerasLayer } = {
  * Weight names stay `${id}/${role}`.
  */
 export function kerasLayers(layer: IRLayer): KerasLayer[] {
-  const own = (KERAS_LAYER[layer.kind] as (l: IRLayer) => KerasLayer)(layer);
+  const entry = KERAS_LAYER[layer.kind] as KerasLayerEntry<LayerKind>;
+  const own = (typeof entry === "function" ? entry : entry.layer)(layer as never);
   if (layer.kind !== "dense" && layer.kind !== "conv2d") return [own];
   const act = layer.args.activation;
   if (kerasActivationString(act) !== null) return [own];
   return [own, kerasActivationLayer(`${layer.id}_activation`, act)];
+}
+
+/**
+ * The tfjs program's line for a layer's forward in training, where its tf.layers class falls short
+ * (`v`, `x`, `keras`, `applied` as TrainingForwardFn says); null where the Keras layers' `apply`
+ * chain computes it.
+ */
+export function kerasTrainingForward(layer: IRLayer, v: string, x: string, keras: string[], applied: string): TrainingForward | null {
+  const entry = KERAS_LAYER[layer.kind] as KerasLayerEntry<LayerKind>;
+  return typeof entry === "function" ? null : entry.trainingForward(layer as never, v, x, keras, applied);
 }
 
 /** The `modelTopology` of model.json (a functional Keras "Model") for an IR model. */

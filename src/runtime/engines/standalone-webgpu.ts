@@ -18,7 +18,7 @@
 //   weights    l1, l2, l1l2 regularizers (penalty in the loss, its gradient added)
 //   optimizer  every one (OPTIMIZER_PLANS): Adam, AdamW and SGD (momentum, Nesterov) as kernels of
 //              their own, the others as WGSL update rules after the CPU program's; schedules
-//   metrics    accuracy; callbacks: all, in the CPU program's order (src/runtime/training/callbacks.ts)
+//   metrics    accuracy; callbacks: all, through the CPU program's runner (CallbackRunner, src/runtime/training/callbacks.ts)
 //   data       no augmentation
 // Convolutions run as the CPU kernels do them: im2col, a gemm, col2im for the input gradient.
 // Every product is a gemm specialised to its shapes; pooling, activations, bias and the updates are
@@ -44,8 +44,8 @@ import { CliError } from "../errors.js";
 import { loadMnist } from "../data/mnist.js";
 import { hashSeed, initialWeights, Random } from "../random.js";
 import { writeAtomic } from "../run/files.js";
-import { CheckpointDecider, EarlyStopping, ReduceLROnPlateau, scheduledLearningRate, shouldTerminateOnNaN } from "../training/callbacks.js";
-import { KerasTensorBoard, type TensorBoardUpdateFreq } from "../tensorboard.js";
+import { CALLBACK_FACTORIES, CallbackRunner, scheduledLearningRate, type CallbackFactory } from "../training/callbacks.js";
+import { KerasTensorBoard } from "../tensorboard.js";
 import { openDawn } from "../webgpu/dawn.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { WebgpuKernels, type GpuTensor } from "../../compiler/targets/standalone/kernels/webgpu/runtime.js";
@@ -341,6 +341,9 @@ const LAYER_STEPS: { [K in LayerKind]: LayerSteps<K> } = {
   concat: merge,
 };
 
+/** Every callback kind, run by the CPU program's runner (src/runtime/training/callbacks.ts): a kind without a factory fails the typecheck. */
+const CALLBACKS: Record<CallbackKind, CallbackFactory> = CALLBACK_FACTORIES;
+
 /** What the engine covers, from its tables (for the refusal of a model it does not). */
 export const COVERED = ((): string => {
   const layerKinds = layers.filter((e) => !("notCovered" in LAYER_STEPS[e.name]));
@@ -564,7 +567,7 @@ export class GpuNet {
   private readonly targets: Float32Array;
   /** Where dL/d(logits) goes when the chain is empty (the input is the logits): unused. */
   private readonly inputGrad: GpuTensor;
-  /** early_stopping's best weights, by name. */
+  /** The best epoch's weights a callback keeps (snapshot), by name. */
   private best: Map<string, GpuTensor> | null = null;
   /** The stream dropout masks draw from, as the CPU program's `random`. */
   private random = new Random(0);
@@ -634,7 +637,7 @@ export class GpuNet {
     return (await this.k.read(this.penalties)).reduce((a, b) => a + b, 0);
   }
 
-  /** Keeps a copy of every weight on the GPU (early_stopping's best epoch). */
+  /** Keeps a copy of every weight on the GPU (the best epoch's, for a callback that restores them). */
   snapshot(): void {
     for (const [name, t] of this.allWeights()) {
       const copy = (this.best ??= new Map()).get(name) ?? this.k.tensor(t.length);
@@ -739,8 +742,8 @@ export class GpuNet {
           const beta = s.beta ? this.params.get(s.beta)!.value : null;
           const mm = this.state.get(s.movingMean)!;
           const mv = this.state.get(s.movingVariance)!;
-          if (training) k.kernelBatchNorm(input, b.stats!, mm, mv, b.aux!, b.out, gamma, beta, rows, s.channels, s.momentum, s.epsilon);
-          else k.kernelBatchNormInference(input, mm, mv, b.out, gamma, beta, rows, s.channels, s.epsilon);
+          if (training) k.kernelChannelNormalize(input, b.stats!, mm, mv, b.aux!, b.out, gamma, beta, rows, s.channels, s.momentum, s.epsilon);
+          else k.kernelChannelNormalizeMeanVariance(input, mm, mv, b.out, gamma, beta, rows, s.channels, s.epsilon);
           break;
         }
         case "dropout": {
@@ -821,7 +824,7 @@ export class GpuNet {
         }
         case "batch_norm": {
           const [dg, db] = b.paramGrads!;
-          k.kernelBatchNormBackward(
+          k.kernelChannelNormalizeBackward(
             b.dOut,
             b.aux!,
             b.stats!,
@@ -1043,24 +1046,21 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     trainSamples: train.count,
     validationSamples: validation?.count ?? 0,
   });
-  // The callbacks, the first of each kind, decided at each epoch's end in the CPU program's order.
-  const callback = (kind: CallbackKind) => t.callbacks.find((c) => c.kind === kind)?.args as Record<string, unknown> | undefined;
-  const checkpointArgs = callback("checkpoint");
-  const checkpoint = checkpointArgs ? new CheckpointDecider(checkpointArgs as never) : null;
-  const plateauArgs = callback("reduce_on_plateau");
-  const plateau = plateauArgs ? new ReduceLROnPlateau(plateauArgs as never) : null;
-  const earlyArgs = callback("early_stopping");
-  const early = earlyArgs ? new EarlyStopping(earlyArgs as never) : null;
-  const tensorboardArgs = callback("tensorboard");
-  const tensorboard = tensorboardArgs
-    ? new KerasTensorBoard(join(options.outDir, String(tensorboardArgs.dir ?? "logs")), String(tensorboardArgs.update_freq ?? "epoch") as TensorBoardUpdateFreq)
-    : null;
-  const csvArgs = callback("csv_logger");
-  const csvPath = csvArgs ? String(csvArgs.path ?? "log.csv") : null;
-  const csvRows: string[] = [];
-  if (csvPath) mkdirSync(dirname(join(options.outDir, csvPath)), { recursive: true });
-  const nanStop = t.callbacks.some((c) => c.kind === "terminate_on_nan");
   const say = (message: string) => hooks.log?.(message);
+  // The callbacks, through the CPU program's runner (the first of each kind, in its order), with
+  // everything they may ask of an engine.
+  const callbacks = new CallbackRunner(t.callbacks as { kind: string; args: Record<string, unknown> }[], CALLBACKS, {
+    say,
+    snapshotWeights: () => net.snapshot(),
+    restoreWeights: () => net.restore(),
+    saveModel: (dir, epoch, logs) => save(dir, { epoch: epoch + 1, ...logs }),
+    writeText: (path, text) => {
+      mkdirSync(dirname(join(options.outDir, path)), { recursive: true });
+      writeAtomic(join(options.outDir, path), text);
+      if (!files.includes(path)) files.push(path);
+    },
+    eventFiles: (dir, updateFreq) => new KerasTensorBoard(join(options.outDir, dir), updateFreq),
+  });
 
   const history: EpochLogs[] = [];
   // The learning rate of each step: the optimizer's (a plateau callback lowers it), or its
@@ -1099,9 +1099,8 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
         loss: lossSum / seen,
         accuracy: correct / seen,
       });
-      tensorboard?.batch({ loss: lossSum / seen, ...(t.metrics.includes("accuracy") ? { accuracy: correct / seen } : {}) }, lr);
-      if (nanStop && shouldTerminateOnNaN(batchLoss)) {
-        say(`terminate_on_nan: the loss is ${batchLoss} at epoch ${epoch + 1}, step ${b + 1}; stopping`);
+      const batchLogs = { loss: lossSum / seen, ...(t.metrics.includes("accuracy") ? { accuracy: correct / seen } : {}) };
+      if (callbacks.onBatchEnd(epoch, b, batchLoss, batchLogs, lr)) {
         stoppedEarly = true;
         break;
       }
@@ -1118,44 +1117,13 @@ async function trainOnGpu(ir: IR, plan: Plan, options: RunOptions, hooks: TrainH
     logs.lr = lr;
     history.push(logs);
     hooks.onEpochEnd?.(epoch, logs);
-    tensorboard?.epoch(epoch, logs);
-    if (csvPath) {
-      // the whole file rewritten each epoch (atomically), as the CPU program does
-      const sep = String(csvArgs!.separator ?? ",");
-      if (csvRows.length === 0) csvRows.push(["epoch", ...Object.keys(logs)].join(sep));
-      csvRows.push([epoch, ...Object.values(logs)].join(sep));
-      writeAtomic(join(options.outDir, csvPath), csvRows.join("\n") + "\n");
-      if (!files.includes(csvPath)) files.push(csvPath);
-    }
-    if (checkpoint) {
-      const d = checkpoint.onEpochEnd(logs);
-      if (d.warning) say(d.warning);
-      if (d.message) say(d.message);
-      if (d.save) await save(String(checkpointArgs!.path ?? "checkpoint"), { epoch: epoch + 1, ...logs });
-    }
-    if (plateau) {
-      const d = plateau.onEpochEnd(logs, baseLr);
-      if (d.warning) say(d.warning);
-      if (d.message) say(d.message);
-      baseLr = d.lr;
-    }
-    if (early) {
-      const d = early.onEpochEnd(epoch, logs);
-      if (d.warning) say(d.warning);
-      if (d.snapshot && earlyArgs!.restore_best) net.snapshot();
-      if (d.stop) {
-        if (d.message) say(d.message);
-        if (d.restore && earlyArgs!.restore_best) net.restore();
-        stoppedEarly = true;
-      }
-    }
+    const decided = await callbacks.onEpochEnd(epoch, logs, baseLr);
+    baseLr = decided.lr;
+    if (decided.stop) stoppedEarly = true;
   }
   const final = await evaluate(test);
   await save("model", { epochs: history.length });
-  if (tensorboard) {
-    tensorboard.close();
-    for (const path of tensorboard.paths) files.push(relative(options.outDir, path));
-  }
+  for (const path of callbacks.onTrainEnd()) files.push(relative(options.outDir, path));
   return {
     engine: "standalone",
     backend: "webgpu",

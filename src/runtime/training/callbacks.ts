@@ -281,3 +281,238 @@ export class CheckpointDecider {
 export function shouldTerminateOnNaN(loss: number): boolean {
   return Number.isNaN(loss) || !Number.isFinite(loss);
 }
+
+// ------------------------------------------------------------------ the runner
+// Both standalone engines (the CPU program, which embeds this, and the GPU engine) run a train
+// section's callbacks through CallbackRunner, so neither names a callback kind: each kind is a
+// factory below (CALLBACK_FACTORIES, named <camelCase kind>Callback), and the catalog's
+// `callbackNeeds` says which CallbackHost members it calls.
+
+/** TensorBoard event files as Keras's TensorBoard callback writes them (KerasTensorBoard, src/runtime/tensorboard.ts). */
+export interface EventFiles {
+  batch(logs: Record<string, number | undefined>, learningRate?: number): void;
+  epoch(epoch: number, logs: Record<string, number>): void;
+  close(): void;
+  readonly paths: string[];
+}
+
+/** What the callbacks ask of the engine running them, which owns the weights and the run directory. */
+export interface CallbackHost {
+  /** A line for the user. */
+  say(message: string): void;
+  /** Copies the weights as the best so far (catalog callbackNeeds.bestWeights). */
+  snapshotWeights?(): void;
+  /** Puts that copy back. */
+  restoreWeights?(): void;
+  /** Saves the model to dir, a path in the run directory, after `epoch` (from 0) with its logs (callbackNeeds.savesModel). */
+  saveModel?(dir: string, epoch: number, logs: Record<string, number>): void | Promise<void>;
+  /** Writes a text file of the run directory whole, atomically, creating its folder (callbackNeeds.textFiles). */
+  writeText?(path: string, text: string): void;
+  /** TensorBoard event files under dir, a path in the run directory (callbackNeeds.eventFiles). */
+  eventFiles?(dir: string, updateFreq: "epoch" | "batch"): EventFiles;
+}
+
+/** What an epoch's end decides: the learning rate from now on, and whether training stops. */
+export interface EpochDecision {
+  lr: number;
+  stop: boolean;
+}
+
+/** A callback as the runner drives it. */
+export interface RunningCallback {
+  /** The object whose number and boolean fields resume/ keeps (its counters and best values). */
+  state?: object;
+  /** The text lines it has written so far (a CSV log's rows), which resume/ keeps. */
+  lines?: string[];
+  /** After each training batch, with the batch's loss, and the running logs and learning rate where it asked for them (callbackNeeds.batches): true stops training now. */
+  onBatchEnd?(
+    epoch: number,
+    step: number,
+    batchLoss: number,
+    logs?: Record<string, number | undefined>,
+    lr?: number,
+  ): boolean;
+  /** At each epoch's end (epoch counted from 0). */
+  onEpochEnd?(epoch: number, logs: Record<string, number>, decision: EpochDecision): void | Promise<void>;
+  /** After training and the final save: the files it wrote (absolute paths). */
+  onTrainEnd?(): string[];
+}
+
+/** Makes a callback from its resolved IR arguments. */
+export type CallbackFactory = (args: Record<string, unknown>, host: CallbackHost) => RunningCallback;
+
+export function reduceOnPlateauCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const plateau = new ReduceLROnPlateau(args as unknown as ReduceLROnPlateauArgs);
+  return {
+    state: plateau,
+    onEpochEnd(_epoch, logs, decision) {
+      const d = plateau.onEpochEnd(logs, decision.lr);
+      if (d.warning) host.say(d.warning);
+      if (d.message) host.say(d.message);
+      decision.lr = d.lr;
+    },
+  };
+}
+
+export function earlyStoppingCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const early = new EarlyStopping(args as unknown as EarlyStoppingArgs);
+  return {
+    state: early,
+    onEpochEnd(epoch, logs, decision) {
+      const d = early.onEpochEnd(epoch, logs);
+      if (d.warning) host.say(d.warning);
+      if (d.snapshot && early.restoreBest) host.snapshotWeights!();
+      if (d.stop) {
+        if (d.message) host.say(d.message);
+        if (d.restore && early.restoreBest) host.restoreWeights!();
+        decision.stop = true;
+      }
+    },
+  };
+}
+
+export function checkpointCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const checkpoint = new CheckpointDecider(args as unknown as CheckpointArgs);
+  return {
+    state: checkpoint,
+    async onEpochEnd(epoch, logs) {
+      const d = checkpoint.onEpochEnd(logs);
+      if (d.warning) host.say(d.warning);
+      if (d.message) host.say(d.message);
+      if (d.save) await host.saveModel!(args.path as string, epoch, logs);
+    },
+  };
+}
+
+/** keras.callbacks.CSVLogger: a header of the log names, then one row per epoch; the whole file rewritten each epoch. */
+export function csvLoggerCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const path = args.path as string;
+  const separator = args.separator as string;
+  const rows: string[] = [];
+  return {
+    lines: rows,
+    onEpochEnd(epoch, logs) {
+      if (rows.length === 0) rows.push(["epoch", ...Object.keys(logs)].join(separator));
+      rows.push([epoch, ...Object.values(logs)].join(separator));
+      host.writeText!(path, rows.join("\n") + "\n");
+    },
+  };
+}
+
+export function tensorboardCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const files = host.eventFiles!(args.dir as string, args.update_freq as "epoch" | "batch");
+  return {
+    state: files,
+    onBatchEnd(_epoch, _step, _batchLoss, logs, lr) {
+      files.batch(logs!, lr);
+      return false;
+    },
+    onEpochEnd(epoch, logs) {
+      files.epoch(epoch, logs);
+    },
+    onTrainEnd() {
+      files.close();
+      return files.paths;
+    },
+  };
+}
+
+export function terminateOnNanCallback(_args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  return {
+    onBatchEnd(epoch, step, batchLoss) {
+      if (!shouldTerminateOnNaN(batchLoss)) return false;
+      host.say(`terminate_on_nan: the loss is ${batchLoss} at epoch ${epoch + 1}, step ${step + 1}; stopping`);
+      return true;
+    },
+  };
+}
+
+/** Every callback kind's factory, in the catalog's order (resume/'s state.json lists their state in it). */
+export const CALLBACK_FACTORIES = {
+  reduce_on_plateau: reduceOnPlateauCallback,
+  early_stopping: earlyStoppingCallback,
+  checkpoint: checkpointCallback,
+  csv_logger: csvLoggerCallback,
+  tensorboard: tensorboardCallback,
+  terminate_on_nan: terminateOnNanCallback,
+};
+
+/** The order the callbacks decide in at an epoch's end: the loggers see the epoch before a checkpoint, the learning rate or a stop changes anything. */
+const EPOCH_END_ORDER = [
+  "tensorboard",
+  "csv_logger",
+  "checkpoint",
+  "reduce_on_plateau",
+  "early_stopping",
+  "terminate_on_nan",
+];
+
+/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
+function fieldsOf(object: object): Record<string, number | boolean> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"));
+}
+
+/**
+ * A train section's callbacks (the first of each kind), made by `factories` (CALLBACK_FACTORIES, or
+ * the part of it a program embeds, in its order) and run at each batch's and epoch's end.
+ */
+export class CallbackRunner {
+  /** By kind, in the factories' order. */
+  private readonly running: [string, RunningCallback][] = [];
+
+  constructor(
+    callbacks: { kind: string; args: Record<string, unknown> }[],
+    factories: Record<string, CallbackFactory>,
+    host: CallbackHost,
+  ) {
+    for (const [kind, make] of Object.entries(factories)) {
+      const first = callbacks.find((c) => c.kind === kind);
+      if (first) this.running.push([kind, make(first.args, host)]);
+    }
+  }
+
+  /** After each training batch: true when a callback stops training now. */
+  onBatchEnd(
+    epoch: number,
+    step: number,
+    batchLoss: number,
+    logs?: Record<string, number | undefined>,
+    lr?: number,
+  ): boolean {
+    for (const [, c] of this.running) if (c.onBatchEnd?.(epoch, step, batchLoss, logs, lr)) return true;
+    return false;
+  }
+
+  /** At each epoch's end, given the learning rate the schedule starts from: it, possibly lowered, and whether to stop. */
+  async onEpochEnd(epoch: number, logs: Record<string, number>, lr: number): Promise<EpochDecision> {
+    const decision: EpochDecision = { lr, stop: false };
+    for (const kind of EPOCH_END_ORDER) {
+      const c = this.running.find(([k]) => k === kind)?.[1];
+      if (c?.onEpochEnd) await c.onEpochEnd(epoch, logs, decision);
+    }
+    return decision;
+  }
+
+  /** After training: the files the callbacks wrote (absolute paths). */
+  onTrainEnd(): string[] {
+    return this.running.flatMap(([, c]) => c.onTrainEnd?.() ?? []);
+  }
+
+  /** The callbacks' counters and best values, by kind, for resume/. */
+  state(): Record<string, Record<string, number | boolean>> {
+    return Object.fromEntries(this.running.flatMap(([kind, c]) => (c.state ? [[kind, fieldsOf(c.state)]] : [])));
+  }
+
+  /** The text lines the callbacks wrote (a CSV log's rows), for resume/. */
+  lines(): string[] {
+    return this.running.flatMap(([, c]) => c.lines ?? []);
+  }
+
+  /** Continues from resume/: the counters and best values of state(), the lines of lines(). */
+  restore(state: Record<string, Record<string, number | boolean>>, lines: string[]): void {
+    for (const [kind, c] of this.running) {
+      if (c.state) Object.assign(c.state, state[kind]);
+      c.lines?.push(...lines);
+    }
+  }
+}

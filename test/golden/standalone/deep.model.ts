@@ -220,7 +220,7 @@ function dense_1_forward(n: number, x: Float32Array): void {
 function leaky_relu_forward(n: number, x: Float32Array, layer: typeof leaky_relu_1, size: number): void {
   const { out } = layer;
   // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(x, out, 0.1, n * size);
+  kernelPiecewiseLinear(x, out, 0.1, n * size);
 }
 
 // batch_norm (line 6), forward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -345,7 +345,7 @@ function leaky_relu_backward(
 ): void {
   const { grad } = layer;
   // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(x, grad, dx, 0.1, n * size);
+  kernelPiecewiseLinearBackward(x, grad, dx, 0.1, n * size);
 }
 
 // batch_norm (line 6), backward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -776,7 +776,7 @@ const AUGMENT = {
 /** The raw (un-augmented) batch. */
 const rawBatch = allocF32(BATCH * EXAMPLE);
 
-/** The best epoch's weights, for early_stopping(restore_best: true). */
+/** The best epoch's weights, which a callback keeps and may restore. */
 const bestWeights = WEIGHTS.map((w) => allocF32(w.value.length));
 
 /** Loss and metrics over a whole data set, in batches, without training. */
@@ -864,23 +864,51 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const augmentRandom = (): number => augmentStream.next();
     const order = new Int32Array(trainCount);
     for (let i = 0; i < trainCount; i++) order[i] = i;
-    const plateau = new ReduceLROnPlateau({
-      monitor: "val_loss",
-      factor: 0.5,
-      patience: 10,
-      min_delta: 0.0001,
-      cooldown: 0,
-      min_lr: 0.000001,
-      mode: "min",
-    });
-    const earlyStopping = new EarlyStopping({
-      monitor: "val_loss",
-      patience: 15,
-      min_delta: 0,
-      restore_best: true,
-      mode: "min",
-    });
-    const checkpoint = new CheckpointDecider({ monitor: "val_loss", save_best_only: true, mode: "min" });
+    // The train section's callbacks, run by CallbackRunner (src/runtime/training/callbacks.ts) with
+    // what they ask of this program.
+    const callbacks = new CallbackRunner(
+      [
+        {
+          kind: "reduce_on_plateau",
+          args: {
+            monitor: "val_loss",
+            factor: 0.5,
+            patience: 10,
+            min_delta: 0.0001,
+            cooldown: 0,
+            min_lr: 0.000001,
+            mode: "min",
+          },
+        },
+        {
+          kind: "early_stopping",
+          args: { monitor: "val_loss", patience: 15, min_delta: 0, restore_best: true, mode: "min" },
+        },
+        {
+          kind: "checkpoint",
+          args: { monitor: "val_loss", save_best_only: true, mode: "min", path: "checkpoint" },
+        },
+      ],
+      {
+        reduce_on_plateau: reduceOnPlateauCallback,
+        early_stopping: earlyStoppingCallback,
+        checkpoint: checkpointCallback,
+      },
+      {
+        say,
+        snapshotWeights: () => {
+          for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);
+        },
+        restoreWeights: () => {
+          for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);
+        },
+        saveModel: (dir: string) => {
+          saveModel(join(options.outDir, dir));
+          addFile(join(dir, "model.json"));
+          addFile(join(dir, "weights.bin"));
+        },
+      },
+    );
     let baseLr = 0.001;
     let lr = baseLr;
     let stoppedEarly = false;
@@ -903,9 +931,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       shuffleRandom.setState(resumed.random["shuffle"]!);
       random.setState(resumed.random["dropout"]!);
       augmentStream.setState(resumed.random["augment"]!);
-      Object.assign(plateau, resumed.callbacks["reduce_on_plateau"]);
-      Object.assign(earlyStopping, resumed.callbacks["early_stopping"]);
-      Object.assign(checkpoint, resumed.callbacks["checkpoint"]);
+      callbacks.restore(resumed.callbacks, resumed.csvRows);
     }
     hooks.onTrainBegin?.({
       epochs,
@@ -957,34 +983,10 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       logs.lr = lr;
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
-      {
-        const decision = checkpoint.onEpochEnd(logs);
-        if (decision.warning) say(decision.warning);
-        if (decision.message) say(decision.message);
-        if (decision.save) {
-          saveModel(join(options.outDir, "checkpoint"));
-          addFile(join("checkpoint", "model.json"));
-          addFile(join("checkpoint", "weights.bin"));
-        }
-      }
-      {
-        const decision = plateau.onEpochEnd(logs, baseLr);
-        if (decision.warning) say(decision.warning);
-        if (decision.message) say(decision.message);
-        baseLr = decision.lr;
-      }
-      {
-        const decision = earlyStopping.onEpochEnd(epoch, logs);
-        if (decision.warning) say(decision.warning);
-        if (decision.snapshot)
-          for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);
-        if (decision.stop) {
-          if (decision.message) say(decision.message);
-          if (decision.restore)
-            for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);
-          stoppedEarly = true;
-        }
-      }
+      // the callbacks decide: the learning rate from now on, and whether to stop
+      const decided = await callbacks.onEpochEnd(epoch, logs, baseLr);
+      baseLr = decided.lr;
+      if (decided.stop) stoppedEarly = true;
       // resume/: all it takes to continue after this epoch (nnc run --resume)
       try {
         saveTrainingState(
@@ -1006,13 +1008,9 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
               dropout: random.getState(),
               augment: augmentStream.getState(),
             },
-            callbacks: {
-              reduce_on_plateau: fieldsOf(plateau),
-              early_stopping: fieldsOf(earlyStopping),
-              checkpoint: fieldsOf(checkpoint),
-            },
+            callbacks: callbacks.state(),
             history,
-            csvRows: [],
+            csvRows: callbacks.lines(),
             trained,
             trainSeconds,
             files,
@@ -1140,13 +1138,6 @@ function restoreTrainingBuffers(dir: string, order: Int32Array): void {
   new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
 }
 
-/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
-function fieldsOf(object: object): Record<string, number | boolean> {
-  return Object.fromEntries(
-    Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"),
-  );
-}
-
 /** npx tsx deep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
@@ -1193,4 +1184,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelLeakyRelu, kernelLeakyReluBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, reduceOnPlateauCallback, earlyStoppingCallback, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random

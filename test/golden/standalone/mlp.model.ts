@@ -488,7 +488,25 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const shuffleRandom = new Random(hashSeed(seed, "shuffle"));
     const order = new Int32Array(trainCount);
     for (let i = 0; i < trainCount; i++) order[i] = i;
-    const checkpoint = new CheckpointDecider({ monitor: "val_loss", save_best_only: true, mode: "min" });
+    // The train section's callbacks, run by CallbackRunner (src/runtime/training/callbacks.ts) with
+    // what they ask of this program.
+    const callbacks = new CallbackRunner(
+      [
+        {
+          kind: "checkpoint",
+          args: { monitor: "val_loss", save_best_only: true, mode: "min", path: "checkpoint" },
+        },
+      ],
+      { checkpoint: checkpointCallback },
+      {
+        say,
+        saveModel: (dir: string) => {
+          saveModel(join(options.outDir, dir));
+          addFile(join(dir, "model.json"));
+          addFile(join(dir, "weights.bin"));
+        },
+      },
+    );
     let baseLr = 0.001;
     let lr = baseLr;
     let stoppedEarly = false;
@@ -510,7 +528,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       for (const file of resumed.files) addFile(file);
       shuffleRandom.setState(resumed.random["shuffle"]!);
       random.setState(resumed.random["dropout"]!);
-      Object.assign(checkpoint, resumed.callbacks["checkpoint"]);
+      callbacks.restore(resumed.callbacks, resumed.csvRows);
     }
     hooks.onTrainBegin?.({
       epochs,
@@ -560,16 +578,10 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       logs.lr = lr;
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
-      {
-        const decision = checkpoint.onEpochEnd(logs);
-        if (decision.warning) say(decision.warning);
-        if (decision.message) say(decision.message);
-        if (decision.save) {
-          saveModel(join(options.outDir, "checkpoint"));
-          addFile(join("checkpoint", "model.json"));
-          addFile(join("checkpoint", "weights.bin"));
-        }
-      }
+      // the callbacks decide: the learning rate from now on, and whether to stop
+      const decided = await callbacks.onEpochEnd(epoch, logs, baseLr);
+      baseLr = decided.lr;
+      if (decided.stop) stoppedEarly = true;
       // resume/: all it takes to continue after this epoch (nnc run --resume)
       try {
         saveTrainingState(
@@ -587,9 +599,9 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
             baseLr,
             optimizer: optimizerCounters(),
             random: { shuffle: shuffleRandom.getState(), dropout: random.getState() },
-            callbacks: { checkpoint: fieldsOf(checkpoint) },
+            callbacks: callbacks.state(),
             history,
-            csvRows: [],
+            csvRows: callbacks.lines(),
             trained,
             trainSeconds,
             files,
@@ -708,13 +720,6 @@ function restoreTrainingBuffers(dir: string, order: Int32Array): void {
   new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
 }
 
-/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
-function fieldsOf(object: object): Record<string, number | boolean> {
-  return Object.fromEntries(
-    Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"),
-  );
-}
-
 /** npx tsx mlp.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
@@ -761,4 +766,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random

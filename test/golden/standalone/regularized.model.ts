@@ -675,7 +675,17 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const shuffleRandom = new Random(hashSeed(seed, "shuffle"));
     const order = new Int32Array(trainCount);
     for (let i = 0; i < trainCount; i++) order[i] = i;
-    const tensorboard = new KerasTensorBoard(join(options.outDir, "logs"), "epoch");
+    // The train section's callbacks, run by CallbackRunner (src/runtime/training/callbacks.ts) with
+    // what they ask of this program.
+    const callbacks = new CallbackRunner(
+      [{ kind: "tensorboard", args: { dir: "logs", update_freq: "epoch" } }],
+      { tensorboard: tensorboardCallback },
+      {
+        say,
+        eventFiles: (dir: string, updateFreq: "epoch" | "batch") =>
+          new KerasTensorBoard(join(options.outDir, dir), updateFreq),
+      },
+    );
     let baseLr = 0.001;
     let lr = baseLr;
     let stoppedEarly = false;
@@ -697,7 +707,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       for (const file of resumed.files) addFile(file);
       shuffleRandom.setState(resumed.random["shuffle"]!);
       random.setState(resumed.random["dropout"]!);
-      Object.assign(tensorboard, resumed.callbacks["tensorboard"]);
+      callbacks.restore(resumed.callbacks, resumed.csvRows);
     }
     hooks.onTrainBegin?.({
       epochs,
@@ -730,7 +740,18 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
         seen += n;
         trained += n;
         hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });
-        tensorboard.batch({ loss: lossSum / seen, accuracy: metricValue("accuracy", trainSums, seen) }, lr);
+        if (
+          callbacks.onBatchEnd(
+            epoch,
+            step,
+            batchLoss,
+            { loss: lossSum / seen, accuracy: metricValue("accuracy", trainSums, seen) },
+            lr,
+          )
+        ) {
+          stoppedEarly = true;
+          break;
+        }
         // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
         if (performance.now() - lastYield > 100) {
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -749,8 +770,10 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       logs.lr = lr;
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
-      // tensorboard: this epoch's scalars as Keras writes them (train/ and validation/, epoch_loss, ...)
-      tensorboard.epoch(epoch, logs);
+      // the callbacks decide: the learning rate from now on, and whether to stop
+      const decided = await callbacks.onEpochEnd(epoch, logs, baseLr);
+      baseLr = decided.lr;
+      if (decided.stop) stoppedEarly = true;
       // resume/: all it takes to continue after this epoch (nnc run --resume)
       try {
         saveTrainingState(
@@ -768,9 +791,9 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
             baseLr,
             optimizer: optimizerCounters(),
             random: { shuffle: shuffleRandom.getState(), dropout: random.getState() },
-            callbacks: { tensorboard: fieldsOf(tensorboard) },
+            callbacks: callbacks.state(),
             history,
-            csvRows: [],
+            csvRows: callbacks.lines(),
             trained,
             trainSeconds,
             files,
@@ -791,8 +814,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     saveModel(join(options.outDir, "model"));
     addFile(join("model", "model.json"));
     addFile(join("model", "weights.bin"));
-    tensorboard.close();
-    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));
+    for (const path of callbacks.onTrainEnd()) addFile(relative(options.outDir, path));
     const seconds = (performance.now() - started) / 1000;
     return {
       engine: "standalone",
@@ -891,13 +913,6 @@ function restoreTrainingBuffers(dir: string, order: Int32Array): void {
   new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
 }
 
-/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
-function fieldsOf(object: object): Record<string, number | boolean> {
-  return Object.fromEntries(
-    Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"),
-  );
-}
-
 /** npx tsx regularized.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
@@ -944,4 +959,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, protoVarint, protoVarintField, protoBytesField, protoStringField, protoFloatField, protoDoubleField, protoMessage, crc32cTable, crc32c, maskedCrc32c, tfrecordFrame, eventHead, fileVersionEvent, scalarEvent, TensorBoardWriter, TensorBoardUpdateFreq, KerasTensorBoard, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, tensorboardCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, protoVarint, protoVarintField, protoBytesField, protoStringField, protoFloatField, protoDoubleField, protoMessage, crc32cTable, crc32c, maskedCrc32c, tfrecordFrame, eventHead, fileVersionEvent, scalarEvent, TensorBoardWriter, TensorBoardUpdateFreq, KerasTensorBoard, random

@@ -908,8 +908,8 @@ export type EpochLogs = Record<string, number>;
 
 /**
  * resume/state.json: where training stood when an epoch ended. With the weights (weights.bin), the
- * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, for early_stopping's
- * restore_best, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
+ * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, where a callback keeps
+ * them, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
  * the run exactly where it stopped.
  */
 export interface TrainingState {
@@ -924,7 +924,7 @@ export interface TrainingState {
   testLimit: number | null;
   kernels: string;
   stoppedEarly: boolean;
-  /** The learning rate the schedule starts from (reduce_on_plateau lowers it). */
+  /** The learning rate the schedule starts from (a callback that sets the learning rate lowers it). */
   baseLr: number;
   /** The optimizer's counters (iterations, ...). */
   optimizer: Record<string, number>;
@@ -933,7 +933,7 @@ export interface TrainingState {
   /** The callbacks' counters and best values. */
   callbacks: Record<string, Record<string, number | boolean>>;
   history: EpochLogs[];
-  /** csv_logger's rows so far. */
+  /** The text lines the callbacks wrote so far (a CSV log's rows). */
   csvRows: string[];
   /** Examples trained on, and seconds spent training, so far. */
   trained: number;

@@ -212,7 +212,7 @@ function dense_forward(
 function leaky_relu_forward(n: number, x: Float32Array, layer: typeof leaky_relu_1, size: number): void {
   const { out } = layer;
   // leaky_relu: out = z > 0 ? z : 0.1 * z
-  kernelLeakyRelu(x, out, 0.1, n * size);
+  kernelPiecewiseLinear(x, out, 0.1, n * size);
 }
 
 // batch_norm (line 6), forward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -322,7 +322,7 @@ function leaky_relu_backward(
 ): void {
   const { grad } = layer;
   // leaky_relu backward: dz = z > 0 ? g : 0.1 * g
-  kernelLeakyReluBackward(x, grad, dx, 0.1, n * size);
+  kernelPiecewiseLinearBackward(x, grad, dx, 0.1, n * size);
 }
 
 // batch_norm (line 6), backward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
@@ -753,7 +753,7 @@ const AUGMENT = {
 /** The raw (un-augmented) batch. */
 const rawBatch = allocF32(BATCH * EXAMPLE);
 
-/** The best epoch's weights, for early_stopping(restore_best: true). */
+/** The best epoch's weights, which a callback keeps and may restore. */
 const bestWeights = WEIGHTS.map((w) => allocF32(w.value.length));
 
 /** Loss and metrics over a whole data set, in batches, without training. */
@@ -841,23 +841,51 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
     const augmentRandom = (): number => augmentStream.next();
     const order = new Int32Array(trainCount);
     for (let i = 0; i < trainCount; i++) order[i] = i;
-    const plateau = new ReduceLROnPlateau({
-      monitor: "val_loss",
-      factor: 0.5,
-      patience: 10,
-      min_delta: 0.0001,
-      cooldown: 0,
-      min_lr: 0.000001,
-      mode: "min",
-    });
-    const earlyStopping = new EarlyStopping({
-      monitor: "val_loss",
-      patience: 15,
-      min_delta: 0,
-      restore_best: true,
-      mode: "min",
-    });
-    const checkpoint = new CheckpointDecider({ monitor: "val_loss", save_best_only: true, mode: "min" });
+    // The train section's callbacks, run by CallbackRunner (src/runtime/training/callbacks.ts) with
+    // what they ask of this program.
+    const callbacks = new CallbackRunner(
+      [
+        {
+          kind: "reduce_on_plateau",
+          args: {
+            monitor: "val_loss",
+            factor: 0.5,
+            patience: 10,
+            min_delta: 0.0001,
+            cooldown: 0,
+            min_lr: 0.000001,
+            mode: "min",
+          },
+        },
+        {
+          kind: "early_stopping",
+          args: { monitor: "val_loss", patience: 15, min_delta: 0, restore_best: true, mode: "min" },
+        },
+        {
+          kind: "checkpoint",
+          args: { monitor: "val_loss", save_best_only: true, mode: "min", path: "checkpoint" },
+        },
+      ],
+      {
+        reduce_on_plateau: reduceOnPlateauCallback,
+        early_stopping: earlyStoppingCallback,
+        checkpoint: checkpointCallback,
+      },
+      {
+        say,
+        snapshotWeights: () => {
+          for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);
+        },
+        restoreWeights: () => {
+          for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);
+        },
+        saveModel: (dir: string) => {
+          saveModel(join(options.outDir, dir));
+          addFile(join(dir, "model.json"));
+          addFile(join(dir, "weights.bin"));
+        },
+      },
+    );
     let baseLr = 0.001;
     let lr = baseLr;
     let stoppedEarly = false;
@@ -880,9 +908,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       shuffleRandom.setState(resumed.random["shuffle"]!);
       random.setState(resumed.random["dropout"]!);
       augmentStream.setState(resumed.random["augment"]!);
-      Object.assign(plateau, resumed.callbacks["reduce_on_plateau"]);
-      Object.assign(earlyStopping, resumed.callbacks["early_stopping"]);
-      Object.assign(checkpoint, resumed.callbacks["checkpoint"]);
+      callbacks.restore(resumed.callbacks, resumed.csvRows);
     }
     hooks.onTrainBegin?.({
       epochs,
@@ -934,34 +960,10 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
       logs.lr = lr;
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
-      {
-        const decision = checkpoint.onEpochEnd(logs);
-        if (decision.warning) say(decision.warning);
-        if (decision.message) say(decision.message);
-        if (decision.save) {
-          saveModel(join(options.outDir, "checkpoint"));
-          addFile(join("checkpoint", "model.json"));
-          addFile(join("checkpoint", "weights.bin"));
-        }
-      }
-      {
-        const decision = plateau.onEpochEnd(logs, baseLr);
-        if (decision.warning) say(decision.warning);
-        if (decision.message) say(decision.message);
-        baseLr = decision.lr;
-      }
-      {
-        const decision = earlyStopping.onEpochEnd(epoch, logs);
-        if (decision.warning) say(decision.warning);
-        if (decision.snapshot)
-          for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);
-        if (decision.stop) {
-          if (decision.message) say(decision.message);
-          if (decision.restore)
-            for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);
-          stoppedEarly = true;
-        }
-      }
+      // the callbacks decide: the learning rate from now on, and whether to stop
+      const decided = await callbacks.onEpochEnd(epoch, logs, baseLr);
+      baseLr = decided.lr;
+      if (decided.stop) stoppedEarly = true;
       // resume/: all it takes to continue after this epoch (nnc run --resume)
       try {
         saveTrainingState(
@@ -983,13 +985,9 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
               dropout: random.getState(),
               augment: augmentStream.getState(),
             },
-            callbacks: {
-              reduce_on_plateau: fieldsOf(plateau),
-              early_stopping: fieldsOf(earlyStopping),
-              checkpoint: fieldsOf(checkpoint),
-            },
+            callbacks: callbacks.state(),
             history,
-            csvRows: [],
+            csvRows: callbacks.lines(),
             trained,
             trainSeconds,
             files,
@@ -1117,13 +1115,6 @@ function restoreTrainingBuffers(dir: string, order: Int32Array): void {
   new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
 }
 
-/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
-function fieldsOf(object: object): Record<string, number | boolean> {
-  return Object.fromEntries(
-    Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"),
-  );
-}
-
 /** npx tsx deep.ts [--data DIR] [--epochs N] [--train-limit N] [--test-limit N] [--seed N] [--out DIR] [--resume] [--quiet] */
 async function main(argv: string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
@@ -1195,8 +1186,8 @@ export type EpochLogs = Record<string, number>;
 
 /**
  * resume/state.json: where training stood when an epoch ended. With the weights (weights.bin), the
- * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, for early_stopping's
- * restore_best, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
+ * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, where a callback keeps
+ * them, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
  * the run exactly where it stopped.
  */
 export interface TrainingState {
@@ -1211,7 +1202,7 @@ export interface TrainingState {
   testLimit: number | null;
   kernels: string;
   stoppedEarly: boolean;
-  /** The learning rate the schedule starts from (reduce_on_plateau lowers it). */
+  /** The learning rate the schedule starts from (a callback that sets the learning rate lowers it). */
   baseLr: number;
   /** The optimizer's counters (iterations, ...). */
   optimizer: Record<string, number>;
@@ -1220,7 +1211,7 @@ export interface TrainingState {
   /** The callbacks' counters and best values. */
   callbacks: Record<string, Record<string, number | boolean>>;
   history: EpochLogs[];
-  /** csv_logger's rows so far. */
+  /** The text lines the callbacks wrote so far (a CSV log's rows). */
   csvRows: string[];
   /** Examples trained on, and seconds spent training, so far. */
   trained: number;
@@ -1453,23 +1444,23 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
   }
 }
 
-/** leaky_relu: a = z > 0 ? z : alpha * z, over count values. */
-function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+/** Piecewise linear, slope 1 above zero: a = z > 0 ? z : slope * z, over count values. */
+function kernelPiecewiseLinear(z: Float32Array, a: Float32Array, slope: number, count: number): void {
   for (let i = 0; i < count; i++) {
     const v = z[i];
-    a[i] = v > 0 ? v : alpha * v;
+    a[i] = v > 0 ? v : slope * v;
   }
 }
 
-/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values. */
-function kernelLeakyReluBackward(
+/** Piecewise linear's backward: dz = z > 0 ? g : slope * g, over count values. */
+function kernelPiecewiseLinearBackward(
   z: Float32Array,
   g: Float32Array,
   dz: Float32Array,
-  alpha: number,
+  slope: number,
   count: number,
 ): void {
-  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : alpha * g[i];
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : slope * g[i];
 }
 
 /**
@@ -2349,6 +2340,186 @@ class CheckpointDecider {
       };
     }
     return { save: false };
+  }
+}
+
+/** TensorBoard event files as Keras's TensorBoard callback writes them (KerasTensorBoard, src/runtime/tensorboard.ts). */
+interface EventFiles {
+  batch(logs: Record<string, number | undefined>, learningRate?: number): void;
+  epoch(epoch: number, logs: Record<string, number>): void;
+  close(): void;
+  readonly paths: string[];
+}
+
+/** What the callbacks ask of the engine running them, which owns the weights and the run directory. */
+interface CallbackHost {
+  /** A line for the user. */
+  say(message: string): void;
+  /** Copies the weights as the best so far (catalog callbackNeeds.bestWeights). */
+  snapshotWeights?(): void;
+  /** Puts that copy back. */
+  restoreWeights?(): void;
+  /** Saves the model to dir, a path in the run directory, after `epoch` (from 0) with its logs (callbackNeeds.savesModel). */
+  saveModel?(dir: string, epoch: number, logs: Record<string, number>): void | Promise<void>;
+  /** Writes a text file of the run directory whole, atomically, creating its folder (callbackNeeds.textFiles). */
+  writeText?(path: string, text: string): void;
+  /** TensorBoard event files under dir, a path in the run directory (callbackNeeds.eventFiles). */
+  eventFiles?(dir: string, updateFreq: "epoch" | "batch"): EventFiles;
+}
+
+/** What an epoch's end decides: the learning rate from now on, and whether training stops. */
+interface EpochDecision {
+  lr: number;
+  stop: boolean;
+}
+
+/** A callback as the runner drives it. */
+interface RunningCallback {
+  /** The object whose number and boolean fields resume/ keeps (its counters and best values). */
+  state?: object;
+  /** The text lines it has written so far (a CSV log's rows), which resume/ keeps. */
+  lines?: string[];
+  /** After each training batch, with the batch's loss, and the running logs and learning rate where it asked for them (callbackNeeds.batches): true stops training now. */
+  onBatchEnd?(
+    epoch: number,
+    step: number,
+    batchLoss: number,
+    logs?: Record<string, number | undefined>,
+    lr?: number,
+  ): boolean;
+  /** At each epoch's end (epoch counted from 0). */
+  onEpochEnd?(epoch: number, logs: Record<string, number>, decision: EpochDecision): void | Promise<void>;
+  /** After training and the final save: the files it wrote (absolute paths). */
+  onTrainEnd?(): string[];
+}
+
+/** Makes a callback from its resolved IR arguments. */
+type CallbackFactory = (args: Record<string, unknown>, host: CallbackHost) => RunningCallback;
+
+function reduceOnPlateauCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const plateau = new ReduceLROnPlateau(args as unknown as ReduceLROnPlateauArgs);
+  return {
+    state: plateau,
+    onEpochEnd(_epoch, logs, decision) {
+      const d = plateau.onEpochEnd(logs, decision.lr);
+      if (d.warning) host.say(d.warning);
+      if (d.message) host.say(d.message);
+      decision.lr = d.lr;
+    },
+  };
+}
+
+function earlyStoppingCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const early = new EarlyStopping(args as unknown as EarlyStoppingArgs);
+  return {
+    state: early,
+    onEpochEnd(epoch, logs, decision) {
+      const d = early.onEpochEnd(epoch, logs);
+      if (d.warning) host.say(d.warning);
+      if (d.snapshot && early.restoreBest) host.snapshotWeights!();
+      if (d.stop) {
+        if (d.message) host.say(d.message);
+        if (d.restore && early.restoreBest) host.restoreWeights!();
+        decision.stop = true;
+      }
+    },
+  };
+}
+
+function checkpointCallback(args: Record<string, unknown>, host: CallbackHost): RunningCallback {
+  const checkpoint = new CheckpointDecider(args as unknown as CheckpointArgs);
+  return {
+    state: checkpoint,
+    async onEpochEnd(epoch, logs) {
+      const d = checkpoint.onEpochEnd(logs);
+      if (d.warning) host.say(d.warning);
+      if (d.message) host.say(d.message);
+      if (d.save) await host.saveModel!(args.path as string, epoch, logs);
+    },
+  };
+}
+
+/** The order the callbacks decide in at an epoch's end: the loggers see the epoch before a checkpoint, the learning rate or a stop changes anything. */
+const EPOCH_END_ORDER = [
+  "tensorboard",
+  "csv_logger",
+  "checkpoint",
+  "reduce_on_plateau",
+  "early_stopping",
+  "terminate_on_nan",
+];
+
+/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
+function fieldsOf(object: object): Record<string, number | boolean> {
+  return Object.fromEntries(
+    Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"),
+  );
+}
+
+/**
+ * A train section's callbacks (the first of each kind), made by `factories` (CALLBACK_FACTORIES, or
+ * the part of it a program embeds, in its order) and run at each batch's and epoch's end.
+ */
+class CallbackRunner {
+  /** By kind, in the factories' order. */
+  private readonly running: [string, RunningCallback][] = [];
+
+  constructor(
+    callbacks: { kind: string; args: Record<string, unknown> }[],
+    factories: Record<string, CallbackFactory>,
+    host: CallbackHost,
+  ) {
+    for (const [kind, make] of Object.entries(factories)) {
+      const first = callbacks.find((c) => c.kind === kind);
+      if (first) this.running.push([kind, make(first.args, host)]);
+    }
+  }
+
+  /** After each training batch: true when a callback stops training now. */
+  onBatchEnd(
+    epoch: number,
+    step: number,
+    batchLoss: number,
+    logs?: Record<string, number | undefined>,
+    lr?: number,
+  ): boolean {
+    for (const [, c] of this.running) if (c.onBatchEnd?.(epoch, step, batchLoss, logs, lr)) return true;
+    return false;
+  }
+
+  /** At each epoch's end, given the learning rate the schedule starts from: it, possibly lowered, and whether to stop. */
+  async onEpochEnd(epoch: number, logs: Record<string, number>, lr: number): Promise<EpochDecision> {
+    const decision: EpochDecision = { lr, stop: false };
+    for (const kind of EPOCH_END_ORDER) {
+      const c = this.running.find(([k]) => k === kind)?.[1];
+      if (c?.onEpochEnd) await c.onEpochEnd(epoch, logs, decision);
+    }
+    return decision;
+  }
+
+  /** After training: the files the callbacks wrote (absolute paths). */
+  onTrainEnd(): string[] {
+    return this.running.flatMap(([, c]) => c.onTrainEnd?.() ?? []);
+  }
+
+  /** The callbacks' counters and best values, by kind, for resume/. */
+  state(): Record<string, Record<string, number | boolean>> {
+    return Object.fromEntries(
+      this.running.flatMap(([kind, c]) => (c.state ? [[kind, fieldsOf(c.state)]] : [])),
+    );
+  }
+
+  /** The text lines the callbacks wrote (a CSV log's rows), for resume/. */
+  lines(): string[] {
+    return this.running.flatMap(([, c]) => c.lines ?? []);
+  }
+
+  /** Continues from resume/: the counters and best values of state(), the lines of lines(). */
+  restore(state: Record<string, Record<string, number | boolean>>, lines: string[]): void {
+    for (const [kind, c] of this.running) {
+      if (c.state) Object.assign(c.state, state[kind]);
+      c.lines?.push(...lines);
+    }
   }
 }
 

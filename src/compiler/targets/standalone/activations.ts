@@ -81,7 +81,7 @@ export const ACTIVATIONS: { [K in ActivationKind]: ActivationCode } = {
   leaky_relu: {
     forward: (p) => `z > 0 ? z : ${p.alpha} * z`,
     backward: (p) => `z > 0 ? g : ${p.alpha} * g`,
-    kernel: { forward: "leakyRelu", backward: "leakyReluBackward", numbers: (p) => [p.alpha!] },
+    kernel: { forward: "piecewiseLinear", backward: "piecewiseLinearBackward", numbers: (p) => [p.alpha!] },
     wgsl: {
       forward: (p) => `select(${f32(p.alpha)} * z, z, z > 0.0)`,
       backward: (p) => `select(${f32(p.alpha)} * g, g, z > 0.0)`,

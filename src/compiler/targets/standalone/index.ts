@@ -16,8 +16,8 @@ import { HELPERS, ACTIVATIONS, elementwise } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
 import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
-import { lookup } from "../../catalog/index.js";
-import type { CallbackKind } from "../../catalog/kinds.js";
+import { callbacks as CALLBACK_ENTRIES, lookup } from "../../catalog/index.js";
+import type { CallbackNeeds } from "../../catalog/types.js";
 import { comment, commentText, lit, programCommand } from "../code.js";
 import { kerasTopology } from "../keras.js";
 import { fingerprint } from "../../fingerprint.js";
@@ -27,21 +27,33 @@ import { checkIR } from "../../ir-check.js";
 
 export { kerasTopology } from "../keras.js";
 
-/** The schedules and callbacks the training loop implements, by catalog name. */
+/** The schedules the training loop implements, by catalog name. */
 const SCHEDULE_FUNCTIONS: Record<string, string> = {
   piecewise_constant: "piecewiseConstant",
   exponential_decay: "exponentialDecay",
   inverse_time_decay: "inverseTimeDecay",
 };
-/** Every callback, with the functions of src/runtime/training/callbacks.ts its code calls: a kind without an entry fails the typecheck. */
-const CALLBACKS: { [K in CallbackKind]: string[] } = {
-  reduce_on_plateau: ["ReduceLROnPlateau"],
-  early_stopping: ["EarlyStopping"],
-  checkpoint: ["CheckpointDecider"],
-  csv_logger: [],
-  tensorboard: [],
-  terminate_on_nan: ["shouldTerminateOnNaN"],
-};
+/**
+ * The factory of src/runtime/training/callbacks.ts that makes a callback kind for its
+ * CallbackRunner (`some_kind` -> `someKindCallback`): the program embeds those of its
+ * callbacks (test/runtime/callbacks.test.ts holds CALLBACK_FACTORIES to this naming).
+ */
+export function callbackFactoryName(kind: string): string {
+  return kind.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) + "Callback";
+}
+
+/** The callbacks a train section runs (the first of each kind, in the catalog's order), with what each asks of the program. */
+function callbacksRun(t: IRTraining): { kind: string; args: Record<string, unknown>; needs: CallbackNeeds }[] {
+  return CALLBACK_ENTRIES.flatMap((e) => {
+    const first = t.callbacks.find((c) => c.kind === e.name);
+    return first ? [{ kind: e.name, args: first.args as Record<string, unknown>, needs: e.callbackNeeds! }] : [];
+  });
+}
+
+/** Whether one of the callbacks run asks for `need`. */
+function anyNeeds(run: { needs: CallbackNeeds }[], need: keyof CallbackNeeds): boolean {
+  return run.some((c) => c.needs[need] !== undefined);
+}
 
 /**
  * What the standalone target implements, per catalog category (a test compares it with the
@@ -54,7 +66,8 @@ export const STANDALONE_SUPPORT: Record<string, string[]> = {
   optimizer: Object.keys(OPTIMIZERS),
   metric: SUPPORTED_METRICS,
   schedule: Object.keys(SCHEDULE_FUNCTIONS),
-  callback: Object.keys(CALLBACKS),
+  // each through src/runtime/training/callbacks.ts's runner, whose factories a test holds to the catalog
+  callback: CALLBACK_ENTRIES.map((e) => e.name),
   regularizer: ["l1", "l2", "l1l2"],
   dataset: ["mnist", "fashion_mnist"],
   augmentation: ["rotation", "width_shift", "height_shift", "shift", "zoom", "shear", "fill", "cval"],
@@ -277,15 +290,16 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   }
 
   // ---- sections ----------------------------------------------------------------------------
-  const cbKindsUsed = new Set(training.callbacks.map((c) => c.kind));
+  const run = callbacksRun(training);
+  const needs = (need: keyof CallbackNeeds) => anyNeeds(run, need);
   const imports: ModuleImport[] = [
     { from: "node:fs", named: new Map([["mkdirSync", "mkdirSync"], ["readFileSync", "readFileSync"]]), namespace: null, defaultName: null },
     {
       from: "node:path",
       named: new Map([
         ["join", "join"],
-        ...(cbKindsUsed.has("tensorboard") ? [["relative", "relative"] as [string, string]] : []),
-        ...(cbKindsUsed.has("csv_logger") ? [["dirname", "dirname"] as [string, string]] : []),
+        ...(needs("eventFiles") ? [["relative", "relative"] as [string, string]] : []),
+        ...(needs("textFiles") ? [["dirname", "dirname"] as [string, string]] : []),
       ]),
       namespace: null,
       defaultName: null,
@@ -300,20 +314,19 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   };
   embed("random.ts", ["Random", "hashSeed", "fillInitializer"], "Seeded random numbers and weight initializers");
   // The program reads the idx files where nnc keeps them; nnc (not the program) downloads them.
-  const mnistNames = ["loadLocalMnist", "writeModelDir", ...(cbKindsUsed.has("csv_logger") ? ["writeFileAtomic"] : [])];
+  const mnistNames = ["loadLocalMnist", "writeModelDir", ...(needs("textFiles") ? ["writeFileAtomic"] : [])];
   embed("data/mnist.ts", mnistNames, "MNIST / Fashion-MNIST idx loader");
   const augment = training.data.augment;
   if (augment) embed("data/augment.ts", ["augmentBatch"], "On-the-fly image augmentation");
-  const cbKinds = new Set(training.callbacks.map((c) => c.kind));
   const cbNames: string[] = [];
   if (training.schedule) {
     const fn = SCHEDULE_FUNCTIONS[training.schedule.kind];
     if (!fn) throw new Error(`standalone target: no implementation of schedule "${training.schedule.kind}"`);
     cbNames.push(fn);
   }
-  for (const [kind, names] of Object.entries(CALLBACKS)) if (cbKinds.has(kind as CallbackKind)) cbNames.push(...names);
+  if (run.length > 0) cbNames.push("CallbackRunner", ...run.map((c) => callbackFactoryName(c.kind)));
   if (cbNames.length > 0) embed("training/callbacks.ts", cbNames, "Learning-rate schedules and callbacks");
-  if (cbKinds.has("tensorboard")) embed("tensorboard.ts", ["KerasTensorBoard"], "TensorBoard event files");
+  if (needs("eventFiles")) embed("tensorboard.ts", ["KerasTensorBoard"], "TensorBoard event files");
 
 
 
@@ -723,8 +736,8 @@ const RESUME_OPTION = `  /** Continue the run in outDir from its resume/ folder 
 
 const TRAINING_STATE = `/**
  * resume/state.json: where training stood when an epoch ended. With the weights (weights.bin), the
- * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, for early_stopping's
- * restore_best, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
+ * optimizer's slots (optimizer.bin), the shuffled order (order.bin) and, where a callback keeps
+ * them, the best epoch's weights (best.bin) beside it, train({ resume: true }) continues
  * the run exactly where it stopped.
  */
 export interface TrainingState {
@@ -739,7 +752,7 @@ export interface TrainingState {
   testLimit: number | null;
   kernels: string;
   stoppedEarly: boolean;
-  /** The learning rate the schedule starts from (reduce_on_plateau lowers it). */
+  /** The learning rate the schedule starts from (a callback that sets the learning rate lowers it). */
   baseLr: number;
   /** The optimizer's counters (iterations, ...). */
   optimizer: Record<string, number>;
@@ -748,7 +761,7 @@ export interface TrainingState {
   /** The callbacks' counters and best values. */
   callbacks: Record<string, Record<string, number | boolean>>;
   history: EpochLogs[];
-  /** csv_logger's rows so far. */
+  /** The text lines the callbacks wrote so far (a CSV log's rows). */
   csvRows: string[];
   /** Examples trained on, and seconds spent training, so far. */
   trained: number;
@@ -825,13 +838,9 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
   const exampleSize = prod(t.data.exampleShape);
   const [H, W] = t.data.exampleShape.length === 3 ? t.data.exampleShape : [28, 28];
   const lrArg = Number(t.optimizer.args.lr ?? 0.01);
-  const cb = (kind: string) => t.callbacks.filter((c) => c.kind === kind);
-  const plateau = cb("reduce_on_plateau")[0];
-  const early = cb("early_stopping")[0];
-  const checkpoint = cb("checkpoint")[0];
-  const csv = cb("csv_logger")[0];
-  const tensorboard = cb("tensorboard")[0];
-  const nanStop = cb("terminate_on_nan").length > 0;
+  const run = callbacksRun(t);
+  const needs = (need: keyof CallbackNeeds) => anyNeeds(run, need);
+  const restoreBest = run.some((c) => c.needs.bestWeights?.(c.args) === true);
   const validation = t.data.validation;
   const metricNames = t.metrics;
   const aug = t.data.augment;
@@ -846,80 +855,58 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
   }
 
   const setup: string[] = [];
-  if (plateau) setup.push(`const plateau = new ReduceLROnPlateau(${lit(plateau.args)});`);
-  if (early) setup.push(`const earlyStopping = new EarlyStopping(${lit(early.args)});`);
-  if (checkpoint) {
-    const { monitor, save_best_only, mode } = checkpoint.args;
-    setup.push(`const checkpoint = new CheckpointDecider(${lit({ monitor, save_best_only, mode })});`);
-  }
-  if (tensorboard) setup.push(`const tensorboard = new KerasTensorBoard(join(options.outDir, ${lit(String(tensorboard.args.dir ?? "logs"))}), ${lit(String(tensorboard.args.update_freq ?? "epoch"))});`);
-  if (csv) {
-    setup.push(`const csvPath = join(options.outDir, ${lit(String(csv.args.path ?? "log.csv"))});
-    mkdirSync(dirname(csvPath), { recursive: true });
-    const csvRows: string[] = [];`);
+  if (run.length > 0) {
+    const factories = run.map((c) => `${c.kind}: ${callbackFactoryName(c.kind)}`).join(", ");
+    const host = [
+      "say,",
+      ...(restoreBest
+        ? [
+            "snapshotWeights: () => { for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value); },",
+            "restoreWeights: () => { for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!); },",
+          ]
+        : []),
+      ...(needs("savesModel")
+        ? [`saveModel: (dir: string) => {
+  saveModel(join(options.outDir, dir));
+  addFile(join(dir, "model.json"));
+  addFile(join(dir, "weights.bin"));
+},`]
+        : []),
+      ...(needs("textFiles")
+        ? [`writeText: (path: string, text: string) => {
+  mkdirSync(dirname(join(options.outDir, path)), { recursive: true });
+  writeFileAtomic(join(options.outDir, path), text);
+  addFile(path);
+},`]
+        : []),
+      ...(needs("eventFiles") ? [`eventFiles: (dir: string, updateFreq: "epoch" | "batch") => new KerasTensorBoard(join(options.outDir, dir), updateFreq),`] : []),
+    ];
+    setup.push(`// The train section's callbacks, run by CallbackRunner (src/runtime/training/callbacks.ts) with
+    // what they ask of this program.
+    const callbacks = new CallbackRunner(${lit(run.map(({ kind, args }) => ({ kind, args })))}, { ${factories} }, {
+      ${host.join("\n")}
+    });`);
   }
 
-  const epochEnd: string[] = [];
-  if (tensorboard) {
-    epochEnd.push(`// tensorboard: this epoch's scalars as Keras writes them (train/ and validation/, epoch_loss, ...)
-tensorboard.epoch(epoch, logs);`);
-  }
-  if (csv) {
-    const sep = lit(String(csv.args.separator ?? ","));
-    epochEnd.push(`// csv_logger: the whole file rewritten each epoch (atomically)
-if (csvRows.length === 0) csvRows.push(["epoch", ...Object.keys(logs)].join(${sep}));
-csvRows.push([epoch, ...Object.values(logs)].join(${sep}));
-writeFileAtomic(csvPath, csvRows.join("\\n") + "\\n");
-addFile(${lit(String(csv.args.path ?? "log.csv"))});`);
-  }
-  if (checkpoint) {
-    const p = lit(String(checkpoint.args.path ?? "checkpoint"));
-    epochEnd.push(`{
-  const decision = checkpoint.onEpochEnd(logs);
-  if (decision.warning) say(decision.warning);
-  if (decision.message) say(decision.message);
-  if (decision.save) {
-    saveModel(join(options.outDir, ${p}));
-    addFile(join(${p}, "model.json"));
-    addFile(join(${p}, "weights.bin"));
-  }
-}`);
-  }
-  if (plateau) {
-    epochEnd.push(`{
-  const decision = plateau.onEpochEnd(logs, baseLr);
-  if (decision.warning) say(decision.warning);
-  if (decision.message) say(decision.message);
-  baseLr = decision.lr;
-}`);
-  }
-  const restoreBest = Boolean(early && early.args.restore_best);
-  if (early) {
-    epochEnd.push(`{
-  const decision = earlyStopping.onEpochEnd(epoch, logs);
-  if (decision.warning) say(decision.warning);
-${restoreBest ? "  if (decision.snapshot) for (let k = 0; k < WEIGHTS.length; k++) bestWeights[k]!.set(WEIGHTS[k]!.value);" : ""}
-  if (decision.stop) {
-    if (decision.message) say(decision.message);
-${restoreBest ? "    if (decision.restore) for (let k = 0; k < WEIGHTS.length; k++) WEIGHTS[k]!.value.set(bestWeights[k]!);" : ""}
-    stoppedEarly = true;
-  }
-}`);
-  }
-  // resume/: the random streams, callbacks and buffers the loop has (what a resumed run restores)
+  // resume/: the random streams and buffers the loop has (what a resumed run restores, with the callbacks' state)
   const streams: [string, string][] = [
     ...(t.data.shuffle ? [["shuffle", "shuffleRandom"] as [string, string]] : []),
     ...(info.dropout ? [["dropout", "random"] as [string, string]] : []),
     ...(aug ? [["augment", "augmentStream"] as [string, string]] : []),
   ];
-  const stateful: [string, string][] = [
-    ...(plateau ? [["reduce_on_plateau", "plateau"] as [string, string]] : []),
-    ...(early ? [["early_stopping", "earlyStopping"] as [string, string]] : []),
-    ...(checkpoint ? [["checkpoint", "checkpoint"] as [string, string]] : []),
-    ...(tensorboard ? [["tensorboard", "tensorboard"] as [string, string]] : []),
-  ];
+  // the callbacks that also watch every batch (on its loss, or on the running logs too): one may stop training there
+  const batchLogs = run.some((c) => c.needs.batches === "logs")
+    ? `, { loss: lossSum / seen${metricNames.map((m) => `, ${JSON.stringify(m)}: metricValue(${lit(m)}, trainSums, seen)`).join("")} }, lr`
+    : "";
+  const batchCallbacks = needs("batches")
+    ? `
+        if (callbacks.onBatchEnd(epoch, step, batchLoss${batchLogs})) {
+          stoppedEarly = true;
+          break;
+        }`
+    : "";
   const snapshotBuffers = restoreBest
-    ? `/** The best epoch's weights, for early_stopping(restore_best: true). */
+    ? `/** The best epoch's weights, which a callback keeps and may restore. */
 const bestWeights = WEIGHTS.map((w) => allocF32(w.value.length));\n\n`
     : "";
 
@@ -1066,8 +1053,7 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       trained = resumed.trained;
       trainSeconds = resumed.trainSeconds;
       for (const file of resumed.files) addFile(file);${streams.map(([k, v]) => `
-      ${v}.setState(resumed.random[${lit(k)}]!);`).join("")}${stateful.map(([k, v]) => `
-      Object.assign(${v}, resumed.callbacks[${lit(k)}]);`).join("")}${csv ? "\n      csvRows.push(...resumed.csvRows);" : ""}
+      ${v}.setState(resumed.random[${lit(k)}]!);`).join("")}${run.length > 0 ? "\n      callbacks.restore(resumed.callbacks, resumed.csvRows);" : ""}
     }
     hooks.onTrainBegin?.({ epochs, stepsPerEpoch, trainSamples: trainCount, validationSamples: ${hasValidation ? "validation.count" : "0"}, initialEpoch: epoch });
 
@@ -1093,18 +1079,7 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
         seen += n;
         trained += n;
         hooks.onBatchEnd?.(step, { loss: lossSum / seen, accuracy: trainSums[0]! / seen });${
-          tensorboard
-            ? `\n        tensorboard.batch({ loss: lossSum / seen${metricNames.map((m) => `, ${JSON.stringify(m)}: metricValue(${lit(m)}, trainSums, seen)`).join("")} }, lr);`
-            : ""
-        }${
-          nanStop
-            ? `
-        if (shouldTerminateOnNaN(batchLoss)) {
-          say(\`terminate_on_nan: the loss is \${batchLoss} at epoch \${epoch + 1}, step \${step + 1}; stopping\`);
-          stoppedEarly = true;
-          break;
-        }`
-            : ""
+          batchCallbacks
         }
         // Let Ctrl-C (options.signal) and progress output through, about ten times a second.
         if (performance.now() - lastYield > 100) {
@@ -1128,7 +1103,14 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
       logs.lr = lr;
       history.push(logs);
       hooks.onEpochEnd?.(epoch, logs);
-      ${epochEnd.join("\n      ")}
+      ${
+        run.length > 0
+          ? `// the callbacks decide: the learning rate from now on, and whether to stop
+      const decided = await callbacks.onEpochEnd(epoch, logs, baseLr);
+      baseLr = decided.lr;
+      if (decided.stop) stoppedEarly = true;`
+          : ""
+      }
       // resume/: all it takes to continue after this epoch (nnc run --resume)
       try {
         saveTrainingState(
@@ -1146,9 +1128,9 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
             baseLr,
             optimizer: optimizerCounters(),
             random: { ${streams.map(([k, v]) => `${k}: ${v}.getState()`).join(", ")} },
-            callbacks: { ${stateful.map(([k, v]) => `${k}: fieldsOf(${v})`).join(", ")} },
+            callbacks: ${run.length > 0 ? "callbacks.state()" : "{}"},
             history,
-            csvRows: ${csv ? "csvRows" : "[]"},
+            csvRows: ${run.length > 0 ? "callbacks.lines()" : "[]"},
             trained,
             trainSeconds,
             files,
@@ -1165,7 +1147,7 @@ ${t.data.shuffle ? `    const shuffleRandom = new Random(hashSeed(seed, "shuffle
     const test = evaluate(testSet.pixels, testSet.labels, testSet.count, (done) => hooks.onEvaluate?.("test", done, testSet.count));
     saveModel(join(options.outDir, "model"));
     addFile(join("model", "model.json"));
-    addFile(join("model", "weights.bin"));${tensorboard ? `\n    tensorboard.close();\n    for (const path of tensorboard.paths) addFile(relative(options.outDir, path));` : ""}
+    addFile(join("model", "weights.bin"));${needs("eventFiles") ? `\n    for (const path of callbacks.onTrainEnd()) addFile(relative(options.outDir, path));` : ""}
     const seconds = (performance.now() - started) / 1000;
     return {
       engine: "standalone",
@@ -1245,12 +1227,7 @@ function restoreTrainingBuffers(dir: string, order: Int32Array): void {
   if (saved.byteLength !== order.byteLength) throw new Error(\`cannot resume: \${dir} shuffled \${saved.byteLength / 4} examples; this run has \${order.length}\`);
   new Uint8Array(order.buffer, order.byteOffset, order.byteLength).set(saved);
 }
-${stateful.length ? `
-/** An object's number and boolean fields (a callback's counters and best value), for state.json. */
-function fieldsOf(object: object): Record<string, number | boolean> {
-  return Object.fromEntries(Object.entries(object).filter(([, v]) => typeof v === "number" || typeof v === "boolean"));
-}
-` : ""}
+
 ${info.dropout ? `/** The stream dropout masks draw from (reseeded by train()). */
 let random = new Random(0);
 

@@ -78,7 +78,7 @@ export function activationForward(
   a: string,
   perSample: number,
   width: number,
-  /** The kernel runtime's function for a helper (e.g. "leakyRelu"), marking it as used. */
+  /** The kernel runtime's function for a helper (e.g. "piecewiseLinear"), marking it as used. */
   kernel?: (helper: string) => string,
 ): string {
   const count = times(perSample);

@@ -9,11 +9,12 @@
 //
 // The program imports only the chosen tfjs package and node:* modules.
 import prettier from "prettier";
-import type { IR, IRLayer, IRLayerOf, IRRef, IRTraining } from "../../ir.js";
+import type { IR, IRLayer, IRRef, IRTraining } from "../../ir.js";
 import { embedRuntime, renderImports, type ModuleImport } from "../standalone/embed.js";
-import { TFJS_FACTORY, kerasLayers, regularizerFactors, tfjsArgs, type KerasLayer } from "../keras.js";
+import { TFJS_FACTORY, kerasLayers, kerasTrainingForward, regularizerFactors, tfjsArgs, tfjsNum, type KerasLayer } from "../keras.js";
+import { layers } from "../../catalog/layers.js";
 import { typesSection } from "../standalone/index.js";
-import type { LayerKind, LossKind, OptimizerKind } from "../../catalog/kinds.js";
+import type { LossKind, OptimizerKind } from "../../catalog/kinds.js";
 import { CLASSES, lossCall } from "./losses.js";
 
 export interface TfjsTargetOptions {
@@ -25,7 +26,7 @@ export interface TfjsTargetOptions {
 
 import { comment as lineComment, commentText, lit, programCommand } from "../code.js";
 import { checkIR } from "../../ir-check.js";
-const num = (v: number): string => (Number.isInteger(v) || Math.abs(v) >= 1e-3 ? String(v) : v.toExponential());
+const num = tfjsNum;
 const ident = (id: string): string => id.replace(/[^A-Za-z0-9_$]/g, "_").replace(/^(\d)/, "_$1");
 
 function comment(layer: IRLayer, file: string): string {
@@ -138,44 +139,7 @@ function lossSource(loss: IRRef<LossKind>): { fn: string; expr: string } {
 /** Names the forward pass keeps for itself; a layer id equal to one gets a trailing underscore. */
 const FORWARD_NAMES = new Set(["model", "input", "training", "random", "tf"]);
 
-/** What a layer's training-mode forward needs beyond tfjs's own layer: its line, the embedded function it calls, and why. */
-interface TrainingForward {
-  line: string;
-  embed?: string;
-  /** For the forward's doc comment. */
-  note?: string;
-  /** It draws from `random`, the seeded dropout stream. */
-  random?: boolean;
-}
-
-/**
- * The layer kinds whose forward in training tfjs's layer cannot compute as nnc does: for a layer
- * (`v` its output's name, `x` its input's, `keras` its Keras layers' names, `applied` their
- * `apply` chain), the line that does, or null where tfjs's layer does. The others apply their
- * Keras layers.
- */
-const TRAINING_FORWARD: { [K in LayerKind]?: (layer: IRLayerOf<K>, v: string, x: string, keras: string[], applied: string) => TrainingForward | null } = {
-  dropout: (l, v, x) =>
-    l.args.rate > 0
-      ? {
-          line: `const ${v} = training && random ? dropout(${x}, ${num(l.args.rate)}, random) : ${x};`,
-          embed: "dropout",
-          note: "dropout masks come from `random`, the one seeded dropout stream (the standalone engine's)",
-          random: true,
-        }
-      : { line: `const ${v} = ${x};` },
-  batch_norm: (l, v, x, keras, applied) => {
-    if (l.args.center && l.args.scale) return null;
-    const { epsilon, momentum, center, scale } = l.args;
-    return {
-      line: `const ${v} = training ? batchNormTraining(model.getLayer(${keras[0]}), ${x}, { epsilon: ${num(epsilon)}, momentum: ${num(momentum)}, center: ${center}, scale: ${scale} }) : (${applied} as tf.Tensor);`,
-      embed: "batchNormTraining",
-      note: "batch_norm without gamma or beta normalises with the batch's statistics itself (tfjs's layer cannot)",
-    };
-  },
-};
-
-/** The forward pass, layer by layer, with the training-mode pieces tfjs's layers lack (TRAINING_FORWARD). */
+/** The forward pass, layer by layer, with the training-mode pieces tfjs's layers lack (kerasTrainingForward: the Keras mapping's). */
 function forwardSource(ir: IR): { code: string; embeds: string[]; random: boolean } {
   const m = ir.model;
   const file = ir.source.file.split("/").pop()!;
@@ -197,8 +161,7 @@ function forwardSource(ir: IR): { code: string; embeds: string[]; random: boolea
     const keras = kerasLayers(layer).map((k) => lit(k.config.name as string));
     let x = ins.length === 1 ? ins[0]! : `[${ins.join(", ")}]`;
     for (const k of keras) x = `model.getLayer(${k}).apply(${x}, { training })`;
-    const own = TRAINING_FORWARD[layer.kind] as ((l: IRLayer, v: string, x: string, keras: string[], applied: string) => TrainingForward | null) | undefined;
-    const special = own?.(layer, v, ins[0]!, keras, x);
+    const special = kerasTrainingForward(layer, v, ins[0]!, keras, x);
     if (special) {
       lines.push(special.line);
       if (special.embed && !embeds.includes(special.embed)) embeds.push(special.embed);
@@ -208,8 +171,8 @@ function forwardSource(ir: IR): { code: string; embeds: string[]; random: boolea
     }
     lines.push(`const ${v} = ${x} as tf.Tensor;`);
   }
-  // in the table's order
-  const said = Object.keys(TRAINING_FORWARD).flatMap((k) => notes.get(k) ?? []);
+  // in the catalog's order of layers
+  const said = layers.flatMap((l) => notes.get(l.name) ?? []);
   const code = `
 /** The forward pass, layer by layer${said.length ? `. In training, ${said.join("; ")}` : ""}. */
 function forward(model: tf.LayersModel, input: tf.Tensor, training: boolean${random ? ", random?: Random" : ""}): tf.Tensor {

@@ -378,21 +378,21 @@ function buildReluBackward(): Func {
 }
 
 /**
- * leaky_relu(z, a, count, args): a = z > 0 ? z : alpha * z; leaky_relu_backward(z, g, dz, count,
- * args): dz = z > 0 ? g : alpha * g. count a multiple of 4; alpha is the f32 at byte address args.
+ * piecewise_linear(z, a, count, args): a = z > 0 ? z : slope * z; piecewise_linear_backward(z, g, dz,
+ * count, args): dz = z > 0 ? g : slope * g. count a multiple of 4; slope is the f32 at byte address args.
  */
-function buildLeakyRelu(backward: boolean): Func {
-  const f = backward ? new Func("leaky_relu_backward", [I32, I32, I32, I32, I32]) : new Func("leaky_relu", [I32, I32, I32, I32]);
+function buildPiecewiseLinear(backward: boolean): Func {
+  const f = backward ? new Func("piecewise_linear_backward", [I32, I32, I32, I32, I32]) : new Func("piecewise_linear", [I32, I32, I32, I32]);
   const [z, g, out, count, args] = backward ? [0, 1, 2, 3, 4] : [0, -1, 1, 2, 3];
-  const i = f.local(I32), end = f.local(I32), zero = f.local(V128), alpha = f.local(V128), v = f.local(V128);
+  const i = f.local(I32), end = f.local(I32), zero = f.local(V128), slope = f.local(V128), v = f.local(V128);
   f.emit(op.get(count), op.i32(4), op.i32Mul(), op.set(end), op.v128Zero(), op.set(zero));
-  f.emit(op.get(args), op.f32Load(0), op.f32x4Splat(), op.set(alpha));
+  f.emit(op.get(args), op.f32Load(0), op.f32x4Splat(), op.set(slope));
   const src = backward ? g : z;
   f.emit(
     forLoop(i, op.i32(0), op.get(end), op.i32(16), [
       ...op.get(out), ...op.get(i), ...op.i32Add(),
       ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.tee(v),
-      ...op.get(alpha), ...op.get(v), ...op.f32x4Mul(),
+      ...op.get(slope), ...op.get(v), ...op.f32x4Mul(),
       ...op.get(z), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.get(zero), ...op.f32x4Gt(),
       ...op.v128Bitselect(), ...op.v128Store(),
     ]),
@@ -1049,8 +1049,8 @@ export interface GemmWasmExtras {
   biasAdd?: boolean;
   reluBackward?: boolean;
   biasGrad?: boolean;
-  leakyRelu?: boolean;
-  leakyReluBackward?: boolean;
+  piecewiseLinear?: boolean;
+  piecewiseLinearBackward?: boolean;
   bytesToFloats?: boolean;
   maxPool?: boolean;
   maxPoolBackward?: boolean;
@@ -1079,8 +1079,8 @@ export function buildGemmWasm(
   if (extras.biasAdd !== false) funcs.push(buildBiasAct(false));
   if (extras.reluBackward !== false) funcs.push(buildReluBackward());
   if (extras.biasGrad !== false) funcs.push(buildBiasGrad());
-  if (extras.leakyRelu !== false) funcs.push(buildLeakyRelu(false));
-  if (extras.leakyReluBackward !== false) funcs.push(buildLeakyRelu(true));
+  if (extras.piecewiseLinear !== false) funcs.push(buildPiecewiseLinear(false));
+  if (extras.piecewiseLinearBackward !== false) funcs.push(buildPiecewiseLinear(true));
   if (extras.bytesToFloats !== false) funcs.push(buildBytesToFloats());
   if (extras.maxPool !== false) funcs.push(buildMaxPool());
   if (extras.maxPoolBackward !== false) funcs.push(buildMaxPoolBackward());

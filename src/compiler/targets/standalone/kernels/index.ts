@@ -30,9 +30,10 @@
 //   kernelBiasRelu(z, a, bias, rows, cols) / kernelBiasAdd(z, bias, rows, cols): z[r, j] += bias[j]
 //       (and a = z > 0 ? z : 0); kernelReluBackward(z, g, dz, count): dz = z > 0 ? g : 0;
 //       kernelBiasGrad(dz, db, rows, cols): db[j] = column sums of dz;
-//       kernelLeakyRelu(z, a, alpha, count), kernelLeakyReluBackward(z, g, dz, alpha, count).
+//       kernelPiecewiseLinear(z, a, slope, count): a = z > 0 ? z : slope * z, and
+//       kernelPiecewiseLinearBackward(z, g, dz, slope, count): dz = z > 0 ? g : slope * g.
 //       In simd mode WebAssembly four floats at a time when the width is a multiple of 4 (same
-//       numbers as the ts loops; leaky_relu multiplies by alpha in float32: within 1 ulp).
+//       numbers as the ts loops; the piecewise-linear kernels multiply by slope in float32: within 1 ulp).
 //   kernelBytesToFloats(src, srcAt, dst, dstAt, n): dst[dstAt + i] = src[srcAt + i] / 255 (pixel
 //       bytes to [0, 1]), and kernelBytes(x): where it reads from, a copy of x in kernelMemory in
 //       simd mode (WebAssembly converts 16 bytes at a time, dividing in float32: the same floats
@@ -101,8 +102,8 @@ export const DEFAULT_BLOCKING = { KC: 256, MC: 128, NC: 1024 };
 export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 
-/** The elementwise kernels around a layer's product (bias, relu, leaky_relu and their gradients). */
-const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelLeakyRelu", "kernelLeakyReluBackward", "kernelBytesToFloats"] as const;
+/** The elementwise kernels around a layer's product (bias, relu, one-slope piecewise-linear and their gradients). */
+const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelPiecewiseLinear", "kernelPiecewiseLinearBackward", "kernelBytesToFloats"] as const;
 
 /** Pooling over windows of an NHWC batch, forward and backward. */
 const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
@@ -352,19 +353,19 @@ function kernelBytesToFloatsTs(src: Uint8Array, srcAt: number, dst: Float32Array
   for (let i = 0; i < n; i++) dst[dstAt + i] = src[srcAt + i]! * scale;
 }
 `,
-  kernelLeakyRelu: `
-/** leaky_relu: a = z > 0 ? z : alpha * z, over count values. */
-function kernelLeakyReluTs(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+  kernelPiecewiseLinear: `
+/** Piecewise linear, slope 1 above zero: a = z > 0 ? z : slope * z, over count values. */
+function kernelPiecewiseLinearTs(z: Float32Array, a: Float32Array, slope: number, count: number): void {
   for (let i = 0; i < count; i++) {
     const v = z[i];
-    a[i] = v > 0 ? v : alpha * v;
+    a[i] = v > 0 ? v : slope * v;
   }
 }
 `,
-  kernelLeakyReluBackward: `
-/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values. */
-function kernelLeakyReluBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void {
-  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : alpha * g[i];
+  kernelPiecewiseLinearBackward: `
+/** Piecewise linear's backward: dz = z > 0 ? g : slope * g, over count values. */
+function kernelPiecewiseLinearBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number): void {
+  for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : slope * g[i];
 }
 `,
   kernelBiasRelu: `
@@ -1183,8 +1184,8 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     biasAdd: uses.has("kernelBiasAdd"),
     reluBackward: uses.has("kernelReluBackward"),
     biasGrad: uses.has("kernelBiasGrad"),
-    leakyRelu: uses.has("kernelLeakyRelu"),
-    leakyReluBackward: uses.has("kernelLeakyReluBackward"),
+    piecewiseLinear: uses.has("kernelPiecewiseLinear"),
+    piecewiseLinearBackward: uses.has("kernelPiecewiseLinearBackward"),
     bytesToFloats: uses.has("kernelBytesToFloats"),
     maxPool: uses.has("kernelMaxPool"),
     maxPoolBackward: uses.has("kernelMaxPoolBackward"),
@@ -1331,10 +1332,10 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelBiasAdd") ? `  bias_add(z: number, bias: number, rows: number, cols: number): void;
 ` : ""}${uses.has("kernelReluBackward") ? `  relu_backward(z: number, g: number, dz: number, count: number): void;
 ` : ""}${uses.has("kernelBiasGrad") ? `  bias_grad(dz: number, db: number, rows: number, cols: number): void;
-` : ""}${uses.has("kernelLeakyRelu") ? `  /** args: the byte address of [alpha] (f32). */
-  leaky_relu(z: number, a: number, count: number, args: number): void;
-` : ""}${uses.has("kernelLeakyReluBackward") ? `  /** args: the byte address of [alpha] (f32). */
-  leaky_relu_backward(z: number, g: number, dz: number, count: number, args: number): void;
+` : ""}${uses.has("kernelPiecewiseLinear") ? `  /** args: the byte address of [slope] (f32). */
+  piecewise_linear(z: number, a: number, count: number, args: number): void;
+` : ""}${uses.has("kernelPiecewiseLinearBackward") ? `  /** args: the byte address of [slope] (f32). */
+  piecewise_linear_backward(z: number, g: number, dz: number, count: number, args: number): void;
 ` : ""}${uses.has("kernelBytesToFloats") ? `  bytes_to_floats(src: number, dst: number, n: number): void;
 ` : ""}${uses.has("kernelMaxPool") ? `  max_pool(x: number, out: number, arg: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
@@ -1521,9 +1522,9 @@ function gemmPart(
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
 ` : ""}
-${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate") || uses.has("kernelLeakyRelu") || uses.has("kernelLeakyReluBackward")) ? `
+${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate") || uses.has("kernelPiecewiseLinear") || uses.has("kernelPiecewiseLinearBackward")) ? `
 /**
- * The float arguments of the WebAssembly adam, sgd and leaky_relu, passed through memory: a call from
+ * The float arguments of the WebAssembly adam, sgd and piecewise_linear, passed through memory: a call from
  * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
  */
 const kernelFloatArgs = allocF32(6);
@@ -1629,27 +1630,27 @@ function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: 
   }` : ""}
   kernelBiasGradTs(dz, db, rows, cols);
 }
-` : ""}${uses.has("kernelLeakyRelu") ? `
-/** leaky_relu: a = z > 0 ? z : alpha * z, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
-function kernelLeakyRelu(z: Float32Array, a: Float32Array, alpha: number, count: number): void {
+` : ""}${uses.has("kernelPiecewiseLinear") ? `
+/** Piecewise linear, slope 1 above zero: a = z > 0 ? z : slope * z, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
+function kernelPiecewiseLinear(z: Float32Array, a: Float32Array, slope: number, count: number): void {
   ${simd ? `const wasm = kernelState.wasm;
   if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(a)) {
-    kernelFloatArgs[0] = alpha;
-    wasm.leaky_relu(z.byteOffset, a.byteOffset, count, kernelFloatArgs.byteOffset);
+    kernelFloatArgs[0] = slope;
+    wasm.piecewise_linear(z.byteOffset, a.byteOffset, count, kernelFloatArgs.byteOffset);
     return;
   }` : ""}
-  kernelLeakyReluTs(z, a, alpha, count);
+  kernelPiecewiseLinearTs(z, a, slope, count);
 }
-` : ""}${uses.has("kernelLeakyReluBackward") ? `
-/** leaky_relu backward: dz = z > 0 ? g : alpha * g, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
-function kernelLeakyReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, alpha: number, count: number): void {
+` : ""}${uses.has("kernelPiecewiseLinearBackward") ? `
+/** Piecewise linear's backward: dz = z > 0 ? g : slope * g, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
+function kernelPiecewiseLinearBackward(z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number): void {
   ${simd ? `const wasm = kernelState.wasm;
   if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(g) && kernelShared(dz)) {
-    kernelFloatArgs[0] = alpha;
-    wasm.leaky_relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count, kernelFloatArgs.byteOffset);
+    kernelFloatArgs[0] = slope;
+    wasm.piecewise_linear_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count, kernelFloatArgs.byteOffset);
     return;
   }` : ""}
-  kernelLeakyReluBackwardTs(z, g, dz, alpha, count);
+  kernelPiecewiseLinearBackwardTs(z, g, dz, slope, count);
 }
 ` : ""}${uses.has("kernelBytesToFloats") ? `
 /** Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values${simd ? " (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes)" : ""}. */

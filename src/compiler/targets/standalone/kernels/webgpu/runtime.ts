@@ -44,11 +44,11 @@ import {
   preluWgsl,
   softmaxRowsBackwardWgsl,
   softmaxRowsWgsl,
-  batchNormApplyWgsl,
-  batchNormBackwardWgsl,
-  batchNormGradWgsl,
-  batchNormInferenceWgsl,
-  batchNormStatsWgsl,
+  channelNormalizeBackwardWgsl,
+  channelNormalizeMeanVarianceWgsl,
+  channelNormalizeWgsl,
+  channelScaleShiftGradWgsl,
+  channelStatsWgsl,
   type GemmShape,
   type WindowShape,
 } from "./wgsl.js";
@@ -424,10 +424,11 @@ export class WebgpuKernels {
   }
 
   /**
-   * batch_norm in training over rows x C: the batch statistics into stats (mean, then 1/std), the
-   * moving statistics updated, xhat and out = gamma * xhat + beta (gamma, beta: null when absent).
+   * Per-channel normalisation by batch statistics over rows x C: the statistics into stats (mean,
+   * then 1/std), the moving mean and variance updated, xhat and out = gamma * xhat + beta (gamma,
+   * beta: null when absent).
    */
-  kernelBatchNorm(
+  kernelChannelNormalize(
     x: GpuTensor,
     stats: GpuTensor,
     movingMean: GpuTensor,
@@ -449,20 +450,20 @@ export class WebgpuKernels {
       WebgpuKernels.need(t, rows * C, n);
     WebgpuKernels.need(stats, 2 * C, "stats");
     this.run(
-      this.pipeline(`batchNormStats ${rows}x${C} ${momentum} ${epsilon}`, () => batchNormStatsWgsl(rows, C, momentum, epsilon)),
+      this.pipeline(`channelStats ${rows}x${C} ${momentum} ${epsilon}`, () => channelStatsWgsl(rows, C, momentum, epsilon)),
       [x.buffer, stats.buffer, movingMean.buffer, movingVariance.buffer],
       elementwiseGrid(C),
     );
     const gb = [gamma, beta].filter((t): t is GpuTensor => t !== null).map((t) => t.buffer);
     this.run(
-      this.pipeline(`batchNormApply ${rows}x${C} ${+!!gamma}${+!!beta}`, () => batchNormApplyWgsl(rows, C, !!gamma, !!beta)),
+      this.pipeline(`channelNormalize ${rows}x${C} ${+!!gamma}${+!!beta}`, () => channelNormalizeWgsl(rows, C, !!gamma, !!beta)),
       [x.buffer, stats.buffer, xhat.buffer, out.buffer, ...gb],
       elementwiseGrid(rows * C),
     );
   }
 
-  /** batch_norm at inference: out = gamma * (x - moving mean) / sqrt(moving variance + epsilon) + beta. */
-  kernelBatchNormInference(
+  /** Per-channel normalisation by a given mean and variance: out = gamma * (x - mean) / sqrt(variance + epsilon) + beta. */
+  kernelChannelNormalizeMeanVariance(
     x: GpuTensor,
     movingMean: GpuTensor,
     movingVariance: GpuTensor,
@@ -477,14 +478,14 @@ export class WebgpuKernels {
     WebgpuKernels.need(out, rows * C, "out");
     const gb = [gamma, beta].filter((t): t is GpuTensor => t !== null).map((t) => t.buffer);
     this.run(
-      this.pipeline(`batchNormInference ${rows}x${C} ${epsilon} ${+!!gamma}${+!!beta}`, () => batchNormInferenceWgsl(rows, C, epsilon, !!gamma, !!beta)),
+      this.pipeline(`channelNormalizeMeanVariance ${rows}x${C} ${epsilon} ${+!!gamma}${+!!beta}`, () => channelNormalizeMeanVarianceWgsl(rows, C, epsilon, !!gamma, !!beta)),
       [x.buffer, movingMean.buffer, movingVariance.buffer, out.buffer, ...gb],
       elementwiseGrid(rows * C),
     );
   }
 
-  /** batch_norm backward: dGamma, dBeta per channel, and dx when asked for. */
-  kernelBatchNormBackward(
+  /** kernelChannelNormalize's backward: dGamma, dBeta per channel, and dx when asked for. */
+  kernelChannelNormalizeBackward(
     g: GpuTensor,
     xhat: GpuTensor,
     stats: GpuTensor,
@@ -497,11 +498,11 @@ export class WebgpuKernels {
   ): void {
     WebgpuKernels.need(g, rows * C, "g");
     WebgpuKernels.need(xhat, rows * C, "xhat");
-    this.run(this.pipeline(`batchNormGrad ${rows}x${C}`, () => batchNormGradWgsl(rows, C)), [g.buffer, xhat.buffer, dGamma.buffer, dBeta.buffer], elementwiseGrid(C));
+    this.run(this.pipeline(`channelScaleShiftGrad ${rows}x${C}`, () => channelScaleShiftGradWgsl(rows, C)), [g.buffer, xhat.buffer, dGamma.buffer, dBeta.buffer], elementwiseGrid(C));
     if (!dx) return;
     WebgpuKernels.need(dx, rows * C, "dx");
     this.run(
-      this.pipeline(`batchNormBackward ${rows}x${C} ${+!!gamma}`, () => batchNormBackwardWgsl(rows, C, !!gamma)),
+      this.pipeline(`channelNormalizeBackward ${rows}x${C} ${+!!gamma}`, () => channelNormalizeBackwardWgsl(rows, C, !!gamma)),
       [g.buffer, xhat.buffer, stats.buffer, dGamma.buffer, dBeta.buffer, dx.buffer, ...(gamma ? [gamma.buffer] : [])],
       elementwiseGrid(rows * C),
     );

@@ -1,7 +1,7 @@
 // WGSL compute kernels of the standalone engine's GPU path: the same operations, with the same
 // meaning and argument order, as the CPU kernels of ../index.ts (gemm, im2col/col2im, bias/relu
 // and their gradients, Adam and SGD updates) and as the CPU program's layer code (../../layers.ts:
-// pooling, activations, dropout, batch_norm, regularizers), each specialised to its static shapes
+// pooling, activations, dropout, per-channel normalisation, regularizers), each specialised to its static shapes
 // the way the CPU kernels are: the sizes are constants in the shader source, so a model's every product gets a
 // pipeline of its own, with no size uniforms and the loop bounds known to the shader compiler.
 //
@@ -23,7 +23,11 @@
 //   im2col, col2im   a convolution's patches and their gradient gathered back (one invocation
 //               per input value, adding in kernelCol2im's order: the same floats as the CPU)
 //   maxPool, maxPoolBackward, avgPool, avgPoolBackward   windows with "same"/"valid" padding
-//   batchNormStats, batchNormApply, batchNormInference, batchNormGrad, batchNormBackward
+//   channelStats, channelNormalize, channelNormalizeMeanVariance   per-channel batch statistics
+//               (and the moving mean and variance), normalisation by them or by a given mean and
+//               variance, with an optional per-channel scale and shift
+//   channelScaleShiftGrad, channelNormalizeBackward   the scale's and shift's gradients, and the
+//               input gradient of the normalisation by batch statistics
 //   regularizerGrad, penalty   an l1/l2 regularizer's gradient and its penalty (one workgroup)
 //
 // Elementwise kernels run 64 invocations per workgroup over a 2-D grid of workgroups (WebGPU
@@ -458,7 +462,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
 `;
 }
 
-/** Bindings of optional per-channel gamma and beta (batch_norm without scale or center has none). */
+/** Bindings of the optional per-channel scale gamma and shift beta (absent: 1 and 0). */
 function gammaBeta(first: number, gamma: boolean, beta: boolean): { bindings: string; g: string; b: string } {
   const lines: string[] = [];
   let at = first;
@@ -468,11 +472,11 @@ function gammaBeta(first: number, gamma: boolean, beta: boolean): { bindings: st
 }
 
 /**
- * batch_norm's statistics in training, one invocation per channel over rows x C values (rows added
- * in order, as the CPU loop does): stats[c] = the batch mean, stats[C + c] = 1 / sqrt(biased
+ * Per-channel batch statistics, one invocation per channel over rows x C values (rows added in
+ * order, as the CPU loop does): stats[c] = the batch mean, stats[C + c] = 1 / sqrt(biased
  * variance + epsilon); the moving mean and variance move by `momentum`.
  */
-export function batchNormStatsWgsl(rows: number, C: number, momentum: number, epsilon: number): string {
+export function channelStatsWgsl(rows: number, C: number, momentum: number, epsilon: number): string {
   checkSize("rows", rows);
   const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> stats: array<f32>;
@@ -491,11 +495,11 @@ export function batchNormStatsWgsl(rows: number, C: number, momentum: number, ep
   movingVariance[i] = movingVariance[i] * ${f32(momentum)} + variance * ${f32(Number((1 - momentum).toPrecision(12)))};
   stats[i] = mean;
   stats[${u(C)} + i] = 1.0 / sqrt(variance + ${f32(epsilon)});`;
-  return elementwise(C, bindings, body, `batch_norm statistics of [${rows} x ${C}]`);
+  return elementwise(C, bindings, body, `per-channel statistics of [${rows} x ${C}]`);
 }
 
-/** batch_norm in training: xhat = (x - mean) * invStd, out = gamma * xhat + beta. */
-export function batchNormApplyWgsl(rows: number, C: number, gamma: boolean, beta: boolean): string {
+/** Per-channel normalisation by the stats of channelStatsWgsl: xhat = (x - mean) * invStd, out = gamma * xhat + beta. */
+export function channelNormalizeWgsl(rows: number, C: number, gamma: boolean, beta: boolean): string {
   checkSize("C", C);
   const gb = gammaBeta(4, gamma, beta);
   const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -507,11 +511,11 @@ ${gb.bindings}`;
   let h = (X[i] - stats[c]) * stats[${u(C)} + c];
   xhat[i] = h;
   out[i] = ${gb.g} * h${gb.b};`;
-  return elementwise(rows * C, bindings, body, `batch_norm (batch statistics) over [${rows} x ${C}]`);
+  return elementwise(rows * C, bindings, body, `per-channel normalisation (batch statistics) over [${rows} x ${C}]`);
 }
 
-/** batch_norm at inference: out = gamma * (x - moving mean) / sqrt(moving variance + epsilon) + beta. */
-export function batchNormInferenceWgsl(rows: number, C: number, epsilon: number, gamma: boolean, beta: boolean): string {
+/** Per-channel normalisation by a given mean and variance: out = gamma * (x - mean) / sqrt(variance + epsilon) + beta. */
+export function channelNormalizeMeanVarianceWgsl(rows: number, C: number, epsilon: number, gamma: boolean, beta: boolean): string {
   checkSize("C", C);
   const gb = gammaBeta(4, gamma, beta);
   const bindings = `@group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -521,11 +525,11 @@ export function batchNormInferenceWgsl(rows: number, C: number, epsilon: number,
 ${gb.bindings}`;
   const body = `  let c = i % ${u(C)};
   out[i] = (${gb.g} * (X[i] - movingMean[c])) / sqrt(movingVariance[c] + ${f32(epsilon)})${gb.b};`;
-  return elementwise(rows * C, bindings, body, `batch_norm (moving statistics) over [${rows} x ${C}]`);
+  return elementwise(rows * C, bindings, body, `per-channel normalisation (given mean and variance) over [${rows} x ${C}]`);
 }
 
-/** batch_norm's parameter gradients, one invocation per channel: dGamma = sum g * xhat, dBeta = sum g. */
-export function batchNormGradWgsl(rows: number, C: number): string {
+/** The gradients of the per-channel scale and shift, one invocation per channel: dGamma = sum g * xhat, dBeta = sum g. */
+export function channelScaleShiftGradWgsl(rows: number, C: number): string {
   checkSize("rows", rows);
   const bindings = `@group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> xhat: array<f32>;
@@ -540,11 +544,11 @@ export function batchNormGradWgsl(rows: number, C: number): string {
   }
   dGamma[i] = dg;
   dBeta[i] = db;`;
-  return elementwise(C, bindings, body, `batch_norm gamma and beta gradients over [${rows} x ${C}]`);
+  return elementwise(C, bindings, body, `per-channel scale and shift gradients over [${rows} x ${C}]`);
 }
 
-/** batch_norm's input gradient: dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma). */
-export function batchNormBackwardWgsl(rows: number, C: number, gamma: boolean): string {
+/** The input gradient of the per-channel normalisation by batch statistics: dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma). */
+export function channelNormalizeBackwardWgsl(rows: number, C: number, gamma: boolean): string {
   checkSize("C", C);
   const gb = gammaBeta(6, gamma, false);
   const bindings = `@group(0) @binding(0) var<storage, read> G: array<f32>;
@@ -556,7 +560,7 @@ export function batchNormBackwardWgsl(rows: number, C: number, gamma: boolean): 
 ${gb.bindings}`;
   const body = `  let c = i % ${u(C)};
   dx[i] = ((${gb.g} * stats[${u(C)} + c]) / ${f32(rows)}) * (${f32(rows)} * G[i] - dBeta[c] - xhat[i] * dGamma[c]);`;
-  return elementwise(rows * C, bindings, body, `batch_norm input gradient over [${rows} x ${C}]`);
+  return elementwise(rows * C, bindings, body, `per-channel normalisation input gradient over [${rows} x ${C}]`);
 }
 
 /** Softmax over each row of `width` values (an activation inside the model), one invocation per row. */
