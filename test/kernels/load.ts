@@ -40,6 +40,7 @@ export interface KernelRuntime {
   kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number): void;
   kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number): void;
   kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number): void;
+  kernelDropout(x: Float32Array, out: Float32Array, mask: Float32Array, count: number, rate: number, scale: number, rng: { next(): number; skip(count: number): number }): void;
   kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, csr: Int32Array): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
@@ -53,7 +54,7 @@ export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
   const state = /\bconst kernelState\b/.test(ts) ? ", kernelState" : "";
-  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, initKernels, shutdownKernels${state} };\n`;
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

@@ -277,13 +277,10 @@ function dropout_forward(
   layer: typeof dropout_1,
   size: number,
 ): void {
-  const { mask, out } = layer;
+  const { out, mask } = layer;
   if (training) {
     // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * size; i++) {
-      mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      out[i] = x[i] * mask[i];
-    }
+    kernelDropout(x, out, mask, n * size, 0.5, 1 / 0.5, random);
   } else {
     for (let i = 0; i < n * size; i++) out[i] = x[i];
   }
@@ -1184,4 +1181,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, reduceOnPlateauCallback, earlyStoppingCallback, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutArgs, kernelDropoutInts, kernelDropout, kernelBiasAdd, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, reduceOnPlateauCallback, earlyStoppingCallback, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random

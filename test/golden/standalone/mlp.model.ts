@@ -104,13 +104,10 @@ function dense_1_forward(n: number, x: Float32Array): void {
 
 // dropout_1: dropout(0.2) (line 7)
 function dropout_1_forward(n: number, training: boolean, x: Float32Array): void {
-  const { mask, out } = dropout_1;
+  const { out, mask } = dropout_1;
   if (training) {
     // keep each value with probability 0.8, scaled by 1/0.8 so the expected sum is unchanged
-    for (let i = 0; i < n * 512; i++) {
-      mask[i] = random.next() < 0.2 ? 0 : 1 / 0.8;
-      out[i] = x[i] * mask[i];
-    }
+    kernelDropout(x, out, mask, n * 512, 0.2, 1 / 0.8, random);
   } else {
     for (let i = 0; i < n * 512; i++) out[i] = x[i];
   }
@@ -766,4 +763,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutArgs, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random

@@ -187,13 +187,10 @@ function dense_1_forward(n: number, x: Float32Array): void {
 
 // dropout_1: dropout(0.5) (line 12)
 function dropout_1_forward(n: number, training: boolean, x: Float32Array): void {
-  const { mask, out } = dropout_1;
+  const { out, mask } = dropout_1;
   if (training) {
     // keep each value with probability 0.5, scaled by 1/0.5 so the expected sum is unchanged
-    for (let i = 0; i < n * 1024; i++) {
-      mask[i] = random.next() < 0.5 ? 0 : 1 / 0.5;
-      out[i] = x[i] * mask[i];
-    }
+    kernelDropout(x, out, mask, n * 1024, 0.5, 1 / 0.5, random);
   } else {
     for (let i = 0; i < n * 1024; i++) out[i] = x[i];
   }
@@ -884,4 +881,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelMaxPool, kernelMaxPoolBackward, kernelJobPart, kernelSplitJob, kernelConvForwardRows, kernelConvPadded, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelMaxPool, kernelMaxPoolBackward, kernelJobPart, kernelSplitJob, kernelConvForwardRows, kernelConvPadded, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelDropoutArgs, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, random

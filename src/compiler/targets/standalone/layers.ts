@@ -475,12 +475,17 @@ const dropout: LayerEmitter<"dropout"> = (ctx) => {
   const rate = Number(ctx.layer.args.rate);
   const mask = ctx.buffer(`${ctx.v}_mask`, `BATCH * ${ctx.size}`, "0 or 1/(1-rate) per value");
   const keep = 1 - rate;
-  const forward = `if (training) {
-  // keep each value with probability ${num(keep)}, scaled by 1/${num(keep)} so the expected sum is unchanged
-  for (let i = 0; i < n * ${ctx.size}; i++) {
+  // With the WebAssembly kernels the mask is drawn four values at a time (the same numbers).
+  const draw =
+    ctx.kernels === "simd"
+      ? `${ctx.helper("dropout")}(${x.out}, ${ctx.out}, ${mask}, n * ${ctx.size}, ${rate}, 1 / ${num(keep)}, random);`
+      : `for (let i = 0; i < n * ${ctx.size}; i++) {
     ${mask}[i] = random.next() < ${rate} ? 0 : 1 / ${num(keep)};
     ${ctx.out}[i] = ${x.out}[i] * ${mask}[i];
-  }
+  }`;
+  const forward = `if (training) {
+  // keep each value with probability ${num(keep)}, scaled by 1/${num(keep)} so the expected sum is unchanged
+  ${draw}
 } else {
   for (let i = 0; i < n * ${ctx.size}; i++) ${ctx.out}[i] = ${x.out}[i];
 }`;

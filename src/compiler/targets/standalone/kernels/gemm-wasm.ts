@@ -1039,6 +1039,68 @@ function buildSparseRows(fma: boolean): Func {
   return f;
 }
 
+/** The increment of mulberry32's state (src/runtime/random.ts, Random.next). */
+const MULBERRY32_STEP = 0x6d2b79f5;
+
+/**
+ * dropout(x, out, mask, count, args): the dropout mask from the uniform stream of
+ * src/runtime/random.ts (mulberry32), four draws at a time, and out = x * mask. args (byte
+ * address) holds the stream's state before the first draw (u32), the threshold T (u32) and the
+ * scale (f32): draw i is the mulberry32 output u of state + (i + 1) * step, and the value is dropped
+ * (mask 0) when u < T, the integer form of next() < rate (T = ceil(rate * 2^32)), kept (mask scale)
+ * otherwise: the same numbers as the one-by-one loop. The caller advances the stream by count.
+ */
+function buildDropout(): Func {
+  const f = new Func("dropout", [I32, I32, I32, I32, I32]);
+  const [x, out, mask, count, args] = [0, 1, 2, 3, 4];
+  const i = f.local(I32), end = f.local(I32), s = f.local(V128), t = f.local(V128), thr = f.local(V128), scale = f.local(V128), m = f.local(V128);
+  const st = f.local(I32), ti = f.local(I32), ms = f.local(F32), tailEnd = f.local(I32);
+  const splat = (v: number) => [...op.i32(v), ...op.i32x4Splat()];
+  // the mulberry32 mix of the vector t, in place (Random.next's three lines)
+  const mix = [
+    // t = imul(t ^ (t >>> 15), t | 1)
+    ...op.get(t), ...op.get(t), ...op.i32(15), ...op.i32x4ShrU(), ...op.v128Xor(), ...op.get(t), ...splat(1), ...op.v128Or(), ...op.i32x4Mul(), ...op.set(t),
+    // t ^= t + imul(t ^ (t >>> 7), t | 61)
+    ...op.get(t), ...op.get(t), ...op.get(t), ...op.get(t), ...op.i32(7), ...op.i32x4ShrU(), ...op.v128Xor(), ...op.get(t), ...splat(61), ...op.v128Or(), ...op.i32x4Mul(), ...op.i32x4Add(), ...op.v128Xor(), ...op.set(t),
+    // u = t ^ (t >>> 14)
+    ...op.get(t), ...op.get(t), ...op.i32(14), ...op.i32x4ShrU(), ...op.v128Xor(), ...op.set(t),
+  ];
+  const mixScalar = [
+    ...op.get(ti), ...op.get(ti), ...op.i32(15), ...op.i32ShrU(), ...op.i32Xor(), ...op.get(ti), ...op.i32(1), ...op.i32Or(), ...op.i32Mul(), ...op.set(ti),
+    ...op.get(ti), ...op.get(ti), ...op.get(ti), ...op.get(ti), ...op.i32(7), ...op.i32ShrU(), ...op.i32Xor(), ...op.get(ti), ...op.i32(61), ...op.i32Or(), ...op.i32Mul(), ...op.i32Add(), ...op.i32Xor(), ...op.set(ti),
+    ...op.get(ti), ...op.get(ti), ...op.i32(14), ...op.i32ShrU(), ...op.i32Xor(), ...op.set(ti),
+  ];
+  f.emit(
+    op.get(args), op.i32Load(), op.set(st),
+    op.get(args), op.i32Load(4), op.i32x4Splat(), op.set(thr),
+    op.get(args), op.f32Load(8), op.f32x4Splat(), op.set(scale),
+    // s = the states of draws 0..3: state + (1, 2, 3, 4) * step
+    op.get(st), op.i32x4Splat(),
+    op.v128Zero(), op.i32(MULBERRY32_STEP), op.i32x4ReplaceLane(0), op.i32(2 * MULBERRY32_STEP), op.i32x4ReplaceLane(1),
+    op.i32(3 * MULBERRY32_STEP), op.i32x4ReplaceLane(2), op.i32(4 * MULBERRY32_STEP), op.i32x4ReplaceLane(3),
+    op.i32x4Add(), op.set(s),
+    op.get(count), op.i32(-4), op.i32And(), op.i32(4), op.i32Mul(), op.set(end),
+    forLoop(i, op.i32(0), op.get(end), op.i32(16), [
+      ...op.get(s), ...op.set(t), ...mix,
+      // kept where u >= T (unsigned): mask = scale there, +0 elsewhere
+      ...op.get(t), ...op.get(thr), ...op.i32x4GeU(), ...op.get(scale), ...op.v128And(), ...op.set(m),
+      ...op.get(mask), ...op.get(i), ...op.i32Add(), ...op.get(m), ...op.v128Store(),
+      ...op.get(out), ...op.get(i), ...op.i32Add(), ...op.get(x), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.get(m), ...op.f32x4Mul(), ...op.v128Store(),
+      ...op.get(s), ...splat(4 * MULBERRY32_STEP), ...op.i32x4Add(), ...op.set(s),
+    ]),
+    // the last count % 4 values, one at a time
+    op.get(st), op.get(end), op.i32(4), i32DivU(), op.i32(MULBERRY32_STEP), op.i32Mul(), op.i32Add(), op.set(st),
+    op.get(count), op.i32(4), op.i32Mul(), op.set(tailEnd),
+    forLoop(i, op.get(end), op.get(tailEnd), op.i32(4), [
+      ...op.get(st), ...op.i32(MULBERRY32_STEP), ...op.i32Add(), ...op.tee(st), ...op.set(ti), ...mixScalar,
+      ...op.get(args), ...op.f32Load(8), ...op.f32(0), ...op.get(ti), ...op.get(args), ...op.i32Load(4), ...op.i32GeU(), ...op.select(), ...op.set(ms),
+      ...op.get(mask), ...op.get(i), ...op.i32Add(), ...op.get(ms), ...op.f32Store(),
+      ...op.get(out), ...op.get(i), ...op.i32Add(), ...op.get(x), ...op.get(i), ...op.i32Add(), ...op.f32Load(), ...op.get(ms), ...op.f32Mul(), ...op.f32Store(),
+    ]),
+  );
+  return f;
+}
+
 /** Functions of the module besides the gemm ones, each left out when false (default: all in). */
 export interface GemmWasmExtras {
   adam?: boolean;
@@ -1060,6 +1122,8 @@ export interface GemmWasmExtras {
   conv?: boolean;
   /** csr_rows and sparse_rows: products that skip the zeros of their left operand (kernelSparseGemm). */
   sparse?: boolean;
+  /** dropout's mask from the seeded stream, four draws at a time (kernelDropout). */
+  dropout?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -1088,5 +1152,6 @@ export function buildGemmWasm(
   if (extras.avgPoolBackward !== false) funcs.push(buildAvgPool(true));
   if (extras.conv !== false) funcs.push(buildConvForward(CONV_MR, shape.fma ?? false), buildConvFilterGrad(CONV_MR, shape.fma ?? false), buildPadCopy());
   if (extras.sparse !== false) funcs.push(buildCsrRows(), buildSparseRows(shape.fma ?? false));
+  if (extras.dropout !== false) funcs.push(buildDropout());
   return encodeModule(funcs, memory);
 }

@@ -61,6 +61,9 @@
 //       (sparse_rows), split across the threads by columns. For a layer whose input is the data
 //       (MNIST: about 19% of the pixels are not zero). When more than a third of op(A) is not zero,
 //       or before initKernels, it is gemm. The generator calls it only in simd mode.
+//   kernelDropout(x, out, mask, count, rate, scale, rng): dropout in training, mask = 0 where rng's
+//       next draw is below rate, else scale; out = x * mask. In simd mode WebAssembly draws four
+//       at a time from rng's state (rng.skip(count): mulberry32 is a counter), the same numbers.
 //   allocI32(n: number): Int32Array   a zero-filled int buffer (the argmax of max pooling), in
 //       kernelMemory in the shared-memory modes, so that the WebAssembly kernels can write it.
 //   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the others above are emitted only when
@@ -112,7 +115,7 @@ const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "
 /** The direct convolution's kernels (kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad). */
 const CONV_NAMES = ["kernelConv2dForward", "kernelConv2dFilterGrad", "kernelConv2dInputGrad"] as const;
 
-export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "kernelSparseGemm", "allocI32"] as const;
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "kernelSparseGemm", "kernelDropout", "allocI32"] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -923,6 +926,46 @@ function kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: F
 `;
 }
 
+/** kernelDropout: dropout's mask drawn from the program's stream, and the masked values. */
+function dropoutKernel(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
+  if (!uses.has("kernelDropout")) return "";
+  const params = "x: Float32Array, out: Float32Array, mask: Float32Array, count: number, rate: number, scale: number, rng: { next(): number; skip(count: number): number }";
+  const loop = (name: string) => `
+/**
+ * Dropout in training, over count values: mask[i] = 0 where rng's next draw is below rate, else
+ * scale; out = x * mask.
+ */
+function ${name}(${params}): void {
+  for (let i = 0; i < count; i++) {
+    mask[i] = rng.next() < rate ? 0 : scale;
+    out[i] = x[i] * mask[i];
+  }
+}
+`;
+  if (!simd) return loop("kernelDropout");
+  return `${loop("kernelDropoutTs")}
+/** The arguments of the WebAssembly dropout (the stream's state, the threshold, the scale), in kernelMemory. */
+const kernelDropoutArgs = allocF32(3);
+const kernelDropoutInts = new Uint32Array(kernelDropoutArgs.buffer, kernelDropoutArgs.byteOffset, 2);
+
+/** Dropout in training (see kernelDropoutTs); WebAssembly on allocF32 buffers, four draws at a time, the same masks. */
+function kernelDropout(${params}): void {
+  const wasm = kernelState.wasm;
+  const threshold = Math.ceil(rate * 4294967296);
+  if (wasm !== null && threshold < 4294967296 && kernelShared(x) && kernelShared(out) && kernelShared(mask)) {
+    // mulberry32 adds a constant to its state at every draw: rng.skip(count) gives the state the
+    // draws start from, and a draw is below rate exactly when its 32-bit integer is below threshold
+    kernelDropoutInts[0] = rng.skip(count);
+    kernelDropoutInts[1] = threshold;
+    kernelDropoutArgs[2] = scale;
+    wasm.dropout(x.byteOffset, out.byteOffset, mask.byteOffset, count, kernelDropoutArgs.byteOffset);
+    return;
+  }
+  kernelDropoutTs(x, out, mask, count, rate, scale, rng);
+}
+`;
+}
+
 function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
   return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
@@ -957,7 +1000,7 @@ ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function a
     .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
     .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}${POOL_NAMES.filter((k) => uses.has(k))
     .map((k) => POOL_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
-    .join("")}${convKernels(false, uses)}${sparseKernel(false, false, uses)}${uses.has("allocI32") ? `
+    .join("")}${convKernels(false, uses)}${sparseKernel(false, false, uses)}${dropoutKernel(false, uses)}${uses.has("allocI32") ? `
 /** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
 function allocI32(n: number): Int32Array {
   return new Int32Array(n);
@@ -1193,6 +1236,7 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     avgPoolBackward: uses.has("kernelAvgPoolBackward"),
     conv: CONV_NAMES.some((k) => uses.has(k)),
     sparse: uses.has("kernelSparseGemm"),
+    dropout: uses.has("kernelDropout"),
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -1344,6 +1388,8 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
   conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
   pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
+` : ""}${uses.has("kernelDropout") ? `  /** args: the byte address of [the stream's state (u32), the threshold (u32), the scale (f32)]. */
+  dropout(x: number, out: number, mask: number, count: number, args: number): void;
 ` : ""}${sparse ? `  csr_rows(a: number, rows: number, cols: number, rs: number, cs: number, ptr: number, ent: number): void;
   sparse_rows(ptr: number, b: number, c: number, rows: number, kb: number, n: number, accumulate: number, panel: number, j0: number, j1: number): void;
 ` : ""}}
@@ -1590,7 +1636,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse) ? jobKernels(conv, sparse) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse) ? jobKernels(conv, sparse) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
