@@ -54,7 +54,7 @@ export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
   const state = /\bconst kernelState\b/.test(ts) ? ", kernelState" : "";
-  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, initKernels, shutdownKernels${state} };\n`;
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

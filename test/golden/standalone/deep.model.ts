@@ -231,33 +231,18 @@ function batch_norm_forward(
   layer: typeof batch_norm_1,
   size: number,
 ): void {
-  const { mean, inv_std, moving_mean, moving_variance, xhat, out, gamma, beta } = layer;
+  const { mean, inv_std, moving_mean, moving_variance, gamma, beta, xhat, out } = layer;
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
     const rows = n;
-    mean.fill(0);
-    inv_std.fill(0);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < size; c++) mean[c] += x[r * size + c];
-    for (let c = 0; c < size; c++) mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < size; c++) {
-        const d = x[r * size + c] - mean[c];
-        inv_std[c] += d * d;
-      }
-    }
+    kernelChannelMoments(x, rows, size, mean, inv_std); // the mean, and the sum of squared deviations in inv_std
     for (let c = 0; c < size; c++) {
       const variance = inv_std[c] / rows;
       moving_mean[c] = moving_mean[c] * 0.99 + mean[c] * 0.01;
       moving_variance[c] = moving_variance[c] * 0.99 + variance * 0.01;
       inv_std[c] = 1 / Math.sqrt(variance + 0.001);
     }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < size; c++) {
-        const i = r * size + c;
-        xhat[i] = (x[i] - mean[c]) * inv_std[c];
-        out[i] = gamma[c] * xhat[i] + beta[c];
-      }
-    }
+    kernelChannelNormalize(x, mean, inv_std, gamma, beta, xhat, out, rows, size);
   } else {
     // inference: the moving statistics
     for (let r = 0; r < n; r++) {
@@ -347,25 +332,10 @@ function leaky_relu_backward(
 
 // batch_norm (line 6), backward: batch_norm_1, batch_norm_2, ..., batch_norm_7 (7 layers)
 function batch_norm_backward(n: number, dx: Float32Array, layer: typeof batch_norm_1, size: number): void {
-  const { gamma_grad, beta_grad, grad, xhat, gamma, inv_std } = layer;
+  const { grad, xhat, gamma, inv_std, gamma_grad, beta_grad } = layer;
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  gamma_grad.fill(0);
-  beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < size; c++) {
-      const i = r * size + c;
-      gamma_grad[c] += grad[i] * xhat[i];
-      beta_grad[c] += grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < size; c++) {
-      const i = r * size + c;
-      dx[i] = ((gamma[c] * inv_std[c]) / rows) * (rows * grad[i] - beta_grad[c] - xhat[i] * gamma_grad[c]);
-    }
-  }
+  kernelChannelNormalizeBackward(grad, xhat, gamma, inv_std, gamma_grad, beta_grad, dx, n, size, false);
 }
 
 // dropout(0.5) (line 7), backward: dropout_1, dropout_2, ..., dropout_7 (7 layers)
@@ -1181,4 +1151,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutArgs, kernelDropoutInts, kernelDropout, kernelBiasAdd, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, reduceOnPlateauCallback, earlyStoppingCallback, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutArgs, kernelDropoutInts, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, kernelBiasAdd, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, AugmentConfig, randomAffine, affineMatrix, fillIndex, sampleImage, applyAffine, augmentBatch, MonitorMode, resolveMonitorMode, ReduceLROnPlateauArgs, ReduceLROnPlateau, formatLr, EarlyStoppingArgs, EarlyStoppingDecision, EarlyStopping, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, reduceOnPlateauCallback, earlyStoppingCallback, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random

@@ -180,33 +180,18 @@ function dense_2_forward(n: number, x: Float32Array): void {
 
 // batch_norm_1: batch_norm (line 9)
 function batch_norm_1_forward(n: number, training: boolean, x: Float32Array): void {
-  const { mean, inv_std, moving_mean, moving_variance, xhat, out, gamma, beta } = batch_norm_1;
+  const { mean, inv_std, moving_mean, moving_variance, gamma, beta, xhat, out } = batch_norm_1;
   if (training) {
     // statistics of this batch, per channel (biased variance), and the moving averages for inference
     const rows = n;
-    mean.fill(0);
-    inv_std.fill(0);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < 512; c++) mean[c] += x[r * 512 + c];
-    for (let c = 0; c < 512; c++) mean[c] /= rows;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 512; c++) {
-        const d = x[r * 512 + c] - mean[c];
-        inv_std[c] += d * d;
-      }
-    }
+    kernelChannelMoments(x, rows, 512, mean, inv_std); // the mean, and the sum of squared deviations in inv_std
     for (let c = 0; c < 512; c++) {
       const variance = inv_std[c] / rows;
       moving_mean[c] = moving_mean[c] * 0.99 + mean[c] * 0.01;
       moving_variance[c] = moving_variance[c] * 0.99 + variance * 0.01;
       inv_std[c] = 1 / Math.sqrt(variance + 0.001);
     }
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < 512; c++) {
-        const i = r * 512 + c;
-        xhat[i] = (x[i] - mean[c]) * inv_std[c];
-        out[i] = gamma[c] * xhat[i] + beta[c];
-      }
-    }
+    kernelChannelNormalize(x, mean, inv_std, gamma, beta, xhat, out, rows, 512);
   } else {
     // inference: the moving statistics
     for (let r = 0; r < n; r++) {
@@ -279,25 +264,10 @@ function dense_2_backward(n: number, x: Float32Array, dx: Float32Array): void {
 
 // batch_norm_1: batch_norm (line 9)
 function batch_norm_1_backward(n: number, dx: Float32Array): void {
-  const { gamma_grad, beta_grad, grad, xhat, gamma, inv_std } = batch_norm_1;
+  const { grad, xhat, gamma, inv_std, gamma_grad, beta_grad } = batch_norm_1;
   // dGamma = sum(g * xhat), dBeta = sum(g) per channel;
   // dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)
-  const rows = n;
-  gamma_grad.fill(0);
-  beta_grad.fill(0);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      gamma_grad[c] += grad[i] * xhat[i];
-      beta_grad[c] += grad[i];
-    }
-  }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < 512; c++) {
-      const i = r * 512 + c;
-      dx[i] = ((gamma[c] * inv_std[c]) / rows) * (rows * grad[i] - beta_grad[c] - xhat[i] * gamma_grad[c]);
-    }
-  }
+  kernelChannelNormalizeBackward(grad, xhat, gamma, inv_std, gamma_grad, beta_grad, dx, n, 512, false);
 }
 
 // relu_1: relu (line 10)
@@ -956,4 +926,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutArgs, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, tensorboardCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, protoVarint, protoVarintField, protoBytesField, protoStringField, protoFloatField, protoDoubleField, protoMessage, crc32cTable, crc32c, maskedCrc32c, tfrecordFrame, eventHead, fileVersionEvent, scalarEvent, TensorBoardWriter, TensorBoardUpdateFreq, KerasTensorBoard, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutArgs, kernelDropoutInts, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, tensorboardCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, protoVarint, protoVarintField, protoBytesField, protoStringField, protoFloatField, protoDoubleField, protoMessage, crc32cTable, crc32c, maskedCrc32c, tfrecordFrame, eventHead, fileVersionEvent, scalarEvent, TensorBoardWriter, TensorBoardUpdateFreq, KerasTensorBoard, random

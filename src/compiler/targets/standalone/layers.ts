@@ -511,10 +511,11 @@ const batchNorm: LayerEmitter<"batch_norm"> = (ctx) => {
   const g = gamma ? `${gamma.value}[c]` : "1";
   const bt = beta ? ` + ${beta.value}[c]` : "";
   const R = times(rowsPerSample);
-  const forward = `if (training) {
-  // statistics of this batch, per channel (biased variance), and the moving averages for inference
-  const rows = ${R};
-  ${mean}.fill(0);
+  // With the WebAssembly kernels (and gamma and beta), the batch's passes are kernel calls.
+  const kernels = ctx.kernels === "simd" && gamma !== null && beta !== null;
+  const statistics = kernels
+    ? `${ctx.helper("channelMoments")}(${x.out}, rows, ${C}, ${mean}, ${invStd}); // the mean, and the sum of squared deviations in ${invStd}`
+    : `${mean}.fill(0);
   ${invStd}.fill(0);
   for (let r = 0; r < rows; r++) for (let c = 0; c < ${C}; c++) ${mean}[c] += ${x.out}[r * ${C} + c];
   for (let c = 0; c < ${C}; c++) ${mean}[c] /= rows;
@@ -523,20 +524,27 @@ const batchNorm: LayerEmitter<"batch_norm"> = (ctx) => {
       const d = ${x.out}[r * ${C} + c] - ${mean}[c];
       ${invStd}[c] += d * d;
     }
-  }
+  }`;
+  const normalize = kernels
+    ? `${ctx.helper("channelNormalize")}(${x.out}, ${mean}, ${invStd}, ${gamma.value}, ${beta.value}, ${xhat}, ${ctx.out}, rows, ${C});`
+    : `for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < ${C}; c++) {
+      const i = r * ${C} + c;
+      ${xhat}[i] = (${x.out}[i] - ${mean}[c]) * ${invStd}[c];
+      ${ctx.out}[i] = ${g} * ${xhat}[i]${bt};
+    }
+  }`;
+  const forward = `if (training) {
+  // statistics of this batch, per channel (biased variance), and the moving averages for inference
+  const rows = ${R};
+  ${statistics}
   for (let c = 0; c < ${C}; c++) {
     const variance = ${invStd}[c] / rows;
     ${mm}[c] = ${mm}[c] * ${momentum} + ${mean}[c] * ${num(1 - momentum)};
     ${mv}[c] = ${mv}[c] * ${momentum} + variance * ${num(1 - momentum)};
     ${invStd}[c] = 1 / Math.sqrt(variance + ${eps});
   }
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < ${C}; c++) {
-      const i = r * ${C} + c;
-      ${xhat}[i] = (${x.out}[i] - ${mean}[c]) * ${invStd}[c];
-      ${ctx.out}[i] = ${g} * ${xhat}[i]${bt};
-    }
-  }
+  ${normalize}
 } else {
   // inference: the moving statistics
   for (let r = 0; r < ${R}; r++) {
@@ -550,6 +558,11 @@ const batchNorm: LayerEmitter<"batch_norm"> = (ctx) => {
   if (ctx.grad) {
     const dg = gamma ? gamma.grad : ctx.buffer(`${ctx.v}_dgamma`, `${C}`);
     const db = beta ? beta.grad : ctx.buffer(`${ctx.v}_dbeta`, `${C}`);
+    if (kernels) {
+      lines.push(`// dGamma = sum(g * xhat), dBeta = sum(g) per channel${x.grad ? ";\n// dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)" : ""}
+${ctx.helper("channelNormalizeBackward")}(${ctx.grad}, ${xhat}, ${gamma.value}, ${invStd}, ${dg}, ${db}, ${x.grad ?? "null"}, ${R}, ${C}, ${x.acc});`);
+      return { forward, backward: lines.join("\n") };
+    }
     lines.push(`// dGamma = sum(g * xhat), dBeta = sum(g) per channel${x.grad ? ";\n// dx = gamma * invStd / R * (R * g - dBeta - xhat * dGamma)" : ""}
 const rows = ${R};
 ${dg}.fill(0);

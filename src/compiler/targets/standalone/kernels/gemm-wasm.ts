@@ -1101,6 +1101,109 @@ function buildDropout(): Func {
   return f;
 }
 
+/**
+ * channel_moments(x, rows, c, mean, sq): per channel of x [rows x c] (c a multiple of 4), the mean
+ * and the sum of squared deviations from it, four channels at a time, row after row (each
+ * channel's sums run over the rows in order, in float32).
+ */
+function buildChannelMoments(): Func {
+  const f = new Func("channel_moments", [I32, I32, I32, I32, I32]);
+  const [x, rows, c, mean, sq] = [0, 1, 2, 3, 4];
+  const r = f.local(I32), j = f.local(I32), cb = f.local(I32), p = f.local(I32), n = f.local(V128), d = f.local(V128);
+  const zero = (buf: number) => forLoop(j, op.i32(0), op.get(cb), op.i32(16), [...op.get(buf), ...op.get(j), ...op.i32Add(), ...op.v128Zero(), ...op.v128Store()]);
+  /** For every row: buf[j] += term(x[r, j]) (term leaves a vector), 16 bytes at a time. */
+  const sumRows = (buf: number, term: number[]) =>
+    forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
+      ...op.get(x), ...op.get(r), ...op.get(cb), ...op.i32Mul(), ...op.i32Add(), ...op.set(p),
+      ...forLoop(j, op.i32(0), op.get(cb), op.i32(16), [
+        ...op.get(buf), ...op.get(j), ...op.i32Add(),
+        ...op.get(buf), ...op.get(j), ...op.i32Add(), ...op.v128Load(),
+        ...op.get(p), ...op.get(j), ...op.i32Add(), ...op.v128Load(), ...term,
+        ...op.f32x4Add(), ...op.v128Store(),
+      ]),
+    ]);
+  // (x - mean)^2
+  const squared = [...op.get(mean), ...op.get(j), ...op.i32Add(), ...op.v128Load(), ...op.f32x4Sub(), ...op.tee(d), ...op.get(d), ...op.f32x4Mul()];
+  f.emit(
+    op.get(c), op.i32(4), op.i32Mul(), op.set(cb),
+    zero(mean), zero(sq),
+    sumRows(mean, []),
+    op.get(rows), op.f32ConvertI32U(), op.f32x4Splat(), op.set(n),
+    forLoop(j, op.i32(0), op.get(cb), op.i32(16), [
+      ...op.get(mean), ...op.get(j), ...op.i32Add(), ...op.get(mean), ...op.get(j), ...op.i32Add(), ...op.v128Load(), ...op.get(n), ...op.f32x4Div(), ...op.v128Store(),
+    ]),
+    sumRows(sq, squared),
+  );
+  return f;
+}
+
+/**
+ * channel_normalize(x, mean, invStd, gamma, beta, xhat, out, rows, c): xhat = (x - mean) * invStd,
+ * out = gamma * xhat + beta, per channel of x [rows x c] (c a multiple of 4), four at a time.
+ */
+function buildChannelNormalize(): Func {
+  const f = new Func("channel_normalize", new Array<typeof I32>(9).fill(I32));
+  const [x, mean, invStd, gamma, beta, xhat, out, rows, c] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const r = f.local(I32), j = f.local(I32), cb = f.local(I32), o = f.local(I32), v = f.local(V128);
+  const at = (buf: number) => [...op.get(buf), ...op.get(j), ...op.i32Add()];
+  f.emit(
+    op.get(c), op.i32(4), op.i32Mul(), op.set(cb),
+    forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
+      ...op.get(r), ...op.get(cb), ...op.i32Mul(), ...op.set(o),
+      ...forLoop(j, op.i32(0), op.get(cb), op.i32(16), [
+        ...op.get(x), ...op.get(o), ...op.i32Add(), ...op.get(j), ...op.i32Add(), ...op.v128Load(),
+        ...at(mean), ...op.v128Load(), ...op.f32x4Sub(), ...at(invStd), ...op.v128Load(), ...op.f32x4Mul(), ...op.set(v),
+        ...op.get(xhat), ...op.get(o), ...op.i32Add(), ...op.get(j), ...op.i32Add(), ...op.get(v), ...op.v128Store(),
+        ...op.get(out), ...op.get(o), ...op.i32Add(), ...op.get(j), ...op.i32Add(),
+        ...at(gamma), ...op.v128Load(), ...op.get(v), ...op.f32x4Mul(), ...at(beta), ...op.v128Load(), ...op.f32x4Add(), ...op.v128Store(),
+      ]),
+    ]),
+  );
+  return f;
+}
+
+/**
+ * channel_normalize_backward(g, xhat, gamma, invStd, dgamma, dbeta, dx, rows, c, accumulate): per
+ * channel of [rows x c] (c a multiple of 4), dgamma = sum g * xhat, dbeta = sum g (over the rows,
+ * in order), then, when dx is not 0, dx (=|+=) gamma * invStd / rows * (rows * g - dbeta - xhat * dgamma).
+ */
+function buildChannelNormalizeBackward(): Func {
+  const f = new Func("channel_normalize_backward", new Array<typeof I32>(10).fill(I32));
+  const [g, xhat, gamma, invStd, dgamma, dbeta, dx, rows, c, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const r = f.local(I32), j = f.local(I32), cb = f.local(I32), o = f.local(I32), n = f.local(V128), gv = f.local(V128), v = f.local(V128);
+  const at = (buf: number) => [...op.get(buf), ...op.get(j), ...op.i32Add()];
+  const row = (buf: number) => [...op.get(buf), ...op.get(o), ...op.i32Add(), ...op.get(j), ...op.i32Add()];
+  f.emit(
+    op.get(c), op.i32(4), op.i32Mul(), op.set(cb),
+    op.get(rows), op.f32ConvertI32U(), op.f32x4Splat(), op.set(n),
+    forLoop(j, op.i32(0), op.get(cb), op.i32(16), [...at(dgamma), ...op.v128Zero(), ...op.v128Store(), ...at(dbeta), ...op.v128Zero(), ...op.v128Store()]),
+    forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
+      ...op.get(r), ...op.get(cb), ...op.i32Mul(), ...op.set(o),
+      ...forLoop(j, op.i32(0), op.get(cb), op.i32(16), [
+        ...row(g), ...op.v128Load(), ...op.set(gv),
+        ...at(dgamma), ...at(dgamma), ...op.v128Load(), ...op.get(gv), ...row(xhat), ...op.v128Load(), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.v128Store(),
+        ...at(dbeta), ...at(dbeta), ...op.v128Load(), ...op.get(gv), ...op.f32x4Add(), ...op.v128Store(),
+      ]),
+    ]),
+    op.get(dx), op.if(),
+    forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
+      ...op.get(r), ...op.get(cb), ...op.i32Mul(), ...op.set(o),
+      ...forLoop(j, op.i32(0), op.get(cb), op.i32(16), [
+        // (gamma * invStd / rows) * (rows * g - dbeta - xhat * dgamma)
+        ...at(gamma), ...op.v128Load(), ...at(invStd), ...op.v128Load(), ...op.f32x4Mul(), ...op.get(n), ...op.f32x4Div(),
+        ...op.get(n), ...row(g), ...op.v128Load(), ...op.f32x4Mul(), ...at(dbeta), ...op.v128Load(), ...op.f32x4Sub(),
+        ...row(xhat), ...op.v128Load(), ...at(dgamma), ...op.v128Load(), ...op.f32x4Mul(), ...op.f32x4Sub(),
+        ...op.f32x4Mul(), ...op.set(v),
+        ...row(dx),
+        ...op.get(accumulate), ...op.if(), ...row(dx), ...op.v128Load(), ...op.get(v), ...op.f32x4Add(), ...op.set(v), ...op.end(),
+        ...op.get(v), ...op.v128Store(),
+      ]),
+    ]),
+    op.end(),
+  );
+  return f;
+}
+
 /** Functions of the module besides the gemm ones, each left out when false (default: all in). */
 export interface GemmWasmExtras {
   adam?: boolean;
@@ -1124,6 +1227,8 @@ export interface GemmWasmExtras {
   sparse?: boolean;
   /** dropout's mask from the seeded stream, four draws at a time (kernelDropout). */
   dropout?: boolean;
+  /** channel_moments, channel_normalize and channel_normalize_backward (kernelChannel*). */
+  channels?: boolean;
 }
 
 /** The gemm module's bytes (imports a shared memory `env.mem` with these page limits). */
@@ -1153,5 +1258,6 @@ export function buildGemmWasm(
   if (extras.conv !== false) funcs.push(buildConvForward(CONV_MR, shape.fma ?? false), buildConvFilterGrad(CONV_MR, shape.fma ?? false), buildPadCopy());
   if (extras.sparse !== false) funcs.push(buildCsrRows(), buildSparseRows(shape.fma ?? false));
   if (extras.dropout !== false) funcs.push(buildDropout());
+  if (extras.channels !== false) funcs.push(buildChannelMoments(), buildChannelNormalize(), buildChannelNormalizeBackward());
   return encodeModule(funcs, memory);
 }

@@ -64,6 +64,12 @@
 //   kernelDropout(x, out, mask, count, rate, scale, rng): dropout in training, mask = 0 where rng's
 //       next draw is below rate, else scale; out = x * mask. In simd mode WebAssembly draws four
 //       at a time from rng's state (rng.skip(count): mulberry32 is a counter), the same numbers.
+//   kernelChannelMoments(x, rows, c, mean, sq), kernelChannelNormalize(x, mean, invStd, gamma,
+//       beta, xhat, out, rows, c), kernelChannelNormalizeBackward(g, xhat, gamma, invStd, dgamma,
+//       dbeta, dx, rows, c, accumulate): per channel of a [rows x c] batch, the mean and sum of
+//       squared deviations; xhat = (x - mean) * invStd, out = gamma * xhat + beta; and its
+//       gradients (dx only when dx is not null). WebAssembly four channels at a time in simd mode
+//       when c is a multiple of 4 (float32 arithmetic; the loops compute each value in float64).
 //   allocI32(n: number): Int32Array   a zero-filled int buffer (the argmax of max pooling), in
 //       kernelMemory in the shared-memory modes, so that the WebAssembly kernels can write it.
 //   (adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im and the others above are emitted only when
@@ -111,11 +117,14 @@ const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackwar
 /** Pooling over windows of an NHWC batch, forward and backward. */
 const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
 
+/** Per-channel statistics and normalisation of a [rows x channels] batch (a batch_norm layer's arithmetic). */
+const CHANNEL_NAMES = ["kernelChannelMoments", "kernelChannelNormalize", "kernelChannelNormalizeBackward"] as const;
+
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
 /** The direct convolution's kernels (kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad). */
 const CONV_NAMES = ["kernelConv2dForward", "kernelConv2dFilterGrad", "kernelConv2dInputGrad"] as const;
 
-export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "kernelSparseGemm", "kernelDropout", "allocI32"] as const;
+export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "kernelSparseGemm", "kernelDropout", ...CHANNEL_NAMES, "allocI32"] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
@@ -966,6 +975,81 @@ function kernelDropout(${params}): void {
 `;
 }
 
+/** kernelChannel*: a batch_norm layer's arithmetic over a [rows x c] batch, per channel. */
+function channelKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
+  if (!CHANNEL_NAMES.some((k) => uses.has(k))) return "";
+  const suffix = simd ? "Ts" : "";
+  const wasmIf = (name: string, cond: string, call: string, args: string) =>
+    simd
+      ? `
+/** ${name.replace("kernel", "")} (see ${name}Ts); WebAssembly four channels at a time on allocF32 buffers when c is a multiple of 4. */
+function ${name}(${args}): void {
+  const wasm = kernelState.wasm;
+  if (wasm !== null && c % 4 === 0 && ${cond}) {
+    ${call}
+    return;
+  }
+  ${name}Ts(${args.split(",").map((a) => a.trim().replace(/:[\s\S]*$/, "")).join(", ")});
+}
+`
+      : "";
+  const shared = (names: string[]) => names.map((a) => `kernelShared(${a})`).join(" && ");
+  const momentsArgs = "x: Float32Array, rows: number, c: number, mean: Float32Array, sq: Float32Array";
+  const normArgs = "x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, beta: Float32Array, xhat: Float32Array, out: Float32Array, rows: number, c: number";
+  const backArgs = "g: Float32Array, xhat: Float32Array, gamma: Float32Array, invStd: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dx: Float32Array | null, rows: number, c: number, accumulate: boolean";
+  return `${uses.has("kernelChannelMoments") ? `
+/** Per channel of x [rows x c]: mean[j] = the mean of column j, sq[j] = the sum of its squared deviations from it. */
+function kernelChannelMoments${suffix}(${momentsArgs}): void {
+  mean.fill(0, 0, c);
+  sq.fill(0, 0, c);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < c; j++) mean[j] += x[r * c + j];
+  for (let j = 0; j < c; j++) mean[j] /= rows;
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < c; j++) {
+      const d = x[r * c + j] - mean[j];
+      sq[j] += d * d;
+    }
+  }
+}
+${wasmIf("kernelChannelMoments", shared(["x", "mean", "sq"]), "wasm.channel_moments(x.byteOffset, rows, c, mean.byteOffset, sq.byteOffset);", momentsArgs)}` : ""}${uses.has("kernelChannelNormalize") ? `
+/** Per channel of x [rows x c]: xhat = (x - mean) * invStd, out = gamma * xhat + beta. */
+function kernelChannelNormalize${suffix}(${normArgs}): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < c; j++) {
+      const i = r * c + j;
+      xhat[i] = (x[i] - mean[j]) * invStd[j];
+      out[i] = gamma[j] * xhat[i] + beta[j];
+    }
+  }
+}
+${wasmIf("kernelChannelNormalize", shared(["x", "mean", "invStd", "gamma", "beta", "xhat", "out"]), "wasm.channel_normalize(x.byteOffset, mean.byteOffset, invStd.byteOffset, gamma.byteOffset, beta.byteOffset, xhat.byteOffset, out.byteOffset, rows, c);", normArgs)}` : ""}${uses.has("kernelChannelNormalizeBackward") ? `
+/**
+ * The gradients of kernelChannelNormalize, per channel of [rows x c] (g = dL/d(out)):
+ * dgamma = sum g * xhat, dbeta = sum g, and, when dx is given, dx (=|+=) gamma * invStd / rows *
+ * (rows * g - dbeta - xhat * dgamma).
+ */
+function kernelChannelNormalizeBackward${suffix}(${backArgs}): void {
+  dgamma.fill(0, 0, c);
+  dbeta.fill(0, 0, c);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < c; j++) {
+      const i = r * c + j;
+      dgamma[j] += g[i] * xhat[i];
+      dbeta[j] += g[i];
+    }
+  }
+  if (dx === null) return;
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < c; j++) {
+      const i = r * c + j;
+      const v = ((gamma[j] * invStd[j]) / rows) * (rows * g[i] - dbeta[j] - xhat[i] * dgamma[j]);
+      dx[i] = accumulate ? dx[i] + v : v;
+    }
+  }
+}
+${wasmIf("kernelChannelNormalizeBackward", `${shared(["g", "xhat", "gamma", "invStd", "dgamma", "dbeta"])} && (dx === null || kernelShared(dx))`, "wasm.channel_normalize_backward(g.byteOffset, xhat.byteOffset, gamma.byteOffset, invStd.byteOffset, dgamma.byteOffset, dbeta.byteOffset, dx === null ? 0 : dx.byteOffset, rows, c, accumulate ? 1 : 0);", backArgs)}` : ""}`;
+}
+
 function tsSingleThread(uses: ReadonlySet<KernelFunction>): string {
   return `
 /** Allocates a zero-filled float buffer. All buffers are allocated once, before training. */
@@ -1000,7 +1084,7 @@ ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function a
     .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
     .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}${POOL_NAMES.filter((k) => uses.has(k))
     .map((k) => POOL_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
-    .join("")}${convKernels(false, uses)}${sparseKernel(false, false, uses)}${dropoutKernel(false, uses)}${uses.has("allocI32") ? `
+    .join("")}${convKernels(false, uses)}${sparseKernel(false, false, uses)}${dropoutKernel(false, uses)}${channelKernels(false, uses)}${uses.has("allocI32") ? `
 /** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
 function allocI32(n: number): Int32Array {
   return new Int32Array(n);
@@ -1237,6 +1321,7 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     conv: CONV_NAMES.some((k) => uses.has(k)),
     sparse: uses.has("kernelSparseGemm"),
     dropout: uses.has("kernelDropout"),
+    channels: CHANNEL_NAMES.some((k) => uses.has(k)),
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -1388,6 +1473,9 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
   conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
   pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
+` : ""}${CHANNEL_NAMES.some((k) => uses.has(k)) ? `  channel_moments(x: number, rows: number, c: number, mean: number, sq: number): void;
+  channel_normalize(x: number, mean: number, invStd: number, gamma: number, beta: number, xhat: number, out: number, rows: number, c: number): void;
+  channel_normalize_backward(g: number, xhat: number, gamma: number, invStd: number, dgamma: number, dbeta: number, dx: number, rows: number, c: number, accumulate: number): void;
 ` : ""}${uses.has("kernelDropout") ? `  /** args: the byte address of [the stream's state (u32), the threshold (u32), the scale (f32)]. */
   dropout(x: number, out: number, mask: number, count: number, args: number): void;
 ` : ""}${sparse ? `  csr_rows(a: number, rows: number, cols: number, rs: number, cs: number, ptr: number, ent: number): void;
@@ -1636,7 +1724,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse) ? jobKernels(conv, sparse) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse) ? jobKernels(conv, sparse) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
