@@ -1399,6 +1399,37 @@ function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
   }
 }
 
+/**
+ * Opens the job written in the control block to every thread and returns its generation. The job
+ * is written before NEXT opens it (tagged with the generation): a part claimed with that tag is
+ * always of this job, and a late worker still on the previous job claims nothing.
+ */
+function kernelOpenJob(parts: number): number {
+  const ctl = kernelState.ctl;
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
+  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
+  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  return gen;
+}
+
+/** Waits for the parts of the job the workers claimed; throws when one of them failed (what: the job, for the message). */
+function kernelAwaitJob(parts: number, what: string): void {
+  const ctl = kernelState.ctl;
+  let spins = 0;
+  for (
+    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
+    done < parts;
+    done = Atomics.load(ctl, KERNEL_CTL_DONE)
+  ) {
+    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
+  }
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
+    throw new Error("nnc kernels: a worker thread failed in " + what);
+}
+
 /** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
 function kernelWorkerSource(): string {
   return [
@@ -1708,12 +1739,7 @@ function kernelSplitJob(
     job[R + 1] = Math.min(extent, (t + 1) * per);
   }
   job[KERNEL_CTL_KIND] = kind;
-  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
-  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
-  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
-  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
-  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
-  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  const gen = kernelOpenJob(parts);
   const panel = kernelState.scratch[0]!.bp;
   for (;;) {
     const part = kernelClaim(ctl, gen, parts);
@@ -1721,16 +1747,7 @@ function kernelSplitJob(
     kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  let spins = 0;
-  for (
-    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
-    done < parts;
-    done = Atomics.load(ctl, KERNEL_CTL_DONE)
-  ) {
-    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
-  }
-  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
-    throw new Error("nnc kernels: a worker thread failed in a job");
+  kernelAwaitJob(parts, kind === 3 ? "a sparse product" : "a convolution");
 }
 
 /**
@@ -2319,14 +2336,7 @@ function gemm(
     job[R + 2] = byColumns ? lo : 0;
     job[R + 3] = byColumns ? hi : N;
   }
-  // The job is written before NEXT opens it (tagged with its generation): a part claimed with
-  // that tag is always of this job, and a late worker still on the previous job claims nothing.
-  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
-  Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
-  Atomics.store(ctl, KERNEL_CTL_DONE, 0);
-  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
-  Atomics.store(ctl, KERNEL_CTL_GEN, gen);
-  Atomics.notify(ctl, KERNEL_CTL_GEN);
+  const gen = kernelOpenJob(parts);
   for (;;) {
     const part = kernelClaim(ctl, gen, parts);
     if (part < 0) break;
@@ -2334,17 +2344,7 @@ function gemm(
     gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], pa);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  // Wait for the parts the workers claimed.
-  let spins = 0;
-  for (
-    let done = Atomics.load(ctl, KERNEL_CTL_DONE);
-    done < parts;
-    done = Atomics.load(ctl, KERNEL_CTL_DONE)
-  ) {
-    if (++spins > 2000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
-  }
-  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
-    throw new Error("nnc kernels: a worker thread failed in a matrix product");
+  kernelAwaitJob(parts, "a matrix product");
 }
 
 // ==== Shared runtime, copied from nnc's sources ====
