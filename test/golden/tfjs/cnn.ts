@@ -496,6 +496,17 @@ class Random {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  /**
+   * Skips the next `count` uniform draws and returns the state they start from: draw i of them
+   * (from 0) is mulberry32's output for state + (i + 1) * 0x6d2b79f5, which a vectorised kernel
+   * (the standalone program's kernelDropout) computes four at a time, the same numbers as next().
+   */
+  skip(count: number): number {
+    const start = this.state[0]!;
+    this.state[0] = (start + Math.imul(count, 0x6d2b79f5)) >>> 0;
+    return start;
+  }
+
   /** Uniform in [low, high). */
   uniform(low: number, high: number): number {
     return low + (high - low) * this.next();
