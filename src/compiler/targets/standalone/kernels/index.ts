@@ -117,7 +117,7 @@ const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackwar
 /** Pooling over windows of an NHWC batch, forward and backward. */
 const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
 
-/** Per-channel statistics and normalisation of a [rows x channels] batch (a batch_norm layer's arithmetic). */
+/** Per-channel statistics of a [rows x channels] batch, the normalisation by them, and its gradients. */
 const CHANNEL_NAMES = ["kernelChannelMoments", "kernelChannelNormalize", "kernelChannelNormalizeBackward"] as const;
 
 /** The runtime's functions besides allocF32, gemm, initKernels and shutdownKernels, each emitted only when used. */
@@ -966,7 +966,7 @@ function kernelDropout(${params}): void {
 `;
 }
 
-/** kernelChannel*: a batch_norm layer's arithmetic over a [rows x c] batch, per channel. */
+/** kernelChannel*: per-channel moments of a [rows x c] batch, the normalisation by them, and its gradients. */
 function channelKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
   if (!CHANNEL_NAMES.some((k) => uses.has(k))) return "";
   const suffix = simd ? "Ts" : "";
