@@ -701,8 +701,8 @@ function regularizationSection(ws: WeightBuffer[]): string {
   const grad: string[] = [];
   for (const w of ws) {
     const r = w.regularizer!;
-    const l1 = r.kind === "l1" || r.kind === "l1l2" ? Number(r.args.l1 ?? 0.01) : 0;
-    const l2 = r.kind === "l2" || r.kind === "l1l2" ? Number(r.args.l2 ?? 0.01) : 0;
+    const l1 = r.kind === "l1" || r.kind === "l1l2" ? Number(r.args.l1) : 0;
+    const l2 = r.kind === "l2" || r.kind === "l1l2" ? Number(r.args.l2) : 0;
     const terms: string[] = [];
     const gterms: string[] = [];
     if (l1) {
@@ -837,7 +837,7 @@ function trainingLoop(ir: IR, t: IRTraining, info: LoopInfo): string {
   const { C, inputBuffer } = info;
   const exampleSize = prod(t.data.exampleShape);
   const [H, W] = t.data.exampleShape.length === 3 ? t.data.exampleShape : [28, 28];
-  const lrArg = Number(t.optimizer.args.lr ?? 0.01);
+  const lrArg = Number(t.optimizer.args.lr);
   const run = callbacksRun(t);
   const needs = (need: keyof CallbackNeeds) => anyNeeds(run, need);
   const restoreBest = run.some((c) => c.needs.bestWeights?.(c.args) === true);

@@ -361,7 +361,7 @@ export async function train(options: RunOptions, hooks: TrainHooks = {}): Promis
   ${stopping.map((p, i) => `const stopping${i} = new EarlyStopping(${callbackArgs(p)});`).join("\n")}
   ${checkpoints.map((p, i) => `const checkpoint${i} = new CheckpointDecider(${callbackArgs(p)});`).join("\n")}
   ${csv.map((p, i) => `const csv${i} = { file: join(options.outDir, ${lit(args(p).path ?? "log.csv")}), header: null as string[] | null };`).join("\n")}
-  ${tensorboard ? `const board = new KerasTensorBoard(join(options.outDir, ${lit(args(tensorboard).dir ?? "logs")}), ${lit(args(tensorboard).update_freq ?? "epoch")});` : ""}
+  ${tensorboard ? `const board = new KerasTensorBoard(join(options.outDir, ${lit(args(tensorboard).dir)}), ${lit(args(tensorboard).update_freq)});` : ""}
   ${restoreBest ? "let best: Map<string, tf.Tensor> | null = null; // early_stopping's best weights" : ""}
 
   const stepsPerEpoch = ${t.stepsPerEpoch ?? "Math.ceil(n / BATCH_SIZE)"};
