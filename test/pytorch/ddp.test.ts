@@ -4,7 +4,7 @@
 // Then `nnc run --engine pytorch --nproc 2` end to end: the run directory holds a tfjs model that
 // TensorFlow.js loads and whose test accuracy is the one the PyTorch run reported.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -167,5 +167,28 @@ describe("nnc run --engine pytorch --nproc 2", () => {
     let hits = 0;
     for (let i = 0; i < 40; i++) if (predicted[i] === test.labels[i]) hits++;
     expect(hits / 40).toBeCloseTo(report.testAccuracy, 6);
+  }, 200_000);
+});
+
+describe("nnc run --engine pytorch without --data", () => {
+  it("trains on the files nnc finds in ../shared/data, a place the Python program does not search itself", () => {
+    // a working folder whose ../shared/data/mnist holds the files, an empty cache, no $NNC_DATA
+    const place = mkdtempSync(join(tmpdir(), "nnc-pt-data-"));
+    writeSyntheticMnist(join(place, "shared", "data", "mnist"), { train: 64, test: 32 });
+    const work = join(place, "work");
+    mkdirSync(work);
+    const file = join(work, "small.nn");
+    writeFileSync(file, SOURCE);
+    const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: "1", XDG_CACHE_HOME: join(place, "empty-cache") };
+    delete env.NNC_DATA;
+    const r = spawnSync(process.execPath, [join(repo, "bin", "nnc.js"), "run", "small.nn", "--engine", "pytorch", "--nproc", "2", "--out", "run", "--json", "--epochs", "1"], {
+      cwd: work,
+      encoding: "utf8",
+      timeout: 150_000,
+      env,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(report.trainSamples).toBe(64);
   }, 200_000);
 });

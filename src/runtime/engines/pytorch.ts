@@ -16,7 +16,7 @@ import type { IR, IRModel } from "../../compiler/ir.js";
 import { kerasTopology } from "../../compiler/targets/keras.js";
 import { generatePytorch } from "../../compiler/targets/pytorch/index.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
-import { loadMnist, writeFileAtomic } from "../data/mnist.js";
+import { findMnist, loadMnist, writeFileAtomic } from "../data/mnist.js";
 import { initialWeights } from "../random.js";
 import { readSafetensors, safetensorsBytes } from "../safetensors.js";
 import { TensorBoardWriter } from "../tensorboard.js";
@@ -132,11 +132,14 @@ export function createPytorchEngine(engineOptions: PytorchEngineOptions): Engine
       writeFileAtomic(script, program);
       const files = ["model.py"];
 
-      // data: the program finds the idx files where nnc does; without --data, make sure nnc's
-      // cache has them (nnc downloads; the Python program does not)
-      const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+      // data: without --data or $NNC_DATA, nnc finds the idx files (downloading them into its
+      // cache when they are nowhere: the Python program does not download) and tells the program
+      // where: it looks only in --data, $NNC_DATA and the cache, not in nnc's other places
+      // (../shared/data).
+      let dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
       if (dataDir === undefined && !process.env.NNC_DATA) {
         for (const split of ["train", "test"] as const) await loadMnist({ dataset: t.data.dataset, split, limit: 1 });
+        dataDir = findMnist({ dataset: t.data.dataset, split: "train" }) ?? undefined;
       }
 
       const tmp = mkdtempSync(join(tmpdir(), "nnc-pytorch-"));
