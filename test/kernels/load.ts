@@ -40,7 +40,7 @@ export interface KernelRuntime {
   kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number): void;
   kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number): void;
   kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number): void;
-  kernelDropout(x: Float32Array, out: Float32Array, mask: Float32Array, count: number, rate: number, scale: number, rng: { next(): number; skip(count: number): number }): void;
+  kernelDropout(x: Float32Array, out: Float32Array, mask: Float32Array, count: number, rate: number, scale: number, rng: { next(): number; advance(count: number): number }): void;
   kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, csr: Int32Array): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;

@@ -1530,7 +1530,7 @@ function gemmPart(
 }
 
 /**
- * The float arguments of the WebAssembly adam, sgd and piecewise_linear, passed through memory: a call from
+ * The float arguments of the WebAssembly adam, sgd, piecewise_linear and dropout, passed through memory: a call from
  * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
  */
 const kernelFloatArgs = allocF32(6);
@@ -2094,9 +2094,8 @@ function kernelConv2dInputGrad(
   kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
 }
 
-/** The arguments of the WebAssembly dropout (the stream's state, the threshold, the scale), in kernelMemory. */
-const kernelDropoutArgs = allocF32(3);
-const kernelDropoutInts = new Uint32Array(kernelDropoutArgs.buffer, kernelDropoutArgs.byteOffset, 2);
+/** kernelFloatArgs seen as integers: the WebAssembly dropout reads the stream's state and the threshold there, the scale after them. */
+const kernelDropoutInts = new Uint32Array(kernelFloatArgs.buffer, kernelFloatArgs.byteOffset, 2);
 
 /**
  * Dropout in training, over count values: mask[i] = 0 where rng's next draw is below rate, else
@@ -2110,17 +2109,17 @@ function kernelDropout(
   count: number,
   rate: number,
   scale: number,
-  rng: { next(): number; skip(count: number): number },
+  rng: { next(): number; advance(count: number): number },
 ): void {
   const wasm = kernelState.wasm;
   const threshold = Math.ceil(rate * 4294967296);
   if (wasm !== null && threshold < 4294967296 && kernelShared(x) && kernelShared(out) && kernelShared(mask)) {
-    // mulberry32 adds a constant to its state at every draw: rng.skip(count) gives the state the
+    // mulberry32 adds a constant to its state at every draw: rng.advance(count) gives the state the
     // draws start from, and a draw is below rate exactly when its 32-bit integer is below threshold
-    kernelDropoutInts[0] = rng.skip(count);
+    kernelDropoutInts[0] = rng.advance(count);
     kernelDropoutInts[1] = threshold;
-    kernelDropoutArgs[2] = scale;
-    wasm.dropout(x.byteOffset, out.byteOffset, mask.byteOffset, count, kernelDropoutArgs.byteOffset);
+    kernelFloatArgs[2] = scale;
+    wasm.dropout(x.byteOffset, out.byteOffset, mask.byteOffset, count, kernelFloatArgs.byteOffset);
     return;
   }
   for (let i = 0; i < count; i++) {
@@ -2391,11 +2390,11 @@ class Random {
   }
 
   /**
-   * Skips the next `count` uniform draws and returns the state they start from: draw i of them
+   * Advances past the next `count` uniform draws and returns the state they start from: draw i of them
    * (from 0) is mulberry32's output for state + (i + 1) * 0x6d2b79f5, which a vectorised kernel
    * (the standalone program's kernelDropout) computes four at a time, the same numbers as next().
    */
-  skip(count: number): number {
+  advance(count: number): number {
     const start = this.state[0]!;
     this.state[0] = (start + Math.imul(count, 0x6d2b79f5)) >>> 0;
     return start;

@@ -497,11 +497,11 @@ class Random {
   }
 
   /**
-   * Skips the next `count` uniform draws and returns the state they start from: draw i of them
+   * Advances past the next `count` uniform draws and returns the state they start from: draw i of them
    * (from 0) is mulberry32's output for state + (i + 1) * 0x6d2b79f5, which a vectorised kernel
    * (the standalone program's kernelDropout) computes four at a time, the same numbers as next().
    */
-  skip(count: number): number {
+  advance(count: number): number {
     const start = this.state[0]!;
     this.state[0] = (start + Math.imul(count, 0x6d2b79f5)) >>> 0;
     return start;

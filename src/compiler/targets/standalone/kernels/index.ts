@@ -63,7 +63,7 @@
 //       or before initKernels, it is gemm. The generator calls it only in simd mode.
 //   kernelDropout(x, out, mask, count, rate, scale, rng): dropout in training, mask = 0 where rng's
 //       next draw is below rate, else scale; out = x * mask. In simd mode WebAssembly draws four
-//       at a time from rng's state (rng.skip(count): mulberry32 is a counter), the same numbers.
+//       at a time from rng's state (rng.advance(count): mulberry32 is a counter), the same numbers.
 //   kernelChannelMoments(x, rows, c, mean, sq), kernelChannelNormalize(x, mean, invStd, gamma,
 //       beta, xhat, out, rows, c), kernelChannelNormalizeBackward(g, xhat, gamma, invStd, dgamma,
 //       dbeta, dx, rows, c, accumulate): per channel of a [rows x c] batch, the mean and sum of
@@ -929,7 +929,7 @@ function kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: F
 /** kernelDropout: dropout's mask drawn from the program's stream, and the masked values. */
 function dropoutKernel(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
   if (!uses.has("kernelDropout")) return "";
-  const params = "x: Float32Array, out: Float32Array, mask: Float32Array, count: number, rate: number, scale: number, rng: { next(): number; skip(count: number): number }";
+  const params = "x: Float32Array, out: Float32Array, mask: Float32Array, count: number, rate: number, scale: number, rng: { next(): number; advance(count: number): number }";
   const loop = (name: string) => `
 /**
  * Dropout in training, over count values: mask[i] = 0 where rng's next draw is below rate, else
@@ -944,21 +944,20 @@ function ${name}(${params}): void {
 `;
   if (!simd) return loop("kernelDropout");
   return `${loop("kernelDropoutTs")}
-/** The arguments of the WebAssembly dropout (the stream's state, the threshold, the scale), in kernelMemory. */
-const kernelDropoutArgs = allocF32(3);
-const kernelDropoutInts = new Uint32Array(kernelDropoutArgs.buffer, kernelDropoutArgs.byteOffset, 2);
+/** kernelFloatArgs seen as integers: the WebAssembly dropout reads the stream's state and the threshold there, the scale after them. */
+const kernelDropoutInts = new Uint32Array(kernelFloatArgs.buffer, kernelFloatArgs.byteOffset, 2);
 
 /** Dropout in training (see kernelDropoutTs); WebAssembly on allocF32 buffers, four draws at a time, the same masks. */
 function kernelDropout(${params}): void {
   const wasm = kernelState.wasm;
   const threshold = Math.ceil(rate * 4294967296);
   if (wasm !== null && threshold < 4294967296 && kernelShared(x) && kernelShared(out) && kernelShared(mask)) {
-    // mulberry32 adds a constant to its state at every draw: rng.skip(count) gives the state the
+    // mulberry32 adds a constant to its state at every draw: rng.advance(count) gives the state the
     // draws start from, and a draw is below rate exactly when its 32-bit integer is below threshold
-    kernelDropoutInts[0] = rng.skip(count);
+    kernelDropoutInts[0] = rng.advance(count);
     kernelDropoutInts[1] = threshold;
-    kernelDropoutArgs[2] = scale;
-    wasm.dropout(x.byteOffset, out.byteOffset, mask.byteOffset, count, kernelDropoutArgs.byteOffset);
+    kernelFloatArgs[2] = scale;
+    wasm.dropout(x.byteOffset, out.byteOffset, mask.byteOffset, count, kernelFloatArgs.byteOffset);
     return;
   }
   kernelDropoutTs(x, out, mask, count, rate, scale, rng);
@@ -1673,9 +1672,9 @@ function gemmPart(
   gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, i0, i1, j0, j1);`}
 }
 ` : ""}
-${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate") || uses.has("kernelPiecewiseLinear") || uses.has("kernelPiecewiseLinearBackward")) ? `
+${uses.has("adamUpdate") ? ADAM_TS : ""}${uses.has("sgdUpdate") ? SGD_TS : ""}${uses.has("kernelIm2col") ? IM2COL_TS : ""}${uses.has("kernelCol2im") ? COL2IM_TS : ""}${simd && (uses.has("adamUpdate") || uses.has("sgdUpdate") || uses.has("kernelPiecewiseLinear") || uses.has("kernelPiecewiseLinearBackward") || uses.has("kernelDropout")) ? `
 /**
- * The float arguments of the WebAssembly adam, sgd and piecewise_linear, passed through memory: a call from
+ * The float arguments of the WebAssembly adam, sgd, piecewise_linear and dropout, passed through memory: a call from
  * JavaScript boxes every non-integer number it passes, and the training step allocates nothing.
  */
 const kernelFloatArgs = allocF32(6);
