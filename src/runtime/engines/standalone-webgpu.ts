@@ -6,12 +6,13 @@
 // (src/runtime/training/callbacks.ts), saving the model in the same TensorFlow.js layers format.
 //
 // Covered (anything else is refused before training, naming what is not covered; COVERED lists
-// what is, read off the tables below):
-//   layers     a chain (no merges) of the layer kinds LAYER_STEPS turns into steps: views share
-//              their input's buffer; batch_norm uses batch statistics in training, moving
-//              ones at inference; dense and conv2d (padding valid/same, any strides, with or
-//              without bias) and activation layers apply the activations that have WGSL forms
-//              (wgsl in the standalone target's activations.ts), softmax and linear
+// what is, read off its tables):
+//   layers     a chain (no merges) of the layer kinds the standalone target's GPU_LAYER_STEPS
+//              (src/compiler/targets/standalone/layers.ts) turns into steps: views share their
+//              input's buffer; batch_norm uses batch statistics in training, moving ones at
+//              inference; dense and conv2d (padding valid/same, any strides, with or without bias)
+//              and activation layers apply the activations that have WGSL forms (wgsl in the
+//              standalone target's activations.ts), softmax and linear
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output; binary_crossentropy on a sigmoid output or from
 //              logits; label smoothing; the elementwise losses of WGSL_ELEMENTWISE_LOSSES
@@ -33,12 +34,11 @@
 // test/gpu/standalone-webgpu.test.ts compares them on every per-feature case this engine covers.
 import { mkdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { activationOf, type IR, type IRLayer, type IRLayerOf } from "../../compiler/ir.js";
+import { activationOf, type IR, type IRLayer } from "../../compiler/ir.js";
 import { activations, layers } from "../../compiler/catalog/index.js";
-import { eachActivationLayer } from "../../compiler/catalog/layers.js";
-import type { ActivationKind, CallbackKind, LayerKind, OptimizerKind } from "../../compiler/catalog/kinds.js";
+import type { CallbackKind, LayerKind, OptimizerKind } from "../../compiler/catalog/kinds.js";
 import { elementwise, numArgs } from "../../compiler/targets/standalone/activations.js";
-import { num as fmt, windowGeometry } from "../../compiler/targets/standalone/layers.js";
+import { GPU_LAYER_STEPS, num as fmt, type Act, type LayerSteps, type Step } from "../../compiler/targets/standalone/layers.js";
 import type { Engine, EpochLogs, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import { CliError } from "../errors.js";
 import { loadMnist } from "../data/mnist.js";
@@ -159,59 +159,6 @@ const OPTIMIZER_PLANS: { [K in OptimizerKind]: (args: OptimizerArgs) => Plan["op
   }),
 };
 
-/**
- * An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last
- * axis), with its WGSL expressions (the standalone target's activations.ts) for the others.
- */
-interface Act {
-  kind: ActivationKind;
-  width: number;
-  wgsl: { forward: string; backward: string } | null;
-}
-
-/** One step of the chain (views are no step: they share their input's buffer). */
-export type Step =
-  | {
-      op: "dense";
-      id: string;
-      /** Values per example in and out. */
-      in: number;
-      size: number;
-      act: Act;
-      kernel: string;
-      bias: string | null;
-    }
-  | {
-      op: "conv2d";
-      id: string;
-      in: number;
-      size: number;
-      act: Act;
-      kernel: string;
-      bias: string | null;
-      filters: number;
-      /** The geometry without the batch size. */
-      window: Omit<WindowShape, "n">;
-    }
-  | { op: "max_pool" | "avg_pool"; id: string; in: number; size: number; window: Omit<WindowShape, "n"> }
-  | { op: "activation"; id: string; in: number; size: number; act: Act }
-  | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number }
-  | { op: "prelu"; id: string; in: number; size: number; alpha: string }
-  | {
-      op: "batch_norm";
-      id: string;
-      in: number;
-      size: number;
-      /** Channels (the last axis) and values per example of each. */
-      channels: number;
-      momentum: number;
-      epsilon: number;
-      gamma: string | null;
-      beta: string | null;
-      movingMean: string;
-      movingVariance: string;
-    };
-
 export interface Plan {
   /** Values per example of the input. */
   inputSize: number;
@@ -268,85 +215,12 @@ function actOf(l: IRLayer): Act | null {
   return { kind: a.kind, width, wgsl: { forward: code.wgsl.forward(args), backward: code.wgsl.backward(args) } };
 }
 
-/** What a layer's entry in LAYER_STEPS reads. */
-interface LayerInChain<K extends LayerKind> {
-  l: IRLayerOf<K>;
-  /** The layer's id and values per example in and out. */
-  common: { id: string; in: number; size: number };
-  inShape: number[];
-  /** Its activation (linear for a layer without one). */
-  act: Act;
-  /** The name of its weight of a role, or null. */
-  weight(role: string): string | null;
-}
-
-/** A layer kind this engine does not cover: why, for the refusal. */
-interface NotCovered {
-  notCovered: string;
-}
-
-/** A covered layer kind's steps: none for a view (it shares its input's buffer) or the model's input, one step, or what it does not cover. */
-type LayerSteps<K extends LayerKind> = ((x: LayerInChain<K>) => Step | null | string) | NotCovered;
-
-const noStep = () => null;
-const pooling = <K extends "max_pool" | "avg_pool">(x: LayerInChain<K>): Step => {
-  const [KH, KW] = x.l.args.pool_size;
-  const [SH, SW] = x.l.args.strides;
-  return { op: x.l.kind, ...x.common, window: { ...windowGeometry(x.inShape, x.l.outputShape, [KH, KW], [SH, SW]), KH, KW, SH, SW } };
-};
-/** One window over the whole image: [h, w, c] -> [c], the layout of [1, 1, c]. */
-const globalPooling =
-  (op: "max_pool" | "avg_pool") =>
-  <K extends LayerKind>(x: LayerInChain<K>): Step => {
-    const [H, W, C] = x.inShape as [number, number, number];
-    return { op, ...x.common, window: { H, W, C, KH: H, KW: W, SH: 1, SW: 1, OH: 1, OW: 1, padTop: 0, padLeft: 0 } };
-  };
-const merge: NotCovered = { notCovered: "merges (only a chain of layers is covered)" };
-
-/** Every layer kind: the steps it becomes on the GPU, or that it is not covered. A kind without an entry fails the typecheck. */
-const LAYER_STEPS: { [K in LayerKind]: LayerSteps<K> } = {
-  input: noStep,
-  flatten: noStep,
-  reshape: noStep,
-  dense: (x) => ({ op: "dense", ...x.common, act: x.act, kernel: x.weight("kernel")!, bias: x.weight("bias") }),
-  conv2d: (x) => {
-    const [KH, KW] = x.l.args.kernel_size;
-    const [SH, SW] = x.l.args.strides;
-    const g = windowGeometry(x.inShape, x.l.outputShape, [KH, KW], [SH, SW]);
-    return { op: "conv2d", ...x.common, act: x.act, kernel: x.weight("kernel")!, bias: x.weight("bias"), filters: x.l.outputShape[2]!, window: { ...g, KH, KW, SH, SW } };
-  },
-  max_pool: pooling,
-  avg_pool: pooling,
-  global_max_pool: globalPooling("max_pool"),
-  global_avg_pool: globalPooling("avg_pool"),
-  ...eachActivationLayer((x: Pick<LayerInChain<LayerKind>, "common" | "act">): Step => ({ op: "activation", ...x.common, act: x.act })),
-  prelu: (x) => {
-    const alpha = x.l.weights.find((w) => w.role === "alpha")!;
-    if (x.common.size % size(alpha.shape) !== 0) return `the prelu layer ${x.l.id} (its alpha does not tile its input)`;
-    return { op: "prelu", ...x.common, alpha: alpha.name };
-  },
-  dropout: (x) => ({ op: "dropout", ...x.common, rate: x.l.args.rate, keep: Number((1 - x.l.args.rate).toPrecision(12)) }),
-  batch_norm: (x) => ({
-    op: "batch_norm",
-    ...x.common,
-    channels: x.l.outputShape.at(-1)!,
-    momentum: x.l.args.momentum,
-    epsilon: x.l.args.epsilon,
-    gamma: x.weight("gamma"),
-    beta: x.weight("beta"),
-    movingMean: x.weight("moving_mean")!,
-    movingVariance: x.weight("moving_variance")!,
-  }),
-  add: merge,
-  concat: merge,
-};
-
 /** Every callback kind, run by the CPU program's runner (src/runtime/training/callbacks.ts): a kind without a factory fails the typecheck. */
 const CALLBACKS: Record<CallbackKind, CallbackFactory> = CALLBACK_FACTORIES;
 
 /** What the engine covers, from its tables (for the refusal of a model it does not). */
 export const COVERED = ((): string => {
-  const layerKinds = layers.filter((e) => !("notCovered" in LAYER_STEPS[e.name]));
+  const layerKinds = layers.filter((e) => !("notCovered" in GPU_LAYER_STEPS[e.name]));
   const activationKinds = activations.filter((a) => {
     const code = elementwise(a.name);
     return !code || code.wgsl || a.name === "linear";
@@ -392,7 +266,7 @@ export function webgpuPlan(ir: IR): Plan | string {
     }
     const act = actOf(l);
     if (!act) return `the ${activationOf(l).kind} activation of ${l.id}`;
-    const entry = LAYER_STEPS[l.kind] as LayerSteps<LayerKind>;
+    const entry = GPU_LAYER_STEPS[l.kind] as LayerSteps<LayerKind>;
     if ("notCovered" in entry) return `the ${l.kind} layer ${l.id} (${entry.notCovered})`;
     const step = entry({ l, common, inShape, act, weight: (role) => l.weights.find((w) => w.role === role)?.name ?? null });
     if (typeof step === "string") return step;

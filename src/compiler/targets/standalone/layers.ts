@@ -6,10 +6,14 @@
 // sized for the largest batch (BATCH); `n` is the current batch size. `X_out` holds a layer's
 // output, `X_grad` dL/d(output). A gradient written to an input's buffer is either assigned or,
 // when that input feeds several layers, accumulated (its buffer is zeroed first).
+//
+// At the end, GPU_LAYER_STEPS: what each layer kind becomes in the GPU engine's training step (the
+// standalone target run as WGSL kernels on WebGPU), so a layer kind is named in one file per target.
 import { activationOf, type IRLayerOf, type IRRef, type LayerKind } from "../../ir.js";
 import type { ActivationKind, ActivationLayerKind } from "../../catalog/kinds.js";
 import { elementwise, numArgs } from "./activations.js";
 import { eachActivationLayer } from "../../catalog/layers.js";
+import type { WindowShape } from "./kernels/webgpu/wgsl.js";
 
 export interface InputRef {
   /** Output buffer of the input layer. */
@@ -678,4 +682,137 @@ export const LAYER_EMITTERS: { [K in LayerKind]: (ctx: LayerContext<K>) => Layer
   prelu,
   add,
   concat,
+};
+
+// What each layer kind becomes in the GPU engine's training step (`nnc run --gpu --engine
+// standalone`: src/runtime/engines/standalone-webgpu.ts, which plans a chain of layers by
+// GPU_LAYER_STEPS and runs the steps as the WGSL kernels of ./kernels/webgpu/).
+
+/**
+ * An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last
+ * axis), with its WGSL expressions (./activations.ts) for the others.
+ */
+export interface Act {
+  kind: ActivationKind;
+  width: number;
+  wgsl: { forward: string; backward: string } | null;
+}
+
+/** One step of the GPU engine's chain (views are no step: they share their input's buffer). */
+export type Step =
+  | {
+      op: "dense";
+      id: string;
+      /** Values per example in and out. */
+      in: number;
+      size: number;
+      act: Act;
+      kernel: string;
+      bias: string | null;
+    }
+  | {
+      op: "conv2d";
+      id: string;
+      in: number;
+      size: number;
+      act: Act;
+      kernel: string;
+      bias: string | null;
+      filters: number;
+      /** The geometry without the batch size. */
+      window: Omit<WindowShape, "n">;
+    }
+  | { op: "max_pool" | "avg_pool"; id: string; in: number; size: number; window: Omit<WindowShape, "n"> }
+  | { op: "activation"; id: string; in: number; size: number; act: Act }
+  | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number }
+  | { op: "prelu"; id: string; in: number; size: number; alpha: string }
+  | {
+      op: "batch_norm";
+      id: string;
+      in: number;
+      size: number;
+      /** Channels (the last axis) and values per example of each. */
+      channels: number;
+      momentum: number;
+      epsilon: number;
+      gamma: string | null;
+      beta: string | null;
+      movingMean: string;
+      movingVariance: string;
+    };
+
+/** What a layer's entry in GPU_LAYER_STEPS reads. */
+export interface LayerInChain<K extends LayerKind> {
+  l: IRLayerOf<K>;
+  /** The layer's id and values per example in and out. */
+  common: { id: string; in: number; size: number };
+  inShape: number[];
+  /** Its activation (linear for a layer without one). */
+  act: Act;
+  /** The name of its weight of a role, or null. */
+  weight(role: string): string | null;
+}
+
+/** A layer kind the GPU engine does not cover: why, for the refusal. */
+export interface NotCovered {
+  notCovered: string;
+}
+
+/** A covered layer kind's steps: none for a view (it shares its input's buffer) or the model's input, one step, or what it does not cover. */
+export type LayerSteps<K extends LayerKind> = ((x: LayerInChain<K>) => Step | null | string) | NotCovered;
+
+const noStep = () => null;
+const pooling = <K extends "max_pool" | "avg_pool">(x: LayerInChain<K>): Step => {
+  const [KH, KW] = x.l.args.pool_size;
+  const [SH, SW] = x.l.args.strides;
+  return { op: x.l.kind, ...x.common, window: { ...windowGeometry(x.inShape, x.l.outputShape, [KH, KW], [SH, SW]), KH, KW, SH, SW } };
+};
+/** One window over the whole image: [h, w, c] -> [c], the layout of [1, 1, c]. */
+const globalPooling =
+  (op: "max_pool" | "avg_pool") =>
+  <K extends LayerKind>(x: LayerInChain<K>): Step => {
+    const [H, W, C] = x.inShape as [number, number, number];
+    return { op, ...x.common, window: { H, W, C, KH: H, KW: W, SH: 1, SW: 1, OH: 1, OW: 1, padTop: 0, padLeft: 0 } };
+  };
+const merge: NotCovered = { notCovered: "merges (only a chain of layers is covered)" };
+
+/**
+ * Every layer kind and what it becomes in the GPU engine's training step: its step, none, or that
+ * it is not covered. A kind without an entry fails the typecheck.
+ */
+export const GPU_LAYER_STEPS: { [K in LayerKind]: LayerSteps<K> } = {
+  input: noStep,
+  flatten: noStep,
+  reshape: noStep,
+  dense: (x) => ({ op: "dense", ...x.common, act: x.act, kernel: x.weight("kernel")!, bias: x.weight("bias") }),
+  conv2d: (x) => {
+    const [KH, KW] = x.l.args.kernel_size;
+    const [SH, SW] = x.l.args.strides;
+    const g = windowGeometry(x.inShape, x.l.outputShape, [KH, KW], [SH, SW]);
+    return { op: "conv2d", ...x.common, act: x.act, kernel: x.weight("kernel")!, bias: x.weight("bias"), filters: x.l.outputShape[2]!, window: { ...g, KH, KW, SH, SW } };
+  },
+  max_pool: pooling,
+  avg_pool: pooling,
+  global_max_pool: globalPooling("max_pool"),
+  global_avg_pool: globalPooling("avg_pool"),
+  ...eachActivationLayer((x: Pick<LayerInChain<LayerKind>, "common" | "act">): Step => ({ op: "activation", ...x.common, act: x.act })),
+  prelu: (x) => {
+    const alpha = x.l.weights.find((w) => w.role === "alpha")!;
+    if (x.common.size % alpha.shape.reduce((p, d) => p * d, 1) !== 0) return `the prelu layer ${x.l.id} (its alpha does not tile its input)`;
+    return { op: "prelu", ...x.common, alpha: alpha.name };
+  },
+  dropout: (x) => ({ op: "dropout", ...x.common, rate: x.l.args.rate, keep: Number((1 - x.l.args.rate).toPrecision(12)) }),
+  batch_norm: (x) => ({
+    op: "batch_norm",
+    ...x.common,
+    channels: x.l.outputShape.at(-1)!,
+    momentum: x.l.args.momentum,
+    epsilon: x.l.args.epsilon,
+    gamma: x.weight("gamma"),
+    beta: x.weight("beta"),
+    movingMean: x.weight("moving_mean")!,
+    movingVariance: x.weight("moving_variance")!,
+  }),
+  add: merge,
+  concat: merge,
 };
