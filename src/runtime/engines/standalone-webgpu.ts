@@ -9,10 +9,11 @@
 // what is, read off its tables):
 //   layers     a chain (no merges) of the layer kinds the standalone target's GPU_LAYER_STEPS
 //              (src/compiler/targets/standalone/layers.ts) turns into steps: views share their
-//              input's buffer; batch_norm uses batch statistics in training, moving ones at
-//              inference; dense and conv2d (padding valid/same, any strides, with or without bias)
-//              and activation layers apply the activations that have WGSL forms (wgsl in the
-//              standalone target's activations.ts), softmax and linear
+//              input's buffer; batch normalisation (the channel-normalisation step) uses batch
+//              statistics in training, moving ones at inference; dense and conv2d (padding
+//              valid/same, any strides, with or without bias) and activation layers apply the
+//              activations that have WGSL forms (wgsl in the standalone target's activations.ts),
+//              softmax and linear
 //   loss       categorical_crossentropy / sparse_categorical_crossentropy on the softmax output,
 //              or from logits on a linear output; binary_crossentropy on a sigmoid output or from
 //              logits; label smoothing; the elementwise losses of WGSL_ELEMENTWISE_LOSSES
@@ -413,11 +414,11 @@ interface StepBuffers {
   dz: GpuTensor | null;
   /** conv2d: the patches (and, in the backward pass, their gradient). */
   cols: GpuTensor | null;
-  /** max_pool: where each maximum came from; dropout: the mask; batch_norm: the normalised input. */
+  /** max_pool: where each maximum came from; dropout: the mask; channel_norm: the normalised input. */
   aux: GpuTensor | null;
-  /** batch_norm: the batch mean and 1/std per channel. */
+  /** channel_norm: the batch mean and 1/std per channel. */
   stats: GpuTensor | null;
-  /** batch_norm without gamma or beta: where their (unused) gradients go. */
+  /** channel_norm without gamma or beta: where their (unused) gradients go. */
   paramGrads: [GpuTensor | null, GpuTensor | null] | null;
 }
 
@@ -429,7 +430,7 @@ interface StepBuffers {
 export class GpuNet {
   /** The trainable weights. */
   readonly params = new Map<string, Param>();
-  /** The weights training updates without gradients (batch_norm's moving statistics). */
+  /** The weights training updates without gradients (batch normalisation's moving statistics). */
   readonly state = new Map<string, GpuTensor>();
   /** The input batch (n rows of plan.inputSize) and the one-hot targets. */
   readonly x: GpuTensor;
@@ -459,8 +460,8 @@ export class GpuNet {
   ) {
     const B = batch;
     for (const s of plan.steps) {
-      if (s.op === "batch_norm") for (const name of [s.movingMean, s.movingVariance]) this.state.set(name, k.tensor(initial.get(name)!));
-      const trainable = s.op === "dense" || s.op === "conv2d" ? [s.kernel, s.bias] : s.op === "batch_norm" ? [s.gamma, s.beta] : s.op === "prelu" ? [s.alpha] : [];
+      if (s.op === "channel_norm") for (const name of [s.movingMean, s.movingVariance]) this.state.set(name, k.tensor(initial.get(name)!));
+      const trainable = s.op === "dense" || s.op === "conv2d" ? [s.kernel, s.bias] : s.op === "channel_norm" ? [s.gamma, s.beta] : s.op === "prelu" ? [s.alpha] : [];
       for (const name of trainable) {
         if (!name) continue;
         const w = initial.get(name)!;
@@ -492,9 +493,9 @@ export class GpuNet {
         z,
         dz: z ? k.tensor(B * s.size) : null,
         cols: patches ? k.tensor(patches) : null,
-        aux: s.op === "max_pool" || s.op === "dropout" || s.op === "batch_norm" ? k.tensor(B * s.size) : null,
-        stats: s.op === "batch_norm" ? k.tensor(2 * s.channels) : null,
-        paramGrads: s.op === "batch_norm" ? [s.gamma ? null : k.tensor(s.channels), s.beta ? null : k.tensor(s.channels)] : null,
+        aux: s.op === "max_pool" || s.op === "dropout" || s.op === "channel_norm" ? k.tensor(B * s.size) : null,
+        stats: s.op === "channel_norm" ? k.tensor(2 * s.channels) : null,
+        paramGrads: s.op === "channel_norm" ? [s.gamma ? null : k.tensor(s.channels), s.beta ? null : k.tensor(s.channels)] : null,
       };
     });
     this.masks = plan.steps.map((s) => (s.op === "dropout" ? new Float32Array(B * s.size) : null));
@@ -610,7 +611,7 @@ export class GpuNet {
         case "prelu":
           k.kernelPrelu(input, this.params.get(s.alpha)!.value, b.out, n * s.size);
           break;
-        case "batch_norm": {
+        case "channel_norm": {
           const rows = (n * s.size) / s.channels;
           const gamma = s.gamma ? this.params.get(s.gamma)!.value : null;
           const beta = s.beta ? this.params.get(s.beta)!.value : null;
@@ -647,7 +648,7 @@ export class GpuNet {
   backward(n: number): void {
     const k = this.k;
     const steps = this.plan.steps;
-    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d" || s.op === "prelu" || (s.op === "batch_norm" && (s.gamma || s.beta)));
+    const firstWeighted = steps.findIndex((s) => s.op === "dense" || s.op === "conv2d" || s.op === "prelu" || (s.op === "channel_norm" && (s.gamma || s.beta)));
     // (nothing to do in a model without weights: firstWeighted is -1)
     for (let i = steps.length - 1; firstWeighted >= 0 && i >= firstWeighted; i--) {
       const s = steps[i]!;
@@ -696,7 +697,7 @@ export class GpuNet {
           k.kernelPreluBackward(input, p.value, b.dOut, p.grad, dIn, n * s.size);
           break;
         }
-        case "batch_norm": {
+        case "channel_norm": {
           const [dg, db] = b.paramGrads!;
           k.kernelChannelNormalizeBackward(
             b.dOut,

@@ -686,7 +686,9 @@ export const LAYER_EMITTERS: { [K in LayerKind]: (ctx: LayerContext<K>) => Layer
 
 // What each layer kind becomes in the GPU engine's training step (`nnc run --gpu --engine
 // standalone`: src/runtime/engines/standalone-webgpu.ts, which plans a chain of layers by
-// GPU_LAYER_STEPS and runs the steps as the WGSL kernels of ./kernels/webgpu/).
+// GPU_LAYER_STEPS and runs the steps as the WGSL kernels of ./kernels/webgpu/). The steps are the
+// kernels' vocabulary, named by their math where it differs from the layer's name (channel_norm:
+// batch normalisation's per-channel statistics, normalisation, scale and shift).
 
 /**
  * An activation the WGSL kernels have (linear: none; softmax: over rows of `width`, the last
@@ -727,7 +729,8 @@ export type Step =
   | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number }
   | { op: "prelu"; id: string; in: number; size: number; alpha: string }
   | {
-      op: "batch_norm";
+      /** Normalise each channel by its batch statistics in training (moving ones at inference), then scale and shift. */
+      op: "channel_norm";
       id: string;
       in: number;
       size: number;
@@ -803,7 +806,7 @@ export const GPU_LAYER_STEPS: { [K in LayerKind]: LayerSteps<K> } = {
   },
   dropout: (x) => ({ op: "dropout", ...x.common, rate: x.l.args.rate, keep: Number((1 - x.l.args.rate).toPrecision(12)) }),
   batch_norm: (x) => ({
-    op: "batch_norm",
+    op: "channel_norm",
     ...x.common,
     channels: x.l.outputShape.at(-1)!,
     momentum: x.l.args.momentum,
