@@ -82,7 +82,7 @@ describe("compiled programs run as their headers say", () => {
       expect(command).toEqual(file.endsWith(".js") ? ["node", file] : ["npx", "tsx", file]);
       const out = join(tmp, `out-${name}-${target}`);
       // small: one epoch of a few examples (the tfjs programs train on tfjs's pure-JavaScript cpu backend)
-      const limits = target === "tfjs" ? ["--train-limit", "8", "--test-limit", "8"] : ["--train-limit", "128", "--test-limit", "64"];
+      const limits = target === "tfjs" ? ["--train-limit", "4", "--test-limit", "2"] : ["--train-limit", "128", "--test-limit", "64"];
       const { code, output } = await runProgram(command, ["--data", data, "--epochs", "1", ...limits, "--out", out]);
       expect(code, output).toBe(0);
       // both programs end with the same line: "test loss 0.1234, test accuracy 91.20% (...)"
