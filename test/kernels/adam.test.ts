@@ -16,7 +16,8 @@ for (const cfg of [
   { mode: "simd", threads: 2 },
 ] as const) {
   describe(`adamUpdate ${cfg.mode} threads=${cfg.threads}`, () => {
-    for (const n of [1, 3, 4, 7, 1029]) {
+    // 70001: above KERNEL_ADAM_PARALLEL_MIN, so with two threads the update is split into parts
+    for (const n of [1, 3, 4, 7, 1029, 70001]) {
       it(`n=${n}, three steps, views and plain arrays`, async () => {
         const k = await loadKernels(cfg);
         for (const plain of [false, true]) {
@@ -75,3 +76,29 @@ for (const cfg of [
     });
   });
 }
+
+describe("adamUpdate split across two threads", () => {
+  it("gives the one-thread result bit for bit (every value is updated by one part, in the same float32 steps)", async () => {
+    const one = await loadKernels({ mode: "simd", threads: 1 });
+    const two = await loadKernels({ mode: "simd", threads: 2 });
+    const n = 200_003;
+    const state = [one, two].map((k) => {
+      const value = k.allocF32(n), grad = k.allocF32(n), m = k.allocF32(n), v = k.allocF32(n);
+      for (let i = 0; i < n; i++) value[i] = Math.sin(i + 1);
+      return { k, value, grad, m, v };
+    });
+    for (let t = 1; t <= 3; t++) {
+      const lrT = (1e-3 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+      for (const s of state) {
+        for (let i = 0; i < n; i++) s.grad[i] = Math.cos(i * t + 0.5) * 0.1;
+        s.k.adamUpdate(s.value, s.grad, s.m, s.v, lrT, 0.9, 0.999, 1e-7);
+      }
+    }
+    const [a, b] = state as [(typeof state)[0], (typeof state)[0]];
+    expect(Buffer.from(b.value.buffer, b.value.byteOffset, n * 4).equals(Buffer.from(a.value.buffer, a.value.byteOffset, n * 4))).toBe(true);
+    expect(Buffer.from(b.m.buffer, b.m.byteOffset, n * 4).equals(Buffer.from(a.m.buffer, a.m.byteOffset, n * 4))).toBe(true);
+    expect(Buffer.from(b.v.buffer, b.v.byteOffset, n * 4).equals(Buffer.from(a.v.buffer, a.v.byteOffset, n * 4))).toBe(true);
+    one.shutdownKernels();
+    two.shutdownKernels();
+  });
+});

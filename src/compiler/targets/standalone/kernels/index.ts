@@ -829,11 +829,12 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
  * (direct convolutions, products that skip zeros): one part's runner, which the workers run too,
  * and the split.
  */
-function jobKernels(conv: boolean, sparse: boolean): string {
+function jobKernels(conv: boolean, sparse: boolean, adam: boolean): string {
   const kinds = [
     conv ? `if (kind === 1) wasm.conv_fwd(job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
   else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);` : "",
     sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);` : "",
+    adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
   ].filter(Boolean);
   return `
 /**
@@ -852,7 +853,8 @@ function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, 
  * this one included, claims parts until none is left. The kinds and what they split:${conv ? `
  * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
  * kernel gradient: nothing is summed afterwards)${sparse ? ";" : "."}` : ""}${sparse ? `
- * 3: sparse_rows's columns (every part packs its own blocks of B).` : ""}
+ * 3: sparse_rows's columns (every part packs its own blocks of B).` : ""}${adam ? `
+ * 4: adam's values (a parameter's elements: every part updates its own).` : ""}
  */
 function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, unit: number, flops: number): void {
   const job = kernelState.job, ctl = kernelState.ctl;
@@ -875,7 +877,7 @@ function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, u
     kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, kind === 3 ? "a sparse product" : "a convolution");
+  kernelAwaitJob(parts, kind === 3 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}"a convolution");
 }
 `;
 }
@@ -1291,6 +1293,8 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
   // or with the direct convolutions (their wrappers split jobs across the pool when it has
   // workers); the "ts" mode on one thread is tsSingleThread, so a runtime without a pool is simd.
   const pool = threads > 1 || conv;
+  // adam's update split across the threads (job kind 4) for a large parameter
+  const adamJobs = simd && threads > 1 && uses.has("adamUpdate");
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
     adam: uses.has("adamUpdate"),
@@ -1333,7 +1337,11 @@ const GEMM_MR = ${MR};${conv ? `
 /** Rows of the direct convolution's register tile: the unit its jobs are split in. */
 const KERNEL_CONV_MR = ${CONV_MR};` : ""}${sparse ? `
 /** Columns of sparse_rows's blocks (its panel of B holds K x KERNEL_SPARSE_NC floats): the unit its jobs are split in. */
-const KERNEL_SPARSE_NC = ${SPARSE_NC};` : ""}
+const KERNEL_SPARSE_NC = ${SPARSE_NC};` : ""}${adamJobs ? `
+/** adam's update splits a parameter across the threads from this many values (below, waking them costs more than it saves). */
+const KERNEL_ADAM_PARALLEL_MIN = 65536;
+/** adam's floating-point operations per value, for kernelSplitJob's part count. */
+const KERNEL_ADAM_FLOPS = 10;` : ""}
 const GEMM_NR = ${NR};${simd ? `
 const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` : ""}${pool ? `
 /** Layout of the control block shared with the workers (Int32 indices). */
@@ -1343,8 +1351,8 @@ const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed wi
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${conv || sparse ? `; or another job's arguments
-const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps" : ""}${sparse ? "; 3: sparse_rows, parts of columns" : ""}` : ""}
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${conv || sparse || adamJobs ? `; or another job's arguments
+const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps" : ""}${sparse ? "; 3: sparse_rows, parts of columns" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
@@ -1375,7 +1383,7 @@ for (;;) {
     try {
       ${
         simd
-          ? `${conv || sparse ? "if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
+          ? `${conv || sparse || adamJobs ? "if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
           : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
       gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
       }
@@ -1597,7 +1605,7 @@ function kernelWorkerSource(): string {
   return [
     ${JSON.stringify(constants)},
     ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : "gemmTile.toString(),"}
-    kernelClaim.toString(),${conv || sparse ? "\n    kernelJobPart.toString()," : ""}
+    kernelClaim.toString(),${conv || sparse || adamJobs ? "\n    kernelJobPart.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
 }
@@ -1740,7 +1748,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse) ? jobKernels(conv, sparse) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse || adamJobs) ? jobKernels(conv, sparse, adamJobs) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
@@ -1846,7 +1854,18 @@ function adamUpdate(
     args[3] = beta2;
     args[4] = 1 - beta2;
     args[5] = epsilon;
-    wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, args.byteOffset);
+    ${adamJobs ? `if (kernelState.workers.length > 0 && value.length >= KERNEL_ADAM_PARALLEL_MIN) {
+      // a large parameter: its elements split across the threads, in parts of whole 4 KiB
+      const job = kernelState.job, J = KERNEL_CTL_JOB;
+      job[J] = value.byteOffset;
+      job[J + 1] = grad.byteOffset;
+      job[J + 2] = m.byteOffset;
+      job[J + 3] = v.byteOffset;
+      job[J + 4] = args.byteOffset;
+      kernelSplitJob(wasm, 4, value.length, 1024, value.length * KERNEL_ADAM_FLOPS);
+      return;
+    }
+    ` : ""}wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, args.byteOffset);
     return;
   }` : ""}
   adamUpdateTs(value, grad, m, v, lrT, beta1, beta2, epsilon);
