@@ -79,3 +79,38 @@ for (const cfg of [
     }
   });
 }
+
+describe("kernelSparseGemm simd: a transposed operand", () => {
+  // csr_rows reads a transposed operand's stored rows whole (counting, then placing each row's
+  // values) rather than walking its columns: the list must be the one of the transpose stored as
+  // such, value for value in the same order, so that the sums (and C) are bit for bit the same.
+  for (const [M, K, N] of [
+    [784, 128, 512],
+    [23, 9, 13],
+    [5, 7, 16],
+  ] as const) {
+    it(`(${K}x${M})ᵀ · ${K}x${N} lists op(A) as the stored ${M}x${K} transpose does`, async () => {
+      const k: KernelRuntime = await loadKernels({ mode: "simd", threads: 1, uses: new Set(["kernelSparseGemm", "allocI32"]) });
+      try {
+        const A = sparse(k.allocF32(K * M), 0.19, M + K); // stored [K x M]; op(A) = Aᵀ
+        const At = k.allocF32(M * K);
+        for (let r = 0; r < M; r++) for (let c = 0; c < K; c++) At[r * K + c] = A[c * M + r]!;
+        const B = fill(k.allocF32(K * N), 3);
+        const C1 = k.allocF32(M * N), C2 = k.allocF32(M * N);
+        const size = Math.max(M, K) + 1 + 2 * M * K;
+        const csr1 = k.allocI32(size), csr2 = k.allocI32(size);
+        k.kernelSparseGemm(true, M, N, K, A, B, C1, csr1);
+        k.kernelSparseGemm(false, M, N, K, At, B, C2, csr2);
+        const entries = (csr2[M]! - csr2[0]!) / 8;
+        expect(entries).toBeGreaterThan(0);
+        // ptr: the same offsets from the list's start; then the same (column, value) pairs
+        for (let r = 0; r <= M; r++) expect(csr1[r]! - csr1[0]!).toBe(csr2[r]! - csr2[0]!);
+        const at1 = (csr1[0]! - csr1.byteOffset) / 4, at2 = (csr2[0]! - csr2.byteOffset) / 4;
+        expect([...csr1.subarray(at1, at1 + 2 * entries)]).toEqual([...csr2.subarray(at2, at2 + 2 * entries)]);
+        expect(Buffer.from(C1.buffer, C1.byteOffset, M * N * 4).equals(Buffer.from(C2.buffer, C2.byteOffset, M * N * 4))).toBe(true);
+      } finally {
+        k.shutdownKernels();
+      }
+    });
+  }
+});
