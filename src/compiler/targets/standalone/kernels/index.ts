@@ -1854,23 +1854,32 @@ function adamUpdate(
     args[3] = beta2;
     args[4] = 1 - beta2;
     args[5] = epsilon;
-    ${adamJobs ? `if (kernelState.workers.length > 0 && value.length >= KERNEL_ADAM_PARALLEL_MIN) {
-      // a large parameter: its elements split across the threads, in parts of whole 4 KiB
-      const job = kernelState.job, J = KERNEL_CTL_JOB;
-      job[J] = value.byteOffset;
-      job[J + 1] = grad.byteOffset;
-      job[J + 2] = m.byteOffset;
-      job[J + 3] = v.byteOffset;
-      job[J + 4] = args.byteOffset;
-      kernelSplitJob(wasm, 4, value.length, 1024, value.length * KERNEL_ADAM_FLOPS);
-      return;
-    }
-    ` : ""}wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, args.byteOffset);
+    ${adamJobs ? "kernelAdam(wasm, value, grad, m, v);" : "wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, args.byteOffset);"}
     return;
   }` : ""}
   adamUpdateTs(value, grad, m, v, lrT, beta1, beta2, epsilon);
 }
-
+${adamJobs ? `
+/**
+ * The WebAssembly adam, its float arguments already in kernelFloatArgs; a large parameter split
+ * across the threads in parts of whole runs of 1,024 values. A function of its own, which takes no
+ * float, so that adamUpdate stays as small as it is with one thread (V8 inlines it, and its float
+ * arguments are never boxed: test/standalone/no-allocation.test.ts).
+ */
+function kernelAdam(wasm: GemmKernelExports, value: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+  if (kernelState.workers.length === 0 || value.length < KERNEL_ADAM_PARALLEL_MIN) {
+    wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, kernelFloatArgs.byteOffset);
+    return;
+  }
+  const job = kernelState.job, J = KERNEL_CTL_JOB;
+  job[J] = value.byteOffset;
+  job[J + 1] = grad.byteOffset;
+  job[J + 2] = m.byteOffset;
+  job[J + 3] = v.byteOffset;
+  job[J + 4] = kernelFloatArgs.byteOffset;
+  kernelSplitJob(wasm, 4, value.length, 1024, value.length * KERNEL_ADAM_FLOPS);
+}
+` : ""}
 ` : ""}/**
  * Matrix multiply, row-major: C[M x N] = op(A)[M x K] * op(B)[K x N] (or C += ... when
  * accumulate). op(A) = A, stored [M x K], or, when transA, A stored [K x M] and transposed;
