@@ -102,3 +102,26 @@ describe("adamUpdate split across two threads", () => {
     two.shutdownKernels();
   });
 });
+
+describe("after adam's split, the next job is a matrix product again", () => {
+  it("a runtime with no other kind of job (no convolution, no sparse product): gemm after a split adam gives the one-thread product", async () => {
+    const uses = new Set(["adamUpdate"] as const);
+    const one = await loadKernels({ mode: "simd", threads: 1, uses });
+    const two = await loadKernels({ mode: "simd", threads: 2, uses });
+    const n = 100_000, M = 1024, N = 1024, K = 1024; // 2 GFLOP in 16 parts: long enough that the worker claims some
+    const out = [one, two].map((k) => {
+      const value = k.allocF32(n), grad = k.allocF32(n).fill(0.1), m = k.allocF32(n), v = k.allocF32(n);
+      k.adamUpdate(value, grad, m, v, 1e-3, 0.9, 0.999, 1e-7);
+      const A = k.allocF32(M * K), B = k.allocF32(K * N), C = k.allocF32(M * N);
+      for (let i = 0; i < A.length; i++) A[i] = Math.sin(i);
+      for (let i = 0; i < B.length; i++) B[i] = Math.cos(i);
+      k.gemm(false, false, M, N, K, A, B, C, false);
+      return C;
+    });
+    let worst = 0;
+    for (let i = 0; i < M * N; i++) worst = Math.max(worst, Math.abs(out[0]![i]! - out[1]![i]!));
+    expect(worst).toBeLessThan(1e-3);
+    one.shutdownKernels();
+    two.shutdownKernels();
+  });
+});

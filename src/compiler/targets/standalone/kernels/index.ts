@@ -1295,6 +1295,8 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
   const pool = threads > 1 || conv;
   // adam's update split across the threads (job kind 4) for a large parameter
   const adamJobs = simd && threads > 1 && uses.has("adamUpdate");
+  // jobs other than matrix products (kernelJobPart, kernelSplitJob)
+  const jobs = conv || sparse || adamJobs;
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
     adam: uses.has("adamUpdate"),
@@ -1351,7 +1353,7 @@ const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed wi
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
-const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${conv || sparse || adamJobs ? `; or another job's arguments
+const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${jobs ? `; or another job's arguments
 const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps" : ""}${sparse ? "; 3: sparse_rows, parts of columns" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
@@ -1383,7 +1385,7 @@ for (;;) {
     try {
       ${
         simd
-          ? `${conv || sparse || adamJobs ? "if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
+          ? `${jobs ? "if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else " : ""}gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);`
           : `if (heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
       gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
       }
@@ -1605,7 +1607,7 @@ function kernelWorkerSource(): string {
   return [
     ${JSON.stringify(constants)},
     ${simd ? "gemmRange.toString(), gemmPaddedRows.toString()," : "gemmTile.toString(),"}
-    kernelClaim.toString(),${conv || sparse || adamJobs ? "\n    kernelJobPart.toString()," : ""}
+    kernelClaim.toString(),${jobs ? "\n    kernelJobPart.toString()," : ""}
     ${JSON.stringify(workerMain)},
   ].join("\\n");
 }
@@ -1748,7 +1750,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && (conv || sparse || adamJobs) ? jobKernels(conv, sparse, adamJobs) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
@@ -1952,7 +1954,7 @@ function gemm(
   job[J + 6] = b;
   job[J + 7] = c;
   job[J + 8] = accumulate ? 1 : 0;
-  job[J + 9] = pa;${conv || sparse ? `
+  job[J + 9] = pa;${jobs ? `
   job[KERNEL_CTL_KIND] = 0;` : ""}
   for (let t = 0; t < parts; t++) {
     const lo = Math.min(extent, t * per), hi = Math.min(extent, (t + 1) * per);
