@@ -81,9 +81,9 @@ for (const cfg of [
 }
 
 describe("kernelSparseGemm simd: a transposed operand", () => {
-  // csr_rows reads a transposed operand's stored rows whole (counting, then placing each row's
-  // values) rather than walking its columns: the list must be the one of the transpose stored as
-  // such, value for value in the same order, so that the sums (and C) are bit for bit the same.
+  // csr_rows walks a transposed operand's columns in place (one value at a time, a stored row
+  // apart): the list must be the one of the transpose stored as such, value for value in the same
+  // order, so that the sums (and C) are bit for bit the same.
   for (const [M, K, N] of [
     [784, 128, 512],
     [23, 9, 13],

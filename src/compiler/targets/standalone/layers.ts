@@ -700,40 +700,36 @@ export interface Act {
   wgsl: { forward: string; backward: string } | null;
 }
 
+/** What every step of the GPU engine's chain has: the layer's id and its values per example in and out. */
+export interface StepCommon {
+  id: string;
+  in: number;
+  size: number;
+}
+
+/** A dense or conv2d step's weights (by name) and activation. */
+interface WeightedStep extends StepCommon {
+  act: Act;
+  kernel: string;
+  bias: string | null;
+}
+
 /** One step of the GPU engine's chain (views are no step: they share their input's buffer). */
 export type Step =
-  | {
-      op: "dense";
-      id: string;
-      /** Values per example in and out. */
-      in: number;
-      size: number;
-      act: Act;
-      kernel: string;
-      bias: string | null;
-    }
-  | {
+  | ({ op: "dense" } & WeightedStep)
+  | ({
       op: "conv2d";
-      id: string;
-      in: number;
-      size: number;
-      act: Act;
-      kernel: string;
-      bias: string | null;
       filters: number;
       /** The geometry without the batch size. */
       window: Omit<WindowShape, "n">;
-    }
-  | { op: "max_pool" | "avg_pool"; id: string; in: number; size: number; window: Omit<WindowShape, "n"> }
-  | { op: "activation"; id: string; in: number; size: number; act: Act }
-  | { op: "dropout"; id: string; in: number; size: number; rate: number; keep: number }
-  | { op: "prelu"; id: string; in: number; size: number; alpha: string }
-  | {
+    } & WeightedStep)
+  | ({ op: "max_pool" | "avg_pool"; window: Omit<WindowShape, "n"> } & StepCommon)
+  | ({ op: "activation"; act: Act } & StepCommon)
+  | ({ op: "dropout"; rate: number; keep: number } & StepCommon)
+  | ({ op: "prelu"; alpha: string } & StepCommon)
+  | ({
       /** Normalise each channel by its batch statistics in training (moving ones at inference), then scale and shift. */
       op: "channel_norm";
-      id: string;
-      in: number;
-      size: number;
       /** Channels (the last axis) and values per example of each. */
       channels: number;
       momentum: number;
@@ -742,13 +738,13 @@ export type Step =
       beta: string | null;
       movingMean: string;
       movingVariance: string;
-    };
+    } & StepCommon);
 
 /** What a layer's entry in GPU_LAYER_STEPS reads. */
 export interface LayerInChain<K extends LayerKind> {
   l: IRLayerOf<K>;
   /** The layer's id and values per example in and out. */
-  common: { id: string; in: number; size: number };
+  common: StepCommon;
   inShape: number[];
   /** Its activation (linear for a layer without one). */
   act: Act;
