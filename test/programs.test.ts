@@ -81,8 +81,10 @@ describe("compiled programs run as their headers say", () => {
       const command = headerCommand(file);
       expect(command).toEqual(file.endsWith(".js") ? ["node", file] : ["npx", "tsx", file]);
       const out = join(tmp, `out-${name}-${target}`);
-      // small: one epoch of a few examples (the tfjs programs train on tfjs's pure-JavaScript cpu backend)
-      const limits = target === "tfjs" ? ["--train-limit", "4", "--test-limit", "2"] : ["--train-limit", "128", "--test-limit", "64"];
+      // small: one epoch of a few examples. The tfjs programs train on tfjs's pure-JavaScript cpu
+      // backend on two (validation_split 0.2 leaves one of them to train on): alexnet's takes 35 s
+      // so, each example 10 s (mostly conv2DBackpropFilter) and 15 s for Adam over its 20M weights.
+      const limits = target === "tfjs" ? ["--train-limit", "2", "--test-limit", "1"] : ["--train-limit", "128", "--test-limit", "64"];
       const { code, output } = await runProgram(command, ["--data", data, "--epochs", "1", ...limits, "--out", out]);
       expect(code, output).toBe(0);
       // both programs end with the same line: "test loss 0.1234, test accuracy 91.20% (...)"

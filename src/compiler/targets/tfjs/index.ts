@@ -22,6 +22,11 @@ export interface TfjsTargetOptions {
   package?: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node" | "@tensorflow/tfjs";
   /** The command that runs the written program (`node model.js`), for its header and --help; default `npx tsx <name>.ts`. */
   command?: string;
+  /**
+   * Format the program with prettier (default true). The tfjs engine, which transpiles it at
+   * once, skips it (as the standalone engine does): formatting is for readers.
+   */
+  format?: boolean;
 }
 
 import { comment as lineComment, commentText, lit, programCommand } from "../code.js";
@@ -673,5 +678,5 @@ export async function generateTfjs(ir: IR, options: TfjsTargetOptions = {}): Pro
     ...pieces.map((p) => `// ---- ${p.label}\n\n${p.code}`),
     MAIN(usage, `runs/${ir.model.name}-tfjs`),
   ].join("\n\n");
-  return prettier.format(program, { parser: "typescript", printWidth: 110 });
+  return options.format === false ? program : prettier.format(program, { parser: "typescript", printWidth: 110 });
 }

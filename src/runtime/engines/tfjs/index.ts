@@ -22,7 +22,8 @@ export async function loadTfjsProgram(ir: IR, choice: BackendChoice) {
   // Loaded when a tfjs run starts: select.ts imports this module for every run.
   const { generateTfjs } = await import("../../../compiler/targets/tfjs/index.js");
   const { loadProgram } = await import("../program.js");
-  const source = await generateTfjs(ir, { package: "@tensorflow/tfjs" });
+  // Not formatted: esbuild reads it as well either way (`nnc compile` writes the formatted text).
+  const source = await generateTfjs(ir, { package: "@tensorflow/tfjs", format: false });
   return loadProgram(source, `nnc-tfjs-${ir.model.name}`, { "@tensorflow/tfjs": choice.tf });
 }
 
