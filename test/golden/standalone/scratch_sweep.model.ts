@@ -62,6 +62,8 @@ const dense_1 = {
   z: allocF32(BATCH * 100),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 100),
+  /** x's non-zero values, listed by kernelSparseGemm */
+  csr: allocI32(Math.max(BATCH, 784) + 1 + 2 * BATCH * 784),
   grad: allocF32(BATCH * 100),
 };
 
@@ -85,9 +87,9 @@ const target = allocF32(BATCH * 10);
 
 // dense_1: dense(latent, activation: relu, init: he_normal) (line 7)
 function dense_1_forward(n: number, x: Float32Array): void {
-  const { z, kernel, out, bias } = dense_1;
-  // z = x · kernel + bias   ([n, 784] · [784, 100])
-  gemm(false, false, n, 100, 784, x, kernel, z, false);
+  const { z, kernel, csr, out, bias } = dense_1;
+  // z = x · kernel + bias   ([n, 784] · [784, 100]), over x's non-zero values
+  kernelSparseGemm(false, n, 100, 784, x, kernel, z, csr);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n, 100);
 }
@@ -700,4 +702,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelSparseGemm, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist

@@ -61,6 +61,8 @@ const dense_1 = {
   z: allocF32(BATCH * 50),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 50),
+  /** x's non-zero values, listed by kernelSparseGemm */
+  csr: allocI32(Math.max(BATCH, 784) + 1 + 2 * BATCH * 784),
   grad: allocF32(BATCH * 50),
 };
 
@@ -91,9 +93,9 @@ function sigmoid(z: number): number {
 
 // dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7)
 function dense_1_forward(n: number, x: Float32Array): void {
-  const { z: z_buf, kernel, bias, out } = dense_1;
-  // z_buf = x · kernel + bias   ([n, 784] · [784, 50])
-  gemm(false, false, n, 50, 784, x, kernel, z_buf, false);
+  const { z: z_buf, kernel, csr, bias, out } = dense_1;
+  // z_buf = x · kernel + bias   ([n, 784] · [784, 50]), over x's non-zero values
+  kernelSparseGemm(false, n, 50, 784, x, kernel, z_buf, csr);
   // add the bias, then sigmoid
   for (let r = 0; r < n; r++) {
     const o = r * 50;
@@ -712,4 +714,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelBiasAdd, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist

@@ -212,16 +212,20 @@ ${ctx.helper("biasAdd")}(${z}, ${b}, ${rows}, ${cols});`;
 }
 
 /**
- * Whether a dense layer's two products with its input (forward, and the kernel gradient) skip the
- * input's zeros (kernelSparseGemm) rather than run gemm. Only with the WebAssembly kernels, and
+ * Which of a dense layer's two products with its input (forward, and the kernel gradient) skip
+ * the input's zeros (kernelSparseGemm) rather than run gemm. Only with the WebAssembly kernels, and
  * for an input that takes no gradient: the data, or what is computed from it alone, which for
  * MNIST is about 80% zeros (the kernel checks each batch, and runs gemm when more than a third is
- * not zero). Listing the non-zero values costs a pass over the input whatever the layer's width, so
- * it pays for wide layers only: examples/mlp.nn (512 units) trains 2.2x faster per CPU-second,
- * examples/twolayer.nn (50 units) 0.7x as fast (bench/README.md), hence at least 128 units.
+ * not zero). Each product lists the non-zero values of its own operand (x, or xᵀ) in a pass over
+ * the input whatever the layer's width, so each pays from its own width. Measured per product on
+ * a batch of 100 MNIST images (CPU µs, sparse against gemm): forward, 16 units 133 vs 214, 50
+ * units 170-300 vs 330-500, 512 units 1,400 vs 4,800, and a tie at 10; the kernel gradient, whose
+ * listing of xᵀ is the costlier, 50 units 470 vs 490, 64 units 440 vs 530, 128 units 540 vs 890,
+ * 512 units 1,600 vs 4,200, but twice gemm's time below 32.
  */
-export function denseSkipsZeros(kernels: "ts" | "simd", inputGrad: boolean, units: number): boolean {
-  return kernels === "simd" && !inputGrad && units >= 128;
+export function denseSkipsZeros(kernels: "ts" | "simd", inputGrad: boolean, units: number): { forward: boolean; kernelGrad: boolean } {
+  const sparse = kernels === "simd" && !inputGrad;
+  return { forward: sparse && units >= 16, kernelGrad: sparse && units >= 128 };
 }
 
 const dense: LayerEmitter<"dense"> = (ctx) => {
@@ -232,10 +236,11 @@ const dense: LayerEmitter<"dense"> = (ctx) => {
   const bias = hasBias ? ctx.weight("bias") : null;
   const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
   const fusedBias = bias ? biasAndActivation(ctx, act, z, ctx.out, bias.value, "n", units) : null;
-  const csr = denseSkipsZeros(ctx.kernels, x.grad !== null, units) ? ctx.intBuffer(`${ctx.v}_csr`, `Math.max(BATCH, ${x.size}) + 1 + 2 * BATCH * ${x.size}`, "x's non-zero values, listed by kernelSparseGemm") : null;
+  const skips = denseSkipsZeros(ctx.kernels, x.grad !== null, units);
+  const csr = skips.forward || skips.kernelGrad ? ctx.intBuffer(`${ctx.v}_csr`, `Math.max(BATCH, ${x.size}) + 1 + 2 * BATCH * ${x.size}`, "x's non-zero values, listed by kernelSparseGemm") : null;
   const forward = [
-    `// ${z} = x · kernel${bias ? " + bias" : ""}   ([n, ${x.size}] · [${x.size}, ${units}])${csr ? ", over x's non-zero values" : ""}`,
-    csr
+    `// ${z} = x · kernel${bias ? " + bias" : ""}   ([n, ${x.size}] · [${x.size}, ${units}])${skips.forward ? ", over x's non-zero values" : ""}`,
+    csr && skips.forward
       ? `${ctx.helper("sparseGemm")}(false, n, ${units}, ${x.size}, ${x.out}, ${kernel.value}, ${z}, ${csr});`
       : `gemm(false, false, n, ${units}, ${x.size}, ${x.out}, ${kernel.value}, ${z}, false);`,
     fusedBias ? fusedBias.code : "",
@@ -246,7 +251,7 @@ const dense: LayerEmitter<"dense"> = (ctx) => {
     : [
         actBackward,
         `// dKernel = xᵀ · dz; dBias = column sums of dz${x.grad ? "; dx = dz · kernelᵀ" : ""}`,
-        csr
+        csr && skips.kernelGrad
           ? `${ctx.helper("sparseGemm")}(true, ${x.size}, ${units}, n, ${x.out}, ${dz}, ${kernel.grad}, ${csr});`
           : `gemm(true, false, ${x.size}, ${units}, n, ${x.out}, ${dz}, ${kernel.grad}, false);`,
         bias ? biasBackward(ctx, dz, bias.grad, "n", units) : "",
