@@ -3,10 +3,16 @@
 // (NodeNext style) resolve to `./x.ts` when only the TypeScript file exists.
 // nnc uses these rather than tsx's loader because tsx compiles with esbuild's `keepNames`,
 // which wraps every closure in a naming call: that made the chevrotain parser 2-3x slower.
-import { readFile } from "node:fs/promises";
+// What esbuild made of a file is kept in node_modules/.cache/nnc-ts/, named by the hash of
+// esbuild's version and the file's path and text, so that a command starts without transpiling its modules again (a cache
+// that cannot be written is skipped: the modules are transpiled as before).
+import { createHash } from "node:crypto";
+import { readFile, writeFile, mkdir, rename } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { transform } from "esbuild";
+import { transform, version as esbuildVersion } from "esbuild";
+
+const cacheDir = fileURLToPath(new URL("../node_modules/.cache/nnc-ts/", import.meta.url));
 
 export async function resolve(specifier, context, nextResolve) {
   const parent = context.parentURL;
@@ -23,6 +29,12 @@ export async function load(url, context, nextLoad) {
   if (url.startsWith("file:") && (url.endsWith(".ts") || url.endsWith(".mts"))) {
     const path = fileURLToPath(url);
     const source = await readFile(path, "utf8");
+    const cached = `${cacheDir}${createHash("sha256").update(esbuildVersion).update("\0").update(path).update("\0").update(source).digest("hex").slice(0, 40)}.mjs`;
+    try {
+      return { format: "module", source: await readFile(cached, "utf8"), shortCircuit: true };
+    } catch {
+      // not cached yet
+    }
     const out = await transform(source, {
       loader: "ts",
       format: "esm",
@@ -30,6 +42,15 @@ export async function load(url, context, nextLoad) {
       sourcemap: "inline",
       sourcefile: path,
     });
+    try {
+      // whole or not at all: written under a temporary name, then renamed into place
+      await mkdir(cacheDir, { recursive: true });
+      const tmp = `${cached}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+      await writeFile(tmp, out.code);
+      await rename(tmp, cached);
+    } catch {
+      // a read-only checkout: no cache
+    }
     return { format: "module", source: out.code, shortCircuit: true };
   }
   return nextLoad(url, context);
