@@ -62,6 +62,10 @@ describe("generated program: same numbers in every kernel mode", () => {
     // batch_norm: simd runs its passes as WebAssembly kernels (kernelChannel*), on vectors and images
     ["test/cases/layers/batch_norm.nn", 8],
     ["test/cases/layers/batch_norm-images.nn", 8],
+    // an activation with a kernel (leaky_relu's kernelPiecewiseLinear, sigmoid's kernelSigmoid) as a
+    // dense layer's: simd adds the bias, then runs the kernel over the batch
+    ["test/cases/activations/leaky_relu.nn", 8],
+    ["test/cases/losses/binary_crossentropy.nn", 8],
   ] as const) {
     it(`${model}: forward output, loss and every gradient (ts vs simd/1 vs simd/2)`, async () => {
       const ref = await load(model, "ts", 1);

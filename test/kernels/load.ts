@@ -30,6 +30,7 @@ export interface KernelRuntime {
   kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void;
   kernelPiecewiseLinear(z: Float32Array, a: Float32Array, slope: number, count: number): void;
   kernelPiecewiseLinearBackward(z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number): void;
+  kernelSigmoid(z: Float32Array, a: Float32Array, count: number): void;
   kernelBytesToFloats(src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number): void;
   kernelBytes(x: Uint8Array): Uint8Array;
   allocI32(n: number): Int32Array;
@@ -54,7 +55,7 @@ export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
   const state = /\bconst kernelState\b/.test(ts) ? ", kernelState" : "";
-  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelSigmoid, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

@@ -82,29 +82,17 @@ const dense_2 = {
 /** The labels of the current batch, one-hot: [n, 10]. */
 const target = allocF32(BATCH * 10);
 
-// ==== Helpers ====
-
-/** The logistic function 1 / (1 + e^-z). */
-function sigmoid(z: number): number {
-  return 1 / (1 + Math.exp(-z));
-}
-
 // ==== Forward and backward passes ====
 
 // dense_1: dense(50, activation: sigmoid, init: random_normal(stddev: 0.01), bias_init: zeros) (line 7)
 function dense_1_forward(n: number, x: Float32Array): void {
-  const { z: z_buf, kernel, csr, bias, out } = dense_1;
-  // z_buf = x · kernel + bias   ([n, 784] · [784, 50]), over x's non-zero values
-  kernelSparseGemm(false, n, 50, 784, x, kernel, z_buf, csr);
-  // add the bias, then sigmoid
-  for (let r = 0; r < n; r++) {
-    const o = r * 50;
-    for (let j = 0; j < 50; j++) {
-      const z = z_buf[o + j] + bias[j];
-      z_buf[o + j] = z;
-      out[o + j] = sigmoid(z);
-    }
-  }
+  const { z, kernel, csr, bias, out } = dense_1;
+  // z = x · kernel + bias   ([n, 784] · [784, 50]), over x's non-zero values
+  kernelSparseGemm(false, n, 50, 784, x, kernel, z, csr);
+  // add the bias: z[r, j] += bias[j]
+  kernelBiasAdd(z, bias, n, 50);
+  // sigmoid: out = sigmoid(z)
+  kernelSigmoid(z, out, n * 50);
 }
 
 // dense_2: dense(10, activation: softmax, init: random_normal(stddev: 0.01), bias_init: zeros) (line 8)
@@ -714,4 +702,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, sgdUpdate, kernelSparseGemm, kernelBiasAdd, kernelBiasGrad, kernelSigmoid, kernelBytesToFloats, kernelBytes, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist

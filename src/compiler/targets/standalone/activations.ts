@@ -62,6 +62,7 @@ export const ACTIVATIONS: { [K in ActivationKind]: ActivationCode } = {
     forward: () => "sigmoid(z)",
     backward: () => "g * a * (1 - a)",
     helpers: ["sigmoid"],
+    kernel: { forward: "sigmoid", numbers: () => [] },
     wgsl: { forward: () => "1.0 / (1.0 + exp(-z))", backward: () => "g * a * (1.0 - a)" },
   },
   tanh: {

@@ -675,11 +675,17 @@ export const internals = {
   const randomDecl = /\/\*\* The stream dropout masks draw from \(reseeded by train\(\)\)\. \*\/\nlet random = new Random\(0\);\n/.exec(loop);
   let loopBody = entry ? loop.slice(0, entry.index) : loop;
   if (randomDecl) loopBody = loopBody.replace(randomDecl[0], "");
+  // Only the helpers the code calls (an activation the kernel runtime computes leaves its helper unused).
+  const callers = [passes, lossSection, metricsSection, regSection ?? "", loopBody]
+    .join("\n")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/\/\/[^\n]*/g, "");
+  const usedHelpers = helperCode.filter((h) => new RegExp(`[^\\w.]${/^function (\w+)/m.exec(h)![1]}\\(`).test(callers));
   const program = [
     header,
     renderImports([...imports]) + (kernelImports.length ? "\n" + kernelImports.join("\n") : ""),
     `// ==== The model: ${comment(model.name).slice(3)} ====\n\n` + (memoryDecl ? memoryDecl[0] + "\n" : "") + modelLines.join("\n"),
-    helperCode.length ? "// ==== Helpers ====\n\n" + helperCode.join("\n\n") : "",
+    usedHelpers.length ? "// ==== Helpers ====\n\n" + usedHelpers.join("\n\n") : "",
     "// ==== Forward and backward passes ====\n\n" + passes,
     externalize("// ==== Loss and metrics ====\n\n" + lossSection + "\n\n" + metricsSection + (regSection ? "\n\n" + regSection : "")),
     externalize("// ==== Weights: initialisation and saving ====\n\n" + weightTable) + "\n\n" + saveSection,

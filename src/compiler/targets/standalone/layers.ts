@@ -192,6 +192,16 @@ ${ctx.helper("biasRelu")}(${z}, ${a}, ${b}, ${rows}, ${cols});`,
       activated: true,
     };
   }
+  if (code.kernel?.forward && ctx.kernels === "simd") {
+    // the kernel runtime's function over the whole batch (WebAssembly SIMD), after the bias
+    const args = numArgs(act.args);
+    return {
+      code: `${biasForward(ctx, z, b, rows, cols)}
+// ${act.kind}: out = ${code.forward(args)}
+${ctx.helper(code.kernel.forward)}(${[z, a, ...code.kernel.numbers(args), `${rows} * ${cols}`].join(", ")});`,
+      activated: true,
+    };
+  }
   return {
     code: `// add the bias, then ${act.kind}
 for (let r = 0; r < ${rows}; r++) {

@@ -400,6 +400,43 @@ function buildPiecewiseLinear(backward: boolean): Func {
   return f;
 }
 
+/**
+ * sigmoid(z, a, count): a = 1 / (1 + e^-z), four at a time (count a multiple of 4). e^x is
+ * Cephes's expf: x clamped to [-87.33, 88.37] (where e^x is a normal float), split as n ln 2 + r
+ * with n = round(x / ln 2) and |r| <= ln 2 / 2 (ln 2 in two parts, so that r is exact), e^r by its
+ * degree-7 minimax polynomial, times 2^n built in the exponent bits: within 2 ulp of e^x, so that
+ * sigmoid is within 3e-7 of 1 / (1 + Math.exp(-z)) (test/kernels/sigmoid.test.ts).
+ */
+function buildSigmoid(): Func {
+  const f = new Func("sigmoid", [I32, I32, I32]);
+  const [z, a, count] = [0, 1, 2];
+  const i = f.local(I32), end = f.local(I32), x = f.local(V128), n = f.local(V128), r = f.local(V128), y = f.local(V128);
+  const k = (v: number): number[] => [...op.f32(v), ...op.f32x4Splat()];
+  const C = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+  const poly: number[] = [...k(C[0]!)];
+  for (const c of C.slice(1)) poly.push(...op.get(r), ...op.f32x4Mul(), ...k(c), ...op.f32x4Add());
+  f.emit(op.get(count), op.i32(4), op.i32Mul(), op.set(end));
+  f.emit(
+    forLoop(i, op.i32(0), op.get(end), op.i32(16), [
+      // x = clamp(-z)
+      ...op.get(z), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.f32x4Neg(),
+      ...k(-87.33), ...op.f32x4Max(), ...k(88.37), ...op.f32x4Min(), ...op.set(x),
+      // n = round(x / ln 2); r = x - n * ln 2 (0.693359375 exact in float32, then the rest of ln 2)
+      ...op.get(x), ...k(1.44269504088896341), ...op.f32x4Mul(), ...op.f32x4Nearest(), ...op.set(n),
+      ...op.get(x), ...op.get(n), ...k(0.693359375), ...op.f32x4Mul(), ...op.f32x4Sub(),
+      ...op.get(n), ...k(-2.12194440e-4), ...op.f32x4Mul(), ...op.f32x4Sub(), ...op.set(r),
+      // e^r = 1 + r + r^2 * P(r)
+      ...poly, ...op.get(r), ...op.get(r), ...op.f32x4Mul(), ...op.f32x4Mul(), ...op.get(r), ...op.f32x4Add(), ...k(1), ...op.f32x4Add(), ...op.set(y),
+      // a = 1 / (1 + e^r * 2^n), 2^n as the float whose exponent bits are n + 127
+      ...op.get(a), ...op.get(i), ...op.i32Add(),
+      ...k(1),
+      ...k(1), ...op.get(y), ...op.get(n), ...op.i32x4TruncSatF32x4S(), ...op.i32(127), ...op.i32x4Splat(), ...op.i32x4Add(), ...op.i32(23), ...op.i32x4Shl(), ...op.f32x4Mul(), ...op.f32x4Add(),
+      ...op.f32x4Div(), ...op.v128Store(),
+    ]),
+  );
+  return f;
+}
+
 /** bias_grad(dz, db, rows, cols): db[j] = sum over r of dz[r, j], row by row (cols a multiple of 4). */
 function buildBiasGrad(): Func {
   const f = new Func("bias_grad", [I32, I32, I32, I32]);
@@ -1216,6 +1253,7 @@ export interface GemmWasmExtras {
   biasGrad?: boolean;
   piecewiseLinear?: boolean;
   piecewiseLinearBackward?: boolean;
+  sigmoid?: boolean;
   bytesToFloats?: boolean;
   maxPool?: boolean;
   maxPoolBackward?: boolean;
@@ -1250,6 +1288,7 @@ export function buildGemmWasm(
   if (extras.biasGrad !== false) funcs.push(buildBiasGrad());
   if (extras.piecewiseLinear !== false) funcs.push(buildPiecewiseLinear(false));
   if (extras.piecewiseLinearBackward !== false) funcs.push(buildPiecewiseLinear(true));
+  if (extras.sigmoid !== false) funcs.push(buildSigmoid());
   if (extras.bytesToFloats !== false) funcs.push(buildBytesToFloats());
   if (extras.maxPool !== false) funcs.push(buildMaxPool());
   if (extras.maxPoolBackward !== false) funcs.push(buildMaxPoolBackward());

@@ -31,7 +31,9 @@
 //       (and a = z > 0 ? z : 0); kernelReluBackward(z, g, dz, count): dz = z > 0 ? g : 0;
 //       kernelBiasGrad(dz, db, rows, cols): db[j] = column sums of dz;
 //       kernelPiecewiseLinear(z, a, slope, count): a = z > 0 ? z : slope * z, and
-//       kernelPiecewiseLinearBackward(z, g, dz, slope, count): dz = z > 0 ? g : slope * g.
+//       kernelPiecewiseLinearBackward(z, g, dz, slope, count): dz = z > 0 ? g : slope * g;
+//       kernelSigmoid(z, a, count): a = 1 / (1 + e^-z) (in simd mode e^x is a polynomial in
+//       float32, within 3e-7 of the ts loop's Math.exp).
 //       In simd mode WebAssembly four floats at a time when the width is a multiple of 4 (same
 //       numbers as the ts loops; the piecewise-linear kernels multiply by slope in float32: within 1 ulp).
 //   kernelBytesToFloats(src, srcAt, dst, dstAt, n): dst[dstAt + i] = src[srcAt + i] / 255 (pixel
@@ -112,7 +114,7 @@ export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 
 /** The elementwise kernels around a layer's product (bias, relu, one-slope piecewise-linear and their gradients). */
-const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelPiecewiseLinear", "kernelPiecewiseLinearBackward", "kernelBytesToFloats"] as const;
+const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelPiecewiseLinear", "kernelPiecewiseLinearBackward", "kernelSigmoid", "kernelBytesToFloats"] as const;
 
 /** Pooling over windows of an NHWC batch, forward and backward. */
 const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
@@ -378,6 +380,12 @@ function kernelPiecewiseLinearTs(z: Float32Array, a: Float32Array, slope: number
 /** Piecewise linear's backward: dz = z > 0 ? g : slope * g, over count values. */
 function kernelPiecewiseLinearBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number): void {
   for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : slope * g[i];
+}
+`,
+  kernelSigmoid: `
+/** The logistic function, a = 1 / (1 + e^-z), over count values. */
+function kernelSigmoidTs(z: Float32Array, a: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) a[i] = 1 / (1 + Math.exp(-z[i]));
 }
 `,
   kernelBiasRelu: `
@@ -1309,6 +1317,7 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     biasGrad: uses.has("kernelBiasGrad"),
     piecewiseLinear: uses.has("kernelPiecewiseLinear"),
     piecewiseLinearBackward: uses.has("kernelPiecewiseLinearBackward"),
+    sigmoid: uses.has("kernelSigmoid"),
     bytesToFloats: uses.has("kernelBytesToFloats"),
     maxPool: uses.has("kernelMaxPool"),
     maxPoolBackward: uses.has("kernelMaxPoolBackward"),
@@ -1465,6 +1474,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   piecewise_linear(z: number, a: number, count: number, args: number): void;
 ` : ""}${uses.has("kernelPiecewiseLinearBackward") ? `  /** args: the byte address of [slope] (f32). */
   piecewise_linear_backward(z: number, g: number, dz: number, count: number, args: number): void;
+` : ""}${uses.has("kernelSigmoid") ? `  sigmoid(z: number, a: number, count: number): void;
 ` : ""}${uses.has("kernelBytesToFloats") ? `  bytes_to_floats(src: number, dst: number, n: number): void;
 ` : ""}${uses.has("kernelMaxPool") ? `  max_pool(x: number, out: number, arg: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
@@ -1811,6 +1821,16 @@ function kernelPiecewiseLinearBackward(z: Float32Array, g: Float32Array, dz: Flo
     return;
   }` : ""}
   kernelPiecewiseLinearBackwardTs(z, g, dz, slope, count);
+}
+` : ""}${uses.has("kernelSigmoid") ? `
+/** The logistic function, a = 1 / (1 + e^-z), over count values${simd ? " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4, e^x a polynomial in float32: within 3e-7 of Math.exp's)" : ""}. */
+function kernelSigmoid(z: Float32Array, a: Float32Array, count: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(a)) {
+    wasm.sigmoid(z.byteOffset, a.byteOffset, count);
+    return;
+  }` : ""}
+  kernelSigmoidTs(z, a, count);
 }
 ` : ""}${uses.has("kernelBytesToFloats") ? `
 /** Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values${simd ? " (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes)" : ""}. */

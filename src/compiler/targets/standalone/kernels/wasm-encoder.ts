@@ -100,6 +100,14 @@ export const op = {
   f32x4Sub: () => [0xfd, ...uleb(0xe5)],
   f32x4Div: () => [0xfd, ...uleb(0xe7)],
   f32x4Sqrt: () => [0xfd, ...uleb(0xe3)],
+  f32x4Neg: () => [0xfd, ...uleb(0xe1)],
+  f32x4Min: () => [0xfd, ...uleb(0xe8)],
+  f32x4Max: () => [0xfd, ...uleb(0xe9)],
+  /** Rounded to the nearest integer, ties to even. */
+  f32x4Nearest: () => [0xfd, ...uleb(0x6a)],
+  /** f32 lanes to i32, truncated (saturating). */
+  i32x4TruncSatF32x4S: () => [0xfd, ...uleb(0xf8)],
+  i32x4Shl: () => [0xfd, ...uleb(0xab)],
   f32Sub: () => [0x93],
   f32Div: () => [0x95],
   f32Sqrt: () => [0x91],
