@@ -332,14 +332,14 @@ function buildBytesToFloats(): Func {
 
 /**
  * bias_relu(z, a, bias, rows, cols) / bias_add(z, bias, rows, cols): z[r, j] += bias[j] over
- * rows x cols floats (cols a multiple of 4), and for bias_relu a[r, j] = z > 0 ? z : 0 (a NaN
- * gives 0, as in the TypeScript loop).
+ * rows x cols floats (four columns at a time, then the last cols % 4 one by one), and for
+ * bias_relu a[r, j] = z > 0 ? z : 0 (a NaN gives 0, as in the TypeScript loop).
  */
 function buildBiasAct(relu: boolean): Func {
   const f = relu ? new Func("bias_relu", [I32, I32, I32, I32, I32]) : new Func("bias_add", [I32, I32, I32, I32]);
   const [z, a, bias, rows, cols] = relu ? [0, 1, 2, 3, 4] : [0, -1, 1, 2, 3];
-  const r = f.local(I32), q = f.local(I32), rowBytes = f.local(I32), v = f.local(V128), zero = f.local(V128);
-  f.emit(op.get(cols), op.i32(4), op.i32Mul(), op.set(rowBytes), op.v128Zero(), op.set(zero));
+  const r = f.local(I32), q = f.local(I32), rowBytes = f.local(I32), vecBytes = f.local(I32), v = f.local(V128), zero = f.local(V128), s = f.local(F32);
+  f.emit(op.get(cols), op.i32(4), op.i32Mul(), op.set(rowBytes), op.get(rowBytes), op.i32(-16), i32And(), op.set(vecBytes), op.v128Zero(), op.set(zero));
   const body = [
     // v = z[q] + bias[q]; z[q] = v
     ...op.get(z), ...op.get(q), ...op.i32Add(),
@@ -350,9 +350,18 @@ function buildBiasAct(relu: boolean): Func {
       ? [...op.get(a), ...op.get(q), ...op.i32Add(), ...op.get(v), ...op.get(v), ...op.get(zero), ...op.f32x4Gt(), ...op.v128And(), ...op.v128Store()]
       : []),
   ];
+  // the last cols % 4 columns, one at a time (the same float32 sum; relu: NaN and -0 give 0 as above)
+  const tail = [
+    ...op.get(z), ...op.get(q), ...op.i32Add(),
+    ...op.get(z), ...op.get(q), ...op.i32Add(), ...op.f32Load(),
+    ...op.get(bias), ...op.get(q), ...op.i32Add(), ...op.f32Load(),
+    ...op.f32Add(), ...op.tee(s), ...op.f32Store(),
+    ...(relu ? [...op.get(a), ...op.get(q), ...op.i32Add(), ...op.get(s), ...op.f32(0), ...op.get(s), ...op.f32(0), ...op.f32Gt(), ...op.select(), ...op.f32Store()] : []),
+  ];
   f.emit(
     forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
-      ...forLoop(q, op.i32(0), op.get(rowBytes), op.i32(16), body),
+      ...forLoop(q, op.i32(0), op.get(vecBytes), op.i32(16), body),
+      ...forLoop(q, op.get(vecBytes), op.get(rowBytes), op.i32(4), tail),
       ...op.get(z), ...op.get(rowBytes), ...op.i32Add(), ...op.set(z),
       ...(relu ? [...op.get(a), ...op.get(rowBytes), ...op.i32Add(), ...op.set(a)] : []),
     ]),
@@ -437,20 +446,28 @@ function buildSigmoid(): Func {
   return f;
 }
 
-/** bias_grad(dz, db, rows, cols): db[j] = sum over r of dz[r, j], row by row (cols a multiple of 4). */
+/** bias_grad(dz, db, rows, cols): db[j] = sum over r of dz[r, j], row by row (four columns at a time, then the rest). */
 function buildBiasGrad(): Func {
   const f = new Func("bias_grad", [I32, I32, I32, I32]);
   const [dz, db, rows, cols] = [0, 1, 2, 3];
-  const r = f.local(I32), q = f.local(I32), rowBytes = f.local(I32);
-  f.emit(op.get(cols), op.i32(4), op.i32Mul(), op.set(rowBytes));
-  f.emit(forLoop(q, op.i32(0), op.get(rowBytes), op.i32(16), [...op.get(db), ...op.get(q), ...op.i32Add(), ...op.v128Zero(), ...op.v128Store()]));
+  const r = f.local(I32), q = f.local(I32), rowBytes = f.local(I32), vecBytes = f.local(I32);
+  f.emit(op.get(cols), op.i32(4), op.i32Mul(), op.set(rowBytes), op.get(rowBytes), op.i32(-16), i32And(), op.set(vecBytes));
+  f.emit(forLoop(q, op.i32(0), op.get(vecBytes), op.i32(16), [...op.get(db), ...op.get(q), ...op.i32Add(), ...op.v128Zero(), ...op.v128Store()]));
+  f.emit(forLoop(q, op.get(vecBytes), op.get(rowBytes), op.i32(4), [...op.get(db), ...op.get(q), ...op.i32Add(), ...op.f32(0), ...op.f32Store()]));
   f.emit(
     forLoop(r, op.i32(0), op.get(rows), op.i32(1), [
-      ...forLoop(q, op.i32(0), op.get(rowBytes), op.i32(16), [
+      ...forLoop(q, op.i32(0), op.get(vecBytes), op.i32(16), [
         ...op.get(db), ...op.get(q), ...op.i32Add(),
         ...op.get(db), ...op.get(q), ...op.i32Add(), ...op.v128Load(),
         ...op.get(dz), ...op.get(q), ...op.i32Add(), ...op.v128Load(),
         ...op.f32x4Add(), ...op.v128Store(),
+      ]),
+      // the last cols % 4 columns, one at a time
+      ...forLoop(q, op.get(vecBytes), op.get(rowBytes), op.i32(4), [
+        ...op.get(db), ...op.get(q), ...op.i32Add(),
+        ...op.get(db), ...op.get(q), ...op.i32Add(), ...op.f32Load(),
+        ...op.get(dz), ...op.get(q), ...op.i32Add(), ...op.f32Load(),
+        ...op.f32Add(), ...op.f32Store(),
       ]),
       ...op.get(dz), ...op.get(rowBytes), ...op.i32Add(), ...op.set(dz),
     ]),

@@ -34,7 +34,8 @@
 //       kernelPiecewiseLinearBackward(z, g, dz, slope, count): dz = z > 0 ? g : slope * g;
 //       kernelSigmoid(z, a, count): a = 1 / (1 + e^-z) (in simd mode e^x is a polynomial in
 //       float32, within 3e-7 of the ts loop's Math.exp).
-//       In simd mode WebAssembly four floats at a time when the width is a multiple of 4 (same
+//       In simd mode WebAssembly four floats at a time (the bias kernels: any width, the rest of a
+//       row one by one; the others: when the count is a multiple of 4) (same
 //       numbers as the ts loops; the piecewise-linear kernels multiply by slope in float32: within 1 ulp).
 //   kernelBytesToFloats(src, srcAt, dst, dstAt, n): dst[dstAt + i] = src[srcAt + i] / 255 (pixel
 //       bytes to [0, 1]), and kernelBytes(x): where it reads from, a copy of x in kernelMemory in
@@ -1761,20 +1762,20 @@ function kernelCol2im(
 }
 
 ` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
-/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
+/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && cols % 4 === 0 && kernelShared(z) && kernelShared(a) && kernelShared(bias)) {
+  if (wasm !== null && kernelShared(z) && kernelShared(a) && kernelShared(bias)) {
     wasm.bias_relu(z.byteOffset, a.byteOffset, bias.byteOffset, rows, cols);
     return;
   }` : ""}
   kernelBiasReluTs(z, a, bias, rows, cols);
 }
 ` : ""}${uses.has("kernelBiasAdd") ? `
-/** z[r, j] += bias[j], over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
+/** z[r, j] += bias[j], over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
 function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && cols % 4 === 0 && kernelShared(z) && kernelShared(bias)) {
+  if (wasm !== null && kernelShared(z) && kernelShared(bias)) {
     wasm.bias_add(z.byteOffset, bias.byteOffset, rows, cols);
     return;
   }` : ""}
@@ -1791,10 +1792,10 @@ function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, 
   kernelReluBackwardTs(z, g, dz, count);
 }
 ` : ""}${uses.has("kernelBiasGrad") ? `
-/** db[j] = sum over rows r of dz[r, j]${simd ? " (WebAssembly SIMD on allocF32 buffers when cols is a multiple of 4)" : ""}. */
+/** db[j] = sum over rows r of dz[r, j]${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
 function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && cols % 4 === 0 && kernelShared(dz) && kernelShared(db)) {
+  if (wasm !== null && kernelShared(dz) && kernelShared(db)) {
     wasm.bias_grad(dz.byteOffset, db.byteOffset, rows, cols);
     return;
   }` : ""}
