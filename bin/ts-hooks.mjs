@@ -31,7 +31,10 @@ export async function load(url, context, nextLoad) {
     const source = await readFile(path, "utf8");
     const cached = `${cacheDir}${createHash("sha256").update(esbuildVersion).update("\0").update(path).update("\0").update(source).digest("hex").slice(0, 40)}.mjs`;
     try {
-      return { format: "module", source: await readFile(cached, "utf8"), shortCircuit: true };
+      const code = await readFile(cached, "utf8");
+      // esbuild's output ends with its inline source map: a file without it is not whole (a disk
+      // that filled up, a file truncated by hand) and is made again
+      if (/\n\/\/# sourceMappingURL=data:[^\n]*\n?$/.test(code)) return { format: "module", source: code, shortCircuit: true };
     } catch {
       // not cached yet
     }

@@ -2,7 +2,7 @@
 // ./bin/register.mjs`): esbuild's output is cached in node_modules/.cache/nnc-ts/ by the file's
 // path and text, so an edited file runs as edited, never as its cached past.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -30,6 +30,22 @@ describe("the TypeScript hooks' cache", () => {
     expect(run(main).stdout).toBe("value 2\n");
     expect(readdirSync(cache).length).toBe(entries + 1);
     expect(readdirSync(cache).some((f) => f.endsWith(".tmp"))).toBe(false);
+  });
+
+  it("makes a cached file again when it is not whole", () => {
+    const main = join(dir, "truncated.ts");
+    writeFileSync(main, `const stamp: number = ${Date.now()};\nconsole.log(stamp > 0 ? "whole" : "never");\n`);
+    const before = new Set(readdirSync(cache));
+    expect(run(main).stdout).toBe("whole\n");
+    const made = readdirSync(cache).filter((f) => !before.has(f));
+    expect(made).toHaveLength(1);
+    // cut in the middle of its code: run as it is, it would be a syntax error
+    const file = join(cache, made[0]!);
+    writeFileSync(file, readFileSync(file, "utf8").slice(0, 30));
+    const r = run(main);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("whole\n");
+    expect(readFileSync(file, "utf8")).toMatch(/\/\/# sourceMappingURL=data:/);
   });
 
   it("runs without a cache where it cannot write one", () => {
