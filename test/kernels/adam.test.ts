@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadKernels } from "./load.js";
+import { KERNEL_MODES, loadKernels } from "./load.js";
 
 // Keras's Adam, in double precision, as the reference.
 function reference(value: number[], grad: number[], m: number[], v: number[], lrT: number, b1: number, b2: number, eps: number): void {
@@ -10,11 +10,7 @@ function reference(value: number[], grad: number[], m: number[], v: number[], lr
   }
 }
 
-for (const cfg of [
-  { mode: "ts", threads: 1 },
-  { mode: "simd", threads: 1 },
-  { mode: "simd", threads: 2 },
-] as const) {
+for (const cfg of KERNEL_MODES) {
   describe(`adamUpdate ${cfg.mode} threads=${cfg.threads}`, () => {
     // 70001: above KERNEL_ADAM_PARALLEL_MIN, so with two threads the update is split into parts
     for (const n of [1, 3, 4, 7, 1029, 70001]) {

@@ -2,7 +2,7 @@
 // in double-precision loops, in both kernel modes: ts (the plain loops) and simd (WebAssembly
 // conv_fwd / conv_dw / pad_copy where the channel counts allow, the loops otherwise).
 import { describe, expect, it } from "vitest";
-import { loadKernels, type KernelRuntime } from "./load.js";
+import { KERNEL_MODES, loadKernels, type KernelRuntime } from "./load.js";
 
 type Geo = [n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number];
 
@@ -84,11 +84,7 @@ function fill(a: Float32Array, seed: number): Float32Array {
   return a;
 }
 
-for (const cfg of [
-  { mode: "ts", threads: 1 },
-  { mode: "simd", threads: 1 },
-  { mode: "simd", threads: 2 },
-] as const) {
+for (const cfg of KERNEL_MODES) {
   describe(`direct convolution ${cfg.mode}/${cfg.threads}t`, () => {
     for (const { name, geo } of CASES) {
       it(name, async () => {

@@ -2,7 +2,7 @@
 // every mode gives exactly what the plain loops give, including NaN (relu of NaN is 0 in both),
 // on widths that are and are not a multiple of 4 (the WebAssembly path takes four at a time).
 import { describe, expect, it } from "vitest";
-import { loadKernels } from "./load.js";
+import { KERNEL_MODES, loadKernels } from "./load.js";
 
 function data(k: { allocF32(n: number): Float32Array }, n: number, seed: number): Float32Array {
   const x = k.allocF32(n);
@@ -12,11 +12,7 @@ function data(k: { allocF32(n: number): Float32Array }, n: number, seed: number)
   return x;
 }
 
-for (const cfg of [
-  { mode: "ts", threads: 1 },
-  { mode: "simd", threads: 1 },
-  { mode: "simd", threads: 2 },
-] as const) {
+for (const cfg of KERNEL_MODES) {
   describe(`elementwise kernels ${cfg.mode} threads=${cfg.threads}`, () => {
     for (const [rows, cols] of [
       [7, 8],

@@ -49,6 +49,13 @@ export interface KernelRuntime {
   kernelState?: { fma?: boolean };
 }
 
+/** The kernel modes most kernel tests run in: the plain loops, and WebAssembly on one and two threads. */
+export const KERNEL_MODES = [
+  { mode: "ts", threads: 1 },
+  { mode: "simd", threads: 1 },
+  { mode: "simd", threads: 2 },
+] as const;
+
 let counter = 0;
 
 export function kernelSource(opts: KernelRuntimeOptions): string {

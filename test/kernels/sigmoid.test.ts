@@ -3,7 +3,7 @@
 // relative, over the whole float range: the clamped ends, values near 0, NaN and the infinities,
 // on counts that are and are not a multiple of 4 (the rest goes to the ts loop).
 import { describe, expect, it } from "vitest";
-import { loadKernels } from "./load.js";
+import { KERNEL_MODES, loadKernels } from "./load.js";
 
 const special = [0, -0, 1e-8, -1e-8, 0.5, -0.5, 1, -1, 15, -15, 16.7, -16.7, 30, -30, 80, -80, 87.3, -87.3, 88.5, -88.5, 89, -89, 104, -104, 1000, -1000, Infinity, -Infinity, NaN];
 
@@ -17,11 +17,7 @@ function firstOff(z: Float32Array, a: Float32Array): string | null {
   return null;
 }
 
-for (const cfg of [
-  { mode: "ts", threads: 1 },
-  { mode: "simd", threads: 1 },
-  { mode: "simd", threads: 2 },
-] as const) {
+for (const cfg of KERNEL_MODES) {
   describe(`kernelSigmoid ${cfg.mode} threads=${cfg.threads}`, () => {
     it("within 4e-7 of 1 / (1 + Math.exp(-z)) from -1000 to 1000, at the ends, on NaN and the infinities", async () => {
       const k = await loadKernels({ ...cfg, uses: new Set(["kernelSigmoid"]) });

@@ -2,7 +2,7 @@
 // zeros) against the double-precision definition, in both kernel modes: ts (gemm itself) and simd
 // (WebAssembly csr_rows + sparse_rows, on one thread and split by columns across two).
 import { describe, expect, it } from "vitest";
-import { loadKernels, naiveGemm, type KernelRuntime } from "./load.js";
+import { KERNEL_MODES, loadKernels, naiveGemm, type KernelRuntime } from "./load.js";
 
 interface Case {
   name: string;
@@ -48,11 +48,7 @@ function worst(got: ArrayLike<number>, want: Float64Array, terms: number): numbe
   return e;
 }
 
-for (const cfg of [
-  { mode: "ts", threads: 1 },
-  { mode: "simd", threads: 1 },
-  { mode: "simd", threads: 2 },
-] as const) {
+for (const cfg of KERNEL_MODES) {
   describe(`kernelSparseGemm ${cfg.mode}/${cfg.threads}t`, () => {
     for (const c of CASES) {
       it(c.name, async () => {

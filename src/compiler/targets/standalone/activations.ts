@@ -18,8 +18,6 @@ export interface ElementwiseActivation {
   rows?: false;
   forward: (args: Args) => string;
   backward: (args: Args) => string;
-  /** Helper functions the expressions call, emitted once into the program. */
-  helpers?: string[];
   /**
    * The kernel runtime's functions computing `forward` (a = f(z)) and `backward` (dz = f'(z) g,
    * assigned, not accumulated) over count values, called as (z, a, ...numbers, count) and
@@ -37,6 +35,7 @@ export interface RowActivation {
 
 export type ActivationCode = ElementwiseActivation | RowActivation;
 
+/** Functions the expressions call, each emitted once into a program that calls it. */
 export const HELPERS: Record<string, string> = {
   sigmoid: `/** The logistic function 1 / (1 + e^-z). */
 function sigmoid(z: number): number {
@@ -61,7 +60,6 @@ export const ACTIVATIONS: { [K in ActivationKind]: ActivationCode } = {
   sigmoid: {
     forward: () => "sigmoid(z)",
     backward: () => "g * a * (1 - a)",
-    helpers: ["sigmoid"],
     kernel: { forward: "sigmoid", numbers: () => [] },
     wgsl: { forward: () => "1.0 / (1.0 + exp(-z))", backward: () => "g * a * (1.0 - a)" },
   },
@@ -91,7 +89,6 @@ export const ACTIVATIONS: { [K in ActivationKind]: ActivationCode } = {
   softplus: {
     forward: () => "softplus(z)",
     backward: () => "g * sigmoid(z)",
-    helpers: ["softplus", "sigmoid"],
     wgsl: { forward: () => "select(log(1.0 + exp(z)), z + log(1.0 + exp(-z)), z > 0.0)", backward: () => "g / (1.0 + exp(-z))" },
   },
 };

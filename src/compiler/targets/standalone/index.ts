@@ -12,7 +12,7 @@
 // terminators removed), so no .nn text can change what the program does.
 import prettier from "prettier";
 import { activationOf, describeSource, type IR, type IRLayer, type IRRef, type IRTraining } from "../../ir.js";
-import { HELPERS, ACTIVATIONS, elementwise } from "./activations.js";
+import { HELPERS, ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
 import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
@@ -622,15 +622,6 @@ function saveModel(dir: string): void {
     command: programCommand(ir.source.file, options.command),
   });
 
-  const helperCode: string[] = [];
-  const actHelpers = new Set<string>();
-  for (const l of model.layers) {
-    const act = activationOf(l);
-    for (const h of elementwise(act.kind)?.helpers ?? []) actHelpers.add(h);
-  }
-  if (fromLogits && loss.kind === "binary_crossentropy") actHelpers.add("sigmoid");
-  for (const h of actHelpers) helperCode.push(HELPERS[h]!);
-
   const internals = options.exposeInternals
     ? `
 /** For tests: the program's state and steps. */
@@ -675,12 +666,15 @@ export const internals = {
   const randomDecl = /\/\*\* The stream dropout masks draw from \(reseeded by train\(\)\)\. \*\/\nlet random = new Random\(0\);\n/.exec(loop);
   let loopBody = entry ? loop.slice(0, entry.index) : loop;
   if (randomDecl) loopBody = loopBody.replace(randomDecl[0], "");
-  // Only the helpers the code calls (an activation the kernel runtime computes leaves its helper unused).
+  // The helpers (sigmoid, softplus) the code calls, comments left out: an activation's loop
+  // expressions and a loss from logits call them; an activation the kernel runtime computes does not.
   const callers = [passes, lossSection, metricsSection, regSection ?? "", loopBody]
     .join("\n")
     .replace(/\/\*[\s\S]*?\*\//g, "")
     .replace(/\/\/[^\n]*/g, "");
-  const usedHelpers = helperCode.filter((h) => new RegExp(`[^\\w.]${/^function (\w+)/m.exec(h)![1]}\\(`).test(callers));
+  const usedHelpers = Object.entries(HELPERS)
+    .filter(([name]) => new RegExp(`[^\\w.]${name}\\(`).test(callers))
+    .map(([, code]) => code);
   const program = [
     header,
     renderImports([...imports]) + (kernelImports.length ? "\n" + kernelImports.join("\n") : ""),

@@ -11,7 +11,7 @@
 // standalone target run as WGSL kernels on WebGPU), so a layer kind is named in one file per target.
 import { activationOf, type IRLayerOf, type IRRef, type LayerKind } from "../../ir.js";
 import type { ActivationKind, ActivationLayerKind } from "../../catalog/kinds.js";
-import { elementwise, numArgs } from "./activations.js";
+import { elementwise, numArgs, type ElementwiseActivation } from "./activations.js";
 import { eachActivationLayer } from "../../catalog/layers.js";
 import type { WindowShape } from "./kernels/webgpu/wgsl.js";
 
@@ -75,6 +75,14 @@ function times(perSample: number): string {
   return perSample === 1 ? "n" : `n * ${perSample}`;
 }
 
+/** a = act(z) over count values by the kernel runtime's function for the activation, or null when it has none. */
+function kernelActivationForward(act: IRRef<ActivationKind>, code: ElementwiseActivation, z: string, a: string, count: string, kernel: (helper: string) => string): string | null {
+  if (!code.kernel?.forward) return null;
+  const args = numArgs(act.args);
+  return `// ${act.kind}: out = ${code.forward(args)}
+${kernel(code.kernel.forward)}(${[z, a, ...code.kernel.numbers(args), count].join(", ")});`;
+}
+
 /** a = act(z) over n examples of `perSample` values (rows of `width` for softmax). */
 export function activationForward(
   act: IRRef<ActivationKind>,
@@ -87,11 +95,8 @@ export function activationForward(
 ): string {
   const count = times(perSample);
   const code = elementwise(act.kind);
-  if (code?.kernel?.forward && kernel) {
-    const args = numArgs(act.args);
-    return `// ${act.kind}: out = ${code.forward(args)}
-${kernel(code.kernel.forward)}(${[z, a, ...code.kernel.numbers(args), count].join(", ")});`;
-  }
+  const viaKernel = code && kernel ? kernelActivationForward(act, code, z, a, count, kernel) : null;
+  if (viaKernel) return viaKernel;
   if (!code) {
     return `// softmax over the last axis (${width} values per row), shifted by the row maximum for stability
 for (let row = 0; row < ${times(perSample / width)}; row++) {
@@ -192,16 +197,9 @@ ${ctx.helper("biasRelu")}(${z}, ${a}, ${b}, ${rows}, ${cols});`,
       activated: true,
     };
   }
-  if (code.kernel?.forward && ctx.kernels === "simd") {
-    // the kernel runtime's function over the whole batch (WebAssembly SIMD), after the bias
-    const args = numArgs(act.args);
-    return {
-      code: `${biasForward(ctx, z, b, rows, cols)}
-// ${act.kind}: out = ${code.forward(args)}
-${ctx.helper(code.kernel.forward)}(${[z, a, ...code.kernel.numbers(args), `${rows} * ${cols}`].join(", ")});`,
-      activated: true,
-    };
-  }
+  // simd: the kernel runtime's function over the whole batch (WebAssembly SIMD), after the bias
+  const viaKernel = ctx.kernels === "simd" ? kernelActivationForward(act, code, z, a, `${rows} * ${cols}`, ctx.helper) : null;
+  if (viaKernel) return { code: `${biasForward(ctx, z, b, rows, cols)}\n${viaKernel}`, activated: true };
   return {
     code: `// add the bias, then ${act.kind}
 for (let r = 0; r < ${rows}; r++) {
