@@ -1,15 +1,17 @@
-// The two forms of a convolution layer with the WebAssembly kernels (simd, one thread), on the
-// seed models' conv2d shapes: im2col + gemm (+ gemm and col2im for the input gradient) against the
-// direct convolution (kernelConv2dForward / FilterGrad / InputGrad), in milliseconds of CPU time
-// per batch for the forward pass, the kernel gradient and, where the layer's input takes one, the
-// input gradient. What conv2dDirect (src/compiler/targets/standalone/layers.ts) decides from.
-//   node --import ./bin/register.mjs bench/conv.ts [reps=20]
+// The forms of a convolution layer with the WebAssembly kernels (simd, one thread), on the seed
+// models' conv2d shapes: im2col + gemm (+ gemm and col2im for the input gradient) against the
+// direct convolution (kernelConv2dForward / FilterGrad / InputGrad), with conv_fwd's general loops
+// and with its bodies specialised to the layer's shapes (as a generated program has them), in
+// milliseconds of CPU time per batch for the forward pass, the kernel gradient and, where the
+// layer's input takes one, the input gradient; then the specialised form's three parts apart, in
+// GFLOP/s. What conv2dDirect (src/compiler/targets/standalone/layers.ts) decides from.
+//   node --import ./bin/register.mjs bench/conv.ts [reps=20] [rounds=3]   (each figure: the best of the rounds, the forms alternating)
 import { transformSync } from "esbuild";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { emitKernelRuntime, type KernelFunction } from "../src/compiler/targets/standalone/kernels/index.js";
+import { emitKernelRuntime, type ConvShape, type KernelFunction } from "../src/compiler/targets/standalone/kernels/index.js";
 
 type F32 = Float32Array;
 interface ConvRuntime {
@@ -37,10 +39,18 @@ const LAYERS: [string, number, number, number, number, number, number, number, n
   ["alexnet conv4 7x7x64 -> 128, 3x3 (im2col: over 64)", 128, 7, 7, 64, 3, 3, 7, 7, 1, 128, true],
 ];
 
-async function load(): Promise<ConvRuntime> {
+/** The shapes a program with these layers gives conv_fwd bodies for (forward; input gradient at stride 1). */
+function shapesOf(layers: typeof LAYERS): ConvShape[] {
+  return layers.flatMap(([, , h, w, c, kh, kw, oh, ow, pad, f, inputGrad]) => {
+    const forward = { c, kh, kw, sh: 1, sw: 1, hp: Math.max(pad + h, oh - 1 + kh), wp: Math.max(pad + w, ow - 1 + kw), oh, ow, f };
+    return inputGrad ? [forward, { c: f, kh, kw, sh: 1, sw: 1, hp: h + kh - 1, wp: w + kw - 1, oh: h, ow: w, f: c }] : [forward];
+  });
+}
+
+async function load(convShapes: ConvShape[]): Promise<ConvRuntime> {
   const uses = new Set<KernelFunction>(["kernelIm2col", "kernelCol2im", "kernelConv2dForward", "kernelConv2dFilterGrad", "kernelConv2dInputGrad", "allocI32"]);
   const ts =
-    emitKernelRuntime({ mode: "simd", threads: 1, uses }) +
+    emitKernelRuntime({ mode: "simd", threads: 1, uses, convShapes }) +
     "\nexport { allocF32, allocI32, gemm, kernelIm2col, kernelCol2im, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, initKernels, shutdownKernels };\n";
   const file = join(mkdtempSync(join(tmpdir(), "nnc-bench-conv-")), "k.mjs");
   writeFileSync(file, transformSync(ts, { loader: "ts", format: "esm", target: "es2022" }).code);
@@ -58,47 +68,91 @@ function cpuMsPerCall(fn: () => void, reps: number): number {
   return (t.user + t.system) / 1000 / reps;
 }
 
-export async function benchConv(reps = 20): Promise<{ layer: string; im2colMs: number; directMs: number }[]> {
-  const k = await load();
-  const out: { layer: string; im2colMs: number; directMs: number }[] = [];
+export interface ConvBenchRow {
+  layer: string;
+  im2colMs: number;
+  /** The direct convolution with conv_fwd's general loops. */
+  generalMs: number;
+  /** The direct convolution with conv_fwd's bodies specialised to the layer (what a program runs). */
+  directMs: number;
+  /** The specialised form's parts: forward, kernel gradient, input gradient (NaN without one), ms and GFLOP/s. */
+  parts: { name: string; ms: number; gflops: number }[];
+}
+
+export async function benchConv(reps = 20, rounds = 3): Promise<ConvBenchRow[]> {
+  const general = await load([]);
+  const shaped = await load(shapesOf(LAYERS));
+  const out: ConvBenchRow[] = [];
   try {
     for (const [layer, n, h, w, c, kh, kw, oh, ow, pad, f, inputGrad] of LAYERS) {
       const taps = kh * kw * c, rows = n * oh * ow;
-      const fill = (a: F32, s: number) => {
-        for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37 + s);
-        return a;
+      /** One layer's buffers and calls in one runtime. */
+      const setUp = (k: ConvRuntime) => {
+        const fill = (a: F32, s: number) => {
+          for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37 + s);
+          return a;
+        };
+        const x = fill(k.allocF32(n * h * w * c), 1), kernel = fill(k.allocF32(taps * f), 2), dz = fill(k.allocF32(rows * f), 3);
+        const z = k.allocF32(rows * f), dk = k.allocF32(taps * f), dx = k.allocF32(n * h * w * c);
+        const geo = [n, h, w, c, kh, kw, 1, 1, oh, ow, pad, pad];
+        const xpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * c), koff = k.allocI32(taps);
+        const dzpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f), dkoff = k.allocI32(kh * kw * f), wflip = k.allocF32(taps * f);
+        const cols = k === general ? k.allocF32(rows * taps) : null;
+        const forward = () => k.kernelConv2dForward(x, xpad, koff, kernel, z, ...geo, f);
+        const filterGrad = () => k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo, f);
+        const inputGradient = () => k.kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, false, ...geo, f);
+        const direct = () => {
+          forward();
+          filterGrad();
+          if (inputGrad) inputGradient();
+        };
+        const im2col = () => {
+          k.kernelIm2col(x, cols!, ...geo);
+          k.gemm(false, false, rows, f, taps, cols!, kernel, z, false);
+          k.gemm(true, false, taps, f, rows, cols!, dz, dk, false);
+          if (inputGrad) {
+            k.gemm(false, true, rows, taps, f, dz, kernel, cols!, false);
+            dx.fill(0);
+            k.kernelCol2im(cols!, dx, ...geo);
+          }
+        };
+        return { forward, filterGrad, inputGradient, direct, im2col };
       };
-      const x = fill(k.allocF32(n * h * w * c), 1), kernel = fill(k.allocF32(taps * f), 2), dz = fill(k.allocF32(rows * f), 3);
-      const z = k.allocF32(rows * f), dk = k.allocF32(taps * f), dx = k.allocF32(n * h * w * c);
-      const geo = [n, h, w, c, kh, kw, 1, 1, oh, ow, pad, pad];
-      const cols = k.allocF32(rows * taps);
-      const im2colMs = cpuMsPerCall(() => {
-        k.kernelIm2col(x, cols, ...geo);
-        k.gemm(false, false, rows, f, taps, cols, kernel, z, false);
-        k.gemm(true, false, taps, f, rows, cols, dz, dk, false);
-        if (inputGrad) {
-          k.gemm(false, true, rows, taps, f, dz, kernel, cols, false);
-          dx.fill(0);
-          k.kernelCol2im(cols, dx, ...geo);
-        }
-      }, reps);
-      const xpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * c), koff = k.allocI32(taps);
-      const dzpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f), dkoff = k.allocI32(kh * kw * f), wflip = k.allocF32(taps * f);
-      const directMs = cpuMsPerCall(() => {
-        k.kernelConv2dForward(x, xpad, koff, kernel, z, ...geo, f);
-        k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo, f);
-        if (inputGrad) k.kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, false, ...geo, f);
-      }, reps);
-      out.push({ layer, im2colMs, directMs });
+      const g = setUp(general), s = setUp(shaped);
+      // the forms alternate, round after round, and each keeps its best round: the machine's load falls on all of them
+      const best = { im2col: Infinity, general: Infinity, shaped: Infinity, forward: Infinity, filterGrad: Infinity, inputGradient: Infinity };
+      for (let round = 0; round < rounds; round++) {
+        best.im2col = Math.min(best.im2col, cpuMsPerCall(g.im2col, reps));
+        best.general = Math.min(best.general, cpuMsPerCall(g.direct, reps));
+        best.shaped = Math.min(best.shaped, cpuMsPerCall(s.direct, reps));
+        best.forward = Math.min(best.forward, cpuMsPerCall(s.forward, reps));
+        best.filterGrad = Math.min(best.filterGrad, cpuMsPerCall(s.filterGrad, reps));
+        if (inputGrad) best.inputGradient = Math.min(best.inputGradient, cpuMsPerCall(s.inputGradient, reps));
+      }
+      const flop = (2 * rows * taps * f) / 1e6;
+      const part = (name: string, ms: number) => ({ name, ms: Number.isFinite(ms) ? ms : NaN, gflops: flop / ms });
+      out.push({
+        layer,
+        im2colMs: best.im2col,
+        generalMs: best.general,
+        directMs: best.shaped,
+        parts: [part("forward", best.forward), part("kernel gradient", best.filterGrad), part("input gradient", best.inputGradient)],
+      });
     }
   } finally {
-    k.shutdownKernels();
+    general.shutdownKernels();
+    shaped.shutdownKernels();
   }
   return out;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const rows = await benchConv(Number(process.argv[2] ?? 20));
-  console.log("layer (forward + kernel gradient [+ input gradient], CPU ms per batch)  im2col+gemm  direct  ratio");
-  for (const r of rows) console.log(`${r.layer.padEnd(52)} ${r.im2colMs.toFixed(2).padStart(8)} ${r.directMs.toFixed(2).padStart(8)} ${(r.im2colMs / r.directMs).toFixed(2).padStart(6)}`);
+  const rows = await benchConv(Number(process.argv[2] ?? 20), Number(process.argv[3] ?? 3));
+  const pad = (s: string, n: number) => s.padStart(n);
+  console.log(`${"layer (forward + kernel gradient [+ input gradient], CPU ms per batch)".padEnd(52)} ${pad("im2col", 8)} ${pad("general", 8)} ${pad("shaped", 8)}  im2col/shaped  general/shaped`);
+  for (const r of rows) {
+    console.log(`${r.layer.padEnd(52)} ${pad(r.im2colMs.toFixed(2), 8)} ${pad(r.generalMs.toFixed(2), 8)} ${pad(r.directMs.toFixed(2), 8)}  ${pad((r.im2colMs / r.directMs).toFixed(2), 13)}  ${pad((r.generalMs / r.directMs).toFixed(2), 14)}`);
+  }
+  console.log("\nthe shaped form's parts, CPU ms (GFLOP/s)");
+  for (const r of rows) console.log(`${r.layer.padEnd(52)} ${r.parts.map((p) => (Number.isNaN(p.ms) ? "" : `${p.name} ${p.ms.toFixed(2)} (${p.gflops.toFixed(1)})`)).filter(Boolean).join("  ")}`);
 }

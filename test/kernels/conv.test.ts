@@ -1,7 +1,10 @@
 // The direct convolution (kernelConv2dForward / FilterGrad / InputGrad) against the definitions
 // in double-precision loops, in both kernel modes: ts (the plain loops) and simd (WebAssembly
-// conv_fwd / conv_dw / pad_copy where the channel counts allow, the loops otherwise).
+// conv_fwd / conv_dw / pad_copy where the channel counts allow, the loops otherwise), and in simd
+// mode once more with conv_fwd's bodies specialised to each case's shapes (convShapes), as a
+// generated program has them.
 import { describe, expect, it } from "vitest";
+import type { ConvShape } from "../../src/compiler/targets/standalone/kernels/index.js";
 import { KERNEL_MODES, loadKernels, type KernelRuntime } from "./load.js";
 
 type Geo = [n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number];
@@ -19,6 +22,13 @@ const CASES: { name: string; geo: Geo }[] = [
 ];
 
 const padded = (size: number, k: number, s: number, out: number, pad: number) => Math.max(pad + size, (out - 1) * s + k);
+
+/** The shapes a program with these layers asks the kernels for: each forward pass and, at stride 1, the input gradient's convolution. */
+function shapesOf(geo: Geo): ConvShape[] {
+  const [, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, f] = geo;
+  const forward = { c, kh, kw, sh, sw, hp: padded(h, kh, sh, oh, pt), wp: padded(w, kw, sw, ow, pl), oh, ow, f };
+  return sh === 1 && sw === 1 ? [forward, { c: f, kh, kw, sh: 1, sw: 1, hp: h + kh - 1, wp: w + kw - 1, oh: h, ow: w, f: c }] : [forward];
+}
 /** x at (b, y, x, ch), 0 outside the image. */
 const at = (x: ArrayLike<number>, g: Geo, b: number, y: number, xx: number, ch: number) => {
   const [, h, w, c] = g;
@@ -84,13 +94,20 @@ function fill(a: Float32Array, seed: number): Float32Array {
   return a;
 }
 
-for (const cfg of KERNEL_MODES) {
-  describe(`direct convolution ${cfg.mode}/${cfg.threads}t`, () => {
+const VARIANTS = KERNEL_MODES.flatMap((cfg) => (cfg.mode === "simd" ? [{ cfg, shaped: false }, { cfg, shaped: true }] : [{ cfg, shaped: false }]));
+
+for (const { cfg, shaped } of VARIANTS) {
+  describe(`direct convolution ${cfg.mode}/${cfg.threads}t${shaped ? ", bodies specialised to the shapes" : ""}`, () => {
     for (const { name, geo } of CASES) {
       it(name, async () => {
-        const k: KernelRuntime = await loadKernels(cfg);
+        const k: KernelRuntime = await loadKernels({ ...cfg, convShapes: shaped ? shapesOf(geo) : [] });
         try {
           const [n, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, f] = geo;
+          if (shaped) {
+            // the specialised bodies are there to be found (the wrappers run them where f, or c for the input gradient, is a multiple of 8)
+            for (const t of shapesOf(geo)) expect(k.kernelConvShape!(t.c, t.kh, t.kw, t.sh, t.sw, t.hp, t.wp, t.oh, t.ow, t.f)).toBeGreaterThanOrEqual(0);
+            expect(k.kernelConvShape!(c + 1, kh, kw, sh, sw, 99, 99, oh, ow, f)).toBe(-1);
+          }
           const taps = kh * kw * c;
           const x = fill(k.allocF32(n * h * w * c), 1);
           const kernel = fill(k.allocF32(taps * f), 2);

@@ -45,6 +45,8 @@ export interface KernelRuntime {
   kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, csr: Int32Array): void;
   initKernels(): Promise<void>;
   shutdownKernels(): void;
+  /** The index of a convolution's shape among those conv_fwd has specialised bodies for, or -1 (simd with convShapes). */
+  kernelConvShape?(c: number, kh: number, kw: number, sh: number, sw: number, hp: number, wp: number, oh: number, ow: number, f: number): number;
   /** The shared-memory runtimes' state (simd, or threads > 1). */
   kernelState?: { fma?: boolean };
 }
@@ -61,7 +63,7 @@ let counter = 0;
 export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
-  const state = /\bconst kernelState\b/.test(ts) ? ", kernelState" : "";
+  const state = (/\bconst kernelState\b/.test(ts) ? ", kernelState" : "") + (/\bfunction kernelConvShape\b/.test(ts) ? ", kernelConvShape" : "");
   return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelSigmoid, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
 }
 

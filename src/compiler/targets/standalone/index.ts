@@ -14,7 +14,7 @@ import prettier from "prettier";
 import { activationOf, describeSource, type IR, type IRLayer, type IRRef, type IRTraining } from "../../ir.js";
 import { HELPERS, ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
-import { emitKernelRuntime, KERNEL_FUNCTIONS, type KernelFunction } from "./kernels/index.js";
+import { emitKernelRuntime, KERNEL_FUNCTIONS, type ConvShape, type KernelFunction } from "./kernels/index.js";
 import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
 import { callbacks as CALLBACK_ENTRIES, lookup } from "../../catalog/index.js";
 import type { CallbackNeeds } from "../../catalog/types.js";
@@ -166,6 +166,8 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
 
   // The kernel runtime (kernels/index.ts) is emitted last, with only the functions the model calls.
   const usedKernels = new Set<KernelFunction>();
+  /** The direct convolutions' shapes, each given a specialised WebAssembly body (ctx.convShape). */
+  const convShapes: ConvShape[] = [];
   /** Whether the kernel runtime has a function (adamUpdate, kernelIm2col, ...); marks it as used. */
   const kernelHas = (name: string): boolean => {
     if (!(KERNEL_FUNCTIONS as readonly string[]).includes(name)) return false;
@@ -259,6 +261,9 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
         const kernel = `kernel${name[0]!.toUpperCase()}${name.slice(1)}`;
         if (!kernelHas(kernel)) throw new Error(`standalone: the kernel runtime has no ${kernel}`);
         return kernel;
+      },
+      convShape(shape) {
+        if (!convShapes.some((t) => (Object.keys(shape) as (keyof ConvShape)[]).every((k) => t[k] === shape[k]))) convShapes.push(shape);
       },
     };
     // Register weights in IR order first, so that the weight list (and model.json) follows the IR.
@@ -641,7 +646,7 @@ export const internals = {
 };`
     : "";
 
-  const kernelText = emitKernelRuntime({ mode: options.kernels ?? "ts", threads: options.threads ?? 1, uses: usedKernels });
+  const kernelText = emitKernelRuntime({ mode: options.kernels ?? "ts", threads: options.threads ?? 1, uses: usedKernels, convShapes });
   // The kernel runtime may start with import lines: hoist them.
   const kernelImports: string[] = [];
   const kernelCode = kernelText

@@ -14,6 +14,7 @@ import type { ActivationKind, ActivationLayerKind } from "../../catalog/kinds.js
 import { elementwise, numArgs, type ElementwiseActivation } from "./activations.js";
 import { eachActivationLayer } from "../../catalog/layers.js";
 import type { WindowShape } from "./kernels/webgpu/wgsl.js";
+import type { ConvShape } from "./kernels/index.js";
 
 export interface InputRef {
   /** Output buffer of the input layer. */
@@ -52,6 +53,8 @@ export interface LayerContextBase {
   weight(role: string): { value: string; grad: string };
   /** Marks a kernel-runtime function (im2col -> kernelIm2col, biasRelu -> kernelBiasRelu, ...) as used; returns its name. */
   helper(name: string): string;
+  /** Asks the WebAssembly kernels for a direct convolution specialised to this shape (kernelConvShape finds it at run time). */
+  convShape(shape: ConvShape): void;
 }
 
 export interface LayerCode {
@@ -328,6 +331,7 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
   const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
   const fusedBias = bias ? biasAndActivation(ctx, act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
   const geo = `n, ${g.H}, ${g.W}, ${g.C}, ${KH}, ${KW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}, ${F}`;
+  ctx.convShape({ c: g.C, kh: KH, kw: KW, sh: SH, sw: SW, hp: HP, wp: WP, oh: g.OH, ow: g.OW, f: F });
   const forward = [
     `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}, direct: each output's window read in place from the padded input · kernel [${patch}, ${F}]`,
     `${ctx.helper("conv2dForward")}(${x.out}, ${xpad}, ${koff}, ${kernel.value}, ${z}, ${geo});`,
@@ -346,6 +350,8 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
       const dzpad = ctx.buffer(`${ctx.v}_dzpad`, `BATCH * ${(g.H + KH - 1) * (g.W + KW - 1) * F}`, `dz with a zero border [n, ${g.H + KH - 1}, ${g.W + KW - 1}, ${F}]`);
       const dkoff = ctx.intBuffer(`${ctx.v}_dkoff`, `${KH * KW * F}`);
       const wflip = ctx.buffer(`${ctx.v}_wflip`, `${patch * F}`, `the kernel turned around [${KH}, ${KW}, ${F}, ${g.C}]`);
+      // the input gradient is a convolution of dz (zero-bordered) with the kernel turned around
+      ctx.convShape({ c: F, kh: KH, kw: KW, sh: 1, sw: 1, hp: g.H + KH - 1, wp: g.W + KW - 1, oh: g.H, ow: g.W, f: g.C });
       backward.push(
         `// dx ${x.acc ? "+" : ""}= dz (zero-bordered) convolved with the kernel turned around`,
         `${ctx.helper("conv2dInputGrad")}(${dz}, ${dzpad}, ${dkoff}, ${wflip}, ${kernel.value}, ${x.grad}, ${x.acc}, ${geo});`,

@@ -87,7 +87,9 @@
 // allocF32, gemm, initKernels, shutdownKernels, and everything starting with `kernel` or `gemm`
 // (kernelMemory, kernelState, gemmTile, gemmRange, GEMM_*, ...).
 
-import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, SPARSE_NC, type GemmWasmShape } from "./gemm-wasm.js";
+import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, SPARSE_NC, type ConvShape, type GemmWasmShape } from "./gemm-wasm.js";
+
+export type { ConvShape };
 
 export type KernelMode = "ts" | "simd";
 
@@ -106,6 +108,8 @@ export interface KernelRuntimeOptions {
   stridedAMaxN?: number;
   /** The optional functions the program calls (default: all of KERNEL_FUNCTIONS); the rest are left out. */
   uses?: ReadonlySet<KernelFunction>;
+  /** The shapes of the direct convolutions the program runs (forward, and input gradient as a convolution): conv_fwd gets a body specialised to each. */
+  convShapes?: readonly ConvShape[];
 }
 
 export const DEFAULT_STRIDED_A_MAX_N = 8;
@@ -652,7 +656,7 @@ const CONV_GEO_ARGS = "n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f";
  * window is in bounds; koff lists, per kernel tap (ky, kx, ch) in the kernel's order, the byte
  * offset of that tap from the window's corner in xpad. No patch matrix is written.
  */
-function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
+function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>, shapes: readonly ConvShape[] = []): string {
   if (!CONV_NAMES.some((k) => uses.has(k))) return "";
   const wasmIf = (cond: string, body: string) =>
     simd
@@ -668,13 +672,15 @@ function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
   const threaded = simd
     ? `${fwd || dx ? `
 /**
- * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), split across the threads by rows
- * when the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS).
+ * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), with the body specialised to
+ * shape number spec of KERNEL_CONV_SHAPES (-1: the general loops), split across the threads when
+ * the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS): by whole output rows
+ * of ow positions for a specialised body, else by register tiles.
  */
-function kernelConvForwardRows(wasm: GemmKernelExports, x: number, koff: number, w: number, out: number, rows: number, f: number, taps: number, oh: number, ow: number, img: number, row: number, col: number, accumulate: number): void {
+function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number, koff: number, w: number, out: number, rows: number, f: number, taps: number, oh: number, ow: number, img: number, row: number, col: number, accumulate: number): void {
   const flops = 2 * rows * taps * f;
   if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
-    wasm.conv_fwd(x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, accumulate);
+    wasm.conv_fwd(spec, x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, accumulate);
     return;
   }
   const job = kernelState.job, J = KERNEL_CTL_JOB;
@@ -690,7 +696,8 @@ function kernelConvForwardRows(wasm: GemmKernelExports, x: number, koff: number,
   job[J + 9] = row;
   job[J + 10] = col;
   job[J + 11] = accumulate;
-  kernelSplitJob(wasm, 1, rows, KERNEL_CONV_MR, flops);
+  job[J + 12] = spec + 1;
+  kernelSplitJob(wasm, 1, rows, spec >= 0 ? ow : KERNEL_CONV_MR, flops);
 }
 ` : ""}
 `
@@ -699,6 +706,24 @@ function kernelConvForwardRows(wasm: GemmKernelExports, x: number, koff: number,
 ${fwd || dw ? `/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
 function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
   return Math.max(pad + size, (out - 1) * stride + k);
+}
+` : ""}
+${simd && (fwd || dx) ? `/**
+ * The convolutions of this program, [c, kh, kw, sh, sw, hp, wp, oh, ow, f] each (the padded input,
+ * the window, the strides, the output): conv_fwd has a body specialised to each, whose sizes are
+ * constants of its code (spec = the index here).
+ */
+const KERNEL_CONV_SHAPES: readonly (readonly number[])[] = [
+${shapes.map((t) => `  [${[t.c, t.kh, t.kw, t.sh, t.sw, t.hp, t.wp, t.oh, t.ow, t.f].join(", ")}],`).join("\n")}
+];
+
+/** The index in KERNEL_CONV_SHAPES of this convolution, or -1 (then conv_fwd runs its general loops). */
+function kernelConvShape(c: number, kh: number, kw: number, sh: number, sw: number, hp: number, wp: number, oh: number, ow: number, f: number): number {
+  for (let i = 0; i < KERNEL_CONV_SHAPES.length; i++) {
+    const t = KERNEL_CONV_SHAPES[i]!;
+    if (t[0] === c && t[1] === kh && t[2] === kw && t[3] === sh && t[4] === sw && t[5] === hp && t[6] === wp && t[7] === oh && t[8] === ow && t[9] === f) return i;
+  }
+  return -1;
 }
 ` : ""}
 ${fwd || dx ? `/** Copies each [h, w, c] image of src into the [hp, wp, c] image of dst at (top, left); dst's border stays zero. */
@@ -759,7 +784,8 @@ function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Arr
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   kernelConvOffsets(koff, kh, kw, c, wp);
   ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])}`, `wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
-    kernelConvForwardRows(wasm, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
+    const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
+    kernelConvForwardRows(wasm, spec, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
   kernelConvPaddedTs(xpad, koff, kernel, z, false, n, hp, wp, c, kh * kw * c, sh, sw, oh, ow, f);
 }
 ` : ""}
@@ -825,7 +851,8 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
       }
   kernelConvOffsets(dkoff, kh, kw, f, wq);
   ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
-    kernelConvForwardRows(wasm, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`)}void sh;
+    const spec = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
+    kernelConvForwardRows(wasm, spec, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`)}void sh;
   void sw;
   kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
   kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
@@ -840,7 +867,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
  */
 function jobKernels(conv: boolean, sparse: boolean, adam: boolean): string {
   const kinds = [
-    conv ? `if (kind === 1) wasm.conv_fwd(job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
+    conv ? `if (kind === 1) wasm.conv_fwd(job[J + 12] - 1, job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
   else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);` : "",
     sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
@@ -1328,6 +1355,7 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     sparse: uses.has("kernelSparseGemm"),
     dropout: uses.has("kernelDropout"),
     channels: CHANNEL_NAMES.some((k) => uses.has(k)),
+    convShapes: opts.convShapes,
   };
   // Two builds of the module: with relaxed SIMD's fused multiply-add in the gemm kernel (the
   // shape's fma, on by default), and without, for a runtime that cannot compile relaxed SIMD.
@@ -1481,7 +1509,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
 ` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
-` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
+` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(spec: number, x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
   conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
   pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
 ` : ""}${CHANNEL_NAMES.some((k) => uses.has(k)) ? `  channel_moments(x: number, rows: number, c: number, mean: number, sq: number): void;
@@ -1761,7 +1789,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs) : ""}${convKernels(simd, uses)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs) : ""}${convKernels(simd, uses, opts.convShapes)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;

@@ -55,6 +55,8 @@ export const op = {
   br: (depth: number) => [0x0c, ...uleb(depth)],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
   return: () => [0x0f],
+  /** Calls function `index` of the module (its position in encodeModule's list). */
+  call: (index: number) => [0x10, ...uleb(index)],
   get: (i: number) => [0x20, ...uleb(i)],
   set: (i: number) => [0x21, ...uleb(i)],
   tee: (i: number) => [0x22, ...uleb(i)],
