@@ -75,8 +75,8 @@ export interface ConvBenchRow {
   generalMs: number;
   /** The direct convolution with conv_fwd's bodies specialised to the layer (what a program runs). */
   directMs: number;
-  /** The specialised form's parts: forward, kernel gradient, input gradient (NaN without one), ms and GFLOP/s. */
-  parts: { name: string; ms: number; gflops: number }[];
+  /** The direct form's parts (forward, kernel gradient, input gradient where the layer has one): general and specialised ms, and the specialised GFLOP/s. */
+  parts: { name: string; generalMs: number; ms: number; gflops: number }[];
 }
 
 export async function benchConv(reps = 20, rounds = 3): Promise<ConvBenchRow[]> {
@@ -120,23 +120,28 @@ export async function benchConv(reps = 20, rounds = 3): Promise<ConvBenchRow[]> 
       };
       const g = setUp(general), s = setUp(shaped);
       // the forms alternate, round after round, and each keeps its best round: the machine's load falls on all of them
-      const best = { im2col: Infinity, general: Infinity, shaped: Infinity, forward: Infinity, filterGrad: Infinity, inputGradient: Infinity };
+      const best = { im2col: Infinity, general: Infinity, shaped: Infinity };
+      const parts = [
+        { name: "forward", g: g.forward, s: s.forward, general: Infinity, shaped: Infinity },
+        { name: "kernel gradient", g: g.filterGrad, s: s.filterGrad, general: Infinity, shaped: Infinity },
+        ...(inputGrad ? [{ name: "input gradient", g: g.inputGradient, s: s.inputGradient, general: Infinity, shaped: Infinity }] : []),
+      ];
       for (let round = 0; round < rounds; round++) {
         best.im2col = Math.min(best.im2col, cpuMsPerCall(g.im2col, reps));
         best.general = Math.min(best.general, cpuMsPerCall(g.direct, reps));
         best.shaped = Math.min(best.shaped, cpuMsPerCall(s.direct, reps));
-        best.forward = Math.min(best.forward, cpuMsPerCall(s.forward, reps));
-        best.filterGrad = Math.min(best.filterGrad, cpuMsPerCall(s.filterGrad, reps));
-        if (inputGrad) best.inputGradient = Math.min(best.inputGradient, cpuMsPerCall(s.inputGradient, reps));
+        for (const part of parts) {
+          part.general = Math.min(part.general, cpuMsPerCall(part.g, reps));
+          part.shaped = Math.min(part.shaped, cpuMsPerCall(part.s, reps));
+        }
       }
       const flop = (2 * rows * taps * f) / 1e6;
-      const part = (name: string, ms: number) => ({ name, ms: Number.isFinite(ms) ? ms : NaN, gflops: flop / ms });
       out.push({
         layer,
         im2colMs: best.im2col,
         generalMs: best.general,
         directMs: best.shaped,
-        parts: [part("forward", best.forward), part("kernel gradient", best.filterGrad), part("input gradient", best.inputGradient)],
+        parts: parts.map((p) => ({ name: p.name, generalMs: p.general, ms: p.shaped, gflops: flop / p.shaped })),
       });
     }
   } finally {
@@ -153,6 +158,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   for (const r of rows) {
     console.log(`${r.layer.padEnd(52)} ${pad(r.im2colMs.toFixed(2), 8)} ${pad(r.generalMs.toFixed(2), 8)} ${pad(r.directMs.toFixed(2), 8)}  ${pad((r.im2colMs / r.directMs).toFixed(2), 13)}  ${pad((r.generalMs / r.directMs).toFixed(2), 14)}`);
   }
-  console.log("\nthe shaped form's parts, CPU ms (GFLOP/s)");
-  for (const r of rows) console.log(`${r.layer.padEnd(52)} ${r.parts.map((p) => (Number.isNaN(p.ms) ? "" : `${p.name} ${p.ms.toFixed(2)} (${p.gflops.toFixed(1)})`)).filter(Boolean).join("  ")}`);
+  console.log("\nthe parts, CPU ms: general -> shaped (the shaped form's GFLOP/s)");
+  for (const r of rows) console.log(`${r.layer.padEnd(52)} ${r.parts.map((p) => `${p.name} ${p.generalMs.toFixed(2)} -> ${p.ms.toFixed(2)} (${p.gflops.toFixed(1)})`).join("  ")}`);
 }

@@ -19,6 +19,8 @@ const CASES: { name: string; geo: Geo }[] = [
   { name: "same, even kernel (padding 0 before, 1 after)", geo: [2, 6, 6, 8, 2, 2, 1, 1, 6, 6, 0, 0, 8] },
   { name: "5 filters (not a multiple of 8: the loops)", geo: [2, 5, 6, 8, 3, 3, 1, 1, 5, 6, 1, 1, 5] },
   { name: "kernel larger than the image", geo: [1, 4, 4, 8, 5, 5, 1, 1, 4, 4, 2, 2, 8] },
+  { name: "4 channels (the kernel gradient's taps in one group of four per window position)", geo: [2, 6, 6, 4, 3, 3, 1, 1, 6, 6, 1, 1, 8] },
+  { name: "12 channels, 24 filters, 9 images (an odd number of tap groups per part)", geo: [9, 7, 7, 12, 3, 3, 1, 1, 7, 7, 1, 1, 24] },
 ];
 
 const padded = (size: number, k: number, s: number, out: number, pad: number) => Math.max(pad + size, (out - 1) * s + k);

@@ -876,30 +876,38 @@ export interface ConvShape {
   f: number;
 }
 
-/** Output positions along a row in one register tile of the shaped convolution (x 8 channels). */
-export const SHAPED_CONV_MR = 4;
+/**
+ * The register tile of the shaped convolution: MR neighbouring output positions x NV f32x4 of
+ * channels. 16 channels at a time where f allows (2 positions: each input read once for all 16;
+ * cnn's conv2 forward 33-35 GFLOP/s against 33 with 4 x 8, alternating in one process), else 4
+ * positions x 8 channels.
+ */
+export function shapedConvTile(s: ConvShape): { MR: number; NV: number } {
+  return s.f % 16 === 0 ? { MR: 2, NV: 4 } : { MR: 4, NV: 2 };
+}
 
 /**
  * conv_fwd_shape_<i>(x, w, out, m0, m1, accumulate): conv_fwd for one ConvShape, whose sizes are
  * constants of the code: rows m0..m1 of out (multiples of ow: whole output rows), each output row
- * in tiles of SHAPED_CONV_MR neighbouring positions x 8 channels (the last tile of a row takes
- * ow % SHAPED_CONV_MR). Every load of the window is at a constant offset from one pointer, which
+ * in tiles of neighbouring positions x channels (shapedConvTile; the last tile of a row takes
+ * what is left of it). Every load of the window is at a constant offset from one pointer, which
  * steps through the taps ky, kx, ch in three loops: no offset table, no address arithmetic per
- * load (bench/conv.ts: 1.3 to 2.5x conv_fwd's general loop on the cnn's layers).
+ * load (bench/conv.ts, forward and input gradient: 1.1 to 2x conv_fwd's general loops on the seed
+ * models' layers).
  */
 function buildShapedConvForward(s: ConvShape, index: number, fma: boolean): Func {
   const f = new Func(`conv_fwd_shape_${index}`, [I32, I32, I32, I32, I32, I32]);
   const [x, w, out, m0, m1, accumulate] = [0, 1, 2, 3, 4, 5];
-  const MR = SHAPED_CONV_MR, NV = 2;
+  const { MR, NV } = shapedConvTile(s);
   const line = f.local(I32), lineEnd = f.local(I32), b = f.local(I32), oy = f.local(I32), ox = f.local(I32), j0 = f.local(I32);
   const ky = f.local(I32), kx = f.local(I32), ch = f.local(I32);
   const xrow = f.local(I32), xp = f.local(I32), wp = f.local(I32), orow = f.local(I32), cp = f.local(I32);
   const acc: number[][] = [];
-  for (let r = 0; r < MR; r++) acc.push([f.local(V128), f.local(V128)]);
-  const bv = [f.local(V128), f.local(V128)];
+  for (let r = 0; r < MR; r++) acc.push(Array.from({ length: NV }, () => f.local(V128)));
+  const bv = Array.from({ length: NV }, () => f.local(V128));
   const av = f.local(V128);
   const colBytes = s.c * 4, rowBytes = s.wp * colBytes, imgBytes = s.hp * rowBytes, ldo = s.f * 4;
-  // one tap: the kernel's 8 columns at wp, the tile's MR inputs at constant offsets from xp
+  // one tap: the kernel's NV * 4 columns at wp, the tile's MR inputs at constant offsets from xp
   const tap = (rows: number): number[] => {
     const code: number[] = [];
     for (let q = 0; q < NV; q++) code.push(...op.get(wp), ...op.v128Load(q * 16), ...op.set(bv[q]!));
@@ -1425,10 +1433,10 @@ export function buildGemmWasm(
   if (extras.avgPool !== false) funcs.push(buildAvgPool(false));
   if (extras.avgPoolBackward !== false) funcs.push(buildAvgPool(true));
   if (extras.conv !== false) {
-    const shaped = (extras.convShapes ?? []).map((s, i) => buildShapedConvForward(s, i, shape.fma ?? false));
+    const shapes = extras.convShapes ?? [];
     const first = funcs.length;
-    funcs.push(...shaped);
-    funcs.push(buildConvForward(CONV_MR, shape.fma ?? false, shaped.map((_, i) => first + i)), buildConvFilterGrad(CONV_MR, shape.fma ?? false), buildPadCopy());
+    funcs.push(...shapes.map((s, i) => buildShapedConvForward(s, i, shape.fma ?? false)));
+    funcs.push(buildConvForward(CONV_MR, shape.fma ?? false, shapes.map((_, i) => first + i)), buildConvFilterGrad(CONV_MR, shape.fma ?? false), buildPadCopy());
   }
   if (extras.sparse !== false) funcs.push(buildCsrRows(), buildSparseRows(shape.fma ?? false));
   if (extras.dropout !== false) funcs.push(buildDropout());
