@@ -978,14 +978,16 @@ function buildShapedConvForward(s: ConvShape, index: number, fma: boolean): Func
  * gradient of conv_fwd, rows k0..k1 of dw [k, n] (n a multiple of 8): dw[kk, j] += sum over the
  * images b and outputs (oy, ox) of x[row(b, oy, ox) + koff[kk]] * dz[(b, oy, ox), j]. Image by
  * image (its padded input and its dz stay in cache), in tiles of MR taps x 8 columns: each image's
- * sum is formed in registers, then added onto dw.
+ * sum is formed in registers, then added onto dw. Where a tile's four taps are neighbours in the
+ * image (four channels of one window position: always when c is a multiple of 4), each splat is at
+ * a constant offset from one pointer, without an addition per load.
  */
 function buildConvFilterGrad(MR: number, fma: boolean): Func {
   const f = new Func("conv_dw", new Array<typeof I32>(13).fill(I32));
   const [x, koff, dz, dw, images, k0, k1, n, oh, ow, imgBytes, rowBytes, colBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const NV = 2;
   const bi = f.local(I32), kt = f.local(I32), j0 = f.local(I32), rows = f.local(I32), ldc = f.local(I32), xb = f.local(I32), dzb = f.local(I32);
-  const oy = f.local(I32), p = f.local(I32), pEnd = f.local(I32), dzp = f.local(I32), dp = f.local(I32), imgDz = f.local(I32);
+  const oy = f.local(I32), p = f.local(I32), pEnd = f.local(I32), dzp = f.local(I32), dp = f.local(I32), imgDz = f.local(I32), near_ = f.local(I32);
   const ko: number[] = [];
   for (let r = 0; r < MR; r++) ko.push(f.local(I32));
   const acc: number[][] = [];
@@ -1004,19 +1006,37 @@ function buildConvFilterGrad(MR: number, fma: boolean): Func {
     }
   }
   step.push(...op.get(p), ...op.get(colBytes), ...op.i32Add(), ...op.set(p), ...op.get(dzp), ...op.get(ldc), ...op.i32Add(), ...op.set(dzp));
-  const rowLoop = [
-    ...op.get(xb), ...op.get(oy), ...op.get(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(p),
+  // the same step when the tile's taps are neighbours in the image (four channels of one window
+  // position, or four kx of one row when c = 1): p points at the first, the others at +4, +8, +12
+  const near: number[] = [];
+  for (let q = 0; q < NV; q++) near.push(...op.get(dzp), ...op.v128Load(q * 16), ...op.set(bv[q]!));
+  for (let r = 0; r < MR; r++) {
+    near.push(...op.get(p), ...op.v128Load32Splat(4 * r), ...op.set(av));
+    for (let q = 0; q < NV; q++) {
+      if (fma) near.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
+      else near.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+    }
+  }
+  near.push(...op.get(p), ...op.get(colBytes), ...op.i32Add(), ...op.set(p), ...op.get(dzp), ...op.get(ldc), ...op.i32Add(), ...op.set(dzp));
+  const rowLoop = (body: number[], start: number[]) => [
+    ...op.get(xb), ...op.get(oy), ...op.get(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...start, ...op.set(p),
     ...op.get(p), ...op.get(ow), ...op.get(colBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(pEnd),
     ...op.block(), ...op.loop(),
     ...op.get(p), ...op.get(pEnd), ...op.i32GeS(), ...op.brIf(1),
-    ...step,
+    ...body,
     ...op.br(0),
     ...op.end(), ...op.end(),
   ];
   const panel: number[] = [];
   for (let r = 0; r < MR; r++) for (let q = 0; q < NV; q++) panel.push(...op.v128Zero(), ...op.set(acc[r]![q]!));
   panel.push(...op.get(dzb), ...op.get(j0), ...op.i32Add(), ...op.set(dzp));
-  panel.push(...forLoop(oy, op.i32(0), op.get(oh), op.i32(1), rowLoop));
+  panel.push(
+    ...op.get(near_), ...op.if(),
+    ...forLoop(oy, op.i32(0), op.get(oh), op.i32(1), rowLoop(near, [...op.get(ko[0]!), ...op.i32Add()])),
+    ...op.else(),
+    ...forLoop(oy, op.i32(0), op.get(oh), op.i32(1), rowLoop(step, [])),
+    ...op.end(),
+  );
   // dw[kt + r, j0..] += acc[r] for the taps that exist
   panel.push(...op.get(dw), ...op.get(kt), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(j0), ...op.i32Add(), ...op.set(dp));
   for (let r = 0; r < MR; r++) {
@@ -1033,6 +1053,10 @@ function buildConvFilterGrad(MR: number, fma: boolean): Func {
       ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.i32Load(), ...op.set(ko[r]!),
     );
   }
+  // near_ = every tap of the tile at ko[0] + 4r (a whole tile: rows >= MR)
+  tile.push(...op.get(rows), ...op.i32(MR), ...op.i32GeS());
+  for (let r = 1; r < MR; r++) tile.push(...op.get(ko[r]!), ...op.get(ko[0]!), ...op.i32Sub(), ...op.i32(4 * r), ...op.i32Eq(), ...op.i32And());
+  tile.push(...op.set(near_));
   tile.push(...forLoop(j0, op.i32(0), op.get(ldc), op.i32(NV * 16), panel));
   f.emit(
     op.get(x), op.set(xb), op.get(dz), op.set(dzb),
