@@ -146,12 +146,18 @@ const conv2d_3 = {
   bias: allocF32(64),
   bias_grad: allocF32(64),
   out: allocF32(BATCH * 3136),
-  /** im2col patches [n * 49, 288] */
-  cols: allocF32(BATCH * 14112),
+  /** the input with a zero border [n, 9, 9, 32] */
+  xpad: allocF32(BATCH * 2592),
+  koff: allocI32(288),
   /** pre-activation */
   z: allocF32(BATCH * 3136),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 3136),
+  /** dz with a zero border [n, 9, 9, 64] */
+  dzpad: allocF32(BATCH * 5184),
+  dkoff: allocI32(576),
+  /** the kernel turned around [3, 3, 64, 32] */
+  wflip: allocF32(18432),
   grad: allocF32(BATCH * 3136),
 };
 
@@ -162,12 +168,18 @@ const conv2d_4 = {
   bias: allocF32(128),
   bias_grad: allocF32(128),
   out: allocF32(BATCH * 6272),
-  /** im2col patches [n * 49, 576] */
-  cols: allocF32(BATCH * 28224),
+  /** the input with a zero border [n, 9, 9, 64] */
+  xpad: allocF32(BATCH * 5184),
+  koff: allocI32(576),
   /** pre-activation */
   z: allocF32(BATCH * 6272),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 6272),
+  /** dz with a zero border [n, 9, 9, 128] */
+  dzpad: allocF32(BATCH * 10368),
+  dkoff: allocI32(1152),
+  /** the kernel turned around [3, 3, 128, 64] */
+  wflip: allocF32(73728),
   grad: allocF32(BATCH * 6272),
 };
 
@@ -263,20 +275,18 @@ function max_pool_2_forward(n: number, x: Float32Array): void {
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_forward(n: number, x: Float32Array): void {
-  const { cols, kernel, z, out, bias } = conv2d_3;
-  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 288] · kernel [288, 64]
-  kernelIm2col(x, cols, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
-  gemm(false, false, n * 49, 64, 288, cols, kernel, z, false);
+  const { xpad, koff, kernel, z, out, bias } = conv2d_3;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [288, 64]
+  kernelConv2dForward(x, xpad, koff, kernel, z, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 49, 64);
 }
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
 function conv2d_4_forward(n: number, x: Float32Array): void {
-  const { cols, kernel, z, out, bias } = conv2d_4;
-  // 3x3 convolution, stride 1x1, padding 1/1: patches [n*49, 576] · kernel [576, 128]
-  kernelIm2col(x, cols, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
-  gemm(false, false, n * 49, 128, 576, cols, kernel, z, false);
+  const { xpad, koff, kernel, z, out, bias } = conv2d_4;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [576, 128]
+  kernelConv2dForward(x, xpad, koff, kernel, z, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1, 128);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 49, 128);
 }
@@ -413,32 +423,28 @@ function conv2d_2_backward(n: number, dx: Float32Array): void {
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_3;
+  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_3;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 3136);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 288, 64, n * 49, cols, dz, kernel_grad, false);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 49, 64);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 49, 288, 64, dz, kernel, cols, false);
-  dx.fill(0, 0, n * 1568);
-  kernelCol2im(cols, dx, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1);
+  // dx = dz (zero-bordered) convolved with the kernel turned around
+  kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, false, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
 }
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
 function conv2d_4_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_4;
+  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_4;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 6272);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 576, 128, n * 49, cols, dz, kernel_grad, false);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1, 128);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 49, 128);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 49, 576, 128, dz, kernel, cols, false);
-  dx.fill(0, 0, n * 3136);
-  kernelCol2im(cols, dx, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1);
+  // dx = dz (zero-bordered) convolved with the kernel turned around
+  kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, false, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1, 128);
 }
 
 // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)

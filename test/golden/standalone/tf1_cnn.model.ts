@@ -88,12 +88,18 @@ const conv2d_2 = {
   bias: allocF32(64),
   bias_grad: allocF32(64),
   out: allocF32(BATCH * 12544),
-  /** im2col patches [n * 196, 800] */
-  cols: allocF32(BATCH * 156800),
+  /** the input with a zero border [n, 18, 18, 32] */
+  xpad: allocF32(BATCH * 10368),
+  koff: allocI32(800),
   /** pre-activation */
   z: allocF32(BATCH * 12544),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 12544),
+  /** dz with a zero border [n, 18, 18, 64] */
+  dzpad: allocF32(BATCH * 20736),
+  dkoff: allocI32(1600),
+  /** the kernel turned around [5, 5, 64, 32] */
+  wflip: allocF32(51200),
   grad: allocF32(BATCH * 12544),
 };
 
@@ -161,10 +167,9 @@ function max_pool_1_forward(n: number, x: Float32Array): void {
 
 // conv2d_2: conv2d(64, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 8)
 function conv2d_2_forward(n: number, x: Float32Array): void {
-  const { cols, kernel, z, out, bias } = conv2d_2;
-  // 5x5 convolution, stride 1x1, padding 2/2: patches [n*196, 800] · kernel [800, 64]
-  kernelIm2col(x, cols, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2);
-  gemm(false, false, n * 196, 64, 800, cols, kernel, z, false);
+  const { xpad, koff, kernel, z, out, bias } = conv2d_2;
+  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [800, 64]
+  kernelConv2dForward(x, xpad, koff, kernel, z, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2, 64);
   // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
   kernelBiasRelu(z, out, bias, n * 196, 64);
 }
@@ -245,17 +250,36 @@ function max_pool_backward(
 
 // conv2d_2: conv2d(64, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 8)
 function conv2d_2_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, cols, kernel_grad, bias_grad, kernel } = conv2d_2;
+  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_2;
   // relu backward: dz = z > 0 ? g : 0
   kernelReluBackward(z, grad, dz, n * 12544);
-  // dKernel = patchesᵀ · dz; dBias = column sums of dz
-  gemm(true, false, 800, 64, n * 196, cols, dz, kernel_grad, false);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2, 64);
   // dBias[j] = sum over the rows of dz[r, j]
   kernelBiasGrad(dz, bias_grad, n * 196, 64);
-  // dx: dPatches = dz · kernelᵀ (reusing the patch buffer), scattered back onto the image
-  gemm(false, true, n * 196, 800, 64, dz, kernel, cols, false);
-  dx.fill(0, 0, n * 6272);
-  kernelCol2im(cols, dx, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2);
+  // dx = dz (zero-bordered) convolved with the kernel turned around
+  kernelConv2dInputGrad(
+    dz,
+    dzpad,
+    dkoff,
+    wflip,
+    kernel,
+    dx,
+    false,
+    n,
+    14,
+    14,
+    32,
+    5,
+    5,
+    1,
+    1,
+    14,
+    14,
+    2,
+    2,
+    64,
+  );
 }
 
 // dense_1: dense(1024, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 11)
@@ -881,4 +905,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelOpenJob, kernelAwaitJob, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelMaxPool, kernelMaxPoolBackward, kernelJobPart, kernelSplitJob, kernelConvForwardRows, kernelConvPadded, KERNEL_CONV_SHAPES, kernelConvShape, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelOpenJob, kernelAwaitJob, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, kernelFloatArgs, kernelMaxPool, kernelMaxPoolBackward, kernelJobPart, kernelSplitJob, kernelConvForwardRows, kernelConvPadded, KERNEL_CONV_SHAPES, kernelConvShape, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, random

@@ -295,13 +295,14 @@ export function windowGeometry(
  * of 8; the input gradient runs as a convolution of dz with the kernel turned around, which needs
  * stride 1 and input channels a multiple of 8 (only when the input takes a gradient). Narrow
  * convolutions are where im2col costs most (the patch matrix is kh*kw times the input, written and
- * read again every step) and where gemm's packing pays least: up to 32 filters, where bench/conv.ts
- * measures the direct form 1.1 to 3x faster per layer; at 64 and 128 filters the two forms tie or
- * im2col wins (0.9 to 1.03).
+ * read again every step) and where gemm's packing pays least. With conv_fwd's bodies specialised to
+ * each shape, bench/conv.ts measures the direct form faster on every seed model's layer, up to 128
+ * filters (2026-12-03, best of 3 alternating rounds, im2col / direct: 1.65 to 3.35x up to 32
+ * filters, 1.10 and 1.11 at 64, 1.08 at 128); above 128 nothing was measured, and im2col stays.
  */
 export function conv2dDirect(kernels: "ts" | "simd", inShape: number[], filters: number, strides: [number, number], inputGrad: boolean): boolean {
   const C = inShape[2]!;
-  if (kernels !== "simd" || filters % 8 !== 0 || filters > 32) return false;
+  if (kernels !== "simd" || filters % 8 !== 0 || filters > 128) return false;
   return !inputGrad || (C % 8 === 0 && strides[0] === 1 && strides[1] === 1);
 }
 

@@ -57,7 +57,9 @@
 //       1) convolves dz, zero-bordered in dzpad, with the kernel turned around (wflip). In simd
 //       mode WebAssembly (conv_fwd, conv_dw, pad_copy: f a multiple of 8; for the input gradient
 //       c too), split across the threads as gemm splits its products; the TypeScript loops
-//       otherwise (sums in f64). The generator calls them only in simd mode (conv2dDirect).
+//       otherwise (sums in f64). The generator calls them only in simd mode (conv2dDirect). With
+//       opts.convShapes, conv_fwd has a body specialised to each listed shape (KERNEL_CONV_SHAPES,
+//       found by kernelConvShape), the general loops serving any other.
 //   kernelSparseGemm(transA, M, N, K, A, B, C, csr): C[M x N] = op(A) · B (B [K x N] row-major),
 //       skipping the zeros of op(A): WebAssembly lists op(A)'s non-zero values row by row into the
 //       int scratch csr (csr_rows; M + 1 + 2*M*K ints) and sums only the rows of B they multiply
