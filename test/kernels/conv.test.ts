@@ -21,6 +21,7 @@ const CASES: { name: string; geo: Geo }[] = [
   { name: "kernel larger than the image", geo: [1, 4, 4, 8, 5, 5, 1, 1, 4, 4, 2, 2, 8] },
   { name: "4 channels (the kernel gradient's taps in one group of four per window position)", geo: [2, 6, 6, 4, 3, 3, 1, 1, 6, 6, 1, 1, 8] },
   { name: "12 channels, 24 filters, 9 images (an odd number of tap groups per part)", geo: [9, 7, 7, 12, 3, 3, 1, 1, 7, 7, 1, 1, 24] },
+  { name: "6 channels, 3x3 (a window row of 18 floats: four at a time, then two)", geo: [2, 6, 6, 6, 3, 3, 1, 1, 6, 6, 1, 1, 8] },
 ];
 
 const padded = (size: number, k: number, s: number, out: number, pad: number) => Math.max(pad + size, (out - 1) * s + k);
@@ -139,6 +140,32 @@ for (const { cfg, shaped } of VARIANTS) {
             k.kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, true, ...geo);
             expect(worst(dx, want.map((v) => 2 * v), 2 * kh * kw * f), "input gradient, accumulated").toBeLessThan(1e-4);
           }
+
+          // dz as relu and max pooling leave it, mostly zeros: in simd mode the gradients come from
+          // its non-zero values alone (conv_sparse_dw, conv_sparse_dx), and must be the same
+          const sparseBefore = k.kernelState?.sparseGradients ?? 0;
+          const dzs = k.allocF32(n * oh * ow * f);
+          for (let i = 0; i < dzs.length; i++) dzs[i] = i % 10 === 2 ? dz[i]! : 0;
+          // where the window's rows are long enough to pay (kw * c >= 16: KERNEL_CONV_SPARSE_ROW_MIN)
+          const sparsePath = cfg.mode === "simd" && kw * c >= 16;
+          const dks = k.allocF32(taps * f).fill(5);
+          k.kernelConv2dFilterGrad(xpad, koff, dzs, dks, ...geo);
+          expect(worst(dks, refFilterGrad(x, dzs, geo), n * oh * ow), "kernel gradient, sparse dz").toBeLessThan(1e-4);
+          let sparseCalls = 1;
+          // (the sparse input gradient at any stride: it adds each window's share where it lies)
+          if ((sh === 1 && sw === 1) || sparsePath) {
+            const dzpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f);
+            const dkoff = k.allocI32(kh * kw * f);
+            const wflip = k.allocF32(taps * f);
+            const dx = k.allocF32(n * h * w * c).fill(9);
+            const want = refInputGrad(dzs, kernel, geo);
+            k.kernelConv2dInputGrad(dzs, dzpad, dkoff, wflip, kernel, dx, false, ...geo);
+            expect(worst(dx, want, kh * kw * f), "input gradient, sparse dz").toBeLessThan(1e-4);
+            k.kernelConv2dInputGrad(dzs, dzpad, dkoff, wflip, kernel, dx, true, ...geo);
+            expect(worst(dx, want.map((v) => 2 * v), 2 * kh * kw * f), "input gradient, sparse dz, accumulated").toBeLessThan(1e-4);
+            sparseCalls += 2;
+          }
+          if (cfg.mode === "simd") expect((k.kernelState?.sparseGradients ?? 0) - sparseBefore, "gradients from the non-zero values").toBe(sparsePath ? sparseCalls : 0);
         } finally {
           k.shutdownKernels();
         }

@@ -48,7 +48,7 @@ export interface KernelRuntime {
   /** The index of a convolution's shape among those conv_fwd has specialised bodies for, or -1 (simd with convShapes). */
   kernelConvShape?(c: number, kh: number, kw: number, sh: number, sw: number, hp: number, wp: number, oh: number, ow: number, f: number): number;
   /** The shared-memory runtimes' state (simd, or threads > 1). */
-  kernelState?: { fma?: boolean };
+  kernelState?: { fma?: boolean; sparseGradients?: number };
 }
 
 /** The kernel modes most kernel tests run in: the plain loops, and WebAssembly on one and two threads. */

@@ -94,8 +94,11 @@ for (const cfg of [
         // rate passed in; V8 may box each into a 16-byte heap number unless it inlines the call
         // (measured: 0 or 32 bytes a step, plus a few hundred bytes in all). One more boxed float
         // per step inside the step is 16 bytes more, and a dropout mask drawn through boxed
-        // numbers 8 bytes per value (16 x 16 values here): both fail this 40-byte budget.
-        expect(least / steps).toBeLessThan(40);
+        // numbers 8 bytes per value (16 x 16 values here): both fail this 44-byte budget. (Measured
+        // 32.26 bytes a step in every configuration; in about one run in three, on 724d700 as after
+        // it, one configuration measured 40.27 in all three windows, 8 bytes a step more that this
+        // test cannot place; the budget was 40.)
+        expect(least / steps).toBeLessThan(44);
       }, 60_000);
     }
   });

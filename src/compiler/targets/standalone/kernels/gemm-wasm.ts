@@ -1070,6 +1070,187 @@ function buildConvFilterGrad(MR: number, fma: boolean): Func {
 }
 
 /**
+ * conv_sparse_dw / conv_sparse_dx(win, dz, mat, images, oh, ow, f, kh, kwc, imgBytes, rowBytes,
+ * colBytes, winRowBytes): a convolution's gradients from the non-zero values of dz alone. For each
+ * dz[b, oy, ox, j] that is not zero, its kh rows of kwc floats (kw window positions x c channels,
+ * next to each other in a padded NHWC image) meet row j of mat (kh x kwc floats): conv_sparse_dw
+ * adds dz times the window of the padded input win onto mat (the kernel gradient, transposed:
+ * [f, kh, kw, c]); conv_sparse_dx adds dz times mat (the kernel, transposed) onto the window of win
+ * (the padded input gradient). The window of (b, oy, ox) starts at win + b*imgBytes + oy*rowBytes
+ * + ox*colBytes; its rows are winRowBytes apart. Four floats at a time, then the rest of a row one
+ * by one. Behind relu and max pooling most of dz is zero (max pooling's gradient reaches one value
+ * of each window), and the work shrinks with it.
+ */
+function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean, shaped: number[]): Func {
+  const f = new Func(name, new Array<typeof I32>(14).fill(I32));
+  const [spec, win, dz, mat, images, oh, ow, nf, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  // spec >= 0: the body specialised to that shape (buildShapedConvSparse)
+  for (let i = 0; i < shaped.length; i++) {
+    f.emit(op.get(spec), op.i32(i), op.i32Eq(), op.if(), op.get(win), op.get(dz), op.get(mat), op.get(images), op.call(shaped[i]!), op.return(), op.end());
+  }
+  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), j = f.local(I32), ky = f.local(I32), t = f.local(I32);
+  const dzp = f.local(I32), corner = f.local(I32), wp = f.local(I32), mp = f.local(I32), rowEnd4 = f.local(I32), rowEnd = f.local(I32), matRow = f.local(I32);
+  const v = f.local(F32), vs = f.local(V128);
+  const dwSide = name === "conv_sparse_dw";
+  // dst += vs * src, over one row: dst and src are the window's row (wp) and mat's (mp), one way or the other
+  const [dst, src] = dwSide ? [mp, wp] : [wp, mp];
+  const madd = (a: number[], bb: number[], c: number[]) => (fma ? [...a, ...bb, ...c, ...op.f32x4RelaxedMadd()] : [...c, ...a, ...bb, ...op.f32x4Mul(), ...op.f32x4Add()]);
+  const row = [
+    ...forLoop(t, op.i32(0), op.get(rowEnd4), op.i32(16), [
+      ...op.get(dst), ...op.get(t), ...op.i32Add(),
+      ...madd(op.get(vs), [...op.get(src), ...op.get(t), ...op.i32Add(), ...op.v128Load()], [...op.get(dst), ...op.get(t), ...op.i32Add(), ...op.v128Load()]),
+      ...op.v128Store(),
+    ]),
+    ...forLoop(t, op.get(rowEnd4), op.get(rowEnd), op.i32(4), [
+      ...op.get(dst), ...op.get(t), ...op.i32Add(),
+      ...op.get(dst), ...op.get(t), ...op.i32Add(), ...op.f32Load(),
+      ...op.get(v), ...op.get(src), ...op.get(t), ...op.i32Add(), ...op.f32Load(), ...op.f32Mul(), ...op.f32Add(),
+      ...op.f32Store(),
+    ]),
+    ...op.get(wp), ...op.get(winRowBytes), ...op.i32Add(), ...op.set(wp),
+    ...op.get(mp), ...op.get(rowEnd), ...op.i32Add(), ...op.set(mp),
+  ];
+  const value = [
+    ...op.get(dzp), ...op.f32Load(), ...op.set(v),
+    ...op.get(dzp), ...op.i32(4), ...op.i32Add(), ...op.set(dzp),
+    ...op.get(v), ...op.f32(0), ...op.f32Ne(), ...op.if(),
+    ...op.get(v), ...op.f32x4Splat(), ...op.set(vs),
+    ...op.get(corner), ...op.set(wp),
+    ...op.get(mat), ...op.get(j), ...op.get(matRow), ...op.i32Mul(), ...op.i32Add(), ...op.set(mp),
+    ...forLoop(ky, op.i32(0), op.get(kh), op.i32(1), row),
+    ...op.end(),
+  ];
+  f.emit(
+    op.get(kwc), op.i32(4), op.i32Mul(), op.set(rowEnd),
+    op.get(rowEnd), op.i32(-16), op.i32And(), op.set(rowEnd4),
+    op.get(rowEnd), op.get(kh), op.i32Mul(), op.set(matRow),
+    op.get(dz), op.set(dzp),
+    forLoop(b, op.i32(0), op.get(images), op.i32(1),
+      forLoop(oy, op.i32(0), op.get(oh), op.i32(1), [
+        ...op.get(win), ...op.get(b), ...op.get(imgBytes), ...op.i32Mul(), ...op.i32Add(), ...op.get(oy), ...op.get(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(corner),
+        ...forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
+          ...forLoop(j, op.i32(0), op.get(nf), op.i32(1), value),
+          ...op.get(corner), ...op.get(colBytes), ...op.i32Add(), ...op.set(corner),
+        ]),
+      ]),
+    ),
+  );
+  return f;
+}
+
+/**
+ * conv_sparse_dw_shape_<i> / conv_sparse_dx_shape_<i>(win, dz, mat, images): conv_sparse_dw /
+ * conv_sparse_dx for one ConvShape (the forward pass's), its sizes constants of the code: each
+ * non-zero value's kh rows of kw * c floats are written out in full, every load and store at a
+ * constant offset from the window's corner or from mat's row.
+ */
+function buildShapedConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", s: ConvShape, index: number, fma: boolean): Func {
+  const f = new Func(`${name}_shape_${index}`, [I32, I32, I32, I32]);
+  const [win, dz, mat, images] = [0, 1, 2, 3];
+  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), j = f.local(I32);
+  const dzp = f.local(I32), corner = f.local(I32), mp = f.local(I32);
+  const v = f.local(F32), vs = f.local(V128);
+  const kwc = s.kw * s.c, colBytes = s.sw * s.c * 4, rowBytes = s.sh * s.wp * s.c * 4, imgBytes = s.hp * s.wp * s.c * 4, winRowBytes = s.wp * s.c * 4;
+  const matRow = s.kh * kwc * 4;
+  const dwSide = name === "conv_sparse_dw";
+  const madd = (a: number[], bb: number[], c: number[]) => (fma ? [...a, ...bb, ...c, ...op.f32x4RelaxedMadd()] : [...c, ...a, ...bb, ...op.f32x4Mul(), ...op.f32x4Add()]);
+  const body: number[] = [];
+  for (let ky = 0; ky < s.kh; ky++) {
+    for (let t = 0; t < kwc; t += 4) {
+      const winAt = ky * winRowBytes + t * 4, matAt = (ky * kwc + t) * 4;
+      const [dstP, dstAt, srcP, srcAt] = dwSide ? [mp, matAt, corner, winAt] : [corner, winAt, mp, matAt];
+      if (t + 4 <= kwc) {
+        body.push(...op.get(dstP), ...madd(op.get(vs), [...op.get(srcP), ...op.v128Load(srcAt)], [...op.get(dstP), ...op.v128Load(dstAt)]), ...op.v128Store(dstAt));
+      } else {
+        for (let u = t; u < kwc; u++) {
+          const d = dstAt + (u - t) * 4, sr = srcAt + (u - t) * 4;
+          body.push(...op.get(dstP), ...op.get(dstP), ...op.f32Load(d), ...op.get(v), ...op.get(srcP), ...op.f32Load(sr), ...op.f32Mul(), ...op.f32Add(), ...op.f32Store(d));
+        }
+      }
+    }
+  }
+  const value = [
+    ...op.get(dzp), ...op.f32Load(), ...op.set(v),
+    ...op.get(dzp), ...op.i32(4), ...op.i32Add(), ...op.set(dzp),
+    ...op.get(v), ...op.f32(0), ...op.f32Ne(), ...op.if(),
+    ...op.get(v), ...op.f32x4Splat(), ...op.set(vs),
+    ...op.get(mat), ...op.get(j), ...op.i32(matRow), ...op.i32Mul(), ...op.i32Add(), ...op.set(mp),
+    ...body,
+    ...op.end(),
+  ];
+  f.emit(
+    op.get(dz), op.set(dzp),
+    forLoop(b, op.i32(0), op.get(images), op.i32(1),
+      forLoop(oy, op.i32(0), op.i32(s.oh), op.i32(1), [
+        ...op.get(win), ...op.get(b), ...op.i32(imgBytes), ...op.i32Mul(), ...op.i32Add(), ...op.get(oy), ...op.i32(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(corner),
+        ...forLoop(ox, op.i32(0), op.i32(s.ow), op.i32(1), [
+          ...forLoop(j, op.i32(0), op.i32(s.f), op.i32(1), value),
+          ...op.get(corner), ...op.i32(colBytes), ...op.i32Add(), ...op.set(corner),
+        ]),
+      ]),
+    ),
+  );
+  return f;
+}
+
+/** count_nonzero(src, n, out): the number of values of src[0..n) that are not zero, stored at out (i32). */
+function buildCountNonzero(): Func {
+  const f = new Func("count_nonzero", [I32, I32, I32]);
+  const [src, n, out] = [0, 1, 2];
+  const i = f.local(I32), end4 = f.local(I32), end = f.local(I32), acc = f.local(V128), count = f.local(I32);
+  f.emit(
+    op.get(n), op.i32(4), op.i32Mul(), op.set(end), op.get(end), op.i32(-16), op.i32And(), op.set(end4),
+    op.v128Zero(), op.set(acc),
+    // f32x4.ne gives -1 in a lane that is not zero: subtracting it counts
+    forLoop(i, op.i32(0), op.get(end4), op.i32(16), [...op.get(acc), ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.v128Load(), ...op.v128Zero(), ...op.f32x4Ne(), ...op.i32x4Sub(), ...op.set(acc)]),
+    op.get(acc), op.i32x4ExtractLane(0), op.get(acc), op.i32x4ExtractLane(1), op.i32Add(), op.get(acc), op.i32x4ExtractLane(2), op.i32Add(), op.get(acc), op.i32x4ExtractLane(3), op.i32Add(), op.set(count),
+    forLoop(i, op.get(end4), op.get(end), op.i32(4), [
+      ...op.get(src), ...op.get(i), ...op.i32Add(), ...op.f32Load(), ...op.f32(0), ...op.f32Ne(), ...op.get(count), ...op.i32Add(), ...op.set(count),
+    ]),
+    op.get(out), op.get(count), op.i32Store(),
+  );
+  return f;
+}
+
+/**
+ * crop_copy(src, dst, n, h, w, c, hp, wp, top, left, accumulate): the inverse of pad_copy, each
+ * [h, w, c] image of dst (=|+=) the [hp, wp, c] image of src from (top, left), row by row.
+ */
+function buildCropCopy(): Func {
+  const f = new Func("crop_copy", new Array<typeof I32>(11).fill(I32));
+  const [src, dst, n, h, w, c, hp, wp, top, left, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const b = f.local(I32), y = f.local(I32), i = f.local(I32), len = f.local(I32), len4 = f.local(I32), s = f.local(I32), srcRow = f.local(I32), srcImg = f.local(I32);
+  f.emit(op.get(w), op.get(c), op.i32Mul(), op.i32(4), op.i32Mul(), op.set(len), op.get(len), op.i32(-16), op.i32And(), op.set(len4));
+  f.emit(op.get(wp), op.get(c), op.i32Mul(), op.i32(4), op.i32Mul(), op.set(srcRow), op.get(hp), op.get(srcRow), op.i32Mul(), op.set(srcImg));
+  const rowCopy = (add: boolean) => [
+    ...forLoop(i, op.i32(0), op.get(len4), op.i32(16), [
+      ...op.get(dst), ...op.get(i), ...op.i32Add(),
+      ...(add ? [...op.get(dst), ...op.get(i), ...op.i32Add(), ...op.v128Load()] : []),
+      ...op.get(s), ...op.get(i), ...op.i32Add(), ...op.v128Load(),
+      ...(add ? op.f32x4Add() : []),
+      ...op.v128Store(),
+    ]),
+    ...forLoop(i, op.get(len4), op.get(len), op.i32(4), [
+      ...op.get(dst), ...op.get(i), ...op.i32Add(),
+      ...(add ? [...op.get(dst), ...op.get(i), ...op.i32Add(), ...op.f32Load()] : []),
+      ...op.get(s), ...op.get(i), ...op.i32Add(), ...op.f32Load(),
+      ...(add ? op.f32Add() : []),
+      ...op.f32Store(),
+    ]),
+  ];
+  const row = [
+    // s = src + b*srcImg + (y + top)*srcRow + left*c*4
+    ...op.get(src), ...op.get(b), ...op.get(srcImg), ...op.i32Mul(), ...op.i32Add(),
+    ...op.get(y), ...op.get(top), ...op.i32Add(), ...op.get(srcRow), ...op.i32Mul(), ...op.i32Add(),
+    ...op.get(left), ...op.get(c), ...op.i32Mul(), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.set(s),
+    ...op.get(accumulate), ...op.if(), ...rowCopy(true), ...op.else(), ...rowCopy(false), ...op.end(),
+    ...op.get(dst), ...op.get(len), ...op.i32Add(), ...op.set(dst),
+  ];
+  f.emit(forLoop(b, op.i32(0), op.get(n), op.i32(1), forLoop(y, op.i32(0), op.get(h), op.i32(1), row)));
+  return f;
+}
+
+/**
  * pad_copy(src, dst, n, h, w, c, hp, wp, top, left): copies each [h, w, c] image of src into the
  * [hp, wp, c] image of dst at (top, left), row by row (4 floats at a time, then the tail). The
  * border of dst is not written: it stays as allocated, zero.
@@ -1419,7 +1600,7 @@ export interface GemmWasmExtras {
   maxPoolBackward?: boolean;
   avgPool?: boolean;
   avgPoolBackward?: boolean;
-  /** conv_fwd, conv_dw and pad_copy: the direct convolution (kernelConv2d*). */
+  /** conv_fwd, conv_dw, pad_copy and the gradients from dz's non-zero values (conv_sparse_dw, conv_sparse_dx, count_nonzero, crop_copy): the direct convolution (kernelConv2d*). */
   conv?: boolean;
   /** The convolutions the program runs, each given a body of its own in conv_fwd (its index there is its spec). */
   convShapes?: readonly ConvShape[];
@@ -1461,6 +1642,12 @@ export function buildGemmWasm(
     const first = funcs.length;
     funcs.push(...shapes.map((s, i) => buildShapedConvForward(s, i, shape.fma ?? false)));
     funcs.push(buildConvForward(CONV_MR, shape.fma ?? false, shapes.map((_, i) => first + i)), buildConvFilterGrad(CONV_MR, shape.fma ?? false), buildPadCopy());
+    for (const name of ["conv_sparse_dw", "conv_sparse_dx"] as const) {
+      const base = funcs.length;
+      funcs.push(...shapes.map((s, i) => buildShapedConvSparse(name, s, i, shape.fma ?? false)));
+      funcs.push(buildConvSparse(name, shape.fma ?? false, shapes.map((_, i) => base + i)));
+    }
+    funcs.push(buildCountNonzero(), buildCropCopy());
   }
   if (extras.sparse !== false) funcs.push(buildCsrRows(), buildSparseRows(shape.fma ?? false));
   if (extras.dropout !== false) funcs.push(buildDropout());

@@ -660,10 +660,10 @@ const CONV_GEO_ARGS = "n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f";
  */
 function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>, shapes: readonly ConvShape[] = []): string {
   if (!CONV_NAMES.some((k) => uses.has(k))) return "";
-  const wasmIf = (cond: string, body: string) =>
+  /** In simd mode: the WebAssembly path when cond holds, then return (`declare`: the function's first, which reads kernelState.wasm). */
+  const wasmIf = (cond: string, body: string, declare = true) =>
     simd
-      ? `const wasm = kernelState.wasm;
-  if (wasm !== null && ${cond}) {
+      ? `${declare ? "const wasm = kernelState.wasm;\n  " : ""}if (wasm !== null && ${cond}) {
     ${body}
     return;
   }
@@ -705,7 +705,7 @@ function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number,
 `
     : "";
   return `${threaded}
-${fwd || dw ? `/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
+${fwd || dw || dx ? `/** The padded extent the direct convolution reads along one axis: the image at pad, and every window. */
 function kernelConvPadded(size: number, k: number, stride: number, out: number, pad: number): number {
   return Math.max(pad + size, (out - 1) * stride + k);
 }
@@ -718,6 +718,47 @@ ${simd && (fwd || dx) ? `/**
 const KERNEL_CONV_SHAPES: readonly (readonly number[])[] = [
 ${shapes.map((t) => `  [${[t.c, t.kh, t.kw, t.sh, t.sw, t.hp, t.wp, t.oh, t.ow, t.f].join(", ")}],`).join("\n")}
 ];
+
+/**
+ * Where dz has at most this share of values not zero, the kernel and input gradients are formed
+ * from those values alone (conv_sparse_dw, conv_sparse_dx): behind relu and max pooling, dz is
+ * mostly zeros (max pooling's gradient reaches one value of each window, relu leaves most of
+ * those: cnn's conv2 has 13% not zero at the first steps, 22.5% after). Each value then costs kh
+ * rows of kw * c floats, four at a time: only where a row is at least 16 floats
+ * (KERNEL_CONV_SPARSE_ROW_MIN) is that cheaper than the dense loops (at 14% not zero, cnn's conv2:
+ * kernel gradient 8.3 -> 5.7 ms, input gradient 12.3 -> 5.9; its conv1, 5 floats a row: 2.5 ->
+ * 5.1, slower, and a tie with the specialised bodies).
+ */
+const KERNEL_CONV_SPARSE_MAX = 0.2;
+
+/**
+ * The same with bodies specialised to the convolution's shape (conv_sparse_*_shape_<i>: every row
+ * written out, at constant offsets): on cnn's conv2 (bench/conv.ts's sparse rows) 2.5 to 3.6x the
+ * dense loops from 14 to 30% not zero, 1.3x at 40%.
+ */
+const KERNEL_CONV_SPARSE_MAX_SHAPED = 0.4;
+
+/** count_nonzero's answer. */
+const kernelConvCount = new Int32Array(kernelMemory.buffer, kernelAllocBytes(4), 1);
+
+/** Floats in a row of a window (kw * c) from which the sparse gradients pay (see KERNEL_CONV_SPARSE_MAX). */
+const KERNEL_CONV_SPARSE_ROW_MIN = 16;
+
+/** Whether the gradients of a convolution with rows of rowFloats (kw * c) come from dz[0..count)'s non-zero values: rows long enough, and dz sparse enough. Counts each use (kernelState.sparseGradients). */
+function kernelConvSparse(wasm: GemmKernelExports, dz: Float32Array, count: number, rowFloats: number, spec: number): boolean {
+  if (rowFloats < KERNEL_CONV_SPARSE_ROW_MIN) return false;
+  wasm.count_nonzero(dz.byteOffset, count, kernelConvCount.byteOffset);
+  const sparse = kernelConvCount[0]! <= count * (spec >= 0 ? KERNEL_CONV_SPARSE_MAX_SHAPED : KERNEL_CONV_SPARSE_MAX);
+  if (sparse) kernelState.sparseGradients++;
+  return sparse;
+}
+
+/** The sparse gradients' scratch (a transposed kernel gradient, a padded input gradient), grown once to the largest need: the step allocates nothing after. */
+let kernelConvScratch: Float32Array = new Float32Array(0);
+function kernelConvScratchOf(size: number): Float32Array {
+  if (kernelConvScratch.length < size) kernelConvScratch = allocF32(size);
+  return kernelConvScratch;
+}
 
 /** The index in KERNEL_CONV_SHAPES of this convolution, or -1 (then conv_fwd runs its general loops). */
 function kernelConvShape(c: number, kh: number, kw: number, sh: number, sw: number, hp: number, wp: number, oh: number, ow: number, f: number): number {
@@ -799,7 +840,11 @@ ${dw ? `/**
 function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, ${CONV_GEO_PARAMS}): void {
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   const taps = kh * kw * c;
-  ${wasmIf(`f % 8 === 0 && ${shared(["xpad", "koff", "dz", "dkernel"])}`, `dkernel.fill(0, 0, taps * f);
+  ${wasmIf(`${shared(["xpad", "dz", "dkernel"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, kernelConvShape(c, kh, kw, sh, sw, kernelConvPadded(h, kh, sh, oh, padTop), kernelConvPadded(w, kw, sw, ow, padLeft), oh, ow, f))`, `// from dz's non-zero values: each adds its share onto the kernel gradient, transposed ([f, taps]) in scratch
+    const dt = kernelConvScratchOf(taps * f);
+    dt.fill(0, 0, taps * f);
+    wasm.conv_sparse_dw(kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f), xpad.byteOffset, dz.byteOffset, dt.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
+    for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) dkernel[t * f + j] = dt[j * taps + t]!;`)}${wasmIf(`f % 8 === 0 && ${shared(["xpad", "koff", "dz", "dkernel"])}`, `dkernel.fill(0, 0, taps * f);
     const x0 = xpad.byteOffset, k0 = koff.byteOffset, g0 = dz.byteOffset, d0 = dkernel.byteOffset, img = hp * wp * c * 4, row = sh * wp * c * 4, col = sw * c * 4;
     const flops = 2 * n * oh * ow * taps * f;
     if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
@@ -818,7 +863,7 @@ function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float3
       job[J + 9] = row;
       job[J + 10] = col;
       kernelSplitJob(wasm, 2, taps, KERNEL_CONV_MR, flops);
-    }`)}const acc = kernelConvSums(taps * f);
+    }`, false)}const acc = kernelConvSums(taps * f);
   acc.fill(0, 0, taps * f);
   let o = 0;
   for (let b = 0; b < n; b++) {
@@ -844,7 +889,15 @@ ${dx ? `/**
  * (kh*kw*f ints) and wflip (kh*kw*f*c floats) are scratch.
  */
 function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, ${CONV_GEO_PARAMS}): void {
-  const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
+  ${wasmIf(`${shared(["dz", "wflip", "dx"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, kernelConvShape(c, kh, kw, sh, sw, kernelConvPadded(h, kh, sh, oh, padTop), kernelConvPadded(w, kw, sw, ow, padLeft), oh, ow, f))`, `// from dz's non-zero values: each adds its window's share onto dx, zero-bordered in scratch
+    const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+    const taps = kh * kw * c;
+    // the kernel transposed, [f, kh, kw, c], in wflip's room
+    for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) wflip[j * taps + t] = kernel[t * f + j]!;
+    const dxpad = kernelConvScratchOf(n * hp * wp * c);
+    dxpad.fill(0, 0, n * hp * wp * c);
+    wasm.conv_sparse_dx(kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f), dxpad.byteOffset, dz.byteOffset, wflip.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
+    wasm.crop_copy(dxpad.byteOffset, dx.byteOffset, n, h, w, c, hp, wp, padTop, padLeft, accumulate ? 1 : 0);`)}const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++)
       for (let ch = 0; ch < c; ch++) {
@@ -854,7 +907,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
   kernelConvOffsets(dkoff, kh, kw, f, wq);
   ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
     const spec = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
-    kernelConvForwardRows(wasm, spec, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`)}void sh;
+    kernelConvForwardRows(wasm, spec, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`, false)}void sh;
   void sw;
   kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
   kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
@@ -1511,7 +1564,11 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
 ` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
-` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_fwd(spec: number, x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
+` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_sparse_dw(spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void;
+  conv_sparse_dx(spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void;
+  count_nonzero(src: number, n: number, out: number): void;
+  crop_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number, accumulate: number): void;
+  conv_fwd(spec: number, x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
   conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
   pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
 ` : ""}${CHANNEL_NAMES.some((k) => uses.has(k)) ? `  channel_moments(x: number, rows: number, c: number, mean: number, sq: number): void;
@@ -1576,6 +1633,8 @@ const kernelState = {
     simd && pool ? `/** The scratch for a whole packed op(A) (kernelPackedA): its byte address and size. */
   packedAt: 0,
   packedBytes: 0,` : "",
+    conv ? `/** Kernel and input gradients formed from dz's non-zero values alone (kernelConvSparse), counted. */
+  sparseGradients: 0,` : "",
   ].filter(Boolean).join("\n  ")}
 };
 ${simd && pool ? `for (let t = 0; t < KERNEL_THREADS; t++) {

@@ -143,6 +143,9 @@ export const op = {
   /** f64x2 rounded to the two low f32 lanes (to nearest even, as a store to a Float32Array), the high ones zero. */
   f32x4DemoteF64x2Zero: () => [0xfd, ...uleb(0x5e)],
   f32x4Gt: () => [0xfd, ...uleb(0x44)],
+  f32x4Ne: () => [0xfd, ...uleb(0x42)],
+  i32x4Sub: () => [0xfd, ...uleb(0xb1)],
+  i32x4ExtractLane: (lane: number) => [0xfd, ...uleb(0x1b), lane],
   i16x8ExtendLowI8x16U: () => [0xfd, ...uleb(0x89)],
   i16x8ExtendHighI8x16U: () => [0xfd, ...uleb(0x8a)],
   i32x4ExtendLowI16x8U: () => [0xfd, ...uleb(0xa9)],
