@@ -123,48 +123,36 @@ for (const { cfg, shaped } of VARIANTS) {
           k.kernelConv2dForward(x, xpad, koff, kernel, z, ...geo);
           expect(worst(z, refForward(x, kernel, geo), taps), "forward again").toBeLessThan(1e-4);
 
-          const dz = fill(k.allocF32(n * oh * ow * f), 3);
-          const dk = k.allocF32(taps * f).fill(5);
-          k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo);
-          expect(worst(dk, refFilterGrad(x, dz, geo), n * oh * ow), "kernel gradient").toBeLessThan(1e-4);
-
-          if (sh === 1 && sw === 1) {
+          /** Both gradients from dz (its name in the messages), against the float64 definitions; dx written, then added onto. */
+          const gradients = (dz: Float32Array, what: string, inputGrad: boolean) => {
+            const dk = k.allocF32(taps * f).fill(5);
+            k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo);
+            expect(worst(dk, refFilterGrad(x, dz, geo), n * oh * ow), `kernel gradient, ${what}`).toBeLessThan(1e-4);
+            if (!inputGrad) return;
             const dzpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f);
             const dkoff = k.allocI32(kh * kw * f);
             const wflip = k.allocF32(taps * f);
             const dx = k.allocF32(n * h * w * c).fill(9);
             const want = refInputGrad(dz, kernel, geo);
             k.kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, false, ...geo);
-            expect(worst(dx, want, kh * kw * f), "input gradient").toBeLessThan(1e-4);
-            // accumulate: adds onto dx
+            expect(worst(dx, want, kh * kw * f), `input gradient, ${what}`).toBeLessThan(1e-4);
             k.kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, true, ...geo);
-            expect(worst(dx, want.map((v) => 2 * v), 2 * kh * kw * f), "input gradient, accumulated").toBeLessThan(1e-4);
-          }
+            expect(worst(dx, want.map((v) => 2 * v), 2 * kh * kw * f), `input gradient, ${what}, accumulated`).toBeLessThan(1e-4);
+          };
+          const dz = fill(k.allocF32(n * oh * ow * f), 3);
+          gradients(dz, "dense dz", sh === 1 && sw === 1);
 
           // dz as relu and max pooling leave it, mostly zeros: in simd mode the gradients come from
-          // its non-zero values alone (conv_sparse_dw, conv_sparse_dx), and must be the same
+          // its non-zero values alone (conv_sparse_dw, conv_sparse_dx), and must be the same,
+          // where the window's rows are long enough to pay (kw * c >= 16: KERNEL_CONV_SPARSE_ROW_MIN)
           const sparseBefore = k.kernelState?.sparseGradients ?? 0;
           const dzs = k.allocF32(n * oh * ow * f);
           for (let i = 0; i < dzs.length; i++) dzs[i] = i % 10 === 2 ? dz[i]! : 0;
-          // where the window's rows are long enough to pay (kw * c >= 16: KERNEL_CONV_SPARSE_ROW_MIN)
           const sparsePath = cfg.mode === "simd" && kw * c >= 16;
-          const dks = k.allocF32(taps * f).fill(5);
-          k.kernelConv2dFilterGrad(xpad, koff, dzs, dks, ...geo);
-          expect(worst(dks, refFilterGrad(x, dzs, geo), n * oh * ow), "kernel gradient, sparse dz").toBeLessThan(1e-4);
-          let sparseCalls = 1;
           // (the sparse input gradient at any stride: it adds each window's share where it lies)
-          if ((sh === 1 && sw === 1) || sparsePath) {
-            const dzpad = k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f);
-            const dkoff = k.allocI32(kh * kw * f);
-            const wflip = k.allocF32(taps * f);
-            const dx = k.allocF32(n * h * w * c).fill(9);
-            const want = refInputGrad(dzs, kernel, geo);
-            k.kernelConv2dInputGrad(dzs, dzpad, dkoff, wflip, kernel, dx, false, ...geo);
-            expect(worst(dx, want, kh * kw * f), "input gradient, sparse dz").toBeLessThan(1e-4);
-            k.kernelConv2dInputGrad(dzs, dzpad, dkoff, wflip, kernel, dx, true, ...geo);
-            expect(worst(dx, want.map((v) => 2 * v), 2 * kh * kw * f), "input gradient, sparse dz, accumulated").toBeLessThan(1e-4);
-            sparseCalls += 2;
-          }
+          const sparseInputGrad = (sh === 1 && sw === 1) || sparsePath;
+          gradients(dzs, "sparse dz", sparseInputGrad);
+          const sparseCalls = sparseInputGrad ? 3 : 1;
           if (cfg.mode === "simd") expect((k.kernelState?.sparseGradients ?? 0) - sparseBefore, "gradients from the non-zero values").toBe(sparsePath ? sparseCalls : 0);
         } finally {
           k.shutdownKernels();

@@ -59,7 +59,9 @@
 //       c too), split across the threads as gemm splits its products; the TypeScript loops
 //       otherwise (sums in f64). The generator calls them only in simd mode (conv2dDirect). With
 //       opts.convShapes, conv_fwd has a body specialised to each listed shape (KERNEL_CONV_SHAPES,
-//       found by kernelConvShape), the general loops serving any other.
+//       found by kernelConvShape), the general loops serving any other. Where dz is mostly zeros
+//       (kernelConvSparse), the kernel and input gradients come from its non-zero values alone
+//       (conv_sparse_dw, conv_sparse_dx, also specialised per shape).
 //   kernelSparseGemm(transA, M, N, K, A, B, C, csr): C[M x N] = op(A) · B (B [K x N] row-major),
 //       skipping the zeros of op(A): WebAssembly lists op(A)'s non-zero values row by row into the
 //       int scratch csr (csr_rows; M + 1 + 2*M*K ints) and sums only the rows of B they multiply
