@@ -2109,36 +2109,20 @@ function kernelConv2dFilterGrad(
   const hp = kernelConvPadded(h, kh, sh, oh, padTop),
     wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   const taps = kh * kw * c;
+  const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
   const wasm = kernelState.wasm;
   if (
     wasm !== null &&
     kernelShared(xpad) &&
     kernelShared(dz) &&
     kernelShared(dkernel) &&
-    kernelConvSparse(
-      wasm,
-      dz,
-      n * oh * ow * f,
-      kw * c,
-      kernelConvShape(
-        c,
-        kh,
-        kw,
-        sh,
-        sw,
-        kernelConvPadded(h, kh, sh, oh, padTop),
-        kernelConvPadded(w, kw, sw, ow, padLeft),
-        oh,
-        ow,
-        f,
-      ),
-    )
+    kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec)
   ) {
     // from dz's non-zero values: each adds its share onto the kernel gradient, transposed ([f, taps]) in scratch
     const dt = kernelConvScratchOf(taps * f);
     dt.fill(0, 0, taps * f);
     wasm.conv_sparse_dw(
-      kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f),
+      spec,
       xpad.byteOffset,
       dz.byteOffset,
       dt.byteOffset,
@@ -2240,41 +2224,26 @@ function kernelConv2dInputGrad(
   padLeft: number,
   f: number,
 ): void {
+  // the forward pass's padded extent and shape
+  const hp = kernelConvPadded(h, kh, sh, oh, padTop),
+    wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+  const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
   const wasm = kernelState.wasm;
   if (
     wasm !== null &&
     kernelShared(dz) &&
     kernelShared(wflip) &&
     kernelShared(dx) &&
-    kernelConvSparse(
-      wasm,
-      dz,
-      n * oh * ow * f,
-      kw * c,
-      kernelConvShape(
-        c,
-        kh,
-        kw,
-        sh,
-        sw,
-        kernelConvPadded(h, kh, sh, oh, padTop),
-        kernelConvPadded(w, kw, sw, ow, padLeft),
-        oh,
-        ow,
-        f,
-      ),
-    )
+    kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec)
   ) {
     // from dz's non-zero values: each adds its window's share onto dx, zero-bordered in scratch
-    const hp = kernelConvPadded(h, kh, sh, oh, padTop),
-      wp = kernelConvPadded(w, kw, sw, ow, padLeft);
     const taps = kh * kw * c;
     // the kernel transposed, [f, kh, kw, c], in wflip's room
     for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) wflip[j * taps + t] = kernel[t * f + j]!;
     const dxpad = kernelConvScratchOf(n * hp * wp * c);
     dxpad.fill(0, 0, n * hp * wp * c);
     wasm.conv_sparse_dx(
-      kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f),
+      spec,
       dxpad.byteOffset,
       dz.byteOffset,
       wflip.byteOffset,
@@ -2314,10 +2283,11 @@ function kernelConv2dInputGrad(
     kernelShared(dx)
   ) {
     wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
-    const spec = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
+    // dz convolved with the kernel turned around: a shape of its own
+    const flipped = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
     kernelConvForwardRows(
       wasm,
-      spec,
+      flipped,
       dzpad.byteOffset,
       dkoff.byteOffset,
       wflip.byteOffset,

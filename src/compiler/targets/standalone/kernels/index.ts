@@ -842,10 +842,10 @@ ${dw ? `/**
 function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, ${CONV_GEO_PARAMS}): void {
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   const taps = kh * kw * c;
-  ${wasmIf(`${shared(["xpad", "dz", "dkernel"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, kernelConvShape(c, kh, kw, sh, sw, kernelConvPadded(h, kh, sh, oh, padTop), kernelConvPadded(w, kw, sw, ow, padLeft), oh, ow, f))`, `// from dz's non-zero values: each adds its share onto the kernel gradient, transposed ([f, taps]) in scratch
+  ${simd ? "const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);\n  " : ""}${wasmIf(`${shared(["xpad", "dz", "dkernel"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec)`, `// from dz's non-zero values: each adds its share onto the kernel gradient, transposed ([f, taps]) in scratch
     const dt = kernelConvScratchOf(taps * f);
     dt.fill(0, 0, taps * f);
-    wasm.conv_sparse_dw(kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f), xpad.byteOffset, dz.byteOffset, dt.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
+    wasm.conv_sparse_dw(spec, xpad.byteOffset, dz.byteOffset, dt.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
     for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) dkernel[t * f + j] = dt[j * taps + t]!;`)}${wasmIf(`f % 8 === 0 && ${shared(["xpad", "koff", "dz", "dkernel"])}`, `dkernel.fill(0, 0, taps * f);
     const x0 = xpad.byteOffset, k0 = koff.byteOffset, g0 = dz.byteOffset, d0 = dkernel.byteOffset, img = hp * wp * c * 4, row = sh * wp * c * 4, col = sw * c * 4;
     const flops = 2 * n * oh * ow * taps * f;
@@ -891,14 +891,16 @@ ${dx ? `/**
  * (kh*kw*f ints) and wflip (kh*kw*f*c floats) are scratch.
  */
 function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, ${CONV_GEO_PARAMS}): void {
-  ${wasmIf(`${shared(["dz", "wflip", "dx"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, kernelConvShape(c, kh, kw, sh, sw, kernelConvPadded(h, kh, sh, oh, padTop), kernelConvPadded(w, kw, sw, ow, padLeft), oh, ow, f))`, `// from dz's non-zero values: each adds its window's share onto dx, zero-bordered in scratch
-    const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+  ${simd ? `// the forward pass's padded extent and shape
+  const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
+  const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
+  ` : ""}${wasmIf(`${shared(["dz", "wflip", "dx"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec)`, `// from dz's non-zero values: each adds its window's share onto dx, zero-bordered in scratch
     const taps = kh * kw * c;
     // the kernel transposed, [f, kh, kw, c], in wflip's room
     for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) wflip[j * taps + t] = kernel[t * f + j]!;
     const dxpad = kernelConvScratchOf(n * hp * wp * c);
     dxpad.fill(0, 0, n * hp * wp * c);
-    wasm.conv_sparse_dx(kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f), dxpad.byteOffset, dz.byteOffset, wflip.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
+    wasm.conv_sparse_dx(spec, dxpad.byteOffset, dz.byteOffset, wflip.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
     wasm.crop_copy(dxpad.byteOffset, dx.byteOffset, n, h, w, c, hp, wp, padTop, padLeft, accumulate ? 1 : 0);`)}const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++)
@@ -908,8 +910,9 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
       }
   kernelConvOffsets(dkoff, kh, kw, f, wq);
   ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
-    const spec = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
-    kernelConvForwardRows(wasm, spec, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`, false)}void sh;
+    // dz convolved with the kernel turned around: a shape of its own
+    const flipped = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
+    kernelConvForwardRows(wasm, flipped, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`, false)}void sh;
   void sw;
   kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
   kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
