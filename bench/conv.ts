@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { emitKernelRuntime, type ConvShape, type KernelFunction } from "../src/compiler/targets/standalone/kernels/index.js";
+import { directConvShapes, emitKernelRuntime, type ConvShape, type KernelFunction } from "../src/compiler/targets/standalone/kernels/index.js";
 
 type F32 = Float32Array;
 interface ConvRuntime {
@@ -39,12 +39,11 @@ const LAYERS: [string, number, number, number, number, number, number, number, n
   ["alexnet conv4 7x7x64 -> 128, 3x3 (im2col: over 64)", 128, 7, 7, 64, 3, 3, 7, 7, 1, 128, true],
 ];
 
-/** The shapes a program with these layers gives conv_fwd bodies for (forward; input gradient at stride 1). */
+/** The shapes a program with these layers gives conv_fwd bodies for (forward; input gradient). */
 function shapesOf(layers: typeof LAYERS): ConvShape[] {
-  return layers.flatMap(([, , h, w, c, kh, kw, oh, ow, pad, f, inputGrad]) => {
-    const forward = { c, kh, kw, sh: 1, sw: 1, hp: Math.max(pad + h, oh - 1 + kh), wp: Math.max(pad + w, ow - 1 + kw), oh, ow, f };
-    return inputGrad ? [forward, { c: f, kh, kw, sh: 1, sw: 1, hp: h + kh - 1, wp: w + kw - 1, oh: h, ow: w, f: c }] : [forward];
-  });
+  return layers.flatMap(([, , h, w, c, kh, kw, oh, ow, pad, f, inputGrad]) =>
+    directConvShapes({ h, w, c, kh, kw, sh: 1, sw: 1, oh, ow, padTop: pad, padLeft: pad, f }, inputGrad),
+  );
 }
 
 async function load(convShapes: ConvShape[]): Promise<ConvRuntime> {

@@ -4,7 +4,7 @@
 // mode once more with conv_fwd's bodies specialised to each case's shapes (convShapes), as a
 // generated program has them.
 import { describe, expect, it } from "vitest";
-import type { ConvShape } from "../../src/compiler/targets/standalone/kernels/index.js";
+import { directConvShapes, type ConvShape } from "../../src/compiler/targets/standalone/kernels/index.js";
 import { KERNEL_MODES, loadKernels, type KernelRuntime } from "./load.js";
 
 type Geo = [n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number];
@@ -28,9 +28,8 @@ const padded = (size: number, k: number, s: number, out: number, pad: number) =>
 
 /** The shapes a program with these layers asks the kernels for: each forward pass and, at stride 1, the input gradient's convolution. */
 function shapesOf(geo: Geo): ConvShape[] {
-  const [, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, f] = geo;
-  const forward = { c, kh, kw, sh, sw, hp: padded(h, kh, sh, oh, pt), wp: padded(w, kw, sw, ow, pl), oh, ow, f };
-  return sh === 1 && sw === 1 ? [forward, { c: f, kh, kw, sh: 1, sw: 1, hp: h + kh - 1, wp: w + kw - 1, oh: h, ow: w, f: c }] : [forward];
+  const [, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f] = geo;
+  return directConvShapes({ h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f }, sh === 1 && sw === 1);
 }
 /** x at (b, y, x, ch), 0 outside the image. */
 const at = (x: ArrayLike<number>, g: Geo, b: number, y: number, xx: number, ch: number) => {

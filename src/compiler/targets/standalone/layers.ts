@@ -14,7 +14,7 @@ import type { ActivationKind, ActivationLayerKind } from "../../catalog/kinds.js
 import { elementwise, numArgs, type ElementwiseActivation } from "./activations.js";
 import { eachActivationLayer } from "../../catalog/layers.js";
 import type { WindowShape } from "./kernels/webgpu/wgsl.js";
-import type { ConvShape } from "./kernels/index.js";
+import { directConvShapes, type ConvShape } from "./kernels/index.js";
 
 export interface InputRef {
   /** Output buffer of the input layer. */
@@ -324,15 +324,19 @@ function conv2dShapes(ctx: Parameters<LayerEmitter<"conv2d">>[0]) {
 /** The direct convolution (see conv2dDirect): the same layer as conv2d's im2col path, other kernels. */
 const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
   const { x, KH, KW, SH, SW, g, F, patch, rows, kernel, bias } = conv2dShapes(ctx);
+  // the shapes the kernels specialise (the forward pass; the input gradient's convolution), and
   // the padded extent the windows read (kernelConvPadded in the kernel runtime)
-  const HP = Math.max(g.padTop + g.H, (g.OH - 1) * SH + KH);
-  const WP = Math.max(g.padLeft + g.W, (g.OW - 1) * SW + KW);
+  const shapes = directConvShapes(
+    { h: g.H, w: g.W, c: g.C, kh: KH, kw: KW, sh: SH, sw: SW, oh: g.OH, ow: g.OW, padTop: g.padTop, padLeft: g.padLeft, f: F },
+    ctx.needsGrad && x.grad !== null,
+  );
+  for (const shape of shapes) ctx.convShape(shape);
+  const { hp: HP, wp: WP } = shapes[0]!;
   const xpad = ctx.buffer(`${ctx.v}_xpad`, `BATCH * ${HP * WP * g.C}`, `the input with a zero border [n, ${HP}, ${WP}, ${g.C}]`);
   const koff = ctx.intBuffer(`${ctx.v}_koff`, `${patch}`);
   const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
   const fusedBias = bias ? biasAndActivation(ctx, act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
   const geo = `n, ${g.H}, ${g.W}, ${g.C}, ${KH}, ${KW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}, ${F}`;
-  ctx.convShape({ c: g.C, kh: KH, kw: KW, sh: SH, sw: SW, hp: HP, wp: WP, oh: g.OH, ow: g.OW, f: F });
   const forward = [
     `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}, direct: each output's window read in place from the padded input · kernel [${patch}, ${F}]`,
     `${ctx.helper("conv2dForward")}(${x.out}, ${xpad}, ${koff}, ${kernel.value}, ${z}, ${geo});`,
@@ -351,8 +355,6 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
       const dzpad = ctx.buffer(`${ctx.v}_dzpad`, `BATCH * ${(g.H + KH - 1) * (g.W + KW - 1) * F}`, `dz with a zero border [n, ${g.H + KH - 1}, ${g.W + KW - 1}, ${F}]`);
       const dkoff = ctx.intBuffer(`${ctx.v}_dkoff`, `${KH * KW * F}`);
       const wflip = ctx.buffer(`${ctx.v}_wflip`, `${patch * F}`, `the kernel turned around [${KH}, ${KW}, ${F}, ${g.C}]`);
-      // the input gradient is a convolution of dz (zero-bordered) with the kernel turned around
-      ctx.convShape({ c: F, kh: KH, kw: KW, sh: 1, sw: 1, hp: g.H + KH - 1, wp: g.W + KW - 1, oh: g.H, ow: g.W, f: g.C });
       backward.push(
         `// dx ${x.acc ? "+" : ""}= dz (zero-bordered) convolved with the kernel turned around`,
         `${ctx.helper("conv2dInputGrad")}(${dz}, ${dzpad}, ${dkoff}, ${wflip}, ${kernel.value}, ${x.grad}, ${x.acc}, ${geo});`,

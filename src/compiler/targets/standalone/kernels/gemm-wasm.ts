@@ -26,6 +26,16 @@ export interface GemmWasmShape {
 export const DEFAULT_SHAPE: GemmWasmShape = { MR: 4, NR: 8, unrollK: 1, fma: true };
 
 const ifF32 = () => [0x04, F32];
+
+/** The f32x4 a * b + c (c's code last): one relaxed-SIMD multiply-add with fma, else a multiply then an add. */
+function madd(fma: boolean, a: number[], b: number[], c: number[]): number[] {
+  return fma ? [...a, ...b, ...c, ...op.f32x4RelaxedMadd()] : [...c, ...a, ...b, ...op.f32x4Mul(), ...op.f32x4Add()];
+}
+
+/** Local acc += a * b (f32x4 locals). */
+function maddInto(fma: boolean, a: number, b: number, acc: number): number[] {
+  return [...madd(fma, op.get(a), op.get(b), op.get(acc)), ...op.set(acc)];
+}
 const i32And = () => [0x71];
 
 /** pack(src, ps, ks, n, kc, dst) with panels of width P. */
@@ -142,8 +152,7 @@ function buildKernel(MR: number, NR: number, packedA: boolean, unrollK: number, 
       if (packedA) out.push(...op.get(a), ...op.v128Load32Splat((u * MR + r) * 4), ...op.set(av));
       else out.push(...op.get(a), ...op.get(offs[r]!), ...op.i32Add(), ...op.v128Load32Splat(), ...op.set(av));
       for (let q = 0; q < NV; q++) {
-        if (fma) out.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
-        else out.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+        out.push(...maddInto(fma, av, bv[q]!, acc[r]![q]!));
       }
     }
     if (!packedA) out.push(...op.get(a), ...aStep, ...op.i32Add(), ...op.set(a));
@@ -827,8 +836,7 @@ function buildConvForward(MR: number, fma: boolean, shaped: number[]): Func {
   for (let r = 0; r < MR; r++) {
     step.push(...op.get(offs[r]!), ...op.get(ko), ...op.i32Add(), ...op.v128Load32Splat(), ...op.set(av));
     for (let q = 0; q < NV; q++) {
-      if (fma) step.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
-      else step.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+      step.push(...maddInto(fma, av, bv[q]!, acc[r]![q]!));
     }
   }
   step.push(...op.get(kp), ...op.i32(4), ...op.i32Add(), ...op.set(kp), ...op.get(bp), ...op.get(ldc), ...op.i32Add(), ...op.set(bp));
@@ -876,6 +884,35 @@ export interface ConvShape {
   f: number;
 }
 
+/** A conv2d layer's geometry, as the kernelConv2d* functions take it after n. */
+export interface ConvGeometry {
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  oh: number;
+  ow: number;
+  padTop: number;
+  padLeft: number;
+  f: number;
+}
+
+/**
+ * The shapes of a direct conv2d layer that get bodies of their own: its forward pass (over the
+ * input zero-bordered to hp x wp, as kernelConvPadded computes it) and, when its input takes a
+ * gradient, that gradient's convolution (dz zero-bordered, with the kernel turned around: stride 1).
+ */
+export function directConvShapes(g: ConvGeometry, inputGrad: boolean): ConvShape[] {
+  const hp = Math.max(g.padTop + g.h, (g.oh - 1) * g.sh + g.kh);
+  const wp = Math.max(g.padLeft + g.w, (g.ow - 1) * g.sw + g.kw);
+  const forward = { c: g.c, kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, hp, wp, oh: g.oh, ow: g.ow, f: g.f };
+  if (!inputGrad) return [forward];
+  return [forward, { c: g.f, kh: g.kh, kw: g.kw, sh: 1, sw: 1, hp: g.h + g.kh - 1, wp: g.w + g.kw - 1, oh: g.h, ow: g.w, f: g.c }];
+}
+
 /**
  * The register tile of the shaped convolution: MR neighbouring output positions x NV f32x4 of
  * channels. 16 channels at a time where f allows (2 positions: each input read once for all 16;
@@ -914,8 +951,7 @@ function buildShapedConvForward(s: ConvShape, index: number, fma: boolean): Func
     for (let r = 0; r < rows; r++) {
       code.push(...op.get(xp), ...op.v128Load32Splat(r * s.sw * colBytes), ...op.set(av));
       for (let q = 0; q < NV; q++) {
-        if (fma) code.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
-        else code.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+        code.push(...maddInto(fma, av, bv[q]!, acc[r]![q]!));
       }
     }
     return code;
@@ -995,29 +1031,22 @@ function buildConvFilterGrad(MR: number, fma: boolean): Func {
   const bv = [f.local(V128), f.local(V128)];
   const av = f.local(V128);
   f.emit(op.get(n), op.i32(4), op.i32Mul(), op.set(ldc), op.get(oh), op.get(ow), op.i32Mul(), op.get(ldc), op.i32Mul(), op.set(imgDz));
-  // the inner loop: one output position (p in the padded image, dzp in dz) per step
-  const step: number[] = [];
-  for (let q = 0; q < NV; q++) step.push(...op.get(dzp), ...op.v128Load(q * 16), ...op.set(bv[q]!));
-  for (let r = 0; r < MR; r++) {
-    step.push(...op.get(p), ...op.get(ko[r]!), ...op.i32Add(), ...op.v128Load32Splat(), ...op.set(av));
-    for (let q = 0; q < NV; q++) {
-      if (fma) step.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
-      else step.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
+  // the inner loop: one output position (p in the padded image, dzp in dz) per step; `splat(r)`
+  // loads tap r of the tile from the window at p
+  const positionStep = (splat: (r: number) => number[]): number[] => {
+    const code: number[] = [];
+    for (let q = 0; q < NV; q++) code.push(...op.get(dzp), ...op.v128Load(q * 16), ...op.set(bv[q]!));
+    for (let r = 0; r < MR; r++) {
+      code.push(...splat(r), ...op.set(av));
+      for (let q = 0; q < NV; q++) code.push(...maddInto(fma, av, bv[q]!, acc[r]![q]!));
     }
-  }
-  step.push(...op.get(p), ...op.get(colBytes), ...op.i32Add(), ...op.set(p), ...op.get(dzp), ...op.get(ldc), ...op.i32Add(), ...op.set(dzp));
+    code.push(...op.get(p), ...op.get(colBytes), ...op.i32Add(), ...op.set(p), ...op.get(dzp), ...op.get(ldc), ...op.i32Add(), ...op.set(dzp));
+    return code;
+  };
+  const step = positionStep((r) => [...op.get(p), ...op.get(ko[r]!), ...op.i32Add(), ...op.v128Load32Splat()]);
   // the same step when the tile's taps are neighbours in the image (four channels of one window
   // position, or four kx of one row when c = 1): p points at the first, the others at +4, +8, +12
-  const near: number[] = [];
-  for (let q = 0; q < NV; q++) near.push(...op.get(dzp), ...op.v128Load(q * 16), ...op.set(bv[q]!));
-  for (let r = 0; r < MR; r++) {
-    near.push(...op.get(p), ...op.v128Load32Splat(4 * r), ...op.set(av));
-    for (let q = 0; q < NV; q++) {
-      if (fma) near.push(...op.get(av), ...op.get(bv[q]!), ...op.get(acc[r]![q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[r]![q]!));
-      else near.push(...op.get(acc[r]![q]!), ...op.get(av), ...op.get(bv[q]!), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[r]![q]!));
-    }
-  }
-  near.push(...op.get(p), ...op.get(colBytes), ...op.i32Add(), ...op.set(p), ...op.get(dzp), ...op.get(ldc), ...op.i32Add(), ...op.set(dzp));
+  const near = positionStep((r) => [...op.get(p), ...op.v128Load32Splat(4 * r)]);
   const rowLoop = (body: number[], start: number[]) => [
     ...op.get(xb), ...op.get(oy), ...op.get(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...start, ...op.set(p),
     ...op.get(p), ...op.get(ow), ...op.get(colBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(pEnd),
@@ -1081,6 +1110,46 @@ function buildConvFilterGrad(MR: number, fma: boolean): Func {
  * by one. Behind relu and max pooling most of dz is zero (max pooling's gradient reaches one value
  * of each window), and the work shrinks with it.
  */
+/** The locals of conv_sparse_*'s loops over dz (nonzeroLoops), declared in f. */
+function nonzeroLocals(f: Func) {
+  const [b, oy, ox, j, dzp, corner, mp] = Array.from({ length: 7 }, () => f.local(I32));
+  return { b: b!, oy: oy!, ox: ox!, j: j!, dzp: dzp!, corner: corner!, mp: mp!, v: f.local(F32), vs: f.local(V128) };
+}
+
+/**
+ * The loops of conv_sparse_*: every value of dz in order (b, oy, ox, j); for one that is not zero,
+ * v holds it, vs its splat, mp row j of mat and corner its window's first float in win, then
+ * `body` runs. The sizes are code (a parameter's value, or a constant of a specialised body).
+ */
+function nonzeroLoops(
+  l: ReturnType<typeof nonzeroLocals>,
+  [win, dz, mat, images]: [number, number, number, number],
+  size: { oh: number[]; ow: number[]; f: number[]; imgBytes: number[]; rowBytes: number[]; colBytes: number[]; matRow: number[] },
+  body: number[],
+): number[] {
+  const value = [
+    ...op.get(l.dzp), ...op.f32Load(), ...op.set(l.v),
+    ...op.get(l.dzp), ...op.i32(4), ...op.i32Add(), ...op.set(l.dzp),
+    ...op.get(l.v), ...op.f32(0), ...op.f32Ne(), ...op.if(),
+    ...op.get(l.v), ...op.f32x4Splat(), ...op.set(l.vs),
+    ...op.get(mat), ...op.get(l.j), ...size.matRow, ...op.i32Mul(), ...op.i32Add(), ...op.set(l.mp),
+    ...body,
+    ...op.end(),
+  ];
+  return [
+    ...op.get(dz), ...op.set(l.dzp),
+    ...forLoop(l.b, op.i32(0), op.get(images), op.i32(1),
+      forLoop(l.oy, op.i32(0), size.oh, op.i32(1), [
+        ...op.get(win), ...op.get(l.b), ...size.imgBytes, ...op.i32Mul(), ...op.i32Add(), ...op.get(l.oy), ...size.rowBytes, ...op.i32Mul(), ...op.i32Add(), ...op.set(l.corner),
+        ...forLoop(l.ox, op.i32(0), size.ow, op.i32(1), [
+          ...forLoop(l.j, op.i32(0), size.f, op.i32(1), value),
+          ...op.get(l.corner), ...size.colBytes, ...op.i32Add(), ...op.set(l.corner),
+        ]),
+      ]),
+    ),
+  ];
+}
+
 function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean, shaped: number[]): Func {
   const f = new Func(name, new Array<typeof I32>(14).fill(I32));
   const [spec, win, dz, mat, images, oh, ow, nf, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
@@ -1088,17 +1157,15 @@ function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean
   for (let i = 0; i < shaped.length; i++) {
     f.emit(op.get(spec), op.i32(i), op.i32Eq(), op.if(), op.get(win), op.get(dz), op.get(mat), op.get(images), op.call(shaped[i]!), op.return(), op.end());
   }
-  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), j = f.local(I32), ky = f.local(I32), t = f.local(I32);
-  const dzp = f.local(I32), corner = f.local(I32), wp = f.local(I32), mp = f.local(I32), rowEnd4 = f.local(I32), rowEnd = f.local(I32), matRow = f.local(I32);
-  const v = f.local(F32), vs = f.local(V128);
-  const dwSide = name === "conv_sparse_dw";
+  const l = nonzeroLocals(f);
+  const ky = f.local(I32), t = f.local(I32), wp = f.local(I32), rowEnd4 = f.local(I32), rowEnd = f.local(I32), matRow = f.local(I32);
+  const { mp, v, vs } = l;
   // dst += vs * src, over one row: dst and src are the window's row (wp) and mat's (mp), one way or the other
-  const [dst, src] = dwSide ? [mp, wp] : [wp, mp];
-  const madd = (a: number[], bb: number[], c: number[]) => (fma ? [...a, ...bb, ...c, ...op.f32x4RelaxedMadd()] : [...c, ...a, ...bb, ...op.f32x4Mul(), ...op.f32x4Add()]);
+  const [dst, src] = name === "conv_sparse_dw" ? [mp, wp] : [wp, mp];
   const row = [
     ...forLoop(t, op.i32(0), op.get(rowEnd4), op.i32(16), [
       ...op.get(dst), ...op.get(t), ...op.i32Add(),
-      ...madd(op.get(vs), [...op.get(src), ...op.get(t), ...op.i32Add(), ...op.v128Load()], [...op.get(dst), ...op.get(t), ...op.i32Add(), ...op.v128Load()]),
+      ...madd(fma, op.get(vs), [...op.get(src), ...op.get(t), ...op.i32Add(), ...op.v128Load()], [...op.get(dst), ...op.get(t), ...op.i32Add(), ...op.v128Load()]),
       ...op.v128Store(),
     ]),
     ...forLoop(t, op.get(rowEnd4), op.get(rowEnd), op.i32(4), [
@@ -1110,29 +1177,15 @@ function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean
     ...op.get(wp), ...op.get(winRowBytes), ...op.i32Add(), ...op.set(wp),
     ...op.get(mp), ...op.get(rowEnd), ...op.i32Add(), ...op.set(mp),
   ];
-  const value = [
-    ...op.get(dzp), ...op.f32Load(), ...op.set(v),
-    ...op.get(dzp), ...op.i32(4), ...op.i32Add(), ...op.set(dzp),
-    ...op.get(v), ...op.f32(0), ...op.f32Ne(), ...op.if(),
-    ...op.get(v), ...op.f32x4Splat(), ...op.set(vs),
-    ...op.get(corner), ...op.set(wp),
-    ...op.get(mat), ...op.get(j), ...op.get(matRow), ...op.i32Mul(), ...op.i32Add(), ...op.set(mp),
-    ...forLoop(ky, op.i32(0), op.get(kh), op.i32(1), row),
-    ...op.end(),
-  ];
   f.emit(
     op.get(kwc), op.i32(4), op.i32Mul(), op.set(rowEnd),
     op.get(rowEnd), op.i32(-16), op.i32And(), op.set(rowEnd4),
     op.get(rowEnd), op.get(kh), op.i32Mul(), op.set(matRow),
-    op.get(dz), op.set(dzp),
-    forLoop(b, op.i32(0), op.get(images), op.i32(1),
-      forLoop(oy, op.i32(0), op.get(oh), op.i32(1), [
-        ...op.get(win), ...op.get(b), ...op.get(imgBytes), ...op.i32Mul(), ...op.i32Add(), ...op.get(oy), ...op.get(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(corner),
-        ...forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
-          ...forLoop(j, op.i32(0), op.get(nf), op.i32(1), value),
-          ...op.get(corner), ...op.get(colBytes), ...op.i32Add(), ...op.set(corner),
-        ]),
-      ]),
+    nonzeroLoops(
+      l,
+      [win, dz, mat, images],
+      { oh: op.get(oh), ow: op.get(ow), f: op.get(nf), imgBytes: op.get(imgBytes), rowBytes: op.get(rowBytes), colBytes: op.get(colBytes), matRow: op.get(matRow) },
+      [...op.get(l.corner), ...op.set(wp), ...forLoop(ky, op.i32(0), op.get(kh), op.i32(1), row)],
     ),
   );
   return f;
@@ -1146,48 +1199,29 @@ function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean
  */
 function buildShapedConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", s: ConvShape, index: number, fma: boolean): Func {
   const f = new Func(`${name}_shape_${index}`, [I32, I32, I32, I32]);
-  const [win, dz, mat, images] = [0, 1, 2, 3];
-  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), j = f.local(I32);
-  const dzp = f.local(I32), corner = f.local(I32), mp = f.local(I32);
-  const v = f.local(F32), vs = f.local(V128);
+  const l = nonzeroLocals(f);
   const kwc = s.kw * s.c, colBytes = s.sw * s.c * 4, rowBytes = s.sh * s.wp * s.c * 4, imgBytes = s.hp * s.wp * s.c * 4, winRowBytes = s.wp * s.c * 4;
-  const matRow = s.kh * kwc * 4;
-  const dwSide = name === "conv_sparse_dw";
-  const madd = (a: number[], bb: number[], c: number[]) => (fma ? [...a, ...bb, ...c, ...op.f32x4RelaxedMadd()] : [...c, ...a, ...bb, ...op.f32x4Mul(), ...op.f32x4Add()]);
   const body: number[] = [];
   for (let ky = 0; ky < s.kh; ky++) {
     for (let t = 0; t < kwc; t += 4) {
       const winAt = ky * winRowBytes + t * 4, matAt = (ky * kwc + t) * 4;
-      const [dstP, dstAt, srcP, srcAt] = dwSide ? [mp, matAt, corner, winAt] : [corner, winAt, mp, matAt];
+      const [dstP, dstAt, srcP, srcAt] = name === "conv_sparse_dw" ? [l.mp, matAt, l.corner, winAt] : [l.corner, winAt, l.mp, matAt];
       if (t + 4 <= kwc) {
-        body.push(...op.get(dstP), ...madd(op.get(vs), [...op.get(srcP), ...op.v128Load(srcAt)], [...op.get(dstP), ...op.v128Load(dstAt)]), ...op.v128Store(dstAt));
+        body.push(...op.get(dstP), ...madd(fma, op.get(l.vs), [...op.get(srcP), ...op.v128Load(srcAt)], [...op.get(dstP), ...op.v128Load(dstAt)]), ...op.v128Store(dstAt));
       } else {
         for (let u = t; u < kwc; u++) {
           const d = dstAt + (u - t) * 4, sr = srcAt + (u - t) * 4;
-          body.push(...op.get(dstP), ...op.get(dstP), ...op.f32Load(d), ...op.get(v), ...op.get(srcP), ...op.f32Load(sr), ...op.f32Mul(), ...op.f32Add(), ...op.f32Store(d));
+          body.push(...op.get(dstP), ...op.get(dstP), ...op.f32Load(d), ...op.get(l.v), ...op.get(srcP), ...op.f32Load(sr), ...op.f32Mul(), ...op.f32Add(), ...op.f32Store(d));
         }
       }
     }
   }
-  const value = [
-    ...op.get(dzp), ...op.f32Load(), ...op.set(v),
-    ...op.get(dzp), ...op.i32(4), ...op.i32Add(), ...op.set(dzp),
-    ...op.get(v), ...op.f32(0), ...op.f32Ne(), ...op.if(),
-    ...op.get(v), ...op.f32x4Splat(), ...op.set(vs),
-    ...op.get(mat), ...op.get(j), ...op.i32(matRow), ...op.i32Mul(), ...op.i32Add(), ...op.set(mp),
-    ...body,
-    ...op.end(),
-  ];
   f.emit(
-    op.get(dz), op.set(dzp),
-    forLoop(b, op.i32(0), op.get(images), op.i32(1),
-      forLoop(oy, op.i32(0), op.i32(s.oh), op.i32(1), [
-        ...op.get(win), ...op.get(b), ...op.i32(imgBytes), ...op.i32Mul(), ...op.i32Add(), ...op.get(oy), ...op.i32(rowBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(corner),
-        ...forLoop(ox, op.i32(0), op.i32(s.ow), op.i32(1), [
-          ...forLoop(j, op.i32(0), op.i32(s.f), op.i32(1), value),
-          ...op.get(corner), ...op.i32(colBytes), ...op.i32Add(), ...op.set(corner),
-        ]),
-      ]),
+    nonzeroLoops(
+      l,
+      [0, 1, 2, 3],
+      { oh: op.i32(s.oh), ow: op.i32(s.ow), f: op.i32(s.f), imgBytes: op.i32(imgBytes), rowBytes: op.i32(rowBytes), colBytes: op.i32(colBytes), matRow: op.i32(s.kh * kwc * 4) },
+      body,
     ),
   );
   return f;
@@ -1366,8 +1400,7 @@ function buildSparseRows(fma: boolean): Func {
         ...op.get(cp), ...op.v128Load(q * 16), ...op.set(acc[q]!),
         ...op.else(), ...op.v128Zero(), ...op.set(acc[q]!), ...op.end(),
       );
-      if (fma) step.push(...op.get(av), ...op.get(bp), ...op.v128Load(q * 16), ...op.get(acc[q]!), ...op.f32x4RelaxedMadd(), ...op.set(acc[q]!));
-      else step.push(...op.get(acc[q]!), ...op.get(av), ...op.get(bp), ...op.v128Load(q * 16), ...op.f32x4Mul(), ...op.f32x4Add(), ...op.set(acc[q]!));
+      step.push(...madd(fma, op.get(av), [...op.get(bp), ...op.v128Load(q * 16)], op.get(acc[q]!)), ...op.set(acc[q]!));
       store.push(...op.get(cp), ...op.get(acc[q]!), ...op.v128Store(q * 16));
       pack.push(...op.get(e), ...op.get(src), ...op.v128Load(q * 16), ...op.v128Store(q * 16));
     }

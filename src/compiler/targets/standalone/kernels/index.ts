@@ -93,7 +93,7 @@
 
 import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, SPARSE_NC, type ConvShape, type GemmWasmShape } from "./gemm-wasm.js";
 
-export type { ConvShape };
+export { directConvShapes, type ConvGeometry, type ConvShape } from "./gemm-wasm.js";
 
 export type KernelMode = "ts" | "simd";
 
