@@ -36,6 +36,7 @@ export interface KernelRuntime {
   allocI32(n: number): Int32Array;
   kernelMaxPool(x: Float32Array, out: Float32Array, arg: Int32Array, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   kernelMaxPoolBackward(g: Float32Array, arg: Int32Array, dx: Float32Array, count: number): void;
+  kernelMaxPoolReluBackward(g: Float32Array, arg: Int32Array, pooled: Float32Array, dz: Float32Array, db: Float32Array | null, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number): void;
   kernelAvgPool(x: Float32Array, out: Float32Array, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   kernelAvgPoolBackward(g: Float32Array, dx: Float32Array, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
   kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number): void;
@@ -64,7 +65,7 @@ export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
   const state = (/\bconst kernelState\b/.test(ts) ? ", kernelState" : "") + (/\bfunction kernelConvShape\b/.test(ts) ? ", kernelConvShape" : "");
-  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelSigmoid, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelSigmoid, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelMaxPoolReluBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

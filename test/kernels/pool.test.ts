@@ -122,6 +122,53 @@ describe("pooling kernels", () => {
     });
   }
 
+  // Windows side by side that cover the image, over a relu layer's output: kernelMaxPoolReluBackward
+  // writes that layer's dz whole (relu's gradient of max pooling's) and its column sums.
+  const COVERING: Geo[] = [
+    [3, 28, 28, 8, 2, 2, 2, 2, 14, 14, 0, 0], // cnn max_pool_1
+    [3, 14, 14, 16, 2, 2, 2, 2, 7, 7, 0, 0], // cnn max_pool_2
+    [2, 6, 9, 12, 3, 3, 3, 3, 2, 3, 0, 0], // 3x3 windows, 12 channels
+    [2, 4, 6, 4, 1, 2, 1, 2, 4, 3, 0, 0], // 1x2 windows, 4 channels
+  ];
+  for (const g of COVERING) {
+    for (const withBias of [true, false]) {
+      it(`max pooling into relu's gradient, ${g.join(",")}${withBias ? "" : ", no bias"}: ts is relu's gradient of the definition, simd matches ts bit for bit`, async () => {
+        const [n, h, w, c, , , , , oh, ow] = g;
+        // a relu layer's output: z (mostly below 0, so that relu stops some windows) with its negatives at 0
+        const z = new Float32Array(n * h * w * c);
+        fill(z, 5 + c);
+        for (let i = 0; i < z.length; i++) z[i] -= 1;
+        const x = z.map((v) => (v > 0 ? v : 0));
+        const dOut = new Float32Array(n * oh * ow * c);
+        for (let i = 0; i < dOut.length; i++) dOut[i] = Math.sin(i * 0.7) * 3 + 0.1;
+        const ref = reference(g, x, dOut);
+        const dz = ref.dxMax.map((v, i) => (z[i]! > 0 ? v : 0));
+        const db = new Float64Array(c);
+        for (let i = 0; i < dz.length; i++) db[i % c] += dz[i]!;
+        expect(dz.some((v) => v !== 0) && dz.some((v, i) => v === 0 && ref.dxMax[i] !== 0)).toBe(true);
+        const results: { dz: Float32Array; db: Float32Array }[] = [];
+        for (const mode of ["ts", "simd"] as const) {
+          const k = await loadKernels({ mode, threads: 1 });
+          const xs = k.allocF32(x.length);
+          xs.set(x);
+          const pooled = k.allocF32(dOut.length), arg = k.allocI32(dOut.length), gs = k.allocF32(dOut.length);
+          gs.set(dOut);
+          k.kernelMaxPool(xs, pooled, arg, ...g);
+          const out = { dz: k.allocF32(x.length).fill(7), db: k.allocF32(c).fill(7) };
+          k.kernelMaxPoolReluBackward(gs, arg, pooled, out.dz, withBias ? out.db : null, n, h, w, c, g[4], g[5], oh, ow);
+          results.push({ dz: out.dz.slice(), db: out.db.slice() });
+          k.shutdownKernels();
+        }
+        const [t, s] = results as [(typeof results)[0], (typeof results)[0]];
+        expect(Array.from(t.dz)).toEqual(Array.from(dz));
+        if (withBias) for (let j = 0; j < c; j++) expect(Math.abs(t.db[j]! - db[j]!)).toBeLessThan(1e-4);
+        else expect(Array.from(t.db)).toEqual(new Array(c).fill(7));
+        expect(bits(s.dz)).toEqual(bits(t.dz));
+        expect(bits(s.db)).toEqual(bits(t.db));
+      });
+    }
+  }
+
   it("a NaN is never a window's maximum unless it comes first (as in the TypeScript loop), in both modes", async () => {
     const g: Geo = [1, 2, 2, 4, 2, 2, 2, 2, 1, 1, 0, 0];
     const x = Float32Array.from([NaN, 1, 2, 3, 5, NaN, 0, 1, -1, 4, NaN, 9, 0, 0, 0, NaN]);

@@ -108,7 +108,6 @@ const conv2d_1 = {
   z: allocF32(BATCH * 12544),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 12544),
-  grad: allocF32(BATCH * 12544),
 };
 
 // max_pool_1: max_pool(2, padding: same) (line 6) -> [14, 14, 16]
@@ -133,7 +132,6 @@ const conv2d_2 = {
   dkoff: allocI32(288),
   /** the kernel turned around [3, 3, 32, 16] */
   wflip: allocF32(4608),
-  grad: allocF32(BATCH * 6272),
 };
 
 // max_pool_2: max_pool(2, padding: same) (line 8) -> [7, 7, 32]
@@ -364,38 +362,24 @@ function dense_4_forward(n: number, x: Float32Array): void {
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
 function conv2d_1_backward(n: number): void {
-  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad } = conv2d_1;
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(z, grad, dz, n * 12544);
-  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  const { xpad, koff, dz, kernel_grad } = conv2d_1;
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dz and dBias written by the max_pool after (relu's gradient through it)
   kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1, 16);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dz, bias_grad, n * 784, 16);
 }
 
-// max_pool, backward: max_pool_1, max_pool_2, max_pool_3
-function max_pool_backward(
-  n: number,
-  dx: Float32Array,
-  layer: typeof max_pool_1,
-  in_size: number,
-  size: number,
-): void {
-  const { grad, argmax } = layer;
-  // the gradient goes to the position of each window's maximum
-  dx.fill(0, 0, n * in_size);
-  kernelMaxPoolBackward(grad, argmax, dx, n * size);
+// max_pool_1: max_pool(2, padding: same) (line 6)
+function max_pool_1_backward(n: number, dz: Float32Array, db: Float32Array): void {
+  const { grad, argmax, out } = max_pool_1;
+  // the gradient goes to each window's maximum and through the relu before (where that maximum is > 0):
+  // the relu layer's dz, written whole, and its bias gradient (the column sums of dz)
+  kernelMaxPoolReluBackward(grad, argmax, out, dz, db, n, 28, 28, 16, 2, 2, 14, 14);
 }
 
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
 function conv2d_2_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_2;
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(z, grad, dz, n * 6272);
-  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
+  const { xpad, koff, dz, kernel_grad, dzpad, dkoff, wflip, kernel } = conv2d_2;
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dz and dBias written by the max_pool after (relu's gradient through it)
   kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1, 32);
-  // dBias[j] = sum over the rows of dz[r, j]
-  kernelBiasGrad(dz, bias_grad, n * 196, 32);
   // dx = dz (zero-bordered) convolved with the kernel turned around
   kernelConv2dInputGrad(
     dz,
@@ -419,6 +403,14 @@ function conv2d_2_backward(n: number, dx: Float32Array): void {
     1,
     32,
   );
+}
+
+// max_pool_2: max_pool(2, padding: same) (line 8)
+function max_pool_2_backward(n: number, dz: Float32Array, db: Float32Array): void {
+  const { grad, argmax, out } = max_pool_2;
+  // the gradient goes to each window's maximum and through the relu before (where that maximum is > 0):
+  // the relu layer's dz, written whole, and its bias gradient (the column sums of dz)
+  kernelMaxPoolReluBackward(grad, argmax, out, dz, db, n, 14, 14, 32, 2, 2, 7, 7);
 }
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
@@ -460,6 +452,14 @@ function conv2d_5_backward(n: number, dx: Float32Array): void {
   gemm(false, true, n * 49, 1152, 256, dz, kernel, cols, false);
   dx.fill(0, 0, n * 6272);
   kernelCol2im(cols, dx, n, 7, 7, 128, 3, 3, 1, 1, 7, 7, 1, 1);
+}
+
+// max_pool_3: max_pool(2, padding: same) (line 12)
+function max_pool_3_backward(n: number, dx: Float32Array): void {
+  const { grad, argmax } = max_pool_3;
+  // the gradient goes to the position of each window's maximum
+  dx.fill(0, 0, n * 12544);
+  kernelMaxPoolBackward(grad, argmax, dx, n * 4096);
 }
 
 // dense, backward: dense_1, dense_2, dense_3
@@ -527,13 +527,13 @@ function backward(n: number): void {
   dense_backward(n, dropout_1.out, dropout_1.grad, dense_2, 2048, 4096);
   dropout_backward(n, dense_1.grad, dropout_1, 4096);
   dense_backward(n, max_pool_3.out, max_pool_3.grad, dense_1, 4096, 4096);
-  max_pool_backward(n, conv2d_5.grad, max_pool_3, 12544, 4096);
+  max_pool_3_backward(n, conv2d_5.grad);
   conv2d_5_backward(n, conv2d_4.grad);
   conv2d_4_backward(n, conv2d_3.grad);
   conv2d_3_backward(n, max_pool_2.grad);
-  max_pool_backward(n, conv2d_2.grad, max_pool_2, 6272, 1568);
+  max_pool_2_backward(n, conv2d_2.dz, conv2d_2.bias_grad);
   conv2d_2_backward(n, max_pool_1.grad);
-  max_pool_backward(n, conv2d_1.grad, max_pool_1, 12544, 3136);
+  max_pool_1_backward(n, conv2d_1.dz, conv2d_1.bias_grad);
   conv2d_1_backward(n);
 }
 
@@ -1126,4 +1126,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelOpenJob, kernelAwaitJob, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelMaxPool, kernelMaxPoolBackward, kernelJobPart, kernelSplitJob, kernelConvForwardRows, kernelConvPadded, KERNEL_CONV_SHAPES, KERNEL_CONV_SPARSE_MAX, KERNEL_CONV_SPARSE_MAX_SHAPED, kernelConvCount, KERNEL_CONV_SPARSE_ROW_MIN, kernelConvSparse, kernelConvScratch, kernelConvScratchOf, kernelConvShape, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_CONV_MR, GEMM_NR, GEMM_STRIDED_A_MAX_N, KERNEL_CTL_GEN, KERNEL_CTL_STOP, KERNEL_CTL_NEXT, KERNEL_CTL_DONE, KERNEL_CTL_PARTS, KERNEL_CTL_FAILED, KERNEL_CTL_JOB, KERNEL_CTL_KIND, KERNEL_CTL_RANGES, KERNEL_MAX_PARTS, KERNEL_CTL_INTS, KERNEL_THREADS, GEMM_PARALLEL_MIN_FLOPS, GEMM_PART_MIN_FLOPS, gemmEvenness, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, KernelScratch, kernelState, kernelPackedA, gemmTile, gemmRange, gemmPaddedRows, gemmPacksA, gemmPackA, kernelClaim, kernelOpenJob, kernelAwaitJob, kernelWorkerSource, initKernels, shutdownKernels, kernelShared, gemmPart, kernelFloatArgs, kernelIm2col, kernelCol2im, kernelMaxPool, kernelMaxPoolBackward, kernelMaxPoolReluBackward, kernelJobPart, kernelSplitJob, kernelConvForwardRows, kernelConvPadded, KERNEL_CONV_SHAPES, KERNEL_CONV_SPARSE_MAX, KERNEL_CONV_SPARSE_MAX_SHAPED, kernelConvCount, KERNEL_CONV_SPARSE_ROW_MIN, kernelConvSparse, kernelConvScratch, kernelConvScratchOf, kernelConvShape, kernelPadCopyTs, kernelConvOffsets, kernelConvPaddedTs, kernelConvAcc, kernelConvSums, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, random

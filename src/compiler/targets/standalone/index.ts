@@ -15,7 +15,7 @@ import { activationOf, describeSource, type IR, type IRLayer, type IRRef, type I
 import { HELPERS, ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type ConvShape, type KernelFunction } from "./kernels/index.js";
-import { LAYER_EMITTERS, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
+import { LAYER_EMITTERS, maxPoolIntoRelu, type InputRef, type LayerCode, type LayerContext, type LayerEmitter } from "./layers.js";
 import { callbacks as CALLBACK_ENTRIES, lookup } from "../../catalog/index.js";
 import type { CallbackNeeds } from "../../catalog/types.js";
 import { comment, commentText, lit, programCommand } from "../code.js";
@@ -184,6 +184,12 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   }
   const outputId = model.outputs[0]!;
   const outputLayer = model.layers.find((l) => l.id === outputId)!;
+  // relu layers whose only reader, a max_pool, writes their dz (maxPoolIntoRelu)
+  const poolWritesDz = new Set<string>();
+  for (const l of model.layers) {
+    const producer = l.inputs.length === 1 ? model.layers.find((p) => p.id === l.inputs[0]) : undefined;
+    if (producer && consumers.get(producer.id) === 1 && producer.id !== outputId && needsGrad.get(producer.id) && maxPoolIntoRelu(options.kernels ?? "ts", producer, l)) poolWritesDz.add(producer.id);
+  }
 
   // ---- the loss: fused with a softmax/sigmoid output when the combination allows it
   const loss = training.loss;
@@ -214,13 +220,14 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
     if (!emitter) throw new Error(`standalone target: no implementation of layer "${layer.kind}"`);
     const inputs: InputRef[] = layer.inputs.map((id, k) => {
       const p = plans.get(id)!;
-      return { out: p.out, grad: p.needsGrad ? p.grad : null, acc: p.consumers > 1, shape: layer.inputShapes[k]!, size: p.size };
+      const reluGrad = poolWritesDz.has(id) ? { dz: p.code!.preGrad!, biasGrad: p.code!.biasGrad ?? null } : undefined;
+      return { out: p.out, grad: p.needsGrad ? p.grad : null, acc: p.consumers > 1, shape: layer.inputShapes[k]!, size: p.size, reluGrad };
     });
     const isOutput = layer.id === outputId;
     const layerFused = isOutput && fused;
     // dL/d(out): allocated when this layer needs a gradient, except where the fused loss skips it.
     const isView = lookup("layer", layer.kind)!.traits.view === true;
-    if (plan.needsGrad && !(layerFused && layer.kind !== "input")) {
+    if (plan.needsGrad && !(layerFused && layer.kind !== "input") && !poolWritesDz.has(layer.id)) {
       if (isView && inputs[0]!.grad && !inputs[0]!.acc) plan.grad = inputs[0]!.grad;
       else plan.grad = `${v}_grad`;
     }
@@ -233,6 +240,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
       size,
       shape: layer.outputShape,
       fused: layerFused,
+      poolWritesDz: poolWritesDz.has(layer.id),
       needsGrad: plan.needsGrad,
       kernels: options.kernels ?? "ts",
       buffer(name, sizeExpr, note) {
@@ -440,6 +448,15 @@ const probabilities = allocF32(BATCH * ${C});`);
           if (p.needsGrad && p.grad && !roles.has(p.grad)) {
             roles.set(p.grad, `dx${suffix}`);
             inputRoles.add(`dx${suffix}`);
+          }
+          // a relu layer whose gradients this layer writes (maxPoolIntoRelu): its dz and bias gradient
+          if (poolWritesDz.has(id)) {
+            roles.set(p.code!.preGrad!, `dz${suffix}`);
+            inputRoles.add(`dz${suffix}`);
+            if (p.code!.biasGrad) {
+              roles.set(p.code!.biasGrad, `db${suffix}`);
+              inputRoles.add(`db${suffix}`);
+            }
           }
         });
         for (const f of plan.fields) roles.set(`${plan.v}_${f.role}`, f.role);

@@ -9,7 +9,7 @@
 //
 // At the end, GPU_LAYER_STEPS: what each layer kind becomes in the GPU engine's training step (the
 // standalone target run as WGSL kernels on WebGPU), so a layer kind is named in one file per target.
-import { activationOf, type IRLayerOf, type IRRef, type LayerKind } from "../../ir.js";
+import { activationOf, type IRLayer, type IRLayerOf, type IRRef, type LayerKind } from "../../ir.js";
 import type { ActivationKind, ActivationLayerKind } from "../../catalog/kinds.js";
 import { elementwise, numArgs, type ElementwiseActivation } from "./activations.js";
 import { eachActivationLayer } from "../../catalog/layers.js";
@@ -25,6 +25,11 @@ export interface InputRef {
   acc: boolean;
   shape: number[];
   size: number;
+  /**
+   * The input is a relu layer whose pre-activation gradient (and bias gradient, when it has a
+   * bias) this layer writes itself (maxPoolIntoRelu); grad is then null.
+   */
+  reluGrad?: { dz: string; biasGrad: string | null };
 }
 
 /** What an emitter gets for a layer of kind K. */
@@ -41,6 +46,8 @@ export interface LayerContextBase {
   shape: number[];
   /** The loss computes dL/dz itself (softmax + cross-entropy): skip the activation's backward. */
   fused: boolean;
+  /** The max_pool after this relu layer writes its dz and bias gradient (maxPoolIntoRelu): skip both here. */
+  poolWritesDz: boolean;
   /** Whether any gradient is needed at this layer (false: forward only). */
   needsGrad: boolean;
   /** The kernel mode the program is generated for (some layers pick their kernels by it: conv2dDirect). */
@@ -64,6 +71,8 @@ export interface LayerCode {
   preGrad?: string;
   /** The buffer the layer's output lives in (when it aliases an input: flatten, reshape). */
   alias?: string;
+  /** The bias gradient, when the layer after writes it (poolWritesDz). */
+  biasGrad?: string;
 }
 
 export type LayerEmitter<K extends LayerKind = LayerKind> = (ctx: LayerContext<K>) => LayerCode;
@@ -306,6 +315,12 @@ export function conv2dDirect(kernels: "ts" | "simd", inShape: number[], filters:
   return !inputGrad || (C % 8 === 0 && strides[0] === 1 && strides[1] === 1);
 }
 
+/** Where a conv2d's dz and bias gradient come from, for the comment above its kernel gradient. */
+function dzNote(ctx: LayerContextBase, bias: boolean): string {
+  if (ctx.poolWritesDz) return `dz${bias ? " and dBias" : ""} written by the max_pool after (relu's gradient through it)`;
+  return "dBias = column sums of dz";
+}
+
 /** What both conv2d emitters read of the layer: its input, window, geometry, sizes and weights. */
 function conv2dShapes(ctx: Parameters<LayerEmitter<"conv2d">>[0]) {
   const x = ctx.inputs[0]!;
@@ -347,9 +362,9 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
   if (dz) {
     backward = [
       actBackward,
-      `// dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz`,
+      `// dKernel = windowsᵀ · dz (from the padded input the forward pass left); ${dzNote(ctx, bias !== null)}`,
       `${ctx.helper("conv2dFilterGrad")}(${xpad}, ${koff}, ${dz}, ${kernel.grad}, ${geo});`,
-      bias ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "",
+      bias && !ctx.poolWritesDz ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "",
     ];
     if (x.grad) {
       const dzpad = ctx.buffer(`${ctx.v}_dzpad`, `BATCH * ${(g.H + KH - 1) * (g.W + KW - 1) * F}`, `dz with a zero border [n, ${g.H + KH - 1}, ${g.W + KW - 1}, ${F}]`);
@@ -361,7 +376,7 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
       );
     }
   }
-  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined };
+  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined, biasGrad: ctx.poolWritesDz ? bias?.grad : undefined };
 };
 
 const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
@@ -383,9 +398,9 @@ const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
   if (dz) {
     backward = [
       actBackward,
-      `// dKernel = patchesᵀ · dz; dBias = column sums of dz`,
+      `// dKernel = patchesᵀ · dz; ${dzNote(ctx, bias !== null)}`,
       `gemm(true, false, ${patch}, ${F}, n * ${rows}, ${cols}, ${dz}, ${kernel.grad}, false);`,
-      bias ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "",
+      bias && !ctx.poolWritesDz ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "",
     ];
     if (x.grad) {
       const col2im = ctx.helper("col2im");
@@ -397,8 +412,25 @@ const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
       );
     }
   }
-  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined };
+  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined, biasGrad: ctx.poolWritesDz ? bias?.grad : undefined };
 };
+
+/**
+ * Whether a max_pool's backward pass writes the gradient of the relu conv2d before it (its only
+ * reader) straight into that layer's dz (kernelMaxPoolReluBackward): relu's gradient is g at each
+ * window's maximum when the maximum is > 0 (z > 0 there), 0 elsewhere, so one pass replaces the
+ * fill, the scatter and relu's backward pass, and sums the bias gradient over the pooled values
+ * (a quarter of dz's rows for 2x2 windows). Only with the WebAssembly kernels (the ts mode keeps
+ * the plain steps a reader follows), for windows side by side that cover the image (stride = pool
+ * size, no padding, sizes divisible) and channels a multiple of 4. The seed CNNs' 2x2 pools: 10%
+ * of cnn's step was the three passes (bench/README.md).
+ */
+export function maxPoolIntoRelu(kernels: "ts" | "simd", producer: IRLayer, pool: IRLayer): boolean {
+  if (kernels !== "simd" || producer.kind !== "conv2d" || pool.kind !== "max_pool" || activationOf(producer).kind !== "relu") return false;
+  const { pool_size: [PH, PW], strides: [SH, SW] } = (pool as IRLayerOf<"max_pool">).args;
+  const g = windowGeometry(pool.inputShapes[0]!, pool.outputShape, [PH, PW], [SH, SW]);
+  return PH === SH && PW === SW && g.padTop === 0 && g.padLeft === 0 && g.OH * PH === g.H && g.OW * PW === g.W && g.C % 4 === 0;
+}
 
 function pool(kind: "max" | "avg"): LayerEmitter<"max_pool" | "avg_pool"> {
   return (ctx) => {
@@ -414,6 +446,13 @@ function pool(kind: "max" | "avg"): LayerEmitter<"max_pool" | "avg_pool"> {
       const arg = ctx.intBuffer(`${ctx.v}_argmax`, `BATCH * ${ctx.size}`);
       const forward = `// ${PH}x${PW} max pooling, stride ${SH}x${SW}${padding}: [${g.H}, ${g.W}, ${g.C}] -> [${g.OH}, ${g.OW}, ${g.C}]; ${arg} remembers where each maximum came from
 ${ctx.helper("maxPool")}(${x.out}, ${ctx.out}, ${arg}, ${geo});`;
+      if (x.reluGrad && ctx.grad) {
+        const { dz, biasGrad } = x.reluGrad;
+        const backward = `// the gradient goes to each window's maximum and through the relu before (where that maximum is > 0):
+// the relu layer's dz, written whole${biasGrad ? ", and its bias gradient (the column sums of dz)" : ""}
+${ctx.helper("maxPoolReluBackward")}(${ctx.grad}, ${arg}, ${ctx.out}, ${dz}, ${biasGrad ?? "null"}, n, ${g.H}, ${g.W}, ${g.C}, ${PH}, ${PW}, ${g.OH}, ${g.OW});`;
+        return { forward, backward };
+      }
       const backward =
         x.grad && ctx.grad
           ? `// the gradient goes to the position of each window's maximum

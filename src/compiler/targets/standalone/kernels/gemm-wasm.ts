@@ -714,6 +714,58 @@ function buildMaxPoolBackward(): Func {
 }
 
 /**
+ * max_pool_relu_backward(g, arg, pooled, dz, db, hasDb, n, h, w, c, ph, pw, oh, ow): for windows
+ * side by side that cover the image (stride = pool size, no padding) over a relu layer's output,
+ * c a multiple of 4, that layer's dz written whole in one pass, window by window: each of the
+ * window's positions gets g where it is the maximum (arg) and the maximum is > 0, else 0; with
+ * hasDb, db = the column sums of dz, added window by window (the floats of the TypeScript loop).
+ * No fill before and no scatter: every position of dz belongs to one window.
+ */
+function buildMaxPoolReluBackward(): Func {
+  const f = new Func("max_pool_relu_backward", new Array<typeof I32>(14).fill(I32));
+  const [g, arg, pooled, dz, db, hasDb, n, h, w, c, ph, pw, oh, ow] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), ch = f.local(I32), ky = f.local(I32), kx = f.local(I32);
+  const o = f.local(I32), first = f.local(I32), row = f.local(I32), idx = f.local(I32), rowStep = f.local(I32);
+  const iota = f.local(V128), gm = f.local(V128), av = f.local(V128);
+  const kxBody = [
+    ...op.get(row), ...op.get(kx), ...op.get(c), ...op.i32Mul(), ...op.i32Add(), ...op.set(idx),
+    ...at4(dz, op.get(idx)),
+    ...op.get(gm), ...op.get(av), ...op.get(idx), ...op.i32x4Splat(), ...op.get(iota), ...op.i32x4Add(), ...op.i32x4Eq(), ...op.v128And(),
+    ...op.v128Store(),
+  ];
+  const chBody = [
+    // gm = pooled > 0 ? g : 0, four channels
+    ...at4(g, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(),
+    ...at4(pooled, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(), ...op.v128Zero(), ...op.f32x4Gt(), ...op.v128And(), ...op.set(gm),
+    ...op.get(hasDb), ...op.if(),
+    ...at4(db, op.get(ch)), ...at4(db, op.get(ch)), ...op.v128Load(), ...op.get(gm), ...op.f32x4Add(), ...op.v128Store(),
+    ...op.end(),
+    ...at4(arg, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(), ...op.set(av),
+    ...forLoop(ky, op.i32(0), op.get(ph), op.i32(1), [
+      // row = first + ky*w*c + ch: the window row's first element of these channels
+      ...op.get(first), ...op.get(ky), ...op.get(rowStep), ...op.i32Mul(), ...op.i32Add(), ...op.get(ch), ...op.i32Add(), ...op.set(row),
+      ...forLoop(kx, op.i32(0), op.get(pw), op.i32(1), kxBody),
+    ]),
+  ];
+  f.emit(
+    op.v128Zero(), op.i32(1), op.i32x4ReplaceLane(1), op.i32(2), op.i32x4ReplaceLane(2), op.i32(3), op.i32x4ReplaceLane(3), op.set(iota),
+    op.get(w), op.get(c), op.i32Mul(), op.set(rowStep),
+    op.get(hasDb), op.if(),
+    forLoop(ch, op.i32(0), op.get(c), op.i32(4), [...at4(db, op.get(ch)), ...op.v128Zero(), ...op.v128Store()]),
+    op.end(),
+    op.i32(0), op.set(o),
+    forLoop(b, op.i32(0), op.get(n), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
+      // first = ((b*h + oy*ph)*w + ox*pw)*c
+      ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(ph), ...op.i32Mul(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
+      ...op.get(ox), ...op.get(pw), ...op.i32Mul(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
+      ...forLoop(ch, op.i32(0), op.get(c), op.i32(4), chBody),
+      ...op.get(o), ...op.get(c), ...op.i32Add(), ...op.set(o),
+    ]))),
+  );
+  return f;
+}
+
+/**
  * avg_pool(x, out, n, h, w, c, ...) and avg_pool_backward(g, dx, n, h, w, c, ...), padding
  * excluded from the average: out = (sum of the window's values) / count; dx += g / count over
  * each window. In f64, as the TypeScript loops compute (a JavaScript number), summed in the same
@@ -1631,6 +1683,7 @@ export interface GemmWasmExtras {
   bytesToFloats?: boolean;
   maxPool?: boolean;
   maxPoolBackward?: boolean;
+  maxPoolReluBackward?: boolean;
   avgPool?: boolean;
   avgPoolBackward?: boolean;
   /** conv_fwd, conv_dw, pad_copy and the gradients from dz's non-zero values (conv_sparse_dw, conv_sparse_dx, count_nonzero, crop_copy): the direct convolution (kernelConv2d*). */
@@ -1668,6 +1721,7 @@ export function buildGemmWasm(
   if (extras.bytesToFloats !== false) funcs.push(buildBytesToFloats());
   if (extras.maxPool !== false) funcs.push(buildMaxPool());
   if (extras.maxPoolBackward !== false) funcs.push(buildMaxPoolBackward());
+  if (extras.maxPoolReluBackward !== false) funcs.push(buildMaxPoolReluBackward());
   if (extras.avgPool !== false) funcs.push(buildAvgPool(false));
   if (extras.avgPoolBackward !== false) funcs.push(buildAvgPool(true));
   if (extras.conv !== false) {

@@ -45,6 +45,11 @@
 //       over an NHWC batch (windows at (oy*sh - padTop, ox*sw - padLeft), positions outside the
 //       image left out), arg = the index in x of each maximum (the first on ties);
 //       kernelMaxPoolBackward(g, arg, dx, count): dx[arg[i]] += g[i];
+//       kernelMaxPoolReluBackward(g, arg, pooled, dz, db, n, h, w, c, ph, pw, oh, ow): for windows
+//       side by side that cover the image (stride = pool size, no padding) over a relu layer's
+//       output, that layer's dz in one pass: dz = 0 but dz[arg[i]] = pooled[i] > 0 ? g[i] : 0
+//       (relu's gradient, as z > 0 exactly where the maximum is), and db (when not null) its
+//       column sums, window by window;
 //       kernelAvgPool(x, out, n, h, w, ...) / kernelAvgPoolBackward(g, dx, n, h, w, ...): the mean
 //       of each window (padding excluded) and its adjoint (adds onto dx). WebAssembly in simd mode,
 //       the same floats as the TypeScript loops (the averages in f64, as JavaScript computes them).
@@ -126,7 +131,7 @@ export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelPiecewiseLinear", "kernelPiecewiseLinearBackward", "kernelSigmoid", "kernelBytesToFloats"] as const;
 
 /** Pooling over windows of an NHWC batch, forward and backward. */
-const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
+const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelMaxPoolReluBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
 
 /** Per-channel statistics of a [rows x channels] batch, the normalisation by them, and its gradients. */
 const CHANNEL_NAMES = ["kernelChannelMoments", "kernelChannelNormalize", "kernelChannelNormalizeBackward"] as const;
@@ -531,6 +536,37 @@ function kernelMaxPoolBackwardTs(g: Float32Array, arg: Int32Array, dx: Float32Ar
   for (let i = 0; i < count; i++) dx[arg[i]] += g[i];
 }
 `,
+  kernelMaxPoolReluBackward: `
+/**
+ * Max pooling backward through the relu before it, for windows side by side that cover the image
+ * (stride = pool size, no padding): the relu layer's dz = 0 but at each window's maximum, where it
+ * is g if the maximum (pooled) is > 0 (there z > 0: relu's gradient); db (when not null) = the
+ * column sums of dz, added window by window.
+ */
+function kernelMaxPoolReluBackwardTs(
+  g: Float32Array,
+  arg: Int32Array,
+  pooled: Float32Array,
+  dz: Float32Array,
+  db: Float32Array | null,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  ph: number,
+  pw: number,
+  oh: number,
+  ow: number,
+): void {
+  dz.fill(0, 0, n * h * w * c);
+  if (db) db.fill(0, 0, c);
+  for (let i = 0; i < n * oh * ow * c; i++) {
+    const v = pooled[i] > 0 ? g[i] : 0;
+    dz[arg[i]] = v;
+    if (db) db[i % c] += v;
+  }
+}
+`,
   kernelAvgPool: `
 /**
  * Average pooling over an NHWC batch x[n, h, w, c] -> out[n, oh, ow, c]: the mean of each ph x pw
@@ -619,13 +655,13 @@ const WINDOW_ARGS = "n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft";
 
 /** The pooling kernels' entry points: in simd mode WebAssembly on kernelMemory's buffers, else (or for other arrays) the TypeScript loops. */
 function poolWrappers(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
-  const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, wasmCall: string, shared: string[]) =>
+  const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, wasmCall: string, shared: string[], also?: string) =>
     uses.has(name)
       ? `
 /** ${doc}${simd ? " (WebAssembly on allocF32/allocI32 buffers)" : ""}. */
 function ${name}(${params}): void {
   ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && ${shared.map((a) => `kernelShared(${a})`).join(" && ")}) {
+  if (wasm !== null && ${[...shared.map((a) => `kernelShared(${a})`), ...(also ? [also] : [])].join(" && ")}) {
     wasm.${wasmCall};
     return;
   }` : ""}
@@ -640,6 +676,11 @@ function ${name}(${params}): void {
     wrap("kernelMaxPoolBackward", "Max pooling backward: dx[arg[i]] += g[i]",
       "g: Float32Array, arg: Int32Array, dx: Float32Array, count: number", "g, arg, dx, count",
       "max_pool_backward(g.byteOffset, arg.byteOffset, dx.byteOffset, count)", ["g", "arg", "dx"]),
+    wrap("kernelMaxPoolReluBackward", "Max pooling backward into the relu layer before it: its dz and bias gradient in one pass (see kernelMaxPoolReluBackwardTs)",
+      "g: Float32Array, arg: Int32Array, pooled: Float32Array, dz: Float32Array, db: Float32Array | null, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number",
+      "g, arg, pooled, dz, db, n, h, w, c, ph, pw, oh, ow",
+      "max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow)",
+      ["g", "arg", "pooled", "dz"], "(db === null || kernelShared(db)) && c % 4 === 0"),
     wrap("kernelAvgPool", "Average pooling, padding excluded (see kernelAvgPoolTs)",
       `x: Float32Array, out: Float32Array, ${WINDOW_PARAMS}`, `x, out, ${WINDOW_ARGS}`,
       `avg_pool(x.byteOffset, out.byteOffset, ${WINDOW_ARGS})`, ["x", "out"]),
@@ -1409,6 +1450,7 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     bytesToFloats: uses.has("kernelBytesToFloats"),
     maxPool: uses.has("kernelMaxPool"),
     maxPoolBackward: uses.has("kernelMaxPoolBackward"),
+    maxPoolReluBackward: uses.has("kernelMaxPoolReluBackward"),
     avgPool: uses.has("kernelAvgPool"),
     avgPoolBackward: uses.has("kernelAvgPoolBackward"),
     conv: CONV_NAMES.some((k) => uses.has(k)),
@@ -1567,6 +1609,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelBytesToFloats") ? `  bytes_to_floats(src: number, dst: number, n: number): void;
 ` : ""}${uses.has("kernelMaxPool") ? `  max_pool(x: number, out: number, arg: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
+` : ""}${uses.has("kernelMaxPoolReluBackward") ? `  max_pool_relu_backward(g: number, arg: number, pooled: number, dz: number, db: number, hasDb: number, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number): void;
 ` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_sparse_dw(spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void;

@@ -124,6 +124,7 @@ export const op = {
   i32x4Splat: () => [0xfd, ...uleb(0x11)],
   i32x4ReplaceLane: (lane: number) => [0xfd, ...uleb(0x1c), lane],
   i32x4Add: () => [0xfd, ...uleb(0xae)],
+  i32x4Eq: () => [0xfd, ...uleb(0x37)],
   i32x4Mul: () => [0xfd, ...uleb(0xb5)],
   i32x4ShrU: () => [0xfd, ...uleb(0xad)],
   i32x4GeU: () => [0xfd, ...uleb(0x40)],
