@@ -121,6 +121,16 @@ for (const { cfg, shaped } of VARIANTS) {
           // twice: the padded buffer's border must still be zero
           k.kernelConv2dForward(x, xpad, koff, kernel, z, ...geo);
           expect(worst(z, refForward(x, kernel, geo), taps), "forward again").toBeLessThan(1e-4);
+          // + bias (then relu) as each sum is stored: the floats of z + bias in f32, as a pass over z after it gives them
+          const bias = k.allocF32(f);
+          for (let j = 0; j < f; j++) bias[j] = (((j * 5) % 7) - 3) * 0.3;
+          const withBias = Float32Array.from(z, (v, i) => v + bias[i % f]!);
+          expect(withBias.some((v) => v > 0) && withBias.some((v) => v < 0)).toBe(true);
+          for (const relu of [false, true]) {
+            const a = k.allocF32(n * oh * ow * f).fill(7);
+            k.kernelConv2dForward(x, xpad, koff, kernel, a, ...geo, bias, relu);
+            expect(Array.from(a), relu ? "forward, + bias, relu" : "forward, + bias").toEqual(Array.from(withBias, (v) => (relu && !(v > 0) ? 0 : v)));
+          }
 
           /** Both gradients from dz (its name in the messages), against the float64 definitions; dx written, then added onto. */
           const gradients = (dz: Float32Array, what: string, inputGrad: boolean) => {

@@ -104,8 +104,6 @@ const conv2d_1 = {
   /** the input with a zero border [n, 30, 30, 1] */
   xpad: allocF32(BATCH * 900),
   koff: allocI32(9),
-  /** pre-activation */
-  z: allocF32(BATCH * 12544),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 12544),
 };
@@ -123,8 +121,6 @@ const conv2d_2 = {
   /** the input with a zero border [n, 16, 16, 16] */
   xpad: allocF32(BATCH * 4096),
   koff: allocI32(144),
-  /** pre-activation */
-  z: allocF32(BATCH * 6272),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 6272),
   /** dz with a zero border [n, 16, 16, 32] */
@@ -147,8 +143,6 @@ const conv2d_3 = {
   /** the input with a zero border [n, 9, 9, 32] */
   xpad: allocF32(BATCH * 2592),
   koff: allocI32(288),
-  /** pre-activation */
-  z: allocF32(BATCH * 3136),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 3136),
   /** dz with a zero border [n, 9, 9, 64] */
@@ -169,8 +163,6 @@ const conv2d_4 = {
   /** the input with a zero border [n, 9, 9, 64] */
   xpad: allocF32(BATCH * 5184),
   koff: allocI32(576),
-  /** pre-activation */
-  z: allocF32(BATCH * 6272),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 6272),
   /** dz with a zero border [n, 9, 9, 128] */
@@ -241,11 +233,10 @@ const target = allocF32(BATCH * 10);
 
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
 function conv2d_1_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_1;
-  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [9, 16]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1, 16);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 784, 16);
+  const { xpad, koff, kernel, out, bias } = conv2d_1;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [9, 16],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1, 16, bias, true);
 }
 
 // max_pool_1: max_pool(2, padding: same) (line 6)
@@ -257,11 +248,10 @@ function max_pool_1_forward(n: number, x: Float32Array): void {
 
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
 function conv2d_2_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_2;
-  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [144, 32]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1, 32);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 196, 32);
+  const { xpad, koff, kernel, out, bias } = conv2d_2;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [144, 32],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1, 32, bias, true);
 }
 
 // max_pool_2: max_pool(2, padding: same) (line 8)
@@ -273,20 +263,18 @@ function max_pool_2_forward(n: number, x: Float32Array): void {
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_3;
-  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [288, 64]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 49, 64);
+  const { xpad, koff, kernel, out, bias } = conv2d_3;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [288, 64],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64, bias, true);
 }
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
 function conv2d_4_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_4;
-  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [576, 128]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1, 128);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 49, 128);
+  const { xpad, koff, kernel, out, bias } = conv2d_4;
+  // 3x3 convolution, stride 1x1, padding 1/1, direct: each output's window read in place from the padded input · kernel [576, 128],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1, 128, bias, true);
 }
 
 // conv2d_5: conv2d(256, kernel: 3, padding: same, activation: relu) (line 11)
@@ -415,9 +403,9 @@ function max_pool_2_backward(n: number, dz: Float32Array, db: Float32Array): voi
 
 // conv2d_3: conv2d(64, kernel: 3, padding: same, activation: relu) (line 9)
 function conv2d_3_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_3;
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(z, grad, dz, n * 3136);
+  const { out, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_3;
+  // relu backward: dz = z > 0 ? g : 0, reading out for z (out > 0 exactly where z > 0)
+  kernelReluBackward(out, grad, dz, n * 3136);
   // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
   kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 7, 7, 32, 3, 3, 1, 1, 7, 7, 1, 1, 64);
   // dBias[j] = sum over the rows of dz[r, j]
@@ -428,9 +416,9 @@ function conv2d_3_backward(n: number, dx: Float32Array): void {
 
 // conv2d_4: conv2d(128, kernel: 3, padding: same, activation: relu) (line 10)
 function conv2d_4_backward(n: number, dx: Float32Array): void {
-  const { z, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_4;
-  // relu backward: dz = z > 0 ? g : 0
-  kernelReluBackward(z, grad, dz, n * 6272);
+  const { out, grad, dz, xpad, koff, kernel_grad, bias_grad, dzpad, dkoff, wflip, kernel } = conv2d_4;
+  // relu backward: dz = z > 0 ? g : 0, reading out for z (out > 0 exactly where z > 0)
+  kernelReluBackward(out, grad, dz, n * 6272);
   // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dBias = column sums of dz
   kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 7, 7, 64, 3, 3, 1, 1, 7, 7, 1, 1, 128);
   // dBias[j] = sum over the rows of dz[r, j]

@@ -69,8 +69,6 @@ const conv2d_1 = {
   /** the input with a zero border [n, 32, 32, 1] */
   xpad: allocF32(BATCH * 1024),
   koff: allocI32(25),
-  /** pre-activation */
-  z: allocF32(BATCH * 6272),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 6272),
 };
@@ -88,8 +86,6 @@ const conv2d_2 = {
   /** the input with a zero border [n, 18, 18, 8] */
   xpad: allocF32(BATCH * 2592),
   koff: allocI32(200),
-  /** pre-activation */
-  z: allocF32(BATCH * 3136),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 3136),
   /** dz with a zero border [n, 18, 18, 16] */
@@ -147,11 +143,10 @@ const target = allocF32(BATCH * 10);
 
 // conv2d_1: conv2d(8, kernel: 5, padding: same, activation: relu) (line 4)
 function conv2d_1_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_1;
-  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [25, 8]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 8);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 784, 8);
+  const { xpad, koff, kernel, out, bias } = conv2d_1;
+  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [25, 8],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 8, bias, true);
 }
 
 // max_pool_1: max_pool(2) (line 5)
@@ -163,11 +158,10 @@ function max_pool_1_forward(n: number, x: Float32Array): void {
 
 // conv2d_2: conv2d(16, kernel: 5, padding: same, activation: relu) (line 6)
 function conv2d_2_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_2;
-  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [200, 16]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 196, 16);
+  const { xpad, koff, kernel, out, bias } = conv2d_2;
+  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [200, 16],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16, bias, true);
 }
 
 // max_pool_2: max_pool(2) (line 7)

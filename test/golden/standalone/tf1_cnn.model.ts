@@ -71,8 +71,6 @@ const conv2d_1 = {
   /** the input with a zero border [n, 32, 32, 1] */
   xpad: allocF32(BATCH * 1024),
   koff: allocI32(25),
-  /** pre-activation */
-  z: allocF32(BATCH * 25088),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 25088),
 };
@@ -90,8 +88,6 @@ const conv2d_2 = {
   /** the input with a zero border [n, 18, 18, 32] */
   xpad: allocF32(BATCH * 10368),
   koff: allocI32(800),
-  /** pre-activation */
-  z: allocF32(BATCH * 12544),
   /** dL/d(pre-activation) */
   dz: allocF32(BATCH * 12544),
   /** dz with a zero border [n, 18, 18, 64] */
@@ -149,11 +145,10 @@ const target = allocF32(BATCH * 10);
 
 // conv2d_1: conv2d(32, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 6)
 function conv2d_1_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_1;
-  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [25, 32]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 32);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 784, 32);
+  const { xpad, koff, kernel, out, bias } = conv2d_1;
+  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [25, 32],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 28, 28, 1, 5, 5, 1, 1, 28, 28, 2, 2, 32, bias, true);
 }
 
 // max_pool_1: max_pool(2) (line 7)
@@ -165,11 +160,10 @@ function max_pool_1_forward(n: number, x: Float32Array): void {
 
 // conv2d_2: conv2d(64, kernel: 5, padding: same, activation: relu, init: truncated_normal(stddev: 0.1), bias_init: constant(0.1)) (line 8)
 function conv2d_2_forward(n: number, x: Float32Array): void {
-  const { xpad, koff, kernel, z, out, bias } = conv2d_2;
-  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [800, 64]
-  kernelConv2dForward(x, xpad, koff, kernel, z, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2, 64);
-  // add the bias, then relu: z[r, j] += bias[j]; out = z > 0 ? z : 0
-  kernelBiasRelu(z, out, bias, n * 196, 64);
+  const { xpad, koff, kernel, out, bias } = conv2d_2;
+  // 5x5 convolution, stride 1x1, padding 2/2, direct: each output's window read in place from the padded input · kernel [800, 64],
+  // then + bias and relu (0 where not > 0) as each sum is stored
+  kernelConv2dForward(x, xpad, koff, kernel, out, n, 14, 14, 32, 5, 5, 1, 1, 14, 14, 2, 2, 64, bias, true);
 }
 
 // max_pool_2: max_pool(2) (line 9)

@@ -172,12 +172,22 @@ for (let i = 0; i < ${count}; i++) {
 }`;
 }
 
-/** The part shared by dense and conv2d: activation buffers around a linear map. */
-function linearWithActivation(ctx: LayerContext): { z: string; dz: string | null; act: IRRef<ActivationKind>; actForward: string; actBackward: string } {
+/**
+ * The part shared by dense and conv2d: activation buffers around a linear map. reluFromOut: the
+ * layer writes relu's output straight from its sums (conv_fwd's epilogue), keeping no z; relu's
+ * gradient then reads out, which is > 0 exactly where z is.
+ */
+function linearWithActivation(ctx: LayerContext, reluFromOut = false): { z: string; dz: string | null; act: IRRef<ActivationKind>; actForward: string; actBackward: string } {
   const act = activationOf(ctx.layer);
   const width = ctx.shape[ctx.shape.length - 1]!;
   if (act.kind === "linear") {
     return { z: ctx.out, dz: ctx.needsGrad ? (ctx.grad ?? ctx.buffer(`${ctx.v}_dz`, `BATCH * ${ctx.size}`)) : null, act, actForward: "", actBackward: "" };
+  }
+  if (reluFromOut && act.kind === "relu") {
+    const dz = ctx.needsGrad ? ctx.buffer(`${ctx.v}_dz`, `BATCH * ${ctx.size}`, "dL/d(pre-activation)") : null;
+    // relu's comment line, then what stands for z
+    const backward = ctx.fused || !dz || !ctx.grad ? "" : activationBackward(act, ctx.out, ctx.out, ctx.grad, dz, false, ctx.size, width, ctx.helper).replace("\n", ", reading out for z (out > 0 exactly where z > 0)\n");
+    return { z: ctx.out, dz, act, actForward: "", actBackward: backward };
   }
   const z = ctx.buffer(`${ctx.v}_z`, `BATCH * ${ctx.size}`, "pre-activation");
   const dz = ctx.needsGrad ? ctx.buffer(`${ctx.v}_dz`, `BATCH * ${ctx.size}`, "dL/d(pre-activation)") : null;
@@ -349,14 +359,17 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
   const { hp: HP, wp: WP } = shapes[0]!;
   const xpad = ctx.buffer(`${ctx.v}_xpad`, `BATCH * ${HP * WP * g.C}`, `the input with a zero border [n, ${HP}, ${WP}, ${g.C}]`);
   const koff = ctx.intBuffer(`${ctx.v}_koff`, `${patch}`);
-  const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx);
-  const fusedBias = bias ? biasAndActivation(ctx, act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
+  // the bias, and relu, added by the convolution as it stores each sum (no pass over z after it)
+  const kind = activationOf(ctx.layer).kind;
+  const epilogue = bias !== null && (kind === "relu" || kind === "linear");
+  const { z, dz, act, actForward, actBackward } = linearWithActivation(ctx, epilogue);
+  const fusedBias = bias && !epilogue ? biasAndActivation(ctx, act, z, ctx.out, bias.value, `n * ${rows}`, F) : null;
   const geo = `n, ${g.H}, ${g.W}, ${g.C}, ${KH}, ${KW}, ${SH}, ${SW}, ${g.OH}, ${g.OW}, ${g.padTop}, ${g.padLeft}, ${F}`;
   const forward = [
-    `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}, direct: each output's window read in place from the padded input · kernel [${patch}, ${F}]`,
-    `${ctx.helper("conv2dForward")}(${x.out}, ${xpad}, ${koff}, ${kernel.value}, ${z}, ${geo});`,
+    `// ${KH}x${KW} convolution, stride ${SH}x${SW}, padding ${g.padTop}/${g.padLeft}, direct: each output's window read in place from the padded input · kernel [${patch}, ${F}]${epilogue ? `,\n// then + bias${kind === "relu" ? " and relu (0 where not > 0)" : ""} as each sum is stored` : ""}`,
+    `${ctx.helper("conv2dForward")}(${x.out}, ${xpad}, ${koff}, ${kernel.value}, ${z}, ${geo}${epilogue ? `, ${bias.value}, ${kind === "relu"}` : ""});`,
     fusedBias ? fusedBias.code : "",
-    fusedBias?.activated ? "" : actForward,
+    fusedBias?.activated || epilogue ? "" : actForward,
   ];
   let backward: string[] = [];
   if (dz) {

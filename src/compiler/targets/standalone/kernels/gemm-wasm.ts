@@ -823,9 +823,26 @@ const i32DivU = () => [0x6e];
 export const CONV_MR = 4;
 
 /**
- * conv_fwd(spec, x, koff, w, out, m0, m1, n, k, oh, ow, imgBytes, rowBytes, colBytes, accumulate): the
+ * What conv_fwd does with a tile's sums before it stores them, by its mode argument: 0 and 1 (the
+ * sums as they are: stored, or added onto out), 2 (plus the bias, f32 at byte address bias, the
+ * tile's columns from j0 bytes), 3 (plus the bias, then relu: 0 where the sum is not > 0, as
+ * kernelBiasRelu computes it). The bias is added to each sum once, in f32: the floats of a pass
+ * over z after it. bv: NV scratch vectors.
+ */
+function convEpilogue(acc: number[][], bv: number[], mode: number, bias: number, j0: number): number[] {
+  const code: number[] = [...op.get(mode), ...op.i32(2), ...op.i32GeS(), ...op.if()];
+  bv.forEach((v, q) => code.push(...op.get(bias), ...op.get(j0), ...op.i32Add(), ...op.v128Load(q * 16), ...op.set(v)));
+  for (const row of acc) row.forEach((a, q) => code.push(...op.get(a), ...op.get(bv[q]!), ...op.f32x4Add(), ...op.set(a)));
+  code.push(...op.get(mode), ...op.i32(3), ...op.i32Eq(), ...op.if());
+  for (const row of acc) for (const a of row) code.push(...op.get(a), ...op.get(a), ...op.v128Zero(), ...op.f32x4Gt(), ...op.v128And(), ...op.set(a));
+  code.push(...op.end(), ...op.end());
+  return code;
+}
+
+/**
+ * conv_fwd(spec, x, koff, w, out, m0, m1, n, k, oh, ow, imgBytes, rowBytes, colBytes, mode, bias): the
  * direct ("implicit im2col") convolution over a zero-padded NHWC batch x, for output rows m0..m1
- * (row i = (b, oy, ox), b = i / (oh*ow)): out[i, j] (=|+=) sum over kk < k of
+ * (row i = (b, oy, ox), b = i / (oh*ow)): out[i, j] (=|+=, by mode: convEpilogue) sum over kk < k of
  * x[row(i) + koff[kk]] * w[kk, j], where row(i) = b*imgBytes + oy*rowBytes + ox*colBytes (bytes)
  * and koff (i32 byte offsets, one per (ky, kx, c) in the kernel's order) places each kernel tap in
  * the window. w is the kernel as stored, [k, n] row-major, read in place (n a multiple of 8: one
@@ -834,11 +851,11 @@ export const CONV_MR = 4;
  * body generated for that entry of the module's ConvShape list (see buildShapedConvForward).
  */
 function buildConvForward(MR: number, fma: boolean, shaped: number[]): Func {
-  const f = new Func("conv_fwd", new Array<typeof I32>(15).fill(I32));
-  const [spec, x, koff, w, out, m0, m1, n, k, oh, ow, imgBytes, rowBytes, colBytes, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const f = new Func("conv_fwd", new Array<typeof I32>(16).fill(I32));
+  const [spec, x, koff, w, out, m0, m1, n, k, oh, ow, imgBytes, rowBytes, colBytes, mode, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   // spec >= 0: the body specialised to that shape (buildShapedConvForward), function shaped[spec]
   for (let i = 0; i < shaped.length; i++) {
-    f.emit(op.get(spec), op.i32(i), op.i32Eq(), op.if(), op.get(x), op.get(w), op.get(out), op.get(m0), op.get(m1), op.get(accumulate), op.call(shaped[i]!), op.return(), op.end());
+    f.emit(op.get(spec), op.i32(i), op.i32Eq(), op.if(), op.get(x), op.get(w), op.get(out), op.get(m0), op.get(m1), op.get(mode), op.get(bias), op.call(shaped[i]!), op.return(), op.end());
   }
   const NV = 2;
   const i0 = f.local(I32), j0 = f.local(I32), rows = f.local(I32), ohw = f.local(I32), ldc = f.local(I32), kEnd = f.local(I32);
@@ -899,6 +916,7 @@ function buildConvForward(MR: number, fma: boolean, shaped: number[]): Func {
     ...op.br(0),
     ...op.end(), ...op.end(),
   );
+  panel.push(...convEpilogue(acc, bv, mode, bias, j0));
   // cp = out + i0*ldc + j0; rows past m1 are not stored
   panel.push(...op.get(out), ...op.get(i0), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(j0), ...op.i32Add(), ...op.set(cp));
   for (let r = 0; r < MR; r++) {
@@ -909,7 +927,7 @@ function buildConvForward(MR: number, fma: boolean, shaped: number[]): Func {
     }
     panel.push(
       ...op.i32(r), ...op.get(rows), ...op.i32LtS(), ...op.if(),
-      ...op.get(accumulate), ...op.if(), ...add, ...op.else(), ...put, ...op.end(),
+      ...op.get(mode), ...op.i32(1), ...op.i32Eq(), ...op.if(), ...add, ...op.else(), ...put, ...op.end(),
       ...op.end(),
       ...op.get(cp), ...op.get(ldc), ...op.i32Add(), ...op.set(cp),
     );
@@ -976,7 +994,7 @@ export function shapedConvTile(s: ConvShape): { MR: number; NV: number } {
 }
 
 /**
- * conv_fwd_shape_<i>(x, w, out, m0, m1, accumulate): conv_fwd for one ConvShape, whose sizes are
+ * conv_fwd_shape_<i>(x, w, out, m0, m1, mode, bias): conv_fwd for one ConvShape, whose sizes are
  * constants of the code: rows m0..m1 of out (multiples of ow: whole output rows), each output row
  * in tiles of neighbouring positions x channels (shapedConvTile; the last tile of a row takes
  * what is left of it). Every load of the window is at a constant offset from one pointer, which
@@ -985,8 +1003,8 @@ export function shapedConvTile(s: ConvShape): { MR: number; NV: number } {
  * models' layers).
  */
 function buildShapedConvForward(s: ConvShape, index: number, fma: boolean): Func {
-  const f = new Func(`conv_fwd_shape_${index}`, [I32, I32, I32, I32, I32, I32]);
-  const [x, w, out, m0, m1, accumulate] = [0, 1, 2, 3, 4, 5];
+  const f = new Func(`conv_fwd_shape_${index}`, [I32, I32, I32, I32, I32, I32, I32]);
+  const [x, w, out, m0, m1, mode, bias] = [0, 1, 2, 3, 4, 5, 6];
   const { MR, NV } = shapedConvTile(s);
   const line = f.local(I32), lineEnd = f.local(I32), b = f.local(I32), oy = f.local(I32), ox = f.local(I32), j0 = f.local(I32);
   const ky = f.local(I32), kx = f.local(I32), ch = f.local(I32);
@@ -1025,6 +1043,7 @@ function buildShapedConvForward(s: ConvShape, index: number, fma: boolean): Func
     code.push(...op.get(xrow), ...op.get(ox), ...op.i32(s.sw * colBytes), ...op.i32Mul(), ...op.i32Add(), ...op.set(xp));
     code.push(...op.get(w), ...op.get(j0), ...op.i32Add(), ...op.set(wp));
     code.push(...taps(rows));
+    code.push(...convEpilogue(acc.slice(0, rows), bv, mode, bias, j0));
     code.push(...op.get(orow), ...op.get(ox), ...op.i32(ldo), ...op.i32Mul(), ...op.i32Add(), ...op.get(j0), ...op.i32Add(), ...op.set(cp));
     const add: number[] = [], put: number[] = [];
     for (let r = 0; r < rows; r++) {
@@ -1033,7 +1052,7 @@ function buildShapedConvForward(s: ConvShape, index: number, fma: boolean): Func
         put.push(...op.get(cp), ...op.get(acc[r]![q]!), ...op.v128Store(r * ldo + q * 16));
       }
     }
-    code.push(...op.get(accumulate), ...op.if(), ...add, ...op.else(), ...put, ...op.end());
+    code.push(...op.get(mode), ...op.i32(1), ...op.i32Eq(), ...op.if(), ...add, ...op.else(), ...put, ...op.end());
     return code;
   };
   const panels = (rows: number) => forLoop(j0, op.i32(0), op.i32(ldo), op.i32(NV * 16), tile(rows));

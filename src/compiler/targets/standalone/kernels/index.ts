@@ -718,14 +718,15 @@ function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>, shapes: r
     ? `${fwd || dx ? `
 /**
  * conv_fwd over rows [0, rows) of out (see kernelConv2dForward), with the body specialised to
- * shape number spec of KERNEL_CONV_SHAPES (-1: the general loops), split across the threads when
+ * shape number spec of KERNEL_CONV_SHAPES (-1: the general loops) and, by mode, the sums stored (0),
+ * added onto out (1), plus the bias at byte address bias (2), then relu (3), split across the threads when
  * the product is large enough (the rule of gemm: GEMM_PARALLEL_MIN_FLOPS): by whole output rows
  * of ow positions for a specialised body, else by register tiles.
  */
-function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number, koff: number, w: number, out: number, rows: number, f: number, taps: number, oh: number, ow: number, img: number, row: number, col: number, accumulate: number): void {
+function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number, koff: number, w: number, out: number, rows: number, f: number, taps: number, oh: number, ow: number, img: number, row: number, col: number, mode: number, bias: number): void {
   const flops = 2 * rows * taps * f;
   if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
-    wasm.conv_fwd(spec, x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, accumulate);
+    wasm.conv_fwd(spec, x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, mode, bias);
     return;
   }
   const job = kernelState.job, J = KERNEL_CTL_JOB;
@@ -740,8 +741,9 @@ function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number,
   job[J + 8] = img;
   job[J + 9] = row;
   job[J + 10] = col;
-  job[J + 11] = accumulate;
+  job[J + 11] = mode;
   job[J + 12] = spec + 1;
+  job[J + 13] = bias;
   kernelSplitJob(wasm, 1, rows, spec >= 0 ? ow : KERNEL_CONV_MR, flops);
 }
 ` : ""}
@@ -863,16 +865,26 @@ function kernelConvSums(size: number): Float64Array {
 
 ${fwd ? `/**
  * Convolution forward, direct: z[n*oh*ow, f] = x (NHWC, windows at (oy*sh - padTop, ox*sw -
- * padLeft), zeros outside) · kernel [kh, kw, c, f]. xpad ([n, hp, wp, c], hp and wp from
- * kernelConvPadded) and koff (kh*kw*c ints) are the layer's scratch; conv_dw reads them after.
+ * padLeft), zeros outside) · kernel [kh, kw, c, f], plus the bias when one is given, then relu
+ * (0 where z + bias is not > 0) when asked, each sum finished before it is stored. xpad ([n, hp,
+ * wp, c], hp and wp from kernelConvPadded) and koff (kh*kw*c ints) are the layer's scratch;
+ * conv_dw reads them after.
  */
-function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, ${CONV_GEO_PARAMS}): void {
+function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, ${CONV_GEO_PARAMS}, bias: Float32Array | null = null, relu = false): void {
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   kernelConvOffsets(koff, kh, kw, c, wp);
-  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])}`, `wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
+  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])} && (bias === null || kernelShared(bias))`, `wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
     const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
-    kernelConvForwardRows(wasm, spec, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, 0);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
+    const mode = bias === null ? 0 : relu ? 3 : 2;
+    kernelConvForwardRows(wasm, spec, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, mode, bias === null ? 0 : bias.byteOffset);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
   kernelConvPaddedTs(xpad, koff, kernel, z, false, n, hp, wp, c, kh * kw * c, sh, sw, oh, ow, f);
+  if (bias === null) return;
+  for (let r = 0; r < n * oh * ow; r++) {
+    for (let j = 0; j < f; j++) {
+      const v = z[r * f + j] + bias[j];
+      z[r * f + j] = relu && !(v > 0) ? 0 : v;
+    }
+  }
 }
 ` : ""}
 ${dw ? `/**
@@ -953,7 +965,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
   ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
     // dz convolved with the kernel turned around: a shape of its own
     const flipped = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
-    kernelConvForwardRows(wasm, flipped, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0);`, false)}void sh;
+    kernelConvForwardRows(wasm, flipped, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0, 0);`, false)}void sh;
   void sw;
   kernelPadCopyTs(dz, dzpad, n, oh, ow, f, hq, wq, top, left);
   kernelConvPaddedTs(dzpad, dkoff, wflip, dx, accumulate, n, hq, wq, f, kh * kw * f, 1, 1, h, w, c);
@@ -968,7 +980,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
  */
 function jobKernels(conv: boolean, sparse: boolean, adam: boolean): string {
   const kinds = [
-    conv ? `if (kind === 1) wasm.conv_fwd(job[J + 12] - 1, job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11]);
+    conv ? `if (kind === 1) wasm.conv_fwd(job[J + 12] - 1, job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 13]);
   else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);` : "",
     sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
@@ -1616,7 +1628,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   conv_sparse_dx(spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void;
   count_nonzero(src: number, n: number, out: number): void;
   crop_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number, accumulate: number): void;
-  conv_fwd(spec: number, x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, accumulate: number): void;
+  conv_fwd(spec: number, x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, mode: number, bias: number): void;
   conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
   pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
 ` : ""}${CHANNEL_NAMES.some((k) => uses.has(k)) ? `  channel_moments(x: number, rows: number, c: number, mean: number, sq: number): void;
