@@ -54,7 +54,8 @@
 //       of each window (padding excluded) and its adjoint (adds onto dx). WebAssembly in simd mode,
 //       the same floats as the TypeScript loops (the averages in f64, as JavaScript computes them).
 //   kernelConv2dForward(x, xpad, koff, kernel, z, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop,
-//       padLeft, f), kernelConv2dFilterGrad(xpad, koff, dz, dkernel, ...same geometry),
+//       padLeft, f[, bias, relu]) (with a bias, added, then relu when asked, as each sum is
+//       stored: conv_fwd's epilogue), kernelConv2dFilterGrad(xpad, koff, dz, dkernel, ...same geometry),
 //       kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, accumulate, ...same geometry):
 //       the direct convolution (no patch matrix): x is copied into xpad with a zero border, and
 //       each output's window is read in place through koff (a byte offset per kernel tap); the
