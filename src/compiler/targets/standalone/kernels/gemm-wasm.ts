@@ -733,8 +733,8 @@ function buildMaxPoolReluBackward(): Func {
     ...op.get(gm), ...op.get(av), ...op.get(idx), ...op.i32x4Splat(), ...op.get(iota), ...op.i32x4Add(), ...op.i32x4Eq(), ...op.v128And(),
     ...op.v128Store(),
   ];
-  const chBody = [
-    // gm = pooled > 0 ? g : 0, four channels
+  // four channels of a window: gm = pooled > 0 ? g : 0, added onto db; av = where the maxima are
+  const head = [
     ...at4(g, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(),
     ...at4(pooled, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(), ...op.v128Zero(), ...op.f32x4Gt(), ...op.v128And(), ...op.set(gm),
     ...op.get(hasDb), ...op.if(),
@@ -742,14 +742,15 @@ function buildMaxPoolReluBackward(): Func {
     ...op.end(),
     ...at4(arg, [...op.get(o), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(), ...op.set(av),
   ];
-  const FOR_KY = chBody.length;
-  chBody.push(
+  // then each of the window's positions gets gm where it is the maximum, 0 elsewhere
+  const general = [
+    ...head,
     ...forLoop(ky, op.i32(0), op.get(ph), op.i32(1), [
       // row = first + ky*w*c + ch: the window row's first element of these channels
       ...op.get(first), ...op.get(ky), ...op.get(rowStep), ...op.i32Mul(), ...op.i32Add(), ...op.get(ch), ...op.i32Add(), ...op.set(row),
       ...forLoop(kx, op.i32(0), op.get(pw), op.i32(1), kxBody),
     ]),
-  );
+  ];
   f.emit(
     op.v128Zero(), op.i32(1), op.i32x4ReplaceLane(1), op.i32(2), op.i32x4ReplaceLane(2), op.i32(3), op.i32x4ReplaceLane(3), op.set(iota),
     op.get(w), op.get(c), op.i32Mul(), op.set(rowStep),
@@ -757,6 +758,17 @@ function buildMaxPoolReluBackward(): Func {
     forLoop(ch, op.i32(0), op.get(c), op.i32(4), [...at4(db, op.get(ch)), ...op.v128Zero(), ...op.v128Store()]),
     op.end(),
   );
+  /** Every window (b, oy, ox), o its first pooled value, first its first position in dz; body per four channels. */
+  const windows = (body: number[]) => [
+    ...op.i32(0), ...op.set(o),
+    ...forLoop(b, op.i32(0), op.get(n), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
+      // first = ((b*h + oy*ph)*w + ox*pw)*c
+      ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(ph), ...op.i32Mul(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
+      ...op.get(ox), ...op.get(pw), ...op.i32Mul(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
+      ...forLoop(ch, op.i32(0), op.get(c), op.i32(4), body),
+      ...op.get(o), ...op.get(c), ...op.i32Add(), ...op.set(o),
+    ]))),
+  ];
   // 2x2 windows: the four positions at fixed offsets (bytes c*4, row, row + c*4; as index vectors
   // offC, offR, offRC) from the window's first, written straight, without the loops over ky, kx
   const p0 = f.local(I32), cB = f.local(I32), rB = f.local(I32), base = f.local(V128);
@@ -766,8 +778,8 @@ function buildMaxPoolReluBackward(): Func {
     ...op.get(gm), ...op.get(av), ...op.get(base), ...(off === null ? [] : [...op.get(off), ...op.i32x4Add()]), ...op.i32x4Eq(), ...op.v128And(),
     ...op.v128Store(),
   ];
-  const chBody2 = [
-    ...chBody.slice(0, FOR_KY),
+  const twoByTwo = [
+    ...head,
     ...op.get(first), ...op.get(ch), ...op.i32Add(), ...op.i32x4Splat(), ...op.get(iota), ...op.i32x4Add(), ...op.set(base),
     ...at4(dz, [...op.get(first), ...op.get(ch), ...op.i32Add()]), ...op.set(p0),
     ...put(op.get(p0), null),
@@ -782,27 +794,11 @@ function buildMaxPoolReluBackward(): Func {
     op.get(c), op.i32x4Splat(), op.set(offC),
     op.get(rowStep), op.i32x4Splat(), op.set(offR),
     op.get(rowStep), op.get(c), op.i32Add(), op.i32x4Splat(), op.set(offRC),
-    op.i32(0), op.set(o),
-    forLoop(b, op.i32(0), op.get(n), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
-      // first = ((b*h + 2*oy)*w + 2*ox)*c
-      ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(oy), ...op.i32Add(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
-      ...op.get(ox), ...op.get(ox), ...op.i32Add(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
-      ...forLoop(ch, op.i32(0), op.get(c), op.i32(4), chBody2),
-      ...op.get(o), ...op.get(c), ...op.i32Add(), ...op.set(o),
-    ]))),
+    windows(twoByTwo),
     op.return(),
     op.end(),
   );
-  f.emit(
-    op.i32(0), op.set(o),
-    forLoop(b, op.i32(0), op.get(n), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
-      // first = ((b*h + oy*ph)*w + ox*pw)*c
-      ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(ph), ...op.i32Mul(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
-      ...op.get(ox), ...op.get(pw), ...op.i32Mul(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
-      ...forLoop(ch, op.i32(0), op.get(c), op.i32(4), chBody),
-      ...op.get(o), ...op.get(c), ...op.i32Add(), ...op.set(o),
-    ]))),
-  );
+  f.emit(windows(general));
   return f;
 }
 
