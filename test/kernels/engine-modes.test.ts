@@ -55,6 +55,9 @@ describe("generated program: same numbers in every kernel mode", () => {
     // simd runs cnn's convolutions directly (kernelConv2d*), ts with im2col and gemm
     ["cnn", 16],
     ["test/cases/layers/conv2d-direct.nn", 8],
+    // relu convolutions into 2x2 max pooling: simd fuses the pool's gradient with relu's into the
+    // conv's dz (direct and im2col convs), and adds bias and relu as conv_fwd stores its sums
+    ["test/cases/layers/conv2d-relu-pool.nn", 8],
     // pooling with padding (windows cut at the edges), and average pooling, on 2 channels
     ["test/cases/layers/max_pool-same.nn", 8],
     ["test/cases/layers/avg_pool.nn", 8],
