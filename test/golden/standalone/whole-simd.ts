@@ -1043,6 +1043,24 @@ function allocI32(n: number): Int32Array {
   return new Int32Array(kernelMemory.buffer, at, n);
 }
 
+/** The arguments of conv_sparse_dw and conv_sparse_dx, the same for both (see kernelConvSparse). */
+type KernelConvSparseCall = (
+  spec: number,
+  win: number,
+  dz: number,
+  mat: number,
+  images: number,
+  oh: number,
+  ow: number,
+  f: number,
+  kh: number,
+  kwc: number,
+  imgBytes: number,
+  rowBytes: number,
+  colBytes: number,
+  winRowBytes: number,
+) => void;
+
 /** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
 interface GemmKernelExports {
   pack_a(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
@@ -1111,38 +1129,8 @@ interface GemmKernelExports {
     oh: number,
     ow: number,
   ): void;
-  conv_sparse_dw(
-    spec: number,
-    win: number,
-    dz: number,
-    mat: number,
-    images: number,
-    oh: number,
-    ow: number,
-    f: number,
-    kh: number,
-    kwc: number,
-    imgBytes: number,
-    rowBytes: number,
-    colBytes: number,
-    winRowBytes: number,
-  ): void;
-  conv_sparse_dx(
-    spec: number,
-    win: number,
-    dz: number,
-    mat: number,
-    images: number,
-    oh: number,
-    ow: number,
-    f: number,
-    kh: number,
-    kwc: number,
-    imgBytes: number,
-    rowBytes: number,
-    colBytes: number,
-    winRowBytes: number,
-  ): void;
+  conv_sparse_dw: KernelConvSparseCall;
+  conv_sparse_dx: KernelConvSparseCall;
   count_nonzero(src: number, n: number, out: number): void;
   crop_copy(
     src: number,

@@ -186,8 +186,9 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   const outputLayer = model.layers.find((l) => l.id === outputId)!;
   // relu layers whose only reader, a max_pool, writes their dz (maxPoolIntoRelu)
   const poolWritesDz = new Set<string>();
+  const layerById = new Map(model.layers.map((l) => [l.id, l]));
   for (const l of model.layers) {
-    const producer = l.inputs.length === 1 ? model.layers.find((p) => p.id === l.inputs[0]) : undefined;
+    const producer = l.inputs.length === 1 ? layerById.get(l.inputs[0]!) : undefined;
     if (producer && consumers.get(producer.id) === 1 && producer.id !== outputId && needsGrad.get(producer.id) && maxPoolIntoRelu(options.kernels ?? "ts", producer, l)) poolWritesDz.add(producer.id);
   }
 

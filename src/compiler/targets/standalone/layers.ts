@@ -325,10 +325,14 @@ export function conv2dDirect(kernels: "ts" | "simd", inShape: number[], filters:
   return !inputGrad || (C % 8 === 0 && strides[0] === 1 && strides[1] === 1);
 }
 
-/** Where a conv2d's dz and bias gradient come from, for the comment above its kernel gradient. */
-function dzNote(ctx: LayerContextBase, bias: boolean): string {
-  if (ctx.poolWritesDz) return `dz${bias ? " and dBias" : ""} written by the max_pool after (relu's gradient through it)`;
-  return "dBias = column sums of dz";
+/**
+ * A conv2d's bias gradient (both forms): its pass over dz, or, when the max_pool after writes it
+ * with dz (poolWritesDz), nothing here and the buffer handed on (LayerCode.biasGrad); note: the
+ * comment's words on where dz and dBias come from.
+ */
+function convBiasGrad(ctx: LayerContext, bias: { grad: string } | null, dz: string, rows: number, F: number): { note: string; code: string; handed?: string } {
+  if (ctx.poolWritesDz) return { note: `dz${bias ? " and dBias" : ""} written by the max_pool after (relu's gradient through it)`, code: "", handed: bias?.grad };
+  return { note: "dBias = column sums of dz", code: bias ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "" };
 }
 
 /** What both conv2d emitters read of the layer: its input, window, geometry, sizes and weights. */
@@ -372,12 +376,13 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
     fusedBias?.activated || epilogue ? "" : actForward,
   ];
   let backward: string[] = [];
-  if (dz) {
+  const db = dz ? convBiasGrad(ctx, bias, dz, rows, F) : null;
+  if (dz && db) {
     backward = [
       actBackward,
-      `// dKernel = windowsᵀ · dz (from the padded input the forward pass left); ${dzNote(ctx, bias !== null)}`,
+      `// dKernel = windowsᵀ · dz (from the padded input the forward pass left); ${db.note}`,
       `${ctx.helper("conv2dFilterGrad")}(${xpad}, ${koff}, ${dz}, ${kernel.grad}, ${geo});`,
-      bias && !ctx.poolWritesDz ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "",
+      db.code,
     ];
     if (x.grad) {
       const dzpad = ctx.buffer(`${ctx.v}_dzpad`, `BATCH * ${(g.H + KH - 1) * (g.W + KW - 1) * F}`, `dz with a zero border [n, ${g.H + KH - 1}, ${g.W + KW - 1}, ${F}]`);
@@ -389,7 +394,7 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
       );
     }
   }
-  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined, biasGrad: ctx.poolWritesDz ? bias?.grad : undefined };
+  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined, biasGrad: db?.handed };
 };
 
 const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
@@ -408,12 +413,13 @@ const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
     fusedBias?.activated ? "" : actForward,
   ];
   let backward: string[] = [];
-  if (dz) {
+  const db = dz ? convBiasGrad(ctx, bias, dz, rows, F) : null;
+  if (dz && db) {
     backward = [
       actBackward,
-      `// dKernel = patchesᵀ · dz; ${dzNote(ctx, bias !== null)}`,
+      `// dKernel = patchesᵀ · dz; ${db.note}`,
       `gemm(true, false, ${patch}, ${F}, n * ${rows}, ${cols}, ${dz}, ${kernel.grad}, false);`,
-      bias && !ctx.poolWritesDz ? biasBackward(ctx, dz, bias.grad, `n * ${rows}`, F) : "",
+      db.code,
     ];
     if (x.grad) {
       const col2im = ctx.helper("col2im");
@@ -425,7 +431,7 @@ const conv2d: LayerEmitter<"conv2d"> = (ctx) => {
       );
     }
   }
-  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined, biasGrad: ctx.poolWritesDz ? bias?.grad : undefined };
+  return { forward: forward.filter(Boolean).join("\n"), backward: backward.filter(Boolean).join("\n"), preGrad: dz ?? undefined, biasGrad: db?.handed };
 };
 
 /**

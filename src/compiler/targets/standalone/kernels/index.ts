@@ -1598,7 +1598,10 @@ function allocI32(n: number): Int32Array {
   return new Int32Array(kernelMemory.buffer, at, n);
 }
 ` : ""}
-${simd ? `/** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
+${simd ? `${CONV_NAMES.some((k) => uses.has(k)) ? `/** The arguments of conv_sparse_dw and conv_sparse_dx, the same for both (see kernelConvSparse). */
+type KernelConvSparseCall = (spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number) => void;
+
+` : ""}/** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
 interface GemmKernelExports {
   pack_a(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
   pack_b(src: number, ps: number, ks: number, n: number, kc: number, dst: number): void;
@@ -1625,8 +1628,8 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelMaxPoolReluBackward") ? `  max_pool_relu_backward(g: number, arg: number, pooled: number, dz: number, db: number, hasDb: number, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number): void;
 ` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
-` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_sparse_dw(spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void;
-  conv_sparse_dx(spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void;
+` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_sparse_dw: KernelConvSparseCall;
+  conv_sparse_dx: KernelConvSparseCall;
   count_nonzero(src: number, n: number, out: number): void;
   crop_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number, accumulate: number): void;
   conv_fwd(spec: number, x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, mode: number, bias: number): void;
