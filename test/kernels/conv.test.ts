@@ -170,3 +170,48 @@ for (const { cfg, shaped } of VARIANTS) {
     }
   });
 }
+
+// The gradients from dz's non-zero values split across the threads (kernelSplitJob: conv_sparse_dw
+// by output channels, conv_sparse_dx by images), every job split (parallelMinFlops 1) into parts as
+// small as they go (partMinFlops 1: one channel, one image each): the same floats as one thread,
+// bit for bit, since no part sums another's values.
+describe("gradients from dz's non-zero values, split across the threads", () => {
+  for (const { name, geo } of [
+    { name: "cnn conv2, 6 images", geo: [6, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] as Geo },
+    { name: "valid, stride 2, 7 images, 8 -> 24", geo: [7, 9, 9, 8, 3, 3, 2, 2, 4, 4, 0, 0, 24] as Geo },
+  ]) {
+    for (const shaped of [false, true]) {
+      it(`${name}${shaped ? ", bodies specialised to the shape" : ""}: 3 threads give one thread's floats`, async () => {
+        const [n, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, f] = geo;
+        const taps = kh * kw * c;
+        const run = async (threads: number) => {
+          const k = await loadKernels({ mode: "simd", threads, parallelMinFlops: 1, partMinFlops: 1, convShapes: shaped ? shapesOf(geo) : [] });
+          try {
+            const x = fill(k.allocF32(n * h * w * c), 1);
+            const kernel = fill(k.allocF32(taps * f), 2);
+            const xpad = k.allocF32(n * padded(h, kh, sh, oh, pt) * padded(w, kw, sw, ow, pl) * c);
+            const koff = k.allocI32(taps);
+            k.kernelConv2dForward(x, xpad, koff, kernel, k.allocF32(n * oh * ow * f), ...geo);
+            // about a ninth of dz not zero, unevenly across the channels and images
+            const dz = fill(k.allocF32(n * oh * ow * f), 3);
+            for (let i = 0; i < dz.length; i++) if ((i * 3 + Math.floor(i / f)) % 7 !== 0 || (i % f) % 5 === 4) dz[i] = 0;
+            const dk = k.allocF32(taps * f).fill(5);
+            k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo);
+            const dx = k.allocF32(n * h * w * c).fill(9);
+            k.kernelConv2dInputGrad(dz, k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f), k.allocI32(kh * kw * f), k.allocF32(taps * f), kernel, dx, false, ...geo);
+            expect(k.kernelState?.sparseGradients, "both gradients from the non-zero values").toBe(2);
+            expect(worst(dk, refFilterGrad(x, dz, geo), n * oh * ow), "kernel gradient").toBeLessThan(1e-4);
+            expect(worst(dx, refInputGrad(dz, kernel, geo), kh * kw * f), "input gradient").toBeLessThan(1e-4);
+            return { dk: Array.from(dk), dx: Array.from(dx) };
+          } finally {
+            k.shutdownKernels();
+          }
+        };
+        const one = await run(1);
+        const three = await run(3);
+        expect(three.dk, "kernel gradient, 3 threads").toEqual(one.dk);
+        expect(three.dx, "input gradient, 3 threads").toEqual(one.dx);
+      });
+    }
+  }
+});

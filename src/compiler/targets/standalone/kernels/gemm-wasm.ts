@@ -1208,8 +1208,9 @@ function buildConvFilterGrad(MR: number, fma: boolean): Func {
 
 /**
  * conv_sparse_dw / conv_sparse_dx(win, dz, mat, images, oh, ow, f, kh, kwc, imgBytes, rowBytes,
- * colBytes, winRowBytes): a convolution's gradients from the non-zero values of dz alone. For each
- * dz[b, oy, ox, j] that is not zero, its kh rows of kwc floats (kw window positions x c channels,
+ * colBytes, winRowBytes, j0, j1): a convolution's gradients from the non-zero values of dz alone,
+ * those of output channels j0 <= j < j1 (a thread's share of conv_sparse_dw: the rows of mat it
+ * owns). For each dz[b, oy, ox, j] that is not zero, its kh rows of kwc floats (kw window positions x c channels,
  * next to each other in a padded NHWC image) meet row j of mat (kh x kwc floats): conv_sparse_dw
  * adds dz times the window of the padded input win onto mat (the kernel gradient, transposed:
  * [f, kh, kw, c]); conv_sparse_dx adds dz times mat (the kernel, transposed) onto the window of win
@@ -1220,18 +1221,19 @@ function buildConvFilterGrad(MR: number, fma: boolean): Func {
  */
 /** The locals of conv_sparse_*'s loops over dz (nonzeroLoops), declared in f. */
 function nonzeroLocals(f: Func) {
-  const [b, oy, ox, j, dzp, corner, mp] = Array.from({ length: 7 }, () => f.local(I32));
-  return { b: b!, oy: oy!, ox: ox!, j: j!, dzp: dzp!, corner: corner!, mp: mp!, v: f.local(F32), vs: f.local(V128) };
+  const [b, oy, ox, j, dzp, corner, mp, skip] = Array.from({ length: 8 }, () => f.local(I32));
+  return { b: b!, oy: oy!, ox: ox!, j: j!, dzp: dzp!, corner: corner!, mp: mp!, skip: skip!, v: f.local(F32), vs: f.local(V128) };
 }
 
 /**
- * The loops of conv_sparse_*: every value of dz in order (b, oy, ox, j); for one that is not zero,
- * v holds it, vs its splat, mp row j of mat and corner its window's first float in win, then
- * `body` runs. The sizes are code (a parameter's value, or a constant of a specialised body).
+ * The loops of conv_sparse_*: every value of dz in order (b, oy, ox, j), j from j0 to j1; for one
+ * that is not zero, v holds it, vs its splat, mp row j of mat and corner its window's first float
+ * in win, then `body` runs. The sizes are code (a parameter's value, or a constant of a
+ * specialised body).
  */
 function nonzeroLoops(
   l: ReturnType<typeof nonzeroLocals>,
-  [win, dz, mat, images]: [number, number, number, number],
+  [win, dz, mat, images, j0, j1]: [number, number, number, number, number, number],
   size: { oh: number[]; ow: number[]; f: number[]; imgBytes: number[]; rowBytes: number[]; colBytes: number[]; matRow: number[] },
   body: number[],
 ): number[] {
@@ -1245,12 +1247,15 @@ function nonzeroLoops(
     ...op.end(),
   ];
   return [
-    ...op.get(dz), ...op.set(l.dzp),
+    // dzp: dz[0, 0, 0, j0]; skip: the bytes from a position's channel j1 to the next one's j0
+    ...op.get(dz), ...op.get(j0), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.set(l.dzp),
+    ...size.f, ...op.get(j1), ...op.i32Sub(), ...op.get(j0), ...op.i32Add(), ...op.i32(4), ...op.i32Mul(), ...op.set(l.skip),
     ...forLoop(l.b, op.i32(0), op.get(images), op.i32(1),
       forLoop(l.oy, op.i32(0), size.oh, op.i32(1), [
         ...op.get(win), ...op.get(l.b), ...size.imgBytes, ...op.i32Mul(), ...op.i32Add(), ...op.get(l.oy), ...size.rowBytes, ...op.i32Mul(), ...op.i32Add(), ...op.set(l.corner),
         ...forLoop(l.ox, op.i32(0), size.ow, op.i32(1), [
-          ...forLoop(l.j, op.i32(0), size.f, op.i32(1), value),
+          ...forLoop(l.j, op.get(j0), op.get(j1), op.i32(1), value),
+          ...op.get(l.dzp), ...op.get(l.skip), ...op.i32Add(), ...op.set(l.dzp),
           ...op.get(l.corner), ...size.colBytes, ...op.i32Add(), ...op.set(l.corner),
         ]),
       ]),
@@ -1259,11 +1264,11 @@ function nonzeroLoops(
 }
 
 function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean, shaped: number[]): Func {
-  const f = new Func(name, new Array<typeof I32>(14).fill(I32));
-  const [spec, win, dz, mat, images, oh, ow, nf, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const f = new Func(name, new Array<typeof I32>(16).fill(I32));
+  const [spec, win, dz, mat, images, oh, ow, nf, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes, j0, j1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   // spec >= 0: the body specialised to that shape (buildShapedConvSparse)
   for (let i = 0; i < shaped.length; i++) {
-    f.emit(op.get(spec), op.i32(i), op.i32Eq(), op.if(), op.get(win), op.get(dz), op.get(mat), op.get(images), op.call(shaped[i]!), op.return(), op.end());
+    f.emit(op.get(spec), op.i32(i), op.i32Eq(), op.if(), op.get(win), op.get(dz), op.get(mat), op.get(images), op.get(j0), op.get(j1), op.call(shaped[i]!), op.return(), op.end());
   }
   const l = nonzeroLocals(f);
   const ky = f.local(I32), t = f.local(I32), wp = f.local(I32), rowEnd4 = f.local(I32), rowEnd = f.local(I32), matRow = f.local(I32);
@@ -1291,7 +1296,7 @@ function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean
     op.get(rowEnd), op.get(kh), op.i32Mul(), op.set(matRow),
     nonzeroLoops(
       l,
-      [win, dz, mat, images],
+      [win, dz, mat, images, j0, j1],
       { oh: op.get(oh), ow: op.get(ow), f: op.get(nf), imgBytes: op.get(imgBytes), rowBytes: op.get(rowBytes), colBytes: op.get(colBytes), matRow: op.get(matRow) },
       [...op.get(l.corner), ...op.set(wp), ...forLoop(ky, op.i32(0), op.get(kh), op.i32(1), row)],
     ),
@@ -1300,13 +1305,13 @@ function buildConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", fma: boolean
 }
 
 /**
- * conv_sparse_dw_shape_<i> / conv_sparse_dx_shape_<i>(win, dz, mat, images): conv_sparse_dw /
+ * conv_sparse_dw_shape_<i> / conv_sparse_dx_shape_<i>(win, dz, mat, images, j0, j1): conv_sparse_dw /
  * conv_sparse_dx for one ConvShape (the forward pass's), its sizes constants of the code: each
  * non-zero value's kh rows of kw * c floats are written out in full, every load and store at a
  * constant offset from the window's corner or from mat's row.
  */
 function buildShapedConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", s: ConvShape, index: number, fma: boolean): Func {
-  const f = new Func(`${name}_shape_${index}`, [I32, I32, I32, I32]);
+  const f = new Func(`${name}_shape_${index}`, [I32, I32, I32, I32, I32, I32]);
   const l = nonzeroLocals(f);
   const kwc = s.kw * s.c, colBytes = s.sw * s.c * 4, rowBytes = s.sh * s.wp * s.c * 4, imgBytes = s.hp * s.wp * s.c * 4, winRowBytes = s.wp * s.c * 4;
   const body: number[] = [];
@@ -1327,7 +1332,7 @@ function buildShapedConvSparse(name: "conv_sparse_dw" | "conv_sparse_dx", s: Con
   f.emit(
     nonzeroLoops(
       l,
-      [0, 1, 2, 3],
+      [0, 1, 2, 3, 4, 5],
       { oh: op.i32(s.oh), ow: op.i32(s.ow), f: op.i32(s.f), imgBytes: op.i32(imgBytes), rowBytes: op.i32(rowBytes), colBytes: op.i32(colBytes), matRow: op.i32(s.kh * kwc * 4) },
       body,
     ),

@@ -799,6 +799,38 @@ function kernelConvSparse(wasm: GemmKernelExports, dz: Float32Array, count: numb
   return sparse;
 }
 
+/**
+ * Runs conv_sparse_dw (kind 5) or conv_sparse_dx (kind 6) over a batch's dz, whose non-zero values
+ * kernelConvSparse has just counted: on this thread alone below GEMM_PARALLEL_MIN_FLOPS (2 * kh *
+ * kwc flops a value), else split across the threads by kernelSplitJob, conv_sparse_dw by output
+ * channels (each part owns its rows of the transposed kernel gradient mat) and conv_sparse_dx by
+ * images (each part owns its images' rows of the padded input gradient win). Nothing is summed
+ * afterwards: every float is the one thread's.
+ */
+function kernelConvSparseRun(wasm: GemmKernelExports, kind: 5 | 6, spec: number, win: number, dz: number, mat: number, n: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void {
+  const flops = 2 * kernelConvCount[0]! * kh * kwc;
+  if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+    (kind === 5 ? wasm.conv_sparse_dw : wasm.conv_sparse_dx)(spec, win, dz, mat, n, oh, ow, f, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes, 0, f);
+    return;
+  }
+  const job = kernelState.job, J = KERNEL_CTL_JOB;
+  job[J] = spec + 1;
+  job[J + 1] = win;
+  job[J + 2] = dz;
+  job[J + 3] = mat;
+  job[J + 4] = n;
+  job[J + 5] = oh;
+  job[J + 6] = ow;
+  job[J + 7] = f;
+  job[J + 8] = kh;
+  job[J + 9] = kwc;
+  job[J + 10] = imgBytes;
+  job[J + 11] = rowBytes;
+  job[J + 12] = colBytes;
+  job[J + 13] = winRowBytes;
+  kernelSplitJob(wasm, kind, kind === 5 ? f : n, 1, flops);
+}
+
 /** The sparse gradients' scratch (a transposed kernel gradient, a padded input gradient), grown once to the largest need: the step allocates nothing after. */
 let kernelConvScratch: Float32Array = new Float32Array(0);
 function kernelConvScratchOf(size: number): Float32Array {
@@ -899,7 +931,7 @@ function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float3
   ${simd ? "const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);\n  " : ""}${wasmIf(`${shared(["xpad", "dz", "dkernel"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec)`, `// from dz's non-zero values: each adds its share onto the kernel gradient, transposed ([f, taps]) in scratch
     const dt = kernelConvScratchOf(taps * f);
     dt.fill(0, 0, taps * f);
-    wasm.conv_sparse_dw(spec, xpad.byteOffset, dz.byteOffset, dt.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
+    kernelConvSparseRun(wasm, 5, spec, xpad.byteOffset, dz.byteOffset, dt.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
     for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) dkernel[t * f + j] = dt[j * taps + t]!;`)}${wasmIf(`f % 8 === 0 && ${shared(["xpad", "koff", "dz", "dkernel"])}`, `dkernel.fill(0, 0, taps * f);
     const x0 = xpad.byteOffset, k0 = koff.byteOffset, g0 = dz.byteOffset, d0 = dkernel.byteOffset, img = hp * wp * c * 4, row = sh * wp * c * 4, col = sw * c * 4;
     const flops = 2 * n * oh * ow * taps * f;
@@ -954,7 +986,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
     for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) wflip[j * taps + t] = kernel[t * f + j]!;
     const dxpad = kernelConvScratchOf(n * hp * wp * c);
     dxpad.fill(0, 0, n * hp * wp * c);
-    wasm.conv_sparse_dx(spec, dxpad.byteOffset, dz.byteOffset, wflip.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
+    kernelConvSparseRun(wasm, 6, spec, dxpad.byteOffset, dz.byteOffset, wflip.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
     wasm.crop_copy(dxpad.byteOffset, dx.byteOffset, n, h, w, c, hp, wp, padTop, padLeft, accumulate ? 1 : 0);`)}const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++)
@@ -982,7 +1014,13 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
 function jobKernels(conv: boolean, sparse: boolean, adam: boolean): string {
   const kinds = [
     conv ? `if (kind === 1) wasm.conv_fwd(job[J + 12] - 1, job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 13]);
-  else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);` : "",
+  else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);
+  else if (kind === 5) wasm.conv_sparse_dw(job[J] - 1, job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], job[R], job[R + 1]);
+  else if (kind === 6) {
+    // images b0 <= b < b1: their windows in win, their values of dz (oh * ow * f floats an image)
+    const b0 = job[R], b1 = job[R + 1];
+    wasm.conv_sparse_dx(job[J] - 1, job[J + 1] + b0 * job[J + 10], job[J + 2] + b0 * job[J + 5] * job[J + 6] * job[J + 7] * 4, job[J + 3], b1 - b0, job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], 0, job[J + 7]);
+  }` : "",
     sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
   ].filter(Boolean);
@@ -1002,7 +1040,8 @@ function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, 
  * GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as gemm runs its parts: every thread,
  * this one included, claims parts until none is left. The kinds and what they split:${conv ? `
  * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
- * kernel gradient: nothing is summed afterwards)${sparse ? ";" : "."}` : ""}${sparse ? `
+ * kernel gradient: nothing is summed afterwards); 5: conv_sparse_dw's output channels (its own
+ * rows of the transposed kernel gradient); 6: conv_sparse_dx's images${sparse ? ";" : "."}` : ""}${sparse ? `
  * 3: sparse_rows's columns (every part packs its own blocks of B).` : ""}${adam ? `
  * 4: adam's values (a parameter's elements: every part updates its own).` : ""}
  */
@@ -1507,7 +1546,7 @@ const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
 const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${jobs ? `; or another job's arguments
-const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps" : ""}${sparse ? "; 3: sparse_rows, parts of columns" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}` : ""}
+const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
@@ -1599,7 +1638,7 @@ function allocI32(n: number): Int32Array {
 }
 ` : ""}
 ${simd ? `${CONV_NAMES.some((k) => uses.has(k)) ? `/** The arguments of conv_sparse_dw and conv_sparse_dx, the same for both (see kernelConvSparse). */
-type KernelConvSparseCall = (spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number) => void;
+type KernelConvSparseCall = (spec: number, win: number, dz: number, mat: number, images: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number, j0: number, j1: number) => void;
 
 ` : ""}/** The functions of the WebAssembly module (see pack_a, pack_b, kernel in nnc's kernels/gemm-wasm.ts). */
 interface GemmKernelExports {
