@@ -1882,7 +1882,7 @@ function kernelSplitJob(
     kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, kind === 3 ? "a sparse product" : "a convolution");
+  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : "a convolution");
 }
 
 /**

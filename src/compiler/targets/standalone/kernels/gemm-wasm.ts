@@ -1428,16 +1428,17 @@ function buildPadCopy(): Func {
 export const SPARSE_NC = 16;
 
 /**
- * csr_rows(a, rows, cols, rs, cs, ptr, ent): lists the non-zero values of a [rows x cols] matrix
- * read at a + r*rs + k*cs (bytes; so that a stored matrix and its transpose are both read in
- * place), row by row: ent gets 8 bytes per value, k*SPARSE_NC*4 (the byte offset of the row of B
- * it multiplies in sparse_rows's packed panel; i32) and the value (f32); ptr[r] (i32) the address
- * in ent where row r's values start, ptr[rows] where they end. ent must hold rows*cols entries.
- * A contiguous row (cs = 4) is read four values at a time: four zeros cost one test.
+ * csr_rows(a, rows, cols, rs, cs, ptr, ent, r0, r1): lists the non-zero values of rows r0 to r1 of
+ * a [rows x cols] matrix read at a + r*rs + k*cs (bytes; so that a stored matrix and its transpose
+ * are both read in place), row by row: 8 bytes per value, k*SPARSE_NC*4 (the byte offset of the
+ * row of B it multiplies in sparse_rows's packed panel; i32) and the value (f32). Row r's values
+ * start at ent + r*cols*8, room for the whole row, so that every row is listed on its own (rows
+ * split across threads); ptr[r] (i32) is the address where they end. ent must hold rows*cols
+ * entries. A contiguous row (cs = 4) is read four values at a time: four zeros cost one test.
  */
 function buildCsrRows(): Func {
-  const f = new Func("csr_rows", new Array<typeof I32>(7).fill(I32));
-  const [a, rows, cols, rs, cs, ptr, ent] = [0, 1, 2, 3, 4, 5, 6];
+  const f = new Func("csr_rows", new Array<typeof I32>(9).fill(I32));
+  const [a, rows, cols, rs, cs, ptr, ent, r0, r1] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const r = f.local(I32), k = f.local(I32), p = f.local(I32), e = f.local(I32), v = f.local(F32), k4 = f.local(I32);
   /** Value k of the row (at p): listed when it is not zero; then p steps to the next. */
   const value = [
@@ -1467,24 +1468,22 @@ function buildCsrRows(): Func {
     ...op.end(),
   ];
   const row = [
-    ...op.get(ptr), ...op.get(r), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.get(e), ...op.i32Store(),
+    ...op.get(ent), ...op.get(r), ...op.get(cols), ...op.i32Mul(), ...op.i32(8), ...op.i32Mul(), ...op.i32Add(), ...op.set(e),
     ...op.get(a), ...op.get(r), ...op.get(rs), ...op.i32Mul(), ...op.i32Add(), ...op.set(p),
     ...op.i32(0), ...op.set(k),
     ...groups,
     ...forLoop(k, op.get(k), op.get(cols), op.i32(1), value),
+    ...op.get(ptr), ...op.get(r), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.get(e), ...op.i32Store(),
   ];
-  f.emit(
-    op.get(ent), op.set(e),
-    forLoop(r, op.i32(0), op.get(rows), op.i32(1), row),
-    op.get(ptr), op.get(rows), op.i32(4), op.i32Mul(), op.i32Add(), op.get(e), op.i32Store(),
-  );
+  void rows;
+  f.emit(forLoop(r, op.get(r0), op.get(r1), op.i32(1), row));
   return f;
 }
 
 /**
  * sparse_rows(ptr, b, c, rows, kb, n, accumulate, panel, j0, j1): columns j0..j1 of C [rows x n]
- * (=|+=) the sparse rows csr_rows listed times B [kb x n]: C[r, j] = sum over row r's entries
- * (k, x) of x * B[k, j]. Columns in blocks of SPARSE_NC (j0 a multiple of it): each block of B is
+ * (=|+=) the sparse rows csr_rows listed times B [kb x n] (its ent at ptr + (rows + 1)*4): C[r, j]
+ * = sum over row r's entries (k, x) of x * B[k, j]. Columns in blocks of SPARSE_NC (j0 a multiple of it): each block of B is
  * first copied into panel [kb x SPARSE_NC] (contiguous, so that it stays in cache: rows of B read
  * in place sit a power of two apart and would fall in the same few cache sets), then every row
  * of C sums its entries' rows of the panel in SPARSE_NC / 4 f32x4 registers. The last n % SPARSE_NC
@@ -1495,13 +1494,14 @@ function buildSparseRows(fma: boolean): Func {
   const [ptr, b, c, rows, kb, n, accumulate, panel, j0, j1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const NV = SPARSE_NC / 4;
   const r = f.local(I32), e = f.local(I32), e0 = f.local(I32), e1 = f.local(I32), jb = f.local(I32), jEnd = f.local(I32), ldc = f.local(I32), cp = f.local(I32), bp = f.local(I32), k = f.local(I32), src = f.local(I32);
+  const ent = f.local(I32), entRow = f.local(I32);
   const av = f.local(V128), sacc = f.local(F32);
   const acc: number[] = [];
   for (let q = 0; q < NV; q++) acc.push(f.local(V128));
-  /** Row r: its entries e0..e1 and cp, the address of C[r, jb]. */
+  /** Row r: its entries e0..e1 (from ent + r*kb*8 to ptr[r], as csr_rows lists them) and cp, the address of C[r, jb]. */
   const rowStart = [
-    ...op.get(ptr), ...op.get(r), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.tee(e),
-    ...op.i32Load(), ...op.set(e0), ...op.get(e), ...op.i32Load(4), ...op.set(e1),
+    ...op.get(ent), ...op.get(r), ...op.get(entRow), ...op.i32Mul(), ...op.i32Add(), ...op.set(e0),
+    ...op.get(ptr), ...op.get(r), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.i32Load(), ...op.set(e1),
     ...op.get(c), ...op.get(r), ...op.get(ldc), ...op.i32Mul(), ...op.i32Add(), ...op.get(jb), ...op.i32Add(), ...op.set(cp),
   ];
   /** Columns from jb in blocks of nv f32x4 while a whole block fits before jEnd, every row of C per block; B from the panel (packed) or in place. */
@@ -1557,6 +1557,9 @@ function buildSparseRows(fma: boolean): Func {
   ]));
   f.emit(
     op.get(n), op.i32(4), op.i32Mul(), op.set(ldc),
+    // the entries: after ptr's rows + 1 ints, kb (8-byte) entries a row
+    op.get(ptr), op.get(rows), op.i32(1), op.i32Add(), op.i32(4), op.i32Mul(), op.i32Add(), op.set(ent),
+    op.get(kb), op.i32(8), op.i32Mul(), op.set(entRow),
     op.get(j0), op.i32(4), op.i32Mul(), op.set(jb), op.get(j1), op.i32(4), op.i32Mul(), op.set(jEnd),
     blocks(NV, true), blocks(1, false), tail,
   );

@@ -1021,7 +1021,8 @@ function jobKernels(conv: boolean, sparse: boolean, adam: boolean): string {
     const b0 = job[R], b1 = job[R + 1];
     wasm.conv_sparse_dx(job[J] - 1, job[J + 1] + b0 * job[J + 10], job[J + 2] + b0 * job[J + 5] * job[J + 6] * job[J + 7] * 4, job[J + 3], b1 - b0, job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], 0, job[J + 7]);
   }` : "",
-    sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);` : "",
+    sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);
+  else if (kind === 7) wasm.csr_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], job[J + 6], job[R], job[R + 1]);` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
   ].filter(Boolean);
   return `
@@ -1042,7 +1043,8 @@ function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, 
  * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
  * kernel gradient: nothing is summed afterwards); 5: conv_sparse_dw's output channels (its own
  * rows of the transposed kernel gradient); 6: conv_sparse_dx's images${sparse ? ";" : "."}` : ""}${sparse ? `
- * 3: sparse_rows's columns (every part packs its own blocks of B).` : ""}${adam ? `
+ * 3: sparse_rows's columns (every part packs its own blocks of B); 7: csr_rows's rows (each
+ * listed in its own room).` : ""}${adam ? `
  * 4: adam's values (a parameter's elements: every part updates its own).` : ""}
  */
 function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, unit: number, flops: number): void {
@@ -1066,7 +1068,7 @@ function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, u
     kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, kind === 3 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}"a convolution");
+  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}"a convolution");
 }
 `;
 }
@@ -1089,12 +1091,35 @@ function sparseKernel(simd: boolean, pool: boolean, uses: ReadonlySet<KernelFunc
  * products then cost a fraction of gemm's. When more than a third of op(A) is not zero, gemm is
  * faster and runs instead` : ` (in plain TypeScript, gemm itself)`}.
  */
-function kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, csr: Int32Array): void {
+${simd && pool ? `/** csr_rows splits a matrix across the threads from this many values (below, waking them costs more than it saves). */
+const KERNEL_CSR_PARALLEL_MIN = 65536;
+
+/** csr_rows over all rows: on this thread below KERNEL_CSR_PARALLEL_MIN values, else split across the threads by rows (kernelSplitJob, kind 7), in parts of 16. */
+function kernelCsrRows(wasm: GemmKernelExports, a: number, rows: number, cols: number, rs: number, cs: number, ptr: number, ent: number): void {
+  if (kernelState.workers.length === 0 || rows * cols < KERNEL_CSR_PARALLEL_MIN) {
+    wasm.csr_rows(a, rows, cols, rs, cs, ptr, ent, 0, rows);
+    return;
+  }
+  const job = kernelState.job, J = KERNEL_CTL_JOB;
+  job[J] = a;
+  job[J + 1] = rows;
+  job[J + 2] = cols;
+  job[J + 3] = rs;
+  job[J + 4] = cs;
+  job[J + 5] = ptr;
+  job[J + 6] = ent;
+  // one part per thread: a value costs about a load and a test
+  kernelSplitJob(wasm, 7, rows, 16, 0);
+}
+
+` : ""}function kernelSparseGemm(transA: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, csr: Int32Array): void {
   ${simd ? `const wasm = kernelState.wasm;
   if (wasm !== null && K * KERNEL_SPARSE_NC * 4 <= GEMM_NC * GEMM_KC * 4 && kernelShared(A) && kernelShared(B) && kernelShared(C) && kernelShared(csr)) {
     const ptr = csr.byteOffset, entries = ptr + (M + 1) * 4;
-    wasm.csr_rows(A.byteOffset, M, K, transA ? 4 : K * 4, transA ? M * 4 : 4, ptr, entries);
-    const nonZero = (csr[M] - entries) / 8;
+    ${pool ? `kernelCsrRows(wasm, A.byteOffset, M, K, transA ? 4 : K * 4, transA ? M * 4 : 4, ptr, entries);` : `wasm.csr_rows(A.byteOffset, M, K, transA ? 4 : K * 4, transA ? M * 4 : 4, ptr, entries, 0, M);`}
+    // row r's values run from entries + r*K*8 to csr[r]
+    let nonZero = 0;
+    for (let r = 0; r < M; r++) nonZero += (csr[r] - entries - r * K * 8) / 8;
     if (3 * nonZero <= M * K) {
       ${pool ? `const flops = 2 * nonZero * N;
       if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
@@ -1546,7 +1571,7 @@ const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
 const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${jobs ? `; or another job's arguments
-const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}` : ""}
+const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns; 7: csr_rows, parts of rows" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
@@ -1679,7 +1704,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   channel_normalize_backward(g: number, xhat: number, gamma: number, invStd: number, dgamma: number, dbeta: number, dx: number, rows: number, c: number, accumulate: number): void;
 ` : ""}${uses.has("kernelDropout") ? `  /** args: the byte address of [the stream's state (u32), the threshold (u32), the scale (f32)]. */
   dropout(x: number, out: number, mask: number, count: number, args: number): void;
-` : ""}${sparse ? `  csr_rows(a: number, rows: number, cols: number, rs: number, cs: number, ptr: number, ent: number): void;
+` : ""}${sparse ? `  csr_rows(a: number, rows: number, cols: number, rs: number, cs: number, ptr: number, ent: number, r0: number, r1: number): void;
   sparse_rows(ptr: number, b: number, c: number, rows: number, kb: number, n: number, accumulate: number, panel: number, j0: number, j1: number): void;
 ` : ""}}
 
