@@ -169,6 +169,43 @@ describe("pooling kernels", () => {
     }
   }
 
+  // Batches of at least KERNEL_POOL_PARALLEL_MIN (64Ki) input values split across the threads by
+  // images (max_pool; max_pool_relu_backward's dz, then its db on its own): 3 threads give the
+  // TypeScript loop's floats and indices, bit for bit.
+  for (const [g, covering] of [
+    [[12, 28, 28, 8, 2, 2, 2, 2, 14, 14, 0, 0], true], // cnn max_pool_1, 12 images
+    [[10, 12, 18, 36, 3, 3, 3, 3, 4, 6, 0, 0], true], // 3x3 windows, 36 channels
+    [[8, 28, 28, 12, 3, 3, 2, 2, 14, 14, 1, 1], false], // padded, overlapping windows (max_pool's general loops)
+  ] as [Geo, boolean][]) {
+    it(`${g.join(",")}, split across 3 threads: the TypeScript loop's values, indices${covering ? " and relu's gradient" : ""}`, async () => {
+      const [n, h, w, c, ph, pw, , , oh, ow] = g;
+      expect(n * h * w * c).toBeGreaterThanOrEqual(65536);
+      const results: { pooled: Float32Array; arg: Int32Array; dz: Float32Array; db: Float32Array }[] = [];
+      for (const [mode, threads] of [["ts", 1], ["simd", 3]] as const) {
+        const k = await loadKernels({ mode, threads });
+        try {
+          const x = k.allocF32(n * h * w * c);
+          fill(x, 3 + c);
+          for (let i = 0; i < x.length; i++) x[i] = Math.max(0, x[i]! - 1);
+          const pooled = k.allocF32(n * oh * ow * c), arg = k.allocI32(n * oh * ow * c), gs = k.allocF32(n * oh * ow * c);
+          for (let i = 0; i < gs.length; i++) gs[i] = Math.sin(i * 0.7) * 3 + 0.1;
+          k.kernelMaxPool(x, pooled, arg, ...g);
+          const dz = k.allocF32(x.length).fill(7), db = k.allocF32(c).fill(7);
+          if (covering) k.kernelMaxPoolReluBackward(gs, arg, pooled, dz, db, n, h, w, c, ph, pw, oh, ow);
+          results.push({ pooled: pooled.slice(), arg: arg.slice(), dz: dz.slice(), db: db.slice() });
+        } finally {
+          k.shutdownKernels();
+        }
+      }
+      const [t, s] = results as [(typeof results)[0], (typeof results)[0]];
+      expect(bits(s.pooled)).toEqual(bits(t.pooled));
+      expect(Array.from(s.arg)).toEqual(Array.from(t.arg));
+      expect(bits(s.dz)).toEqual(bits(t.dz));
+      expect(bits(s.db)).toEqual(bits(t.db));
+      if (covering) expect(t.db.some((v) => v !== 7 && v !== 0)).toBe(true);
+    });
+  }
+
   it("a NaN is never a window's maximum unless it comes first (as in the TypeScript loop), in both modes", async () => {
     const g: Geo = [1, 2, 2, 4, 2, 2, 2, 2, 1, 1, 0, 0];
     const x = Float32Array.from([NaN, 1, 2, 3, 5, NaN, 0, 1, -1, 4, NaN, 9, 0, 0, 0, NaN]);

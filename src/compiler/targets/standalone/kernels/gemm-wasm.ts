@@ -558,9 +558,10 @@ function buildIm2col(name: string, adjoint: boolean): Func {
  * sh, sw, oh, ow, padTop, padLeft) from index `geo` on (n at geo): for each output (b, oy, ox),
  * the window's rows [yStart, yEnd) and columns [xStart, xEnd) inside the image, `first` (the
  * element index of the window's first position in the image) and `o` (the output's element index,
- * advanced by c after each window) are set before `body` runs.
+ * advanced by c after each window) are set before `body` runs. With `b0` (a parameter's index),
+ * only images b0 <= b < n (a thread's share of the batch).
  */
-function poolLoops(f: Func, geo: number, body: (l: PoolLocals) => number[]): number[] {
+function poolLoops(f: Func, geo: number, body: (l: PoolLocals) => number[], b0?: number): number[] {
   const [n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft] = Array.from({ length: 12 }, (_, k) => geo + k) as [number, number, number, number, number, number, number, number, number, number, number, number];
   const l: PoolLocals = {
     h, w, c,
@@ -585,9 +586,11 @@ function poolLoops(f: Func, geo: number, body: (l: PoolLocals) => number[]): num
     ...minOf([...op.get(l.y0), ...op.get(ph), ...op.i32Add()], op.get(h)), ...op.set(l.yEnd),
     ...forLoop(l.ox, op.i32(0), op.get(ow), op.i32(1), oxBody),
   ];
+  const first = b0 === undefined ? op.i32(0) : op.get(b0);
   return [
-    ...op.i32(0), ...op.set(l.o),
-    ...forLoop(l.b, op.i32(0), op.get(n), op.i32(1), forLoop(l.oy, op.i32(0), op.get(oh), op.i32(1), oyBody)),
+    // o = b0*oh*ow*c
+    ...first, ...op.get(oh), ...op.i32Mul(), ...op.get(ow), ...op.i32Mul(), ...op.get(c), ...op.i32Mul(), ...op.set(l.o),
+    ...forLoop(l.b, first, op.get(n), op.i32(1), forLoop(l.oy, op.i32(0), op.get(oh), op.i32(1), oyBody)),
   ];
 }
 
@@ -618,8 +621,8 @@ const at4 = (base: number, index: number[]) => [...op.get(base), ...index, ...op
  * windows side by side inside the image read their four positions at fixed offsets.
  */
 function buildMaxPool(): Func {
-  const f = new Func("max_pool", new Array<typeof I32>(15).fill(I32));
-  const [x, out, arg] = [0, 1, 2];
+  const f = new Func("max_pool", new Array<typeof I32>(16).fill(I32));
+  const [x, out, arg, b0] = [0, 1, 2, 15];
   const c = 6;
   const ch = f.local(I32), c4 = f.local(I32), i = f.local(I32), sat = f.local(I32);
   const iota = f.local(V128), best = f.local(V128), idx = f.local(V128), v = f.local(V128), m = f.local(V128);
@@ -654,8 +657,8 @@ function buildMaxPool(): Func {
     op.get(c), op.i32x4Splat(), op.set(offC),
     op.get(w), op.get(c), op.i32Mul(), op.i32x4Splat(), op.set(offR),
     op.get(w), op.get(c), op.i32Mul(), op.get(c), op.i32Add(), op.i32x4Splat(), op.set(offRC),
-    op.i32(0), op.set(o),
-    forLoop(b, op.i32(0), op.get(3), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
+    op.get(b0), op.get(oh), op.i32Mul(), op.get(ow), op.i32Mul(), op.get(c), op.i32Mul(), op.set(o),
+    forLoop(b, op.get(b0), op.get(3), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
       // first = ((b*h + 2*oy)*w + 2*ox)*c
       ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(oy), ...op.i32Add(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
       ...op.get(ox), ...op.get(ox), ...op.i32Add(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
@@ -696,7 +699,7 @@ function buildMaxPool(): Func {
       ...at4(out, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(sbest), ...op.f32Store(),
       ...at4(arg, [...op.get(l.o), ...op.get(ch), ...op.i32Add()]), ...op.get(sat), ...op.i32Store(),
     ]),
-  ]));
+  ], b0));
   return f;
 }
 
@@ -714,16 +717,17 @@ function buildMaxPoolBackward(): Func {
 }
 
 /**
- * max_pool_relu_backward(g, arg, pooled, dz, db, hasDb, n, h, w, c, ph, pw, oh, ow): for windows
- * side by side that cover the image (stride = pool size, no padding) over a relu layer's output,
- * c a multiple of 4, that layer's dz written whole in one pass, window by window: each of the
- * window's positions gets g where it is the maximum (arg) and the maximum is > 0, else 0; with
- * hasDb, db = the column sums of dz, added window by window (the floats of the TypeScript loop).
- * No fill before and no scatter: every position of dz belongs to one window.
+ * max_pool_relu_backward(g, arg, pooled, dz, db, hasDb, n, h, w, c, ph, pw, oh, ow, b0): for
+ * windows side by side that cover the image (stride = pool size, no padding) over a relu layer's
+ * output, c a multiple of 4, that layer's dz written whole in one pass, window by window, for
+ * images b0 <= b < n: each of the window's positions gets g where it is the maximum (arg) and the
+ * maximum is > 0, else 0; with hasDb, db = the column sums of dz, added window by window (the
+ * floats of the TypeScript loop). No fill before and no scatter: every position of dz belongs to
+ * one window.
  */
 function buildMaxPoolReluBackward(): Func {
-  const f = new Func("max_pool_relu_backward", new Array<typeof I32>(14).fill(I32));
-  const [g, arg, pooled, dz, db, hasDb, n, h, w, c, ph, pw, oh, ow] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+  const f = new Func("max_pool_relu_backward", new Array<typeof I32>(15).fill(I32));
+  const [g, arg, pooled, dz, db, hasDb, n, h, w, c, ph, pw, oh, ow, b0] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
   const b = f.local(I32), oy = f.local(I32), ox = f.local(I32), ch = f.local(I32), ky = f.local(I32), kx = f.local(I32);
   const o = f.local(I32), first = f.local(I32), row = f.local(I32), idx = f.local(I32), rowStep = f.local(I32);
   const iota = f.local(V128), gm = f.local(V128), av = f.local(V128);
@@ -760,8 +764,8 @@ function buildMaxPoolReluBackward(): Func {
   );
   /** Every window (b, oy, ox), o its first pooled value, first its first position in dz; body per four channels. */
   const windows = (body: number[]) => [
-    ...op.i32(0), ...op.set(o),
-    ...forLoop(b, op.i32(0), op.get(n), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
+    ...op.get(b0), ...op.get(oh), ...op.i32Mul(), ...op.get(ow), ...op.i32Mul(), ...op.get(c), ...op.i32Mul(), ...op.set(o),
+    ...forLoop(b, op.get(b0), op.get(n), op.i32(1), forLoop(oy, op.i32(0), op.get(oh), op.i32(1), forLoop(ox, op.i32(0), op.get(ow), op.i32(1), [
       // first = ((b*h + oy*ph)*w + ox*pw)*c
       ...op.get(b), ...op.get(h), ...op.i32Mul(), ...op.get(oy), ...op.get(ph), ...op.i32Mul(), ...op.i32Add(), ...op.get(w), ...op.i32Mul(),
       ...op.get(ox), ...op.get(pw), ...op.i32Mul(), ...op.i32Add(), ...op.get(c), ...op.i32Mul(), ...op.set(first),
@@ -799,6 +803,28 @@ function buildMaxPoolReluBackward(): Func {
     op.end(),
   );
   f.emit(windows(general));
+  return f;
+}
+
+/**
+ * relu_pool_bias_grad(g, pooled, db, count, c): db = the column sums of max_pool_relu_backward's
+ * values (g where pooled > 0, else 0) over count values, c a multiple of 4: its bias gradient, on
+ * its own, in its order (the same floats), for when its dz is written by parts across threads.
+ */
+function buildReluPoolBiasGrad(): Func {
+  const f = new Func("relu_pool_bias_grad", [I32, I32, I32, I32, I32]);
+  const [g, pooled, db, count, c] = [0, 1, 2, 3, 4];
+  const i = f.local(I32), ch = f.local(I32);
+  f.emit(
+    forLoop(ch, op.i32(0), op.get(c), op.i32(4), [...at4(db, op.get(ch)), ...op.v128Zero(), ...op.v128Store()]),
+    forLoop(i, op.i32(0), op.get(count), op.get(c), forLoop(ch, op.i32(0), op.get(c), op.i32(4), [
+      ...at4(db, op.get(ch)),
+      ...at4(db, op.get(ch)), ...op.v128Load(),
+      ...at4(g, [...op.get(i), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(),
+      ...at4(pooled, [...op.get(i), ...op.get(ch), ...op.i32Add()]), ...op.v128Load(), ...op.v128Zero(), ...op.f32x4Gt(), ...op.v128And(),
+      ...op.f32x4Add(), ...op.v128Store(),
+    ])),
+  );
   return f;
 }
 
@@ -1785,7 +1811,7 @@ export function buildGemmWasm(
   if (extras.bytesToFloats !== false) funcs.push(buildBytesToFloats());
   if (extras.maxPool !== false) funcs.push(buildMaxPool());
   if (extras.maxPoolBackward !== false) funcs.push(buildMaxPoolBackward());
-  if (extras.maxPoolReluBackward !== false) funcs.push(buildMaxPoolReluBackward());
+  if (extras.maxPoolReluBackward !== false) funcs.push(buildMaxPoolReluBackward(), buildReluPoolBiasGrad());
   if (extras.avgPool !== false) funcs.push(buildAvgPool(false));
   if (extras.avgPoolBackward !== false) funcs.push(buildAvgPool(true));
   if (extras.conv !== false) {

@@ -655,15 +655,16 @@ const WINDOW_PARAMS = "n: number, h: number, w: number, c: number, ph: number, p
 const WINDOW_ARGS = "n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft";
 
 /** The pooling kernels' entry points: in simd mode WebAssembly on kernelMemory's buffers, else (or for other arrays) the TypeScript loops. */
-function poolWrappers(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
-  const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, wasmCall: string, shared: string[], also?: string) =>
+function poolWrappers(simd: boolean, poolJobs: boolean, uses: ReadonlySet<KernelFunction>): string {
+  // size: with it, the call splits across the threads (its else branch) from KERNEL_POOL_PARALLEL_MIN values
+  const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, wasmCall: string, shared: string[], also?: string, size?: string) =>
     uses.has(name)
       ? `
-/** ${doc}${simd ? " (WebAssembly on allocF32/allocI32 buffers)" : ""}. */
+/** ${doc}${simd ? ` (WebAssembly on allocF32/allocI32 buffers${size ? ", split across the threads by images" : ""})` : ""}. */
 function ${name}(${params}): void {
   ${simd ? `const wasm = kernelState.wasm;
   if (wasm !== null && ${[...shared.map((a) => `kernelShared(${a})`), ...(also ? [also] : [])].join(" && ")}) {
-    wasm.${wasmCall};
+    ${size ? `if (kernelState.workers.length === 0 || ${size} < KERNEL_POOL_PARALLEL_MIN) ` : ""}wasm.${wasmCall};
     return;
   }` : ""}
   ${name}Ts(${args});
@@ -673,15 +674,36 @@ function ${name}(${params}): void {
   return [
     wrap("kernelMaxPool", "Max pooling: out = each window's maximum, arg = where it was (see kernelMaxPoolTs)",
       `x: Float32Array, out: Float32Array, arg: Int32Array, ${WINDOW_PARAMS}`, `x, out, arg, ${WINDOW_ARGS}`,
-      `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS})`, ["x", "out", "arg"]),
+      poolJobs
+        ? `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0);
+    else {
+      // split by images (kernelJobPart, kind 8)
+      const job = kernelState.job, J = KERNEL_CTL_JOB;
+      job[J] = x.byteOffset;
+      job[J + 1] = out.byteOffset;
+      job[J + 2] = arg.byteOffset;
+      ${WINDOW_ARGS.split(", ").map((a, i) => `job[J + ${i + 3}] = ${a};`).join("\n      ")}
+      kernelSplitJob(wasm, 8, n, 1, KERNEL_POOL_PART_FLOPS);
+    }`
+        : `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0)`,
+      ["x", "out", "arg"], undefined, poolJobs ? "n * h * w * c" : undefined),
     wrap("kernelMaxPoolBackward", "Max pooling backward: dx[arg[i]] += g[i]",
       "g: Float32Array, arg: Int32Array, dx: Float32Array, count: number", "g, arg, dx, count",
       "max_pool_backward(g.byteOffset, arg.byteOffset, dx.byteOffset, count)", ["g", "arg", "dx"]),
     wrap("kernelMaxPoolReluBackward", "Max pooling backward into the relu layer before it: its dz and bias gradient in one pass (see kernelMaxPoolReluBackwardTs)",
       "g: Float32Array, arg: Int32Array, pooled: Float32Array, dz: Float32Array, db: Float32Array | null, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number",
       "g, arg, pooled, dz, db, n, h, w, c, ph, pw, oh, ow",
-      "max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow)",
-      ["g", "arg", "pooled", "dz"], "(db === null || kernelShared(db)) && c % 4 === 0"),
+      poolJobs
+        ? `max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow, 0);
+    else {
+      // dz split by images (kernelJobPart, kind 9); then db on its own, the same floats
+      const job = kernelState.job, J = KERNEL_CTL_JOB;
+      ${["g.byteOffset", "arg.byteOffset", "pooled.byteOffset", "dz.byteOffset", "n", "h", "w", "c", "ph", "pw", "oh", "ow"].map((a, i) => `job[J${i ? ` + ${i}` : ""}] = ${a};`).join("\n      ")}
+      kernelSplitJob(wasm, 9, n, 1, KERNEL_POOL_PART_FLOPS);
+      if (db !== null) wasm.relu_pool_bias_grad(g.byteOffset, pooled.byteOffset, db.byteOffset, n * oh * ow * c, c);
+    }`
+        : "max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow, 0)",
+      ["g", "arg", "pooled", "dz"], "(db === null || kernelShared(db)) && c % 4 === 0", poolJobs ? "n * h * w * c" : undefined),
     wrap("kernelAvgPool", "Average pooling, padding excluded (see kernelAvgPoolTs)",
       `x: Float32Array, out: Float32Array, ${WINDOW_PARAMS}`, `x, out, ${WINDOW_ARGS}`,
       `avg_pool(x.byteOffset, out.byteOffset, ${WINDOW_ARGS})`, ["x", "out"]),
@@ -1011,7 +1033,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
  * (direct convolutions, products that skip zeros): one part's runner, which the workers run too,
  * and the split.
  */
-function jobKernels(conv: boolean, sparse: boolean, adam: boolean): string {
+function jobKernels(conv: boolean, sparse: boolean, adam: boolean, maxPool: boolean, maxPoolRelu: boolean): string {
   const kinds = [
     conv ? `if (kind === 1) wasm.conv_fwd(job[J + 12] - 1, job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 13]);
   else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);
@@ -1023,6 +1045,8 @@ function jobKernels(conv: boolean, sparse: boolean, adam: boolean): string {
   }` : "",
     sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);
   else if (kind === 7) wasm.csr_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], job[J + 6], job[R], job[R + 1]);` : "",
+    maxPool ? `if (kind === 8) wasm.max_pool(job[J], job[J + 1], job[J + 2], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], job[J + 14], job[R]);` : "",
+    maxPoolRelu ? `if (kind === 9) wasm.max_pool_relu_backward(job[J], job[J + 1], job[J + 2], job[J + 3], 0, 0, job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[R]);` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
   ].filter(Boolean);
   return `
@@ -1045,7 +1069,8 @@ function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, 
  * rows of the transposed kernel gradient); 6: conv_sparse_dx's images${sparse ? ";" : "."}` : ""}${sparse ? `
  * 3: sparse_rows's columns (every part packs its own blocks of B); 7: csr_rows's rows (each
  * listed in its own room).` : ""}${adam ? `
- * 4: adam's values (a parameter's elements: every part updates its own).` : ""}
+ * 4: adam's values (a parameter's elements: every part updates its own).` : ""}${maxPool || maxPoolRelu ? `
+ * ${[maxPool ? "8: max_pool's images" : "", maxPoolRelu ? "9: max_pool_relu_backward's images (db summed after, on its own)" : ""].filter(Boolean).join("; ")}.` : ""}
  */
 function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, unit: number, flops: number): void {
   const job = kernelState.job, ctl = kernelState.ctl;
@@ -1068,7 +1093,7 @@ function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, u
     kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}"a convolution");
+  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}${maxPool || maxPoolRelu ? `kind >= 8 ? "a pooling" : ` : ""}"a convolution");
 }
 `;
 }
@@ -1510,7 +1535,10 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
   // adam's update split across the threads (job kind 4) for a large parameter
   const adamJobs = simd && threads > 1 && uses.has("adamUpdate");
   // jobs other than matrix products (kernelJobPart, kernelSplitJob)
-  const jobs = conv || sparse || adamJobs;
+  // max pooling and its gradient into relu split across the threads by images (job kinds 8, 9)
+  const maxPoolJobs = simd && threads > 1 && uses.has("kernelMaxPool");
+  const maxPoolReluJobs = simd && threads > 1 && uses.has("kernelMaxPoolReluBackward");
+  const jobs = conv || sparse || adamJobs || maxPoolJobs || maxPoolReluJobs;
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
     adam: uses.has("adamUpdate"),
@@ -1571,7 +1599,7 @@ const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
 const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${jobs ? `; or another job's arguments
-const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns; 7: csr_rows, parts of rows" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}` : ""}
+const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns; 7: csr_rows, parts of rows" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}${maxPoolJobs ? "; 8: max_pool, parts of images" : ""}${maxPoolReluJobs ? "; 9: max_pool_relu_backward, parts of images" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
@@ -1630,6 +1658,11 @@ const KERNEL_THREADS = ${threads};
 const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
 /** The least work (flops) of one part of a product split across threads. */
 const GEMM_PART_MIN_FLOPS = ${opts.partMinFlops ?? DEFAULT_PART_MIN_FLOPS};
+${maxPoolJobs || maxPoolReluJobs ? `
+/** Max pooling (and its gradient) splits a batch across the threads from this many input values (below, waking them costs more than it saves). */
+const KERNEL_POOL_PARALLEL_MIN = 65536;
+/** The flops kernelSplitJob is told a pooling has: four parts a thread, so that a thread the OS wakes late leaves its share to the others. */
+const KERNEL_POOL_PART_FLOPS = 4 * KERNEL_THREADS * GEMM_PART_MIN_FLOPS;` : ""}
 
 /** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
 function gemmEvenness(units: number, parts: number): number {
@@ -1687,9 +1720,12 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   piecewise_linear_backward(z: number, g: number, dz: number, count: number, args: number): void;
 ` : ""}${uses.has("kernelSigmoid") ? `  sigmoid(z: number, a: number, count: number): void;
 ` : ""}${uses.has("kernelBytesToFloats") ? `  bytes_to_floats(src: number, dst: number, n: number): void;
-` : ""}${uses.has("kernelMaxPool") ? `  max_pool(x: number, out: number, arg: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
+` : ""}${uses.has("kernelMaxPool") ? `  /** b0: the first image (images b0 <= b < n). */
+  max_pool(x: number, out: number, arg: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, b0: number): void;
 ` : ""}${uses.has("kernelMaxPoolBackward") ? `  max_pool_backward(g: number, arg: number, dx: number, count: number): void;
-` : ""}${uses.has("kernelMaxPoolReluBackward") ? `  max_pool_relu_backward(g: number, arg: number, pooled: number, dz: number, db: number, hasDb: number, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number): void;
+` : ""}${uses.has("kernelMaxPoolReluBackward") ? `  /** b0: the first image (images b0 <= b < n). */
+  max_pool_relu_backward(g: number, arg: number, pooled: number, dz: number, db: number, hasDb: number, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number, b0: number): void;
+  relu_pool_bias_grad(g: number, pooled: number, db: number, count: number, c: number): void;
 ` : ""}${uses.has("kernelAvgPool") ? `  avg_pool(x: number, out: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${uses.has("kernelAvgPoolBackward") ? `  avg_pool_backward(g: number, dx: number, n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number): void;
 ` : ""}${CONV_NAMES.some((k) => uses.has(k)) ? `  conv_sparse_dw: KernelConvSparseCall;
@@ -1978,7 +2014,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs) : ""}${convKernels(simd, uses, opts.convShapes)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, maxPoolJobs || maxPoolReluJobs, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs, maxPoolJobs, maxPoolReluJobs) : ""}${convKernels(simd, uses, opts.convShapes)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
 /** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
 function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   ${simd ? `const wasm = kernelState.wasm;
