@@ -337,14 +337,16 @@ describe("nnc run with the real compiler and standalone engine (synthetic data)"
 });
 
 describe("Ctrl-C on a real run (a child process)", () => {
+  // Training examples: an epoch long enough that the signal, sent when epoch 1 ends, lands inside
+  // epoch 2 (two batches on tfjs's pure-JavaScript backend; eight on the standalone engine, faster).
   it.each([
-    ["tfjs engine on the cpu backend", ["--engine", "tfjs", "--backend", "cpu"]],
-    ["standalone engine", ["--engine", "standalone"]],
-  ])("%s: stops at the next batch, exits 130 and leaves no temporary or half-written file", async (label, engineArgs) => {
+    ["tfjs engine on the cpu backend", ["--engine", "tfjs", "--backend", "cpu"], 256],
+    ["standalone engine", ["--engine", "standalone"], 1024],
+  ] as const)("%s: stops at the next batch, exits 130 and leaves no temporary or half-written file", async (label, engineArgs, train) => {
     const { spawn } = await import("node:child_process");
     const { writeSyntheticMnist } = await import("./helpers/data.js");
     const slug = label.split(" ")[0];
-    const data = writeSyntheticMnist(join(tmp, `synthetic-int-${slug}`), { train: 1024, test: 100 });
+    const data = writeSyntheticMnist(join(tmp, `synthetic-int-${slug}`), { train, test: 100 });
     const dir = join(tmp, `real-interrupted-${slug}`);
     const child = spawn(
       process.execPath,
