@@ -1760,6 +1760,43 @@ function kernelMaxPoolReluBackward(
   }
 }
 
+/** Writes a job's arguments (as many as it has, the rest 0) at KERNEL_CTL_JOB, where kernelJobPart reads them. */
+function kernelJobArgs(
+  a0: number,
+  a1 = 0,
+  a2 = 0,
+  a3 = 0,
+  a4 = 0,
+  a5 = 0,
+  a6 = 0,
+  a7 = 0,
+  a8 = 0,
+  a9 = 0,
+  a10 = 0,
+  a11 = 0,
+  a12 = 0,
+  a13 = 0,
+  a14 = 0,
+): void {
+  const job = kernelState.job,
+    J = KERNEL_CTL_JOB;
+  job[J] = a0;
+  job[J + 1] = a1;
+  job[J + 2] = a2;
+  job[J + 3] = a3;
+  job[J + 4] = a4;
+  job[J + 5] = a5;
+  job[J + 6] = a6;
+  job[J + 7] = a7;
+  job[J + 8] = a8;
+  job[J + 9] = a9;
+  job[J + 10] = a10;
+  job[J + 11] = a11;
+  job[J + 12] = a12;
+  job[J + 13] = a13;
+  job[J + 14] = a14;
+}
+
 /**
  * Runs one part of a job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB;
  * panel: this thread's scratch for sparse_rows.
@@ -1922,22 +1959,7 @@ function kernelConvForwardRows(
     wasm.conv_fwd(spec, x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, mode, bias);
     return;
   }
-  const job = kernelState.job,
-    J = KERNEL_CTL_JOB;
-  job[J] = x;
-  job[J + 1] = koff;
-  job[J + 2] = w;
-  job[J + 3] = out;
-  job[J + 4] = f;
-  job[J + 5] = taps;
-  job[J + 6] = oh;
-  job[J + 7] = ow;
-  job[J + 8] = img;
-  job[J + 9] = row;
-  job[J + 10] = col;
-  job[J + 11] = mode;
-  job[J + 12] = spec + 1;
-  job[J + 13] = bias;
+  kernelJobArgs(x, koff, w, out, f, taps, oh, ow, img, row, col, mode, spec + 1, bias);
   kernelSplitJob(wasm, 1, rows, spec >= 0 ? ow : KERNEL_CONV_MR, flops);
 }
 
@@ -2046,22 +2068,7 @@ function kernelConvSparseRun(
     );
     return;
   }
-  const job = kernelState.job,
-    J = KERNEL_CTL_JOB;
-  job[J] = spec + 1;
-  job[J + 1] = win;
-  job[J + 2] = dz;
-  job[J + 3] = mat;
-  job[J + 4] = n;
-  job[J + 5] = oh;
-  job[J + 6] = ow;
-  job[J + 7] = f;
-  job[J + 8] = kh;
-  job[J + 9] = kwc;
-  job[J + 10] = imgBytes;
-  job[J + 11] = rowBytes;
-  job[J + 12] = colBytes;
-  job[J + 13] = winRowBytes;
+  kernelJobArgs(spec + 1, win, dz, mat, n, oh, ow, f, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes);
   kernelSplitJob(wasm, kind, kind === 5 ? f : n, 1, flops);
 }
 
@@ -2338,19 +2345,7 @@ function kernelConv2dFilterGrad(
     if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
       wasm.conv_dw(x0, k0, g0, d0, n, 0, taps, f, oh, ow, img, row, col);
     } else {
-      const job = kernelState.job,
-        J = KERNEL_CTL_JOB;
-      job[J] = x0;
-      job[J + 1] = k0;
-      job[J + 2] = g0;
-      job[J + 3] = d0;
-      job[J + 4] = n;
-      job[J + 5] = f;
-      job[J + 6] = oh;
-      job[J + 7] = ow;
-      job[J + 8] = img;
-      job[J + 9] = row;
-      job[J + 10] = col;
+      kernelJobArgs(x0, k0, g0, d0, n, f, oh, ow, img, row, col);
       kernelSplitJob(wasm, 2, taps, KERNEL_CONV_MR, flops);
     }
     return;

@@ -678,11 +678,7 @@ function ${name}(${params}): void {
         ? `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0);
     else {
       // split by images (kernelJobPart, kind 8)
-      const job = kernelState.job, J = KERNEL_CTL_JOB;
-      job[J] = x.byteOffset;
-      job[J + 1] = out.byteOffset;
-      job[J + 2] = arg.byteOffset;
-      ${WINDOW_ARGS.split(", ").map((a, i) => `job[J + ${i + 3}] = ${a};`).join("\n      ")}
+      kernelJobArgs(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS});
       kernelSplitJob(wasm, 8, n, 1, KERNEL_POOL_PART_FLOPS);
     }`
         : `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0)`,
@@ -697,8 +693,7 @@ function ${name}(${params}): void {
         ? `max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow, 0);
     else {
       // dz split by images (kernelJobPart, kind 9); then db on its own, the same floats
-      const job = kernelState.job, J = KERNEL_CTL_JOB;
-      ${["g.byteOffset", "arg.byteOffset", "pooled.byteOffset", "dz.byteOffset", "n", "h", "w", "c", "ph", "pw", "oh", "ow"].map((a, i) => `job[J${i ? ` + ${i}` : ""}] = ${a};`).join("\n      ")}
+      kernelJobArgs(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, n, h, w, c, ph, pw, oh, ow);
       kernelSplitJob(wasm, 9, n, 1, KERNEL_POOL_PART_FLOPS);
       if (db !== null) wasm.relu_pool_bias_grad(g.byteOffset, pooled.byteOffset, db.byteOffset, n * oh * ow * c, c);
     }`
@@ -752,21 +747,7 @@ function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number,
     wasm.conv_fwd(spec, x, koff, w, out, 0, rows, f, taps, oh, ow, img, row, col, mode, bias);
     return;
   }
-  const job = kernelState.job, J = KERNEL_CTL_JOB;
-  job[J] = x;
-  job[J + 1] = koff;
-  job[J + 2] = w;
-  job[J + 3] = out;
-  job[J + 4] = f;
-  job[J + 5] = taps;
-  job[J + 6] = oh;
-  job[J + 7] = ow;
-  job[J + 8] = img;
-  job[J + 9] = row;
-  job[J + 10] = col;
-  job[J + 11] = mode;
-  job[J + 12] = spec + 1;
-  job[J + 13] = bias;
+  kernelJobArgs(x, koff, w, out, f, taps, oh, ow, img, row, col, mode, spec + 1, bias);
   kernelSplitJob(wasm, 1, rows, spec >= 0 ? ow : KERNEL_CONV_MR, flops);
 }
 ` : ""}
@@ -835,21 +816,7 @@ function kernelConvSparseRun(wasm: GemmKernelExports, kind: 5 | 6, spec: number,
     (kind === 5 ? wasm.conv_sparse_dw : wasm.conv_sparse_dx)(spec, win, dz, mat, n, oh, ow, f, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes, 0, f);
     return;
   }
-  const job = kernelState.job, J = KERNEL_CTL_JOB;
-  job[J] = spec + 1;
-  job[J + 1] = win;
-  job[J + 2] = dz;
-  job[J + 3] = mat;
-  job[J + 4] = n;
-  job[J + 5] = oh;
-  job[J + 6] = ow;
-  job[J + 7] = f;
-  job[J + 8] = kh;
-  job[J + 9] = kwc;
-  job[J + 10] = imgBytes;
-  job[J + 11] = rowBytes;
-  job[J + 12] = colBytes;
-  job[J + 13] = winRowBytes;
+  kernelJobArgs(spec + 1, win, dz, mat, n, oh, ow, f, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes);
   kernelSplitJob(wasm, kind, kind === 5 ? f : n, 1, flops);
 }
 
@@ -960,18 +927,7 @@ function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float3
     if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
       wasm.conv_dw(x0, k0, g0, d0, n, 0, taps, f, oh, ow, img, row, col);
     } else {
-      const job = kernelState.job, J = KERNEL_CTL_JOB;
-      job[J] = x0;
-      job[J + 1] = k0;
-      job[J + 2] = g0;
-      job[J + 3] = d0;
-      job[J + 4] = n;
-      job[J + 5] = f;
-      job[J + 6] = oh;
-      job[J + 7] = ow;
-      job[J + 8] = img;
-      job[J + 9] = row;
-      job[J + 10] = col;
+      kernelJobArgs(x0, k0, g0, d0, n, f, oh, ow, img, row, col);
       kernelSplitJob(wasm, 2, taps, KERNEL_CONV_MR, flops);
     }`, false)}const acc = kernelConvSums(taps * f);
   acc.fill(0, 0, taps * f);
@@ -1049,7 +1005,14 @@ function jobKernels(conv: boolean, sparse: boolean, adam: boolean, maxPool: bool
     maxPoolRelu ? `if (kind === 9) wasm.max_pool_relu_backward(job[J], job[J + 1], job[J + 2], job[J + 3], 0, 0, job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[R]);` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
   ].filter(Boolean);
+  const args = Array.from({ length: 15 }, (_, i) => `a${i}`);
   return `
+/** Writes a job's arguments (as many as it has, the rest 0) at KERNEL_CTL_JOB, where kernelJobPart reads them. */
+function kernelJobArgs(${args.map((a, i) => (i === 0 ? `${a}: number` : `${a} = 0`)).join(", ")}): void {
+  const job = kernelState.job, J = KERNEL_CTL_JOB;
+  ${args.map((a, i) => `job[J${i ? ` + ${i}` : ""}] = ${a};`).join("\n  ")}
+}
+
 /**
  * Runs one part of a job: its range at job[R], job[R + 1]; the arguments from KERNEL_CTL_JOB;
  * panel: this thread's scratch for sparse_rows.
@@ -1125,14 +1088,7 @@ function kernelCsrRows(wasm: GemmKernelExports, a: number, rows: number, cols: n
     wasm.csr_rows(a, rows, cols, rs, cs, ptr, ent, 0, rows);
     return;
   }
-  const job = kernelState.job, J = KERNEL_CTL_JOB;
-  job[J] = a;
-  job[J + 1] = rows;
-  job[J + 2] = cols;
-  job[J + 3] = rs;
-  job[J + 4] = cs;
-  job[J + 5] = ptr;
-  job[J + 6] = ent;
+  kernelJobArgs(a, rows, cols, rs, cs, ptr, ent);
   // one part per thread: a value costs about a load and a test
   kernelSplitJob(wasm, 7, rows, 16, 0);
 }
@@ -1150,13 +1106,7 @@ function kernelCsrRows(wasm: GemmKernelExports, a: number, rows: number, cols: n
       if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
         wasm.sparse_rows(ptr, B.byteOffset, C.byteOffset, M, K, N, 0, ${panel}, 0, N);
       } else {
-        const job = kernelState.job, J = KERNEL_CTL_JOB;
-        job[J] = ptr;
-        job[J + 1] = B.byteOffset;
-        job[J + 2] = C.byteOffset;
-        job[J + 3] = M;
-        job[J + 4] = K;
-        job[J + 5] = N;
+        kernelJobArgs(ptr, B.byteOffset, C.byteOffset, M, K, N);
         kernelSplitJob(wasm, 3, N, KERNEL_SPARSE_NC, flops);
       }` : `wasm.sparse_rows(ptr, B.byteOffset, C.byteOffset, M, K, N, 0, ${panel}, 0, N);`}
       return;
@@ -2147,12 +2097,7 @@ function kernelAdam(wasm: GemmKernelExports, value: Float32Array, grad: Float32A
     wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, kernelFloatArgs.byteOffset);
     return;
   }
-  const job = kernelState.job, J = KERNEL_CTL_JOB;
-  job[J] = value.byteOffset;
-  job[J + 1] = grad.byteOffset;
-  job[J + 2] = m.byteOffset;
-  job[J + 3] = v.byteOffset;
-  job[J + 4] = kernelFloatArgs.byteOffset;
+  kernelJobArgs(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, kernelFloatArgs.byteOffset);
   kernelSplitJob(wasm, 4, value.length, 1024, value.length * KERNEL_ADAM_FLOPS);
 }
 ` : ""}
