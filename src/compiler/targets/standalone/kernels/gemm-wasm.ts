@@ -1501,7 +1501,7 @@ function buildCsrRows(): Func {
     ...forLoop(k, op.get(k), op.get(cols), op.i32(1), value),
     ...op.get(ptr), ...op.get(r), ...op.i32(4), ...op.i32Mul(), ...op.i32Add(), ...op.get(e), ...op.i32Store(),
   ];
-  void rows;
+  void rows; // the matrix's rows: this call lists r0..r1 of them
   f.emit(forLoop(r, op.get(r0), op.get(r1), op.i32(1), row));
   return f;
 }
