@@ -46,6 +46,14 @@ for (const cfg of KERNEL_MODES) {
         const dz = k.allocF32(count).fill(9);
         k.kernelReluBackward(z, g, dz, count);
         for (let i = 0; i < count; i++) expect(dz[i]).toBe(z[i]! > 0 ? g[i] : 0);
+        // the product (dropout's gradient): g times a mask of 0 and 1/keep, and times z (NaN, -0)
+        const mask = k.allocF32(count);
+        for (let i = 0; i < count; i++) mask[i] = i % 3 === 0 ? 0 : 1 / 0.8;
+        for (const [b, what] of [[mask, "mask"], [z, "z"]] as const) {
+          const prod = k.allocF32(count).fill(9);
+          k.kernelMul(g, b, prod, count);
+          for (let i = 0; i < count; i++) expect(prod[i], `g * ${what} at ${i}`).toBe(Math.fround(g[i]! * b[i]!));
+        }
         // bias gradient: column sums, accumulated in float32 row by row
         g[3] = 0.5;
         const db = k.allocF32(cols).fill(9);

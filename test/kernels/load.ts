@@ -27,6 +27,7 @@ export interface KernelRuntime {
   kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void;
+  kernelMul(a: Float32Array, b: Float32Array, out: Float32Array, count: number): void;
   kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void;
   kernelPiecewiseLinear(z: Float32Array, a: Float32Array, slope: number, count: number): void;
   kernelPiecewiseLinearBackward(z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number): void;
@@ -65,7 +66,7 @@ export function kernelSource(opts: KernelRuntimeOptions): string {
   const ts = emitKernelRuntime(opts);
   // kernelState exists in the shared-memory runtimes (simd, or threads > 1), not in plain ts on one thread.
   const state = (/\bconst kernelState\b/.test(ts) ? ", kernelState" : "") + (/\bfunction kernelConvShape\b/.test(ts) ? ", kernelConvShape" : "");
-  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelSigmoid, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelMaxPoolReluBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
+  return ts + `\nexport { allocF32, gemm, adamUpdate, sgdUpdate, kernelIm2col, kernelCol2im, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelMul, kernelBiasGrad, kernelPiecewiseLinear, kernelPiecewiseLinearBackward, kernelSigmoid, kernelBytesToFloats, kernelBytes, allocI32, kernelMaxPool, kernelMaxPoolBackward, kernelMaxPoolReluBackward, kernelAvgPool, kernelAvgPoolBackward, kernelConv2dForward, kernelConv2dFilterGrad, kernelConv2dInputGrad, kernelSparseGemm, kernelDropout, kernelChannelMoments, kernelChannelNormalize, kernelChannelNormalizeBackward, initKernels, shutdownKernels${state} };\n`;
 }
 
 export async function loadKernels(opts: KernelRuntimeOptions): Promise<KernelRuntime> {

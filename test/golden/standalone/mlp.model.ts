@@ -149,7 +149,7 @@ function dense_1_backward(n: number, x: Float32Array): void {
 // dropout_1: dropout(0.2) (line 7)
 function dropout_1_backward(n: number, dx: Float32Array): void {
   const { grad, mask } = dropout_1;
-  for (let i = 0; i < n * 512; i++) dx[i] = grad[i] * mask[i];
+  kernelMul(grad, mask, dx, n * 512);
 }
 
 // dense_2: dense(10, activation: softmax) (line 8)
@@ -763,4 +763,4 @@ async function main(argv: string[]): Promise<void> {
 }
 
 // ==== Appendix (not pinned here: test/golden/standalone/whole-*.ts) declares:
-// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random
+// RunOptions, EpochLogs, TrainingState, TrainHooks, TrainResult, GEMM_KC, GEMM_MC, GEMM_NC, GEMM_MR, KERNEL_SPARSE_NC, GEMM_NR, GEMM_STRIDED_A_MAX_N, kernelAllocBytes, allocF32, allocI32, GemmKernelExports, GEMM_WASM_BASE64, GEMM_WASM_PLAIN_BASE64, compileKernelModule, kernelState, kernelScratch, gemmTile, gemmRange, initKernels, shutdownKernels, kernelShared, kernelFloatArgs, kernelSparseGemm, kernelDropoutInts, kernelDropout, kernelBiasRelu, kernelBiasAdd, kernelReluBackward, kernelMul, kernelBiasGrad, kernelBytesToFloats, kernelBytes, adamUpdate, gemm, InitializerSpec, Random, hashSeed, computeFans, fillInitializer, MnistDataset, MnistSplit, MnistSplitOptions, MnistData, mnistFileNames, MNIST_MIRRORS, MNIST_SIDE, mnistCacheDir, findIdxFile, findMnistDir, readIdxFile, parseIdx, parseIdxImages, parseIdxLabels, writeModelDir, findMnist, readMnist, loadLocalMnist, MonitorMode, resolveMonitorMode, CheckpointArgs, CheckpointDecider, EventFiles, CallbackHost, EpochDecision, RunningCallback, CallbackFactory, checkpointCallback, EPOCH_END_ORDER, fieldsOf, CallbackRunner, random

@@ -573,8 +573,12 @@ const dropout: LayerEmitter<"dropout"> = (ctx) => {
 } else {
   for (let i = 0; i < n * ${ctx.size}; i++) ${ctx.out}[i] = ${x.out}[i];
 }`;
-  const backward =
-    x.grad && ctx.grad ? `for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[i] ${assign(x.acc)} ${ctx.grad}[i] * ${mask}[i];` : "";
+  // the gradient is g times the mask; added onto the input's (another layer reads it too) in the loop
+  const backward = !(x.grad && ctx.grad)
+    ? ""
+    : ctx.kernels === "simd" && !x.acc
+      ? `${ctx.helper("mul")}(${ctx.grad}, ${mask}, ${x.grad}, n * ${ctx.size});`
+      : `for (let i = 0; i < n * ${ctx.size}; i++) ${x.grad}[i] ${assign(x.acc)} ${ctx.grad}[i] * ${mask}[i];`;
   return { forward, backward };
 };
 

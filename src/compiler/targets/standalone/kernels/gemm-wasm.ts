@@ -378,6 +378,23 @@ function buildBiasAct(relu: boolean): Func {
   return f;
 }
 
+/** mul(a, b, out, count): out = a * b over count floats (a multiple of 4): dropout's gradient (g times its mask). */
+function buildMul(): Func {
+  const f = new Func("mul", [I32, I32, I32, I32]);
+  const [a, b, out, count] = [0, 1, 2, 3];
+  const i = f.local(I32), end = f.local(I32);
+  f.emit(op.get(count), op.i32(4), op.i32Mul(), op.set(end));
+  f.emit(
+    forLoop(i, op.i32(0), op.get(end), op.i32(16), [
+      ...op.get(out), ...op.get(i), ...op.i32Add(),
+      ...op.get(a), ...op.get(i), ...op.i32Add(), ...op.v128Load(),
+      ...op.get(b), ...op.get(i), ...op.i32Add(), ...op.v128Load(),
+      ...op.f32x4Mul(), ...op.v128Store(),
+    ]),
+  );
+  return f;
+}
+
 /** relu_backward(z, g, dz, count): dz = z > 0 ? g : 0 over count floats (a multiple of 4). */
 function buildReluBackward(): Func {
   const f = new Func("relu_backward", [I32, I32, I32, I32]);
@@ -1766,6 +1783,7 @@ export interface GemmWasmExtras {
   biasRelu?: boolean;
   biasAdd?: boolean;
   reluBackward?: boolean;
+  mul?: boolean;
   biasGrad?: boolean;
   piecewiseLinear?: boolean;
   piecewiseLinearBackward?: boolean;
@@ -1804,6 +1822,7 @@ export function buildGemmWasm(
   if (extras.biasRelu !== false) funcs.push(buildBiasAct(true));
   if (extras.biasAdd !== false) funcs.push(buildBiasAct(false));
   if (extras.reluBackward !== false) funcs.push(buildReluBackward());
+  if (extras.mul !== false) funcs.push(buildMul());
   if (extras.biasGrad !== false) funcs.push(buildBiasGrad());
   if (extras.piecewiseLinear !== false) funcs.push(buildPiecewiseLinear(false));
   if (extras.piecewiseLinearBackward !== false) funcs.push(buildPiecewiseLinear(true));

@@ -29,6 +29,7 @@
 //       Same signatures as the generator's own im2col/col2im helpers; wasm SIMD in simd mode.
 //   kernelBiasRelu(z, a, bias, rows, cols) / kernelBiasAdd(z, bias, rows, cols): z[r, j] += bias[j]
 //       (and a = z > 0 ? z : 0); kernelReluBackward(z, g, dz, count): dz = z > 0 ? g : 0;
+//       kernelMul(a, b, out, count): out = a * b (dropout's gradient);
 //       kernelBiasGrad(dz, db, rows, cols): db[j] = column sums of dz;
 //       kernelPiecewiseLinear(z, a, slope, count): a = z > 0 ? z : slope * z, and
 //       kernelPiecewiseLinearBackward(z, g, dz, slope, count): dz = z > 0 ? g : slope * g;
@@ -129,7 +130,7 @@ export const DEFAULT_PARALLEL_MIN_FLOPS = 2_000_000;
 export const DEFAULT_PART_MIN_FLOPS = 4_000_000;
 
 /** The elementwise kernels around a layer's product (bias, relu, one-slope piecewise-linear and their gradients). */
-const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelBiasGrad", "kernelPiecewiseLinear", "kernelPiecewiseLinearBackward", "kernelSigmoid", "kernelBytesToFloats"] as const;
+const ELEMENTWISE_NAMES = ["kernelBiasRelu", "kernelBiasAdd", "kernelReluBackward", "kernelMul", "kernelBiasGrad", "kernelPiecewiseLinear", "kernelPiecewiseLinearBackward", "kernelSigmoid", "kernelBytesToFloats"] as const;
 
 /** Pooling over windows of an NHWC batch, forward and backward. */
 const POOL_NAMES = ["kernelMaxPool", "kernelMaxPoolBackward", "kernelMaxPoolReluBackward", "kernelAvgPool", "kernelAvgPoolBackward"] as const;
@@ -429,6 +430,12 @@ function kernelBiasAddTs(z: Float32Array, bias: Float32Array, rows: number, cols
 /** relu backward: dz = z > 0 ? g : 0, over count values. */
 function kernelReluBackwardTs(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
   for (let i = 0; i < count; i++) dz[i] = z[i] > 0 ? g[i] : 0;
+}
+`,
+  kernelMul: `
+/** out = a * b, over count values (dropout's gradient: g times the mask). */
+function kernelMulTs(a: Float32Array, b: Float32Array, out: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) out[i] = a[i] * b[i];
 }
 `,
   kernelBiasGrad: `
@@ -1498,6 +1505,7 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
     biasRelu: uses.has("kernelBiasRelu"),
     biasAdd: uses.has("kernelBiasAdd"),
     reluBackward: uses.has("kernelReluBackward"),
+    mul: uses.has("kernelMul"),
     biasGrad: uses.has("kernelBiasGrad"),
     piecewiseLinear: uses.has("kernelPiecewiseLinear"),
     piecewiseLinearBackward: uses.has("kernelPiecewiseLinearBackward"),
@@ -1663,6 +1671,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
 ` : ""}${uses.has("kernelBiasRelu") ? `  bias_relu(z: number, a: number, bias: number, rows: number, cols: number): void;
 ` : ""}${uses.has("kernelBiasAdd") ? `  bias_add(z: number, bias: number, rows: number, cols: number): void;
 ` : ""}${uses.has("kernelReluBackward") ? `  relu_backward(z: number, g: number, dz: number, count: number): void;
+` : ""}${uses.has("kernelMul") ? `  mul(a: number, b: number, out: number, count: number): void;
 ` : ""}${uses.has("kernelBiasGrad") ? `  bias_grad(dz: number, db: number, rows: number, cols: number): void;
 ` : ""}${uses.has("kernelPiecewiseLinear") ? `  /** args: the byte address of [slope] (f32). */
   piecewise_linear(z: number, a: number, count: number, args: number): void;
@@ -1993,6 +2002,16 @@ function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, 
     return;
   }` : ""}
   kernelReluBackwardTs(z, g, dz, count);
+}
+` : ""}${uses.has("kernelMul") ? `
+/** out = a * b, over count values${simd ? " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4)" : ""}. */
+function kernelMul(a: Float32Array, b: Float32Array, out: Float32Array, count: number): void {
+  ${simd ? `const wasm = kernelState.wasm;
+  if (wasm !== null && count % 4 === 0 && kernelShared(a) && kernelShared(b) && kernelShared(out)) {
+    wasm.mul(a.byteOffset, b.byteOffset, out.byteOffset, count);
+    return;
+  }` : ""}
+  kernelMulTs(a, b, out, count);
 }
 ` : ""}${uses.has("kernelBiasGrad") ? `
 /** db[j] = sum over rows r of dz[r, j]${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
