@@ -152,6 +152,20 @@ export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
   return emitSharedRuntime(opts.mode, threads, opts, uses);
 }
 
+/** kernelBytes() in simd mode: the bytes copied where the WebAssembly kernelBytesToFloats reads them. */
+const KERNEL_BYTES_COPY = `
+/**
+ * A copy of data bytes (a data set's pixels) in the kernels' memory, where the WebAssembly
+ * kernelBytesToFloats can read them. Made once per data set, before training.
+ */
+function kernelBytes(x: Uint8Array): Uint8Array {
+  const at = kernelAllocBytes(x.length); // may grow the memory: read .buffer after it
+  const copy = new Uint8Array(kernelMemory.buffer, at, x.length);
+  copy.set(x);
+  return copy;
+}
+`;
+
 /** kernelBytes() where the kernels read bytes where they are. */
 const KERNEL_BYTES_AS_IS = `
 /** Where kernelBytesToFloats reads data bytes from: here, the array itself. */
@@ -661,60 +675,137 @@ function kernelAvgPoolBackwardTs(
 const WINDOW_PARAMS = "n: number, h: number, w: number, c: number, ph: number, pw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number";
 const WINDOW_ARGS = "n, h, w, c, ph, pw, sh, sw, oh, ow, padTop, padLeft";
 
-/** The pooling kernels' entry points: in simd mode WebAssembly on kernelMemory's buffers, else (or for other arrays) the TypeScript loops. */
-function poolWrappers(simd: boolean, poolJobs: boolean, uses: ReadonlySet<KernelFunction>): string {
-  // size: with it, the call splits across the threads (its else branch) from KERNEL_POOL_PARALLEL_MIN values
-  const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, wasmCall: string, shared: string[], also?: string, size?: string) =>
-    uses.has(name)
-      ? `
-/** ${doc}${simd ? ` (WebAssembly on allocF32/allocI32 buffers${size ? ", split across the threads by images" : ""})` : ""}. */
-function ${name}(${params}): void {
+/** kernelShared(a) for each buffer a WebAssembly kernel reads or writes: the conditions of kernelEntry's `when`. */
+const sharedAll = (...names: string[]): string[] => names.map((a) => `kernelShared(${a})`);
+
+/**
+ * A kernel's entry point, `name`: in simd mode the WebAssembly `call` where it can run (`when`: its
+ * buffers in the kernels' memory, and whatever else it needs), with `split`, split across the
+ * threads from a size (the call below it, `split.code` from it on); else, and in ts mode, the
+ * TypeScript loop `${name}Ts(args)`. simdNote ends the doc in simd mode.
+ */
+function kernelEntry(
+  simd: boolean,
+  k: { name: string; doc: string; simdNote: string; params: string; args: string; call: string; when: string[]; split?: { size: string; min: string; code: string } },
+): string {
+  return `
+/** ${k.doc}${simd ? k.simdNote : ""}. */
+function ${k.name}(${k.params}): void {
   ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && ${[...shared.map((a) => `kernelShared(${a})`), ...(also ? [also] : [])].join(" && ")}) {
-    ${size ? `if (kernelState.workers.length === 0 || ${size} < KERNEL_POOL_PARALLEL_MIN) ` : ""}wasm.${wasmCall};
+  if (wasm !== null && ${k.when.join(" && ")}) {
+    ${k.split ? `if (kernelState.workers.length === 0 || ${k.split.size} < ${k.split.min}) ` : ""}${k.call};${k.split ? `
+    else {
+      ${k.split.code}
+    }` : ""}
     return;
   }` : ""}
-  ${name}Ts(${args});
+  ${k.name}Ts(${k.args});
 }
-`
+`;
+}
+
+/** The pooling kernels' entry points: in simd mode WebAssembly on kernelMemory's buffers, else (or for other arrays) the TypeScript loops. */
+function poolWrappers(simd: boolean, poolJobs: boolean, uses: ReadonlySet<KernelFunction>): string {
+  // split: max pooling and its gradient into relu across the threads by images, from KERNEL_POOL_PARALLEL_MIN input values
+  const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, call: string, when: string[], split?: string) =>
+    uses.has(name)
+      ? kernelEntry(simd, {
+          name,
+          doc,
+          simdNote: ` (WebAssembly on allocF32/allocI32 buffers${split && poolJobs ? ", split across the threads by images" : ""})`,
+          params,
+          args,
+          call: `wasm.${call}`,
+          when,
+          split: split && poolJobs ? { size: "n * h * w * c", min: "KERNEL_POOL_PARALLEL_MIN", code: split } : undefined,
+        })
       : "";
   return [
     wrap("kernelMaxPool", "Max pooling: out = each window's maximum, arg = where it was (see kernelMaxPoolTs)",
       `x: Float32Array, out: Float32Array, arg: Int32Array, ${WINDOW_PARAMS}`, `x, out, arg, ${WINDOW_ARGS}`,
-      poolJobs
-        ? `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0);
-    else {
-      // split by images (kernelJobPart, kind 8)
+      `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0)`, sharedAll("x", "out", "arg"),
+      `// split by images (kernelJobPart, kind 8)
       kernelJobArgs(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS});
-      kernelSplitJob(wasm, 8, n, 1, KERNEL_POOL_PART_FLOPS);
-    }`
-        : `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0)`,
-      ["x", "out", "arg"], undefined, poolJobs ? "n * h * w * c" : undefined),
+      kernelSplitJob(wasm, 8, n, 1, KERNEL_POOL_PART_FLOPS);`),
     wrap("kernelMaxPoolBackward", "Max pooling backward: dx[arg[i]] += g[i]",
       "g: Float32Array, arg: Int32Array, dx: Float32Array, count: number", "g, arg, dx, count",
-      "max_pool_backward(g.byteOffset, arg.byteOffset, dx.byteOffset, count)", ["g", "arg", "dx"]),
+      "max_pool_backward(g.byteOffset, arg.byteOffset, dx.byteOffset, count)", sharedAll("g", "arg", "dx")),
     wrap("kernelMaxPoolReluBackward", "Max pooling backward into the relu layer before it: its dz and bias gradient in one pass (see kernelMaxPoolReluBackwardTs)",
       "g: Float32Array, arg: Int32Array, pooled: Float32Array, dz: Float32Array, db: Float32Array | null, n: number, h: number, w: number, c: number, ph: number, pw: number, oh: number, ow: number",
       "g, arg, pooled, dz, db, n, h, w, c, ph, pw, oh, ow",
-      poolJobs
-        ? `max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow, 0);
-    else {
-      // dz split by images (kernelJobPart, kind 9); then db on its own, the same floats
+      "max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow, 0)",
+      [...sharedAll("g", "arg", "pooled", "dz"), "(db === null || kernelShared(db)) && c % 4 === 0"],
+      `// dz split by images (kernelJobPart, kind 9); then db on its own, the same floats
       kernelJobArgs(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, n, h, w, c, ph, pw, oh, ow);
       kernelSplitJob(wasm, 9, n, 1, KERNEL_POOL_PART_FLOPS);
-      if (db !== null) wasm.relu_pool_bias_grad(g.byteOffset, pooled.byteOffset, db.byteOffset, n * oh * ow * c, c);
-    }`
-        : "max_pool_relu_backward(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, db === null ? 0 : db.byteOffset, db === null ? 0 : 1, n, h, w, c, ph, pw, oh, ow, 0)",
-      ["g", "arg", "pooled", "dz"], "(db === null || kernelShared(db)) && c % 4 === 0", poolJobs ? "n * h * w * c" : undefined),
+      if (db !== null) wasm.relu_pool_bias_grad(g.byteOffset, pooled.byteOffset, db.byteOffset, n * oh * ow * c, c);`),
     wrap("kernelAvgPool", "Average pooling, padding excluded (see kernelAvgPoolTs)",
       `x: Float32Array, out: Float32Array, ${WINDOW_PARAMS}`, `x, out, ${WINDOW_ARGS}`,
-      `avg_pool(x.byteOffset, out.byteOffset, ${WINDOW_ARGS})`, ["x", "out"]),
+      `avg_pool(x.byteOffset, out.byteOffset, ${WINDOW_ARGS})`, sharedAll("x", "out")),
     wrap("kernelAvgPoolBackward", "Average pooling backward: adds g / count onto each window of dx",
       `g: Float32Array, dx: Float32Array, ${WINDOW_PARAMS}`, `g, dx, ${WINDOW_ARGS}`,
-      `avg_pool_backward(g.byteOffset, dx.byteOffset, ${WINDOW_ARGS})`, ["g", "dx"]),
+      `avg_pool_backward(g.byteOffset, dx.byteOffset, ${WINDOW_ARGS})`, sharedAll("g", "dx")),
   ].join("");
 }
 
+/** The elementwise kernels' entry points (ELEMENTWISE_NAMES): WebAssembly SIMD in simd mode where it can run, else the TypeScript loops. */
+function elementwiseWrappers(simd: boolean, uses: ReadonlySet<KernelFunction>): string {
+  const COLUMNS = " (WebAssembly SIMD on allocF32 buffers, four columns at a time)";
+  const BY_FOUR = " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4)";
+  const BY_FOUR_F32 = " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)";
+  const entries: Record<(typeof ELEMENTWISE_NAMES)[number], Omit<Parameters<typeof kernelEntry>[1], "name">> = {
+    kernelBiasRelu: {
+      doc: "z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols", simdNote: COLUMNS,
+      params: "z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number", args: "z, a, bias, rows, cols",
+      call: "wasm.bias_relu(z.byteOffset, a.byteOffset, bias.byteOffset, rows, cols)", when: sharedAll("z", "a", "bias"),
+    },
+    kernelBiasAdd: {
+      doc: "z[r, j] += bias[j], over rows x cols", simdNote: COLUMNS,
+      params: "z: Float32Array, bias: Float32Array, rows: number, cols: number", args: "z, bias, rows, cols",
+      call: "wasm.bias_add(z.byteOffset, bias.byteOffset, rows, cols)", when: sharedAll("z", "bias"),
+    },
+    kernelReluBackward: {
+      doc: "relu backward: dz = z > 0 ? g : 0, over count values", simdNote: BY_FOUR,
+      params: "z: Float32Array, g: Float32Array, dz: Float32Array, count: number", args: "z, g, dz, count",
+      call: "wasm.relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count)", when: ["count % 4 === 0", ...sharedAll("z", "g", "dz")],
+    },
+    kernelMul: {
+      doc: "out = a * b, over count values", simdNote: BY_FOUR,
+      params: "a: Float32Array, b: Float32Array, out: Float32Array, count: number", args: "a, b, out, count",
+      call: "wasm.mul(a.byteOffset, b.byteOffset, out.byteOffset, count)", when: ["count % 4 === 0", ...sharedAll("a", "b", "out")],
+    },
+    kernelBiasGrad: {
+      doc: "db[j] = sum over rows r of dz[r, j]", simdNote: COLUMNS,
+      params: "dz: Float32Array, db: Float32Array, rows: number, cols: number", args: "dz, db, rows, cols",
+      call: "wasm.bias_grad(dz.byteOffset, db.byteOffset, rows, cols)", when: sharedAll("dz", "db"),
+    },
+    kernelPiecewiseLinear: {
+      doc: "Piecewise linear, slope 1 above zero: a = z > 0 ? z : slope * z, over count values", simdNote: BY_FOUR_F32,
+      params: "z: Float32Array, a: Float32Array, slope: number, count: number", args: "z, a, slope, count",
+      call: "kernelFloatArgs[0] = slope;\n    wasm.piecewise_linear(z.byteOffset, a.byteOffset, count, kernelFloatArgs.byteOffset)", when: ["count % 4 === 0", ...sharedAll("z", "a")],
+    },
+    kernelPiecewiseLinearBackward: {
+      doc: "Piecewise linear's backward: dz = z > 0 ? g : slope * g, over count values", simdNote: BY_FOUR_F32,
+      params: "z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number", args: "z, g, dz, slope, count",
+      call: "kernelFloatArgs[0] = slope;\n    wasm.piecewise_linear_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count, kernelFloatArgs.byteOffset)",
+      when: ["count % 4 === 0", ...sharedAll("z", "g", "dz")],
+    },
+    kernelSigmoid: {
+      doc: "The logistic function, a = 1 / (1 + e^-z), over count values",
+      simdNote: " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4, e^x a polynomial in float32: within 3e-7 of Math.exp's)",
+      params: "z: Float32Array, a: Float32Array, count: number", args: "z, a, count",
+      call: "wasm.sigmoid(z.byteOffset, a.byteOffset, count)", when: ["count % 4 === 0", ...sharedAll("z", "a")],
+    },
+    kernelBytesToFloats: {
+      doc: "Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values", simdNote: " (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes)",
+      params: "src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number", args: "src, srcAt, dst, dstAt, n",
+      call: "wasm.bytes_to_floats(src.byteOffset + srcAt, dst.byteOffset + dstAt * 4, n)", when: sharedAll("src", "dst"),
+    },
+  };
+  return ELEMENTWISE_NAMES.filter((k) => uses.has(k))
+    .map((name) => kernelEntry(simd, { name, ...entries[name] }) + (name === "kernelBytesToFloats" ? (simd ? KERNEL_BYTES_COPY : KERNEL_BYTES_AS_IS) : ""))
+    .join("");
+}
 
 const CONV_GEO_PARAMS = "n: number, h: number, w: number, c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number, padTop: number, padLeft: number, f: number";
 const CONV_GEO_ARGS = "n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f";
@@ -1973,110 +2064,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, maxPoolJobs || maxPoolReluJobs, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs, maxPoolJobs, maxPoolReluJobs) : ""}${convKernels(simd, uses, opts.convShapes)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${uses.has("kernelBiasRelu") ? `
-/** z[r, j] += bias[j]; a[r, j] = z > 0 ? z : 0, over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
-function kernelBiasRelu(z: Float32Array, a: Float32Array, bias: Float32Array, rows: number, cols: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && kernelShared(z) && kernelShared(a) && kernelShared(bias)) {
-    wasm.bias_relu(z.byteOffset, a.byteOffset, bias.byteOffset, rows, cols);
-    return;
-  }` : ""}
-  kernelBiasReluTs(z, a, bias, rows, cols);
-}
-` : ""}${uses.has("kernelBiasAdd") ? `
-/** z[r, j] += bias[j], over rows x cols${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
-function kernelBiasAdd(z: Float32Array, bias: Float32Array, rows: number, cols: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && kernelShared(z) && kernelShared(bias)) {
-    wasm.bias_add(z.byteOffset, bias.byteOffset, rows, cols);
-    return;
-  }` : ""}
-  kernelBiasAddTs(z, bias, rows, cols);
-}
-` : ""}${uses.has("kernelReluBackward") ? `
-/** relu backward: dz = z > 0 ? g : 0, over count values${simd ? " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4)" : ""}. */
-function kernelReluBackward(z: Float32Array, g: Float32Array, dz: Float32Array, count: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(g) && kernelShared(dz)) {
-    wasm.relu_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count);
-    return;
-  }` : ""}
-  kernelReluBackwardTs(z, g, dz, count);
-}
-` : ""}${uses.has("kernelMul") ? `
-/** out = a * b, over count values${simd ? " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4)" : ""}. */
-function kernelMul(a: Float32Array, b: Float32Array, out: Float32Array, count: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && count % 4 === 0 && kernelShared(a) && kernelShared(b) && kernelShared(out)) {
-    wasm.mul(a.byteOffset, b.byteOffset, out.byteOffset, count);
-    return;
-  }` : ""}
-  kernelMulTs(a, b, out, count);
-}
-` : ""}${uses.has("kernelBiasGrad") ? `
-/** db[j] = sum over rows r of dz[r, j]${simd ? " (WebAssembly SIMD on allocF32 buffers, four columns at a time)" : ""}. */
-function kernelBiasGrad(dz: Float32Array, db: Float32Array, rows: number, cols: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && kernelShared(dz) && kernelShared(db)) {
-    wasm.bias_grad(dz.byteOffset, db.byteOffset, rows, cols);
-    return;
-  }` : ""}
-  kernelBiasGradTs(dz, db, rows, cols);
-}
-` : ""}${uses.has("kernelPiecewiseLinear") ? `
-/** Piecewise linear, slope 1 above zero: a = z > 0 ? z : slope * z, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
-function kernelPiecewiseLinear(z: Float32Array, a: Float32Array, slope: number, count: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(a)) {
-    kernelFloatArgs[0] = slope;
-    wasm.piecewise_linear(z.byteOffset, a.byteOffset, count, kernelFloatArgs.byteOffset);
-    return;
-  }` : ""}
-  kernelPiecewiseLinearTs(z, a, slope, count);
-}
-` : ""}${uses.has("kernelPiecewiseLinearBackward") ? `
-/** Piecewise linear's backward: dz = z > 0 ? g : slope * g, over count values${simd ? " (WebAssembly SIMD, in float32, on allocF32 buffers when count is a multiple of 4)" : ""}. */
-function kernelPiecewiseLinearBackward(z: Float32Array, g: Float32Array, dz: Float32Array, slope: number, count: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(g) && kernelShared(dz)) {
-    kernelFloatArgs[0] = slope;
-    wasm.piecewise_linear_backward(z.byteOffset, g.byteOffset, dz.byteOffset, count, kernelFloatArgs.byteOffset);
-    return;
-  }` : ""}
-  kernelPiecewiseLinearBackwardTs(z, g, dz, slope, count);
-}
-` : ""}${uses.has("kernelSigmoid") ? `
-/** The logistic function, a = 1 / (1 + e^-z), over count values${simd ? " (WebAssembly SIMD on allocF32 buffers when count is a multiple of 4, e^x a polynomial in float32: within 3e-7 of Math.exp's)" : ""}. */
-function kernelSigmoid(z: Float32Array, a: Float32Array, count: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && count % 4 === 0 && kernelShared(z) && kernelShared(a)) {
-    wasm.sigmoid(z.byteOffset, a.byteOffset, count);
-    return;
-  }` : ""}
-  kernelSigmoidTs(z, a, count);
-}
-` : ""}${uses.has("kernelBytesToFloats") ? `
-/** Pixel bytes to [0, 1]: dst[dstAt + i] = src[srcAt + i] / 255, over n values${simd ? " (WebAssembly SIMD when both are in the kernels' memory: see kernelBytes)" : ""}. */
-function kernelBytesToFloats(src: Uint8Array, srcAt: number, dst: Float32Array, dstAt: number, n: number): void {
-  ${simd ? `const wasm = kernelState.wasm;
-  if (wasm !== null && kernelShared(src) && kernelShared(dst)) {
-    wasm.bytes_to_floats(src.byteOffset + srcAt, dst.byteOffset + dstAt * 4, n);
-    return;
-  }` : ""}
-  kernelBytesToFloatsTs(src, srcAt, dst, dstAt, n);
-}
-${simd ? `
-/**
- * A copy of data bytes (a data set's pixels) in the kernels' memory, where the WebAssembly
- * kernelBytesToFloats can read them. Made once per data set, before training.
- */
-function kernelBytes(x: Uint8Array): Uint8Array {
-  const at = kernelAllocBytes(x.length); // may grow the memory: read .buffer after it
-  const copy = new Uint8Array(kernelMemory.buffer, at, x.length);
-  copy.set(x);
-  return copy;
-}
-` : KERNEL_BYTES_AS_IS}` : ""}${uses.has("adamUpdate") ? `/**
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, maxPoolJobs || maxPoolReluJobs, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs, maxPoolJobs, maxPoolReluJobs) : ""}${convKernels(simd, uses, opts.convShapes)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${elementwiseWrappers(simd, uses)}${uses.has("adamUpdate") ? `/**
  * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
  * value -= lrT * m / (sqrt(v) + epsilon).${simd ? " Runs as WebAssembly SIMD on allocF32 buffers." : ""}
  */
