@@ -1015,6 +1015,8 @@ const KERNEL_THREADS = 1;
 const GEMM_PARALLEL_MIN_FLOPS = 2000000;
 /** The least work (flops) of one part of a product split across threads. */
 const GEMM_PART_MIN_FLOPS = 4000000;
+/** The fewest parts kernelSplitJob cuts a job into: four a thread, so that a thread the OS wakes late leaves its share to the others (with one or two a thread, the first to finish waited for it). */
+const KERNEL_MIN_PARTS = 4;
 
 /** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
 function gemmEvenness(units: number, parts: number): number {
@@ -1892,9 +1894,10 @@ function kernelJobPart(
 
 /**
  * Splits a job into parts of whole units (a register tile's rows, taps or columns; the last part
- * takes what is left of the extent), as many as gemm would make of the same flops (each at least
- * GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as gemm runs its parts: every thread,
- * this one included, claims parts until none is left. The kinds and what they split:
+ * takes what is left of the extent), one per GEMM_PART_MIN_FLOPS of its flops but at least four
+ * per thread (KERNEL_MIN_PARTS) and at most eight (KERNEL_MAX_PARTS), and runs them as gemm runs
+ * its parts: every thread, this one included, claims parts until none is left. The kinds and
+ * what they split:
  * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
  * kernel gradient: nothing is summed afterwards); 5: conv_sparse_dw's output channels (its own
  * rows of the transposed kernel gradient); 6: conv_sparse_dx's images.
@@ -1908,9 +1911,11 @@ function kernelSplitJob(
 ): void {
   const job = kernelState.job,
     ctl = kernelState.ctl;
-  const T = kernelState.workers.length + 1;
   const units = Math.ceil(extent / unit);
-  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
+  const wanted = Math.max(
+    KERNEL_MIN_PARTS,
+    Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)),
+  );
   const parts = Math.max(1, Math.min(wanted, units));
   const per = Math.ceil(units / parts) * unit;
   for (let t = 0; t < parts; t++) {

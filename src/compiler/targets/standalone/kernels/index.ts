@@ -726,7 +726,7 @@ function poolWrappers(simd: boolean, poolJobs: boolean, uses: ReadonlySet<Kernel
       `max_pool(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS}, 0)`, sharedAll("x", "out", "arg"),
       `// split by images (kernelJobPart, kind 8)
       kernelJobArgs(x.byteOffset, out.byteOffset, arg.byteOffset, ${WINDOW_ARGS});
-      kernelSplitJob(wasm, 8, n, 1, KERNEL_POOL_PART_FLOPS);`),
+      kernelSplitJob(wasm, 8, n, 1, 0);`),
     wrap("kernelMaxPoolBackward", "Max pooling backward: dx[arg[i]] += g[i]",
       "g: Float32Array, arg: Int32Array, dx: Float32Array, count: number", "g, arg, dx, count",
       "max_pool_backward(g.byteOffset, arg.byteOffset, dx.byteOffset, count)", sharedAll("g", "arg", "dx")),
@@ -737,7 +737,7 @@ function poolWrappers(simd: boolean, poolJobs: boolean, uses: ReadonlySet<Kernel
       [...sharedAll("g", "arg", "pooled", "dz"), "(db === null || kernelShared(db)) && c % 4 === 0"],
       `// dz split by images (kernelJobPart, kind 9); then db on its own, the same floats
       kernelJobArgs(g.byteOffset, arg.byteOffset, pooled.byteOffset, dz.byteOffset, n, h, w, c, ph, pw, oh, ow);
-      kernelSplitJob(wasm, 9, n, 1, KERNEL_POOL_PART_FLOPS);
+      kernelSplitJob(wasm, 9, n, 1, 0);
       if (db !== null) wasm.relu_pool_bias_grad(g.byteOffset, pooled.byteOffset, db.byteOffset, n * oh * ow * c, c);`),
     wrap("kernelAvgPool", "Average pooling, padding excluded (see kernelAvgPoolTs)",
       `x: Float32Array, out: Float32Array, ${WINDOW_PARAMS}`, `x, out, ${WINDOW_ARGS}`,
@@ -1122,9 +1122,10 @@ function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, 
 
 /**
  * Splits a job into parts of whole units (a register tile's rows, taps or columns; the last part
- * takes what is left of the extent), as many as gemm would make of the same flops (each at least
- * GEMM_PART_MIN_FLOPS, up to 8 per thread), and runs them as gemm runs its parts: every thread,
- * this one included, claims parts until none is left. The kinds and what they split:${conv ? `
+ * takes what is left of the extent), one per GEMM_PART_MIN_FLOPS of its flops but at least four
+ * per thread (KERNEL_MIN_PARTS) and at most eight (KERNEL_MAX_PARTS), and runs them as gemm runs
+ * its parts: every thread, this one included, claims parts until none is left. The kinds and
+ * what they split:${conv ? `
  * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
  * kernel gradient: nothing is summed afterwards); 5: conv_sparse_dw's output channels (its own
  * rows of the transposed kernel gradient); 6: conv_sparse_dx's images${sparse ? ";" : "."}` : ""}${sparse ? `
@@ -1135,9 +1136,8 @@ function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, 
  */
 function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, unit: number, flops: number): void {
   const job = kernelState.job, ctl = kernelState.ctl;
-  const T = kernelState.workers.length + 1;
   const units = Math.ceil(extent / unit);
-  const wanted = Math.max(T, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
+  const wanted = Math.max(KERNEL_MIN_PARTS, Math.min(KERNEL_MAX_PARTS, Math.floor(flops / GEMM_PART_MIN_FLOPS)));
   const parts = Math.max(1, Math.min(wanted, units));
   const per = Math.ceil(units / parts) * unit;
   for (let t = 0; t < parts; t++) {
@@ -1187,7 +1187,7 @@ function kernelCsrRows(wasm: GemmKernelExports, a: number, rows: number, cols: n
     return;
   }
   kernelJobArgs(a, rows, cols, rs, cs, ptr, ent);
-  // one part per thread: a value costs about a load and a test
+  // KERNEL_MIN_PARTS parts: a value costs about a load and a test
   kernelSplitJob(wasm, 7, rows, 16, 0);
 }
 
@@ -1706,12 +1706,12 @@ const KERNEL_THREADS = ${threads};
 /** Products of fewer flops (2*M*N*K) than this run on the main thread alone. */
 const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
 /** The least work (flops) of one part of a product split across threads. */
-const GEMM_PART_MIN_FLOPS = ${opts.partMinFlops ?? DEFAULT_PART_MIN_FLOPS};
+const GEMM_PART_MIN_FLOPS = ${opts.partMinFlops ?? DEFAULT_PART_MIN_FLOPS};${simd && jobs ? `
+/** The fewest parts kernelSplitJob cuts a job into: four a thread, so that a thread the OS wakes late leaves its share to the others (with one or two a thread, the first to finish waited for it). */
+const KERNEL_MIN_PARTS = ${4 * threads};` : ""}
 ${maxPoolJobs || maxPoolReluJobs ? `
 /** Max pooling (and its gradient) splits a batch across the threads from this many input values (below, waking them costs more than it saves). */
-const KERNEL_POOL_PARALLEL_MIN = 65536;
-/** The flops kernelSplitJob is told a pooling has: four parts a thread, so that a thread the OS wakes late leaves its share to the others. */
-const KERNEL_POOL_PART_FLOPS = 4 * KERNEL_THREADS * GEMM_PART_MIN_FLOPS;` : ""}
+const KERNEL_POOL_PARALLEL_MIN = 65536;` : ""}
 
 /** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
 function gemmEvenness(units: number, parts: number): number {
