@@ -4,7 +4,8 @@
 // with the program's own flags for a short run (one epoch, a few dozen examples), on the MNIST
 // files the other tests use. It must exit 0, print its test figures and save its model.
 // Each example is compiled once per target; the examples alternate between .ts (npx tsx) and
-// .js (plain node) so that both outputs of both targets are run.
+// .js (plain node) so that both outputs of both targets are run, and the tfjs programs between
+// tfjs's cpu backend (their default) and its wasm one (`--backend wasm`), so that both run too.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,6 +43,9 @@ beforeAll(async () => {
     quiet.mockRestore();
   }
 }, 120_000);
+
+/** The tfjs program's backend for examples/<name>.nn: every other example runs on wasm (alexnet's takes 6 s there, 50 s on cpu). */
+const tfjsBackend = (name: string) => (examples.indexOf(name) % 2 === 0 ? "wasm" : "cpu");
 
 /** The command the program's header gives, e.g. ["node", "mlp_standalone.js"]. */
 function headerCommand(file: string): string[] {
@@ -81,16 +85,20 @@ describe("compiled programs run as their headers say", () => {
       const command = headerCommand(file);
       expect(command).toEqual(file.endsWith(".js") ? ["node", file] : ["npx", "tsx", file]);
       const out = join(tmp, `out-${name}-${target}`);
-      // small: one epoch of a few examples. The tfjs programs train on tfjs's pure-JavaScript cpu
-      // backend on two (validation_split 0.2 leaves one of them to train on): alexnet's takes 35 s
-      // so, each example 10 s (mostly conv2DBackpropFilter) and 15 s for Adam over its 20M weights.
-      const limits = target === "tfjs" ? ["--train-limit", "2", "--test-limit", "1"] : ["--train-limit", "128", "--test-limit", "64"];
+      // small: one epoch of a few examples. The tfjs programs train on two (validation_split 0.2
+      // leaves one of them to train on): on tfjs's pure-JavaScript cpu backend a conv2d example
+      // takes seconds (mostly conv2DBackpropFilter), and Adam over alexnet's 20M weights 15 s.
+      const limits =
+        target === "tfjs"
+          ? ["--train-limit", "2", "--test-limit", "1", "--backend", tfjsBackend(name)]
+          : ["--train-limit", "128", "--test-limit", "64"];
       const { code, output } = await runProgram(command, ["--data", data, "--epochs", "1", ...limits, "--out", out]);
       expect(code, output).toBe(0);
       // both programs end with the same line: "test loss 0.1234, test accuracy 91.20% (...)"
       const accuracy = Number(/test loss [\d.]+, test accuracy ([\d.]+)%/.exec(output)?.[1]) / 100;
       expect(accuracy, output).toBeGreaterThanOrEqual(0);
       expect(accuracy, output).toBeLessThanOrEqual(1);
+      if (target === "tfjs") expect(output).toMatch(new RegExp(`samples/s, backend ${tfjsBackend(name)}\\)`));
       expect(existsSync(join(out, "model", "model.json"))).toBe(true);
       expect(existsSync(join(out, "model", "weights.bin"))).toBe(true);
     }, 600_000); // seconds each on an idle machine; generous for a loaded one

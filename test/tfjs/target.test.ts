@@ -1,7 +1,7 @@
 // `nnc compile --target tfjs`: golden programs for every example, `tsc --strict --noEmit` over
 // all of them at once, and the mlp program actually training one batch on the cpu backend.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { transform } from "esbuild";
@@ -186,6 +186,32 @@ describe("tfjs target", () => {
     const viaEngine = tempDir();
     await engine.train(ir, { dataDir: dataDir().dir, epochs: 1, trainLimit: 128, testLimit: 100, outDir: viaEngine }, {});
     expect(readFileSync(join(viaEngine, "model/weights.bin")).equals(readFileSync(join(out, "model/weights.bin")))).toBe(true);
+  }, 120_000);
+
+  it("--backend: cpu or wasm (a conv2d model's program brings nnc's Conv2DBackpropFilter); another name exits 2; wasm without its package says what to install", async () => {
+    const code = await generateTfjs(exampleIr("cnn"));
+    expect(code).toContain("[--backend cpu|wasm]");
+    expect(code).toContain("registerWasmKernels(tf);");
+    expect(await generateTfjs(exampleIr("mlp"))).not.toContain("registerWasmKernels");
+    expect(await generateTfjs(exampleIr("mlp"), { package: "@tensorflow/tfjs-node-gpu" })).not.toContain("--backend");
+    // a folder whose node_modules has everything but @tensorflow/tfjs-backend-wasm
+    const dir = tempDir();
+    const modules = join(dir, "node_modules");
+    mkdirSync(join(modules, "@tensorflow"), { recursive: true });
+    for (const name of readdirSync(join(repoRoot, "node_modules"))) {
+      if (name !== "@tensorflow") symlinkSync(join(repoRoot, "node_modules", name), join(modules, name));
+    }
+    for (const name of readdirSync(join(repoRoot, "node_modules/@tensorflow"))) {
+      if (name !== "tfjs-backend-wasm") symlinkSync(join(repoRoot, "node_modules/@tensorflow", name), join(modules, "@tensorflow", name));
+    }
+    const file = join(dir, "cnn.mjs");
+    writeFileSync(file, (await transform(code, { loader: "ts", format: "esm", target: "node20" })).code);
+    const wrong = spawnSync(process.execPath, [file, "--backend", "gpu"], { cwd: dir, encoding: "utf8" });
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain("--backend gpu: expected cpu or wasm");
+    const missing = spawnSync(process.execPath, [file, "--backend", "wasm", "--data", dataDir().dir], { cwd: dir, encoding: "utf8" });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("--backend wasm needs @tensorflow/tfjs-backend-wasm (npm install @tensorflow/tfjs-backend-wasm)");
   }, 120_000);
 
   for (const [label, make] of [

@@ -3,7 +3,7 @@
 //
 //   cpu     @tensorflow/tfjs (pure JavaScript; always present)
 //   wasm    @tensorflow/tfjs-backend-wasm (single-threaded in Node; it has no Conv2DBackpropFilter,
-//           which nnc registers itself: kernels.ts)
+//           which nnc registers itself: training/tfjs-wasm.ts)
 //   node    @tensorflow/tfjs-node       (libtensorflow on the CPU; optional, usually absent)
 //   gpu     @tensorflow/tfjs-node-gpu   (libtensorflow with CUDA; optional, usually absent)
 //   webgpu  @tensorflow/tfjs-backend-webgpu + the `webgpu` package (Dawn for Node)
@@ -15,7 +15,7 @@ import { createRequire } from "node:module";
 import type { IR, IRModel } from "../../../compiler/ir.js";
 import { kerasLayers, type KerasClass } from "../../../compiler/targets/keras.js";
 import { CliError } from "../../errors.js";
-import { registerWasmKernels } from "./kernels.js";
+import { registerWasmKernels } from "../../training/tfjs-wasm.js";
 import { exposeAsNavigatorGpu, openDawn, type DawnDevice } from "../../webgpu/dawn.js";
 
 /** The `@tensorflow/tfjs` namespace (tfjs-node and tfjs-node-gpu re-export the same API). */
@@ -163,7 +163,7 @@ let webgpuRegistered = false;
  * Kernels that training a tf.layers class (the Keras mapping's, keras.ts) needs beyond the
  * elementwise/matmul basics every backend has. Only what some backend is known to lack matters:
  * tfjs-wasm in Node ships no Conv2DBackpropFilter (the gradient of a convolution's kernel), so it
- * could not train Conv2D; nnc registers one (kernels.ts), and this check guards against any other gap.
+ * could not train Conv2D; nnc registers one (training/tfjs-wasm.ts), and this check guards against any other gap.
  */
 const TRAINING_KERNELS: Partial<Record<KerasClass, string[]>> = {
   Conv2D: ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"],

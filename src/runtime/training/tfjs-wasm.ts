@@ -1,12 +1,12 @@
-// Kernels nnc adds to a tfjs backend that lacks them (the AvgPool gradient fix, which any tfjs
-// program with same-padded average pooling needs, is in src/runtime/training/tfjs.ts).
-// tfjs-backend-wasm has no Conv2DBackpropFilter (the gradient of a convolution's kernel), so on
-// its own it cannot train a conv2d layer; this registers one, in plain JavaScript over the wasm
-// backend's memory, so the rest of the network still runs in wasm (XNNPACK). The loops follow
-// tfjs-backend-cpu's Conv2DBackpropFilter (NHWC; dilations 1, which is all tfjs's gradient of
-// conv2d asks for) with the reduction reordered so the innermost loop walks contiguous memory.
-import type * as tfTypes from "@tensorflow/tfjs";
-import type { Tf } from "./backends.js";
+// EMBEDDABLE MODULE (with TensorFlow.js): the kernels nnc adds to a tfjs backend that lacks them
+// (the AvgPool gradient fix, which any tfjs program with same-padded average pooling needs, is in
+// training/tfjs.ts). tfjs-backend-wasm has no Conv2DBackpropFilter (the gradient of a convolution's
+// kernel), so on its own it cannot train a conv2d layer; this registers one, in plain JavaScript
+// over the wasm backend's memory, so the rest of the network still runs in wasm (XNNPACK). The
+// loops follow tfjs-backend-cpu's Conv2DBackpropFilter (NHWC; dilations 1, which is all tfjs's
+// gradient of conv2d asks for) with the reduction reordered so the innermost loop walks contiguous
+// memory. The tfjs engine registers it (engines/tfjs/backends.ts); the tfjs target copies it into
+// a program with a conv2d layer, for its `--backend wasm`. It takes the tfjs module it extends.
 
 type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 
@@ -78,7 +78,7 @@ export function conv2dBackpropFilter(
 }
 
 /** Registers Conv2DBackpropFilter for the wasm backend (once per process). */
-export function registerWasmKernels(tf: Tf): void {
+export function registerWasmKernels(tf: typeof import("@tensorflow/tfjs")): void {
   if (tf.getKernel("Conv2DBackpropFilter", "wasm")) return;
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
@@ -117,6 +117,6 @@ export function registerWasmKernels(tf: Tf): void {
         padLeft: conv.padInfo.left,
       });
       return backend.makeOutput(conv.filterShape, "float32", undefined, dw);
-    }) as unknown as tfTypes.KernelFunc,
+    }) as unknown as import("@tensorflow/tfjs").KernelFunc,
   });
 }
