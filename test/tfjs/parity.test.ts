@@ -12,8 +12,9 @@
 // matmul/conv kernels vs the standalone engine's), about 1e-7 relative per operation; Adam's
 // division by sqrt(v) + 1e-7 can amplify that for weights whose gradients are near zero, and ten
 // steps compound it. Measured: ~1e-8 relative for mlp at batch 32 (val_loss 1.17390966 vs
-// 1.17390965), up to 3e-5 for allkinds, whose batch_norm gradient (tfjs autodiff vs a closed form) amplifies float32
-// rounding through the small variances after concat/reshape; without batch_norm it is ~2e-6. Any
+// 1.17390965), up to 3e-5 for allkinds, whose batch_norm gradient (tfjs autodiff vs a closed
+// form) amplifies float32 rounding through the small variances after concat/reshape; without
+// batch_norm it is ~2e-6. Any
 // real difference (epsilon placement, bias correction, loss scaling, a missing penalty) shows up
 // at 1e-3 or more within ten steps, so 1e-4 separates noise from bugs.
 import { describe, expect, it } from "vitest";
