@@ -5,7 +5,8 @@
 // of its entry's parameters, under the entry's own names. An IR from anywhere else (a hand-edited
 // `--emit ir` file, a test, a future front end) is refused there, with the path of the first
 // problem, rather than read as a default.
-import { Ajv, type ValidateFunction } from "ajv";
+import type { ValidateFunction } from "ajv";
+import { compileSchema } from "./schema.js";
 import { type Category, lookup, paramSchemas } from "./catalog/index.js";
 import type { IR, IRModel } from "./ir.js";
 import irSchema from "./ir.schema.json" with { type: "json" };
@@ -58,7 +59,7 @@ function modelProblems(model: IRModel, problems: string[]): void {
 
 /** Checks a whole IR where it enters `target` (e.g. "standalone target"); throws IRCheckError. */
 export function checkIR(ir: IR, target: string): void {
-  validateSchema ??= new Ajv({ allErrors: true, strict: true }).compile(irSchema);
+  validateSchema ??= compileSchema(irSchema, false);
   const problems: string[] = [];
   if (!validateSchema(ir)) {
     for (const e of validateSchema.errors ?? []) problems.push(`${e.instancePath || "/"} ${e.message ?? "is invalid"} (ir.schema.json)`);

@@ -5,7 +5,8 @@
 //   training.ts    losses, metrics, optimizers, schedules, callbacks
 //   data.ts        datasets, augmentations, input shapes
 //   settings.ts    the settings of a train section
-import { Ajv, type ValidateFunction } from "ajv";
+import type { ValidateFunction } from "ajv";
+import { compileSchema } from "../schema.js";
 import type { CatalogEntry, Category, LayerEntry } from "./types.js";
 import { layers } from "./layers.js";
 import { activations, initializers, regularizers } from "./functions.js";
@@ -107,10 +108,6 @@ export function allNames(category: Category): string[] {
 
 // ------------------------------------------------------------------ ajv
 
-/** The ajv instance every catalog schema is compiled with (defaults filled, all errors). */
-export const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: true, strictTypes: false });
-for (const keyword of ["nncRef", "nncPair", "nncValueName", "nncMonitor"]) ajv.addKeyword({ keyword });
-
 const compiled = new WeakMap<CatalogEntry, ValidateFunction>();
 
 /** Categories whose schema describes a single value (`rotation: 30`, `epochs 10`) rather than named parameters. */
@@ -126,7 +123,7 @@ export function validator(entry: CatalogEntry): ValidateFunction {
     const schema = valueCategories.has(entry.category)
       ? { type: "object", properties: { value: entry.schema }, additionalProperties: false }
       : entry.schema;
-    v = ajv.compile(schema);
+    v = compileSchema(schema, true); // defaults filled, all errors
     compiled.set(entry, v);
   }
   return v;
