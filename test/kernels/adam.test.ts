@@ -12,7 +12,7 @@ function reference(value: number[], grad: number[], m: number[], v: number[], lr
 
 for (const cfg of KERNEL_MODES) {
   describe(`adamUpdate ${cfg.mode} threads=${cfg.threads}`, () => {
-    // 70001: above KERNEL_ADAM_PARALLEL_MIN, so with two threads the update is split into parts
+    // 70001: above KERNEL_PARALLEL_MIN_VALUES, so with two threads the update is split into parts
     for (const n of [1, 3, 4, 7, 1029, 70001]) {
       it(`n=${n}, three steps, views and plain arrays`, async () => {
         const k = await loadKernels(cfg);

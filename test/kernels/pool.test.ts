@@ -169,7 +169,7 @@ describe("pooling kernels", () => {
     }
   }
 
-  // Batches of at least KERNEL_POOL_PARALLEL_MIN (64Ki) input values split across the threads by
+  // Batches of at least KERNEL_PARALLEL_MIN_VALUES (64Ki) input values split across the threads by
   // images (max_pool; max_pool_relu_backward's dz, then its db on its own): 3 threads give the
   // TypeScript loop's floats and indices, bit for bit.
   for (const [g, covering] of [

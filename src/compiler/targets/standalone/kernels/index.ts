@@ -706,7 +706,7 @@ function ${k.name}(${k.params}): void {
 
 /** The pooling kernels' entry points: in simd mode WebAssembly on kernelMemory's buffers, else (or for other arrays) the TypeScript loops. */
 function poolWrappers(simd: boolean, poolJobs: boolean, uses: ReadonlySet<KernelFunction>): string {
-  // split: max pooling and its gradient into relu across the threads by images, from KERNEL_POOL_PARALLEL_MIN input values
+  // split: max pooling and its gradient into relu across the threads by images, from KERNEL_PARALLEL_MIN_VALUES input values
   const wrap = (name: (typeof POOL_NAMES)[number], doc: string, params: string, args: string, call: string, when: string[], split?: string) =>
     uses.has(name)
       ? kernelEntry(simd, {
@@ -717,7 +717,7 @@ function poolWrappers(simd: boolean, poolJobs: boolean, uses: ReadonlySet<Kernel
           args,
           call: `wasm.${call}`,
           when,
-          split: split && poolJobs ? { size: "n * h * w * c", min: "KERNEL_POOL_PARALLEL_MIN", code: split } : undefined,
+          split: split && poolJobs ? { size: "n * h * w * c", min: "KERNEL_PARALLEL_MIN_VALUES", code: split } : undefined,
         })
       : "";
   return [
@@ -1177,12 +1177,9 @@ function sparseKernel(simd: boolean, pool: boolean, uses: ReadonlySet<KernelFunc
  * products then cost a fraction of gemm's. When more than a third of op(A) is not zero, gemm is
  * faster and runs instead` : ` (in plain TypeScript, gemm itself)`}.
  */
-${simd && pool ? `/** csr_rows splits a matrix across the threads from this many values (below, waking them costs more than it saves). */
-const KERNEL_CSR_PARALLEL_MIN = 65536;
-
-/** csr_rows over all rows: on this thread below KERNEL_CSR_PARALLEL_MIN values, else split across the threads by rows (kernelSplitJob, kind 7), in parts of 16. */
+${simd && pool ? `/** csr_rows over all rows: on this thread below KERNEL_PARALLEL_MIN_VALUES values, else split across the threads by rows (kernelSplitJob, kind 7), in parts of 16. */
 function kernelCsrRows(wasm: GemmKernelExports, a: number, rows: number, cols: number, rs: number, cs: number, ptr: number, ent: number): void {
-  if (kernelState.workers.length === 0 || rows * cols < KERNEL_CSR_PARALLEL_MIN) {
+  if (kernelState.workers.length === 0 || rows * cols < KERNEL_PARALLEL_MIN_VALUES) {
     wasm.csr_rows(a, rows, cols, rs, cs, ptr, ent, 0, rows);
     return;
   }
@@ -1582,10 +1579,10 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
   const pool = threads > 1 || conv;
   // adam's update split across the threads (job kind 4) for a large parameter
   const adamJobs = simd && threads > 1 && uses.has("adamUpdate");
-  // jobs other than matrix products (kernelJobPart, kernelSplitJob)
   // max pooling and its gradient into relu split across the threads by images (job kinds 8, 9)
   const maxPoolJobs = simd && threads > 1 && uses.has("kernelMaxPool");
   const maxPoolReluJobs = simd && threads > 1 && uses.has("kernelMaxPoolReluBackward");
+  // jobs other than matrix products (kernelJobPart, kernelSplitJob)
   const jobs = conv || sparse || adamJobs || maxPoolJobs || maxPoolReluJobs;
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
@@ -1634,8 +1631,6 @@ const GEMM_MR = ${MR};${conv ? `
 const KERNEL_CONV_MR = ${CONV_MR};` : ""}${sparse ? `
 /** Columns of sparse_rows's blocks (its panel of B holds K x KERNEL_SPARSE_NC floats): the unit its jobs are split in. */
 const KERNEL_SPARSE_NC = ${SPARSE_NC};` : ""}${adamJobs ? `
-/** adam's update splits a parameter across the threads from this many values (below, waking them costs more than it saves). */
-const KERNEL_ADAM_PARALLEL_MIN = 65536;
 /** adam's floating-point operations per value, for kernelSplitJob's part count. */
 const KERNEL_ADAM_FLOPS = 10;` : ""}
 const GEMM_NR = ${NR};${simd ? `
@@ -1708,10 +1703,9 @@ const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
 /** The least work (flops) of one part of a product split across threads. */
 const GEMM_PART_MIN_FLOPS = ${opts.partMinFlops ?? DEFAULT_PART_MIN_FLOPS};${simd && jobs ? `
 /** The fewest parts kernelSplitJob cuts a job into: four a thread, so that a thread the OS wakes late leaves its share to the others (with one or two a thread, the first to finish waited for it). */
-const KERNEL_MIN_PARTS = ${4 * threads};` : ""}
-${maxPoolJobs || maxPoolReluJobs ? `
-/** Max pooling (and its gradient) splits a batch across the threads from this many input values (below, waking them costs more than it saves). */
-const KERNEL_POOL_PARALLEL_MIN = 65536;` : ""}
+const KERNEL_MIN_PARTS = ${4 * threads};` : ""}${adamJobs || sparse || maxPoolJobs || maxPoolReluJobs ? `
+/** Jobs counted in values, not flops (Adam's update, csr_rows, max pooling and its gradient into relu), split across the threads from this many (below, waking them costs more than it saves). */
+const KERNEL_PARALLEL_MIN_VALUES = 65536;` : ""}
 
 /** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
 function gemmEvenness(units: number, parts: number): number {
@@ -2105,7 +2099,7 @@ ${adamJobs ? `
  * arguments are never boxed: test/standalone/no-allocation.test.ts).
  */
 function kernelAdam(wasm: GemmKernelExports, value: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
-  if (kernelState.workers.length === 0 || value.length < KERNEL_ADAM_PARALLEL_MIN) {
+  if (kernelState.workers.length === 0 || value.length < KERNEL_PARALLEL_MIN_VALUES) {
     wasm.adam(value.byteOffset, grad.byteOffset, m.byteOffset, v.byteOffset, value.length, kernelFloatArgs.byteOffset);
     return;
   }
