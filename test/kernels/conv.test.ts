@@ -172,14 +172,20 @@ for (const { cfg, shaped } of VARIANTS) {
 }
 
 // The gradients from dz's non-zero values split across the threads (kernelSplitJob: conv_sparse_dw
-// by output channels, conv_sparse_dx by images), every job split (parallelMinFlops 1) into parts as
-// small as they go (partMinFlops 1: one channel, one image each): the same floats as one thread,
-// bit for bit, since no part sums another's values.
+// by output channels, conv_sparse_dx by images, each part zeroing its images of the padded input
+// gradient first), every job split (parallelMinFlops 1) into parts as small as they go (partMinFlops
+// 1: one channel, one image each): the same floats as one thread, bit for bit, since no part sums
+// another's values. From KERNEL_PARALLEL_MIN_VALUES (65,536) values, the copies into and out of the
+// zero border (pad_copy, crop_copy) are split by images too: the 48-image case. With dzShare, the
+// bound a max pool after the layer gives (one value a window), dz is not counted: the sparse
+// gradients run whatever dz holds, and give the same floats.
 describe("gradients from dz's non-zero values, split across the threads", () => {
-  for (const { name, geo } of [
+  for (const { name, geo, share } of [
     { name: "cnn conv2, 6 images", geo: [6, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] as Geo },
     { name: "valid, stride 2, 7 images, 8 -> 24", geo: [7, 9, 9, 8, 3, 3, 2, 2, 4, 4, 0, 0, 24] as Geo },
-  ]) {
+    { name: "cnn conv2, 48 images (the pad and crop copies split by images too)", geo: [48, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] as Geo },
+    { name: "cnn conv2, 6 images, dense dz under a bound of 1/4 (specialised bodies: no count, the sparse gradients all the same)", geo: [6, 14, 14, 8, 5, 5, 1, 1, 14, 14, 2, 2, 16] as Geo, share: 0.25 },
+  ] as { name: string; geo: Geo; share?: number }[]) {
     for (const shaped of [false, true]) {
       it(`${name}${shaped ? ", bodies specialised to the shape" : ""}: 3 threads give one thread's floats`, async () => {
         const [n, h, w, c, kh, kw, sh, sw, oh, ow, pt, pl, f] = geo;
@@ -192,14 +198,19 @@ describe("gradients from dz's non-zero values, split across the threads", () => 
             const xpad = k.allocF32(n * padded(h, kh, sh, oh, pt) * padded(w, kw, sw, ow, pl) * c);
             const koff = k.allocI32(taps);
             k.kernelConv2dForward(x, xpad, koff, kernel, k.allocF32(n * oh * ow * f), ...geo);
-            // about a ninth of dz not zero, unevenly across the channels and images
+            // about a ninth of dz not zero, unevenly across the channels and images (with a share: all of it,
+            // which a count would send to the dense loops)
             const dz = fill(k.allocF32(n * oh * ow * f), 3);
-            for (let i = 0; i < dz.length; i++) if ((i * 3 + Math.floor(i / f)) % 7 !== 0 || (i % f) % 5 === 4) dz[i] = 0;
+            if (share === undefined) for (let i = 0; i < dz.length; i++) if ((i * 3 + Math.floor(i / f)) % 7 !== 0 || (i % f) % 5 === 4) dz[i] = 0;
             const dk = k.allocF32(taps * f).fill(5);
-            k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo);
+            k.kernelConv2dFilterGrad(xpad, koff, dz, dk, ...geo, share);
             const dx = k.allocF32(n * h * w * c).fill(9);
-            k.kernelConv2dInputGrad(dz, k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f), k.allocI32(kh * kw * f), k.allocF32(taps * f), kernel, dx, false, ...geo);
-            expect(k.kernelState?.sparseGradients, "both gradients from the non-zero values").toBe(2);
+            // the padded input gradient's scratch is reused: a second batch must not see the first's sums
+            for (let round = 0; round < 2; round++) k.kernelConv2dInputGrad(dz, k.allocF32(n * (h + kh - 1) * (w + kw - 1) * f), k.allocI32(kh * kw * f), k.allocF32(taps * f), kernel, dx, false, ...geo, share);
+            // (the general bodies pay from 20% not zero: a bound of 1/4 is not enough, dz is counted and,
+            // dense, goes to the dense loops)
+            const sparse = share === undefined || (shaped && share <= 0.4);
+            expect(k.kernelState?.sparseGradients, "both gradients from the non-zero values").toBe(sparse ? 3 : 0);
             expect(worst(dk, refFilterGrad(x, dz, geo), n * oh * ow), "kernel gradient").toBeLessThan(1e-4);
             expect(worst(dx, refInputGrad(dz, kernel, geo), kh * kw * f), "input gradient").toBeLessThan(1e-4);
             return { dk: Array.from(dk), dx: Array.from(dx) };

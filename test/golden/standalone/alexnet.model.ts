@@ -351,8 +351,9 @@ function dense_4_forward(n: number, x: Float32Array): void {
 // conv2d_1: conv2d(16, kernel: 3, padding: same, activation: relu) (line 5)
 function conv2d_1_backward(n: number): void {
   const { xpad, koff, dz, kernel_grad } = conv2d_1;
-  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dz and dBias written by the max_pool after (relu's gradient through it)
-  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1, 16);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dz and dBias written by the max_pool after (relu's gradient through it);
+  // at most one value in 4 of dz is not zero (one a pooling window), so they need no counting
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 28, 28, 1, 3, 3, 1, 1, 28, 28, 1, 1, 16, 0.25);
 }
 
 // max_pool_1: max_pool(2, padding: same) (line 6)
@@ -366,8 +367,9 @@ function max_pool_1_backward(n: number, dz: Float32Array, db: Float32Array): voi
 // conv2d_2: conv2d(32, kernel: 3, padding: same, activation: relu) (line 7)
 function conv2d_2_backward(n: number, dx: Float32Array): void {
   const { xpad, koff, dz, kernel_grad, dzpad, dkoff, wflip, kernel } = conv2d_2;
-  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dz and dBias written by the max_pool after (relu's gradient through it)
-  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1, 32);
+  // dKernel = windowsᵀ · dz (from the padded input the forward pass left); dz and dBias written by the max_pool after (relu's gradient through it);
+  // at most one value in 4 of dz is not zero (one a pooling window), so they need no counting
+  kernelConv2dFilterGrad(xpad, koff, dz, kernel_grad, n, 14, 14, 16, 3, 3, 1, 1, 14, 14, 1, 1, 32, 0.25);
   // dx = dz (zero-bordered) convolved with the kernel turned around
   kernelConv2dInputGrad(
     dz,
@@ -390,6 +392,7 @@ function conv2d_2_backward(n: number, dx: Float32Array): void {
     1,
     1,
     32,
+    0.25,
   );
 }
 

@@ -11,7 +11,7 @@
 // through lit() (JSON string literals) or through comment() (as // comments, with line
 // terminators removed), so no .nn text can change what the program does.
 import prettier from "prettier";
-import { activationOf, describeSource, type IR, type IRLayer, type IRRef, type IRTraining } from "../../ir.js";
+import { activationOf, describeSource, type IR, type IRLayer, type IRLayerOf, type IRRef, type IRTraining } from "../../ir.js";
 import { HELPERS, ACTIVATIONS } from "./activations.js";
 import { embedRuntime, renderImports, type ModuleImport } from "./embed.js";
 import { emitKernelRuntime, KERNEL_FUNCTIONS, type ConvShape, type KernelFunction } from "./kernels/index.js";
@@ -184,12 +184,16 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
   }
   const outputId = model.outputs[0]!;
   const outputLayer = model.layers.find((l) => l.id === outputId)!;
-  // relu layers whose only reader, a max_pool, writes their dz (maxPoolIntoRelu)
-  const poolWritesDz = new Set<string>();
+  // relu layers whose only reader, a max_pool, writes their dz (maxPoolIntoRelu), with the pool's
+  // window size (its gradient reaches one value of each window)
+  const poolWritesDz = new Map<string, number>();
   const layerById = new Map(model.layers.map((l) => [l.id, l]));
   for (const l of model.layers) {
     const producer = l.inputs.length === 1 ? layerById.get(l.inputs[0]!) : undefined;
-    if (producer && consumers.get(producer.id) === 1 && producer.id !== outputId && needsGrad.get(producer.id) && maxPoolIntoRelu(options.kernels ?? "ts", producer, l)) poolWritesDz.add(producer.id);
+    if (producer && consumers.get(producer.id) === 1 && producer.id !== outputId && needsGrad.get(producer.id) && maxPoolIntoRelu(options.kernels ?? "ts", producer, l)) {
+      const [PH, PW] = (l as IRLayerOf<"max_pool">).args.pool_size;
+      poolWritesDz.set(producer.id, PH * PW);
+    }
   }
 
   // ---- the loss: fused with a softmax/sigmoid output when the combination allows it
@@ -242,6 +246,7 @@ export async function generateStandalone(ir: IR, options: StandaloneOptions = {}
       shape: layer.outputShape,
       fused: layerFused,
       poolWritesDz: poolWritesDz.has(layer.id),
+      dzShare: 1 / (poolWritesDz.get(layer.id) ?? 1),
       needsGrad: plan.needsGrad,
       kernels: options.kernels ?? "ts",
       buffer(name, sizeExpr, note) {

@@ -48,6 +48,8 @@ export interface LayerContextBase {
   fused: boolean;
   /** The max_pool after this relu layer writes its dz and bias gradient (maxPoolIntoRelu): skip both here. */
   poolWritesDz: boolean;
+  /** At most this share of the layer's dz is not zero, as known when compiling (1 / the pool's window when poolWritesDz; else 1). */
+  dzShare: number;
   /** Whether any gradient is needed at this layer (false: forward only). */
   needsGrad: boolean;
   /** The kernel mode the program is generated for (some layers pick their kernels by it: conv2dDirect). */
@@ -378,10 +380,12 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
   let backward: string[] = [];
   const db = dz ? convBiasGrad(ctx, bias, dz, rows, F) : null;
   if (dz && db) {
+    // dz's share of non-zero values, where a max_pool after writes it: no need to count them
+    const share = ctx.dzShare < 1 ? `, ${ctx.dzShare}` : "";
     backward = [
       actBackward,
-      `// dKernel = windowsᵀ · dz (from the padded input the forward pass left); ${db.note}`,
-      `${ctx.helper("conv2dFilterGrad")}(${xpad}, ${koff}, ${dz}, ${kernel.grad}, ${geo});`,
+      `// dKernel = windowsᵀ · dz (from the padded input the forward pass left); ${db.note}${share ? `;\n// at most one value in ${Math.round(1 / ctx.dzShare)} of dz is not zero (one a pooling window), so they need no counting` : ""}`,
+      `${ctx.helper("conv2dFilterGrad")}(${xpad}, ${koff}, ${dz}, ${kernel.grad}, ${geo}${share});`,
       db.code,
     ];
     if (x.grad) {
@@ -390,7 +394,7 @@ const conv2dDirectEmitter: LayerEmitter<"conv2d"> = (ctx) => {
       const wflip = ctx.buffer(`${ctx.v}_wflip`, `${patch * F}`, `the kernel turned around [${KH}, ${KW}, ${F}, ${g.C}]`);
       backward.push(
         `// dx ${x.acc ? "+" : ""}= dz (zero-bordered) convolved with the kernel turned around`,
-        `${ctx.helper("conv2dInputGrad")}(${dz}, ${dzpad}, ${dkoff}, ${wflip}, ${kernel.value}, ${x.grad}, ${x.acc}, ${geo});`,
+        `${ctx.helper("conv2dInputGrad")}(${dz}, ${dzpad}, ${dkoff}, ${wflip}, ${kernel.value}, ${x.grad}, ${x.acc}, ${geo}${share});`,
       );
     }
   }

@@ -1441,6 +1441,18 @@ function buildCropCopy(): Func {
 }
 
 /**
+ * zero(dst, bytes): dst[0..bytes) = 0, 16 bytes at a time (bytes a multiple of 16): the padded
+ * input gradient before conv_sparse_dx adds onto it, each thread its own images' share.
+ */
+function buildZero(): Func {
+  const f = new Func("zero", [I32, I32]);
+  const [dst, bytes] = [0, 1];
+  const i = f.local(I32);
+  f.emit(forLoop(i, op.i32(0), op.get(bytes), op.i32(16), [...op.get(dst), ...op.get(i), ...op.i32Add(), ...op.v128Zero(), ...op.v128Store()]));
+  return f;
+}
+
+/**
  * pad_copy(src, dst, n, h, w, c, hp, wp, top, left): copies each [h, w, c] image of src into the
  * [hp, wp, c] image of dst at (top, left), row by row (4 floats at a time, then the tail). The
  * border of dst is not written: it stays as allocated, zero.
@@ -1843,7 +1855,7 @@ export function buildGemmWasm(
       funcs.push(...shapes.map((s, i) => buildShapedConvSparse(name, s, i, shape.fma ?? false)));
       funcs.push(buildConvSparse(name, shape.fma ?? false, shapes.map((_, i) => base + i)));
     }
-    funcs.push(buildCountNonzero(), buildCropCopy());
+    funcs.push(buildCountNonzero(), buildCropCopy(), buildZero());
   }
   if (extras.sparse !== false) funcs.push(buildCsrRows(), buildSparseRows(shape.fma ?? false));
   if (extras.dropout !== false) funcs.push(buildDropout());

@@ -56,7 +56,7 @@
 //       the same floats as the TypeScript loops (the averages in f64, as JavaScript computes them).
 //   kernelConv2dForward(x, xpad, koff, kernel, z, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop,
 //       padLeft, f[, bias, relu]) (with a bias, added, then relu when asked, as each sum is
-//       stored: conv_fwd's epilogue), kernelConv2dFilterGrad(xpad, koff, dz, dkernel, ...same geometry),
+//       stored: conv_fwd's epilogue), kernelConv2dFilterGrad(xpad, koff, dz, dkernel, ...same geometry[, dzShare]),
 //       kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, accumulate, ...same geometry):
 //       the direct convolution (no patch matrix): x is copied into xpad with a zero border, and
 //       each output's window is read in place through koff (a byte offset per kernel tap); the
@@ -68,7 +68,9 @@
 //       opts.convShapes, conv_fwd has a body specialised to each listed shape (KERNEL_CONV_SHAPES,
 //       found by kernelConvShape), the general loops serving any other. Where dz is mostly zeros
 //       (kernelConvSparse), the kernel and input gradients come from its non-zero values alone
-//       (conv_sparse_dw, conv_sparse_dx, also specialised per shape).
+//       (conv_sparse_dw, conv_sparse_dx, also specialised per shape); dzShare (simd mode), a bound
+//       on dz's share of non-zero values known when compiling (a max pool after the layer: one
+//       value a window), spares counting them where it decides alone.
 //   kernelSparseGemm(transA, M, N, K, A, B, C, csr): C[M x N] = op(A) · B (B [K x N] row-major),
 //       skipping the zeros of op(A): WebAssembly lists op(A)'s non-zero values row by row into the
 //       int scratch csr (csr_rows; M + 1 + 2*M*K ints) and sums only the rows of B they multiply
@@ -817,7 +819,7 @@ const CONV_GEO_ARGS = "n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft, f";
  * window is in bounds; koff lists, per kernel tap (ky, kx, ch) in the kernel's order, the byte
  * offset of that tap from the window's corner in xpad. No patch matrix is written.
  */
-function convKernels(simd: boolean, uses: ReadonlySet<KernelFunction>, shapes: readonly ConvShape[] = []): string {
+function convKernels(simd: boolean, copyJobs: boolean, uses: ReadonlySet<KernelFunction>, shapes: readonly ConvShape[] = []): string {
   if (!CONV_NAMES.some((k) => uses.has(k))) return "";
   /** In simd mode: the WebAssembly path when cond holds, then return (`declare`: the function's first, which reads kernelState.wasm). */
   const wasmIf = (cond: string, body: string, declare = true) =>
@@ -847,6 +849,26 @@ function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number,
   }
   kernelJobArgs(x, koff, w, out, f, taps, oh, ow, img, row, col, mode, spec + 1, bias);
   kernelSplitJob(wasm, 1, rows, spec >= 0 ? ow : KERNEL_CONV_MR, flops);
+}
+` : ""}${copyJobs && fwd ? `
+/** pad_copy (the input into its zero border), split across the threads by images (kind 10) from KERNEL_PARALLEL_MIN_VALUES values. */
+function kernelPadCopy(wasm: GemmKernelExports, src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void {
+  if (kernelState.workers.length === 0 || n * h * w * c < KERNEL_PARALLEL_MIN_VALUES) {
+    wasm.pad_copy(src, dst, n, h, w, c, hp, wp, top, left);
+    return;
+  }
+  kernelJobArgs(src, dst, n, h, w, c, hp, wp, top, left);
+  kernelSplitJob(wasm, 10, n, 1, 0);
+}
+` : ""}${copyJobs && dx ? `
+/** crop_copy (the input gradient out of its zero border), split across the threads by images (kind 11) from KERNEL_PARALLEL_MIN_VALUES values. */
+function kernelCropCopy(wasm: GemmKernelExports, src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number, accumulate: number): void {
+  if (kernelState.workers.length === 0 || n * h * w * c < KERNEL_PARALLEL_MIN_VALUES) {
+    wasm.crop_copy(src, dst, n, h, w, c, hp, wp, top, left, accumulate);
+    return;
+  }
+  kernelJobArgs(src, dst, n, h, w, c, hp, wp, top, left, accumulate);
+  kernelSplitJob(wasm, 11, n, 1, 0);
 }
 ` : ""}
 `
@@ -891,26 +913,35 @@ const kernelConvCount = new Int32Array(kernelMemory.buffer, kernelAllocBytes(4),
 /** Floats in a row of a window (kw * c) from which the sparse gradients pay (see KERNEL_CONV_SPARSE_MAX). */
 const KERNEL_CONV_SPARSE_ROW_MIN = 16;
 
-/** Whether the gradients of a convolution with rows of rowFloats (kw * c) come from dz[0..count)'s non-zero values: rows long enough, and dz sparse enough. Counts each use (kernelState.sparseGradients). */
-function kernelConvSparse(wasm: GemmKernelExports, dz: Float32Array, count: number, rowFloats: number, spec: number): boolean {
+/**
+ * Whether the gradients of a convolution with rows of rowFloats (kw * c) come from dz[0..count)'s
+ * non-zero values: rows long enough, and dz sparse enough. share bounds dz's share of non-zero
+ * values from what the program knows when it is compiled (a max pool after the layer writes dz:
+ * one value a window, 1 / (ph * pw)); where that bound is sparse enough, dz is not counted
+ * (kernelConvCount then holds the bound's count). Counts each use (kernelState.sparseGradients).
+ */
+function kernelConvSparse(wasm: GemmKernelExports, dz: Float32Array, count: number, rowFloats: number, spec: number, share: number): boolean {
   if (rowFloats < KERNEL_CONV_SPARSE_ROW_MIN) return false;
-  wasm.count_nonzero(dz.byteOffset, count, kernelConvCount.byteOffset);
-  const sparse = kernelConvCount[0]! <= count * (spec >= 0 ? KERNEL_CONV_SPARSE_MAX_SHAPED : KERNEL_CONV_SPARSE_MAX);
+  const most = count * (spec >= 0 ? KERNEL_CONV_SPARSE_MAX_SHAPED : KERNEL_CONV_SPARSE_MAX);
+  if (count * share <= most) kernelConvCount[0] = Math.ceil(count * share);
+  else wasm.count_nonzero(dz.byteOffset, count, kernelConvCount.byteOffset);
+  const sparse = kernelConvCount[0]! <= most;
   if (sparse) kernelState.sparseGradients++;
   return sparse;
 }
 
 /**
  * Runs conv_sparse_dw (kind 5) or conv_sparse_dx (kind 6) over a batch's dz, whose non-zero values
- * kernelConvSparse has just counted: on this thread alone below GEMM_PARALLEL_MIN_FLOPS (2 * kh *
+ * kernelConvSparse has just counted (or bounded): on this thread alone below GEMM_PARALLEL_MIN_FLOPS (2 * kh *
  * kwc flops a value), else split across the threads by kernelSplitJob, conv_sparse_dw by output
  * channels (each part owns its rows of the transposed kernel gradient mat) and conv_sparse_dx by
- * images (each part owns its images' rows of the padded input gradient win). Nothing is summed
- * afterwards: every float is the one thread's.
+ * images (each part owns its images of the padded input gradient win, which it zeroes first).
+ * Nothing is summed afterwards: every float is the one thread's.
  */
 function kernelConvSparseRun(wasm: GemmKernelExports, kind: 5 | 6, spec: number, win: number, dz: number, mat: number, n: number, oh: number, ow: number, f: number, kh: number, kwc: number, imgBytes: number, rowBytes: number, colBytes: number, winRowBytes: number): void {
   const flops = 2 * kernelConvCount[0]! * kh * kwc;
   if (kernelState.workers.length === 0 || flops < GEMM_PARALLEL_MIN_FLOPS) {
+    if (kind === 6) wasm.zero(win, n * imgBytes);
     (kind === 5 ? wasm.conv_sparse_dw : wasm.conv_sparse_dx)(spec, win, dz, mat, n, oh, ow, f, kh, kwc, imgBytes, rowBytes, colBytes, winRowBytes, 0, f);
     return;
   }
@@ -993,7 +1024,7 @@ ${fwd ? `/**
 function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, ${CONV_GEO_PARAMS}, bias: Float32Array | null = null, relu = false): void {
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   kernelConvOffsets(koff, kh, kw, c, wp);
-  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])} && (bias === null || kernelShared(bias))`, `wasm.pad_copy(x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
+  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])} && (bias === null || kernelShared(bias))`, `${copyJobs ? "kernelPadCopy(wasm, " : "wasm.pad_copy("}x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
     const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
     const mode = bias === null ? 0 : relu ? 3 : 2;
     kernelConvForwardRows(wasm, spec, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, mode, bias === null ? 0 : bias.byteOffset);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
@@ -1012,10 +1043,10 @@ ${dw ? `/**
  * times dz[(b, oy, ox), j], reading the padded input and offsets kernelConv2dForward left in xpad
  * and koff (so it runs after the forward pass of the same batch).
  */
-function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, ${CONV_GEO_PARAMS}): void {
+function kernelConv2dFilterGrad(xpad: Float32Array, koff: Int32Array, dz: Float32Array, dkernel: Float32Array, ${CONV_GEO_PARAMS}${simd ? ", dzShare = 1" : ""}): void {
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   const taps = kh * kw * c;
-  ${simd ? "const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);\n  " : ""}${wasmIf(`${shared(["xpad", "dz", "dkernel"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec)`, `// from dz's non-zero values: each adds its share onto the kernel gradient, transposed ([f, taps]) in scratch
+  ${simd ? "const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);\n  " : ""}${wasmIf(`${shared(["xpad", "dz", "dkernel"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec, dzShare)`, `// from dz's non-zero values: each adds its share onto the kernel gradient, transposed ([f, taps]) in scratch
     const dt = kernelConvScratchOf(taps * f);
     dt.fill(0, 0, taps * f);
     kernelConvSparseRun(wasm, 5, spec, xpad.byteOffset, dz.byteOffset, dt.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
@@ -1052,18 +1083,18 @@ ${dx ? `/**
  * the kernel turned around: wflip[ky, kx, j, ch] = kernel[kh-1-ky, kw-1-kx, ch, j]. dkoff
  * (kh*kw*f ints) and wflip (kh*kw*f*c floats) are scratch.
  */
-function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, ${CONV_GEO_PARAMS}): void {
+function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int32Array, wflip: Float32Array, kernel: Float32Array, dx: Float32Array, accumulate: boolean, ${CONV_GEO_PARAMS}${simd ? ", dzShare = 1" : ""}): void {
   ${simd ? `// the forward pass's padded extent and shape
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
-  ` : ""}${wasmIf(`${shared(["dz", "wflip", "dx"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec)`, `// from dz's non-zero values: each adds its window's share onto dx, zero-bordered in scratch
+  ` : ""}${wasmIf(`${shared(["dz", "wflip", "dx"])} && kernelConvSparse(wasm, dz, n * oh * ow * f, kw * c, spec, dzShare)`, `// from dz's non-zero values: each adds its window's share onto dx, zero-bordered in scratch
     const taps = kh * kw * c;
     // the kernel transposed, [f, kh, kw, c], in wflip's room
     for (let t = 0; t < taps; t++) for (let j = 0; j < f; j++) wflip[j * taps + t] = kernel[t * f + j]!;
+    // (kernelConvSparseRun zeroes it first)
     const dxpad = kernelConvScratchOf(n * hp * wp * c);
-    dxpad.fill(0, 0, n * hp * wp * c);
     kernelConvSparseRun(wasm, 6, spec, dxpad.byteOffset, dz.byteOffset, wflip.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
-    wasm.crop_copy(dxpad.byteOffset, dx.byteOffset, n, h, w, c, hp, wp, padTop, padLeft, accumulate ? 1 : 0);`)}const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
+    ${copyJobs ? "kernelCropCopy(wasm, " : "wasm.crop_copy("}dxpad.byteOffset, dx.byteOffset, n, h, w, c, hp, wp, padTop, padLeft, accumulate ? 1 : 0);`)}const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++)
       for (let ch = 0; ch < c; ch++) {
@@ -1071,7 +1102,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
         for (let j = 0; j < f; j++) wflip[dst + j * c] = kernel[src + j];
       }
   kernelConvOffsets(dkoff, kh, kw, f, wq);
-  ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `wasm.pad_copy(dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
+  ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `${copyJobs && fwd ? "kernelPadCopy(wasm, " : "wasm.pad_copy("}dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
     // dz convolved with the kernel turned around: a shape of its own
     const flipped = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
     kernelConvForwardRows(wasm, flipped, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0, 0);`, false)}void sh;
@@ -1087,20 +1118,30 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
  * (direct convolutions, products that skip zeros): one part's runner, which the workers run too,
  * and the split.
  */
-function jobKernels(conv: boolean, sparse: boolean, adam: boolean, maxPool: boolean, maxPoolRelu: boolean): string {
+function jobKernels(conv: boolean, sparse: boolean, adam: boolean, maxPool: boolean, maxPoolRelu: boolean, convCopy: boolean): string {
   const kinds = [
     conv ? `if (kind === 1) wasm.conv_fwd(job[J + 12] - 1, job[J], job[J + 1], job[J + 2], job[J + 3], job[R], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 13]);
   else if (kind === 2) wasm.conv_dw(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[R], job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10]);
   else if (kind === 5) wasm.conv_sparse_dw(job[J] - 1, job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], job[R], job[R + 1]);
   else if (kind === 6) {
-    // images b0 <= b < b1: their windows in win, their values of dz (oh * ow * f floats an image)
+    // images b0 <= b < b1: their windows in win (zeroed first), their values of dz (oh * ow * f floats an image)
     const b0 = job[R], b1 = job[R + 1];
+    wasm.zero(job[J + 1] + b0 * job[J + 10], (b1 - b0) * job[J + 10]);
     wasm.conv_sparse_dx(job[J] - 1, job[J + 1] + b0 * job[J + 10], job[J + 2] + b0 * job[J + 5] * job[J + 6] * job[J + 7] * 4, job[J + 3], b1 - b0, job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], 0, job[J + 7]);
   }` : "",
     sparse ? `if (kind === 3) wasm.sparse_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], 0, panel, job[R], job[R + 1]);
   else if (kind === 7) wasm.csr_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], job[J + 6], job[R], job[R + 1]);` : "",
     maxPool ? `if (kind === 8) wasm.max_pool(job[J], job[J + 1], job[J + 2], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], job[J + 14], job[R]);` : "",
     maxPoolRelu ? `if (kind === 9) wasm.max_pool_relu_backward(job[J], job[J + 1], job[J + 2], job[J + 3], 0, 0, job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[R]);` : "",
+    convCopy ? `if (kind === 10) {
+    // images b0 <= b < b1 of pad_copy(src, dst, n, h, w, c, hp, wp, top, left)
+    const b0 = job[R], h = job[J + 3], w = job[J + 4], c = job[J + 5], hp = job[J + 6], wp = job[J + 7];
+    wasm.pad_copy(job[J] + b0 * h * w * c * 4, job[J + 1] + b0 * hp * wp * c * 4, job[R + 1] - b0, h, w, c, hp, wp, job[J + 8], job[J + 9]);
+  } else if (kind === 11) {
+    // images b0 <= b < b1 of crop_copy(src, dst, n, h, w, c, hp, wp, top, left, accumulate)
+    const b0 = job[R], h = job[J + 3], w = job[J + 4], c = job[J + 5], hp = job[J + 6], wp = job[J + 7];
+    wasm.crop_copy(job[J] + b0 * hp * wp * c * 4, job[J + 1] + b0 * h * w * c * 4, job[R + 1] - b0, h, w, c, hp, wp, job[J + 8], job[J + 9], job[J + 10]);
+  }` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
   ].filter(Boolean);
   const args = Array.from({ length: 15 }, (_, i) => `a${i}`);
@@ -1128,7 +1169,7 @@ function kernelJobPart(wasm: GemmKernelExports, job: Uint32Array, kind: number, 
  * what they split:${conv ? `
  * 1: conv_fwd's output rows; 2: conv_dw's kernel taps (every part writes its own rows of the
  * kernel gradient: nothing is summed afterwards); 5: conv_sparse_dw's output channels (its own
- * rows of the transposed kernel gradient); 6: conv_sparse_dx's images${sparse ? ";" : "."}` : ""}${sparse ? `
+ * rows of the transposed kernel gradient); 6: conv_sparse_dx's images${convCopy ? "; 10, 11: pad_copy's\n * and crop_copy's images" : ""}${sparse ? ";" : "."}` : ""}${sparse ? `
  * 3: sparse_rows's columns (every part packs its own blocks of B); 7: csr_rows's rows (each
  * listed in its own room).` : ""}${adam ? `
  * 4: adam's values (a parameter's elements: every part updates its own).` : ""}${maxPool || maxPoolRelu ? `
@@ -1154,7 +1195,7 @@ function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, u
     kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}${maxPool || maxPoolRelu ? `kind >= 8 ? "a pooling" : ` : ""}"a convolution");
+  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}${maxPool || maxPoolRelu ? `kind === 8 || kind === 9 ? "a pooling" : ` : ""}"a convolution");
 }
 `;
 }
@@ -1360,7 +1401,7 @@ ${uses.has("adamUpdate") ? ADAM_TS.replace("function adamUpdateTs(", "function a
     .map((k) => ELEMENTWISE_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
     .join("")}${uses.has("kernelBytesToFloats") ? KERNEL_BYTES_AS_IS : ""}${POOL_NAMES.filter((k) => uses.has(k))
     .map((k) => POOL_TS[k].replace(`function ${k}Ts(`, `function ${k}(`))
-    .join("")}${convKernels(false, uses)}${sparseKernel(false, false, uses)}${dropoutKernel(false, uses)}${channelKernels(false, uses)}${uses.has("allocI32") ? `
+    .join("")}${convKernels(false, false, uses)}${sparseKernel(false, false, uses)}${dropoutKernel(false, uses)}${channelKernels(false, uses)}${uses.has("allocI32") ? `
 /** Allocates a zero-filled int buffer (the argmax of max pooling), once, at setup. */
 function allocI32(n: number): Int32Array {
   return new Int32Array(n);
@@ -1584,6 +1625,9 @@ function emitSharedRuntimeText(mode: KernelMode, threads: number, opts: KernelRu
   const maxPoolReluJobs = simd && threads > 1 && uses.has("kernelMaxPoolReluBackward");
   // jobs other than matrix products (kernelJobPart, kernelSplitJob)
   const jobs = conv || sparse || adamJobs || maxPoolJobs || maxPoolReluJobs;
+  // the direct convolution's copies (the input into its zero border, the input gradient out of it)
+  // split across the threads by images (job kinds 10, 11)
+  const convCopyJobs = conv && threads > 1;
   const minFlops = opts.parallelMinFlops ?? DEFAULT_PARALLEL_MIN_FLOPS;
   const extras = {
     adam: uses.has("adamUpdate"),
@@ -1643,7 +1687,7 @@ const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
 const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${jobs ? `; or another job's arguments
-const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns; 7: csr_rows, parts of rows" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}${maxPoolJobs ? "; 8: max_pool, parts of images" : ""}${maxPoolReluJobs ? "; 9: max_pool_relu_backward, parts of images" : ""}` : ""}
+const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns; 7: csr_rows, parts of rows" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}${maxPoolJobs ? "; 8: max_pool, parts of images" : ""}${maxPoolReluJobs ? "; 9: max_pool_relu_backward, parts of images" : ""}${convCopyJobs ? "; 10, 11: pad_copy, crop_copy, parts of images" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
@@ -1703,8 +1747,8 @@ const GEMM_PARALLEL_MIN_FLOPS = ${minFlops};
 /** The least work (flops) of one part of a product split across threads. */
 const GEMM_PART_MIN_FLOPS = ${opts.partMinFlops ?? DEFAULT_PART_MIN_FLOPS};${simd && jobs ? `
 /** The fewest parts kernelSplitJob cuts a job into: four a thread, so that a thread the OS wakes late leaves its share to the others (with one or two a thread, the first to finish waited for it). */
-const KERNEL_MIN_PARTS = ${4 * threads};` : ""}${adamJobs || sparse || maxPoolJobs || maxPoolReluJobs ? `
-/** Jobs counted in values, not flops (Adam's update, csr_rows, max pooling and its gradient into relu), split across the threads from this many (below, waking them costs more than it saves). */
+const KERNEL_MIN_PARTS = ${4 * threads};` : ""}${adamJobs || sparse || maxPoolJobs || maxPoolReluJobs || convCopyJobs ? `
+/** Jobs counted in values, not flops (Adam's update, csr_rows, max pooling and its gradient into relu, the convolution's pad and crop copies), split across the threads from this many (below, waking them costs more than it saves). */
 const KERNEL_PARALLEL_MIN_VALUES = 65536;` : ""}
 
 /** How evenly units split into at most parts parts: the average part over the largest (1: all equal). */
@@ -1776,6 +1820,7 @@ ${uses.has("adamUpdate") ? `  /** args: the byte address of [lrT, beta1, 1 - bet
   conv_sparse_dx: KernelConvSparseCall;
   count_nonzero(src: number, n: number, out: number): void;
   crop_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number, accumulate: number): void;
+  zero(dst: number, bytes: number): void;
   conv_fwd(spec: number, x: number, koff: number, w: number, out: number, m0: number, m1: number, n: number, k: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number, mode: number, bias: number): void;
   conv_dw(x: number, koff: number, dz: number, dw: number, images: number, k0: number, k1: number, n: number, oh: number, ow: number, imgBytes: number, rowBytes: number, colBytes: number): void;
   pad_copy(src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void;
@@ -2063,7 +2108,7 @@ function kernelCol2im(
   kernelCol2imTs(cols, dx, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop, padLeft);
 }
 
-` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, maxPoolJobs || maxPoolReluJobs, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs, maxPoolJobs, maxPoolReluJobs) : ""}${convKernels(simd, uses, opts.convShapes)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${elementwiseWrappers(simd, uses)}${uses.has("adamUpdate") ? `/**
+` : ""}${ELEMENTWISE_NAMES.filter((k) => uses.has(k)).map((k) => ELEMENTWISE_TS[k]).join("")}${POOL_NAMES.filter((k) => uses.has(k)).map((k) => POOL_TS[k]).join("")}${poolWrappers(simd, maxPoolJobs || maxPoolReluJobs, uses)}${simd && pool && jobs ? jobKernels(conv, sparse, adamJobs, maxPoolJobs, maxPoolReluJobs, convCopyJobs) : ""}${convKernels(simd, convCopyJobs, uses, opts.convShapes)}${sparseKernel(simd, pool, uses)}${dropoutKernel(simd, uses)}${channelKernels(simd, uses)}${elementwiseWrappers(simd, uses)}${uses.has("adamUpdate") ? `/**
  * One Adam step over a parameter, in place: m = beta1*m + (1-beta1)*g; v = beta2*v + (1-beta2)*g*g;
  * value -= lrT * m / (sqrt(v) + epsilon).${simd ? " Runs as WebAssembly SIMD on allocF32 buffers." : ""}
  */
