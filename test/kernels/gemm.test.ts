@@ -1,5 +1,9 @@
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KernelRuntimeOptions } from "../../src/compiler/targets/standalone/kernels/index.js";
+import { emitKernelRuntime, type KernelRuntimeOptions } from "../../src/compiler/targets/standalone/kernels/index.js";
+import { MAX_KERNEL_THREADS } from "../../src/compiler/targets/standalone/threads.js";
 import { loadKernels, naiveGemm, type KernelRuntime } from "./load.js";
 
 const CONFIGS: (KernelRuntimeOptions & { label?: string })[] = [
@@ -182,6 +186,24 @@ describe("threaded gemm under a stream of jobs", () => {
       k.shutdownKernels();
     });
   }
+});
+
+// A job's parts are claimed through one integer, the part's index in its low bits (KERNEL_PART_BITS)
+// and the job's generation above: with 8 parts a thread, 33 threads cut a product into up to 264
+// parts, past what 8 bits held (the 257th claim ran into the generation and the main thread waited
+// for the rest forever: hence a child process, with a timeout). Past MAX_KERNEL_THREADS, the
+// runtime is refused.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REGISTER = join(HERE, "../../bin/register.mjs");
+
+describe("a job of more than 256 parts", () => {
+  it("33 threads, a product in 264 parts: every part runs, the sums are right", () => {
+    const out = execFileSync(process.execPath, ["--import", REGISTER, join(HERE, "many-parts.child.ts")], { encoding: "utf8", timeout: 30_000 });
+    expect(out.trim()).toBe("ok");
+  });
+  it(`more than ${MAX_KERNEL_THREADS} threads: refused, naming the limit`, () => {
+    expect(() => emitKernelRuntime({ mode: "simd", threads: MAX_KERNEL_THREADS + 1 })).toThrow(`at most ${MAX_KERNEL_THREADS} threads`);
+  });
 });
 
 describe("relaxed-SIMD multiply-add in the simd gemm", () => {

@@ -12,6 +12,7 @@ import { CliError, EXIT_DIAGNOSTICS, EXIT_USAGE } from "../errors.js";
 import { compileFileOrFail } from "./summary.js";
 import { writeAtomic } from "../write-atomic.js";
 import type { Limits } from "../../compiler/checker/limits.js";
+import { MAX_KERNEL_THREADS } from "../../compiler/targets/standalone/threads.js";
 import { limitOption } from "../limit-option.js";
 
 const TFJS_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs"] as const;
@@ -66,8 +67,8 @@ export function registerCompile(program: Command): void {
         throw new CliError(`unknown --kernels \`${opts.kernels}\`: use ts or simd`, EXIT_USAGE);
       }
       const threads = Number(opts.threads);
-      if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-        throw new CliError(`--threads must be a whole number from 1 to 64, not \`${opts.threads}\``, EXIT_USAGE);
+      if (!Number.isInteger(threads) || threads < 1 || threads > MAX_KERNEL_THREADS) {
+        throw new CliError(`--threads must be a whole number from 1 to ${MAX_KERNEL_THREADS}, not \`${opts.threads}\``, EXIT_USAGE);
       }
       if (!TFJS_PACKAGES.includes(opts.tfjsPackage as TfjsPackage)) {
         throw new CliError(`unknown --tfjs-package \`${opts.tfjsPackage}\`: use ${TFJS_PACKAGES.join(", ")}`, EXIT_USAGE);

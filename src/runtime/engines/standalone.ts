@@ -4,6 +4,7 @@
 import { availableParallelism } from "node:os";
 import type { IR } from "../../compiler/ir.js";
 import { generateStandalone } from "../../compiler/targets/standalone/index.js";
+import { MAX_KERNEL_THREADS } from "../../compiler/targets/standalone/threads.js";
 import { loadMnist } from "../data/mnist.js";
 import type { Engine, RunOptions, TrainHooks, TrainResult } from "../engine.js";
 import { loadProgram } from "./program.js";
@@ -12,14 +13,18 @@ export interface StandaloneProgram {
   train(options: RunOptions, hooks: TrainHooks): Promise<TrainResult>;
 }
 
-/** Kernel mode and thread count: --kernels ts|simd (default simd), $NNC_THREADS (default: the cores, at most 8). */
+/** Kernel mode and thread count: --kernels ts|simd (default simd), $NNC_THREADS (1 to 64; default: the cores, at most 8). */
 export function kernelSettings(options: Pick<RunOptions, "kernels">): { mode: "ts" | "simd"; threads: number } {
   const mode = options.kernels === "ts" ? "ts" : "simd";
   if (options.kernels !== undefined && options.kernels !== "ts" && options.kernels !== "simd") {
     throw new Error(`--kernels must be ts or simd, not ${JSON.stringify(options.kernels)}`);
   }
-  const env = Number(process.env.NNC_THREADS);
-  const threads = Number.isInteger(env) && env > 0 ? env : Math.max(1, Math.min(8, availableParallelism()));
+  const set = process.env.NNC_THREADS;
+  if (set === undefined || set === "") return { mode, threads: Math.max(1, Math.min(8, availableParallelism())) };
+  const threads = Number(set);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_KERNEL_THREADS) {
+    throw new Error(`NNC_THREADS must be a whole number from 1 to ${MAX_KERNEL_THREADS}, not \`${set}\``);
+  }
   return { mode, threads };
 }
 

@@ -1003,7 +1003,7 @@ const GEMM_STRIDED_A_MAX_N = 8;
 /** Layout of the control block shared with the workers (Int32 indices). */
 const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
 const KERNEL_CTL_STOP = 1; // 1: workers exit
-const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange
+const KERNEL_CTL_NEXT = 2; // (generation << KERNEL_PART_BITS) | next part to claim; claimed with compareExchange
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
@@ -1011,6 +1011,8 @@ const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, pack
 const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = 8;
+/** NEXT's low bits: a part's index (up to KERNEL_MAX_PARTS - 1); the generation above them. */
+const KERNEL_PART_BITS = 10;
 const KERNEL_CTL_INTS = 64;
 
 const KERNEL_THREADS = 1;
@@ -1447,8 +1449,9 @@ function gemmPackA(k: GemmKernelExports, transA: boolean, M: number, K: number, 
 function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
   for (;;) {
     const cur = Atomics.load(ctl, KERNEL_CTL_NEXT);
-    if (cur >>> 8 !== gen || (cur & 255) >= parts) return -1;
-    if (Atomics.compareExchange(ctl, KERNEL_CTL_NEXT, cur, cur + 1) === cur) return cur & 255;
+    const part = cur & ((1 << KERNEL_PART_BITS) - 1);
+    if (cur >>> KERNEL_PART_BITS !== gen || part >= parts) return -1;
+    if (Atomics.compareExchange(ctl, KERNEL_CTL_NEXT, cur, cur + 1) === cur) return part;
   }
 }
 
@@ -1459,10 +1462,12 @@ function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
  */
 function kernelOpenJob(parts: number): number {
   const ctl = kernelState.ctl;
-  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  // (generations wrap within the 31 bits NEXT leaves them: a worker would have to sleep through
+  // two million jobs to see an old one again)
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & ((1 << (31 - KERNEL_PART_BITS)) - 1);
   Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
   Atomics.store(ctl, KERNEL_CTL_DONE, 0);
-  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << KERNEL_PART_BITS);
   Atomics.store(ctl, KERNEL_CTL_GEN, gen);
   Atomics.notify(ctl, KERNEL_CTL_GEN);
   return gen;
@@ -1491,7 +1496,7 @@ function kernelAwaitJob(parts: number, what: string): void {
 /** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
 function kernelWorkerSource(): string {
   return [
-    "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's \"error\" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or another job's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\nconst KERNEL_CTL_INTS = 64;\n",
+    "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << KERNEL_PART_BITS) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's \"error\" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or another job's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\n/** NEXT's low bits: a part's index (up to KERNEL_MAX_PARTS - 1); the generation above them. */\nconst KERNEL_PART_BITS = 10;\nconst KERNEL_CTL_INTS = 64;\n",
     gemmRange.toString(),
     gemmPaddedRows.toString(),
     kernelClaim.toString(),

@@ -100,6 +100,7 @@
 // allocF32, gemm, initKernels, shutdownKernels, and everything starting with `kernel` or `gemm`
 // (kernelMemory, kernelState, gemmTile, gemmRange, GEMM_*, ...).
 
+import { MAX_KERNEL_THREADS } from "../threads.js";
 import { buildGemmWasm, CONV_MR, DEFAULT_SHAPE, SPARSE_NC, type ConvShape, type GemmWasmShape } from "./gemm-wasm.js";
 
 export { directConvShapes, type ConvGeometry, type ConvShape } from "./gemm-wasm.js";
@@ -147,8 +148,12 @@ const CONV_NAMES = ["kernelConv2dForward", "kernelConv2dFilterGrad", "kernelConv
 export const KERNEL_FUNCTIONS = ["adamUpdate", "sgdUpdate", "kernelIm2col", "kernelCol2im", ...ELEMENTWISE_NAMES, ...POOL_NAMES, ...CONV_NAMES, "kernelSparseGemm", "kernelDropout", ...CHANNEL_NAMES, "allocI32"] as const;
 export type KernelFunction = (typeof KERNEL_FUNCTIONS)[number];
 
+/** The width of NEXT's part field (KERNEL_PART_BITS): 8 parts a thread, up to MAX_KERNEL_THREADS threads. */
+const PART_BITS = 10;
+
 export function emitKernelRuntime(opts: KernelRuntimeOptions): string {
   const threads = Math.max(1, Math.floor(opts.threads));
+  if (threads > MAX_KERNEL_THREADS) throw new Error(`kernels: at most ${MAX_KERNEL_THREADS} threads, not ${threads}`);
   const uses: ReadonlySet<KernelFunction> = opts.uses ?? new Set(KERNEL_FUNCTIONS);
   if (opts.mode === "ts" && threads === 1) return TS_HEADER + GEMM_TILE + tsSingleThread(uses);
   return emitSharedRuntime(opts.mode, threads, opts, uses);
@@ -1682,7 +1687,7 @@ const GEMM_STRIDED_A_MAX_N = ${opts.stridedAMaxN ?? DEFAULT_STRIDED_A_MAX_N};` :
 /** Layout of the control block shared with the workers (Int32 indices). */
 const KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job
 const KERNEL_CTL_STOP = 1; // 1: workers exit
-const KERNEL_CTL_NEXT = 2; // (generation << 8) | next part to claim; claimed with compareExchange
+const KERNEL_CTL_NEXT = 2; // (generation << KERNEL_PART_BITS) | next part to claim; claimed with compareExchange
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
 const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
@@ -1690,6 +1695,8 @@ const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, pack
 const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns; 7: csr_rows, parts of rows" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}${maxPoolJobs ? "; 8: max_pool, parts of images" : ""}${maxPoolReluJobs ? "; 9: max_pool_relu_backward, parts of images" : ""}${convCopyJobs ? "; 10, 11: pad_copy, crop_copy, parts of images" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
+/** NEXT's low bits: a part's index (up to KERNEL_MAX_PARTS - 1); the generation above them. */
+const KERNEL_PART_BITS = ${PART_BITS};
 const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
 `;
 
@@ -1924,8 +1931,9 @@ function kernelPackedA(bytes: number): number {
 function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
   for (;;) {
     const cur = Atomics.load(ctl, KERNEL_CTL_NEXT);
-    if (cur >>> 8 !== gen || (cur & 255) >= parts) return -1;
-    if (Atomics.compareExchange(ctl, KERNEL_CTL_NEXT, cur, cur + 1) === cur) return cur & 255;
+    const part = cur & ((1 << KERNEL_PART_BITS) - 1);
+    if (cur >>> KERNEL_PART_BITS !== gen || part >= parts) return -1;
+    if (Atomics.compareExchange(ctl, KERNEL_CTL_NEXT, cur, cur + 1) === cur) return part;
   }
 }
 
@@ -1936,10 +1944,12 @@ function kernelClaim(ctl: Int32Array, gen: number, parts: number): number {
  */
 function kernelOpenJob(parts: number): number {
   const ctl = kernelState.ctl;
-  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & 0x7fffff;
+  // (generations wrap within the 31 bits NEXT leaves them: a worker would have to sleep through
+  // two million jobs to see an old one again)
+  const gen = (Atomics.load(ctl, KERNEL_CTL_GEN) + 1) & ((1 << (31 - KERNEL_PART_BITS)) - 1);
   Atomics.store(ctl, KERNEL_CTL_PARTS, parts);
   Atomics.store(ctl, KERNEL_CTL_DONE, 0);
-  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << 8);
+  Atomics.store(ctl, KERNEL_CTL_NEXT, gen << KERNEL_PART_BITS);
   Atomics.store(ctl, KERNEL_CTL_GEN, gen);
   Atomics.notify(ctl, KERNEL_CTL_GEN);
   return gen;
