@@ -1,10 +1,14 @@
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { pathToFileURL } from "node:url";
+import { transformSync } from "esbuild";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { emitKernelRuntime, type KernelRuntimeOptions } from "../../src/compiler/targets/standalone/kernels/index.js";
 import { MAX_KERNEL_THREADS } from "../../src/compiler/targets/standalone/threads.js";
-import { loadKernels, naiveGemm, type KernelRuntime } from "./load.js";
+import { kernelSource, loadKernels, naiveGemm, type KernelRuntime } from "./load.js";
 
 const CONFIGS: (KernelRuntimeOptions & { label?: string })[] = [
   { mode: "ts", threads: 1 },
@@ -203,6 +207,79 @@ describe("a job of more than 256 parts", () => {
   });
   it(`more than ${MAX_KERNEL_THREADS} threads: refused, naming the limit`, () => {
     expect(() => emitKernelRuntime({ mode: "simd", threads: MAX_KERNEL_THREADS + 1 })).toThrow(`at most ${MAX_KERNEL_THREADS} threads`);
+  });
+});
+
+// A part that throws on a worker (a fault planted in the workers' copy of gemmRange, so that the
+// main thread's own parts run as usual): the product throws an error naming the job and the
+// worker's error, once every part is over; the process does not end with the worker's unhandled
+// "error" event (it did), and the pool serves the next job.
+describe("a worker's failing part", () => {
+  it("throws the worker's error, names the job, and leaves the process and the pool alive", async () => {
+    const source = kernelSource({ mode: "simd", threads: 2, parallelMinFlops: 1 });
+    const planted = source.replace("gemmRange(exportsOfWasm, scratch.ap", '(() => { throw new Error(\\"planted\\"); })(exportsOfWasm, scratch.ap');
+    expect(planted).not.toBe(source);
+    const js = transformSync(planted, { loader: "ts", format: "esm", target: "es2022" }).code;
+    const file = join(mkdtempSync(join(tmpdir(), "nnc-kernels-")), "planted.mjs");
+    writeFileSync(file, js);
+    const k = (await import(pathToFileURL(file).href)) as KernelRuntime;
+    await k.initKernels();
+    try {
+      // large enough that the worker wakes while the main thread is still on its first parts
+      const [M, N, K] = [512, 512, 512];
+      const A = k.allocF32(M * K), B = k.allocF32(K * N), C = k.allocF32(M * N);
+      fill(A, 1);
+      fill(B, 2);
+      // (until the worker has started and claimed a part: a few rounds, a few seconds at most)
+      let message = "";
+      for (let round = 0; round < 200 && message === ""; round++) {
+        try {
+          k.gemm(false, false, M, N, K, A, B, C, false);
+        } catch (err) {
+          message = (err as Error).message;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(message).toBe("nnc kernels: a worker thread failed in a matrix product: Error: planted");
+      // the worker is still there, and the next job's own parts run: a product small enough for one thread is right
+      const c = k.allocF32(4);
+      k.gemm(false, false, 2, 2, 2, A, B, c, false);
+      const want = new Float64Array(4);
+      naiveGemm(false, false, 2, 2, 2, A, B, want, false);
+      expectClose(c, want, 2, "2 x 2 x 2");
+      await new Promise((resolve) => setTimeout(resolve, 100)); // where a worker's "error" event would come
+    } finally {
+      k.shutdownKernels();
+    }
+  });
+});
+
+describe("a worker that cannot start", () => {
+  it("is said once on stderr, and the other threads (the main one) do its share: the products are right", async () => {
+    const source = kernelSource({ mode: "simd", threads: 2, parallelMinFlops: 1 });
+    const planted = source.replace("const tid = workerData.tid;", 'throw new Error(\\"cannot start\\");');
+    expect(planted).not.toBe(source);
+    const file = join(mkdtempSync(join(tmpdir(), "nnc-kernels-")), "no-start.mjs");
+    writeFileSync(file, transformSync(planted, { loader: "ts", format: "esm", target: "es2022" }).code);
+    const said: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void said.push(args.join(" ")));
+    const k = (await import(pathToFileURL(file).href)) as KernelRuntime;
+    await k.initKernels();
+    try {
+      for (let round = 0; round < 100 && said.length === 0; round++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(said).toEqual(["nnc kernels: worker thread 1 stopped (cannot start); the other threads take its share"]);
+      const [M, N, K] = [64, 48, 40];
+      const A = k.allocF32(M * K), B = k.allocF32(K * N), C = k.allocF32(M * N);
+      fill(A, 3);
+      fill(B, 4);
+      k.gemm(false, false, M, N, K, A, B, C, false);
+      const want = new Float64Array(M * N);
+      naiveGemm(false, false, M, N, K, A, B, want, false);
+      expectClose(C, want, K, "64 x 48 x 40, on the main thread alone");
+    } finally {
+      spy.mockRestore();
+      k.shutdownKernels();
+    }
   });
 });
 

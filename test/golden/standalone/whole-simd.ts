@@ -1006,7 +1006,7 @@ const KERNEL_CTL_STOP = 1; // 1: workers exit
 const KERNEL_CTL_NEXT = 2; // (generation << KERNEL_PART_BITS) | next part to claim; claimed with compareExchange
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
-const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
+const KERNEL_CTL_FAILED = 5; // 1: a worker's part threw (its error follows the control block: KERNEL_ERROR_BYTES)
 const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or another job's arguments
 const KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
@@ -1014,6 +1014,8 @@ const KERNEL_MAX_PARTS = 8;
 /** NEXT's low bits: a part's index (up to KERNEL_MAX_PARTS - 1); the generation above them. */
 const KERNEL_PART_BITS = 10;
 const KERNEL_CTL_INTS = 64;
+/** After the control block: the first failed part's error, as its length (i32) and UTF-8 text. */
+const KERNEL_ERROR_BYTES = 1024;
 
 const KERNEL_THREADS = 1;
 /** Products of fewer flops (2*M*N*K) than this run on the main thread alone. */
@@ -1274,7 +1276,7 @@ for (let t = 0; t < KERNEL_THREADS; t++) {
     tile: kernelAllocBytes(GEMM_MR * GEMM_NR * 4),
   });
 }
-kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);
+kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4 + KERNEL_ERROR_BYTES);
 
 /**
  * The byte address of a scratch region of at least `bytes` for a packed op(A). It grows to the
@@ -1474,12 +1476,14 @@ function kernelOpenJob(parts: number): number {
 }
 
 /**
- * Waits for the parts of the job the workers claimed; throws when one of them failed (what: the
- * job, for the message). It spins for about 2 ms before it sleeps: a part takes well under that,
+ * Waits for the parts of the job the workers claimed, then throws the first error of a worker's
+ * part (what: the job, for the message), else failure, this thread's own (null: none): every
+ * part is over before anything is thrown, so that no part of a failed job runs on into the next.
+ * It spins for about 2 ms before it sleeps: a part takes well under that,
  * and a thread woken from Atomics.wait starts late (spinning 20 µs, then sleeping, cost cnn and mlp
  * at two threads 4 to 7% of their samples a second, in ten alternating pairs).
  */
-function kernelAwaitJob(parts: number, what: string): void {
+function kernelAwaitJob(failure: unknown, parts: number, what: string): void {
   const ctl = kernelState.ctl;
   let spins = 0;
   for (
@@ -1489,19 +1493,29 @@ function kernelAwaitJob(parts: number, what: string): void {
   ) {
     if (++spins > 200000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
   }
-  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0)
-    throw new Error("nnc kernels: a worker thread failed in " + what);
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) {
+    // the first failed part's error, which its worker wrote after the control block
+    const at = kernelState.ctlAt + KERNEL_CTL_INTS * 4;
+    const text = Buffer.from(
+      new Uint8Array(kernelMemory.buffer, at + 4, new Int32Array(kernelMemory.buffer, at, 1)[0]!),
+    ).toString("utf8");
+    Atomics.store(ctl, KERNEL_CTL_FAILED, 0);
+    throw new Error(`nnc kernels: a worker thread failed in ${what}: ${text.split("\n")[0]}`, {
+      cause: text,
+    });
+  }
+  if (failure !== null) throw failure;
 }
 
 /** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
 function kernelWorkerSource(): string {
   return [
-    "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << KERNEL_PART_BITS) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's \"error\" event)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or another job's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\n/** NEXT's low bits: a part's index (up to KERNEL_MAX_PARTS - 1); the generation above them. */\nconst KERNEL_PART_BITS = 10;\nconst KERNEL_CTL_INTS = 64;\n",
+    "\nconst GEMM_KC = 256;\nconst GEMM_MC = 128;\nconst GEMM_NC = 1024;\nconst GEMM_MR = 4;\n/** Rows of the direct convolution's register tile: the unit its jobs are split in. */\nconst KERNEL_CONV_MR = 4;\nconst GEMM_NR = 8;\nconst GEMM_STRIDED_A_MAX_N = 8;\n/** Layout of the control block shared with the workers (Int32 indices). */\nconst KERNEL_CTL_GEN = 0; // job generation, bumped by the main thread to start a job\nconst KERNEL_CTL_STOP = 1; // 1: workers exit\nconst KERNEL_CTL_NEXT = 2; // (generation << KERNEL_PART_BITS) | next part to claim; claimed with compareExchange\nconst KERNEL_CTL_DONE = 3; // parts finished\nconst KERNEL_CTL_PARTS = 4; // parts in the job\nconst KERNEL_CTL_FAILED = 5; // 1: a worker's part threw (its error follows the control block: KERNEL_ERROR_BYTES)\nconst KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none); or another job's arguments\nconst KERNEL_CTL_KIND = 31; // 0: a matrix product; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images\nconst KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1\nconst KERNEL_MAX_PARTS = 8;\n/** NEXT's low bits: a part's index (up to KERNEL_MAX_PARTS - 1); the generation above them. */\nconst KERNEL_PART_BITS = 10;\nconst KERNEL_CTL_INTS = 64;\n/** After the control block: the first failed part's error, as its length (i32) and UTF-8 text. */\nconst KERNEL_ERROR_BYTES = 1024;\n",
     gemmRange.toString(),
     gemmPaddedRows.toString(),
     kernelClaim.toString(),
     kernelJobPart.toString(),
-    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.\n      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);\n      Atomics.add(ctl, KERNEL_CTL_DONE, 1);\n      Atomics.notify(ctl, KERNEL_CTL_DONE);\n      throw err;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
+    '\nconst { workerData } = require("node:worker_threads");\nconst memory = workerData.memory;\nconst tid = workerData.tid;\nconst scratch = workerData.scratch;\nconst exportsOfWasm = workerData.module ? new WebAssembly.Instance(workerData.module, { env: { mem: memory } }).exports : null;\nconst ctl = new Int32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nconst job = new Uint32Array(memory.buffer, workerData.ctlAt, KERNEL_CTL_INTS);\nlet heap = new Float32Array(memory.buffer);\nlet seen = 0;\nfor (;;) {\n  Atomics.wait(ctl, KERNEL_CTL_GEN, seen);\n  seen = Atomics.load(ctl, KERNEL_CTL_GEN);\n  if (Atomics.load(ctl, KERNEL_CTL_STOP) === 1) break;\n  // Claim parts of the current job until none is left (the main thread claims them too).\n  const parts = Atomics.load(ctl, KERNEL_CTL_PARTS);\n  for (;;) {\n    const part = kernelClaim(ctl, seen, parts);\n    if (part < 0) break;\n    const J = KERNEL_CTL_JOB, R = KERNEL_CTL_RANGES + 4 * part;\n    const transA = job[J] === 1, transB = job[J + 1] === 1, accumulate = job[J + 8] === 1;\n    const M = job[J + 2], N = job[J + 3], K = job[J + 4], a = job[J + 5], b = job[J + 6], c = job[J + 7];\n    try {\n      if (job[KERNEL_CTL_KIND] !== 0) kernelJobPart(exportsOfWasm, job, job[KERNEL_CTL_KIND], R, scratch.bp);\n      else gemmRange(exportsOfWasm, scratch.ap, scratch.bp, scratch.tile, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], job[J + 9]);\n    } catch (err) {\n      // Never leave the main thread waiting for this part: the first failure writes its error after\n      // the control block and flags it (kernelAwaitJob throws it); the part is counted, and the\n      // worker goes on to the next.\n      if (Atomics.compareExchange(ctl, KERNEL_CTL_FAILED, 0, 1) === 0) {\n        const text = new TextEncoder().encode(String((err && err.stack) || err)).subarray(0, KERNEL_ERROR_BYTES - 4);\n        const at = workerData.ctlAt + KERNEL_CTL_INTS * 4;\n        new Int32Array(memory.buffer, at, 1)[0] = text.length;\n        new Uint8Array(memory.buffer, at + 4, text.length).set(text);\n      }\n      if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n      continue;\n    }\n    if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);\n  }\n}\n',
   ].join("\n");
 }
 
@@ -1530,6 +1544,13 @@ async function initKernels(): Promise<void> {
         },
       });
       worker.unref(); // never keeps the process alive
+      // A worker that dies outside a part (one that cannot start) leaves its share to the others
+      // (every thread claims parts, the main one included): said once, not the process's end.
+      worker.on("error", (err: unknown) =>
+        console.error(
+          `nnc kernels: worker thread ${t} stopped (${err instanceof Error ? err.message : String(err)}); the other threads take its share`,
+        ),
+      );
       kernelState.workers.push(worker);
     }
   }
@@ -1941,13 +1962,19 @@ function kernelSplitJob(
   job[KERNEL_CTL_KIND] = kind;
   const gen = kernelOpenJob(parts);
   const panel = kernelState.scratch[0]!.bp;
+  // (a part that throws is counted all the same, and the error thrown once every part is done)
+  let failure: unknown = null;
   for (;;) {
     const part = kernelClaim(ctl, gen, parts);
     if (part < 0) break;
-    kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
+    try {
+      kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
+    } catch (err) {
+      failure ??= err;
+    }
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : "a convolution");
+  kernelAwaitJob(failure, parts, kind === 3 || kind === 7 ? "a sparse product" : "a convolution");
 }
 
 /**
@@ -2770,14 +2797,36 @@ function gemm(
     job[R + 3] = byColumns ? hi : N;
   }
   const gen = kernelOpenJob(parts);
+  // (a part that throws is counted all the same, and the error thrown once every part is done)
+  let failure: unknown = null;
   for (;;) {
     const part = kernelClaim(ctl, gen, parts);
     if (part < 0) break;
     const R = KERNEL_CTL_RANGES + 4 * part;
-    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], pa);
+    try {
+      gemmPart(
+        0,
+        transA,
+        transB,
+        M,
+        N,
+        K,
+        a,
+        b,
+        c,
+        accumulate,
+        job[R],
+        job[R + 1],
+        job[R + 2],
+        job[R + 3],
+        pa,
+      );
+    } catch (err) {
+      failure ??= err;
+    }
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, "a matrix product");
+  kernelAwaitJob(failure, parts, "a matrix product");
 }
 
 // ==== Shared runtime, copied from nnc's sources ====

@@ -1194,13 +1194,19 @@ function kernelSplitJob(wasm: GemmKernelExports, kind: number, extent: number, u
   job[KERNEL_CTL_KIND] = kind;
   const gen = kernelOpenJob(parts);
   const panel = kernelState.scratch[0]!.bp;
+  // (a part that throws is counted all the same, and the error thrown once every part is done)
+  let failure: unknown = null;
   for (;;) {
     const part = kernelClaim(ctl, gen, parts);
     if (part < 0) break;
-    kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
+    try {
+      kernelJobPart(wasm, job, kind, KERNEL_CTL_RANGES + 4 * part, panel);
+    } catch (err) {
+      failure ??= err;
+    }
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, kind === 3 || kind === 7 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}${maxPool || maxPoolRelu ? `kind === 8 || kind === 9 ? "a pooling" : ` : ""}"a convolution");
+  kernelAwaitJob(failure, parts, kind === 3 || kind === 7 ? "a sparse product" : ${adam ? `kind === 4 ? "an optimizer update" : ` : ""}${maxPool || maxPoolRelu ? `kind === 8 || kind === 9 ? "a pooling" : ` : ""}"a convolution");
 }
 `;
 }
@@ -1690,14 +1696,16 @@ const KERNEL_CTL_STOP = 1; // 1: workers exit
 const KERNEL_CTL_NEXT = 2; // (generation << KERNEL_PART_BITS) | next part to claim; claimed with compareExchange
 const KERNEL_CTL_DONE = 3; // parts finished
 const KERNEL_CTL_PARTS = 4; // parts in the job
-const KERNEL_CTL_FAILED = 5; // 1: a worker threw (its error is reported by the Worker's "error" event)
+const KERNEL_CTL_FAILED = 5; // 1: a worker's part threw (its error follows the control block: KERNEL_ERROR_BYTES)
 const KERNEL_CTL_JOB = 16; // transA, transB, M, N, K, a, b, c, accumulate, packed op(A) (0: none)${jobs ? `; or another job's arguments
 const KERNEL_CTL_KIND = 31; // 0: a matrix product${conv ? "; 1: conv_fwd, parts of rows; 2: conv_dw, parts of kernel taps; 5: conv_sparse_dw, parts of channels; 6: conv_sparse_dx, parts of images" : ""}${sparse ? "; 3: sparse_rows, parts of columns; 7: csr_rows, parts of rows" : ""}${adamJobs ? "; 4: adam, parts of a parameter's values" : ""}${maxPoolJobs ? "; 8: max_pool, parts of images" : ""}${maxPoolReluJobs ? "; 9: max_pool_relu_backward, parts of images" : ""}${convCopyJobs ? "; 10, 11: pad_copy, crop_copy, parts of images" : ""}` : ""}
 const KERNEL_CTL_RANGES = 32; // 4 per part: i0, i1, j0, j1
 const KERNEL_MAX_PARTS = ${8 * threads};
 /** NEXT's low bits: a part's index (up to KERNEL_MAX_PARTS - 1); the generation above them. */
 const KERNEL_PART_BITS = ${PART_BITS};
-const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};` : ""}
+const KERNEL_CTL_INTS = ${32 + 4 * 8 * threads};
+/** After the control block: the first failed part's error, as its length (i32) and UTF-8 text. */
+const KERNEL_ERROR_BYTES = 1024;` : ""}
 `;
 
   const workerMain = `
@@ -1730,11 +1738,17 @@ for (;;) {
       gemmTile(transA, transB, M, N, K, heap, a / 4, heap, b / 4, heap, c / 4, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3]);`
       }
     } catch (err) {
-      // Never leave the main thread waiting for this part: flag the failure, count the part, rethrow.
-      Atomics.store(ctl, KERNEL_CTL_FAILED, 1);
-      Atomics.add(ctl, KERNEL_CTL_DONE, 1);
-      Atomics.notify(ctl, KERNEL_CTL_DONE);
-      throw err;
+      // Never leave the main thread waiting for this part: the first failure writes its error after
+      // the control block and flags it (kernelAwaitJob throws it); the part is counted, and the
+      // worker goes on to the next.
+      if (Atomics.compareExchange(ctl, KERNEL_CTL_FAILED, 0, 1) === 0) {
+        const text = new TextEncoder().encode(String((err && err.stack) || err)).subarray(0, KERNEL_ERROR_BYTES - 4);
+        const at = workerData.ctlAt + KERNEL_CTL_INTS * 4;
+        new Int32Array(memory.buffer, at, 1)[0] = text.length;
+        new Uint8Array(memory.buffer, at + 4, text.length).set(text);
+      }
+      if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);
+      continue;
     }
     if (Atomics.add(ctl, KERNEL_CTL_DONE, 1) + 1 === parts) Atomics.notify(ctl, KERNEL_CTL_DONE);
   }
@@ -1910,7 +1924,7 @@ const kernelScratch = {
   bp: kernelAllocBytes(${ncPad} * GEMM_KC * 4),
   tile: kernelAllocBytes(GEMM_MR * GEMM_NR * 4),
 };` : ""}
-${pool ? "kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4);" : ""}
+${pool ? "kernelState.ctlAt = kernelAllocBytes(KERNEL_CTL_INTS * 4 + KERNEL_ERROR_BYTES);" : ""}
 ${simd && pool ? `
 /**
  * The byte address of a scratch region of at least \`bytes\` for a packed op(A). It grows to the
@@ -1956,18 +1970,27 @@ function kernelOpenJob(parts: number): number {
 }
 
 /**
- * Waits for the parts of the job the workers claimed; throws when one of them failed (what: the
- * job, for the message). It spins for about 2 ms before it sleeps: a part takes well under that,
+ * Waits for the parts of the job the workers claimed, then throws the first error of a worker's
+ * part (what: the job, for the message), else failure, this thread's own (null: none): every
+ * part is over before anything is thrown, so that no part of a failed job runs on into the next.
+ * It spins for about 2 ms before it sleeps: a part takes well under that,
  * and a thread woken from Atomics.wait starts late (spinning 20 µs, then sleeping, cost cnn and mlp
  * at two threads 4 to 7% of their samples a second, in ten alternating pairs).
  */
-function kernelAwaitJob(parts: number, what: string): void {
+function kernelAwaitJob(failure: unknown, parts: number, what: string): void {
   const ctl = kernelState.ctl;
   let spins = 0;
   for (let done = Atomics.load(ctl, KERNEL_CTL_DONE); done < parts; done = Atomics.load(ctl, KERNEL_CTL_DONE)) {
     if (++spins > 200000) Atomics.wait(ctl, KERNEL_CTL_DONE, done, 1);
   }
-  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) throw new Error("nnc kernels: a worker thread failed in " + what);
+  if (Atomics.load(ctl, KERNEL_CTL_FAILED) !== 0) {
+    // the first failed part's error, which its worker wrote after the control block
+    const at = kernelState.ctlAt + KERNEL_CTL_INTS * 4;
+    const text = Buffer.from(new Uint8Array(kernelMemory.buffer, at + 4, new Int32Array(kernelMemory.buffer, at, 1)[0]!)).toString("utf8");
+    Atomics.store(ctl, KERNEL_CTL_FAILED, 0);
+    throw new Error(\`nnc kernels: a worker thread failed in \${what}: \${text.split("\\n")[0]}\`, { cause: text });
+  }
+  if (failure !== null) throw failure;
 }
 
 /** Source of the worker threads: the same kernel functions, and a loop waiting for jobs. */
@@ -1999,6 +2022,9 @@ async function initKernels(): Promise<void> {
         workerData: { memory: kernelMemory, module: ${simd ? "kernelState.module" : "null"}, tid: t, scratch: kernelState.scratch[t], ctlAt: kernelState.ctlAt },
       });
       worker.unref(); // never keeps the process alive
+      // A worker that dies outside a part (one that cannot start) leaves its share to the others
+      // (every thread claims parts, the main one included): said once, not the process's end.
+      worker.on("error", (err: unknown) => console.error(\`nnc kernels: worker thread \${t} stopped (\${err instanceof Error ? err.message : String(err)}); the other threads take its share\`));
       kernelState.workers.push(worker);
     }
   }` : ""}
@@ -2245,14 +2271,20 @@ function gemm(
     job[R + 3] = byColumns ? hi : N;
   }
   const gen = kernelOpenJob(parts);
+  // (a part that throws is counted all the same, and the error thrown once every part is done)
+  let failure: unknown = null;
   for (;;) {
     const part = kernelClaim(ctl, gen, parts);
     if (part < 0) break;
     const R = KERNEL_CTL_RANGES + 4 * part;
-    gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], pa);
+    try {
+      gemmPart(0, transA, transB, M, N, K, a, b, c, accumulate, job[R], job[R + 1], job[R + 2], job[R + 3], pa);
+    } catch (err) {
+      failure ??= err;
+    }
     Atomics.add(ctl, KERNEL_CTL_DONE, 1);
   }
-  kernelAwaitJob(parts, "a matrix product");
+  kernelAwaitJob(failure, parts, "a matrix product");
 }
 ` : ""}`;
 }
