@@ -57,7 +57,7 @@
 //   kernelConv2dForward(x, xpad, koff, kernel, z, n, h, w, c, kh, kw, sh, sw, oh, ow, padTop,
 //       padLeft, f[, bias, relu]) (with a bias, added, then relu when asked, as each sum is
 //       stored: conv_fwd's epilogue), kernelConv2dFilterGrad(xpad, koff, dz, dkernel, ...same geometry[, dzShare]),
-//       kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, accumulate, ...same geometry):
+//       kernelConv2dInputGrad(dz, dzpad, dkoff, wflip, kernel, dx, accumulate, ...same geometry[, dzShare]):
 //       the direct convolution (no patch matrix): x is copied into xpad with a zero border, and
 //       each output's window is read in place through koff (a byte offset per kernel tap); the
 //       kernel gradient reads the xpad and koff the forward pass left; the input gradient (stride
