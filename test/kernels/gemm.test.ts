@@ -210,20 +210,24 @@ describe("a job of more than 256 parts", () => {
   });
 });
 
+/** The simd runtime on two threads with a fault planted in the source: `from` (which must be there) becomes `to`. */
+async function loadPlanted(from: string, to: string): Promise<KernelRuntime> {
+  const source = kernelSource({ mode: "simd", threads: 2, parallelMinFlops: 1 });
+  expect(source).toContain(from);
+  const file = join(mkdtempSync(join(tmpdir(), "nnc-kernels-")), "planted.mjs");
+  writeFileSync(file, transformSync(source.replace(from, to), { loader: "ts", format: "esm", target: "es2022" }).code);
+  const k = (await import(pathToFileURL(file).href)) as KernelRuntime;
+  await k.initKernels();
+  return k;
+}
+
 // A part that throws on a worker (a fault planted in the workers' copy of gemmRange, so that the
 // main thread's own parts run as usual): the product throws an error naming the job and the
 // worker's error, once every part is over; the process does not end with the worker's unhandled
 // "error" event (it did), and the pool serves the next job.
 describe("a worker's failing part", () => {
   it("throws the worker's error, names the job, and leaves the process and the pool alive", async () => {
-    const source = kernelSource({ mode: "simd", threads: 2, parallelMinFlops: 1 });
-    const planted = source.replace("gemmRange(exportsOfWasm, scratch.ap", '(() => { throw new Error(\\"planted\\"); })(exportsOfWasm, scratch.ap');
-    expect(planted).not.toBe(source);
-    const js = transformSync(planted, { loader: "ts", format: "esm", target: "es2022" }).code;
-    const file = join(mkdtempSync(join(tmpdir(), "nnc-kernels-")), "planted.mjs");
-    writeFileSync(file, js);
-    const k = (await import(pathToFileURL(file).href)) as KernelRuntime;
-    await k.initKernels();
+    const k = await loadPlanted("gemmRange(exportsOfWasm, scratch.ap", '(() => { throw new Error(\\"planted\\"); })(exportsOfWasm, scratch.ap');
     try {
       // large enough that the worker wakes while the main thread is still on its first parts
       const [M, N, K] = [512, 512, 512];
@@ -256,15 +260,9 @@ describe("a worker's failing part", () => {
 
 describe("a worker that cannot start", () => {
   it("is said once on stderr, and the other threads (the main one) do its share: the products are right", async () => {
-    const source = kernelSource({ mode: "simd", threads: 2, parallelMinFlops: 1 });
-    const planted = source.replace("const tid = workerData.tid;", 'throw new Error(\\"cannot start\\");');
-    expect(planted).not.toBe(source);
-    const file = join(mkdtempSync(join(tmpdir(), "nnc-kernels-")), "no-start.mjs");
-    writeFileSync(file, transformSync(planted, { loader: "ts", format: "esm", target: "es2022" }).code);
     const said: string[] = [];
     const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void said.push(args.join(" ")));
-    const k = (await import(pathToFileURL(file).href)) as KernelRuntime;
-    await k.initKernels();
+    const k = await loadPlanted("const tid = workerData.tid;", 'throw new Error(\\"cannot start\\");');
     try {
       for (let round = 0; round < 100 && said.length === 0; round++) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(said).toEqual(["nnc kernels: worker thread 1 stopped (cannot start); the other threads take its share"]);
