@@ -22,9 +22,9 @@ export async function engineHeader(choice: EngineChoice, options: RunOptions): P
     const { mode, threads } = kernelSettings(options);
     const why = choice.reason.replace(/^standalone engine:?\s*/, "").replace(/^\((.*)\)$/, "$1");
     const kernels = `${mode} (${options.kernels ? `--kernels ${options.kernels}` : "default"}: ${mode === "simd" ? "WebAssembly SIMD" : "TypeScript loops"})`;
-    const env = Number(process.env.NNC_THREADS);
+    // (kernelSettings has refused an NNC_THREADS that is set and not a thread count)
     const cores = availableParallelism();
-    const threadWhy = Number.isInteger(env) && env > 0 ? "$NNC_THREADS" : cores > 8 ? `${cores} cores, at most 8` : `${cores} core${cores === 1 ? "" : "s"}`;
+    const threadWhy = process.env.NNC_THREADS ? "$NNC_THREADS" : cores > 8 ? `${cores} cores, at most 8` : `${cores} core${cores === 1 ? "" : "s"}`;
     return `engine standalone (${why}) · kernels ${kernels} · threads ${threads} (${threadWhy})`;
   }
   const m = /^tfjs engine \((.*?)\) on the (\S+) backend: (.*)$/.exec(choice.reason);

@@ -855,25 +855,20 @@ function kernelConvForwardRows(wasm: GemmKernelExports, spec: number, x: number,
   kernelJobArgs(x, koff, w, out, f, taps, oh, ow, img, row, col, mode, spec + 1, bias);
   kernelSplitJob(wasm, 1, rows, spec >= 0 ? ow : KERNEL_CONV_MR, flops);
 }
-` : ""}${copyJobs && fwd ? `
-/** pad_copy (the input into its zero border), split across the threads by images (kind 10) from KERNEL_PARALLEL_MIN_VALUES values. */
-function kernelPadCopy(wasm: GemmKernelExports, src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number): void {
+` : ""}${copyJobs && (fwd || dx) ? `
+/**
+ * pad_copy (kind 10: an input into its zero border) or crop_copy (kind 11: the input gradient out
+ * of it, added onto dst where accumulate is 1), split across the threads by images from
+ * KERNEL_PARALLEL_MIN_VALUES values.
+ */
+function kernelBorderCopy(wasm: GemmKernelExports, kind: 10 | 11, src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number, accumulate = 0): void {
   if (kernelState.workers.length === 0 || n * h * w * c < KERNEL_PARALLEL_MIN_VALUES) {
-    wasm.pad_copy(src, dst, n, h, w, c, hp, wp, top, left);
-    return;
-  }
-  kernelJobArgs(src, dst, n, h, w, c, hp, wp, top, left);
-  kernelSplitJob(wasm, 10, n, 1, 0);
-}
-` : ""}${copyJobs && dx ? `
-/** crop_copy (the input gradient out of its zero border), split across the threads by images (kind 11) from KERNEL_PARALLEL_MIN_VALUES values. */
-function kernelCropCopy(wasm: GemmKernelExports, src: number, dst: number, n: number, h: number, w: number, c: number, hp: number, wp: number, top: number, left: number, accumulate: number): void {
-  if (kernelState.workers.length === 0 || n * h * w * c < KERNEL_PARALLEL_MIN_VALUES) {
-    wasm.crop_copy(src, dst, n, h, w, c, hp, wp, top, left, accumulate);
+    if (kind === 10) wasm.pad_copy(src, dst, n, h, w, c, hp, wp, top, left);
+    else wasm.crop_copy(src, dst, n, h, w, c, hp, wp, top, left, accumulate);
     return;
   }
   kernelJobArgs(src, dst, n, h, w, c, hp, wp, top, left, accumulate);
-  kernelSplitJob(wasm, 11, n, 1, 0);
+  kernelSplitJob(wasm, kind, n, 1, 0);
 }
 ` : ""}
 `
@@ -1029,7 +1024,7 @@ ${fwd ? `/**
 function kernelConv2dForward(x: Float32Array, xpad: Float32Array, koff: Int32Array, kernel: Float32Array, z: Float32Array, ${CONV_GEO_PARAMS}, bias: Float32Array | null = null, relu = false): void {
   const hp = kernelConvPadded(h, kh, sh, oh, padTop), wp = kernelConvPadded(w, kw, sw, ow, padLeft);
   kernelConvOffsets(koff, kh, kw, c, wp);
-  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])} && (bias === null || kernelShared(bias))`, `${copyJobs ? "kernelPadCopy(wasm, " : "wasm.pad_copy("}x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
+  ${wasmIf(`f % 8 === 0 && ${shared(["x", "xpad", "koff", "kernel", "z"])} && (bias === null || kernelShared(bias))`, `${copyJobs ? "kernelBorderCopy(wasm, 10, " : "wasm.pad_copy("}x.byteOffset, xpad.byteOffset, n, h, w, c, hp, wp, padTop, padLeft);
     const spec = kernelConvShape(c, kh, kw, sh, sw, hp, wp, oh, ow, f);
     const mode = bias === null ? 0 : relu ? 3 : 2;
     kernelConvForwardRows(wasm, spec, xpad.byteOffset, koff.byteOffset, kernel.byteOffset, z.byteOffset, n * oh * ow, f, kh * kw * c, oh, ow, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, mode, bias === null ? 0 : bias.byteOffset);`)}kernelPadCopyTs(x, xpad, n, h, w, c, hp, wp, padTop, padLeft);
@@ -1099,7 +1094,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
     // (kernelConvSparseRun zeroes it first)
     const dxpad = kernelConvScratchOf(n * hp * wp * c);
     kernelConvSparseRun(wasm, 6, spec, dxpad.byteOffset, dz.byteOffset, wflip.byteOffset, n, oh, ow, f, kh, kw * c, hp * wp * c * 4, sh * wp * c * 4, sw * c * 4, wp * c * 4);
-    ${copyJobs ? "kernelCropCopy(wasm, " : "wasm.crop_copy("}dxpad.byteOffset, dx.byteOffset, n, h, w, c, hp, wp, padTop, padLeft, accumulate ? 1 : 0);`)}const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
+    ${copyJobs ? "kernelBorderCopy(wasm, 11, " : "wasm.crop_copy("}dxpad.byteOffset, dx.byteOffset, n, h, w, c, hp, wp, padTop, padLeft, accumulate ? 1 : 0);`)}const hq = h + kh - 1, wq = w + kw - 1, top = kh - 1 - padTop, left = kw - 1 - padLeft;
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++)
       for (let ch = 0; ch < c; ch++) {
@@ -1107,7 +1102,7 @@ function kernelConv2dInputGrad(dz: Float32Array, dzpad: Float32Array, dkoff: Int
         for (let j = 0; j < f; j++) wflip[dst + j * c] = kernel[src + j];
       }
   kernelConvOffsets(dkoff, kh, kw, f, wq);
-  ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `${copyJobs && fwd ? "kernelPadCopy(wasm, " : "wasm.pad_copy("}dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
+  ${wasmIf(`c % 8 === 0 && ${shared(["dz", "dzpad", "dkoff", "wflip", "dx"])}`, `${copyJobs ? "kernelBorderCopy(wasm, 10, " : "wasm.pad_copy("}dz.byteOffset, dzpad.byteOffset, n, oh, ow, f, hq, wq, top, left);
     // dz convolved with the kernel turned around: a shape of its own
     const flipped = kernelConvShape(f, kh, kw, 1, 1, hq, wq, h, w, c);
     kernelConvForwardRows(wasm, flipped, dzpad.byteOffset, dkoff.byteOffset, wflip.byteOffset, dx.byteOffset, n * h * w, c, kh * kw * f, h, w, hq * wq * f * 4, wq * f * 4, f * 4, accumulate ? 1 : 0, 0);`, false)}void sh;
@@ -1138,14 +1133,13 @@ function jobKernels(conv: boolean, sparse: boolean, adam: boolean, maxPool: bool
   else if (kind === 7) wasm.csr_rows(job[J], job[J + 1], job[J + 2], job[J + 3], job[J + 4], job[J + 5], job[J + 6], job[R], job[R + 1]);` : "",
     maxPool ? `if (kind === 8) wasm.max_pool(job[J], job[J + 1], job[J + 2], job[R + 1], job[J + 4], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[J + 12], job[J + 13], job[J + 14], job[R]);` : "",
     maxPoolRelu ? `if (kind === 9) wasm.max_pool_relu_backward(job[J], job[J + 1], job[J + 2], job[J + 3], 0, 0, job[R + 1], job[J + 5], job[J + 6], job[J + 7], job[J + 8], job[J + 9], job[J + 10], job[J + 11], job[R]);` : "",
-    convCopy ? `if (kind === 10) {
-    // images b0 <= b < b1 of pad_copy(src, dst, n, h, w, c, hp, wp, top, left)
+    convCopy ? `if (kind === 10 || kind === 11) {
+    // images b0 <= b < b1 of kernelBorderCopy(src, dst, n, h, w, c, hp, wp, top, left, accumulate): from
+    // (pad) or to (crop) [h, w, c] images, to or from [hp, wp, c] ones
     const b0 = job[R], h = job[J + 3], w = job[J + 4], c = job[J + 5], hp = job[J + 6], wp = job[J + 7];
-    wasm.pad_copy(job[J] + b0 * h * w * c * 4, job[J + 1] + b0 * hp * wp * c * 4, job[R + 1] - b0, h, w, c, hp, wp, job[J + 8], job[J + 9]);
-  } else if (kind === 11) {
-    // images b0 <= b < b1 of crop_copy(src, dst, n, h, w, c, hp, wp, top, left, accumulate)
-    const b0 = job[R], h = job[J + 3], w = job[J + 4], c = job[J + 5], hp = job[J + 6], wp = job[J + 7];
-    wasm.crop_copy(job[J] + b0 * hp * wp * c * 4, job[J + 1] + b0 * h * w * c * 4, job[R + 1] - b0, h, w, c, hp, wp, job[J + 8], job[J + 9], job[J + 10]);
+    const image = b0 * h * w * c * 4, padded = b0 * hp * wp * c * 4;
+    if (kind === 10) wasm.pad_copy(job[J] + image, job[J + 1] + padded, job[R + 1] - b0, h, w, c, hp, wp, job[J + 8], job[J + 9]);
+    else wasm.crop_copy(job[J] + padded, job[J + 1] + image, job[R + 1] - b0, h, w, c, hp, wp, job[J + 8], job[J + 9], job[J + 10]);
   }` : "",
     adam ? `if (kind === 4) wasm.adam(job[J] + 4 * job[R], job[J + 1] + 4 * job[R], job[J + 2] + 4 * job[R], job[J + 3] + 4 * job[R], job[R + 1] - job[R], job[J + 4]);` : "",
   ].filter(Boolean);
